@@ -1,0 +1,126 @@
+//! The project's own view of a TCP segment: what the decoder produces and every later layer reads.
+//!
+//! Imports neither `pcap` nor `etherparse`.
+
+use std::net::SocketAddr;
+
+use crate::timeline::Ts;
+
+/// A connection's endpoints in canonical order (`a` < `b`), the same for both directions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FlowKey {
+    /// The lower endpoint.
+    pub a: SocketAddr,
+    /// The higher endpoint.
+    pub b: SocketAddr,
+}
+
+/// Which way a segment travels relative to its `FlowKey`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Direction {
+    /// From `key.a` to `key.b`.
+    AToB,
+    /// From `key.b` to `key.a`.
+    BToA,
+}
+
+impl FlowKey {
+    /// The key and direction of a segment sent from `src` to `dst`.
+    pub fn of(src: SocketAddr, dst: SocketAddr) -> (FlowKey, Direction) {
+        if src <= dst {
+            (FlowKey { a: src, b: dst }, Direction::AToB)
+        } else {
+            (FlowKey { a: dst, b: src }, Direction::BToA)
+        }
+    }
+
+    /// The sender of a segment travelling in `dir`.
+    pub fn source(&self, dir: Direction) -> SocketAddr {
+        match dir {
+            Direction::AToB => self.a,
+            Direction::BToA => self.b,
+        }
+    }
+}
+
+/// The TCP flags synack counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TcpFlags {
+    /// SYN.
+    pub syn: bool,
+    /// ACK.
+    pub ack: bool,
+    /// FIN.
+    pub fin: bool,
+    /// RST.
+    pub rst: bool,
+    /// PSH.
+    pub psh: bool,
+}
+
+/// What the first bytes of a segment's payload show, when they were captured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HttpStart {
+    /// A request line (`GET / HTTP/1.1`).
+    Request,
+    /// A status line (`HTTP/1.1 200 OK`).
+    Response,
+}
+
+/// One TCP segment as seen on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Segment {
+    /// Capture timestamp.
+    pub ts: Ts,
+    /// The connection's endpoints.
+    pub key: FlowKey,
+    /// Which way it travels.
+    pub dir: Direction,
+    /// Sequence number.
+    pub seq: u32,
+    /// Acknowledgement number (meaningful when `flags.ack`).
+    pub ack: u32,
+    /// Flags.
+    pub flags: TcpFlags,
+    /// TCP payload length from the IP header, even when the capture cut the payload off.
+    pub payload_len: u32,
+    /// Length of the whole frame on the wire.
+    pub wire_len: u32,
+    /// An HTTP/1.x request or status line at the start of the payload, if captured.
+    pub http: Option<HttpStart>,
+}
+
+/// Sequence-number comparison with wrap-around (RFC 9293 §3.4): is `a` before `b`?
+pub fn seq_lt(a: u32, b: u32) -> bool {
+    (a.wrapping_sub(b) as i32) < 0
+}
+
+/// Sequence-number comparison with wrap-around: is `a` at or before `b`?
+pub fn seq_le(a: u32, b: u32) -> bool {
+    a == b || seq_lt(a, b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flow_key_is_the_same_both_ways() {
+        let x: SocketAddr = "127.0.0.1:40000".parse().unwrap();
+        let y: SocketAddr = "127.0.0.1:8080".parse().unwrap();
+        let (k1, d1) = FlowKey::of(x, y);
+        let (k2, d2) = FlowKey::of(y, x);
+        assert_eq!(k1, k2);
+        assert_ne!(d1, d2);
+        assert_eq!(k1.source(d1), x);
+        assert_eq!(k2.source(d2), y);
+    }
+
+    #[test]
+    fn sequence_numbers_compare_across_wrap() {
+        assert!(seq_lt(u32::MAX - 5, 3));
+        assert!(!seq_lt(3, u32::MAX - 5));
+        assert!(seq_le(7, 7));
+        assert!(seq_lt(1, 2));
+    }
+}

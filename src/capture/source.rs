@@ -1,0 +1,278 @@
+//! Capture sources: a live interface or a saved file behind one `Source`, and the `Recorder` that
+//! saves a live capture to a .pcap file from a thread. The only module that touches `pcap`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use pcap::{Active, Capture, Offline, Precision};
+
+use super::CaptureError;
+use super::decode::LinkType;
+use crate::timeline::Ts;
+
+/// Default snap length: every header plus the HTTP request and status lines, not the file bodies.
+pub const DEFAULT_SNAPLEN: i32 = 512;
+
+/// One captured frame.
+#[derive(Debug, Clone, Copy)]
+pub struct Frame<'a> {
+    /// Capture timestamp.
+    pub ts: Ts,
+    /// The captured bytes (at most the snap length).
+    pub data: &'a [u8],
+    /// The frame's length on the wire.
+    pub wire_len: u32,
+}
+
+/// A packet source: a live interface or a capture file (pcap or pcapng, `-` for stdin).
+pub enum Source {
+    /// A live capture.
+    Live(Capture<Active>),
+    /// A saved capture.
+    Offline {
+        /// The open file.
+        capture: Capture<Offline>,
+        /// Its path, for error messages.
+        path: PathBuf,
+    },
+}
+
+impl Source {
+    /// Opens a capture file; `-` reads standard input. `filter` is a BPF expression.
+    pub fn open_file(path: &Path, filter: Option<&str>) -> Result<Source, CaptureError> {
+        let mut capture = Capture::from_file_with_precision(path, Precision::Nano).map_err(|e| {
+            CaptureError::File {
+                path: path.to_owned(),
+                detail: e.to_string(),
+            }
+        })?;
+        if let Some(filter) = filter {
+            apply_filter(&mut capture, filter)?;
+        }
+        Ok(Source::Offline {
+            capture,
+            path: path.to_owned(),
+        })
+    }
+
+    /// Opens a live capture on `iface`, keeping `snaplen` bytes of each frame.
+    pub fn open_live(iface: &str, filter: &str, snaplen: i32) -> Result<Source, CaptureError> {
+        let inactive = Capture::from_device(iface).map_err(|e| open_error(iface, e))?;
+        let mut capture = inactive
+            .snaplen(snaplen)
+            .immediate_mode(true)
+            .precision(Precision::Nano)
+            .buffer_size(32 << 20)
+            .timeout(100)
+            .open()
+            .map_err(|e| open_error(iface, e))?;
+        apply_filter(&mut capture, filter)?;
+        Ok(Source::Live(capture))
+    }
+
+    /// The link type of the frames this source yields.
+    pub fn link_type(&self) -> Result<LinkType, CaptureError> {
+        let dlt = match self {
+            Source::Live(c) => c.get_datalink(),
+            Source::Offline { capture, .. } => capture.get_datalink(),
+        };
+        LinkType::from_dlt(dlt.0)
+    }
+
+    /// The next frame, or `None` at the end of the file (or when a live capture was broken off).
+    pub fn next_frame(&mut self) -> Result<Option<Frame<'_>>, CaptureError> {
+        let packet = match self {
+            Source::Live(c) => match c.next_packet() {
+                Ok(packet) => packet,
+                Err(pcap::Error::NoMorePackets) => return Ok(None),
+                Err(e) => return Err(CaptureError::Pcap(e.to_string())),
+            },
+            Source::Offline { capture, path } => match capture.next_packet() {
+                Ok(packet) => packet,
+                Err(pcap::Error::NoMorePackets) => return Ok(None),
+                Err(e) => {
+                    return Err(CaptureError::File {
+                        path: path.clone(),
+                        detail: e.to_string(),
+                    });
+                }
+            },
+        };
+        Ok(Some(Frame {
+            ts: header_ts(packet.header),
+            data: packet.data,
+            wire_len: packet.header.len,
+        }))
+    }
+}
+
+/// Counts from a finished live capture.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RecordStats {
+    /// Frames written to the file.
+    pub packets: u64,
+    /// Frames the kernel dropped because the capture buffer was full.
+    pub kernel_dropped: u64,
+    /// Frames the interface dropped.
+    pub interface_dropped: u64,
+}
+
+/// A live capture running in its own thread, saving every frame to a .pcap file.
+pub struct Recorder {
+    thread: JoinHandle<Result<RecordStats, CaptureError>>,
+    breaker: pcap::BreakLoop,
+    packets: Arc<AtomicU64>,
+    last_frame_ns: Arc<AtomicI64>,
+    part: PathBuf,
+    path: PathBuf,
+}
+
+impl Recorder {
+    /// Starts capturing on `iface` with `filter` into `path` (written as `path.part` until stopped).
+    /// Returns once the capture is active, so traffic sent afterwards is seen.
+    pub fn start(
+        iface: &str,
+        filter: &str,
+        snaplen: i32,
+        path: &Path,
+    ) -> Result<Recorder, CaptureError> {
+        let Source::Live(mut capture) = Source::open_live(iface, filter, snaplen)? else {
+            unreachable!("open_live returns a live source");
+        };
+        LinkType::from_dlt(capture.get_datalink().0)?;
+        let part = part_path(path);
+        let mut savefile = capture.savefile(&part).map_err(|e| CaptureError::Save {
+            path: part.clone(),
+            detail: e.to_string(),
+        })?;
+        let breaker = capture.breakloop_handle();
+        let packets = Arc::new(AtomicU64::new(0));
+        let last_frame_ns = Arc::new(AtomicI64::new(Ts::now().0));
+        let (count, last) = (packets.clone(), last_frame_ns.clone());
+        let save_path = part.clone();
+        let thread = std::thread::Builder::new()
+            .name("capture".into())
+            .spawn(move || {
+                loop {
+                    match capture.next_packet() {
+                        Ok(packet) => {
+                            savefile.write(&packet);
+                            count.fetch_add(1, Ordering::Relaxed);
+                            last.store(Ts::now().0, Ordering::Relaxed);
+                        }
+                        Err(pcap::Error::TimeoutExpired) => continue,
+                        Err(pcap::Error::NoMorePackets) => break,
+                        Err(e) => return Err(CaptureError::Pcap(e.to_string())),
+                    }
+                }
+                savefile.flush().map_err(|e| CaptureError::Save {
+                    path: save_path,
+                    detail: e.to_string(),
+                })?;
+                let stats = capture
+                    .stats()
+                    .map_err(|e| CaptureError::Pcap(e.to_string()))?;
+                Ok(RecordStats {
+                    packets: count.load(Ordering::Relaxed),
+                    kernel_dropped: u64::from(stats.dropped),
+                    interface_dropped: u64::from(stats.if_dropped),
+                })
+            })
+            .map_err(|e| CaptureError::Pcap(format!("cannot start the capture thread: {e}")))?;
+        Ok(Recorder {
+            thread,
+            breaker,
+            packets,
+            last_frame_ns,
+            part,
+            path: path.to_owned(),
+        })
+    }
+
+    /// Frames captured so far.
+    pub fn packets(&self) -> u64 {
+        self.packets.load(Ordering::Relaxed)
+    }
+
+    /// Waits until no frame has arrived for `quiet`, or `limit` has passed: the last teardown
+    /// packets of a run arrive after the client has returned.
+    pub fn wait_quiet(&self, quiet: Duration, limit: Duration) {
+        let started = Instant::now();
+        let quiet_ns = i64::try_from(quiet.as_nanos()).unwrap_or(i64::MAX);
+        while started.elapsed() < limit {
+            let since_last = Ts::now().0 - self.last_frame_ns.load(Ordering::Relaxed);
+            if since_last >= quiet_ns {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Stops the capture and puts the file in place; returns its counts.
+    pub fn stop(self) -> Result<RecordStats, CaptureError> {
+        self.breaker.breakloop();
+        let stats = self
+            .thread
+            .join()
+            .map_err(|_| CaptureError::Pcap("the capture thread panicked".into()))?;
+        match stats {
+            Ok(stats) => {
+                std::fs::rename(&self.part, &self.path).map_err(|e| CaptureError::Save {
+                    path: self.path.clone(),
+                    detail: e.to_string(),
+                })?;
+                Ok(stats)
+            }
+            Err(e) => {
+                let _ = std::fs::remove_file(&self.part);
+                Err(e)
+            }
+        }
+    }
+}
+
+fn part_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".part");
+    path.with_file_name(name)
+}
+
+fn header_ts(header: &pcap::PacketHeader) -> Ts {
+    // Both sources are opened at nanosecond precision, so tv_usec holds nanoseconds.
+    Ts::from_parts(header.ts.tv_sec, header.ts.tv_usec)
+}
+
+fn apply_filter<T: pcap::Activated + ?Sized>(
+    capture: &mut Capture<T>,
+    filter: &str,
+) -> Result<(), CaptureError> {
+    capture
+        .filter(filter, true)
+        .map_err(|e| CaptureError::Filter {
+            filter: filter.to_owned(),
+            detail: e.to_string(),
+        })
+}
+
+fn open_error(iface: &str, error: pcap::Error) -> CaptureError {
+    let detail = error.to_string();
+    let lower = detail.to_lowercase();
+    if lower.contains("permission") || lower.contains("not permitted") {
+        CaptureError::Permission {
+            iface: iface.to_owned(),
+            binary: std::env::current_exe()
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|_| "synack".into()),
+        }
+    } else if lower.contains("no such device") || lower.contains("doesn't exist") {
+        CaptureError::NoInterface {
+            iface: iface.to_owned(),
+            detail,
+        }
+    } else {
+        CaptureError::Pcap(detail)
+    }
+}

@@ -1,0 +1,7 @@
+//! synack: how much does a new TCP connection per file cost, and where does the time go?
+//!
+//! capture → decode → track → attribute → report; transfer produces the traffic.
+
+pub mod timeline;
+pub mod transfer;
+pub mod capture;
