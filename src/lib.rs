@@ -2,6 +2,10 @@
 //!
 //! capture → decode → track → attribute → report; transfer produces the traffic.
 
+pub mod analysis;
+pub mod capture;
+pub mod cli;
+pub mod commands;
+pub mod report;
 pub mod timeline;
 pub mod transfer;
-pub mod capture;

@@ -1,1 +1,14 @@
-fn main() {}
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = synack::cli::Cli::parse();
+    match synack::commands::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("synack: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -100,7 +100,11 @@ pub fn decode(link: LinkType, ts: Ts, data: &[u8], wire_len: u32) -> Decoded {
             } else {
                 // Host order of the machine that captured: whichever reading is a known family.
                 let le = u32::from_le_bytes(family);
-                if le < 256 { le } else { u32::from_be_bytes(family) }
+                if le < 256 {
+                    le
+                } else {
+                    u32::from_be_bytes(family)
+                }
             };
             // AF_INET is 2 everywhere; AF_INET6 is 24, 28 or 30 depending on the BSD.
             if !matches!(family, 2 | 24 | 28 | 30) {
@@ -194,7 +198,14 @@ fn tcp_from_ip(ip: &LaxIpSlice<'_>, ts: Ts, wire_len: u32) -> Decoded {
 
 fn http_start(payload: &[u8]) -> Option<HttpStart> {
     const METHODS: [&[u8]; 9] = [
-        b"GET ", b"HEAD ", b"POST ", b"PUT ", b"DELETE ", b"OPTIONS ", b"PATCH ", b"CONNECT ",
+        b"GET ",
+        b"HEAD ",
+        b"POST ",
+        b"PUT ",
+        b"DELETE ",
+        b"OPTIONS ",
+        b"PATCH ",
+        b"CONNECT ",
         b"TRACE ",
     ];
     if payload.starts_with(b"HTTP/1.") {
@@ -214,9 +225,17 @@ mod tests {
 
     const TS: Ts = Ts(1_000);
 
-    fn ethernet_v4(payload: &[u8], build: impl FnOnce(etherparse::PacketBuilderStep<etherparse::IpHeaders>) -> etherparse::PacketBuilderStep<etherparse::TcpHeader>) -> Vec<u8> {
-        let base = PacketBuilder::ethernet2([1, 2, 3, 4, 5, 6], [6, 5, 4, 3, 2, 1])
-            .ipv4([127, 0, 0, 1], [127, 0, 0, 1], 64);
+    fn ethernet_v4(
+        payload: &[u8],
+        build: impl FnOnce(
+            etherparse::PacketBuilderStep<etherparse::IpHeaders>,
+        ) -> etherparse::PacketBuilderStep<etherparse::TcpHeader>,
+    ) -> Vec<u8> {
+        let base = PacketBuilder::ethernet2([1, 2, 3, 4, 5, 6], [6, 5, 4, 3, 2, 1]).ipv4(
+            [127, 0, 0, 1],
+            [127, 0, 0, 1],
+            64,
+        );
         let builder = build(base);
         let mut out = Vec::new();
         builder.write(&mut out, payload).expect("in-memory write");
@@ -256,8 +275,14 @@ mod tests {
     #[test]
     fn frame_cut_inside_the_tcp_header_is_truncated() {
         let frame = ethernet_v4(&[], |b| b.tcp(1, 2, 3, 4).syn());
-        assert_eq!(decode(LinkType::Ethernet, TS, &frame[..40], frame.len() as u32), Decoded::Truncated);
-        assert_eq!(decode(LinkType::Ethernet, TS, &frame[..8], frame.len() as u32), Decoded::Truncated);
+        assert_eq!(
+            decode(LinkType::Ethernet, TS, &frame[..40], frame.len() as u32),
+            Decoded::Truncated
+        );
+        assert_eq!(
+            decode(LinkType::Ethernet, TS, &frame[..8], frame.len() as u32),
+            Decoded::Truncated
+        );
     }
 
     #[test]
@@ -267,15 +292,22 @@ mod tests {
             .udp(53, 53);
         let mut frame = Vec::new();
         builder.write(&mut frame, b"dns").expect("in-memory write");
-        assert_eq!(decode(LinkType::Ethernet, TS, &frame, frame.len() as u32), Decoded::NotTcp);
+        assert_eq!(
+            decode(LinkType::Ethernet, TS, &frame, frame.len() as u32),
+            Decoded::NotTcp
+        );
     }
 
     #[test]
     fn raw_ipv6_and_null_loopback_decode() {
-        let builder = PacketBuilder::ipv6([0; 16], [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], 64)
-            .tcp(5555, 80, 7, 1000)
-            .syn()
-            .ack(3);
+        let builder = PacketBuilder::ipv6(
+            [0; 16],
+            [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+            64,
+        )
+        .tcp(5555, 80, 7, 1000)
+        .syn()
+        .ack(3);
         let mut ip = Vec::new();
         builder.write(&mut ip, &[]).expect("in-memory write");
         let seg = expect_tcp(decode(LinkType::RawIp, TS, &ip, ip.len() as u32));

@@ -43,12 +43,13 @@ pub enum Source {
 impl Source {
     /// Opens a capture file; `-` reads standard input. `filter` is a BPF expression.
     pub fn open_file(path: &Path, filter: Option<&str>) -> Result<Source, CaptureError> {
-        let mut capture = Capture::from_file_with_precision(path, Precision::Nano).map_err(|e| {
-            CaptureError::File {
-                path: path.to_owned(),
-                detail: e.to_string(),
-            }
-        })?;
+        let mut capture =
+            Capture::from_file_with_precision(path, Precision::Nano).map_err(|e| {
+                CaptureError::File {
+                    path: path.to_owned(),
+                    detail: e.to_string(),
+                }
+            })?;
         if let Some(filter) = filter {
             apply_filter(&mut capture, filter)?;
         }

@@ -60,6 +60,34 @@ impl FlagCounts {
     }
 }
 
+/// Counts over a set of connections.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Totals {
+    /// Distinct TCP streams.
+    pub connections: u64,
+    /// Their packet counts, summed.
+    #[serde(flatten)]
+    pub counts: FlagCounts,
+}
+
+impl Totals {
+    /// Sums the counts of `connections`.
+    pub fn of<'a>(connections: impl IntoIterator<Item = &'a Connection>) -> Totals {
+        let mut totals = Totals::default();
+        for conn in connections {
+            totals.connections += 1;
+            totals.counts.add(&conn.counts);
+        }
+        totals
+    }
+
+    /// Adds another set of totals.
+    pub fn add(&mut self, other: &Totals) {
+        self.connections += other.connections;
+        self.counts.add(&other.counts);
+    }
+}
+
 /// One end of a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -126,7 +154,13 @@ pub fn transition(state: TcpState, event: EndpointEvent) -> TcpState {
         (SynReceived, Sent(f)) if f.fin => FinWait1,
         (Established, Sent(f)) if f.fin => FinWait1,
         (Established, Received { flags, .. }) if flags.fin => CloseWait,
-        (FinWait1, Received { flags, acks_own_fin }) if flags.fin && acks_own_fin => TimeWait,
+        (
+            FinWait1,
+            Received {
+                flags,
+                acks_own_fin,
+            },
+        ) if flags.fin && acks_own_fin => TimeWait,
         (FinWait1, Received { flags, .. }) if flags.fin => Closing,
         (FinWait1, Received { acks_own_fin, .. }) if acks_own_fin => FinWait2,
         (FinWait2, Received { flags, .. }) if flags.fin => TimeWait,
@@ -189,6 +223,8 @@ pub struct Connection {
     pub handshake_ack_ts: Option<Ts>,
     /// The first FIN and who sent it (the active closer, which holds TIME_WAIT).
     pub first_fin: Option<(Ts, Side)>,
+    /// The client's first FIN.
+    pub client_fin: Option<Ts>,
     /// When the last FIN was acknowledged.
     pub teardown_end: Option<Ts>,
     /// The first RST.
@@ -244,6 +280,7 @@ impl Connection {
             synack_ts: None,
             handshake_ack_ts: None,
             first_fin: None,
+            client_fin: None,
             teardown_end: None,
             rst_ts: None,
             client_bytes: 0,
@@ -305,7 +342,9 @@ impl Connection {
         self.last_ts = seg.ts;
 
         // Sequence space this segment occupies: SYN and FIN count one each.
-        let len = seg.payload_len.wrapping_add(u32::from(f.syn) + u32::from(f.fin));
+        let len = seg
+            .payload_len
+            .wrapping_add(u32::from(f.syn) + u32::from(f.fin));
         let end = seg.seq.wrapping_add(len);
         let resent = len > 0
             && !f.rst
@@ -347,6 +386,9 @@ impl Connection {
             if self.first_fin.is_none() {
                 self.first_fin = Some((seg.ts, side));
             }
+            if side == Side::Client {
+                self.client_fin = Some(seg.ts);
+            }
         }
         let acks_peer_fin = f.ack && self.fin_end[peer].is_some_and(|e| seq_le(e, seg.ack));
 
@@ -385,7 +427,11 @@ impl Connection {
             match side {
                 Side::Client => {
                     self.client_bytes += u64::from(seg.payload_len);
-                    if self.exchanges.last().is_none_or(|x| x.first_response.is_some()) {
+                    if self
+                        .exchanges
+                        .last()
+                        .is_none_or(|x| x.first_response.is_some())
+                    {
                         self.exchanges.push(Exchange {
                             request: seg.ts,
                             first_response: None,
@@ -438,10 +484,8 @@ impl Tracker {
             let new_syn = f.syn
                 && !f.ack
                 && (conn.is_finished() || conn.isn[0].is_some_and(|isn| isn != seg.seq));
-            if new_syn {
-                if let Some(old) = self.open.remove(&seg.key) {
-                    self.done.push(old);
-                }
+            if new_syn && let Some(old) = self.open.remove(&seg.key) {
+                self.done.push(old);
             }
         }
         let streams = &mut self.streams;
@@ -525,7 +569,9 @@ mod tests {
         }
         /// SYN, SYN-ACK, ACK; client ISN 100, server ISN 500.
         fn handshake(&mut self) -> &mut Wire {
-            self.c("S", 100, 0, 0).s("SA", 500, 101, 0).c("A", 101, 501, 0)
+            self.c("S", 100, 0, 0)
+                .s("SA", 500, 101, 0)
+                .c("A", 101, 501, 0)
         }
         fn track(&self) -> Vec<Connection> {
             let mut tracker = Tracker::new();
@@ -545,7 +591,10 @@ mod tests {
         let c = &conns[0];
         assert_eq!(c.client, CLIENT.parse().unwrap());
         assert!(c.syn_seen);
-        assert_eq!((c.counts.syn, c.counts.synack, c.counts.handshake_ack), (1, 1, 1));
+        assert_eq!(
+            (c.counts.syn, c.counts.synack, c.counts.handshake_ack),
+            (1, 1, 1)
+        );
         assert_eq!(c.counts.pure_ack, 1);
         assert_eq!(c.client_state, TcpState::Established);
         assert_eq!(c.server_state, TcpState::Established);

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs what synack needs on Debian: libpcap-dev to build; with --test, also tshark and tcpdump,
+# which the tests use to check synack's counts against Wireshark's. Does nothing when all are present.
+set -euo pipefail
+packages=(libpcap-dev pkg-config)
+if [[ "${1:-}" == "--test" ]]; then
+    packages+=(tshark tcpdump util-linux)
+fi
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+sudo=""
+[[ $(id -u) -eq 0 ]] || sudo="sudo"
+echo "installing ${missing[*]}" >&2
+# tshark asks whether non-root users may capture; answer no without a prompt.
+echo "wireshark-common wireshark-common/install-setuid boolean false" | $sudo debconf-set-selections
+$sudo apt-get update -q
+$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"

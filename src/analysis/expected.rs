@@ -1,0 +1,190 @@
+//! Attribute layer: what the packet counts should be for a mode, and why they may differ.
+
+use crate::capture::track::{Connection, FinalState, Totals};
+use crate::transfer::client::Mode;
+
+/// The counts one run of a mode should produce.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Expected {
+    /// TCP streams.
+    pub connections: u64,
+    /// SYN (one per connection).
+    pub syn: u64,
+    /// SYN-ACK.
+    pub synack: u64,
+    /// Handshake ACKs.
+    pub handshake_ack: u64,
+    /// FINs: one from each side of each connection.
+    pub fin: u64,
+    /// RSTs: none on a clean close.
+    pub rst: u64,
+}
+
+impl Expected {
+    /// The textbook counts for `runs` runs of `mode` over `files` files.
+    pub fn for_mode(mode: Mode, files: usize, runs: usize) -> Expected {
+        let per_run = match mode {
+            Mode::NonPersistent => files as u64,
+            Mode::Persistent => 1,
+        };
+        let connections = per_run * runs as u64;
+        Expected {
+            connections,
+            syn: connections,
+            synack: connections,
+            handshake_ack: connections,
+            fin: 2 * connections,
+            rst: 0,
+        }
+    }
+}
+
+/// One row of the packet table: an observed count, its expected value, and why they differ.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct CountCheck {
+    /// What is counted.
+    pub name: &'static str,
+    /// What the capture shows.
+    pub observed: u64,
+    /// What the mode predicts, where it predicts anything.
+    pub expected: Option<u64>,
+    /// Why they differ, when known.
+    pub reason: Option<String>,
+}
+
+impl CountCheck {
+    /// True when an expectation exists and the observation differs.
+    pub fn differs(&self) -> bool {
+        self.expected.is_some_and(|e| e != self.observed)
+    }
+}
+
+/// Compares `totals` of `connections` with `expected`, explaining what it can.
+pub fn check(
+    totals: &Totals,
+    expected: &Expected,
+    connections: &[&Connection],
+    dropped: u64,
+) -> Vec<CountCheck> {
+    let retransmitted: u64 = connections.iter().map(|c| c.retransmissions).sum();
+    let unclosed = connections
+        .iter()
+        .filter(|c| matches!(c.final_state(), FinalState::Open | FinalState::HalfClosed))
+        .count();
+    let no_syn = connections.iter().filter(|c| !c.syn_seen).count();
+    let mut common = Vec::new();
+    if dropped > 0 {
+        common.push(format!("kernel dropped {dropped} packets"));
+    }
+    let reason = |observed: u64, expected: u64, specific: Vec<String>| -> Option<String> {
+        if observed == expected {
+            return None;
+        }
+        let mut all = specific;
+        all.extend(common.iter().cloned());
+        if all.is_empty() {
+            all.push("unexplained".into());
+        }
+        Some(all.join("; "))
+    };
+    let c = &totals.counts;
+    let mut rows = Vec::new();
+    let mut expect = |name, observed, expected: u64, why: Vec<String>| {
+        rows.push(CountCheck {
+            name,
+            observed,
+            expected: Some(expected),
+            reason: reason(observed, expected, why),
+        });
+    };
+    let extra = |n: usize, what: &str| {
+        if n > 0 {
+            vec![format!("{n} {what}")]
+        } else {
+            vec![]
+        }
+    };
+    expect(
+        "connections",
+        totals.connections,
+        expected.connections,
+        extra(no_syn, "connections began before the capture"),
+    );
+    let resent = if retransmitted > 0 {
+        vec![format!("{retransmitted} retransmissions")]
+    } else {
+        vec![]
+    };
+    expect("SYN", c.syn, expected.syn, resent.clone());
+    expect("SYN-ACK", c.synack, expected.synack, resent.clone());
+    expect(
+        "handshake ACK",
+        c.handshake_ack,
+        expected.handshake_ack,
+        extra(no_syn, "connections without a handshake in the capture"),
+    );
+    let mut fin_why = resent.clone();
+    fin_why.extend(extra(
+        unclosed,
+        "connections not closed when the capture ended",
+    ));
+    if c.rst > 0 {
+        fin_why.push("connections ended by RST instead of FIN".into());
+    }
+    expect("FIN", c.fin, expected.fin, fin_why);
+    expect(
+        "RST",
+        c.rst,
+        expected.rst,
+        vec!["a side closed with unread data, or its peer was gone".into()],
+    );
+    for (name, observed) in [
+        ("pure ACK", c.pure_ack),
+        ("data", c.data),
+        ("packets", c.packets),
+        ("bytes", c.bytes),
+    ] {
+        rows.push(CountCheck {
+            name,
+            observed,
+            expected: None,
+            reason: None,
+        });
+    }
+    rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::track::FlagCounts;
+
+    #[test]
+    fn textbook_counts_per_mode() {
+        let np = Expected::for_mode(Mode::NonPersistent, 3, 2);
+        assert_eq!((np.connections, np.syn, np.fin, np.rst), (6, 6, 12, 0));
+        let p = Expected::for_mode(Mode::Persistent, 3, 2);
+        assert_eq!((p.connections, p.syn, p.fin), (2, 2, 4));
+    }
+
+    #[test]
+    fn a_missing_fin_is_marked_with_a_reason() {
+        let totals = Totals {
+            connections: 1,
+            counts: FlagCounts {
+                syn: 1,
+                synack: 1,
+                handshake_ack: 1,
+                fin: 1,
+                ..FlagCounts::default()
+            },
+        };
+        let rows = check(&totals, &Expected::for_mode(Mode::Persistent, 3, 1), &[], 4);
+        let fin = rows.iter().find(|r| r.name == "FIN").unwrap();
+        assert!(fin.differs());
+        assert!(fin.reason.as_deref().unwrap().contains("kernel dropped 4"));
+        let syn = rows.iter().find(|r| r.name == "SYN").unwrap();
+        assert!(!syn.differs());
+        assert_eq!(syn.reason, None);
+    }
+}

@@ -1,0 +1,9 @@
+//! Attribute layer: phases of each run, statistics over rounds, the gap between modes, and what the
+//! counts should be. Reads capture and transfer results; never touches `pcap` or `etherparse` and
+//! never prints.
+
+pub mod attribution;
+pub mod comparison;
+pub mod expected;
+pub mod phases;
+pub mod stats;

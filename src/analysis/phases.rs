@@ -1,0 +1,194 @@
+//! Attribute layer: where a run's time went. One partition of the client's timeline, fed either by
+//! the capture's connections or by the client's own timestamps.
+//!
+//! Reads capture and transfer results; must not import `pcap`, `etherparse` or report code.
+
+use crate::capture::track::Connection;
+use crate::timeline::Ts;
+use crate::transfer::client::ConnectionTiming;
+
+/// Where a figure came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PhaseSource {
+    /// Packet timestamps from the capture.
+    Capture,
+    /// The client's own timestamps (no capture privileges).
+    Client,
+}
+
+/// One connection reduced to the instants the partition needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConnectionTimeline {
+    /// Client SYN (capture) or connect() called (client).
+    pub start: Ts,
+    /// SYN-ACK seen (capture) or connect() returned (client).
+    pub ready: Ts,
+    /// Each request: sent, first response byte, last response byte, in order.
+    pub exchanges: Vec<(Ts, Ts, Ts)>,
+    /// The client's FIN (capture) or close() returned (client): where its work on this
+    /// connection ends and the gap to the next connection begins.
+    pub client_close: Option<Ts>,
+    /// Teardown time: first FIN → last ACK (capture), or last byte → close() returned (client).
+    pub teardown_s: Option<f64>,
+}
+
+impl ConnectionTimeline {
+    /// The timeline of a captured connection.
+    pub fn from_capture(conn: &Connection) -> ConnectionTimeline {
+        let start = conn.syn_ts.unwrap_or(conn.first_ts);
+        ConnectionTimeline {
+            start,
+            ready: conn.synack_ts.unwrap_or(start),
+            exchanges: conn
+                .exchanges
+                .iter()
+                .filter_map(|x| Some((x.request, x.first_response?, x.last_response?)))
+                .collect(),
+            client_close: conn.client_fin,
+            teardown_s: conn.teardown_s(),
+        }
+    }
+
+    /// The timeline the client measured itself.
+    pub fn from_client(conn: &ConnectionTiming) -> ConnectionTimeline {
+        let last = conn.requests.last().map_or(conn.connected, |r| r.last_byte);
+        ConnectionTimeline {
+            start: conn.connect_start,
+            ready: conn.connected,
+            exchanges: conn
+                .requests
+                .iter()
+                .map(|r| (r.sent, r.first_byte, r.last_byte))
+                .collect(),
+            client_close: Some(conn.closed),
+            teardown_s: Some(conn.closed.secs_since(last)),
+        }
+    }
+}
+
+/// A run's time split into phases. `handshake + client + wait + transfer + between = timeline`
+/// exactly;
+/// `teardown` overlaps the others and is reported beside them, not added.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+pub struct Phases {
+    /// Client SYN → SYN-ACK received, summed over connections.
+    pub handshake_s: f64,
+    /// The client's own work between network actions: connection ready or previous response
+    /// done → request sent, and last response byte → its FIN (finishing the file it saved).
+    pub client_s: f64,
+    /// Request sent → first response byte: the request's trip and the server's think time.
+    pub wait_s: f64,
+    /// First → last response byte.
+    pub transfer_s: f64,
+    /// The client's FIN on one connection (its last byte when no FIN was seen) → SYN of the next:
+    /// close, socket setup, connect.
+    pub between_s: f64,
+    /// First FIN → last ACK, summed over connections (overlaps the phases above).
+    pub teardown_s: f64,
+    /// First SYN → last response byte.
+    pub timeline_s: f64,
+}
+
+impl Phases {
+    /// Partitions the timeline of one run's connections (sorted here by start).
+    pub fn partition(connections: &[ConnectionTimeline]) -> Phases {
+        let mut sorted: Vec<&ConnectionTimeline> = connections.iter().collect();
+        sorted.sort_by_key(|c| c.start);
+        let mut phases = Phases::default();
+        let mut previous: Option<(Ts, Option<Ts>)> = None;
+        let mut last_byte: Option<Ts> = None;
+        for conn in &sorted {
+            if let Some((end, close)) = previous {
+                // The client's work after the last byte counts as client work; from its FIN on,
+                // the time belongs to the change of connection.
+                match close.filter(|&c| c >= end && c <= conn.start) {
+                    Some(close) => {
+                        phases.client_s += close.secs_since(end);
+                        phases.between_s += conn.start.secs_since(close);
+                    }
+                    None => phases.between_s += conn.start.secs_since(end),
+                }
+            }
+            phases.handshake_s += conn.ready.secs_since(conn.start);
+            let mut cursor = conn.ready;
+            for &(request, first, last) in &conn.exchanges {
+                phases.client_s += request.secs_since(cursor);
+                phases.wait_s += first.secs_since(request);
+                phases.transfer_s += last.secs_since(first);
+                cursor = last;
+            }
+            phases.teardown_s += conn.teardown_s.unwrap_or(0.0);
+            previous = Some((cursor, conn.client_close));
+            last_byte = Some(cursor);
+        }
+        if let (Some(first), Some(end)) = (sorted.first(), last_byte) {
+            phases.timeline_s = end.secs_since(first.start);
+        }
+        phases
+    }
+
+    /// The sum of the partitioning phases (equals `timeline_s` up to rounding).
+    pub fn partition_sum(&self) -> f64 {
+        self.handshake_s + self.client_s + self.wait_s + self.transfer_s + self.between_s
+    }
+}
+
+/// Splits captured connections into runs: each goes to the last run that started at or before its
+/// first SYN. Connections before the first run are left out.
+pub fn assign_to_runs<'a>(
+    connections: &'a [Connection],
+    run_starts: &[Ts],
+) -> Vec<Vec<&'a Connection>> {
+    let mut runs: Vec<Vec<&Connection>> = vec![Vec::new(); run_starts.len()];
+    for conn in connections {
+        let start = conn.syn_ts.unwrap_or(conn.first_ts);
+        if let Some(index) = run_starts.iter().rposition(|&s| s <= start) {
+            runs[index].push(conn);
+        }
+    }
+    runs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(us: i64) -> Ts {
+        Ts(us * 1_000)
+    }
+
+    #[test]
+    fn phases_partition_the_timeline_exactly() {
+        let conns = vec![
+            ConnectionTimeline {
+                start: t(100),
+                ready: t(130),
+                exchanges: vec![(t(150), t(200), t(900))],
+                client_close: Some(t(950)),
+                teardown_s: Some(50e-6),
+            },
+            ConnectionTimeline {
+                start: t(1000),
+                ready: t(1020),
+                exchanges: vec![(t(1040), t(1100), t(1400)), (t(1450), t(1500), t(1700))],
+                client_close: None,
+                teardown_s: None,
+            },
+        ];
+        let p = Phases::partition(&conns);
+        assert!((p.handshake_s - 50e-6).abs() < 1e-12);
+        assert!((p.client_s - (20e-6 + 50e-6 + 20e-6 + 50e-6)).abs() < 1e-12);
+        assert!((p.wait_s - (50e-6 + 60e-6 + 50e-6)).abs() < 1e-12);
+        assert!((p.transfer_s - (700e-6 + 300e-6 + 200e-6)).abs() < 1e-12);
+        assert!((p.between_s - 50e-6).abs() < 1e-12);
+        assert!((p.timeline_s - 1600e-6).abs() < 1e-12);
+        assert!((p.partition_sum() - p.timeline_s).abs() < 1e-12);
+        assert!((p.teardown_s - 50e-6).abs() < 1e-12);
+    }
+
+    #[test]
+    fn no_connections_means_no_time() {
+        assert_eq!(Phases::partition(&[]), Phases::default());
+    }
+}

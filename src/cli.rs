@@ -1,0 +1,169 @@
+//! The command line: one `enum Command`, shared option groups flattened.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::capture::source::DEFAULT_SNAPLEN;
+use crate::transfer::client::Mode;
+
+/// How much does a new TCP connection per file cost, and where does the time go?
+///
+/// synack transfers the same files non-persistently (one connection per file) and persistently
+/// (one keep-alive connection), captures every packet, counts SYN/SYN-ACK/ACK/FIN/RST per run,
+/// and splits the time gap into handshakes, teardowns, slow start and the rest.
+#[derive(Debug, Parser)]
+#[command(name = "synack", version, propagate_version = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Transfer the files both ways, capture, and show where the time goes.
+    ///
+    /// Needs capture privileges (sudo, or setcap on the binary); without them it runs
+    /// timing-only from the client's own timestamps.
+    Compare(CompareArgs),
+    /// Packet, connection and phase tables for a saved capture (pcap or pcapng, `-` for stdin).
+    Analyze(AnalyzeArgs),
+    /// Serve a folder over HTTP/1.1 (usable by curl or a browser).
+    Serve(ServeArgs),
+    /// Fetch URLs from any HTTP/1.1 server in one mode; prints per-file and total time.
+    Fetch(FetchArgs),
+}
+
+/// Options of `compare`.
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// Runs of each mode.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub rounds: u32,
+    /// Transfer the regular files in this folder instead of the generated a.jpg, b.mp3, c.txt.
+    #[arg(long, value_name = "DIR")]
+    pub files: Option<PathBuf>,
+    /// Use an already-running server (which must serve the same files at /<name>) instead of
+    /// the built-in one on 127.0.0.1.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub server: Option<String>,
+    /// Where received files go: <OUT>/non-persistent/ and <OUT>/persistent/.
+    #[arg(long, value_name = "DIR", default_value = "received")]
+    pub out: PathBuf,
+    /// Where each run's folder of captures and report.json is made.
+    #[arg(long, value_name = "DIR", default_value = "captures")]
+    pub captures: PathBuf,
+    /// Skip packet capture: timing from the client's own timestamps only.
+    #[arg(long)]
+    pub no_capture: bool,
+    #[command(flatten)]
+    pub capture: CaptureArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// Print each connection's lifecycle (connect, request, response, FIN sent/received, closed)
+    /// from both sides.
+    #[arg(short, long)]
+    pub verbose: bool,
+}
+
+/// Live capture options.
+#[derive(Debug, Args)]
+pub struct CaptureArgs {
+    /// Interface that carries the traffic (lo for the built-in server; the NIC with --server).
+    #[arg(long, default_value = "lo")]
+    pub iface: String,
+    /// Bytes kept of each packet: the default keeps every header and the HTTP request and status
+    /// lines, not file bodies (byte counts still come from the wire lengths).
+    #[arg(long, default_value_t = DEFAULT_SNAPLEN, value_parser = clap::value_parser!(i32).range(96..=262_144))]
+    pub snaplen: i32,
+}
+
+/// Report output options.
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// Also write the JSON report to this file.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+}
+
+/// Options of `analyze`.
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    /// The capture file; `-` reads standard input (`tcpdump -w - | synack analyze -`).
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// A BPF filter applied by libpcap, e.g. 'tcp port 443'.
+    #[arg(long, value_name = "BPF")]
+    pub filter: Option<String>,
+    /// Print `{"packets","totals","connections"}` as JSON instead of tables.
+    #[arg(long)]
+    pub json: bool,
+    /// Show every connection (default: the first 20).
+    #[arg(long)]
+    pub all: bool,
+}
+
+/// Options of `serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address and port to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+    /// Folder to serve; nothing outside it is ever sent.
+    #[arg(long, default_value = ".")]
+    pub root: PathBuf,
+    /// Connections served at once.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub max_connections: u32,
+    /// Print each connection's lifecycle.
+    #[arg(short, long)]
+    pub verbose: bool,
+}
+
+/// Options of `fetch`.
+#[derive(Debug, Args)]
+pub struct FetchArgs {
+    /// One connection per file, or one keep-alive connection for all.
+    #[arg(long, value_enum)]
+    pub mode: Mode,
+    /// Where files go: <OUT>/<mode>/.
+    #[arg(long, value_name = "DIR", default_value = "received")]
+    pub out: PathBuf,
+    /// http:// URLs, all on the same host and port.
+    #[arg(value_name = "URL", required = true)]
+    pub urls: Vec<String>,
+    /// Print each connection's lifecycle.
+    #[arg(short, long)]
+    pub verbose: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn modes_parse_by_their_names() {
+        let cli = Cli::try_parse_from([
+            "synack",
+            "fetch",
+            "--mode",
+            "non-persistent",
+            "http://127.0.0.1:1/a",
+        ])
+        .unwrap();
+        match cli.command {
+            Command::Fetch(f) => assert_eq!(f.mode, Mode::NonPersistent),
+            other => panic!("parsed as {other:?}"),
+        }
+        assert!(Cli::try_parse_from(["synack", "compare", "--rounds", "0"]).is_err());
+    }
+}

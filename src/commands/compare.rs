@@ -1,0 +1,313 @@
+//! `synack compare`: both modes, round after round, each mode under its own live capture; then the
+//! timing, packet, phase and attribution tables, the saved captures and report.json.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+
+use crate::analysis::comparison::{CaptureInfo, Comparison, ModeResult, SourceFile};
+use crate::capture::CaptureError;
+use crate::capture::reader::track_file;
+use crate::capture::source::Recorder;
+use crate::cli::CompareArgs;
+use crate::report::{json, tables};
+use crate::transfer::client::{FetchPlan, Mode, RunTiming, fetch};
+use crate::transfer::events::EventLog;
+use crate::transfer::files::{generate_samples, list_files, sha256_file};
+use crate::transfer::server::{Server, ServerConfig};
+
+/// Quiet time after a mode's last run before the capture stops: the last FIN/ACK arrive after the
+/// client has returned.
+const SETTLE_QUIET: Duration = Duration::from_millis(150);
+/// Upper bound on that wait.
+const SETTLE_LIMIT: Duration = Duration::from_secs(3);
+
+/// Runs the comparison and prints its report.
+pub fn run(args: &CompareArgs) -> anyhow::Result<()> {
+    let samples = tempfile::Builder::new()
+        .prefix("synack-files-")
+        .tempdir()
+        .context("cannot make a temporary folder for the sample files")?;
+    let file_paths = match &args.files {
+        Some(dir) => list_files(dir).with_context(|| format!("cannot list {}", dir.display()))?,
+        None => generate_samples(samples.path()).context("cannot generate the sample files")?,
+    };
+    if file_paths.is_empty() {
+        bail!(
+            "no regular files to transfer in {}",
+            args.files.as_deref().unwrap_or(samples.path()).display()
+        );
+    }
+    let files = describe(&file_paths)?;
+    let root = file_paths[0]
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+
+    let server_events = EventLog::default();
+    let server = match &args.server {
+        Some(_) => None,
+        None => Some(
+            Server::start(
+                ServerConfig {
+                    bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+                    root,
+                    max_connections: 64,
+                },
+                args.verbose.then(|| server_events.clone()),
+            )
+            .context("cannot start the built-in server")?,
+        ),
+    };
+    let addr = match (&args.server, &server) {
+        (Some(s), _) => resolve(s)?,
+        (None, Some(srv)) => srv.local_addr(),
+        (None, None) => unreachable!("a built-in server runs when --server is absent"),
+    };
+
+    let run_dir = make_run_dir(&args.captures)?;
+    let plan = FetchPlan {
+        addr,
+        host: addr.to_string(),
+        paths: files.iter().map(|f| format!("/{}", f.name)).collect(),
+        out_dir: args.out.clone(),
+        expected_sha256: Some(files.iter().map(|f| f.sha256.clone()).collect()),
+    };
+    // One unrecorded run per mode first, so neither mode pays for cold caches and thread start.
+    for mode in Mode::ALL {
+        fetch(mode, &plan, None).with_context(|| format!("{} warm-up run failed", mode.name()))?;
+    }
+    server_events.take();
+
+    let filter = format!("tcp and host {} and port {}", addr.ip(), addr.port());
+    let mut capture = !args.no_capture;
+    let mut modes = Vec::new();
+    for mode in Mode::ALL {
+        let pcap_path = run_dir.join(format!("{}.pcap", mode.name()));
+        let recorder = if capture {
+            match Recorder::start(
+                &args.capture.iface,
+                &filter,
+                args.capture.snaplen,
+                &pcap_path,
+            ) {
+                Ok(r) => Some(r),
+                Err(e @ CaptureError::Permission { .. }) => {
+                    eprintln!(
+                        "synack: capture skipped, timing only (phases from the client's own timestamps): {e}"
+                    );
+                    capture = false;
+                    None
+                }
+                Err(e) => return Err(e).context("cannot start the packet capture"),
+            }
+        } else {
+            None
+        };
+        let client_events = EventLog::default();
+        let mut timings: Vec<RunTiming> = Vec::new();
+        for round in 0..args.rounds {
+            clear_received(&plan, mode, &files)?;
+            let timing =
+                fetch(mode, &plan, args.verbose.then_some(&client_events)).with_context(|| {
+                    format!(
+                        "{} run {} of {} failed",
+                        mode.name(),
+                        round + 1,
+                        args.rounds
+                    )
+                })?;
+            if args.verbose {
+                print_events(mode, round, &timing, &client_events, &server_events);
+            }
+            timings.push(timing);
+        }
+        let captured = match recorder {
+            Some(recorder) => {
+                recorder.wait_quiet(SETTLE_QUIET, SETTLE_LIMIT);
+                let stats = recorder.stop().context("the packet capture failed")?;
+                let dropped = stats.kernel_dropped + stats.interface_dropped;
+                if dropped > 0 {
+                    eprintln!(
+                        "synack: warning: the kernel dropped {dropped} packets of the {} capture; counts may be short",
+                        mode.name()
+                    );
+                }
+                let tracked = track_file(&pcap_path, None)
+                    .with_context(|| format!("cannot read back {}", pcap_path.display()))?;
+                Some((
+                    tracked.connections,
+                    CaptureInfo {
+                        path: pcap_path,
+                        dropped,
+                        outside_runs: 0,
+                    },
+                ))
+            }
+            None => None,
+        };
+        modes.push(ModeResult::new(mode, files.len(), timings, captured));
+    }
+    if let Some(server) = server {
+        server.stop();
+    }
+
+    let comparison = Comparison {
+        rounds: args.rounds as usize,
+        files,
+        modes,
+    };
+    print_report(&comparison);
+    let report = serde_json::to_string_pretty(&json::comparison(&comparison))?;
+    let report_path = run_dir.join("report.json");
+    write_atomically(&report_path, report.as_bytes())?;
+    if let Some(extra) = &args.output.json {
+        write_atomically(extra, report.as_bytes())?;
+    }
+    for path in [run_dir.as_path(), args.out.as_path()]
+        .into_iter()
+        .chain(args.output.json.as_deref())
+    {
+        super::ownership::give_to_invoking_user(path)
+            .with_context(|| format!("cannot give {} to the sudo user", path.display()))?;
+    }
+    println!("Saved");
+    for m in &comparison.modes {
+        if let Some(c) = &m.capture {
+            println!("  {:<15} {}", m.mode.name(), c.path.display());
+        }
+    }
+    println!("  {:<15} {}", "report", report_path.display());
+    println!("  {:<15} {}", "received files", args.out.display());
+    Ok(())
+}
+
+fn print_report(cmp: &Comparison) {
+    println!(
+        "Timing over {} rounds per mode (after one warm-up run each, not counted)\n{}\n",
+        cmp.rounds,
+        tables::timing_table(cmp)
+    );
+    for m in &cmp.modes {
+        if let Some(checks) = m.checks() {
+            println!(
+                "Packets, {} ({} connection(s) expected per run)\n{}\n",
+                m.mode.name(),
+                m.expected.connections / m.runs.len().max(1) as u64,
+                tables::packet_table(m, &checks)
+            );
+        }
+    }
+    if cmp.modes.iter().all(|m| m.capture.is_none()) {
+        println!("Packets: not captured (no capture privileges or --no-capture)\n");
+    }
+    println!(
+        "Phases, mean seconds per run (handshakes + client work + wait + transfer + between = first SYN → last byte)\n{}\n",
+        tables::phase_table(cmp)
+    );
+    if let Some(a) = cmp.attribution() {
+        println!("Where the gap goes\n{}\n", tables::attribution_table(&a));
+    }
+}
+
+fn print_events(mode: Mode, round: u32, timing: &RunTiming, client: &EventLog, server: &EventLog) {
+    let mut events = client.take();
+    events.extend(server.take());
+    events.sort_by_key(|e| e.ts);
+    println!(
+        "{} run {} — times from the run's start",
+        mode.name(),
+        round + 1
+    );
+    for e in &events {
+        println!("{}", super::event_line(timing.start, e));
+    }
+}
+
+/// Removes the previous run's copies, so replacing them is not timed as part of this run.
+fn clear_received(plan: &FetchPlan, mode: Mode, files: &[SourceFile]) -> anyhow::Result<()> {
+    for f in files {
+        let path = plan.out_dir.join(mode.name()).join(&f.name);
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).with_context(|| format!("cannot remove {}", path.display())),
+        }
+    }
+    Ok(())
+}
+
+fn describe(paths: &[PathBuf]) -> anyhow::Result<Vec<SourceFile>> {
+    paths
+        .iter()
+        .map(|p| {
+            let name = p
+                .file_name()
+                .and_then(|n| n.to_str())
+                .with_context(|| format!("{}: file names must be UTF-8", p.display()))?
+                .to_owned();
+            Ok(SourceFile {
+                name,
+                bytes: std::fs::metadata(p)
+                    .with_context(|| format!("cannot read {}", p.display()))?
+                    .len(),
+                sha256: sha256_file(p).with_context(|| format!("cannot read {}", p.display()))?,
+            })
+        })
+        .collect()
+}
+
+fn resolve(server: &str) -> anyhow::Result<SocketAddr> {
+    server
+        .to_socket_addrs()
+        .with_context(|| format!("--server {server:?}: expected HOST:PORT"))?
+        .next()
+        .with_context(|| format!("--server {server:?} has no address"))
+}
+
+/// Makes `<captures>/<YYYYmmdd-HHMMSS>` (UTC), with a suffix if that second is taken.
+fn make_run_dir(captures: &Path) -> anyhow::Result<PathBuf> {
+    std::fs::create_dir_all(captures)
+        .with_context(|| format!("cannot create {}", captures.display()))?;
+    let now = time::OffsetDateTime::now_utc();
+    let stamp = format!(
+        "{:04}{:02}{:02}-{:02}{:02}{:02}",
+        now.year(),
+        u8::from(now.month()),
+        now.day(),
+        now.hour(),
+        now.minute(),
+        now.second()
+    );
+    for n in 1..100 {
+        let name = if n == 1 {
+            stamp.clone()
+        } else {
+            format!("{stamp}-{n}")
+        };
+        let dir = captures.join(name);
+        match std::fs::create_dir(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e).with_context(|| format!("cannot create {}", dir.display())),
+        }
+    }
+    bail!("cannot find a free run folder under {}", captures.display())
+}
+
+/// Writes `path` via a temporary file in the same folder, so it is never seen half-written.
+fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("cannot write in {}", dir.display()))?;
+    std::io::Write::write_all(&mut tmp, bytes)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    tmp.persist(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}

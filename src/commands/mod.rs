@@ -1,0 +1,36 @@
+//! Commands: each parses nothing (clap did), calls the layers in order, and prints.
+
+pub mod analyze;
+pub mod compare;
+pub mod fetch;
+pub mod ownership;
+pub mod serve;
+
+use crate::cli::{Cli, Command};
+use crate::timeline::Ts;
+use crate::transfer::events::{Event, Side};
+
+/// Runs the command the user asked for.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Compare(args) => compare::run(&args),
+        Command::Analyze(args) => analyze::run(&args),
+        Command::Serve(args) => serve::run(&args),
+        Command::Fetch(args) => fetch::run(&args),
+    }
+}
+
+/// One line of the lifecycle log, with its time since `origin`.
+pub fn event_line(origin: Ts, e: &Event) -> String {
+    let side = match e.side {
+        Side::Client => "client",
+        Side::Server => "server",
+    };
+    format!(
+        "{:>+12.6} s  {side} {:<22} ↔ {:<22} {:?}",
+        e.ts.secs_since(origin),
+        e.local.to_string(),
+        e.peer.to_string(),
+        e.kind
+    )
+}

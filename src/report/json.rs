@@ -1,0 +1,103 @@
+//! Report layer: the JSON contract other tools read (`report.json`, `--json`, `analyze --json`).
+//! Keys listed in the README stay; new ones may be added.
+
+use serde_json::{Value, json};
+
+use crate::analysis::comparison::{Comparison, ModeResult};
+use crate::capture::reader::TrackedCapture;
+use crate::capture::track::{Connection, Side, Totals};
+
+/// One connection: `{"client","server","syn","synack","pure_ack","data","fin","rst","handshake_s","teardown_s", …}`.
+pub fn connection(c: &Connection) -> Value {
+    json!({
+        "stream": c.stream,
+        "client": c.client.to_string(),
+        "server": c.server.to_string(),
+        "client_guessed": !c.syn_seen,
+        "syn": c.counts.syn,
+        "synack": c.counts.synack,
+        "handshake_ack": c.counts.handshake_ack,
+        "pure_ack": c.counts.pure_ack,
+        "data": c.counts.data,
+        "fin": c.counts.fin,
+        "rst": c.counts.rst,
+        "packets": c.counts.packets,
+        "bytes": c.counts.bytes,
+        "retransmissions": c.retransmissions,
+        "requests": c.exchanges.len(),
+        "http_requests": c.http_requests,
+        "client_payload_bytes": c.client_bytes,
+        "server_payload_bytes": c.server_bytes,
+        "handshake_s": c.handshake_s(),
+        "teardown_s": c.teardown_s(),
+        "duration_s": c.last_ts.secs_since(c.first_ts),
+        "active_closer": c.first_fin.map(|f| match f.1 { Side::Client => "client", Side::Server => "server" }),
+        "final_state": c.final_state(),
+    })
+}
+
+/// `{"packets", "totals", "connections"}` for one capture file.
+pub fn capture(tc: &TrackedCapture) -> Value {
+    json!({
+        "packets": tc.frames,
+        "fragments": tc.fragments,
+        "not_tcp": tc.not_tcp,
+        "truncated": tc.truncated,
+        "totals": Totals::of(&tc.connections),
+        "connections": tc.connections.iter().map(connection).collect::<Vec<_>>(),
+    })
+}
+
+fn mode(m: &ModeResult) -> Value {
+    let runs: Vec<Value> = m
+        .runs
+        .iter()
+        .map(|r| {
+            json!({
+                "total_s": r.timing.total_s(),
+                "start_unix_s": r.timing.start.as_secs_f64(),
+                "files": r.timing.files.iter().map(|f| json!({
+                    "name": f.name,
+                    "seconds": f.seconds,
+                    "bytes": f.bytes,
+                    "sha256": f.sha256,
+                    "sha256_ok": f.sha256_ok,
+                })).collect::<Vec<_>>(),
+                "totals": r.totals,
+                "connections": r.connections.iter().map(connection).collect::<Vec<_>>(),
+                "phases": r.phases,
+            })
+        })
+        .collect();
+    json!({
+        "runs": runs,
+        "summary": { "total_s": m.total_summary() },
+        "totals": m.totals(),
+        "expected": m.expected,
+        "checks": m.checks(),
+        "phase_source": m.source,
+        "capture_dropped": m.capture.as_ref().map(|c| c.dropped),
+    })
+}
+
+/// The whole comparison report.
+pub fn comparison(cmp: &Comparison) -> Value {
+    let mut modes = serde_json::Map::new();
+    let mut captures = serde_json::Map::new();
+    for m in &cmp.modes {
+        modes.insert(m.mode.name().into(), mode(m));
+        captures.insert(
+            m.mode.name().into(),
+            m.capture
+                .as_ref()
+                .map_or(Value::Null, |c| Value::String(c.path.display().to_string())),
+        );
+    }
+    json!({
+        "rounds": cmp.rounds,
+        "files": cmp.files,
+        "captures": captures,
+        "modes": modes,
+        "attribution": cmp.attribution(),
+    })
+}

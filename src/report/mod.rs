@@ -1,0 +1,19 @@
+//! Report layer: tables, JSON and CSV from analysis results. Renderers return a `Table`, a `String`
+//! or a `serde_json::Value`; `main` and the commands print. Must not import `pcap` or `etherparse`.
+
+pub mod json;
+pub mod tables;
+
+/// Seconds with enough digits that loopback microseconds do not print as 0.
+pub fn secs(s: f64) -> String {
+    format!("{s:.6}")
+}
+
+/// A share of a whole in percent.
+pub fn percent(part: f64, whole: f64) -> String {
+    if whole == 0.0 {
+        "—".into()
+    } else {
+        format!("{:.1}%", 100.0 * part / whole)
+    }
+}

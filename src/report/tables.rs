@@ -1,0 +1,265 @@
+//! Report layer: the tables synack prints, as `comfy_table::Table` values.
+
+use comfy_table::presets::UTF8_FULL_CONDENSED;
+use comfy_table::{Cell, CellAlignment, Table};
+
+use super::{percent, secs};
+use crate::analysis::attribution::Attribution;
+use crate::analysis::comparison::{Comparison, ModeResult};
+use crate::analysis::expected::CountCheck;
+use crate::analysis::phases::{ConnectionTimeline, Phases};
+use crate::analysis::stats::{Summary, mean};
+use crate::capture::track::{Connection, Side, Totals};
+
+fn table(header: &[&str]) -> Table {
+    let mut t = Table::new();
+    t.load_style(UTF8_FULL_CONDENSED)
+        .set_header(header.to_vec());
+    for i in 1..header.len() {
+        if let Some(col) = t.column_mut(i) {
+            col.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+    t
+}
+
+fn summary_cells(s: &Summary) -> [String; 3] {
+    [
+        format!("{} ± {}", secs(s.mean), secs(s.stddev)),
+        secs(s.median),
+        format!("{} … {}", secs(s.min), secs(s.max)),
+    ]
+}
+
+/// Timing per mode and file over the rounds, plus each mode's run total.
+pub fn timing_table(cmp: &Comparison) -> Table {
+    let mut t = table(&[
+        "mode",
+        "file",
+        "mean ± σ (s)",
+        "median (s)",
+        "min … max (s)",
+    ]);
+    for m in &cmp.modes {
+        for (i, file) in cmp.files.iter().enumerate() {
+            let values: Vec<f64> = m
+                .runs
+                .iter()
+                .filter_map(|r| r.timing.files.get(i).map(|f| f.seconds))
+                .collect();
+            let [a, b, c] = summary_cells(&Summary::of(&values));
+            t.add_row(vec![m.mode.name().to_string(), file.name.clone(), a, b, c]);
+        }
+        let [a, b, c] = summary_cells(&m.total_summary());
+        t.add_row(vec![
+            Cell::new(m.mode.name()),
+            Cell::new(format!("total per run ({} runs)", m.runs.len())),
+            Cell::new(a),
+            Cell::new(b),
+            Cell::new(c),
+        ]);
+    }
+    t
+}
+
+/// Observed against expected counts for one mode: over all runs and per run.
+pub fn packet_table(m: &ModeResult, checks: &[CountCheck]) -> Table {
+    let runs = m.runs.len().max(1) as f64;
+    let mut t = table(&[
+        "count",
+        &format!("all {} runs", m.runs.len()),
+        "expected",
+        "per run",
+        "expected per run",
+        "",
+    ]);
+    for c in checks {
+        let per_run = c.observed as f64 / runs;
+        let per_run = if per_run.fract() == 0.0 {
+            format!("{per_run:.0}")
+        } else {
+            format!("{per_run:.2}")
+        };
+        let (expected, expected_per_run) = match c.expected {
+            Some(e) => (e.to_string(), format!("{:.0}", e as f64 / runs)),
+            None => ("—".into(), "—".into()),
+        };
+        let mark = match (c.expected, &c.reason) {
+            (None, _) => String::new(),
+            (Some(_), None) => "✓".into(),
+            (Some(_), Some(reason)) => format!("✗ {reason}"),
+        };
+        t.add_row(vec![
+            c.name.to_string(),
+            c.observed.to_string(),
+            expected,
+            per_run,
+            expected_per_run,
+            mark,
+        ]);
+    }
+    if let Some(col) = t.column_mut(5) {
+        col.set_cell_alignment(CellAlignment::Left);
+    }
+    t
+}
+
+/// Mean phase times per run for each mode.
+pub fn phase_table(cmp: &Comparison) -> Table {
+    let mut t = table(&[
+        "mode",
+        "handshakes",
+        "client work",
+        "request wait",
+        "transfer",
+        "between conns",
+        "= first SYN → last byte",
+        "run total",
+        "teardown (overlaps)",
+        "source",
+    ]);
+    for m in &cmp.modes {
+        let avg = |f: fn(&Phases) -> f64| secs(mean(m.runs.iter().map(|r| f(&r.phases))));
+        t.add_row(vec![
+            m.mode.name().to_string(),
+            avg(|p| p.handshake_s),
+            avg(|p| p.client_s),
+            avg(|p| p.wait_s),
+            avg(|p| p.transfer_s),
+            avg(|p| p.between_s),
+            avg(|p| p.timeline_s),
+            secs(m.total_summary().mean),
+            avg(|p| p.teardown_s),
+            format!("{:?}", m.source).to_lowercase(),
+        ]);
+    }
+    t
+}
+
+/// The gap between the modes split into rows that sum to it.
+pub fn attribution_table(a: &Attribution) -> Table {
+    let mut t = table(&["where the gap goes", "seconds", "share"]);
+    for (label, value) in a.rows() {
+        t.add_row(vec![
+            label.to_string(),
+            secs(value),
+            percent(value, a.gap_s),
+        ]);
+    }
+    t.add_row(vec![
+        "gap: mean(non-persistent) − mean(persistent)".to_string(),
+        secs(a.gap_s),
+        percent(a.gap_s, a.gap_s),
+    ]);
+    t
+}
+
+/// Packet counts of a capture.
+pub fn totals_table(totals: &Totals) -> Table {
+    let c = &totals.counts;
+    let mut t = table(&["count", "observed"]);
+    for (name, value) in [
+        ("connections", totals.connections),
+        ("SYN", c.syn),
+        ("SYN-ACK", c.synack),
+        ("handshake ACK", c.handshake_ack),
+        ("pure ACK", c.pure_ack),
+        ("data", c.data),
+        ("FIN", c.fin),
+        ("RST", c.rst),
+        ("packets", c.packets),
+        ("bytes", c.bytes),
+    ] {
+        t.add_row(vec![name.to_string(), value.to_string()]);
+    }
+    t
+}
+
+fn opt_secs(v: Option<f64>) -> String {
+    v.map_or_else(|| "—".into(), secs)
+}
+
+/// One row per connection, the first `limit` of them, with a "… N more" row past it.
+pub fn connection_table(conns: &[Connection], limit: Option<usize>) -> Table {
+    let mut t = table(&[
+        "#",
+        "client",
+        "server",
+        "SYN",
+        "SYN-ACK",
+        "pure ACK",
+        "data",
+        "FIN",
+        "RST",
+        "retrans",
+        "requests",
+        "handshake (s)",
+        "teardown (s)",
+        "closed first",
+        "state",
+    ]);
+    let shown = limit.unwrap_or(conns.len()).min(conns.len());
+    for c in &conns[..shown] {
+        let client = if c.syn_seen {
+            c.client.to_string()
+        } else {
+            format!("{} (guessed)", c.client)
+        };
+        let closer = match c.first_fin.map(|f| f.1) {
+            Some(Side::Client) => "client",
+            Some(Side::Server) => "server",
+            None => "—",
+        };
+        t.add_row(vec![
+            c.stream.to_string(),
+            client,
+            c.server.to_string(),
+            c.counts.syn.to_string(),
+            c.counts.synack.to_string(),
+            c.counts.pure_ack.to_string(),
+            c.counts.data.to_string(),
+            c.counts.fin.to_string(),
+            c.counts.rst.to_string(),
+            c.retransmissions.to_string(),
+            c.exchanges.len().to_string(),
+            opt_secs(c.handshake_s()),
+            opt_secs(c.teardown_s()),
+            closer.to_string(),
+            format!("{:?}", c.final_state()).to_lowercase(),
+        ]);
+    }
+    if shown < conns.len() {
+        t.add_row(vec![format!(
+            "… {} more (--all shows them)",
+            conns.len() - shown
+        )]);
+    }
+    t
+}
+
+/// Phase times of the connections of a capture, treated as one sequence.
+pub fn capture_phase_table(conns: &[Connection]) -> Table {
+    let lines: Vec<_> = conns.iter().map(ConnectionTimeline::from_capture).collect();
+    let p = Phases::partition(&lines);
+    let mut t = table(&["phase", "seconds", "share of first SYN → last byte"]);
+    for (name, v) in [
+        ("handshakes", p.handshake_s),
+        ("client work (ready → request)", p.client_s),
+        ("request wait", p.wait_s),
+        ("transfer", p.transfer_s),
+        ("between connections", p.between_s),
+    ] {
+        t.add_row(vec![name.to_string(), secs(v), percent(v, p.timeline_s)]);
+    }
+    t.add_row(vec![
+        "first SYN → last byte".to_string(),
+        secs(p.timeline_s),
+        percent(p.timeline_s, p.timeline_s),
+    ]);
+    t.add_row(vec![
+        "teardown (overlaps)".to_string(),
+        secs(p.teardown_s),
+        String::new(),
+    ]);
+    t
+}

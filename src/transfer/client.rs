@@ -1,0 +1,791 @@
+//! Transfer layer: the blocking HTTP/1.1 client that fetches the files in one of the two modes
+//! and times each step itself. Must not import capture or report code.
+//!
+//! The client enforces the mode on its own side (one connection per file, or one for all), so a
+//! server that ignores `Connection: close` or keep-alive cannot change what is measured.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::fs::{self, File};
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use percent_encoding::percent_decode_str;
+use sha2::{Digest, Sha256};
+
+use super::TransferError;
+use super::events::{ConnectionEvents, EventKind, EventLog, Side};
+use super::files::hex;
+use super::http::{self, ChunkedReader, ResponseHead};
+use crate::timeline::Ts;
+
+/// Read size for response bodies: large reads keep syscall overhead out of the timings.
+const BODY_BUFFER: usize = 256 * 1024;
+
+/// Buffer for response heads; bodies bypass it (BufReader reads straight into larger buffers).
+const HEAD_BUFFER: usize = 16 * 1024;
+
+/// How long a connect may take before the server is declared unreachable.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a read may block before the server is declared stalled.
+const READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How files are fetched: a new TCP connection per file, or one connection for all.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, clap::ValueEnum, serde::Serialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// One connection per file, each request with `Connection: close`.
+    NonPersistent,
+    /// One keep-alive connection carrying every request in turn.
+    Persistent,
+}
+
+impl Mode {
+    /// Both modes, in the order they are run and reported.
+    pub const ALL: [Mode; 2] = [Mode::NonPersistent, Mode::Persistent];
+
+    /// The mode's CLI value name, also the name of its output directory.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::NonPersistent => "non-persistent",
+            Mode::Persistent => "persistent",
+        }
+    }
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What to fetch, from where, and where to put it.
+#[derive(Debug, Clone)]
+pub struct FetchPlan {
+    /// Server address.
+    pub addr: SocketAddr,
+    /// Value of the Host header.
+    pub host: String,
+    /// Request paths in fetch order, e.g. `/a.jpg` (see [`http::path_for_name`]).
+    pub paths: Vec<String>,
+    /// Files go to `out_dir/<mode name>/<decoded last path segment>`.
+    pub out_dir: PathBuf,
+    /// Expected SHA-256 (hex) per path; when given, a mismatch fails the fetch.
+    pub expected_sha256: Option<Vec<String>>,
+}
+
+/// Timings of one run of one mode.
+#[derive(Debug, Clone)]
+pub struct RunTiming {
+    /// The mode that was run.
+    pub mode: Mode,
+    /// Just before the first connect.
+    pub start: Ts,
+    /// After the last close.
+    pub end: Ts,
+    /// Every connection opened, in order.
+    pub connections: Vec<ConnectionTiming>,
+    /// Every file received, in plan order.
+    pub files: Vec<FileResult>,
+}
+
+impl RunTiming {
+    /// Wall-clock seconds from the first connect to the last close.
+    pub fn total_s(&self) -> f64 {
+        self.end.secs_since(self.start)
+    }
+}
+
+/// Timings of one TCP connection, as seen by the client.
+#[derive(Debug, Clone)]
+pub struct ConnectionTiming {
+    /// The client's address (its ephemeral port identifies the connection in a capture).
+    pub local: SocketAddr,
+    /// The server's address.
+    pub peer: SocketAddr,
+    /// Just before `connect`.
+    pub connect_start: Ts,
+    /// When `connect` returned (handshake done).
+    pub connected: Ts,
+    /// The requests sent on this connection, in order.
+    pub requests: Vec<RequestTiming>,
+    /// After the socket was closed.
+    pub closed: Ts,
+}
+
+/// Timings of one request/response exchange.
+#[derive(Debug, Clone)]
+pub struct RequestTiming {
+    /// Index into [`FetchPlan::paths`].
+    pub file: usize,
+    /// When the request was fully written.
+    pub sent: Ts,
+    /// When the first response byte was read.
+    pub first_byte: Ts,
+    /// When the last body byte was read.
+    pub last_byte: Ts,
+}
+
+/// One received file.
+#[derive(Debug, Clone)]
+pub struct FileResult {
+    /// File name (decoded last segment of the request path).
+    pub name: String,
+    /// Body size in bytes.
+    pub bytes: u64,
+    /// SHA-256 of the body, lowercase hex.
+    pub sha256: String,
+    /// Whether it matched the expected digest; None when none was given.
+    pub sha256_ok: Option<bool>,
+    /// Seconds attributable to this file: from its connection's connect (non-persistent) or
+    /// from the previous file's last byte (persistent) to its own last byte.
+    pub seconds: f64,
+    /// Where it was saved.
+    pub path: PathBuf,
+}
+
+/// Wraps a failure of an established connection to `addr`.
+fn network(addr: SocketAddr) -> impl Fn(io::Error) -> TransferError + Copy {
+    move |source| TransferError::Network { addr, source }
+}
+
+/// One file to fetch, checked and named before any connection is opened.
+struct Target<'a> {
+    index: usize,
+    path: &'a str,
+    name: String,
+    expected: Option<String>,
+}
+
+/// Fetches every path of the plan in `mode` and returns the client-side timings.
+pub fn fetch(
+    mode: Mode,
+    plan: &FetchPlan,
+    events: Option<&EventLog>,
+) -> Result<RunTiming, TransferError> {
+    let targets = targets(plan)?;
+    let dir = plan.out_dir.join(mode.name());
+    fs::create_dir_all(&dir).map_err(|source| TransferError::Output {
+        path: dir.clone(),
+        source,
+    })?;
+    let mut body = vec![0u8; BODY_BUFFER];
+    let mut connections = Vec::new();
+    let mut files = Vec::new();
+    match mode {
+        Mode::NonPersistent => {
+            for target in &targets {
+                let mut conn = Connection::open(plan.addr, events)?;
+                let (request, mut file) =
+                    conn.exchange(&plan.host, target, true, &dir, &mut body)?;
+                file.seconds = request.last_byte.secs_since(conn.timing.connect_start);
+                conn.timing.requests.push(request);
+                // The server closes first; reading up to its FIN before closing makes our close
+                // the second FIN of a clean exchange, never a RST for unread data.
+                conn.await_fin()?;
+                conn.send_fin();
+                connections.push(conn.close());
+                files.push(file);
+            }
+        }
+        Mode::Persistent => {
+            let mut conn = Connection::open(plan.addr, events)?;
+            let mut previous = conn.timing.connect_start;
+            for (position, target) in targets.iter().enumerate() {
+                let (request, mut file) =
+                    conn.exchange(&plan.host, target, false, &dir, &mut body)?;
+                let more = position + 1 < targets.len();
+                if conn.server_closes && more {
+                    return Err(TransferError::BadResponse(format!(
+                        "{} announced Connection: close after {}, so it cannot serve the \
+                         persistent mode",
+                        plan.addr, target.path
+                    )));
+                }
+                file.seconds = request.last_byte.secs_since(previous);
+                previous = request.last_byte;
+                conn.timing.requests.push(request);
+                files.push(file);
+            }
+            // The client closes first, as a browser does when it is done with a connection.
+            conn.send_fin();
+            conn.await_fin()?;
+            connections.push(conn.close());
+        }
+    }
+    let start = connections
+        .first()
+        .map(|c: &ConnectionTiming| c.connect_start)
+        .expect("a plan has at least one file, so one connection");
+    let end = connections
+        .last()
+        .map(|c| c.closed)
+        .expect("a plan has at least one file, so one connection");
+    Ok(RunTiming {
+        mode,
+        start,
+        end,
+        connections,
+        files,
+    })
+}
+
+fn invalid(message: String) -> TransferError {
+    TransferError::InvalidPlan(message)
+}
+
+/// The file name a request path is saved under: its decoded last segment.
+fn file_name(path: &str) -> Option<String> {
+    let end = path.find(['?', '#']).unwrap_or(path.len());
+    let last = path[..end].rsplit('/').next()?;
+    let name = percent_decode_str(last).decode_utf8().ok()?;
+    let unusable =
+        name.is_empty() || name == "." || name == ".." || name.contains(['/', '\\', '\0']);
+    (!unusable).then(|| name.into_owned())
+}
+
+fn targets(plan: &FetchPlan) -> Result<Vec<Target<'_>>, TransferError> {
+    if plan.paths.is_empty() {
+        return Err(invalid("no files to fetch".into()));
+    }
+    if let Some(expected) = &plan.expected_sha256
+        && expected.len() != plan.paths.len()
+    {
+        return Err(invalid(format!(
+            "{} expected SHA-256 values for {} paths",
+            expected.len(),
+            plan.paths.len()
+        )));
+    }
+    let mut seen = HashSet::new();
+    plan.paths
+        .iter()
+        .enumerate()
+        .map(|(index, path)| {
+            if !path.starts_with('/') {
+                return Err(invalid(format!("path {path:?} does not start with '/'")));
+            }
+            let name = file_name(path)
+                .ok_or_else(|| invalid(format!("path {path:?} does not end in a file name")))?;
+            if !seen.insert(name.clone()) {
+                return Err(invalid(format!(
+                    "two paths would both be saved as {name:?}"
+                )));
+            }
+            Ok(Target {
+                index,
+                path,
+                name,
+                expected: plan
+                    .expected_sha256
+                    .as_ref()
+                    .map(|all| all[index].trim().to_ascii_lowercase()),
+            })
+        })
+        .collect()
+}
+
+/// An open client connection and the timings gathered on it so far.
+struct Connection<'a> {
+    reader: BufReader<TcpStream>,
+    addr: SocketAddr,
+    timing: ConnectionTiming,
+    events: ConnectionEvents<'a>,
+    /// The last response announced that the server closes after it.
+    server_closes: bool,
+}
+
+impl<'a> Connection<'a> {
+    fn open(addr: SocketAddr, log: Option<&'a EventLog>) -> Result<Connection<'a>, TransferError> {
+        let network = network(addr);
+        let connect_start = Ts::now();
+        let stream = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT)
+            .map_err(|source| TransferError::Connect { addr, source })?;
+        let connected = Ts::now();
+        // Requests are small and must leave at once, not wait for the ACK of earlier data.
+        stream.set_nodelay(true).map_err(network)?;
+        stream
+            .set_read_timeout(Some(READ_TIMEOUT))
+            .map_err(network)?;
+        let local = stream.local_addr().map_err(network)?;
+        let peer = stream.peer_addr().map_err(network)?;
+        let events = ConnectionEvents::new(log, Side::Client, local, peer);
+        // Recorded only now because the local address exists only after connect.
+        events.at(connect_start, EventKind::Connect);
+        events.at(connected, EventKind::Connected);
+        Ok(Connection {
+            reader: BufReader::with_capacity(HEAD_BUFFER, stream),
+            addr,
+            timing: ConnectionTiming {
+                local,
+                peer,
+                connect_start,
+                connected,
+                requests: Vec::new(),
+                closed: connected,
+            },
+            events,
+            server_closes: false,
+        })
+    }
+
+    /// Sends one GET and saves its body; returns the timings and the file (seconds still 0).
+    fn exchange(
+        &mut self,
+        host: &str,
+        target: &Target<'_>,
+        close: bool,
+        dir: &Path,
+        body: &mut [u8],
+    ) -> Result<(RequestTiming, FileResult), TransferError> {
+        let network = network(self.addr);
+        http::write_request(self.reader.get_mut(), host, target.path, close).map_err(network)?;
+        let sent = Ts::now();
+        self.events.at(
+            sent,
+            EventKind::Request {
+                path: target.path.to_owned(),
+            },
+        );
+        // Wait for the first byte separately so its arrival is timed apart from parsing.
+        let available = self.reader.fill_buf().map_err(network)?.len();
+        let first_byte = Ts::now();
+        if available == 0 {
+            return Err(TransferError::BadResponse(format!(
+                "{} closed the connection without answering {}",
+                self.addr, target.path
+            )));
+        }
+        let head =
+            http::read_response_head(&mut self.reader).map_err(|source| TransferError::Http {
+                addr: self.addr,
+                source,
+            })?;
+        self.events.now(EventKind::ResponseStart {
+            status: head.status,
+        });
+        if !(200..300).contains(&head.status) {
+            return Err(TransferError::Status {
+                code: head.status,
+                path: target.path.to_owned(),
+            });
+        }
+        self.server_closes = head.close;
+        let mut part = PartFile::create(dir, &target.name)?;
+        let (bytes, last_byte) = self.receive_body(&head, close, target, &mut part, body)?;
+        self.events.at(last_byte, EventKind::ResponseEnd { bytes });
+        let sha256 = part.sha256();
+        let sha256_ok = target.expected.as_ref().map(|expected| *expected == sha256);
+        if let (Some(false), Some(expected)) = (sha256_ok, &target.expected) {
+            return Err(TransferError::ShaMismatch {
+                name: target.name.clone(),
+                expected: expected.clone(),
+                actual: sha256,
+            });
+        }
+        let path = part.commit()?;
+        Ok((
+            RequestTiming {
+                file: target.index,
+                sent,
+                first_byte,
+                last_byte,
+            },
+            FileResult {
+                name: target.name.clone(),
+                bytes,
+                sha256,
+                sha256_ok,
+                seconds: 0.0,
+                path,
+            },
+        ))
+    }
+
+    /// Reads the body with the framing the head announced; returns its size and the time the
+    /// last byte was read.
+    fn receive_body(
+        &mut self,
+        head: &ResponseHead,
+        close: bool,
+        target: &Target<'_>,
+        part: &mut PartFile,
+        body: &mut [u8],
+    ) -> Result<(u64, Ts), TransferError> {
+        let addr = self.addr;
+        if head.chunked {
+            return copy_body(&mut ChunkedReader::new(&mut self.reader), addr, part, body);
+        }
+        match head.content_length {
+            Some(length) => {
+                let (got, last_byte) =
+                    copy_body(&mut (&mut self.reader).take(length), addr, part, body)?;
+                if got < length {
+                    return Err(TransferError::Truncated {
+                        path: target.path.to_owned(),
+                        expected: length,
+                        got,
+                    });
+                }
+                Ok((got, last_byte))
+            }
+            // Without a length the body ends at the server's FIN, which would also end the
+            // connection the persistent mode still needs.
+            None if !close && !head.close => Err(TransferError::BadResponse(format!(
+                "{addr} sent {} without Content-Length on a persistent connection",
+                target.path
+            ))),
+            None => {
+                self.server_closes = true;
+                copy_body(&mut self.reader, addr, part, body)
+            }
+        }
+    }
+
+    /// Reads until the server's FIN; anything still arriving is dropped.
+    fn await_fin(&mut self) -> Result<(), TransferError> {
+        let mut scratch = [0u8; 4096];
+        loop {
+            match self.reader.read(&mut scratch) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error)
+                    if matches!(
+                        error.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    return Err(TransferError::BadResponse(format!(
+                        "{} did not close the connection within {} s",
+                        self.addr,
+                        READ_TIMEOUT.as_secs()
+                    )));
+                }
+                Err(error) => return Err(network(self.addr)(error)),
+            }
+        }
+        self.events.now(EventKind::FinReceived);
+        Ok(())
+    }
+
+    fn send_fin(&mut self) {
+        self.events.now(EventKind::FinSent);
+        // If this fails the socket is already gone and closing it below is all that is left.
+        let _ = self.reader.get_ref().shutdown(Shutdown::Write);
+    }
+
+    fn close(self) -> ConnectionTiming {
+        let Connection {
+            reader,
+            mut timing,
+            events,
+            ..
+        } = self;
+        drop(reader);
+        timing.closed = Ts::now();
+        events.at(timing.closed, EventKind::Closed);
+        timing
+    }
+}
+
+/// Copies a body into `part`, timing the last byte as the end of the last read that returned
+/// data (not the read that found the end).
+fn copy_body(
+    source: &mut impl Read,
+    addr: SocketAddr,
+    part: &mut PartFile,
+    buf: &mut [u8],
+) -> Result<(u64, Ts), TransferError> {
+    let mut total = 0u64;
+    let mut last_byte = Ts::now();
+    loop {
+        let n = match source.read(buf) {
+            Ok(0) => return Ok((total, last_byte)),
+            Ok(n) => n,
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+            Err(error) => return Err(network(addr)(error)),
+        };
+        last_byte = Ts::now();
+        total += n as u64;
+        part.write(&buf[..n])?;
+    }
+}
+
+/// A file being received: hashed as it is written to `.<name>.part`, renamed to `<name>` by
+/// `commit`, and removed if dropped before that.
+struct PartFile {
+    part: PathBuf,
+    dest: PathBuf,
+    file: Option<File>,
+    hasher: Sha256,
+}
+
+impl PartFile {
+    fn create(dir: &Path, name: &str) -> Result<PartFile, TransferError> {
+        let part = dir.join(format!(".{name}.part"));
+        let file = File::create(&part).map_err(|source| TransferError::Output {
+            path: part.clone(),
+            source,
+        })?;
+        Ok(PartFile {
+            dest: dir.join(name),
+            part,
+            file: Some(file),
+            hasher: Sha256::new(),
+        })
+    }
+
+    fn write(&mut self, data: &[u8]) -> Result<(), TransferError> {
+        self.hasher.update(data);
+        let file = self
+            .file
+            .as_mut()
+            .expect("the file stays open until commit");
+        file.write_all(data)
+            .map_err(|source| TransferError::Output {
+                path: self.part.clone(),
+                source,
+            })
+    }
+
+    fn sha256(&self) -> String {
+        hex(&self.hasher.clone().finalize())
+    }
+
+    fn commit(mut self) -> Result<PathBuf, TransferError> {
+        drop(self.file.take());
+        fs::rename(&self.part, &self.dest).map_err(|source| TransferError::Output {
+            path: self.dest.clone(),
+            source,
+        })?;
+        Ok(self.dest.clone())
+    }
+}
+
+impl Drop for PartFile {
+    fn drop(&mut self) {
+        // After a successful commit the part file is gone and this fails harmlessly.
+        let _ = fs::remove_file(&self.part);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transfer::files::{SAMPLES, generate_samples, sha256_file};
+    use crate::transfer::server::{Server, ServerConfig};
+
+    struct Setup {
+        _dir: tempfile::TempDir,
+        server: Server,
+        plan: FetchPlan,
+        sources: Vec<PathBuf>,
+    }
+
+    fn setup(log: Option<EventLog>) -> Setup {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path().join("www");
+        let sources = generate_samples(&root).expect("samples");
+        let server = Server::start(
+            ServerConfig {
+                bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+                root,
+                max_connections: 8,
+            },
+            log,
+        )
+        .expect("server starts");
+        let plan = FetchPlan {
+            addr: server.local_addr(),
+            host: server.local_addr().to_string(),
+            paths: SAMPLES
+                .iter()
+                .map(|s| http::path_for_name(s.name))
+                .collect(),
+            out_dir: dir.path().join("out"),
+            expected_sha256: None,
+        };
+        Setup {
+            _dir: dir,
+            server,
+            plan,
+            sources,
+        }
+    }
+
+    fn assert_ordered(conn: &ConnectionTiming) {
+        assert!(conn.connect_start <= conn.connected);
+        let mut previous = conn.connected;
+        for request in &conn.requests {
+            assert!(previous <= request.sent);
+            assert!(request.sent <= request.first_byte);
+            assert!(request.first_byte <= request.last_byte);
+            previous = request.last_byte;
+        }
+        assert!(previous <= conn.closed);
+    }
+
+    fn assert_received_intact(setup: &Setup, run: &RunTiming) {
+        assert_eq!(run.files.len(), setup.sources.len());
+        for (file, source) in run.files.iter().zip(&setup.sources) {
+            let source_sha = sha256_file(source).expect("hash source");
+            assert_eq!(file.sha256, source_sha, "{}", file.name);
+            assert_eq!(sha256_file(&file.path).expect("hash copy"), source_sha);
+            assert_eq!(file.bytes, fs::metadata(source).expect("source").len());
+            assert!(file.seconds >= 0.0);
+        }
+        assert!(run.start <= run.end);
+    }
+
+    #[test]
+    fn non_persistent_uses_one_connection_per_file() {
+        let setup = setup(None);
+        let run = fetch(Mode::NonPersistent, &setup.plan, None).expect("fetch");
+        assert_received_intact(&setup, &run);
+        assert_eq!(run.connections.len(), 3);
+        let ports: HashSet<u16> = run.connections.iter().map(|c| c.local.port()).collect();
+        assert_eq!(ports.len(), 3, "each connection has its own port");
+        for (index, conn) in run.connections.iter().enumerate() {
+            assert_eq!(conn.requests.len(), 1);
+            assert_eq!(conn.requests[0].file, index);
+            assert_ordered(conn);
+        }
+        // The next connection opens only after the previous one closed.
+        for pair in run.connections.windows(2) {
+            assert!(pair[0].closed <= pair[1].connect_start);
+        }
+        assert!(
+            run.files[0].path.ends_with("non-persistent/a.jpg"),
+            "{:?}",
+            run.files[0].path
+        );
+        setup.server.stop();
+    }
+
+    #[test]
+    fn persistent_uses_one_connection_for_all_files() {
+        let log = EventLog::new();
+        let setup = setup(Some(log.clone()));
+        let run = fetch(Mode::Persistent, &setup.plan, Some(&log)).expect("fetch");
+        assert_received_intact(&setup, &run);
+        assert_eq!(run.connections.len(), 1);
+        let conn = &run.connections[0];
+        let files: Vec<usize> = conn.requests.iter().map(|r| r.file).collect();
+        assert_eq!(files, [0, 1, 2]);
+        assert_ordered(conn);
+        assert_eq!(run.start, conn.connect_start);
+        assert_eq!(run.end, conn.closed);
+        assert!(run.files[2].path.ends_with("persistent/c.txt"));
+
+        let client: Vec<EventKind> = log
+            .take()
+            .into_iter()
+            .filter(|e| e.side == Side::Client && e.local == conn.local)
+            .map(|e| e.kind)
+            .collect();
+        assert_eq!(client.first(), Some(&EventKind::Connect));
+        let tail = &client[client.len() - 3..];
+        assert_eq!(
+            tail,
+            [
+                EventKind::FinSent,
+                EventKind::FinReceived,
+                EventKind::Closed
+            ]
+        );
+        let requests = client
+            .iter()
+            .filter(|k| matches!(k, EventKind::Request { .. }))
+            .count();
+        assert_eq!(requests, 3);
+        setup.server.stop();
+    }
+
+    #[test]
+    fn expected_digests_are_checked() {
+        let mut setup = setup(None);
+        let good: Vec<String> = setup
+            .sources
+            .iter()
+            .map(|p| sha256_file(p).expect("hash"))
+            .collect();
+        setup.plan.expected_sha256 = Some(good.iter().map(|s| s.to_uppercase()).collect());
+        let run = fetch(Mode::Persistent, &setup.plan, None).expect("fetch");
+        assert!(run.files.iter().all(|f| f.sha256_ok == Some(true)));
+
+        let mut wrong = good.clone();
+        wrong[1] = "00".repeat(32);
+        setup.plan.expected_sha256 = Some(wrong);
+        let error = fetch(Mode::NonPersistent, &setup.plan, None).expect_err("mismatch");
+        assert!(
+            matches!(&error, TransferError::ShaMismatch { name, .. } if name == "b.mp3"),
+            "{error}"
+        );
+        let dir = setup.plan.out_dir.join(Mode::NonPersistent.name());
+        assert!(!dir.join("b.mp3").exists(), "no final file");
+        assert!(!dir.join(".b.mp3.part").exists(), "no part file");
+        setup.server.stop();
+    }
+
+    #[test]
+    fn a_missing_file_is_a_status_error_without_leftovers() {
+        let mut setup = setup(None);
+        setup.plan.paths = vec!["/missing.bin".into()];
+        let error = fetch(Mode::NonPersistent, &setup.plan, None).expect_err("404");
+        assert!(
+            matches!(&error, TransferError::Status { code: 404, path } if path == "/missing.bin"),
+            "{error}"
+        );
+        let dir = setup.plan.out_dir.join(Mode::NonPersistent.name());
+        assert_eq!(fs::read_dir(dir).expect("mode dir").count(), 0);
+        setup.server.stop();
+    }
+
+    #[test]
+    fn plans_that_cannot_be_saved_are_refused_before_connecting() {
+        let plan = FetchPlan {
+            // Nothing listens here; an attempt to connect would fail differently.
+            addr: SocketAddr::from(([127, 0, 0, 1], 9)),
+            host: "x".into(),
+            paths: vec!["/a/".into()],
+            out_dir: PathBuf::from("/nonexistent-synack-test"),
+            expected_sha256: None,
+        };
+        for paths in [
+            vec![],
+            vec!["/a/".into()],
+            vec!["/x/a.jpg".into(), "/a.jpg".into()],
+        ] {
+            let plan = FetchPlan {
+                paths,
+                ..plan.clone()
+            };
+            assert!(matches!(
+                fetch(Mode::Persistent, &plan, None),
+                Err(TransferError::InvalidPlan(_))
+            ));
+        }
+    }
+
+    #[test]
+    fn file_names_are_decoded_last_segments() {
+        assert_eq!(file_name("/dir/a%20b.jpg?v=2").as_deref(), Some("a b.jpg"));
+        assert_eq!(file_name("/%2e%2e"), None);
+        assert_eq!(file_name("/a%2Fb"), None);
+    }
+
+    #[test]
+    fn mode_names_match_the_cli_values() {
+        use clap::ValueEnum;
+        for mode in Mode::ALL {
+            let value = mode.to_possible_value().expect("visible");
+            assert_eq!(value.get_name(), mode.name());
+        }
+    }
+}

@@ -1,0 +1,214 @@
+//! Transfer layer: the sample files served by default, their digests, and `--files DIR`
+//! listing. Must not import capture or report code.
+
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+/// One of the built-in sample files: its name and exact size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SampleFile {
+    /// File name, also the last segment of its request path.
+    pub name: &'static str,
+    /// Size in bytes.
+    pub bytes: u64,
+}
+
+/// The default transfer: a small image, a larger audio file and a small text, as on a web page.
+pub const SAMPLES: [SampleFile; 3] = [
+    SampleFile {
+        name: "a.jpg",
+        bytes: 240 * 1024,
+    },
+    SampleFile {
+        name: "b.mp3",
+        bytes: 4 * 1024 * 1024,
+    },
+    SampleFile {
+        name: "c.txt",
+        bytes: 11 * 1024,
+    },
+];
+
+/// Read size for hashing, large enough that syscalls do not dominate.
+const HASH_BUFFER: usize = 256 * 1024;
+
+/// A JFIF header: real JPEG magic so tools that sniff content see an image.
+const JPEG_START: &[u8] = b"\xFF\xD8\xFF\xE0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00";
+const JPEG_END: &[u8] = b"\xFF\xD9";
+/// An ID3v2.4 tag header with an empty tag.
+const MP3_START: &[u8] = b"ID3\x04\x00\x00\x00\x00\x00\x00";
+
+/// Deterministic, incompressible bytes: xorshift64* from a seed.
+struct XorShift(u64);
+
+impl XorShift {
+    fn fill(&mut self, out: &mut [u8]) {
+        for chunk in out.chunks_mut(8) {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            let word = self.0.wrapping_mul(0x2545_F491_4F6C_DD1D).to_le_bytes();
+            chunk.copy_from_slice(&word[..chunk.len()]);
+        }
+    }
+}
+
+/// FNV-1a, only to give each sample its own seed; never zero, which xorshift cannot leave.
+fn seed_for(name: &str) -> u64 {
+    let hash = name.bytes().fold(0xCBF2_9CE4_8422_2325u64, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01B3)
+    });
+    hash.max(1)
+}
+
+fn random_with_frame(name: &str, len: usize, start: &[u8], end: &[u8]) -> Vec<u8> {
+    let mut content = vec![0u8; len];
+    XorShift(seed_for(name)).fill(&mut content);
+    if len >= start.len() + end.len() {
+        content[..start.len()].copy_from_slice(start);
+        content[len - end.len()..].copy_from_slice(end);
+    }
+    content
+}
+
+fn text_lines(len: usize) -> Vec<u8> {
+    let mut content = Vec::with_capacity(len + 80);
+    let mut line = 1;
+    while content.len() < len {
+        content.extend_from_slice(
+            format!("synack sample line {line:05}: the quick brown fox jumps over the lazy dog\n")
+                .as_bytes(),
+        );
+        line += 1;
+    }
+    content.truncate(len);
+    if let Some(last) = content.last_mut() {
+        *last = b'\n';
+    }
+    content
+}
+
+/// The exact bytes of a sample; the same on every call and every machine.
+pub fn sample_content(sample: &SampleFile) -> Vec<u8> {
+    let len = usize::try_from(sample.bytes).expect("sample sizes fit in memory");
+    match Path::new(sample.name).extension().and_then(|e| e.to_str()) {
+        Some("jpg") => random_with_frame(sample.name, len, JPEG_START, JPEG_END),
+        Some("mp3") => random_with_frame(sample.name, len, MP3_START, b""),
+        Some("txt") => text_lines(len),
+        _ => random_with_frame(sample.name, len, b"", b""),
+    }
+}
+
+/// Writes the samples into `dir` (created if missing) and returns their paths in SAMPLES order.
+///
+/// Each file is written to a temporary file in `dir` and renamed, so a server running
+/// concurrently never serves a half-written sample.
+pub fn generate_samples(dir: &Path) -> io::Result<Vec<PathBuf>> {
+    fs::create_dir_all(dir)?;
+    SAMPLES
+        .iter()
+        .map(|sample| {
+            let path = dir.join(sample.name);
+            let mut temp = tempfile::NamedTempFile::new_in(dir)?;
+            temp.write_all(&sample_content(sample))?;
+            temp.persist(&path).map_err(|e| e.error)?;
+            Ok(path)
+        })
+        .collect()
+}
+
+/// Lowercase hex of a digest.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// SHA-256 of a file's content, lowercase hex.
+pub fn sha256_file(path: &Path) -> io::Result<String> {
+    let mut file = File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; HASH_BUFFER];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hex(&hasher.finalize()))
+}
+
+/// Regular files directly in `dir` (no subdirectories, no symlinks), sorted by name.
+pub fn list_files(dir: &Path) -> io::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        // file_type does not follow symlinks: the server refuses links leaving its root, so
+        // listing them would only produce failed requests.
+        if entry.file_type()?.is_file() {
+            files.push(entry.path());
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn samples_have_their_sizes_magic_and_stable_content() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let paths = generate_samples(dir.path()).expect("generate");
+        assert_eq!(paths.len(), SAMPLES.len());
+        for (path, sample) in paths.iter().zip(&SAMPLES) {
+            assert_eq!(fs::metadata(path).expect("written").len(), sample.bytes);
+        }
+        let jpg = fs::read(&paths[0]).expect("read");
+        assert!(jpg.starts_with(b"\xFF\xD8\xFF\xE0") && jpg.ends_with(b"\xFF\xD9"));
+        assert!(fs::read(&paths[1]).expect("read").starts_with(b"ID3"));
+        let txt = String::from_utf8(fs::read(&paths[2]).expect("read")).expect("text");
+        assert!(txt.starts_with("synack sample line 00001") && txt.ends_with('\n'));
+
+        let first: Vec<String> = paths
+            .iter()
+            .map(|p| sha256_file(p).expect("hash"))
+            .collect();
+        generate_samples(dir.path()).expect("regenerate");
+        let second: Vec<String> = paths
+            .iter()
+            .map(|p| sha256_file(p).expect("hash"))
+            .collect();
+        assert_eq!(first, second);
+        assert_ne!(first[0], first[1]);
+    }
+
+    #[test]
+    fn sha256_matches_a_known_digest() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("abc");
+        fs::write(&path, b"abc").expect("write");
+        assert_eq!(
+            sha256_file(&path).expect("hash"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn list_files_keeps_regular_files_sorted() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        fs::write(dir.path().join("b"), b"").expect("write");
+        fs::write(dir.path().join("a"), b"").expect("write");
+        fs::create_dir(dir.path().join("sub")).expect("mkdir");
+        std::os::unix::fs::symlink("/etc/hostname", dir.path().join("link")).expect("symlink");
+        let names: Vec<_> = list_files(dir.path())
+            .expect("list")
+            .into_iter()
+            .map(|p| p.file_name().expect("name").to_owned())
+            .collect();
+        assert_eq!(names, ["a", "b"]);
+    }
+}

@@ -1,0 +1,96 @@
+//! Transfer layer: the blocking HTTP/1.1 server and client that produce the traffic and their own
+//! timings. Knows nothing of capture, decoding or reports, and must not import them.
+
+pub mod client;
+pub mod events;
+pub mod files;
+pub mod http;
+pub mod server;
+
+use std::io;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use self::http::HttpError;
+
+/// Everything that can stop a transfer, worded so the person running synack can act on it.
+#[derive(Debug, thiserror::Error)]
+pub enum TransferError {
+    /// The server could not listen on its address.
+    #[error("cannot listen on {addr}: {source} (is another server using this port?)")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: io::Error,
+    },
+    /// The listening socket stopped accepting connections.
+    #[error("accepting connections on {addr} failed: {source}")]
+    Accept {
+        addr: SocketAddr,
+        #[source]
+        source: io::Error,
+    },
+    /// The directory to serve is missing or unreadable.
+    #[error("cannot serve directory {}: {source}", path.display())]
+    Root {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    /// The client could not open a connection.
+    #[error("cannot connect to {addr}: {source} (is the server running and reachable?)")]
+    Connect {
+        addr: SocketAddr,
+        #[source]
+        source: io::Error,
+    },
+    /// An established connection failed while sending or receiving.
+    #[error("connection to {addr} failed: {source}")]
+    Network {
+        addr: SocketAddr,
+        #[source]
+        source: io::Error,
+    },
+    /// The server's response could not be parsed as HTTP/1.x.
+    #[error("unreadable HTTP response from {addr}: {source}")]
+    Http {
+        addr: SocketAddr,
+        #[source]
+        source: HttpError,
+    },
+    /// The response was valid HTTP but cannot be used (framing, early close).
+    #[error("bad response: {0}")]
+    BadResponse(String),
+    /// The server answered with a non-2xx status.
+    #[error("server answered {code} for {path} (does the file exist under the served directory?)")]
+    Status { code: u16, path: String },
+    /// The body ended before its announced length.
+    #[error("response for {path} ended after {got} of {expected} bytes")]
+    Truncated {
+        path: String,
+        expected: u64,
+        got: u64,
+    },
+    /// A received file does not have the expected SHA-256.
+    #[error(
+        "SHA-256 of {name} is {actual}, expected {expected}: the server is serving a different file"
+    )]
+    ShaMismatch {
+        name: String,
+        expected: String,
+        actual: String,
+    },
+    /// A received file could not be written.
+    #[error("cannot write {}: {source}", path.display())]
+    Output {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    /// The fetch plan is inconsistent (no files, names that cannot be saved, hash count).
+    #[error("invalid fetch plan: {0}")]
+    InvalidPlan(String),
+    /// Any other I/O failure (for example a thread that could not be spawned).
+    #[error("I/O error: {0}")]
+    Io(#[from] io::Error),
+}

@@ -1,0 +1,930 @@
+//! Transfer layer: the blocking HTTP/1.1 file server, one thread per connection. Must not import
+//! capture or report code.
+//!
+//! Closing is done so that a capture shows a clean FIN exchange and never a RST: the server only
+//! closes a socket after reading the peer's FIN, and when it closes first it shuts down its
+//! sending half, then waits for the peer's FIN before dropping the socket.
+
+use std::fs::{self, File};
+use std::io::{self, BufReader, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use percent_encoding::percent_decode_str;
+use socket2::{Domain, Protocol, Socket, Type};
+
+use super::TransferError;
+use super::events::{ConnectionEvents, EventKind, EventLog, Side};
+use super::http::{self, HttpError, Request};
+use crate::timeline::Ts;
+
+/// How long a connection may sit without a request (or a blocked send may wait) before the
+/// server closes it, so dead clients do not hold threads forever.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long the server waits for the peer's FIN after sending its own.
+const LINGER_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Pending connections the kernel queues while every connection slot is taken.
+const LISTEN_BACKLOG: i32 = 1024;
+
+/// How long the accept loop pauses after a transient accept error (such as out of descriptors).
+const ACCEPT_RETRY: Duration = Duration::from_millis(20);
+
+/// Where to listen, what to serve, and how many connections to serve at once.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Listening address; port 0 picks a free port (see [`Server::local_addr`]).
+    pub bind: SocketAddr,
+    /// Directory whose regular files are served.
+    pub root: PathBuf,
+    /// Connections served concurrently; further ones wait in the kernel's accept queue until a
+    /// slot frees up (0 is treated as 1).
+    pub max_connections: usize,
+}
+
+/// Why a request path is not served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// No regular file at that path (missing, a directory, or a special file).
+    NotFound,
+    /// The path tries to leave the root (`..`, backslash, `//`, a symlink pointing outside).
+    Forbidden,
+    /// The path is not a usable origin-form target (no leading `/`, NUL, invalid UTF-8).
+    BadRequest,
+}
+
+/// A status code with its reason phrase.
+type Status = (u16, &'static str);
+
+const OK: Status = (200, "OK");
+const BAD_REQUEST: Status = (400, "Bad Request");
+const FORBIDDEN: Status = (403, "Forbidden");
+const NOT_FOUND: Status = (404, "Not Found");
+const METHOD_NOT_ALLOWED: Status = (405, "Method Not Allowed");
+
+impl Refusal {
+    /// The status code and reason phrase that answer this refusal.
+    pub fn status(self) -> (u16, &'static str) {
+        match self {
+            Refusal::NotFound => NOT_FOUND,
+            Refusal::Forbidden => FORBIDDEN,
+            Refusal::BadRequest => BAD_REQUEST,
+        }
+    }
+}
+
+/// Maps a request target to a regular file under `root`, or says why it must not be served.
+///
+/// The path is percent-decoded before it is checked, so encoded traversal (`%2e%2e`, `..%2f`)
+/// is caught like the plain form; the final canonical path must still lie under the canonical
+/// root, which catches symlinks that lead out.
+pub fn resolve(root: &Path, request_path: &str) -> Result<PathBuf, Refusal> {
+    let end = request_path.find(['?', '#']).unwrap_or(request_path.len());
+    let rest = request_path[..end]
+        .strip_prefix('/')
+        .ok_or(Refusal::BadRequest)?;
+    let decoded = percent_decode_str(rest)
+        .decode_utf8()
+        .map_err(|_| Refusal::BadRequest)?;
+    if decoded.contains('\0') {
+        return Err(Refusal::BadRequest);
+    }
+    if decoded.contains('\\') {
+        return Err(Refusal::Forbidden);
+    }
+    let segments: Vec<&str> = decoded.split('/').collect();
+    let mut relative = PathBuf::new();
+    for (index, segment) in segments.iter().enumerate() {
+        match *segment {
+            // A trailing slash names a directory, which resolves to NotFound below.
+            "" if index + 1 == segments.len() => {}
+            // An empty segment elsewhere would turn the rest into an absolute path on join.
+            "" | "." | ".." => return Err(Refusal::Forbidden),
+            name => relative.push(name),
+        }
+    }
+    if !relative
+        .components()
+        .all(|component| matches!(component, Component::Normal(_)))
+    {
+        return Err(Refusal::Forbidden);
+    }
+    let not_served = |error: io::Error| match error.kind() {
+        io::ErrorKind::PermissionDenied => Refusal::Forbidden,
+        _ => Refusal::NotFound,
+    };
+    let root = root.canonicalize().map_err(not_served)?;
+    let real = root.join(&relative).canonicalize().map_err(not_served)?;
+    if !real.starts_with(&root) {
+        return Err(Refusal::Forbidden);
+    }
+    if !fs::metadata(&real).map_err(not_served)?.is_file() {
+        return Err(Refusal::NotFound);
+    }
+    Ok(real)
+}
+
+/// The Content-Type for a file, from its extension.
+pub fn content_type(path: &Path) -> &'static str {
+    let extension = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    match extension.as_deref() {
+        Some("jpg" | "jpeg") => "image/jpeg",
+        Some("mp3") => "audio/mpeg",
+        Some("txt") => "text/plain; charset=utf-8",
+        Some("html" | "htm") => "text/html; charset=utf-8",
+        _ => "application/octet-stream",
+    }
+}
+
+/// State shared by the accept thread, the connection threads and `stop`.
+#[derive(Debug, Default)]
+struct Shared {
+    stopping: AtomicBool,
+    active: Mutex<usize>,
+    slot_freed: Condvar,
+}
+
+/// Frees a connection slot when its thread ends, even by panic.
+struct Slot(Arc<Shared>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        *self.0.active.lock().unwrap_or_else(PoisonError::into_inner) -= 1;
+        self.0.slot_freed.notify_one();
+    }
+}
+
+/// A running server; stopped by [`Server::stop`] or when dropped.
+#[derive(Debug)]
+pub struct Server {
+    local_addr: SocketAddr,
+    shared: Arc<Shared>,
+    accept: Option<JoinHandle<io::Result<()>>>,
+}
+
+impl Server {
+    /// Binds, starts the accept thread and returns at once.
+    pub fn start(config: ServerConfig, events: Option<EventLog>) -> Result<Server, TransferError> {
+        let root = config
+            .root
+            .canonicalize()
+            .and_then(|root| {
+                if root.is_dir() {
+                    Ok(root)
+                } else {
+                    Err(io::Error::new(
+                        io::ErrorKind::NotADirectory,
+                        "not a directory",
+                    ))
+                }
+            })
+            .map_err(|source| TransferError::Root {
+                path: config.root.clone(),
+                source,
+            })?;
+        let listener = listen(config.bind).map_err(|source| TransferError::Bind {
+            addr: config.bind,
+            source,
+        })?;
+        let local_addr = listener
+            .local_addr()
+            .map_err(|source| TransferError::Bind {
+                addr: config.bind,
+                source,
+            })?;
+        let shared = Arc::new(Shared::default());
+        let accept_shared = Arc::clone(&shared);
+        let max = config.max_connections.max(1);
+        let accept = thread::Builder::new()
+            .name("synack-accept".into())
+            .spawn(move || accept_loop(&listener, &root, max, &accept_shared, events.as_ref()))?;
+        Ok(Server {
+            local_addr,
+            shared,
+            accept: Some(accept),
+        })
+    }
+
+    /// The address actually bound (with the real port when the config asked for port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Stops accepting and joins the accept thread; connections in progress finish on their own.
+    pub fn stop(self) {
+        // Drop does the work, so a server that is merely dropped stops too.
+    }
+
+    fn begin_stop(&self) {
+        self.shared.stopping.store(true, Ordering::SeqCst);
+        {
+            // Notifying under the lock means an accept thread waiting for a slot cannot miss it.
+            let _active = self
+                .shared
+                .active
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            self.shared.slot_freed.notify_all();
+        }
+        // A thread blocked in accept() only wakes for a connection, so make one.
+        let mut wake = self.local_addr;
+        if wake.ip().is_unspecified() {
+            wake.set_ip(match wake {
+                SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+                SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+            });
+        }
+        // If this fails the accept thread is not blocked in accept (or the listener is gone),
+        // and the flag alone ends it.
+        drop(TcpStream::connect_timeout(&wake, Duration::from_secs(1)));
+    }
+
+    fn join(&mut self) -> Result<(), TransferError> {
+        let Some(accept) = self.accept.take() else {
+            return Ok(());
+        };
+        let source = match accept.join() {
+            Ok(Ok(())) => return Ok(()),
+            Ok(Err(source)) => source,
+            Err(_) => io::Error::other("the accept thread panicked"),
+        };
+        Err(TransferError::Accept {
+            addr: self.local_addr,
+            source,
+        })
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if self.accept.is_some() {
+            self.begin_stop();
+            // An accept failure cannot be reported from drop; serve_forever reports it.
+            let _ = self.join();
+        }
+    }
+}
+
+/// Runs a server on the calling thread until accepting fails.
+pub fn serve_forever(config: ServerConfig, events: Option<EventLog>) -> Result<(), TransferError> {
+    let mut server = Server::start(config, events)?;
+    server.join()
+}
+
+fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    // Lets a restarted server bind while the previous run's connections sit in TIME_WAIT.
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(LISTEN_BACKLOG)?;
+    Ok(socket.into())
+}
+
+/// Errors after which accept() can succeed again.
+fn accept_error_is_transient(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::Interrupted
+            | io::ErrorKind::WouldBlock
+    ) || matches!(
+        error.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM | libc::EPROTO)
+    )
+}
+
+fn accept_loop(
+    listener: &TcpListener,
+    root: &Path,
+    max_connections: usize,
+    shared: &Arc<Shared>,
+    events: Option<&EventLog>,
+) -> io::Result<()> {
+    loop {
+        {
+            let mut active = shared.active.lock().unwrap_or_else(PoisonError::into_inner);
+            while *active >= max_connections && !shared.stopping.load(Ordering::SeqCst) {
+                active = shared
+                    .slot_freed
+                    .wait(active)
+                    .unwrap_or_else(PoisonError::into_inner);
+            }
+        }
+        if shared.stopping.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        let (stream, peer) = match listener.accept() {
+            Ok(accepted) => accepted,
+            Err(error) if accept_error_is_transient(&error) => {
+                thread::sleep(ACCEPT_RETRY);
+                continue;
+            }
+            Err(error) => return Err(error),
+        };
+        let accepted_at = Ts::now();
+        if shared.stopping.load(Ordering::SeqCst) {
+            // The wake-up connection from stop(), or a client that came too late.
+            return Ok(());
+        }
+        *shared.active.lock().unwrap_or_else(PoisonError::into_inner) += 1;
+        let slot = Slot(Arc::clone(shared));
+        let root = root.to_path_buf();
+        let events = events.cloned();
+        // If the thread cannot be spawned the closure is dropped: the slot is freed and the
+        // stream closed, and the accept loop carries on.
+        let _ = thread::Builder::new()
+            .name("synack-conn".into())
+            .spawn(move || {
+                let _slot = slot;
+                serve_connection(stream, peer, accepted_at, &root, events.as_ref());
+            });
+    }
+}
+
+/// How a connection's request loop ended, which decides how it is closed.
+enum End {
+    /// The peer sent FIN first and every byte was read: answer with our FIN and close.
+    PeerClosed,
+    /// The server closes first: send FIN, wait for the peer's, then close.
+    Close,
+    /// The connection is broken: just close it.
+    Abort,
+}
+
+fn serve_connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    accepted_at: Ts,
+    root: &Path,
+    log: Option<&EventLog>,
+) {
+    let local = stream
+        .local_addr()
+        .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+    let events = ConnectionEvents::new(log, Side::Server, local, peer);
+    events.at(accepted_at, EventKind::Accept);
+    // Small responses must not wait for an ACK of the previous segment (Nagle); a failure here
+    // means the socket is already broken and the first read will say so.
+    let _ = stream.set_nodelay(true);
+    let mut conn = BufReader::new(stream);
+    // The write timeout frees the thread when a client stops reading in the middle of a body.
+    let timeouts = conn
+        .get_ref()
+        .set_read_timeout(Some(IDLE_TIMEOUT))
+        .and_then(|()| conn.get_ref().set_write_timeout(Some(IDLE_TIMEOUT)));
+    let end = match timeouts {
+        Ok(()) => serve_requests(&mut conn, root, &events),
+        Err(_) => End::Abort,
+    };
+    finish(conn, end, &events);
+}
+
+fn finish(mut conn: BufReader<TcpStream>, end: End, events: &ConnectionEvents<'_>) {
+    match end {
+        End::PeerClosed => {
+            events.now(EventKind::FinSent);
+            // The close below sends the FIN anyway if this fails.
+            let _ = conn.get_ref().shutdown(Shutdown::Write);
+        }
+        End::Close => {
+            events.now(EventKind::FinSent);
+            if conn.get_ref().shutdown(Shutdown::Write).is_ok() {
+                drain_until_fin(&mut conn, events);
+            }
+        }
+        End::Abort => {}
+    }
+    drop(conn);
+    events.now(EventKind::Closed);
+}
+
+/// Reads and drops whatever the peer still sends until its FIN, so the socket is never closed
+/// with unread data (which makes the kernel send RST instead of FIN).
+fn drain_until_fin(conn: &mut BufReader<TcpStream>, events: &ConnectionEvents<'_>) {
+    if conn
+        .get_ref()
+        .set_read_timeout(Some(LINGER_TIMEOUT))
+        .is_err()
+    {
+        return;
+    }
+    let deadline = Instant::now() + LINGER_TIMEOUT;
+    let mut scratch = [0u8; 4096];
+    loop {
+        match conn.read(&mut scratch) {
+            Ok(0) => {
+                events.now(EventKind::FinReceived);
+                return;
+            }
+            Ok(_) if Instant::now() < deadline => {}
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            // A peer that keeps sending past the deadline, a timeout, or a reset.
+            _ => return,
+        }
+    }
+}
+
+fn is_timeout(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
+fn serve_requests(
+    conn: &mut BufReader<TcpStream>,
+    root: &Path,
+    events: &ConnectionEvents<'_>,
+) -> End {
+    loop {
+        let request = match http::read_request(conn) {
+            Ok(Some(request)) => request,
+            Ok(None) => {
+                events.now(EventKind::FinReceived);
+                return End::PeerClosed;
+            }
+            // Idle keep-alive connection: close it politely.
+            Err(HttpError::Io(error)) if is_timeout(&error) => return End::Close,
+            Err(HttpError::Io(_)) => return End::Abort,
+            // Whatever follows a malformed head cannot be framed, so answer and close.
+            Err(_) => {
+                return match send_error(conn.get_mut(), BAD_REQUEST, true, false, events) {
+                    Ok(()) => End::Close,
+                    Err(_) => End::Abort,
+                };
+            }
+        };
+        events.now(EventKind::Request {
+            path: request.path.clone(),
+        });
+        let close = !request.keep_alive;
+        match respond(conn.get_mut(), &request, root, close, events) {
+            Ok(()) if close => return End::Close,
+            Ok(()) => {}
+            Err(_) => return End::Abort,
+        }
+    }
+}
+
+fn respond(
+    stream: &mut TcpStream,
+    request: &Request,
+    root: &Path,
+    close: bool,
+    events: &ConnectionEvents<'_>,
+) -> io::Result<()> {
+    let head_only = request.method == "HEAD";
+    if !head_only && request.method != "GET" {
+        return send_error(stream, METHOD_NOT_ALLOWED, close, false, events);
+    }
+    let path = match resolve(root, &request.path) {
+        Ok(path) => path,
+        Err(refusal) => return send_error(stream, refusal.status(), close, head_only, events),
+    };
+    let mut file = match File::open(&path) {
+        Ok(file) => file,
+        Err(error) => {
+            let status = match error.kind() {
+                io::ErrorKind::PermissionDenied => FORBIDDEN,
+                _ => NOT_FOUND,
+            };
+            return send_error(stream, status, close, head_only, events);
+        }
+    };
+    // The length of the opened file, not of the path: a later rename cannot change it.
+    let length = file.metadata()?.len();
+    let head = http::response_head(OK.0, OK.1, length, close, content_type(&path));
+    send_head(stream, head.as_bytes(), !head_only && length > 0)?;
+    events.now(EventKind::ResponseStart { status: OK.0 });
+    let mut sent = 0;
+    if !head_only {
+        sent = send_file(&mut file, stream, length)?;
+        if sent < length {
+            // The response cannot be completed, so the connection must end.
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "file shrank while it was being sent",
+            ));
+        }
+    }
+    events.now(EventKind::ResponseEnd { bytes: sent });
+    Ok(())
+}
+
+/// Sends the first `length` bytes of `file` on `stream` with sendfile(2), so the body goes from
+/// the page cache to the socket without passing through user space.
+///
+/// std's `io::copy` deliberately avoids sendfile from a file to a socket (a later write to the
+/// file could change bytes already "sent"), falling back to 8 KiB read/write pairs, so the
+/// syscall is made here. The file's own offset is left alone. Returns fewer than `length` bytes
+/// only if the file shrank.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn send_file(file: &mut File, stream: &mut TcpStream, length: u64) -> io::Result<u64> {
+    use std::os::fd::AsRawFd;
+
+    // Linux moves at most this much per sendfile call.
+    const MAX_CHUNK: u64 = 0x7fff_f000;
+    let mut offset: libc::off_t = 0;
+    let mut sent = 0u64;
+    while sent < length {
+        let count = usize::try_from((length - sent).min(MAX_CHUNK)).unwrap_or(usize::MAX);
+        // SAFETY: both descriptors belong to objects borrowed for the whole call, and `offset`
+        // points to a live local that the kernel only reads and updates.
+        #[allow(unsafe_code)]
+        let result =
+            unsafe { libc::sendfile(stream.as_raw_fd(), file.as_raw_fd(), &mut offset, count) };
+        match u64::try_from(result) {
+            Ok(0) => break,
+            Ok(n) => sent += n,
+            Err(_) => {
+                let error = io::Error::last_os_error();
+                match error.raw_os_error() {
+                    Some(libc::EINTR) => {}
+                    // A file system without sendfile support: copy through user space.
+                    Some(libc::EINVAL | libc::ENOSYS) if sent == 0 => {
+                        return io::copy(&mut file.take(length), stream);
+                    }
+                    _ => return Err(error),
+                }
+            }
+        }
+    }
+    Ok(sent)
+}
+
+/// Sends the first `length` bytes of `file` on `stream`; `take` keeps a file that grows
+/// meanwhile from overrunning its Content-Length.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn send_file(file: &mut File, stream: &mut TcpStream, length: u64) -> io::Result<u64> {
+    io::copy(&mut file.take(length), stream)
+}
+
+/// Writes a response head; when a body follows, the head is held back (MSG_MORE) so it leaves
+/// in the same segment as the first body bytes, as nginx does with TCP_CORK.
+fn send_head(stream: &mut TcpStream, head: &[u8], body_follows: bool) -> io::Result<()> {
+    #[cfg(target_os = "linux")]
+    if body_follows {
+        let socket = socket2::SockRef::from(&*stream);
+        let mut rest = head;
+        while !rest.is_empty() {
+            match socket.send_with_flags(rest, libc::MSG_MORE) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => rest = &rest[n..],
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => return Err(error),
+            }
+        }
+        return Ok(());
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = body_follows;
+    stream.write_all(head)
+}
+
+fn send_error(
+    stream: &mut TcpStream,
+    (code, reason): Status,
+    close: bool,
+    head_only: bool,
+    events: &ConnectionEvents<'_>,
+) -> io::Result<()> {
+    let body = format!("{code} {reason}\n");
+    let mut message = http::response_head(
+        code,
+        reason,
+        body.len() as u64,
+        close,
+        "text/plain; charset=utf-8",
+    );
+    if !head_only {
+        message.push_str(&body);
+    }
+    // Head and body in one write: one segment.
+    stream.write_all(message.as_bytes())?;
+    events.now(EventKind::ResponseStart { status: code });
+    events.now(EventKind::ResponseEnd {
+        bytes: if head_only { 0 } else { body.len() as u64 },
+    });
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A served root inside a tempdir, with a secret file next to it (outside the root).
+    struct Site {
+        _dir: tempfile::TempDir,
+        root: PathBuf,
+        secret: PathBuf,
+    }
+
+    const SECRET: &str = "TOP-SECRET-OUTSIDE-ROOT";
+
+    fn site() -> Site {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path().join("root");
+        fs::create_dir_all(root.join("a")).expect("mkdir");
+        fs::write(root.join("hello.txt"), "hello\n").expect("write");
+        fs::write(root.join("a").join("in sub.jpg"), [0xFF, 0xD8]).expect("write");
+        let secret = dir.path().join("secret.txt");
+        fs::write(&secret, SECRET).expect("write");
+        std::os::unix::fs::symlink(&secret, root.join("out")).expect("symlink");
+        std::os::unix::fs::symlink(root.join("hello.txt"), root.join("in")).expect("symlink");
+        Site {
+            _dir: dir,
+            root,
+            secret,
+        }
+    }
+
+    // resolve()
+
+    #[test]
+    fn resolve_serves_files_under_the_root() {
+        let site = site();
+        let root = site.root.canonicalize().expect("canonical");
+        assert_eq!(
+            resolve(&site.root, "/hello.txt?x=1"),
+            Ok(root.join("hello.txt"))
+        );
+        assert_eq!(
+            resolve(&site.root, "/a/in%20sub.jpg"),
+            Ok(root.join("a").join("in sub.jpg"))
+        );
+        // A symlink that stays inside the root is served as its target.
+        assert_eq!(resolve(&site.root, "/in"), Ok(root.join("hello.txt")));
+    }
+
+    #[test]
+    fn resolve_refuses_traversal_in_every_spelling() {
+        let site = site();
+        for path in [
+            "/../etc/passwd",
+            "/%2e%2e/x",
+            "/..%2fx",
+            "/a/%2E%2E/%2E%2E/x",
+            "/../secret.txt",
+            "//etc/passwd",
+            "/a/..\\..\\secret.txt",
+            "/a%5c..%5csecret.txt",
+            "/./hello.txt",
+        ] {
+            assert_eq!(resolve(&site.root, path), Err(Refusal::Forbidden), "{path}");
+        }
+    }
+
+    #[test]
+    fn resolve_refuses_a_symlink_leading_out_of_the_root() {
+        let site = site();
+        assert!(site.secret.exists());
+        assert_eq!(resolve(&site.root, "/out"), Err(Refusal::Forbidden));
+    }
+
+    #[test]
+    fn resolve_rejects_unusable_targets() {
+        let site = site();
+        for path in ["/%00", "/hello.txt%00.jpg", "hello.txt", "*", "/%ff"] {
+            assert_eq!(
+                resolve(&site.root, path),
+                Err(Refusal::BadRequest),
+                "{path}"
+            );
+        }
+    }
+
+    #[test]
+    fn resolve_reports_missing_files_and_directories_as_not_found() {
+        let site = site();
+        for path in ["/missing.txt", "/a", "/a/", "/"] {
+            assert_eq!(resolve(&site.root, path), Err(Refusal::NotFound), "{path}");
+        }
+    }
+
+    // Over real sockets.
+
+    fn start(site: &Site, max_connections: usize, events: Option<EventLog>) -> Server {
+        Server::start(
+            ServerConfig {
+                bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+                root: site.root.clone(),
+                max_connections,
+            },
+            events,
+        )
+        .expect("server starts")
+    }
+
+    /// Sends raw bytes, half-closes, and returns everything the server sent until its FIN.
+    fn exchange(server: &Server, raw: &[u8]) -> String {
+        let mut stream = TcpStream::connect(server.local_addr()).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        stream.write_all(raw).expect("send");
+        stream.shutdown(Shutdown::Write).expect("half-close");
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).expect("server closes");
+        String::from_utf8_lossy(&answer).into_owned()
+    }
+
+    #[test]
+    fn malformed_request_gets_400_and_the_server_keeps_serving() {
+        let site = site();
+        let server = start(&site, 4, None);
+        let bad = exchange(&server, b"NOT HTTP AT ALL\x01\r\n\r\n");
+        assert!(bad.starts_with("HTTP/1.1 400 "), "{bad}");
+        assert!(bad.contains("Connection: close\r\n"));
+        let good = exchange(
+            &server,
+            b"GET /hello.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+        );
+        assert!(good.starts_with("HTTP/1.1 200 OK\r\n"), "{good}");
+        assert!(good.contains("Content-Type: text/plain; charset=utf-8\r\n"));
+        assert!(good.ends_with("\r\n\r\nhello\n"));
+        server.stop();
+    }
+
+    #[test]
+    fn traversal_over_the_wire_never_returns_outside_bytes() {
+        let site = site();
+        let server = start(&site, 4, None);
+        for (path, status) in [
+            ("/../secret.txt", "403"),
+            ("/%2e%2e/secret.txt", "403"),
+            ("/..%2fsecret.txt", "403"),
+            ("/out", "403"),
+            ("/nope", "404"),
+        ] {
+            let raw = format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+            let answer = exchange(&server, raw.as_bytes());
+            assert!(
+                answer.starts_with(&format!("HTTP/1.1 {status} ")),
+                "{path}: {answer}"
+            );
+            assert!(!answer.contains(SECRET), "{path} leaked the secret");
+        }
+        server.stop();
+    }
+
+    #[test]
+    fn head_sends_the_length_but_no_body() {
+        let site = site();
+        let server = start(&site, 4, None);
+        let answer = exchange(&server, b"HEAD /hello.txt HTTP/1.0\r\n\r\n");
+        assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+        assert!(answer.contains("Content-Length: 6\r\n"));
+        assert!(
+            answer.ends_with("\r\n\r\n"),
+            "no body after the head: {answer:?}"
+        );
+        server.stop();
+    }
+
+    #[test]
+    fn keep_alive_serves_pipelined_requests_and_refuses_other_methods() {
+        let site = site();
+        let log = EventLog::new();
+        let server = start(&site, 4, Some(log.clone()));
+        let answer = exchange(
+            &server,
+            b"GET /hello.txt HTTP/1.1\r\nHost: t\r\n\r\n\
+              POST /hello.txt HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\nhi\
+              GET /a/in%20sub.jpg HTTP/1.1\r\nHost: t\r\n\r\n",
+        );
+        let statuses: Vec<&str> = answer
+            .match_indices("HTTP/1.1 ")
+            .map(|(at, _)| &answer[at + 9..at + 12])
+            .collect();
+        assert_eq!(statuses, ["200", "405", "200"], "{answer}");
+        assert!(answer.contains("Allow: GET, HEAD\r\n"));
+        assert!(answer.contains("Content-Type: image/jpeg\r\n"));
+        assert!(!answer.contains("Connection: close"));
+        // The client closed first, so the server saw its FIN before sending its own.
+        let kinds = wait_for_closed(&log);
+        let fin_received = kinds.iter().position(|k| *k == EventKind::FinReceived);
+        let fin_sent = kinds.iter().position(|k| *k == EventKind::FinSent);
+        assert!(
+            fin_received < fin_sent && fin_received.is_some(),
+            "{kinds:?}"
+        );
+        assert_eq!(kinds.first(), Some(&EventKind::Accept));
+        server.stop();
+    }
+
+    #[test]
+    fn connection_close_makes_the_server_send_the_first_fin() {
+        let site = site();
+        let log = EventLog::new();
+        let server = start(&site, 4, Some(log.clone()));
+        exchange(
+            &server,
+            b"GET /hello.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+        );
+        let kinds = wait_for_closed(&log);
+        assert_eq!(
+            kinds,
+            [
+                EventKind::Accept,
+                EventKind::Request {
+                    path: "/hello.txt".into()
+                },
+                EventKind::ResponseStart { status: 200 },
+                EventKind::ResponseEnd { bytes: 6 },
+                EventKind::FinSent,
+                EventKind::FinReceived,
+                EventKind::Closed,
+            ]
+        );
+        server.stop();
+    }
+
+    /// The server records Closed after the client is done, so poll for it.
+    fn wait_for_closed(log: &EventLog) -> Vec<EventKind> {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut kinds = Vec::new();
+        while Instant::now() < deadline {
+            kinds.extend(log.take().into_iter().map(|e| e.kind));
+            if kinds.contains(&EventKind::Closed) {
+                break;
+            }
+            thread::sleep(Duration::from_millis(5));
+        }
+        kinds
+    }
+
+    #[test]
+    fn connections_over_the_bound_wait_for_a_free_slot() {
+        let site = site();
+        let server = start(&site, 1, None);
+        let request = b"GET /hello.txt HTTP/1.1\r\nHost: t\r\n\r\n";
+        let mut first = TcpStream::connect(server.local_addr()).expect("connect");
+        first.write_all(request).expect("send");
+        let mut head = [0u8; 12];
+        first.read_exact(&mut head).expect("first is served");
+        assert_eq!(&head, b"HTTP/1.1 200");
+
+        let mut second = TcpStream::connect(server.local_addr()).expect("queued by the kernel");
+        second
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .expect("timeout");
+        second.write_all(request).expect("send");
+        let waiting = second.read(&mut head).expect_err("no slot yet");
+        assert!(is_timeout(&waiting), "{waiting}");
+
+        drop(first);
+        second
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        second
+            .read_exact(&mut head)
+            .expect("served once the slot frees");
+        assert_eq!(&head, b"HTTP/1.1 200");
+        server.stop();
+    }
+
+    #[test]
+    fn start_reports_a_missing_root_and_a_busy_port() {
+        let site = site();
+        let missing = Server::start(
+            ServerConfig {
+                bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+                root: site.root.join("missing"),
+                max_connections: 1,
+            },
+            None,
+        );
+        assert!(matches!(missing, Err(TransferError::Root { .. })));
+
+        let taken = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let busy = Server::start(
+            ServerConfig {
+                bind: taken.local_addr().expect("addr"),
+                root: site.root.clone(),
+                max_connections: 1,
+            },
+            None,
+        );
+        assert!(matches!(busy, Err(TransferError::Bind { .. })));
+    }
+
+    #[test]
+    fn content_type_follows_the_extension() {
+        assert_eq!(content_type(Path::new("a.JPG")), "image/jpeg");
+        assert_eq!(content_type(Path::new("b.mp3")), "audio/mpeg");
+        assert_eq!(
+            content_type(Path::new("index.html")),
+            "text/html; charset=utf-8"
+        );
+        assert_eq!(content_type(Path::new("blob")), "application/octet-stream");
+    }
+}

@@ -1,0 +1,239 @@
+//! End-to-end `synack compare` on loopback with live capture (root), and without privileges.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+fn analyze_totals(pcap: &Path) -> Value {
+    let out = common::synack()
+        .arg("analyze")
+        .arg(pcap)
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["totals"].clone()
+}
+
+fn sum_runs(mode: &Value, key: &str) -> u64 {
+    mode["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["totals"][key].as_u64().unwrap())
+        .sum()
+}
+
+#[test]
+fn live_compare_on_loopback_as_root() {
+    if !common::require_root("live_compare_on_loopback_as_root") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let json_path = dir.path().join("extra.json");
+    let out = common::synack()
+        .args(["compare", "--rounds", "3"])
+        .arg("--captures")
+        .arg(dir.path().join("captures"))
+        .arg("--out")
+        .arg(dir.path().join("received"))
+        .arg("--json")
+        .arg(&json_path)
+        .timeout(std::time::Duration::from_secs(300))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(!stderr.contains("capture skipped"), "{stderr}");
+    for heading in [
+        "Timing over 3 rounds",
+        "Packets, non-persistent",
+        "Packets, persistent",
+        "Phases",
+        "Where the gap goes",
+        "Saved",
+    ] {
+        assert!(stdout.contains(heading), "missing {heading:?} in\n{stdout}");
+    }
+    let report: Value = serde_json::from_slice(&std::fs::read(&json_path).unwrap()).unwrap();
+    assert_eq!(report["rounds"], 3);
+    let files = report["files"].as_array().unwrap();
+    assert_eq!(files.len(), 3);
+
+    for (mode, per_run) in [("non-persistent", 3u64), ("persistent", 1)] {
+        let m = &report["modes"][mode];
+        let runs = m["runs"].as_array().unwrap();
+        assert_eq!(runs.len(), 3);
+        for run in runs {
+            let t = &run["totals"];
+            assert_eq!(t["connections"], per_run, "{mode}: {t}");
+            assert_eq!(t["syn"], per_run, "{mode}: {t}");
+            assert_eq!(t["synack"], per_run, "{mode}: {t}");
+            assert_eq!(t["handshake_ack"], per_run, "{mode}: {t}");
+            assert_eq!(t["fin"], 2 * per_run, "{mode}: {t}");
+            assert_eq!(t["rst"], 0, "{mode}: {t}");
+            for f in run["files"].as_array().unwrap() {
+                assert_eq!(f["sha256_ok"], true, "{mode}: {f}");
+            }
+        }
+        // Received files equal the sources byte for byte.
+        for f in files {
+            let received = dir
+                .path()
+                .join("received")
+                .join(mode)
+                .join(f["name"].as_str().unwrap());
+            let digest = sha256_hex(&received);
+            assert_eq!(
+                digest,
+                f["sha256"].as_str().unwrap(),
+                "{}",
+                received.display()
+            );
+        }
+        // The saved capture, read again, gives the same totals; and tshark agrees.
+        let pcap = PathBuf::from(report["captures"][mode].as_str().unwrap());
+        let totals = analyze_totals(&pcap);
+        for key in [
+            "connections",
+            "syn",
+            "synack",
+            "handshake_ack",
+            "pure_ack",
+            "data",
+            "fin",
+            "rst",
+            "packets",
+            "bytes",
+        ] {
+            assert_eq!(
+                totals[key].as_u64().unwrap(),
+                sum_runs(m, key),
+                "{mode} {key}"
+            );
+        }
+        if common::have_tshark("live_compare_on_loopback_as_root") {
+            common::assert_matches_tshark(&pcap, &totals);
+        }
+    }
+
+    let a = &report["attribution"];
+    let gap = a["gap_s"].as_f64().unwrap();
+    let rows: f64 = [
+        "handshake_s",
+        "between_s",
+        "transfer_s",
+        "wait_s",
+        "client_s",
+        "remainder_s",
+    ]
+    .iter()
+    .map(|k| a[k].as_f64().unwrap())
+    .sum();
+    assert!((rows - gap).abs() < 1e-9, "rows {rows} != gap {gap}");
+    // Each run's phases partition its first SYN → last byte timeline.
+    for mode in ["non-persistent", "persistent"] {
+        for run in report["modes"][mode]["runs"].as_array().unwrap() {
+            let p = &run["phases"];
+            let sum: f64 = [
+                "handshake_s",
+                "client_s",
+                "wait_s",
+                "transfer_s",
+                "between_s",
+            ]
+            .iter()
+            .map(|k| p[k].as_f64().unwrap())
+            .sum();
+            let timeline = p["timeline_s"].as_f64().unwrap();
+            assert!((sum - timeline).abs() < 1e-9, "{mode}: {p}");
+            assert!(timeline > 0.0 && timeline <= run["total_s"].as_f64().unwrap());
+        }
+    }
+    // report.json beside the captures is the same report.
+    let saved = PathBuf::from(report["captures"]["persistent"].as_str().unwrap())
+        .with_file_name("report.json");
+    let saved: Value = serde_json::from_slice(&std::fs::read(saved).unwrap()).unwrap();
+    assert_eq!(
+        saved["modes"]["persistent"]["runs"][0]["totals"],
+        report["modes"]["persistent"]["runs"][0]["totals"]
+    );
+}
+
+fn sha256_hex(path: &Path) -> String {
+    use sha2::Digest;
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    sha2::Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[test]
+fn compare_without_privileges_runs_timing_only_as_root() {
+    if !common::require_root("compare_without_privileges_runs_timing_only_as_root") {
+        return;
+    }
+    // Run a copy of the binary as nobody, with no capabilities, in a folder it may write.
+    let dir = tempfile::tempdir().unwrap();
+    let binary = dir.path().join("synack");
+    std::fs::copy(assert_cmd::cargo::cargo_bin("synack"), &binary).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    std::fs::set_permissions(&binary, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+            "--bounding-set=-all",
+        ])
+        .arg(&binary)
+        .args(["compare", "--rounds", "2", "--captures", "c", "--out", "r"])
+        .current_dir(dir.path())
+        .env_remove("SUDO_UID")
+        .output()
+        .expect("run setpriv");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let hint: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("capture skipped"))
+        .collect();
+    assert_eq!(hint.len(), 1, "{stderr}");
+    assert!(
+        hint[0].contains("setcap cap_net_raw,cap_net_admin=eip"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(stdout.contains("Where the gap goes"), "{stdout}");
+    assert!(
+        stdout.contains("client"),
+        "phase source should be the client: {stdout}"
+    );
+    let reports: Vec<_> = std::fs::read_dir(dir.path().join("c")).unwrap().collect();
+    assert_eq!(reports.len(), 1);
+    let run_dir = reports[0].as_ref().unwrap().path();
+    let report: Value =
+        serde_json::from_slice(&std::fs::read(run_dir.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["modes"]["non-persistent"]["phase_source"], "client");
+    assert_eq!(report["captures"]["persistent"], Value::Null);
+    assert_eq!(
+        report["modes"]["persistent"]["runs"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+}
