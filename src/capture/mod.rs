@@ -54,6 +54,16 @@ pub enum CaptureError {
         /// libpcap's words.
         detail: String,
     },
+    /// The file ends inside a header or packet record.
+    #[error("truncated capture at byte {at_byte} of {path}: {detail}")]
+    Truncated {
+        /// The file.
+        path: PathBuf,
+        /// Where it ends.
+        at_byte: u64,
+        /// libpcap's words.
+        detail: String,
+    },
     /// Writing the saved capture failed.
     #[error("cannot write capture {path}: {detail}")]
     Save {

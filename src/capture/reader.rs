@@ -8,7 +8,7 @@ use super::source::Source;
 use super::track::{Connection, Tracker};
 
 /// Everything synack learns from one capture.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct TrackedCapture {
     /// Every frame in the file (TCP or not).
     pub frames: u64,
@@ -20,6 +20,8 @@ pub struct TrackedCapture {
     pub truncated: u64,
     /// The TCP connections, in stream order.
     pub connections: Vec<Connection>,
+    /// Set when the file ends inside a packet record: what was read before it is analysed.
+    pub cut_off: Option<CaptureError>,
 }
 
 /// Decodes and tracks every frame of `path` (`-` for stdin), optionally through a BPF filter.
@@ -28,7 +30,17 @@ pub fn track_file(path: &Path, filter: Option<&str>) -> Result<TrackedCapture, C
     let link = source.link_type()?;
     let mut tracker = Tracker::new();
     let (mut frames, mut fragments, mut not_tcp, mut truncated) = (0, 0, 0, 0);
-    while let Some(frame) = source.next_frame()? {
+    let mut cut_off = None;
+    loop {
+        let frame = match source.next_frame() {
+            Ok(Some(frame)) => frame,
+            Ok(None) => break,
+            Err(e @ CaptureError::Truncated { .. }) if frames > 0 => {
+                cut_off = Some(e);
+                break;
+            }
+            Err(e) => return Err(e),
+        };
         frames += 1;
         match decode(link, frame.ts, frame.data, frame.wire_len) {
             Decoded::Tcp(seg) => tracker.push(&seg),
@@ -43,5 +55,6 @@ pub fn track_file(path: &Path, filter: Option<&str>) -> Result<TrackedCapture, C
         not_tcp,
         truncated,
         connections: tracker.finish(),
+        cut_off,
     })
 }

@@ -13,6 +13,9 @@ use super::CaptureError;
 use super::decode::LinkType;
 use crate::timeline::Ts;
 
+/// Size of a pcap file header.
+const PCAP_FILE_HEADER: u64 = 24;
+
 /// Default snap length: every header plus the HTTP request and status lines, not the file bodies.
 pub const DEFAULT_SNAPLEN: i32 = 512;
 
@@ -37,25 +40,23 @@ pub enum Source {
         capture: Capture<Offline>,
         /// Its path, for error messages.
         path: PathBuf,
+        /// Bytes read so far, as pcap records (for stdin, where there is no file size).
+        offset: u64,
     },
 }
 
 impl Source {
     /// Opens a capture file; `-` reads standard input. `filter` is a BPF expression.
     pub fn open_file(path: &Path, filter: Option<&str>) -> Result<Source, CaptureError> {
-        let mut capture =
-            Capture::from_file_with_precision(path, Precision::Nano).map_err(|e| {
-                CaptureError::File {
-                    path: path.to_owned(),
-                    detail: e.to_string(),
-                }
-            })?;
+        let mut capture = Capture::from_file_with_precision(path, Precision::Nano)
+            .map_err(|e| file_error(path, PCAP_FILE_HEADER.min(file_size(path).unwrap_or(0)), e))?;
         if let Some(filter) = filter {
             apply_filter(&mut capture, filter)?;
         }
         Ok(Source::Offline {
             capture,
             path: path.to_owned(),
+            offset: PCAP_FILE_HEADER,
         })
     }
 
@@ -91,15 +92,17 @@ impl Source {
                 Err(pcap::Error::NoMorePackets) => return Ok(None),
                 Err(e) => return Err(CaptureError::Pcap(e.to_string())),
             },
-            Source::Offline { capture, path } => match capture.next_packet() {
-                Ok(packet) => packet,
-                Err(pcap::Error::NoMorePackets) => return Ok(None),
-                Err(e) => {
-                    return Err(CaptureError::File {
-                        path: path.clone(),
-                        detail: e.to_string(),
-                    });
+            Source::Offline {
+                capture,
+                path,
+                offset,
+            } => match capture.next_packet() {
+                Ok(packet) => {
+                    *offset += 16 + u64::from(packet.header.caplen);
+                    packet
                 }
+                Err(pcap::Error::NoMorePackets) => return Ok(None),
+                Err(e) => return Err(file_error(path, *offset, e)),
             },
         };
         Ok(Some(Frame {
@@ -231,6 +234,31 @@ impl Recorder {
                 let _ = std::fs::remove_file(&self.part);
                 Err(e)
             }
+        }
+    }
+}
+
+fn file_size(path: &Path) -> Option<u64> {
+    std::fs::metadata(path)
+        .ok()
+        .filter(|m| m.is_file())
+        .map(|m| m.len())
+}
+
+/// A read error; a cut-off file names the byte where it ends (its size, or the bytes read from a
+/// pipe).
+fn file_error(path: &Path, offset: u64, error: pcap::Error) -> CaptureError {
+    let detail = error.to_string();
+    if detail.contains("truncated") {
+        CaptureError::Truncated {
+            path: path.to_owned(),
+            at_byte: file_size(path).unwrap_or(offset),
+            detail: detail.trim_start_matches("libpcap error: ").to_owned(),
+        }
+    } else {
+        CaptureError::File {
+            path: path.to_owned(),
+            detail,
         }
     }
 }

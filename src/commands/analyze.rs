@@ -14,6 +14,12 @@ const CONNECTION_ROWS: usize = 20;
 pub fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
     let tracked = track_file(&args.file, args.filter.as_deref())
         .with_context(|| format!("cannot analyze {}", args.file.display()))?;
+    if let Some(cut) = &tracked.cut_off {
+        eprintln!(
+            "synack: warning: {cut}; analysed the {} packets before it",
+            tracked.frames
+        );
+    }
     if args.json {
         println!(
             "{}",
