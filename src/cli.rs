@@ -99,8 +99,11 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "BPF")]
     pub filter: Option<String>,
     /// Print `{"packets","totals","connections"}` as JSON instead of tables.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "csv")]
     pub json: bool,
+    /// Print one CSV row per connection instead of tables.
+    #[arg(long)]
+    pub csv: bool,
     /// Show every connection (default: the first 20).
     #[arg(long)]
     pub all: bool,

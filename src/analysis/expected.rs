@@ -66,7 +66,7 @@ pub fn check(
     connections: &[&Connection],
     dropped: u64,
 ) -> Vec<CountCheck> {
-    let retransmitted: u64 = connections.iter().map(|c| c.retransmissions).sum();
+    let retransmitted: u64 = connections.iter().map(|c| c.counts.retransmissions).sum();
     let unclosed = connections
         .iter()
         .filter(|c| matches!(c.final_state(), FinalState::Open | FinalState::HalfClosed))

@@ -5,5 +5,6 @@
 pub mod attribution;
 pub mod comparison;
 pub mod expected;
+pub mod pattern;
 pub mod phases;
 pub mod stats;

@@ -91,46 +91,63 @@ pub struct Phases {
 }
 
 impl Phases {
-    /// Partitions the timeline of one run's connections (sorted here by start).
+    /// Partitions the timeline of one run's connections.
     pub fn partition(connections: &[ConnectionTimeline]) -> Phases {
-        let mut sorted: Vec<&ConnectionTimeline> = connections.iter().collect();
-        sorted.sort_by_key(|c| c.start);
-        let mut phases = Phases::default();
-        let mut previous: Option<(Ts, Option<Ts>)> = None;
-        let mut last_byte: Option<Ts> = None;
-        for conn in &sorted {
-            if let Some((end, close)) = previous {
-                // The client's work after the last byte counts as client work; from its FIN on,
-                // the time belongs to the change of connection.
-                match close.filter(|&c| c >= end && c <= conn.start) {
-                    Some(close) => {
-                        phases.client_s += close.secs_since(end);
-                        phases.between_s += conn.start.secs_since(close);
-                    }
-                    None => phases.between_s += conn.start.secs_since(end),
-                }
-            }
-            phases.handshake_s += conn.ready.secs_since(conn.start);
-            let mut cursor = conn.ready;
-            for &(request, first, last) in &conn.exchanges {
-                phases.client_s += request.secs_since(cursor);
-                phases.wait_s += first.secs_since(request);
-                phases.transfer_s += last.secs_since(first);
-                cursor = last;
-            }
-            phases.teardown_s += conn.teardown_s.unwrap_or(0.0);
-            previous = Some((cursor, conn.client_close));
-            last_byte = Some(cursor);
-        }
-        if let (Some(first), Some(end)) = (sorted.first(), last_byte) {
-            phases.timeline_s = end.secs_since(first.start);
-        }
-        phases
+        let mut acc = PhaseAccumulator::default();
+        connections.iter().for_each(|c| acc.add(c));
+        acc.finish()
     }
 
     /// The sum of the partitioning phases (equals `timeline_s` up to rounding).
     pub fn partition_sum(&self) -> f64 {
         self.handshake_s + self.client_s + self.wait_s + self.transfer_s + self.between_s
+    }
+}
+
+/// Builds `Phases` one connection at a time, in any order, keeping three instants per connection.
+#[derive(Debug, Default)]
+pub struct PhaseAccumulator {
+    phases: Phases,
+    /// Start, last response byte, client close of each connection.
+    spans: Vec<(Ts, Ts, Option<Ts>)>,
+}
+
+impl PhaseAccumulator {
+    /// Adds the phases inside one connection.
+    pub fn add(&mut self, conn: &ConnectionTimeline) {
+        let p = &mut self.phases;
+        p.handshake_s += conn.ready.secs_since(conn.start);
+        let mut cursor = conn.ready;
+        for &(request, first, last) in &conn.exchanges {
+            p.client_s += request.secs_since(cursor);
+            p.wait_s += first.secs_since(request);
+            p.transfer_s += last.secs_since(first);
+            cursor = last;
+        }
+        p.teardown_s += conn.teardown_s.unwrap_or(0.0);
+        self.spans.push((conn.start, cursor, conn.client_close));
+    }
+
+    /// Adds the gaps between consecutive connections and the whole timeline.
+    pub fn finish(mut self) -> Phases {
+        self.spans.sort_by_key(|s| s.0);
+        let p = &mut self.phases;
+        for pair in self.spans.windows(2) {
+            let ((_, end, close), (next_start, _, _)) = (pair[0], pair[1]);
+            // The client's work after the last byte counts as client work; from its FIN on, the
+            // time belongs to the change of connection.
+            match close.filter(|&c| c >= end && c <= next_start) {
+                Some(close) => {
+                    p.client_s += close.secs_since(end);
+                    p.between_s += next_start.secs_since(close);
+                }
+                None => p.between_s += next_start.secs_since(end),
+            }
+        }
+        if let (Some(first), Some(last)) = (self.spans.first(), self.spans.last()) {
+            p.timeline_s = last.1.secs_since(first.0);
+        }
+        self.phases
     }
 }
 

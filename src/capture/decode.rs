@@ -190,6 +190,7 @@ fn tcp_from_ip(ip: &LaxIpSlice<'_>, ts: Ts, wire_len: u32) -> Decoded {
             rst: tcp.rst(),
             psh: tcp.psh(),
         },
+        window: tcp.window_size(),
         payload_len,
         wire_len,
         http: http_start(tcp.payload()),

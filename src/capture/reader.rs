@@ -1,4 +1,5 @@
-//! Reads a whole capture file through the decoder and the tracker.
+//! Reads a whole capture through the decoder and the tracker, handing out connections as they
+//! close so that memory follows the connections open at once, not the packets in the file.
 
 use std::path::Path;
 
@@ -7,9 +8,9 @@ use super::decode::{Decoded, decode};
 use super::source::Source;
 use super::track::{Connection, Tracker};
 
-/// Everything synack learns from one capture.
-#[derive(Debug)]
-pub struct TrackedCapture {
+/// What the frames of a capture were, besides TCP connections.
+#[derive(Debug, Default)]
+pub struct FrameCounts {
     /// Every frame in the file (TCP or not).
     pub frames: u64,
     /// IP fragments (counted, not decoded as TCP).
@@ -18,43 +19,65 @@ pub struct TrackedCapture {
     pub not_tcp: u64,
     /// Frames too short for the headers they announce.
     pub truncated: u64,
-    /// The TCP connections, in stream order.
-    pub connections: Vec<Connection>,
     /// Set when the file ends inside a packet record: what was read before it is analysed.
     pub cut_off: Option<CaptureError>,
 }
 
-/// Decodes and tracks every frame of `path` (`-` for stdin), optionally through a BPF filter.
-pub fn track_file(path: &Path, filter: Option<&str>) -> Result<TrackedCapture, CaptureError> {
+/// Everything synack learns from one capture, all connections kept.
+#[derive(Debug)]
+pub struct TrackedCapture {
+    /// Frame counts.
+    pub counts: FrameCounts,
+    /// The TCP connections, in stream order.
+    pub connections: Vec<Connection>,
+}
+
+/// How many frames pass between hand-outs of closed connections.
+const DRAIN_EVERY: u64 = 1024;
+
+/// Decodes and tracks every frame of `path` (`-` for stdin), optionally through a BPF filter,
+/// calling `sink` with each connection once it has closed (or at the end of the file).
+pub fn read_connections(
+    path: &Path,
+    filter: Option<&str>,
+    mut sink: impl FnMut(Connection),
+) -> Result<FrameCounts, CaptureError> {
     let mut source = Source::open_file(path, filter)?;
     let link = source.link_type()?;
     let mut tracker = Tracker::new();
-    let (mut frames, mut fragments, mut not_tcp, mut truncated) = (0, 0, 0, 0);
-    let mut cut_off = None;
+    let mut counts = FrameCounts::default();
     loop {
         let frame = match source.next_frame() {
             Ok(Some(frame)) => frame,
             Ok(None) => break,
-            Err(e @ CaptureError::Truncated { .. }) if frames > 0 => {
-                cut_off = Some(e);
+            Err(e @ CaptureError::Truncated { .. }) if counts.frames > 0 => {
+                counts.cut_off = Some(e);
                 break;
             }
             Err(e) => return Err(e),
         };
-        frames += 1;
+        counts.frames += 1;
         match decode(link, frame.ts, frame.data, frame.wire_len) {
             Decoded::Tcp(seg) => tracker.push(&seg),
-            Decoded::Fragment => fragments += 1,
-            Decoded::NotTcp => not_tcp += 1,
-            Decoded::Truncated => truncated += 1,
+            Decoded::Fragment => counts.fragments += 1,
+            Decoded::NotTcp => counts.not_tcp += 1,
+            Decoded::Truncated => counts.truncated += 1,
+        }
+        if counts.frames % DRAIN_EVERY == 0 {
+            tracker.drain_closed().for_each(&mut sink);
         }
     }
+    tracker.finish().into_iter().for_each(sink);
+    Ok(counts)
+}
+
+/// Decodes and tracks every frame of `path`, keeping every connection (for small captures).
+pub fn track_file(path: &Path, filter: Option<&str>) -> Result<TrackedCapture, CaptureError> {
+    let mut connections = Vec::new();
+    let counts = read_connections(path, filter, |c| connections.push(c))?;
+    connections.sort_by_key(|c| c.stream);
     Ok(TrackedCapture {
-        frames,
-        fragments,
-        not_tcp,
-        truncated,
-        connections: tracker.finish(),
-        cut_off,
+        counts,
+        connections,
     })
 }

@@ -82,6 +82,8 @@ pub struct Segment {
     pub ack: u32,
     /// Flags.
     pub flags: TcpFlags,
+    /// Receive window field (unscaled).
+    pub window: u16,
     /// TCP payload length from the IP header, even when the capture cut the payload off.
     pub payload_len: u32,
     /// Length of the whole frame on the wire.

@@ -3,7 +3,7 @@
 //!
 //! Works on `Segment` alone; must not import `pcap`, `etherparse`, transfer, analysis or report code.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 
 use super::segment::{Direction, FlowKey, HttpStart, Segment, TcpFlags, seq_le, seq_lt};
@@ -30,6 +30,10 @@ pub struct FlagCounts {
     pub packets: u64,
     /// Frame bytes on the wire.
     pub bytes: u64,
+    /// Segments that resend sequence space already sent (SYN, FIN or data).
+    pub retransmissions: u64,
+    /// Pure ACKs repeating the previous ACK number and window of the same side.
+    pub dup_acks: u64,
 }
 
 impl FlagCounts {
@@ -57,6 +61,8 @@ impl FlagCounts {
         self.rst += other.rst;
         self.packets += other.packets;
         self.bytes += other.bytes;
+        self.retransmissions += other.retransmissions;
+        self.dup_acks += other.dup_acks;
     }
 }
 
@@ -209,8 +215,6 @@ pub struct Connection {
     pub syn_seen: bool,
     /// Packet counts.
     pub counts: FlagCounts,
-    /// Segments that resent sequence space already seen (SYN, FIN or data).
-    pub retransmissions: u64,
     /// First and last packet.
     pub first_ts: Ts,
     /// Last packet.
@@ -221,6 +225,8 @@ pub struct Connection {
     pub synack_ts: Option<Ts>,
     /// The handshake ACK.
     pub handshake_ack_ts: Option<Ts>,
+    /// The first segment carrying payload.
+    pub first_data: Option<Ts>,
     /// The first FIN and who sent it (the active closer, which holds TIME_WAIT).
     pub first_fin: Option<(Ts, Side)>,
     /// The client's first FIN.
@@ -245,6 +251,7 @@ pub struct Connection {
     next_seq: [Option<u32>; 2],
     fin_end: [Option<u32>; 2],
     fin_acked: [bool; 2],
+    last_ack: [Option<(u32, u16)>; 2],
 }
 
 impl Connection {
@@ -273,12 +280,12 @@ impl Connection {
             server,
             syn_seen,
             counts: FlagCounts::default(),
-            retransmissions: 0,
             first_ts: seg.ts,
             last_ts: seg.ts,
             syn_ts: None,
             synack_ts: None,
             handshake_ack_ts: None,
+            first_data: None,
             first_fin: None,
             client_fin: None,
             teardown_end: None,
@@ -293,12 +300,18 @@ impl Connection {
             next_seq: [None; 2],
             fin_end: [None; 2],
             fin_acked: [false; 2],
+            last_ack: [None; 2],
         }
     }
 
     /// Client SYN → server SYN-ACK, in seconds.
     pub fn handshake_s(&self) -> Option<f64> {
         Some(self.synack_ts?.secs_since(self.syn_ts?))
+    }
+
+    /// First packet → first payload byte either way, in seconds.
+    pub fn time_to_first_data_s(&self) -> Option<f64> {
+        Some(self.first_data?.secs_since(self.first_ts))
     }
 
     /// First FIN → acknowledgement of the last FIN, in seconds.
@@ -350,11 +363,30 @@ impl Connection {
             && !f.rst
             && match (f.syn, self.isn[me], self.next_seq[me]) {
                 (true, Some(isn), _) => isn == seg.seq,
-                (false, _, Some(next)) => seq_le(end, next),
+                // Wireshark's rule: data starting before the next expected byte, keep-alives
+                // (one byte or none, just below it) excepted.
+                (false, _, Some(next)) => {
+                    let keep_alive =
+                        !f.fin && seg.payload_len <= 1 && seg.seq == next.wrapping_sub(1);
+                    seq_lt(seg.seq, next) && !keep_alive
+                }
                 _ => false,
             };
         if resent {
-            self.retransmissions += 1;
+            self.counts.retransmissions += 1;
+        }
+        let pure_ack = f.ack && !f.syn && !f.fin && !f.rst && seg.payload_len == 0;
+        // Wireshark's rule: no payload, no SYN/FIN/RST, same non-zero window, same ACK, and the
+        // sequence number at the side's next expected byte.
+        if pure_ack
+            && seg.window != 0
+            && self.last_ack[me] == Some((seg.ack, seg.window))
+            && self.next_seq[me].is_none_or(|n| n == seg.seq)
+        {
+            self.counts.dup_acks += 1;
+        }
+        if f.ack {
+            self.last_ack[me] = Some((seg.ack, seg.window));
         }
         if f.syn && self.isn[me].is_none() {
             self.isn[me] = Some(seg.seq);
@@ -423,6 +455,9 @@ impl Connection {
             self.teardown_end = Some(seg.ts);
         }
 
+        if seg.payload_len > 0 && self.first_data.is_none() {
+            self.first_data = Some(seg.ts);
+        }
         if seg.payload_len > 0 && !resent {
             match side {
                 Side::Client => {
@@ -461,12 +496,19 @@ fn other(dir: Direction) -> Direction {
     }
 }
 
-/// Groups segments into connections, as Wireshark groups them into TCP streams.
+/// How long a closed connection is kept for late packets (a retransmitted FIN, the ACK from
+/// TIME-WAIT) before it is handed out, in capture time.
+pub const LINGER: Ts = Ts(5_000_000_000);
+
+/// Groups segments into connections, as Wireshark groups them into TCP streams. Memory follows the
+/// connections open at once: closed ones are handed out by `drain_closed` after `LINGER`.
 #[derive(Debug, Default)]
 pub struct Tracker {
     open: HashMap<FlowKey, Connection>,
-    done: Vec<Connection>,
+    closing: VecDeque<(Ts, FlowKey, usize)>,
+    ready: Vec<Connection>,
     streams: usize,
+    now: Ts,
 }
 
 impl Tracker {
@@ -478,6 +520,7 @@ impl Tracker {
     /// Adds one segment.
     pub fn push(&mut self, seg: &Segment) {
         let f = seg.flags;
+        self.now = self.now.max(seg.ts);
         if let Some(conn) = self.open.get(&seg.key) {
             // A new SYN on a 4-tuple whose connection has ended, or with another ISN, is a new
             // connection (ports cycle through short connections).
@@ -485,7 +528,7 @@ impl Tracker {
                 && !f.ack
                 && (conn.is_finished() || conn.isn[0].is_some_and(|isn| isn != seg.seq));
             if new_syn && let Some(old) = self.open.remove(&seg.key) {
-                self.done.push(old);
+                self.ready.push(old);
             }
         }
         let streams = &mut self.streams;
@@ -493,14 +536,43 @@ impl Tracker {
             *streams += 1;
             Connection::new(*streams - 1, seg)
         });
+        let was_finished = conn.is_finished();
         conn.update(seg);
+        if !was_finished && conn.is_finished() {
+            self.closing.push_back((seg.ts, seg.key, conn.stream));
+        }
     }
 
-    /// Ends tracking; returns every connection in stream order.
+    /// Hands out the connections that closed more than `LINGER` ago (in capture time) or were
+    /// replaced by a new connection on the same 4-tuple.
+    pub fn drain_closed(&mut self) -> impl Iterator<Item = Connection> + '_ {
+        while let Some(&(closed, key, stream)) = self.closing.front() {
+            if self.now.0 - closed.0 < LINGER.0 {
+                break;
+            }
+            self.closing.pop_front();
+            let lingering = self
+                .open
+                .get(&key)
+                .is_some_and(|c| c.stream == stream && c.is_finished());
+            if lingering && let Some(conn) = self.open.remove(&key) {
+                self.ready.push(conn);
+            }
+        }
+        self.ready.drain(..)
+    }
+
+    /// Connections open (or lingering) now.
+    pub fn open_connections(&self) -> usize {
+        self.open.len()
+    }
+
+    /// Ends tracking; returns every connection not yet handed out, in stream order.
     pub fn finish(mut self) -> Vec<Connection> {
-        self.done.extend(self.open.into_values());
-        self.done.sort_by_key(|c| c.stream);
-        self.done
+        let mut all = std::mem::take(&mut self.ready);
+        all.extend(self.open.into_values());
+        all.sort_by_key(|c| c.stream);
+        all
     }
 }
 
@@ -556,6 +628,7 @@ mod tests {
                 ack,
                 flags: flags(f),
                 payload_len: len,
+                window: 1000,
                 wire_len: 66 + len,
                 http: None,
             });
@@ -607,7 +680,7 @@ mod tests {
         let conns = Wire::new().c("S", 100, 0, 0).handshake().track();
         assert_eq!(conns.len(), 1);
         assert_eq!(conns[0].counts.syn, 2);
-        assert_eq!(conns[0].retransmissions, 1);
+        assert_eq!(conns[0].counts.retransmissions, 1);
     }
 
     #[test]
@@ -650,7 +723,7 @@ mod tests {
             .c("PA", 101, 501, 50)
             .track();
         assert_eq!(conns[0].exchanges.len(), 1);
-        assert_eq!(conns[0].retransmissions, 1);
+        assert_eq!(conns[0].counts.retransmissions, 1);
         assert_eq!(conns[0].client_bytes, 50);
     }
 
@@ -716,7 +789,7 @@ mod tests {
             .track();
         let c = &conns[0];
         assert_eq!(c.counts.fin, 3);
-        assert_eq!(c.retransmissions, 1);
+        assert_eq!(c.counts.retransmissions, 1);
         assert_eq!(c.first_fin.map(|f| f.0), Some(Ts(1_004_000)));
         assert_eq!(c.final_state(), FinalState::Closed);
     }

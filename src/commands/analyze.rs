@@ -1,78 +1,131 @@
-//! `synack analyze`: the packet, connection and phase tables of a saved capture.
+//! `synack analyze`: the packet, connection and phase tables of any capture, streamed: memory
+//! follows the connections open at once, not the packets in the file.
+
+use std::collections::BTreeMap;
+use std::io::Write;
 
 use anyhow::Context;
 
-use crate::capture::reader::track_file;
+use crate::analysis::pattern::RequestPattern;
+use crate::analysis::phases::{ConnectionTimeline, PhaseAccumulator};
+use crate::capture::reader::read_connections;
 use crate::capture::track::{Connection, Totals};
 use crate::cli::AnalyzeArgs;
-use crate::report::{json, tables};
+use crate::report::{csv as csv_rows, json, tables};
 
 /// Shown connections without `--all`.
 const CONNECTION_ROWS: usize = 20;
 
-/// Reads the capture and prints its tables (or JSON).
-pub fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
-    let tracked = track_file(&args.file, args.filter.as_deref())
-        .with_context(|| format!("cannot analyze {}", args.file.display()))?;
-    if let Some(cut) = &tracked.cut_off {
-        eprintln!(
-            "synack: warning: {cut}; analysed the {} packets before it",
-            tracked.frames
-        );
-    }
-    if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&json::capture(&tracked))?
-        );
-        return Ok(());
-    }
-    let totals = Totals::of(&tracked.connections);
-    println!(
-        "{}: {} packets ({} TCP, {} other, {} fragments, {} truncated)\n",
-        args.file.display(),
-        tracked.frames,
-        totals.counts.packets,
-        tracked.not_tcp,
-        tracked.fragments,
-        tracked.truncated
-    );
-    println!("Packets\n{}\n", tables::totals_table(&totals));
-    let limit = (!args.all).then_some(CONNECTION_ROWS);
-    println!(
-        "Connections\n{}\n",
-        tables::connection_table(&tracked.connections, limit)
-    );
-    println!(
-        "Phases (connections in order)\n{}\n",
-        tables::capture_phase_table(&tracked.connections)
-    );
-    println!("{}", pattern(&tracked.connections));
-    Ok(())
+/// Where each finished connection goes.
+enum Output {
+    /// Kept (the first rows, or all with `--all`) for the tables printed at the end.
+    Tables {
+        rows: BTreeMap<usize, Connection>,
+        limit: Option<usize>,
+    },
+    /// Written out as a JSON array element at once.
+    Json { first: bool },
+    /// Written out as a CSV row at once.
+    Csv(Box<csv::Writer<std::io::StdoutLock<'static>>>),
 }
 
-/// One line naming the pattern: one request per connection, or many over few.
-pub fn pattern(conns: &[Connection]) -> String {
-    // HTTP request lines when the snap length kept them, else request/response exchanges.
-    let per_conn: Vec<u64> = conns
-        .iter()
-        .map(|c| {
-            if c.http_requests > 0 {
-                c.http_requests
-            } else {
-                c.exchanges.len() as u64
-            }
-        })
-        .collect();
-    let requests: u64 = per_conn.iter().sum();
-    let n = conns.len();
-    if n == 0 {
-        "no TCP connections".into()
-    } else if per_conn.iter().all(|&r| r == 1) {
-        format!("{n} connections each carrying one request (non-persistent)")
-    } else if per_conn.iter().any(|&r| r > 1) {
-        format!("{requests} requests over {n} connections (persistent)")
+/// Reads the capture and prints its tables, JSON or CSV.
+pub fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
+    let mut output = if args.json {
+        Output::Json { first: true }
+    } else if args.csv {
+        let mut w = csv::Writer::from_writer(std::io::stdout().lock());
+        w.write_record(csv_rows::HEADER)?;
+        Output::Csv(Box::new(w))
     } else {
-        format!("{requests} requests over {n} connections")
+        Output::Tables {
+            rows: BTreeMap::new(),
+            limit: (!args.all).then_some(CONNECTION_ROWS),
+        }
+    };
+    let mut totals = Totals::default();
+    let mut phases = PhaseAccumulator::default();
+    let mut pattern = RequestPattern::default();
+    let mut write_error: Option<anyhow::Error> = None;
+    let mut stdout = std::io::stdout().lock();
+    if args.json {
+        stdout.write_all(b"{\"connections\":[")?;
     }
+    let counts = read_connections(&args.file, args.filter.as_deref(), |conn| {
+        totals.add(&Totals::of([&conn]));
+        phases.add(&ConnectionTimeline::from_capture(&conn));
+        pattern.add(&conn);
+        let written = match &mut output {
+            Output::Tables { rows, limit } => {
+                rows.insert(conn.stream, conn);
+                if limit.is_some_and(|l| rows.len() > l) {
+                    rows.pop_last();
+                }
+                Ok(())
+            }
+            Output::Json { first } => {
+                let sep = if std::mem::take(first) { "" } else { "," };
+                serde_json::to_string(&json::connection(&conn))
+                    .map_err(anyhow::Error::from)
+                    .and_then(|text| Ok(write!(stdout, "{sep}{text}")?))
+            }
+            Output::Csv(w) => w
+                .write_record(csv_rows::row(&conn))
+                .map_err(anyhow::Error::from),
+        };
+        if let Err(e) = written {
+            write_error.get_or_insert(e);
+        }
+    })
+    .with_context(|| format!("cannot analyze {}", args.file.display()))?;
+    if let Some(e) = write_error {
+        return Err(e.context("cannot write the output"));
+    }
+    if let Some(cut) = &counts.cut_off {
+        eprintln!(
+            "synack: warning: {cut}; analysed the {} packets before it",
+            counts.frames
+        );
+    }
+    let description = pattern.describe();
+    match output {
+        Output::Json { .. } => {
+            let summary =
+                serde_json::to_string(&json::capture_summary(&counts, &totals, &description))?;
+            // The summary object's fields follow the streamed array inside the same object.
+            writeln!(
+                stdout,
+                "],{}",
+                summary.strip_prefix('{').unwrap_or(&summary)
+            )?;
+        }
+        Output::Csv(mut w) => w.flush()?,
+        Output::Tables { rows, .. } => {
+            writeln!(
+                stdout,
+                "{}: {} packets ({} TCP, {} other, {} fragments, {} truncated)\n",
+                args.file.display(),
+                counts.frames,
+                totals.counts.packets,
+                counts.not_tcp,
+                counts.fragments,
+                counts.truncated
+            )?;
+            writeln!(stdout, "Packets\n{}\n", tables::totals_table(&totals))?;
+            let rows: Vec<Connection> = rows.into_values().collect();
+            let hidden = (totals.connections as usize).saturating_sub(rows.len());
+            writeln!(
+                stdout,
+                "Connections\n{}\n",
+                tables::connection_table(&rows, hidden)
+            )?;
+            writeln!(
+                stdout,
+                "Phases (connections in order of their first packet)\n{}\n",
+                tables::phase_summary_table(&phases.finish())
+            )?;
+            writeln!(stdout, "{description}")?;
+        }
+    }
+    Ok(())
 }

@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use crate::analysis::comparison::{Comparison, ModeResult};
-use crate::capture::reader::TrackedCapture;
+use crate::capture::reader::FrameCounts;
 use crate::capture::track::{Connection, Side, Totals};
 
 /// One connection: `{"client","server","syn","synack","pure_ack","data","fin","rst","handshake_s","teardown_s", …}`.
@@ -23,12 +23,15 @@ pub fn connection(c: &Connection) -> Value {
         "rst": c.counts.rst,
         "packets": c.counts.packets,
         "bytes": c.counts.bytes,
-        "retransmissions": c.retransmissions,
+        "retransmissions": c.counts.retransmissions,
+        "dup_acks": c.counts.dup_acks,
         "requests": c.exchanges.len(),
         "http_requests": c.http_requests,
         "client_payload_bytes": c.client_bytes,
         "server_payload_bytes": c.server_bytes,
+        "start_unix_s": c.first_ts.as_secs_f64(),
         "handshake_s": c.handshake_s(),
+        "time_to_first_data_s": c.time_to_first_data_s(),
         "teardown_s": c.teardown_s(),
         "duration_s": c.last_ts.secs_since(c.first_ts),
         "active_closer": c.first_fin.map(|f| match f.1 { Side::Client => "client", Side::Server => "server" }),
@@ -36,15 +39,16 @@ pub fn connection(c: &Connection) -> Value {
     })
 }
 
-/// `{"packets", "totals", "connections"}` for one capture file.
-pub fn capture(tc: &TrackedCapture) -> Value {
+/// The fields of `analyze --json` other than `connections`, which are streamed before them.
+pub fn capture_summary(counts: &FrameCounts, totals: &Totals, pattern: &str) -> Value {
     json!({
-        "packets": tc.frames,
-        "fragments": tc.fragments,
-        "not_tcp": tc.not_tcp,
-        "truncated": tc.truncated,
-        "totals": Totals::of(&tc.connections),
-        "connections": tc.connections.iter().map(connection).collect::<Vec<_>>(),
+        "packets": counts.frames,
+        "fragments": counts.fragments,
+        "not_tcp": counts.not_tcp,
+        "truncated_frames": counts.truncated,
+        "cut_off": counts.cut_off.as_ref().map(ToString::to_string),
+        "totals": totals,
+        "pattern": pattern,
     })
 }
 

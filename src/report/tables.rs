@@ -7,7 +7,7 @@ use super::{percent, secs};
 use crate::analysis::attribution::Attribution;
 use crate::analysis::comparison::{Comparison, ModeResult};
 use crate::analysis::expected::CountCheck;
-use crate::analysis::phases::{ConnectionTimeline, Phases};
+use crate::analysis::phases::Phases;
 use crate::analysis::stats::{Summary, mean};
 use crate::capture::track::{Connection, Side, Totals};
 
@@ -179,8 +179,8 @@ fn opt_secs(v: Option<f64>) -> String {
     v.map_or_else(|| "—".into(), secs)
 }
 
-/// One row per connection, the first `limit` of them, with a "… N more" row past it.
-pub fn connection_table(conns: &[Connection], limit: Option<usize>) -> Table {
+/// One row per connection, with a "… N more" row for the `hidden` ones not given.
+pub fn connection_table(conns: &[Connection], hidden: usize) -> Table {
     let mut t = table(&[
         "#",
         "client",
@@ -192,14 +192,14 @@ pub fn connection_table(conns: &[Connection], limit: Option<usize>) -> Table {
         "FIN",
         "RST",
         "retrans",
+        "dup ACK",
         "requests",
         "handshake (s)",
         "teardown (s)",
         "closed first",
         "state",
     ]);
-    let shown = limit.unwrap_or(conns.len()).min(conns.len());
-    for c in &conns[..shown] {
+    for c in conns {
         let client = if c.syn_seen {
             c.client.to_string()
         } else {
@@ -220,7 +220,8 @@ pub fn connection_table(conns: &[Connection], limit: Option<usize>) -> Table {
             c.counts.data.to_string(),
             c.counts.fin.to_string(),
             c.counts.rst.to_string(),
-            c.retransmissions.to_string(),
+            c.counts.retransmissions.to_string(),
+            c.counts.dup_acks.to_string(),
             c.exchanges.len().to_string(),
             opt_secs(c.handshake_s()),
             opt_secs(c.teardown_s()),
@@ -228,23 +229,18 @@ pub fn connection_table(conns: &[Connection], limit: Option<usize>) -> Table {
             format!("{:?}", c.final_state()).to_lowercase(),
         ]);
     }
-    if shown < conns.len() {
-        t.add_row(vec![format!(
-            "… {} more (--all shows them)",
-            conns.len() - shown
-        )]);
+    if hidden > 0 {
+        t.add_row(vec![format!("… {hidden} more (--all shows them)")]);
     }
     t
 }
 
-/// Phase times of the connections of a capture, treated as one sequence.
-pub fn capture_phase_table(conns: &[Connection]) -> Table {
-    let lines: Vec<_> = conns.iter().map(ConnectionTimeline::from_capture).collect();
-    let p = Phases::partition(&lines);
+/// Phase times of a capture's connections taken in order.
+pub fn phase_summary_table(p: &Phases) -> Table {
     let mut t = table(&["phase", "seconds", "share of first SYN → last byte"]);
     for (name, v) in [
         ("handshakes", p.handshake_s),
-        ("client work (ready → request)", p.client_s),
+        ("client work", p.client_s),
         ("request wait", p.wait_s),
         ("transfer", p.transfer_s),
         ("between connections", p.between_s),
