@@ -2,11 +2,11 @@
 //!
 //! Picks the parser from the capture's link type. Must not import tracking, analysis or report code.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
+use etherparse::defrag::IpDefragPool;
 use etherparse::{
-    EtherType, LaxIpSlice, LaxSlicedPacket, LinuxSllHeaderSlice, LinuxSllProtocolType, TcpSlice,
-    ip_number,
+    EtherType, LaxIpSlice, LaxSlicedPacket, NetSlice, SlicedPacket, TcpSlice, ip_number,
 };
 
 use super::CaptureError;
@@ -56,7 +56,7 @@ impl LinkType {
 pub enum Decoded {
     /// A TCP segment.
     Tcp(Segment),
-    /// An IP fragment: counted as a packet, never as a segment.
+    /// An IP fragment that did not complete a datagram: counted as a packet, never as a segment.
     Fragment,
     /// Not TCP (ARP, UDP, ICMP, …).
     NotTcp,
@@ -64,35 +64,40 @@ pub enum Decoded {
     Truncated,
 }
 
-/// Decodes one frame captured on a link of type `link`.
-pub fn decode(link: LinkType, ts: Ts, data: &[u8], wire_len: u32) -> Decoded {
-    let packet = match link {
-        LinkType::Ethernet => match LaxSlicedPacket::from_ethernet(data) {
-            Ok(p) => p,
-            Err(_) => return Decoded::Truncated,
-        },
-        LinkType::LinuxSll => match LinuxSllHeaderSlice::from_slice(data) {
-            Ok(header) => match header.protocol_type() {
-                LinuxSllProtocolType::EtherType(ether_type) => {
-                    LaxSlicedPacket::from_ether_type(ether_type, &data[header.slice().len()..])
-                }
-                _ => return Decoded::NotTcp,
-            },
-            Err(_) => return Decoded::Truncated,
-        },
-        LinkType::LinuxSll2 => {
-            // SLL2 (20 bytes) is not in etherparse; its protocol type is the first field.
-            const SLL2_LEN: usize = 20;
-            if data.len() < SLL2_LEN {
-                return Decoded::Truncated;
+/// Where the network layer of a frame starts.
+enum Start<'a> {
+    /// An Ethernet frame (with optional VLAN tags).
+    Ethernet(&'a [u8]),
+    /// A network packet of this EtherType.
+    EtherType(EtherType, &'a [u8]),
+    /// An IP packet, version from its first nibble.
+    Ip(&'a [u8]),
+}
+
+fn start(link: LinkType, data: &[u8]) -> Result<Start<'_>, Decoded> {
+    Ok(match link {
+        LinkType::Ethernet => Start::Ethernet(data),
+        LinkType::LinuxSll | LinkType::LinuxSll2 => {
+            // SLL: 16 bytes, protocol last; SLL2: 20 bytes, protocol first. etherparse reads the
+            // SLL protocol as an EtherType only for Ethernet devices, not for `lo` (ARPHRD 772).
+            let (header_len, at) = if link == LinkType::LinuxSll {
+                (16, 14)
+            } else {
+                (20, 0)
+            };
+            if data.len() < header_len {
+                return Err(Decoded::Truncated);
             }
-            let ether_type = EtherType(u16::from_be_bytes([data[0], data[1]]));
-            LaxSlicedPacket::from_ether_type(ether_type, &data[SLL2_LEN..])
+            let ether_type = u16::from_be_bytes([data[at], data[at + 1]]);
+            if ether_type < 0x0600 {
+                return Err(Decoded::NotTcp);
+            }
+            Start::EtherType(EtherType(ether_type), &data[header_len..])
         }
-        LinkType::RawIp | LinkType::Ipv4 | LinkType::Ipv6 => return decode_ip(ts, data, wire_len),
+        LinkType::RawIp | LinkType::Ipv4 | LinkType::Ipv6 => Start::Ip(data),
         LinkType::Null | LinkType::Loop => {
             if data.len() < 4 {
-                return Decoded::Truncated;
+                return Err(Decoded::Truncated);
             }
             let family = [data[0], data[1], data[2], data[3]];
             let family = if link == LinkType::Loop {
@@ -108,46 +113,119 @@ pub fn decode(link: LinkType, ts: Ts, data: &[u8], wire_len: u32) -> Decoded {
             };
             // AF_INET is 2 everywhere; AF_INET6 is 24, 28 or 30 depending on the BSD.
             if !matches!(family, 2 | 24 | 28 | 30) {
-                return Decoded::NotTcp;
+                return Err(Decoded::NotTcp);
             }
-            return decode_ip(ts, &data[4..], wire_len);
+            Start::Ip(&data[4..])
         }
-    };
-    match &packet.net {
-        Some(etherparse::LaxNetSlice::Ipv4(ip)) => {
-            tcp_from_ip(&LaxIpSlice::Ipv4(ip.clone()), ts, wire_len)
+    })
+}
+
+/// How long an incomplete fragmented datagram waits for its other fragments, in capture time.
+const FRAGMENT_TIMEOUT: i64 = 30_000_000_000;
+
+/// Decodes the frames of one capture. Keeps state only to reassemble IP fragments, as Wireshark
+/// does by default: the frame that completes a datagram carries its TCP segment.
+pub struct Decoder {
+    link: LinkType,
+    defrag: IpDefragPool<Ts, ()>,
+    frames: u64,
+}
+
+impl Decoder {
+    /// A decoder for frames of `link`.
+    pub fn new(link: LinkType) -> Decoder {
+        Decoder {
+            link,
+            defrag: IpDefragPool::new(),
+            frames: 0,
         }
-        Some(etherparse::LaxNetSlice::Ipv6(ip)) => {
-            tcp_from_ip(&LaxIpSlice::Ipv6(ip.clone()), ts, wire_len)
+    }
+
+    /// Decodes one frame.
+    pub fn decode(&mut self, ts: Ts, data: &[u8], wire_len: u32) -> Decoded {
+        let start = match start(self.link, data) {
+            Ok(start) => start,
+            Err(decoded) => return decoded,
+        };
+        let packet = match start {
+            Start::Ethernet(d) => match LaxSlicedPacket::from_ethernet(d) {
+                Ok(p) => p,
+                Err(_) => return Decoded::Truncated,
+            },
+            Start::EtherType(ether_type, d) => LaxSlicedPacket::from_ether_type(ether_type, d),
+            Start::Ip(d) => match LaxSlicedPacket::from_ip(d) {
+                Ok(p) => p,
+                Err(etherparse::err::ip::LaxHeaderSliceError::Len(_)) => return Decoded::Truncated,
+                Err(_) => return Decoded::NotTcp,
+            },
+        };
+        let ip = match packet.net {
+            Some(etherparse::LaxNetSlice::Ipv4(ip)) => LaxIpSlice::Ipv4(ip),
+            Some(etherparse::LaxNetSlice::Ipv6(ip)) => LaxIpSlice::Ipv6(ip),
+            Some(_) => return Decoded::NotTcp,
+            None => {
+                return match packet.stop_err {
+                    Some((etherparse::err::packet::SliceError::Len(_), _)) => Decoded::Truncated,
+                    _ => Decoded::NotTcp,
+                };
+            }
+        };
+        if ip.is_fragmenting_payload() {
+            return self.reassemble(&start, ts, wire_len);
         }
-        Some(_) => Decoded::NotTcp,
-        None => match packet.stop_err {
-            Some((etherparse::err::packet::SliceError::Len(_), _)) => Decoded::Truncated,
-            _ => Decoded::NotTcp,
-        },
+        tcp_from_ip(&ip, ts, wire_len)
+    }
+
+    fn reassemble(&mut self, start: &Start<'_>, ts: Ts, wire_len: u32) -> Decoded {
+        self.frames += 1;
+        if self.frames.is_multiple_of(1024) {
+            self.defrag
+                .retain(|&first| ts.0 - first.0 < FRAGMENT_TIMEOUT);
+        }
+        let strict = match *start {
+            Start::Ethernet(d) => SlicedPacket::from_ethernet(d),
+            Start::EtherType(ether_type, d) => SlicedPacket::from_ether_type(ether_type, d),
+            Start::Ip(d) => SlicedPacket::from_ip(d),
+        };
+        // A fragment cut by the snap length cannot be reassembled.
+        let Ok(strict) = strict else {
+            return Decoded::Fragment;
+        };
+        let (src, dst) = match &strict.net {
+            Some(NetSlice::Ipv4(v4)) => (
+                IpAddr::from(v4.header().source_addr()),
+                IpAddr::from(v4.header().destination_addr()),
+            ),
+            Some(NetSlice::Ipv6(v6)) => (
+                IpAddr::from(v6.header().source_addr()),
+                IpAddr::from(v6.header().destination_addr()),
+            ),
+            _ => return Decoded::Fragment,
+        };
+        match self.defrag.process_sliced_packet(&strict, ts, ()) {
+            Ok(Some(datagram)) if datagram.ip_number == ip_number::TCP => {
+                let decoded = match TcpSlice::from_slice(&datagram.payload) {
+                    Ok(tcp) => segment(src, dst, &tcp, datagram.payload.len(), ts, wire_len),
+                    Err(_) => Decoded::NotTcp,
+                };
+                self.defrag.return_buf(datagram);
+                decoded
+            }
+            Ok(Some(datagram)) => {
+                self.defrag.return_buf(datagram);
+                Decoded::NotTcp
+            }
+            Ok(None) | Err(_) => Decoded::Fragment,
+        }
     }
 }
 
-fn decode_ip(ts: Ts, data: &[u8], wire_len: u32) -> Decoded {
-    match LaxSlicedPacket::from_ip(data) {
-        Ok(packet) => match &packet.net {
-            Some(etherparse::LaxNetSlice::Ipv4(ip)) => {
-                tcp_from_ip(&LaxIpSlice::Ipv4(ip.clone()), ts, wire_len)
-            }
-            Some(etherparse::LaxNetSlice::Ipv6(ip)) => {
-                tcp_from_ip(&LaxIpSlice::Ipv6(ip.clone()), ts, wire_len)
-            }
-            _ => Decoded::NotTcp,
-        },
-        Err(etherparse::err::ip::LaxHeaderSliceError::Len(_)) => Decoded::Truncated,
-        Err(_) => Decoded::NotTcp,
-    }
+/// Decodes one frame on its own (fragments are never reassembled).
+pub fn decode(link: LinkType, ts: Ts, data: &[u8], wire_len: u32) -> Decoded {
+    Decoder::new(link).decode(ts, data, wire_len)
 }
 
 fn tcp_from_ip(ip: &LaxIpSlice<'_>, ts: Ts, wire_len: u32) -> Decoded {
-    if ip.is_fragmenting_payload() {
-        return Decoded::Fragment;
-    }
     let payload = ip.payload();
     if payload.ip_number != ip_number::TCP {
         return Decoded::NotTcp;
@@ -172,10 +250,28 @@ fn tcp_from_ip(ip: &LaxIpSlice<'_>, ts: Ts, wire_len: u32) -> Decoded {
     } else {
         payload.payload.len()
     };
+    segment(
+        ip.source_addr(),
+        ip.destination_addr(),
+        &tcp,
+        ip_payload_len,
+        ts,
+        wire_len,
+    )
+}
+
+fn segment(
+    src: IpAddr,
+    dst: IpAddr,
+    tcp: &TcpSlice<'_>,
+    ip_payload_len: usize,
+    ts: Ts,
+    wire_len: u32,
+) -> Decoded {
     let header_len = tcp.header_slice().len();
     let payload_len = u32::try_from(ip_payload_len.saturating_sub(header_len)).unwrap_or(u32::MAX);
-    let src = SocketAddr::new(ip.source_addr(), tcp.source_port());
-    let dst = SocketAddr::new(ip.destination_addr(), tcp.destination_port());
+    let src = SocketAddr::new(src, tcp.source_port());
+    let dst = SocketAddr::new(dst, tcp.destination_port());
     let (key, dir) = FlowKey::of(src, dst);
     Decoded::Tcp(Segment {
         ts,

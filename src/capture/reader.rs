@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use super::CaptureError;
-use super::decode::{Decoded, decode};
+use super::decode::{Decoded, Decoder};
 use super::source::Source;
 use super::track::{Connection, Tracker};
 
@@ -13,7 +13,7 @@ use super::track::{Connection, Tracker};
 pub struct FrameCounts {
     /// Every frame in the file (TCP or not).
     pub frames: u64,
-    /// IP fragments (counted, not decoded as TCP).
+    /// IP fragments that did not complete a TCP segment (the one that does counts as TCP).
     pub fragments: u64,
     /// Frames that were not TCP.
     pub not_tcp: u64,
@@ -43,7 +43,7 @@ pub fn read_connections(
     mut sink: impl FnMut(Connection),
 ) -> Result<FrameCounts, CaptureError> {
     let mut source = Source::open_file(path, filter)?;
-    let link = source.link_type()?;
+    let mut decoder = Decoder::new(source.link_type()?);
     let mut tracker = Tracker::new();
     let mut counts = FrameCounts::default();
     loop {
@@ -57,13 +57,13 @@ pub fn read_connections(
             Err(e) => return Err(e),
         };
         counts.frames += 1;
-        match decode(link, frame.ts, frame.data, frame.wire_len) {
+        match decoder.decode(frame.ts, frame.data, frame.wire_len) {
             Decoded::Tcp(seg) => tracker.push(&seg),
             Decoded::Fragment => counts.fragments += 1,
             Decoded::NotTcp => counts.not_tcp += 1,
             Decoded::Truncated => counts.truncated += 1,
         }
-        if counts.frames % DRAIN_EVERY == 0 {
+        if counts.frames.is_multiple_of(DRAIN_EVERY) {
             tracker.drain_closed().for_each(&mut sink);
         }
     }

@@ -46,11 +46,24 @@ pub fn have_tshark(test: &str) -> bool {
     found
 }
 
-fn tshark_lines(path: &Path, filter: &str, field: &str) -> Vec<String> {
+/// Wireshark's counts for a capture, with the same keys as synack's totals (less handshake_ack,
+/// which has no display filter): one tshark pass over the TCP packets, the display-filter
+/// definitions applied to its fields.
+pub fn tshark_totals(path: &Path) -> serde_json::Value {
     let out = Command::new("tshark")
         .args(["-n", "-r"])
         .arg(path)
-        .args(["-Y", filter, "-T", "fields", "-e", field])
+        .args(["-Y", "tcp", "-T", "fields", "-E", "separator=,"])
+        .args([
+            "-e",
+            "tcp.stream",
+            "-e",
+            "tcp.flags",
+            "-e",
+            "tcp.len",
+            "-e",
+            "frame.len",
+        ])
         .env("HOME", std::env::temp_dir())
         .output()
         .expect("run tshark");
@@ -59,32 +72,40 @@ fn tshark_lines(path: &Path, filter: &str, field: &str) -> Vec<String> {
         "tshark failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_owned)
-        .collect()
-}
-
-/// Wireshark's counts for a capture, with the same keys as synack's totals (less handshake_ack,
-/// which has no display filter).
-pub fn tshark_totals(path: &Path) -> serde_json::Value {
-    let count = |filter: &str| tshark_lines(path, filter, "frame.number").len() as u64;
-    let mut streams: Vec<String> = tshark_lines(path, "tcp", "tcp.stream");
-    streams.sort();
-    streams.dedup();
-    let bytes: u64 = tshark_lines(path, "tcp", "frame.len")
-        .iter()
-        .map(|l| l.trim().parse::<u64>().expect("frame.len is a number"))
-        .sum();
+    let (mut syn, mut synack, mut pure_ack, mut data, mut fin, mut rst, mut packets, mut bytes) =
+        (0u64, 0u64, 0u64, 0u64, 0u64, 0u64, 0u64, 0u64);
+    let mut streams = std::collections::BTreeSet::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let f: Vec<&str> = line.split(',').collect();
+        assert_eq!(f.len(), 4, "unexpected tshark line {line:?}");
+        streams.insert(f[0].to_owned());
+        let flags =
+            u16::from_str_radix(f[1].trim_start_matches("0x"), 16).expect("tcp.flags is hex");
+        let len: u64 = f[2].parse().expect("tcp.len is a number");
+        let (is_fin, is_syn, is_rst, is_ack) = (
+            flags & 0x01 != 0,
+            flags & 0x02 != 0,
+            flags & 0x04 != 0,
+            flags & 0x10 != 0,
+        );
+        packets += 1;
+        bytes += f[3].parse::<u64>().expect("frame.len is a number");
+        syn += u64::from(is_syn && !is_ack);
+        synack += u64::from(is_syn && is_ack);
+        fin += u64::from(is_fin);
+        rst += u64::from(is_rst);
+        data += u64::from(len > 0);
+        pure_ack += u64::from(is_ack && !is_syn && !is_fin && !is_rst && len == 0);
+    }
     serde_json::json!({
         "connections": streams.len() as u64,
-        "syn": count("tcp.flags.syn==1 && tcp.flags.ack==0"),
-        "synack": count("tcp.flags.syn==1 && tcp.flags.ack==1"),
-        "pure_ack": count("tcp.flags.ack==1 && tcp.flags.syn==0 && tcp.flags.fin==0 && tcp.flags.reset==0 && tcp.len==0"),
-        "data": count("tcp.len>0"),
-        "fin": count("tcp.flags.fin==1"),
-        "rst": count("tcp.flags.reset==1"),
-        "packets": count("tcp"),
+        "syn": syn,
+        "synack": synack,
+        "pure_ack": pure_ack,
+        "data": data,
+        "fin": fin,
+        "rst": rst,
+        "packets": packets,
         "bytes": bytes,
     })
 }
