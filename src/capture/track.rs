@@ -803,6 +803,29 @@ mod tests {
         assert_eq!(c.client_state, TcpState::Closed);
     }
 
+    #[test]
+    fn repeated_pure_acks_are_duplicate_acks() {
+        let conns = Wire::new()
+            .handshake()
+            .s("A", 501, 101, 100)
+            .c("A", 101, 601, 0)
+            .c("A", 101, 601, 0)
+            .c("A", 101, 601, 0)
+            .track();
+        assert_eq!(conns[0].counts.dup_acks, 2);
+        assert_eq!(conns[0].counts.retransmissions, 0);
+    }
+
+    #[test]
+    fn keep_alive_is_not_a_retransmission() {
+        let conns = Wire::new()
+            .handshake()
+            .c("PA", 101, 501, 10)
+            .c("A", 110, 501, 1)
+            .track();
+        assert_eq!(conns[0].counts.retransmissions, 0);
+    }
+
     // Tests for stream boundaries.
 
     #[test]
@@ -819,6 +842,29 @@ mod tests {
         assert_eq!(conns[1].stream, 1);
         assert_eq!(conns[1].counts.syn, 1);
         assert_eq!(conns[0].counts.syn, 1);
+    }
+
+    #[test]
+    fn closed_connections_are_handed_out_after_lingering() {
+        let mut wire = Wire::new();
+        wire.handshake()
+            .s("FA", 501, 101, 0)
+            .c("FA", 101, 502, 0)
+            .s("A", 502, 102, 0);
+        let mut tracker = Tracker::new();
+        for seg in &wire.segs {
+            tracker.push(seg);
+        }
+        assert_eq!(tracker.drain_closed().count(), 0, "still lingering");
+        let mut other = Wire::with("127.0.0.1:40009");
+        other.t = wire.t + LINGER.0 + 1;
+        other.c("S", 1, 0, 0);
+        tracker.push(&other.segs[0]);
+        let drained: Vec<Connection> = tracker.drain_closed().collect();
+        assert_eq!(drained.len(), 1);
+        assert_eq!(drained[0].client.port(), 40000);
+        assert_eq!(tracker.open_connections(), 1);
+        assert_eq!(tracker.finish().len(), 1);
     }
 
     #[test]
