@@ -5,6 +5,7 @@
 pub mod attribution;
 pub mod comparison;
 pub mod expected;
+pub mod model;
 pub mod pattern;
 pub mod phases;
 pub mod stats;

@@ -200,6 +200,9 @@ pub struct Exchange {
     pub first_response: Option<Ts>,
     /// Last segment of the response seen so far.
     pub last_response: Option<Ts>,
+    /// Flights the response took: bursts of server data separated by more than half the
+    /// handshake round trip (one when the RTT is unknown).
+    pub flights: u32,
 }
 
 /// One TCP connection (one Wireshark TCP stream).
@@ -471,12 +474,23 @@ impl Connection {
                             request: seg.ts,
                             first_response: None,
                             last_response: None,
+                            flights: 0,
                         });
                     }
                 }
                 Side::Server => {
                     self.server_bytes += u64::from(seg.payload_len);
+                    let half_rtt = self
+                        .syn_ts
+                        .zip(self.synack_ts)
+                        .map(|(s, a)| (a.0 - s.0) / 2);
                     if let Some(x) = self.exchanges.last_mut() {
+                        let new_flight = match (x.last_response, half_rtt) {
+                            (None, _) => true,
+                            (Some(last), Some(half)) => seg.ts.0 - last.0 > half,
+                            (Some(_), None) => false,
+                        };
+                        x.flights += u32::from(new_flight);
                         x.first_response.get_or_insert(seg.ts);
                         x.last_response = Some(seg.ts);
                     }
@@ -634,6 +648,10 @@ mod tests {
             });
             self
         }
+        fn pause(&mut self, us: i64) -> &mut Wire {
+            self.t += us * 1_000;
+            self
+        }
         fn c(&mut self, f: &str, seq: u32, ack: u32, len: u32) -> &mut Wire {
             self.send(true, f, seq, ack, len)
         }
@@ -712,6 +730,21 @@ mod tests {
         assert_eq!(c.counts.data, 5);
         assert_eq!(c.counts.pure_ack, 2);
         assert_eq!((c.client_bytes, c.server_bytes), (100, 2010));
+    }
+
+    #[test]
+    fn response_flights_are_bursts_a_round_trip_apart() {
+        // Handshake RTT 1 µs; two segments back to back, then one after 10 µs.
+        let mut wire = Wire::new();
+        wire.handshake().c("PA", 101, 501, 50).pause(50);
+        let burst_start = wire.t;
+        wire.s("A", 501, 151, 1000);
+        wire.t = burst_start + 100; // 0.1 µs later: same flight
+        wire.s("A", 1501, 151, 1000)
+            .pause(10)
+            .s("PA", 2501, 151, 1000);
+        let conns = wire.track();
+        assert_eq!(conns[0].exchanges[0].flights, 2);
     }
 
     #[test]
