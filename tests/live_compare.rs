@@ -47,6 +47,9 @@ fn live_compare_on_loopback_as_root() {
         .arg(dir.path().join("received"))
         .arg("--json")
         .arg(&json_path)
+        .arg("-v")
+        .env("SUDO_UID", "65534")
+        .env("SUDO_GID", "65534")
         .timeout(std::time::Duration::from_secs(300))
         .output()
         .unwrap();
@@ -158,6 +161,22 @@ fn live_compare_on_loopback_as_root() {
             assert!((sum - timeline).abs() < 1e-9, "{mode}: {p}");
             assert!(timeline > 0.0 && timeline <= run["total_s"].as_f64().unwrap());
         }
+    }
+    // Written under sudo, the files belong to the invoking user.
+    use std::os::unix::fs::MetadataExt;
+    let pcap = PathBuf::from(report["captures"]["persistent"].as_str().unwrap());
+    for path in [
+        pcap.clone(),
+        pcap.parent().unwrap().to_path_buf(),
+        dir.path().join("received/persistent/a.jpg"),
+        json_path.clone(),
+    ] {
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().uid(),
+            65534,
+            "{}",
+            path.display()
+        );
     }
     // report.json beside the captures is the same report.
     let saved = PathBuf::from(report["captures"]["persistent"].as_str().unwrap())

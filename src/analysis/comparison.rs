@@ -141,6 +141,13 @@ impl ModeResult {
         Some(check(&totals, &self.expected, &conns, dropped))
     }
 
+    /// How this mode's connections closed, in one line (when captured).
+    pub fn close_note(&self) -> Option<String> {
+        self.capture.as_ref()?;
+        let conns: Vec<&Connection> = self.runs.iter().flat_map(|r| &r.connections).collect();
+        Some(super::expected::close_note(&conns))
+    }
+
     /// Run totals summarised.
     pub fn total_summary(&self) -> Summary {
         let totals: Vec<f64> = self.runs.iter().map(|r| r.timing.total_s()).collect();

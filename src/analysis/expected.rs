@@ -1,6 +1,6 @@
 //! Attribute layer: what the packet counts should be for a mode, and why they may differ.
 
-use crate::capture::track::{Connection, FinalState, Totals};
+use crate::capture::track::{CloseKind, Connection, FinalState, Totals};
 use crate::transfer::client::Mode;
 
 /// The counts one run of a mode should produce.
@@ -152,6 +152,33 @@ pub fn check(
         });
     }
     rows
+}
+
+/// One line on how the connections closed: why the packet count of a teardown is 3 or 4, and
+/// how many FINs rode on the last data segment.
+pub fn close_note(connections: &[&Connection]) -> String {
+    let count = |kind| connections.iter().filter(|c| c.close == Some(kind)).count();
+    let (four, three, both) = (
+        count(CloseKind::FourWay),
+        count(CloseKind::ThreeWay),
+        count(CloseKind::Simultaneous),
+    );
+    let open = connections.iter().filter(|c| c.close.is_none()).count();
+    let riding: u64 = connections.iter().map(|c| c.fin_with_data).sum();
+    let mut parts = vec![
+        format!("{four} four-packet (FIN, ACK, FIN, ACK)"),
+        format!("{three} three-packet (FIN, FIN+ACK, ACK)"),
+    ];
+    if both > 0 {
+        parts.push(format!("{both} simultaneous"));
+    }
+    if open > 0 {
+        parts.push(format!("{open} without both FINs"));
+    }
+    format!(
+        "Closes: {}; {riding} FIN(s) rode on the last data segment instead of a packet of their own",
+        parts.join(", ")
+    )
 }
 
 #[cfg(test)]

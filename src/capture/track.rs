@@ -191,6 +191,18 @@ pub enum FinalState {
     Open,
 }
 
+/// How a connection's two FINs were exchanged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CloseKind {
+    /// FIN, ACK, FIN, ACK: the second side acknowledged the first FIN before sending its own.
+    FourWay,
+    /// FIN, FIN+ACK, ACK: the second FIN carried the acknowledgement of the first.
+    ThreeWay,
+    /// Both FINs crossed on the wire.
+    Simultaneous,
+}
+
 /// One request and its response on a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Exchange {
@@ -234,6 +246,10 @@ pub struct Connection {
     pub first_fin: Option<(Ts, Side)>,
     /// The client's first FIN.
     pub client_fin: Option<Ts>,
+    /// How the two FINs were exchanged, once both were seen.
+    pub close: Option<CloseKind>,
+    /// FIN segments that also carried data (the FIN rode on the last data segment).
+    pub fin_with_data: u64,
     /// When the last FIN was acknowledged.
     pub teardown_end: Option<Ts>,
     /// The first RST.
@@ -291,6 +307,8 @@ impl Connection {
             first_data: None,
             first_fin: None,
             client_fin: None,
+            close: None,
+            fin_with_data: 0,
             teardown_end: None,
             rst_ts: None,
             client_bytes: 0,
@@ -416,6 +434,10 @@ impl Connection {
         if f.rst && self.rst_ts.is_none() {
             self.rst_ts = Some(seg.ts);
         }
+        let second_fin = f.fin && self.fin_end[me].is_none() && self.fin_end[peer].is_some();
+        if f.fin && seg.payload_len > 0 {
+            self.fin_with_data += 1;
+        }
         if f.fin && self.fin_end[me].is_none() {
             self.fin_end[me] = Some(end);
             if self.first_fin.is_none() {
@@ -432,6 +454,15 @@ impl Connection {
             flags: f,
             acks_own_fin: acks_peer_fin,
         };
+        if second_fin {
+            self.close = Some(if !acks_peer_fin {
+                CloseKind::Simultaneous
+            } else if self.fin_acked[peer] {
+                CloseKind::FourWay
+            } else {
+                CloseKind::ThreeWay
+            });
+        }
         if acks_peer_fin {
             self.fin_acked[peer] = true;
         }
@@ -778,6 +809,7 @@ mod tests {
         assert_eq!(c.client_state, TcpState::Closed);
         assert_eq!(c.final_state(), FinalState::Closed);
         assert_eq!(c.teardown_s(), Some(3e-6));
+        assert_eq!(c.close, Some(CloseKind::FourWay));
     }
 
     #[test]
@@ -793,6 +825,7 @@ mod tests {
         assert_eq!(c.server_state, TcpState::Closed);
         assert_eq!(c.teardown_s(), Some(2e-6));
         assert_eq!(c.counts.pure_ack, 2);
+        assert_eq!(c.close, Some(CloseKind::ThreeWay));
     }
 
     #[test]
@@ -808,6 +841,7 @@ mod tests {
         assert_eq!(c.client_state, TcpState::TimeWait);
         assert_eq!(c.server_state, TcpState::TimeWait);
         assert_eq!(c.teardown_s(), Some(3e-6));
+        assert_eq!(c.close, Some(CloseKind::Simultaneous));
     }
 
     #[test]

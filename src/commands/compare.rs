@@ -193,11 +193,15 @@ fn print_report(cmp: &Comparison) {
     for m in &cmp.modes {
         if let Some(checks) = m.checks() {
             println!(
-                "Packets, {} ({} connection(s) expected per run)\n{}\n",
+                "Packets, {} ({} connection(s) expected per run)\n{}",
                 m.mode.name(),
                 m.expected.connections / m.runs.len().max(1) as u64,
                 tables::packet_table(m, &checks)
             );
+            if let Some(note) = m.close_note() {
+                println!("{note}");
+            }
+            println!();
         }
     }
     if cmp.modes.iter().all(|m| m.capture.is_none()) {

@@ -8,7 +8,7 @@ pub mod serve;
 
 use crate::cli::{Cli, Command};
 use crate::timeline::Ts;
-use crate::transfer::events::{Event, Side};
+use crate::transfer::events::{Event, EventKind, Side};
 
 /// Runs the command the user asked for.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -26,11 +26,21 @@ pub fn event_line(origin: Ts, e: &Event) -> String {
         Side::Client => "client",
         Side::Server => "server",
     };
+    let what = match &e.kind {
+        EventKind::Connect => "connect() called (SYN leaves)".to_string(),
+        EventKind::Connected => "connect() returned (SYN-ACK arrived)".to_string(),
+        EventKind::Accept => "accept() returned".to_string(),
+        EventKind::Request { path } => format!("request GET {path}"),
+        EventKind::ResponseStart { status } => format!("response {status} begins"),
+        EventKind::ResponseEnd { bytes } => format!("response ends after {bytes} body bytes"),
+        EventKind::FinSent => "FIN sent (shutdown or close)".to_string(),
+        EventKind::FinReceived => "FIN received (read returned 0)".to_string(),
+        EventKind::Closed => "socket closed".to_string(),
+    };
     format!(
-        "{:>+12.6} s  {side} {:<22} ↔ {:<22} {:?}",
+        "{:>+12.6} s  {side} {:<22} ↔ {:<22} {what}",
         e.ts.secs_since(origin),
         e.local.to_string(),
         e.peer.to_string(),
-        e.kind
     )
 }

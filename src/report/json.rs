@@ -36,6 +36,8 @@ pub fn connection(c: &Connection) -> Value {
         "duration_s": c.last_ts.secs_since(c.first_ts),
         "active_closer": c.first_fin.map(|f| match f.1 { Side::Client => "client", Side::Server => "server" }),
         "final_state": c.final_state(),
+        "close": c.close,
+        "fin_with_data": c.fin_with_data,
     })
 }
 
