@@ -104,50 +104,101 @@ impl Phases {
     }
 }
 
-/// Builds `Phases` one connection at a time, in any order, keeping three instants per connection.
+/// A phase an instant can belong to, lowest priority first: where connections overlap (parallel,
+/// pipelined), an instant goes to the most advanced phase any connection is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Kind {
+    Client,
+    Handshake,
+    Wait,
+    Transfer,
+}
+
+/// Builds `Phases` one connection at a time, in any order. Each connection becomes labelled
+/// intervals; `finish` gives every instant of first SYN → last byte to one phase, and what no
+/// interval covers to "between connections", so the phases partition the timeline even when
+/// connections overlap.
 #[derive(Debug, Default)]
 pub struct PhaseAccumulator {
-    phases: Phases,
-    /// Start, last response byte, client close of each connection.
-    spans: Vec<(Ts, Ts, Option<Ts>)>,
+    intervals: Vec<(Ts, Ts, Kind)>,
+    first: Option<Ts>,
+    last: Option<Ts>,
+    teardown_s: f64,
 }
 
 impl PhaseAccumulator {
-    /// Adds the phases inside one connection.
+    /// Adds one connection.
     pub fn add(&mut self, conn: &ConnectionTimeline) {
-        let p = &mut self.phases;
-        p.handshake_s += conn.ready.secs_since(conn.start);
+        let mut push = |from: Ts, to: Ts, kind| {
+            if to > from {
+                self.intervals.push((from, to, kind));
+            }
+        };
+        push(conn.start, conn.ready, Kind::Handshake);
         let mut cursor = conn.ready;
         for &(request, first, last) in &conn.exchanges {
-            p.client_s += request.secs_since(cursor);
-            p.wait_s += first.secs_since(request);
-            p.transfer_s += last.secs_since(first);
-            cursor = last;
+            push(cursor, request, Kind::Client);
+            push(request, first, Kind::Wait);
+            push(first, last, Kind::Transfer);
+            cursor = cursor.max(last);
         }
-        p.teardown_s += conn.teardown_s.unwrap_or(0.0);
-        self.spans.push((conn.start, cursor, conn.client_close));
+        // The client's work after the last byte, up to its FIN; from the FIN on, the time belongs
+        // to the change of connection.
+        if let Some(close) = conn.client_close {
+            push(cursor, close, Kind::Client);
+        }
+        self.first = Some(self.first.map_or(conn.start, |f| f.min(conn.start)));
+        if !conn.exchanges.is_empty() || self.last.is_none() {
+            self.last = Some(self.last.map_or(cursor, |l| l.max(cursor)));
+        }
+        self.teardown_s += conn.teardown_s.unwrap_or(0.0);
     }
 
-    /// Adds the gaps between consecutive connections and the whole timeline.
-    pub fn finish(mut self) -> Phases {
-        self.spans.sort_by_key(|s| s.0);
-        let p = &mut self.phases;
-        for pair in self.spans.windows(2) {
-            let ((_, end, close), (next_start, _, _)) = (pair[0], pair[1]);
-            // The client's work after the last byte counts as client work; from its FIN on, the
-            // time belongs to the change of connection.
-            match close.filter(|&c| c >= end && c <= next_start) {
-                Some(close) => {
-                    p.client_s += close.secs_since(end);
-                    p.between_s += next_start.secs_since(close);
-                }
-                None => p.between_s += next_start.secs_since(end),
+    /// Splits first SYN → last byte between the phases.
+    pub fn finish(self) -> Phases {
+        let (Some(first), Some(last)) = (self.first, self.last) else {
+            return Phases::default();
+        };
+        let mut phases = Phases {
+            teardown_s: self.teardown_s,
+            timeline_s: last.secs_since(first),
+            ..Phases::default()
+        };
+        // Sweep the interval boundaries, counting how many intervals of each kind are open.
+        let mut events: Vec<(Ts, bool, Kind)> = Vec::with_capacity(self.intervals.len() * 2);
+        for &(from, to, kind) in &self.intervals {
+            let (from, to) = (from.max(first), to.min(last));
+            if to > from {
+                events.push((from, true, kind));
+                events.push((to, false, kind));
             }
         }
-        if let (Some(first), Some(last)) = (self.spans.first(), self.spans.last()) {
-            p.timeline_s = last.1.secs_since(first.0);
+        events.sort_by_key(|e| e.0);
+        let mut open = [0usize; 4];
+        let mut at = first;
+        let add = |phases: &mut Phases, open: &[usize; 4], from: Ts, to: Ts| {
+            let span = to.secs_since(from);
+            let slot = match open.iter().rposition(|&n| n > 0) {
+                Some(3) => &mut phases.transfer_s,
+                Some(2) => &mut phases.wait_s,
+                Some(1) => &mut phases.handshake_s,
+                Some(_) => &mut phases.client_s,
+                None => &mut phases.between_s,
+            };
+            *slot += span;
+        };
+        for (ts, opens, kind) in events {
+            if ts > at {
+                add(&mut phases, &open, at, ts);
+                at = ts;
+            }
+            let n = &mut open[kind as usize];
+            *n = if opens { *n + 1 } else { n.saturating_sub(1) };
         }
-        self.phases
+        if last > at {
+            add(&mut phases, &open, at, last);
+        }
+        phases
     }
 }
 
@@ -202,6 +253,35 @@ mod tests {
         assert!((p.timeline_s - 1600e-6).abs() < 1e-12);
         assert!((p.partition_sum() - p.timeline_s).abs() < 1e-12);
         assert!((p.teardown_s - 50e-6).abs() < 1e-12);
+    }
+
+    #[test]
+    fn overlapping_connections_still_partition_the_timeline() {
+        let conns = vec![
+            ConnectionTimeline {
+                start: t(0),
+                ready: t(100),
+                exchanges: vec![(t(110), t(200), t(1000))],
+                client_close: Some(t(1010)),
+                teardown_s: None,
+            },
+            ConnectionTimeline {
+                start: t(50),
+                ready: t(150),
+                exchanges: vec![(t(160), t(300), t(600))],
+                client_close: Some(t(610)),
+                teardown_s: None,
+            },
+        ];
+        let p = Phases::partition(&conns);
+        assert!((p.timeline_s - 1000e-6).abs() < 1e-12);
+        assert!((p.partition_sum() - p.timeline_s).abs() < 1e-12);
+        // 0–110 handshake (the first until 100, then the second's), 110–200 wait (the first's
+        // request outranks the second's handshake), 200–1000 transfer.
+        assert!((p.handshake_s - 110e-6).abs() < 1e-12, "{p:?}");
+        assert!((p.wait_s - 90e-6).abs() < 1e-12, "{p:?}");
+        assert!((p.transfer_s - 800e-6).abs() < 1e-12, "{p:?}");
+        assert_eq!(p.between_s, 0.0);
     }
 
     #[test]
