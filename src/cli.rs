@@ -3,10 +3,11 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use clap::builder::TypedValueParser as _;
 use clap::{Args, Parser, Subcommand};
 
 use crate::capture::source::DEFAULT_SNAPLEN;
-use crate::transfer::client::Mode;
+use crate::transfer::client::{DEFAULT_PARALLEL, Mode};
 
 /// How much does a new TCP connection per file cost, and where does the time go?
 ///
@@ -129,9 +130,13 @@ pub struct ServeArgs {
 /// Options of `fetch`.
 #[derive(Debug, Args)]
 pub struct FetchArgs {
-    /// One connection per file, or one keep-alive connection for all.
+    /// One connection per file, one keep-alive connection for all (in turn or pipelined), or
+    /// one connection per file with several open at once.
     #[arg(long, value_enum)]
     pub mode: Mode,
+    /// Connections open at once in the parallel mode.
+    #[arg(long, value_name = "K", default_value_t = DEFAULT_PARALLEL, value_parser = clap::value_parser!(u64).range(1..=64).map(|k| k as usize))]
+    pub parallel: usize,
     /// Where files go: <OUT>/<mode>/.
     #[arg(long, value_name = "DIR", default_value = "received")]
     pub out: PathBuf,
@@ -168,5 +173,32 @@ mod tests {
             other => panic!("parsed as {other:?}"),
         }
         assert!(Cli::try_parse_from(["synack", "compare", "--rounds", "0"]).is_err());
+        let cli = Cli::try_parse_from([
+            "synack",
+            "fetch",
+            "--mode",
+            "parallel",
+            "--parallel",
+            "2",
+            "http://127.0.0.1:1/a",
+        ])
+        .unwrap();
+        match cli.command {
+            Command::Fetch(f) => assert_eq!((f.mode, f.parallel), (Mode::Parallel, 2)),
+            other => panic!("parsed as {other:?}"),
+        }
+        let parse = |k: &str| {
+            Cli::try_parse_from([
+                "synack",
+                "fetch",
+                "--mode",
+                "pipelined",
+                "--parallel",
+                k,
+                "x",
+            ])
+        };
+        assert!(parse("0").is_err());
+        assert!(parse("6").is_ok());
     }
 }

@@ -24,8 +24,8 @@ impl Expected {
     /// The textbook counts for `runs` runs of `mode` over `files` files.
     pub fn for_mode(mode: Mode, files: usize, runs: usize) -> Expected {
         let per_run = match mode {
-            Mode::NonPersistent => files as u64,
-            Mode::Persistent => 1,
+            Mode::NonPersistent | Mode::Parallel => files as u64,
+            Mode::Persistent | Mode::Pipelined => 1,
         };
         let connections = per_run * runs as u64;
         Expected {
@@ -192,6 +192,10 @@ mod tests {
         assert_eq!((np.connections, np.syn, np.fin, np.rst), (6, 6, 12, 0));
         let p = Expected::for_mode(Mode::Persistent, 3, 2);
         assert_eq!((p.connections, p.syn, p.fin), (2, 2, 4));
+        let pipelined = Expected::for_mode(Mode::Pipelined, 3, 2);
+        assert_eq!((pipelined.connections, pipelined.fin), (2, 4));
+        let parallel = Expected::for_mode(Mode::Parallel, 3, 2);
+        assert_eq!((parallel.connections, parallel.fin), (6, 12));
     }
 
     #[test]

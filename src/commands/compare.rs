@@ -13,7 +13,7 @@ use crate::capture::reader::track_file;
 use crate::capture::source::Recorder;
 use crate::cli::CompareArgs;
 use crate::report::{json, tables};
-use crate::transfer::client::{FetchPlan, Mode, RunTiming, fetch};
+use crate::transfer::client::{DEFAULT_PARALLEL, FetchPlan, Mode, RunTiming, fetch};
 use crate::transfer::events::EventLog;
 use crate::transfer::files::{generate_samples, list_files, sha256_file};
 use crate::transfer::server::{Server, ServerConfig};
@@ -74,9 +74,10 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<()> {
         paths: files.iter().map(|f| format!("/{}", f.name)).collect(),
         out_dir: args.out.clone(),
         expected_sha256: Some(files.iter().map(|f| f.sha256.clone()).collect()),
+        parallel: DEFAULT_PARALLEL,
     };
     // One unrecorded run per mode first, so neither mode pays for cold caches and thread start.
-    for mode in Mode::ALL {
+    for mode in Mode::DEFAULT {
         fetch(mode, &plan, None).with_context(|| format!("{} warm-up run failed", mode.name()))?;
     }
     server_events.take();
@@ -84,7 +85,7 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<()> {
     let filter = format!("tcp and host {} and port {}", addr.ip(), addr.port());
     let mut capture = !args.no_capture;
     let mut modes = Vec::new();
-    for mode in Mode::ALL {
+    for mode in Mode::DEFAULT {
         let pcap_path = run_dir.join(format!("{}.pcap", mode.name()));
         let recorder = if capture {
             match Recorder::start(

@@ -51,6 +51,7 @@ pub fn run(args: &FetchArgs) -> anyhow::Result<()> {
         paths,
         out_dir: args.out.clone(),
         expected_sha256: None,
+        parallel: args.parallel,
     };
     let log = EventLog::default();
     let run = fetch(args.mode, &plan, args.verbose.then_some(&log))

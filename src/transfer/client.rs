@@ -1,5 +1,5 @@
-//! Transfer layer: the blocking HTTP/1.1 client that fetches the files in one of the two modes
-//! and times each step itself. Must not import capture or report code.
+//! Transfer layer: the blocking HTTP/1.1 client that fetches the files in one of the modes and
+//! times each step itself. Must not import capture or report code.
 //!
 //! The client enforces the mode on its own side (one connection per file, or one for all), so a
 //! server that ignores `Connection: close` or keep-alive cannot change what is measured.
@@ -10,6 +10,9 @@ use std::fs::{self, File};
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
+use std::thread;
 use std::time::Duration;
 
 use percent_encoding::percent_decode_str;
@@ -33,7 +36,14 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a read may block before the server is declared stalled.
 const READ_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// How files are fetched: a new TCP connection per file, or one connection for all.
+/// How long a write may block: a pipeline longer than the socket buffers can hold stalls (the
+/// server stops reading while the client is not yet reading its responses), and fails after this.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Connections the parallel mode opens at once unless told otherwise: browsers' per-host limit.
+pub const DEFAULT_PARALLEL: usize = 6;
+
+/// How files are fetched: connections per file, and how requests share them.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, clap::ValueEnum, serde::Serialize,
 )]
@@ -43,17 +53,33 @@ pub enum Mode {
     NonPersistent,
     /// One keep-alive connection carrying every request in turn.
     Persistent,
+    /// One keep-alive connection; every request is written before any response is read
+    /// (HTTP/1.1 pipelining), then the responses are read in order.
+    Pipelined,
+    /// One connection per file as in non-persistent, but up to [`FetchPlan::parallel`] of them
+    /// open at once, as a browser does.
+    Parallel,
 }
 
 impl Mode {
-    /// Both modes, in the order they are run and reported.
-    pub const ALL: [Mode; 2] = [Mode::NonPersistent, Mode::Persistent];
+    /// Every mode, in the order they are run and reported.
+    pub const ALL: [Mode; 4] = [
+        Mode::NonPersistent,
+        Mode::Persistent,
+        Mode::Pipelined,
+        Mode::Parallel,
+    ];
+
+    /// The two modes `compare` runs and reports today.
+    pub const DEFAULT: [Mode; 2] = [Mode::NonPersistent, Mode::Persistent];
 
     /// The mode's CLI value name, also the name of its output directory.
     pub fn name(self) -> &'static str {
         match self {
             Mode::NonPersistent => "non-persistent",
             Mode::Persistent => "persistent",
+            Mode::Pipelined => "pipelined",
+            Mode::Parallel => "parallel",
         }
     }
 }
@@ -77,6 +103,9 @@ pub struct FetchPlan {
     pub out_dir: PathBuf,
     /// Expected SHA-256 (hex) per path; when given, a mismatch fails the fetch.
     pub expected_sha256: Option<Vec<String>>,
+    /// Connections open at once in the parallel mode (at least 1; see [`DEFAULT_PARALLEL`]).
+    /// The other modes ignore it.
+    pub parallel: usize,
 }
 
 /// Timings of one run of one mode.
@@ -88,7 +117,8 @@ pub struct RunTiming {
     pub start: Ts,
     /// After the last close.
     pub end: Ts,
-    /// Every connection opened, in order.
+    /// Every connection opened, in the order they were opened (connections of the parallel
+    /// mode overlap).
     pub connections: Vec<ConnectionTiming>,
     /// Every file received, in plan order.
     pub files: Vec<FileResult>,
@@ -125,7 +155,9 @@ pub struct RequestTiming {
     pub file: usize,
     /// When the request was fully written.
     pub sent: Ts,
-    /// When the first response byte was read.
+    /// When the first response byte was read. In the pipelined mode a response can arrive while
+    /// the previous one is still being read, so this is when the client got to it: never before
+    /// the previous response's last byte.
     pub first_byte: Ts,
     /// When the last body byte was read.
     pub last_byte: Ts,
@@ -142,8 +174,10 @@ pub struct FileResult {
     pub sha256: String,
     /// Whether it matched the expected digest; None when none was given.
     pub sha256_ok: Option<bool>,
-    /// Seconds attributable to this file: from its connection's connect (non-persistent) or
-    /// from the previous file's last byte (persistent) to its own last byte.
+    /// Seconds attributable to this file, up to its own last byte: from its connection's connect
+    /// (non-persistent, parallel), or from the previous file's last byte on the shared
+    /// connection, the connect for the first file (persistent, pipelined). In the parallel mode
+    /// these overlap, so they add up to more than the run.
     pub seconds: f64,
     /// Where it was saved.
     pub path: PathBuf,
@@ -174,57 +208,31 @@ pub fn fetch(
         path: dir.clone(),
         source,
     })?;
-    let mut body = vec![0u8; BODY_BUFFER];
-    let mut connections = Vec::new();
-    let mut files = Vec::new();
-    match mode {
+    let (connections, files) = match mode {
         Mode::NonPersistent => {
+            let mut body = vec![0u8; BODY_BUFFER];
+            let mut connections = Vec::new();
+            let mut files = Vec::new();
             for target in &targets {
-                let mut conn = Connection::open(plan.addr, events)?;
-                let (request, mut file) =
-                    conn.exchange(&plan.host, target, true, &dir, &mut body)?;
-                file.seconds = request.last_byte.secs_since(conn.timing.connect_start);
-                conn.timing.requests.push(request);
-                // The server closes first; reading up to its FIN before closing makes our close
-                // the second FIN of a clean exchange, never a RST for unread data.
-                conn.await_fin()?;
-                conn.send_fin();
-                connections.push(conn.close());
+                let (conn, file) = fetch_alone(plan, target, &dir, &mut body, events)?;
+                connections.push(conn);
                 files.push(file);
             }
+            (connections, files)
         }
-        Mode::Persistent => {
-            let mut conn = Connection::open(plan.addr, events)?;
-            let mut previous = conn.timing.connect_start;
-            for (position, target) in targets.iter().enumerate() {
-                let (request, mut file) =
-                    conn.exchange(&plan.host, target, false, &dir, &mut body)?;
-                let more = position + 1 < targets.len();
-                if conn.server_closes && more {
-                    return Err(TransferError::BadResponse(format!(
-                        "{} announced Connection: close after {}, so it cannot serve the \
-                         persistent mode",
-                        plan.addr, target.path
-                    )));
-                }
-                file.seconds = request.last_byte.secs_since(previous);
-                previous = request.last_byte;
-                conn.timing.requests.push(request);
-                files.push(file);
-            }
-            // The client closes first, as a browser does when it is done with a connection.
-            conn.send_fin();
-            conn.await_fin()?;
-            connections.push(conn.close());
-        }
-    }
+        Mode::Persistent => fetch_on_one(plan, &targets, false, &dir, events)?,
+        Mode::Pipelined => fetch_on_one(plan, &targets, true, &dir, events)?,
+        Mode::Parallel => fetch_in_parallel(plan, &targets, &dir, events)?,
+    };
     let start = connections
-        .first()
+        .iter()
         .map(|c: &ConnectionTiming| c.connect_start)
+        .min()
         .expect("a plan has at least one file, so one connection");
     let end = connections
-        .last()
+        .iter()
         .map(|c| c.closed)
+        .max()
         .expect("a plan has at least one file, so one connection");
     Ok(RunTiming {
         mode,
@@ -233,6 +241,145 @@ pub fn fetch(
         connections,
         files,
     })
+}
+
+/// Fetches one file over a connection of its own, closed once the response has been read.
+fn fetch_alone(
+    plan: &FetchPlan,
+    target: &Target<'_>,
+    dir: &Path,
+    body: &mut [u8],
+    events: Option<&EventLog>,
+) -> Result<(ConnectionTiming, FileResult), TransferError> {
+    let mut conn = Connection::open(plan.addr, events)?;
+    let (request, mut file) = conn.exchange(&plan.host, target, true, dir, body)?;
+    file.seconds = request.last_byte.secs_since(conn.timing.connect_start);
+    conn.timing.requests.push(request);
+    // The server closes first; reading up to its FIN before closing makes our close the second
+    // FIN of a clean exchange, never a RST for unread data.
+    conn.await_fin()?;
+    conn.send_fin();
+    Ok((conn.close(), file))
+}
+
+/// Fetches every file over one keep-alive connection: request after response (persistent),
+/// or every request first and then every response (pipelined).
+fn fetch_on_one(
+    plan: &FetchPlan,
+    targets: &[Target<'_>],
+    pipelined: bool,
+    dir: &Path,
+    events: Option<&EventLog>,
+) -> Result<(Vec<ConnectionTiming>, Vec<FileResult>), TransferError> {
+    let mut body = vec![0u8; BODY_BUFFER];
+    let mut conn = Connection::open(plan.addr, events)?;
+    let mut sent = Vec::new();
+    if pipelined {
+        // Nothing is read until every request is out, so the server may stop reading while its
+        // first response fills the buffers; the write timeout bounds that for huge plans.
+        for target in targets {
+            sent.push(conn.send_request(&plan.host, target, false)?);
+        }
+    }
+    let mut files = Vec::new();
+    let mut previous = conn.timing.connect_start;
+    for (position, target) in targets.iter().enumerate() {
+        let sent = match sent.get(position) {
+            Some(&sent) => sent,
+            None => conn.send_request(&plan.host, target, false)?,
+        };
+        let (request, mut file) = conn.receive_response(target, sent, false, dir, &mut body)?;
+        let more = position + 1 < targets.len();
+        if conn.server_closes && more {
+            return Err(TransferError::BadResponse(format!(
+                "{} announced Connection: close after {}, so it cannot serve the {} mode",
+                plan.addr,
+                target.path,
+                if pipelined {
+                    Mode::Pipelined
+                } else {
+                    Mode::Persistent
+                }
+            )));
+        }
+        file.seconds = request.last_byte.secs_since(previous);
+        previous = request.last_byte;
+        conn.timing.requests.push(request);
+        files.push(file);
+    }
+    // The client closes first, as a browser does when it is done with a connection.
+    conn.send_fin();
+    conn.await_fin()?;
+    Ok((vec![conn.close()], files))
+}
+
+/// Fetches each file over a connection of its own with up to `plan.parallel` connections open
+/// at once: every slot takes the next file in plan order as soon as its previous one is done.
+fn fetch_in_parallel(
+    plan: &FetchPlan,
+    targets: &[Target<'_>],
+    dir: &Path,
+    events: Option<&EventLog>,
+) -> Result<(Vec<ConnectionTiming>, Vec<FileResult>), TransferError> {
+    let slots = plan.parallel.clamp(1, targets.len());
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let done: Mutex<Vec<Option<(ConnectionTiming, FileResult)>>> =
+        Mutex::new(targets.iter().map(|_| None).collect());
+    let errors: Mutex<Vec<(usize, TransferError)>> = Mutex::new(Vec::new());
+    let slot = || {
+        let mut body = vec![0u8; BODY_BUFFER];
+        // Each pass takes a distinct index, so a slot makes at most one pass per file.
+        while !failed.load(Ordering::SeqCst) {
+            let index = next.fetch_add(1, Ordering::SeqCst);
+            let Some(target) = targets.get(index) else {
+                return;
+            };
+            match fetch_alone(plan, target, dir, &mut body, events) {
+                Ok(result) => {
+                    done.lock().unwrap_or_else(PoisonError::into_inner)[index] = Some(result)
+                }
+                Err(error) => {
+                    // Slots finish the file they hold, but take no new one.
+                    failed.store(true, Ordering::SeqCst);
+                    errors
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .push((index, error));
+                }
+            }
+        }
+    };
+    thread::scope(|scope| {
+        for number in 0..slots {
+            let spawned = thread::Builder::new()
+                .name(format!("synack-fetch-{number}"))
+                .spawn_scoped(scope, slot);
+            if let Err(error) = spawned {
+                // Fewer slots than asked would measure something else, so fail the run.
+                failed.store(true, Ordering::SeqCst);
+                errors
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push((usize::MAX, error.into()));
+                break;
+            }
+        }
+    });
+    let mut errors = errors.into_inner().unwrap_or_else(PoisonError::into_inner);
+    errors.sort_by_key(|(index, _)| *index);
+    if let Some((_, error)) = errors.into_iter().next() {
+        return Err(error);
+    }
+    let mut connections = Vec::with_capacity(targets.len());
+    let mut files = Vec::with_capacity(targets.len());
+    for result in done.into_inner().unwrap_or_else(PoisonError::into_inner) {
+        let (conn, file) = result.expect("without a failure every file was fetched");
+        connections.push(conn);
+        files.push(file);
+    }
+    connections.sort_by_key(|c| c.connect_start);
+    Ok((connections, files))
 }
 
 fn invalid(message: String) -> TransferError {
@@ -252,6 +399,9 @@ fn file_name(path: &str) -> Option<String> {
 fn targets(plan: &FetchPlan) -> Result<Vec<Target<'_>>, TransferError> {
     if plan.paths.is_empty() {
         return Err(invalid("no files to fetch".into()));
+    }
+    if plan.parallel == 0 {
+        return Err(invalid("parallel connections must be at least 1".into()));
     }
     if let Some(expected) = &plan.expected_sha256
         && expected.len() != plan.paths.len()
@@ -312,6 +462,9 @@ impl<'a> Connection<'a> {
         stream
             .set_read_timeout(Some(READ_TIMEOUT))
             .map_err(network)?;
+        stream
+            .set_write_timeout(Some(WRITE_TIMEOUT))
+            .map_err(network)?;
         let local = stream.local_addr().map_err(network)?;
         let peer = stream.peer_addr().map_err(network)?;
         let events = ConnectionEvents::new(log, Side::Client, local, peer);
@@ -343,8 +496,19 @@ impl<'a> Connection<'a> {
         dir: &Path,
         body: &mut [u8],
     ) -> Result<(RequestTiming, FileResult), TransferError> {
-        let network = network(self.addr);
-        http::write_request(self.reader.get_mut(), host, target.path, close).map_err(network)?;
+        let sent = self.send_request(host, target, close)?;
+        self.receive_response(target, sent, close, dir, body)
+    }
+
+    /// Writes one GET; returns when it had been fully written.
+    fn send_request(
+        &mut self,
+        host: &str,
+        target: &Target<'_>,
+        close: bool,
+    ) -> Result<Ts, TransferError> {
+        http::write_request(self.reader.get_mut(), host, target.path, close)
+            .map_err(network(self.addr))?;
         let sent = Ts::now();
         self.events.at(
             sent,
@@ -352,6 +516,20 @@ impl<'a> Connection<'a> {
                 path: target.path.to_owned(),
             },
         );
+        Ok(sent)
+    }
+
+    /// Reads the response to the request for `target` (written at `sent`) and saves its body;
+    /// returns the timings and the file (seconds still 0).
+    fn receive_response(
+        &mut self,
+        target: &Target<'_>,
+        sent: Ts,
+        close: bool,
+        dir: &Path,
+        body: &mut [u8],
+    ) -> Result<(RequestTiming, FileResult), TransferError> {
+        let network = network(self.addr);
         // Wait for the first byte separately so its arrival is timed apart from parsing.
         let available = self.reader.fill_buf().map_err(network)?.len();
         let first_byte = Ts::now();
@@ -610,6 +788,7 @@ mod tests {
                 .collect(),
             out_dir: dir.path().join("out"),
             expected_sha256: None,
+            parallel: DEFAULT_PARALLEL,
         };
         Setup {
             _dir: dir,
@@ -756,6 +935,7 @@ mod tests {
             paths: vec!["/a/".into()],
             out_dir: PathBuf::from("/nonexistent-synack-test"),
             expected_sha256: None,
+            parallel: 1,
         };
         for paths in [
             vec![],
@@ -771,6 +951,15 @@ mod tests {
                 Err(TransferError::InvalidPlan(_))
             ));
         }
+        let no_slots = FetchPlan {
+            paths: vec!["/a.jpg".into()],
+            parallel: 0,
+            ..plan
+        };
+        assert!(matches!(
+            fetch(Mode::Parallel, &no_slots, None),
+            Err(TransferError::InvalidPlan(_))
+        ));
     }
 
     #[test]
@@ -783,9 +972,220 @@ mod tests {
     #[test]
     fn mode_names_match_the_cli_values() {
         use clap::ValueEnum;
+        assert_eq!(Mode::ALL.len(), Mode::value_variants().len());
         for mode in Mode::ALL {
             let value = mode.to_possible_value().expect("visible");
             assert_eq!(value.get_name(), mode.name());
+            let json = serde_json::to_string(&mode).expect("serialises");
+            assert_eq!(json, format!("\"{}\"", mode.name()));
         }
+        assert!(Mode::DEFAULT.iter().all(|mode| Mode::ALL.contains(mode)));
+    }
+
+    #[test]
+    fn pipelined_writes_every_request_before_reading_any_response() {
+        let log = EventLog::new();
+        let setup = setup(Some(log.clone()));
+        let run = fetch(Mode::Pipelined, &setup.plan, Some(&log)).expect("fetch");
+        assert_received_intact(&setup, &run);
+        assert_eq!(run.connections.len(), 1);
+        let conn = &run.connections[0];
+        let files: Vec<usize> = conn.requests.iter().map(|r| r.file).collect();
+        assert_eq!(files, [0, 1, 2]);
+        let last_sent = conn.requests.iter().map(|r| r.sent).max().expect("three");
+        assert!(last_sent <= conn.requests[0].first_byte);
+        for pair in conn.requests.windows(2) {
+            assert!(pair[0].sent <= pair[1].sent);
+            assert!(pair[0].last_byte <= pair[1].first_byte);
+        }
+        assert!(conn.connected <= conn.requests[0].sent);
+        assert!(conn.requests[2].last_byte <= conn.closed);
+        assert_eq!((run.start, run.end), (conn.connect_start, conn.closed));
+        assert!(run.files[1].path.ends_with("pipelined/b.mp3"));
+
+        // The server answered all three on the one connection, and the client closed first.
+        let client: Vec<EventKind> = log
+            .take()
+            .into_iter()
+            .filter(|e| e.side == Side::Client)
+            .map(|e| e.kind)
+            .collect();
+        let requests: Vec<usize> = client
+            .iter()
+            .enumerate()
+            .filter(|(_, k)| matches!(k, EventKind::Request { .. }))
+            .map(|(at, _)| at)
+            .collect();
+        let first_response = client
+            .iter()
+            .position(|k| matches!(k, EventKind::ResponseStart { .. }))
+            .expect("a response");
+        assert_eq!(requests.len(), 3);
+        assert!(requests.iter().all(|&at| at < first_response), "{client:?}");
+        assert_eq!(
+            &client[client.len() - 3..],
+            [
+                EventKind::FinSent,
+                EventKind::FinReceived,
+                EventKind::Closed
+            ]
+        );
+        setup.server.stop();
+    }
+
+    /// The largest number of connections open at one instant.
+    fn most_open_at_once(connections: &[ConnectionTiming]) -> usize {
+        connections
+            .iter()
+            .map(|c| {
+                connections
+                    .iter()
+                    .filter(|o| o.connect_start <= c.connect_start && c.connect_start < o.closed)
+                    .count()
+            })
+            .max()
+            .unwrap_or(0)
+    }
+
+    #[test]
+    fn parallel_keeps_at_most_k_connections_open() {
+        let mut setup = setup(None);
+        setup.plan.parallel = 2;
+        let run = fetch(Mode::Parallel, &setup.plan, None).expect("fetch");
+        assert_received_intact(&setup, &run);
+        assert_eq!(run.connections.len(), 3);
+        let ports: HashSet<u16> = run.connections.iter().map(|c| c.local.port()).collect();
+        assert_eq!(ports.len(), 3, "each connection has its own port");
+        assert!(most_open_at_once(&run.connections) <= 2);
+        let mut files: Vec<usize> = Vec::new();
+        for conn in &run.connections {
+            assert_eq!(conn.requests.len(), 1);
+            assert_ordered(conn);
+            files.push(conn.requests[0].file);
+            let file = &run.files[conn.requests[0].file];
+            let seconds = conn.requests[0].last_byte.secs_since(conn.connect_start);
+            assert!((file.seconds - seconds).abs() < 1e-9);
+        }
+        files.sort_unstable();
+        assert_eq!(files, [0, 1, 2]);
+        for pair in run.connections.windows(2) {
+            assert!(pair[0].connect_start <= pair[1].connect_start);
+        }
+        assert_eq!(run.start, run.connections[0].connect_start);
+        assert_eq!(
+            Some(run.end),
+            run.connections.iter().map(|c| c.closed).max()
+        );
+        assert!(run.files[0].path.ends_with("parallel/a.jpg"));
+        setup.server.stop();
+    }
+
+    /// Answers one request on `stream` with its path as the body, then closes cleanly.
+    fn answer_with_path(stream: TcpStream) -> io::Result<()> {
+        stream.set_nonblocking(false)?;
+        stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+        let mut reader = BufReader::new(&stream);
+        let request = http::read_request(&mut reader)
+            .map_err(io::Error::other)?
+            .ok_or_else(|| io::Error::other("no request"))?;
+        let body = request.path;
+        let mut writer = &stream;
+        http::write_response_head(
+            &mut writer,
+            200,
+            "OK",
+            body.len() as u64,
+            true,
+            "text/plain",
+        )?;
+        writer.write_all(body.as_bytes())?;
+        stream.shutdown(Shutdown::Write)?;
+        io::copy(&mut reader, &mut io::sink())?;
+        Ok(())
+    }
+
+    #[test]
+    fn parallel_opens_k_connections_before_any_is_answered() {
+        // This server answers nothing until two connections are open, so a client that opened
+        // them one at a time would stall until the server gives up.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let addr = listener.local_addr().expect("addr");
+        let server = std::thread::spawn(move || -> io::Result<()> {
+            let deadline = std::time::Instant::now() + Duration::from_secs(5);
+            let (mut waiting, mut served) = (Vec::new(), 0);
+            while served < 3 {
+                if std::time::Instant::now() > deadline {
+                    return Err(io::Error::other(format!(
+                        "{} connection(s) open at once, 2 expected",
+                        waiting.len()
+                    )));
+                }
+                match listener.accept() {
+                    Ok((stream, _)) => waiting.push(stream),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                    Err(e) => return Err(e),
+                }
+                if waiting.len() == 2 || (served == 2 && waiting.len() == 1) {
+                    for stream in waiting.drain(..) {
+                        answer_with_path(stream)?;
+                        served += 1;
+                    }
+                }
+            }
+            Ok(())
+        });
+        let dir = tempfile::tempdir().expect("tempdir");
+        let plan = FetchPlan {
+            addr,
+            host: addr.to_string(),
+            paths: vec!["/1.txt".into(), "/2.txt".into(), "/3.txt".into()],
+            out_dir: dir.path().to_path_buf(),
+            expected_sha256: None,
+            parallel: 2,
+        };
+        let run = fetch(Mode::Parallel, &plan, None);
+        server
+            .join()
+            .expect("no panic")
+            .expect("two connections at once");
+        let run = run.expect("fetch");
+        assert_eq!(run.connections.len(), 3);
+        assert_eq!(most_open_at_once(&run.connections), 2);
+        for (file, path) in run.files.iter().zip(&plan.paths) {
+            assert_eq!(fs::read_to_string(&file.path).expect("saved"), *path);
+        }
+    }
+
+    #[test]
+    fn parallel_with_one_slot_is_non_persistent() {
+        let mut setup = setup(None);
+        setup.plan.parallel = 1;
+        let run = fetch(Mode::Parallel, &setup.plan, None).expect("fetch");
+        assert_received_intact(&setup, &run);
+        assert_eq!(run.connections.len(), 3);
+        for (index, conn) in run.connections.iter().enumerate() {
+            assert_eq!(conn.requests.len(), 1);
+            assert_eq!(conn.requests[0].file, index);
+        }
+        for pair in run.connections.windows(2) {
+            assert!(pair[0].closed <= pair[1].connect_start);
+        }
+        setup.server.stop();
+    }
+
+    #[test]
+    fn a_failure_in_one_parallel_slot_fails_the_run() {
+        let mut setup = setup(None);
+        setup.plan.parallel = 2;
+        setup.plan.paths[1] = "/missing.bin".into();
+        let error = fetch(Mode::Parallel, &setup.plan, None).expect_err("404");
+        assert!(
+            matches!(&error, TransferError::Status { code: 404, path } if path == "/missing.bin"),
+            "{error}"
+        );
+        setup.server.stop();
     }
 }

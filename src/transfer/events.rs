@@ -54,7 +54,11 @@ pub struct Event {
     pub kind: EventKind,
 }
 
-fn serialize_ts<S: serde::Serializer>(ts: &Ts, serializer: S) -> Result<S::Ok, S::Error> {
+/// Serialises a timestamp as nanoseconds since the Unix epoch.
+pub(crate) fn serialize_ts<S: serde::Serializer>(
+    ts: &Ts,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
     serializer.serialize_i64(ts.0)
 }
 

@@ -5,7 +5,9 @@ pub mod client;
 pub mod events;
 pub mod files;
 pub mod http;
+pub mod kernel;
 pub mod server;
+pub mod tcp_info;
 
 use std::io;
 use std::net::SocketAddr;

@@ -18,8 +18,9 @@ use percent_encoding::percent_decode_str;
 use socket2::{Domain, Protocol, Socket, Type};
 
 use super::TransferError;
-use super::events::{ConnectionEvents, EventKind, EventLog, Side};
+use super::events::{ConnectionEvents, EventKind, EventLog, Side, serialize_ts};
 use super::http::{self, HttpError, Request};
+use super::tcp_info::{self, TcpInfoSample};
 use crate::timeline::Ts;
 
 /// How long a connection may sit without a request (or a blocked send may wait) before the
@@ -34,6 +35,10 @@ const LISTEN_BACKLOG: i32 = 1024;
 
 /// How long the accept loop pauses after a transient accept error (such as out of descriptors).
 const ACCEPT_RETRY: Duration = Duration::from_millis(20);
+
+/// Response samples kept until [`Server::take_samples`]; later ones are dropped, so a long-running
+/// `synack serve` that nobody drains stays bounded.
+const MAX_SAMPLES: usize = 100_000;
 
 /// Where to listen, what to serve, and how many connections to serve at once.
 #[derive(Debug, Clone)]
@@ -144,6 +149,81 @@ pub fn content_type(path: &Path) -> &'static str {
     }
 }
 
+/// One response, with the TCP state of its connection just before and just after it was sent.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ResponseSample {
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// The server's address on this connection.
+    pub local: SocketAddr,
+    /// The request target as sent (still percent-encoded); empty when the request was
+    /// unreadable.
+    pub path: String,
+    /// Status code sent.
+    pub status: u16,
+    /// Body bytes sent.
+    pub bytes: u64,
+    /// Just before the response head was written.
+    #[serde(serialize_with = "serialize_ts")]
+    pub started: Ts,
+    /// Just after the whole body had been handed to the kernel.
+    #[serde(serialize_with = "serialize_ts")]
+    pub ended: Ts,
+    /// `TCP_INFO` just before the head was written: the state the response starts from.
+    pub at_start: Option<TcpInfoSample>,
+    /// `TCP_INFO` right after the body was handed to the kernel, which may still be sending or
+    /// awaiting ACKs for part of it (see `unacked` and `notsent_bytes`): not the state after
+    /// delivery. None when `TCP_INFO` is unavailable (as for `at_start`).
+    pub at_end: Option<TcpInfoSample>,
+}
+
+/// The responses recorded so far, shared by the server and its connection threads.
+type Samples = Arc<Mutex<Vec<ResponseSample>>>;
+
+/// Samples the responses of one connection into the server's list.
+struct ResponseRecorder<'a> {
+    samples: &'a Mutex<Vec<ResponseSample>>,
+    local: SocketAddr,
+    peer: SocketAddr,
+}
+
+/// The start of a response being recorded.
+struct Started {
+    ts: Ts,
+    info: Option<TcpInfoSample>,
+}
+
+impl ResponseRecorder<'_> {
+    /// Call just before the head is written.
+    fn start(&self, stream: &TcpStream) -> Started {
+        let info = tcp_info::sample(stream).ok();
+        Started {
+            ts: Ts::now(),
+            info,
+        }
+    }
+
+    /// Call just after the body has been handed to the kernel.
+    fn end(&self, started: Started, stream: &TcpStream, path: &str, status: u16, bytes: u64) {
+        let ended = Ts::now();
+        let at_end = tcp_info::sample(stream).ok();
+        let mut samples = self.samples.lock().unwrap_or_else(PoisonError::into_inner);
+        if samples.len() < MAX_SAMPLES {
+            samples.push(ResponseSample {
+                peer: self.peer,
+                local: self.local,
+                path: path.to_owned(),
+                status,
+                bytes,
+                started: started.ts,
+                ended,
+                at_start: started.info,
+                at_end,
+            });
+        }
+    }
+}
+
 /// State shared by the accept thread, the connection threads and `stop`.
 #[derive(Debug, Default)]
 struct Shared {
@@ -167,6 +247,7 @@ impl Drop for Slot {
 pub struct Server {
     local_addr: SocketAddr,
     shared: Arc<Shared>,
+    samples: Samples,
     accept: Option<JoinHandle<io::Result<()>>>,
 }
 
@@ -202,15 +283,38 @@ impl Server {
             })?;
         let shared = Arc::new(Shared::default());
         let accept_shared = Arc::clone(&shared);
+        let samples = Samples::default();
+        let accept_samples = Arc::clone(&samples);
         let max = config.max_connections.max(1);
         let accept = thread::Builder::new()
             .name("synack-accept".into())
-            .spawn(move || accept_loop(&listener, &root, max, &accept_shared, events.as_ref()))?;
+            .spawn(move || {
+                accept_loop(
+                    &listener,
+                    &root,
+                    max,
+                    &accept_shared,
+                    &accept_samples,
+                    events.as_ref(),
+                )
+            })?;
         Ok(Server {
             local_addr,
             shared,
+            samples,
             accept: Some(accept),
         })
+    }
+
+    /// Removes and returns the responses completed so far, in the order they started.
+    ///
+    /// At most 100 000 are kept between calls; later ones are dropped.
+    pub fn take_samples(&self) -> Vec<ResponseSample> {
+        let mut samples =
+            std::mem::take(&mut *self.samples.lock().unwrap_or_else(PoisonError::into_inner));
+        // Connection threads push when a response ends, so concurrent ones may be out of order.
+        samples.sort_by_key(|sample| sample.started);
+        samples
     }
 
     /// The address actually bound (with the real port when the config asked for port 0).
@@ -307,6 +411,7 @@ fn accept_loop(
     root: &Path,
     max_connections: usize,
     shared: &Arc<Shared>,
+    samples: &Samples,
     events: Option<&EventLog>,
 ) -> io::Result<()> {
     loop {
@@ -338,6 +443,7 @@ fn accept_loop(
         *shared.active.lock().unwrap_or_else(PoisonError::into_inner) += 1;
         let slot = Slot(Arc::clone(shared));
         let root = root.to_path_buf();
+        let samples = Arc::clone(samples);
         let events = events.cloned();
         // If the thread cannot be spawned the closure is dropped: the slot is freed and the
         // stream closed, and the accept loop carries on.
@@ -345,7 +451,7 @@ fn accept_loop(
             .name("synack-conn".into())
             .spawn(move || {
                 let _slot = slot;
-                serve_connection(stream, peer, accepted_at, &root, events.as_ref());
+                serve_connection(stream, peer, accepted_at, &root, &samples, events.as_ref());
             });
     }
 }
@@ -365,12 +471,18 @@ fn serve_connection(
     peer: SocketAddr,
     accepted_at: Ts,
     root: &Path,
+    samples: &Mutex<Vec<ResponseSample>>,
     log: Option<&EventLog>,
 ) {
     let local = stream
         .local_addr()
         .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
     let events = ConnectionEvents::new(log, Side::Server, local, peer);
+    let recorder = ResponseRecorder {
+        samples,
+        local,
+        peer,
+    };
     events.at(accepted_at, EventKind::Accept);
     // Small responses must not wait for an ACK of the previous segment (Nagle); a failure here
     // means the socket is already broken and the first read will say so.
@@ -382,7 +494,7 @@ fn serve_connection(
         .set_read_timeout(Some(IDLE_TIMEOUT))
         .and_then(|()| conn.get_ref().set_write_timeout(Some(IDLE_TIMEOUT)));
     let end = match timeouts {
-        Ok(()) => serve_requests(&mut conn, root, &events),
+        Ok(()) => serve_requests(&mut conn, root, &events, &recorder),
         Err(_) => End::Abort,
     };
     finish(conn, end, &events);
@@ -440,10 +552,15 @@ fn is_timeout(error: &io::Error) -> bool {
     )
 }
 
+/// Answers requests in the order they arrive until the connection must end.
+///
+/// Pipelined requests are served like any others: a burst of them (even in one segment) stays
+/// in the BufReader, and each is read only after the previous response has been written.
 fn serve_requests(
     conn: &mut BufReader<TcpStream>,
     root: &Path,
     events: &ConnectionEvents<'_>,
+    recorder: &ResponseRecorder<'_>,
 ) -> End {
     loop {
         let request = match http::read_request(conn) {
@@ -457,7 +574,12 @@ fn serve_requests(
             Err(HttpError::Io(_)) => return End::Abort,
             // Whatever follows a malformed head cannot be framed, so answer and close.
             Err(_) => {
-                return match send_error(conn.get_mut(), BAD_REQUEST, true, false, events) {
+                let answer = Answer {
+                    path: "",
+                    close: true,
+                    head_only: false,
+                };
+                return match send_error(conn.get_mut(), BAD_REQUEST, &answer, events, recorder) {
                     Ok(()) => End::Close,
                     Err(_) => End::Abort,
                 };
@@ -467,12 +589,19 @@ fn serve_requests(
             path: request.path.clone(),
         });
         let close = !request.keep_alive;
-        match respond(conn.get_mut(), &request, root, close, events) {
+        match respond(conn.get_mut(), &request, root, close, events, recorder) {
             Ok(()) if close => return End::Close,
             Ok(()) => {}
             Err(_) => return End::Abort,
         }
     }
+}
+
+/// What a response answers: the request target and how the response is framed.
+struct Answer<'a> {
+    path: &'a str,
+    close: bool,
+    head_only: bool,
 }
 
 fn respond(
@@ -481,14 +610,24 @@ fn respond(
     root: &Path,
     close: bool,
     events: &ConnectionEvents<'_>,
+    recorder: &ResponseRecorder<'_>,
 ) -> io::Result<()> {
     let head_only = request.method == "HEAD";
+    let answer = Answer {
+        path: &request.path,
+        close,
+        head_only,
+    };
     if !head_only && request.method != "GET" {
-        return send_error(stream, METHOD_NOT_ALLOWED, close, false, events);
+        let answer = Answer {
+            head_only: false,
+            ..answer
+        };
+        return send_error(stream, METHOD_NOT_ALLOWED, &answer, events, recorder);
     }
     let path = match resolve(root, &request.path) {
         Ok(path) => path,
-        Err(refusal) => return send_error(stream, refusal.status(), close, head_only, events),
+        Err(refusal) => return send_error(stream, refusal.status(), &answer, events, recorder),
     };
     let mut file = match File::open(&path) {
         Ok(file) => file,
@@ -497,12 +636,13 @@ fn respond(
                 io::ErrorKind::PermissionDenied => FORBIDDEN,
                 _ => NOT_FOUND,
             };
-            return send_error(stream, status, close, head_only, events);
+            return send_error(stream, status, &answer, events, recorder);
         }
     };
     // The length of the opened file, not of the path: a later rename cannot change it.
     let length = file.metadata()?.len();
     let head = http::response_head(OK.0, OK.1, length, close, content_type(&path));
+    let started = recorder.start(stream);
     send_head(stream, head.as_bytes(), !head_only && length > 0)?;
     events.now(EventKind::ResponseStart { status: OK.0 });
     let mut sent = 0;
@@ -516,6 +656,7 @@ fn respond(
             ));
         }
     }
+    recorder.end(started, stream, &request.path, OK.0, sent);
     events.now(EventKind::ResponseEnd { bytes: sent });
     Ok(())
 }
@@ -593,27 +734,32 @@ fn send_head(stream: &mut TcpStream, head: &[u8], body_follows: bool) -> io::Res
 fn send_error(
     stream: &mut TcpStream,
     (code, reason): Status,
-    close: bool,
-    head_only: bool,
+    answer: &Answer<'_>,
     events: &ConnectionEvents<'_>,
+    recorder: &ResponseRecorder<'_>,
 ) -> io::Result<()> {
     let body = format!("{code} {reason}\n");
     let mut message = http::response_head(
         code,
         reason,
         body.len() as u64,
-        close,
+        answer.close,
         "text/plain; charset=utf-8",
     );
-    if !head_only {
+    if !answer.head_only {
         message.push_str(&body);
     }
+    let sent = if answer.head_only {
+        0
+    } else {
+        body.len() as u64
+    };
+    let started = recorder.start(stream);
     // Head and body in one write: one segment.
     stream.write_all(message.as_bytes())?;
+    recorder.end(started, stream, answer.path, code, sent);
     events.now(EventKind::ResponseStart { status: code });
-    events.now(EventKind::ResponseEnd {
-        bytes: if head_only { 0 } else { body.len() as u64 },
-    });
+    events.now(EventKind::ResponseEnd { bytes: sent });
     Ok(())
 }
 
@@ -915,6 +1061,136 @@ mod tests {
             None,
         );
         assert!(matches!(busy, Err(TransferError::Bind { .. })));
+    }
+
+    #[test]
+    fn a_burst_of_pipelined_requests_in_one_segment_is_answered_in_order() {
+        let site = site();
+        let server = start(&site, 4, None);
+        let paths = ["/hello.txt", "/a/in%20sub.jpg"];
+        let burst: String = (0..20)
+            .map(|i| format!("GET {} HTTP/1.1\r\nHost: t\r\n\r\n", paths[i % 2]))
+            .collect();
+        let stream = TcpStream::connect(server.local_addr()).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        // One write of under 1 KiB: one segment on loopback.
+        (&stream).write_all(burst.as_bytes()).expect("send");
+        let mut reader = BufReader::new(&stream);
+        for i in 0..20 {
+            let head = http::read_response_head(&mut reader).expect("a response");
+            assert_eq!((head.status, head.close), (200, false), "response {i}");
+            let mut body = vec![0u8; head.content_length.expect("length") as usize];
+            reader.read_exact(&mut body).expect("body");
+            let expected: &[u8] = if i % 2 == 0 {
+                b"hello\n"
+            } else {
+                &[0xFF, 0xD8]
+            };
+            assert_eq!(body, expected, "response {i}");
+        }
+        drop(reader);
+        drop(stream);
+        let served: Vec<String> = wait_for_samples(&server, 20)
+            .into_iter()
+            .map(|sample| sample.path)
+            .collect();
+        let asked: Vec<&str> = (0..20).map(|i| paths[i % 2]).collect();
+        assert_eq!(served, asked);
+        server.stop();
+    }
+
+    /// Samples are pushed when a response has been written, which may be just after the client
+    /// read it, so poll for them.
+    fn wait_for_samples(server: &Server, count: usize) -> Vec<ResponseSample> {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut samples = Vec::new();
+        while samples.len() < count && Instant::now() < deadline {
+            samples.extend(server.take_samples());
+            thread::sleep(Duration::from_millis(2));
+        }
+        samples
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn tcp_info_is_sampled_around_every_response_and_carries_over_on_keep_alive() {
+        use crate::transfer::client::{FetchPlan, Mode, fetch};
+        use crate::transfer::files::{SAMPLES, generate_samples};
+        use crate::transfer::kernel::read_kernel_settings;
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path().join("www");
+        generate_samples(&root).expect("samples");
+        let server = Server::start(
+            ServerConfig {
+                bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+                root,
+                max_connections: 4,
+            },
+            None,
+        )
+        .expect("server starts");
+        let plan = FetchPlan {
+            addr: server.local_addr(),
+            host: server.local_addr().to_string(),
+            paths: SAMPLES
+                .iter()
+                .map(|s| http::path_for_name(s.name))
+                .collect(),
+            out_dir: dir.path().join("out"),
+            expected_sha256: None,
+            parallel: 1,
+        };
+        let info = |sample: &ResponseSample| {
+            let start = sample.at_start.expect("TCP_INFO at the start");
+            let end = sample.at_end.expect("TCP_INFO at the end");
+            assert!(start.cwnd > 0 && end.cwnd > 0, "{sample:?}");
+            assert!(start.mss > 0 && end.mss > 0, "{sample:?}");
+            assert!(start.bytes_acked <= end.bytes_acked, "{sample:?}");
+            // Not strictly more: pacing may hold the first segments back past the sample.
+            assert!(start.segs_out <= end.segs_out, "{sample:?}");
+            assert!(sample.started <= sample.ended);
+            (start, end)
+        };
+
+        fetch(Mode::NonPersistent, &plan, None).expect("fetch");
+        let fresh = wait_for_samples(&server, SAMPLES.len());
+        assert_eq!(fresh.len(), SAMPLES.len());
+        let initial = read_kernel_settings().initial_cwnd;
+        for (sample, file) in fresh.iter().zip(&SAMPLES) {
+            assert_eq!(sample.path, http::path_for_name(file.name));
+            assert_eq!((sample.status, sample.bytes), (200, file.bytes));
+            let (start, _) = info(sample);
+            // A new connection: nothing sent yet, so the window is the initial one.
+            assert_eq!(start.bytes_acked, 0, "{sample:?}");
+            assert_eq!(Some(start.cwnd), initial, "{sample:?}");
+        }
+
+        fetch(Mode::Persistent, &plan, None).expect("fetch");
+        let kept = wait_for_samples(&server, SAMPLES.len());
+        assert_eq!(kept.len(), SAMPLES.len());
+        assert!(
+            kept.iter().all(|s| s.peer == kept[0].peer),
+            "one connection"
+        );
+        let bbr = read_kernel_settings().tcp_congestion_control.as_deref() == Some("bbr");
+        for (pair, file) in kept.windows(2).zip(&SAMPLES) {
+            let (_, end) = info(&pair[0]);
+            let (next, _) = info(&pair[1]);
+            // The next request left after the client had read the whole previous response, so
+            // it acknowledged every byte of it: the connection's state carries over.
+            assert!(next.bytes_acked >= end.bytes_acked, "{pair:?}");
+            assert!(next.bytes_acked >= file.bytes, "{pair:?}");
+            assert!(next.segs_out >= end.segs_out, "{pair:?}");
+            // Without loss, ACKs arriving in between only grow a loss-based window; BBR may
+            // lower it toward its own target, so the check is skipped there.
+            if !bbr && next.total_retrans == end.total_retrans {
+                assert!(next.cwnd >= end.cwnd, "{pair:?}");
+            }
+        }
+        server.stop();
     }
 
     #[test]
