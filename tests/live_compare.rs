@@ -79,10 +79,17 @@ fn live_compare_on_loopback_as_root() {
         for run in runs {
             let t = &run["totals"];
             assert_eq!(t["connections"], per_run, "{mode}: {t}");
-            assert_eq!(t["syn"], per_run, "{mode}: {t}");
-            assert_eq!(t["synack"], per_run, "{mode}: {t}");
+            // A SYN or FIN resent (a tail loss probe when the machine is busy) is counted as
+            // Wireshark counts it, and is not a second handshake or teardown.
+            let u = |k: &str| t[k].as_u64().unwrap();
+            assert!(u("syn") >= per_run && u("synack") >= per_run, "{mode}: {t}");
+            assert_eq!(
+                u("syn") + u("synack"),
+                2 * per_run + u("resent_syn"),
+                "{mode}: {t}"
+            );
             assert_eq!(t["handshake_ack"], per_run, "{mode}: {t}");
-            assert_eq!(t["fin"], 2 * per_run, "{mode}: {t}");
+            assert_eq!(u("fin"), 2 * per_run + u("resent_fin"), "{mode}: {t}");
             assert_eq!(t["rst"], 0, "{mode}: {t}");
             for f in run["files"].as_array().unwrap() {
                 assert_eq!(f["sha256_ok"], true, "{mode}: {f}");

@@ -66,7 +66,6 @@ pub fn check(
     connections: &[&Connection],
     dropped: u64,
 ) -> Vec<CountCheck> {
-    let retransmitted: u64 = connections.iter().map(|c| c.counts.retransmissions).sum();
     let unclosed = connections
         .iter()
         .filter(|c| matches!(c.final_state(), FinalState::Open | FinalState::HalfClosed))
@@ -110,20 +109,34 @@ pub fn check(
         expected.connections,
         extra(no_syn, "connections began before the capture"),
     );
-    let resent = if retransmitted > 0 {
-        vec![format!("{retransmitted} retransmissions")]
-    } else {
-        vec![]
+    let resent = |n: u64, what: &str| {
+        if n > 0 {
+            vec![format!(
+                "{n} {what} sent again (a timeout or tail loss probe)"
+            )]
+        } else {
+            vec![]
+        }
     };
-    expect("SYN", c.syn, expected.syn, resent.clone());
-    expect("SYN-ACK", c.synack, expected.synack, resent.clone());
+    expect(
+        "SYN",
+        c.syn,
+        expected.syn,
+        resent(c.resent_syn, "SYN/SYN-ACK"),
+    );
+    expect(
+        "SYN-ACK",
+        c.synack,
+        expected.synack,
+        resent(c.resent_syn, "SYN/SYN-ACK"),
+    );
     expect(
         "handshake ACK",
         c.handshake_ack,
         expected.handshake_ack,
         extra(no_syn, "connections without a handshake in the capture"),
     );
-    let mut fin_why = resent.clone();
+    let mut fin_why = resent(c.resent_fin, "FIN(s)");
     fin_why.extend(extra(
         unclosed,
         "connections not closed when the capture ended",

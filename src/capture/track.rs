@@ -32,6 +32,10 @@ pub struct FlagCounts {
     pub bytes: u64,
     /// Segments that resend sequence space already sent (SYN, FIN or data).
     pub retransmissions: u64,
+    /// Of those, SYNs and SYN-ACKs sent again.
+    pub resent_syn: u64,
+    /// Of those, FINs sent again (a tail loss probe or a timeout).
+    pub resent_fin: u64,
     /// Pure ACKs repeating the previous ACK number and window of the same side.
     pub dup_acks: u64,
 }
@@ -62,6 +66,8 @@ impl FlagCounts {
         self.packets += other.packets;
         self.bytes += other.bytes;
         self.retransmissions += other.retransmissions;
+        self.resent_syn += other.resent_syn;
+        self.resent_fin += other.resent_fin;
         self.dup_acks += other.dup_acks;
     }
 }
@@ -395,6 +401,8 @@ impl Connection {
             };
         if resent {
             self.counts.retransmissions += 1;
+            self.counts.resent_syn += u64::from(f.syn);
+            self.counts.resent_fin += u64::from(f.fin);
         }
         let pure_ack = f.ack && !f.syn && !f.fin && !f.rst && seg.payload_len == 0;
         // Wireshark's rule: no payload, no SYN/FIN/RST, same non-zero window, same ACK, and the
@@ -730,6 +738,7 @@ mod tests {
         assert_eq!(conns.len(), 1);
         assert_eq!(conns[0].counts.syn, 2);
         assert_eq!(conns[0].counts.retransmissions, 1);
+        assert_eq!(conns[0].counts.resent_syn, 1);
     }
 
     #[test]
@@ -857,6 +866,7 @@ mod tests {
         let c = &conns[0];
         assert_eq!(c.counts.fin, 3);
         assert_eq!(c.counts.retransmissions, 1);
+        assert_eq!(c.counts.resent_fin, 1);
         assert_eq!(c.first_fin.map(|f| f.0), Some(Ts(1_004_000)));
         assert_eq!(c.final_state(), FinalState::Closed);
     }
