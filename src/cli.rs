@@ -60,6 +60,13 @@ pub struct CompareArgs {
     /// Skip packet capture: timing from the client's own timestamps only.
     #[arg(long)]
     pub no_capture: bool,
+    /// Modes to run, comma-separated: non-persistent, persistent, pipelined (one connection,
+    /// every request before any response), parallel (one connection per file, --parallel at once).
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = Mode::DEFAULT)]
+    pub modes: Vec<Mode>,
+    /// Connections open at once in the parallel mode.
+    #[arg(long, value_name = "K", default_value_t = DEFAULT_PARALLEL, value_parser = clap::value_parser!(u64).range(1..=64).map(|k| k as usize))]
+    pub parallel: usize,
     #[command(flatten)]
     pub capture: CaptureArgs,
     #[command(flatten)]

@@ -263,3 +263,123 @@ fn compare_without_privileges_runs_timing_only_as_root() {
         2
     );
 }
+
+#[test]
+fn live_compare_all_four_modes_as_root() {
+    if !common::require_root("live_compare_all_four_modes_as_root") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let json_path = dir.path().join("r.json");
+    let out = common::synack()
+        .args([
+            "compare",
+            "--rounds",
+            "2",
+            "--modes",
+            "non-persistent,persistent,pipelined,parallel",
+            "--parallel",
+            "2",
+        ])
+        .arg("--captures")
+        .arg(dir.path().join("c"))
+        .arg("--out")
+        .arg(dir.path().join("r"))
+        .arg("--json")
+        .arg(&json_path)
+        .timeout(std::time::Duration::from_secs(300))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for heading in [
+        "Where the gap goes: pipelined against persistent",
+        "Where the gap goes: parallel against persistent",
+        "The textbook model",
+        "Slow start: the server's TCP_INFO",
+        "Kernel: tcp_slow_start_after_idle=",
+    ] {
+        assert!(stdout.contains(heading), "missing {heading:?} in\n{stdout}");
+    }
+    let report: Value = serde_json::from_slice(&std::fs::read(&json_path).unwrap()).unwrap();
+    for (mode, per_run) in [("pipelined", 1u64), ("parallel", 3)] {
+        for run in report["modes"][mode]["runs"].as_array().unwrap() {
+            assert_eq!(run["totals"]["connections"], per_run, "{mode}");
+            assert_eq!(run["totals"]["rst"], 0, "{mode}");
+            assert!(
+                run["files"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .all(|f| f["sha256_ok"] == true)
+            );
+            let p = &run["phases"];
+            let sum: f64 = [
+                "handshake_s",
+                "client_s",
+                "wait_s",
+                "transfer_s",
+                "between_s",
+            ]
+            .iter()
+            .map(|k| p[k].as_f64().unwrap())
+            .sum();
+            assert!(
+                (sum - p["timeline_s"].as_f64().unwrap()).abs() < 1e-9,
+                "{mode}: {p}"
+            );
+        }
+        let a = &report["attributions"][mode];
+        let rows: f64 = [
+            "handshake_s",
+            "between_s",
+            "transfer_s",
+            "wait_s",
+            "client_s",
+            "remainder_s",
+        ]
+        .iter()
+        .map(|k| a[k].as_f64().unwrap())
+        .sum();
+        assert!(
+            (rows - a["gap_s"].as_f64().unwrap()).abs() < 1e-9,
+            "{mode}: {a}"
+        );
+        assert!(
+            report["model"]["predictions"][mode]["total_s"]
+                .as_f64()
+                .unwrap()
+                > 0.0
+        );
+        // One TCP_INFO sample per file per run, taken on the server's socket.
+        let samples = report["modes"][mode]["tcp_info"].as_array().unwrap();
+        assert_eq!(samples.len(), 3 * 2, "{mode}");
+        assert!(
+            samples
+                .iter()
+                .all(|s| s["at_start"]["cwnd"].as_u64().unwrap() > 0)
+        );
+    }
+    // A persistent connection carries its window over: the second file does not start from zero
+    // bytes acknowledged, while every non-persistent response does.
+    let persistent = report["modes"]["persistent"]["tcp_info"]
+        .as_array()
+        .unwrap();
+    assert!(
+        persistent
+            .iter()
+            .any(|s| s["at_start"]["bytes_acked"].as_u64().unwrap() > 0)
+    );
+    let np = report["modes"]["non-persistent"]["tcp_info"]
+        .as_array()
+        .unwrap();
+    assert!(
+        np.iter()
+            .all(|s| s["at_start"]["bytes_acked"].as_u64().unwrap() <= 1)
+    );
+    assert!(report["kernel"]["tcp_fin_timeout_s"].as_u64().is_some());
+}

@@ -5,10 +5,13 @@ use std::path::PathBuf;
 
 use super::attribution::{Attribution, RunPhases};
 use super::expected::{CountCheck, Expected, check};
+use super::model::{PathModel, Pattern, Prediction, predict};
 use super::phases::{ConnectionTimeline, PhaseSource, Phases, assign_to_runs};
 use super::stats::Summary;
 use crate::capture::track::{Connection, Totals};
 use crate::transfer::client::{Mode, RunTiming};
+use crate::transfer::kernel::KernelSettings;
+use crate::transfer::server::ResponseSample;
 
 /// A file the comparison transfers.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -58,6 +61,8 @@ pub struct ModeResult {
     pub capture: Option<CaptureInfo>,
     /// What the counts should be over all runs.
     pub expected: Expected,
+    /// TCP_INFO on the server's socket at the start and end of each response (built-in server).
+    pub samples: Vec<ResponseSample>,
 }
 
 impl ModeResult {
@@ -97,6 +102,7 @@ impl ModeResult {
                     source: PhaseSource::Capture,
                     capture: Some(info),
                     expected,
+                    samples: Vec::new(),
                 }
             }
             None => ModeResult {
@@ -120,6 +126,7 @@ impl ModeResult {
                 source: PhaseSource::Client,
                 capture: None,
                 expected,
+                samples: Vec::new(),
             },
         }
     }
@@ -148,6 +155,42 @@ impl ModeResult {
         Some(super::expected::close_note(&conns))
     }
 
+    /// Slow-start flights each file's response took, per run, from the capture: the captured
+    /// connection is found by the client's local address, its exchanges in request order.
+    pub fn flights_per_file(&self, files: usize) -> Vec<Vec<u32>> {
+        let mut per_file = vec![Vec::new(); files];
+        for run in &self.runs {
+            for timing in &run.timing.connections {
+                // Pipelined requests leave together and their responses run into one exchange:
+                // only a one-to-one match says which flights belong to which file.
+                let Some(conn) = run.connections.iter().find(|c| {
+                    c.client == timing.local && c.exchanges.len() == timing.requests.len()
+                }) else {
+                    continue;
+                };
+                for (request, exchange) in timing.requests.iter().zip(&conn.exchanges) {
+                    if let Some(list) = per_file.get_mut(request.file) {
+                        list.push(exchange.flights);
+                    }
+                }
+            }
+        }
+        per_file
+    }
+
+    /// The server's TCP_INFO samples of the response for `path`.
+    pub fn samples_for<'a>(
+        &'a self,
+        path: &'a str,
+    ) -> impl Iterator<Item = &'a ResponseSample> + 'a {
+        self.samples.iter().filter(move |s| s.path == path)
+    }
+
+    /// Retransmissions over all runs (captured).
+    pub fn retransmissions(&self) -> u64 {
+        self.totals().map_or(0, |t| t.counts.retransmissions)
+    }
+
     /// Run totals summarised.
     pub fn total_summary(&self) -> Summary {
         let totals: Vec<f64> = self.runs.iter().map(|r| r.timing.total_s()).collect();
@@ -166,6 +209,23 @@ impl ModeResult {
     }
 }
 
+/// The emulated link, when there was one.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct LinkSettings {
+    /// Configured round-trip time in seconds.
+    pub rtt_s: f64,
+    /// Configured jitter in seconds.
+    pub jitter_s: f64,
+    /// Configured loss probability.
+    pub loss: f64,
+    /// Configured rate in bits/s.
+    pub rate_bps: Option<u64>,
+    /// Queue length in packets.
+    pub queue_packets: usize,
+    /// Seed of the loss and jitter.
+    pub seed: u64,
+}
+
 /// A whole comparison.
 #[derive(Debug, Clone)]
 pub struct Comparison {
@@ -173,8 +233,16 @@ pub struct Comparison {
     pub rounds: usize,
     /// The files transferred.
     pub files: Vec<SourceFile>,
+    /// Request paths, in file order.
+    pub paths: Vec<String>,
     /// One result per mode, in the order run.
     pub modes: Vec<ModeResult>,
+    /// Connections at once in the parallel mode.
+    pub parallel: usize,
+    /// Kernel settings that change the result (read on this machine).
+    pub kernel: Option<KernelSettings>,
+    /// The emulated link, if any.
+    pub link: Option<LinkSettings>,
 }
 
 impl Comparison {
@@ -185,11 +253,81 @@ impl Comparison {
 
     /// The non-persistent − persistent gap, split by phase.
     pub fn attribution(&self) -> Option<Attribution> {
-        let slower = self.mode(Mode::NonPersistent)?;
+        self.attribution_of(Mode::NonPersistent)
+    }
+
+    /// The gap between `mode` and persistent, split by phase.
+    pub fn attribution_of(&self, mode: Mode) -> Option<Attribution> {
+        let other = self.mode(mode)?;
         let baseline = self.mode(Mode::Persistent)?;
-        Some(Attribution::between(
-            &slower.run_phases(),
-            &baseline.run_phases(),
-        ))
+        (mode != Mode::Persistent)
+            .then(|| Attribution::between(&other.run_phases(), &baseline.run_phases()))
+    }
+
+    /// Every mode's gap against persistent.
+    pub fn attributions(&self) -> Vec<(Mode, Attribution)> {
+        self.modes
+            .iter()
+            .filter_map(|m| Some((m.mode, self.attribution_of(m.mode)?)))
+            .collect()
+    }
+
+    /// The path the model assumes: the configured RTT when emulated, else the median handshake
+    /// measured (capture, or the client's connect time); the sender's initial window and MSS from
+    /// the server's TCP_INFO, else the kernel's probe, else 10 segments of 1448 bytes.
+    pub fn path_model(&self) -> PathModel {
+        let mut handshakes: Vec<f64> = self
+            .modes
+            .iter()
+            .flat_map(|m| &m.runs)
+            .flat_map(|r| {
+                let captured = r.connections.iter().filter_map(|c| c.handshake_s());
+                let client = r
+                    .timing
+                    .connections
+                    .iter()
+                    .map(|c| c.connected.secs_since(c.connect_start));
+                if r.connections.is_empty() {
+                    client.collect::<Vec<_>>()
+                } else {
+                    captured.collect()
+                }
+            })
+            .collect();
+        handshakes.sort_by(f64::total_cmp);
+        let measured = handshakes.get(handshakes.len() / 2).copied().unwrap_or(0.0);
+        let first_sample = self
+            .modes
+            .iter()
+            .flat_map(|m| &m.samples)
+            .find(|s| s.at_start.is_some_and(|t| t.bytes_acked == 0))
+            .and_then(|s| s.at_start);
+        PathModel {
+            rtt_s: self.link.map_or(measured, |l| l.rtt_s),
+            initial_window: first_sample
+                .map(|t| t.cwnd)
+                .or(self.kernel.as_ref().and_then(|k| k.initial_cwnd))
+                .unwrap_or(10),
+            mss: first_sample.map_or(1448, |t| t.mss),
+            rate_bps: self.link.and_then(|l| l.rate_bps),
+        }
+    }
+
+    /// The model's prediction for each mode.
+    pub fn predictions(&self) -> Vec<(Mode, Prediction)> {
+        let path = self.path_model();
+        let sizes: Vec<u64> = self.files.iter().map(|f| f.bytes).collect();
+        self.modes
+            .iter()
+            .map(|m| {
+                let pattern = match m.mode {
+                    Mode::NonPersistent => Pattern::NonPersistent,
+                    Mode::Persistent => Pattern::Persistent,
+                    Mode::Pipelined => Pattern::Pipelined,
+                    Mode::Parallel => Pattern::Parallel(self.parallel),
+                };
+                (m.mode, predict(pattern, &path, &sizes))
+            })
+            .collect()
     }
 }

@@ -12,10 +12,12 @@ use crate::capture::CaptureError;
 use crate::capture::reader::track_file;
 use crate::capture::source::Recorder;
 use crate::cli::CompareArgs;
-use crate::report::{json, tables};
-use crate::transfer::client::{DEFAULT_PARALLEL, FetchPlan, Mode, RunTiming, fetch};
+use crate::report::{json, secs, tables};
+use crate::transfer::client::{FetchPlan, Mode, RunTiming, fetch};
 use crate::transfer::events::EventLog;
 use crate::transfer::files::{generate_samples, list_files, sha256_file};
+use crate::transfer::http::path_for_name;
+use crate::transfer::kernel::read_kernel_settings;
 use crate::transfer::server::{Server, ServerConfig};
 
 /// Quiet time after a mode's last run before the capture stops: the last FIN/ACK arrive after the
@@ -26,6 +28,12 @@ const SETTLE_LIMIT: Duration = Duration::from_secs(3);
 
 /// Runs the comparison and prints its report.
 pub fn run(args: &CompareArgs) -> anyhow::Result<()> {
+    let mut selected: Vec<Mode> = Vec::new();
+    for &mode in &args.modes {
+        if !selected.contains(&mode) {
+            selected.push(mode);
+        }
+    }
     let samples = tempfile::Builder::new()
         .prefix("synack-files-")
         .tempdir()
@@ -71,21 +79,26 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<()> {
     let plan = FetchPlan {
         addr,
         host: addr.to_string(),
-        paths: files.iter().map(|f| format!("/{}", f.name)).collect(),
+        paths: files.iter().map(|f| path_for_name(&f.name)).collect(),
         out_dir: args.out.clone(),
         expected_sha256: Some(files.iter().map(|f| f.sha256.clone()).collect()),
-        parallel: DEFAULT_PARALLEL,
+        parallel: args.parallel,
     };
-    // One unrecorded run per mode first, so neither mode pays for cold caches and thread start.
-    for mode in Mode::DEFAULT {
+    // Read before any capture starts: it opens a probe connection on 127.0.0.1.
+    let kernel = read_kernel_settings();
+    // One unrecorded run per mode first, so no mode pays for cold caches and thread start.
+    for &mode in &selected {
         fetch(mode, &plan, None).with_context(|| format!("{} warm-up run failed", mode.name()))?;
     }
     server_events.take();
+    if let Some(server) = &server {
+        server.take_samples();
+    }
 
     let filter = format!("tcp and host {} and port {}", addr.ip(), addr.port());
     let mut capture = !args.no_capture;
     let mut modes = Vec::new();
-    for mode in Mode::DEFAULT {
+    for &mode in &selected {
         let pcap_path = run_dir.join(format!("{}.pcap", mode.name()));
         let recorder = if capture {
             match Recorder::start(
@@ -149,7 +162,11 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<()> {
             }
             None => None,
         };
-        modes.push(ModeResult::new(mode, files.len(), timings, captured));
+        let mut result = ModeResult::new(mode, files.len(), timings, captured);
+        if let Some(server) = &server {
+            result.samples = server.take_samples();
+        }
+        modes.push(result);
     }
     if let Some(server) = server {
         server.stop();
@@ -157,8 +174,12 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<()> {
 
     let comparison = Comparison {
         rounds: args.rounds as usize,
+        paths: plan.paths.clone(),
         files,
         modes,
+        parallel: args.parallel,
+        kernel: Some(kernel),
+        link: None,
     };
     print_report(&comparison);
     let report = serde_json::to_string_pretty(&json::comparison(&comparison))?;
@@ -212,8 +233,48 @@ fn print_report(cmp: &Comparison) {
         "Phases, mean seconds per run (handshakes + client work + wait + transfer + between = first SYN → last byte)\n{}\n",
         tables::phase_table(cmp)
     );
-    if let Some(a) = cmp.attribution() {
-        println!("Where the gap goes\n{}\n", tables::attribution_table(&a));
+    for (mode, a) in cmp.attributions() {
+        println!(
+            "Where the gap goes: {} against persistent\n{}\n",
+            mode.name(),
+            tables::attribution_table(&a, mode)
+        );
+    }
+    if cmp.mode(Mode::Persistent).is_none() {
+        println!("Where the gap goes: needs the persistent mode as the baseline (--modes)\n");
+    }
+    let path = cmp.path_model();
+    println!(
+        "The textbook model (RTT {} s {}, initial window {} segments of {} bytes{})\n{}\n",
+        secs(path.rtt_s),
+        if cmp.link.is_some() {
+            "configured"
+        } else {
+            "measured: median handshake"
+        },
+        path.initial_window,
+        path.mss,
+        path.rate_bps.map_or(String::new(), |r| format!(
+            ", rate {} Mbit/s",
+            r as f64 / 1e6
+        )),
+        tables::model_table(cmp, &cmp.predictions())
+    );
+    if cmp.modes.iter().any(|m| !m.samples.is_empty()) {
+        println!(
+            "Slow start: the server's TCP_INFO as each response starts and ends (medians over the rounds)\n{}",
+            tables::slow_start_table(cmp)
+        );
+    }
+    if let Some(k) = &cmp.kernel {
+        let show = |v: Option<u32>| v.map_or("?".to_string(), |v| v.to_string());
+        println!(
+            "Kernel: tcp_slow_start_after_idle={} tcp_fin_timeout={} s, congestion control {}, initial cwnd {}\n",
+            show(k.tcp_slow_start_after_idle),
+            show(k.tcp_fin_timeout_s),
+            k.tcp_congestion_control.as_deref().unwrap_or("?"),
+            show(k.initial_cwnd)
+        );
     }
 }
 

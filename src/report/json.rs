@@ -54,7 +54,7 @@ pub fn capture_summary(counts: &FrameCounts, totals: &Totals, pattern: &str) -> 
     })
 }
 
-fn mode(m: &ModeResult) -> Value {
+fn mode(m: &ModeResult, files: usize) -> Value {
     let runs: Vec<Value> = m
         .runs
         .iter()
@@ -82,6 +82,8 @@ fn mode(m: &ModeResult) -> Value {
         "expected": m.expected,
         "checks": m.checks(),
         "phase_source": m.source,
+        "flights_per_file": m.flights_per_file(files),
+        "tcp_info": m.samples,
         "capture_dropped": m.capture.as_ref().map(|c| c.dropped),
     })
 }
@@ -91,7 +93,7 @@ pub fn comparison(cmp: &Comparison) -> Value {
     let mut modes = serde_json::Map::new();
     let mut captures = serde_json::Map::new();
     for m in &cmp.modes {
-        modes.insert(m.mode.name().into(), mode(m));
+        modes.insert(m.mode.name().into(), mode(m, cmp.files.len()));
         captures.insert(
             m.mode.name().into(),
             m.capture
@@ -105,5 +107,21 @@ pub fn comparison(cmp: &Comparison) -> Value {
         "captures": captures,
         "modes": modes,
         "attribution": cmp.attribution(),
+        "attributions": cmp
+            .attributions()
+            .into_iter()
+            .map(|(mode, a)| (mode.name().to_string(), json!(a)))
+            .collect::<serde_json::Map<_, _>>(),
+        "model": {
+            "path": cmp.path_model(),
+            "predictions": cmp
+                .predictions()
+                .into_iter()
+                .map(|(mode, p)| (mode.name().to_string(), json!(p)))
+                .collect::<serde_json::Map<_, _>>(),
+        },
+        "kernel": cmp.kernel,
+        "link": cmp.link,
+        "parallel": cmp.parallel,
     })
 }

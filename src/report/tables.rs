@@ -7,9 +7,11 @@ use super::{percent, secs};
 use crate::analysis::attribution::Attribution;
 use crate::analysis::comparison::{Comparison, ModeResult};
 use crate::analysis::expected::CountCheck;
+use crate::analysis::model::Prediction;
 use crate::analysis::phases::Phases;
 use crate::analysis::stats::{Summary, mean};
 use crate::capture::track::{Connection, Side, Totals};
+use crate::transfer::client::Mode;
 
 fn table(header: &[&str]) -> Table {
     let mut t = Table::new();
@@ -136,8 +138,8 @@ pub fn phase_table(cmp: &Comparison) -> Table {
     t
 }
 
-/// The gap between the modes split into rows that sum to it.
-pub fn attribution_table(a: &Attribution) -> Table {
+/// The gap between a mode and persistent split into rows that sum to it.
+pub fn attribution_table(a: &Attribution, mode: Mode) -> Table {
     let mut t = table(&["where the gap goes", "seconds", "share"]);
     for (label, value) in a.rows() {
         t.add_row(vec![
@@ -147,7 +149,7 @@ pub fn attribution_table(a: &Attribution) -> Table {
         ]);
     }
     t.add_row(vec![
-        "gap: mean(non-persistent) − mean(persistent)".to_string(),
+        format!("gap: mean({}) − mean(persistent)", mode.name()),
         secs(a.gap_s),
         percent(a.gap_s, a.gap_s),
     ]);
@@ -257,5 +259,141 @@ pub fn phase_summary_table(p: &Phases) -> Table {
         secs(p.teardown_s),
         String::new(),
     ]);
+    t
+}
+
+/// The textbook model beside the measured mean, with a line on large differences.
+pub fn model_table(cmp: &Comparison, predictions: &[(Mode, Prediction)]) -> Table {
+    let mut t = table(&[
+        "mode",
+        "measured mean (s)",
+        "model (s)",
+        "difference",
+        "model: round trips + slow start + serialisation",
+        "flights (model / captured)",
+        "why they differ",
+    ]);
+    let path = cmp.path_model();
+    for (mode, p) in predictions {
+        let Some(m) = cmp.mode(*mode) else { continue };
+        let measured = m.total_summary().mean;
+        let captured: u32 = m
+            .flights_per_file(cmp.files.len())
+            .iter()
+            .map(|runs| median_u32(runs))
+            .sum();
+        let difference = if p.total_s > 0.0 {
+            format!("{:+.1}%", 100.0 * (measured - p.total_s) / p.total_s)
+        } else {
+            "—".into()
+        };
+        t.add_row(vec![
+            mode.name().to_string(),
+            secs(measured),
+            secs(p.total_s),
+            difference,
+            format!(
+                "{} + {} + {}",
+                secs(p.round_trips_s),
+                secs(p.slow_start_s),
+                secs(p.serialisation_s)
+            ),
+            format!("{} / {}", p.flights, captured),
+            explain(measured, p, m, path.rtt_s),
+        ]);
+    }
+    if let Some(col) = t.column_mut(6) {
+        col.set_cell_alignment(CellAlignment::Left);
+    }
+    t
+}
+
+fn median_u32(values: &[u32]) -> u32 {
+    let mut v = values.to_vec();
+    v.sort_unstable();
+    v.get(v.len() / 2).copied().unwrap_or(0)
+}
+
+/// One line on why measurement and model differ, when they differ by more than a quarter.
+fn explain(measured: f64, p: &Prediction, m: &ModeResult, rtt_s: f64) -> String {
+    let off = (measured - p.total_s).abs();
+    if p.total_s > 0.0 && off / p.total_s <= 0.25 {
+        return String::new();
+    }
+    let retransmissions = m.retransmissions();
+    if rtt_s < 0.001 {
+        "round trips are microseconds here: system calls, copying and scheduling dominate".into()
+    } else if retransmissions > 0 && measured > p.total_s {
+        format!("{retransmissions} retransmissions: losses cost extra round trips or timeouts")
+    } else if m.mode == Mode::Parallel && measured > p.total_s {
+        "parallel connections share one path, and each starts in slow start".into()
+    } else if measured > p.total_s {
+        "delayed ACKs (up to 40 ms), slow start after idle, or server time; see the phases".into()
+    } else {
+        "the window grew past the model's (carried over between files, or a larger initial window)"
+            .into()
+    }
+}
+
+/// TCP_INFO on the server's socket when each response starts and ends, and the flights each
+/// response took in the capture: medians over the rounds.
+pub fn slow_start_table(cmp: &Comparison) -> Table {
+    let mut t = table(&[
+        "mode",
+        "file",
+        "cwnd at start → end (segments)",
+        "ssthresh at end",
+        "smoothed RTT at end (ms)",
+        "retransmits (end)",
+        "delivery rate at end (Mbit/s)",
+        "flights (capture)",
+    ]);
+    for m in &cmp.modes {
+        let flights = m.flights_per_file(cmp.files.len());
+        for (i, (file, path)) in cmp.files.iter().zip(&cmp.paths).enumerate() {
+            let samples: Vec<_> = m.samples_for(path).collect();
+            let med = |f: &dyn Fn(&crate::transfer::server::ResponseSample) -> Option<u32>| {
+                let v: Vec<u32> = samples.iter().filter_map(|s| f(s)).collect();
+                if v.is_empty() {
+                    "—".to_string()
+                } else {
+                    median_u32(&v).to_string()
+                }
+            };
+            let rate: Vec<u64> = samples
+                .iter()
+                .filter_map(|s| s.at_end.map(|e| e.delivery_rate_bps))
+                .collect();
+            let mut rate_sorted = rate.clone();
+            rate_sorted.sort_unstable();
+            let srtt: Vec<u32> = samples
+                .iter()
+                .filter_map(|s| s.at_end.map(|e| e.srtt_us))
+                .collect();
+            t.add_row(vec![
+                m.mode.name().to_string(),
+                file.name.clone(),
+                format!(
+                    "{} → {}",
+                    med(&|s| s.at_start.map(|x| x.cwnd)),
+                    med(&|s| s.at_end.map(|x| x.cwnd))
+                ),
+                med(&|s| s.at_end.and_then(|x| x.ssthresh)),
+                if srtt.is_empty() {
+                    "—".into()
+                } else {
+                    format!("{:.3}", f64::from(median_u32(&srtt)) / 1000.0)
+                },
+                med(&|s| s.at_end.map(|x| x.total_retrans)),
+                rate_sorted
+                    .get(rate_sorted.len() / 2)
+                    .map_or_else(|| "—".into(), |r| format!("{:.1}", *r as f64 / 1e6)),
+                flights
+                    .get(i)
+                    .filter(|f| !f.is_empty())
+                    .map_or_else(|| "—".into(), |f| median_u32(f).to_string()),
+            ]);
+        }
+    }
     t
 }
