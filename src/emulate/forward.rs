@@ -1,0 +1,242 @@
+//! The forwarder: one thread per direction reads packets from one TUN device, stamps them on read,
+//! asks the direction's model for their fate, and writes each survivor to the other TUN device at
+//! its release time.
+//!
+//! Waiting is ppoll with an absolute-enough relative timeout (timer slack cut to 1 ns) until
+//! [`SPIN`] before the next release, then a short busy loop that keeps reading new arrivals, so a
+//! packet leaves within a few microseconds of its release time without a thread spinning while the
+//! link is idle.
+
+use std::cmp::Ordering as CmpOrdering;
+use std::collections::BinaryHeap;
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use super::DirectionStats;
+use super::schedule::{DirectionModel, Verdict};
+
+/// How long before a release the forwarder stops sleeping and spins: covers the wake-up latency of
+/// a sleeping thread on a busy machine.
+const SPIN: Duration = Duration::from_micros(80);
+
+/// Packets read in a row before due packets are released again.
+const READ_BATCH: usize = 64;
+
+/// Read buffer: the largest IPv4 packet (the MTU is at most 65535).
+const BUFFER: usize = 65_536;
+
+/// Packets up to this size are copied into a buffer of their own size while they wait, so a
+/// stream of ACKs does not hold 64 KiB buffers.
+const SMALL: usize = 2048;
+
+/// Bytes the delay line may hold in one direction (about 250 ms at 8 Gbit/s); packets beyond it
+/// are dropped and counted as queue drops. Only reachable without a rate limit, where no queue
+/// bounds the link.
+const MAX_HELD_BYTES: usize = 256 << 20;
+
+/// Spare 64 KiB buffers kept for reuse.
+const SPARE_BUFFERS: usize = 64;
+
+/// One direction's counters, shared with [`super::EmulatedLink::stats`].
+#[derive(Debug, Default)]
+pub struct Counters {
+    forwarded: AtomicU64,
+    bytes: AtomicU64,
+    lost: AtomicU64,
+    queue_dropped: AtomicU64,
+}
+
+impl Counters {
+    /// The counts so far.
+    pub fn snapshot(&self) -> DirectionStats {
+        DirectionStats {
+            forwarded: self.forwarded.load(Ordering::Relaxed),
+            bytes: self.bytes.load(Ordering::Relaxed),
+            lost: self.lost.load(Ordering::Relaxed),
+            queue_dropped: self.queue_dropped.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// A packet in the delay line, ordered by release time, then arrival.
+struct Held {
+    release: Instant,
+    seq: u64,
+    data: Vec<u8>,
+    len: usize,
+}
+
+impl PartialEq for Held {
+    fn eq(&self, other: &Self) -> bool {
+        (self.release, self.seq) == (other.release, other.seq)
+    }
+}
+
+impl Eq for Held {}
+
+impl PartialOrd for Held {
+    fn partial_cmp(&self, other: &Self) -> Option<CmpOrdering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Held {
+    fn cmp(&self, other: &Self) -> CmpOrdering {
+        // BinaryHeap is a max-heap: the earliest release must compare greatest.
+        (other.release, other.seq).cmp(&(self.release, self.seq))
+    }
+}
+
+/// Everything one direction's thread needs.
+pub struct Forwarder {
+    /// The TUN device packets are read from.
+    pub input: Arc<File>,
+    /// The TUN device packets are written to.
+    pub output: Arc<File>,
+    /// The direction's loss, queue and delay model.
+    pub model: DirectionModel,
+    /// Counts shown by `stats`.
+    pub counters: Arc<Counters>,
+    /// Set when the link stops.
+    pub stopping: Arc<AtomicBool>,
+    /// Becomes readable (end of file) when the link stops, waking a sleeping forwarder.
+    pub stop_signal: UnixStream,
+}
+
+impl Forwarder {
+    /// Moves packets until the link stops. Packets still in the delay line are discarded.
+    pub fn run(mut self) {
+        cut_timer_slack();
+        let mut line: BinaryHeap<Held> = BinaryHeap::new();
+        let mut held_bytes = 0usize;
+        let mut seq = 0u64;
+        let mut spare: Vec<Vec<u8>> = Vec::new();
+        let mut buffer = vec![0u8; BUFFER];
+        while !self.stopping.load(Ordering::Relaxed) {
+            let now = Instant::now();
+            while line.peek().is_some_and(|held| held.release <= now) {
+                let Some(held) = line.pop() else { break };
+                held_bytes -= held.data.capacity();
+                self.deliver(&held.data[..held.len]);
+                if held.data.len() == BUFFER && spare.len() < SPARE_BUFFERS {
+                    spare.push(held.data);
+                }
+            }
+
+            let mut arrived = 0;
+            while arrived < READ_BATCH {
+                let len = match (&*self.input).read(&mut buffer) {
+                    Ok(len) => len,
+                    Err(error) if error.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(error) if error.kind() == io::ErrorKind::Interrupted => {
+                        arrived += 1;
+                        continue;
+                    }
+                    // The device is gone: the link is being torn down.
+                    Err(_) => return,
+                };
+                let at = Instant::now();
+                arrived += 1;
+                let release = match self.model.admit(at, len) {
+                    Verdict::Release(release) => release,
+                    Verdict::Lost => {
+                        self.counters.lost.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    }
+                    Verdict::QueueDropped => {
+                        self.counters.queue_dropped.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    }
+                };
+                let data = if len <= SMALL {
+                    buffer[..len].to_vec()
+                } else {
+                    let fresh = spare.pop().unwrap_or_else(|| vec![0u8; BUFFER]);
+                    std::mem::replace(&mut buffer, fresh)
+                };
+                if held_bytes + data.capacity() > MAX_HELD_BYTES {
+                    self.counters.queue_dropped.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
+                held_bytes += data.capacity();
+                line.push(Held {
+                    release,
+                    seq,
+                    data,
+                    len,
+                });
+                seq += 1;
+            }
+            if arrived > 0 {
+                continue;
+            }
+
+            let timeout = match line.peek() {
+                None => None,
+                Some(next) => {
+                    let left = next.release.saturating_duration_since(Instant::now());
+                    if left <= SPIN {
+                        std::hint::spin_loop();
+                        continue;
+                    }
+                    Some(left - SPIN)
+                }
+            };
+            wait_readable(&self.input, &self.stop_signal, timeout);
+        }
+    }
+
+    fn deliver(&self, packet: &[u8]) {
+        // A TUN write takes a whole packet or fails; a failure (the device going down at stop)
+        // loses the packet like the wire would.
+        if let Ok(written) = (&*self.output).write(packet) {
+            self.counters.forwarded.fetch_add(1, Ordering::Relaxed);
+            self.counters
+                .bytes
+                .fetch_add(written as u64, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Sleeps until `input` or `stop` is readable, or `timeout` has passed (forever when `None`).
+fn wait_readable(input: &File, stop: &UnixStream, timeout: Option<Duration>) {
+    let mut fds = [
+        libc::pollfd {
+            fd: input.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        },
+        libc::pollfd {
+            fd: stop.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        },
+    ];
+    let timespec = timeout.map(|left| libc::timespec {
+        tv_sec: libc::time_t::try_from(left.as_secs()).unwrap_or(libc::time_t::MAX),
+        tv_nsec: libc::c_long::try_from(left.subsec_nanos()).unwrap_or_default(),
+    });
+    let timeout_ptr = timespec
+        .as_ref()
+        .map_or(std::ptr::null(), |t| t as *const libc::timespec);
+    // SAFETY: `fds` and `timespec` are live locals for the whole call; ppoll writes only the
+    // `revents` members of `fds`, and a null signal mask leaves the thread's mask alone.
+    #[allow(unsafe_code)]
+    let _ = unsafe { libc::ppoll(fds.as_mut_ptr(), 2, timeout_ptr, std::ptr::null()) };
+    // Errors (EINTR) and timeouts alike send the caller back round its loop, which re-checks the
+    // clock, the device and the stop flag.
+}
+
+/// Lets the kernel wake this thread within nanoseconds of a timeout instead of the default 50 µs
+/// slack.
+fn cut_timer_slack() {
+    // SAFETY: PR_SET_TIMERSLACK takes an integer argument and touches no memory of ours; it only
+    // changes the calling thread's timer slack.
+    #[allow(unsafe_code)]
+    let _ = unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong) };
+}

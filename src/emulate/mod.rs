@@ -1,0 +1,206 @@
+//! Link-emulation layer: an emulated network path between two anonymous network namespaces, as
+//! mahimahi builds one. Must not import capture, analysis or report code; commands may use it.
+//!
+//! Each namespace holds one TUN device with a point-to-point address (client 10.47.0.2, server
+//! 10.47.0.1) and its own `lo`. Threads of this process forward packets between the two TUN
+//! devices, holding each for half the RTT (plus jitter), dropping some at random (seeded), and
+//! serialising at a rate through a bounded tail-drop queue (see [`schedule`] for the exact model).
+//! Code runs inside a namespace through [`EmulatedLink::in_server`] and
+//! [`EmulatedLink::in_client`]; nothing outlives the process, even on kill -9 (see [`namespace`]).
+
+pub mod forward;
+pub mod link;
+pub mod namespace;
+pub mod parse;
+pub mod schedule;
+pub mod tun;
+
+use std::io;
+use std::time::Duration;
+
+pub use link::EmulatedLink;
+pub use parse::{parse_duration, parse_percent, parse_rate};
+
+/// Default TUN MTU: one packet can carry nearly 64 KiB, like loopback (65536), so a gigabit
+/// needs about 2000 packets a second instead of 83 000 at 1500 bytes. TCP's MSS follows it.
+pub const DEFAULT_MTU: u32 = 65_000;
+
+/// What the emulated path does to packets; the same settings apply to both directions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LinkConfig {
+    /// Round-trip propagation delay; each direction holds packets for half of it.
+    pub rtt: Duration,
+    /// Each packet's one-way delay varies uniformly within ± this (as netem without a table).
+    pub jitter: Duration,
+    /// Probability that a packet is dropped at random, 0.0 ..= 1.0, per direction.
+    pub loss: f64,
+    /// Link rate in bits/s per direction; `None` serialises instantly.
+    pub rate_bps: Option<u64>,
+    /// Packets the rate limiter's queue holds before dropping at the tail (with a rate only).
+    pub queue_packets: usize,
+    /// Seed of the loss and jitter draws: the same seed and packets give the same run.
+    pub seed: u64,
+    /// Let jitter reorder packets of one direction (otherwise a packet never overtakes).
+    pub reorder: bool,
+    /// MTU of both TUN devices (576 ..= 65535).
+    pub mtu: u32,
+}
+
+impl Default for LinkConfig {
+    /// A transparent link: no delay, no loss, no rate limit.
+    fn default() -> LinkConfig {
+        LinkConfig {
+            rtt: Duration::ZERO,
+            jitter: Duration::ZERO,
+            loss: 0.0,
+            rate_bps: None,
+            queue_packets: 1000,
+            seed: 0,
+            reorder: false,
+            mtu: DEFAULT_MTU,
+        }
+    }
+}
+
+impl LinkConfig {
+    /// Checks the settings make a link.
+    pub fn validate(&self) -> Result<(), EmulateError> {
+        let hour = Duration::from_secs(3600);
+        if self.rtt > hour || self.jitter > hour {
+            return Err(EmulateError::Config(
+                "rtt and jitter must be under an hour".into(),
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.loss) {
+            return Err(EmulateError::Config(format!(
+                "loss {} is not a probability between 0 and 1",
+                self.loss
+            )));
+        }
+        if self.rate_bps == Some(0) {
+            return Err(EmulateError::Config(
+                "a rate of 0 bit/s carries nothing; leave the rate out for no limit".into(),
+            ));
+        }
+        if self.queue_packets == 0 {
+            return Err(EmulateError::Config(
+                "the queue must hold at least one packet".into(),
+            ));
+        }
+        if !(576..=65_535).contains(&self.mtu) {
+            return Err(EmulateError::Config(format!(
+                "MTU {} is outside 576 ..= 65535",
+                self.mtu
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Counts for one direction of the link.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct DirectionStats {
+    /// Packets delivered to the other side.
+    pub forwarded: u64,
+    /// Bytes of those packets (IP headers included).
+    pub bytes: u64,
+    /// Packets dropped by the random loss.
+    pub lost: u64,
+    /// Packets dropped because the queue (or the delay line's memory bound) was full.
+    pub queue_dropped: u64,
+}
+
+/// Counts for both directions.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct LinkStats {
+    /// Client → server.
+    pub to_server: DirectionStats,
+    /// Server → client.
+    pub to_client: DirectionStats,
+}
+
+/// Why a link could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum EmulateError {
+    /// Namespaces and TUN devices need CAP_SYS_ADMIN and CAP_NET_ADMIN.
+    #[error(
+        "emulating a link needs root (network namespaces and TUN devices): run with sudo \
+         ({0} was refused)"
+    )]
+    Permission(String),
+    /// The kernel has no TUN driver loaded.
+    #[error("no TUN support: /dev/net/tun is missing (load the driver with `sudo modprobe tun`)")]
+    NoTun,
+    /// A system call failed.
+    #[error("{what}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The system's words.
+        #[source]
+        source: io::Error,
+    },
+    /// The settings do not make a link.
+    #[error("invalid link setting: {0}")]
+    Config(String),
+}
+
+impl EmulateError {
+    fn io(what: impl Into<String>, source: io::Error) -> EmulateError {
+        EmulateError::Io {
+            what: what.into(),
+            source,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_link_is_transparent_and_valid() {
+        let config = LinkConfig::default();
+        assert!(config.validate().is_ok());
+        assert_eq!(config.queue_packets, 1000);
+        assert_eq!(config.rate_bps, None);
+    }
+
+    #[test]
+    fn settings_that_make_no_link_are_refused() {
+        for config in [
+            LinkConfig {
+                loss: 1.5,
+                ..LinkConfig::default()
+            },
+            LinkConfig {
+                loss: f64::NAN,
+                ..LinkConfig::default()
+            },
+            LinkConfig {
+                rate_bps: Some(0),
+                ..LinkConfig::default()
+            },
+            LinkConfig {
+                queue_packets: 0,
+                ..LinkConfig::default()
+            },
+            LinkConfig {
+                mtu: 100_000,
+                ..LinkConfig::default()
+            },
+        ] {
+            assert!(
+                matches!(config.validate(), Err(EmulateError::Config(_))),
+                "{config:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_permission_error_says_what_to_do() {
+        let message = EmulateError::Permission("creating a network namespace".into()).to_string();
+        assert!(message.contains("needs root"), "{message}");
+        assert!(message.contains("sudo"), "{message}");
+    }
+}
