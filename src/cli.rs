@@ -2,11 +2,14 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::builder::TypedValueParser as _;
 use clap::{Args, Parser, Subcommand};
 
 use crate::capture::source::DEFAULT_SNAPLEN;
+use crate::emulate::LinkConfig;
+use crate::emulate::parse::{parse_duration, parse_percent, parse_rate};
 use crate::transfer::client::{DEFAULT_PARALLEL, Mode};
 
 /// How much does a new TCP connection per file cost, and where does the time go?
@@ -70,6 +73,8 @@ pub struct CompareArgs {
     #[command(flatten)]
     pub capture: CaptureArgs,
     #[command(flatten)]
+    pub link: LinkArgs,
+    #[command(flatten)]
     pub output: OutputArgs,
     /// Print each connection's lifecycle (connect, request, response, FIN sent/received, closed)
     /// from both sides.
@@ -87,6 +92,51 @@ pub struct CaptureArgs {
     /// lines, not file bodies (byte counts still come from the wire lengths).
     #[arg(long, default_value_t = DEFAULT_SNAPLEN, value_parser = clap::value_parser!(i32).range(96..=262_144))]
     pub snaplen: i32,
+}
+
+/// An emulated network path. With any of these, the server and the client run in two network
+/// namespaces joined by a link synack emulates itself (needs root), and the capture is taken on
+/// the client's side of it.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Emulated link (needs root)")]
+pub struct LinkArgs {
+    /// Round-trip time of the path, e.g. 20ms, 150ms.
+    #[arg(long, value_name = "TIME", value_parser = parse_duration)]
+    pub rtt: Option<Duration>,
+    /// Each packet's one-way delay varies uniformly within ± this; packets are never reordered.
+    #[arg(long, value_name = "TIME", value_parser = parse_duration)]
+    pub jitter: Option<Duration>,
+    /// Probability that a packet is lost, each way, e.g. 1%.
+    #[arg(long, value_name = "PERCENT", value_parser = parse_percent)]
+    pub loss: Option<f64>,
+    /// Link rate each way, e.g. 10mbit, 1gbit.
+    #[arg(long, value_name = "RATE", value_parser = parse_rate)]
+    pub rate: Option<u64>,
+    /// Packets the rate limiter queues before dropping at the tail.
+    #[arg(long, value_name = "PACKETS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=1_000_000).map(|q| q as usize))]
+    pub queue: usize,
+    /// Seed of the loss and jitter, so a run can be repeated.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+impl LinkArgs {
+    /// The link to emulate, if any option asks for one.
+    pub fn config(&self) -> Option<LinkConfig> {
+        if self.rtt.is_none() && self.jitter.is_none() && self.loss.is_none() && self.rate.is_none()
+        {
+            return None;
+        }
+        Some(LinkConfig {
+            rtt: self.rtt.unwrap_or_default(),
+            jitter: self.jitter.unwrap_or_default(),
+            loss: self.loss.unwrap_or(0.0),
+            rate_bps: self.rate,
+            queue_packets: self.queue,
+            seed: self.seed,
+            ..LinkConfig::default()
+        })
+    }
 }
 
 /// Report output options.

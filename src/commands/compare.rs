@@ -1,17 +1,18 @@
 //! `synack compare`: both modes, round after round, each mode under its own live capture; then the
 //! timing, packet, phase and attribution tables, the saved captures and report.json.
 
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 
-use crate::analysis::comparison::{CaptureInfo, Comparison, ModeResult, SourceFile};
+use crate::analysis::comparison::{CaptureInfo, Comparison, LinkSettings, ModeResult, SourceFile};
 use crate::capture::CaptureError;
 use crate::capture::reader::track_file;
 use crate::capture::source::Recorder;
 use crate::cli::CompareArgs;
+use crate::emulate::EmulatedLink;
 use crate::report::{json, secs, tables};
 use crate::transfer::client::{FetchPlan, Mode, RunTiming, fetch};
 use crate::transfer::events::EventLog;
@@ -26,6 +27,32 @@ const SETTLE_QUIET: Duration = Duration::from_millis(150);
 /// Upper bound on that wait.
 const SETTLE_LIMIT: Duration = Duration::from_secs(3);
 
+/// Where the client and the server run: on this host, or at the two ends of an emulated link.
+enum Network {
+    /// This host's own network (loopback for the built-in server).
+    Host,
+    /// Two namespaces joined by synack's link emulator.
+    Emulated(EmulatedLink),
+}
+
+impl Network {
+    /// Runs `f` where the client runs.
+    fn client<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> T {
+        match self {
+            Network::Host => f(),
+            Network::Emulated(link) => link.in_client(f),
+        }
+    }
+
+    /// Runs `f` where the server runs.
+    fn server<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> T {
+        match self {
+            Network::Host => f(),
+            Network::Emulated(link) => link.in_server(f),
+        }
+    }
+}
+
 /// Runs the comparison and prints its report.
 pub fn run(args: &CompareArgs) -> anyhow::Result<()> {
     let mut selected: Vec<Mode> = Vec::new();
@@ -33,6 +60,12 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<()> {
         if !selected.contains(&mode) {
             selected.push(mode);
         }
+    }
+    let link_config = args.link.config();
+    if link_config.is_some() && args.server.is_some() {
+        bail!(
+            "--rtt, --jitter, --loss and --rate emulate a link to the built-in server; leave out --server"
+        );
     }
     let samples = tempfile::Builder::new()
         .prefix("synack-files-")
@@ -54,26 +87,48 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<()> {
         .map(Path::to_path_buf)
         .unwrap_or_default();
 
+    let network = match &link_config {
+        Some(config) => Network::Emulated(
+            EmulatedLink::start(config.clone()).context("cannot emulate the link")?,
+        ),
+        None => Network::Host,
+    };
+    let link = match (&network, &link_config) {
+        (Network::Emulated(link), Some(config)) => Some((
+            link.server_ip(),
+            link.client_iface().to_owned(),
+            config.clone(),
+        )),
+        _ => None,
+    };
     let server_events = EventLog::default();
     let server = match &args.server {
         Some(_) => None,
-        None => Some(
-            Server::start(
-                ServerConfig {
-                    bind: SocketAddr::from(([127, 0, 0, 1], 0)),
-                    root,
-                    max_connections: 64,
-                },
-                args.verbose.then(|| server_events.clone()),
+        None => {
+            let config = ServerConfig {
+                bind: SocketAddr::new(
+                    link.as_ref().map_or(IpAddr::from([127, 0, 0, 1]), |l| l.0),
+                    0,
+                ),
+                root,
+                max_connections: 64,
+            };
+            let events = args.verbose.then(|| server_events.clone());
+            Some(
+                network
+                    .server(move || Server::start(config, events))
+                    .context("cannot start the built-in server")?,
             )
-            .context("cannot start the built-in server")?,
-        ),
+        }
     };
     let addr = match (&args.server, &server) {
         (Some(s), _) => resolve(s)?,
         (None, Some(srv)) => srv.local_addr(),
         (None, None) => unreachable!("a built-in server runs when --server is absent"),
     };
+    let iface = link
+        .as_ref()
+        .map_or(args.capture.iface.clone(), |l| l.1.clone());
 
     let run_dir = make_run_dir(&args.captures)?;
     let plan = FetchPlan {
@@ -84,11 +139,14 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<()> {
         expected_sha256: Some(files.iter().map(|f| f.sha256.clone()).collect()),
         parallel: args.parallel,
     };
-    // Read before any capture starts: it opens a probe connection on 127.0.0.1.
-    let kernel = read_kernel_settings();
+    // Read where the server runs, before any capture starts: it opens a probe connection.
+    let kernel = network.server(read_kernel_settings);
     // One unrecorded run per mode first, so no mode pays for cold caches and thread start.
     for &mode in &selected {
-        fetch(mode, &plan, None).with_context(|| format!("{} warm-up run failed", mode.name()))?;
+        let plan = plan.clone();
+        network
+            .client(move || fetch(mode, &plan, None))
+            .with_context(|| format!("{} warm-up run failed", mode.name()))?;
     }
     server_events.take();
     if let Some(server) = &server {
@@ -101,12 +159,13 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<()> {
     for &mode in &selected {
         let pcap_path = run_dir.join(format!("{}.pcap", mode.name()));
         let recorder = if capture {
-            match Recorder::start(
-                &args.capture.iface,
-                &filter,
+            let (iface, filter, path, snaplen) = (
+                iface.clone(),
+                filter.clone(),
+                pcap_path.clone(),
                 args.capture.snaplen,
-                &pcap_path,
-            ) {
+            );
+            match network.client(move || Recorder::start(&iface, &filter, snaplen, &path)) {
                 Ok(r) => Some(r),
                 Err(e @ CaptureError::Permission { .. }) => {
                     eprintln!(
@@ -124,8 +183,10 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<()> {
         let mut timings: Vec<RunTiming> = Vec::new();
         for round in 0..args.rounds {
             clear_received(&plan, mode, &files)?;
-            let timing =
-                fetch(mode, &plan, args.verbose.then_some(&client_events)).with_context(|| {
+            let (plan, events, verbose) = (plan.clone(), client_events.clone(), args.verbose);
+            let timing = network
+                .client(move || fetch(mode, &plan, verbose.then_some(&events)))
+                .with_context(|| {
                     format!(
                         "{} run {} of {} failed",
                         mode.name(),
@@ -169,8 +230,13 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<()> {
         modes.push(result);
     }
     if let Some(server) = server {
-        server.stop();
+        // Stopped from its own network: it wakes its accept thread by connecting to itself.
+        network.server(move || server.stop());
     }
+    let link_stats = match network {
+        Network::Emulated(link) => Some(link.stop()),
+        Network::Host => None,
+    };
 
     let comparison = Comparison {
         rounds: args.rounds as usize,
@@ -179,10 +245,30 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<()> {
         modes,
         parallel: args.parallel,
         kernel: Some(kernel),
-        link: None,
+        link: link.map(|(_, _, c)| LinkSettings {
+            rtt_s: c.rtt.as_secs_f64(),
+            jitter_s: c.jitter.as_secs_f64(),
+            loss: c.loss,
+            rate_bps: c.rate_bps,
+            queue_packets: c.queue_packets,
+            seed: c.seed,
+        }),
     };
     print_report(&comparison);
-    let report = serde_json::to_string_pretty(&json::comparison(&comparison))?;
+    if let Some(stats) = &link_stats {
+        println!(
+            "Link: {} packets to the server ({} lost, {} dropped at the queue), {} to the client ({} lost, {} dropped at the queue)\n",
+            stats.to_server.forwarded,
+            stats.to_server.lost,
+            stats.to_server.queue_dropped,
+            stats.to_client.forwarded,
+            stats.to_client.lost,
+            stats.to_client.queue_dropped
+        );
+    }
+    let mut report = json::comparison(&comparison);
+    report["link_stats"] = serde_json::to_value(&link_stats)?;
+    let report = serde_json::to_string_pretty(&report)?;
     let report_path = run_dir.join("report.json");
     write_atomically(&report_path, report.as_bytes())?;
     if let Some(extra) = &args.output.json {

@@ -57,8 +57,9 @@ impl EmulatedLink {
             })
         })?;
         let (server_tun, client_tun) = (Arc::new(server_tun), Arc::new(client_tun));
-        let (stop_signal, stop_watch) = UnixStream::pair()
-            .map_err(|source| EmulateError::io("cannot make the forwarders' stop signal", source))?;
+        let (stop_signal, stop_watch) = UnixStream::pair().map_err(|source| {
+            EmulateError::io("cannot make the forwarders' stop signal", source)
+        })?;
         let stopping = Arc::new(AtomicBool::new(false));
         let mut link = EmulatedLink {
             config,
@@ -184,4 +185,3 @@ fn make_end(end: &PointToPoint) -> Result<File, EmulateError> {
     tun::configure(end)?;
     Ok(device)
 }
-
