@@ -32,7 +32,7 @@ pub enum Command {
     ///
     /// Needs capture privileges (sudo, or setcap on the binary); without them it runs
     /// timing-only from the client's own timestamps.
-    Compare(CompareArgs),
+    Compare(Box<CompareArgs>),
     /// Packet, connection and phase tables for a saved capture (pcap or pcapng, `-` for stdin).
     Analyze(AnalyzeArgs),
     /// Serve a folder over HTTP/1.1 (usable by curl or a browser).

@@ -32,7 +32,7 @@ enum Network {
     /// This host's own network (loopback for the built-in server).
     Host,
     /// Two namespaces joined by synack's link emulator.
-    Emulated(EmulatedLink),
+    Emulated(Box<EmulatedLink>),
 }
 
 impl Network {
@@ -88,9 +88,9 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<()> {
         .unwrap_or_default();
 
     let network = match &link_config {
-        Some(config) => Network::Emulated(
+        Some(config) => Network::Emulated(Box::new(
             EmulatedLink::start(config.clone()).context("cannot emulate the link")?,
-        ),
+        )),
         None => Network::Host,
     };
     let link = match (&network, &link_config) {
@@ -267,7 +267,7 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<()> {
         );
     }
     let mut report = json::comparison(&comparison);
-    report["link_stats"] = serde_json::to_value(&link_stats)?;
+    report["link_stats"] = serde_json::to_value(link_stats)?;
     let report = serde_json::to_string_pretty(&report)?;
     let report_path = run_dir.join("report.json");
     write_atomically(&report_path, report.as_bytes())?;
