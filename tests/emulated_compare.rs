@@ -1,0 +1,148 @@
+//! `synack compare` over the emulated link (root): handshake times equal the configured RTT, the
+//! modes order as the textbook says, and a lossy link's retransmissions show in `analyze`.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+/// One emulated link at a time: the forwarder's timing needs the machine's cores to itself.
+static ONE_LINK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn compare(dir: &Path, args: &[&str]) -> Value {
+    let _one = ONE_LINK.lock().unwrap_or_else(|e| e.into_inner());
+    let json_path = dir.join("report.json");
+    let out = common::synack()
+        .arg("compare")
+        .args(args)
+        .arg("--captures")
+        .arg(dir.join("captures"))
+        .arg("--out")
+        .arg(dir.join("received"))
+        .arg("--json")
+        .arg(&json_path)
+        .timeout(std::time::Duration::from_secs(300))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&std::fs::read(json_path).unwrap()).unwrap()
+}
+
+fn mean_total(report: &Value, mode: &str) -> f64 {
+    report["modes"][mode]["summary"]["total_s"]["mean"]
+        .as_f64()
+        .unwrap()
+}
+
+#[test]
+fn compare_over_a_20ms_link_as_root() {
+    if !common::require_root("compare_over_a_20ms_link_as_root") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let rtt = 0.020;
+    let report = compare(
+        dir.path(),
+        &[
+            "--rtt",
+            "20ms",
+            "--rounds",
+            "2",
+            "--modes",
+            "non-persistent,persistent,pipelined",
+        ],
+    );
+    assert_eq!(report["link"]["rtt_s"], rtt);
+    for mode in ["non-persistent", "persistent", "pipelined"] {
+        for run in report["modes"][mode]["runs"].as_array().unwrap() {
+            for c in run["connections"].as_array().unwrap() {
+                let handshake = c["handshake_s"].as_f64().unwrap();
+                assert!(
+                    (handshake - rtt).abs() <= 100e-6,
+                    "{mode}: handshake {handshake} s"
+                );
+            }
+            assert!(
+                run["files"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .all(|f| f["sha256_ok"] == true)
+            );
+        }
+    }
+    let n = report["files"].as_array().unwrap().len() as f64;
+    let (np, p, pl) = (
+        mean_total(&report, "non-persistent"),
+        mean_total(&report, "persistent"),
+        mean_total(&report, "pipelined"),
+    );
+    assert!(
+        np - p >= (n - 1.0) * rtt,
+        "non-persistent {np} s, persistent {p} s"
+    );
+    assert!(pl < p, "pipelined {pl} s, persistent {p} s");
+    // The model uses the configured RTT.
+    assert_eq!(report["model"]["path"]["rtt_s"], rtt);
+}
+
+#[test]
+fn lossy_link_with_a_seed_shows_retransmissions_as_root() {
+    if !common::require_root("lossy_link_with_a_seed_shows_retransmissions_as_root") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let report = compare(
+        dir.path(),
+        &[
+            "--rtt",
+            "10ms",
+            "--loss",
+            "3%",
+            "--seed",
+            "7",
+            "--rounds",
+            "1",
+            "--modes",
+            "persistent",
+        ],
+    );
+    let lost = report["link_stats"]["to_server"]["lost"].as_u64().unwrap()
+        + report["link_stats"]["to_client"]["lost"].as_u64().unwrap();
+    assert!(lost > 0, "{}", report["link_stats"]);
+    let pcap = PathBuf::from(report["captures"]["persistent"].as_str().unwrap());
+    let out = common::synack()
+        .arg("analyze")
+        .arg(&pcap)
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let analyzed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        analyzed["totals"]["retransmissions"].as_u64().unwrap() > 0,
+        "{}",
+        analyzed["totals"]
+    );
+    if common::have_tshark("lossy_link_with_a_seed_shows_retransmissions_as_root") {
+        common::assert_matches_tshark(&pcap, &analyzed["totals"]);
+    }
+}
+
+#[test]
+fn link_options_with_a_remote_server_are_refused() {
+    let out = common::synack()
+        .args(["compare", "--rtt", "20ms", "--server", "127.0.0.1:9"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("leave out --server"), "{stderr}");
+}
