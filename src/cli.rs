@@ -54,7 +54,7 @@ pub struct CompareArgs {
     /// the built-in one on 127.0.0.1.
     #[arg(long, value_name = "HOST:PORT")]
     pub server: Option<String>,
-    /// Where received files go: <OUT>/non-persistent/ and <OUT>/persistent/.
+    /// Where received files go: <OUT>/<mode>/, e.g. received/non-persistent/.
     #[arg(long, value_name = "DIR", default_value = "received")]
     pub out: PathBuf,
     /// Where each run's folder of captures and report.json is made.

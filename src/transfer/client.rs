@@ -56,7 +56,7 @@ pub enum Mode {
     /// One keep-alive connection; every request is written before any response is read
     /// (HTTP/1.1 pipelining), then the responses are read in order.
     Pipelined,
-    /// One connection per file as in non-persistent, but up to [`FetchPlan::parallel`] of them
+    /// One connection per file as in non-persistent, but up to `--parallel` of them
     /// open at once, as a browser does.
     Parallel,
 }
