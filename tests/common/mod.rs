@@ -146,3 +146,156 @@ pub fn write_pcap(path: &Path, linktype: u32, frames: &[(i64, Vec<u8>)]) {
 pub fn synack() -> assert_cmd::Command {
     assert_cmd::Command::cargo_bin("synack").expect("synack binary")
 }
+
+/// The bytes of a nanosecond pcap file of `frames` (timestamp in ns, bytes) with link type
+/// `linktype`, each frame cut to `snaplen` bytes as a capture with that snap length keeps it (the
+/// record's wire length stays the frame's length).
+pub fn pcap_bytes(linktype: u32, snaplen: usize, frames: &[(i64, Vec<u8>)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend_from_slice(&0xa1b2_3c4du32.to_le_bytes());
+    out.extend_from_slice(&2u16.to_le_bytes());
+    out.extend_from_slice(&4u16.to_le_bytes());
+    out.extend_from_slice(&[0; 8]);
+    out.extend_from_slice(&(snaplen as u32).to_le_bytes());
+    out.extend_from_slice(&linktype.to_le_bytes());
+    for (ts, data) in frames {
+        let kept = &data[..data.len().min(snaplen)];
+        out.extend_from_slice(&((ts / 1_000_000_000) as u32).to_le_bytes());
+        out.extend_from_slice(&((ts % 1_000_000_000) as u32).to_le_bytes());
+        out.extend_from_slice(&(kept.len() as u32).to_le_bytes());
+        out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        out.extend_from_slice(kept);
+    }
+    out
+}
+
+/// Ethernet frames of TCP conversations, 10 µs apart, with consistent sequence numbers.
+pub struct Frames {
+    /// (timestamp in ns, frame bytes), in capture order.
+    pub frames: Vec<(i64, Vec<u8>)>,
+    t: i64,
+}
+
+/// One TCP connection's endpoints and next sequence numbers (IPv4 or IPv6).
+pub struct Flow {
+    client: std::net::SocketAddr,
+    server: std::net::SocketAddr,
+    cseq: u32,
+    sseq: u32,
+}
+
+impl Flow {
+    /// A connection from `client` to `server` (`"127.0.0.1:40000"`, `"[::1]:8080"`) with these
+    /// initial sequence numbers.
+    pub fn new(client: &str, server: &str, client_isn: u32, server_isn: u32) -> Flow {
+        Flow {
+            client: client.parse().expect("client address"),
+            server: server.parse().expect("server address"),
+            cseq: client_isn,
+            sseq: server_isn,
+        }
+    }
+}
+
+impl Frames {
+    /// No frames yet; the first comes at 2023-11-14 22:13:20 UTC.
+    pub fn new() -> Frames {
+        Frames {
+            frames: Vec::new(),
+            t: 1_700_000_000_000_000_000,
+        }
+    }
+
+    /// Appends a frame that is not TCP (UDP on the same addresses).
+    pub fn udp(&mut self, payload: &[u8]) {
+        let builder = etherparse::PacketBuilder::ethernet2([2; 6], [4; 6])
+            .ipv4([127, 0, 0, 1], [127, 0, 0, 1], 64)
+            .udp(5353, 5353);
+        let mut frame = Vec::new();
+        builder.write(&mut frame, payload).expect("build frame");
+        self.push_frame(frame);
+    }
+
+    /// Appends one segment of `flow`; `flags` is a set of the letters S, A, F, R, P.
+    pub fn send(&mut self, flow: &mut Flow, from_client: bool, flags: &str, payload: &[u8]) {
+        use std::net::IpAddr;
+        let (src, dst, seq, ack) = if from_client {
+            (flow.client, flow.server, flow.cseq, flow.sseq)
+        } else {
+            (flow.server, flow.client, flow.sseq, flow.cseq)
+        };
+        let base = etherparse::PacketBuilder::ethernet2([2; 6], [4; 6]);
+        let ip = match (src.ip(), dst.ip()) {
+            (IpAddr::V4(s), IpAddr::V4(d)) => base.ipv4(s.octets(), d.octets(), 64),
+            (IpAddr::V6(s), IpAddr::V6(d)) => base.ipv6(s.octets(), d.octets(), 64),
+            _ => panic!("a flow's addresses are of one family"),
+        };
+        let mut b = ip.tcp(src.port(), dst.port(), seq, 65535);
+        if flags.contains('S') {
+            b = b.syn();
+        }
+        if flags.contains('A') {
+            b = b.ack(ack);
+        }
+        if flags.contains('F') {
+            b = b.fin();
+        }
+        if flags.contains('R') {
+            b = b.rst();
+        }
+        if flags.contains('P') {
+            b = b.psh();
+        }
+        let mut frame = Vec::new();
+        b.write(&mut frame, payload).expect("build frame");
+        self.push_frame(frame);
+        let advance =
+            payload.len() as u32 + u32::from(flags.contains('S')) + u32::from(flags.contains('F'));
+        let next = if from_client {
+            &mut flow.cseq
+        } else {
+            &mut flow.sseq
+        };
+        *next = next.wrapping_add(advance);
+    }
+
+    /// SYN, SYN-ACK, ACK.
+    pub fn handshake(&mut self, flow: &mut Flow) {
+        self.send(flow, true, "S", &[]);
+        self.send(flow, false, "SA", &[]);
+        self.send(flow, true, "A", &[]);
+    }
+
+    /// A GET and a response of `body` bytes in segments of at most 1400 bytes, then the client's
+    /// ACK.
+    pub fn exchange(&mut self, flow: &mut Flow, path: &str, body: usize) {
+        let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n");
+        self.send(flow, true, "PA", request.as_bytes());
+        let mut response =
+            format!("HTTP/1.1 200 OK\r\nContent-Length: {body}\r\n\r\n").into_bytes();
+        response.extend(std::iter::repeat_n(b'z', body));
+        for chunk in response.chunks(1400) {
+            self.send(flow, false, "A", chunk);
+        }
+        self.send(flow, true, "A", &[]);
+    }
+
+    /// FIN, ACK, FIN, ACK, the `from_client` side first.
+    pub fn close(&mut self, flow: &mut Flow, from_client: bool) {
+        self.send(flow, from_client, "FA", &[]);
+        self.send(flow, !from_client, "A", &[]);
+        self.send(flow, !from_client, "FA", &[]);
+        self.send(flow, from_client, "A", &[]);
+    }
+
+    fn push_frame(&mut self, frame: Vec<u8>) {
+        self.t += 10_000;
+        self.frames.push((self.t, frame));
+    }
+}
+
+impl Default for Frames {
+    fn default() -> Frames {
+        Frames::new()
+    }
+}

@@ -1,0 +1,38 @@
+//! `synack analyze` never panics on a capture file of any bytes: libpcap reads it (pcap or
+//! pcapng), synack decodes and tracks it, and the JSON and tables are rendered, not printed.
+#![no_main]
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use libfuzzer_sys::fuzz_target;
+use synack::capture::reader::track_file;
+use synack::capture::track::Totals;
+use synack::commands::analyze::pattern;
+use synack::report::{json, tables};
+
+/// One file per fuzzing process, rewritten for each input (libpcap reads files, not memory).
+fn scratch() -> &'static PathBuf {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| {
+        std::env::temp_dir().join(format!("synack-fuzz-{}.pcap", std::process::id()))
+    })
+}
+
+fuzz_target!(|data: &[u8]| {
+    let path = scratch();
+    std::fs::write(path, data).expect("write the scratch capture");
+    match track_file(path, None) {
+        Ok(tracked) => {
+            let _ = json::capture(&tracked).to_string();
+            let _ = tables::totals_table(&Totals::of(&tracked.connections)).to_string();
+            let _ = tables::connection_table(&tracked.connections, Some(20)).to_string();
+            let _ = tables::capture_phase_table(&tracked.connections).to_string();
+            let _ = pattern(&tracked.connections);
+            if let Some(cut) = &tracked.cut_off {
+                assert!(!cut.to_string().contains('\n'), "{cut}");
+            }
+        }
+        Err(e) => assert!(!e.to_string().contains('\n'), "{e}"),
+    }
+});
