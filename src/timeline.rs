@@ -25,7 +25,8 @@ impl Ts {
 
     /// Seconds from `earlier` to `self` (negative when `self` is earlier).
     pub fn secs_since(self, earlier: Ts) -> f64 {
-        (self.0 - earlier.0) as f64 / 1e9
+        // i128: timestamps from a damaged capture may lie at opposite ends of i64.
+        (i128::from(self.0) - i128::from(earlier.0)) as f64 / 1e9
     }
 
     /// Seconds since the epoch as a float, for display and JSON.

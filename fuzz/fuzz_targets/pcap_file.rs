@@ -8,7 +8,8 @@ use std::sync::OnceLock;
 use libfuzzer_sys::fuzz_target;
 use synack::capture::reader::track_file;
 use synack::capture::track::Totals;
-use synack::commands::analyze::pattern;
+use synack::analysis::pattern::RequestPattern;
+use synack::analysis::phases::{ConnectionTimeline, PhaseAccumulator};
 use synack::report::{json, tables};
 
 /// One file per fuzzing process, rewritten for each input (libpcap reads files, not memory).
@@ -29,7 +30,7 @@ fuzz_target!(|data: &[u8]| {
             let _ = tables::connection_table(&tracked.connections, Some(20)).to_string();
             let _ = tables::capture_phase_table(&tracked.connections).to_string();
             let _ = pattern(&tracked.connections);
-            if let Some(cut) = &tracked.cut_off {
+            if let Some(cut) = &tracked.counts.cut_off {
                 assert!(!cut.to_string().contains('\n'), "{cut}");
             }
         }
