@@ -25,11 +25,19 @@ fuzz_target!(|data: &[u8]| {
     std::fs::write(path, data).expect("write the scratch capture");
     match track_file(path, None) {
         Ok(tracked) => {
-            let _ = json::capture(&tracked).to_string();
-            let _ = tables::totals_table(&Totals::of(&tracked.connections)).to_string();
-            let _ = tables::connection_table(&tracked.connections, Some(20)).to_string();
-            let _ = tables::capture_phase_table(&tracked.connections).to_string();
-            let _ = pattern(&tracked.connections);
+            let totals = Totals::of(&tracked.connections);
+            let mut pattern = RequestPattern::default();
+            let mut phases = PhaseAccumulator::default();
+            for c in &tracked.connections {
+                let _ = json::connection(c).to_string();
+                pattern.add(c);
+                phases.add(&ConnectionTimeline::from_capture(c));
+            }
+            let _ = json::capture_summary(&tracked.counts, &totals, &pattern.describe()).to_string();
+            let _ = tables::totals_table(&totals).to_string();
+            let shown = tracked.connections.len().min(20);
+            let _ = tables::connection_table(&tracked.connections[..shown], 0).to_string();
+            let _ = tables::phase_summary_table(&phases.finish()).to_string();
             if let Some(cut) = &tracked.counts.cut_off {
                 assert!(!cut.to_string().contains('\n'), "{cut}");
             }
