@@ -65,9 +65,15 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
             }
             Output::Json { first } => {
                 let sep = if std::mem::take(first) { "" } else { "," };
-                serde_json::to_string(&json::connection(&conn))
+                stdout
+                    .write_all(sep.as_bytes())
                     .map_err(anyhow::Error::from)
-                    .and_then(|text| Ok(write!(stdout, "{sep}{text}")?))
+                    .and_then(|()| {
+                        Ok(serde_json::to_writer(
+                            &mut stdout,
+                            &json::ConnectionJson::of(&conn),
+                        )?)
+                    })
             }
             Output::Csv(w) => w
                 .write_record(csv_rows::row(&conn))

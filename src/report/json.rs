@@ -5,40 +5,64 @@ use serde_json::{Value, json};
 
 use crate::analysis::comparison::{Comparison, ModeResult};
 use crate::capture::reader::FrameCounts;
-use crate::capture::track::{Connection, Side, Totals};
+use std::net::SocketAddr;
 
-/// One connection: `{"client","server","syn","synack","pure_ack","data","fin","rst","handshake_s","teardown_s", …}`.
+use crate::capture::track::{CloseKind, Connection, FinalState, FlagCounts, Side, Totals};
+
+/// One connection as JSON: `{"client","server","syn","synack","pure_ack","data","fin","rst",
+/// "handshake_s","teardown_s", …}`. A plain struct, so streaming thousands of them allocates little.
+#[derive(Debug, serde::Serialize)]
+pub struct ConnectionJson {
+    stream: usize,
+    client: SocketAddr,
+    server: SocketAddr,
+    client_guessed: bool,
+    #[serde(flatten)]
+    counts: FlagCounts,
+    requests: usize,
+    http_requests: u64,
+    client_payload_bytes: u64,
+    server_payload_bytes: u64,
+    start_unix_s: f64,
+    handshake_s: Option<f64>,
+    time_to_first_data_s: Option<f64>,
+    teardown_s: Option<f64>,
+    duration_s: f64,
+    active_closer: Option<Side>,
+    final_state: FinalState,
+    close: Option<CloseKind>,
+    fin_with_data: u64,
+}
+
+impl ConnectionJson {
+    /// The JSON view of `c`.
+    pub fn of(c: &Connection) -> ConnectionJson {
+        ConnectionJson {
+            stream: c.stream,
+            client: c.client,
+            server: c.server,
+            client_guessed: !c.syn_seen,
+            counts: c.counts,
+            requests: c.exchanges.len(),
+            http_requests: c.http_requests,
+            client_payload_bytes: c.client_bytes,
+            server_payload_bytes: c.server_bytes,
+            start_unix_s: c.first_ts.as_secs_f64(),
+            handshake_s: c.handshake_s(),
+            time_to_first_data_s: c.time_to_first_data_s(),
+            teardown_s: c.teardown_s(),
+            duration_s: c.last_ts.secs_since(c.first_ts),
+            active_closer: c.first_fin.map(|f| f.1),
+            final_state: c.final_state(),
+            close: c.close,
+            fin_with_data: c.fin_with_data,
+        }
+    }
+}
+
+/// One connection as a JSON value.
 pub fn connection(c: &Connection) -> Value {
-    json!({
-        "stream": c.stream,
-        "client": c.client.to_string(),
-        "server": c.server.to_string(),
-        "client_guessed": !c.syn_seen,
-        "syn": c.counts.syn,
-        "synack": c.counts.synack,
-        "handshake_ack": c.counts.handshake_ack,
-        "pure_ack": c.counts.pure_ack,
-        "data": c.counts.data,
-        "fin": c.counts.fin,
-        "rst": c.counts.rst,
-        "packets": c.counts.packets,
-        "bytes": c.counts.bytes,
-        "retransmissions": c.counts.retransmissions,
-        "dup_acks": c.counts.dup_acks,
-        "requests": c.exchanges.len(),
-        "http_requests": c.http_requests,
-        "client_payload_bytes": c.client_bytes,
-        "server_payload_bytes": c.server_bytes,
-        "start_unix_s": c.first_ts.as_secs_f64(),
-        "handshake_s": c.handshake_s(),
-        "time_to_first_data_s": c.time_to_first_data_s(),
-        "teardown_s": c.teardown_s(),
-        "duration_s": c.last_ts.secs_since(c.first_ts),
-        "active_closer": c.first_fin.map(|f| match f.1 { Side::Client => "client", Side::Server => "server" }),
-        "final_state": c.final_state(),
-        "close": c.close,
-        "fin_with_data": c.fin_with_data,
-    })
+    serde_json::to_value(ConnectionJson::of(c)).unwrap_or(Value::Null)
 }
 
 /// The fields of `analyze --json` other than `connections`, which are streamed before them.
