@@ -4,12 +4,14 @@ use std::fs::File;
 use std::net::{IpAddr, Ipv4Addr};
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::{self, JoinHandle};
+use std::time::Instant;
 
 use super::forward::{Counters, Forwarder};
 use super::namespace::Namespace;
 use super::schedule::{DirectionModel, Way};
+use super::stamp::TxStamps;
 use super::tun::{self, PointToPoint};
 use super::{EmulateError, LinkConfig, LinkStats};
 
@@ -40,7 +42,7 @@ impl EmulatedLink {
     pub fn start(config: LinkConfig) -> Result<EmulatedLink, EmulateError> {
         config.validate()?;
         let mtu = config.mtu;
-        let (server, server_tun) = Namespace::create("server", move || {
+        let (server, (server_tun, server_stamps)) = Namespace::create("server", move || {
             make_end(&PointToPoint {
                 name: SERVER_IFACE.into(),
                 local: SERVER_IP,
@@ -48,7 +50,7 @@ impl EmulatedLink {
                 mtu,
             })
         })?;
-        let (client, client_tun) = Namespace::create("client", move || {
+        let (client, (client_tun, client_stamps)) = Namespace::create("client", move || {
             make_end(&PointToPoint {
                 name: CLIENT_IFACE.into(),
                 local: CLIENT_IP,
@@ -60,6 +62,12 @@ impl EmulatedLink {
         let (stop_signal, stop_watch) = UnixStream::pair()
             .map_err(|source| EmulateError::io("cannot make the forwarders' stop signal", source))?;
         let stopping = Arc::new(AtomicBool::new(false));
+        let epoch = Instant::now();
+        let delivered = [Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0))];
+        let next_release = [
+            Arc::new(AtomicU64::new(u64::MAX)),
+            Arc::new(AtomicU64::new(u64::MAX)),
+        ];
         let mut link = EmulatedLink {
             config,
             client,
@@ -70,12 +78,14 @@ impl EmulatedLink {
             stop_signal: Some(stop_signal),
             forwarders: Vec::new(),
         };
-        for (way, input, output) in [
-            (Way::ToServer, &client_tun, &server_tun),
-            (Way::ToClient, &server_tun, &client_tun),
+        for (way, input, stamps, output, own, peer) in [
+            (Way::ToServer, &client_tun, client_stamps, &server_tun, 0, 1),
+            (Way::ToClient, &server_tun, server_stamps, &client_tun, 1, 0),
         ] {
             let forwarder = Forwarder {
                 input: Arc::clone(input),
+                stamps: (!link.config.rtt.is_zero() || !link.config.jitter.is_zero())
+                    .then_some(stamps),
                 output: Arc::clone(output),
                 model: DirectionModel::new(&link.config, way),
                 counters: Arc::clone(match way {
@@ -86,6 +96,12 @@ impl EmulatedLink {
                 stop_signal: stop_watch.try_clone().map_err(|source| {
                     EmulateError::io("cannot make the forwarders' stop signal", source)
                 })?,
+                epoch,
+                delivered: Arc::clone(&delivered[own]),
+                peer_delivered: Arc::clone(&delivered[peer]),
+                next_release: Arc::clone(&next_release[own]),
+                peer_next_release: Arc::clone(&next_release[peer]),
+                anticipate: !link.config.rtt.is_zero(),
             };
             let name = match way {
                 Way::ToServer => "link-to-server",
@@ -176,12 +192,14 @@ impl Drop for EmulatedLink {
     }
 }
 
-/// Sets up one end inside its fresh namespace: `lo` up, then the TUN device, addressed and up.
-fn make_end(end: &PointToPoint) -> Result<File, EmulateError> {
+/// Sets up one end inside its fresh namespace: `lo` up, then the TUN device, addressed and up,
+/// with a packet socket stamping what the kernel sends to it.
+fn make_end(end: &PointToPoint) -> Result<(File, TxStamps), EmulateError> {
     tun::disable_ipv6_on_new_interfaces();
     tun::bring_up("lo")?;
     let device = tun::create_tun(&end.name)?;
+    let stamps = TxStamps::open(tun::ifindex(&end.name)?)?;
     tun::configure(end)?;
-    Ok(device)
+    Ok((device, stamps))
 }
 
