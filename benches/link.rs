@@ -58,11 +58,7 @@ fn main() {
         SocketAddr::new(link.server_ip(), 0),
     );
     let stats = link.stop();
-    let over_loopback = bulk(
-        |f| f(),
-        |f| f(),
-        SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
-    );
+    let over_loopback = bulk(|f| f(), |f| f(), SocketAddr::from((Ipv4Addr::LOCALHOST, 0)));
     let gbit = |seconds: f64| (BULK * 8) as f64 / seconds / 1e9;
     // With delay TCP's window growth sets the pace: these rows show the forwarders leave the
     // endpoints enough CPU, and how the MTU changes what TCP does, not the link's capacity.

@@ -9,7 +9,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{Mutex, MutexGuard, PoisonError, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -19,6 +19,14 @@ use synack::capture::track::Connection;
 use synack::emulate::{EmulatedLink, LinkConfig};
 use synack::transfer::client::{FetchPlan, Mode, fetch};
 use synack::transfer::server::{Server, ServerConfig};
+
+/// Held by every live test: links running side by side share two cores with each other's
+/// real-time forwarders, and the timing tests would measure that contention.
+static LIVE: Mutex<()> = Mutex::new(());
+
+fn live() -> MutexGuard<'static, ()> {
+    LIVE.lock().unwrap_or_else(PoisonError::into_inner)
+}
 
 /// Set in the environment of the re-executed test binary that holds a link until it is killed.
 const CHILD_SWITCH: &str = "SYNACK_EMULATE_CHILD";
@@ -44,7 +52,9 @@ fn record(link: &EmulatedLink, server_side: bool, path: &Path) -> Recorder {
 fn finish(recorder: Recorder, path: &Path) -> Vec<Connection> {
     recorder.wait_quiet(Duration::from_millis(100), Duration::from_secs(3));
     recorder.stop().expect("capture stops");
-    track_file(path, None).expect("capture reads back").connections
+    track_file(path, None)
+        .expect("capture reads back")
+        .connections
 }
 
 /// A listener in the server namespace that accepts up to `count` connections, answering each with
@@ -97,6 +107,7 @@ fn handshake_on_the_client_tun_takes_the_configured_rtt_as_root() {
     if !common::require_root("handshake_on_the_client_tun_takes_the_configured_rtt_as_root") {
         return;
     }
+    let _live = live();
     let rtt = Duration::from_millis(20);
     let link = EmulatedLink::start(LinkConfig {
         rtt,
@@ -128,7 +139,10 @@ fn handshake_on_the_client_tun_takes_the_configured_rtt_as_root() {
     );
     let stats = link.stop();
     assert_eq!((stats.to_server.lost, stats.to_client.lost), (0, 0));
-    assert!(stats.to_server.forwarded >= 4 * CONNECTIONS as u64, "{stats:?}");
+    assert!(
+        stats.to_server.forwarded >= 4 * CONNECTIONS as u64,
+        "{stats:?}"
+    );
 }
 
 #[test]
@@ -136,6 +150,7 @@ fn synack_server_and_client_work_across_the_link_as_root() {
     if !common::require_root("synack_server_and_client_work_across_the_link_as_root") {
         return;
     }
+    let _live = live();
     let link = EmulatedLink::start(LinkConfig {
         rtt: Duration::from_millis(2),
         ..LinkConfig::default()
@@ -186,6 +201,7 @@ fn seeded_loss_shows_up_as_retransmissions_as_root() {
     if !common::require_root("seeded_loss_shows_up_as_retransmissions_as_root") {
         return;
     }
+    let _live = live();
     let link = EmulatedLink::start(LinkConfig {
         rtt: Duration::from_millis(2),
         loss: 0.03,
@@ -207,6 +223,38 @@ fn seeded_loss_shows_up_as_retransmissions_as_root() {
     let retransmissions: u64 = connections.iter().map(|c| c.retransmissions).sum();
     println!("{stats:?}; retransmissions seen: {retransmissions}");
     assert!(retransmissions > 0, "lost segments were resent");
+}
+
+#[test]
+fn a_rate_limit_paces_the_transfer_and_a_short_queue_drops_as_root() {
+    if !common::require_root("a_rate_limit_paces_the_transfer_and_a_short_queue_drops_as_root") {
+        return;
+    }
+    let _live = live();
+    let rate = 40_000_000u64;
+    let link = EmulatedLink::start(LinkConfig {
+        rtt: Duration::from_millis(2),
+        rate_bps: Some(rate),
+        queue_packets: 4,
+        mtu: 1500,
+        ..LinkConfig::default()
+    })
+    .expect("link starts");
+    let size = 1 << 20;
+    let addr = serve_bytes(&link, 1, size);
+    let started = Instant::now();
+    assert_eq!(exchange(&link, addr), size);
+    let elapsed = started.elapsed().as_secs_f64();
+    let stats = link.stop();
+    // The body alone needs size × 8 / rate on the wire, headers and resends come on top.
+    let floor = (size * 8) as f64 / rate as f64;
+    println!("{elapsed:.3} s for what needs {floor:.3} s at the rate; {stats:?}");
+    assert!(elapsed >= floor, "{elapsed} s beats the link rate");
+    assert!(elapsed < floor * 4.0, "{elapsed} s is far below the rate");
+    assert!(
+        stats.to_client.queue_dropped > 0,
+        "a 4-packet queue overflows: {stats:?}"
+    );
 }
 
 // Cleanup
@@ -305,7 +353,10 @@ fn namespaces_of(link: &EmulatedLink) -> Vec<String> {
     };
     let namespaces = vec![link.in_client(read), link.in_server(read)];
     let own = read();
-    assert!(!namespaces.contains(&own), "the ends must not be in the root namespace");
+    assert!(
+        !namespaces.contains(&own),
+        "the ends must not be in the root namespace"
+    );
     assert_ne!(namespaces[0], namespaces[1]);
     namespaces
 }
@@ -344,7 +395,12 @@ fn child_holding_a_link() {
 fn kill_child_and_check(signal: libc::c_int) {
     let before = host_state();
     let mut child = Command::new(std::env::current_exe().expect("test binary"))
-        .args(["child_holding_a_link", "--exact", "--nocapture", "--test-threads=1"])
+        .args([
+            "child_holding_a_link",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(CHILD_SWITCH, "1")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -385,7 +441,10 @@ fn kill_child_and_check(signal: libc::c_int) {
     let status = child.wait().expect("child ends");
     assert!(!status.success(), "killed by the signal: {status:?}");
     let left = wait_unreferenced(&namespaces);
-    assert!(left.is_empty(), "still referring to {namespaces:?}: {left:?}");
+    assert!(
+        left.is_empty(),
+        "still referring to {namespaces:?}: {left:?}"
+    );
     assert!(
         !Path::new(&format!("/proc/{pid}")).exists(),
         "the child is gone"
@@ -398,6 +457,7 @@ fn nothing_is_left_after_sigkill_as_root() {
     if !common::require_root("nothing_is_left_after_sigkill_as_root") {
         return;
     }
+    let _live = live();
     kill_child_and_check(libc::SIGKILL);
 }
 
@@ -406,6 +466,7 @@ fn nothing_is_left_after_sigint_as_root() {
     if !common::require_root("nothing_is_left_after_sigint_as_root") {
         return;
     }
+    let _live = live();
     kill_child_and_check(libc::SIGINT);
 }
 
@@ -414,6 +475,7 @@ fn nothing_is_left_after_a_normal_stop_as_root() {
     if !common::require_root("nothing_is_left_after_a_normal_stop_as_root") {
         return;
     }
+    let _live = live();
     let before = host_state();
     let link = EmulatedLink::start(LinkConfig::default()).expect("link starts");
     let namespaces = namespaces_of(&link);
@@ -423,7 +485,10 @@ fn nothing_is_left_after_a_normal_stop_as_root() {
     let stats = link.stop();
     assert!(stats.to_server.forwarded > 0);
     let left = wait_unreferenced(&namespaces);
-    assert!(left.is_empty(), "still referring to {namespaces:?}: {left:?}");
+    assert!(
+        left.is_empty(),
+        "still referring to {namespaces:?}: {left:?}"
+    );
     assert_eq!(host_state(), before);
 }
 
@@ -472,4 +537,3 @@ fn have_setpriv() -> bool {
         .output()
         .is_ok_and(|o| o.status.success())
 }
-

@@ -1,11 +1,13 @@
-//! The forwarder: one thread per direction reads packets from one TUN device, stamps them on read,
-//! asks the direction's model for their fate, and writes each survivor to the other TUN device at
-//! its release time.
+//! The forwarder: one thread per direction reads packets from one TUN device, times each from the
+//! moment the kernel sent it (see [`super::stamp`]; the read time when that is unknown), asks the
+//! direction's model for its fate, and writes each survivor to the other TUN device at its
+//! release time.
 //!
-//! Waiting is ppoll with an absolute-enough relative timeout (timer slack cut to 1 ns) until
-//! [`SPIN`] before the next release, then a short busy loop that keeps reading new arrivals, so a
-//! packet leaves within a few microseconds of its release time without a thread spinning while the
-//! link is idle.
+//! Waiting is ppoll with a relative timeout (timer slack cut to 1 ns) until [`SPIN`] before the
+//! next release, at most [`MAX_SLEEP`] at a time, then a short busy loop that keeps reading new
+//! arrivals, so a packet leaves within a few microseconds of its release time; an idle link sleeps
+//! until a packet comes. The threads run SCHED_FIFO when allowed, so other work on the same cores
+//! does not delay a release by a scheduler tick.
 
 use std::cmp::Ordering as CmpOrdering;
 use std::collections::BinaryHeap;
@@ -25,11 +27,8 @@ use super::stamp::TxStamps;
 /// a sleeping thread on a busy machine.
 const SPIN: Duration = Duration::from_micros(80);
 
-/// How long after the other direction delivered a packet this one polls for an answer, in ns.
-const ANSWER_WINDOW_NS: u64 = 300_000;
-
-/// Longest sleep of an anticipating forwarder, so it sees the other direction's new schedule.
-const PEER_CHECK: Duration = Duration::from_millis(1);
+/// Longest sleep while packets wait: a virtual CPU that sleeps long wakes late.
+const MAX_SLEEP: Duration = Duration::from_millis(1);
 
 /// Packets read in a row before due packets are released again.
 const READ_BATCH: usize = 64;
@@ -103,8 +102,8 @@ impl Ord for Held {
 pub struct Forwarder {
     /// The TUN device packets are read from.
     pub input: Arc<File>,
-    /// Kernel transmit stamps of the packets read from `input` (left out when nothing is delayed,
-    /// where timing does not matter and the extra reads would cost throughput).
+    /// Kernel transmit stamps of the packets read from `input` (left out when the link neither
+    /// delays nor limits, where timing does not matter and the extra reads would cost throughput).
     pub stamps: Option<TxStamps>,
     /// The TUN device packets are written to.
     pub output: Arc<File>,
@@ -116,19 +115,6 @@ pub struct Forwarder {
     pub stopping: Arc<AtomicBool>,
     /// Becomes readable (end of file) when the link stops, waking a sleeping forwarder.
     pub stop_signal: UnixStream,
-    /// Start of the link: the origin of the delivery times below.
-    pub epoch: Instant,
-    /// When this direction last delivered a packet, in ns since `epoch`.
-    pub delivered: Arc<AtomicU64>,
-    /// When the other direction last delivered a packet, in ns since `epoch`.
-    pub peer_delivered: Arc<AtomicU64>,
-    /// This direction's next release, in ns since `epoch` (`u64::MAX` for none).
-    pub next_release: Arc<AtomicU64>,
-    /// The other direction's next release.
-    pub peer_next_release: Arc<AtomicU64>,
-    /// Whether to poll around the other direction's deliveries for answers (pointless without
-    /// delay, where nothing is timed).
-    pub anticipate: bool,
 }
 
 impl Forwarder {
@@ -207,61 +193,25 @@ impl Forwarder {
 
             let now = Instant::now();
             let next = line.peek().map(|held| held.release);
-            self.next_release.store(
-                next.map_or(u64::MAX, |release| nanos_since(self.epoch, release)),
-                Ordering::Relaxed,
-            );
-            let mut wake = next;
-            if self.anticipate {
-                let peer_next = self.peer_next_release.load(Ordering::Relaxed);
-                if peer_next != u64::MAX {
-                    let peer_next = self.epoch + Duration::from_nanos(peer_next);
-                    wake = Some(wake.map_or(peer_next, |own| own.min(peer_next)));
-                }
-                if self.answer_expected(now) {
-                    wake = Some(now);
-                }
-            }
-            if wake.is_some_and(|at| at <= now + SPIN) {
+            if next.is_some_and(|release| release <= now + SPIN) {
                 std::hint::spin_loop();
                 continue;
             }
-            let mut timeout = wake.map(|at| at - now - SPIN);
-            if self.anticipate {
-                // The other direction may schedule a packet while this one sleeps; look again soon
-                // enough to be awake for its delivery.
-                timeout = Some(timeout.map_or(PEER_CHECK, |t| t.min(PEER_CHECK)));
-            }
+            let timeout = next.map(|release| (release - now - SPIN).min(MAX_SLEEP));
             wait_readable(&self.input, &self.stop_signal, timeout);
         }
-    }
-
-    /// Whether the other direction delivered a packet so recently that its answer (a SYN-ACK, an
-    /// ACK, a response) may come any moment: then this direction polls instead of sleeping, so
-    /// the answer is stamped when it is sent, not a thread wake-up later.
-    fn answer_expected(&self, now: Instant) -> bool {
-        let peer = self.peer_delivered.load(Ordering::Relaxed);
-        peer != 0 && nanos_since(self.epoch, now) < peer.saturating_add(ANSWER_WINDOW_NS)
     }
 
     fn deliver(&self, packet: &[u8]) {
         // A TUN write takes a whole packet or fails; a failure (the device going down at stop)
         // loses the packet like the wire would.
         if let Ok(written) = (&*self.output).write(packet) {
-            // Stamped when the write returns: the peer's answer, made inside the write, is already
-            // queued by then.
-            self.delivered
-                .store(nanos_since(self.epoch, Instant::now()).max(1), Ordering::Relaxed);
             self.counters.forwarded.fetch_add(1, Ordering::Relaxed);
             self.counters
                 .bytes
                 .fetch_add(written as u64, Ordering::Relaxed);
         }
     }
-}
-
-fn nanos_since(epoch: Instant, now: Instant) -> u64 {
-    u64::try_from(now.saturating_duration_since(epoch).as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// Sleeps until `input` or `stop` is readable, or `timeout` has passed (forever when `None`).
@@ -280,7 +230,7 @@ fn wait_readable(input: &File, stop: &UnixStream, timeout: Option<Duration>) {
     ];
     let timespec = timeout.map(|left| libc::timespec {
         tv_sec: libc::time_t::try_from(left.as_secs()).unwrap_or(libc::time_t::MAX),
-        tv_nsec: libc::c_long::try_from(left.subsec_nanos()).unwrap_or_default(),
+        tv_nsec: libc::c_long::from(left.subsec_nanos()),
     });
     let timeout_ptr = timespec
         .as_ref()

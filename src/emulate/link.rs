@@ -4,9 +4,8 @@ use std::fs::File;
 use std::net::{IpAddr, Ipv4Addr};
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, JoinHandle};
-use std::time::Instant;
 
 use super::forward::{Counters, Forwarder};
 use super::namespace::Namespace;
@@ -59,15 +58,10 @@ impl EmulatedLink {
             })
         })?;
         let (server_tun, client_tun) = (Arc::new(server_tun), Arc::new(client_tun));
-        let (stop_signal, stop_watch) = UnixStream::pair()
-            .map_err(|source| EmulateError::io("cannot make the forwarders' stop signal", source))?;
+        let (stop_signal, stop_watch) = UnixStream::pair().map_err(|source| {
+            EmulateError::io("cannot make the forwarders' stop signal", source)
+        })?;
         let stopping = Arc::new(AtomicBool::new(false));
-        let epoch = Instant::now();
-        let delivered = [Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0))];
-        let next_release = [
-            Arc::new(AtomicU64::new(u64::MAX)),
-            Arc::new(AtomicU64::new(u64::MAX)),
-        ];
         let mut link = EmulatedLink {
             config,
             client,
@@ -78,14 +72,16 @@ impl EmulatedLink {
             stop_signal: Some(stop_signal),
             forwarders: Vec::new(),
         };
-        for (way, input, stamps, output, own, peer) in [
-            (Way::ToServer, &client_tun, client_stamps, &server_tun, 0, 1),
-            (Way::ToClient, &server_tun, server_stamps, &client_tun, 1, 0),
+        let timed = !link.config.rtt.is_zero()
+            || !link.config.jitter.is_zero()
+            || link.config.rate_bps.is_some();
+        for (way, input, stamps, output) in [
+            (Way::ToServer, &client_tun, client_stamps, &server_tun),
+            (Way::ToClient, &server_tun, server_stamps, &client_tun),
         ] {
             let forwarder = Forwarder {
                 input: Arc::clone(input),
-                stamps: (!link.config.rtt.is_zero() || !link.config.jitter.is_zero())
-                    .then_some(stamps),
+                stamps: timed.then_some(stamps),
                 output: Arc::clone(output),
                 model: DirectionModel::new(&link.config, way),
                 counters: Arc::clone(match way {
@@ -96,12 +92,6 @@ impl EmulatedLink {
                 stop_signal: stop_watch.try_clone().map_err(|source| {
                     EmulateError::io("cannot make the forwarders' stop signal", source)
                 })?,
-                epoch,
-                delivered: Arc::clone(&delivered[own]),
-                peer_delivered: Arc::clone(&delivered[peer]),
-                next_release: Arc::clone(&next_release[own]),
-                peer_next_release: Arc::clone(&next_release[peer]),
-                anticipate: !link.config.rtt.is_zero(),
             };
             let name = match way {
                 Way::ToServer => "link-to-server",
@@ -203,3 +193,13 @@ fn make_end(end: &PointToPoint) -> Result<(File, TxStamps), EmulateError> {
     Ok((device, stamps))
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_link_can_be_shared_between_threads() {
+        fn shareable<T: Send + Sync>() {}
+        shareable::<EmulatedLink>();
+    }
+}

@@ -91,7 +91,10 @@ impl Namespace {
         }
         let handle = match handle_rx.recv() {
             Ok(Ok(handle)) => handle,
-            Ok(Err(error)) => panic!("cannot spawn a thread in the {} namespace: {error}", self.label),
+            Ok(Err(error)) => panic!(
+                "cannot spawn a thread in the {} namespace: {error}",
+                self.label
+            ),
             Err(_) => panic!("the {} namespace thread has ended", self.label),
         };
         match handle.join() {
@@ -130,9 +133,9 @@ fn unshare_network() -> Result<(), EmulateError> {
     }
     let error = io::Error::last_os_error();
     match error.raw_os_error() {
-        Some(libc::EPERM | libc::EACCES) => {
-            Err(EmulateError::Permission("creating a network namespace".into()))
-        }
+        Some(libc::EPERM | libc::EACCES) => Err(EmulateError::Permission(
+            "creating a network namespace".into(),
+        )),
         Some(libc::EINVAL) => Err(EmulateError::io(
             "cannot create a network namespace (is the kernel built with CONFIG_NET_NS?)",
             error,

@@ -29,7 +29,11 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         "ns" => 1e-9,
         "" if value == 0.0 => 0.0,
         "" => return Err(format!("{s:?} needs a unit: s, ms, us or ns (e.g. 40ms)")),
-        other => return Err(format!("unknown time unit {other:?} in {s:?} (s, ms, us, ns)")),
+        other => {
+            return Err(format!(
+                "unknown time unit {other:?} in {s:?} (s, ms, us, ns)"
+            ));
+        }
     };
     let duration = Duration::try_from_secs_f64(value * scale)
         .map_err(|_| format!("{s:?} is not a usable duration"))?;
@@ -73,7 +77,11 @@ pub fn parse_percent(s: &str) -> Result<f64, String> {
     match unit {
         "%" => {}
         "" if value == 0.0 => return Ok(0.0),
-        "" => return Err(format!("{s:?} needs a % sign (e.g. 1% for one packet in 100)")),
+        "" => {
+            return Err(format!(
+                "{s:?} needs a % sign (e.g. 1% for one packet in 100)"
+            ));
+        }
         other => return Err(format!("unknown unit {other:?} in {s:?} (expected %)")),
     }
     if !(0.0..=100.0).contains(&value) {
@@ -100,7 +108,16 @@ mod tests {
 
     #[test]
     fn durations_refused() {
-        for bad in ["", "ms", "40", "40 parsecs", "-1ms", "1.2.3ms", "2h", "7200s"] {
+        for bad in [
+            "",
+            "ms",
+            "40",
+            "40 parsecs",
+            "-1ms",
+            "1.2.3ms",
+            "2h",
+            "7200s",
+        ] {
             assert!(parse_duration(bad).is_err(), "{bad:?}");
         }
     }

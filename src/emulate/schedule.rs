@@ -127,13 +127,16 @@ impl DirectionModel {
                 release + magnitude
             } else {
                 // A negative draw shortens the delay, but a packet never leaves before it was sent.
-                release.checked_sub(magnitude).unwrap_or(serialised).max(serialised)
+                release
+                    .checked_sub(magnitude)
+                    .unwrap_or(serialised)
+                    .max(serialised)
             };
         }
-        if !self.reorder {
-            if let Some(previous) = self.last_release {
-                release = release.max(previous);
-            }
+        if !self.reorder
+            && let Some(previous) = self.last_release
+        {
+            release = release.max(previous);
         }
         self.last_release = Some(release);
         self.stats.forwarded += 1;
@@ -284,18 +287,36 @@ mod tests {
             .collect();
         let min = delays.iter().min().copied().unwrap_or_default();
         let max = delays.iter().max().copied().unwrap_or_default();
-        assert!(min >= ms(8) && min < ms(8) + Duration::from_micros(100), "{min:?}");
-        assert!(max <= ms(12) && max > ms(12) - Duration::from_micros(100), "{max:?}");
+        assert!(
+            min >= ms(8) && min < ms(8) + Duration::from_micros(100),
+            "{min:?}"
+        );
+        assert!(
+            max <= ms(12) && max > ms(12) - Duration::from_micros(100),
+            "{max:?}"
+        );
     }
 
     // Rate and queue
 
     #[test]
     fn serialisation_time_is_bits_over_rate_rounded_up() {
-        assert_eq!(serialisation_time(1500, 12_000_000), Duration::from_millis(1));
-        assert_eq!(serialisation_time(1250, 10_000_000), Duration::from_millis(1));
-        assert_eq!(serialisation_time(1, 3), Duration::from_nanos(2_666_666_667));
-        assert_eq!(serialisation_time(65_000, 1_000_000_000), Duration::from_micros(520));
+        assert_eq!(
+            serialisation_time(1500, 12_000_000),
+            Duration::from_millis(1)
+        );
+        assert_eq!(
+            serialisation_time(1250, 10_000_000),
+            Duration::from_millis(1)
+        );
+        assert_eq!(
+            serialisation_time(1, 3),
+            Duration::from_nanos(2_666_666_667)
+        );
+        assert_eq!(
+            serialisation_time(65_000, 1_000_000_000),
+            Duration::from_micros(520)
+        );
     }
 
     #[test]
@@ -342,7 +363,10 @@ mod tests {
         assert_eq!(model.queued(at), 2);
         assert_eq!(model.admit(at, 1500), Verdict::Release(t0 + ms(14)));
         let stats = model.stats();
-        assert_eq!((stats.forwarded, stats.queue_dropped, stats.lost), (4, 2, 0));
+        assert_eq!(
+            (stats.forwarded, stats.queue_dropped, stats.lost),
+            (4, 2, 0)
+        );
     }
 
     // Loss

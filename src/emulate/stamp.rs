@@ -61,7 +61,8 @@ impl std::fmt::Debug for TxStamps {
 impl TxStamps {
     /// Watches packets sent to interface `ifindex`; must run inside its namespace.
     pub fn open(ifindex: u32) -> Result<TxStamps, EmulateError> {
-        let failed = |source| EmulateError::io("cannot open a packet socket on the TUN device", source);
+        let failed =
+            |source| EmulateError::io("cannot open a packet socket on the TUN device", source);
         let all = Protocol::from(i32::from((libc::ETH_P_ALL as u16).to_be()));
         let socket = Socket::new(Domain::PACKET, Type::DGRAM, Some(all)).map_err(failed)?;
         // Only what this host sends on the TUN device, cut to SNAP bytes; the filter goes on
@@ -94,14 +95,7 @@ impl TxStamps {
     /// socket did not see it.
     pub fn sent_at(&mut self, packet: &[u8], read_at: Instant) -> Option<Instant> {
         self.collect();
-        let key = &packet[..packet.len().min(KEY)];
-        let position = self
-            .pending
-            .iter()
-            .position(|seen| &seen.key[..seen.key_len] == key)?;
-        // Stamps ahead of the match are for packets the TUN queue dropped: never read, never due.
-        let seen = self.pending.drain(..=position).last()?;
-        (seen.at <= read_at && read_at.duration_since(seen.at) < MAX_AGE).then_some(seen.at)
+        take_match(&mut self.pending, packet, read_at)
     }
 
     /// Reads every stamp the socket holds.
@@ -130,6 +124,17 @@ impl TxStamps {
             self.pending.push_back(Seen { key, key_len, at });
         }
     }
+}
+
+/// Takes the stamp of `packet` (read at `read_at`) from `pending`, with the stamps ahead of it.
+fn take_match(pending: &mut VecDeque<Seen>, packet: &[u8], read_at: Instant) -> Option<Instant> {
+    let key = &packet[..packet.len().min(KEY)];
+    let position = pending
+        .iter()
+        .position(|seen| &seen.key[..seen.key_len] == key)?;
+    // Stamps ahead of the match are for packets the TUN queue dropped: never read, never due.
+    let seen = pending.drain(..=position).next_back()?;
+    (seen.at <= read_at && read_at.duration_since(seen.at) < MAX_AGE).then_some(seen.at)
 }
 
 /// Turns on nanosecond receive timestamps (SO_TIMESTAMPNS).
@@ -186,8 +191,7 @@ fn receive(socket: &Socket, data: &mut [u8]) -> Option<(usize, Option<SystemTime
             if (*header).cmsg_level == libc::SOL_SOCKET
                 && (*header).cmsg_type == libc::SCM_TIMESTAMPNS
             {
-                let spec: libc::timespec =
-                    std::ptr::read_unaligned(libc::CMSG_DATA(header).cast());
+                let spec: libc::timespec = std::ptr::read_unaligned(libc::CMSG_DATA(header).cast());
                 stamp = Some(spec);
             }
             header = libc::CMSG_NXTHDR(&msg, header);
@@ -200,4 +204,52 @@ fn receive(socket: &Socket, data: &mut [u8]) -> Option<(usize, Option<SystemTime
         Some(UNIX_EPOCH + Duration::new(secs, nanos))
     });
     Some((len.min(data.len()), sent))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seen(first: u8, at: Instant) -> Seen {
+        let mut key = [0u8; KEY];
+        key[0] = first;
+        key[KEY - 1] = 0xee;
+        Seen {
+            key,
+            key_len: KEY,
+            at,
+        }
+    }
+
+    fn packet(first: u8) -> Vec<u8> {
+        let mut bytes = vec![0u8; 1500];
+        bytes[0] = first;
+        bytes[KEY - 1] = 0xee;
+        bytes
+    }
+
+    #[test]
+    fn stamps_match_packets_in_order_and_skip_the_ones_the_tun_dropped() {
+        let t0 = Instant::now();
+        let us = Duration::from_micros;
+        let read = t0 + us(100);
+        let mut pending: VecDeque<Seen> = (1..=4).map(|k| seen(k, t0 + us(u64::from(k)))).collect();
+        assert_eq!(take_match(&mut pending, &packet(1), read), Some(t0 + us(1)));
+        // Packet 2 never reached the TUN reader: its stamp goes with packet 3's.
+        assert_eq!(take_match(&mut pending, &packet(3), read), Some(t0 + us(3)));
+        assert_eq!(pending.len(), 1);
+        // A packet the socket missed keeps the stamps of the packets still to come.
+        assert_eq!(take_match(&mut pending, &packet(9), read), None);
+        assert_eq!(take_match(&mut pending, &packet(4), read), Some(t0 + us(4)));
+        assert!(pending.is_empty());
+    }
+
+    #[test]
+    fn a_stamp_from_the_future_or_too_old_is_not_trusted() {
+        let t0 = Instant::now();
+        let mut pending = VecDeque::from([seen(1, t0 + Duration::from_millis(1))]);
+        assert_eq!(take_match(&mut pending, &packet(1), t0), None);
+        let mut pending = VecDeque::from([seen(1, t0)]);
+        assert_eq!(take_match(&mut pending, &packet(1), t0 + MAX_AGE * 2), None);
+    }
 }

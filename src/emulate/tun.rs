@@ -47,7 +47,9 @@ pub fn create_tun(name: &str) -> Result<File, EmulateError> {
         req.ifr_ifru.ifru_flags = flags;
     })
     .map_err(|source| match source.raw_os_error() {
-        Some(libc::EPERM | libc::EACCES) => EmulateError::Permission("creating a TUN device".into()),
+        Some(libc::EPERM | libc::EACCES) => {
+            EmulateError::Permission("creating a TUN device".into())
+        }
         _ => EmulateError::io(format!("cannot create TUN device {name}"), source),
     })?;
     Ok(file)
@@ -60,8 +62,10 @@ pub fn configure(end: &PointToPoint) -> Result<(), EmulateError> {
     let name = end.name.as_str();
     let mtu = libc::c_int::try_from(end.mtu).unwrap_or(libc::c_int::MAX);
     let step = |what: &str, source| EmulateError::io(format!("cannot {what} on {name}"), source);
-    ifreq_ioctl(fd, libc::SIOCSIFMTU, name, |req| req.ifr_ifru.ifru_mtu = mtu)
-        .map_err(|e| step("set the MTU", e))?;
+    ifreq_ioctl(fd, libc::SIOCSIFMTU, name, |req| {
+        req.ifr_ifru.ifru_mtu = mtu
+    })
+    .map_err(|e| step("set the MTU", e))?;
     ifreq_ioctl(fd, libc::SIOCSIFADDR, name, |req| {
         req.ifr_ifru.ifru_addr = sockaddr(end.local);
     })
@@ -86,8 +90,12 @@ pub fn ifindex(name: &str) -> Result<u32, EmulateError> {
     // SAFETY: SIOCGIFINDEX succeeded, so the kernel wrote the ifindex member of the union.
     #[allow(unsafe_code)]
     let index = unsafe { req.ifr_ifru.ifru_ifindex };
-    u32::try_from(index)
-        .map_err(|_| EmulateError::io(format!("{name} has no index"), io::ErrorKind::NotFound.into()))
+    u32::try_from(index).map_err(|_| {
+        EmulateError::io(
+            format!("{name} has no index"),
+            io::ErrorKind::NotFound.into(),
+        )
+    })
 }
 
 /// Brings interface `name` (such as `lo`) up in the calling thread's namespace.
@@ -116,8 +124,10 @@ fn bring_up_with(socket: &Socket, name: &str) -> Result<(), EmulateError> {
     #[allow(unsafe_code)]
     let flags = unsafe { current.ifr_ifru.ifru_flags };
     let up = flags | libc::c_short::try_from(libc::IFF_UP).unwrap_or_default();
-    ifreq_ioctl(fd, libc::SIOCSIFFLAGS, name, |req| req.ifr_ifru.ifru_flags = up)
-        .map_err(|source| EmulateError::io(format!("cannot bring {name} up"), source))?;
+    ifreq_ioctl(fd, libc::SIOCSIFFLAGS, name, |req| {
+        req.ifr_ifru.ifru_flags = up
+    })
+    .map_err(|source| EmulateError::io(format!("cannot bring {name} up"), source))?;
     Ok(())
 }
 
