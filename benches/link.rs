@@ -21,6 +21,11 @@ const BULK: usize = 4 << 20;
 const BULK_RUNS: usize = 7;
 
 fn main() {
+    // `cargo test --all-targets` runs bench targets too, without `--bench`: only build-check then.
+    if !std::env::args().any(|arg| arg == "--bench") {
+        println!("link bench: run it with `cargo bench --bench link`");
+        return;
+    }
     // SAFETY: geteuid has no preconditions and cannot fail.
     #[allow(unsafe_code)]
     let root = unsafe { libc::geteuid() } == 0;

@@ -225,6 +225,24 @@ fn seeded_loss_shows_up_as_retransmissions_as_root() {
     assert!(retransmissions > 0, "lost segments were resent");
 }
 
+/// Seconds to move `size` bytes from the server namespace to the client over a link with `rate`
+/// and `queue`, and the link's counts.
+fn paced_transfer(rate: u64, queue: usize, size: usize) -> (f64, synack::emulate::LinkStats) {
+    let link = EmulatedLink::start(LinkConfig {
+        rtt: Duration::from_millis(2),
+        rate_bps: Some(rate),
+        queue_packets: queue,
+        mtu: 1500,
+        ..LinkConfig::default()
+    })
+    .expect("link starts");
+    let addr = serve_bytes(&link, 1, size);
+    let started = Instant::now();
+    assert_eq!(exchange(&link, addr), size);
+    let elapsed = started.elapsed().as_secs_f64();
+    (elapsed, link.stop())
+}
+
 #[test]
 fn a_rate_limit_paces_the_transfer_and_a_short_queue_drops_as_root() {
     if !common::require_root("a_rate_limit_paces_the_transfer_and_a_short_queue_drops_as_root") {
@@ -232,25 +250,22 @@ fn a_rate_limit_paces_the_transfer_and_a_short_queue_drops_as_root() {
     }
     let _live = live();
     let rate = 40_000_000u64;
-    let link = EmulatedLink::start(LinkConfig {
-        rtt: Duration::from_millis(2),
-        rate_bps: Some(rate),
-        queue_packets: 4,
-        mtu: 1500,
-        ..LinkConfig::default()
-    })
-    .expect("link starts");
-    let size = 1 << 20;
-    let addr = serve_bytes(&link, 1, size);
-    let started = Instant::now();
-    assert_eq!(exchange(&link, addr), size);
-    let elapsed = started.elapsed().as_secs_f64();
-    let stats = link.stop();
-    // The body alone needs size × 8 / rate on the wire, headers and resends come on top.
+    let size = 512 * 1024;
+    // The body alone needs size × 8 / rate on the wire; headers, ACK clocking and the handshake
+    // come on top.
     let floor = (size * 8) as f64 / rate as f64;
-    println!("{elapsed:.3} s for what needs {floor:.3} s at the rate; {stats:?}");
+    let (elapsed, stats) = paced_transfer(rate, 1000, size);
+    println!("{elapsed:.3} s where the rate allows {floor:.3} s; {stats:?}");
     assert!(elapsed >= floor, "{elapsed} s beats the link rate");
-    assert!(elapsed < floor * 4.0, "{elapsed} s is far below the rate");
+    assert!(
+        elapsed < floor * 2.5,
+        "{elapsed} s is far slower than the rate"
+    );
+    assert_eq!(stats.to_client.queue_dropped, 0, "{stats:?}");
+
+    let (elapsed, stats) = paced_transfer(rate, 4, size / 2);
+    println!("queue of 4: {elapsed:.3} s; {stats:?}");
+    assert!(elapsed >= floor / 2.0, "{elapsed} s beats the link rate");
     assert!(
         stats.to_client.queue_dropped > 0,
         "a 4-packet queue overflows: {stats:?}"
