@@ -1,11 +1,11 @@
 //! The link emulator against its settings and against plain loopback (root): configured vs
 //! measured RTT (client SYN → SYN-ACK on a capture of the client TUN, median of several
-//! connections) at 1, 10, 50 and 200 ms, and the time of a 4 MiB transfer with no rate limit, over
-//! the link and over loopback in the same run. `cargo bench --bench link`; about 30 s.
+//! connections) at 1, 10, 50 and 200 ms beside the same handshake over loopback (the hosts' own
+//! stack time, which every handshake includes), and the time of a 4 MiB transfer with no rate
+//! limit over the link and over loopback in the same run. `cargo bench --bench link`; about 15 s.
 
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::path::Path;
+use std::net::{IpAddr, Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -19,6 +19,51 @@ const CONNECTIONS: usize = 9;
 const BULK: usize = 4 << 20;
 /// Bulk transfers per path; the median is shown.
 const BULK_RUNS: usize = 7;
+
+/// Where the two ends of a measurement run: the namespaces of a link, or the host itself.
+trait Ends {
+    /// Runs `f` where the server lives.
+    fn server<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> T;
+    /// Runs `f` where the client lives.
+    fn client<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> T;
+    /// The server's address.
+    fn server_ip(&self) -> IpAddr;
+    /// The interface a capture sees the client's packets on.
+    fn client_iface(&self) -> String;
+}
+
+impl Ends for EmulatedLink {
+    fn server<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> T {
+        self.in_server(f)
+    }
+    fn client<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> T {
+        self.in_client(f)
+    }
+    fn server_ip(&self) -> IpAddr {
+        EmulatedLink::server_ip(self)
+    }
+    fn client_iface(&self) -> String {
+        EmulatedLink::client_iface(self).to_owned()
+    }
+}
+
+/// Plain loopback in the host's namespace: the peer figure.
+struct Loopback;
+
+impl Ends for Loopback {
+    fn server<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> T {
+        f()
+    }
+    fn client<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> T {
+        f()
+    }
+    fn server_ip(&self) -> IpAddr {
+        IpAddr::V4(Ipv4Addr::LOCALHOST)
+    }
+    fn client_iface(&self) -> String {
+        "lo".into()
+    }
+}
 
 fn main() {
     // `cargo test --all-targets` runs bench targets too, without `--bench`: only build-check then.
@@ -39,98 +84,90 @@ fn main() {
         "{:>12} {:>12} {:>10} {:>12} {:>12}",
         "configured", "median", "error", "min", "max"
     );
-    for ms in [1u64, 10, 50, 200] {
-        let rtt = Duration::from_millis(ms);
-        let handshakes = handshakes(rtt);
+    let row = |label: String, configured: f64, handshakes: Vec<f64>| {
         let (median, min, max) = summary(handshakes);
         println!(
-            "{:>9} ms {:>9.3} ms {:>+7.1} µs {:>9.3} ms {:>9.3} ms",
-            ms,
+            "{label:>12} {:>9.3} ms {:>+7.1} µs {:>9.3} ms {:>9.3} ms",
             median * 1e3,
-            (median - rtt.as_secs_f64()) * 1e6,
+            (median - configured) * 1e6,
             min * 1e3,
             max * 1e3
         );
+    };
+    row("loopback".into(), 0.0, handshakes(&Loopback));
+    for ms in [1u64, 10, 50, 200] {
+        let rtt = Duration::from_millis(ms);
+        let link = EmulatedLink::start(LinkConfig {
+            rtt,
+            ..LinkConfig::default()
+        })
+        .expect("link starts");
+        row(format!("{ms} ms"), rtt.as_secs_f64(), handshakes(&link));
     }
 
     println!(
-        "\n4 MiB transfer, no rate limit, no delay, default MTU {DEFAULT_MTU}: median of {BULK_RUNS}"
+        "\n4 MiB transfer, no rate limit, no delay, MTU {DEFAULT_MTU} (default): median of {BULK_RUNS}"
     );
     let link = EmulatedLink::start(LinkConfig::default()).expect("link starts");
-    let over_link = bulk(
-        |f| link.in_server(f),
-        |f| link.in_client(f),
-        SocketAddr::new(link.server_ip(), 0),
-    );
+    let over_link = bulk(&link);
     let stats = link.stop();
-    let over_loopback = bulk(|f| f(), |f| f(), SocketAddr::from((Ipv4Addr::LOCALHOST, 0)));
+    let over_loopback = bulk(&Loopback);
     let gbit = |seconds: f64| (BULK * 8) as f64 / seconds / 1e9;
-    // With delay TCP's window growth sets the pace: these rows show the forwarders leave the
-    // endpoints enough CPU, and how the MTU changes what TCP does, not the link's capacity.
-    let delayed: Vec<(u32, f64)> = [65_000, 32_000, 16_000, 9000, 1500]
-        .into_iter()
-        .map(|mtu| {
-            let link = EmulatedLink::start(LinkConfig {
-                rtt: Duration::from_millis(10),
-                mtu,
-                ..LinkConfig::default()
-            })
-            .expect("link starts");
-            let seconds = bulk(
-                |f| link.in_server(f),
-                |f| link.in_client(f),
-                SocketAddr::new(link.server_ip(), 0),
-            );
-            (mtu, seconds)
-        })
-        .collect();
     println!(
-        "emulated link {:>8.2} ms  {:>6.2} Gbit/s",
+        "emulated link      {:>8.2} ms {:>6.2} Gbit/s",
         over_link * 1e3,
         gbit(over_link)
     );
     println!(
-        "loopback      {:>8.2} ms  {:>6.2} Gbit/s",
+        "loopback           {:>8.2} ms {:>6.2} Gbit/s",
         over_loopback * 1e3,
         gbit(over_loopback)
     );
-    for (mtu, seconds) in delayed {
-        println!(
-            "rtt 10 ms, MTU {mtu:>5} {:>8.2} ms  {:>6.2} Gbit/s (1 RTT to connect, then window growth)",
-            seconds * 1e3,
-            gbit(seconds)
-        );
-    }
     println!(
         "link / loopback throughput: {:.2}",
         gbit(over_link) / gbit(over_loopback)
     );
     println!(
-        "link counters: to server {:?}, to client {:?}",
+        "link counters: to server {:?}\n               to client {:?}",
         stats.to_server, stats.to_client
     );
+
+    // With delay, TCP's window growth sets the pace: these rows show that the forwarders leave the
+    // endpoints enough CPU, and how the MTU changes what TCP does; not the link's capacity.
+    println!("\nthe same at 10 ms RTT (1 RTT to connect, then window growth), by MTU");
+    for mtu in [65_000, 32_000, 16_000, 9000, 1500] {
+        let link = EmulatedLink::start(LinkConfig {
+            rtt: Duration::from_millis(10),
+            mtu,
+            ..LinkConfig::default()
+        })
+        .expect("link starts");
+        let seconds = bulk(&link);
+        println!(
+            "MTU {mtu:>5}          {:>8.2} ms {:>6.2} Gbit/s",
+            seconds * 1e3,
+            gbit(seconds)
+        );
+    }
     println!("\n(bench took {:.1} s)", started.elapsed().as_secs_f64());
 }
 
-/// Handshake times of `CONNECTIONS` connections over a link with `rtt`, in seconds.
-fn handshakes(rtt: Duration) -> Vec<f64> {
-    let link = EmulatedLink::start(LinkConfig {
-        rtt,
-        ..LinkConfig::default()
-    })
-    .expect("link starts");
+/// Handshake times of `CONNECTIONS` connections between the ends, from a capture on the client's
+/// interface, in seconds.
+fn handshakes(ends: &impl Ends) -> Vec<f64> {
+    let ip = ends.server_ip();
+    let listener = ends
+        .server(move || TcpListener::bind(SocketAddr::new(ip, 0)))
+        .expect("listen");
+    let addr = listener.local_addr().expect("address");
     let dir = tempfile::tempdir().expect("tempdir");
     let pcap = dir.path().join("client.pcap");
     let recorder = {
-        let (iface, pcap) = (link.client_iface().to_owned(), pcap.clone());
-        link.in_client(move || Recorder::start(&iface, "tcp", DEFAULT_SNAPLEN, &pcap))
-            .expect("capture on the client TUN")
+        let (iface, pcap) = (ends.client_iface(), pcap.clone());
+        let filter = format!("tcp port {}", addr.port());
+        ends.client(move || Recorder::start(&iface, &filter, DEFAULT_SNAPLEN, &pcap))
+            .expect("capture on the client's interface")
     };
-    let ip = link.server_ip();
-    let listener = link
-        .in_server(move || TcpListener::bind(SocketAddr::new(ip, 0)))
-        .expect("listen");
-    let addr = listener.local_addr().expect("address");
     let acceptor = thread::spawn(move || {
         let mut accepted = Vec::new();
         for _ in 0..CONNECTIONS {
@@ -141,7 +178,7 @@ fn handshakes(rtt: Duration) -> Vec<f64> {
         }
         accepted
     });
-    link.in_client(move || {
+    ends.client(move || {
         let mut open = Vec::new();
         for _ in 0..CONNECTIONS {
             open.push(TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connect"));
@@ -150,15 +187,10 @@ fn handshakes(rtt: Duration) -> Vec<f64> {
         }
         open
     });
-    let accepted = acceptor.join().expect("acceptor");
-    drop(accepted);
-    finish(recorder, &pcap)
-}
-
-fn finish(recorder: Recorder, pcap: &Path) -> Vec<f64> {
+    drop(acceptor.join().expect("acceptor"));
     recorder.wait_quiet(Duration::from_millis(50), Duration::from_secs(2));
     recorder.stop().expect("capture stops");
-    track_file(pcap, None)
+    track_file(&pcap, None)
         .expect("read back")
         .connections
         .iter()
@@ -175,16 +207,10 @@ fn summary(mut values: Vec<f64>) -> (f64, f64, f64) {
     )
 }
 
-type Job<T> = Box<dyn FnOnce() -> T + Send>;
-
-/// Median seconds from connect to the last byte of a `BULK` transfer from a server started with
-/// `in_server` to a client run with `in_client`.
-fn bulk(
-    in_server: impl Fn(Job<TcpListener>) -> TcpListener,
-    in_client: impl Fn(Job<f64>) -> f64,
-    bind: SocketAddr,
-) -> f64 {
-    let listener = in_server(Box::new(move || TcpListener::bind(bind).expect("listen")));
+/// Median seconds from connect to the last byte of a `BULK` transfer from server to client.
+fn bulk(ends: &impl Ends) -> f64 {
+    let ip = ends.server_ip();
+    let listener = ends.server(move || TcpListener::bind(SocketAddr::new(ip, 0)).expect("listen"));
     let addr = listener.local_addr().expect("address");
     let server = thread::spawn(move || {
         let body = vec![0x42u8; BULK];
@@ -200,7 +226,7 @@ fn bulk(
     });
     let mut times: Vec<f64> = (0..BULK_RUNS)
         .map(|_| {
-            in_client(Box::new(move || {
+            ends.client(move || {
                 let mut buffer = vec![0u8; 1 << 20];
                 let start = Instant::now();
                 let mut stream = TcpStream::connect(addr).expect("connect");
@@ -215,7 +241,7 @@ fn bulk(
                 let seconds = start.elapsed().as_secs_f64();
                 assert_eq!(got, BULK, "the whole body arrived");
                 seconds
-            }))
+            })
         })
         .collect();
     server.join().expect("bulk server");
