@@ -2,11 +2,19 @@
 //! mahimahi builds one. Must not import capture, analysis or report code; commands may use it.
 //!
 //! Each namespace holds one TUN device with a point-to-point address (client 10.47.0.2, server
-//! 10.47.0.1) and its own `lo`. Threads of this process forward packets between the two TUN
-//! devices, holding each for half the RTT (plus jitter), dropping some at random (seeded), and
-//! serialising at a rate through a bounded tail-drop queue (see [`schedule`] for the exact model).
+//! 10.47.0.1, `ip addr add … peer …` style, /32) and its own `lo`. Two threads of this process
+//! (one per direction) forward packets between the TUN devices, holding each for half the RTT
+//! plus uniform jitter, dropping some at random (seeded), and serialising at a rate through a
+//! bounded tail-drop queue; see [`schedule`] for the exact model. A packet is timed from the moment
+//! the kernel sent it to the TUN device ([`stamp`]), not from when a thread got round to reading
+//! it, and released by a sleep-then-spin loop ([`forward`]), so a capture on the client's TUN sees
+//! SYN → SYN-ACK take the configured RTT plus the hosts' own stack time.
+//!
 //! Code runs inside a namespace through [`EmulatedLink::in_server`] and
-//! [`EmulatedLink::in_client`]; nothing outlives the process, even on kill -9 (see [`namespace`]).
+//! [`EmulatedLink::in_client`]. Nothing is named, mounted or spawned as a process: the namespaces
+//! and their devices live only as long as this process's threads, sockets and descriptors in them,
+//! so nothing is left after a normal stop, Ctrl-C (default SIGINT termination) or kill -9
+//! (see [`namespace`]).
 
 pub mod forward;
 pub mod link;
