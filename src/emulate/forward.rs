@@ -3,10 +3,10 @@
 //! direction's model for its fate, and writes each survivor to the other TUN device at its
 //! release time.
 //!
-//! Waiting is ppoll with a relative timeout (timer slack cut to 1 ns) until `SPIN` (200 µs) before the
-//! next release, at most `MAX_SLEEP` (1 ms) at a time, then a short busy loop that keeps reading new
-//! arrivals, so a packet leaves within a few microseconds of its release time; an idle link sleeps
-//! until a packet comes. The threads run SCHED_FIFO when allowed, so other work on the same cores
+//! Waiting is ppoll with a relative timeout (timer slack cut to 1 ns) until `SPIN` (200 µs)
+//! before the next release, at most `MAX_SLEEP` (1 ms) at a time, then a short busy loop that
+//! keeps reading new arrivals, so a packet leaves within a few microseconds of its release time;
+//! an idle link sleeps until a packet comes. The threads run SCHED_FIFO when allowed, so other work on the same cores
 //! does not delay a release by a scheduler tick.
 
 use std::cmp::Ordering as CmpOrdering;
