@@ -3,7 +3,7 @@ SHELL := /bin/bash
 BIN := target/release/synack
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: demo build test lint deps
+.PHONY: demo build test lint deps bench
 
 ## Build, then compare persistent and non-persistent transfers on loopback with packet capture.
 demo: build
@@ -17,6 +17,11 @@ build:
 test:
 	scripts/install-deps.sh --test
 	cargo test --all-targets
+
+## The link emulator against its settings, and against plain loopback (needs root).
+bench:
+	scripts/install-deps.sh
+	$(SUDO) env "PATH=$$PATH" cargo bench --bench link
 
 lint:
 	cargo fmt --check

@@ -10,6 +10,7 @@ use std::thread::{self, JoinHandle};
 use super::forward::{Counters, Forwarder};
 use super::namespace::Namespace;
 use super::schedule::{DirectionModel, Way};
+use super::stamp::TxStamps;
 use super::tun::{self, PointToPoint};
 use super::{EmulateError, LinkConfig, LinkStats};
 
@@ -40,7 +41,7 @@ impl EmulatedLink {
     pub fn start(config: LinkConfig) -> Result<EmulatedLink, EmulateError> {
         config.validate()?;
         let mtu = config.mtu;
-        let (server, server_tun) = Namespace::create("server", move || {
+        let (server, (server_tun, server_stamps)) = Namespace::create("server", move || {
             make_end(&PointToPoint {
                 name: SERVER_IFACE.into(),
                 local: SERVER_IP,
@@ -48,7 +49,7 @@ impl EmulatedLink {
                 mtu,
             })
         })?;
-        let (client, client_tun) = Namespace::create("client", move || {
+        let (client, (client_tun, client_stamps)) = Namespace::create("client", move || {
             make_end(&PointToPoint {
                 name: CLIENT_IFACE.into(),
                 local: CLIENT_IP,
@@ -71,12 +72,16 @@ impl EmulatedLink {
             stop_signal: Some(stop_signal),
             forwarders: Vec::new(),
         };
-        for (way, input, output) in [
-            (Way::ToServer, &client_tun, &server_tun),
-            (Way::ToClient, &server_tun, &client_tun),
+        let timed = !link.config.rtt.is_zero()
+            || !link.config.jitter.is_zero()
+            || link.config.rate_bps.is_some();
+        for (way, input, stamps, output) in [
+            (Way::ToServer, &client_tun, client_stamps, &server_tun),
+            (Way::ToClient, &server_tun, server_stamps, &client_tun),
         ] {
             let forwarder = Forwarder {
                 input: Arc::clone(input),
+                stamps: timed.then_some(stamps),
                 output: Arc::clone(output),
                 model: DirectionModel::new(&link.config, way),
                 counters: Arc::clone(match way {
@@ -177,11 +182,24 @@ impl Drop for EmulatedLink {
     }
 }
 
-/// Sets up one end inside its fresh namespace: `lo` up, then the TUN device, addressed and up.
-fn make_end(end: &PointToPoint) -> Result<File, EmulateError> {
+/// Sets up one end inside its fresh namespace: `lo` up, then the TUN device, addressed and up,
+/// with a packet socket stamping what the kernel sends to it.
+fn make_end(end: &PointToPoint) -> Result<(File, TxStamps), EmulateError> {
     tun::disable_ipv6_on_new_interfaces();
     tun::bring_up("lo")?;
     let device = tun::create_tun(&end.name)?;
+    let stamps = TxStamps::open(tun::ifindex(&end.name)?)?;
     tun::configure(end)?;
-    Ok(device)
+    Ok((device, stamps))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_link_can_be_shared_between_threads() {
+        fn shareable<T: Send + Sync>() {}
+        shareable::<EmulatedLink>();
+    }
 }

@@ -2,17 +2,26 @@
 //! mahimahi builds one. Must not import capture, analysis or report code; commands may use it.
 //!
 //! Each namespace holds one TUN device with a point-to-point address (client 10.47.0.2, server
-//! 10.47.0.1) and its own `lo`. Threads of this process forward packets between the two TUN
-//! devices, holding each for half the RTT (plus jitter), dropping some at random (seeded), and
-//! serialising at a rate through a bounded tail-drop queue (see [`schedule`] for the exact model).
+//! 10.47.0.1, `ip addr add … peer …` style, /32) and its own `lo`. Two threads of this process
+//! (one per direction) forward packets between the TUN devices, holding each for half the RTT
+//! plus uniform jitter, dropping some at random (seeded), and serialising at a rate through a
+//! bounded tail-drop queue; see [`schedule`] for the exact model. A packet is timed from the moment
+//! the kernel sent it to the TUN device ([`stamp`]), not from when a thread got round to reading
+//! it, and released by a sleep-then-spin loop ([`forward`]), so a capture on the client's TUN sees
+//! SYN → SYN-ACK take the configured RTT plus the hosts' own stack time.
+//!
 //! Code runs inside a namespace through [`EmulatedLink::in_server`] and
-//! [`EmulatedLink::in_client`]; nothing outlives the process, even on kill -9 (see [`namespace`]).
+//! [`EmulatedLink::in_client`]. Nothing is named, mounted or spawned as a process: the namespaces
+//! and their devices live only as long as this process's threads, sockets and descriptors in them,
+//! so nothing is left after a normal stop, Ctrl-C (default SIGINT termination) or kill -9
+//! (see [`namespace`]).
 
 pub mod forward;
 pub mod link;
 pub mod namespace;
 pub mod parse;
 pub mod schedule;
+pub mod stamp;
 pub mod tun;
 
 use std::io;
@@ -21,9 +30,12 @@ use std::time::Duration;
 pub use link::EmulatedLink;
 pub use parse::{parse_duration, parse_percent, parse_rate};
 
-/// Default TUN MTU: one packet can carry nearly 64 KiB, like loopback (65536), so a gigabit
-/// needs about 2000 packets a second instead of 83 000 at 1500 bytes. TCP's MSS follows it.
-pub const DEFAULT_MTU: u32 = 65_000;
+/// Default TUN MTU: jumbo frames. A packet carries six times what a 1500-byte one does, so the
+/// forwarders move several Gbit/s; yet TCP's initial receive window (64 KiB with Linux's default
+/// tcp_rmem) still spans seven segments. At 32000 or 65000 that window is one or two segments
+/// and TCP ramps up in coarse steps or stalls on delayed ACKs (`cargo bench --bench link` shows
+/// 4 MiB at 10 ms RTT taking about 1.5× and 2.5–6× as long as at 9000).
+pub const DEFAULT_MTU: u32 = 9000;
 
 /// What the emulated path does to packets; the same settings apply to both directions.
 #[derive(Debug, Clone, PartialEq)]

@@ -133,10 +133,10 @@ impl DirectionModel {
                     .max(serialised)
             };
         }
-        if !self.reorder {
-            if let Some(previous) = self.last_release {
-                release = release.max(previous);
-            }
+        if !self.reorder
+            && let Some(previous) = self.last_release
+        {
+            release = release.max(previous);
         }
         self.last_release = Some(release);
         self.stats.forwarded += 1;

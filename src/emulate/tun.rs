@@ -82,6 +82,22 @@ pub fn configure(end: &PointToPoint) -> Result<(), EmulateError> {
     bring_up_with(&socket, name)
 }
 
+/// The index of interface `name` in the calling thread's namespace.
+pub fn ifindex(name: &str) -> Result<u32, EmulateError> {
+    let socket = control_socket()?;
+    let req = ifreq_ioctl(socket.as_raw_fd(), libc::SIOCGIFINDEX, name, |_| {})
+        .map_err(|source| EmulateError::io(format!("cannot find the index of {name}"), source))?;
+    // SAFETY: SIOCGIFINDEX succeeded, so the kernel wrote the ifindex member of the union.
+    #[allow(unsafe_code)]
+    let index = unsafe { req.ifr_ifru.ifru_ifindex };
+    u32::try_from(index).map_err(|_| {
+        EmulateError::io(
+            format!("{name} has no index"),
+            io::ErrorKind::NotFound.into(),
+        )
+    })
+}
+
 /// Brings interface `name` (such as `lo`) up in the calling thread's namespace.
 pub fn bring_up(name: &str) -> Result<(), EmulateError> {
     bring_up_with(&control_socket()?, name)
