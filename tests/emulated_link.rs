@@ -180,6 +180,7 @@ fn synack_server_and_client_work_across_the_link_as_root() {
         paths: vec!["/b.bin".into()],
         out_dir: dir.path().join("received"),
         expected_sha256: None,
+        parallel: 1,
     };
     let timing = link
         .in_client(move || fetch(Mode::NonPersistent, &plan, None))
@@ -220,7 +221,7 @@ fn seeded_loss_shows_up_as_retransmissions_as_root() {
     let connections = finish(recorder, &pcap);
     let stats = link.stop();
     assert!(stats.to_client.lost > 0, "{stats:?}");
-    let retransmissions: u64 = connections.iter().map(|c| c.retransmissions).sum();
+    let retransmissions: u64 = connections.iter().map(|c| c.counts.retransmissions).sum();
     println!("{stats:?}; retransmissions seen: {retransmissions}");
     assert!(retransmissions > 0, "lost segments were resent");
 }
