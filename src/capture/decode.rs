@@ -6,7 +6,8 @@ use std::net::{IpAddr, SocketAddr};
 
 use etherparse::defrag::IpDefragPool;
 use etherparse::{
-    EtherType, LaxIpSlice, LaxSlicedPacket, NetSlice, SlicedPacket, TcpSlice, ip_number,
+    EtherType, Ethernet2HeaderSlice, LaxIpSlice, NetSlice, SingleVlanHeaderSlice, SlicedPacket,
+    TcpSlice, ip_number,
 };
 
 use super::CaptureError;
@@ -120,6 +121,33 @@ fn start(link: LinkType, data: &[u8]) -> Result<Start<'_>, Decoded> {
     })
 }
 
+fn is_ip(ether_type: EtherType) -> bool {
+    ether_type == EtherType::IPV4 || ether_type == EtherType::IPV6
+}
+
+/// The IP packet inside an Ethernet frame, past any 802.1Q / 802.1ad tags; `None` when it carries
+/// something else, `Err` when the frame is too short for its headers.
+fn ethernet_payload(frame: &[u8]) -> Result<Option<&[u8]>, ()> {
+    let header = Ethernet2HeaderSlice::from_slice(frame).map_err(|_| ())?;
+    let mut ether_type = header.ether_type();
+    let mut rest = &frame[header.slice().len()..];
+    // At most three tags, as etherparse allows.
+    for _ in 0..3 {
+        if !matches!(
+            ether_type,
+            EtherType::VLAN_TAGGED_FRAME
+                | EtherType::PROVIDER_BRIDGING
+                | EtherType::VLAN_DOUBLE_TAGGED_FRAME
+        ) {
+            break;
+        }
+        let tag = SingleVlanHeaderSlice::from_slice(rest).map_err(|_| ())?;
+        ether_type = tag.ether_type();
+        rest = &rest[tag.slice().len()..];
+    }
+    Ok(is_ip(ether_type).then_some(rest))
+}
+
 /// How long an incomplete fragmented datagram waits for its other fragments, in capture time.
 const FRAGMENT_TIMEOUT: i64 = 30_000_000_000;
 
@@ -147,28 +175,21 @@ impl Decoder {
             Ok(start) => start,
             Err(decoded) => return decoded,
         };
-        let packet = match start {
-            Start::Ethernet(d) => match LaxSlicedPacket::from_ethernet(d) {
-                Ok(p) => p,
-                Err(_) => return Decoded::Truncated,
+        // Straight to the IP header: the whole-packet slicer copies a large result per frame.
+        let ip_bytes = match start {
+            Start::Ethernet(d) => match ethernet_payload(d) {
+                Ok(Some(ip)) => ip,
+                Ok(None) => return Decoded::NotTcp,
+                Err(()) => return Decoded::Truncated,
             },
-            Start::EtherType(ether_type, d) => LaxSlicedPacket::from_ether_type(ether_type, d),
-            Start::Ip(d) => match LaxSlicedPacket::from_ip(d) {
-                Ok(p) => p,
-                Err(etherparse::err::ip::LaxHeaderSliceError::Len(_)) => return Decoded::Truncated,
-                Err(_) => return Decoded::NotTcp,
-            },
+            Start::EtherType(ether_type, d) if is_ip(ether_type) => d,
+            Start::EtherType(..) => return Decoded::NotTcp,
+            Start::Ip(d) => d,
         };
-        let ip = match packet.net {
-            Some(etherparse::LaxNetSlice::Ipv4(ip)) => LaxIpSlice::Ipv4(ip),
-            Some(etherparse::LaxNetSlice::Ipv6(ip)) => LaxIpSlice::Ipv6(ip),
-            Some(_) => return Decoded::NotTcp,
-            None => {
-                return match packet.stop_err {
-                    Some((etherparse::err::packet::SliceError::Len(_), _)) => Decoded::Truncated,
-                    _ => Decoded::NotTcp,
-                };
-            }
+        let ip = match LaxIpSlice::from_slice(ip_bytes) {
+            Ok((ip, _)) => ip,
+            Err(etherparse::err::ip::LaxHeaderSliceError::Len(_)) => return Decoded::Truncated,
+            Err(_) => return Decoded::NotTcp,
         };
         if ip.is_fragmenting_payload() {
             return self.reassemble(&start, ts, wire_len);

@@ -3,7 +3,9 @@
 //!
 //! Works on `Segment` alone; must not import `pcap`, `etherparse`, transfer, analysis or report code.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use rustc_hash::FxHashMap;
 use std::net::SocketAddr;
 
 use super::segment::{Direction, FlowKey, HttpStart, Segment, TcpFlags, seq_le, seq_lt};
@@ -557,7 +559,7 @@ pub const LINGER: Ts = Ts(5_000_000_000);
 /// connections open at once: closed ones are handed out by `drain_closed` after `LINGER`.
 #[derive(Debug, Default)]
 pub struct Tracker {
-    open: HashMap<FlowKey, Connection>,
+    open: FxHashMap<FlowKey, Connection>,
     closing: VecDeque<(Ts, FlowKey, usize)>,
     ready: Vec<Connection>,
     streams: usize,

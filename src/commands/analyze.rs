@@ -47,7 +47,8 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
     let mut phases = PhaseAccumulator::default();
     let mut pattern = RequestPattern::default();
     let mut write_error: Option<anyhow::Error> = None;
-    let mut stdout = std::io::stdout().lock();
+    // A buffer of its own: stdout's line buffer would scan every small JSON write for newlines.
+    let mut stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     if args.json {
         stdout.write_all(b"{\"connections\":[")?;
     }
@@ -133,5 +134,6 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
             writeln!(stdout, "{description}")?;
         }
     }
+    stdout.flush()?;
     Ok(())
 }
