@@ -574,23 +574,29 @@ impl Tracker {
 
     /// Adds one segment.
     pub fn push(&mut self, seg: &Segment) {
+        use std::collections::hash_map::Entry;
         let f = seg.flags;
         self.now = self.now.max(seg.ts);
-        if let Some(conn) = self.open.get(&seg.key) {
-            // A new SYN on a 4-tuple whose connection has ended, or with another ISN, is a new
-            // connection (ports cycle through short connections).
-            let new_syn = f.syn
-                && !f.ack
-                && (conn.is_finished() || conn.isn[0].is_some_and(|isn| isn != seg.seq));
-            if new_syn && let Some(old) = self.open.remove(&seg.key) {
-                self.ready.push(old);
+        let conn = match self.open.entry(seg.key) {
+            Entry::Occupied(entry) => {
+                let entry = entry.into_mut();
+                // A new SYN on a 4-tuple whose connection has ended, or with another ISN, is a
+                // new connection (ports cycle through short connections).
+                let new_syn = f.syn
+                    && !f.ack
+                    && (entry.is_finished() || entry.isn[0].is_some_and(|isn| isn != seg.seq));
+                if new_syn {
+                    self.streams += 1;
+                    let old = std::mem::replace(entry, Connection::new(self.streams - 1, seg));
+                    self.ready.push(old);
+                }
+                entry
             }
-        }
-        let streams = &mut self.streams;
-        let conn = self.open.entry(seg.key).or_insert_with(|| {
-            *streams += 1;
-            Connection::new(*streams - 1, seg)
-        });
+            Entry::Vacant(entry) => {
+                self.streams += 1;
+                entry.insert(Connection::new(self.streams - 1, seg))
+            }
+        };
         let was_finished = conn.is_finished();
         conn.update(seg);
         if !was_finished && conn.is_finished() {
