@@ -16,7 +16,8 @@ use crate::transfer::client::{DEFAULT_PARALLEL, Mode};
 ///
 /// synack transfers the same files non-persistently (one connection per file) and persistently
 /// (one keep-alive connection), captures every packet, counts SYN/SYN-ACK/ACK/FIN/RST per run,
-/// and splits the time gap into handshakes, teardowns, slow start and the rest.
+/// and splits the time gap into extra handshakes, the gaps between connections (close, setup),
+/// transfer (slow start), request wait, the client's own work, and the rest.
 #[derive(Debug, Parser)]
 #[command(name = "synack", version, propagate_version = true)]
 pub struct Cli {
@@ -28,7 +29,7 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Transfer the files both ways, capture, and show where the time goes.
+    /// Transfer the files in each mode, capture, and show where the time goes.
     ///
     /// Needs capture privileges (sudo, or setcap on the binary); without them it runs
     /// timing-only from the client's own timestamps.
@@ -85,9 +86,10 @@ pub struct CompareArgs {
 /// Live capture options.
 #[derive(Debug, Args)]
 pub struct CaptureArgs {
-    /// Interface that carries the traffic (lo for the built-in server; the NIC with --server).
-    #[arg(long, default_value = "lo")]
-    pub iface: String,
+    /// Interface that carries the traffic: lo for the built-in server (the default), the NIC with
+    /// --server; with an emulated link, its client end.
+    #[arg(long)]
+    pub iface: Option<String>,
     /// Bytes kept of each packet: the default keeps every header and the HTTP request and status
     /// lines, not file bodies (byte counts still come from the wire lengths).
     #[arg(long, default_value_t = DEFAULT_SNAPLEN, value_parser = clap::value_parser!(i32).range(96..=262_144))]

@@ -96,6 +96,22 @@ fn persistent_capture_counts_one_connection_with_three_requests() {
 }
 
 #[test]
+fn missing_file_writes_nothing_to_stdout() {
+    for format in ["--json", "--csv"] {
+        let out = common::synack()
+            .args(["analyze", "/nonexistent/x.pcap", format])
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        assert!(
+            out.stdout.is_empty(),
+            "{format}: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+}
+
+#[test]
 fn missing_file_is_one_clear_error() {
     let out = common::synack()
         .args(["analyze", "/nonexistent/x.pcap"])

@@ -150,6 +150,21 @@ fn live_compare_on_loopback_as_root() {
     .map(|k| a[k].as_f64().unwrap())
     .sum();
     assert!((rows - gap).abs() < 1e-9, "rows {rows} != gap {gap}");
+    // The remainder is what lies outside each run's first SYN → last byte: computed another way,
+    // from the runs' totals and timelines, it must agree.
+    let outside = |mode: &str| {
+        let runs = report["modes"][mode]["runs"].as_array().unwrap();
+        runs.iter()
+            .map(|r| r["total_s"].as_f64().unwrap() - r["phases"]["timeline_s"].as_f64().unwrap())
+            .sum::<f64>()
+            / runs.len() as f64
+    };
+    let remainder = a["remainder_s"].as_f64().unwrap();
+    let expected = outside("non-persistent") - outside("persistent");
+    assert!(
+        (remainder - expected).abs() < 1e-9,
+        "remainder {remainder} != {expected}"
+    );
     // Each run's phases partition its first SYN → last byte timeline.
     for mode in ["non-persistent", "persistent"] {
         for run in report["modes"][mode]["runs"].as_array().unwrap() {

@@ -122,13 +122,13 @@ pub fn check(
         "SYN",
         c.syn,
         expected.syn,
-        resent(c.resent_syn, "SYN/SYN-ACK"),
+        resent(c.resent_synack, "SYN-ACK(s)"),
     );
     expect(
         "SYN-ACK",
         c.synack,
         expected.synack,
-        resent(c.resent_syn, "SYN/SYN-ACK"),
+        resent(c.resent_synack, "SYN-ACK(s)"),
     );
     expect(
         "handshake ACK",

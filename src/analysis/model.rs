@@ -1,6 +1,6 @@
 //! Attribute layer: the textbook model of each mode (Kurose & Ross), to print beside the measured
 //! mean: handshake and request round trips, slow-start flights for each file, and serialisation at
-//! the link rate. Pure arithmetic; imports nothing of the project but the mode names.
+//! the link rate. Pure arithmetic; imports nothing of the project.
 
 /// What the model needs to know about the path and the sender.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
@@ -37,7 +37,7 @@ pub struct Prediction {
     pub slow_start_s: f64,
     /// Serialisation of the bytes at the link rate, in seconds.
     pub serialisation_s: f64,
-    /// Slow-start flights of each file, in order.
+    /// Slow-start flights of all files together.
     pub flights: u32,
     /// The sum.
     pub total_s: f64,

@@ -123,6 +123,7 @@ pub struct PhaseAccumulator {
     intervals: Vec<(Ts, Ts, Kind)>,
     first: Option<Ts>,
     last: Option<Ts>,
+    last_without_response: Option<Ts>,
     teardown_s: f64,
 }
 
@@ -148,15 +149,21 @@ impl PhaseAccumulator {
             push(cursor, close, Kind::Client);
         }
         self.first = Some(self.first.map_or(conn.start, |f| f.min(conn.start)));
-        if !conn.exchanges.is_empty() || self.last.is_none() {
-            self.last = Some(self.last.map_or(cursor, |l| l.max(cursor)));
-        }
+        // The timeline ends at the last response byte; only when no connection carried a
+        // response does it end where the last handshake did.
+        let end = if conn.exchanges.is_empty() {
+            &mut self.last_without_response
+        } else {
+            &mut self.last
+        };
+        *end = Some(end.map_or(cursor, |l| l.max(cursor)));
         self.teardown_s += conn.teardown_s.unwrap_or(0.0);
     }
 
     /// Splits first SYN → last byte between the phases.
     pub fn finish(self) -> Phases {
-        let (Some(first), Some(last)) = (self.first, self.last) else {
+        let (Some(first), Some(last)) = (self.first, self.last.or(self.last_without_response))
+        else {
             return Phases::default();
         };
         let mut phases = Phases {

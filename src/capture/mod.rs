@@ -72,6 +72,9 @@ pub enum CaptureError {
         /// What failed.
         detail: String,
     },
+    /// A live read waited its timeout without a packet; ask again.
+    #[error("no packet within the read timeout")]
+    Timeout,
     /// Any other libpcap failure.
     #[error("libpcap: {0}")]
     Pcap(String),

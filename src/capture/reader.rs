@@ -35,40 +35,59 @@ pub struct TrackedCapture {
 /// How many frames pass between hand-outs of closed connections.
 const DRAIN_EVERY: u64 = 1024;
 
-/// Decodes and tracks every frame of `path` (`-` for stdin), optionally through a BPF filter,
-/// calling `sink` with each connection once it has closed (or at the end of the file).
+/// An opened capture, ready to be read: opening first lets a command fail before it writes any
+/// output.
+pub struct CaptureReader {
+    source: Source,
+    decoder: Decoder,
+}
+
+impl CaptureReader {
+    /// Opens `path` (`-` for stdin), optionally through a BPF filter.
+    pub fn open(path: &Path, filter: Option<&str>) -> Result<CaptureReader, CaptureError> {
+        let source = Source::open_file(path, filter)?;
+        let decoder = Decoder::new(source.link_type()?);
+        Ok(CaptureReader { source, decoder })
+    }
+
+    /// Decodes and tracks every frame, calling `sink` with each connection once it has closed
+    /// (or at the end of the file).
+    pub fn read(mut self, mut sink: impl FnMut(Connection)) -> Result<FrameCounts, CaptureError> {
+        let mut tracker = Tracker::new();
+        let mut counts = FrameCounts::default();
+        loop {
+            let frame = match self.source.next_frame() {
+                Ok(Some(frame)) => frame,
+                Ok(None) => break,
+                Err(e @ CaptureError::Truncated { .. }) if counts.frames > 0 => {
+                    counts.cut_off = Some(e);
+                    break;
+                }
+                Err(e) => return Err(e),
+            };
+            counts.frames += 1;
+            match self.decoder.decode(frame.ts, frame.data, frame.wire_len) {
+                Decoded::Tcp(seg) => tracker.push(&seg),
+                Decoded::Fragment => counts.fragments += 1,
+                Decoded::NotTcp => counts.not_tcp += 1,
+                Decoded::Truncated => counts.truncated += 1,
+            }
+            if counts.frames.is_multiple_of(DRAIN_EVERY) {
+                tracker.drain_closed().for_each(&mut sink);
+            }
+        }
+        tracker.finish().into_iter().for_each(sink);
+        Ok(counts)
+    }
+}
+
+/// Opens and reads `path`, calling `sink` with each connection once it has closed.
 pub fn read_connections(
     path: &Path,
     filter: Option<&str>,
-    mut sink: impl FnMut(Connection),
+    sink: impl FnMut(Connection),
 ) -> Result<FrameCounts, CaptureError> {
-    let mut source = Source::open_file(path, filter)?;
-    let mut decoder = Decoder::new(source.link_type()?);
-    let mut tracker = Tracker::new();
-    let mut counts = FrameCounts::default();
-    loop {
-        let frame = match source.next_frame() {
-            Ok(Some(frame)) => frame,
-            Ok(None) => break,
-            Err(e @ CaptureError::Truncated { .. }) if counts.frames > 0 => {
-                counts.cut_off = Some(e);
-                break;
-            }
-            Err(e) => return Err(e),
-        };
-        counts.frames += 1;
-        match decoder.decode(frame.ts, frame.data, frame.wire_len) {
-            Decoded::Tcp(seg) => tracker.push(&seg),
-            Decoded::Fragment => counts.fragments += 1,
-            Decoded::NotTcp => counts.not_tcp += 1,
-            Decoded::Truncated => counts.truncated += 1,
-        }
-        if counts.frames.is_multiple_of(DRAIN_EVERY) {
-            tracker.drain_closed().for_each(&mut sink);
-        }
-    }
-    tracker.finish().into_iter().for_each(sink);
-    Ok(counts)
+    CaptureReader::open(path, filter)?.read(sink)
 }
 
 /// Decodes and tracks every frame of `path`, keeping every connection (for small captures).

@@ -92,6 +92,14 @@ pub struct Segment {
     pub http: Option<HttpStart>,
 }
 
+impl Segment {
+    /// ACK set, no SYN/FIN/RST, no payload (Wireshark's pure ACK).
+    pub fn is_pure_ack(&self) -> bool {
+        let f = self.flags;
+        f.ack && !f.syn && !f.fin && !f.rst && self.payload_len == 0
+    }
+}
+
 /// Sequence-number comparison with wrap-around (RFC 9293 §3.4): is `a` before `b`?
 pub fn seq_lt(a: u32, b: u32) -> bool {
     (a.wrapping_sub(b) as i32) < 0

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -90,6 +90,8 @@ impl Source {
             Source::Live(c) => match c.next_packet() {
                 Ok(packet) => packet,
                 Err(pcap::Error::NoMorePackets) => return Ok(None),
+                // The read timeout only bounds batching: the caller asks again.
+                Err(pcap::Error::TimeoutExpired) => return Err(CaptureError::Timeout),
                 Err(e) => return Err(CaptureError::Pcap(e.to_string())),
             },
             Source::Offline {
@@ -126,9 +128,8 @@ pub struct RecordStats {
 
 /// A live capture running in its own thread, saving every frame to a .pcap file.
 pub struct Recorder {
-    thread: JoinHandle<Result<RecordStats, CaptureError>>,
+    thread: Option<JoinHandle<Result<RecordStats, CaptureError>>>,
     breaker: pcap::BreakLoop,
-    packets: Arc<AtomicU64>,
     last_frame_ns: Arc<AtomicI64>,
     part: PathBuf,
     path: PathBuf,
@@ -153,18 +154,18 @@ impl Recorder {
             detail: e.to_string(),
         })?;
         let breaker = capture.breakloop_handle();
-        let packets = Arc::new(AtomicU64::new(0));
         let last_frame_ns = Arc::new(AtomicI64::new(Ts::now().0));
-        let (count, last) = (packets.clone(), last_frame_ns.clone());
+        let last = last_frame_ns.clone();
         let save_path = part.clone();
         let thread = std::thread::Builder::new()
             .name("capture".into())
             .spawn(move || {
+                let mut count = 0u64;
                 loop {
                     match capture.next_packet() {
                         Ok(packet) => {
                             savefile.write(&packet);
-                            count.fetch_add(1, Ordering::Relaxed);
+                            count += 1;
                             last.store(Ts::now().0, Ordering::Relaxed);
                         }
                         Err(pcap::Error::TimeoutExpired) => continue,
@@ -180,25 +181,19 @@ impl Recorder {
                     .stats()
                     .map_err(|e| CaptureError::Pcap(e.to_string()))?;
                 Ok(RecordStats {
-                    packets: count.load(Ordering::Relaxed),
+                    packets: count,
                     kernel_dropped: u64::from(stats.dropped),
                     interface_dropped: u64::from(stats.if_dropped),
                 })
             })
             .map_err(|e| CaptureError::Pcap(format!("cannot start the capture thread: {e}")))?;
         Ok(Recorder {
-            thread,
+            thread: Some(thread),
             breaker,
-            packets,
             last_frame_ns,
             part,
             path: path.to_owned(),
         })
-    }
-
-    /// Frames captured so far.
-    pub fn packets(&self) -> u64 {
-        self.packets.load(Ordering::Relaxed)
     }
 
     /// Waits until no frame has arrived for `quiet`, or `limit` has passed: the last teardown
@@ -216,12 +211,8 @@ impl Recorder {
     }
 
     /// Stops the capture and puts the file in place; returns its counts.
-    pub fn stop(self) -> Result<RecordStats, CaptureError> {
-        self.breaker.breakloop();
-        let stats = self
-            .thread
-            .join()
-            .map_err(|_| CaptureError::Pcap("the capture thread panicked".into()))?;
+    pub fn stop(mut self) -> Result<RecordStats, CaptureError> {
+        let stats = self.join()?;
         match stats {
             Ok(stats) => {
                 std::fs::rename(&self.part, &self.path).map_err(|e| CaptureError::Save {
@@ -234,6 +225,26 @@ impl Recorder {
                 let _ = std::fs::remove_file(&self.part);
                 Err(e)
             }
+        }
+    }
+
+    fn join(&mut self) -> Result<Result<RecordStats, CaptureError>, CaptureError> {
+        self.breaker.breakloop();
+        match self.thread.take() {
+            Some(thread) => thread
+                .join()
+                .map_err(|_| CaptureError::Pcap("the capture thread panicked".into())),
+            None => Err(CaptureError::Pcap("the capture was already stopped".into())),
+        }
+    }
+}
+
+impl Drop for Recorder {
+    /// A capture abandoned on an error path stops, and leaves no half-written file behind.
+    fn drop(&mut self) {
+        if self.thread.is_some() {
+            let _ = self.join();
+            let _ = std::fs::remove_file(&self.part);
         }
     }
 }

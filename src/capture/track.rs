@@ -34,8 +34,10 @@ pub struct FlagCounts {
     pub bytes: u64,
     /// Segments that resend sequence space already sent (SYN, FIN or data).
     pub retransmissions: u64,
-    /// Of those, SYNs and SYN-ACKs sent again.
+    /// Of those, SYNs sent again.
     pub resent_syn: u64,
+    /// Of those, SYN-ACKs sent again.
+    pub resent_synack: u64,
     /// Of those, FINs sent again (a tail loss probe or a timeout).
     pub resent_fin: u64,
     /// Pure ACKs repeating the previous ACK number and window of the same side.
@@ -53,7 +55,7 @@ impl FlagCounts {
         self.fin += u64::from(f.fin);
         self.rst += u64::from(f.rst);
         self.data += u64::from(seg.payload_len > 0);
-        self.pure_ack += u64::from(f.ack && !f.syn && !f.fin && !f.rst && seg.payload_len == 0);
+        self.pure_ack += u64::from(seg.is_pure_ack());
     }
 
     /// Adds another set of counts.
@@ -69,6 +71,7 @@ impl FlagCounts {
         self.bytes += other.bytes;
         self.retransmissions += other.retransmissions;
         self.resent_syn += other.resent_syn;
+        self.resent_synack += other.resent_synack;
         self.resent_fin += other.resent_fin;
         self.dup_acks += other.dup_acks;
     }
@@ -113,7 +116,8 @@ pub enum Side {
 }
 
 /// Connection states of RFC 9293 §3.3.2, as an observer on the path infers them for one endpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "SCREAMING-KEBAB-CASE")]
 pub enum TcpState {
     /// No connection.
     Closed,
@@ -238,7 +242,7 @@ pub struct Connection {
     pub syn_seen: bool,
     /// Packet counts.
     pub counts: FlagCounts,
-    /// First and last packet.
+    /// First packet.
     pub first_ts: Ts,
     /// Last packet.
     pub last_ts: Ts,
@@ -279,6 +283,30 @@ pub struct Connection {
     fin_end: [Option<u32>; 2],
     fin_acked: [bool; 2],
     last_ack: [Option<(u32, u16)>; 2],
+    data_base: [Option<u32>; 2],
+    data_end: [Option<u32>; 2],
+}
+
+impl FinalState {
+    /// The name used in every output.
+    pub fn name(self) -> &'static str {
+        match self {
+            FinalState::Closed => "closed",
+            FinalState::Reset => "reset",
+            FinalState::HalfClosed => "half-closed",
+            FinalState::Open => "open",
+        }
+    }
+}
+
+impl Side {
+    /// The name used in every output.
+    pub fn name(self) -> &'static str {
+        match self {
+            Side::Client => "client",
+            Side::Server => "server",
+        }
+    }
 }
 
 impl Connection {
@@ -289,17 +317,18 @@ impl Connection {
         let (client, server, syn_seen) = if f.syn && !f.ack {
             (sender, receiver, true)
         } else if f.syn && f.ack {
-            (receiver, sender, true)
+            // The SYN was before the capture; the SYN-ACK still says who the client is.
+            (receiver, sender, false)
         } else if sender.port() >= receiver.port() {
             // Mid-stream: the ephemeral (higher) port is most likely the client's.
             (sender, receiver, false)
         } else {
             (receiver, sender, false)
         };
-        let (client_state, server_state) = if syn_seen {
-            (TcpState::Closed, TcpState::Listen)
-        } else {
-            (TcpState::Established, TcpState::Established)
+        let (client_state, server_state) = match (f.syn, f.ack) {
+            (true, false) => (TcpState::Closed, TcpState::Listen),
+            (true, true) => (TcpState::SynSent, TcpState::SynReceived),
+            _ => (TcpState::Established, TcpState::Established),
         };
         Connection {
             stream,
@@ -330,6 +359,8 @@ impl Connection {
             fin_end: [None; 2],
             fin_acked: [false; 2],
             last_ack: [None; 2],
+            data_base: [None; 2],
+            data_end: [None; 2],
         }
     }
 
@@ -403,10 +434,11 @@ impl Connection {
             };
         if resent {
             self.counts.retransmissions += 1;
-            self.counts.resent_syn += u64::from(f.syn);
+            self.counts.resent_syn += u64::from(f.syn && !f.ack);
+            self.counts.resent_synack += u64::from(f.syn && f.ack);
             self.counts.resent_fin += u64::from(f.fin);
         }
-        let pure_ack = f.ack && !f.syn && !f.fin && !f.rst && seg.payload_len == 0;
+        let pure_ack = seg.is_pure_ack();
         // Wireshark's rule: no payload, no SYN/FIN/RST, same non-zero window, same ACK, and the
         // sequence number at the side's next expected byte.
         if pure_ack
@@ -422,6 +454,18 @@ impl Connection {
         if f.syn && self.isn[me].is_none() {
             self.isn[me] = Some(seg.seq);
         }
+        // Payload bytes each way: the span of sequence space the side's data covers, so a resend
+        // that fills a hole the capture never saw (lost before the capture point) counts once.
+        let data_start = seg.seq.wrapping_add(u32::from(f.syn));
+        let data_end = data_start.wrapping_add(seg.payload_len);
+        let base = *self.data_base[me].get_or_insert(data_start);
+        if seg.payload_len > 0
+            && self.data_end[me].is_none_or(|e| seq_lt(e, data_end))
+            && !seq_lt(data_end, base)
+        {
+            self.data_end[me] = Some(data_end);
+        }
+        let sent_bytes = u64::from(self.data_end[me].map_or(0, |e| e.wrapping_sub(base)));
         if len > 0 && self.next_seq[me].is_none_or(|next| seq_lt(next, end)) {
             self.next_seq[me] = Some(end);
         }
@@ -502,15 +546,15 @@ impl Connection {
         if seg.payload_len > 0 && self.first_data.is_none() {
             self.first_data = Some(seg.ts);
         }
-        if seg.payload_len > 0 && !resent {
+        if seg.payload_len > 0 {
             match side {
                 Side::Client => {
-                    self.client_bytes += u64::from(seg.payload_len);
-                    if self
+                    self.client_bytes = sent_bytes;
+                    let answered = self
                         .exchanges
                         .last()
-                        .is_none_or(|x| x.first_response.is_some())
-                    {
+                        .is_none_or(|x| x.first_response.is_some());
+                    if answered && !resent {
                         self.exchanges.push(Exchange {
                             request: seg.ts,
                             first_response: None,
@@ -520,20 +564,21 @@ impl Connection {
                     }
                 }
                 Side::Server => {
-                    self.server_bytes += u64::from(seg.payload_len);
+                    // Resent data counts too: on a lossy path the response ends with it.
+                    self.server_bytes = sent_bytes;
                     let half_rtt = self
                         .syn_ts
                         .zip(self.synack_ts)
-                        .map(|(s, a)| (a.0 - s.0) / 2);
+                        .map(|(s, a)| a.0.saturating_sub(s.0) / 2);
                     if let Some(x) = self.exchanges.last_mut() {
                         let new_flight = match (x.last_response, half_rtt) {
                             (None, _) => true,
-                            (Some(last), Some(half)) => seg.ts.0 - last.0 > half,
+                            (Some(last), Some(half)) => seg.ts.0.saturating_sub(last.0) > half,
                             (Some(_), None) => false,
                         };
                         x.flights += u32::from(new_flight);
                         x.first_response.get_or_insert(seg.ts);
-                        x.last_response = Some(seg.ts);
+                        x.last_response = Some(x.last_response.map_or(seg.ts, |l| l.max(seg.ts)));
                     }
                 }
             }
@@ -582,9 +627,12 @@ impl Tracker {
                 let entry = entry.into_mut();
                 // A new SYN on a 4-tuple whose connection has ended, or with another ISN, is a
                 // new connection (ports cycle through short connections).
+                let sender = usize::from(entry.side_of(seg) == Side::Server);
                 let new_syn = f.syn
                     && !f.ack
-                    && (entry.is_finished() || entry.isn[0].is_some_and(|isn| isn != seg.seq));
+                    && (entry.is_finished()
+                        || !entry.syn_seen
+                        || entry.isn[sender].is_some_and(|isn| isn != seg.seq));
                 if new_syn {
                     self.streams += 1;
                     let old = std::mem::replace(entry, Connection::new(self.streams - 1, seg));
@@ -608,7 +656,7 @@ impl Tracker {
     /// replaced by a new connection on the same 4-tuple.
     pub fn drain_closed(&mut self) -> impl Iterator<Item = Connection> + '_ {
         while let Some(&(closed, key, stream)) = self.closing.front() {
-            if self.now.0 - closed.0 < LINGER.0 {
+            if self.now.0.saturating_sub(closed.0) < LINGER.0 {
                 break;
             }
             self.closing.pop_front();
@@ -806,6 +854,33 @@ mod tests {
         assert_eq!(conns[0].exchanges.len(), 1);
         assert_eq!(conns[0].counts.retransmissions, 1);
         assert_eq!(conns[0].client_bytes, 50);
+    }
+
+    #[test]
+    fn data_resent_into_a_hole_still_ends_the_response_and_counts_its_bytes() {
+        // The segment at 1501 was lost before the capture point; its resend arrives last.
+        let conns = Wire::new()
+            .handshake()
+            .c("PA", 101, 501, 50)
+            .s("A", 501, 151, 1000)
+            .s("A", 2501, 151, 1000)
+            .s("PA", 1501, 151, 1000)
+            .track();
+        let c = &conns[0];
+        assert_eq!(c.server_bytes, 3000);
+        assert_eq!(c.counts.retransmissions, 1);
+        assert_eq!(c.exchanges[0].last_response, Some(Ts(1_007_000)));
+    }
+
+    #[test]
+    fn capture_starting_at_the_syn_ack_has_no_syn_seen() {
+        let conns = Wire::new().s("SA", 500, 101, 0).c("A", 101, 501, 0).track();
+        let c = &conns[0];
+        assert_eq!(c.client.port(), 40000);
+        assert!(!c.syn_seen);
+        assert_eq!(c.counts.handshake_ack, 1);
+        assert_eq!(c.client_state, TcpState::Established);
+        assert_eq!(c.server_state, TcpState::Established);
     }
 
     // Tests for the close (FIN-WAIT, CLOSE-WAIT, LAST-ACK, TIME-WAIT).

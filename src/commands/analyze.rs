@@ -8,7 +8,7 @@ use anyhow::Context;
 
 use crate::analysis::pattern::RequestPattern;
 use crate::analysis::phases::{ConnectionTimeline, PhaseAccumulator};
-use crate::capture::reader::read_connections;
+use crate::capture::reader::CaptureReader;
 use crate::capture::track::{Connection, Totals};
 use crate::cli::AnalyzeArgs;
 use crate::report::{csv as csv_rows, json, tables};
@@ -31,6 +31,8 @@ enum Output {
 
 /// Reads the capture and prints its tables, JSON or CSV.
 pub fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
+    let context = || format!("cannot analyze {}", args.file.display());
+    let reader = CaptureReader::open(&args.file, args.filter.as_deref()).with_context(context)?;
     let mut output = if args.json {
         Output::Json { first: true }
     } else if args.csv {
@@ -52,7 +54,7 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
     if args.json {
         stdout.write_all(b"{\"connections\":[")?;
     }
-    let counts = read_connections(&args.file, args.filter.as_deref(), |conn| {
+    let counts = reader.read(|conn| {
         totals.add(&Totals::of([&conn]));
         phases.add(&ConnectionTimeline::from_capture(&conn));
         pattern.add(&conn);
@@ -83,8 +85,10 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
         if let Err(e) = written {
             write_error.get_or_insert(e);
         }
-    })
-    .with_context(|| format!("cannot analyze {}", args.file.display()))?;
+    });
+    // A read error once output has begun (a damaged record mid-file) still fails the command:
+    // the output is incomplete, and the exit status says so.
+    let counts = counts.with_context(context)?;
     if let Some(e) = write_error {
         return Err(e.context("cannot write the output"));
     }

@@ -53,8 +53,29 @@ impl Network {
     }
 }
 
-/// Runs the comparison and prints its report.
+/// Runs the comparison and prints its report. Whatever happens, what it wrote belongs to the
+/// invoking user when run under sudo.
 pub fn run(args: &CompareArgs) -> anyhow::Result<()> {
+    let captures_existed = args.captures.exists();
+    let mut run_dir = None;
+    let result = compare(args, &mut run_dir);
+    let mut written: Vec<&Path> = vec![args.out.as_path()];
+    written.extend(run_dir.as_deref());
+    written.extend(args.output.json.as_deref());
+    if !captures_existed {
+        written.push(args.captures.as_path());
+    }
+    for path in written.into_iter().filter(|p| p.exists()) {
+        let owned = super::ownership::give_to_invoking_user(path)
+            .with_context(|| format!("cannot give {} to the sudo user", path.display()));
+        if result.is_ok() {
+            owned?;
+        }
+    }
+    result
+}
+
+fn compare(args: &CompareArgs, run_dir_made: &mut Option<PathBuf>) -> anyhow::Result<()> {
     let mut selected: Vec<Mode> = Vec::new();
     for &mode in &args.modes {
         if !selected.contains(&mode) {
@@ -62,6 +83,9 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<()> {
         }
     }
     let link_config = args.link.config();
+    if link_config.is_some() && args.capture.iface.is_some() {
+        bail!("with an emulated link the capture is taken on its client end; leave out --iface");
+    }
     if link_config.is_some() && args.server.is_some() {
         bail!(
             "--rtt, --jitter, --loss and --rate emulate a link to the built-in server; leave out --server"
@@ -126,11 +150,13 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<()> {
         (None, Some(srv)) => srv.local_addr(),
         (None, None) => unreachable!("a built-in server runs when --server is absent"),
     };
-    let iface = link
-        .as_ref()
-        .map_or(args.capture.iface.clone(), |l| l.1.clone());
+    let iface = match &link {
+        Some(l) => l.1.clone(),
+        None => args.capture.iface.clone().unwrap_or_else(|| "lo".into()),
+    };
 
     let run_dir = make_run_dir(&args.captures)?;
+    *run_dir_made = Some(run_dir.clone());
     let plan = FetchPlan {
         addr,
         host: addr.to_string(),
@@ -273,13 +299,6 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<()> {
     write_atomically(&report_path, report.as_bytes())?;
     if let Some(extra) = &args.output.json {
         write_atomically(extra, report.as_bytes())?;
-    }
-    for path in [run_dir.as_path(), args.out.as_path()]
-        .into_iter()
-        .chain(args.output.json.as_deref())
-    {
-        super::ownership::give_to_invoking_user(path)
-            .with_context(|| format!("cannot give {} to the sudo user", path.display()))?;
     }
     println!("Saved");
     for m in &comparison.modes {
@@ -458,6 +477,11 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let mut tmp = tempfile::NamedTempFile::new_in(dir)
         .with_context(|| format!("cannot write in {}", dir.display()))?;
     std::io::Write::write_all(&mut tmp, bytes)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    // Temporary files are private (0600); a report is for reading.
+    use std::os::unix::fs::PermissionsExt;
+    tmp.as_file()
+        .set_permissions(std::fs::Permissions::from_mode(0o644))
         .with_context(|| format!("cannot write {}", path.display()))?;
     tmp.persist(path)
         .with_context(|| format!("cannot write {}", path.display()))?;

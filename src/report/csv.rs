@@ -1,6 +1,6 @@
 //! Report layer: one CSV row per connection (`analyze --csv`).
 
-use crate::capture::track::{Connection, Side};
+use crate::capture::track::Connection;
 
 /// The column names.
 pub const HEADER: [&str; 26] = [
@@ -62,12 +62,8 @@ pub fn row(c: &Connection) -> Vec<String> {
         opt(c.time_to_first_data_s()),
         format!("{:.9}", c.last_ts.secs_since(c.first_ts)),
         opt(c.teardown_s()),
-        match c.first_fin.map(|f| f.1) {
-            Some(Side::Client) => "client".into(),
-            Some(Side::Server) => "server".into(),
-            None => String::new(),
-        },
-        format!("{:?}", c.final_state()).to_lowercase(),
+        c.first_fin.map_or("", |f| f.1.name()).to_string(),
+        c.final_state().name().to_string(),
         c.http_requests.to_string(),
     ]
 }

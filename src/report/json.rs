@@ -7,7 +7,9 @@ use crate::analysis::comparison::{Comparison, ModeResult};
 use crate::capture::reader::FrameCounts;
 use std::net::SocketAddr;
 
-use crate::capture::track::{CloseKind, Connection, FinalState, FlagCounts, Side, Totals};
+use crate::capture::track::{
+    CloseKind, Connection, FinalState, FlagCounts, Side, TcpState, Totals,
+};
 
 /// One connection as JSON: `{"client","server","syn","synack","pure_ack","data","fin","rst",
 /// "handshake_s","teardown_s", …}`. A plain struct, so streaming thousands of them allocates little.
@@ -32,6 +34,8 @@ pub struct ConnectionJson {
     final_state: FinalState,
     close: Option<CloseKind>,
     fin_with_data: u64,
+    client_state: TcpState,
+    server_state: TcpState,
 }
 
 impl ConnectionJson {
@@ -56,6 +60,8 @@ impl ConnectionJson {
             final_state: c.final_state(),
             close: c.close,
             fin_with_data: c.fin_with_data,
+            client_state: c.client_state,
+            server_state: c.server_state,
         }
     }
 }
@@ -109,6 +115,7 @@ fn mode(m: &ModeResult, files: usize) -> Value {
         "flights_per_file": m.flights_per_file(files),
         "tcp_info": m.samples,
         "capture_dropped": m.capture.as_ref().map(|c| c.dropped),
+        "connections_outside_runs": m.capture.as_ref().map(|c| c.outside_runs),
     })
 }
 

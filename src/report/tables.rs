@@ -10,7 +10,7 @@ use crate::analysis::expected::CountCheck;
 use crate::analysis::model::Prediction;
 use crate::analysis::phases::Phases;
 use crate::analysis::stats::{Summary, mean};
-use crate::capture::track::{Connection, Side, Totals};
+use crate::capture::track::{Connection, Totals};
 use crate::transfer::client::Mode;
 
 fn table(header: &[&str]) -> Table {
@@ -207,11 +207,7 @@ pub fn connection_table(conns: &[Connection], hidden: usize) -> Table {
         } else {
             format!("{} (guessed)", c.client)
         };
-        let closer = match c.first_fin.map(|f| f.1) {
-            Some(Side::Client) => "client",
-            Some(Side::Server) => "server",
-            None => "—",
-        };
+        let closer = c.first_fin.map_or("—", |f| f.1.name());
         t.add_row(vec![
             c.stream.to_string(),
             client,
@@ -228,7 +224,7 @@ pub fn connection_table(conns: &[Connection], hidden: usize) -> Table {
             opt_secs(c.handshake_s()),
             opt_secs(c.teardown_s()),
             closer.to_string(),
-            format!("{:?}", c.final_state()).to_lowercase(),
+            c.final_state().name().to_string(),
         ]);
     }
     if hidden > 0 {
