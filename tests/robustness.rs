@@ -299,10 +299,9 @@ fn pcapng_in_seconds(frames: &[(u64, &[u8])]) -> Vec<u8> {
     out
 }
 
-/// Found reading `Ts` (the fuzzers did not reach it): libpcap hands pcapng timestamps past 2^63 s
-/// on as a negative `tv_sec`, `Ts::from_parts` saturates it to `i64::MIN`, and `Ts::secs_since`
-/// subtracts without overflow checks (a panic in debug builds, a nonsense handshake time in
-/// release builds).
+/// libpcap hands pcapng timestamps past 2^63 s on as a negative `tv_sec`, which `Ts::from_parts`
+/// saturates to `i64::MIN`: differences between such timestamps must neither overflow (a panic in
+/// debug builds) nor wrap into a nonsense handshake time.
 #[test]
 fn timestamps_beyond_the_nanosecond_range_do_not_overflow() {
     let mut f = Frames::new();
