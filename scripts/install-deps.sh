@@ -4,7 +4,7 @@
 set -euo pipefail
 packages=(libpcap-dev pkg-config)
 if [[ "${1:-}" == "--test" ]]; then
-    packages+=(tshark tcpdump util-linux)
+    packages+=(tshark tcpdump util-linux iproute2)
 fi
 missing=()
 for p in "${packages[@]}"; do

@@ -1,0 +1,162 @@
+//! `synack serve`, `synack fetch` and `synack compare --server` together, on loopback, without
+//! capture (no root needed).
+
+mod common;
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// A `synack serve` child, killed when dropped.
+struct Served(Child);
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn serve(root: &std::path::Path) -> (Served, u16) {
+    let port = free_port();
+    let child = Command::new(assert_cmd::cargo::cargo_bin("synack"))
+        .args(["serve", "--bind", &format!("127.0.0.1:{port}"), "--root"])
+        .arg(root)
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let served = Served(child);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "synack serve did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (served, port)
+}
+
+#[test]
+fn fetch_and_compare_against_synack_serve() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = dir.path().join("site");
+    std::fs::create_dir(&site).unwrap();
+    let files = [("one.bin", 70_000usize), ("two.txt", 3_000)];
+    for (name, size) in files {
+        let bytes: Vec<u8> = (0..size).map(|i| (i * 31 % 251) as u8).collect();
+        std::fs::write(site.join(name), bytes).unwrap();
+    }
+    let (_server, port) = serve(&site);
+    let urls: Vec<String> = files
+        .iter()
+        .map(|(n, _)| format!("http://127.0.0.1:{port}/{n}"))
+        .collect();
+
+    for mode in ["non-persistent", "persistent", "pipelined", "parallel"] {
+        let out = common::synack()
+            .args(["fetch", "--mode", mode, "--out"])
+            .arg(dir.path().join("fetched"))
+            .args(&urls)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{mode}: {stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let connections = if matches!(mode, "persistent" | "pipelined") {
+            1
+        } else {
+            2
+        };
+        assert!(
+            stdout.contains(&format!("2 files over {connections} connection(s)")),
+            "{mode}: {stdout}"
+        );
+        for (name, _) in files {
+            let got = std::fs::read(dir.path().join("fetched").join(mode).join(name)).unwrap();
+            assert_eq!(
+                got,
+                std::fs::read(site.join(name)).unwrap(),
+                "{mode} {name}"
+            );
+        }
+    }
+
+    let json = dir.path().join("report.json");
+    let out = common::synack()
+        .args([
+            "compare",
+            "--no-capture",
+            "--rounds",
+            "2",
+            "--server",
+            &format!("127.0.0.1:{port}"),
+            "--files",
+        ])
+        .arg(&site)
+        .arg("--captures")
+        .arg(dir.path().join("captures"))
+        .arg("--out")
+        .arg(dir.path().join("received"))
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(report["files"].as_array().unwrap().len(), 2);
+    for mode in ["non-persistent", "persistent"] {
+        let runs = report["modes"][mode]["runs"].as_array().unwrap();
+        assert_eq!(runs.len(), 2);
+        assert!(runs.iter().all(|r| {
+            r["files"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|f| f["sha256_ok"] == true)
+        }));
+        assert_eq!(report["modes"][mode]["phase_source"], "client");
+    }
+    // A report file is for reading.
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&json).unwrap().permissions().mode() & 0o777,
+        0o644
+    );
+}
+
+#[test]
+fn fetch_refuses_urls_on_different_servers_and_https() {
+    let out = common::synack()
+        .args([
+            "fetch",
+            "--mode",
+            "persistent",
+            "http://127.0.0.1:1/a",
+            "http://127.0.0.1:2/b",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("every URL must be on 127.0.0.1:1"));
+    let out = common::synack()
+        .args(["fetch", "--mode", "persistent", "https://127.0.0.1/a"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("only http:// URLs"));
+}
