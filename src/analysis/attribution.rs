@@ -66,7 +66,7 @@ impl Attribution {
             ("transfer (slow start)", self.transfer_s),
             ("request wait (request sent → first byte)", self.wait_s),
             (
-                "client work between files (saving, next request)",
+                "client work (saving a file, reading the FIN, next request)",
                 self.client_s,
             ),
             (
