@@ -56,10 +56,11 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
     }
     let counts = reader.read(|conn| {
         totals.add(&Totals::of([&conn]));
-        phases.add(&ConnectionTimeline::from_capture(&conn));
         pattern.add(&conn);
         let written = match &mut output {
             Output::Tables { rows, limit } => {
+                // Only the tables show phases: JSON and CSV skip the work.
+                phases.add(&ConnectionTimeline::from_capture(&conn));
                 rows.insert(conn.stream, conn);
                 if limit.is_some_and(|l| rows.len() > l) {
                     rows.pop_last();
