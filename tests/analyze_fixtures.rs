@@ -4,25 +4,7 @@
 mod common;
 mod fixtures;
 
-use std::path::Path;
-
 use fixtures::{Capture, Link, conn};
-use serde_json::Value;
-
-fn analyze_json(path: &Path) -> Value {
-    let out = common::synack()
-        .arg("analyze")
-        .arg(path)
-        .arg("--json")
-        .output()
-        .expect("run synack");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("analyze --json prints JSON")
-}
 
 #[test]
 fn non_persistent_capture_counts_three_handshakes_and_teardowns() {
@@ -41,7 +23,7 @@ fn non_persistent_capture_counts_three_handshakes_and_teardowns() {
     let frames = conv.frames(Link::Ethernet);
     let path = dir.path().join("np.pcap");
     common::write_pcap(&path, 1, &frames);
-    let report = analyze_json(&path);
+    let report = common::analyze_json(&path, &[]);
     let totals = &report["totals"];
     assert_eq!(totals["connections"], 3);
     assert_eq!(totals["syn"], 3);
@@ -77,7 +59,7 @@ fn persistent_capture_counts_one_connection_with_three_requests() {
     let frames = conv.frames(Link::Ethernet);
     let path = dir.path().join("p.pcap");
     common::write_pcap(&path, 1, &frames);
-    let report = analyze_json(&path);
+    let report = common::analyze_json(&path, &[]);
     let totals = &report["totals"];
     assert_eq!(totals["connections"], 1);
     assert_eq!(totals["syn"], 1);

@@ -127,14 +127,7 @@ fn lossy_link_with_a_seed_shows_retransmissions_as_root() {
         + report["link_stats"]["to_client"]["lost"].as_u64().unwrap();
     assert!(lost > 0, "{}", report["link_stats"]);
     let pcap = PathBuf::from(report["captures"]["persistent"].as_str().unwrap());
-    let out = common::synack()
-        .arg("analyze")
-        .arg(&pcap)
-        .arg("--json")
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let analyzed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let analyzed = common::analyze_json(&pcap, &[]);
     assert!(
         analyzed["totals"]["retransmissions"].as_u64().unwrap() > 0,
         "{}",

@@ -13,27 +13,9 @@ use std::process::Stdio;
 use fixtures::{Capture, Format, Link, conn, fragments, with_hop_by_hop, write};
 use serde_json::Value;
 
-fn analyze(path: &Path, extra: &[&str]) -> Value {
-    let out = common::synack()
-        .arg("analyze")
-        .arg(path)
-        .arg("--json")
-        .args(extra)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}: {}",
-        path.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
-}
-
 /// analyze --json, then the same totals from tshark.
 fn analyze_checked(path: &Path, test: &str) -> Value {
-    let report = analyze(path, &[]);
+    let report = common::analyze_json(path, &[]);
     if common::have_tshark(test) {
         common::assert_matches_tshark(path, &report["totals"]);
     }
@@ -164,7 +146,7 @@ fn ipv4_fragments_are_reassembled_as_wireshark_does() {
     assert_eq!(report["totals"]["connections"], 1);
     // Cut by the snap length, fragments cannot be reassembled and stay fragments.
     write(&path, Format::PcapNano, 1, &cap.frames(Link::Ethernet), 200);
-    let report = analyze(&path, &[]);
+    let report = common::analyze_json(&path, &[]);
     assert_eq!(report["fragments"], 2);
     assert_eq!(report["totals"]["data"], 0);
 }
@@ -287,7 +269,7 @@ fn short_snap_length_keeps_counts_and_payload_lengths() {
     // Frames cut inside the TCP header are counted as truncated, not dropped.
     let path = dir.path().join("snap40.pcap");
     write(&path, Format::PcapNano, 1, &cap.frames(Link::Ethernet), 40);
-    let report = analyze(&path, &[]);
+    let report = common::analyze_json(&path, &[]);
     assert_eq!(report["truncated_frames"], cap.packets.len());
     assert_eq!(report["packets"], cap.packets.len());
 }
@@ -365,7 +347,7 @@ fn stdin_filter_and_csv() {
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["totals"]["connections"], 2);
 
-    let filtered = analyze(&path, &["--filter", "tcp port 40001"]);
+    let filtered = common::analyze_json(&path, &["--filter", "tcp port 40001"]);
     assert_eq!(filtered["totals"]["connections"], 1);
     assert_eq!(filtered["connections"][0]["requests"], 2);
 

@@ -7,22 +7,6 @@ use std::process::Command;
 
 use serde_json::Value;
 
-fn analyze_totals(pcap: &Path) -> Value {
-    let out = common::synack()
-        .arg("analyze")
-        .arg(pcap)
-        .arg("--json")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    v["totals"].clone()
-}
-
 fn sum_runs(mode: &Value, key: &str) -> u64 {
     mode["runs"]
         .as_array()
@@ -112,7 +96,7 @@ fn live_compare_on_loopback_as_root() {
         }
         // The saved capture, read again, gives the same totals; and tshark agrees.
         let pcap = PathBuf::from(report["captures"][mode].as_str().unwrap());
-        let totals = analyze_totals(&pcap);
+        let totals = common::analyze_json(&pcap, &[])["totals"].clone();
         for key in [
             "connections",
             "syn",

@@ -142,6 +142,29 @@ pub fn write_pcap(path: &Path, linktype: u32, frames: &[(i64, Vec<u8>)]) {
     std::fs::write(path, out).expect("write pcap fixture");
 }
 
+/// `synack analyze FILE --json EXTRA…`, which must succeed, parsed.
+pub fn analyze_json(path: &Path, extra: &[&str]) -> serde_json::Value {
+    let out = synack()
+        .arg("analyze")
+        .arg(path)
+        .arg("--json")
+        .args(extra)
+        .output()
+        .expect("run synack");
+    assert!(
+        out.status.success(),
+        "{}: {}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "analyze --json printed no JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
 /// The path of the built synack binary.
 pub fn synack() -> assert_cmd::Command {
     assert_cmd::Command::cargo_bin("synack").expect("synack binary")
