@@ -9,9 +9,9 @@ use std::net::{IpAddr, Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use synack::capture::reader::track_file;
 use synack::capture::source::{DEFAULT_SNAPLEN, Recorder};
 use synack::emulate::{DEFAULT_MTU, EmulatedLink, LinkConfig};
+use synack::track::reader::track_file;
 
 /// Connections whose handshakes are measured per RTT.
 const CONNECTIONS: usize = 9;

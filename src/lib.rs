@@ -9,4 +9,5 @@ pub mod commands;
 pub mod emulate;
 pub mod report;
 pub mod timeline;
+pub mod track;
 pub mod transfer;

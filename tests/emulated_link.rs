@@ -13,10 +13,10 @@ use std::sync::{Mutex, MutexGuard, PoisonError, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use synack::capture::reader::track_file;
 use synack::capture::source::{DEFAULT_SNAPLEN, Recorder};
-use synack::capture::track::Connection;
 use synack::emulate::{EmulatedLink, LinkConfig};
+use synack::track::Connection;
+use synack::track::reader::track_file;
 use synack::transfer::client::{FetchPlan, Mode, fetch};
 use synack::transfer::server::{Server, ServerConfig};
 

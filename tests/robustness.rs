@@ -16,11 +16,11 @@ use synack::analysis::phases::PhaseAccumulator;
 use synack::analysis::phases::{ConnectionTimeline, Phases};
 use synack::capture::CaptureError;
 use synack::capture::decode::{Decoded, LinkType, decode};
-use synack::capture::reader::{TrackedCapture, track_file};
 use synack::capture::segment::{FlowKey, Segment, TcpFlags};
-use synack::capture::track::{Totals, Tracker};
 use synack::report::{json, tables};
 use synack::timeline::Ts;
+use synack::track::reader::{TrackedCapture, track_file};
+use synack::track::{Totals, Tracker};
 
 const PCAP_HEADER: usize = 24;
 const RECORD_HEADER: usize = 16;

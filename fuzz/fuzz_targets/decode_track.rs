@@ -8,7 +8,7 @@
 use libfuzzer_sys::fuzz_target;
 use synack::analysis::phases::{ConnectionTimeline, Phases};
 use synack::capture::decode::{Decoded, LinkType, decode};
-use synack::capture::track::{Totals, Tracker};
+use synack::track::{Totals, Tracker};
 use synack::timeline::Ts;
 
 const LINK_TYPES: [LinkType; 8] = [

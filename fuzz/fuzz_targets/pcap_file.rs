@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use synack::capture::reader::track_file;
-use synack::capture::track::Totals;
+use synack::track::reader::track_file;
+use synack::track::Totals;
 use synack::analysis::pattern::RequestPattern;
 use synack::analysis::phases::{ConnectionTimeline, PhaseAccumulator};
 use synack::report::{json, tables};

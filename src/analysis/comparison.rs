@@ -8,7 +8,7 @@ use super::expected::{CountCheck, Expected, check};
 use super::model::{PathModel, Pattern, Prediction, predict};
 use super::phases::{ConnectionTimeline, PhaseSource, Phases, assign_to_runs};
 use super::stats::Summary;
-use crate::capture::track::{Connection, Totals};
+use crate::track::{Connection, Totals};
 use crate::transfer::client::{Mode, RunTiming};
 use crate::transfer::kernel::KernelSettings;
 use crate::transfer::server::ResponseSample;

@@ -1,6 +1,6 @@
 //! Attribute layer: what the packet counts should be for a mode, and why they may differ.
 
-use crate::capture::track::{CloseKind, Connection, FinalState, Totals};
+use crate::track::{CloseKind, Connection, FinalState, Totals};
 use crate::transfer::client::Mode;
 
 /// The counts one run of a mode should produce.
@@ -197,7 +197,7 @@ pub fn close_note(connections: &[&Connection]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::capture::track::FlagCounts;
+    use crate::track::FlagCounts;
 
     #[test]
     fn textbook_counts_per_mode() {

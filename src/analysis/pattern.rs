@@ -1,7 +1,7 @@
 //! Attribute layer: which pattern a capture shows — one request per connection (non-persistent)
 //! or many requests over few connections (persistent) — counted one connection at a time.
 
-use crate::capture::track::Connection;
+use crate::track::Connection;
 
 /// Requests per connection, accumulated.
 #[derive(Debug, Default, Clone, Copy)]

@@ -3,8 +3,8 @@
 //!
 //! Reads capture and transfer results; must not import `pcap`, `etherparse` or report code.
 
-use crate::capture::track::Connection;
 use crate::timeline::Ts;
+use crate::track::Connection;
 use crate::transfer::client::ConnectionTiming;
 
 /// Where a figure came from.

@@ -1,13 +1,11 @@
-//! Capture layer: libpcap live and file sources, decoding to `Segment`, and connection tracking.
+//! Capture layer: libpcap live and file sources, and decoding to `Segment`.
 //!
 //! The only layer that touches `pcap` (in `source`) and `etherparse` (in `decode`). Must not import
 //! transfer, analysis or report code.
 
 pub mod decode;
-pub mod reader;
 pub mod segment;
 pub mod source;
-pub mod track;
 
 use std::path::PathBuf;
 

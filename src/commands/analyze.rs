@@ -8,10 +8,10 @@ use anyhow::Context;
 
 use crate::analysis::pattern::RequestPattern;
 use crate::analysis::phases::{ConnectionTimeline, PhaseAccumulator};
-use crate::capture::reader::CaptureReader;
-use crate::capture::track::{Connection, Totals};
 use crate::cli::AnalyzeArgs;
 use crate::report::{csv as csv_rows, json, tables};
+use crate::track::reader::CaptureReader;
+use crate::track::{Connection, Totals};
 
 /// Shown connections without `--all`.
 const CONNECTION_ROWS: usize = 20;

@@ -9,11 +9,11 @@ use anyhow::{Context, bail};
 
 use crate::analysis::comparison::{CaptureInfo, Comparison, LinkSettings, ModeResult, SourceFile};
 use crate::capture::CaptureError;
-use crate::capture::reader::track_file;
 use crate::capture::source::Recorder;
 use crate::cli::CompareArgs;
 use crate::emulate::EmulatedLink;
 use crate::report::{json, secs, tables};
+use crate::track::reader::track_file;
 use crate::transfer::client::{FetchPlan, Mode, RunTiming, fetch};
 use crate::transfer::events::EventLog;
 use crate::transfer::files::{generate_samples, list_files, sha256_file};

@@ -1,6 +1,6 @@
 //! Report layer: one CSV row per connection (`analyze --csv`).
 
-use crate::capture::track::Connection;
+use crate::track::Connection;
 
 /// The column names.
 pub const HEADER: [&str; 26] = [

@@ -4,12 +4,10 @@
 use serde_json::{Value, json};
 
 use crate::analysis::comparison::{Comparison, ModeResult};
-use crate::capture::reader::FrameCounts;
+use crate::track::reader::FrameCounts;
 use std::net::SocketAddr;
 
-use crate::capture::track::{
-    CloseKind, Connection, FinalState, FlagCounts, Side, TcpState, Totals,
-};
+use crate::track::{CloseKind, Connection, FinalState, FlagCounts, Side, TcpState, Totals};
 
 /// One connection as JSON: `{"client","server","syn","synack","pure_ack","data","fin","rst",
 /// "handshake_s","teardown_s", …}`. A plain struct, so streaming thousands of them allocates little.

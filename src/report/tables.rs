@@ -10,7 +10,7 @@ use crate::analysis::expected::CountCheck;
 use crate::analysis::model::Prediction;
 use crate::analysis::phases::Phases;
 use crate::analysis::stats::{Summary, mean};
-use crate::capture::track::{Connection, Totals};
+use crate::track::{Connection, Totals};
 use crate::transfer::client::Mode;
 
 fn table(header: &[&str]) -> Table {

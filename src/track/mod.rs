@@ -1,15 +1,18 @@
 //! Track layer: segments → connections (Wireshark's TCP streams) with flag counts, RFC 9293 states,
 //! handshake and teardown times, and request/response exchanges.
 //!
-//! Works on `Segment` alone; must not import `pcap`, `etherparse`, transfer, analysis or report code.
+//! Works on `Segment` alone; must not import `pcap`, `etherparse`, transfer, analysis or report code
+//! (`reader` alone opens captures, through the capture layer's `Source` and `Decoder`).
 
 use std::collections::VecDeque;
 
 use rustc_hash::FxHashMap;
 use std::net::SocketAddr;
 
-use super::segment::{Direction, FlowKey, HttpStart, Segment, TcpFlags, seq_le, seq_lt};
+use crate::capture::segment::{Direction, FlowKey, HttpStart, Segment, TcpFlags, seq_le, seq_lt};
 use crate::timeline::Ts;
+
+pub mod reader;
 
 /// Packet counts, with the definitions of Wireshark's display filters.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]

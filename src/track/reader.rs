@@ -3,10 +3,10 @@
 
 use std::path::Path;
 
-use super::CaptureError;
-use super::decode::{Decoded, Decoder};
-use super::source::Source;
-use super::track::{Connection, Tracker};
+use super::{Connection, Tracker};
+use crate::capture::CaptureError;
+use crate::capture::decode::{Decoded, Decoder};
+use crate::capture::source::Source;
 
 /// What the frames of a capture were, besides TCP connections.
 #[derive(Debug, Default)]
