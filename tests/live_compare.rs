@@ -158,6 +158,7 @@ fn live_compare_on_loopback_as_root() {
                 "client_s",
                 "wait_s",
                 "transfer_s",
+                "closing_s",
                 "between_s",
             ]
             .iter()
@@ -166,8 +167,34 @@ fn live_compare_on_loopback_as_root() {
             let timeline = p["timeline_s"].as_f64().unwrap();
             assert!((sum - timeline).abs() < 1e-9, "{mode}: {p}");
             assert!(timeline > 0.0 && timeline <= run["total_s"].as_f64().unwrap());
+            // The total ends at the last byte; closing after it is a figure of its own.
+            assert!(run["close_s"].as_f64().unwrap() >= 0.0, "{run}");
         }
     }
+    // Every round ran every mode once, in an order of its own.
+    let rounds = report["rounds"].as_u64().unwrap() as usize;
+    let order = report["order"].as_array().unwrap();
+    assert_eq!(order.len(), rounds);
+    for round in order {
+        let mut modes: Vec<&str> = round
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m.as_str().unwrap())
+            .collect();
+        modes.sort_unstable();
+        assert_eq!(modes, ["non-persistent", "persistent"]);
+    }
+    // The report opens with the loopback note and the verdict, also in the JSON.
+    let summary = report["summary"].as_array().unwrap();
+    assert!(
+        summary[0].as_str().unwrap().contains("--rtt"),
+        "{summary:?}"
+    );
+    let verdict = report["verdicts"]["non-persistent"]["sentence"]
+        .as_str()
+        .unwrap();
+    assert_eq!(summary[1].as_str(), Some(verdict));
     // Written under sudo, the files belong to the invoking user.
     use std::os::unix::fs::MetadataExt;
     let pcap = PathBuf::from(report["captures"]["persistent"].as_str().unwrap());
@@ -322,6 +349,7 @@ fn live_compare_all_four_modes_as_root() {
                 "client_s",
                 "wait_s",
                 "transfer_s",
+                "closing_s",
                 "between_s",
             ]
             .iter()

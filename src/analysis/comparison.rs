@@ -7,7 +7,7 @@ use super::attribution::{Attribution, RunPhases};
 use super::expected::{CountCheck, Expected, check};
 use super::model::{PathModel, Pattern, Prediction, predict};
 use super::phases::{ConnectionTimeline, PhaseSource, Phases, assign_to_runs};
-use super::stats::Summary;
+use super::stats::{Summary, outliers};
 use crate::track::{Connection, Totals};
 use crate::transfer::client::{Mode, RunTiming};
 use crate::transfer::kernel::KernelSettings;
@@ -35,6 +35,18 @@ pub struct RunResult {
     pub connections: Vec<Connection>,
     /// Their counts (None without capture).
     pub totals: Option<Totals>,
+}
+
+impl RunResult {
+    /// Rounds the run's responses took beyond the first of each, from the capture.
+    pub fn extra_rounds(&self) -> u32 {
+        self.connections
+            .iter()
+            .flat_map(|c| &c.exchanges)
+            .filter(|x| x.first_response.is_some())
+            .map(|x| x.flights.saturating_sub(1))
+            .sum()
+    }
 }
 
 /// The saved capture of one mode.
@@ -197,13 +209,32 @@ impl ModeResult {
         Summary::of(&totals)
     }
 
-    /// Each run's total and phases, for the attribution.
+    /// Closing after the last byte (outside the totals), summarised over the runs.
+    pub fn close_summary(&self) -> Summary {
+        let closes: Vec<f64> = self.runs.iter().map(|r| r.timing.close_s()).collect();
+        Summary::of(&closes)
+    }
+
+    /// The runs (0-based, one per round) whose totals lie far from the others.
+    pub fn outlier_runs(&self) -> Vec<usize> {
+        let totals: Vec<f64> = self.runs.iter().map(|r| r.timing.total_s()).collect();
+        outliers(&totals)
+    }
+
+    /// Each run's total, phases, connections and rounds, for the attribution.
     pub fn run_phases(&self) -> Vec<RunPhases> {
+        let captured = self.capture.is_some();
         self.runs
             .iter()
             .map(|r| RunPhases {
                 total_s: r.timing.total_s(),
                 phases: r.phases,
+                connections: if captured {
+                    r.connections.len()
+                } else {
+                    r.timing.connections.len()
+                },
+                extra_rounds: captured.then(|| r.extra_rounds()),
             })
             .collect()
     }
@@ -243,6 +274,10 @@ pub struct Comparison {
     pub kernel: Option<KernelSettings>,
     /// The emulated link, if any.
     pub link: Option<LinkSettings>,
+    /// The modes in the order each round ran them (shuffled per round).
+    pub order: Vec<Vec<Mode>>,
+    /// The seed of that shuffle.
+    pub seed: u64,
 }
 
 impl Comparison {
@@ -260,22 +295,31 @@ impl Comparison {
     pub fn attribution_of(&self, mode: Mode) -> Option<Attribution> {
         let other = self.mode(mode)?;
         let baseline = self.mode(Mode::Persistent)?;
-        (mode != Mode::Persistent)
-            .then(|| Attribution::between(&other.run_phases(), &baseline.run_phases()))
+        (mode != Mode::Persistent).then(|| {
+            Attribution::between(
+                &other.run_phases(),
+                &baseline.run_phases(),
+                self.measured_rtt_s(),
+            )
+        })
     }
 
-    /// Every mode's gap against persistent.
-    pub fn attributions(&self) -> Vec<(Mode, Attribution)> {
+    /// The congestion control the server's connections used (read from their sockets), else
+    /// the kernel's default.
+    pub fn congestion(&self) -> Option<&str> {
         self.modes
             .iter()
-            .filter_map(|m| Some((m.mode, self.attribution_of(m.mode)?)))
-            .collect()
+            .flat_map(|m| &m.samples)
+            .find_map(|s| s.congestion.as_deref())
+            .or(self
+                .kernel
+                .as_ref()
+                .and_then(|k| k.tcp_congestion_control.as_deref()))
     }
 
-    /// The path the model assumes: the configured RTT when emulated, else the median handshake
-    /// measured (capture, or the client's connect time); the sender's initial window and MSS from
-    /// the server's TCP_INFO, else the kernel's probe, else 10 segments of 1448 bytes.
-    pub fn path_model(&self) -> PathModel {
+    /// The round trip as measured: the median handshake (client SYN → SYN-ACK at the capture,
+    /// else the client's connect time), 0 with no connection.
+    pub fn measured_rtt_s(&self) -> f64 {
         let mut handshakes: Vec<f64> = self
             .modes
             .iter()
@@ -295,7 +339,22 @@ impl Comparison {
             })
             .collect();
         handshakes.sort_by(f64::total_cmp);
-        let measured = handshakes.get(handshakes.len() / 2).copied().unwrap_or(0.0);
+        handshakes.get(handshakes.len() / 2).copied().unwrap_or(0.0)
+    }
+
+    /// Every mode's gap against persistent.
+    pub fn attributions(&self) -> Vec<(Mode, Attribution)> {
+        self.modes
+            .iter()
+            .filter_map(|m| Some((m.mode, self.attribution_of(m.mode)?)))
+            .collect()
+    }
+
+    /// The path the model assumes: the configured RTT when emulated, else the median handshake
+    /// measured (capture, or the client's connect time); the sender's initial window and MSS from
+    /// the server's TCP_INFO, else the kernel's probe, else 10 segments of 1448 bytes.
+    pub fn path_model(&self) -> PathModel {
+        let measured = self.measured_rtt_s();
         let first_sample = self
             .modes
             .iter()

@@ -118,12 +118,7 @@ pub fn check(
             vec![]
         }
     };
-    expect(
-        "SYN",
-        c.syn,
-        expected.syn,
-        resent(c.resent_synack, "SYN-ACK(s)"),
-    );
+    expect("SYN", c.syn, expected.syn, resent(c.resent_syn, "SYN(s)"));
     expect(
         "SYN-ACK",
         c.synack,
@@ -230,5 +225,37 @@ mod tests {
         let syn = rows.iter().find(|r| r.name == "SYN").unwrap();
         assert!(!syn.differs());
         assert_eq!(syn.reason, None);
+    }
+
+    #[test]
+    fn a_resent_syn_explains_the_syn_row_and_a_resent_syn_ack_its_own() {
+        let totals = Totals {
+            connections: 1,
+            counts: FlagCounts {
+                syn: 2,
+                synack: 2,
+                handshake_ack: 1,
+                fin: 2,
+                retransmissions: 2,
+                resent_syn: 1,
+                resent_synack: 1,
+                ..FlagCounts::default()
+            },
+        };
+        let rows = check(&totals, &Expected::for_mode(Mode::Persistent, 3, 1), &[], 0);
+        let reason = |name| {
+            rows.iter()
+                .find(|r| r.name == name)
+                .and_then(|r| r.reason.clone())
+                .unwrap()
+        };
+        assert_eq!(
+            reason("SYN"),
+            "1 SYN(s) sent again (a timeout or tail loss probe)"
+        );
+        assert_eq!(
+            reason("SYN-ACK"),
+            "1 SYN-ACK(s) sent again (a timeout or tail loss probe)"
+        );
     }
 }

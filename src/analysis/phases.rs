@@ -67,20 +67,22 @@ impl ConnectionTimeline {
     }
 }
 
-/// A run's time split into phases. `handshake + client + wait + transfer + between = timeline`
-/// exactly;
-/// `teardown` overlaps the others and is reported beside them, not added.
+/// A run's time split into phases. `handshake + client + wait + transfer + closing + between =
+/// timeline` exactly; `teardown` overlaps the others and is reported beside them, not added.
 #[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
 pub struct Phases {
     /// Client SYN → SYN-ACK received, summed over connections.
     pub handshake_s: f64,
-    /// The client's own work between network actions: connection ready or previous response
-    /// done → request sent, and last response byte → its FIN (finishing the file it saved).
+    /// The client's own work before a request: connection ready or previous response done →
+    /// request sent.
     pub client_s: f64,
     /// Request sent → first response byte: the request's trip and the server's think time.
     pub wait_s: f64,
     /// First → last response byte.
     pub transfer_s: f64,
+    /// Last response byte on a connection → the client's FIN on it: reading the server's FIN,
+    /// closing. Only closes that precede more work count: the timeline ends at the last byte.
+    pub closing_s: f64,
     /// The client's FIN on one connection (its last byte when no FIN was seen) → SYN of the next:
     /// close, socket setup, connect.
     pub between_s: f64,
@@ -100,7 +102,12 @@ impl Phases {
 
     /// The sum of the partitioning phases (equals `timeline_s` up to rounding).
     pub fn partition_sum(&self) -> f64 {
-        self.handshake_s + self.client_s + self.wait_s + self.transfer_s + self.between_s
+        self.handshake_s
+            + self.client_s
+            + self.wait_s
+            + self.transfer_s
+            + self.closing_s
+            + self.between_s
     }
 }
 
@@ -109,6 +116,7 @@ impl Phases {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Kind {
     Client,
+    Closing,
     Handshake,
     Wait,
     Transfer,
@@ -143,10 +151,10 @@ impl PhaseAccumulator {
             push(first, last, Kind::Transfer);
             cursor = cursor.max(last);
         }
-        // The client's work after the last byte, up to its FIN; from the FIN on, the time belongs
+        // After the last byte, up to the client's FIN: closing; from the FIN on, the time belongs
         // to the change of connection.
         if let Some(close) = conn.client_close {
-            push(cursor, close, Kind::Client);
+            push(cursor, close, Kind::Closing);
         }
         self.first = Some(self.first.map_or(conn.start, |f| f.min(conn.start)));
         // The timeline ends at the last response byte; only when no connection carried a
@@ -181,14 +189,15 @@ impl PhaseAccumulator {
             }
         }
         events.sort_by_key(|e| e.0);
-        let mut open = [0usize; 4];
+        let mut open = [0usize; 5];
         let mut at = first;
-        let add = |phases: &mut Phases, open: &[usize; 4], from: Ts, to: Ts| {
+        let add = |phases: &mut Phases, open: &[usize; 5], from: Ts, to: Ts| {
             let span = to.secs_since(from);
             let slot = match open.iter().rposition(|&n| n > 0) {
-                Some(3) => &mut phases.transfer_s,
-                Some(2) => &mut phases.wait_s,
-                Some(1) => &mut phases.handshake_s,
+                Some(4) => &mut phases.transfer_s,
+                Some(3) => &mut phases.wait_s,
+                Some(2) => &mut phases.handshake_s,
+                Some(1) => &mut phases.closing_s,
                 Some(_) => &mut phases.client_s,
                 None => &mut phases.between_s,
             };
@@ -253,7 +262,11 @@ mod tests {
         ];
         let p = Phases::partition(&conns);
         assert!((p.handshake_s - 50e-6).abs() < 1e-12);
-        assert!((p.client_s - (20e-6 + 50e-6 + 20e-6 + 50e-6)).abs() < 1e-12);
+        assert!((p.client_s - (20e-6 + 20e-6 + 50e-6)).abs() < 1e-12);
+        assert!(
+            (p.closing_s - 50e-6).abs() < 1e-12,
+            "900 → 950: last byte → FIN"
+        );
         assert!((p.wait_s - (50e-6 + 60e-6 + 50e-6)).abs() < 1e-12);
         assert!((p.transfer_s - (700e-6 + 300e-6 + 200e-6)).abs() < 1e-12);
         assert!((p.between_s - 50e-6).abs() < 1e-12);

@@ -1,11 +1,12 @@
 //! Capture layer: libpcap live and file sources, and decoding to `Segment`.
 //!
-//! The only layer that touches `pcap` (in `source`) and `etherparse` (in `decode`). Must not import
+//! The only layer that touches `pcap` (in `source` and `split`) and `etherparse` (in `decode`). Must not import
 //! transfer, analysis or report code.
 
 pub mod decode;
 pub mod segment;
 pub mod source;
+pub mod split;
 
 use std::path::PathBuf;
 

@@ -274,13 +274,15 @@ fn file_error(path: &Path, offset: u64, error: pcap::Error) -> CaptureError {
     }
 }
 
-fn part_path(path: &Path) -> PathBuf {
+/// `<path>.part`: where a capture file is written until it is complete.
+pub(super) fn part_path(path: &Path) -> PathBuf {
     let mut name = path.file_name().unwrap_or_default().to_os_string();
     name.push(".part");
     path.with_file_name(name)
 }
 
-fn header_ts(header: &pcap::PacketHeader) -> Ts {
+/// A frame's timestamp (sources are opened at nanosecond precision).
+pub(super) fn header_ts(header: &pcap::PacketHeader) -> Ts {
     // Both sources are opened at nanosecond precision, so tv_usec holds nanoseconds.
     Ts::from_parts(header.ts.tv_sec, header.ts.tv_usec)
 }

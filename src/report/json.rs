@@ -89,6 +89,8 @@ fn mode(m: &ModeResult, files: usize) -> Value {
         .map(|r| {
             json!({
                 "total_s": r.timing.total_s(),
+                "close_s": r.timing.close_s(),
+                "extra_rounds": m.capture.is_some().then(|| r.extra_rounds()),
                 "start_unix_s": r.timing.start.as_secs_f64(),
                 "files": r.timing.files.iter().map(|f| json!({
                     "name": f.name,
@@ -105,7 +107,8 @@ fn mode(m: &ModeResult, files: usize) -> Value {
         .collect();
     json!({
         "runs": runs,
-        "summary": { "total_s": m.total_summary() },
+        "summary": { "total_s": m.total_summary(), "close_s": m.close_summary() },
+        "outlier_rounds": m.outlier_runs().iter().map(|r| r + 1).collect::<Vec<_>>(),
         "totals": m.totals(),
         "expected": m.expected,
         "checks": m.checks(),
@@ -130,7 +133,29 @@ pub fn comparison(cmp: &Comparison) -> Value {
                 .map_or(Value::Null, |c| Value::String(c.path.display().to_string())),
         );
     }
+    let rtt = cmp.measured_rtt_s();
+    let verdicts: serde_json::Map<String, Value> = cmp
+        .attributions()
+        .into_iter()
+        .map(|(mode, a)| {
+            let slower_mean = cmp.mode(mode).map_or(0.0, |m| m.total_summary().mean);
+            (
+                mode.name().to_string(),
+                json!({
+                    "sentence": super::text::verdict(mode, &a, slower_mean, rtt, cmp.rounds),
+                    "gap_s": a.gap_s,
+                    "ci": a.interval,
+                }),
+            )
+        })
+        .collect();
     json!({
+        "summary": super::text::opening(cmp),
+        "verdicts": verdicts,
+        "measured_rtt_s": rtt,
+        "congestion": cmp.congestion(),
+        "order": cmp.order.iter().map(|round| round.iter().map(|m| m.name()).collect::<Vec<_>>()).collect::<Vec<_>>(),
+        "seed": cmp.seed,
         "rounds": cmp.rounds,
         "files": cmp.files,
         "captures": captures,

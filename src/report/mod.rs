@@ -4,6 +4,8 @@
 pub mod csv;
 pub mod json;
 pub mod tables;
+pub mod text;
+pub mod units;
 
 /// Seconds with enough digits that loopback microseconds do not print as 0.
 pub fn secs(s: f64) -> String {

@@ -1,9 +1,10 @@
 //! Report layer: the tables synack prints, as `comfy_table::Table` values.
 
 use comfy_table::presets::UTF8_FULL_CONDENSED;
-use comfy_table::{Cell, CellAlignment, Table};
+use comfy_table::{CellAlignment, Table};
 
-use super::{percent, secs};
+use super::units::TimeUnit;
+use super::{percent, secs, text};
 use crate::analysis::attribution::Attribution;
 use crate::analysis::comparison::{Comparison, ModeResult};
 use crate::analysis::expected::CountCheck;
@@ -25,41 +26,59 @@ fn table(header: &[&str]) -> Table {
     t
 }
 
-fn summary_cells(s: &Summary) -> [String; 3] {
+fn summary_cells(s: &Summary, unit: TimeUnit) -> [String; 3] {
     [
-        format!("{} ± {}", secs(s.mean), secs(s.stddev)),
-        secs(s.median),
-        format!("{} … {}", secs(s.min), secs(s.max)),
+        format!("{} ± {}", unit.format(s.mean), unit.format(s.stddev)),
+        unit.format(s.median),
+        format!("{} … {}", unit.format(s.min), unit.format(s.max)),
     ]
 }
 
-/// Timing per mode and file over the rounds, plus each mode's run total.
-pub fn timing_table(cmp: &Comparison) -> Table {
-    let mut t = table(&[
-        "mode",
-        "file",
-        "mean ± σ (s)",
-        "median (s)",
-        "min … max (s)",
-    ]);
+/// Timing per mode and file over the rounds, plus each mode's run total (first connect → last
+/// byte). With `files_shown`, only that many files per mode: the slowest by mean.
+pub fn timing_table(cmp: &Comparison, files_shown: Option<usize>) -> Table {
+    let mut t = table(&["mode", "file", "mean ± σ", "median", "min … max"]);
+    let mut rows: Vec<(String, String, Summary)> = Vec::new();
     for m in &cmp.modes {
-        for (i, file) in cmp.files.iter().enumerate() {
-            let values: Vec<f64> = m
-                .runs
-                .iter()
-                .filter_map(|r| r.timing.files.get(i).map(|f| f.seconds))
-                .collect();
-            let [a, b, c] = summary_cells(&Summary::of(&values));
-            t.add_row(vec![m.mode.name().to_string(), file.name.clone(), a, b, c]);
+        let mut per_file: Vec<(String, Summary)> = cmp
+            .files
+            .iter()
+            .enumerate()
+            .map(|(i, file)| {
+                let values: Vec<f64> = m
+                    .runs
+                    .iter()
+                    .filter_map(|r| r.timing.files.get(i).map(|f| f.seconds))
+                    .collect();
+                (file.name.clone(), Summary::of(&values))
+            })
+            .collect();
+        if let Some(shown) = files_shown.filter(|&n| n < per_file.len()) {
+            let hidden = per_file.len() - shown;
+            per_file.sort_by(|a, b| b.1.mean.total_cmp(&a.1.mean));
+            per_file.truncate(shown);
+            per_file.push((
+                format!("({hidden} faster files not shown)"),
+                Summary::default(),
+            ));
         }
-        let [a, b, c] = summary_cells(&m.total_summary());
-        t.add_row(vec![
-            Cell::new(m.mode.name()),
-            Cell::new(format!("total per run ({} runs)", m.runs.len())),
-            Cell::new(a),
-            Cell::new(b),
-            Cell::new(c),
-        ]);
+        for (name, summary) in per_file {
+            rows.push((m.mode.name().to_string(), name, summary));
+        }
+        rows.push((
+            m.mode.name().to_string(),
+            format!("total per run ({} runs)", m.runs.len()),
+            m.total_summary(),
+        ));
+    }
+    let unit = TimeUnit::for_column(rows.iter().map(|r| r.2.median));
+    for (mode, name, summary) in rows {
+        if summary == Summary::default() {
+            t.add_row(vec![mode, name]);
+            continue;
+        }
+        let [a, b, c] = summary_cells(&summary, unit);
+        t.add_row(vec![mode, name, a, b, c]);
     }
     t
 }
@@ -106,51 +125,60 @@ pub fn packet_table(m: &ModeResult, checks: &[CountCheck]) -> Table {
     t
 }
 
-/// Mean phase times per run for each mode.
+/// Mean phase times per run, a column per mode: the partition of first SYN → last byte, the
+/// run total, and what follows the last byte.
 pub fn phase_table(cmp: &Comparison) -> Table {
-    let mut t = table(&[
-        "mode",
-        "handshakes",
-        "client work",
-        "request wait",
-        "transfer",
-        "between conns",
-        "= first SYN → last byte",
-        "run total",
-        "teardown (overlaps)",
-        "source",
-    ]);
-    for m in &cmp.modes {
-        let avg = |f: fn(&Phases) -> f64| secs(mean(m.runs.iter().map(|r| f(&r.phases))));
-        t.add_row(vec![
-            m.mode.name().to_string(),
-            avg(|p| p.handshake_s),
-            avg(|p| p.client_s),
-            avg(|p| p.wait_s),
-            avg(|p| p.transfer_s),
-            avg(|p| p.between_s),
-            avg(|p| p.timeline_s),
-            secs(m.total_summary().mean),
-            avg(|p| p.teardown_s),
-            format!("{:?}", m.source).to_lowercase(),
-        ]);
+    let mut header = vec!["mean per run"];
+    header.extend(cmp.modes.iter().map(|m| m.mode.name()));
+    let mut t = table(&header);
+    type Pick = fn(&crate::analysis::comparison::RunResult) -> f64;
+    let rows: [(&str, Pick); 10] = [
+        ("handshakes", |r| r.phases.handshake_s),
+        ("client work (before requests)", |r| r.phases.client_s),
+        ("request wait", |r| r.phases.wait_s),
+        ("transfer", |r| r.phases.transfer_s),
+        ("closing (last byte → FIN)", |r| r.phases.closing_s),
+        ("between conns (FIN → next SYN)", |r| r.phases.between_s),
+        ("= first SYN → last byte", |r| r.phases.timeline_s),
+        ("run total (connect → last byte)", |r| r.timing.total_s()),
+        ("after it: closing (not waited for)", |r| r.timing.close_s()),
+        ("teardown FIN → last ACK (overlaps)", |r| {
+            r.phases.teardown_s
+        }),
+    ];
+    let means: Vec<Vec<f64>> = rows
+        .iter()
+        .map(|(_, pick)| {
+            cmp.modes
+                .iter()
+                .map(|m| mean(m.runs.iter().map(pick)))
+                .collect()
+        })
+        .collect();
+    let unit = TimeUnit::for_column(means.iter().flatten().copied());
+    for ((label, _), values) in rows.iter().zip(&means) {
+        let mut row = vec![label.to_string()];
+        row.extend(values.iter().map(|&v| unit.format(v)));
+        t.add_row(row);
     }
     t
 }
 
 /// The gap between a mode and persistent split into rows that sum to it.
 pub fn attribution_table(a: &Attribution, mode: Mode) -> Table {
-    let mut t = table(&["where the gap goes", "seconds", "share"]);
-    for (label, value) in a.rows() {
+    let mut t = table(&["where the gap goes", "time", "share"]);
+    let rows = a.rows();
+    let unit = TimeUnit::for_column(rows.iter().map(|r| r.1).chain([a.gap_s]));
+    for (row, value) in rows {
         t.add_row(vec![
-            label.to_string(),
-            secs(value),
+            text::row_label(row).to_string(),
+            unit.format_signed(value),
             percent(value, a.gap_s),
         ]);
     }
     t.add_row(vec![
         format!("gap: mean({}) − mean(persistent)", mode.name()),
-        secs(a.gap_s),
+        unit.format_signed(a.gap_s),
         percent(a.gap_s, a.gap_s),
     ]);
     t
@@ -241,6 +269,7 @@ pub fn phase_summary_table(p: &Phases) -> Table {
         ("client work", p.client_s),
         ("request wait", p.wait_s),
         ("transfer", p.transfer_s),
+        ("closing (last byte → FIN)", p.closing_s),
         ("between connections", p.between_s),
     ] {
         t.add_row(vec![name.to_string(), secs(v), percent(v, p.timeline_s)]);

@@ -1,0 +1,91 @@
+//! Capture layer: one saved capture split into several by time, so a session that interleaves
+//! the modes round by round still leaves one .pcap per mode. Touches `pcap`, like `source`.
+
+use std::path::{Path, PathBuf};
+
+use pcap::{Capture, Precision};
+
+use super::CaptureError;
+use crate::timeline::Ts;
+
+/// Where the frames from `start` on go (until the next window starts): `outputs[output]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    /// The first instant of the window.
+    pub start: Ts,
+    /// Index into the outputs.
+    pub output: usize,
+}
+
+/// Copies each frame of `source` into the output of the last window that started at or before
+/// it; frames before the first window are left out. Windows must be in time order. Each output is
+/// written as `<name>.part` and renamed when complete, so none is ever seen half-written; on an
+/// error every part is removed. Returns the frames written to each output.
+pub fn split_by_time(
+    source: &Path,
+    windows: &[Window],
+    outputs: &[PathBuf],
+) -> Result<Vec<u64>, CaptureError> {
+    let parts: Vec<PathBuf> = outputs
+        .iter()
+        .map(|p| super::source::part_path(p))
+        .collect();
+    let result = write_parts(source, windows, &parts);
+    if result.is_err() {
+        for part in &parts {
+            let _ = std::fs::remove_file(part);
+        }
+        return result;
+    }
+    for (part, path) in parts.iter().zip(outputs) {
+        std::fs::rename(part, path).map_err(|e| CaptureError::Save {
+            path: path.clone(),
+            detail: e.to_string(),
+        })?;
+    }
+    result
+}
+
+fn write_parts(
+    source: &Path,
+    windows: &[Window],
+    parts: &[PathBuf],
+) -> Result<Vec<u64>, CaptureError> {
+    let read_error = |e: pcap::Error| CaptureError::File {
+        path: source.to_owned(),
+        detail: e.to_string(),
+    };
+    let mut capture =
+        Capture::from_file_with_precision(source, Precision::Nano).map_err(read_error)?;
+    let mut files = Vec::with_capacity(parts.len());
+    for part in parts {
+        files.push(capture.savefile(part).map_err(|e| CaptureError::Save {
+            path: part.clone(),
+            detail: e.to_string(),
+        })?);
+    }
+    let mut written = vec![0u64; parts.len()];
+    loop {
+        let packet = match capture.next_packet() {
+            Ok(packet) => packet,
+            Err(pcap::Error::NoMorePackets) => break,
+            Err(e) => return Err(read_error(e)),
+        };
+        let ts = super::source::header_ts(packet.header);
+        let window = windows.partition_point(|w| w.start <= ts);
+        let Some(output) = window.checked_sub(1).map(|w| windows[w].output) else {
+            continue;
+        };
+        if let Some(file) = files.get_mut(output) {
+            file.write(&packet);
+            written[output] += 1;
+        }
+    }
+    for (file, part) in files.iter_mut().zip(parts) {
+        file.flush().map_err(|e| CaptureError::Save {
+            path: part.clone(),
+            detail: e.to_string(),
+        })?;
+    }
+    Ok(written)
+}

@@ -1,0 +1,324 @@
+//! `synack compare`: the files in every mode, round after round under one live capture (see
+//! `session`), then the report, the saved captures and report.json.
+
+mod session;
+
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+
+use self::session::{CaptureSetup, Session};
+use crate::analysis::comparison::{Comparison, LinkSettings, SourceFile};
+use crate::cli::CompareArgs;
+use crate::emulate::EmulatedLink;
+use crate::report::{json, text};
+use crate::transfer::client::{FetchPlan, Mode};
+use crate::transfer::events::EventLog;
+use crate::transfer::files::{generate_samples, list_files, sha256_file};
+use crate::transfer::http::path_for_name;
+use crate::transfer::kernel::read_kernel_settings;
+use crate::transfer::server::{Server, ServerConfig};
+
+/// Where the client and the server run: on this host, or at the two ends of an emulated link.
+pub(crate) enum Network {
+    /// This host's own network (loopback for the built-in server).
+    Host,
+    /// Two namespaces joined by synack's link emulator.
+    Emulated(Box<EmulatedLink>),
+}
+
+impl Network {
+    /// Runs `f` where the client runs.
+    pub(crate) fn client<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> T {
+        match self {
+            Network::Host => f(),
+            Network::Emulated(link) => link.in_client(f),
+        }
+    }
+
+    /// Runs `f` where the server runs.
+    pub(crate) fn server<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> T {
+        match self {
+            Network::Host => f(),
+            Network::Emulated(link) => link.in_server(f),
+        }
+    }
+}
+
+/// Runs the comparison and prints its report. Whatever happens, what it wrote belongs to the
+/// invoking user when run under sudo.
+pub fn run(args: &CompareArgs) -> anyhow::Result<()> {
+    let captures_existed = args.captures.exists();
+    let mut run_dir = None;
+    let result = compare(args, &mut run_dir);
+    let mut written: Vec<&Path> = vec![args.out.as_path()];
+    written.extend(run_dir.as_deref());
+    written.extend(args.output.json.as_deref());
+    if !captures_existed {
+        written.push(args.captures.as_path());
+    }
+    for path in written.into_iter().filter(|p| p.exists()) {
+        let owned = super::ownership::give_to_invoking_user(path)
+            .with_context(|| format!("cannot give {} to the sudo user", path.display()));
+        if result.is_ok() {
+            owned?;
+        }
+    }
+    result
+}
+
+fn compare(args: &CompareArgs, run_dir_made: &mut Option<PathBuf>) -> anyhow::Result<()> {
+    let modes = selected_modes(&args.modes);
+    let link_config = args.link.config();
+    if link_config.is_some() && args.capture.iface.is_some() {
+        bail!("with an emulated link the capture is taken on its client end; leave out --iface");
+    }
+    if link_config.is_some() && args.server.is_some() {
+        bail!(
+            "--rtt, --jitter, --loss and --rate emulate a link to the built-in server; leave out --server"
+        );
+    }
+    let samples = tempfile::Builder::new()
+        .prefix("synack-files-")
+        .tempdir()
+        .context("cannot make a temporary folder for the sample files")?;
+    let (files, root) = source_files(args, samples.path())?;
+    let network = match &link_config {
+        Some(config) => Network::Emulated(Box::new(
+            EmulatedLink::start(config.clone()).context("cannot emulate the link")?,
+        )),
+        None => Network::Host,
+    };
+    let events = EventLog::default();
+    let server = start_server(args, &network, root, &events)?;
+    let addr = match (&args.server, &server) {
+        (Some(s), _) => resolve(s)?,
+        (None, Some(srv)) => srv.local_addr(),
+        (None, None) => unreachable!("a built-in server runs when --server is absent"),
+    };
+    let run_dir = make_run_dir(&args.captures)?;
+    *run_dir_made = Some(run_dir.clone());
+    let plan = FetchPlan {
+        addr,
+        host: addr.to_string(),
+        paths: files.iter().map(|f| path_for_name(&f.name)).collect(),
+        out_dir: args.out.clone(),
+        expected_sha256: Some(files.iter().map(|f| f.sha256.clone()).collect()),
+        parallel: args.parallel,
+        rcvbuf: args.rcvbuf,
+    };
+    // Read where the server runs, before any capture starts: it opens a probe connection.
+    let kernel = network.server(read_kernel_settings);
+    let capture = (!args.no_capture).then(|| CaptureSetup {
+        iface: match &network {
+            Network::Emulated(link) => link.client_iface().to_owned(),
+            Network::Host => args.capture.iface.clone().unwrap_or_else(|| "lo".into()),
+        },
+        filter: format!("tcp and host {} and port {}", addr.ip(), addr.port()),
+        snaplen: args.capture.snaplen,
+    });
+    let outcome = Session {
+        network: &network,
+        server: server.as_ref(),
+        events: &events,
+        plan: &plan,
+        files: &files,
+        modes: &modes,
+        rounds: args.rounds,
+        seed: args.link.seed,
+        capture,
+        run_dir: &run_dir,
+        rtt: link_config
+            .as_ref()
+            .map_or(Duration::ZERO, |c| c.rtt + 2 * c.jitter),
+        verbose: args.verbose,
+    }
+    .run()?;
+    if let Some(server) = server {
+        // Stopped from its own network: it wakes its accept thread by connecting to itself.
+        network.server(move || server.stop());
+    }
+    let link_stats = match network {
+        Network::Emulated(link) => Some(link.stop()),
+        Network::Host => None,
+    };
+
+    let comparison = Comparison {
+        rounds: args.rounds as usize,
+        paths: plan.paths.clone(),
+        files,
+        modes: outcome.modes,
+        parallel: args.parallel,
+        kernel: Some(kernel),
+        link: link_config.map(|c| LinkSettings {
+            rtt_s: c.rtt.as_secs_f64(),
+            jitter_s: c.jitter.as_secs_f64(),
+            loss: c.loss,
+            rate_bps: c.rate_bps,
+            queue_packets: c.queue_packets,
+            seed: c.seed,
+        }),
+        order: outcome.order,
+        seed: args.link.seed,
+    };
+    print!("{}", text::comparison(&comparison));
+    if let Some(stats) = &link_stats {
+        println!("{}\n", text::link_line(stats));
+    }
+    let mut report = json::comparison(&comparison);
+    report["link_stats"] = serde_json::to_value(link_stats)?;
+    let report = serde_json::to_string_pretty(&report)?;
+    let report_path = run_dir.join("report.json");
+    write_atomically(&report_path, report.as_bytes())?;
+    if let Some(extra) = &args.output.json {
+        write_atomically(extra, report.as_bytes())?;
+    }
+    println!("Saved");
+    for m in &comparison.modes {
+        if let Some(c) = &m.capture {
+            println!("  {:<15} {}", m.mode.name(), c.path.display());
+        }
+    }
+    println!("  {:<15} {}", "report", report_path.display());
+    println!("  {:<15} {}", "received files", args.out.display());
+    Ok(())
+}
+
+/// The modes asked for, each once, in the order given.
+fn selected_modes(asked: &[Mode]) -> Vec<Mode> {
+    let mut selected: Vec<Mode> = Vec::new();
+    for &mode in asked {
+        if !selected.contains(&mode) {
+            selected.push(mode);
+        }
+    }
+    selected
+}
+
+/// The files to transfer (`--files`, else the generated samples in `samples`) and the folder
+/// the server serves them from.
+fn source_files(args: &CompareArgs, samples: &Path) -> anyhow::Result<(Vec<SourceFile>, PathBuf)> {
+    let file_paths = match &args.files {
+        Some(dir) => list_files(dir).with_context(|| format!("cannot list {}", dir.display()))?,
+        None => generate_samples(samples).context("cannot generate the sample files")?,
+    };
+    if file_paths.is_empty() {
+        bail!(
+            "no regular files to transfer in {}",
+            args.files.as_deref().unwrap_or(samples).display()
+        );
+    }
+    let files = describe(&file_paths)?;
+    let root = file_paths[0]
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    Ok((files, root))
+}
+
+/// Starts the built-in server where the server runs, unless `--server` names another one.
+fn start_server(
+    args: &CompareArgs,
+    network: &Network,
+    root: PathBuf,
+    events: &EventLog,
+) -> anyhow::Result<Option<Server>> {
+    if args.server.is_some() {
+        return Ok(None);
+    }
+    let ip = match network {
+        Network::Emulated(link) => link.server_ip(),
+        Network::Host => IpAddr::from([127, 0, 0, 1]),
+    };
+    let config = ServerConfig {
+        bind: SocketAddr::new(ip, 0),
+        root,
+        max_connections: 64,
+        congestion: args.congestion.clone(),
+    };
+    let events = args.verbose.then(|| events.clone());
+    network
+        .server(move || Server::start(config, events))
+        .context("cannot start the built-in server")
+        .map(Some)
+}
+
+fn describe(paths: &[PathBuf]) -> anyhow::Result<Vec<SourceFile>> {
+    paths
+        .iter()
+        .map(|p| {
+            let name = p
+                .file_name()
+                .and_then(|n| n.to_str())
+                .with_context(|| format!("{}: file names must be UTF-8", p.display()))?
+                .to_owned();
+            Ok(SourceFile {
+                name,
+                bytes: std::fs::metadata(p)
+                    .with_context(|| format!("cannot read {}", p.display()))?
+                    .len(),
+                sha256: sha256_file(p).with_context(|| format!("cannot read {}", p.display()))?,
+            })
+        })
+        .collect()
+}
+
+fn resolve(server: &str) -> anyhow::Result<SocketAddr> {
+    server
+        .to_socket_addrs()
+        .with_context(|| format!("--server {server:?}: expected HOST:PORT"))?
+        .next()
+        .with_context(|| format!("--server {server:?} has no address"))
+}
+
+/// Makes `<captures>/<YYYYmmdd-HHMMSS>` (UTC), with a suffix if that second is taken.
+fn make_run_dir(captures: &Path) -> anyhow::Result<PathBuf> {
+    std::fs::create_dir_all(captures)
+        .with_context(|| format!("cannot create {}", captures.display()))?;
+    let now = time::OffsetDateTime::now_utc();
+    let stamp = format!(
+        "{:04}{:02}{:02}-{:02}{:02}{:02}",
+        now.year(),
+        u8::from(now.month()),
+        now.day(),
+        now.hour(),
+        now.minute(),
+        now.second()
+    );
+    for n in 1..100 {
+        let name = if n == 1 {
+            stamp.clone()
+        } else {
+            format!("{stamp}-{n}")
+        };
+        let dir = captures.join(name);
+        match std::fs::create_dir(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e).with_context(|| format!("cannot create {}", dir.display())),
+        }
+    }
+    bail!("cannot find a free run folder under {}", captures.display())
+}
+
+/// Writes `path` via a temporary file in the same folder, so it is never seen half-written.
+fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("cannot write in {}", dir.display()))?;
+    std::io::Write::write_all(&mut tmp, bytes)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    // Temporary files are private (0600); a report is for reading.
+    use std::os::unix::fs::PermissionsExt;
+    tmp.as_file()
+        .set_permissions(std::fs::Permissions::from_mode(0o644))
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    tmp.persist(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}

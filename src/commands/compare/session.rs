@@ -1,0 +1,305 @@
+//! The runs of `synack compare`: one warm-up run per mode, then round after round every mode
+//! once, in an order shuffled per round (seeded), so drift over the session hits every mode
+//! alike. One live capture covers every round; it is split into a .pcap per mode at the end.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+
+use super::Network;
+use crate::analysis::comparison::{CaptureInfo, ModeResult, SourceFile};
+use crate::capture::CaptureError;
+use crate::capture::source::Recorder;
+use crate::capture::split::{Window, split_by_time};
+use crate::track::reader::track_file;
+use crate::transfer::client::{FetchPlan, Mode, RunTiming, fetch};
+use crate::transfer::events::EventLog;
+use crate::transfer::server::{ResponseSample, Server};
+
+/// Quiet on the capture after a run, beyond two round trips, before the next run starts: its
+/// last ACKs arrive after the client has returned, and must not fall into the next run.
+const SETTLE_MARGIN: Duration = Duration::from_millis(30);
+
+/// Upper bound on that wait.
+const SETTLE_LIMIT: Duration = Duration::from_secs(3);
+
+/// What to capture, where.
+pub struct CaptureSetup {
+    /// Interface.
+    pub iface: String,
+    /// BPF filter for the comparison's traffic.
+    pub filter: String,
+    /// Bytes kept per frame.
+    pub snaplen: i32,
+}
+
+/// Everything a session needs.
+pub struct Session<'a> {
+    /// Where the client and the server run.
+    pub network: &'a Network,
+    /// The built-in server, when it is used.
+    pub server: Option<&'a Server>,
+    /// The lifecycle log both sides write to with -v.
+    pub events: &'a EventLog,
+    /// What the client fetches.
+    pub plan: &'a FetchPlan,
+    /// The files, as the source describes them.
+    pub files: &'a [SourceFile],
+    /// Modes to run, in their report order.
+    pub modes: &'a [Mode],
+    /// Rounds: runs per mode.
+    pub rounds: u32,
+    /// Seed of the per-round order.
+    pub seed: u64,
+    /// The capture, unless skipped.
+    pub capture: Option<CaptureSetup>,
+    /// The run folder, where the captures go.
+    pub run_dir: &'a Path,
+    /// The path's round trip when known (emulated), for the quiet wait after each run.
+    pub rtt: Duration,
+    /// Print each run's lifecycle events.
+    pub verbose: bool,
+}
+
+/// What a session produced.
+pub struct Outcome {
+    /// One result per mode, in the order of `Session::modes`.
+    pub modes: Vec<ModeResult>,
+    /// The order each round ran the modes in.
+    pub order: Vec<Vec<Mode>>,
+}
+
+/// One run, as it happened.
+struct Run {
+    mode: usize,
+    timing: RunTiming,
+}
+
+impl Session<'_> {
+    /// Runs the warm-up and every round; then splits, tracks and assembles the results.
+    pub fn run(&self) -> anyhow::Result<Outcome> {
+        // One unrecorded run per mode first, so no mode pays for cold caches and thread start.
+        for &mode in self.modes {
+            let plan = self.plan.clone();
+            self.network
+                .client(move || fetch(mode, &plan, None))
+                .with_context(|| format!("{} warm-up run failed", mode.name()))?;
+        }
+        let session_pcap = self.run_dir.join("session.pcap");
+        let mut recorder = self.start_capture(&session_pcap)?;
+        // What the warm-up left (its closing packets, events, samples) is not part of any run.
+        if let Some(r) = &recorder {
+            r.wait_quiet(self.settle(), SETTLE_LIMIT);
+        }
+        self.events.take();
+        if let Some(server) = self.server {
+            server.take_samples();
+        }
+
+        let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
+        let mut order = Vec::new();
+        let mut runs: Vec<Run> = Vec::new();
+        for round in 0..self.rounds {
+            let mut modes: Vec<usize> = (0..self.modes.len()).collect();
+            modes.shuffle(&mut rng);
+            for &index in &modes {
+                let timing = self.run_once(self.modes[index], round)?;
+                if let Some(r) = &recorder {
+                    r.wait_quiet(self.settle(), SETTLE_LIMIT);
+                }
+                if self.verbose {
+                    self.print_events(&timing, round);
+                }
+                runs.push(Run {
+                    mode: index,
+                    timing,
+                });
+            }
+            order.push(modes.iter().map(|&i| self.modes[i]).collect());
+        }
+
+        let captured = match recorder.take() {
+            Some(recorder) => Some(self.split_capture(recorder, &session_pcap, &runs)?),
+            None => None,
+        };
+        let mut samples = self.server.map(Server::take_samples).unwrap_or_default();
+        let mut results = Vec::new();
+        for (index, &mode) in self.modes.iter().enumerate() {
+            let timings: Vec<RunTiming> = runs
+                .iter()
+                .filter(|r| r.mode == index)
+                .map(|r| r.timing.clone())
+                .collect();
+            let captured = captured
+                .as_ref()
+                .map(|(paths, dropped)| (paths[index].clone(), *dropped));
+            let captured = match captured {
+                Some((path, dropped)) => {
+                    let tracked = track_file(&path, None)
+                        .with_context(|| format!("cannot read back {}", path.display()))?;
+                    Some((
+                        tracked.connections,
+                        CaptureInfo {
+                            path,
+                            dropped,
+                            outside_runs: 0,
+                        },
+                    ))
+                }
+                None => None,
+            };
+            let mut result = ModeResult::new(mode, self.files.len(), timings, captured);
+            result.samples = take_samples_of(&mut samples, &runs, index);
+            results.push(result);
+        }
+        Ok(Outcome {
+            modes: results,
+            order,
+        })
+    }
+
+    fn settle(&self) -> Duration {
+        2 * self.rtt + SETTLE_MARGIN
+    }
+
+    fn start_capture(&self, path: &Path) -> anyhow::Result<Option<Recorder>> {
+        let Some(setup) = &self.capture else {
+            return Ok(None);
+        };
+        let (iface, filter, snaplen, path) = (
+            setup.iface.clone(),
+            setup.filter.clone(),
+            setup.snaplen,
+            path.to_owned(),
+        );
+        match self
+            .network
+            .client(move || Recorder::start(&iface, &filter, snaplen, &path))
+        {
+            Ok(recorder) => Ok(Some(recorder)),
+            Err(e @ CaptureError::Permission { .. }) => {
+                eprintln!(
+                    "synack: capture skipped, timing only (phases from the client's own timestamps): {e}"
+                );
+                Ok(None)
+            }
+            Err(e) => Err(e).context("cannot start the packet capture"),
+        }
+    }
+
+    fn run_once(&self, mode: Mode, round: u32) -> anyhow::Result<RunTiming> {
+        self.clear_received(mode)?;
+        let (plan, log) = (self.plan.clone(), self.events.clone());
+        let verbose = self.verbose;
+        let timing = self
+            .network
+            .client(move || fetch(mode, &plan, verbose.then_some(&log)))
+            .with_context(|| {
+                format!(
+                    "{} run {} of {} failed",
+                    mode.name(),
+                    round + 1,
+                    self.rounds
+                )
+            })?;
+        Ok(timing)
+    }
+
+    /// Removes the previous run's copies, so replacing them is not timed as part of this run.
+    fn clear_received(&self, mode: Mode) -> anyhow::Result<()> {
+        for f in self.files {
+            let path = self.plan.out_dir.join(mode.name()).join(&f.name);
+            match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    return Err(e).with_context(|| format!("cannot remove {}", path.display()));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Prints the run's lifecycle from both sides, times from the run's start; events from
+    /// before it (a previous run's late closing) are left out.
+    fn print_events(&self, timing: &RunTiming, round: u32) {
+        let mut events: Vec<_> = self
+            .events
+            .take()
+            .into_iter()
+            .filter(|e| e.ts >= timing.start)
+            .collect();
+        events.sort_by_key(|e| e.ts);
+        println!(
+            "{} run {} — times from the run's start",
+            timing.mode.name(),
+            round + 1
+        );
+        for e in &events {
+            println!("{}", super::super::event_line(timing.start, e));
+        }
+    }
+
+    /// Stops the capture and splits it into one file per mode: every frame from a run's start
+    /// to the next run's start goes to that run's mode.
+    fn split_capture(
+        &self,
+        recorder: Recorder,
+        session_pcap: &Path,
+        runs: &[Run],
+    ) -> anyhow::Result<(Vec<PathBuf>, u64)> {
+        let stats = recorder.stop().context("the packet capture failed")?;
+        let dropped = stats.kernel_dropped + stats.interface_dropped;
+        if dropped > 0 {
+            eprintln!(
+                "synack: warning: the kernel dropped {dropped} packets of the capture; counts may be short"
+            );
+        }
+        let paths: Vec<PathBuf> = self
+            .modes
+            .iter()
+            .map(|m| self.run_dir.join(format!("{}.pcap", m.name())))
+            .collect();
+        let windows: Vec<Window> = runs
+            .iter()
+            .map(|r| Window {
+                start: r.timing.start,
+                output: r.mode,
+            })
+            .collect();
+        let split = split_by_time(session_pcap, &windows, &paths);
+        let _ = std::fs::remove_file(session_pcap);
+        split.context("cannot split the capture by mode")?;
+        Ok((paths, dropped))
+    }
+}
+
+/// Moves out of `samples` those of mode `index`: each sample belongs to the latest run that
+/// started before it and opened a connection from the sample's peer address.
+fn take_samples_of(
+    samples: &mut Vec<ResponseSample>,
+    runs: &[Run],
+    index: usize,
+) -> Vec<ResponseSample> {
+    let owner = |sample: &ResponseSample| -> Option<usize> {
+        runs.iter()
+            .filter(|r| r.timing.start <= sample.started)
+            .filter(|r| has_connection_from(&r.timing, sample.peer))
+            .max_by_key(|r| r.timing.start)
+            .map(|r| r.mode)
+    };
+    let (mine, rest): (Vec<_>, Vec<_>) = std::mem::take(samples)
+        .into_iter()
+        .partition(|s| owner(s) == Some(index));
+    *samples = rest;
+    mine
+}
+
+fn has_connection_from(timing: &RunTiming, peer: SocketAddr) -> bool {
+    timing.connections.iter().any(|c| c.local == peer)
+}

@@ -1,0 +1,331 @@
+//! Report layer: the words of the terminal report — headings, row labels, the opening sentence —
+//! and the whole comparison report as one `String` for the command to print.
+
+use std::fmt::Write as _;
+
+use super::tables;
+use super::units::{TimeUnit, count, duration};
+use crate::analysis::attribution::{Attribution, Row};
+use crate::analysis::comparison::Comparison;
+use crate::transfer::client::Mode;
+
+/// Below this measured round trip the network is not what the comparison shows.
+const LOOPBACK_RTT_S: f64 = 0.001;
+
+/// Files from which the timing table shows only the slowest per mode.
+const MANY_FILES: usize = 10;
+
+/// Slowest files shown per mode when there are many.
+const SLOWEST_SHOWN: usize = 5;
+
+/// A cause is named in the sentence when it holds at least this share of the gap.
+const NAMED_SHARE: f64 = 0.1;
+
+/// The label of an attribution row.
+pub fn row_label(row: Row) -> &'static str {
+    match row {
+        Row::Handshakes => "extra handshakes (SYN → SYN-ACK)",
+        Row::ClosingAndReconnecting => "closing and reconnecting (last byte → next SYN)",
+        Row::SlowStartRounds => "slow-start round trips (extra rounds × RTT)",
+        Row::TransferRest => "transfer, the rest (copying, pacing, CPU)",
+        Row::RequestWait => "request wait (request → first byte)",
+        Row::ClientWork => "client work before requests",
+        Row::Remainder => "remainder (connect() → first SYN, and reading)",
+    }
+}
+
+/// The opening lines: on loopback, that round trips are microseconds; then one sentence per mode
+/// compared with persistent.
+pub fn opening(cmp: &Comparison) -> Vec<String> {
+    let mut lines = Vec::new();
+    let rtt = cmp.measured_rtt_s();
+    if cmp.link.is_none() && rtt < LOOPBACK_RTT_S {
+        lines.push(format!(
+            "Round trips here take microseconds (median handshake {}), so the modes differ by \
+             system calls and copying, not by the network: add --rtt 40ms to emulate a real path.",
+            duration(rtt)
+        ));
+    }
+    for (mode, a) in cmp.attributions() {
+        let slower_mean = cmp.mode(mode).map_or(0.0, |m| m.total_summary().mean);
+        lines.push(verdict(mode, &a, slower_mean, rtt, cmp.rounds));
+    }
+    lines
+}
+
+/// One plain sentence on the gap between `mode` and persistent: how large, how sure, and the
+/// causes that hold most of it, each with the count that backs it.
+pub fn verdict(mode: Mode, a: &Attribution, slower_mean: f64, rtt_s: f64, rounds: usize) -> String {
+    let Some(interval) = a.interval else {
+        let unit = TimeUnit::of(a.gap_s);
+        return format!(
+            "{} against persistent: {} per run over one round, which cannot tell a difference \
+             from noise (use --rounds 2 or more).",
+            mode.name(),
+            unit.format_signed(a.gap_s)
+        );
+    };
+    let unit = TimeUnit::for_column([a.gap_s, interval.low, interval.high]);
+    let ci = format!(
+        "{:.0} % CI {} … {}",
+        100.0 * interval.level,
+        unit.format_signed(interval.low),
+        unit.format_signed(interval.high)
+    );
+    if !interval.excludes_zero() {
+        return format!(
+            "{} against persistent: no difference distinguishable from noise at {rounds} rounds \
+             ({ci}).",
+            mode.name()
+        );
+    }
+    let (faster, slower, share_of) = if a.gap_s > 0.0 {
+        (Mode::Persistent, mode, slower_mean)
+    } else {
+        (mode, Mode::Persistent, slower_mean - a.gap_s)
+    };
+    let percent = if share_of > 0.0 {
+        format!(" ({:.0} %)", 100.0 * a.gap_s.abs() / share_of)
+    } else {
+        String::new()
+    };
+    let mut sentence = format!(
+        "{} was {}{percent} faster per run than {} ({ci})",
+        faster.name(),
+        unit.format(a.gap_s.abs()),
+        slower.name()
+    );
+    let mut causes: Vec<(Row, f64)> = a
+        .rows()
+        .into_iter()
+        .filter(|&(row, s)| {
+            row != Row::Remainder
+                && s.signum() == a.gap_s.signum()
+                && s.abs() >= NAMED_SHARE * a.gap_s.abs()
+        })
+        .collect();
+    causes.sort_by(|x, y| y.1.abs().total_cmp(&x.1.abs()));
+    let named: Vec<String> = causes
+        .iter()
+        .map(|&(row, s)| cause(row, s, a, rtt_s))
+        .collect();
+    if !named.is_empty() {
+        let _ = write!(sentence, ": {}", named.join(", "));
+    }
+    sentence.push('.');
+    sentence
+}
+
+fn cause(row: Row, seconds: f64, a: &Attribution, rtt_s: f64) -> String {
+    let time = duration(seconds.abs());
+    match row {
+        Row::Handshakes => {
+            let n = a.extra_connections.abs();
+            format!(
+                "{time} in {} {} handshake{} ({} × RTT {})",
+                count(n),
+                if a.extra_connections >= 0.0 {
+                    "extra"
+                } else {
+                    "fewer"
+                },
+                if n == 1.0 { "" } else { "s" },
+                count(n),
+                duration(rtt_s)
+            )
+        }
+        Row::SlowStartRounds => {
+            let n = a.extra_rounds.unwrap_or(0.0).abs();
+            format!(
+                "{time} in {} {} slow-start round{}",
+                count(n),
+                if a.extra_rounds.unwrap_or(0.0) >= 0.0 {
+                    "extra"
+                } else {
+                    "fewer"
+                },
+                if n == 1.0 { "" } else { "s" }
+            )
+        }
+        Row::ClosingAndReconnecting => format!("{time} closing and reconnecting between files"),
+        Row::TransferRest => format!("{time} of transfer beyond its round trips (copying, CPU)"),
+        Row::RequestWait => format!("{time} waiting for first bytes"),
+        Row::ClientWork => format!("{time} in the client's own work"),
+        Row::Remainder => format!("{time} outside the captured timeline"),
+    }
+}
+
+/// What the emulated link did, in one line.
+pub fn link_line(stats: &crate::emulate::LinkStats) -> String {
+    format!(
+        "Link: {} packets to the server ({} lost, {} dropped at the queue), {} to the client ({} \
+         lost, {} dropped at the queue)",
+        stats.to_server.forwarded,
+        stats.to_server.lost,
+        stats.to_server.queue_dropped,
+        stats.to_client.forwarded,
+        stats.to_client.lost,
+        stats.to_client.queue_dropped
+    )
+}
+
+/// The whole terminal report of a comparison: the opening sentences, then the tables.
+pub fn comparison(cmp: &Comparison) -> String {
+    let mut out = String::new();
+    for line in opening(cmp) {
+        let _ = writeln!(out, "{line}");
+    }
+    out.push('\n');
+    let shown = (cmp.files.len() >= MANY_FILES).then_some(SLOWEST_SHOWN);
+    let _ = writeln!(
+        out,
+        "Timing over {} rounds, every mode once per round in a shuffled order (seed {}), after \
+         one warm-up run each\n{}",
+        cmp.rounds,
+        cmp.seed,
+        tables::timing_table(cmp, shown)
+    );
+    for m in &cmp.modes {
+        let outliers = m.outlier_runs();
+        if !outliers.is_empty() {
+            let rounds: Vec<String> = outliers.iter().map(|r| (r + 1).to_string()).collect();
+            let _ = writeln!(
+                out,
+                "Outlier: {} run total far from the others in round {} (modified z-score > 3.5)",
+                m.mode.name(),
+                rounds.join(", ")
+            );
+        }
+    }
+    out.push('\n');
+    for m in &cmp.modes {
+        if let Some(checks) = m.checks() {
+            let _ = writeln!(
+                out,
+                "Packets, {} ({} connection(s) expected per run)\n{}",
+                m.mode.name(),
+                m.expected.connections / m.runs.len().max(1) as u64,
+                tables::packet_table(m, &checks)
+            );
+            if let Some(note) = m.close_note() {
+                let _ = writeln!(out, "{note}");
+            }
+            out.push('\n');
+        }
+    }
+    if cmp.modes.iter().all(|m| m.capture.is_none()) {
+        out.push_str("Packets: not captured (no capture privileges or --no-capture)\n\n");
+    }
+    let source = if cmp.modes.iter().any(|m| m.capture.is_some()) {
+        "from the capture"
+    } else {
+        "from the client's own timestamps"
+    };
+    let _ = writeln!(
+        out,
+        "Phases, {source}: the first six add up to first SYN → last byte\n{}\n",
+        tables::phase_table(cmp)
+    );
+    for (mode, a) in cmp.attributions() {
+        let _ = writeln!(
+            out,
+            "Where the gap goes: {} against persistent (RTT {} measured)\n{}\n",
+            mode.name(),
+            duration(cmp.measured_rtt_s()),
+            tables::attribution_table(&a, mode)
+        );
+    }
+    if cmp.mode(Mode::Persistent).is_none() {
+        out.push_str("Where the gap goes: needs the persistent mode as the baseline (--modes)\n\n");
+    }
+    let path = cmp.path_model();
+    let _ = writeln!(
+        out,
+        "The textbook model (RTT {} {}, initial window {} segments of {} bytes{})\n{}\n",
+        duration(path.rtt_s),
+        if cmp.link.is_some() {
+            "configured"
+        } else {
+            "measured: median handshake"
+        },
+        path.initial_window,
+        path.mss,
+        path.rate_bps.map_or(String::new(), |r| format!(
+            ", rate {} Mbit/s",
+            r as f64 / 1e6
+        )),
+        tables::model_table(cmp, &cmp.predictions())
+    );
+    if cmp.modes.iter().any(|m| !m.samples.is_empty()) {
+        let _ = writeln!(
+            out,
+            "Slow start: the server's TCP_INFO as each response starts and once its last byte \
+             is acknowledged (medians over the rounds)\n{}",
+            tables::slow_start_table(cmp)
+        );
+    }
+    if let Some(k) = &cmp.kernel {
+        let show = |v: Option<u32>| v.map_or("?".to_string(), |v| v.to_string());
+        let _ = writeln!(
+            out,
+            "Kernel: tcp_slow_start_after_idle={} tcp_fin_timeout={} s, congestion control {}, \
+             initial cwnd {}\n",
+            show(k.tcp_slow_start_after_idle),
+            show(k.tcp_fin_timeout_s),
+            cmp.congestion().unwrap_or("?"),
+            show(k.initial_cwnd)
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::stats::Interval;
+
+    fn attribution(gap_s: f64, low: f64, high: f64) -> Attribution {
+        Attribution {
+            gap_s,
+            interval: Some(Interval {
+                estimate: gap_s,
+                low,
+                high,
+                level: 0.95,
+            }),
+            handshake_s: 0.080,
+            extra_connections: 2.0,
+            between_s: 0.001,
+            transfer_s: 0.080,
+            slow_start_s: Some(0.080),
+            extra_rounds: Some(2.0),
+            transfer_rest_s: 0.0,
+            wait_s: 0.002,
+            client_s: 0.0,
+            remainder_s: gap_s - 0.163,
+        }
+    }
+
+    #[test]
+    fn a_clear_gap_is_told_with_its_interval_and_its_counted_causes() {
+        let a = attribution(0.164, 0.158, 0.170);
+        let s = verdict(Mode::NonPersistent, &a, 0.674, 0.040, 10);
+        assert_eq!(
+            s,
+            "persistent was 164 ms (24 %) faster per run than non-persistent (95 % CI +158 ms … \
+             +170 ms): 80.0 ms in 2 extra handshakes (2 × RTT 40.0 ms), 80.0 ms in 2 extra \
+             slow-start rounds."
+        );
+    }
+
+    #[test]
+    fn a_gap_within_noise_says_so() {
+        let a = attribution(0.0003, -0.0004, 0.0011);
+        let s = verdict(Mode::NonPersistent, &a, 0.009, 0.00001, 10);
+        assert_eq!(
+            s,
+            "non-persistent against persistent: no difference distinguishable from noise at 10 \
+             rounds (95 % CI −0.40 ms … +1.10 ms)."
+        );
+    }
+}

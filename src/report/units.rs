@@ -1,0 +1,141 @@
+//! Report layer: numbers in human units, one helper for every output that people read.
+
+/// A unit of time for a whole column, chosen from its values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeUnit {
+    /// Seconds.
+    Seconds,
+    /// Milliseconds.
+    Millis,
+    /// Microseconds.
+    Micros,
+    /// Nanoseconds.
+    Nanos,
+}
+
+impl TimeUnit {
+    /// The unit that shows `seconds` with one to three digits before the point.
+    pub fn of(seconds: f64) -> TimeUnit {
+        let s = seconds.abs();
+        if s >= 1.0 {
+            TimeUnit::Seconds
+        } else if s >= 1e-3 {
+            TimeUnit::Millis
+        } else if s >= 1e-6 || s == 0.0 {
+            TimeUnit::Micros
+        } else {
+            TimeUnit::Nanos
+        }
+    }
+
+    /// The unit for a column: the one its largest value needs.
+    pub fn for_column(values: impl IntoIterator<Item = f64>) -> TimeUnit {
+        TimeUnit::of(values.into_iter().map(f64::abs).fold(0.0, f64::max))
+    }
+
+    fn scale_and_symbol(self) -> (f64, &'static str) {
+        match self {
+            TimeUnit::Seconds => (1.0, "s"),
+            TimeUnit::Millis => (1e3, "ms"),
+            TimeUnit::Micros => (1e6, "µs"),
+            TimeUnit::Nanos => (1e9, "ns"),
+        }
+    }
+
+    /// `seconds` in this unit: three significant digits for the column's largest values, never
+    /// more than one decimal below 100 and none from 100 on.
+    pub fn format(self, seconds: f64) -> String {
+        let (scale, symbol) = self.scale_and_symbol();
+        let v = seconds * scale;
+        let decimals = if v.abs() >= 100.0 || self == TimeUnit::Nanos {
+            0
+        } else if v.abs() >= 10.0 || self == TimeUnit::Micros {
+            1
+        } else {
+            2
+        };
+        format!("{v:.decimals$} {symbol}")
+    }
+
+    /// Like `format`, with an explicit sign.
+    pub fn format_signed(self, seconds: f64) -> String {
+        let text = self.format(seconds.abs());
+        if seconds < 0.0 && text.chars().any(|c| c.is_ascii_digit() && c != '0') {
+            format!("−{text}")
+        } else if seconds > 0.0 {
+            format!("+{text}")
+        } else {
+            text
+        }
+    }
+}
+
+/// `seconds` in the unit that suits it alone: `20.1 ms`, `13.0 µs`, `1.84 s`.
+pub fn duration(seconds: f64) -> String {
+    TimeUnit::of(seconds).format(seconds)
+}
+
+/// A byte count with binary prefixes: `512 B`, `240.0 KiB`, `4.00 MiB`.
+pub fn bytes(n: f64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if n.abs() < 1024.0 {
+        return format!("{n:.0} B");
+    }
+    let mut v = n / 1024.0;
+    let mut unit = 0;
+    while v.abs() >= 1024.0 && unit + 1 < UNITS.len() {
+        v /= 1024.0;
+        unit += 1;
+    }
+    let decimals = if v.abs() >= 100.0 {
+        0
+    } else if v.abs() >= 10.0 {
+        1
+    } else {
+        2
+    };
+    format!("{v:.decimals$} {}", UNITS[unit])
+}
+
+/// A count averaged over runs: an integer when it is one, else one decimal.
+pub fn count(v: f64) -> String {
+    if v.fract() == 0.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.1}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_pick_the_unit_of_their_magnitude() {
+        assert_eq!(duration(0.0201), "20.1 ms");
+        assert_eq!(duration(13e-6), "13.0 µs");
+        assert_eq!(duration(1.84), "1.84 s");
+        assert_eq!(duration(0.164), "164 ms");
+        assert_eq!(duration(0.0), "0.0 µs");
+        assert_eq!(duration(5e-9), "5 ns");
+    }
+
+    #[test]
+    fn a_column_shares_the_unit_of_its_largest_value() {
+        let unit = TimeUnit::for_column([0.0005, 0.0201, 0.0009]);
+        assert_eq!(unit, TimeUnit::Millis);
+        assert_eq!(unit.format(0.0005), "0.50 ms");
+        assert_eq!(unit.format_signed(-0.0004), "−0.40 ms");
+        assert_eq!(unit.format_signed(0.0201), "+20.1 ms");
+    }
+
+    #[test]
+    fn bytes_and_counts() {
+        assert_eq!(bytes(512.0), "512 B");
+        assert_eq!(bytes(240.0 * 1024.0), "240 KiB");
+        assert_eq!(bytes(4.0 * 1024.0 * 1024.0), "4.00 MiB");
+        assert_eq!(bytes(4_501_204.2), "4.29 MiB");
+        assert_eq!(count(3.0), "3");
+        assert_eq!(count(48.3), "48.3");
+    }
+}
