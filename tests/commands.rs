@@ -160,3 +160,31 @@ fn fetch_refuses_urls_on_different_servers_and_https() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("only http:// URLs"));
 }
+
+#[test]
+fn verbose_runs_show_only_their_own_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = common::synack()
+        .args(["compare", "-v", "--no-capture", "--rounds", "2"])
+        .arg("--captures")
+        .arg(dir.path().join("captures"))
+        .arg("--out")
+        .arg(dir.path().join("received"))
+        .timeout(Duration::from_secs(120))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    let headings = stdout.lines().filter(|l| l.contains(" — times from the run's start"));
+    assert_eq!(headings.count(), 4, "two rounds of two modes: {stdout}");
+    // Every event line starts with its time since the run's start: the warm-up's late server
+    // events (its FIN and close) must not appear under the first run with negative times.
+    let events: Vec<&str> = stdout.lines().filter(|l| l.contains(" s  ")).collect();
+    assert!(!events.is_empty(), "{stdout}");
+    for line in &events {
+        let time: f64 = line.split(" s  ").next().unwrap().trim().parse().unwrap();
+        assert!(time >= 0.0, "{line}");
+    }
+    let accepts = events.iter().filter(|l| l.contains("accept() returned"));
+    assert_eq!(accepts.count(), 2 * (3 + 1), "3 + 1 connections per round: {stdout}");
+}
