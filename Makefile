@@ -5,9 +5,10 @@ SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
 .PHONY: demo build test lint deps bench
 
-## Build, then compare persistent and non-persistent transfers on loopback with packet capture.
+## Build, then compare all four modes over an emulated 40 ms path with packet capture (root).
+DEMO_ARGS ?= --rtt 40ms --modes non-persistent,persistent,pipelined,parallel
 demo: build
-	$(SUDO) $(BIN) compare $(ARGS)
+	$(SUDO) $(BIN) compare $(DEMO_ARGS) $(ARGS)
 
 build:
 	scripts/install-deps.sh

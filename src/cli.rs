@@ -11,6 +11,7 @@ use crate::capture::source::DEFAULT_SNAPLEN;
 use crate::emulate::LinkConfig;
 use crate::emulate::parse::{parse_bytes, parse_duration, parse_percent, parse_rate};
 use crate::transfer::client::{DEFAULT_PARALLEL, Mode};
+use crate::transfer::files::SampleSet;
 
 /// How much does a new TCP connection per file cost, and where does the time go?
 ///
@@ -40,6 +41,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Fetch URLs from any HTTP/1.1 server in one mode; prints per-file and total time.
     Fetch(FetchArgs),
+    /// Write a set of sample files into a folder, for `compare --files DIR` or `serve --root DIR`.
+    Files(FilesArgs),
 }
 
 /// Options of `compare`.
@@ -219,6 +222,18 @@ pub struct FetchArgs {
     /// Print each connection's lifecycle.
     #[arg(short, long)]
     pub verbose: bool,
+}
+
+/// Options of `files`.
+#[derive(Debug, Args)]
+pub struct FilesArgs {
+    /// Which set: the default three files, or the 43 files of the 1997 HTTP/1.1 pipelining
+    /// study's page (one 42 KiB page, 42 images of 125 KiB in all).
+    #[arg(long, value_enum, default_value = "page-1997")]
+    pub set: SampleSet,
+    /// The folder to write them into (created if missing; files of the same name are replaced).
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
 }
 
 #[cfg(test)]

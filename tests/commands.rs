@@ -175,7 +175,9 @@ fn verbose_runs_show_only_their_own_events() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}");
-    let headings = stdout.lines().filter(|l| l.contains(" — times from the run's start"));
+    let headings = stdout
+        .lines()
+        .filter(|l| l.contains(" — times from the run's start"));
     assert_eq!(headings.count(), 4, "two rounds of two modes: {stdout}");
     // Every event line starts with its time since the run's start: the warm-up's late server
     // events (its FIN and close) must not appear under the first run with negative times.
@@ -186,5 +188,9 @@ fn verbose_runs_show_only_their_own_events() {
         assert!(time >= 0.0, "{line}");
     }
     let accepts = events.iter().filter(|l| l.contains("accept() returned"));
-    assert_eq!(accepts.count(), 2 * (3 + 1), "3 + 1 connections per round: {stdout}");
+    assert_eq!(
+        accepts.count(),
+        2 * (3 + 1),
+        "3 + 1 connections per round: {stdout}"
+    );
 }

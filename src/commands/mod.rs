@@ -3,6 +3,7 @@
 pub mod analyze;
 pub mod compare;
 pub mod fetch;
+pub mod files;
 pub mod ownership;
 pub mod serve;
 
@@ -17,6 +18,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Analyze(args) => analyze::run(&args),
         Command::Serve(args) => serve::run(&args),
         Command::Fetch(args) => fetch::run(&args),
+        Command::Files(args) => files::run(&args),
     }
 }
 

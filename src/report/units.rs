@@ -1,4 +1,5 @@
 //! Report layer: numbers in human units, one helper for every output that people read.
+//! A column shares one unit, chosen from its typical value (as hyperfine does per benchmark).
 
 /// A unit of time for a whole column, chosen from its values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,9 +29,16 @@ impl TimeUnit {
         }
     }
 
-    /// The unit for a column: the one its largest value needs.
+    /// The unit for a column: the one its typical (median non-zero) value needs, so small
+    /// values keep their digits and large ones grow to four (`1700 ms`).
     pub fn for_column(values: impl IntoIterator<Item = f64>) -> TimeUnit {
-        TimeUnit::of(values.into_iter().map(f64::abs).fold(0.0, f64::max))
+        let mut v: Vec<f64> = values
+            .into_iter()
+            .map(f64::abs)
+            .filter(|v| *v > 0.0 && v.is_finite())
+            .collect();
+        v.sort_by(f64::total_cmp);
+        TimeUnit::of(v.get(v.len() / 2).copied().unwrap_or(0.0))
     }
 
     fn scale_and_symbol(self) -> (f64, &'static str) {
@@ -122,9 +130,11 @@ mod tests {
 
     #[test]
     fn a_column_shares_the_unit_of_its_largest_value() {
-        let unit = TimeUnit::for_column([0.0005, 0.0201, 0.0009]);
+        let unit = TimeUnit::for_column([0.0005, 0.0201, 0.0019, 0.0]);
         assert_eq!(unit, TimeUnit::Millis);
         assert_eq!(unit.format(0.0005), "0.50 ms");
+        assert_eq!(unit.format(3.52), "3520 ms");
+        assert_eq!(TimeUnit::for_column([0.0, 0.0]), TimeUnit::Micros);
         assert_eq!(unit.format_signed(-0.0004), "−0.40 ms");
         assert_eq!(unit.format_signed(0.0201), "+20.1 ms");
     }

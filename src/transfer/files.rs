@@ -32,9 +32,211 @@ pub const SAMPLES: [SampleFile; 3] = [
     },
 ];
 
+/// The page of the 1997 HTTP/1.1 pipelining study (Nielsen et al., "Network Performance Effects
+/// of HTTP/1.1, CSS1, and PNG"): one 42 KiB page and 42 images of 125 KiB in all — 19 under
+/// 1 KiB, 7 of 1–2 KiB, 6 of 2–3 KiB, the other 10 up to 40 KiB. Many small files, where a
+/// connection per file costs most.
+pub const PAGE_1997: [SampleFile; 43] = [
+    SampleFile {
+        name: "index.html",
+        bytes: 42 * 1024,
+    },
+    SampleFile {
+        name: "pic01.gif",
+        bytes: 300,
+    },
+    SampleFile {
+        name: "pic02.gif",
+        bytes: 475,
+    },
+    SampleFile {
+        name: "pic03.gif",
+        bytes: 650,
+    },
+    SampleFile {
+        name: "pic04.gif",
+        bytes: 825,
+    },
+    SampleFile {
+        name: "pic05.gif",
+        bytes: 1230,
+    },
+    SampleFile {
+        name: "pic06.gif",
+        bytes: 1880,
+    },
+    SampleFile {
+        name: "pic07.gif",
+        bytes: 2700,
+    },
+    SampleFile {
+        name: "pic08.gif",
+        bytes: 6500,
+    },
+    SampleFile {
+        name: "pic09.gif",
+        bytes: 14000,
+    },
+    SampleFile {
+        name: "pic10.gif",
+        bytes: 405,
+    },
+    SampleFile {
+        name: "pic11.gif",
+        bytes: 580,
+    },
+    SampleFile {
+        name: "pic12.gif",
+        bytes: 755,
+    },
+    SampleFile {
+        name: "pic13.gif",
+        bytes: 930,
+    },
+    SampleFile {
+        name: "pic14.gif",
+        bytes: 1620,
+    },
+    SampleFile {
+        name: "pic15.gif",
+        bytes: 2400,
+    },
+    SampleFile {
+        name: "pic16.gif",
+        bytes: 4500,
+    },
+    SampleFile {
+        name: "pic17.gif",
+        bytes: 9500,
+    },
+    SampleFile {
+        name: "pic18.gif",
+        bytes: 335,
+    },
+    SampleFile {
+        name: "pic19.gif",
+        bytes: 510,
+    },
+    SampleFile {
+        name: "pic20.gif",
+        bytes: 685,
+    },
+    SampleFile {
+        name: "pic21.gif",
+        bytes: 860,
+    },
+    SampleFile {
+        name: "pic22.gif",
+        bytes: 1360,
+    },
+    SampleFile {
+        name: "pic23.gif",
+        bytes: 2100,
+    },
+    SampleFile {
+        name: "pic24.gif",
+        bytes: 2850,
+    },
+    SampleFile {
+        name: "pic25.gif",
+        bytes: 7500,
+    },
+    SampleFile {
+        name: "pic26.gif",
+        bytes: 20535,
+    },
+    SampleFile {
+        name: "pic27.gif",
+        bytes: 440,
+    },
+    SampleFile {
+        name: "pic28.gif",
+        bytes: 615,
+    },
+    SampleFile {
+        name: "pic29.gif",
+        bytes: 790,
+    },
+    SampleFile {
+        name: "pic30.gif",
+        bytes: 1100,
+    },
+    SampleFile {
+        name: "pic31.gif",
+        bytes: 1750,
+    },
+    SampleFile {
+        name: "pic32.gif",
+        bytes: 2550,
+    },
+    SampleFile {
+        name: "pic33.gif",
+        bytes: 5500,
+    },
+    SampleFile {
+        name: "pic34.gif",
+        bytes: 11000,
+    },
+    SampleFile {
+        name: "pic35.gif",
+        bytes: 370,
+    },
+    SampleFile {
+        name: "pic36.gif",
+        bytes: 545,
+    },
+    SampleFile {
+        name: "pic37.gif",
+        bytes: 720,
+    },
+    SampleFile {
+        name: "pic38.gif",
+        bytes: 895,
+    },
+    SampleFile {
+        name: "pic39.gif",
+        bytes: 1490,
+    },
+    SampleFile {
+        name: "pic40.gif",
+        bytes: 2250,
+    },
+    SampleFile {
+        name: "pic41.gif",
+        bytes: 3500,
+    },
+    SampleFile {
+        name: "pic42.gif",
+        bytes: 8500,
+    },
+];
+
+/// A set of sample files synack can write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SampleSet {
+    /// a.jpg (240 KiB), b.mp3 (4 MiB), c.txt (11 KiB): the default comparison.
+    Default,
+    /// The 43 files of the 1997 pipelining study's page.
+    #[value(name = "page-1997")]
+    Page1997,
+}
+
+impl SampleSet {
+    /// The set's files, in fetch order.
+    pub fn files(self) -> &'static [SampleFile] {
+        match self {
+            SampleSet::Default => &SAMPLES,
+            SampleSet::Page1997 => &PAGE_1997,
+        }
+    }
+}
+
 /// Read size for hashing, large enough that syscalls do not dominate.
 const HASH_BUFFER: usize = 256 * 1024;
 
+/// A GIF89a signature and the trailer byte.
+const GIF_START: &[u8] = b"GIF89a";
+const GIF_END: &[u8] = b";";
 /// A JFIF header: real JPEG magic so tools that sniff content see an image.
 const JPEG_START: &[u8] = b"\xFF\xD8\xFF\xE0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00";
 const JPEG_END: &[u8] = b"\xFF\xD9";
@@ -97,18 +299,25 @@ pub fn sample_content(sample: &SampleFile) -> Vec<u8> {
     match Path::new(sample.name).extension().and_then(|e| e.to_str()) {
         Some("jpg") => random_with_frame(sample.name, len, JPEG_START, JPEG_END),
         Some("mp3") => random_with_frame(sample.name, len, MP3_START, b""),
-        Some("txt") => text_lines(len),
+        Some("gif") => random_with_frame(sample.name, len, GIF_START, GIF_END),
+        Some("txt" | "html") => text_lines(len),
         _ => random_with_frame(sample.name, len, b"", b""),
     }
 }
 
-/// Writes the samples into `dir` (created if missing) and returns their paths in SAMPLES order.
+/// Writes the default samples into `dir` (created if missing) and returns their paths in SAMPLES
+/// order.
+pub fn generate_samples(dir: &Path) -> io::Result<Vec<PathBuf>> {
+    generate_set(dir, SampleSet::Default)
+}
+
+/// Writes the files of `set` into `dir` (created if missing) and returns their paths in order.
 ///
 /// Each file is written to a temporary file in `dir` and renamed, so a server running
 /// concurrently never serves a half-written sample.
-pub fn generate_samples(dir: &Path) -> io::Result<Vec<PathBuf>> {
+pub fn generate_set(dir: &Path, set: SampleSet) -> io::Result<Vec<PathBuf>> {
     fs::create_dir_all(dir)?;
-    SAMPLES
+    set.files()
         .iter()
         .map(|sample| {
             let path = dir.join(sample.name);
@@ -184,6 +393,31 @@ mod tests {
             .collect();
         assert_eq!(first, second);
         assert_ne!(first[0], first[1]);
+    }
+
+    #[test]
+    fn the_1997_page_has_the_studys_sizes() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = generate_set(dir.path(), SampleSet::Page1997).unwrap();
+        assert_eq!(paths.len(), 43);
+        assert_eq!(
+            list_files(dir.path()).unwrap(),
+            paths,
+            "listed in fetch order"
+        );
+        let sizes: Vec<u64> = paths
+            .iter()
+            .map(|p| fs::metadata(p).unwrap().len())
+            .collect();
+        assert_eq!(sizes[0], 42 * 1024, "the page first");
+        let images = &sizes[1..];
+        assert_eq!(images.iter().sum::<u64>(), 125 * 1024);
+        let within = |lo: u64, hi: u64| images.iter().filter(|&&s| s >= lo && s < hi).count();
+        assert_eq!(within(0, 1024), 19);
+        assert_eq!(within(1024, 2048), 7);
+        assert_eq!(within(2048, 3072), 6);
+        assert_eq!(within(3072, 40 * 1024 + 1), 10);
+        assert!(fs::read(&paths[1]).unwrap().starts_with(b"GIF89a"));
     }
 
     #[test]
