@@ -5,9 +5,9 @@ use std::path::PathBuf;
 
 use super::attribution::{Attribution, RunPhases};
 use super::expected::{CountCheck, Expected, check};
-use super::model::{PathModel, Pattern, Prediction, predict};
+use super::model::{Measured, ModelGap, PathModel, Pattern, Prediction, predict};
 use super::phases::{ConnectionTimeline, PhaseSource, Phases, assign_to_runs};
-use super::stats::{Summary, outliers};
+use super::stats::{Summary, mean, outliers};
 use crate::track::{Connection, Totals};
 use crate::transfer::client::{Mode, RunTiming};
 use crate::transfer::kernel::KernelSettings;
@@ -209,6 +209,21 @@ impl ModeResult {
         Summary::of(&totals)
     }
 
+    /// What the model is held against: mean total, handshake and wait phases, and rounds.
+    pub fn measured(&self) -> Measured {
+        let runs = &self.runs;
+        Measured {
+            total_s: self.total_summary().mean,
+            handshake_s: mean(runs.iter().map(|r| r.phases.handshake_s)),
+            wait_s: mean(runs.iter().map(|r| r.phases.wait_s)),
+            extra_rounds: self
+                .capture
+                .is_some()
+                .then(|| mean(runs.iter().map(|r| f64::from(r.extra_rounds())))),
+            min_receive_window: None,
+        }
+    }
+
     /// Closing after the last byte (outside the totals), summarised over the runs.
     pub fn close_summary(&self) -> Summary {
         let closes: Vec<f64> = self.runs.iter().map(|r| r.timing.close_s()).collect();
@@ -370,6 +385,18 @@ impl Comparison {
             mss: first_sample.map_or(1448, |t| t.mss),
             rate_bps: self.link.and_then(|l| l.rate_bps),
         }
+    }
+
+    /// Each mode's prediction and where the measurement differs from it.
+    pub fn model_gaps(&self) -> Vec<(Mode, Prediction, ModelGap)> {
+        let path = self.path_model();
+        self.predictions()
+            .into_iter()
+            .filter_map(|(mode, p)| {
+                let measured = self.mode(mode)?.measured();
+                Some((mode, p, ModelGap::of(&measured, &p, &path)))
+            })
+            .collect()
     }
 
     /// The model's prediction for each mode.

@@ -31,8 +31,14 @@ pub enum Pattern {
 /// A predicted run time, split into its terms.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct Prediction {
-    /// Round trips for handshakes and requests, in seconds.
+    /// Round trips for handshakes and requests, in seconds (`handshakes_s + requests_s`).
     pub round_trips_s: f64,
+    /// Of those, the handshakes' round trips on the critical path.
+    pub handshakes_s: f64,
+    /// Of those, the requests' round trips (request → first byte) on the critical path.
+    pub requests_s: f64,
+    /// Slow-start rounds beyond each response's first, on the critical path.
+    pub extra_flights: u32,
     /// Extra round trips spent in slow start, in seconds.
     pub slow_start_s: f64,
     /// Serialisation of the bytes at the link rate, in seconds.
@@ -69,14 +75,15 @@ pub fn predict(pattern: Pattern, path: &PathModel, files: &[u64]) -> Prediction 
     // Every flight after the first costs one more round trip; the first rides on the request's.
     let mut extra_flights = 0u32;
     let mut all_flights = 0u32;
-    let round_trips = match pattern {
+    // Round trips on the critical path: (handshakes, requests).
+    let (handshakes, requests) = match pattern {
         Pattern::NonPersistent => {
             for &size in files {
                 let (f, _) = flights(size, iw, path.mss);
                 extra_flights += f - 1;
                 all_flights += f;
             }
-            n * 2.0 * rtt
+            (n, n)
         }
         Pattern::Persistent => {
             let mut cwnd = iw;
@@ -86,13 +93,13 @@ pub fn predict(pattern: Pattern, path: &PathModel, files: &[u64]) -> Prediction 
                 all_flights += f;
                 cwnd = after;
             }
-            2.0 * rtt + (n - 1.0) * rtt
+            (1.0, n)
         }
         Pattern::Pipelined => {
             let (f, _) = flights(total_bytes, iw, path.mss);
             extra_flights = f - 1;
             all_flights = f;
-            2.0 * rtt
+            (1.0, 1.0)
         }
         Pattern::Parallel(k) => {
             let k = k.max(1);
@@ -107,17 +114,127 @@ pub fn predict(pattern: Pattern, path: &PathModel, files: &[u64]) -> Prediction 
                 extra_flights += f - 1;
                 all_flights += f;
             }
-            files.len().div_ceil(k) as f64 * 2.0 * rtt
+            let batches = files.len().div_ceil(k) as f64;
+            (batches, batches)
         }
     };
+    let round_trips = (handshakes + requests) * rtt;
     let slow_start_s = f64::from(extra_flights) * rtt;
     let serialisation_s = serialisation(path, total_bytes);
     Prediction {
         round_trips_s: round_trips,
+        handshakes_s: handshakes * rtt,
+        requests_s: requests * rtt,
+        extra_flights,
         slow_start_s,
         serialisation_s,
         flights: all_flights,
         total_s: round_trips + slow_start_s + serialisation_s,
+    }
+}
+
+/// Where a measured mean differs from the model: named effects whose sum is the difference.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ModelGap {
+    /// The measured mean run total.
+    pub measured_s: f64,
+    /// The model's total.
+    pub predicted_s: f64,
+    /// The effects, in a fixed order; their seconds add up to `measured_s − predicted_s`.
+    pub effects: Vec<Effect>,
+}
+
+/// One effect the model leaves out, in seconds per run.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[serde(tag = "effect", rename_all = "kebab-case")]
+pub enum Effect {
+    /// Handshakes took longer than the model's round trips.
+    Handshakes {
+        /// Seconds.
+        seconds: f64,
+    },
+    /// Request → first byte took longer than the model's round trips: the server's time
+    /// (reading the request, opening the file) and a delayed first segment.
+    ServerTime {
+        /// Seconds.
+        seconds: f64,
+    },
+    /// The responses took more (or fewer) packet-timed rounds than the model's doubling window.
+    Rounds {
+        /// Seconds: the rounds times the round trip.
+        seconds: f64,
+        /// Rounds per run beyond the model's.
+        rounds: f64,
+        /// The smallest receive window the client advertised as a response began, in bytes,
+        /// when it was below the model's initial window: the window, not the congestion
+        /// control, held the first flight back.
+        receive_window: Option<u64>,
+    },
+    /// Everything else: transfer time within rounds (pacing, copying), the client's own work,
+    /// closing between connections.
+    Rest {
+        /// Seconds.
+        seconds: f64,
+    },
+}
+
+impl Effect {
+    /// The effect's seconds per run.
+    pub fn seconds(&self) -> f64 {
+        match *self {
+            Effect::Handshakes { seconds }
+            | Effect::ServerTime { seconds }
+            | Effect::Rounds { seconds, .. }
+            | Effect::Rest { seconds } => seconds,
+        }
+    }
+}
+
+/// What a mode's runs measured, averaged per run, for the comparison with the model.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Measured {
+    /// Mean run total.
+    pub total_s: f64,
+    /// Mean handshake phase.
+    pub handshake_s: f64,
+    /// Mean request-wait phase.
+    pub wait_s: f64,
+    /// Mean rounds beyond each response's first, when a capture counted them.
+    pub extra_rounds: Option<f64>,
+    /// The smallest window the client advertised as a response began (capture).
+    pub min_receive_window: Option<u64>,
+}
+
+impl ModelGap {
+    /// Splits measured − predicted into handshakes, server time, rounds and the rest.
+    pub fn of(measured: &Measured, predicted: &Prediction, path: &PathModel) -> ModelGap {
+        let handshakes = measured.handshake_s - predicted.handshakes_s;
+        let server = measured.wait_s - predicted.requests_s;
+        let mut effects = vec![
+            Effect::Handshakes {
+                seconds: handshakes,
+            },
+            Effect::ServerTime { seconds: server },
+        ];
+        let mut explained = handshakes + server;
+        if let Some(rounds) = measured.extra_rounds {
+            let rounds = rounds - f64::from(predicted.extra_flights);
+            let initial_bytes = u64::from(path.initial_window) * u64::from(path.mss);
+            effects.push(Effect::Rounds {
+                seconds: rounds * path.rtt_s,
+                rounds,
+                receive_window: measured.min_receive_window.filter(|&w| w < initial_bytes),
+            });
+            explained += rounds * path.rtt_s;
+        }
+        effects.push(Effect::Rest {
+            seconds: measured.total_s - predicted.total_s - explained,
+        });
+        ModelGap {
+            measured_s: measured.total_s,
+            predicted_s: predicted.total_s,
+            effects,
+        }
     }
 }
 
@@ -163,6 +280,46 @@ mod tests {
         let p = predict(Pattern::Persistent, &PATH, &files);
         assert_eq!(np.flights, 6);
         assert_eq!(p.flights, 3 + 1);
+    }
+
+    #[test]
+    fn the_gap_to_the_model_is_split_into_effects_that_add_up() {
+        let files = [70_000, 70_000];
+        let p = predict(Pattern::NonPersistent, &PATH, &files);
+        assert_eq!((p.handshakes_s, p.requests_s), (0.080, 0.080));
+        assert_eq!(p.extra_flights, 4);
+        let measured = Measured {
+            total_s: p.total_s + 0.095,
+            handshake_s: 0.081,
+            wait_s: 0.090,
+            extra_rounds: Some(6.0),
+            min_receive_window: Some(7_000),
+        };
+        let gap = ModelGap::of(&measured, &p, &PATH);
+        let sum: f64 = gap.effects.iter().map(Effect::seconds).sum();
+        assert!((sum - 0.095).abs() < 1e-12, "{gap:?}");
+        assert!(matches!(
+            gap.effects[2],
+            Effect::Rounds { rounds, receive_window: Some(7_000), seconds }
+                if rounds == 2.0 && (seconds - 0.080).abs() < 1e-12
+        ));
+        assert!(
+            (gap.effects[1].seconds() - 0.010).abs() < 1e-12,
+            "server time"
+        );
+        // A window at or above the initial window is not what held the flight back.
+        let wide = Measured {
+            min_receive_window: Some(10_000),
+            ..measured
+        };
+        let gap = ModelGap::of(&wide, &p, &PATH);
+        assert!(matches!(
+            gap.effects[2],
+            Effect::Rounds {
+                receive_window: None,
+                ..
+            }
+        ));
     }
 
     #[test]

@@ -173,6 +173,11 @@ pub fn comparison(cmp: &Comparison) -> Value {
                 .into_iter()
                 .map(|(mode, p)| (mode.name().to_string(), json!(p)))
                 .collect::<serde_json::Map<_, _>>(),
+            "differences": cmp
+                .model_gaps()
+                .into_iter()
+                .map(|(mode, _, gap)| (mode.name().to_string(), json!(gap)))
+                .collect::<serde_json::Map<_, _>>(),
         },
         "kernel": cmp.kernel,
         "link": cmp.link,

@@ -8,7 +8,7 @@ use super::{percent, secs, text};
 use crate::analysis::attribution::Attribution;
 use crate::analysis::comparison::{Comparison, ModeResult};
 use crate::analysis::expected::CountCheck;
-use crate::analysis::model::Prediction;
+use crate::analysis::model::{ModelGap, Prediction};
 use crate::analysis::phases::Phases;
 use crate::analysis::stats::{Summary, mean};
 use crate::track::{Connection, Totals};
@@ -287,48 +287,35 @@ pub fn phase_summary_table(p: &Phases) -> Table {
     t
 }
 
-/// The textbook model beside the measured mean, with a line on large differences.
-pub fn model_table(cmp: &Comparison, predictions: &[(Mode, Prediction)]) -> Table {
+/// The textbook model beside the measured mean: its terms and the difference.
+pub fn model_table(gaps: &[(Mode, Prediction, ModelGap)]) -> Table {
     let mut t = table(&[
         "mode",
-        "measured mean (s)",
-        "model (s)",
+        "measured",
+        "model",
+        "= handshakes + requests + slow start + serialisation",
         "difference",
-        "model: round trips + slow start + serialisation",
-        "flights (model / captured)",
-        "why they differ",
     ]);
-    let path = cmp.path_model();
-    for (mode, p) in predictions {
-        let Some(m) = cmp.mode(*mode) else { continue };
-        let measured = m.total_summary().mean;
-        let captured: u32 = m
-            .flights_per_file(cmp.files.len())
-            .iter()
-            .map(|runs| median_u32(runs))
-            .sum();
+    let unit = TimeUnit::for_column(gaps.iter().flat_map(|(_, p, g)| [p.total_s, g.measured_s]));
+    for (mode, p, gap) in gaps {
         let difference = if p.total_s > 0.0 {
-            format!("{:+.1}%", 100.0 * (measured - p.total_s) / p.total_s)
+            format!("{:+.1}%", 100.0 * (gap.measured_s - p.total_s) / p.total_s)
         } else {
             "—".into()
         };
         t.add_row(vec![
             mode.name().to_string(),
-            secs(measured),
-            secs(p.total_s),
-            difference,
+            unit.format(gap.measured_s),
+            unit.format(p.total_s),
             format!(
-                "{} + {} + {}",
-                secs(p.round_trips_s),
-                secs(p.slow_start_s),
-                secs(p.serialisation_s)
+                "{} + {} + {} + {}",
+                unit.format(p.handshakes_s),
+                unit.format(p.requests_s),
+                unit.format(p.slow_start_s),
+                unit.format(p.serialisation_s)
             ),
-            format!("{} / {}", p.flights, captured),
-            explain(measured, p, m, path.rtt_s),
+            difference,
         ]);
-    }
-    if let Some(col) = t.column_mut(6) {
-        col.set_cell_alignment(CellAlignment::Left);
     }
     t
 }
@@ -337,27 +324,6 @@ fn median_u32(values: &[u32]) -> u32 {
     let mut v = values.to_vec();
     v.sort_unstable();
     v.get(v.len() / 2).copied().unwrap_or(0)
-}
-
-/// One line on why measurement and model differ, when they differ by more than a quarter.
-fn explain(measured: f64, p: &Prediction, m: &ModeResult, rtt_s: f64) -> String {
-    let off = (measured - p.total_s).abs();
-    if p.total_s > 0.0 && off / p.total_s <= 0.25 {
-        return String::new();
-    }
-    let retransmissions = m.retransmissions();
-    if rtt_s < 0.001 {
-        "round trips are microseconds here: system calls, copying and scheduling dominate".into()
-    } else if retransmissions > 0 && measured > p.total_s {
-        format!("{retransmissions} retransmissions: losses cost extra round trips or timeouts")
-    } else if m.mode == Mode::Parallel && measured > p.total_s {
-        "parallel connections share one path, and each starts in slow start".into()
-    } else if measured > p.total_s {
-        "delayed ACKs (up to 40 ms), slow start after idle, or server time; see the phases".into()
-    } else {
-        "the window grew past the model's (carried over between files, or a larger initial window)"
-            .into()
-    }
 }
 
 /// TCP_INFO on the server's socket when each response starts and ends, and the flights each

@@ -7,6 +7,7 @@ use super::tables;
 use super::units::{TimeUnit, count, duration};
 use crate::analysis::attribution::{Attribution, Row};
 use crate::analysis::comparison::Comparison;
+use crate::analysis::model::{Effect, ModelGap};
 use crate::transfer::client::Mode;
 
 /// Below this measured round trip the network is not what the comparison shows.
@@ -155,6 +156,55 @@ fn cause(row: Row, seconds: f64, a: &Attribution, rtt_s: f64) -> String {
     }
 }
 
+/// Where a mode's measurement differs from the model, effect by effect (they add up).
+pub fn model_difference(mode: Mode, gap: &ModelGap) -> String {
+    let unit = TimeUnit::for_column(gap.effects.iter().map(Effect::seconds));
+    let parts: Vec<String> = gap
+        .effects
+        .iter()
+        .map(|e| {
+            let t = unit.format_signed(e.seconds());
+            match *e {
+                Effect::Handshakes { .. } => format!("{t} handshakes beyond the RTT"),
+                Effect::ServerTime { .. } => format!("{t} server time (request → first byte)"),
+                Effect::Rounds {
+                    rounds,
+                    receive_window,
+                    ..
+                } => {
+                    let mut s =
+                        format!("{t} in {} rounds beyond the model's", count_signed(rounds));
+                    if let Some(w) = receive_window {
+                        let _ = write!(
+                            s,
+                            " (the client's receive window, {}, held the first flight below the \
+                             initial window)",
+                            super::units::bytes(w as f64)
+                        );
+                    }
+                    s
+                }
+                Effect::Rest { .. } => format!("{t} the rest (pacing, copying, client work)"),
+            }
+        })
+        .collect();
+    format!(
+        "  {}: {} = {}",
+        mode.name(),
+        unit.format_signed(gap.measured_s - gap.predicted_s),
+        parts.join(", ")
+    )
+}
+
+fn count_signed(v: f64) -> String {
+    let text = count(v.abs());
+    if v < 0.0 {
+        format!("−{text}")
+    } else {
+        format!("+{text}")
+    }
+}
+
 /// What the emulated link did, in one line.
 pub fn link_line(stats: &crate::emulate::LinkStats) -> String {
     format!(
@@ -241,7 +291,8 @@ pub fn comparison(cmp: &Comparison) -> String {
     let path = cmp.path_model();
     let _ = writeln!(
         out,
-        "The textbook model (RTT {} {}, initial window {} segments of {} bytes{})\n{}\n",
+        "The textbook model (RTT {} {}, initial window {} segments of {} bytes{}), and where \
+         each measurement differs from it\n{}",
         duration(path.rtt_s),
         if cmp.link.is_some() {
             "configured"
@@ -254,8 +305,12 @@ pub fn comparison(cmp: &Comparison) -> String {
             ", rate {} Mbit/s",
             r as f64 / 1e6
         )),
-        tables::model_table(cmp, &cmp.predictions())
+        tables::model_table(&cmp.model_gaps())
     );
+    for (mode, _, gap) in cmp.model_gaps() {
+        let _ = writeln!(out, "{}", model_difference(mode, &gap));
+    }
+    out.push('\n');
     if cmp.modes.iter().any(|m| !m.samples.is_empty()) {
         let _ = writeln!(
             out,
