@@ -66,7 +66,7 @@ pub fn verdict(mode: Mode, a: &Attribution, slower_mean: f64, rtt_s: f64, rounds
             unit.format_signed(a.gap_s)
         );
     };
-    let unit = TimeUnit::for_column([a.gap_s, interval.low, interval.high]);
+    let unit = TimeUnit::of(a.gap_s.abs().max(interval.low.abs()).max(interval.high.abs()));
     let ci = format!(
         "{:.0} % CI {} … {}",
         100.0 * interval.level,
