@@ -255,6 +255,82 @@ impl ModeResult {
     }
 }
 
+/// One file's responses in one mode, medians over the rounds: what the server's TCP_INFO and
+/// the capture say about how its window grew and what held it back.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ResponseStats {
+    /// The mode.
+    pub mode: Mode,
+    /// The file.
+    pub file: String,
+    /// Congestion window as the response started, in segments.
+    pub cwnd_start: Option<u32>,
+    /// Congestion window once its last byte was acknowledged.
+    pub cwnd_end: Option<u32>,
+    /// Packet-timed rounds the response took (capture).
+    pub rounds: Option<u32>,
+    /// Microseconds the connection had data in flight during the response.
+    pub busy_us: Option<u64>,
+    /// Of those, microseconds the client's receive window kept the server from sending more.
+    pub rwnd_limited_us: Option<u64>,
+    /// Of those, microseconds the server's send buffer did.
+    pub sndbuf_limited_us: Option<u64>,
+    /// Responses whose closing sample saw every byte acknowledged, of all sampled.
+    pub acked: (usize, usize),
+}
+
+/// The median of `values`, None when there are none.
+fn median<T: Copy + Ord>(mut values: Vec<T>) -> Option<T> {
+    values.sort_unstable();
+    values.get(values.len() / 2).copied()
+}
+
+impl ModeResult {
+    /// Per file, how the window grew and what held it back (built-in server and capture).
+    pub fn response_stats(&self, files: &[SourceFile], paths: &[String]) -> Vec<ResponseStats> {
+        let rounds = self.flights_per_file(files.len());
+        files
+            .iter()
+            .zip(paths)
+            .enumerate()
+            .map(|(i, (file, path))| {
+                let samples: Vec<&ResponseSample> = self.samples_for(path).collect();
+                let pick = |f: &dyn Fn(&ResponseSample) -> Option<u32>| {
+                    median(samples.iter().filter_map(|s| f(s)).collect())
+                };
+                let spent =
+                    |f: &dyn Fn(&crate::transfer::tcp_info::TcpInfoSample) -> Option<u64>| {
+                        median(
+                            samples
+                                .iter()
+                                .filter_map(|s| {
+                                    Some(f(&s.at_end?)?.saturating_sub(f(&s.at_start?)?))
+                                })
+                                .collect(),
+                        )
+                    };
+                ResponseStats {
+                    mode: self.mode,
+                    file: file.name.clone(),
+                    cwnd_start: pick(&|s| s.at_start.map(|x| x.cwnd)),
+                    cwnd_end: pick(&|s| s.at_end.map(|x| x.cwnd)),
+                    rounds: rounds.get(i).and_then(|r| median(r.clone())),
+                    busy_us: spent(&|x| x.busy_time_us),
+                    rwnd_limited_us: spent(&|x| x.rwnd_limited_us),
+                    sndbuf_limited_us: spent(&|x| x.sndbuf_limited_us),
+                    acked: (
+                        samples
+                            .iter()
+                            .filter(|s| s.at_end.is_some_and(|e| e.all_acked()))
+                            .count(),
+                        samples.len(),
+                    ),
+                }
+            })
+            .collect()
+    }
+}
+
 /// The emulated link, when there was one.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct LinkSettings {

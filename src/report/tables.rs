@@ -6,7 +6,7 @@ use comfy_table::{CellAlignment, Table};
 use super::units::TimeUnit;
 use super::{percent, secs, text};
 use crate::analysis::attribution::Attribution;
-use crate::analysis::comparison::{Comparison, ModeResult};
+use crate::analysis::comparison::{Comparison, ModeResult, ResponseStats};
 use crate::analysis::expected::CountCheck;
 use crate::analysis::model::{ModelGap, Prediction};
 use crate::analysis::phases::Phases;
@@ -320,71 +320,33 @@ pub fn model_table(gaps: &[(Mode, Prediction, ModelGap)]) -> Table {
     t
 }
 
-fn median_u32(values: &[u32]) -> u32 {
-    let mut v = values.to_vec();
-    v.sort_unstable();
-    v.get(v.len() / 2).copied().unwrap_or(0)
-}
-
-/// TCP_INFO on the server's socket when each response starts and ends, and the flights each
-/// response took in the capture: medians over the rounds.
-pub fn slow_start_table(cmp: &Comparison) -> Table {
+/// Per mode and file: the server's window as the response started and once acknowledged, the
+/// rounds the capture counted, and how long the receive window or the send buffer held the
+/// server back (TCP_INFO's limit counters).
+pub fn slow_start_table(stats: &[ResponseStats]) -> Table {
     let mut t = table(&[
         "mode",
         "file",
-        "cwnd at start → end (segments)",
-        "ssthresh at end",
-        "smoothed RTT at end (ms)",
-        "retransmits (end)",
-        "delivery rate at end (Mbit/s)",
-        "flights (capture)",
+        "cwnd start → acked",
+        "rounds",
+        "busy",
+        "rwnd-limited",
+        "sndbuf-limited",
     ]);
-    for m in &cmp.modes {
-        let flights = m.flights_per_file(cmp.files.len());
-        for (i, (file, path)) in cmp.files.iter().zip(&cmp.paths).enumerate() {
-            let samples: Vec<_> = m.samples_for(path).collect();
-            let med = |f: &dyn Fn(&crate::transfer::server::ResponseSample) -> Option<u32>| {
-                let v: Vec<u32> = samples.iter().filter_map(|s| f(s)).collect();
-                if v.is_empty() {
-                    "—".to_string()
-                } else {
-                    median_u32(&v).to_string()
-                }
-            };
-            let rate: Vec<u64> = samples
-                .iter()
-                .filter_map(|s| s.at_end.map(|e| e.delivery_rate_bps))
-                .collect();
-            let mut rate_sorted = rate.clone();
-            rate_sorted.sort_unstable();
-            let srtt: Vec<u32> = samples
-                .iter()
-                .filter_map(|s| s.at_end.map(|e| e.srtt_us))
-                .collect();
-            t.add_row(vec![
-                m.mode.name().to_string(),
-                file.name.clone(),
-                format!(
-                    "{} → {}",
-                    med(&|s| s.at_start.map(|x| x.cwnd)),
-                    med(&|s| s.at_end.map(|x| x.cwnd))
-                ),
-                med(&|s| s.at_end.and_then(|x| x.ssthresh)),
-                if srtt.is_empty() {
-                    "—".into()
-                } else {
-                    format!("{:.3}", f64::from(median_u32(&srtt)) / 1000.0)
-                },
-                med(&|s| s.at_end.map(|x| x.total_retrans)),
-                rate_sorted
-                    .get(rate_sorted.len() / 2)
-                    .map_or_else(|| "—".into(), |r| format!("{:.1}", *r as f64 / 1e6)),
-                flights
-                    .get(i)
-                    .filter(|f| !f.is_empty())
-                    .map_or_else(|| "—".into(), |f| median_u32(f).to_string()),
-            ]);
-        }
+    let micros = |v: Option<u64>| v.map(|us| us as f64 / 1e6);
+    let unit = TimeUnit::for_column(stats.iter().filter_map(|s| micros(s.busy_us)));
+    let show = |v: Option<f64>| v.map_or_else(|| "—".to_string(), |s| unit.format(s));
+    let segments = |v: Option<u32>| v.map_or_else(|| "—".to_string(), |v| v.to_string());
+    for s in stats {
+        t.add_row(vec![
+            s.mode.name().to_string(),
+            s.file.clone(),
+            format!("{} → {}", segments(s.cwnd_start), segments(s.cwnd_end)),
+            segments(s.rounds),
+            show(micros(s.busy_us)),
+            show(micros(s.rwnd_limited_us)),
+            show(micros(s.sndbuf_limited_us)),
+        ]);
     }
     t
 }

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use super::tables;
 use super::units::{TimeUnit, count, duration};
 use crate::analysis::attribution::{Attribution, Row};
-use crate::analysis::comparison::Comparison;
+use crate::analysis::comparison::{Comparison, ResponseStats};
 use crate::analysis::model::{Effect, ModelGap};
 use crate::transfer::client::Mode;
 
@@ -66,7 +66,12 @@ pub fn verdict(mode: Mode, a: &Attribution, slower_mean: f64, rtt_s: f64, rounds
             unit.format_signed(a.gap_s)
         );
     };
-    let unit = TimeUnit::of(a.gap_s.abs().max(interval.low.abs()).max(interval.high.abs()));
+    let unit = TimeUnit::of(
+        a.gap_s
+            .abs()
+            .max(interval.low.abs())
+            .max(interval.high.abs()),
+    );
     let ci = format!(
         "{:.0} % CI {} … {}",
         100.0 * interval.level,
@@ -205,6 +210,31 @@ fn count_signed(v: f64) -> String {
     }
 }
 
+/// When the client's receive window held the server back, in words: which responses, for how
+/// long, and how to lift it.
+pub fn receive_window_line(stats: &[ResponseStats]) -> Option<String> {
+    let limited: Vec<String> = stats
+        .iter()
+        .filter_map(|s| {
+            let us = s.rwnd_limited_us.filter(|&us| us > 0)?;
+            Some(format!(
+                "{} {} for {} of {} busy",
+                s.mode.name(),
+                s.file,
+                duration(us as f64 / 1e6),
+                duration(s.busy_us.unwrap_or(0) as f64 / 1e6)
+            ))
+        })
+        .collect();
+    (!limited.is_empty()).then(|| {
+        format!(
+            "The client's receive window, not the congestion window, held the server back \
+             (TCP_INFO rwnd_limited): {}. A larger receive buffer lifts it: --rcvbuf 4MiB.",
+            limited.join("; ")
+        )
+    })
+}
+
 /// What the emulated link did, in one line.
 pub fn link_line(stats: &crate::emulate::LinkStats) -> String {
     format!(
@@ -312,12 +342,21 @@ pub fn comparison(cmp: &Comparison) -> String {
     }
     out.push('\n');
     if cmp.modes.iter().any(|m| !m.samples.is_empty()) {
+        let stats: Vec<ResponseStats> = cmp
+            .modes
+            .iter()
+            .flat_map(|m| m.response_stats(&cmp.files, &cmp.paths))
+            .collect();
         let _ = writeln!(
             out,
             "Slow start: the server's TCP_INFO as each response starts and once its last byte \
-             is acknowledged (medians over the rounds)\n{}",
-            tables::slow_start_table(cmp)
+             is acknowledged, medians over the rounds\n{}",
+            tables::slow_start_table(&stats)
         );
+        if let Some(line) = receive_window_line(&stats) {
+            let _ = writeln!(out, "{line}");
+        }
+        out.push('\n');
     }
     if let Some(k) = &cmp.kernel {
         let show = |v: Option<u32>| v.map_or("?".to_string(), |v| v.to_string());
