@@ -154,3 +154,76 @@ fn link_options_with_a_remote_server_are_refused() {
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("leave out --server"), "{stderr}");
 }
+
+/// tshark's view of the first request of a capture: the window the client advertised with it
+/// (scaled) and the MSS the server announced.
+fn window_at_first_request(pcap: &std::path::Path) -> (u64, u64) {
+    let fields = |filter: &str, field: &str| -> u64 {
+        let out = std::process::Command::new("tshark")
+            .arg("-r")
+            .arg(pcap)
+            .args(["-Y", filter, "-T", "fields", "-e", field])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        text.lines().next().unwrap().trim().parse().unwrap()
+    };
+    let server_port = fields("tcp.flags.syn==1 && tcp.flags.ack==0", "tcp.dstport");
+    (
+        fields(
+            &format!("tcp.len>0 && tcp.dstport=={server_port}"),
+            "tcp.window_size",
+        ),
+        fields(
+            "tcp.flags.syn==1 && tcp.flags.ack==1",
+            "tcp.options.mss_val",
+        ),
+    )
+}
+
+#[test]
+fn receive_window_limit_is_named_and_rcvbuf_lifts_it_as_root() {
+    if !common::require_root("receive_window_limit_is_named_and_rcvbuf_lifts_it_as_root")
+        || !common::have_tshark("receive_window_limit_is_named_and_rcvbuf_lifts_it_as_root")
+    {
+        return;
+    }
+    let args = [
+        "--rtt",
+        "20ms",
+        "--rounds",
+        "1",
+        "--modes",
+        "non-persistent",
+    ];
+    let a_jpg_limited_us = |report: &Value| {
+        report["modes"]["non-persistent"]["responses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["file"] == "a.jpg")
+            .unwrap()["rwnd_limited_us"]
+            .as_u64()
+            .unwrap()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let report = compare(dir.path(), &args);
+    let initial_window = report["kernel"]["initial_cwnd"].as_u64().unwrap();
+    let pcap = PathBuf::from(report["captures"]["non-persistent"].as_str().unwrap());
+    let (window, mss) = window_at_first_request(&pcap);
+    // On the wire the client's first window is below the initial congestion window …
+    assert!(window < initial_window * mss, "window {window}, MSS {mss}");
+    // … and the server's TCP_INFO saw it wait for that window; the report says so in words.
+    assert!(a_jpg_limited_us(&report) > 0, "{}", report["modes"]);
+    let note = report["receive_window"].as_str().unwrap();
+    assert!(note.contains("non-persistent a.jpg"), "{note}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut lifted = args.to_vec();
+    lifted.extend(["--rcvbuf", "4MiB"]);
+    let report = compare(dir.path(), &lifted);
+    let pcap = PathBuf::from(report["captures"]["non-persistent"].as_str().unwrap());
+    let (window, mss) = window_at_first_request(&pcap);
+    assert!(window >= initial_window * mss, "window {window}, MSS {mss}");
+    assert_eq!(a_jpg_limited_us(&report), 0, "{}", report["modes"]);
+}

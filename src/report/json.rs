@@ -82,7 +82,8 @@ pub fn capture_summary(counts: &FrameCounts, totals: &Totals, pattern: &str) -> 
     })
 }
 
-fn mode(m: &ModeResult, files: usize) -> Value {
+fn mode(m: &ModeResult, cmp: &Comparison) -> Value {
+    let files = cmp.files.len();
     let runs: Vec<Value> = m
         .runs
         .iter()
@@ -115,6 +116,7 @@ fn mode(m: &ModeResult, files: usize) -> Value {
         "phase_source": m.source,
         "flights_per_file": m.flights_per_file(files),
         "tcp_info": m.samples,
+        "responses": m.response_stats(&cmp.files, &cmp.paths),
         "capture_dropped": m.capture.as_ref().map(|c| c.dropped),
         "connections_outside_runs": m.capture.as_ref().map(|c| c.outside_runs),
     })
@@ -125,7 +127,7 @@ pub fn comparison(cmp: &Comparison) -> Value {
     let mut modes = serde_json::Map::new();
     let mut captures = serde_json::Map::new();
     for m in &cmp.modes {
-        modes.insert(m.mode.name().into(), mode(m, cmp.files.len()));
+        modes.insert(m.mode.name().into(), mode(m, cmp));
         captures.insert(
             m.mode.name().into(),
             m.capture
@@ -151,6 +153,12 @@ pub fn comparison(cmp: &Comparison) -> Value {
         .collect();
     json!({
         "summary": super::text::opening(cmp),
+        "receive_window": super::text::receive_window_line(
+            &cmp.modes
+                .iter()
+                .flat_map(|m| m.response_stats(&cmp.files, &cmp.paths))
+                .collect::<Vec<_>>(),
+        ),
         "verdicts": verdicts,
         "measured_rtt_s": rtt,
         "congestion": cmp.congestion(),
