@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::capture::source::DEFAULT_SNAPLEN;
 use crate::emulate::LinkConfig;
-use crate::emulate::parse::{parse_duration, parse_percent, parse_rate};
+use crate::emulate::parse::{parse_bytes, parse_duration, parse_percent, parse_rate};
 use crate::transfer::client::{DEFAULT_PARALLEL, Mode};
 
 /// How much does a new TCP connection per file cost, and where does the time go?
@@ -71,6 +71,14 @@ pub struct CompareArgs {
     /// Connections open at once in the parallel mode.
     #[arg(long, value_name = "K", default_value_t = DEFAULT_PARALLEL, value_parser = clap::value_parser!(u64).range(1..=64).map(|k| k as usize))]
     pub parallel: usize,
+    /// Congestion control of the built-in server's connections (e.g. cubic, bbr, reno); default:
+    /// the kernel's. It decides how slow start grows the window and paces each round.
+    #[arg(long, value_name = "NAME", conflicts_with = "server")]
+    pub congestion: Option<String>,
+    /// The client's receive buffer (SO_RCVBUF), e.g. 4MiB: a small default window can hold back
+    /// the first flights; setting it lifts (or imposes) that limit.
+    #[arg(long, value_name = "BYTES", value_parser = parse_bytes)]
+    pub rcvbuf: Option<usize>,
     #[command(flatten)]
     pub capture: CaptureArgs,
     #[command(flatten)]
@@ -181,6 +189,9 @@ pub struct ServeArgs {
     /// Connections served at once.
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub max_connections: u32,
+    /// Congestion control of every connection (e.g. cubic, bbr, reno); default: the kernel's.
+    #[arg(long, value_name = "NAME")]
+    pub congestion: Option<String>,
     /// Print each connection's lifecycle.
     #[arg(short, long)]
     pub verbose: bool,
@@ -199,6 +210,9 @@ pub struct FetchArgs {
     /// Where files go: <OUT>/<mode>/.
     #[arg(long, value_name = "DIR", default_value = "received")]
     pub out: PathBuf,
+    /// The client's receive buffer (SO_RCVBUF), e.g. 4MiB; default: the kernel's autotuning.
+    #[arg(long, value_name = "BYTES", value_parser = parse_bytes)]
+    pub rcvbuf: Option<usize>,
     /// http:// URLs, all on the same host and port.
     #[arg(value_name = "URL", required = true)]
     pub urls: Vec<String>,

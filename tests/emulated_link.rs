@@ -169,6 +169,7 @@ fn synack_server_and_client_work_across_the_link_as_root() {
                     bind,
                     root,
                     max_connections: 4,
+                    congestion: None,
                 },
                 None,
             )
@@ -181,6 +182,7 @@ fn synack_server_and_client_work_across_the_link_as_root() {
         out_dir: dir.path().join("received"),
         expected_sha256: None,
         parallel: 1,
+        rcvbuf: None,
     };
     let timing = link
         .in_client(move || fetch(Mode::NonPersistent, &plan, None))

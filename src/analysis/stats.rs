@@ -1,4 +1,7 @@
-//! Summary statistics over rounds. Imports nothing of the project.
+//! Summary statistics over rounds: summaries, the confidence interval of a difference of means
+//! (Welch), and outlying runs. Imports nothing of the project.
+
+use statrs::distribution::{ContinuousCDF, StudentsT};
 
 /// Mean, sample standard deviation, median, minimum and maximum of a set of values.
 #[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
@@ -54,6 +57,84 @@ pub fn mean(values: impl IntoIterator<Item = f64>) -> f64 {
     if n == 0 { 0.0 } else { sum / n as f64 }
 }
 
+/// A difference of two means with its confidence interval.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Interval {
+    /// mean(a) − mean(b).
+    pub estimate: f64,
+    /// Lower bound.
+    pub low: f64,
+    /// Upper bound.
+    pub high: f64,
+    /// The confidence level, e.g. 0.95.
+    pub level: f64,
+}
+
+impl Interval {
+    /// True when the interval excludes zero: a difference distinguishable from noise.
+    pub fn excludes_zero(&self) -> bool {
+        self.low > 0.0 || self.high < 0.0
+    }
+}
+
+/// Welch's confidence interval for mean(`a`) − mean(`b`) (unequal variances, Welch–Satterthwaite
+/// degrees of freedom). None with fewer than two values on a side. When neither side varies the
+/// interval is the point itself.
+pub fn welch_interval(a: &[f64], b: &[f64], level: f64) -> Option<Interval> {
+    if a.len() < 2 || b.len() < 2 {
+        return None;
+    }
+    let (sa, sb) = (Summary::of(a), Summary::of(b));
+    let estimate = sa.mean - sb.mean;
+    let (va, vb) = (
+        sa.stddev.powi(2) / a.len() as f64,
+        sb.stddev.powi(2) / b.len() as f64,
+    );
+    let se = (va + vb).sqrt();
+    if se == 0.0 {
+        return Some(Interval {
+            estimate,
+            low: estimate,
+            high: estimate,
+            level,
+        });
+    }
+    let df = (va + vb).powi(2)
+        / (va.powi(2) / (a.len() as f64 - 1.0) + vb.powi(2) / (b.len() as f64 - 1.0));
+    let t = StudentsT::new(0.0, 1.0, df)
+        .ok()?
+        .inverse_cdf(1.0 - (1.0 - level) / 2.0);
+    Some(Interval {
+        estimate,
+        low: estimate - t * se,
+        high: estimate + t * se,
+        level,
+    })
+}
+
+/// Modified z-score above which a value is an outlier (Iglewicz and Hoaglin).
+pub const OUTLIER_Z: f64 = 3.5;
+
+/// Indices of the values whose modified z-score, 0.6745 · |x − median| / MAD, exceeds
+/// [`OUTLIER_Z`]. With no spread (MAD 0) nothing is an outlier.
+pub fn outliers(values: &[f64]) -> Vec<usize> {
+    if values.len() < 3 {
+        return Vec::new();
+    }
+    let median = Summary::of(values).median;
+    let deviations: Vec<f64> = values.iter().map(|v| (v - median).abs()).collect();
+    let mad = Summary::of(&deviations).median;
+    if mad == 0.0 {
+        return Vec::new();
+    }
+    values
+        .iter()
+        .enumerate()
+        .filter(|(_, v)| 0.6745 * (*v - median).abs() / mad > OUTLIER_Z)
+        .map(|(i, _)| i)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -69,5 +150,54 @@ mod tests {
         assert_eq!(Summary::of(&[3.0, 1.0, 2.0]).median, 2.0);
         assert_eq!(mean([1.0, 2.0, 6.0]), 3.0);
         assert_eq!(mean(std::iter::empty()), 0.0);
+    }
+
+    #[test]
+    fn welch_interval_with_equal_sizes_and_variances_uses_the_pooled_degrees() {
+        // Both sides: n = 6, s² = 3.5 → se = √(3.5/6 + 3.5/6), df = 10, t(0.975, 10) = 2.228139.
+        let a = [11.0, 12.0, 13.0, 14.0, 15.0, 16.0];
+        let b = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
+        let i = welch_interval(&a, &b, 0.95).unwrap();
+        let half = 2.228_138_85 * (7.0f64 / 6.0).sqrt();
+        assert!((i.estimate - 10.0).abs() < 1e-12);
+        assert!((i.low - (10.0 - half)).abs() < 1e-6, "{i:?}");
+        assert!((i.high - (10.0 + half)).abs() < 1e-6, "{i:?}");
+        assert!(i.excludes_zero());
+    }
+
+    #[test]
+    fn welch_interval_of_overlapping_noise_includes_zero() {
+        let a = [1.0, 3.0, 2.0, 4.0];
+        let b = [2.0, 1.0, 4.0, 3.0];
+        let i = welch_interval(&a, &b, 0.95).unwrap();
+        assert_eq!(i.estimate, 0.0);
+        assert!(!i.excludes_zero(), "{i:?}");
+        assert_eq!(welch_interval(&a, &[1.0], 0.95), None);
+    }
+
+    #[test]
+    fn welch_interval_with_unequal_variances() {
+        // s²a = 0.5 (n 5), s²b = 16 (n 3): se² = 0.1 + 16/3, df = se⁴ / (0.01/4 + (16/3)²/2)
+        // = 2.075…: t(0.975, 2.075) ≈ 4.2, so the interval is wide and holds zero.
+        let a = [9.0, 10.0, 10.0, 11.0, 10.0];
+        let b = [0.0, 4.0, 8.0];
+        let i = welch_interval(&a, &[0.0, 4.0, 8.0], 0.95).unwrap();
+        assert!((i.estimate - 6.0).abs() < 1e-12);
+        let va: f64 = Summary::of(&a).stddev.powi(2) / 5.0;
+        let vb: f64 = Summary::of(&b).stddev.powi(2) / 3.0;
+        let df = (va + vb).powi(2) / (va.powi(2) / 4.0 + vb.powi(2) / 2.0);
+        assert!((df - 2.0753).abs() < 0.001, "{df}");
+        assert!(i.low < 0.0 && i.high > 12.0, "{i:?}");
+    }
+
+    #[test]
+    fn the_one_far_run_is_an_outlier() {
+        let values = [10.0, 10.2, 9.9, 10.1, 10.0, 14.0, 9.8];
+        assert_eq!(outliers(&values), vec![5]);
+        assert!(
+            outliers(&[1.0, 1.0, 1.0, 5.0]).is_empty(),
+            "MAD 0: no spread to judge by"
+        );
+        assert!(outliers(&[1.0, 2.0, 3.0, 4.0]).is_empty());
     }
 }

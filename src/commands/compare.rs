@@ -136,6 +136,7 @@ fn compare(args: &CompareArgs, run_dir_made: &mut Option<PathBuf>) -> anyhow::Re
                 ),
                 root,
                 max_connections: 64,
+                congestion: args.congestion.clone(),
             };
             let events = args.verbose.then(|| server_events.clone());
             Some(
@@ -164,6 +165,7 @@ fn compare(args: &CompareArgs, run_dir_made: &mut Option<PathBuf>) -> anyhow::Re
         out_dir: args.out.clone(),
         expected_sha256: Some(files.iter().map(|f| f.sha256.clone()).collect()),
         parallel: args.parallel,
+        rcvbuf: args.rcvbuf,
     };
     // Read where the server runs, before any capture starts: it opens a probe connection.
     let kernel = network.server(read_kernel_settings);

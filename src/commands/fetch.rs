@@ -52,6 +52,7 @@ pub fn run(args: &FetchArgs) -> anyhow::Result<()> {
         out_dir: args.out.clone(),
         expected_sha256: None,
         parallel: args.parallel,
+        rcvbuf: args.rcvbuf,
     };
     let log = EventLog::default();
     let run = fetch(args.mode, &plan, args.verbose.then_some(&log))

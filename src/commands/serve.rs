@@ -25,6 +25,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
         bind: args.bind,
         root,
         max_connections: args.max_connections as usize,
+        congestion: args.congestion.clone(),
     };
     if args.verbose {
         serve_verbose(config)

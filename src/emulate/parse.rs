@@ -1,4 +1,4 @@
-//! Parsing the link settings people type: durations, rates and percentages.
+//! Parsing the link settings people type: durations, rates, percentages and buffer sizes.
 
 use std::time::Duration;
 
@@ -42,6 +42,23 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     }
     // Round to whole nanoseconds so "1.5ms" is exactly 1_500_000 ns, not 1_499_999.
     Ok(Duration::from_nanos((value * scale * 1e9).round() as u64))
+}
+
+/// Parses a size in bytes: `"65536"`, `"64KiB"` (or `k`, `KB`: binary, as the kernel counts
+/// buffers), `"4MiB"` (or `m`). At least 1 KiB and at most 1 GiB: beyond that it is a typo.
+pub fn parse_bytes(s: &str) -> Result<usize, String> {
+    let (value, unit) = split_number(s)?;
+    let scale = match unit.to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kb" | "kib" => 1024.0,
+        "m" | "mb" | "mib" => 1024.0 * 1024.0,
+        other => return Err(format!("unknown size unit {other:?} in {s:?} (KiB, MiB)")),
+    };
+    let bytes = value * scale;
+    if !(1024.0..=1024.0 * 1024.0 * 1024.0).contains(&bytes) {
+        return Err(format!("{s:?} is outside 1 KiB … 1 GiB"));
+    }
+    Ok(bytes as usize)
 }
 
 /// Parses a rate in bits per second: `"10mbit"`, `"1gbit"`, `"500kbit"`, `"1.5mbit"`, or a bare

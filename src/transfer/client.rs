@@ -106,6 +106,9 @@ pub struct FetchPlan {
     /// Connections open at once in the parallel mode (at least 1; see [`DEFAULT_PARALLEL`]).
     /// The other modes ignore it.
     pub parallel: usize,
+    /// The client's receive buffer (`SO_RCVBUF`, set before connecting, which also fixes the
+    /// window it advertises); None leaves the kernel's autotuning in charge.
+    pub rcvbuf: Option<usize>,
 }
 
 /// Timings of one run of one mode.
@@ -115,6 +118,8 @@ pub struct RunTiming {
     pub mode: Mode,
     /// Just before the first connect.
     pub start: Ts,
+    /// When the last byte of the last file was read: what a user waits for.
+    pub last_byte: Ts,
     /// After the last close.
     pub end: Ts,
     /// Every connection opened, in the order they were opened (connections of the parallel
@@ -125,9 +130,16 @@ pub struct RunTiming {
 }
 
 impl RunTiming {
-    /// Wall-clock seconds from the first connect to the last close.
+    /// The run's total, measured alike in every mode: the first connect → the last byte of the
+    /// last file.
     pub fn total_s(&self) -> f64 {
-        self.end.secs_since(self.start)
+        self.last_byte.secs_since(self.start)
+    }
+
+    /// Closing after the last byte (FIN exchanges nobody waits for): the last byte → the last
+    /// close returned.
+    pub fn close_s(&self) -> f64 {
+        self.end.secs_since(self.last_byte)
     }
 }
 
@@ -234,9 +246,16 @@ pub fn fetch(
         .map(|c| c.closed)
         .max()
         .expect("a plan has at least one file, so one connection");
+    let last_byte = connections
+        .iter()
+        .flat_map(|c| &c.requests)
+        .map(|r| r.last_byte)
+        .max()
+        .unwrap_or(end);
     Ok(RunTiming {
         mode,
         start,
+        last_byte,
         end,
         connections,
         files,
@@ -251,7 +270,7 @@ fn fetch_alone(
     body: &mut [u8],
     events: Option<&EventLog>,
 ) -> Result<(ConnectionTiming, FileResult), TransferError> {
-    let mut conn = Connection::open(plan.addr, events)?;
+    let mut conn = Connection::open(plan, events)?;
     let (request, mut file) = conn.exchange(&plan.host, target, true, dir, body)?;
     file.seconds = request.last_byte.secs_since(conn.timing.connect_start);
     conn.timing.requests.push(request);
@@ -272,7 +291,7 @@ fn fetch_on_one(
     events: Option<&EventLog>,
 ) -> Result<(Vec<ConnectionTiming>, Vec<FileResult>), TransferError> {
     let mut body = vec![0u8; BODY_BUFFER];
-    let mut conn = Connection::open(plan.addr, events)?;
+    let mut conn = Connection::open(plan, events)?;
     let mut sent = Vec::new();
     if pipelined {
         // Nothing is read until every request is out, so the server may stop reading while its
@@ -451,11 +470,24 @@ struct Connection<'a> {
 }
 
 impl<'a> Connection<'a> {
-    fn open(addr: SocketAddr, log: Option<&'a EventLog>) -> Result<Connection<'a>, TransferError> {
+    fn open(plan: &FetchPlan, log: Option<&'a EventLog>) -> Result<Connection<'a>, TransferError> {
+        let addr = plan.addr;
         let network = network(addr);
+        let connect_failed = |source| TransferError::Connect { addr, source };
+        let socket = socket2::Socket::new(
+            socket2::Domain::for_address(addr),
+            socket2::Type::STREAM,
+            Some(socket2::Protocol::TCP),
+        )
+        .map_err(connect_failed)?;
+        if let Some(bytes) = plan.rcvbuf {
+            socket.set_recv_buffer_size(bytes).map_err(connect_failed)?;
+        }
         let connect_start = Ts::now();
-        let stream = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT)
-            .map_err(|source| TransferError::Connect { addr, source })?;
+        socket
+            .connect_timeout(&addr.into(), CONNECT_TIMEOUT)
+            .map_err(connect_failed)?;
+        let stream = TcpStream::from(socket);
         let connected = Ts::now();
         // Requests are small and must leave at once, not wait for the ACK of earlier data.
         stream.set_nodelay(true).map_err(network)?;
@@ -775,6 +807,7 @@ mod tests {
                 bind: SocketAddr::from(([127, 0, 0, 1], 0)),
                 root,
                 max_connections: 8,
+                congestion: None,
             },
             log,
         )
@@ -789,6 +822,7 @@ mod tests {
             out_dir: dir.path().join("out"),
             expected_sha256: None,
             parallel: DEFAULT_PARALLEL,
+            rcvbuf: None,
         };
         Setup {
             _dir: dir,
@@ -936,6 +970,7 @@ mod tests {
             out_dir: PathBuf::from("/nonexistent-synack-test"),
             expected_sha256: None,
             parallel: 1,
+            rcvbuf: None,
         };
         for paths in [
             vec![],
@@ -1145,6 +1180,7 @@ mod tests {
             out_dir: dir.path().to_path_buf(),
             expected_sha256: None,
             parallel: 2,
+            rcvbuf: None,
         };
         let run = fetch(Mode::Parallel, &plan, None);
         server

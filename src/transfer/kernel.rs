@@ -33,6 +33,13 @@ pub struct KernelSettings {
     pub tcp_no_metrics_save: Option<u32>,
 }
 
+/// The congestion controls this kernel can use (`net.ipv4.tcp_available_congestion_control`).
+pub fn available_congestion_controls() -> Option<String> {
+    fs::read_to_string(Path::new(IPV4_SYSCTLS).join("tcp_available_congestion_control"))
+        .ok()
+        .map(|s| s.trim().to_owned())
+}
+
 /// Reads the settings; unreadable ones are None, never an error.
 ///
 /// `initial_cwnd` comes from a probe connection on 127.0.0.1 (closed at once), so call this

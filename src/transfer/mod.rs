@@ -25,6 +25,14 @@ pub enum TransferError {
         #[source]
         source: io::Error,
     },
+    /// The congestion control asked for cannot be set.
+    #[error("cannot use congestion control {name:?}: {source} (this kernel offers: {available})")]
+    Congestion {
+        name: String,
+        available: String,
+        #[source]
+        source: io::Error,
+    },
     /// The listening socket stopped accepting connections.
     #[error("accepting connections on {addr} failed: {source}")]
     Accept {

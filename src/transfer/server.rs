@@ -5,6 +5,7 @@
 //! closes a socket after reading the peer's FIN, and when it closes first it shuts down its
 //! sending half, then waits for the peer's FIN before dropping the socket.
 
+use std::cell::RefCell;
 use std::fs::{self, File};
 use std::io::{self, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -30,6 +31,13 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long the server waits for the peer's FIN after sending its own.
 const LINGER_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// How long a response's last byte may wait for its acknowledgement before its closing sample is
+/// taken anyway (marked not acknowledged): covers delayed ACKs and a retransmission timeout.
+const ACK_WAIT: Duration = Duration::from_secs(3);
+
+/// How often the socket is asked whether the last byte has been acknowledged.
+const ACK_POLL: Duration = Duration::from_micros(200);
+
 /// Pending connections the kernel queues while every connection slot is taken.
 const LISTEN_BACKLOG: i32 = 1024;
 
@@ -50,6 +58,9 @@ pub struct ServerConfig {
     /// Connections served concurrently; further ones wait in the kernel's accept queue until a
     /// slot frees up (0 is treated as 1).
     pub max_connections: usize,
+    /// Congestion control for every connection (`TCP_CONGESTION` on the listening socket, which
+    /// accepted sockets inherit); None keeps the kernel's default.
+    pub congestion: Option<String>,
 }
 
 /// Why a request path is not served.
@@ -169,11 +180,14 @@ pub struct ResponseSample {
     /// Just after the whole body had been handed to the kernel.
     #[serde(serialize_with = "serialize_ts")]
     pub ended: Ts,
+    /// The congestion control the connection used (`TCP_CONGESTION`), None where unreadable.
+    pub congestion: Option<String>,
     /// `TCP_INFO` just before the head was written: the state the response starts from.
     pub at_start: Option<TcpInfoSample>,
-    /// `TCP_INFO` right after the body was handed to the kernel, which may still be sending or
-    /// awaiting ACKs for part of it (see `unacked` and `notsent_bytes`): not the state after
-    /// delivery. None when `TCP_INFO` is unavailable (as for `at_start`).
+    /// `TCP_INFO` once the response's last byte was acknowledged (with a close, its FIN too):
+    /// the window the response grew to. Taken earlier, and then not `all_acked`, when the next
+    /// pipelined request was already waiting or no acknowledgement came within 3 s. None when
+    /// `TCP_INFO` is unavailable (as for `at_start`).
     pub at_end: Option<TcpInfoSample>,
 }
 
@@ -185,6 +199,8 @@ struct ResponseRecorder<'a> {
     samples: &'a Mutex<Vec<ResponseSample>>,
     local: SocketAddr,
     peer: SocketAddr,
+    /// The last response written, until its closing sample is taken.
+    unsettled: RefCell<Option<ResponseSample>>,
 }
 
 /// The start of a response being recorded.
@@ -203,25 +219,89 @@ impl ResponseRecorder<'_> {
         }
     }
 
-    /// Call just after the body has been handed to the kernel.
+    /// Call just after the body has been handed to the kernel; the closing sample follows with
+    /// `settle`, once the connection knows whether more is to be sent.
     fn end(&self, started: Started, stream: &TcpStream, path: &str, status: u16, bytes: u64) {
         let ended = Ts::now();
-        let at_end = tcp_info::sample(stream).ok();
-        let mut samples = self.samples.lock().unwrap_or_else(PoisonError::into_inner);
-        if samples.len() < MAX_SAMPLES {
-            samples.push(ResponseSample {
-                peer: self.peer,
-                local: self.local,
-                path: path.to_owned(),
-                status,
-                bytes,
-                started: started.ts,
-                ended,
-                at_start: started.info,
-                at_end,
-            });
+        let previous = self.unsettled.replace(Some(ResponseSample {
+            peer: self.peer,
+            local: self.local,
+            path: path.to_owned(),
+            status,
+            bytes,
+            started: started.ts,
+            ended,
+            congestion: congestion_of(stream),
+            at_start: started.info,
+            at_end: None,
+        }));
+        if let Some(previous) = previous {
+            self.keep(previous);
         }
     }
+
+    /// Takes the last response's closing sample once everything sent has been acknowledged;
+    /// at once when the peer has already sent more (a pipelined request must not wait).
+    fn settle(&self, stream: &TcpStream, more_waiting: bool) {
+        let Some(mut sample) = self.unsettled.take() else {
+            return;
+        };
+        let deadline = Instant::now() + ACK_WAIT;
+        let mut info = tcp_info::sample(stream).ok();
+        while let Some(now) = info
+            && !now.all_acked()
+            && !more_waiting
+            && !has_unread_bytes(stream)
+            && Instant::now() < deadline
+        {
+            thread::sleep(ACK_POLL);
+            info = tcp_info::sample(stream).ok();
+        }
+        sample.at_end = info;
+        self.keep(sample);
+    }
+
+    fn keep(&self, sample: ResponseSample) {
+        let mut samples = self.samples.lock().unwrap_or_else(PoisonError::into_inner);
+        if samples.len() < MAX_SAMPLES {
+            samples.push(sample);
+        }
+    }
+}
+
+impl Drop for ResponseRecorder<'_> {
+    /// A response whose connection broke is kept without its closing sample.
+    fn drop(&mut self) {
+        if let Some(sample) = self.unsettled.take() {
+            self.keep(sample);
+        }
+    }
+}
+
+/// The congestion control `stream` uses.
+fn congestion_of(stream: &TcpStream) -> Option<String> {
+    #[cfg(target_os = "linux")]
+    {
+        let name = socket2::SockRef::from(stream).tcp_congestion().ok()?;
+        Some(
+            String::from_utf8_lossy(&name)
+                .trim_end_matches('\0')
+                .to_owned(),
+        )
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = stream;
+        None
+    }
+}
+
+/// Whether the peer has sent bytes not read yet (without waiting or consuming them).
+fn has_unread_bytes(stream: &TcpStream) -> bool {
+    let mut probe = [std::mem::MaybeUninit::<u8>::uninit(); 1];
+    socket2::SockRef::from(stream)
+        .recv_with_flags(&mut probe, libc::MSG_PEEK | libc::MSG_DONTWAIT)
+        .is_ok_and(|n| n > 0)
 }
 
 /// State shared by the accept thread, the connection threads and `stop`.
@@ -275,6 +355,9 @@ impl Server {
             addr: config.bind,
             source,
         })?;
+        if let Some(name) = &config.congestion {
+            set_congestion(&listener, name)?;
+        }
         let local_addr = listener
             .local_addr()
             .map_err(|source| TransferError::Bind {
@@ -392,6 +475,30 @@ fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
     Ok(socket.into())
 }
 
+/// Sets the congestion control of `listener`, which the connections it accepts inherit.
+fn set_congestion(listener: &TcpListener, name: &str) -> Result<(), TransferError> {
+    let failed = |source| TransferError::Congestion {
+        name: name.to_owned(),
+        available: super::kernel::available_congestion_controls()
+            .unwrap_or_else(|| "unknown".into()),
+        source,
+    };
+    #[cfg(target_os = "linux")]
+    {
+        socket2::SockRef::from(listener)
+            .set_tcp_congestion(name.as_bytes())
+            .map_err(failed)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = listener;
+        Err(failed(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "TCP_CONGESTION is set on Linux only",
+        )))
+    }
+}
+
 /// Errors after which accept() can succeed again.
 fn accept_error_is_transient(error: &io::Error) -> bool {
     matches!(
@@ -482,6 +589,7 @@ fn serve_connection(
         samples,
         local,
         peer,
+        unsettled: RefCell::new(None),
     };
     events.at(accepted_at, EventKind::Accept);
     // Small responses must not wait for an ACK of the previous segment (Nagle); a failure here
@@ -497,10 +605,15 @@ fn serve_connection(
         Ok(()) => serve_requests(&mut conn, root, &events, &recorder),
         Err(_) => End::Abort,
     };
-    finish(conn, end, &events);
+    finish(conn, end, &events, &recorder);
 }
 
-fn finish(mut conn: BufReader<TcpStream>, end: End, events: &ConnectionEvents<'_>) {
+fn finish(
+    mut conn: BufReader<TcpStream>,
+    end: End,
+    events: &ConnectionEvents<'_>,
+    recorder: &ResponseRecorder<'_>,
+) {
     match end {
         End::PeerClosed => {
             events.now(EventKind::FinSent);
@@ -510,6 +623,8 @@ fn finish(mut conn: BufReader<TcpStream>, end: End, events: &ConnectionEvents<'_
         End::Close => {
             events.now(EventKind::FinSent);
             if conn.get_ref().shutdown(Shutdown::Write).is_ok() {
+                // After the FIN is out, so waiting for the ACK never holds the FIN back.
+                recorder.settle(conn.get_ref(), false);
                 drain_until_fin(&mut conn, events);
             }
         }
@@ -591,7 +706,7 @@ fn serve_requests(
         let close = !request.keep_alive;
         match respond(conn.get_mut(), &request, root, close, events, recorder) {
             Ok(()) if close => return End::Close,
-            Ok(()) => {}
+            Ok(()) => recorder.settle(conn.get_ref(), !conn.buffer().is_empty()),
             Err(_) => return End::Abort,
         }
     }
@@ -864,6 +979,7 @@ mod tests {
                 bind: SocketAddr::from(([127, 0, 0, 1], 0)),
                 root: site.root.clone(),
                 max_connections,
+                congestion: None,
             },
             events,
         )
@@ -1046,6 +1162,7 @@ mod tests {
                 bind: SocketAddr::from(([127, 0, 0, 1], 0)),
                 root: site.root.join("missing"),
                 max_connections: 1,
+                congestion: None,
             },
             None,
         );
@@ -1057,6 +1174,7 @@ mod tests {
                 bind: taken.local_addr().expect("addr"),
                 root: site.root.clone(),
                 max_connections: 1,
+                congestion: None,
             },
             None,
         );
@@ -1128,6 +1246,7 @@ mod tests {
                 bind: SocketAddr::from(([127, 0, 0, 1], 0)),
                 root,
                 max_connections: 4,
+                congestion: None,
             },
             None,
         )
@@ -1142,6 +1261,7 @@ mod tests {
             out_dir: dir.path().join("out"),
             expected_sha256: None,
             parallel: 1,
+            rcvbuf: None,
         };
         let info = |sample: &ResponseSample| {
             let start = sample.at_start.expect("TCP_INFO at the start");
@@ -1162,10 +1282,21 @@ mod tests {
         for (sample, file) in fresh.iter().zip(&SAMPLES) {
             assert_eq!(sample.path, http::path_for_name(file.name));
             assert_eq!((sample.status, sample.bytes), (200, file.bytes));
-            let (start, _) = info(sample);
+            let (start, end) = info(sample);
             // A new connection: nothing sent yet, so the window is the initial one.
             assert_eq!(start.bytes_acked, 0, "{sample:?}");
             assert_eq!(Some(start.cwnd), initial, "{sample:?}");
+            // The closing sample waits for the acknowledgement of the body and the FIN.
+            assert!(end.all_acked(), "{sample:?}");
+            assert!(
+                end.bytes_acked > file.bytes,
+                "head and body acknowledged: {sample:?}"
+            );
+            assert_eq!(
+                sample.congestion,
+                read_kernel_settings().tcp_congestion_control,
+                "the kernel's default"
+            );
         }
 
         fetch(Mode::Persistent, &plan, None).expect("fetch");
@@ -1190,7 +1321,35 @@ mod tests {
                 assert!(next.cwnd >= end.cwnd, "{pair:?}");
             }
         }
+        for sample in &kept {
+            assert!(info(sample).1.all_acked(), "{sample:?}");
+        }
         server.stop();
+    }
+
+    #[test]
+    fn congestion_control_is_set_on_every_connection_or_refused_with_the_choices() {
+        let site = site();
+        let config = |name: &str| ServerConfig {
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            root: site.root.clone(),
+            max_connections: 2,
+            congestion: Some(name.into()),
+        };
+        let server = Server::start(config("reno"), None).expect("reno is built into Linux");
+        let answer = exchange(&server, b"GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        let samples = wait_for_samples(&server, 1);
+        assert_eq!(samples[0].congestion.as_deref(), Some("reno"));
+        server.stop();
+
+        let error = Server::start(config("no-such-cc"), None).expect_err("unknown name");
+        let text = error.to_string();
+        assert!(text.contains("\"no-such-cc\""), "{text}");
+        assert!(
+            text.contains("this kernel offers") && text.contains("reno"),
+            "{text}"
+        );
     }
 
     #[test]

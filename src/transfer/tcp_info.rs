@@ -33,6 +33,21 @@ pub struct TcpInfoSample {
     pub unacked: u32,
     /// Bytes written by the application that the kernel has not sent yet.
     pub notsent_bytes: u32,
+    /// Microseconds the connection had data in flight (Linux 4.10+; None before).
+    pub busy_time_us: Option<u64>,
+    /// Of those, microseconds the peer's receive window kept it from sending more.
+    pub rwnd_limited_us: Option<u64>,
+    /// Of those, microseconds the send buffer was too small to send more.
+    pub sndbuf_limited_us: Option<u64>,
+    /// The peer's receive window as the sender last saw it, in bytes (Linux 5.4+; None before).
+    pub snd_wnd: Option<u32>,
+}
+
+impl TcpInfoSample {
+    /// Everything written has been sent and acknowledged (the FIN too, if one was sent).
+    pub fn all_acked(&self) -> bool {
+        self.unacked == 0 && self.notsent_bytes == 0
+    }
 }
 
 /// Reads `TCP_INFO` of `stream`.
@@ -128,6 +143,9 @@ mod linux {
             ));
         }
         let ssthresh = raw.u32_at(offset_of!(tcp_info, tcpi_snd_ssthresh));
+        // Later fields exist only where the kernel's structure is long enough to hold them.
+        let u64_if = |offset: usize| (raw.len >= offset + 8).then(|| raw.u64_at(offset));
+        let u32_if = |offset: usize| (raw.len >= offset + 4).then(|| raw.u32_at(offset));
         Ok(TcpInfoSample {
             cwnd: raw.u32_at(offset_of!(tcp_info, tcpi_snd_cwnd)),
             ssthresh: (ssthresh < INFINITE_SSTHRESH).then_some(ssthresh),
@@ -142,6 +160,10 @@ mod linux {
             segs_out: raw.u32_at(offset_of!(tcp_info, tcpi_segs_out)),
             unacked: raw.u32_at(offset_of!(tcp_info, tcpi_unacked)),
             notsent_bytes: raw.u32_at(offset_of!(tcp_info, tcpi_notsent_bytes)),
+            busy_time_us: u64_if(offset_of!(tcp_info, tcpi_busy_time)),
+            rwnd_limited_us: u64_if(offset_of!(tcp_info, tcpi_rwnd_limited)),
+            sndbuf_limited_us: u64_if(offset_of!(tcp_info, tcpi_sndbuf_limited)),
+            snd_wnd: u32_if(offset_of!(tcp_info, tcpi_snd_wnd)),
         })
     }
 }
@@ -176,5 +198,18 @@ mod tests {
         assert_eq!(after.bytes_acked, 10_000, "{after:?}");
         assert!(after.segs_out > fresh.segs_out);
         assert_eq!(after.notsent_bytes, 0);
+        assert!(after.all_acked(), "{after:?}");
+        // This kernel is newer than 5.4: the limit counters and the peer's window are there.
+        assert!(after.busy_time_us.is_some() && after.rwnd_limited_us.is_some());
+        assert!(after.sndbuf_limited_us.is_some(), "{after:?}");
+        let advertised = socket2::SockRef::from(&client)
+            .recv_buffer_size()
+            .expect("SO_RCVBUF");
+        assert!(
+            after
+                .snd_wnd
+                .is_some_and(|w| w > 0 && w as usize <= advertised),
+            "the peer's window is within its receive buffer ({advertised}): {after:?}"
+        );
     }
 }
