@@ -90,6 +90,10 @@ pub struct Segment {
     pub wire_len: u32,
     /// An HTTP/1.x request or status line at the start of the payload, if captured.
     pub http: Option<HttpStart>,
+    /// The maximum segment size option (read on SYN segments only).
+    pub mss: Option<u16>,
+    /// The window scale option's shift count (read on SYN segments only).
+    pub window_scale: Option<u8>,
 }
 
 impl Segment {

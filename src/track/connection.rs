@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use super::counts::FlagCounts;
 use super::exchange::Exchange;
 use super::half::HalfConnection;
+use super::rounds::RoundClock;
 use super::seq::SeqNumber;
 use super::state::{EndpointEvent, TcpState, simultaneous_close, transition};
 use crate::capture::segment::{Direction, HttpStart, Segment};
@@ -130,6 +131,12 @@ pub struct Connection {
     pub server_state: TcpState,
     client_half: HalfConnection,
     server_half: HalfConnection,
+    /// The client's latest SYN, until the first SYN-ACK.
+    latest_syn: Option<Ts>,
+    /// The capture point's round trip to the server: latest client SYN → first SYN-ACK.
+    vantage_rtt: Option<i64>,
+    /// The current response's rounds.
+    round_clock: RoundClock,
 }
 
 impl Connection {
@@ -180,6 +187,9 @@ impl Connection {
             server_state,
             client_half: HalfConnection::default(),
             server_half: HalfConnection::default(),
+            latest_syn: None,
+            vantage_rtt: None,
+            round_clock: RoundClock::default(),
         }
     }
 
@@ -196,6 +206,39 @@ impl Connection {
     /// First FIN → acknowledgement of the last FIN, in seconds.
     pub fn teardown_s(&self) -> Option<f64> {
         Some(self.teardown_end?.secs_since(self.first_fin?.0))
+    }
+
+    /// The MSS both sides agreed on: the smaller of the two SYNs' MSS options (the one seen, when
+    /// only one was captured or carried it).
+    pub fn mss(&self) -> Option<u16> {
+        match (self.client_half.mss(), self.server_half.mss()) {
+            (Some(c), Some(s)) => Some(c.min(s)),
+            (c, s) => c.or(s),
+        }
+    }
+
+    /// The window scale shift the client's SYN announced, if it carried the option.
+    pub fn client_window_scale(&self) -> Option<u8> {
+        self.client_half.window_scale()
+    }
+
+    /// The window scale shift the server's SYN-ACK announced, if it carried the option.
+    pub fn server_window_scale(&self) -> Option<u8> {
+        self.server_half.window_scale()
+    }
+
+    /// The client's receive window in bytes as its last segment advertised it: the window field
+    /// shifted by the client's scale, unless the segment is a SYN or the server's SYN-ACK was seen
+    /// without the option (then neither side scales, RFC 7323 §2.2).
+    fn client_window_bytes(&self) -> Option<u64> {
+        let (window, from_syn) = self.client_half.last_window()?;
+        let server_refused =
+            self.server_half.isn().is_some() && self.server_window_scale().is_none();
+        let shift = match self.client_window_scale() {
+            Some(shift) if !from_syn && !server_refused => u32::from(shift.min(MAX_WINDOW_SHIFT)),
+            _ => 0,
+        };
+        Some(u64::from(window) << shift)
     }
 
     /// How the connection ended.
@@ -246,10 +289,11 @@ impl Connection {
         self.counts.count(seg);
         self.last_ts = seg.ts;
         let resent = self.count_resends(side, seg);
+        let new_data = self.half(side).is_new(seg);
         self.half_mut(side).record_sent(seg);
         self.time_handshake(side, seg);
         self.follow_close(side, seg);
-        self.follow_exchanges(side, seg, resent);
+        self.follow_exchanges(side, seg, resent, new_data);
     }
 
     /// Counts retransmissions and duplicate ACKs (before `seg` is recorded); true when `seg`
@@ -272,11 +316,15 @@ impl Connection {
     /// The SYN, the SYN-ACK, the handshake ACK and the first RST.
     fn time_handshake(&mut self, side: Side, seg: &Segment) {
         let f = seg.flags;
-        if f.syn && !f.ack && side == Side::Client && self.syn_ts.is_none() {
-            self.syn_ts = Some(seg.ts);
+        if f.syn && !f.ack && side == Side::Client {
+            self.syn_ts.get_or_insert(seg.ts);
+            if self.synack_ts.is_none() {
+                self.latest_syn = Some(seg.ts);
+            }
         }
         if f.syn && f.ack && side == Side::Server && self.synack_ts.is_none() {
             self.synack_ts = Some(seg.ts);
+            self.vantage_rtt = self.latest_syn.map(|syn| seg.ts.0.saturating_sub(syn.0));
         }
         let acks_server_isn = self
             .server_half
@@ -348,8 +396,11 @@ impl Connection {
         }
     }
 
-    /// Payload bytes each way, and requests paired with their responses.
-    fn follow_exchanges(&mut self, side: Side, seg: &Segment, resent: bool) {
+    /// Payload bytes each way, requests paired with their responses, and the responses' rounds.
+    fn follow_exchanges(&mut self, side: Side, seg: &Segment, resent: bool, new_data: bool) {
+        if side == Side::Client && seg.flags.ack {
+            self.round_clock.client_ack(SeqNumber(seg.ack), seg.ts);
+        }
         if seg.payload_len > 0 {
             self.first_data.get_or_insert(seg.ts);
             let sent_bytes = self.half(side).sent_bytes();
@@ -359,26 +410,39 @@ impl Connection {
                     let answered = self.exchanges.last().is_none_or(Exchange::answered);
                     if answered && !resent {
                         self.exchanges.push(Exchange::new(seg.ts));
+                        self.round_clock.reset();
                     }
                 }
-                Side::Server => {
-                    // Resent data counts too: on a lossy path the response ends with it.
-                    self.server_bytes = sent_bytes;
-                    let half_rtt = self
-                        .syn_ts
-                        .zip(self.synack_ts)
-                        .map(|(s, a)| a.0.saturating_sub(s.0) / 2);
-                    if let Some(x) = self.exchanges.last_mut() {
-                        x.add_response(seg.ts, half_rtt);
-                    }
-                }
+                Side::Server => self.add_response(seg, new_data, sent_bytes),
             }
         }
         if side == Side::Client && seg.http == Some(HttpStart::Request) && !resent {
             self.http_requests += 1;
         }
     }
+
+    /// Server data: the response's bytes, its rounds, and the client's window it started with.
+    fn add_response(&mut self, seg: &Segment, new_data: bool, sent_bytes: u64) {
+        // Resent data counts too: on a lossy path the response ends with it.
+        self.server_bytes = sent_bytes;
+        let client_window = self.client_window_bytes();
+        let vantage_rtt = self.vantage_rtt.unwrap_or(0);
+        let Some(x) = self.exchanges.last_mut() else {
+            return;
+        };
+        if !x.answered() {
+            x.client_window = client_window;
+        }
+        let end = SeqNumber(seg.seq) + seg.payload_len;
+        let opens_round =
+            self.round_clock
+                .opens_round(seg.ts, x.rounds.len(), new_data, end, vantage_rtt);
+        x.add_response(seg.ts, seg.payload_len, opens_round);
+    }
 }
+
+/// RFC 7323 §2.3: a larger shift is used as 14.
+const MAX_WINDOW_SHIFT: u8 = 14;
 
 fn other(dir: Direction) -> Direction {
     match dir {

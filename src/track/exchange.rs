@@ -1,11 +1,12 @@
-//! Track layer: requests and their responses on a connection, and the flights each response took.
+//! Track layer: requests and their responses on a connection, with the rounds each response took.
 //!
 //! Works on timestamps alone; must not import `pcap`, `etherparse`, analysis or report code.
 
+use super::rounds::Round;
 use crate::timeline::Ts;
 
 /// One request and its response on a connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Exchange {
     /// First segment of the request (client data).
     pub request: Ts,
@@ -13,9 +14,11 @@ pub struct Exchange {
     pub first_response: Option<Ts>,
     /// Last segment of the response seen so far.
     pub last_response: Option<Ts>,
-    /// Flights the response took: bursts of server data separated by more than half the
-    /// handshake round trip (one when the RTT is unknown).
-    pub flights: u32,
+    /// The response's rounds as the sender counts them (see `rounds`).
+    pub rounds: Vec<Round>,
+    /// The client's advertised receive window in bytes (scaled) as of its last segment before the
+    /// response's first data: what the first round could fill at most.
+    pub client_window: Option<u64>,
 }
 
 impl Exchange {
@@ -25,7 +28,8 @@ impl Exchange {
             request,
             first_response: None,
             last_response: None,
-            flights: 0,
+            rounds: Vec::new(),
+            client_window: None,
         }
     }
 
@@ -34,15 +38,23 @@ impl Exchange {
         self.first_response.is_some()
     }
 
-    /// Adds a segment of response data seen at `ts`; `half_rtt` is half the handshake's round trip.
-    pub(super) fn add_response(&mut self, ts: Ts, half_rtt: Option<i64>) {
-        let new_flight = match (self.last_response, half_rtt) {
-            (None, _) => true,
-            (Some(last), Some(half)) => ts.0.saturating_sub(last.0) > half,
-            (Some(_), None) => false,
-        };
-        self.flights += u32::from(new_flight);
+    /// Adds a segment of `bytes` response data seen at `ts`, opening a new round when
+    /// `opens_round`.
+    pub(super) fn add_response(&mut self, ts: Ts, bytes: u32, opens_round: bool) {
         self.first_response.get_or_insert(ts);
         self.last_response = Some(self.last_response.map_or(ts, |l| l.max(ts)));
+        match self.rounds.last_mut() {
+            Some(round) if !opens_round => {
+                round.end = round.end.max(ts);
+                round.segments += 1;
+                round.bytes += u64::from(bytes);
+            }
+            _ => self.rounds.push(Round {
+                start: ts,
+                end: ts,
+                segments: 1,
+                bytes: u64::from(bytes),
+            }),
+        }
     }
 }

@@ -29,6 +29,13 @@ pub struct HalfConnection {
     data_base: Option<SeqNumber>,
     /// One past the highest payload byte sent.
     data_end: Option<SeqNumber>,
+    /// The MSS option of this side's SYN.
+    mss: Option<u16>,
+    /// The window scale option of this side's SYN.
+    window_scale: Option<u8>,
+    /// The window field of this side's last segment, and whether that segment was a SYN (whose
+    /// window is never scaled).
+    last_window: Option<(u16, bool)>,
 }
 
 /// Where a segment lies in its sender's sequence space.
@@ -72,6 +79,27 @@ impl HalfConnection {
     /// Whether the other side acknowledged this side's FIN.
     pub fn fin_acked(&self) -> bool {
         self.fin_acked
+    }
+
+    /// The MSS option of this side's SYN, if it had one.
+    pub fn mss(&self) -> Option<u16> {
+        self.mss
+    }
+
+    /// The window scale shift of this side's SYN, if it had the option.
+    pub fn window_scale(&self) -> Option<u8> {
+        self.window_scale
+    }
+
+    /// The window field of this side's last segment, and whether that segment was a SYN.
+    pub fn last_window(&self) -> Option<(u16, bool)> {
+        self.last_window
+    }
+
+    /// Whether `seg` (sent by this side) starts at or beyond everything sent before: new data, not
+    /// a resend.
+    pub fn is_new(&self, seg: &Segment) -> bool {
+        self.next_seq.is_none_or(|next| SeqNumber(seg.seq) >= next)
     }
 
     /// Payload bytes sent: the span of sequence space the data covers, so that a resend filling a
@@ -127,7 +155,10 @@ impl HalfConnection {
         }
         if f.syn && self.isn.is_none() {
             self.isn = Some(span.start);
+            self.mss = seg.mss;
+            self.window_scale = seg.window_scale;
         }
+        self.last_window = Some((seg.window, f.syn));
         let data_start = span.start + u32::from(f.syn);
         let data_end = data_start + seg.payload_len;
         let base = *self.data_base.get_or_insert(data_start);

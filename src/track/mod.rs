@@ -4,13 +4,14 @@
 //! Works on `Segment` alone; must not import `pcap`, `etherparse`, transfer, analysis or report code
 //! (`reader` alone opens captures, through the capture layer's `Source` and `Decoder`). One concept
 //! per file: `seq` (sequence numbers), `state` (the RFC 9293 state machine), `half` (what one side
-//! sent), `counts`, `exchange`, `connection`, `tracker`.
+//! sent), `counts`, `exchange`, `rounds` (a response's round trips), `connection`, `tracker`.
 
 mod connection;
 mod counts;
 mod exchange;
 mod half;
 pub mod reader;
+mod rounds;
 mod seq;
 mod state;
 mod tracker;
@@ -18,6 +19,7 @@ mod tracker;
 pub use connection::{CloseKind, Connection, FinalState, Side};
 pub use counts::{FlagCounts, Totals};
 pub use exchange::Exchange;
+pub use rounds::{ROUND_BOUNDARY_RTT_FRACTION, Round};
 pub use seq::SeqNumber;
 pub use state::{EndpointEvent, TcpState, transition};
 pub use tracker::{LINGER, Tracker};

@@ -64,21 +64,6 @@ fn requests_and_responses_pair_up_into_exchanges() {
 }
 
 #[test]
-fn response_flights_are_bursts_a_round_trip_apart() {
-    // Handshake RTT 1 µs; two segments back to back, then one after 10 µs.
-    let mut wire = Wire::new();
-    wire.handshake().c("PA", 101, 501, 50).pause(50);
-    let burst_start = wire.t;
-    wire.s("A", 501, 151, 1000);
-    wire.t = burst_start + 100; // 0.1 µs later: same flight
-    wire.s("A", 1501, 151, 1000)
-        .pause(10)
-        .s("PA", 2501, 151, 1000);
-    let conns = wire.track();
-    assert_eq!(conns[0].exchanges[0].flights, 2);
-}
-
-#[test]
 fn retransmitted_data_does_not_start_a_new_exchange() {
     let conns = Wire::new()
         .handshake()

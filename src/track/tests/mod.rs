@@ -8,12 +8,21 @@ use crate::capture::segment::{FlowKey, Segment, TcpFlags};
 use crate::timeline::Ts;
 
 mod lifecycle;
+mod rounds;
 
 const CLIENT: &str = "127.0.0.1:40000";
 const SERVER: &str = "127.0.0.1:8080";
 
+#[derive(Default)]
+struct SynOptions {
+    mss: Option<u16>,
+    window_scale: Option<u8>,
+}
+
 struct Wire {
     t: i64,
+    window: u16,
+    options: SynOptions,
     segs: Vec<Segment>,
     client: SocketAddr,
     server: SocketAddr,
@@ -36,6 +45,8 @@ impl Wire {
     fn with(client: &str) -> Wire {
         Wire {
             t: 1_000_000,
+            window: 1000,
+            options: SynOptions::default(),
             segs: Vec::new(),
             client: client.parse().unwrap(),
             server: SERVER.parse().unwrap(),
@@ -57,10 +68,26 @@ impl Wire {
             ack,
             flags: flags(f),
             payload_len: len,
-            window: 1000,
+            window: self.window,
             wire_len: 66 + len,
             http: None,
+            mss: self.options.mss,
+            window_scale: self.options.window_scale,
         });
+        self.options = SynOptions::default();
+        self
+    }
+    /// The window field of the segments that follow.
+    fn window(&mut self, window: u16) -> &mut Wire {
+        self.window = window;
+        self
+    }
+    /// MSS and window scale options on the next segment.
+    fn options(&mut self, mss: u16, window_scale: Option<u8>) -> &mut Wire {
+        self.options = SynOptions {
+            mss: Some(mss),
+            window_scale,
+        };
         self
     }
     fn pause(&mut self, us: i64) -> &mut Wire {
