@@ -520,6 +520,8 @@ proptest! {
                 payload_len,
                 wire_len: payload_len.saturating_add(66),
                 http: None,
+                mss: None,
+                window_scale: None,
             });
         }
         let connections = tracker.finish();

@@ -182,7 +182,7 @@ impl ModeResult {
                 };
                 for (request, exchange) in timing.requests.iter().zip(&conn.exchanges) {
                     if let Some(list) = per_file.get_mut(request.file) {
-                        list.push(exchange.flights);
+                        list.push(u32::try_from(exchange.rounds.len()).unwrap_or(u32::MAX));
                     }
                 }
             }

@@ -7,7 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 use etherparse::defrag::IpDefragPool;
 use etherparse::{
     EtherType, Ethernet2HeaderSlice, LaxIpSlice, NetSlice, SingleVlanHeaderSlice, SlicedPacket,
-    TcpSlice, ip_number,
+    TcpOptionElement, TcpSlice, ip_number,
 };
 
 use super::CaptureError;
@@ -306,6 +306,11 @@ fn segment(
     let src = SocketAddr::new(src, tcp.source_port());
     let dst = SocketAddr::new(dst, tcp.destination_port());
     let (key, dir) = FlowKey::of(src, dst);
+    let options = if tcp.syn() {
+        SynOptions::of(tcp)
+    } else {
+        SynOptions::default()
+    };
     Decoded::Tcp(Segment {
         ts,
         key,
@@ -323,7 +328,32 @@ fn segment(
         payload_len,
         wire_len,
         http: http_start(tcp.payload()),
+        mss: options.mss,
+        window_scale: options.window_scale,
     })
+}
+
+/// The options a SYN negotiates that the tracker reads.
+#[derive(Debug, Default)]
+struct SynOptions {
+    mss: Option<u16>,
+    window_scale: Option<u8>,
+}
+
+impl SynOptions {
+    /// Reads the options up to the first malformed one (what came before it still counts).
+    fn of(tcp: &TcpSlice<'_>) -> SynOptions {
+        let mut options = SynOptions::default();
+        for option in tcp.options_iterator() {
+            match option {
+                Ok(TcpOptionElement::MaximumSegmentSize(mss)) => options.mss = Some(mss),
+                Ok(TcpOptionElement::WindowScale(shift)) => options.window_scale = Some(shift),
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+        options
+    }
 }
 
 fn http_start(payload: &[u8]) -> Option<HttpStart> {
@@ -388,6 +418,37 @@ mod tests {
         assert_eq!(seg.payload_len, 0);
         assert_eq!(seg.key.source(seg.dir).port(), 40000);
         assert_eq!(seg.wire_len as usize, frame.len());
+    }
+
+    #[test]
+    fn syn_options_give_mss_and_window_scale() {
+        use etherparse::TcpOptionElement::{
+            MaximumSegmentSize, Noop, SelectiveAcknowledgementPermitted, WindowScale,
+        };
+        let options = [
+            MaximumSegmentSize(1460),
+            SelectiveAcknowledgementPermitted,
+            Noop,
+            WindowScale(7),
+        ];
+        let frame = ethernet_v4(&[], |b| {
+            b.tcp(40000, 8080, 1000, 65535)
+                .syn()
+                .options(&options)
+                .expect("options fit")
+        });
+        let seg = expect_tcp(decode(LinkType::Ethernet, TS, &frame, frame.len() as u32));
+        assert_eq!((seg.mss, seg.window_scale), (Some(1460), Some(7)));
+
+        // The same options on a segment without SYN are not read: they mean nothing there.
+        let frame = ethernet_v4(&[], |b| {
+            b.tcp(40000, 8080, 1001, 512)
+                .ack(1)
+                .options(&options)
+                .expect("options fit")
+        });
+        let seg = expect_tcp(decode(LinkType::Ethernet, TS, &frame, frame.len() as u32));
+        assert_eq!((seg.mss, seg.window_scale), (None, None));
     }
 
     #[test]

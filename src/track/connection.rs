@@ -1,0 +1,452 @@
+//! Track layer: one TCP connection (one Wireshark TCP stream), built segment by segment.
+//!
+//! Works on `Segment` alone; must not import `pcap`, `etherparse`, transfer, analysis or report
+//! code.
+
+use std::net::SocketAddr;
+
+use super::counts::FlagCounts;
+use super::exchange::Exchange;
+use super::half::HalfConnection;
+use super::rounds::RoundClock;
+use super::seq::SeqNumber;
+use super::state::{EndpointEvent, TcpState, simultaneous_close, transition};
+use crate::capture::segment::{Direction, HttpStart, Segment};
+use crate::timeline::Ts;
+
+/// One end of a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    /// The side that sent the first SYN (or the guessed one, mid-stream).
+    Client,
+    /// The other side.
+    Server,
+}
+
+impl Side {
+    /// The name used in every output.
+    pub fn name(self) -> &'static str {
+        match self {
+            Side::Client => "client",
+            Side::Server => "server",
+        }
+    }
+
+    /// The other end.
+    pub fn peer(self) -> Side {
+        match self {
+            Side::Client => Side::Server,
+            Side::Server => Side::Client,
+        }
+    }
+}
+
+/// How a connection ended, as far as the capture shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FinalState {
+    /// Both FINs sent and acknowledged.
+    Closed,
+    /// A RST ended it.
+    Reset,
+    /// One side sent FIN, the other did not.
+    HalfClosed,
+    /// Still open when the capture ended.
+    Open,
+}
+
+impl FinalState {
+    /// The name used in every output.
+    pub fn name(self) -> &'static str {
+        match self {
+            FinalState::Closed => "closed",
+            FinalState::Reset => "reset",
+            FinalState::HalfClosed => "half-closed",
+            FinalState::Open => "open",
+        }
+    }
+}
+
+/// How a connection's two FINs were exchanged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CloseKind {
+    /// FIN, ACK, FIN, ACK: the second side acknowledged the first FIN before sending its own.
+    FourWay,
+    /// FIN, FIN+ACK, ACK: the second FIN carried the acknowledgement of the first.
+    ThreeWay,
+    /// Both FINs crossed on the wire.
+    Simultaneous,
+}
+
+/// One TCP connection (one Wireshark TCP stream).
+#[derive(Debug, Clone)]
+pub struct Connection {
+    /// Order of first appearance in the capture, from 0 (Wireshark's `tcp.stream`).
+    pub stream: usize,
+    /// The side that sent the first SYN.
+    pub client: SocketAddr,
+    /// The other side.
+    pub server: SocketAddr,
+    /// False when the capture began mid-connection and the client was guessed.
+    pub syn_seen: bool,
+    /// Packet counts.
+    pub counts: FlagCounts,
+    /// First packet.
+    pub first_ts: Ts,
+    /// Last packet.
+    pub last_ts: Ts,
+    /// The client's first SYN.
+    pub syn_ts: Option<Ts>,
+    /// The server's first SYN-ACK.
+    pub synack_ts: Option<Ts>,
+    /// The handshake ACK.
+    pub handshake_ack_ts: Option<Ts>,
+    /// The first segment carrying payload.
+    pub first_data: Option<Ts>,
+    /// The first FIN and who sent it (the active closer, which holds TIME_WAIT).
+    pub first_fin: Option<(Ts, Side)>,
+    /// The client's first FIN.
+    pub client_fin: Option<Ts>,
+    /// How the two FINs were exchanged, once both were seen.
+    pub close: Option<CloseKind>,
+    /// FIN segments that also carried data (the FIN rode on the last data segment).
+    pub fin_with_data: u64,
+    /// When the last FIN was acknowledged.
+    pub teardown_end: Option<Ts>,
+    /// The first RST.
+    pub rst_ts: Option<Ts>,
+    /// Payload bytes sent by the client.
+    pub client_bytes: u64,
+    /// Payload bytes sent by the server.
+    pub server_bytes: u64,
+    /// HTTP/1.x request lines seen at the start of client segments.
+    pub http_requests: u64,
+    /// Requests and their responses, in order.
+    pub exchanges: Vec<Exchange>,
+    /// The client's inferred state.
+    pub client_state: TcpState,
+    /// The server's inferred state.
+    pub server_state: TcpState,
+    client_half: HalfConnection,
+    server_half: HalfConnection,
+    /// The client's latest SYN, until the first SYN-ACK.
+    latest_syn: Option<Ts>,
+    /// The capture point's round trip to the server: latest client SYN → first SYN-ACK.
+    vantage_rtt: Option<i64>,
+    /// The current response's rounds.
+    round_clock: RoundClock,
+}
+
+impl Connection {
+    /// A connection whose first captured segment is `seg`.
+    pub(super) fn new(stream: usize, seg: &Segment) -> Connection {
+        let sender = seg.key.source(seg.dir);
+        let receiver = seg.key.source(other(seg.dir));
+        let f = seg.flags;
+        let (client, server, syn_seen) = if f.syn && !f.ack {
+            (sender, receiver, true)
+        } else if f.syn && f.ack {
+            // The SYN was before the capture; the SYN-ACK still says who the client is.
+            (receiver, sender, false)
+        } else if sender.port() >= receiver.port() {
+            // Mid-stream: the ephemeral (higher) port is most likely the client's.
+            (sender, receiver, false)
+        } else {
+            (receiver, sender, false)
+        };
+        let (client_state, server_state) = match (f.syn, f.ack) {
+            (true, false) => (TcpState::Closed, TcpState::Listen),
+            (true, true) => (TcpState::SynSent, TcpState::SynReceived),
+            _ => (TcpState::Established, TcpState::Established),
+        };
+        Connection {
+            stream,
+            client,
+            server,
+            syn_seen,
+            counts: FlagCounts::default(),
+            first_ts: seg.ts,
+            last_ts: seg.ts,
+            syn_ts: None,
+            synack_ts: None,
+            handshake_ack_ts: None,
+            first_data: None,
+            first_fin: None,
+            client_fin: None,
+            close: None,
+            fin_with_data: 0,
+            teardown_end: None,
+            rst_ts: None,
+            client_bytes: 0,
+            server_bytes: 0,
+            http_requests: 0,
+            exchanges: Vec::new(),
+            client_state,
+            server_state,
+            client_half: HalfConnection::default(),
+            server_half: HalfConnection::default(),
+            latest_syn: None,
+            vantage_rtt: None,
+            round_clock: RoundClock::default(),
+        }
+    }
+
+    /// Client SYN → server SYN-ACK, in seconds.
+    pub fn handshake_s(&self) -> Option<f64> {
+        Some(self.synack_ts?.secs_since(self.syn_ts?))
+    }
+
+    /// First packet → first payload byte either way, in seconds.
+    pub fn time_to_first_data_s(&self) -> Option<f64> {
+        Some(self.first_data?.secs_since(self.first_ts))
+    }
+
+    /// First FIN → acknowledgement of the last FIN, in seconds.
+    pub fn teardown_s(&self) -> Option<f64> {
+        Some(self.teardown_end?.secs_since(self.first_fin?.0))
+    }
+
+    /// The MSS both sides agreed on: the smaller of the two SYNs' MSS options (the one seen, when
+    /// only one was captured or carried it).
+    pub fn mss(&self) -> Option<u16> {
+        match (self.client_half.mss(), self.server_half.mss()) {
+            (Some(c), Some(s)) => Some(c.min(s)),
+            (c, s) => c.or(s),
+        }
+    }
+
+    /// The window scale shift the client's SYN announced, if it carried the option.
+    pub fn client_window_scale(&self) -> Option<u8> {
+        self.client_half.window_scale()
+    }
+
+    /// The window scale shift the server's SYN-ACK announced, if it carried the option.
+    pub fn server_window_scale(&self) -> Option<u8> {
+        self.server_half.window_scale()
+    }
+
+    /// The client's receive window in bytes as its last segment advertised it: the window field
+    /// shifted by the client's scale, unless the segment is a SYN or the server's SYN-ACK was seen
+    /// without the option (then neither side scales, RFC 7323 §2.2).
+    fn client_window_bytes(&self) -> Option<u64> {
+        let (window, from_syn) = self.client_half.last_window()?;
+        let server_refused =
+            self.server_half.isn().is_some() && self.server_window_scale().is_none();
+        let shift = match self.client_window_scale() {
+            Some(shift) if !from_syn && !server_refused => u32::from(shift.min(MAX_WINDOW_SHIFT)),
+            _ => 0,
+        };
+        Some(u64::from(window) << shift)
+    }
+
+    /// How the connection ended.
+    pub fn final_state(&self) -> FinalState {
+        if self.rst_ts.is_some() {
+            FinalState::Reset
+        } else if self.teardown_end.is_some() {
+            FinalState::Closed
+        } else if self.first_fin.is_some() {
+            FinalState::HalfClosed
+        } else {
+            FinalState::Open
+        }
+    }
+
+    /// Closed or reset: a new SYN on the same 4-tuple starts another connection.
+    pub(super) fn is_finished(&self) -> bool {
+        matches!(self.final_state(), FinalState::Closed | FinalState::Reset)
+    }
+
+    /// Which side sent `seg`.
+    pub(super) fn side_of(&self, seg: &Segment) -> Side {
+        if seg.key.source(seg.dir) == self.client {
+            Side::Client
+        } else {
+            Side::Server
+        }
+    }
+
+    /// What `side` has sent.
+    pub(super) fn half(&self, side: Side) -> &HalfConnection {
+        match side {
+            Side::Client => &self.client_half,
+            Side::Server => &self.server_half,
+        }
+    }
+
+    fn half_mut(&mut self, side: Side) -> &mut HalfConnection {
+        match side {
+            Side::Client => &mut self.client_half,
+            Side::Server => &mut self.server_half,
+        }
+    }
+
+    /// Adds the next segment of this connection.
+    pub(super) fn update(&mut self, seg: &Segment) {
+        let side = self.side_of(seg);
+        self.counts.count(seg);
+        self.last_ts = seg.ts;
+        let resent = self.count_resends(side, seg);
+        let new_data = self.half(side).is_new(seg);
+        self.half_mut(side).record_sent(seg);
+        self.time_handshake(side, seg);
+        self.follow_close(side, seg);
+        self.follow_exchanges(side, seg, resent, new_data);
+    }
+
+    /// Counts retransmissions and duplicate ACKs (before `seg` is recorded); true when `seg`
+    /// resends sequence space already sent.
+    fn count_resends(&mut self, side: Side, seg: &Segment) -> bool {
+        let f = seg.flags;
+        let half = self.half(side);
+        let resent = half.resends(seg);
+        let dup_ack = half.repeats_ack(seg);
+        if resent {
+            self.counts.retransmissions += 1;
+            self.counts.resent_syn += u64::from(f.syn && !f.ack);
+            self.counts.resent_synack += u64::from(f.syn && f.ack);
+            self.counts.resent_fin += u64::from(f.fin);
+        }
+        self.counts.dup_acks += u64::from(dup_ack);
+        resent
+    }
+
+    /// The SYN, the SYN-ACK, the handshake ACK and the first RST.
+    fn time_handshake(&mut self, side: Side, seg: &Segment) {
+        let f = seg.flags;
+        if f.syn && !f.ack && side == Side::Client {
+            self.syn_ts.get_or_insert(seg.ts);
+            if self.synack_ts.is_none() {
+                self.latest_syn = Some(seg.ts);
+            }
+        }
+        if f.syn && f.ack && side == Side::Server && self.synack_ts.is_none() {
+            self.synack_ts = Some(seg.ts);
+            self.vantage_rtt = self.latest_syn.map(|syn| seg.ts.0.saturating_sub(syn.0));
+        }
+        let acks_server_isn = self
+            .server_half
+            .isn()
+            .is_some_and(|isn| SeqNumber(seg.ack) == isn + 1u32);
+        if side == Side::Client
+            && f.ack
+            && !f.syn
+            && self.handshake_ack_ts.is_none()
+            && acks_server_isn
+        {
+            self.handshake_ack_ts = Some(seg.ts);
+            self.counts.handshake_ack += 1;
+        }
+        if f.rst && self.rst_ts.is_none() {
+            self.rst_ts = Some(seg.ts);
+        }
+    }
+
+    /// FINs, how they were exchanged, both ends' RFC 9293 states and the end of the teardown.
+    fn follow_close(&mut self, side: Side, seg: &Segment) {
+        let f = seg.flags;
+        let peer = side.peer();
+        let second_fin =
+            f.fin && self.half(side).fin_end().is_none() && self.half(peer).fin_end().is_some();
+        if f.fin && seg.payload_len > 0 {
+            self.fin_with_data += 1;
+        }
+        if self.half_mut(side).record_fin(seg) {
+            self.first_fin.get_or_insert((seg.ts, side));
+            if side == Side::Client {
+                self.client_fin = Some(seg.ts);
+            }
+        }
+        let acks_peer_fin = f.ack && self.half(peer).fin_covered_by(SeqNumber(seg.ack));
+        if second_fin {
+            self.close = Some(if !acks_peer_fin {
+                CloseKind::Simultaneous
+            } else if self.half(peer).fin_acked() {
+                CloseKind::FourWay
+            } else {
+                CloseKind::ThreeWay
+            });
+        }
+        if acks_peer_fin {
+            self.half_mut(peer).set_fin_acked();
+        }
+
+        let sent = EndpointEvent::Sent(f);
+        let received = EndpointEvent::Received {
+            flags: f,
+            acks_own_fin: acks_peer_fin,
+        };
+        let (sender_state, receiver_state) = match side {
+            Side::Client => (&mut self.client_state, &mut self.server_state),
+            Side::Server => (&mut self.server_state, &mut self.client_state),
+        };
+        *sender_state = if f.fin && *sender_state == TcpState::CloseWait && !acks_peer_fin {
+            simultaneous_close(f)
+        } else {
+            transition(*sender_state, sent)
+        };
+        *receiver_state = transition(*receiver_state, received);
+        if self.teardown_end.is_none()
+            && self.client_half.fin_acked()
+            && self.server_half.fin_acked()
+        {
+            self.teardown_end = Some(seg.ts);
+        }
+    }
+
+    /// Payload bytes each way, requests paired with their responses, and the responses' rounds.
+    fn follow_exchanges(&mut self, side: Side, seg: &Segment, resent: bool, new_data: bool) {
+        if side == Side::Client && seg.flags.ack {
+            self.round_clock.client_ack(SeqNumber(seg.ack), seg.ts);
+        }
+        if seg.payload_len > 0 {
+            self.first_data.get_or_insert(seg.ts);
+            let sent_bytes = self.half(side).sent_bytes();
+            match side {
+                Side::Client => {
+                    self.client_bytes = sent_bytes;
+                    let answered = self.exchanges.last().is_none_or(Exchange::answered);
+                    if answered && !resent {
+                        self.exchanges.push(Exchange::new(seg.ts));
+                        self.round_clock.reset();
+                    }
+                }
+                Side::Server => self.add_response(seg, new_data, sent_bytes),
+            }
+        }
+        if side == Side::Client && seg.http == Some(HttpStart::Request) && !resent {
+            self.http_requests += 1;
+        }
+    }
+
+    /// Server data: the response's bytes, its rounds, and the client's window it started with.
+    fn add_response(&mut self, seg: &Segment, new_data: bool, sent_bytes: u64) {
+        // Resent data counts too: on a lossy path the response ends with it.
+        self.server_bytes = sent_bytes;
+        let client_window = self.client_window_bytes();
+        let vantage_rtt = self.vantage_rtt.unwrap_or(0);
+        let Some(x) = self.exchanges.last_mut() else {
+            return;
+        };
+        if !x.answered() {
+            x.client_window = client_window;
+        }
+        let end = SeqNumber(seg.seq) + seg.payload_len;
+        let opens_round =
+            self.round_clock
+                .opens_round(seg.ts, x.rounds.len(), new_data, end, vantage_rtt);
+        x.add_response(seg.ts, seg.payload_len, opens_round);
+    }
+}
+
+/// RFC 7323 §2.3: a larger shift is used as 14.
+const MAX_WINDOW_SHIFT: u8 = 14;
+
+fn other(dir: Direction) -> Direction {
+    match dir {
+        Direction::AToB => Direction::BToA,
+        Direction::BToA => Direction::AToB,
+    }
+}

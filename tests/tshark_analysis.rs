@@ -1,0 +1,285 @@
+//! The tracker's per-connection analysis against tshark on captures of the emulated link (root):
+//! each response's rounds, derived independently here from tshark's packet fields.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use synack::track::ROUND_BOUNDARY_RTT_FRACTION;
+use synack::track::reader::track_file;
+
+/// One emulated link at a time: the forwarder's timing needs the machine's cores to itself.
+static ONE_LINK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Runs `synack compare ARGS` over the emulated link; returns its captures by mode.
+fn captures(dir: &Path, args: &[&str]) -> BTreeMap<String, PathBuf> {
+    let _one = ONE_LINK.lock().unwrap_or_else(|e| e.into_inner());
+    let json_path = dir.join("report.json");
+    let out = common::synack()
+        .arg("compare")
+        .args(args)
+        .arg("--captures")
+        .arg(dir.join("captures"))
+        .arg("--out")
+        .arg(dir.join("received"))
+        .arg("--json")
+        .arg(&json_path)
+        .timeout(std::time::Duration::from_secs(300))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(json_path).unwrap()).unwrap();
+    report["captures"]
+        .as_object()
+        .expect("captures in the report")
+        .iter()
+        .map(|(mode, path)| (mode.clone(), PathBuf::from(path.as_str().unwrap())))
+        .collect()
+}
+
+/// One TCP packet as tshark shows it.
+#[derive(Debug, Clone)]
+struct Packet {
+    /// frame.time_epoch in nanoseconds.
+    ts: i64,
+    stream: usize,
+    src_port: u16,
+    seq: u32,
+    len: u32,
+    ack: u32,
+    syn: bool,
+    ack_flag: bool,
+    fin: bool,
+}
+
+/// `tshark -T fields` with `fields` after the ones `Packet` needs, one row per TCP packet.
+fn tshark_rows(path: &Path, extra: &[&str]) -> Vec<(Packet, Vec<String>)> {
+    let mut args: Vec<&str> = vec!["-n", "-Y", "tcp", "-T", "fields", "-E", "separator=;"];
+    let fields = [
+        "frame.time_epoch",
+        "tcp.stream",
+        "tcp.srcport",
+        "tcp.seq_raw",
+        "tcp.len",
+        "tcp.ack_raw",
+        "tcp.flags.syn",
+        "tcp.flags.ack",
+        "tcp.flags.fin",
+    ];
+    for f in fields.iter().chain(extra) {
+        args.extend(["-e", f]);
+    }
+    let out = Command::new("tshark")
+        .arg("-r")
+        .arg(path)
+        .args(&args)
+        .env("HOME", std::env::temp_dir())
+        .output()
+        .expect("run tshark");
+    assert!(
+        out.status.success(),
+        "tshark: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|line| {
+            let f: Vec<&str> = line.split(';').collect();
+            assert_eq!(f.len(), fields.len() + extra.len(), "{line:?}");
+            let flag = |s: &str| s == "1" || s == "True";
+            let packet = Packet {
+                ts: epoch_ns(f[0]),
+                stream: f[1].parse().unwrap(),
+                src_port: f[2].parse().unwrap(),
+                seq: f[3].parse().unwrap(),
+                len: f[4].parse().unwrap(),
+                ack: f[5].parse().unwrap_or(0),
+                syn: flag(f[6]),
+                ack_flag: flag(f[7]),
+                fin: flag(f[8]),
+            };
+            let rest = f[fields.len()..].iter().map(|s| s.to_string()).collect();
+            (packet, rest)
+        })
+        .collect()
+}
+
+/// "1764569226.242512000" → nanoseconds.
+fn epoch_ns(text: &str) -> i64 {
+    let (secs, frac) = text.split_once('.').unwrap_or((text, "0"));
+    let frac = format!("{frac:0<9}");
+    secs.parse::<i64>().unwrap() * 1_000_000_000 + frac[..9].parse::<i64>().unwrap()
+}
+
+/// Is `a` before `b` in sequence space?
+fn before(a: u32, b: u32) -> bool {
+    (a.wrapping_sub(b) as i32) < 0
+}
+
+/// (start, end, segments, bytes) of each round of each response, per stream, by the definition:
+/// round 1 starts with the response's first data segment; round k+1 with the first new server
+/// data segment seen at or after A_k + fraction × (latest client SYN → first SYN-ACK), where A_k
+/// is when the first client ACK covering the end of round k's first segment was seen.
+type Rounds = Vec<(i64, i64, u32, u64)>;
+
+fn tshark_rounds(path: &Path) -> BTreeMap<usize, Vec<Rounds>> {
+    #[derive(Default)]
+    struct Stream {
+        client_port: Option<u16>,
+        latest_syn: Option<i64>,
+        rtt: Option<i64>,
+        /// One past the highest sequence number each side sent: client, server.
+        next: [Option<u32>; 2],
+        responses: Vec<Rounds>,
+        answered: bool,
+        first_end: Option<u32>,
+        acked_at: Option<i64>,
+    }
+    let mut streams: BTreeMap<usize, Stream> = BTreeMap::new();
+    for (p, _) in tshark_rows(path, &[]) {
+        let s = streams.entry(p.stream).or_default();
+        if p.syn && !p.ack_flag && s.client_port.is_none() {
+            s.client_port = Some(p.src_port);
+        }
+        let client = s.client_port == Some(p.src_port);
+        let side = usize::from(!client);
+        if p.syn && !p.ack_flag && client && s.rtt.is_none() {
+            s.latest_syn = Some(p.ts);
+        }
+        if p.syn && p.ack_flag && !client && s.rtt.is_none() {
+            s.rtt = s.latest_syn.map(|syn| p.ts - syn);
+        }
+        let occupied = p.len + u32::from(p.syn) + u32::from(p.fin);
+        let end = p.seq.wrapping_add(occupied);
+        let new = s.next[side].is_none_or(|n| !before(p.seq, n));
+        if occupied > 0 && s.next[side].is_none_or(|n| before(n, end)) {
+            s.next[side] = Some(end);
+        }
+        if client && p.ack_flag {
+            let covers = s.first_end.is_some_and(|e| !before(p.ack, e));
+            if covers && s.acked_at.is_none() {
+                s.acked_at = Some(p.ts);
+            }
+        }
+        if p.len == 0 {
+            continue;
+        }
+        if client {
+            if new && (s.responses.is_empty() || s.answered) {
+                s.responses.push(Vec::new());
+                s.answered = false;
+                s.first_end = None;
+                s.acked_at = None;
+            }
+            continue;
+        }
+        let margin = (s.rtt.unwrap_or(0) as f64 * ROUND_BOUNDARY_RTT_FRACTION) as i64;
+        let acked_at = s.acked_at;
+        let Some(rounds) = s.responses.last_mut() else {
+            continue;
+        };
+        s.answered = true;
+        let opens = rounds.is_empty() || (new && acked_at.is_some_and(|a| p.ts >= a + margin));
+        if opens {
+            rounds.push((p.ts, p.ts, 0, 0));
+            s.first_end = Some(p.seq.wrapping_add(p.len));
+            s.acked_at = None;
+        }
+        let round = rounds.last_mut().unwrap();
+        round.1 = round.1.max(p.ts);
+        round.2 += 1;
+        round.3 += u64::from(p.len);
+    }
+    streams
+        .into_iter()
+        .map(|(stream, s)| (stream, s.responses))
+        .collect()
+}
+
+/// synack's rounds of the same capture, in the same shape.
+fn synack_rounds(path: &Path) -> BTreeMap<usize, Vec<Rounds>> {
+    let tracked = track_file(path, None).expect("read capture");
+    tracked
+        .connections
+        .iter()
+        .map(|c| {
+            let responses = c
+                .exchanges
+                .iter()
+                .map(|x| {
+                    x.rounds
+                        .iter()
+                        .map(|r| (r.start.0, r.end.0, r.segments, r.bytes))
+                        .collect()
+                })
+                .collect();
+            (c.stream, responses)
+        })
+        .collect()
+}
+
+/// Compares the rounds of both captures of a run under `congestion`; returns the round counts of
+/// the persistent connection's responses.
+fn rounds_agree(congestion: &str) -> Vec<Vec<usize>> {
+    let dir = tempfile::tempdir().unwrap();
+    let caps = captures(
+        dir.path(),
+        &[
+            "--rtt",
+            "40ms",
+            "--rounds",
+            "2",
+            "--congestion",
+            congestion,
+            "--modes",
+            "non-persistent,persistent",
+        ],
+    );
+    let mut persistent = Vec::new();
+    for (mode, pcap) in &caps {
+        let (ours, theirs) = (synack_rounds(pcap), tshark_rounds(pcap));
+        assert_eq!(
+            ours, theirs,
+            "{congestion} {mode}: rounds differ from tshark's"
+        );
+        for (stream, responses) in &ours {
+            let counts: Vec<usize> = responses.iter().map(Vec::len).collect();
+            println!("{congestion} {mode} stream {stream}: rounds per response {counts:?}");
+            if mode == "persistent" {
+                persistent.push(counts);
+            }
+        }
+    }
+    persistent
+}
+
+fn rounds_test(congestion: &str, test: &str) {
+    if !common::require_root(test) || !common::have_tshark(test) {
+        return;
+    }
+    let persistent = rounds_agree(congestion);
+    assert!(!persistent.is_empty());
+    for counts in persistent {
+        // a.jpg, b.mp3 (4 MiB), c.txt on one connection: b.mp3 needs several round trips.
+        assert_eq!(counts.len(), 3, "{counts:?}");
+        assert!(counts[1] >= 3, "{congestion}: b.mp3 took {counts:?} rounds");
+    }
+}
+
+#[test]
+fn rounds_match_tshark_under_bbr_as_root() {
+    rounds_test("bbr", "rounds_match_tshark_under_bbr_as_root");
+}
+
+#[test]
+fn rounds_match_tshark_under_cubic_as_root() {
+    rounds_test("cubic", "rounds_match_tshark_under_cubic_as_root");
+}
