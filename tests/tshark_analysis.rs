@@ -1,5 +1,6 @@
 //! The tracker's per-connection analysis against tshark on captures of the emulated link (root):
-//! each response's rounds, derived independently here from tshark's packet fields.
+//! each response's rounds, derived independently here from tshark's packet fields, and the
+//! retransmission classes of Wireshark's sequence analysis, per stream, on a lossy link.
 
 mod common;
 
@@ -282,4 +283,113 @@ fn rounds_match_tshark_under_bbr_as_root() {
 #[test]
 fn rounds_match_tshark_under_cubic_as_root() {
     rounds_test("cubic", "rounds_match_tshark_under_cubic_as_root");
+}
+
+/// synack's count of one class.
+type Count = fn(&synack::track::FlagCounts) -> u64;
+
+/// Wireshark's sequence-analysis classes and synack's count of each.
+const CLASSES: [(&str, Count); 6] = [
+    ("tcp.analysis.retransmission", |c| c.retransmissions),
+    ("tcp.analysis.fast_retransmission", |c| {
+        c.fast_retransmissions
+    }),
+    ("tcp.analysis.spurious_retransmission", |c| {
+        c.spurious_retransmissions
+    }),
+    ("tcp.analysis.out_of_order", |c| c.out_of_order),
+    ("tcp.analysis.lost_segment", |c| c.lost_segments),
+    ("tcp.analysis.duplicate_ack", |c| c.dup_acks),
+];
+
+/// Packets tshark marks with `field`, per stream.
+fn tshark_marked(path: &Path, field: &str) -> BTreeMap<usize, u64> {
+    let out = Command::new("tshark")
+        .arg("-n")
+        .arg("-r")
+        .arg(path)
+        .args(["-Y", field, "-T", "fields", "-e", "tcp.stream"])
+        .env("HOME", std::env::temp_dir())
+        .output()
+        .expect("run tshark");
+    assert!(out.status.success());
+    let mut per_stream = BTreeMap::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        *per_stream.entry(line.parse().unwrap()).or_insert(0) += 1;
+    }
+    per_stream
+}
+
+/// Each class per stream of `pcap`, synack's and tshark's; returns the totals per class.
+fn classes_agree(pcap: &Path, what: &str) -> Vec<u64> {
+    let tracked = track_file(pcap, None).expect("read capture");
+    let mut totals = Vec::new();
+    for (field, ours) in CLASSES {
+        let theirs = tshark_marked(pcap, field);
+        let mine: BTreeMap<usize, u64> = tracked
+            .connections
+            .iter()
+            .map(|c| (c.stream, ours(&c.counts)))
+            .filter(|&(_, n)| n > 0)
+            .collect();
+        assert_eq!(mine, theirs, "{what}: {field} per stream (synack, tshark)");
+        totals.push(theirs.values().sum());
+    }
+    totals
+}
+
+fn lossy_link_test(seed: &str, test: &str) {
+    if !common::require_root(test) || !common::have_tshark(test) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let caps = captures(
+        dir.path(),
+        &[
+            "--rtt",
+            "10ms",
+            "--loss",
+            "3%",
+            "--seed",
+            seed,
+            "--rounds",
+            "1",
+            "--modes",
+            "non-persistent,persistent",
+        ],
+    );
+    let mut resent = 0;
+    for (mode, pcap) in &caps {
+        let totals = classes_agree(pcap, &format!("seed {seed} {mode}"));
+        println!("seed {seed} {mode}: {CLASSES_NAMES} = {totals:?}");
+        resent += totals[0] + totals[3];
+    }
+    assert!(resent > 0, "seed {seed}: 3% loss and nothing resent");
+}
+
+const CLASSES_NAMES: &str =
+    "[retransmission, fast, spurious, out-of-order, lost segment, duplicate ACK]";
+
+#[test]
+fn retransmission_classes_match_tshark_on_a_lossy_link_seed_11_as_root() {
+    lossy_link_test(
+        "11",
+        "retransmission_classes_match_tshark_on_a_lossy_link_seed_11_as_root",
+    );
+}
+
+#[test]
+fn retransmission_classes_match_tshark_on_a_lossy_link_seed_7_as_root() {
+    lossy_link_test(
+        "7",
+        "retransmission_classes_match_tshark_on_a_lossy_link_seed_7_as_root",
+    );
+}
+
+#[test]
+fn retransmission_classes_match_tshark_on_a_lossy_link_seed_3_as_root() {
+    lossy_link_test(
+        "3",
+        "retransmission_classes_match_tshark_on_a_lossy_link_seed_3_as_root",
+    );
 }

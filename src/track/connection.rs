@@ -10,6 +10,7 @@ use super::exchange::Exchange;
 use super::half::HalfConnection;
 use super::rounds::RoundClock;
 use super::seq::SeqNumber;
+use super::seq_analysis;
 use super::state::{EndpointEvent, TcpState, simultaneous_close, transition};
 use crate::capture::segment::{Direction, HttpStart, Segment};
 use crate::timeline::Ts;
@@ -137,6 +138,10 @@ pub struct Connection {
     vantage_rtt: Option<i64>,
     /// The current response's rounds.
     round_clock: RoundClock,
+    /// The latest SYN without ACK from either side (Wireshark's `ts_mru_syn`).
+    latest_any_syn: Option<Ts>,
+    /// Wireshark's initial RTT: the latest SYN → the first segment with ACK and without SYN.
+    initial_rtt: Option<i64>,
 }
 
 impl Connection {
@@ -190,6 +195,8 @@ impl Connection {
             latest_syn: None,
             vantage_rtt: None,
             round_clock: RoundClock::default(),
+            latest_any_syn: None,
+            initial_rtt: None,
         }
     }
 
@@ -296,20 +303,34 @@ impl Connection {
         self.follow_exchanges(side, seg, resent, new_data);
     }
 
-    /// Counts retransmissions and duplicate ACKs (before `seg` is recorded); true when `seg`
-    /// resends sequence space already sent.
+    /// Counts what Wireshark's sequence analysis marks on `seg`, and resent SYNs and FINs (before
+    /// `seg` is recorded); true when `seg` resends sequence space already sent.
     fn count_resends(&mut self, side: Side, seg: &Segment) -> bool {
         let f = seg.flags;
-        let half = self.half(side);
-        let resent = half.resends(seg);
-        let dup_ack = half.repeats_ack(seg);
+        let resent = self.half(side).resends(seg);
         if resent {
-            self.counts.retransmissions += 1;
             self.counts.resent_syn += u64::from(f.syn && !f.ack);
             self.counts.resent_synack += u64::from(f.syn && f.ack);
             self.counts.resent_fin += u64::from(f.fin);
         }
-        self.counts.dup_acks += u64::from(dup_ack);
+        let (fwd, rev) = match side {
+            Side::Client => (&mut self.client_half, &mut self.server_half),
+            Side::Server => (&mut self.server_half, &mut self.client_half),
+        };
+        let verdict = seq_analysis::analyze(
+            fwd.analysis_mut(),
+            rev.analysis_mut(),
+            seg,
+            self.initial_rtt,
+        );
+        self.counts.count_verdict(&verdict);
+        if f.syn && !f.ack {
+            self.latest_any_syn = Some(seg.ts);
+        } else if f.ack && !f.syn && self.initial_rtt.is_none() {
+            self.initial_rtt = self
+                .latest_any_syn
+                .map(|syn| seg.ts.0.saturating_sub(syn.0));
+        }
         resent
     }
 

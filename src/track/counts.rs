@@ -4,6 +4,7 @@
 //! Works on `Segment` alone; must not import `pcap`, `etherparse`, analysis or report code.
 
 use super::connection::Connection;
+use super::seq_analysis::SeqVerdict;
 use crate::capture::segment::Segment;
 
 /// Packet counts, with the definitions of Wireshark's display filters.
@@ -27,15 +28,27 @@ pub struct FlagCounts {
     pub packets: u64,
     /// Frame bytes on the wire.
     pub bytes: u64,
-    /// Segments that resend sequence space already sent (SYN, FIN or data).
+    /// Segments Wireshark marks `tcp.analysis.retransmission`: plain, fast and spurious ones.
     pub retransmissions: u64,
-    /// Of those, SYNs sent again.
+    /// Of those, `tcp.analysis.fast_retransmission`: the segment two duplicate ACKs asked for,
+    /// within 20 ms of the last.
+    pub fast_retransmissions: u64,
+    /// Of those, `tcp.analysis.spurious_retransmission`: data the receiver had acknowledged.
+    pub spurious_retransmissions: u64,
+    /// `tcp.analysis.out_of_order`: below the highest sequence number, within a handshake round
+    /// trip of it (not retransmissions).
+    pub out_of_order: u64,
+    /// `tcp.analysis.lost_segment`: starting beyond the highest sequence number seen ("previous
+    /// segment not captured").
+    pub lost_segments: u64,
+    /// SYNs repeating the ISN, whatever Wireshark calls them (not a second handshake).
     pub resent_syn: u64,
-    /// Of those, SYN-ACKs sent again.
+    /// SYN-ACKs repeating the ISN.
     pub resent_synack: u64,
-    /// Of those, FINs sent again (a tail loss probe or a timeout).
+    /// FINs sent again (a tail loss probe or a timeout; not a second teardown).
     pub resent_fin: u64,
-    /// Pure ACKs repeating the previous ACK number and window of the same side.
+    /// `tcp.analysis.duplicate_ack`: pure ACKs repeating the side's previous ACK number and
+    /// non-zero window at its next sequence number.
     pub dup_acks: u64,
 }
 
@@ -54,6 +67,16 @@ impl FlagCounts {
         self.pure_ack += u64::from(seg.is_pure_ack());
     }
 
+    /// Adds what Wireshark's sequence analysis marked on one segment.
+    pub(super) fn count_verdict(&mut self, verdict: &SeqVerdict) {
+        self.retransmissions += u64::from(verdict.retransmission);
+        self.fast_retransmissions += u64::from(verdict.fast_retransmission);
+        self.spurious_retransmissions += u64::from(verdict.spurious_retransmission);
+        self.out_of_order += u64::from(verdict.out_of_order);
+        self.lost_segments += u64::from(verdict.lost_segment);
+        self.dup_acks += u64::from(verdict.duplicate_ack);
+    }
+
     /// Adds another set of counts.
     pub fn add(&mut self, other: &FlagCounts) {
         self.syn += other.syn;
@@ -66,6 +89,10 @@ impl FlagCounts {
         self.packets += other.packets;
         self.bytes += other.bytes;
         self.retransmissions += other.retransmissions;
+        self.fast_retransmissions += other.fast_retransmissions;
+        self.spurious_retransmissions += other.spurious_retransmissions;
+        self.out_of_order += other.out_of_order;
+        self.lost_segments += other.lost_segments;
         self.resent_syn += other.resent_syn;
         self.resent_synack += other.resent_synack;
         self.resent_fin += other.resent_fin;

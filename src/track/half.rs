@@ -3,16 +3,11 @@
 //! Works on `Segment` alone; must not import `pcap`, `etherparse`, analysis or report code.
 
 use super::seq::SeqNumber;
+use super::seq_analysis::SeqAnalysisHalf;
 use crate::capture::segment::Segment;
 
-/// The last acknowledgement a side sent, with the window it advertised.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct AckSent {
-    ack: SeqNumber,
-    window: u16,
-}
-
-/// What one side of a connection has sent: its sequence space, its FIN and its last ACK.
+/// What one side of a connection has sent: its sequence space, its SYN's options, its FIN, and
+/// what Wireshark's sequence analysis keeps of it.
 #[derive(Debug, Clone, Default)]
 pub struct HalfConnection {
     /// The initial sequence number, from this side's SYN.
@@ -23,8 +18,9 @@ pub struct HalfConnection {
     fin_end: Option<SeqNumber>,
     /// The other side acknowledged that FIN.
     fin_acked: bool,
-    /// The acknowledgement and window of this side's last segment with ACK set.
-    last_ack: Option<AckSent>,
+    /// What Wireshark's sequence analysis remembers of this direction: its highest sequence
+    /// number and when it moved, its last ACK and window, its duplicate ACKs in a row.
+    analysis: SeqAnalysisHalf,
     /// Where this side's payload starts.
     data_base: Option<SeqNumber>,
     /// One past the highest payload byte sent.
@@ -130,29 +126,16 @@ impl HalfConnection {
         }
     }
 
-    /// Whether `seg` (sent by this side) is a duplicate ACK, by Wireshark's rule: no payload, no
-    /// SYN/FIN/RST, the same non-zero window and ACK as before, at the next expected byte.
-    pub fn repeats_ack(&self, seg: &Segment) -> bool {
-        seg.is_pure_ack()
-            && seg.window != 0
-            && self.last_ack
-                == Some(AckSent {
-                    ack: SeqNumber(seg.ack),
-                    window: seg.window,
-                })
-            && self.next_seq.is_none_or(|n| n == SeqNumber(seg.seq))
+    /// Wireshark's sequence analysis of this direction.
+    pub fn analysis_mut(&mut self) -> &mut SeqAnalysisHalf {
+        &mut self.analysis
     }
 
-    /// Records a segment this side sent: its ACK, ISN, payload span and sequence space.
+    /// Records a segment this side sent: its ISN, options, window, payload span and sequence
+    /// space.
     pub fn record_sent(&mut self, seg: &Segment) {
         let f = seg.flags;
         let span = SeqSpan::of(seg);
-        if f.ack {
-            self.last_ack = Some(AckSent {
-                ack: SeqNumber(seg.ack),
-                window: seg.window,
-            });
-        }
         if f.syn && self.isn.is_none() {
             self.isn = Some(span.start);
             self.mss = seg.mss;

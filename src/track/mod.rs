@@ -4,7 +4,7 @@
 //! Works on `Segment` alone; must not import `pcap`, `etherparse`, transfer, analysis or report code
 //! (`reader` alone opens captures, through the capture layer's `Source` and `Decoder`). One concept
 //! per file: `seq` (sequence numbers), `state` (the RFC 9293 state machine), `half` (what one side
-//! sent), `counts`, `exchange`, `rounds` (a response's round trips), `connection`, `tracker`.
+//! sent), `seq_analysis` (Wireshark's retransmission classes), `counts`, `exchange`, `rounds` (a response's round trips), `connection`, `tracker`.
 
 mod connection;
 mod counts;
@@ -13,6 +13,7 @@ mod half;
 pub mod reader;
 mod rounds;
 mod seq;
+mod seq_analysis;
 mod state;
 mod tracker;
 

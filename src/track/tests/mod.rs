@@ -8,6 +8,7 @@ use crate::capture::segment::{FlowKey, Segment, TcpFlags};
 use crate::timeline::Ts;
 
 mod lifecycle;
+mod retransmissions;
 mod rounds;
 
 const CLIENT: &str = "127.0.0.1:40000";
