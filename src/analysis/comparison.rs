@@ -8,7 +8,7 @@ use super::expected::{CountCheck, Expected, check};
 use super::model::{Measured, ModelGap, PathModel, Pattern, Prediction, predict};
 use super::phases::{ConnectionTimeline, PhaseSource, Phases, assign_to_runs};
 use super::stats::{Summary, mean, outliers};
-use crate::track::{Connection, Totals};
+use crate::track::{Connection, Exchange, Totals};
 use crate::transfer::client::{Mode, RunTiming};
 use crate::transfer::kernel::KernelSettings;
 use crate::transfer::server::ResponseSample;
@@ -38,13 +38,37 @@ pub struct RunResult {
 }
 
 impl RunResult {
-    /// Rounds the run's responses took beyond the first of each, from the capture.
-    pub fn extra_rounds(&self) -> u32 {
+    fn answered(&self) -> impl Iterator<Item = &Exchange> {
         self.connections
             .iter()
             .flat_map(|c| &c.exchanges)
-            .filter(|x| x.first_response.is_some())
-            .map(|x| x.flights.saturating_sub(1))
+            .filter(|x| !x.rounds.is_empty())
+    }
+
+    /// Rounds the run's responses took beyond the first of each, from the capture.
+    pub fn extra_rounds(&self) -> u32 {
+        self.answered()
+            .map(|x| u32::try_from(x.rounds.len() - 1).unwrap_or(u32::MAX))
+            .sum()
+    }
+
+    /// Seconds between the starts of consecutive rounds, summed over the run's responses.
+    pub fn round_spacing_s(&self) -> f64 {
+        self.answered()
+            .map(|x| {
+                let (first, last) = (x.rounds[0], x.rounds[x.rounds.len() - 1]);
+                last.start.secs_since(first.start)
+            })
+            .sum()
+    }
+
+    /// Each response's last round, first → last segment, summed over the run.
+    pub fn last_round_s(&self) -> f64 {
+        self.answered()
+            .map(|x| {
+                let last = x.rounds[x.rounds.len() - 1];
+                last.end.secs_since(last.start)
+            })
             .sum()
     }
 }
@@ -167,14 +191,14 @@ impl ModeResult {
         Some(super::expected::close_note(&conns))
     }
 
-    /// Slow-start flights each file's response took, per run, from the capture: the captured
-    /// connection is found by the client's local address, its exchanges in request order.
-    pub fn flights_per_file(&self, files: usize) -> Vec<Vec<u32>> {
+    /// Each file's exchange in each run, from the capture: the captured connection is found by
+    /// the client's local address, its exchanges in request order.
+    pub fn exchanges_per_file(&self, files: usize) -> Vec<Vec<&Exchange>> {
         let mut per_file = vec![Vec::new(); files];
         for run in &self.runs {
             for timing in &run.timing.connections {
                 // Pipelined requests leave together and their responses run into one exchange:
-                // only a one-to-one match says which flights belong to which file.
+                // only a one-to-one match says which rounds belong to which file.
                 let Some(conn) = run.connections.iter().find(|c| {
                     c.client == timing.local && c.exchanges.len() == timing.requests.len()
                 }) else {
@@ -182,12 +206,24 @@ impl ModeResult {
                 };
                 for (request, exchange) in timing.requests.iter().zip(&conn.exchanges) {
                     if let Some(list) = per_file.get_mut(request.file) {
-                        list.push(u32::try_from(exchange.rounds.len()).unwrap_or(u32::MAX));
+                        list.push(exchange);
                     }
                 }
             }
         }
         per_file
+    }
+
+    /// Packet-timed rounds each file's response took, per run (capture).
+    pub fn rounds_per_file(&self, files: usize) -> Vec<Vec<u32>> {
+        self.exchanges_per_file(files)
+            .into_iter()
+            .map(|list| {
+                list.iter()
+                    .map(|x| u32::try_from(x.rounds.len()).unwrap_or(u32::MAX))
+                    .collect()
+            })
+            .collect()
     }
 
     /// The server's TCP_INFO samples of the response for `path`.
@@ -220,7 +256,30 @@ impl ModeResult {
                 .capture
                 .is_some()
                 .then(|| mean(runs.iter().map(|r| f64::from(r.extra_rounds())))),
-            min_receive_window: None,
+            round_spacing_s: self
+                .capture
+                .is_some()
+                .then(|| mean(runs.iter().map(RunResult::round_spacing_s))),
+            last_round_s: self
+                .capture
+                .is_some()
+                .then(|| mean(runs.iter().map(RunResult::last_round_s))),
+            rwnd_limited_s: {
+                let limited: Option<u64> = self
+                    .samples
+                    .iter()
+                    .map(|s| {
+                        Some(
+                            s.at_end?
+                                .rwnd_limited_us?
+                                .saturating_sub(s.at_start?.rwnd_limited_us?),
+                        )
+                    })
+                    .sum();
+                limited
+                    .filter(|_| !self.samples.is_empty())
+                    .map(|us| us as f64 / 1e6 / runs.len().max(1) as f64)
+            },
         }
     }
 
@@ -269,6 +328,10 @@ pub struct ResponseStats {
     pub cwnd_end: Option<u32>,
     /// Packet-timed rounds the response took (capture).
     pub rounds: Option<u32>,
+    /// Segments in its first round (capture).
+    pub first_flight: Option<u32>,
+    /// The receive window the client advertised as the response began, in bytes (capture).
+    pub client_window: Option<u64>,
     /// Microseconds the connection had data in flight during the response.
     pub busy_us: Option<u64>,
     /// Of those, microseconds the client's receive window kept the server from sending more.
@@ -288,7 +351,7 @@ fn median<T: Copy + Ord>(mut values: Vec<T>) -> Option<T> {
 impl ModeResult {
     /// Per file, how the window grew and what held it back (built-in server and capture).
     pub fn response_stats(&self, files: &[SourceFile], paths: &[String]) -> Vec<ResponseStats> {
-        let rounds = self.flights_per_file(files.len());
+        let exchanges = self.exchanges_per_file(files.len());
         files
             .iter()
             .zip(paths)
@@ -314,7 +377,19 @@ impl ModeResult {
                     file: file.name.clone(),
                     cwnd_start: pick(&|s| s.at_start.map(|x| x.cwnd)),
                     cwnd_end: pick(&|s| s.at_end.map(|x| x.cwnd)),
-                    rounds: rounds.get(i).and_then(|r| median(r.clone())),
+                    rounds: exchanges.get(i).and_then(|list| {
+                        median(list.iter().map(|x| x.rounds.len() as u32).collect())
+                    }),
+                    first_flight: exchanges.get(i).and_then(|list| {
+                        median(
+                            list.iter()
+                                .filter_map(|x| Some(x.rounds.first()?.segments))
+                                .collect(),
+                        )
+                    }),
+                    client_window: exchanges.get(i).and_then(|list| {
+                        median(list.iter().filter_map(|x| x.client_window).collect())
+                    }),
                     busy_us: spent(&|x| x.busy_time_us),
                     rwnd_limited_us: spent(&|x| x.rwnd_limited_us),
                     sndbuf_limited_us: spent(&|x| x.sndbuf_limited_us),
@@ -442,8 +517,9 @@ impl Comparison {
     }
 
     /// The path the model assumes: the configured RTT when emulated, else the median handshake
-    /// measured (capture, or the client's connect time); the sender's initial window and MSS from
-    /// the server's TCP_INFO, else the kernel's probe, else 10 segments of 1448 bytes.
+    /// measured (capture, or the client's connect time); the sender's initial window as sent
+    /// (capture) where that is below its congestion window, else the congestion window and the
+    /// MSS from the server's TCP_INFO, else the kernel's probe, else 10 segments of 1448 bytes.
     pub fn path_model(&self) -> PathModel {
         let measured = self.measured_rtt_s();
         let first_sample = self
@@ -452,15 +528,31 @@ impl Comparison {
             .flat_map(|m| &m.samples)
             .find(|s| s.at_start.is_some_and(|t| t.bytes_acked == 0))
             .and_then(|s| s.at_start);
+        let congestion_window = first_sample
+            .map(|t| t.cwnd)
+            .or(self.kernel.as_ref().and_then(|k| k.initial_cwnd))
+            .unwrap_or(10);
         PathModel {
             rtt_s: self.link.map_or(measured, |l| l.rtt_s),
-            initial_window: first_sample
-                .map(|t| t.cwnd)
-                .or(self.kernel.as_ref().and_then(|k| k.initial_cwnd))
-                .unwrap_or(10),
+            initial_window: self
+                .initial_window_sent()
+                .map_or(congestion_window, |sent| sent.min(congestion_window)),
+            congestion_window,
             mss: first_sample.map_or(1448, |t| t.mss),
             rate_bps: self.link.and_then(|l| l.rate_bps),
         }
+    }
+
+    /// The largest first round any connection's first response took (capture): the initial
+    /// window actually sent, which the client's receive window may hold below the congestion
+    /// window.
+    pub fn initial_window_sent(&self) -> Option<u32> {
+        self.modes
+            .iter()
+            .flat_map(|m| &m.runs)
+            .flat_map(|r| &r.connections)
+            .filter_map(|c| Some(c.exchanges.first()?.rounds.first()?.segments))
+            .max()
     }
 
     /// Each mode's prediction and where the measurement differs from it.

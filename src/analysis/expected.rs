@@ -146,12 +146,26 @@ pub fn check(
         expected.rst,
         vec!["a side closed with unread data, or its peer was gone".into()],
     );
-    for (name, observed) in [
+    let observed_only = [
         ("pure ACK", c.pure_ack),
         ("data", c.data),
         ("packets", c.packets),
         ("bytes", c.bytes),
-    ] {
+    ];
+    // Wireshark's sequence analysis, shown where the capture has any: a clean run has none.
+    let analysis = [
+        ("retransmission", c.retransmissions),
+        ("  of them fast", c.fast_retransmissions),
+        ("  of them spurious", c.spurious_retransmissions),
+        ("out-of-order", c.out_of_order),
+        ("lost segment", c.lost_segments),
+        ("duplicate ACK", c.dup_acks),
+    ];
+    let any_loss = analysis.iter().any(|(_, n)| *n > 0);
+    for (name, observed) in observed_only
+        .into_iter()
+        .chain(analysis.into_iter().filter(|_| any_loss))
+    {
         rows.push(CountCheck {
             name,
             observed,

@@ -7,8 +7,11 @@
 pub struct PathModel {
     /// Round-trip time in seconds: the configured one when emulated, else the measured handshake.
     pub rtt_s: f64,
-    /// Initial congestion window in segments.
+    /// Initial window in segments: what the first flight of a fresh connection can hold.
     pub initial_window: u32,
+    /// The sender's initial congestion window (TCP_INFO); larger than `initial_window` when the
+    /// client's receive window held the first flight back.
+    pub congestion_window: u32,
     /// Maximum segment size in bytes.
     pub mss: u32,
     /// Bottleneck rate in bits/s, if limited.
@@ -159,16 +162,28 @@ pub enum Effect {
         /// Seconds.
         seconds: f64,
     },
+    /// Rounds were spaced more than a round trip apart: the client's ACK of a round's first
+    /// segment was delayed, or the server was slow to send the next.
+    RoundSpacing {
+        /// Seconds: the sum over rounds of (start − previous start − RTT).
+        seconds: f64,
+    },
+    /// Each response's last round is spread over time rather than sent at once: pacing, or a
+    /// window that let the segments out as ACKs came back.
+    LastRound {
+        /// Seconds: the sum over responses of their last round's first → last segment.
+        seconds: f64,
+    },
     /// The responses took more (or fewer) packet-timed rounds than the model's doubling window.
     Rounds {
         /// Seconds: the rounds times the round trip.
         seconds: f64,
         /// Rounds per run beyond the model's.
         rounds: f64,
-        /// The smallest receive window the client advertised as a response began, in bytes,
-        /// when it was below the model's initial window: the window, not the congestion
-        /// control, held the first flight back.
-        receive_window: Option<u64>,
+        /// Seconds per run the client's receive window kept the server from sending
+        /// (TCP_INFO `rwnd_limited`), when it did: the receive window, growing more slowly than
+        /// the model's doubling window, is what took the extra rounds.
+        receive_window_limited_s: Option<f64>,
     },
     /// Everything else: transfer time within rounds (pacing, copying), the client's own work,
     /// closing between connections.
@@ -184,6 +199,8 @@ impl Effect {
         match *self {
             Effect::Handshakes { seconds }
             | Effect::ServerTime { seconds }
+            | Effect::RoundSpacing { seconds }
+            | Effect::LastRound { seconds }
             | Effect::Rounds { seconds, .. }
             | Effect::Rest { seconds } => seconds,
         }
@@ -201,8 +218,13 @@ pub struct Measured {
     pub wait_s: f64,
     /// Mean rounds beyond each response's first, when a capture counted them.
     pub extra_rounds: Option<f64>,
-    /// The smallest window the client advertised as a response began (capture).
-    pub min_receive_window: Option<u64>,
+    /// Mean over runs of the rounds' spacing: the sum over responses of each round's start −
+    /// the previous round's start (capture).
+    pub round_spacing_s: Option<f64>,
+    /// Mean over runs of the sum of each response's last round span (capture).
+    pub last_round_s: Option<f64>,
+    /// Mean seconds per run the client's receive window held the server back (TCP_INFO).
+    pub rwnd_limited_s: Option<f64>,
 }
 
 impl ModelGap {
@@ -218,12 +240,20 @@ impl ModelGap {
         ];
         let mut explained = handshakes + server;
         if let Some(rounds) = measured.extra_rounds {
+            if let Some(spacing) = measured.round_spacing_s {
+                let beyond = spacing - rounds * path.rtt_s;
+                effects.push(Effect::RoundSpacing { seconds: beyond });
+                explained += beyond;
+            }
+            if let Some(last) = measured.last_round_s {
+                effects.push(Effect::LastRound { seconds: last });
+                explained += last;
+            }
             let rounds = rounds - f64::from(predicted.extra_flights);
-            let initial_bytes = u64::from(path.initial_window) * u64::from(path.mss);
             effects.push(Effect::Rounds {
                 seconds: rounds * path.rtt_s,
                 rounds,
-                receive_window: measured.min_receive_window.filter(|&w| w < initial_bytes),
+                receive_window_limited_s: measured.rwnd_limited_s.filter(|&s| s > 0.0),
             });
             explained += rounds * path.rtt_s;
         }
@@ -245,6 +275,7 @@ mod tests {
     const PATH: PathModel = PathModel {
         rtt_s: 0.040,
         initial_window: 10,
+        congestion_window: 10,
         mss: 1000,
         rate_bps: None,
     };
@@ -293,30 +324,40 @@ mod tests {
             handshake_s: 0.081,
             wait_s: 0.090,
             extra_rounds: Some(6.0),
-            min_receive_window: Some(7_000),
+            round_spacing_s: Some(6.0 * 0.040 + 0.004),
+            last_round_s: Some(0.001),
+            rwnd_limited_s: Some(0.050),
         };
         let gap = ModelGap::of(&measured, &p, &PATH);
         let sum: f64 = gap.effects.iter().map(Effect::seconds).sum();
         assert!((sum - 0.095).abs() < 1e-12, "{gap:?}");
+        assert!(
+            (gap.effects[2].seconds() - 0.004).abs() < 1e-12,
+            "spacing beyond 6 RTTs"
+        );
+        assert!(
+            (gap.effects[3].seconds() - 0.001).abs() < 1e-12,
+            "the last rounds' spread"
+        );
         assert!(matches!(
-            gap.effects[2],
-            Effect::Rounds { rounds, receive_window: Some(7_000), seconds }
-                if rounds == 2.0 && (seconds - 0.080).abs() < 1e-12
+            gap.effects[4],
+            Effect::Rounds { rounds, receive_window_limited_s: Some(w), seconds }
+                if rounds == 2.0 && (seconds - 0.080).abs() < 1e-12 && w == 0.050
         ));
         assert!(
             (gap.effects[1].seconds() - 0.010).abs() < 1e-12,
             "server time"
         );
-        // A window at or above the initial window is not what held the flight back.
+        // A receive window that never held the server back is not named.
         let wide = Measured {
-            min_receive_window: Some(10_000),
+            rwnd_limited_s: Some(0.0),
             ..measured
         };
         let gap = ModelGap::of(&wide, &p, &PATH);
         assert!(matches!(
-            gap.effects[2],
+            gap.effects[4],
             Effect::Rounds {
-                receive_window: None,
+                receive_window_limited_s: None,
                 ..
             }
         ));

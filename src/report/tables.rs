@@ -96,10 +96,13 @@ pub fn packet_table(m: &ModeResult, checks: &[CountCheck]) -> Table {
     ]);
     for c in checks {
         let per_run = c.observed as f64 / runs;
-        let per_run = if per_run.fract() == 0.0 {
-            format!("{per_run:.0}")
+        let (observed, per_run) = if c.name == "bytes" {
+            (
+                super::units::bytes(c.observed as f64),
+                super::units::bytes(per_run),
+            )
         } else {
-            format!("{per_run:.2}")
+            (c.observed.to_string(), super::units::count(per_run))
         };
         let (expected, expected_per_run) = match c.expected {
             Some(e) => (e.to_string(), format!("{:.0}", e as f64 / runs)),
@@ -112,7 +115,7 @@ pub fn packet_table(m: &ModeResult, checks: &[CountCheck]) -> Table {
         };
         t.add_row(vec![
             c.name.to_string(),
-            c.observed.to_string(),
+            observed,
             expected,
             per_run,
             expected_per_run,
@@ -320,18 +323,21 @@ pub fn model_table(gaps: &[(Mode, Prediction, ModelGap)]) -> Table {
     t
 }
 
-/// Per mode and file: the server's window as the response started and once acknowledged, the
-/// rounds the capture counted, and how long the receive window or the send buffer held the
-/// server back (TCP_INFO's limit counters).
+/// Per mode and file: the server's window as the response started and once acknowledged; the
+/// first round's segments beside that window, the client's advertised window and the rounds, from
+/// the capture; and how long the receive window or the send buffer held the server back
+/// (TCP_INFO's limit counters).
 pub fn slow_start_table(stats: &[ResponseStats]) -> Table {
     let mut t = table(&[
         "mode",
         "file",
-        "cwnd start → acked",
+        "cwnd → acked",
+        "1st flight",
+        "client rwnd",
         "rounds",
         "busy",
-        "rwnd-limited",
-        "sndbuf-limited",
+        "rwnd-lim.",
+        "sndbuf-lim.",
     ]);
     let micros = |v: Option<u64>| v.map(|us| us as f64 / 1e6);
     let unit = TimeUnit::for_column(stats.iter().filter_map(|s| micros(s.busy_us)));
@@ -342,6 +348,9 @@ pub fn slow_start_table(stats: &[ResponseStats]) -> Table {
             s.mode.name().to_string(),
             s.file.clone(),
             format!("{} → {}", segments(s.cwnd_start), segments(s.cwnd_end)),
+            format!("{} / {}", segments(s.first_flight), segments(s.cwnd_start)),
+            s.client_window
+                .map_or_else(|| "—".to_string(), |w| super::units::bytes(w as f64)),
             segments(s.rounds),
             show(micros(s.busy_us)),
             show(micros(s.rwnd_limited_us)),

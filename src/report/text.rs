@@ -174,22 +174,25 @@ pub fn model_difference(mode: Mode, gap: &ModelGap) -> String {
                 Effect::ServerTime { .. } => format!("{t} server time (request → first byte)"),
                 Effect::Rounds {
                     rounds,
-                    receive_window,
+                    receive_window_limited_s,
                     ..
                 } => {
                     let mut s =
                         format!("{t} in {} rounds beyond the model's", count_signed(rounds));
-                    if let Some(w) = receive_window {
+                    if let Some(limited) = receive_window_limited_s {
                         let _ = write!(
                             s,
-                            " (the client's receive window, {}, held the first flight below the \
-                             initial window)",
-                            super::units::bytes(w as f64)
+                            " (the receive window held the server back {} per run)",
+                            duration(limited)
                         );
                     }
                     s
                 }
-                Effect::Rest { .. } => format!("{t} the rest (pacing, copying, client work)"),
+                Effect::RoundSpacing { .. } => {
+                    format!("{t} rounds spaced beyond the RTT (delayed ACKs, server)")
+                }
+                Effect::LastRound { .. } => format!("{t} spreading each last round (pacing)"),
+                Effect::Rest { .. } => format!("{t} the rest (client work, closing)"),
             }
         })
         .collect();
@@ -321,7 +324,7 @@ pub fn comparison(cmp: &Comparison) -> String {
     let path = cmp.path_model();
     let _ = writeln!(
         out,
-        "The textbook model (RTT {} {}, initial window {} segments of {} bytes{}), and where \
+        "The textbook model (RTT {} {}, initial window {} segments of {} bytes{}{}), and where \
          each measurement differs from it\n{}",
         duration(path.rtt_s),
         if cmp.link.is_some() {
@@ -335,6 +338,15 @@ pub fn comparison(cmp: &Comparison) -> String {
             ", rate {} Mbit/s",
             r as f64 / 1e6
         )),
+        if path.initial_window < path.congestion_window {
+            format!(
+                " as sent: the client's receive window held the first flight below the \
+                 congestion window of {}",
+                path.congestion_window
+            )
+        } else {
+            String::new()
+        },
         tables::model_table(&cmp.model_gaps())
     );
     for (mode, _, gap) in cmp.model_gaps() {

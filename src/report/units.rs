@@ -105,12 +105,13 @@ pub fn bytes(n: f64) -> String {
     format!("{v:.decimals$} {}", UNITS[unit])
 }
 
-/// A count averaged over runs: an integer when it is one, else one decimal.
+/// A count averaged over runs: an integer when it is one (to a tenth), else one decimal.
 pub fn count(v: f64) -> String {
-    if v.fract() == 0.0 {
-        format!("{v:.0}")
+    let tenths = (v * 10.0).round() / 10.0;
+    if tenths.fract() == 0.0 {
+        format!("{tenths:.0}")
     } else {
-        format!("{v:.1}")
+        format!("{tenths:.1}")
     }
 }
 
@@ -147,5 +148,7 @@ mod tests {
         assert_eq!(bytes(4_501_204.2), "4.29 MiB");
         assert_eq!(count(3.0), "3");
         assert_eq!(count(48.3), "48.3");
+        assert_eq!(count(7.599999999999998), "7.6");
+        assert_eq!(count(2.04), "2");
     }
 }
