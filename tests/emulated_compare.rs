@@ -227,3 +227,79 @@ fn receive_window_limit_is_named_and_rcvbuf_lifts_it_as_root() {
     assert!(window >= initial_window * mss, "window {window}, MSS {mss}");
     assert_eq!(a_jpg_limited_us(&report), 0, "{}", report["modes"]);
 }
+
+#[test]
+fn compare_over_a_40ms_link_explains_the_gap_as_root() {
+    if !common::require_root("compare_over_a_40ms_link_explains_the_gap_as_root") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let rtt = 0.040;
+    let report = compare(dir.path(), &["--rtt", "40ms", "--rounds", "3"]);
+    let a = &report["attribution"];
+    let gap = a["gap_s"].as_f64().unwrap();
+    // The totals end at the last byte in both modes: what is left outside the captured first
+    // SYN → last byte is the connect() call and the last read, not a round trip.
+    let remainder = a["remainder_s"].as_f64().unwrap();
+    assert!(
+        remainder.abs() <= (0.01 * gap).max(200e-6),
+        "remainder {remainder} of gap {gap}"
+    );
+    // Closing after the last byte is a figure of its own: the persistent client closes first and
+    // waits a round trip of the configured link for the server's FIN; non-persistent does not.
+    let close = |mode: &str| {
+        report["modes"][mode]["summary"]["close_s"]["mean"]
+            .as_f64()
+            .unwrap()
+    };
+    assert!(
+        (close("persistent") - rtt).abs() < 0.25 * rtt,
+        "{}",
+        close("persistent")
+    );
+    assert!(
+        close("non-persistent") < 0.25 * rtt,
+        "{}",
+        close("non-persistent")
+    );
+    // Two extra connections per run, and persistent b.mp3 still takes several rounds.
+    assert_eq!(a["extra_connections"].as_f64(), Some(2.0));
+    let b_mp3 = report["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .position(|f| f["name"] == "b.mp3")
+        .unwrap();
+    for rounds in report["modes"]["persistent"]["rounds_per_file"][b_mp3]
+        .as_array()
+        .unwrap()
+    {
+        assert!(rounds.as_u64().unwrap() >= 3, "{rounds}");
+    }
+    // The verdict says how sure it is and names the handshakes.
+    let interval = &a["interval"];
+    assert!(interval["low"].as_f64().unwrap() > 0.0, "{interval}");
+    let sentence = report["verdicts"]["non-persistent"]["sentence"]
+        .as_str()
+        .unwrap();
+    assert!(sentence.starts_with("persistent was"), "{sentence}");
+    assert!(
+        sentence.contains("in 2 extra handshakes (2 × RTT 40."),
+        "{sentence}"
+    );
+    // The model's difference is split into effects that add up to it, with little left over.
+    for (mode, difference) in report["model"]["differences"].as_object().unwrap() {
+        let measured = difference["measured_s"].as_f64().unwrap();
+        let predicted = difference["predicted_s"].as_f64().unwrap();
+        let effects = difference["effects"].as_array().unwrap();
+        let sum: f64 = effects.iter().map(|e| e["seconds"].as_f64().unwrap()).sum();
+        assert!(
+            (sum - (measured - predicted)).abs() < 1e-9,
+            "{mode}: {difference}"
+        );
+        let rest = effects.iter().find(|e| e["effect"] == "rest").unwrap()["seconds"]
+            .as_f64()
+            .unwrap();
+        assert!(rest.abs() < 0.05 * measured, "{mode}: {difference}");
+    }
+}

@@ -185,6 +185,11 @@ fn live_compare_on_loopback_as_root() {
         modes.sort_unstable();
         assert_eq!(modes, ["non-persistent", "persistent"]);
     }
+    // On loopback a round trip takes microseconds, so the slow-start row, priced per round trip,
+    // is near zero by measurement.
+    assert!(report["measured_rtt_s"].as_f64().unwrap() < 0.001);
+    let slow_start = report["attribution"]["slow_start_s"].as_f64().unwrap();
+    assert!(slow_start.abs() < 0.001, "{}", report["attribution"]);
     // The report opens with the loopback note and the verdict, also in the JSON.
     let summary = report["summary"].as_array().unwrap();
     assert!(

@@ -252,6 +252,10 @@ impl ModeResult {
             total_s: self.total_summary().mean,
             handshake_s: mean(runs.iter().map(|r| r.phases.handshake_s)),
             wait_s: mean(runs.iter().map(|r| r.phases.wait_s)),
+            client_s: mean(runs.iter().map(|r| {
+                let p = &r.phases;
+                p.client_s + p.closing_s + p.between_s + (r.timing.total_s() - p.timeline_s)
+            })),
             extra_rounds: self
                 .capture
                 .is_some()
@@ -532,27 +536,37 @@ impl Comparison {
             .map(|t| t.cwnd)
             .or(self.kernel.as_ref().and_then(|k| k.initial_cwnd))
             .unwrap_or(10);
+        let mss = first_sample.map_or(1448, |t| t.mss);
         PathModel {
             rtt_s: self.link.map_or(measured, |l| l.rtt_s),
             initial_window: self
-                .initial_window_sent()
+                .initial_window_sent(congestion_window, mss)
                 .map_or(congestion_window, |sent| sent.min(congestion_window)),
             congestion_window,
-            mss: first_sample.map_or(1448, |t| t.mss),
+            mss,
             rate_bps: self.link.and_then(|l| l.rate_bps),
         }
     }
 
-    /// The largest first round any connection's first response took (capture): the initial
-    /// window actually sent, which the client's receive window may hold below the congestion
-    /// window.
-    pub fn initial_window_sent(&self) -> Option<u32> {
-        self.modes
-            .iter()
-            .flat_map(|m| &m.runs)
-            .flat_map(|r| &r.connections)
-            .filter_map(|c| Some(c.exchanges.first()?.rounds.first()?.segments))
-            .max()
+    /// The first round of connections' first responses that had more than a congestion window
+    /// to send (median, capture): the initial window actually sent, which the client's receive
+    /// window may hold below the congestion window.
+    pub fn initial_window_sent(&self, congestion_window: u32, mss: u32) -> Option<u32> {
+        // Only responses large enough to fill the congestion window show what limited the
+        // first flight; the median keeps one merged round from deciding.
+        let full = u64::from(congestion_window) * u64::from(mss);
+        median(
+            self.modes
+                .iter()
+                .flat_map(|m| &m.runs)
+                .flat_map(|r| &r.connections)
+                .filter_map(|c| {
+                    let first = c.exchanges.first()?;
+                    let bytes: u64 = first.rounds.iter().map(|r| r.bytes).sum();
+                    (bytes > full).then_some(first.rounds.first()?.segments)
+                })
+                .collect(),
+        )
     }
 
     /// Each mode's prediction and where the measurement differs from it.

@@ -185,8 +185,14 @@ pub enum Effect {
         /// the model's doubling window, is what took the extra rounds.
         receive_window_limited_s: Option<f64>,
     },
-    /// Everything else: transfer time within rounds (pacing, copying), the client's own work,
-    /// closing between connections.
+    /// The client's own time on the critical path: its work before requests, closing after a
+    /// file and reconnecting, and outside the captured timeline (connect() before the first SYN,
+    /// reading the last byte after it arrived).
+    Client {
+        /// Seconds.
+        seconds: f64,
+    },
+    /// Everything else: transfer time the rounds do not account for.
     Rest {
         /// Seconds.
         seconds: f64,
@@ -201,6 +207,7 @@ impl Effect {
             | Effect::ServerTime { seconds }
             | Effect::RoundSpacing { seconds }
             | Effect::LastRound { seconds }
+            | Effect::Client { seconds }
             | Effect::Rounds { seconds, .. }
             | Effect::Rest { seconds } => seconds,
         }
@@ -216,6 +223,9 @@ pub struct Measured {
     pub handshake_s: f64,
     /// Mean request-wait phase.
     pub wait_s: f64,
+    /// Mean of the client's own phases (client work, closing, between connections) plus what
+    /// lies outside the captured timeline.
+    pub client_s: f64,
     /// Mean rounds beyond each response's first, when a capture counted them.
     pub extra_rounds: Option<f64>,
     /// Mean over runs of the rounds' spacing: the sum over responses of each round's start −
@@ -238,7 +248,10 @@ impl ModelGap {
             },
             Effect::ServerTime { seconds: server },
         ];
-        let mut explained = handshakes + server;
+        effects.push(Effect::Client {
+            seconds: measured.client_s,
+        });
+        let mut explained = handshakes + server + measured.client_s;
         if let Some(rounds) = measured.extra_rounds {
             if let Some(spacing) = measured.round_spacing_s {
                 let beyond = spacing - rounds * path.rtt_s;
@@ -323,6 +336,7 @@ mod tests {
             total_s: p.total_s + 0.095,
             handshake_s: 0.081,
             wait_s: 0.090,
+            client_s: 0.0,
             extra_rounds: Some(6.0),
             round_spacing_s: Some(6.0 * 0.040 + 0.004),
             last_round_s: Some(0.001),
@@ -332,15 +346,15 @@ mod tests {
         let sum: f64 = gap.effects.iter().map(Effect::seconds).sum();
         assert!((sum - 0.095).abs() < 1e-12, "{gap:?}");
         assert!(
-            (gap.effects[2].seconds() - 0.004).abs() < 1e-12,
+            (gap.effects[3].seconds() - 0.004).abs() < 1e-12,
             "spacing beyond 6 RTTs"
         );
         assert!(
-            (gap.effects[3].seconds() - 0.001).abs() < 1e-12,
+            (gap.effects[4].seconds() - 0.001).abs() < 1e-12,
             "the last rounds' spread"
         );
         assert!(matches!(
-            gap.effects[4],
+            gap.effects[5],
             Effect::Rounds { rounds, receive_window_limited_s: Some(w), seconds }
                 if rounds == 2.0 && (seconds - 0.080).abs() < 1e-12 && w == 0.050
         ));
@@ -355,7 +369,7 @@ mod tests {
         };
         let gap = ModelGap::of(&wide, &p, &PATH);
         assert!(matches!(
-            gap.effects[4],
+            gap.effects[5],
             Effect::Rounds {
                 receive_window_limited_s: None,
                 ..

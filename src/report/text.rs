@@ -192,7 +192,8 @@ pub fn model_difference(mode: Mode, gap: &ModelGap) -> String {
                     format!("{t} rounds spaced beyond the RTT (delayed ACKs, server)")
                 }
                 Effect::LastRound { .. } => format!("{t} spreading each last round (pacing)"),
-                Effect::Rest { .. } => format!("{t} the rest (client work, closing)"),
+                Effect::Client { .. } => format!("{t} the client's own work and closing"),
+                Effect::Rest { .. } => format!("{t} the rest"),
             }
         })
         .collect();
