@@ -28,7 +28,7 @@ pub fn row_label(row: Row) -> &'static str {
         Row::Handshakes => "extra handshakes (SYN → SYN-ACK)",
         Row::ClosingAndReconnecting => "closing and reconnecting (last byte → next SYN)",
         Row::SlowStartRounds => "slow-start round trips (extra rounds × RTT)",
-        Row::TransferRest => "transfer, the rest (copying, pacing, CPU)",
+        Row::TransferRest => "transfer beyond the round trips",
         Row::RequestWait => "request wait (request → first byte)",
         Row::ClientWork => "client work before requests",
         Row::Remainder => "remainder (connect() → first SYN, and reading)",
@@ -154,7 +154,7 @@ fn cause(row: Row, seconds: f64, a: &Attribution, rtt_s: f64) -> String {
             )
         }
         Row::ClosingAndReconnecting => format!("{time} closing and reconnecting between files"),
-        Row::TransferRest => format!("{time} of transfer beyond its round trips (copying, CPU)"),
+        Row::TransferRest => format!("{time} of transfer beyond its round trips"),
         Row::RequestWait => format!("{time} waiting for first bytes"),
         Row::ClientWork => format!("{time} in the client's own work"),
         Row::Remainder => format!("{time} outside the captured timeline"),
@@ -189,9 +189,9 @@ pub fn model_difference(mode: Mode, gap: &ModelGap) -> String {
                     s
                 }
                 Effect::RoundSpacing { .. } => {
-                    format!("{t} rounds spaced beyond the RTT (delayed ACKs, server)")
+                    format!("{t} rounds spaced more than an RTT apart")
                 }
-                Effect::LastRound { .. } => format!("{t} spreading each last round (pacing)"),
+                Effect::LastRound { .. } => format!("{t} spread of each response's last round"),
                 Effect::Client { .. } => format!("{t} the client's own work and closing"),
                 Effect::Rest { .. } => format!("{t} the rest"),
             }
