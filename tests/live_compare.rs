@@ -415,3 +415,57 @@ fn live_compare_all_four_modes_as_root() {
     );
     assert!(report["kernel"]["tcp_fin_timeout_s"].as_u64().is_some());
 }
+
+/// The widest line of `text`, in characters (box-drawing characters count one each).
+fn widest(text: &str) -> usize {
+    text.lines().map(|l| l.chars().count()).max().unwrap_or(0)
+}
+
+#[test]
+fn report_fits_80_100_and_160_columns_as_root() {
+    if !common::require_root("report_fits_80_100_and_160_columns_as_root") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut pcap = None;
+    for width in [80, 100, 160] {
+        let out = common::synack()
+            .args(["compare", "--rounds", "2", "--modes"])
+            .arg("non-persistent,persistent,pipelined,parallel")
+            .arg("--captures")
+            .arg(dir.path().join("captures"))
+            .arg("--out")
+            .arg(dir.path().join("received"))
+            .env("COLUMNS", width.to_string())
+            .timeout(std::time::Duration::from_secs(120))
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{stdout}");
+        assert!(stdout.contains("Packets, parallel"), "{stdout}");
+        assert!(widest(&stdout) <= width, "{width} columns:\n{stdout}");
+        pcap = stdout
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("non-persistent"))
+            .map(str::trim)
+            .find(|p| p.ends_with(".pcap"))
+            .map(PathBuf::from);
+    }
+    let pcap = pcap.expect("the saved capture is named");
+    for width in [80, 100, 160] {
+        let out = common::synack()
+            .arg("analyze")
+            .arg(&pcap)
+            .env("COLUMNS", width.to_string())
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(stdout.contains("Connections"), "{stdout}");
+        assert!(widest(&stdout) <= width, "{width} columns:\n{stdout}");
+    }
+}

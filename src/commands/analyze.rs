@@ -113,30 +113,40 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
         }
         Output::Csv(mut w) => w.flush()?,
         Output::Tables { rows, .. } => {
+            let width = crate::report::width::output_width();
+            let fit = |t| crate::report::width::fit(t, width);
+            let wrap = |s: String| crate::report::width::wrap(&s, width);
             writeln!(
                 stdout,
-                "{}: {} packets ({} TCP, {} other, {} fragments, {} truncated)\n",
-                args.file.display(),
-                counts.frames,
-                totals.counts.packets,
-                counts.not_tcp,
-                counts.fragments,
-                counts.truncated
+                "{}\n",
+                wrap(format!(
+                    "{}: {} packets ({} TCP, {} other, {} fragments, {} truncated)",
+                    args.file.display(),
+                    counts.frames,
+                    totals.counts.packets,
+                    counts.not_tcp,
+                    counts.fragments,
+                    counts.truncated
+                ))
             )?;
-            writeln!(stdout, "Packets\n{}\n", tables::totals_table(&totals))?;
+            writeln!(stdout, "Packets\n{}\n", fit(tables::totals_table(&totals)))?;
             let rows: Vec<Connection> = rows.into_values().collect();
             let hidden = (totals.connections as usize).saturating_sub(rows.len());
+            let heading = tables::one_server(&rows).map_or_else(
+                || "Connections".to_string(),
+                |s| format!("Connections to {s}"),
+            );
             writeln!(
                 stdout,
-                "Connections\n{}\n",
-                tables::connection_table(&rows, hidden)
+                "{heading}\n{}\n",
+                fit(tables::connection_table(&rows, hidden))
             )?;
             writeln!(
                 stdout,
                 "Phases (connections in order of their first packet)\n{}\n",
-                tables::phase_summary_table(&phases.finish())
+                fit(tables::phase_summary_table(&phases.finish()))
             )?;
-            writeln!(stdout, "{description}")?;
+            writeln!(stdout, "{}", wrap(description))?;
         }
     }
     stdout.flush()?;

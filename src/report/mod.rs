@@ -6,6 +6,7 @@ pub mod json;
 pub mod tables;
 pub mod text;
 pub mod units;
+pub mod width;
 
 /// Seconds with enough digits that loopback microseconds do not print as 0.
 pub fn secs(s: f64) -> String {

@@ -4,7 +4,7 @@ use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{CellAlignment, Table};
 
 use super::units::TimeUnit;
-use super::{percent, secs, text};
+use super::{percent, text};
 use crate::analysis::attribution::Attribution;
 use crate::analysis::comparison::{Comparison, ModeResult, ResponseStats};
 use crate::analysis::expected::CountCheck;
@@ -208,55 +208,62 @@ pub fn totals_table(totals: &Totals) -> Table {
     t
 }
 
-fn opt_secs(v: Option<f64>) -> String {
-    v.map_or_else(|| "—".into(), secs)
-}
-
-/// One row per connection, with a "… N more" row for the `hidden` ones not given.
+/// One row per connection, with a "… N more" row for the `hidden` ones not given. Counts of a
+/// kind share a column (SYN/SYN-ACK/FIN/RST, pure ACK/data, retransmissions/duplicate ACKs) so
+/// the table stays narrow; the server column is left out when every connection has the same
+/// server (the caller names it).
 pub fn connection_table(conns: &[Connection], hidden: usize) -> Table {
-    let mut t = table(&[
-        "#",
-        "client",
-        "server",
-        "SYN",
-        "SYN-ACK",
-        "pure ACK",
-        "data",
-        "FIN",
-        "RST",
-        "retrans",
-        "dup ACK",
-        "requests",
-        "handshake (s)",
-        "teardown (s)",
-        "closed first",
+    let one_server = one_server(conns).is_some();
+    let mut header = vec!["#", "client"];
+    if !one_server {
+        header.push("server");
+    }
+    header.extend([
+        "S/SA/F/R",
+        "ACK/data",
+        "retr/dup",
+        "req",
+        "handshake",
+        "teardown",
+        "closer",
         "state",
     ]);
+    let mut t = table(&header);
+    // Addresses and counts read badly broken over lines; the table squeezes elsewhere first.
+    for i in 1..=if one_server { 1 } else { 2 } {
+        if let Some(col) = t.column_mut(i) {
+            col.set_constraint(comfy_table::ColumnConstraint::ContentWidth);
+        }
+    }
+    let times: Vec<f64> = conns
+        .iter()
+        .flat_map(|c| [c.handshake_s(), c.teardown_s()])
+        .flatten()
+        .collect();
+    let unit = TimeUnit::for_column(times);
+    let time = |v: Option<f64>| v.map_or_else(|| "—".to_string(), |s| unit.format(s));
     for c in conns {
         let client = if c.syn_seen {
             c.client.to_string()
         } else {
             format!("{} (guessed)", c.client)
         };
-        let closer = c.first_fin.map_or("—", |f| f.1.name());
-        t.add_row(vec![
-            c.stream.to_string(),
-            client,
-            c.server.to_string(),
-            c.counts.syn.to_string(),
-            c.counts.synack.to_string(),
-            c.counts.pure_ack.to_string(),
-            c.counts.data.to_string(),
-            c.counts.fin.to_string(),
-            c.counts.rst.to_string(),
-            c.counts.retransmissions.to_string(),
-            c.counts.dup_acks.to_string(),
+        let n = &c.counts;
+        let mut row = vec![c.stream.to_string(), client];
+        if !one_server {
+            row.push(c.server.to_string());
+        }
+        row.extend([
+            format!("{}/{}/{}/{}", n.syn, n.synack, n.fin, n.rst),
+            format!("{}/{}", n.pure_ack, n.data),
+            format!("{}/{}", n.retransmissions, n.dup_acks),
             c.exchanges.len().to_string(),
-            opt_secs(c.handshake_s()),
-            opt_secs(c.teardown_s()),
-            closer.to_string(),
+            time(c.handshake_s()),
+            time(c.teardown_s()),
+            c.first_fin.map_or("—", |f| f.1.name()).to_string(),
             c.final_state().name().to_string(),
         ]);
+        t.add_row(row);
     }
     if hidden > 0 {
         t.add_row(vec![format!("… {hidden} more (--all shows them)")]);
@@ -264,9 +271,16 @@ pub fn connection_table(conns: &[Connection], hidden: usize) -> Table {
     t
 }
 
+/// The server every connection in `conns` went to, when there is one.
+pub fn one_server(conns: &[Connection]) -> Option<std::net::SocketAddr> {
+    let first = conns.first()?.server;
+    conns.iter().all(|c| c.server == first).then_some(first)
+}
+
 /// Phase times of a capture's connections taken in order.
 pub fn phase_summary_table(p: &Phases) -> Table {
-    let mut t = table(&["phase", "seconds", "share of first SYN → last byte"]);
+    let mut t = table(&["phase", "time", "share of first SYN → last byte"]);
+    let unit = TimeUnit::for_column([p.timeline_s]);
     for (name, v) in [
         ("handshakes", p.handshake_s),
         ("client work", p.client_s),
@@ -275,16 +289,20 @@ pub fn phase_summary_table(p: &Phases) -> Table {
         ("closing (last byte → FIN)", p.closing_s),
         ("between connections", p.between_s),
     ] {
-        t.add_row(vec![name.to_string(), secs(v), percent(v, p.timeline_s)]);
+        t.add_row(vec![
+            name.to_string(),
+            unit.format(v),
+            percent(v, p.timeline_s),
+        ]);
     }
     t.add_row(vec![
         "first SYN → last byte".to_string(),
-        secs(p.timeline_s),
+        unit.format(p.timeline_s),
         percent(p.timeline_s, p.timeline_s),
     ]);
     t.add_row(vec![
         "teardown (overlaps)".to_string(),
-        secs(p.teardown_s),
+        unit.format(p.teardown_s),
         String::new(),
     ]);
     t

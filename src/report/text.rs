@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 
 use super::tables;
 use super::units::{TimeUnit, count, duration};
+use super::width::{fit, wrap_prose};
 use crate::analysis::attribution::{Attribution, Row};
 use crate::analysis::comparison::{Comparison, ResponseStats};
 use crate::analysis::model::{Effect, ModelGap};
@@ -253,8 +254,9 @@ pub fn link_line(stats: &crate::emulate::LinkStats) -> String {
     )
 }
 
-/// The whole terminal report of a comparison: the opening sentences, then the tables.
-pub fn comparison(cmp: &Comparison) -> String {
+/// The whole terminal report of a comparison: the opening sentences, then the tables, fitted to
+/// `width` (see `width::output_width`).
+pub fn comparison(cmp: &Comparison, width: Option<u16>) -> String {
     let mut out = String::new();
     for line in opening(cmp) {
         let _ = writeln!(out, "{line}");
@@ -267,7 +269,7 @@ pub fn comparison(cmp: &Comparison) -> String {
          one warm-up run each\n{}",
         cmp.rounds,
         cmp.seed,
-        tables::timing_table(cmp, shown)
+        fit(tables::timing_table(cmp, shown), width)
     );
     for m in &cmp.modes {
         let outliers = m.outlier_runs();
@@ -289,7 +291,7 @@ pub fn comparison(cmp: &Comparison) -> String {
                 "Packets, {} ({} connection(s) expected per run)\n{}",
                 m.mode.name(),
                 m.expected.connections / m.runs.len().max(1) as u64,
-                tables::packet_table(m, &checks)
+                fit(tables::packet_table(m, &checks), width)
             );
             if let Some(note) = m.close_note() {
                 let _ = writeln!(out, "{note}");
@@ -308,7 +310,7 @@ pub fn comparison(cmp: &Comparison) -> String {
     let _ = writeln!(
         out,
         "Phases, {source}: the first six add up to first SYN → last byte\n{}\n",
-        tables::phase_table(cmp)
+        fit(tables::phase_table(cmp), width)
     );
     for (mode, a) in cmp.attributions() {
         let _ = writeln!(
@@ -316,7 +318,7 @@ pub fn comparison(cmp: &Comparison) -> String {
             "Where the gap goes: {} against persistent (RTT {} measured)\n{}\n",
             mode.name(),
             duration(cmp.measured_rtt_s()),
-            tables::attribution_table(&a, mode)
+            fit(tables::attribution_table(&a, mode), width)
         );
     }
     if cmp.mode(Mode::Persistent).is_none() {
@@ -348,7 +350,7 @@ pub fn comparison(cmp: &Comparison) -> String {
         } else {
             String::new()
         },
-        tables::model_table(&cmp.model_gaps())
+        fit(tables::model_table(&cmp.model_gaps()), width)
     );
     for (mode, _, gap) in cmp.model_gaps() {
         let _ = writeln!(out, "{}", model_difference(mode, &gap));
@@ -364,7 +366,7 @@ pub fn comparison(cmp: &Comparison) -> String {
             out,
             "Slow start: the server's TCP_INFO as each response starts and once its last byte \
              is acknowledged, medians over the rounds\n{}",
-            tables::slow_start_table(&stats)
+            fit(tables::slow_start_table(&stats), width)
         );
         if let Some(line) = receive_window_line(&stats) {
             let _ = writeln!(out, "{line}");
@@ -383,7 +385,7 @@ pub fn comparison(cmp: &Comparison) -> String {
             show(k.initial_cwnd)
         );
     }
-    out
+    wrap_prose(&out, width)
 }
 
 #[cfg(test)]

@@ -163,9 +163,13 @@ fn compare(args: &CompareArgs, run_dir_made: &mut Option<PathBuf>) -> anyhow::Re
         order: outcome.order,
         seed: args.link.seed,
     };
-    print!("{}", text::comparison(&comparison));
+    let width = crate::report::width::output_width();
+    print!("{}", text::comparison(&comparison, width));
     if let Some(stats) = &link_stats {
-        println!("{}\n", text::link_line(stats));
+        println!(
+            "{}\n",
+            crate::report::width::wrap(&text::link_line(stats), width)
+        );
     }
     let mut report = json::comparison(&comparison);
     report["link_stats"] = serde_json::to_value(link_stats)?;
