@@ -194,3 +194,32 @@ fn verbose_runs_show_only_their_own_events() {
         "3 + 1 connections per round: {stdout}"
     );
 }
+
+#[test]
+fn no_progress_bar_when_stderr_is_not_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let out = common::synack()
+        .args(["compare", "--no-capture", "--rounds", "10"])
+        .arg("--captures")
+        .arg(dir.path().join("captures"))
+        .arg("--out")
+        .arg(dir.path().join("received"))
+        .timeout(Duration::from_secs(300))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Long enough that a terminal would have shown the bar …
+    assert!(started.elapsed() > Duration::from_secs(1));
+    // … but stderr is a pipe here: nothing of it, no carriage returns, no escape sequences.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("elapsed"), "{stderr}");
+    assert!(
+        !stderr.contains('\r') && !stderr.contains('\x1b'),
+        "{stderr:?}"
+    );
+}

@@ -2,11 +2,13 @@
 //! once, in an order shuffled per round (seeded), so drift over the session hits every mode
 //! alike. One live capture covers every round; it is split into a .pcap per mode at the end.
 
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
@@ -27,6 +29,9 @@ const SETTLE_MARGIN: Duration = Duration::from_millis(30);
 
 /// Upper bound on that wait.
 const SETTLE_LIMIT: Duration = Duration::from_secs(3);
+
+/// A comparison quicker than this shows no progress bar.
+const PROGRESS_AFTER: Duration = Duration::from_secs(1);
 
 /// What to capture, where.
 pub struct CaptureSetup {
@@ -74,6 +79,55 @@ pub struct Outcome {
     pub order: Vec<Vec<Mode>>,
 }
 
+/// The progress bar on stderr: shown only on a terminal, and only once the comparison has run
+/// for a second (a quick loopback run stays quiet); never in pipes or CI logs.
+struct Progress {
+    bar: ProgressBar,
+    started: Instant,
+    shown: bool,
+}
+
+impl Progress {
+    fn new(runs: u64) -> Progress {
+        let bar = ProgressBar::with_draw_target(Some(runs), ProgressDrawTarget::hidden());
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{msg:32} {bar:30} {pos}/{len} runs, {elapsed} elapsed, ETA {eta}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        Progress {
+            bar,
+            started: Instant::now(),
+            shown: false,
+        }
+    }
+
+    /// Says which run is next; shows the bar once a second has passed.
+    fn next(&mut self, mode: Mode, round: u32, rounds: u32) {
+        self.bar
+            .set_message(format!("{} round {}/{rounds}", mode.name(), round + 1));
+        if !self.shown
+            && self.started.elapsed() >= PROGRESS_AFTER
+            && std::io::stderr().is_terminal()
+        {
+            self.bar.set_draw_target(ProgressDrawTarget::stderr());
+            self.shown = true;
+        }
+    }
+
+    /// Prints to stdout without tearing the bar.
+    fn print(&self, f: impl FnOnce()) {
+        self.bar.suspend(f);
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        self.bar.finish_and_clear();
+    }
+}
+
 /// One run, as it happened.
 struct Run {
     mode: usize,
@@ -104,16 +158,19 @@ impl Session<'_> {
         let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
         let mut order = Vec::new();
         let mut runs: Vec<Run> = Vec::new();
+        let mut progress = Progress::new(u64::from(self.rounds) * self.modes.len() as u64);
         for round in 0..self.rounds {
             let mut modes: Vec<usize> = (0..self.modes.len()).collect();
             modes.shuffle(&mut rng);
             for &index in &modes {
+                progress.next(self.modes[index], round, self.rounds);
                 let timing = self.run_once(self.modes[index], round)?;
                 if let Some(r) = &recorder {
                     r.wait_quiet(self.settle(), SETTLE_LIMIT);
                 }
+                progress.bar.inc(1);
                 if self.verbose {
-                    self.print_events(&timing, round);
+                    progress.print(|| self.print_events(&timing, round));
                 }
                 runs.push(Run {
                     mode: index,
@@ -123,6 +180,7 @@ impl Session<'_> {
             order.push(modes.iter().map(|&i| self.modes[i]).collect());
         }
 
+        drop(progress);
         let captured = match recorder.take() {
             Some(recorder) => Some(self.split_capture(recorder, &session_pcap, &runs)?),
             None => None,
