@@ -92,6 +92,10 @@ pub struct CompareArgs {
     /// from both sides.
     #[arg(short, long)]
     pub verbose: bool,
+    /// Show every file in the timing table (from 10 files on, it shows the five slowest per
+    /// mode).
+    #[arg(long)]
+    pub all_files: bool,
 }
 
 /// Live capture options.

@@ -256,13 +256,13 @@ pub fn link_line(stats: &crate::emulate::LinkStats) -> String {
 
 /// The whole terminal report of a comparison: the opening sentences, then the tables, fitted to
 /// `width` (see `width::output_width`).
-pub fn comparison(cmp: &Comparison, width: Option<u16>) -> String {
+pub fn comparison(cmp: &Comparison, width: Option<u16>, all_files: bool) -> String {
     let mut out = String::new();
     for line in opening(cmp) {
         let _ = writeln!(out, "{line}");
     }
     out.push('\n');
-    let shown = (cmp.files.len() >= MANY_FILES).then_some(SLOWEST_SHOWN);
+    let shown = (!all_files && cmp.files.len() >= MANY_FILES).then_some(SLOWEST_SHOWN);
     let _ = writeln!(
         out,
         "Timing over {} rounds, every mode once per round in a shuffled order (seed {}), after \

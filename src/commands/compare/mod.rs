@@ -164,7 +164,7 @@ fn compare(args: &CompareArgs, run_dir_made: &mut Option<PathBuf>) -> anyhow::Re
         seed: args.link.seed,
     };
     let width = crate::report::width::output_width();
-    print!("{}", text::comparison(&comparison, width));
+    print!("{}", text::comparison(&comparison, width, args.all_files));
     if let Some(stats) = &link_stats {
         println!(
             "{}\n",
