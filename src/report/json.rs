@@ -7,7 +7,99 @@ use crate::analysis::comparison::{Comparison, ModeResult};
 use crate::track::reader::FrameCounts;
 use std::net::SocketAddr;
 
-use crate::track::{CloseKind, Connection, FinalState, FlagCounts, Side, TcpState, Totals};
+use crate::track::{CloseKind, Connection, FlagCounts, TcpState, Totals};
+
+/// Packet counts as JSON: the report's own field names, whatever the tracker calls them.
+#[derive(Debug, serde::Serialize)]
+pub struct CountsJson {
+    syn: u64,
+    synack: u64,
+    handshake_ack: u64,
+    pure_ack: u64,
+    data: u64,
+    fin: u64,
+    rst: u64,
+    packets: u64,
+    bytes: u64,
+    retransmissions: u64,
+    fast_retransmissions: u64,
+    spurious_retransmissions: u64,
+    out_of_order: u64,
+    lost_segments: u64,
+    resent_syn: u64,
+    resent_synack: u64,
+    resent_fin: u64,
+    dup_acks: u64,
+}
+
+impl CountsJson {
+    /// The JSON view of `c`.
+    pub fn of(c: &FlagCounts) -> CountsJson {
+        CountsJson {
+            syn: c.syn,
+            synack: c.synack,
+            handshake_ack: c.handshake_ack,
+            pure_ack: c.pure_ack,
+            data: c.data,
+            fin: c.fin,
+            rst: c.rst,
+            packets: c.packets,
+            bytes: c.bytes,
+            retransmissions: c.retransmissions,
+            fast_retransmissions: c.fast_retransmissions,
+            spurious_retransmissions: c.spurious_retransmissions,
+            out_of_order: c.out_of_order,
+            lost_segments: c.lost_segments,
+            resent_syn: c.resent_syn,
+            resent_synack: c.resent_synack,
+            resent_fin: c.resent_fin,
+            dup_acks: c.dup_acks,
+        }
+    }
+}
+
+/// Counts over connections as JSON: `{"connections", "syn", …}`.
+#[derive(Debug, serde::Serialize)]
+pub struct TotalsJson {
+    connections: u64,
+    #[serde(flatten)]
+    counts: CountsJson,
+}
+
+impl TotalsJson {
+    /// The JSON view of `t`.
+    pub fn of(t: &Totals) -> TotalsJson {
+        TotalsJson {
+            connections: t.connections,
+            counts: CountsJson::of(&t.counts),
+        }
+    }
+}
+
+/// RFC 9293's name of a state, as in the RFC's figures.
+fn state_name(state: TcpState) -> &'static str {
+    match state {
+        TcpState::Closed => "CLOSED",
+        TcpState::Listen => "LISTEN",
+        TcpState::SynSent => "SYN-SENT",
+        TcpState::SynReceived => "SYN-RECEIVED",
+        TcpState::Established => "ESTABLISHED",
+        TcpState::FinWait1 => "FIN-WAIT-1",
+        TcpState::FinWait2 => "FIN-WAIT-2",
+        TcpState::CloseWait => "CLOSE-WAIT",
+        TcpState::Closing => "CLOSING",
+        TcpState::LastAck => "LAST-ACK",
+        TcpState::TimeWait => "TIME-WAIT",
+    }
+}
+
+fn close_name(close: CloseKind) -> &'static str {
+    match close {
+        CloseKind::FourWay => "four-way",
+        CloseKind::ThreeWay => "three-way",
+        CloseKind::Simultaneous => "simultaneous",
+    }
+}
 
 /// One connection as JSON: `{"client","server","syn","synack","pure_ack","data","fin","rst",
 /// "handshake_s","teardown_s", …}`. A plain struct, so streaming thousands of them allocates little.
@@ -18,7 +110,7 @@ pub struct ConnectionJson {
     server: SocketAddr,
     client_guessed: bool,
     #[serde(flatten)]
-    counts: FlagCounts,
+    counts: CountsJson,
     requests: usize,
     http_requests: u64,
     client_payload_bytes: u64,
@@ -28,12 +120,12 @@ pub struct ConnectionJson {
     time_to_first_data_s: Option<f64>,
     teardown_s: Option<f64>,
     duration_s: f64,
-    active_closer: Option<Side>,
-    final_state: FinalState,
-    close: Option<CloseKind>,
+    active_closer: Option<&'static str>,
+    final_state: &'static str,
+    close: Option<&'static str>,
     fin_with_data: u64,
-    client_state: TcpState,
-    server_state: TcpState,
+    client_state: &'static str,
+    server_state: &'static str,
 }
 
 impl ConnectionJson {
@@ -44,7 +136,7 @@ impl ConnectionJson {
             client: c.client,
             server: c.server,
             client_guessed: !c.syn_seen,
-            counts: c.counts,
+            counts: CountsJson::of(&c.counts),
             requests: c.exchanges.len(),
             http_requests: c.http_requests,
             client_payload_bytes: c.client_bytes,
@@ -54,12 +146,12 @@ impl ConnectionJson {
             time_to_first_data_s: c.time_to_first_data_s(),
             teardown_s: c.teardown_s(),
             duration_s: c.last_ts.secs_since(c.first_ts),
-            active_closer: c.first_fin.map(|f| f.1),
-            final_state: c.final_state(),
-            close: c.close,
+            active_closer: c.first_fin.map(|f| f.1.name()),
+            final_state: c.final_state().name(),
+            close: c.close.map(close_name),
             fin_with_data: c.fin_with_data,
-            client_state: c.client_state,
-            server_state: c.server_state,
+            client_state: state_name(c.client_state),
+            server_state: state_name(c.server_state),
         }
     }
 }
@@ -77,7 +169,7 @@ pub fn capture_summary(counts: &FrameCounts, totals: &Totals, pattern: &str) -> 
         "not_tcp": counts.not_tcp,
         "truncated_frames": counts.truncated,
         "cut_off": counts.cut_off.as_ref().map(ToString::to_string),
-        "totals": totals,
+        "totals": TotalsJson::of(totals),
         "pattern": pattern,
     })
 }
@@ -100,7 +192,7 @@ fn mode(m: &ModeResult, cmp: &Comparison) -> Value {
                     "sha256": f.sha256,
                     "sha256_ok": f.sha256_ok,
                 })).collect::<Vec<_>>(),
-                "totals": r.totals,
+                "totals": r.totals.as_ref().map(TotalsJson::of),
                 "connections": r.connections.iter().map(connection).collect::<Vec<_>>(),
                 "phases": r.phases,
             })
@@ -110,7 +202,7 @@ fn mode(m: &ModeResult, cmp: &Comparison) -> Value {
         "runs": runs,
         "summary": { "total_s": m.total_summary(), "close_s": m.close_summary() },
         "outlier_rounds": m.outlier_runs().iter().map(|r| r + 1).collect::<Vec<_>>(),
-        "totals": m.totals(),
+        "totals": m.totals().as_ref().map(TotalsJson::of),
         "expected": m.expected,
         "checks": m.checks(),
         "phase_source": m.source,

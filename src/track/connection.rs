@@ -16,8 +16,7 @@ use crate::capture::segment::{Direction, HttpStart, Segment};
 use crate::timeline::Ts;
 
 /// One end of a connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Side {
     /// The side that sent the first SYN (or the guessed one, mid-stream).
     Client,
@@ -44,8 +43,7 @@ impl Side {
 }
 
 /// How a connection ended, as far as the capture shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FinalState {
     /// Both FINs sent and acknowledged.
     Closed,
@@ -70,8 +68,7 @@ impl FinalState {
 }
 
 /// How a connection's two FINs were exchanged.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CloseKind {
     /// FIN, ACK, FIN, ACK: the second side acknowledged the first FIN before sending its own.
     FourWay,

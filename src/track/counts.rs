@@ -8,7 +8,7 @@ use super::seq_analysis::SeqVerdict;
 use crate::capture::segment::Segment;
 
 /// Packet counts, with the definitions of Wireshark's display filters.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct FlagCounts {
     /// SYN set, ACK clear.
     pub syn: u64,
@@ -101,12 +101,11 @@ impl FlagCounts {
 }
 
 /// Counts over a set of connections.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Totals {
     /// Distinct TCP streams.
     pub connections: u64,
     /// Their packet counts, summed.
-    #[serde(flatten)]
     pub counts: FlagCounts,
 }
 

@@ -7,8 +7,7 @@
 use crate::capture::segment::TcpFlags;
 
 /// Connection states of RFC 9293 §3.3.2, as an observer on the path infers them for one endpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "SCREAMING-KEBAB-CASE")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TcpState {
     /// No connection.
     Closed,
