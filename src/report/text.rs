@@ -164,10 +164,12 @@ fn cause(row: Row, seconds: f64, a: &Attribution, rtt_s: f64) -> String {
 
 /// Where a mode's measurement differs from the model, effect by effect (they add up).
 pub fn model_difference(mode: Mode, gap: &ModelGap) -> String {
-    let unit = TimeUnit::for_column(gap.effects.iter().map(Effect::seconds));
+    let unit = TimeUnit::of(gap.measured_s - gap.predicted_s);
     let parts: Vec<String> = gap
         .effects
         .iter()
+        // An effect of under a microsecond (none measured) is left unsaid; the rest always shows.
+        .filter(|e| e.seconds().abs() >= 1e-6 || matches!(e, Effect::Rest { .. }))
         .map(|e| {
             let t = unit.format_signed(e.seconds());
             match *e {
