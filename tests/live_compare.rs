@@ -117,6 +117,35 @@ fn live_compare_on_loopback_as_root() {
         }
         if common::have_tshark("live_compare_on_loopback_as_root") {
             common::assert_matches_tshark(&pcap, &totals);
+            // Each response's rounds hold every byte the server sent, as tshark counts them.
+            let analyzed = common::analyze_json(&pcap, &[]);
+            let in_rounds: u64 = analyzed["connections"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .flat_map(|c| c["exchanges"].as_array().unwrap())
+                .flat_map(|x| x["rounds"].as_array().unwrap())
+                .map(|r| r["bytes"].as_u64().unwrap())
+                .sum();
+            let server_port = analyzed["connections"][0]["server"]
+                .as_str()
+                .unwrap()
+                .rsplit(':')
+                .next()
+                .unwrap()
+                .to_owned();
+            let out = Command::new("tshark")
+                .arg("-r")
+                .arg(&pcap)
+                .args(["-Y", &format!("tcp.srcport=={server_port}")])
+                .args(["-T", "fields", "-e", "tcp.len"])
+                .output()
+                .unwrap();
+            let sent: u64 = String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .map(|l| l.trim().parse::<u64>().unwrap_or(0))
+                .sum();
+            assert_eq!(in_rounds, sent, "{mode}");
         }
     }
 

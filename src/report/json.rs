@@ -7,7 +7,8 @@ use crate::analysis::comparison::{Comparison, ModeResult};
 use crate::track::reader::FrameCounts;
 use std::net::SocketAddr;
 
-use crate::track::{CloseKind, Connection, FlagCounts, TcpState, Totals};
+use crate::timeline::Ts;
+use crate::track::{CloseKind, Connection, Exchange, FlagCounts, TcpState, Totals};
 
 /// Packet counts as JSON: the report's own field names, whatever the tracker calls them.
 #[derive(Debug, serde::Serialize)]
@@ -76,6 +77,47 @@ impl TotalsJson {
     }
 }
 
+/// One round of a response as JSON.
+#[derive(Debug, serde::Serialize)]
+pub struct RoundJson {
+    start_unix_s: f64,
+    end_unix_s: f64,
+    segments: u32,
+    bytes: u64,
+}
+
+/// One request and its response as JSON, with the response's packet-timed rounds.
+#[derive(Debug, serde::Serialize)]
+pub struct ExchangeJson {
+    request_unix_s: f64,
+    first_response_unix_s: Option<f64>,
+    last_response_unix_s: Option<f64>,
+    client_window: Option<u64>,
+    rounds: Vec<RoundJson>,
+}
+
+impl ExchangeJson {
+    /// The JSON view of `x`.
+    pub fn of(x: &Exchange) -> ExchangeJson {
+        ExchangeJson {
+            request_unix_s: x.request.as_secs_f64(),
+            first_response_unix_s: x.first_response.map(Ts::as_secs_f64),
+            last_response_unix_s: x.last_response.map(Ts::as_secs_f64),
+            client_window: x.client_window,
+            rounds: x
+                .rounds
+                .iter()
+                .map(|r| RoundJson {
+                    start_unix_s: r.start.as_secs_f64(),
+                    end_unix_s: r.end.as_secs_f64(),
+                    segments: r.segments,
+                    bytes: r.bytes,
+                })
+                .collect(),
+        }
+    }
+}
+
 /// RFC 9293's name of a state, as in the RFC's figures.
 fn state_name(state: TcpState) -> &'static str {
     match state {
@@ -126,6 +168,8 @@ pub struct ConnectionJson {
     fin_with_data: u64,
     client_state: &'static str,
     server_state: &'static str,
+    mss: Option<u16>,
+    exchanges: Vec<ExchangeJson>,
 }
 
 impl ConnectionJson {
@@ -152,6 +196,8 @@ impl ConnectionJson {
             fin_with_data: c.fin_with_data,
             client_state: state_name(c.client_state),
             server_state: state_name(c.server_state),
+            mss: c.mss(),
+            exchanges: c.exchanges.iter().map(ExchangeJson::of).collect(),
         }
     }
 }
