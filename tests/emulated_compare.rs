@@ -303,3 +303,59 @@ fn compare_over_a_40ms_link_explains_the_gap_as_root() {
         assert!(rest.abs() < 0.05 * measured, "{mode}: {difference}");
     }
 }
+
+#[test]
+fn warm_up_packets_stay_out_of_the_runs_as_root() {
+    if !common::require_root("warm_up_packets_stay_out_of_the_runs_as_root") {
+        return;
+    }
+    // Non-persistent warms up last here: its server's final ACK arrives a round trip after the
+    // client returned, which once landed in the first mode's capture as a connection "begun
+    // before the capture".
+    let dir = tempfile::tempdir().unwrap();
+    let report = compare(
+        dir.path(),
+        &[
+            "--rtt",
+            "40ms",
+            "--rounds",
+            "1",
+            "--modes",
+            "persistent,non-persistent",
+        ],
+    );
+    for mode in ["persistent", "non-persistent"] {
+        for check in report["modes"][mode]["checks"].as_array().unwrap() {
+            assert!(check["reason"].is_null(), "{mode}: {check}");
+        }
+    }
+}
+
+#[test]
+fn verbose_events_over_a_link_belong_to_their_run_as_root() {
+    if !common::require_root("verbose_events_over_a_link_belong_to_their_run_as_root") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let _one = ONE_LINK.lock().unwrap_or_else(|e| e.into_inner());
+    let out = common::synack()
+        .args(["compare", "-v", "--rtt", "20ms", "--rounds", "1"])
+        .arg("--captures")
+        .arg(dir.path().join("captures"))
+        .arg("--out")
+        .arg(dir.path().join("received"))
+        .timeout(std::time::Duration::from_secs(120))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    // The warm-up's late server events (its FIN and close, a round trip after its client
+    // returned) must not show under the first run with negative times.
+    let times: Vec<f64> = stdout
+        .lines()
+        .filter(|l| l.contains(" s  "))
+        .map(|l| l.split(" s  ").next().unwrap().trim().parse().unwrap())
+        .collect();
+    assert!(!times.is_empty(), "{stdout}");
+    assert!(times.iter().all(|&t| t >= 0.0), "{stdout}");
+}
