@@ -164,12 +164,8 @@ fn fetch_refuses_urls_on_different_servers_and_https() {
 #[test]
 fn verbose_runs_show_only_their_own_events() {
     let dir = tempfile::tempdir().unwrap();
-    let out = common::synack()
-        .args(["compare", "-v", "--no-capture", "--rounds", "2"])
-        .arg("--captures")
-        .arg(dir.path().join("captures"))
-        .arg("--out")
-        .arg(dir.path().join("received"))
+    let out = common::compare_in(dir.path())
+        .args(["-v", "--no-capture", "--rounds", "2"])
         .timeout(Duration::from_secs(120))
         .output()
         .unwrap();
@@ -199,12 +195,8 @@ fn verbose_runs_show_only_their_own_events() {
 fn no_progress_bar_when_stderr_is_not_a_terminal() {
     let dir = tempfile::tempdir().unwrap();
     let started = Instant::now();
-    let out = common::synack()
-        .args(["compare", "--no-capture", "--rounds", "10"])
-        .arg("--captures")
-        .arg(dir.path().join("captures"))
-        .arg("--out")
-        .arg(dir.path().join("received"))
+    let out = common::compare_in(dir.path())
+        .args(["--no-capture", "--rounds", "10"])
         .timeout(Duration::from_secs(300))
         .output()
         .unwrap();

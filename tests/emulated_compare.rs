@@ -7,31 +7,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-/// One emulated link at a time: the forwarder's timing needs the machine's cores to itself.
-static ONE_LINK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
 fn compare(dir: &Path, args: &[&str]) -> Value {
-    let _one = ONE_LINK.lock().unwrap_or_else(|e| e.into_inner());
-    let json_path = dir.join("report.json");
-    let out = common::synack()
-        .arg("compare")
-        .args(args)
-        .arg("--captures")
-        .arg(dir.join("captures"))
-        .arg("--out")
-        .arg(dir.join("received"))
-        .arg("--json")
-        .arg(&json_path)
-        .timeout(std::time::Duration::from_secs(300))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&std::fs::read(json_path).unwrap()).unwrap()
+    common::compare_report(dir, args)
 }
 
 fn mean_total(report: &Value, mode: &str) -> f64 {
@@ -337,13 +314,9 @@ fn verbose_events_over_a_link_belong_to_their_run_as_root() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let _one = ONE_LINK.lock().unwrap_or_else(|e| e.into_inner());
-    let out = common::synack()
-        .args(["compare", "-v", "--rtt", "20ms", "--rounds", "1"])
-        .arg("--captures")
-        .arg(dir.path().join("captures"))
-        .arg("--out")
-        .arg(dir.path().join("received"))
+    let _one = common::ONE_LINK.lock().unwrap_or_else(|e| e.into_inner());
+    let out = common::compare_in(dir.path())
+        .args(["-v", "--rtt", "20ms", "--rounds", "1"])
         .timeout(std::time::Duration::from_secs(120))
         .output()
         .unwrap();

@@ -458,13 +458,9 @@ fn report_fits_80_100_and_160_columns_as_root() {
     let dir = tempfile::tempdir().unwrap();
     let mut pcap = None;
     for width in [80, 100, 160] {
-        let out = common::synack()
-            .args(["compare", "--rounds", "2", "--modes"])
+        let out = common::compare_in(dir.path())
+            .args(["--rounds", "2", "--modes"])
             .arg("non-persistent,persistent,pipelined,parallel")
-            .arg("--captures")
-            .arg(dir.path().join("captures"))
-            .arg("--out")
-            .arg(dir.path().join("received"))
             .env("COLUMNS", width.to_string())
             .timeout(std::time::Duration::from_secs(120))
             .output()

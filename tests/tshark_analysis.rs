@@ -11,33 +11,9 @@ use std::process::Command;
 use synack::track::ROUND_BOUNDARY_RTT_FRACTION;
 use synack::track::reader::track_file;
 
-/// One emulated link at a time: the forwarder's timing needs the machine's cores to itself.
-static ONE_LINK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
 /// Runs `synack compare ARGS` over the emulated link; returns its captures by mode.
 fn captures(dir: &Path, args: &[&str]) -> BTreeMap<String, PathBuf> {
-    let _one = ONE_LINK.lock().unwrap_or_else(|e| e.into_inner());
-    let json_path = dir.join("report.json");
-    let out = common::synack()
-        .arg("compare")
-        .args(args)
-        .arg("--captures")
-        .arg(dir.join("captures"))
-        .arg("--out")
-        .arg(dir.join("received"))
-        .arg("--json")
-        .arg(&json_path)
-        .timeout(std::time::Duration::from_secs(300))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(json_path).unwrap()).unwrap();
+    let report = common::compare_report(dir, args);
     report["captures"]
         .as_object()
         .expect("captures in the report")

@@ -4,6 +4,41 @@
 use std::path::Path;
 use std::process::Command;
 
+/// One emulated link at a time: the forwarder's timing needs the machine's cores to itself.
+pub static ONE_LINK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// `synack compare` with its output folders (captures, received files) inside `dir`.
+pub fn compare_in(dir: &Path) -> assert_cmd::Command {
+    let mut cmd = synack();
+    cmd.arg("compare")
+        .arg("--captures")
+        .arg(dir.join("captures"))
+        .arg("--out")
+        .arg(dir.join("received"));
+    cmd
+}
+
+/// Runs `synack compare ARGS` in `dir`, one emulated link at a time, and returns its report;
+/// a failed run fails the test with its output.
+pub fn compare_report(dir: &Path, args: &[&str]) -> serde_json::Value {
+    let _one = ONE_LINK.lock().unwrap_or_else(|e| e.into_inner());
+    let json_path = dir.join("report.json");
+    let out = compare_in(dir)
+        .args(args)
+        .arg("--json")
+        .arg(&json_path)
+        .timeout(std::time::Duration::from_secs(300))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&std::fs::read(json_path).unwrap()).unwrap()
+}
+
 /// True when running as root.
 pub fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions and cannot fail.
