@@ -190,16 +190,18 @@ impl Ladder {
                 acks.push(p);
                 continue;
             }
-            flush(&mut acks, &mut steps);
+            let round = (p.from == Side::Server && p.len > 0 && !p.resent && !f.fin)
+                .then(|| in_round(p))
+                .flatten();
+            // Segments of a round already drawn fall inside its band: the client's ACKs around
+            // them stay one run.
+            if round.is_none_or(|i| !round_drawn[i]) {
+                flush(&mut acks, &mut steps);
+            }
             if p.from == Side::Client && pure_ack {
                 handshake_acked = true;
             }
-            if p.from == Side::Server
-                && p.len > 0
-                && !p.resent
-                && !f.fin
-                && let Some(i) = in_round(p)
-            {
+            if let Some(i) = round {
                 if !round_drawn[i] {
                     round_drawn[i] = true;
                     let (e, r, round) = rounds[i];
@@ -364,8 +366,7 @@ fn draw(ladder: &Ladder, px_per_s: f64) -> Svg {
         ));
     }
     let d = ladder.one_way_s;
-    let mut last_label = f64::NEG_INFINITY;
-    let mut last_time = f64::NEG_INFINITY;
+    let mut labels = Labels::default();
     for step in &ladder.steps {
         match step {
             Step::Arrow {
@@ -397,37 +398,34 @@ fn draw(ladder: &Ladder, px_per_s: f64) -> Svg {
                     x: (a.x + b.x) / 2.0,
                     y: (a.y + b.y) / 2.0 - 3.0,
                 };
-                if mid.y - last_label >= LABEL_GAP {
-                    svg.push(
-                        Mark::new(
-                            Shape::Text {
-                                at: mid,
-                                anchor: Anchor::Middle,
-                                text: label.clone(),
-                            },
-                            if *resent {
-                                "pkt-label resent"
-                            } else {
-                                "pkt-label"
-                            },
-                        )
-                        .titled(title.clone()),
-                    );
-                    last_label = mid.y;
-                }
+                let rank = if *resent {
+                    0
+                } else if label == "ACK" {
+                    2
+                } else {
+                    1
+                };
                 let client_y = if *from == Side::Client { a.y } else { b.y };
-                if client_y - last_time >= LABEL_GAP {
-                    svg.text(
-                        Point {
-                            x: TIME_X,
-                            y: client_y + 3.0,
+                let class = if *resent {
+                    "pkt-label resent"
+                } else {
+                    "pkt-label"
+                };
+                labels.add(
+                    rank,
+                    Mark::new(
+                        Shape::Text {
+                            at: mid,
+                            anchor: Anchor::Middle,
+                            text: label.clone(),
                         },
-                        Anchor::End,
-                        "time",
-                        duration(*at_s),
-                    );
-                    last_time = client_y;
-                }
+                        class,
+                    )
+                    .titled(title.clone()),
+                    mid.y,
+                    duration(*at_s),
+                    client_y,
+                );
             }
             Step::Band {
                 from,
@@ -467,41 +465,83 @@ fn draw(ladder: &Ladder, px_per_s: f64) -> Svg {
                     y: (points[0].y + points[1].y + points[2].y + points[3].y) / 4.0 + 4.0,
                 };
                 svg.push(Mark::new(Shape::Polygon(points), class).titled(title.clone()));
-                if mid.y - last_label >= LABEL_GAP {
-                    svg.push(
-                        Mark::new(
-                            Shape::Text {
-                                at: mid,
-                                anchor: Anchor::Middle,
-                                text: label.clone(),
-                            },
-                            "band-label",
-                        )
-                        .titled(title.clone()),
-                    );
-                    last_label = mid.y;
-                }
                 let client_y = scale.at(if *from == Side::Client {
                     sent.1
                 } else {
                     arrived.1
                 });
-                if client_y - last_time >= LABEL_GAP {
-                    svg.text(
-                        Point {
-                            x: TIME_X,
-                            y: client_y + 3.0,
+                labels.add(
+                    if *data { 1 } else { 2 },
+                    Mark::new(
+                        Shape::Text {
+                            at: mid,
+                            anchor: Anchor::Middle,
+                            text: label.clone(),
                         },
-                        Anchor::End,
-                        "time",
-                        duration(*first_s),
-                    );
-                    last_time = client_y;
-                }
+                        "band-label",
+                    )
+                    .titled(title.clone()),
+                    mid.y,
+                    duration(*first_s),
+                    client_y,
+                );
             }
         }
     }
+    labels.place(&mut svg);
     svg
+}
+
+/// A label waiting for a place: its rank (0 first), its mark and height, and the time shown
+/// beside the client's lane at `time_y`.
+struct Label {
+    rank: u8,
+    mark: Mark,
+    y: f64,
+    time: String,
+    time_y: f64,
+}
+
+/// Labels placed by rank: retransmissions, then named packets and rounds, then ACKs; one that
+/// would overlap a placed one is left to its mark's tooltip.
+#[derive(Default)]
+struct Labels(Vec<Label>);
+
+impl Labels {
+    fn add(&mut self, rank: u8, mark: Mark, y: f64, time: String, time_y: f64) {
+        self.0.push(Label {
+            rank,
+            mark,
+            y,
+            time,
+            time_y,
+        });
+    }
+
+    fn place(mut self, svg: &mut Svg) {
+        // Stable: within a rank, earlier labels first.
+        self.0.sort_by_key(|l| l.rank);
+        let (mut texts, mut times): (Vec<f64>, Vec<f64>) = (Vec::new(), Vec::new());
+        let free = |taken: &[f64], y: f64| taken.iter().all(|t| (t - y).abs() >= LABEL_GAP);
+        for label in self.0 {
+            if free(&texts, label.y) {
+                texts.push(label.y);
+                svg.push(label.mark);
+            }
+            if free(&times, label.time_y) {
+                times.push(label.time_y);
+                svg.text(
+                    Point {
+                        x: TIME_X,
+                        y: label.time_y + 3.0,
+                    },
+                    Anchor::End,
+                    "time",
+                    label.time,
+                );
+            }
+        }
+    }
 }
 
 /// The ladders of one drawn run: one per connection.

@@ -136,7 +136,18 @@ fn draw(g: &Graph) -> Svg {
     let max_t = g.series.iter().map(Series::end_s).fold(0.0, f64::max);
     let max_b = g.series.iter().map(Series::bytes).fold(0.0, f64::max);
     let t_ticks = ticks(0.0, max_t, 10);
-    let b_ticks = ticks(0.0, max_b, 5);
+    // Byte ticks fall on round numbers of the binary unit the labels use (KiB, MiB).
+    let step_unit = if max_b >= 1024.0 * 1024.0 {
+        1024.0 * 1024.0
+    } else if max_b >= 1024.0 {
+        1024.0
+    } else {
+        1.0
+    };
+    let b_ticks: Vec<f64> = ticks(0.0, max_b / step_unit, 5)
+        .into_iter()
+        .map(|t| t * step_unit)
+        .collect();
     let x = Scale::new(
         0.0,
         t_ticks.last().copied().unwrap_or(max_t),
