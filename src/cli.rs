@@ -182,6 +182,9 @@ pub struct AnalyzeArgs {
     /// Show every connection (default: the first 20).
     #[arg(long)]
     pub all: bool,
+    /// Also write the HTML report (waterfall, ladder diagrams, time–sequence graphs, tables).
+    #[arg(long, value_name = "OUT.html")]
+    pub html: Option<PathBuf>,
 }
 
 /// Options of `serve`.

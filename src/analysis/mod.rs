@@ -4,8 +4,11 @@
 
 pub mod attribution;
 pub mod comparison;
+pub mod drawn;
 pub mod expected;
+pub mod file_phases;
 pub mod model;
 pub mod pattern;
 pub mod phases;
+pub mod spread;
 pub mod stats;

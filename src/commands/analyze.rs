@@ -3,18 +3,26 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
+use std::path::Path;
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 
+use crate::analysis::drawn::draw;
 use crate::analysis::pattern::RequestPattern;
 use crate::analysis::phases::{ConnectionTimeline, PhaseAccumulator};
 use crate::cli::AnalyzeArgs;
-use crate::report::{csv as csv_rows, json, tables};
+use crate::report::{csv as csv_rows, html, json, tables};
 use crate::track::reader::CaptureReader;
 use crate::track::{Connection, Totals};
 
 /// Shown connections without `--all`.
 const CONNECTION_ROWS: usize = 20;
+
+/// Connections the HTML report keeps for its waterfall and tables.
+const HTML_CONNECTIONS: usize = 200;
+
+/// Connections the HTML report draws packet by packet.
+const HTML_LADDERS: usize = 8;
 
 /// Where each finished connection goes.
 enum Output {
@@ -32,6 +40,9 @@ enum Output {
 /// Reads the capture and prints its tables, JSON or CSV.
 pub fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
     let context = || format!("cannot analyze {}", args.file.display());
+    if args.html.is_some() && args.file.as_os_str() == "-" {
+        bail!("--html reads the capture twice: give a file, not standard input");
+    }
     let reader = CaptureReader::open(&args.file, args.filter.as_deref()).with_context(context)?;
     let mut output = if args.json {
         Output::Json { first: true }
@@ -48,6 +59,7 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
     let mut totals = Totals::default();
     let mut phases = PhaseAccumulator::default();
     let mut pattern = RequestPattern::default();
+    let mut page = args.html.as_ref().map(|_| HtmlCollector::default());
     let mut write_error: Option<anyhow::Error> = None;
     // A buffer of its own: stdout's line buffer would scan every small JSON write for newlines.
     let mut stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
@@ -57,6 +69,9 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
     let counts = reader.read(|conn| {
         totals.add(&Totals::of([&conn]));
         pattern.add(&conn);
+        if let Some(page) = &mut page {
+            page.add(&conn);
+        }
         let written = match &mut output {
             Output::Tables { rows, limit } => {
                 // Only the tables show phases: JSON and CSV skip the work.
@@ -100,6 +115,9 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
         );
     }
     let description = pattern.describe();
+    if let (Some(out), Some(page)) = (&args.html, page) {
+        page.write(args, out, counts.frames, &totals, &description)?;
+    }
     match output {
         Output::Json { .. } => {
             let summary =
@@ -151,4 +169,52 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
     }
     stdout.flush()?;
     Ok(())
+}
+
+/// What `--html` keeps while the capture streams past: the first connections and every
+/// connection's phases.
+#[derive(Default)]
+struct HtmlCollector {
+    connections: BTreeMap<usize, Connection>,
+    phases: PhaseAccumulator,
+}
+
+impl HtmlCollector {
+    fn add(&mut self, conn: &Connection) {
+        self.phases.add(&ConnectionTimeline::from_capture(conn));
+        self.connections.insert(conn.stream, conn.clone());
+        if self.connections.len() > HTML_CONNECTIONS {
+            self.connections.pop_last();
+        }
+    }
+
+    /// Reads the drawn connections' packets again and writes the page to `out`.
+    fn write(
+        self,
+        args: &AnalyzeArgs,
+        out: &Path,
+        frames: u64,
+        totals: &Totals,
+        pattern: &str,
+    ) -> anyhow::Result<()> {
+        let connections: Vec<Connection> = self.connections.into_values().collect();
+        let shown: Vec<&Connection> = connections.iter().take(HTML_LADDERS).collect();
+        let drawn = draw(&args.file, &shown)
+            .with_context(|| format!("cannot read {} again", args.file.display()))?;
+        let page_dir = out.parent().unwrap_or(Path::new(""));
+        let page = html::capture(
+            &html::CaptureView {
+                path: &args.file,
+                frames,
+                totals,
+                hidden: (totals.connections as usize).saturating_sub(connections.len()),
+                connections: &connections,
+                phases: &self.phases.finish(),
+                pattern,
+                drawn: &drawn,
+            },
+            page_dir,
+        );
+        std::fs::write(out, page).with_context(|| format!("cannot write {}", out.display()))
+    }
 }

@@ -3,7 +3,8 @@
 
 use serde_json::{Value, json};
 
-use crate::analysis::comparison::{Comparison, ModeResult};
+use crate::analysis::comparison::{Comparison, ModeResult, RunResult};
+use crate::analysis::file_phases::{self, FilePhase, FilePhases};
 use crate::track::reader::FrameCounts;
 use std::net::SocketAddr;
 
@@ -220,6 +221,40 @@ pub fn capture_summary(counts: &FrameCounts, totals: &Totals, pattern: &str) -> 
     })
 }
 
+/// One file's time in one run, split into the waterfall's phases (`file_phases`).
+#[derive(Debug, serde::Serialize)]
+struct FilePhasesJson {
+    name: String,
+    connection: usize,
+    start_s: Option<f64>,
+    between_s: f64,
+    handshake_s: f64,
+    client_s: f64,
+    wait_s: f64,
+    transfer_s: f64,
+    closing_s: f64,
+}
+
+impl FilePhasesJson {
+    fn of(f: &FilePhases, run: &RunResult, cmp: &Comparison) -> FilePhasesJson {
+        FilePhasesJson {
+            name: cmp
+                .files
+                .get(f.file)
+                .map(|x| x.name.clone())
+                .unwrap_or_default(),
+            connection: f.connection,
+            start_s: f.start().map(|s| s.secs_since(run.timing.start)),
+            between_s: f.seconds(FilePhase::Between),
+            handshake_s: f.seconds(FilePhase::Handshake),
+            client_s: f.seconds(FilePhase::ClientWork),
+            wait_s: f.seconds(FilePhase::RequestWait),
+            transfer_s: f.seconds(FilePhase::Transfer),
+            closing_s: f.seconds(FilePhase::Closing),
+        }
+    }
+}
+
 fn mode(m: &ModeResult, cmp: &Comparison) -> Value {
     let files = cmp.files.len();
     let runs: Vec<Value> = m
@@ -241,6 +276,7 @@ fn mode(m: &ModeResult, cmp: &Comparison) -> Value {
                 "totals": r.totals.as_ref().map(TotalsJson::of),
                 "connections": r.connections.iter().map(connection).collect::<Vec<_>>(),
                 "phases": r.phases,
+                "file_phases": file_phases::of_run(r).iter().map(|f| FilePhasesJson::of(f, r, cmp)).collect::<Vec<_>>(),
             })
         })
         .collect();

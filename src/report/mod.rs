@@ -1,7 +1,8 @@
-//! Report layer: tables, JSON and CSV from analysis results. Renderers return a `Table`, a `String`
+//! Report layer: tables, JSON, CSV and the HTML page from analysis results. Renderers return a `Table`, a `String`
 //! or a `serde_json::Value`; `main` and the commands print. Must not import `pcap` or `etherparse`.
 
 pub mod csv;
+pub mod html;
 pub mod json;
 pub mod tables;
 pub mod text;

@@ -4,7 +4,8 @@
 //! Works on `Segment` alone; must not import `pcap`, `etherparse`, transfer, analysis or report code
 //! (`reader` alone opens captures, through the capture layer's `Source` and `Decoder`). One concept
 //! per file: `seq` (sequence numbers), `state` (the RFC 9293 state machine), `half` (what one side
-//! sent), `seq_analysis` (Wireshark's retransmission classes), `counts`, `exchange`, `rounds` (a response's round trips), `connection`, `tracker`.
+//! sent), `seq_analysis` (Wireshark's retransmission classes), `counts`, `exchange`, `rounds` (a response's round trips), `connection`, `tracker`; `trace` rereads the packets
+//! of chosen connections for the pictures.
 
 mod connection;
 mod counts;
@@ -15,6 +16,7 @@ mod rounds;
 mod seq;
 mod seq_analysis;
 mod state;
+pub mod trace;
 mod tracker;
 
 pub use connection::{CloseKind, Connection, FinalState, Side};

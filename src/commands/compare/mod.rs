@@ -1,6 +1,7 @@
 //! `synack compare`: the files in every mode, round after round under one live capture (see
 //! `session`), then the report, the saved captures and report.json.
 
+mod page;
 mod session;
 
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
@@ -179,6 +180,7 @@ fn compare(args: &CompareArgs, run_dir_made: &mut Option<PathBuf>) -> anyhow::Re
     if let Some(extra) = &args.output.json {
         write_atomically(extra, report.as_bytes())?;
     }
+    let html_path = page::write_html(&comparison, &run_dir)?;
     println!("Saved");
     for m in &comparison.modes {
         if let Some(c) = &m.capture {
@@ -186,6 +188,7 @@ fn compare(args: &CompareArgs, run_dir_made: &mut Option<PathBuf>) -> anyhow::Re
         }
     }
     println!("  {:<15} {}", "report", report_path.display());
+    println!("  {:<15} {}", "html report", html_path.display());
     println!("  {:<15} {}", "received files", args.out.display());
     Ok(())
 }

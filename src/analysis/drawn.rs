@@ -1,0 +1,127 @@
+//! Attribute layer: what the HTML report draws packet by packet — one round of a comparison (the
+//! median run of the first mode, and the other modes' runs of the same round), or the first
+//! connections of a capture — with each connection's packets read again from the saved capture.
+//!
+//! Reads captures only through the track layer's `trace`; must not import `pcap`, `etherparse`
+//! or report code.
+
+use std::path::Path;
+
+use super::comparison::{Comparison, RunResult};
+use crate::capture::CaptureError;
+use crate::timeline::Ts;
+use crate::track::Connection;
+use crate::track::trace::{ConnectionTrace, TraceRequest, trace_connections};
+use crate::transfer::client::Mode;
+
+/// One connection as drawn: what the tracker made of it and its packets.
+#[derive(Debug, Clone)]
+pub struct DrawnConnection {
+    /// The tracked connection (exchanges, rounds, times).
+    pub connection: Connection,
+    /// Its packets.
+    pub trace: ConnectionTrace,
+    /// The file of each exchange, where the client's requests match the exchanges one to one.
+    pub files: Vec<Option<usize>>,
+    /// The one-way delay between the capture point and the server: half the handshake's round
+    /// trip as captured (client SYN → SYN-ACK), 0 without a handshake.
+    pub one_way_s: f64,
+}
+
+/// The drawn connections of one mode's run.
+#[derive(Debug, Clone)]
+pub struct DrawnRun {
+    /// The mode.
+    pub mode: Mode,
+    /// The run's start (just before its first connect).
+    pub start: Ts,
+    /// Its connections in the order they opened.
+    pub connections: Vec<DrawnConnection>,
+}
+
+/// One round of a comparison, every mode's run of it, drawn packet by packet.
+#[derive(Debug, Clone)]
+pub struct DrawnRound {
+    /// The round, from 0.
+    pub round: usize,
+    /// One run per captured mode.
+    pub runs: Vec<DrawnRun>,
+}
+
+/// The round whose run of the first mode has the median total (the upper one of two).
+pub fn median_round(cmp: &Comparison) -> Option<usize> {
+    let runs = &cmp.modes.first()?.runs;
+    let mut order: Vec<usize> = (0..runs.len()).collect();
+    order.sort_by(|&a, &b| {
+        runs[a]
+            .timing
+            .total_s()
+            .total_cmp(&runs[b].timing.total_s())
+    });
+    order.get(order.len() / 2).copied()
+}
+
+/// Reads the packets of the median round's connections from each mode's saved capture (None
+/// without captures).
+pub fn draw_median_round(cmp: &Comparison) -> Result<Option<DrawnRound>, CaptureError> {
+    let Some(round) = median_round(cmp) else {
+        return Ok(None);
+    };
+    let mut runs = Vec::new();
+    for m in &cmp.modes {
+        let (Some(capture), Some(run)) = (&m.capture, m.runs.get(round)) else {
+            continue;
+        };
+        let mut connections: Vec<&Connection> = run.connections.iter().collect();
+        connections.sort_by_key(|c| c.syn_ts.unwrap_or(c.first_ts));
+        let mut drawn = draw(&capture.path, &connections)?;
+        for d in &mut drawn {
+            d.files = files_of(run, &d.connection);
+        }
+        runs.push(DrawnRun {
+            mode: m.mode,
+            start: run.timing.start,
+            connections: drawn,
+        });
+    }
+    Ok((!runs.is_empty()).then_some(DrawnRound { round, runs }))
+}
+
+/// The file of each exchange of `conn`, from the client's requests on the same local address.
+fn files_of(run: &RunResult, conn: &Connection) -> Vec<Option<usize>> {
+    let timing = run
+        .timing
+        .connections
+        .iter()
+        .find(|t| t.local == conn.client && t.requests.len() == conn.exchanges.len());
+    (0..conn.exchanges.len())
+        .map(|i| timing.map(|t| t.requests[i].file))
+        .collect()
+}
+
+/// Reads the packets of `connections` from the capture at `path`, in the order given.
+pub fn draw(
+    path: &Path,
+    connections: &[&Connection],
+) -> Result<Vec<DrawnConnection>, CaptureError> {
+    let requests: Vec<TraceRequest> = connections
+        .iter()
+        .map(|c| TraceRequest {
+            client: c.client,
+            server: c.server,
+            from: c.first_ts,
+            to: c.last_ts,
+        })
+        .collect();
+    let traces = trace_connections(path, &requests)?;
+    Ok(connections
+        .iter()
+        .zip(traces)
+        .map(|(&c, trace)| DrawnConnection {
+            connection: c.clone(),
+            trace,
+            files: vec![None; c.exchanges.len()],
+            one_way_s: c.handshake_s().unwrap_or(0.0) / 2.0,
+        })
+        .collect())
+}

@@ -1,0 +1,311 @@
+//! Report layer: the time–sequence graph (Stevens style) of one file's response — each data
+//! segment a vertical stroke at its capture time from its first to its last byte, the client's
+//! ACKs a step line below, one colour per mode overlaid on one scale, so that a window restarting
+//! from its initial size is seen as the same steps again.
+
+use maud::{Markup, html};
+
+use super::svg::{Anchor, Mark, Point, Scale, Shape, Svg, ticks};
+use crate::analysis::drawn::DrawnConnection;
+use crate::report::units::{TimeUnit, bytes, duration};
+use crate::track::Side;
+
+/// One response's packets, time since its request was captured, bytes since its first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Series {
+    /// The mode or connection it comes from.
+    pub name: String,
+    /// (time, first byte, one past the last byte, resent) per data segment.
+    pub segments: Vec<(f64, f64, f64, bool)>,
+    /// (time, bytes acknowledged) per client ACK.
+    pub acks: Vec<(f64, f64)>,
+    /// When each round started.
+    pub round_starts: Vec<f64>,
+}
+
+impl Series {
+    /// Exchange `exchange` of `d` as a series, or None when it was not answered.
+    pub fn of(d: &DrawnConnection, exchange: usize, name: String) -> Option<Series> {
+        let x = d.connection.exchanges.get(exchange)?;
+        let (first, last) = (x.first_response?, x.last_response?);
+        let data: Vec<_> = d
+            .trace
+            .packets
+            .iter()
+            .filter(|p| p.from == Side::Server && p.len > 0 && first <= p.ts && p.ts <= last)
+            .collect();
+        let base = data.iter().map(|p| p.seq).min()?;
+        let end = data.iter().map(|p| p.seq + p.len).max()?;
+        let t = |ts: crate::timeline::Ts| ts.secs_since(x.request);
+        let segments = data
+            .iter()
+            .map(|p| {
+                (
+                    t(p.ts),
+                    f64::from(p.seq - base),
+                    f64::from(p.seq + p.len - base),
+                    p.resent,
+                )
+            })
+            .collect();
+        // ACKs up to the one that covers the last byte.
+        let mut acks = Vec::new();
+        for p in &d.trace.packets {
+            if p.from != Side::Client || !p.flags.ack || p.ts < first || p.ack <= base {
+                continue;
+            }
+            acks.push((t(p.ts), f64::from(p.ack.min(end) - base)));
+            if p.ack >= end {
+                break;
+            }
+        }
+        Some(Series {
+            name,
+            segments,
+            acks,
+            round_starts: x.rounds.iter().map(|r| t(r.start)).collect(),
+        })
+    }
+
+    fn end_s(&self) -> f64 {
+        let seg = self.segments.iter().map(|s| s.0).fold(0.0, f64::max);
+        self.acks.iter().map(|a| a.0).fold(seg, f64::max)
+    }
+
+    fn bytes(&self) -> f64 {
+        self.segments.iter().map(|s| s.2).fold(0.0, f64::max)
+    }
+}
+
+/// One graph: a response under every mode drawn.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Graph {
+    /// The file or response.
+    pub title: String,
+    /// One series per mode.
+    pub series: Vec<Series>,
+}
+
+const WIDTH: f64 = 1100.0;
+const HEIGHT: f64 = 320.0;
+const LEFT: f64 = 80.0;
+const RIGHT: f64 = 20.0;
+const TOP: f64 = 28.0;
+const BOTTOM: f64 = 36.0;
+
+/// The CSS class of the `i`-th series.
+fn series_class(i: usize, part: &str) -> &'static str {
+    const CLASSES: [[&str; 3]; 4] = [
+        ["s0 seg", "s0 ack", "s0 round"],
+        ["s1 seg", "s1 ack", "s1 round"],
+        ["s2 seg", "s2 ack", "s2 round"],
+        ["s3 seg", "s3 ack", "s3 round"],
+    ];
+    let row = CLASSES[i % CLASSES.len()];
+    match part {
+        "seg" => row[0],
+        "ack" => row[1],
+        _ => row[2],
+    }
+}
+
+/// Draws `graphs`, each on its own scale shared by its series.
+pub fn render(graphs: &[Graph]) -> Markup {
+    html! {
+        @for g in graphs {
+            figure class="tseq-figure" {
+                figcaption {
+                    (g.title) " — "
+                    @for (i, s) in g.series.iter().enumerate() {
+                        span class=(format!("key s{}", i % 4)) {
+                            (s.name) ": " (s.round_starts.len())
+                            @if s.round_starts.len() == 1 { " round" } @else { " rounds" }
+                            ", last byte " (duration(s.segments.iter().map(|x| x.0).fold(0.0, f64::max)))
+                            " after the request"
+                        }
+                        " "
+                    }
+                }
+                (draw(g))
+            }
+        }
+    }
+}
+
+fn draw(g: &Graph) -> Svg {
+    let max_t = g.series.iter().map(Series::end_s).fold(0.0, f64::max);
+    let max_b = g.series.iter().map(Series::bytes).fold(0.0, f64::max);
+    let t_ticks = ticks(0.0, max_t, 10);
+    // Byte ticks fall on round numbers of the binary unit the labels use (KiB, MiB).
+    let step_unit = if max_b >= 1024.0 * 1024.0 {
+        1024.0 * 1024.0
+    } else if max_b >= 1024.0 {
+        1024.0
+    } else {
+        1.0
+    };
+    let b_ticks: Vec<f64> = ticks(0.0, max_b / step_unit, 5)
+        .into_iter()
+        .map(|t| t * step_unit)
+        .collect();
+    let x = Scale::new(
+        0.0,
+        t_ticks.last().copied().unwrap_or(max_t),
+        LEFT,
+        WIDTH - RIGHT,
+    );
+    let y = Scale::new(
+        0.0,
+        b_ticks.last().copied().unwrap_or(max_b),
+        HEIGHT - BOTTOM,
+        TOP,
+    );
+    let mut svg = Svg::new(
+        "tseq",
+        WIDTH,
+        HEIGHT,
+        format!("time–sequence graph of {}", g.title),
+    );
+    let unit = TimeUnit::for_column(t_ticks.iter().copied());
+    for &t in &t_ticks {
+        let px = x.at(t);
+        svg.push(Mark::new(
+            Shape::Line {
+                from: Point { x: px, y: TOP },
+                to: Point {
+                    x: px,
+                    y: HEIGHT - BOTTOM,
+                },
+            },
+            "grid",
+        ));
+        svg.text(
+            Point {
+                x: px,
+                y: HEIGHT - BOTTOM + 14.0,
+            },
+            Anchor::Middle,
+            "tick",
+            unit.format(t),
+        );
+    }
+    for &b in &b_ticks {
+        let py = y.at(b);
+        svg.push(Mark::new(
+            Shape::Line {
+                from: Point { x: LEFT, y: py },
+                to: Point {
+                    x: WIDTH - RIGHT,
+                    y: py,
+                },
+            },
+            "grid",
+        ));
+        svg.text(
+            Point {
+                x: LEFT - 6.0,
+                y: py + 4.0,
+            },
+            Anchor::End,
+            "tick",
+            bytes(b),
+        );
+    }
+    svg.text(
+        Point {
+            x: WIDTH - RIGHT,
+            y: HEIGHT - 4.0,
+        },
+        Anchor::End,
+        "axis-label",
+        "time since the request was captured",
+    );
+    svg.text(
+        Point {
+            x: 4.0,
+            y: TOP - 14.0,
+        },
+        Anchor::Start,
+        "axis-label",
+        "bytes of the response",
+    );
+    for (i, s) in g.series.iter().enumerate() {
+        for (r, &start) in s.round_starts.iter().enumerate() {
+            svg.push(
+                Mark::new(
+                    Shape::Line {
+                        from: Point {
+                            x: x.at(start),
+                            y: HEIGHT - BOTTOM,
+                        },
+                        to: Point {
+                            x: x.at(start),
+                            y: HEIGHT - BOTTOM - 6.0,
+                        },
+                    },
+                    series_class(i, "round"),
+                )
+                .titled(format!(
+                    "{}: round {} starts at {}",
+                    s.name,
+                    r + 1,
+                    duration(start)
+                )),
+            );
+        }
+        let mut steps = Vec::with_capacity(2 * s.acks.len());
+        let mut level = 0.0;
+        for &(t, acked) in &s.acks {
+            steps.push(Point {
+                x: x.at(t),
+                y: y.at(level),
+            });
+            level = acked;
+            steps.push(Point {
+                x: x.at(t),
+                y: y.at(level),
+            });
+        }
+        if !steps.is_empty() {
+            svg.push(
+                Mark::new(Shape::Polyline(steps), series_class(i, "ack"))
+                    .titled(format!("{}: bytes the client acknowledged", s.name)),
+            );
+        }
+        let strokes: Vec<(f64, f64, f64)> = s
+            .segments
+            .iter()
+            .map(|&(t, lo, hi, _)| (x.at(t), y.at(lo), y.at(hi).min(y.at(lo) - 1.0)))
+            .collect();
+        svg.push(
+            Mark::new(Shape::Strokes(strokes), series_class(i, "seg")).titled(format!(
+                "{}: {} data segments, {}",
+                s.name,
+                s.segments.len(),
+                bytes(s.bytes())
+            )),
+        );
+        for &(t, lo, hi, _) in s.segments.iter().filter(|seg| seg.3) {
+            svg.push(
+                Mark::new(
+                    Shape::Circle {
+                        at: Point {
+                            x: x.at(t),
+                            y: y.at((lo + hi) / 2.0),
+                        },
+                        r: 3.0,
+                    },
+                    "resent-dot",
+                )
+                .titled(format!(
+                    "{}: retransmission at {}, bytes {}–{}",
+                    s.name,
+                    duration(t),
+                    lo,
+                    hi
+                )),
+            );
+        }
+    }
+    svg
+}

@@ -1,0 +1,218 @@
+//! Report layer: the gap between a mode and persistent as one stacked bar — each attribution row a
+//! segment labelled with its time (rows that shorten the gap stack leftwards from zero), the gap
+//! itself marked with its 95 % confidence interval.
+
+use maud::{Markup, html};
+
+use super::svg::{Anchor, Mark, Point, Scale, Shape, Svg, ticks};
+use crate::analysis::attribution::{Attribution, Row};
+use crate::report::text::row_label;
+use crate::report::units::TimeUnit;
+use crate::transfer::client::Mode;
+
+/// The CSS class of a row: the waterfall's phase colours where a row is a phase.
+pub fn row_class(row: Row) -> &'static str {
+    match row {
+        Row::Handshakes => "ph-handshake",
+        Row::ClosingAndReconnecting => "ph-between",
+        Row::SlowStartRounds => "ph-rounds",
+        Row::TransferRest => "ph-transfer",
+        Row::RequestWait => "ph-wait",
+        Row::ClientWork => "ph-client",
+        Row::Remainder => "ph-remainder",
+    }
+}
+
+const WIDTH: f64 = 1100.0;
+const HEIGHT: f64 = 92.0;
+const BAR_Y: f64 = 26.0;
+const BAR_H: f64 = 26.0;
+/// Segments narrower than this (pixels) carry their time in the tooltip and the legend only.
+const LABEL_MIN_PX: f64 = 58.0;
+
+/// One stacked bar per mode compared with persistent.
+pub fn render(attributions: &[(Mode, Attribution)]) -> Markup {
+    html! {
+        @for (mode, a) in attributions {
+            (bar(*mode, a))
+        }
+    }
+}
+
+fn bar(mode: Mode, a: &Attribution) -> Markup {
+    let rows = a.rows();
+    let unit = TimeUnit::for_column(rows.iter().map(|r| r.1).chain([a.gap_s]));
+    let positive: f64 = rows.iter().map(|r| r.1.max(0.0)).sum();
+    let negative: f64 = rows.iter().map(|r| r.1.min(0.0)).sum();
+    let (ci_low, ci_high) = a.interval.map_or((a.gap_s, a.gap_s), |i| (i.low, i.high));
+    let lo = negative.min(ci_low).min(0.0);
+    let hi = positive.max(ci_high).max(0.0);
+    let tick_values = ticks(lo, hi, 8);
+    let x = Scale::new(
+        tick_values[0],
+        tick_values[tick_values.len() - 1],
+        20.0,
+        WIDTH - 20.0,
+    );
+    let mut svg = Svg::new(
+        "gap",
+        WIDTH,
+        HEIGHT,
+        format!("the gap between {} and persistent by phase", mode.name()),
+    );
+    for &t in &tick_values {
+        let px = x.at(t);
+        svg.push(Mark::new(
+            Shape::Line {
+                from: Point {
+                    x: px,
+                    y: BAR_Y - 6.0,
+                },
+                to: Point {
+                    x: px,
+                    y: HEIGHT - 16.0,
+                },
+            },
+            if t == 0.0 { "zero" } else { "grid" },
+        ));
+        svg.text(
+            Point {
+                x: px,
+                y: HEIGHT - 4.0,
+            },
+            Anchor::Middle,
+            "tick",
+            unit.format_signed(t),
+        );
+    }
+    let (mut right, mut left) = (0.0, 0.0);
+    for &(row, s) in &rows {
+        if s == 0.0 {
+            continue;
+        }
+        let (from, to) = if s > 0.0 {
+            let span = (right, right + s);
+            right += s;
+            span
+        } else {
+            let span = (left + s, left);
+            left += s;
+            span
+        };
+        let (x0, x1) = (x.at(from), x.at(to));
+        let title = format!("{}: {}", row_label(row), unit.format_signed(s));
+        svg.push(
+            Mark::new(
+                Shape::Rect {
+                    at: Point { x: x0, y: BAR_Y },
+                    width: x1 - x0,
+                    height: BAR_H,
+                },
+                row_class(row),
+            )
+            .titled(title.clone()),
+        );
+        if x1 - x0 >= LABEL_MIN_PX {
+            svg.push(
+                Mark::new(
+                    Shape::Text {
+                        at: Point {
+                            x: (x0 + x1) / 2.0,
+                            y: BAR_Y + BAR_H / 2.0 + 4.0,
+                        },
+                        anchor: Anchor::Middle,
+                        text: unit.format_signed(s),
+                    },
+                    "seg-label",
+                )
+                .titled(title),
+            );
+        }
+    }
+    let whisker_y = BAR_Y + BAR_H + 12.0;
+    let ci_title = match a.interval {
+        Some(i) => format!(
+            "gap {} per run, {:.0} % CI {} … {}",
+            unit.format_signed(a.gap_s),
+            100.0 * i.level,
+            unit.format_signed(i.low),
+            unit.format_signed(i.high)
+        ),
+        None => format!(
+            "gap {} per run (one round: no interval)",
+            unit.format_signed(a.gap_s)
+        ),
+    };
+    svg.push(
+        Mark::new(
+            Shape::Line {
+                from: Point {
+                    x: x.at(ci_low),
+                    y: whisker_y,
+                },
+                to: Point {
+                    x: x.at(ci_high),
+                    y: whisker_y,
+                },
+            },
+            "whisker",
+        )
+        .titled(ci_title.clone()),
+    );
+    for end in [ci_low, ci_high] {
+        svg.push(Mark::new(
+            Shape::Line {
+                from: Point {
+                    x: x.at(end),
+                    y: whisker_y - 5.0,
+                },
+                to: Point {
+                    x: x.at(end),
+                    y: whisker_y + 5.0,
+                },
+            },
+            "whisker",
+        ));
+    }
+    let g = x.at(a.gap_s);
+    svg.push(
+        Mark::new(
+            Shape::Polygon(vec![
+                Point {
+                    x: g,
+                    y: whisker_y - 6.0,
+                },
+                Point {
+                    x: g + 6.0,
+                    y: whisker_y,
+                },
+                Point {
+                    x: g,
+                    y: whisker_y + 6.0,
+                },
+                Point {
+                    x: g - 6.0,
+                    y: whisker_y,
+                },
+            ]),
+            "gap-mark",
+        )
+        .titled(ci_title.clone()),
+    );
+    svg.text(
+        Point { x: 20.0, y: 14.0 },
+        Anchor::Start,
+        "bar-title",
+        format!("{} − persistent: {}", mode.name(), ci_title),
+    );
+    html! {
+        figure class="gap-figure" {
+            (svg)
+            ul class="legend rows" {
+                @for &(row, s) in &rows {
+                    li { i class=(row_class(row)) {} (row_label(row)) ": " b { (unit.format_signed(s)) } }
+                }
+            }
+        }
+    }
+}
