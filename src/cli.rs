@@ -182,6 +182,10 @@ pub struct AnalyzeArgs {
     /// Show every connection (default: the first 20).
     #[arg(long)]
     pub all: bool,
+    /// Print connection N (the # column; Wireshark's tcp.stream) as a ladder diagram instead of
+    /// the tables: client and server lanes, an arrow per packet, each data round on one line.
+    #[arg(long, value_name = "N", conflicts_with_all = ["json", "csv", "html"])]
+    pub ladder: Option<usize>,
     /// Also write the HTML report (waterfall, ladder diagrams, time–sequence graphs, tables).
     #[arg(long, value_name = "OUT.html")]
     pub html: Option<PathBuf>,

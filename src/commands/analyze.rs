@@ -13,6 +13,7 @@ use crate::analysis::phases::{ConnectionTimeline, PhaseAccumulator};
 use crate::cli::AnalyzeArgs;
 use crate::report::{csv as csv_rows, html, json, tables};
 use crate::track::reader::CaptureReader;
+use crate::track::trace::{TraceRequest, trace_connections};
 use crate::track::{Connection, Totals};
 
 /// Shown connections without `--all`.
@@ -42,6 +43,9 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
     let context = || format!("cannot analyze {}", args.file.display());
     if args.html.is_some() && args.file.as_os_str() == "-" {
         bail!("--html reads the capture twice: give a file, not standard input");
+    }
+    if let Some(stream) = args.ladder {
+        return print_ladder(args, stream);
     }
     let reader = CaptureReader::open(&args.file, args.filter.as_deref()).with_context(context)?;
     let mut output = if args.json {
@@ -217,4 +221,43 @@ impl HtmlCollector {
         );
         std::fs::write(out, page).with_context(|| format!("cannot write {}", out.display()))
     }
+}
+
+/// Prints connection `stream` of the capture as a ladder diagram.
+fn print_ladder(args: &AnalyzeArgs, stream: usize) -> anyhow::Result<()> {
+    let context = || format!("cannot analyze {}", args.file.display());
+    if args.file.as_os_str() == "-" {
+        bail!("--ladder reads the capture twice: give a file, not standard input");
+    }
+    let reader = CaptureReader::open(&args.file, args.filter.as_deref()).with_context(context)?;
+    let mut found = None;
+    let mut seen = 0usize;
+    reader
+        .read(|conn| {
+            seen += 1;
+            if conn.stream == stream {
+                found = Some(conn);
+            }
+        })
+        .with_context(context)?;
+    let Some(conn) = found else {
+        bail!(
+            "{} has no connection #{stream}: its connections are numbered 0 to {}",
+            args.file.display(),
+            seen.saturating_sub(1)
+        );
+    };
+    let request = TraceRequest {
+        client: conn.client,
+        server: conn.server,
+        from: conn.first_ts,
+        to: conn.last_ts,
+    };
+    let traces = trace_connections(&args.file, &[request]).with_context(context)?;
+    let trace = traces
+        .first()
+        .context("the connection's packets were not found again")?;
+    let width = crate::report::width::output_width();
+    print!("{}", crate::report::ladder::ladder(&conn, trace, width));
+    Ok(())
 }

@@ -1,0 +1,264 @@
+//! Report layer: one connection as the textbook draws it, in text — a client lane and a server
+//! lane, an arrow per packet with its flags and numbers, times from the connection's first
+//! packet, and each round of response data (and the ACKs sent during it) folded into one line.
+
+use std::fmt::Write as _;
+
+use super::units;
+use crate::timeline::Ts;
+use crate::track::trace::{ConnectionTrace, TracedPacket};
+use crate::track::{Connection, Side};
+
+/// The narrowest and widest the arrows are drawn.
+const LANE: (usize, usize) = (36, 72);
+
+/// Columns before the left lane: the time.
+const TIME_COLUMNS: usize = 11;
+
+/// What one line of the ladder shows.
+#[derive(Debug)]
+enum Item {
+    /// One packet.
+    Packet(TracedPacket),
+    /// The server data segments of one round.
+    Round {
+        number: usize,
+        first: Ts,
+        segments: u32,
+        bytes: u64,
+        resent: u32,
+        fin: bool,
+    },
+    /// The client's pure ACKs while a round was in flight.
+    Acks {
+        first: Ts,
+        count: u32,
+        last_ack: u32,
+    },
+}
+
+impl Item {
+    fn ts(&self) -> Ts {
+        match self {
+            Item::Packet(p) => p.ts,
+            Item::Round { first, .. } | Item::Acks { first, .. } => *first,
+        }
+    }
+}
+
+/// The ladder of `conn`, drawn from its packets in `trace`, fitted to `width` when given.
+pub fn ladder(conn: &Connection, trace: &ConnectionTrace, width: Option<u16>) -> String {
+    let lane = width
+        .map_or(LANE.1, |w| usize::from(w).saturating_sub(TIME_COLUMNS + 2))
+        .clamp(LANE.0, LANE.1);
+    let rounds: Vec<(Ts, Ts)> = conn
+        .exchanges
+        .iter()
+        .flat_map(|x| x.rounds.iter().map(|r| (r.start, r.end)))
+        .collect();
+    // Rounds are numbered within their response.
+    let numbers: Vec<usize> = conn
+        .exchanges
+        .iter()
+        .flat_map(|x| 1..=x.rounds.len())
+        .collect();
+    let items = fold(&trace.packets, &rounds);
+    let origin = trace.packets.first().map_or(Ts(0), |p| p.ts);
+    let mut out = String::new();
+    let heading = format!(
+        "Connection {}: {} → {}, times in ms from its first packet",
+        conn.stream, conn.client, conn.server
+    );
+    let _ = writeln!(out, "{}", super::width::wrap(&heading, width));
+    let _ = writeln!(
+        out,
+        "{:>w$} {:<half$}{:>half2$}",
+        "",
+        "client",
+        "server",
+        w = TIME_COLUMNS - 1,
+        half = lane / 2 + 1,
+        half2 = lane - lane / 2 + 1
+    );
+    for item in &items {
+        let (from, label) = describe(item, &numbers);
+        let _ = writeln!(
+            out,
+            "{:>w$.3} {}",
+            item.ts().secs_since(origin) * 1e3,
+            arrow(from, &label, lane),
+            w = TIME_COLUMNS - 1
+        );
+    }
+    out
+}
+
+/// Groups the packets into lines: server data by round, the client's pure ACKs during a round.
+fn fold(packets: &[TracedPacket], rounds: &[(Ts, Ts)]) -> Vec<Item> {
+    let round_of_data = |ts: Ts| rounds.iter().position(|&(s, e)| s <= ts && ts <= e);
+    // A pure ACK belongs to the last round that started before it, until the client sends
+    // anything else.
+    let mut items: Vec<Item> = Vec::new();
+    let mut round_item: Vec<Option<usize>> = vec![None; rounds.len()];
+    let mut acks_item: Vec<Option<usize>> = vec![None; rounds.len()];
+    let mut current_round: Option<usize> = None;
+    for p in packets {
+        let pure_ack = p.flags.ack && !p.flags.syn && !p.flags.fin && !p.flags.rst && p.len == 0;
+        match p.from {
+            Side::Server if p.len > 0 && !p.flags.syn => {
+                if let Some(r) = round_of_data(p.ts) {
+                    current_round = Some(r);
+                    match round_item[r] {
+                        Some(i) => {
+                            if let Item::Round {
+                                segments,
+                                bytes,
+                                resent,
+                                fin,
+                                ..
+                            } = &mut items[i]
+                            {
+                                *segments += 1;
+                                *bytes += u64::from(p.len);
+                                *resent += u32::from(p.resent);
+                                *fin |= p.flags.fin;
+                            }
+                        }
+                        None => {
+                            round_item[r] = Some(items.len());
+                            items.push(Item::Round {
+                                number: r,
+                                first: p.ts,
+                                segments: 1,
+                                bytes: u64::from(p.len),
+                                resent: u32::from(p.resent),
+                                fin: p.flags.fin,
+                            });
+                        }
+                    }
+                    continue;
+                }
+            }
+            Side::Client if pure_ack && current_round.is_some() => {
+                let r = current_round.unwrap_or_default();
+                match acks_item[r] {
+                    Some(i) => {
+                        if let Item::Acks {
+                            count, last_ack, ..
+                        } = &mut items[i]
+                        {
+                            *count += 1;
+                            *last_ack = p.ack;
+                        }
+                    }
+                    None => {
+                        acks_item[r] = Some(items.len());
+                        items.push(Item::Acks {
+                            first: p.ts,
+                            count: 1,
+                            last_ack: p.ack,
+                        });
+                    }
+                }
+                continue;
+            }
+            // Anything else either side sends ends the round's run of ACKs.
+            Side::Client | Side::Server => current_round = None,
+        }
+        items.push(Item::Packet(*p));
+    }
+    items.sort_by_key(Item::ts);
+    items
+}
+
+/// Who sent the line, and what it says.
+fn describe(item: &Item, numbers: &[usize]) -> (Side, String) {
+    match item {
+        Item::Packet(p) => (p.from, packet_label(p)),
+        Item::Round {
+            number,
+            segments,
+            bytes,
+            resent,
+            fin,
+            ..
+        } => {
+            let mut resent = if *resent > 0 {
+                format!(", {resent} resent")
+            } else {
+                String::new()
+            };
+            if *fin {
+                resent.push_str(", the last with FIN");
+            }
+            (
+                Side::Server,
+                format!(
+                    "round {}: {segments} segment{}, {}{resent}",
+                    numbers.get(*number).copied().unwrap_or(number + 1),
+                    if *segments == 1 { "" } else { "s" },
+                    units::bytes(*bytes as f64)
+                ),
+            )
+        }
+        Item::Acks {
+            count, last_ack, ..
+        } => (
+            Side::Client,
+            format!(
+                "{count} ACK{} up to ack {last_ack}",
+                if *count == 1 { "" } else { "s" }
+            ),
+        ),
+    }
+}
+
+fn packet_label(p: &TracedPacket) -> String {
+    let f = p.flags;
+    let mut names = Vec::new();
+    if f.syn {
+        names.push("SYN");
+    }
+    if f.fin {
+        names.push("FIN");
+    }
+    if f.rst {
+        names.push("RST");
+    }
+    // Data says what it carries; a bare ACK, or one beside SYN or FIN, says ACK.
+    if f.ack && p.len == 0 && !f.rst {
+        names.push("ACK");
+    }
+    if p.len > 0 {
+        let what = if p.from == Side::Client {
+            "request"
+        } else {
+            "data"
+        };
+        names.insert(0, what);
+    }
+    let mut label = names.join("-");
+    if p.len > 0 {
+        let _ = write!(label, " {}", units::bytes(f64::from(p.len)));
+    }
+    let _ = write!(label, ", seq {}", p.seq);
+    if f.ack {
+        let _ = write!(label, " ack {}", p.ack);
+    }
+    if p.resent {
+        label.push_str(" (resent)");
+    }
+    label
+}
+
+/// `label` on an arrow across the lane, pointing from `from` to the other side.
+fn arrow(from: Side, label: &str, lane: usize) -> String {
+    let inner = lane.saturating_sub(2);
+    let text = format!(" {label} ");
+    let text: String = text.chars().take(inner.saturating_sub(3)).collect();
+    let dashes = inner.saturating_sub(text.chars().count() + 1);
+    match from {
+        Side::Client => format!("│──{text}{}▶│", "─".repeat(dashes.saturating_sub(2))),
+        Side::Server => format!("│◀{}{text}──│", "─".repeat(dashes.saturating_sub(2))),
+    }
+}
