@@ -82,6 +82,11 @@ pub struct CompareArgs {
     /// the first flights; setting it lifts (or imposes) that limit.
     #[arg(long, value_name = "BYTES", value_parser = parse_bytes)]
     pub rcvbuf: Option<usize>,
+    /// TCP Fast Open: after the first connection has fetched the server's cookie, every request
+    /// rides on its connection's SYN, so the handshake's round trip leaves the critical path.
+    #[arg(long, conflicts_with = "server")]
+    pub tfo: bool,
+
     #[command(flatten)]
     pub capture: CaptureArgs,
     #[command(flatten)]
@@ -206,6 +211,9 @@ pub struct ServeArgs {
     /// Congestion control of every connection (e.g. cubic, bbr, reno); default: the kernel's.
     #[arg(long, value_name = "NAME")]
     pub congestion: Option<String>,
+    /// Accept requests carried on the SYN (TCP Fast Open; needs net.ipv4.tcp_fastopen=3).
+    #[arg(long)]
+    pub tfo: bool,
     /// Print each connection's lifecycle.
     #[arg(short, long)]
     pub verbose: bool,
@@ -227,6 +235,9 @@ pub struct FetchArgs {
     /// The client's receive buffer (SO_RCVBUF), e.g. 4MiB; default: the kernel's autotuning.
     #[arg(long, value_name = "BYTES", value_parser = parse_bytes)]
     pub rcvbuf: Option<usize>,
+    /// Send each request on the SYN (TCP Fast Open) once the server has given a cookie.
+    #[arg(long)]
+    pub tfo: bool,
     /// http:// URLs, all on the same host and port.
     #[arg(value_name = "URL", required = true)]
     pub urls: Vec<String>,

@@ -170,6 +170,7 @@ fn synack_server_and_client_work_across_the_link_as_root() {
                     root,
                     max_connections: 4,
                     congestion: None,
+                    fastopen: false,
                 },
                 None,
             )
@@ -183,6 +184,7 @@ fn synack_server_and_client_work_across_the_link_as_root() {
         expected_sha256: None,
         parallel: 1,
         rcvbuf: None,
+        fastopen: false,
     };
     let timing = link
         .in_client(move || fetch(Mode::NonPersistent, &plan, None))

@@ -184,6 +184,23 @@ impl ModeResult {
         Some(check(&totals, &self.expected, &conns, dropped))
     }
 
+    /// Connections whose SYN carried data (TCP Fast Open), of all captured, and those bytes.
+    pub fn fast_open(&self) -> Option<FastOpen> {
+        self.capture.as_ref()?;
+        let conns = self.runs.iter().flat_map(|r| &r.connections);
+        let (mut with_data, mut connections, mut bytes) = (0, 0, 0);
+        for c in conns {
+            connections += 1;
+            with_data += usize::from(c.syn_data > 0);
+            bytes += c.syn_data;
+        }
+        Some(FastOpen {
+            with_data,
+            connections,
+            bytes,
+        })
+    }
+
     /// How this mode's connections closed, in one line (when captured).
     pub fn close_note(&self) -> Option<String> {
         self.capture.as_ref()?;
@@ -410,6 +427,17 @@ impl ModeResult {
     }
 }
 
+/// Data on SYNs in one mode's capture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct FastOpen {
+    /// Connections whose SYN carried data.
+    pub with_data: usize,
+    /// All captured connections.
+    pub connections: usize,
+    /// The bytes those SYNs carried.
+    pub bytes: u64,
+}
+
 /// The emulated link, when there was one.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct LinkSettings {
@@ -448,6 +476,8 @@ pub struct Comparison {
     pub order: Vec<Vec<Mode>>,
     /// The seed of that shuffle.
     pub seed: u64,
+    /// Whether TCP Fast Open was asked for.
+    pub fastopen: bool,
 }
 
 impl Comparison {

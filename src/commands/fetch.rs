@@ -53,6 +53,7 @@ pub fn run(args: &FetchArgs) -> anyhow::Result<()> {
         expected_sha256: None,
         parallel: args.parallel,
         rcvbuf: args.rcvbuf,
+        fastopen: args.tfo,
     };
     let log = EventLog::default();
     let run = fetch(args.mode, &plan, args.verbose.then_some(&log))

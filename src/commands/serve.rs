@@ -26,6 +26,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
         root,
         max_connections: args.max_connections as usize,
         congestion: args.congestion.clone(),
+        fastopen: args.tfo,
     };
     if args.verbose {
         serve_verbose(config)

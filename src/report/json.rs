@@ -170,6 +170,7 @@ pub struct ConnectionJson {
     client_state: &'static str,
     server_state: &'static str,
     mss: Option<u16>,
+    tfo_syn_data: u64,
     exchanges: Vec<ExchangeJson>,
 }
 
@@ -198,6 +199,7 @@ impl ConnectionJson {
             client_state: state_name(c.client_state),
             server_state: state_name(c.server_state),
             mss: c.mss(),
+            tfo_syn_data: c.syn_data,
             exchanges: c.exchanges.iter().map(ExchangeJson::of).collect(),
         }
     }
@@ -293,6 +295,7 @@ fn mode(m: &ModeResult, cmp: &Comparison) -> Value {
         "tcp_info": m.samples,
         "responses": m.response_stats(&cmp.files, &cmp.paths),
         "capture_dropped": m.capture.as_ref().map(|c| c.dropped),
+        "fast_open": m.fast_open(),
         "connections_outside_runs": m.capture.as_ref().map(|c| c.outside_runs),
     })
 }

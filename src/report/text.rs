@@ -4,10 +4,10 @@
 use std::fmt::Write as _;
 
 use super::tables;
-use super::units::{TimeUnit, count, duration};
+use super::units::{self, TimeUnit, count, duration};
 use super::width::{fit, wrap_prose};
 use crate::analysis::attribution::{Attribution, Row};
-use crate::analysis::comparison::{Comparison, ResponseStats};
+use crate::analysis::comparison::{Comparison, FastOpen, ResponseStats};
 use crate::analysis::model::{Effect, ModelGap};
 use crate::transfer::client::Mode;
 
@@ -242,6 +242,22 @@ pub fn receive_window_line(stats: &[ResponseStats]) -> Option<String> {
     })
 }
 
+/// How many SYNs carried a request, in one line.
+pub fn fast_open_line(f: &FastOpen) -> String {
+    let others = f.connections - f.with_data;
+    format!(
+        "TCP Fast Open: {} of {} connections sent their request with the SYN ({}){}",
+        f.with_data,
+        f.connections,
+        units::bytes(f.bytes as f64),
+        match others {
+            0 => String::new(),
+            1 => "; one shook hands first (without a cookie, or refused)".to_string(),
+            n => format!("; {n} shook hands first (without a cookie, or refused)"),
+        }
+    )
+}
+
 /// What the emulated link did, in one line.
 pub fn link_line(stats: &crate::emulate::LinkStats) -> String {
     format!(
@@ -297,6 +313,9 @@ pub fn comparison(cmp: &Comparison, width: Option<u16>, all_files: bool) -> Stri
             );
             if let Some(note) = m.close_note() {
                 let _ = writeln!(out, "{note}");
+            }
+            if let Some(f) = m.fast_open().filter(|f| cmp.fastopen || f.with_data > 0) {
+                let _ = writeln!(out, "{}", fast_open_line(&f));
             }
             out.push('\n');
         }

@@ -111,6 +111,8 @@ pub struct Connection {
     pub close: Option<CloseKind>,
     /// FIN segments that also carried data (the FIN rode on the last data segment).
     pub fin_with_data: u64,
+    /// Payload bytes the client's first SYN carried (a request sent with TCP Fast Open).
+    pub syn_data: u64,
     /// When the last FIN was acknowledged.
     pub teardown_end: Option<Ts>,
     /// The first RST.
@@ -179,6 +181,7 @@ impl Connection {
             client_fin: None,
             close: None,
             fin_with_data: 0,
+            syn_data: 0,
             teardown_end: None,
             rst_ts: None,
             client_bytes: 0,
@@ -335,6 +338,9 @@ impl Connection {
     fn time_handshake(&mut self, side: Side, seg: &Segment) {
         let f = seg.flags;
         if f.syn && !f.ack && side == Side::Client {
+            if self.syn_ts.is_none() {
+                self.syn_data = u64::from(seg.payload_len);
+            }
             self.syn_ts.get_or_insert(seg.ts);
             if self.synack_ts.is_none() {
                 self.latest_syn = Some(seg.ts);

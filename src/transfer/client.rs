@@ -109,6 +109,8 @@ pub struct FetchPlan {
     /// The client's receive buffer (`SO_RCVBUF`, set before connecting, which also fixes the
     /// window it advertises); None leaves the kernel's autotuning in charge.
     pub rcvbuf: Option<usize>,
+    /// Send each request with the SYN (TCP Fast Open) once the server has given a cookie.
+    pub fastopen: bool,
 }
 
 /// Timings of one run of one mode.
@@ -483,6 +485,9 @@ impl<'a> Connection<'a> {
         if let Some(bytes) = plan.rcvbuf {
             socket.set_recv_buffer_size(bytes).map_err(connect_failed)?;
         }
+        if plan.fastopen {
+            super::fastopen::on_client(&socket).map_err(connect_failed)?;
+        }
         let connect_start = Ts::now();
         socket
             .connect_timeout(&addr.into(), CONNECT_TIMEOUT)
@@ -498,7 +503,8 @@ impl<'a> Connection<'a> {
             .set_write_timeout(Some(WRITE_TIMEOUT))
             .map_err(network)?;
         let local = stream.local_addr().map_err(network)?;
-        let peer = stream.peer_addr().map_err(network)?;
+        // A Fast Open socket is not connected until its first write sends the SYN with it.
+        let peer = stream.peer_addr().unwrap_or(addr);
         let events = ConnectionEvents::new(log, Side::Client, local, peer);
         // Recorded only now because the local address exists only after connect.
         events.at(connect_start, EventKind::Connect);
@@ -808,6 +814,7 @@ mod tests {
                 root,
                 max_connections: 8,
                 congestion: None,
+                fastopen: false,
             },
             log,
         )
@@ -823,6 +830,7 @@ mod tests {
             expected_sha256: None,
             parallel: DEFAULT_PARALLEL,
             rcvbuf: None,
+            fastopen: false,
         };
         Setup {
             _dir: dir,
@@ -971,6 +979,7 @@ mod tests {
             expected_sha256: None,
             parallel: 1,
             rcvbuf: None,
+            fastopen: false,
         };
         for paths in [
             vec![],
@@ -1181,6 +1190,7 @@ mod tests {
             expected_sha256: None,
             parallel: 2,
             rcvbuf: None,
+            fastopen: false,
         };
         let run = fetch(Mode::Parallel, &plan, None);
         server

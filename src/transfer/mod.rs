@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod events;
+pub mod fastopen;
 pub mod files;
 pub mod http;
 pub mod kernel;

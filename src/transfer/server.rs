@@ -61,6 +61,8 @@ pub struct ServerConfig {
     /// Congestion control for every connection (`TCP_CONGESTION` on the listening socket, which
     /// accepted sockets inherit); None keeps the kernel's default.
     pub congestion: Option<String>,
+    /// Accept requests carried on the SYN (TCP Fast Open) from clients holding a cookie.
+    pub fastopen: bool,
 }
 
 /// Why a request path is not served.
@@ -351,10 +353,11 @@ impl Server {
                 path: config.root.clone(),
                 source,
             })?;
-        let listener = listen(config.bind).map_err(|source| TransferError::Bind {
-            addr: config.bind,
-            source,
-        })?;
+        let listener =
+            listen(config.bind, config.fastopen).map_err(|source| TransferError::Bind {
+                addr: config.bind,
+                source,
+            })?;
         if let Some(name) = &config.congestion {
             set_congestion(&listener, name)?;
         }
@@ -466,10 +469,13 @@ pub fn serve_forever(config: ServerConfig, events: Option<EventLog>) -> Result<(
     server.join()
 }
 
-fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
+fn listen(addr: SocketAddr, fastopen: bool) -> io::Result<TcpListener> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     // Lets a restarted server bind while the previous run's connections sit in TIME_WAIT.
     socket.set_reuse_address(true)?;
+    if fastopen {
+        super::fastopen::on_listener(&socket)?;
+    }
     socket.bind(&addr.into())?;
     socket.listen(LISTEN_BACKLOG)?;
     Ok(socket.into())
@@ -980,6 +986,7 @@ mod tests {
                 root: site.root.clone(),
                 max_connections,
                 congestion: None,
+                fastopen: false,
             },
             events,
         )
@@ -1163,6 +1170,7 @@ mod tests {
                 root: site.root.join("missing"),
                 max_connections: 1,
                 congestion: None,
+                fastopen: false,
             },
             None,
         );
@@ -1175,6 +1183,7 @@ mod tests {
                 root: site.root.clone(),
                 max_connections: 1,
                 congestion: None,
+                fastopen: false,
             },
             None,
         );
@@ -1247,6 +1256,7 @@ mod tests {
                 root,
                 max_connections: 4,
                 congestion: None,
+                fastopen: false,
             },
             None,
         )
@@ -1262,6 +1272,7 @@ mod tests {
             expected_sha256: None,
             parallel: 1,
             rcvbuf: None,
+            fastopen: false,
         };
         let info = |sample: &ResponseSample| {
             let start = sample.at_start.expect("TCP_INFO at the start");
@@ -1335,6 +1346,7 @@ mod tests {
             root: site.root.clone(),
             max_connections: 2,
             congestion: Some(name.into()),
+            fastopen: false,
         };
         let server = Server::start(config("reno"), None).expect("reno is built into Linux");
         let answer = exchange(&server, b"GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n");

@@ -92,6 +92,9 @@ fn compare(args: &CompareArgs, run_dir_made: &mut Option<PathBuf>) -> anyhow::Re
         )),
         None => Network::Host,
     };
+    if args.tfo {
+        allow_fastopen(&network)?;
+    }
     let events = EventLog::default();
     let server = start_server(args, &network, root, &events)?;
     let addr = match (&args.server, &server) {
@@ -109,6 +112,7 @@ fn compare(args: &CompareArgs, run_dir_made: &mut Option<PathBuf>) -> anyhow::Re
         expected_sha256: Some(files.iter().map(|f| f.sha256.clone()).collect()),
         parallel: args.parallel,
         rcvbuf: args.rcvbuf,
+        fastopen: args.tfo,
     };
     // Read where the server runs, before any capture starts: it opens a probe connection.
     let kernel = network.server(read_kernel_settings);
@@ -163,6 +167,7 @@ fn compare(args: &CompareArgs, run_dir_made: &mut Option<PathBuf>) -> anyhow::Re
         }),
         order: outcome.order,
         seed: args.link.seed,
+        fastopen: args.tfo,
     };
     let width = crate::report::width::output_width();
     print!("{}", text::comparison(&comparison, width, args.all_files));
@@ -225,6 +230,31 @@ fn source_files(args: &CompareArgs, samples: &Path) -> anyhow::Result<(Vec<Sourc
     Ok((files, root))
 }
 
+/// Makes sure TCP Fast Open is allowed where the client and the server run: inside an emulated
+/// link synack sets it; on this host it only checks, and says how to set it.
+fn allow_fastopen(network: &Network) -> anyhow::Result<()> {
+    use crate::transfer::fastopen::{CLIENT_AND_SERVER, enable_here, setting};
+    match network {
+        Network::Emulated(_) => {
+            network
+                .server(enable_here)
+                .and(network.client(enable_here))
+                .context("cannot enable TCP Fast Open in the emulated link's namespaces")?;
+        }
+        Network::Host => {
+            let now = setting().context("cannot read net.ipv4.tcp_fastopen")?;
+            if now & CLIENT_AND_SERVER != CLIENT_AND_SERVER {
+                bail!(
+                    "--tfo needs net.ipv4.tcp_fastopen={CLIENT_AND_SERVER} on this host (it is \
+                     {now}): `sudo sysctl -w net.ipv4.tcp_fastopen={CLIENT_AND_SERVER}`, or emulate \
+                     a path (--rtt), inside which synack sets it"
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Starts the built-in server where the server runs, unless `--server` names another one.
 fn start_server(
     args: &CompareArgs,
@@ -244,6 +274,7 @@ fn start_server(
         root,
         max_connections: 64,
         congestion: args.congestion.clone(),
+        fastopen: args.tfo,
     };
     let events = args.verbose.then(|| events.clone());
     network
