@@ -183,6 +183,7 @@ fn synack_server_and_client_work_across_the_link_as_root() {
         expected_sha256: None,
         parallel: 1,
         rcvbuf: None,
+        limits: Default::default(),
     };
     let timing = link
         .in_client(move || fetch(Mode::NonPersistent, &plan, None))

@@ -6,11 +6,21 @@ use anyhow::{Context, bail};
 
 use crate::cli::FetchArgs;
 use crate::report::secs;
-use crate::transfer::client::{FetchPlan, fetch};
+use crate::transfer::client::{FetchLimits, FetchPlan, fetch};
 use crate::transfer::events::EventLog;
 
-/// Fetches the URLs in the chosen mode and prints per-file and total time.
+/// Fetches the URLs in the chosen mode and prints per-file and total time. Whatever happens,
+/// what it made belongs to the invoking user when run under sudo.
 pub fn run(args: &FetchArgs) -> anyhow::Result<()> {
+    let result = fetch_urls(args);
+    if result.is_err() {
+        crate::created::remove_empty_dirs();
+    }
+    let owned = super::ownership::give_made_to_invoking_user();
+    result.and(owned)
+}
+
+fn fetch_urls(args: &FetchArgs) -> anyhow::Result<()> {
     let mut authority: Option<(String, u16)> = None;
     let mut paths = Vec::new();
     for raw in &args.urls {
@@ -53,6 +63,10 @@ pub fn run(args: &FetchArgs) -> anyhow::Result<()> {
         expected_sha256: None,
         parallel: args.parallel,
         rcvbuf: args.rcvbuf,
+        limits: FetchLimits {
+            per_file: args.timeout,
+            max_size: args.max_size.map(|bytes| bytes as u64),
+        },
     };
     let log = EventLog::default();
     let run = fetch(args.mode, &plan, args.verbose.then_some(&log))
@@ -79,7 +93,5 @@ pub fn run(args: &FetchArgs) -> anyhow::Result<()> {
         secs(run.total_s()),
         args.out.join(args.mode.name()).display()
     );
-    super::ownership::give_to_invoking_user(&args.out)
-        .with_context(|| format!("cannot give {} to the sudo user", args.out.display()))?;
     Ok(())
 }

@@ -22,6 +22,23 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// An error as one line: each context, then the causes that add something ("cannot write X:
+/// No space left on device"), never a cause its context already quoted.
+pub fn error_line(error: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
+}
+
 /// One line of the lifecycle log, with its time since `origin`.
 pub fn event_line(origin: Ts, e: &Event) -> String {
     let side = match e.side {

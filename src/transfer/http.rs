@@ -242,9 +242,12 @@ pub fn read_request(reader: &mut impl BufRead) -> Result<Option<Request>, HttpEr
     }))
 }
 
-/// Reads a response head, skipping interim 1xx responses.
+/// Interim 1xx responses skipped before a final one; a server sending more is broken or hostile.
+const MAX_INTERIM: usize = 16;
+
+/// Reads a response head, skipping interim 1xx responses (at most 16).
 pub fn read_response_head(reader: &mut impl BufRead) -> Result<ResponseHead, HttpError> {
-    loop {
+    for _ in 0..=MAX_INTERIM {
         let head = read_head(reader)?.ok_or(HttpError::UnexpectedEof)?;
         let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
         let mut parsed = httparse::Response::new(&mut headers);
@@ -272,18 +275,25 @@ pub fn read_response_head(reader: &mut impl BufRead) -> Result<ResponseHead, Htt
         } else {
             !framing.keep_alive || framing.close
         };
+        // 204 and 304 never have a body, whatever the headers say (RFC 9112 §6.3).
+        let bodiless = status == 204 || status == 304;
         return Ok(ResponseHead {
             status,
             // Transfer-Encoding overrides Content-Length (RFC 9112 §6.3).
-            content_length: if chunked {
+            content_length: if bodiless {
+                Some(0)
+            } else if chunked {
                 None
             } else {
                 framing.content_length
             },
             close,
-            chunked,
+            chunked: chunked && !bodiless,
         });
     }
+    Err(HttpError::Malformed(format!(
+        "more than {MAX_INTERIM} interim 1xx responses before a final one"
+    )))
 }
 
 /// Refuses values that would break the head: control characters always, spaces where the
@@ -571,6 +581,16 @@ mod tests {
         let head = response("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n")
             .expect("valid");
         assert_eq!(head.status, 204);
+        assert_eq!(head.content_length, Some(0), "a 204 has no body");
+    }
+
+    #[test]
+    fn an_endless_stream_of_interim_responses_is_an_error() {
+        let raw = "HTTP/1.1 100 Continue\r\n\r\n".repeat(100) + "HTTP/1.1 200 OK\r\n\r\n";
+        assert!(matches!(
+            response(&raw),
+            Err(HttpError::Malformed(message)) if message.contains("interim")
+        ));
     }
 
     #[test]

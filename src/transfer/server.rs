@@ -326,6 +326,8 @@ impl Drop for Slot {
 #[derive(Debug)]
 pub struct Server {
     local_addr: SocketAddr,
+    /// A second handle on the listening socket, shut down by `stop` to wake the accept thread.
+    listener: TcpListener,
     shared: Arc<Shared>,
     samples: Samples,
     accept: Option<JoinHandle<io::Result<()>>>,
@@ -369,6 +371,7 @@ impl Server {
         let samples = Samples::default();
         let accept_samples = Arc::clone(&samples);
         let max = config.max_connections.max(1);
+        let wake = listener.try_clone()?;
         let accept = thread::Builder::new()
             .name("synack-accept".into())
             .spawn(move || {
@@ -383,6 +386,7 @@ impl Server {
             })?;
         Ok(Server {
             local_addr,
+            listener: wake,
             shared,
             samples,
             accept: Some(accept),
@@ -421,17 +425,11 @@ impl Server {
                 .unwrap_or_else(PoisonError::into_inner);
             self.shared.slot_freed.notify_all();
         }
-        // A thread blocked in accept() only wakes for a connection, so make one.
-        let mut wake = self.local_addr;
-        if wake.ip().is_unspecified() {
-            wake.set_ip(match wake {
-                SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
-                SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
-            });
-        }
-        // If this fails the accept thread is not blocked in accept (or the listener is gone),
-        // and the flag alone ends it.
-        drop(TcpStream::connect_timeout(&wake, Duration::from_secs(1)));
+        // Shutting the listening socket down wakes a thread blocked in accept() (Linux returns
+        // EINVAL there) from any network namespace; a wake-up connection would have to come from
+        // the server's own, and hangs the caller when made from elsewhere.
+        // If this fails the thread is not blocked in accept, and the flag alone ends it.
+        let _ = socket2::SockRef::from(&self.listener).shutdown(Shutdown::Read);
     }
 
     fn join(&mut self) -> Result<(), TransferError> {
@@ -536,6 +534,7 @@ fn accept_loop(
         }
         let (stream, peer) = match listener.accept() {
             Ok(accepted) => accepted,
+            Err(_) if shared.stopping.load(Ordering::SeqCst) => return Ok(()),
             Err(error) if accept_error_is_transient(&error) => {
                 thread::sleep(ACCEPT_RETRY);
                 continue;
@@ -1262,6 +1261,7 @@ mod tests {
             expected_sha256: None,
             parallel: 1,
             rcvbuf: None,
+            limits: Default::default(),
         };
         let info = |sample: &ResponseSample| {
             let start = sample.at_start.expect("TCP_INFO at the start");

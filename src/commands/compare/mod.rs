@@ -12,9 +12,9 @@ use anyhow::{Context, bail};
 use self::session::{CaptureSetup, Session};
 use crate::analysis::comparison::{Comparison, LinkSettings, SourceFile};
 use crate::cli::CompareArgs;
-use crate::emulate::EmulatedLink;
+use crate::emulate::{EmulatedLink, LinkConfig};
 use crate::report::{json, text};
-use crate::transfer::client::{FetchPlan, Mode};
+use crate::transfer::client::{DEFAULT_TIMEOUT, FetchLimits, FetchPlan, Mode};
 use crate::transfer::events::EventLog;
 use crate::transfer::files::{generate_samples, list_files, sha256_file};
 use crate::transfer::http::path_for_name;
@@ -47,29 +47,18 @@ impl Network {
     }
 }
 
-/// Runs the comparison and prints its report. Whatever happens, what it wrote belongs to the
-/// invoking user when run under sudo.
+/// Runs the comparison and prints its report. Whatever happens, what it made belongs to the
+/// invoking user when run under sudo; a failed run leaves no empty folder behind.
 pub fn run(args: &CompareArgs) -> anyhow::Result<()> {
-    let captures_existed = args.captures.exists();
-    let mut run_dir = None;
-    let result = compare(args, &mut run_dir);
-    let mut written: Vec<&Path> = vec![args.out.as_path()];
-    written.extend(run_dir.as_deref());
-    written.extend(args.output.json.as_deref());
-    if !captures_existed {
-        written.push(args.captures.as_path());
+    let result = compare(args);
+    if result.is_err() {
+        crate::created::remove_empty_dirs();
     }
-    for path in written.into_iter().filter(|p| p.exists()) {
-        let owned = super::ownership::give_to_invoking_user(path)
-            .with_context(|| format!("cannot give {} to the sudo user", path.display()));
-        if result.is_ok() {
-            owned?;
-        }
-    }
-    result
+    let owned = super::ownership::give_made_to_invoking_user();
+    result.and(owned)
 }
 
-fn compare(args: &CompareArgs, run_dir_made: &mut Option<PathBuf>) -> anyhow::Result<()> {
+fn compare(args: &CompareArgs) -> anyhow::Result<()> {
     let modes = selected_modes(&args.modes);
     let link_config = args.link.config();
     if link_config.is_some() && args.capture.iface.is_some() {
@@ -79,6 +68,10 @@ fn compare(args: &CompareArgs, run_dir_made: &mut Option<PathBuf>) -> anyhow::Re
         bail!(
             "--rtt, --jitter, --loss and --rate emulate a link to the built-in server; leave out --server"
         );
+    }
+    if let Some(json) = &args.output.json {
+        // Found now rather than after the whole run.
+        writable_folder_of(json).with_context(|| format!("cannot write {}", json.display()))?;
     }
     let samples = tempfile::Builder::new()
         .prefix("synack-files-")
@@ -99,7 +92,6 @@ fn compare(args: &CompareArgs, run_dir_made: &mut Option<PathBuf>) -> anyhow::Re
         (None, None) => unreachable!("a built-in server runs when --server is absent"),
     };
     let run_dir = make_run_dir(&args.captures)?;
-    *run_dir_made = Some(run_dir.clone());
     let plan = FetchPlan {
         addr,
         host: addr.to_string(),
@@ -108,6 +100,12 @@ fn compare(args: &CompareArgs, run_dir_made: &mut Option<PathBuf>) -> anyhow::Re
         expected_sha256: Some(files.iter().map(|f| f.sha256.clone()).collect()),
         parallel: args.parallel,
         rcvbuf: args.rcvbuf,
+        limits: FetchLimits {
+            per_file: args
+                .timeout
+                .unwrap_or_else(|| default_timeout(link_config.as_ref(), &files)),
+            max_size: None,
+        },
     };
     // Read where the server runs, before any capture starts: it opens a probe connection.
     let kernel = network.server(read_kernel_settings);
@@ -184,6 +182,20 @@ fn compare(args: &CompareArgs, run_dir_made: &mut Option<PathBuf>) -> anyhow::Re
     println!("  {:<15} {}", "report", report_path.display());
     println!("  {:<15} {}", "received files", args.out.display());
     Ok(())
+}
+
+/// Each file's deadline when `--timeout` is not given: the client's default, plus 100 round
+/// trips (slow start and resends on a long path) and four times the largest file at the rate.
+fn default_timeout(link: Option<&LinkConfig>, files: &[SourceFile]) -> Duration {
+    let Some(link) = link else {
+        return DEFAULT_TIMEOUT;
+    };
+    let round_trips = 100 * (link.rtt + 2 * link.jitter);
+    let largest_bits = files.iter().map(|f| f.bytes).max().unwrap_or(0) as f64 * 8.0;
+    let serialising = link
+        .rate_bps
+        .map_or(0.0, |rate| 4.0 * largest_bits / rate.max(1) as f64);
+    DEFAULT_TIMEOUT + round_trips + Duration::from_secs_f64(serialising.min(86_400.0))
 }
 
 /// The modes asked for, each once, in the order given.
@@ -275,7 +287,7 @@ fn resolve(server: &str) -> anyhow::Result<SocketAddr> {
 
 /// Makes `<captures>/<YYYYmmdd-HHMMSS>` (UTC), with a suffix if that second is taken.
 fn make_run_dir(captures: &Path) -> anyhow::Result<PathBuf> {
-    std::fs::create_dir_all(captures)
+    crate::created::create_dir_all(captures)
         .with_context(|| format!("cannot create {}", captures.display()))?;
     let now = time::OffsetDateTime::now_utc();
     let stamp = format!(
@@ -294,13 +306,22 @@ fn make_run_dir(captures: &Path) -> anyhow::Result<PathBuf> {
             format!("{stamp}-{n}")
         };
         let dir = captures.join(name);
-        match std::fs::create_dir(&dir) {
+        match crate::created::create_dir(&dir) {
             Ok(()) => return Ok(dir),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
             Err(e) => return Err(e).with_context(|| format!("cannot create {}", dir.display())),
         }
     }
     bail!("cannot find a free run folder under {}", captures.display())
+}
+
+/// Whether a file can be made beside `path`.
+fn writable_folder_of(path: &Path) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    tempfile::NamedTempFile::new_in(dir).map(drop)
 }
 
 /// Writes `path` via a temporary file in the same folder, so it is never seen half-written.
@@ -320,5 +341,6 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         .with_context(|| format!("cannot write {}", path.display()))?;
     tmp.persist(path)
         .with_context(|| format!("cannot write {}", path.display()))?;
+    crate::created::made(path);
     Ok(())
 }

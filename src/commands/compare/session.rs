@@ -275,6 +275,9 @@ impl Session<'_> {
         let split = split_by_time(session_pcap, &windows, &paths);
         let _ = std::fs::remove_file(session_pcap);
         split.context("cannot split the capture by mode")?;
+        for path in &paths {
+            crate::created::made(path);
+        }
         Ok((paths, dropped))
     }
 }
