@@ -82,3 +82,64 @@ fn compare_over_a_link_into_an_unwritable_folder_fails_at_once_as_root() {
     // A failed run leaves no empty run folder behind.
     assert!(!dir.path().join("captures").exists());
 }
+
+/// A tmpfs of `size` mounted on `dir` for the life of the value.
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    fn mount(dir: &Path, size: &str) -> Tmpfs {
+        std::fs::create_dir_all(dir).expect("mount point");
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "synack-test"])
+            .arg(dir)
+            .status()
+            .expect("run mount");
+        assert!(status.success(), "mount a tmpfs on {}", dir.display());
+        Tmpfs(dir.to_owned())
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_capture_on_a_full_disk_ends_the_run_without_tables_as_root() {
+    if !common::require_root("a_capture_on_a_full_disk_ends_the_run_without_tables_as_root") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let small = dir.path().join("small");
+    let _tmpfs = Tmpfs::mount(&small, "48k");
+    let args = [
+        "--rounds",
+        "5",
+        "--captures",
+        "small",
+        "--modes",
+        "non-persistent",
+    ];
+    let (code, stdout, stderr, _) = compare_in(dir.path(), &args, Duration::from_secs(120));
+    assert_eq!(code, Some(1), "{stdout}\n{stderr}");
+    assert!(stderr.contains("No space left on device"), "{stderr}");
+    assert_one_line(&stderr);
+    assert!(!stdout.contains("Saved"), "no report: {stdout}");
+    let leftovers: Vec<_> = walk(&small);
+    assert!(leftovers.is_empty(), "left behind: {leftovers:?}");
+}
+
+/// Every file below `dir`.
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(walk(&path));
+        } else {
+            found.push(path);
+        }
+    }
+    found
+}

@@ -109,8 +109,10 @@ impl Session<'_> {
             modes.shuffle(&mut rng);
             for &index in &modes {
                 let timing = self.run_once(self.modes[index], round)?;
-                if let Some(r) = &recorder {
+                if let Some(r) = &mut recorder {
                     r.wait_quiet(self.settle(), SETTLE_LIMIT);
+                    // A capture cut short (a full disk) ends the session: no tables from it.
+                    r.check().context("the packet capture failed")?;
                 }
                 if self.verbose {
                     self.print_events(&timing, round);
