@@ -121,11 +121,6 @@ pub fn temporary(dir: &Path) {
     registry().partial.push(dir.to_owned());
 }
 
-/// Forgets a temporary folder its owner has removed.
-pub fn forget_temporary(dir: &Path) {
-    registry().partial.retain(|p| p != dir);
-}
-
 /// Every folder and complete file made so far that still exists, parents before children.
 pub fn made_paths() -> Vec<PathBuf> {
     let registry = registry();

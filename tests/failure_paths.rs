@@ -143,3 +143,162 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     found
 }
+
+/// Sends `signal` to the process `pid`.
+fn send_signal(pid: u32, signal: i32) {
+    // SAFETY: kill takes two integers and touches no memory; the child is ours and not reaped.
+    #[allow(unsafe_code)]
+    let result = unsafe { libc::kill(pid as i32, signal) };
+    assert_eq!(result, 0, "signal the child");
+}
+
+#[test]
+fn an_interrupted_compare_removes_what_is_half_written_and_says_so() {
+    for (signal, code) in [(libc::SIGINT, 130), (libc::SIGTERM, 143)] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let tmp = dir.path().join("tmp");
+        std::fs::create_dir(&tmp).expect("private temp folder");
+        let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("synack"))
+            .current_dir(dir.path())
+            .env("TMPDIR", &tmp)
+            .args(["compare", "--rounds", "1000", "--no-capture"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn synack");
+        // Interrupt once runs are under way.
+        let received = dir.path().join("received").join("persistent");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !received.join("c.txt").exists() {
+            assert!(Instant::now() < deadline, "no run completed");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        send_signal(child.id(), signal);
+        let started = Instant::now();
+        let out = child.wait_with_output().expect("wait");
+        assert!(started.elapsed() < Duration::from_secs(10), "ends promptly");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{stderr}");
+        assert!(stderr.contains("interrupted"), "{stderr}");
+        assert_one_line(&stderr);
+        let left = walk(dir.path());
+        let part: Vec<_> = left
+            .iter()
+            .filter(|p| p.to_string_lossy().ends_with(".part"))
+            .collect();
+        assert!(part.is_empty(), "half-written files left: {part:?}");
+        assert!(
+            std::fs::read_dir(&tmp).expect("tmp").next().is_none(),
+            "temporary folders left: {left:?}"
+        );
+        assert!(
+            left.iter()
+                .any(|p| p.starts_with(dir.path().join("received"))),
+            "completed files are kept"
+        );
+    }
+}
+
+#[test]
+fn a_closed_stdout_ends_compare_quietly_after_its_report() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("synack"))
+        .current_dir(dir.path())
+        .args([
+            "compare",
+            "--rounds",
+            "1",
+            "--no-capture",
+            "--json",
+            "extra.json",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn synack");
+    // As `| head` does once it has read enough: the reading end goes away.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        dir.path().join("extra.json").is_file(),
+        "the report is written"
+    );
+    let reports: Vec<_> = walk(&dir.path().join("captures"))
+        .into_iter()
+        .filter(|p| p.ends_with("report.json"))
+        .collect();
+    assert_eq!(reports.len(), 1, "report.json in the run folder");
+}
+
+fn owner(path: &Path) -> u32 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(path).expect("exists").uid()
+}
+
+#[test]
+fn under_sudo_only_what_compare_made_changes_owner_as_root() {
+    if !common::require_root("under_sudo_only_what_compare_made_changes_owner_as_root") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let deep = dir.path().join("out").join("sub").join("deep.txt");
+    std::fs::create_dir_all(deep.parent().expect("parent")).expect("mkdir");
+    std::fs::write(&deep, "k").expect("write");
+    let out = common::synack()
+        .current_dir(dir.path())
+        .env("SUDO_UID", "65534")
+        .env("SUDO_GID", "65534")
+        .args(["compare", "--rounds", "1", "--no-capture", "--out", "out"])
+        .timeout(Duration::from_secs(60))
+        .output()
+        .expect("run synack");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(owner(&deep), 0, "an unrelated file keeps its owner");
+    assert_eq!(
+        owner(&dir.path().join("out")),
+        0,
+        "a folder that was there keeps its owner"
+    );
+    let made = dir.path().join("out").join("persistent");
+    assert_eq!(owner(&made), 65534, "a folder synack made");
+    assert_eq!(owner(&made.join("a.jpg")), 65534, "a file synack made");
+    assert_eq!(owner(&dir.path().join("captures")), 65534);
+    for report in walk(&dir.path().join("captures")) {
+        assert_eq!(owner(&report), 65534, "{}", report.display());
+    }
+}
+
+#[test]
+fn a_planted_part_symlink_is_never_followed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let victim = dir.path().join("victim");
+    std::fs::write(&victim, "precious").expect("write");
+    let persistent = dir.path().join("out").join("persistent");
+    std::fs::create_dir_all(&persistent).expect("mkdir");
+    std::os::unix::fs::symlink(&victim, persistent.join(".a.jpg.part")).expect("plant");
+    let out = common::synack()
+        .current_dir(dir.path())
+        .args(["compare", "--rounds", "1", "--no-capture", "--out", "out"])
+        .args(["--modes", "persistent"])
+        .timeout(Duration::from_secs(60))
+        .output()
+        .expect("run synack");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(&victim).expect("victim"),
+        "precious"
+    );
+    assert!(persistent.join("a.jpg").is_file());
+}

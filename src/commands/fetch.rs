@@ -5,6 +5,7 @@ use std::net::ToSocketAddrs;
 use anyhow::{Context, bail};
 
 use crate::cli::FetchArgs;
+use crate::commands::output::outln;
 use crate::report::secs;
 use crate::transfer::client::{FetchLimits, FetchPlan, fetch};
 use crate::transfer::events::EventLog;
@@ -12,6 +13,7 @@ use crate::transfer::events::EventLog;
 /// Fetches the URLs in the chosen mode and prints per-file and total time. Whatever happens,
 /// what it made belongs to the invoking user when run under sudo.
 pub fn run(args: &FetchArgs) -> anyhow::Result<()> {
+    super::interrupt::clean_up_on_signals()?;
     let result = fetch_urls(args);
     if result.is_err() {
         crate::created::remove_empty_dirs();
@@ -73,11 +75,11 @@ fn fetch_urls(args: &FetchArgs) -> anyhow::Result<()> {
         .with_context(|| format!("{} fetch from {addr} failed", args.mode.name()))?;
     if args.verbose {
         for e in log.take() {
-            println!("{}", super::event_line(run.start, &e));
+            outln!("{}", super::event_line(run.start, &e));
         }
     }
     for f in &run.files {
-        println!(
+        outln!(
             "{:<24} {:>12} bytes  {} s  sha256 {}",
             f.name,
             f.bytes,
@@ -85,7 +87,7 @@ fn fetch_urls(args: &FetchArgs) -> anyhow::Result<()> {
             f.sha256
         );
     }
-    println!(
+    outln!(
         "{}: {} files over {} connection(s) in {} s, saved in {}",
         args.mode.name(),
         run.files.len(),

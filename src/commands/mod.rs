@@ -4,6 +4,8 @@ pub mod analyze;
 pub mod compare;
 pub mod fetch;
 pub mod files;
+pub mod interrupt;
+pub mod output;
 pub mod ownership;
 pub mod serve;
 

@@ -3,6 +3,7 @@
 use anyhow::Context;
 
 use crate::cli::ServeArgs;
+use crate::commands::output::outln;
 use crate::transfer::server::{ServerConfig, serve_forever};
 
 /// Serves `--root` on `--bind` until interrupted.
@@ -16,7 +17,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
         "cannot serve {}: not a folder",
         root.display()
     );
-    println!(
+    outln!(
         "serving {} on http://{}/ (Ctrl-C stops)",
         root.display(),
         args.bind
@@ -42,7 +43,7 @@ fn serve_verbose(config: ServerConfig) -> anyhow::Result<()> {
         loop {
             std::thread::sleep(std::time::Duration::from_millis(200));
             for e in printer_log.take() {
-                println!("{}", super::event_line(origin, &e));
+                outln!("{}", super::event_line(origin, &e));
             }
         }
     });

@@ -12,6 +12,7 @@ use anyhow::{Context, bail};
 use self::session::{CaptureSetup, Session};
 use crate::analysis::comparison::{Comparison, LinkSettings, SourceFile};
 use crate::cli::CompareArgs;
+use crate::commands::output::{out, outln};
 use crate::emulate::{EmulatedLink, LinkConfig};
 use crate::report::{json, text};
 use crate::transfer::client::{DEFAULT_TIMEOUT, FetchLimits, FetchPlan, Mode};
@@ -50,6 +51,7 @@ impl Network {
 /// Runs the comparison and prints its report. Whatever happens, what it made belongs to the
 /// invoking user when run under sudo; a failed run leaves no empty folder behind.
 pub fn run(args: &CompareArgs) -> anyhow::Result<()> {
+    super::interrupt::clean_up_on_signals()?;
     let result = compare(args);
     if result.is_err() {
         crate::created::remove_empty_dirs();
@@ -77,6 +79,7 @@ fn compare(args: &CompareArgs) -> anyhow::Result<()> {
         .prefix("synack-files-")
         .tempdir()
         .context("cannot make a temporary folder for the sample files")?;
+    crate::created::temporary(samples.path());
     let (files, root) = source_files(args, samples.path())?;
     let network = match &link_config {
         Some(config) => Network::Emulated(Box::new(
@@ -161,9 +164,9 @@ fn compare(args: &CompareArgs) -> anyhow::Result<()> {
         order: outcome.order,
         seed: args.link.seed,
     };
-    print!("{}", text::comparison(&comparison));
+    out!("{}", text::comparison(&comparison));
     if let Some(stats) = &link_stats {
-        println!("{}\n", text::link_line(stats));
+        outln!("{}\n", text::link_line(stats));
     }
     let mut report = json::comparison(&comparison);
     report["link_stats"] = serde_json::to_value(link_stats)?;
@@ -173,14 +176,14 @@ fn compare(args: &CompareArgs) -> anyhow::Result<()> {
     if let Some(extra) = &args.output.json {
         write_atomically(extra, report.as_bytes())?;
     }
-    println!("Saved");
+    outln!("Saved");
     for m in &comparison.modes {
         if let Some(c) = &m.capture {
-            println!("  {:<15} {}", m.mode.name(), c.path.display());
+            outln!("  {:<15} {}", m.mode.name(), c.path.display());
         }
     }
-    println!("  {:<15} {}", "report", report_path.display());
-    println!("  {:<15} {}", "received files", args.out.display());
+    outln!("  {:<15} {}", "report", report_path.display());
+    outln!("  {:<15} {}", "received files", args.out.display());
     Ok(())
 }
 

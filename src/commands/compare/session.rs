@@ -16,6 +16,7 @@ use crate::analysis::comparison::{CaptureInfo, ModeResult, SourceFile};
 use crate::capture::CaptureError;
 use crate::capture::source::Recorder;
 use crate::capture::split::{Window, split_by_time};
+use crate::commands::output::outln;
 use crate::track::reader::track_file;
 use crate::transfer::client::{FetchPlan, Mode, RunTiming, fetch};
 use crate::transfer::events::EventLog;
@@ -237,13 +238,13 @@ impl Session<'_> {
             .filter(|e| e.ts >= timing.start)
             .collect();
         events.sort_by_key(|e| e.ts);
-        println!(
+        outln!(
             "{} run {} — times from the run's start",
             timing.mode.name(),
             round + 1
         );
         for e in &events {
-            println!("{}", super::super::event_line(timing.start, e));
+            outln!("{}", super::super::event_line(timing.start, e));
         }
     }
 
