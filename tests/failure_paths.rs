@@ -302,3 +302,84 @@ fn a_planted_part_symlink_is_never_followed() {
     );
     assert!(persistent.join("a.jpg").is_file());
 }
+
+/// A one-connection server on loopback that answers with `answer` (writing it piece by piece,
+/// `pause` apart, at most `pieces` times); returns its address.
+fn stalling_server(
+    answer: impl Fn(usize) -> Vec<u8> + Send + 'static,
+    pieces: usize,
+    pause: Duration,
+) -> std::net::SocketAddr {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    std::thread::spawn(move || {
+        let Ok((mut stream, _)) = listener.accept() else {
+            return;
+        };
+        let mut request = [0u8; 1024];
+        let _ = stream.read(&mut request);
+        for piece in 0..pieces {
+            if stream.write_all(&answer(piece)).is_err() {
+                return;
+            }
+            std::thread::sleep(pause);
+        }
+    });
+    addr
+}
+
+/// `synack fetch --timeout 2s` of /f.bin from `addr`; (exit code, stderr, seconds).
+fn fetch_with_timeout(addr: std::net::SocketAddr) -> (Option<i32>, String, f64) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let started = Instant::now();
+    let out = common::synack()
+        .current_dir(dir.path())
+        .args(["fetch", "--mode", "persistent", "--timeout", "2s"])
+        .arg(format!("http://{addr}/f.bin"))
+        .timeout(Duration::from_secs(60))
+        .output()
+        .expect("run synack");
+    let part = walk(dir.path())
+        .into_iter()
+        .filter(|p| p.to_string_lossy().ends_with(".part"))
+        .count();
+    assert_eq!(part, 0, "no half-written file is left");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        started.elapsed().as_secs_f64(),
+    )
+}
+
+#[test]
+fn fetch_ends_an_endless_stream_of_interim_responses() {
+    let addr = stalling_server(
+        |_| b"HTTP/1.1 100 Continue\r\n\r\n".to_vec(),
+        100_000,
+        Duration::from_micros(10),
+    );
+    let (code, stderr, seconds) = fetch_with_timeout(addr);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(seconds < 10.0, "took {seconds} s");
+    assert!(stderr.contains("interim"), "{stderr}");
+    assert_one_line(&stderr);
+}
+
+#[test]
+fn fetch_ends_a_trickled_body_at_its_deadline_and_names_the_timeout() {
+    let addr = stalling_server(
+        |piece| match piece {
+            0 => b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n".to_vec(),
+            _ => b"x".to_vec(),
+        },
+        100,
+        Duration::from_millis(500),
+    );
+    let (code, stderr, seconds) = fetch_with_timeout(addr);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(seconds < 10.0, "took {seconds} s");
+    assert!(stderr.contains("within 2 s (--timeout"), "{stderr}");
+    assert!(!stderr.contains("os error 11"), "{stderr}");
+    assert_one_line(&stderr);
+}
