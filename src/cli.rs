@@ -194,7 +194,7 @@ pub struct ServeArgs {
     #[arg(long, default_value = ".")]
     pub root: PathBuf,
     /// Connections served at once.
-    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub max_connections: u32,
     /// Congestion control of every connection (e.g. cubic, bbr, reno); default: the kernel's.
     #[arg(long, value_name = "NAME")]

@@ -170,6 +170,7 @@ fn synack_server_and_client_work_across_the_link_as_root() {
                     root,
                     max_connections: 4,
                     congestion: None,
+                    timeouts: Default::default(),
                 },
                 None,
             )

@@ -4,7 +4,7 @@ use anyhow::Context;
 
 use crate::cli::ServeArgs;
 use crate::commands::output::outln;
-use crate::transfer::server::{ServerConfig, serve_forever};
+use crate::transfer::server::{ServerConfig, ServerTimeouts, serve_forever};
 
 /// Serves `--root` on `--bind` until interrupted.
 pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
@@ -27,6 +27,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
         root,
         max_connections: args.max_connections as usize,
         congestion: args.congestion.clone(),
+        timeouts: ServerTimeouts::default(),
     };
     if args.verbose {
         serve_verbose(config)

@@ -970,6 +970,7 @@ mod tests {
                 root,
                 max_connections: 8,
                 congestion: None,
+                timeouts: Default::default(),
             },
             log,
         )

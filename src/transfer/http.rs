@@ -201,6 +201,11 @@ fn malformed(error: httparse::Error) -> HttpError {
 /// A small `Content-Length` body is read and dropped so the following request stays framed;
 /// a chunked or large body is an error (the server answers 400 and closes).
 pub fn read_request(reader: &mut impl BufRead) -> Result<Option<Request>, HttpError> {
+    let start = reader.fill_buf()?;
+    if !could_start_a_request(start) {
+        // Refused now rather than after a newline that may never come (a TLS handshake).
+        return Err(HttpError::Malformed("not an HTTP request".into()));
+    }
     let Some(head) = read_head(reader)? else {
         return Ok(None);
     };
@@ -240,6 +245,23 @@ pub fn read_request(reader: &mut impl BufRead) -> Result<Option<Request>, HttpEr
         path: path.to_owned(),
         keep_alive,
     }))
+}
+
+/// Whether `bytes`, the first of a request, can begin a request line: blank lines, then a
+/// method token (RFC 9110 §5.6.2) up to its space.
+fn could_start_a_request(bytes: &[u8]) -> bool {
+    const LONGEST_METHOD: usize = 32;
+    let tchar = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+    let method = bytes.iter().skip_while(|b| matches!(b, b'\r' | b'\n'));
+    for (at, &b) in method.enumerate() {
+        if b == b' ' {
+            return at > 0;
+        }
+        if !tchar(b) || at >= LONGEST_METHOD {
+            return false;
+        }
+    }
+    true
 }
 
 /// Interim 1xx responses skipped before a final one; a server sending more is broken or hostile.
@@ -582,6 +604,19 @@ mod tests {
             .expect("valid");
         assert_eq!(head.status, 204);
         assert_eq!(head.content_length, Some(0), "a 204 has no body");
+    }
+
+    #[test]
+    fn bytes_that_cannot_begin_a_request_are_refused_before_a_newline() {
+        for raw in [&b"\x16\x03\x01\x02\x00"[..], b"GET\x00", b"\r\n{\"json\":1"] {
+            let mut reader = raw;
+            assert!(
+                matches!(read_request(&mut reader), Err(HttpError::Malformed(_))),
+                "{raw:?}"
+            );
+        }
+        assert!(could_start_a_request(b"GE"));
+        assert!(could_start_a_request(b"\r\nGET /"));
     }
 
     #[test]

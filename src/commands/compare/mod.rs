@@ -20,7 +20,7 @@ use crate::transfer::events::EventLog;
 use crate::transfer::files::{generate_samples, list_files, sha256_file};
 use crate::transfer::http::path_for_name;
 use crate::transfer::kernel::read_kernel_settings;
-use crate::transfer::server::{Server, ServerConfig};
+use crate::transfer::server::{DEFAULT_MAX_CONNECTIONS, Server, ServerConfig, ServerTimeouts};
 
 /// Where the client and the server run: on this host, or at the two ends of an emulated link.
 pub(crate) enum Network {
@@ -250,8 +250,9 @@ fn start_server(
     let config = ServerConfig {
         bind: SocketAddr::new(ip, 0),
         root,
-        max_connections: 64,
+        max_connections: DEFAULT_MAX_CONNECTIONS,
         congestion: args.congestion.clone(),
+        timeouts: ServerTimeouts::default(),
     };
     let events = args.verbose.then(|| events.clone());
     network
