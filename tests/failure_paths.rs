@@ -383,3 +383,57 @@ fn fetch_ends_a_trickled_body_at_its_deadline_and_names_the_timeout() {
     assert!(!stderr.contains("os error 11"), "{stderr}");
     assert_one_line(&stderr);
 }
+
+/// `synack ARGS`, expected to fail: (stdout, stderr).
+fn failing(args: &[&str]) -> (String, String) {
+    let out = common::synack()
+        .args(args)
+        .timeout(Duration::from_secs(30))
+        .output()
+        .expect("run synack");
+    assert_eq!(out.status.code(), Some(1), "{args:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_one_line(&stderr);
+    (String::from_utf8_lossy(&out.stdout).into_owned(), stderr)
+}
+
+#[test]
+fn small_mistakes_get_one_line_naming_the_fix() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let bind = taken.local_addr().expect("addr").to_string();
+    let (stdout, stderr) = failing(&["serve", "--bind", &bind]);
+    assert!(stdout.is_empty(), "nothing announced: {stdout}");
+    assert!(stderr.contains("Address already in use"), "{stderr}");
+
+    let (_, stderr) = failing(&["fetch", "--mode", "persistent", "127.0.0.1:9/a.jpg"]);
+    assert!(stderr.contains("http://127.0.0.1:9/a.jpg"), "{stderr}");
+
+    let (_, stderr) = failing(&["compare", "--server", "http://127.0.0.1:9/", "--no-capture"]);
+    assert!(stderr.contains("--server 127.0.0.1:9"), "{stderr}");
+}
+
+#[test]
+fn a_file_name_the_server_refuses_is_left_out_not_fatal() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let files = dir.path().join("files");
+    std::fs::create_dir(&files).expect("mkdir");
+    std::fs::write(files.join("a\\b.txt"), "x").expect("write");
+    std::fs::write(files.join("ok.txt"), "y").expect("write");
+    let out = common::synack()
+        .current_dir(dir.path())
+        .args([
+            "compare",
+            "--rounds",
+            "1",
+            "--no-capture",
+            "--files",
+            "files",
+        ])
+        .timeout(Duration::from_secs(60))
+        .output()
+        .expect("run synack");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("leaving out"), "{stderr}");
+    assert!(dir.path().join("received/persistent/ok.txt").is_file());
+}

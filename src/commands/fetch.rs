@@ -26,6 +26,9 @@ fn fetch_urls(args: &FetchArgs) -> anyhow::Result<()> {
     let mut authority: Option<(String, u16)> = None;
     let mut paths = Vec::new();
     for raw in &args.urls {
+        if !raw.contains("://") {
+            bail!("{raw:?} has no scheme: write it as http://{raw}");
+        }
         let url = url::Url::parse(raw).with_context(|| format!("bad URL {raw:?}"))?;
         if url.scheme() != "http" {
             bail!("{raw}: only http:// URLs are supported (synack measures plain TCP)");

@@ -174,6 +174,7 @@ impl Refusal {
 /// is caught like the plain form; the final canonical path must still lie under the canonical
 /// root, which catches symlinks that lead out.
 pub fn resolve(root: &Path, request_path: &str) -> Result<PathBuf, Refusal> {
+    let request_path = origin_form(request_path);
     let end = request_path.find(['?', '#']).unwrap_or(request_path.len());
     let rest = request_path[..end]
         .strip_prefix('/')
@@ -217,6 +218,24 @@ pub fn resolve(root: &Path, request_path: &str) -> Result<PathBuf, Refusal> {
         return Err(Refusal::NotFound);
     }
     Ok(real)
+}
+
+/// The path of an absolute-form target (`http://host/a.jpg`, which servers must accept, RFC 9112
+/// §3.2.2); any other target as it is.
+fn origin_form(target: &str) -> &str {
+    let Some(scheme_end) = target.find("://") else {
+        return target;
+    };
+    let scheme = &target[..scheme_end];
+    if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
+        return target;
+    }
+    let rest = &target[scheme_end + 3..];
+    match rest.find(['/', '?', '#']) {
+        Some(at) if rest[at..].starts_with('/') => &rest[at..],
+        // No path: the root, which is not a file.
+        _ => "/",
+    }
 }
 
 /// The Content-Type for a file, from its extension.
@@ -534,9 +553,15 @@ impl Drop for Server {
     }
 }
 
-/// Runs a server on the calling thread until accepting fails.
-pub fn serve_forever(config: ServerConfig, events: Option<EventLog>) -> Result<(), TransferError> {
+/// Runs a server on the calling thread until accepting fails; `ready` is called with the bound
+/// address once it listens (so nothing is announced for a port that is taken).
+pub fn serve_forever(
+    config: ServerConfig,
+    events: Option<EventLog>,
+    ready: impl FnOnce(SocketAddr),
+) -> Result<(), TransferError> {
     let mut server = Server::start(config, events)?;
+    ready(server.local_addr());
     server.join()
 }
 
@@ -1048,6 +1073,12 @@ mod tests {
         );
         // A symlink that stays inside the root is served as its target.
         assert_eq!(resolve(&site.root, "/in"), Ok(root.join("hello.txt")));
+        // Absolute-form, as a proxy sends it.
+        assert_eq!(
+            resolve(&site.root, "http://example.com/hello.txt"),
+            Ok(root.join("hello.txt"))
+        );
+        assert_eq!(resolve(&site.root, "HTTP://h:80"), Err(Refusal::NotFound));
     }
 
     #[test]

@@ -219,6 +219,16 @@ fn source_files(args: &CompareArgs, samples: &Path) -> anyhow::Result<(Vec<Sourc
         Some(dir) => list_files(dir).with_context(|| format!("cannot list {}", dir.display()))?,
         None => generate_samples(samples).context("cannot generate the sample files")?,
     };
+    // One file that cannot be fetched must not end the comparison of all the others.
+    let (file_paths, left_out): (Vec<PathBuf>, Vec<PathBuf>) =
+        file_paths.into_iter().partition(|p| servable_name(p));
+    for path in &left_out {
+        eprintln!(
+            "synack: leaving out {}: the server refuses names with a backslash, a control \
+             character or invalid UTF-8",
+            path.display()
+        );
+    }
     if file_paths.is_empty() {
         bail!(
             "no regular files to transfer in {}",
@@ -231,6 +241,13 @@ fn source_files(args: &CompareArgs, samples: &Path) -> anyhow::Result<(Vec<Sourc
         .map(Path::to_path_buf)
         .unwrap_or_default();
     Ok((files, root))
+}
+
+/// Whether a file's name can travel as a request path the built-in server serves.
+fn servable_name(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| !n.contains('\\') && !n.chars().any(char::is_control))
 }
 
 /// Starts the built-in server where the server runs, unless `--server` names another one.
@@ -282,6 +299,10 @@ fn describe(paths: &[PathBuf]) -> anyhow::Result<Vec<SourceFile>> {
 }
 
 fn resolve(server: &str) -> anyhow::Result<SocketAddr> {
+    if let Some((_, rest)) = server.split_once("://") {
+        let authority = rest.split('/').next().unwrap_or(rest);
+        bail!("--server takes HOST:PORT, not a URL: --server {authority}");
+    }
     server
         .to_socket_addrs()
         .with_context(|| format!("--server {server:?}: expected HOST:PORT"))?
