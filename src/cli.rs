@@ -87,6 +87,10 @@ pub struct CompareArgs {
     #[arg(long, conflicts_with = "server")]
     pub tfo: bool,
 
+    /// Each file's deadline, connect to last byte (a run's: the sum over its files), e.g. 10s.
+    /// Default: 30 s plus 100 round trips and four times the largest file at --rate.
+    #[arg(long, value_name = "TIME", value_parser = parse_timeout)]
+    pub timeout: Option<Duration>,
     #[command(flatten)]
     pub capture: CaptureArgs,
     #[command(flatten)]
@@ -206,7 +210,7 @@ pub struct ServeArgs {
     #[arg(long, default_value = ".")]
     pub root: PathBuf,
     /// Connections served at once.
-    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub max_connections: u32,
     /// Congestion control of every connection (e.g. cubic, bbr, reno); default: the kernel's.
     #[arg(long, value_name = "NAME")]
@@ -238,12 +242,28 @@ pub struct FetchArgs {
     /// Send each request on the SYN (TCP Fast Open) once the server has given a cookie.
     #[arg(long)]
     pub tfo: bool,
+    /// Each file's deadline, connect (or the previous file's last byte) to last byte; a run's
+    /// is the sum over its files.
+    #[arg(long, value_name = "TIME", default_value = "30s", value_parser = parse_timeout)]
+    pub timeout: Duration,
+    /// Largest body accepted, e.g. 100MiB; a larger one ends the fetch.
+    #[arg(long, value_name = "BYTES", value_parser = parse_bytes)]
+    pub max_size: Option<usize>,
     /// http:// URLs, all on the same host and port.
     #[arg(value_name = "URL", required = true)]
     pub urls: Vec<String>,
     /// Print each connection's lifecycle.
     #[arg(short, long)]
     pub verbose: bool,
+}
+
+/// A deadline: a duration above zero.
+fn parse_timeout(text: &str) -> Result<Duration, String> {
+    let duration = parse_duration(text)?;
+    if duration.is_zero() {
+        return Err("a timeout must be above zero".into());
+    }
+    Ok(duration)
 }
 
 /// Options of `files`.

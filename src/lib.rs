@@ -6,6 +6,7 @@ pub mod analysis;
 pub mod capture;
 pub mod cli;
 pub mod commands;
+pub mod created;
 pub mod emulate;
 pub mod report;
 pub mod timeline;

@@ -7,7 +7,7 @@ fn main() -> ExitCode {
     match synack::commands::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("synack: {e:#}");
+            eprintln!("synack: {}", synack::commands::error_line(&e));
             ExitCode::FAILURE
         }
     }

@@ -171,6 +171,7 @@ fn synack_server_and_client_work_across_the_link_as_root() {
                     max_connections: 4,
                     congestion: None,
                     fastopen: false,
+                    timeouts: Default::default(),
                 },
                 None,
             )
@@ -185,6 +186,7 @@ fn synack_server_and_client_work_across_the_link_as_root() {
         parallel: 1,
         rcvbuf: None,
         fastopen: false,
+        limits: Default::default(),
     };
     let timing = link
         .in_client(move || fetch(Mode::NonPersistent, &plan, None))

@@ -7,6 +7,7 @@ pub mod decode;
 pub mod segment;
 pub mod source;
 pub mod split;
+pub mod writer;
 
 use std::path::PathBuf;
 

@@ -11,6 +11,7 @@ use pcap::{Active, Capture, Offline, Precision};
 
 use super::CaptureError;
 use super::decode::LinkType;
+use super::writer::PcapWriter;
 use crate::timeline::Ts;
 
 /// Size of a pcap file header.
@@ -149,14 +150,11 @@ impl Recorder {
         };
         LinkType::from_dlt(capture.get_datalink().0)?;
         let part = part_path(path);
-        let mut savefile = capture.savefile(&part).map_err(|e| CaptureError::Save {
-            path: part.clone(),
-            detail: e.to_string(),
-        })?;
+        let linktype = capture.get_datalink().0;
+        let mut savefile = PcapWriter::create(&part, linktype, snaplen.unsigned_abs())?;
         let breaker = capture.breakloop_handle();
         let last_frame_ns = Arc::new(AtomicI64::new(Ts::now().0));
         let last = last_frame_ns.clone();
-        let save_path = part.clone();
         let thread = std::thread::Builder::new()
             .name("capture".into())
             .spawn(move || {
@@ -164,7 +162,9 @@ impl Recorder {
                 loop {
                     match capture.next_packet() {
                         Ok(packet) => {
-                            savefile.write(&packet);
+                            // A write error (a full disk) ends the capture at once; the
+                            // session sees it after the run and stops.
+                            savefile.write(packet.header, packet.data)?;
                             count += 1;
                             last.store(Ts::now().0, Ordering::Relaxed);
                         }
@@ -173,10 +173,7 @@ impl Recorder {
                         Err(e) => return Err(CaptureError::Pcap(e.to_string())),
                     }
                 }
-                savefile.flush().map_err(|e| CaptureError::Save {
-                    path: save_path,
-                    detail: e.to_string(),
-                })?;
+                savefile.finish()?;
                 let stats = capture
                     .stats()
                     .map_err(|e| CaptureError::Pcap(e.to_string()))?;
@@ -210,19 +207,35 @@ impl Recorder {
         }
     }
 
+    /// The capture's error if it has already ended by itself (a write failed): a session checks
+    /// after each run, so tables are never built from a capture cut short.
+    pub fn check(&mut self) -> Result<(), CaptureError> {
+        if !self.thread.as_ref().is_some_and(JoinHandle::is_finished) {
+            return Ok(());
+        }
+        let ended = self.join();
+        crate::created::discard(&self.part);
+        match ended? {
+            Ok(_) => Err(CaptureError::Pcap("the capture ended by itself".into())),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Stops the capture and puts the file in place; returns its counts.
     pub fn stop(mut self) -> Result<RecordStats, CaptureError> {
         let stats = self.join()?;
         match stats {
             Ok(stats) => {
-                std::fs::rename(&self.part, &self.path).map_err(|e| CaptureError::Save {
-                    path: self.path.clone(),
-                    detail: e.to_string(),
+                crate::created::complete(&self.part, &self.path).map_err(|e| {
+                    CaptureError::Save {
+                        path: self.path.clone(),
+                        detail: e.to_string(),
+                    }
                 })?;
                 Ok(stats)
             }
             Err(e) => {
-                let _ = std::fs::remove_file(&self.part);
+                crate::created::discard(&self.part);
                 Err(e)
             }
         }
@@ -244,7 +257,7 @@ impl Drop for Recorder {
     fn drop(&mut self) {
         if self.thread.is_some() {
             let _ = self.join();
-            let _ = std::fs::remove_file(&self.part);
+            crate::created::discard(&self.part);
         }
     }
 }

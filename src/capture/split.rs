@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use pcap::{Capture, Precision};
 
 use super::CaptureError;
+use super::writer::PcapWriter;
 use crate::timeline::Ts;
 
 /// Where the frames from `start` on go (until the next window starts): `outputs[output]`.
@@ -33,12 +34,12 @@ pub fn split_by_time(
     let result = write_parts(source, windows, &parts);
     if result.is_err() {
         for part in &parts {
-            let _ = std::fs::remove_file(part);
+            crate::created::discard(part);
         }
         return result;
     }
     for (part, path) in parts.iter().zip(outputs) {
-        std::fs::rename(part, path).map_err(|e| CaptureError::Save {
+        crate::created::complete(part, path).map_err(|e| CaptureError::Save {
             path: path.clone(),
             detail: e.to_string(),
         })?;
@@ -58,11 +59,11 @@ fn write_parts(
     let mut capture =
         Capture::from_file_with_precision(source, Precision::Nano).map_err(read_error)?;
     let mut files = Vec::with_capacity(parts.len());
+    let linktype = capture.get_datalink().0;
+    // The source's own snap length is not exposed; frames are never longer than this.
+    let snaplen = 262_144;
     for part in parts {
-        files.push(capture.savefile(part).map_err(|e| CaptureError::Save {
-            path: part.clone(),
-            detail: e.to_string(),
-        })?);
+        files.push(PcapWriter::create(part, linktype, snaplen)?);
     }
     let mut written = vec![0u64; parts.len()];
     loop {
@@ -77,15 +78,12 @@ fn write_parts(
             continue;
         };
         if let Some(file) = files.get_mut(output) {
-            file.write(&packet);
+            file.write(packet.header, packet.data)?;
             written[output] += 1;
         }
     }
-    for (file, part) in files.iter_mut().zip(parts) {
-        file.flush().map_err(|e| CaptureError::Save {
-            path: part.clone(),
-            detail: e.to_string(),
-        })?;
+    for file in files {
+        file.finish()?;
     }
     Ok(written)
 }

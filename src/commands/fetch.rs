@@ -5,15 +5,30 @@ use std::net::ToSocketAddrs;
 use anyhow::{Context, bail};
 
 use crate::cli::FetchArgs;
+use crate::commands::output::outln;
 use crate::report::secs;
-use crate::transfer::client::{FetchPlan, fetch};
+use crate::transfer::client::{FetchLimits, FetchPlan, fetch};
 use crate::transfer::events::EventLog;
 
-/// Fetches the URLs in the chosen mode and prints per-file and total time.
+/// Fetches the URLs in the chosen mode and prints per-file and total time. Whatever happens,
+/// what it made belongs to the invoking user when run under sudo.
 pub fn run(args: &FetchArgs) -> anyhow::Result<()> {
+    super::interrupt::clean_up_on_signals()?;
+    let result = fetch_urls(args);
+    if result.is_err() {
+        crate::created::remove_empty_dirs();
+    }
+    let owned = super::ownership::give_made_to_invoking_user();
+    result.and(owned)
+}
+
+fn fetch_urls(args: &FetchArgs) -> anyhow::Result<()> {
     let mut authority: Option<(String, u16)> = None;
     let mut paths = Vec::new();
     for raw in &args.urls {
+        if !raw.contains("://") {
+            bail!("{raw:?} has no scheme: write it as http://{raw}");
+        }
         let url = url::Url::parse(raw).with_context(|| format!("bad URL {raw:?}"))?;
         if url.scheme() != "http" {
             bail!("{raw}: only http:// URLs are supported (synack measures plain TCP)");
@@ -54,17 +69,21 @@ pub fn run(args: &FetchArgs) -> anyhow::Result<()> {
         parallel: args.parallel,
         rcvbuf: args.rcvbuf,
         fastopen: args.tfo,
+        limits: FetchLimits {
+            per_file: args.timeout,
+            max_size: args.max_size.map(|bytes| bytes as u64),
+        },
     };
     let log = EventLog::default();
     let run = fetch(args.mode, &plan, args.verbose.then_some(&log))
         .with_context(|| format!("{} fetch from {addr} failed", args.mode.name()))?;
     if args.verbose {
         for e in log.take() {
-            println!("{}", super::event_line(run.start, &e));
+            outln!("{}", super::event_line(run.start, &e));
         }
     }
     for f in &run.files {
-        println!(
+        outln!(
             "{:<24} {:>12} bytes  {} s  sha256 {}",
             f.name,
             f.bytes,
@@ -72,7 +91,7 @@ pub fn run(args: &FetchArgs) -> anyhow::Result<()> {
             f.sha256
         );
     }
-    println!(
+    outln!(
         "{}: {} files over {} connection(s) in {} s, saved in {}",
         args.mode.name(),
         run.files.len(),
@@ -80,7 +99,5 @@ pub fn run(args: &FetchArgs) -> anyhow::Result<()> {
         secs(run.total_s()),
         args.out.join(args.mode.name()).display()
     );
-    super::ownership::give_to_invoking_user(&args.out)
-        .with_context(|| format!("cannot give {} to the sudo user", args.out.display()))?;
     Ok(())
 }

@@ -3,6 +3,7 @@
 use anyhow::Context;
 
 use crate::cli::FilesArgs;
+use crate::commands::output::outln;
 use crate::report::units;
 use crate::transfer::files::generate_set;
 
@@ -11,7 +12,7 @@ pub fn run(args: &FilesArgs) -> anyhow::Result<()> {
     let paths = generate_set(&args.dir, args.set)
         .with_context(|| format!("cannot write the sample files into {}", args.dir.display()))?;
     let bytes: u64 = args.set.files().iter().map(|f| f.bytes).sum();
-    println!(
+    outln!(
         "wrote {} files ({}) into {}; compare them with: synack compare --files {}",
         paths.len(),
         units::bytes(bytes as f64),

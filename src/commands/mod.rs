@@ -4,6 +4,8 @@ pub mod analyze;
 pub mod compare;
 pub mod fetch;
 pub mod files;
+pub mod interrupt;
+pub mod output;
 pub mod ownership;
 pub mod serve;
 
@@ -20,6 +22,23 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Fetch(args) => fetch::run(&args),
         Command::Files(args) => files::run(&args),
     }
+}
+
+/// An error as one line: each context, then the causes that add something ("cannot write X:
+/// No space left on device"), never a cause its context already quoted.
+pub fn error_line(error: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
 }
 
 /// One line of the lifecycle log, with its time since `origin`.

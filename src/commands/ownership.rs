@@ -1,6 +1,5 @@
-//! Files written under sudo belong to the invoking user, not root.
-
-use std::path::Path;
+//! Files written under sudo belong to the invoking user, not root: only those this process made
+//! (see `crate::created`), never what was there before.
 
 /// The invoking user's uid and gid when running as root under sudo.
 fn sudo_owner() -> Option<(u32, u32)> {
@@ -12,20 +11,15 @@ fn sudo_owner() -> Option<(u32, u32)> {
     (euid == 0 && uid != 0).then_some((uid, gid))
 }
 
-/// Gives `path` and everything below it to the sudo user, if there is one.
-pub fn give_to_invoking_user(path: &Path) -> std::io::Result<()> {
+/// Gives every folder and file this process made to the sudo user, if there is one; links are
+/// never followed.
+pub fn give_made_to_invoking_user() -> anyhow::Result<()> {
     let Some((uid, gid)) = sudo_owner() else {
         return Ok(());
     };
-    chown_tree(path, uid, gid)
-}
-
-fn chown_tree(path: &Path, uid: u32, gid: u32) -> std::io::Result<()> {
-    std::os::unix::fs::lchown(path, Some(uid), Some(gid))?;
-    if path.is_dir() && !path.is_symlink() {
-        for entry in std::fs::read_dir(path)? {
-            chown_tree(&entry?.path(), uid, gid)?;
-        }
+    for path in crate::created::made_paths() {
+        std::os::unix::fs::lchown(&path, Some(uid), Some(gid))
+            .map_err(|e| anyhow::anyhow!("cannot give {} to the sudo user: {e}", path.display()))?;
     }
     Ok(())
 }

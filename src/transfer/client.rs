@@ -6,14 +6,14 @@
 
 use std::collections::HashSet;
 use std::fmt;
-use std::fs::{self, File};
+use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use percent_encoding::percent_decode_str;
 use sha2::{Digest, Sha256};
@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 use super::TransferError;
 use super::events::{ConnectionEvents, EventKind, EventLog, Side};
 use super::files::hex;
-use super::http::{self, ChunkedReader, ResponseHead};
+use super::http::{self, ChunkedReader, HttpError, ResponseHead};
 use crate::timeline::Ts;
 
 /// Read size for response bodies: large reads keep syscall overhead out of the timings.
@@ -30,15 +30,8 @@ const BODY_BUFFER: usize = 256 * 1024;
 /// Buffer for response heads; bodies bypass it (BufReader reads straight into larger buffers).
 const HEAD_BUFFER: usize = 16 * 1024;
 
-/// How long a connect may take before the server is declared unreachable.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// How long a read may block before the server is declared stalled.
-const READ_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// How long a write may block: a pipeline longer than the socket buffers can hold stalls (the
-/// server stops reading while the client is not yet reading its responses), and fails after this.
-const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Each file's deadline unless told otherwise.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Connections the parallel mode opens at once unless told otherwise: browsers' per-host limit.
 pub const DEFAULT_PARALLEL: usize = 6;
@@ -111,6 +104,99 @@ pub struct FetchPlan {
     pub rcvbuf: Option<usize>,
     /// Send each request with the SYN (TCP Fast Open) once the server has given a cookie.
     pub fastopen: bool,
+    /// Deadlines and size bound.
+    pub limits: FetchLimits,
+}
+
+/// How long a fetch may take and how much it may receive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FetchLimits {
+    /// Each file's deadline: from its connect (a connection of its own) or the previous file's
+    /// last byte (a shared connection) to its own last byte. A run ends by the sum over its files.
+    pub per_file: Duration,
+    /// Largest body accepted; None for no bound.
+    pub max_size: Option<u64>,
+}
+
+impl Default for FetchLimits {
+    fn default() -> FetchLimits {
+        FetchLimits {
+            per_file: DEFAULT_TIMEOUT,
+            max_size: None,
+        }
+    }
+}
+
+/// A client socket whose every read and write returns by a deadline, as a timeout error.
+struct Timed {
+    stream: TcpStream,
+    deadline: Instant,
+    /// The deadline the run as a whole must keep; no file's may pass it.
+    run_deadline: Instant,
+}
+
+impl Timed {
+    /// Sets the socket's timeout to what is left; an error once nothing is.
+    fn arm(&self, set: impl Fn(&TcpStream, Option<Duration>) -> io::Result<()>) -> io::Result<()> {
+        let left = self
+            .deadline
+            .min(self.run_deadline)
+            .saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        set(&self.stream, Some(left))
+    }
+}
+
+impl Read for Timed {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.arm(TcpStream::set_read_timeout)?;
+        self.stream.read(buf)
+    }
+}
+
+impl Write for Timed {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.arm(TcpStream::set_write_timeout)?;
+        self.stream.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.stream.flush()
+    }
+}
+
+/// Where a run's deadlines come from.
+#[derive(Debug, Clone, Copy)]
+struct Clock {
+    per_file: Duration,
+    /// The run's own deadline: every file's share of it, added up.
+    run_deadline: Instant,
+}
+
+impl Clock {
+    fn new(limits: &FetchLimits, files: usize) -> Clock {
+        let run = limits
+            .per_file
+            .saturating_mul(u32::try_from(files).unwrap_or(u32::MAX));
+        Clock {
+            per_file: limits.per_file,
+            run_deadline: Instant::now() + run,
+        }
+    }
+
+    /// The deadline of a file begun at `from`.
+    fn file_deadline(&self, from: Instant) -> Instant {
+        (from + self.per_file).min(self.run_deadline)
+    }
+}
+
+fn is_timeout(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
 }
 
 /// Timings of one run of one mode.
@@ -197,9 +283,19 @@ pub struct FileResult {
     pub path: PathBuf,
 }
 
-/// Wraps a failure of an established connection to `addr`.
-fn network(addr: SocketAddr) -> impl Fn(io::Error) -> TransferError + Copy {
-    move |source| TransferError::Network { addr, source }
+/// Wraps a failure of an established connection to `addr`; a timeout says which deadline.
+fn network(addr: SocketAddr, after: Duration) -> impl Fn(io::Error) -> TransferError + Copy {
+    move |source| {
+        if is_timeout(&source) {
+            TransferError::Timeout {
+                addr,
+                what: "answer",
+                after,
+            }
+        } else {
+            TransferError::Network { addr, source }
+        }
+    }
 }
 
 /// One file to fetch, checked and named before any connection is opened.
@@ -217,8 +313,9 @@ pub fn fetch(
     events: Option<&EventLog>,
 ) -> Result<RunTiming, TransferError> {
     let targets = targets(plan)?;
+    let clock = Clock::new(&plan.limits, targets.len());
     let dir = plan.out_dir.join(mode.name());
-    fs::create_dir_all(&dir).map_err(|source| TransferError::Output {
+    crate::created::create_dir_all(&dir).map_err(|source| TransferError::Output {
         path: dir.clone(),
         source,
     })?;
@@ -228,15 +325,15 @@ pub fn fetch(
             let mut connections = Vec::new();
             let mut files = Vec::new();
             for target in &targets {
-                let (conn, file) = fetch_alone(plan, target, &dir, &mut body, events)?;
+                let (conn, file) = fetch_alone(plan, &clock, target, &dir, &mut body, events)?;
                 connections.push(conn);
                 files.push(file);
             }
             (connections, files)
         }
-        Mode::Persistent => fetch_on_one(plan, &targets, false, &dir, events)?,
-        Mode::Pipelined => fetch_on_one(plan, &targets, true, &dir, events)?,
-        Mode::Parallel => fetch_in_parallel(plan, &targets, &dir, events)?,
+        Mode::Persistent => fetch_on_one(plan, &clock, &targets, false, &dir, events)?,
+        Mode::Pipelined => fetch_on_one(plan, &clock, &targets, true, &dir, events)?,
+        Mode::Parallel => fetch_in_parallel(plan, &clock, &targets, &dir, events)?,
     };
     let start = connections
         .iter()
@@ -267,17 +364,19 @@ pub fn fetch(
 /// Fetches one file over a connection of its own, closed once the response has been read.
 fn fetch_alone(
     plan: &FetchPlan,
+    clock: &Clock,
     target: &Target<'_>,
     dir: &Path,
     body: &mut [u8],
     events: Option<&EventLog>,
 ) -> Result<(ConnectionTiming, FileResult), TransferError> {
-    let mut conn = Connection::open(plan, events)?;
+    let mut conn = Connection::open(plan, clock, events)?;
     let (request, mut file) = conn.exchange(&plan.host, target, true, dir, body)?;
     file.seconds = request.last_byte.secs_since(conn.timing.connect_start);
     conn.timing.requests.push(request);
     // The server closes first; reading up to its FIN before closing makes our close the second
     // FIN of a clean exchange, never a RST for unread data.
+    conn.set_deadline(Instant::now() + clock.per_file);
     conn.await_fin()?;
     conn.send_fin();
     Ok((conn.close(), file))
@@ -287,13 +386,14 @@ fn fetch_alone(
 /// or every request first and then every response (pipelined).
 fn fetch_on_one(
     plan: &FetchPlan,
+    clock: &Clock,
     targets: &[Target<'_>],
     pipelined: bool,
     dir: &Path,
     events: Option<&EventLog>,
 ) -> Result<(Vec<ConnectionTiming>, Vec<FileResult>), TransferError> {
     let mut body = vec![0u8; BODY_BUFFER];
-    let mut conn = Connection::open(plan, events)?;
+    let mut conn = Connection::open(plan, clock, events)?;
     let mut sent = Vec::new();
     if pipelined {
         // Nothing is read until every request is out, so the server may stop reading while its
@@ -327,8 +427,10 @@ fn fetch_on_one(
         previous = request.last_byte;
         conn.timing.requests.push(request);
         files.push(file);
+        conn.set_deadline(clock.file_deadline(Instant::now()));
     }
     // The client closes first, as a browser does when it is done with a connection.
+    conn.set_deadline(Instant::now() + clock.per_file);
     conn.send_fin();
     conn.await_fin()?;
     Ok((vec![conn.close()], files))
@@ -338,6 +440,7 @@ fn fetch_on_one(
 /// at once: every slot takes the next file in plan order as soon as its previous one is done.
 fn fetch_in_parallel(
     plan: &FetchPlan,
+    clock: &Clock,
     targets: &[Target<'_>],
     dir: &Path,
     events: Option<&EventLog>,
@@ -356,7 +459,7 @@ fn fetch_in_parallel(
             let Some(target) = targets.get(index) else {
                 return;
             };
-            match fetch_alone(plan, target, dir, &mut body, events) {
+            match fetch_alone(plan, clock, target, dir, &mut body, events) {
                 Ok(result) => {
                     done.lock().unwrap_or_else(PoisonError::into_inner)[index] = Some(result)
                 }
@@ -463,8 +566,12 @@ fn targets(plan: &FetchPlan) -> Result<Vec<Target<'_>>, TransferError> {
 
 /// An open client connection and the timings gathered on it so far.
 struct Connection<'a> {
-    reader: BufReader<TcpStream>,
+    reader: BufReader<Timed>,
     addr: SocketAddr,
+    /// Each file's deadline, for the timeout error.
+    per_file: Duration,
+    /// Largest body accepted.
+    max_size: Option<u64>,
     timing: ConnectionTiming,
     events: ConnectionEvents<'a>,
     /// The last response announced that the server closes after it.
@@ -472,10 +579,24 @@ struct Connection<'a> {
 }
 
 impl<'a> Connection<'a> {
-    fn open(plan: &FetchPlan, log: Option<&'a EventLog>) -> Result<Connection<'a>, TransferError> {
+    fn open(
+        plan: &FetchPlan,
+        clock: &Clock,
+        log: Option<&'a EventLog>,
+    ) -> Result<Connection<'a>, TransferError> {
         let addr = plan.addr;
-        let network = network(addr);
-        let connect_failed = |source| TransferError::Connect { addr, source };
+        let network = network(addr, clock.per_file);
+        let connect_failed = |source: io::Error| {
+            if is_timeout(&source) {
+                TransferError::Timeout {
+                    addr,
+                    what: "accept the connection (no SYN-ACK)",
+                    after: clock.per_file,
+                }
+            } else {
+                TransferError::Connect { addr, source }
+            }
+        };
         let socket = socket2::Socket::new(
             socket2::Domain::for_address(addr),
             socket2::Type::STREAM,
@@ -489,19 +610,18 @@ impl<'a> Connection<'a> {
             super::fastopen::on_client(&socket).map_err(connect_failed)?;
         }
         let connect_start = Ts::now();
+        let deadline = clock.file_deadline(Instant::now());
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(connect_failed(io::ErrorKind::TimedOut.into()));
+        }
         socket
-            .connect_timeout(&addr.into(), CONNECT_TIMEOUT)
+            .connect_timeout(&addr.into(), left)
             .map_err(connect_failed)?;
         let stream = TcpStream::from(socket);
         let connected = Ts::now();
         // Requests are small and must leave at once, not wait for the ACK of earlier data.
         stream.set_nodelay(true).map_err(network)?;
-        stream
-            .set_read_timeout(Some(READ_TIMEOUT))
-            .map_err(network)?;
-        stream
-            .set_write_timeout(Some(WRITE_TIMEOUT))
-            .map_err(network)?;
         let local = stream.local_addr().map_err(network)?;
         // A Fast Open socket is not connected until its first write sends the SYN with it.
         let peer = stream.peer_addr().unwrap_or(addr);
@@ -509,9 +629,16 @@ impl<'a> Connection<'a> {
         // Recorded only now because the local address exists only after connect.
         events.at(connect_start, EventKind::Connect);
         events.at(connected, EventKind::Connected);
+        let timed = Timed {
+            stream,
+            deadline,
+            run_deadline: clock.run_deadline,
+        };
         Ok(Connection {
-            reader: BufReader::with_capacity(HEAD_BUFFER, stream),
+            reader: BufReader::with_capacity(HEAD_BUFFER, timed),
             addr,
+            per_file: clock.per_file,
+            max_size: plan.limits.max_size,
             timing: ConnectionTiming {
                 local,
                 peer,
@@ -523,6 +650,14 @@ impl<'a> Connection<'a> {
             events,
             server_closes: false,
         })
+    }
+
+    /// Sets the deadline of what follows (the next file, or the close).
+    fn set_deadline(&mut self, deadline: Instant) {
+        let timed = self.reader.get_mut();
+        timed.deadline = deadline;
+        // Closing may take beyond the run's deadline: it is not part of any file.
+        timed.run_deadline = timed.run_deadline.max(deadline);
     }
 
     /// Sends one GET and saves its body; returns the timings and the file (seconds still 0).
@@ -546,7 +681,7 @@ impl<'a> Connection<'a> {
         close: bool,
     ) -> Result<Ts, TransferError> {
         http::write_request(self.reader.get_mut(), host, target.path, close)
-            .map_err(network(self.addr))?;
+            .map_err(network(self.addr, self.per_file))?;
         let sent = Ts::now();
         self.events.at(
             sent,
@@ -567,7 +702,7 @@ impl<'a> Connection<'a> {
         dir: &Path,
         body: &mut [u8],
     ) -> Result<(RequestTiming, FileResult), TransferError> {
-        let network = network(self.addr);
+        let network = network(self.addr, self.per_file);
         // Wait for the first byte separately so its arrival is timed apart from parsing.
         let available = self.reader.fill_buf().map_err(network)?.len();
         let first_byte = Ts::now();
@@ -577,11 +712,13 @@ impl<'a> Connection<'a> {
                 self.addr, target.path
             )));
         }
-        let head =
-            http::read_response_head(&mut self.reader).map_err(|source| TransferError::Http {
+        let head = http::read_response_head(&mut self.reader).map_err(|source| match source {
+            HttpError::Io(error) => network(error),
+            source => TransferError::Http {
                 addr: self.addr,
                 source,
-            })?;
+            },
+        })?;
         self.events.now(EventKind::ResponseStart {
             status: head.status,
         });
@@ -634,13 +771,24 @@ impl<'a> Connection<'a> {
         body: &mut [u8],
     ) -> Result<(u64, Ts), TransferError> {
         let addr = self.addr;
+        let sink = Sink {
+            network: network(addr, self.per_file),
+            max_size: self.max_size,
+            path: target.path,
+        };
         if head.chunked {
-            return copy_body(&mut ChunkedReader::new(&mut self.reader), addr, part, body);
+            return sink.copy(&mut ChunkedReader::new(&mut self.reader), part, body);
         }
         match head.content_length {
+            Some(length) if self.max_size.is_some_and(|max| length > max) => {
+                Err(TransferError::TooLarge {
+                    path: target.path.to_owned(),
+                    limit: self.max_size.unwrap_or_default(),
+                })
+            }
             Some(length) => {
                 let (got, last_byte) =
-                    copy_body(&mut (&mut self.reader).take(length), addr, part, body)?;
+                    sink.copy(&mut (&mut self.reader).take(length), part, body)?;
                 if got < length {
                     return Err(TransferError::Truncated {
                         path: target.path.to_owned(),
@@ -658,7 +806,7 @@ impl<'a> Connection<'a> {
             ))),
             None => {
                 self.server_closes = true;
-                copy_body(&mut self.reader, addr, part, body)
+                sink.copy(&mut self.reader, part, body)
             }
         }
     }
@@ -671,19 +819,14 @@ impl<'a> Connection<'a> {
                 Ok(0) => break,
                 Ok(_) => {}
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-                Err(error)
-                    if matches!(
-                        error.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                    ) =>
-                {
-                    return Err(TransferError::BadResponse(format!(
-                        "{} did not close the connection within {} s",
-                        self.addr,
-                        READ_TIMEOUT.as_secs()
-                    )));
+                Err(error) if is_timeout(&error) => {
+                    return Err(TransferError::Timeout {
+                        addr: self.addr,
+                        what: "close the connection",
+                        after: self.per_file,
+                    });
                 }
-                Err(error) => return Err(network(self.addr)(error)),
+                Err(error) => return Err(network(self.addr, self.per_file)(error)),
             }
         }
         self.events.now(EventKind::FinReceived);
@@ -693,7 +836,7 @@ impl<'a> Connection<'a> {
     fn send_fin(&mut self) {
         self.events.now(EventKind::FinSent);
         // If this fails the socket is already gone and closing it below is all that is left.
-        let _ = self.reader.get_ref().shutdown(Shutdown::Write);
+        let _ = self.reader.get_ref().stream.shutdown(Shutdown::Write);
     }
 
     fn close(self) -> ConnectionTiming {
@@ -710,26 +853,41 @@ impl<'a> Connection<'a> {
     }
 }
 
-/// Copies a body into `part`, timing the last byte as the end of the last read that returned
-/// data (not the read that found the end).
-fn copy_body(
-    source: &mut impl Read,
-    addr: SocketAddr,
-    part: &mut PartFile,
-    buf: &mut [u8],
-) -> Result<(u64, Ts), TransferError> {
-    let mut total = 0u64;
-    let mut last_byte = Ts::now();
-    loop {
-        let n = match source.read(buf) {
-            Ok(0) => return Ok((total, last_byte)),
-            Ok(n) => n,
-            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
-            Err(error) => return Err(network(addr)(error)),
-        };
-        last_byte = Ts::now();
-        total += n as u64;
-        part.write(&buf[..n])?;
+/// Where a body goes, and what may stop it.
+struct Sink<'a, F> {
+    network: F,
+    max_size: Option<u64>,
+    path: &'a str,
+}
+
+impl<F: Fn(io::Error) -> TransferError> Sink<'_, F> {
+    /// Copies a body into `part`, timing the last byte as the end of the last read that returned
+    /// data (not the read that found the end).
+    fn copy(
+        &self,
+        source: &mut impl Read,
+        part: &mut PartFile,
+        buf: &mut [u8],
+    ) -> Result<(u64, Ts), TransferError> {
+        let mut total = 0u64;
+        let mut last_byte = Ts::now();
+        loop {
+            let n = match source.read(buf) {
+                Ok(0) => return Ok((total, last_byte)),
+                Ok(n) => n,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+                Err(error) => return Err((self.network)(error)),
+            };
+            last_byte = Ts::now();
+            total += n as u64;
+            if let Some(limit) = self.max_size.filter(|&max| total > max) {
+                return Err(TransferError::TooLarge {
+                    path: self.path.to_owned(),
+                    limit,
+                });
+            }
+            part.write(&buf[..n])?;
+        }
     }
 }
 
@@ -745,10 +903,11 @@ struct PartFile {
 impl PartFile {
     fn create(dir: &Path, name: &str) -> Result<PartFile, TransferError> {
         let part = dir.join(format!(".{name}.part"));
-        let file = File::create(&part).map_err(|source| TransferError::Output {
-            path: part.clone(),
-            source,
-        })?;
+        let file =
+            crate::created::create_partial(&part).map_err(|source| TransferError::Output {
+                path: part.clone(),
+                source,
+            })?;
         Ok(PartFile {
             dest: dir.join(name),
             part,
@@ -776,9 +935,11 @@ impl PartFile {
 
     fn commit(mut self) -> Result<PathBuf, TransferError> {
         drop(self.file.take());
-        fs::rename(&self.part, &self.dest).map_err(|source| TransferError::Output {
-            path: self.dest.clone(),
-            source,
+        crate::created::complete(&self.part, &self.dest).map_err(|source| {
+            TransferError::Output {
+                path: self.dest.clone(),
+                source,
+            }
         })?;
         Ok(self.dest.clone())
     }
@@ -786,8 +947,8 @@ impl PartFile {
 
 impl Drop for PartFile {
     fn drop(&mut self) {
-        // After a successful commit the part file is gone and this fails harmlessly.
-        let _ = fs::remove_file(&self.part);
+        // After a successful commit the part file is gone and this does nothing.
+        crate::created::discard(&self.part);
     }
 }
 
@@ -796,6 +957,7 @@ mod tests {
     use super::*;
     use crate::transfer::files::{SAMPLES, generate_samples, sha256_file};
     use crate::transfer::server::{Server, ServerConfig};
+    use std::fs;
 
     struct Setup {
         _dir: tempfile::TempDir,
@@ -815,6 +977,7 @@ mod tests {
                 max_connections: 8,
                 congestion: None,
                 fastopen: false,
+                timeouts: Default::default(),
             },
             log,
         )
@@ -831,6 +994,7 @@ mod tests {
             parallel: DEFAULT_PARALLEL,
             rcvbuf: None,
             fastopen: false,
+            limits: FetchLimits::default(),
         };
         Setup {
             _dir: dir,
@@ -980,6 +1144,7 @@ mod tests {
             parallel: 1,
             rcvbuf: None,
             fastopen: false,
+            limits: FetchLimits::default(),
         };
         for paths in [
             vec![],
@@ -1191,6 +1356,7 @@ mod tests {
             parallel: 2,
             rcvbuf: None,
             fastopen: false,
+            limits: FetchLimits::default(),
         };
         let run = fetch(Mode::Parallel, &plan, None);
         server

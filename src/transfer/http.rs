@@ -201,6 +201,11 @@ fn malformed(error: httparse::Error) -> HttpError {
 /// A small `Content-Length` body is read and dropped so the following request stays framed;
 /// a chunked or large body is an error (the server answers 400 and closes).
 pub fn read_request(reader: &mut impl BufRead) -> Result<Option<Request>, HttpError> {
+    let start = reader.fill_buf()?;
+    if !could_start_a_request(start) {
+        // Refused now rather than after a newline that may never come (a TLS handshake).
+        return Err(HttpError::Malformed("not an HTTP request".into()));
+    }
     let Some(head) = read_head(reader)? else {
         return Ok(None);
     };
@@ -242,9 +247,29 @@ pub fn read_request(reader: &mut impl BufRead) -> Result<Option<Request>, HttpEr
     }))
 }
 
-/// Reads a response head, skipping interim 1xx responses.
+/// Whether `bytes`, the first of a request, can begin a request line: blank lines, then a
+/// method token (RFC 9110 §5.6.2) up to its space.
+fn could_start_a_request(bytes: &[u8]) -> bool {
+    const LONGEST_METHOD: usize = 32;
+    let tchar = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+    let method = bytes.iter().skip_while(|b| matches!(b, b'\r' | b'\n'));
+    for (at, &b) in method.enumerate() {
+        if b == b' ' {
+            return at > 0;
+        }
+        if !tchar(b) || at >= LONGEST_METHOD {
+            return false;
+        }
+    }
+    true
+}
+
+/// Interim 1xx responses skipped before a final one; a server sending more is broken or hostile.
+const MAX_INTERIM: usize = 16;
+
+/// Reads a response head, skipping interim 1xx responses (at most 16).
 pub fn read_response_head(reader: &mut impl BufRead) -> Result<ResponseHead, HttpError> {
-    loop {
+    for _ in 0..=MAX_INTERIM {
         let head = read_head(reader)?.ok_or(HttpError::UnexpectedEof)?;
         let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
         let mut parsed = httparse::Response::new(&mut headers);
@@ -272,18 +297,25 @@ pub fn read_response_head(reader: &mut impl BufRead) -> Result<ResponseHead, Htt
         } else {
             !framing.keep_alive || framing.close
         };
+        // 204 and 304 never have a body, whatever the headers say (RFC 9112 §6.3).
+        let bodiless = status == 204 || status == 304;
         return Ok(ResponseHead {
             status,
             // Transfer-Encoding overrides Content-Length (RFC 9112 §6.3).
-            content_length: if chunked {
+            content_length: if bodiless {
+                Some(0)
+            } else if chunked {
                 None
             } else {
                 framing.content_length
             },
             close,
-            chunked,
+            chunked: chunked && !bodiless,
         });
     }
+    Err(HttpError::Malformed(format!(
+        "more than {MAX_INTERIM} interim 1xx responses before a final one"
+    )))
 }
 
 /// Refuses values that would break the head: control characters always, spaces where the
@@ -571,6 +603,29 @@ mod tests {
         let head = response("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n")
             .expect("valid");
         assert_eq!(head.status, 204);
+        assert_eq!(head.content_length, Some(0), "a 204 has no body");
+    }
+
+    #[test]
+    fn bytes_that_cannot_begin_a_request_are_refused_before_a_newline() {
+        for raw in [&b"\x16\x03\x01\x02\x00"[..], b"GET\x00", b"\r\n{\"json\":1"] {
+            let mut reader = raw;
+            assert!(
+                matches!(read_request(&mut reader), Err(HttpError::Malformed(_))),
+                "{raw:?}"
+            );
+        }
+        assert!(could_start_a_request(b"GE"));
+        assert!(could_start_a_request(b"\r\nGET /"));
+    }
+
+    #[test]
+    fn an_endless_stream_of_interim_responses_is_an_error() {
+        let raw = "HTTP/1.1 100 Continue\r\n\r\n".repeat(100) + "HTTP/1.1 200 OK\r\n\r\n";
+        assert!(matches!(
+            response(&raw),
+            Err(HttpError::Malformed(message)) if message.contains("interim")
+        ));
     }
 
     #[test]

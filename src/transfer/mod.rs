@@ -55,6 +55,20 @@ pub enum TransferError {
         #[source]
         source: io::Error,
     },
+    /// A connection, request or response did not finish by its deadline.
+    #[error(
+        "{addr} did not {what} within {} s (--timeout; the server or the path stalls, or is \
+         slower than that)",
+        after.as_secs_f64()
+    )]
+    Timeout {
+        addr: SocketAddr,
+        what: &'static str,
+        after: std::time::Duration,
+    },
+    /// A body larger than the limit asked for.
+    #[error("response for {path} is larger than the {limit} bytes allowed (--max-size)")]
+    TooLarge { path: String, limit: u64 },
     /// An established connection failed while sending or receiving.
     #[error("connection to {addr} failed: {source}")]
     Network {

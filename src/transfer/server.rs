@@ -7,7 +7,7 @@
 
 use std::cell::RefCell;
 use std::fs::{self, File};
-use std::io::{self, BufReader, Read, Write};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -24,9 +24,16 @@ use super::http::{self, HttpError, Request};
 use super::tcp_info::{self, TcpInfoSample};
 use crate::timeline::Ts;
 
-/// How long a connection may sit without a request (or a blocked send may wait) before the
-/// server closes it, so dead clients do not hold threads forever.
-const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Connections served at once unless told otherwise: threads are cheap, and a bound far above
+/// what clients open keeps idle or slow ones from keeping others out.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+
+/// Stack of a connection thread: a request is parsed in a few KiB, so a thousand threads cost
+/// little memory.
+const CONNECTION_STACK: usize = 256 * 1024;
+
+/// How far a read may run past a deadline before the socket's timeout is set again.
+const DEADLINE_SLACK: Duration = Duration::from_millis(50);
 
 /// How long the server waits for the peer's FIN after sending its own.
 const LINGER_TIMEOUT: Duration = Duration::from_secs(3);
@@ -63,6 +70,72 @@ pub struct ServerConfig {
     pub congestion: Option<String>,
     /// Accept requests carried on the SYN (TCP Fast Open) from clients holding a cookie.
     pub fastopen: bool,
+    /// How long clients may take.
+    pub timeouts: ServerTimeouts,
+}
+
+/// How long a client may take before the server gives up on it, so that idle or slow clients
+/// never hold a connection thread for long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerTimeouts {
+    /// A request head, whole: from the connection's accept (its first request) or the first
+    /// byte of the head (later ones) to its blank line; answered 408 when it expires.
+    pub head: Duration,
+    /// Keep-alive: from a response's end to the next request's first byte; then closed quietly.
+    pub idle: Duration,
+    /// Each send to a client that does not read: the response ends and the connection closes.
+    pub send: Duration,
+}
+
+impl Default for ServerTimeouts {
+    fn default() -> ServerTimeouts {
+        ServerTimeouts {
+            head: Duration::from_secs(10),
+            idle: Duration::from_secs(15),
+            send: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The server's side of a connection; reads end by the deadline of the head being read.
+struct Incoming {
+    stream: TcpStream,
+    deadline: Option<Instant>,
+    /// What the socket's read timeout is set to, so it is set only when it must change.
+    timeout: Option<Duration>,
+}
+
+impl Incoming {
+    fn set_timeout(&mut self, timeout: Duration) -> io::Result<()> {
+        self.stream.set_read_timeout(Some(timeout))?;
+        self.timeout = Some(timeout);
+        Ok(())
+    }
+}
+
+impl Read for Incoming {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let Some(deadline) = self.deadline else {
+            return self.stream.read(buf);
+        };
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(io::ErrorKind::TimedOut.into());
+            }
+            // A shorter timeout left from an earlier deadline only costs a retry below.
+            if self.timeout.is_none_or(|t| t > left + DEADLINE_SLACK) {
+                self.set_timeout(left)?;
+            }
+            match self.stream.read(buf) {
+                Err(error) if is_timeout(&error) && Instant::now() < deadline => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    self.set_timeout(left.max(Duration::from_millis(1)))?;
+                }
+                other => return other,
+            }
+        }
+    }
 }
 
 /// Why a request path is not served.
@@ -81,6 +154,7 @@ type Status = (u16, &'static str);
 
 const OK: Status = (200, "OK");
 const BAD_REQUEST: Status = (400, "Bad Request");
+const REQUEST_TIMEOUT: Status = (408, "Request Timeout");
 const FORBIDDEN: Status = (403, "Forbidden");
 const NOT_FOUND: Status = (404, "Not Found");
 const METHOD_NOT_ALLOWED: Status = (405, "Method Not Allowed");
@@ -102,6 +176,7 @@ impl Refusal {
 /// is caught like the plain form; the final canonical path must still lie under the canonical
 /// root, which catches symlinks that lead out.
 pub fn resolve(root: &Path, request_path: &str) -> Result<PathBuf, Refusal> {
+    let request_path = origin_form(request_path);
     let end = request_path.find(['?', '#']).unwrap_or(request_path.len());
     let rest = request_path[..end]
         .strip_prefix('/')
@@ -145,6 +220,24 @@ pub fn resolve(root: &Path, request_path: &str) -> Result<PathBuf, Refusal> {
         return Err(Refusal::NotFound);
     }
     Ok(real)
+}
+
+/// The path of an absolute-form target (`http://host/a.jpg`, which servers must accept, RFC 9112
+/// §3.2.2); any other target as it is.
+fn origin_form(target: &str) -> &str {
+    let Some(scheme_end) = target.find("://") else {
+        return target;
+    };
+    let scheme = &target[..scheme_end];
+    if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
+        return target;
+    }
+    let rest = &target[scheme_end + 3..];
+    match rest.find(['/', '?', '#']) {
+        Some(at) if rest[at..].starts_with('/') => &rest[at..],
+        // No path: the root, which is not a file.
+        _ => "/",
+    }
 }
 
 /// The Content-Type for a file, from its extension.
@@ -328,6 +421,8 @@ impl Drop for Slot {
 #[derive(Debug)]
 pub struct Server {
     local_addr: SocketAddr,
+    /// A second handle on the listening socket, shut down by `stop` to wake the accept thread.
+    listener: TcpListener,
     shared: Arc<Shared>,
     samples: Samples,
     accept: Option<JoinHandle<io::Result<()>>>,
@@ -372,6 +467,8 @@ impl Server {
         let samples = Samples::default();
         let accept_samples = Arc::clone(&samples);
         let max = config.max_connections.max(1);
+        let timeouts = config.timeouts;
+        let wake = listener.try_clone()?;
         let accept = thread::Builder::new()
             .name("synack-accept".into())
             .spawn(move || {
@@ -379,6 +476,7 @@ impl Server {
                     &listener,
                     &root,
                     max,
+                    timeouts,
                     &accept_shared,
                     &accept_samples,
                     events.as_ref(),
@@ -386,6 +484,7 @@ impl Server {
             })?;
         Ok(Server {
             local_addr,
+            listener: wake,
             shared,
             samples,
             accept: Some(accept),
@@ -424,17 +523,11 @@ impl Server {
                 .unwrap_or_else(PoisonError::into_inner);
             self.shared.slot_freed.notify_all();
         }
-        // A thread blocked in accept() only wakes for a connection, so make one.
-        let mut wake = self.local_addr;
-        if wake.ip().is_unspecified() {
-            wake.set_ip(match wake {
-                SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
-                SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
-            });
-        }
-        // If this fails the accept thread is not blocked in accept (or the listener is gone),
-        // and the flag alone ends it.
-        drop(TcpStream::connect_timeout(&wake, Duration::from_secs(1)));
+        // Shutting the listening socket down wakes a thread blocked in accept() (Linux returns
+        // EINVAL there) from any network namespace; a wake-up connection would have to come from
+        // the server's own, and hangs the caller when made from elsewhere.
+        // If this fails the thread is not blocked in accept, and the flag alone ends it.
+        let _ = socket2::SockRef::from(&self.listener).shutdown(Shutdown::Read);
     }
 
     fn join(&mut self) -> Result<(), TransferError> {
@@ -463,9 +556,15 @@ impl Drop for Server {
     }
 }
 
-/// Runs a server on the calling thread until accepting fails.
-pub fn serve_forever(config: ServerConfig, events: Option<EventLog>) -> Result<(), TransferError> {
+/// Runs a server on the calling thread until accepting fails; `ready` is called with the bound
+/// address once it listens (so nothing is announced for a port that is taken).
+pub fn serve_forever(
+    config: ServerConfig,
+    events: Option<EventLog>,
+    ready: impl FnOnce(SocketAddr),
+) -> Result<(), TransferError> {
     let mut server = Server::start(config, events)?;
+    ready(server.local_addr());
     server.join()
 }
 
@@ -523,6 +622,7 @@ fn accept_loop(
     listener: &TcpListener,
     root: &Path,
     max_connections: usize,
+    timeouts: ServerTimeouts,
     shared: &Arc<Shared>,
     samples: &Samples,
     events: Option<&EventLog>,
@@ -542,6 +642,7 @@ fn accept_loop(
         }
         let (stream, peer) = match listener.accept() {
             Ok(accepted) => accepted,
+            Err(_) if shared.stopping.load(Ordering::SeqCst) => return Ok(()),
             Err(error) if accept_error_is_transient(&error) => {
                 thread::sleep(ACCEPT_RETRY);
                 continue;
@@ -562,9 +663,16 @@ fn accept_loop(
         // stream closed, and the accept loop carries on.
         let _ = thread::Builder::new()
             .name("synack-conn".into())
+            .stack_size(CONNECTION_STACK)
             .spawn(move || {
                 let _slot = slot;
-                serve_connection(stream, peer, accepted_at, &root, &samples, events.as_ref());
+                let accepted = Accepted {
+                    stream,
+                    peer,
+                    at: accepted_at,
+                    instant: Instant::now(),
+                };
+                serve_connection(accepted, &root, timeouts, &samples, events.as_ref());
             });
     }
 }
@@ -579,14 +687,27 @@ enum End {
     Abort,
 }
 
-fn serve_connection(
+/// A connection just accepted.
+struct Accepted {
     stream: TcpStream,
     peer: SocketAddr,
-    accepted_at: Ts,
+    at: Ts,
+    instant: Instant,
+}
+
+fn serve_connection(
+    accepted: Accepted,
     root: &Path,
+    timeouts: ServerTimeouts,
     samples: &Mutex<Vec<ResponseSample>>,
     log: Option<&EventLog>,
 ) {
+    let Accepted {
+        stream,
+        peer,
+        at: accepted_at,
+        instant,
+    } = accepted;
     let local = stream
         .local_addr()
         .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
@@ -601,21 +722,23 @@ fn serve_connection(
     // Small responses must not wait for an ACK of the previous segment (Nagle); a failure here
     // means the socket is already broken and the first read will say so.
     let _ = stream.set_nodelay(true);
-    let mut conn = BufReader::new(stream);
     // The write timeout frees the thread when a client stops reading in the middle of a body.
-    let timeouts = conn
-        .get_ref()
-        .set_read_timeout(Some(IDLE_TIMEOUT))
-        .and_then(|()| conn.get_ref().set_write_timeout(Some(IDLE_TIMEOUT)));
-    let end = match timeouts {
-        Ok(()) => serve_requests(&mut conn, root, &events, &recorder),
+    let send_timeout = stream.set_write_timeout(Some(timeouts.send));
+    let mut conn = BufReader::new(Incoming {
+        stream,
+        // The first request's head is due a head's time after the accept.
+        deadline: Some(instant + timeouts.head),
+        timeout: None,
+    });
+    let end = match send_timeout {
+        Ok(()) => serve_requests(&mut conn, root, timeouts, &events, &recorder),
         Err(_) => End::Abort,
     };
     finish(conn, end, &events, &recorder);
 }
 
 fn finish(
-    mut conn: BufReader<TcpStream>,
+    mut conn: BufReader<Incoming>,
     end: End,
     events: &ConnectionEvents<'_>,
     recorder: &ResponseRecorder<'_>,
@@ -624,13 +747,13 @@ fn finish(
         End::PeerClosed => {
             events.now(EventKind::FinSent);
             // The close below sends the FIN anyway if this fails.
-            let _ = conn.get_ref().shutdown(Shutdown::Write);
+            let _ = conn.get_ref().stream.shutdown(Shutdown::Write);
         }
         End::Close => {
             events.now(EventKind::FinSent);
-            if conn.get_ref().shutdown(Shutdown::Write).is_ok() {
+            if conn.get_ref().stream.shutdown(Shutdown::Write).is_ok() {
                 // After the FIN is out, so waiting for the ACK never holds the FIN back.
-                recorder.settle(conn.get_ref(), false);
+                recorder.settle(&conn.get_ref().stream, false);
                 drain_until_fin(&mut conn, events);
             }
         }
@@ -642,15 +765,9 @@ fn finish(
 
 /// Reads and drops whatever the peer still sends until its FIN, so the socket is never closed
 /// with unread data (which makes the kernel send RST instead of FIN).
-fn drain_until_fin(conn: &mut BufReader<TcpStream>, events: &ConnectionEvents<'_>) {
-    if conn
-        .get_ref()
-        .set_read_timeout(Some(LINGER_TIMEOUT))
-        .is_err()
-    {
-        return;
-    }
+fn drain_until_fin(conn: &mut BufReader<Incoming>, events: &ConnectionEvents<'_>) {
     let deadline = Instant::now() + LINGER_TIMEOUT;
+    conn.get_mut().deadline = Some(deadline);
     let mut scratch = [0u8; 4096];
     loop {
         match conn.read(&mut scratch) {
@@ -678,29 +795,50 @@ fn is_timeout(error: &io::Error) -> bool {
 /// Pipelined requests are served like any others: a burst of them (even in one segment) stays
 /// in the BufReader, and each is read only after the previous response has been written.
 fn serve_requests(
-    conn: &mut BufReader<TcpStream>,
+    conn: &mut BufReader<Incoming>,
     root: &Path,
+    timeouts: ServerTimeouts,
     events: &ConnectionEvents<'_>,
     recorder: &ResponseRecorder<'_>,
 ) -> End {
-    loop {
+    for first in std::iter::once(true).chain(std::iter::repeat(false)) {
+        // Waiting for the first byte: the deadline set at the accept, or keep-alive's idle time.
+        match conn.fill_buf() {
+            Ok([]) => {
+                events.now(EventKind::FinReceived);
+                return End::PeerClosed;
+            }
+            Ok(_) => {}
+            // An idle connection (or a silent one): close it politely, without an answer.
+            Err(error) if is_timeout(&error) => return End::Close,
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => return End::Abort,
+        }
+        if !first {
+            // A later request's head is due a head's time after its first byte.
+            conn.get_mut().deadline = Some(Instant::now() + timeouts.head);
+        }
         let request = match http::read_request(conn) {
             Ok(Some(request)) => request,
             Ok(None) => {
                 events.now(EventKind::FinReceived);
                 return End::PeerClosed;
             }
-            // Idle keep-alive connection: close it politely.
-            Err(HttpError::Io(error)) if is_timeout(&error) => return End::Close,
-            Err(HttpError::Io(_)) => return End::Abort,
-            // Whatever follows a malformed head cannot be framed, so answer and close.
-            Err(_) => {
+            Err(HttpError::Io(error)) if !is_timeout(&error) => return End::Abort,
+            // A head that is not whole by its deadline (408), or whatever follows a malformed
+            // one (which cannot be framed, 400): answer and close.
+            Err(error) => {
+                let status = match error {
+                    HttpError::Io(_) => REQUEST_TIMEOUT,
+                    _ => BAD_REQUEST,
+                };
                 let answer = Answer {
                     path: "",
                     close: true,
                     head_only: false,
                 };
-                return match send_error(conn.get_mut(), BAD_REQUEST, &answer, events, recorder) {
+                let stream = &mut conn.get_mut().stream;
+                return match send_error(stream, status, &answer, events, recorder) {
                     Ok(()) => End::Close,
                     Err(_) => End::Abort,
                 };
@@ -710,12 +848,23 @@ fn serve_requests(
             path: request.path.clone(),
         });
         let close = !request.keep_alive;
-        match respond(conn.get_mut(), &request, root, close, events, recorder) {
+        conn.get_mut().deadline = None;
+        match respond(
+            &mut conn.get_mut().stream,
+            &request,
+            root,
+            close,
+            events,
+            recorder,
+        ) {
             Ok(()) if close => return End::Close,
-            Ok(()) => recorder.settle(conn.get_ref(), !conn.buffer().is_empty()),
+            Ok(()) => recorder.settle(&conn.get_ref().stream, !conn.buffer().is_empty()),
             Err(_) => return End::Abort,
         }
+        // The next request's first byte is due within the keep-alive idle time.
+        conn.get_mut().deadline = Some(Instant::now() + timeouts.idle);
     }
+    unreachable!("the requests of a connection are an endless sequence")
 }
 
 /// What a response answers: the request target and how the response is framed.
@@ -930,6 +1079,12 @@ mod tests {
         );
         // A symlink that stays inside the root is served as its target.
         assert_eq!(resolve(&site.root, "/in"), Ok(root.join("hello.txt")));
+        // Absolute-form, as a proxy sends it.
+        assert_eq!(
+            resolve(&site.root, "http://example.com/hello.txt"),
+            Ok(root.join("hello.txt"))
+        );
+        assert_eq!(resolve(&site.root, "HTTP://h:80"), Err(Refusal::NotFound));
     }
 
     #[test]
@@ -987,6 +1142,7 @@ mod tests {
                 max_connections,
                 congestion: None,
                 fastopen: false,
+                timeouts: Default::default(),
             },
             events,
         )
@@ -1171,6 +1327,7 @@ mod tests {
                 max_connections: 1,
                 congestion: None,
                 fastopen: false,
+                timeouts: Default::default(),
             },
             None,
         );
@@ -1184,6 +1341,7 @@ mod tests {
                 max_connections: 1,
                 congestion: None,
                 fastopen: false,
+                timeouts: Default::default(),
             },
             None,
         );
@@ -1257,6 +1415,7 @@ mod tests {
                 max_connections: 4,
                 congestion: None,
                 fastopen: false,
+                timeouts: Default::default(),
             },
             None,
         )
@@ -1273,6 +1432,7 @@ mod tests {
             parallel: 1,
             rcvbuf: None,
             fastopen: false,
+            limits: Default::default(),
         };
         let info = |sample: &ResponseSample| {
             let start = sample.at_start.expect("TCP_INFO at the start");
@@ -1347,6 +1507,7 @@ mod tests {
             max_connections: 2,
             congestion: Some(name.into()),
             fastopen: false,
+            timeouts: Default::default(),
         };
         let server = Server::start(config("reno"), None).expect("reno is built into Linux");
         let answer = exchange(&server, b"GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n");

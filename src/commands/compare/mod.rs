@@ -13,14 +13,15 @@ use anyhow::{Context, bail};
 use self::session::{CaptureSetup, Session};
 use crate::analysis::comparison::{Comparison, LinkSettings, SourceFile};
 use crate::cli::CompareArgs;
-use crate::emulate::EmulatedLink;
+use crate::commands::output::{out, outln};
+use crate::emulate::{EmulatedLink, LinkConfig};
 use crate::report::{json, text};
-use crate::transfer::client::{FetchPlan, Mode};
+use crate::transfer::client::{DEFAULT_TIMEOUT, FetchLimits, FetchPlan, Mode};
 use crate::transfer::events::EventLog;
 use crate::transfer::files::{generate_samples, list_files, sha256_file};
 use crate::transfer::http::path_for_name;
 use crate::transfer::kernel::read_kernel_settings;
-use crate::transfer::server::{Server, ServerConfig};
+use crate::transfer::server::{DEFAULT_MAX_CONNECTIONS, Server, ServerConfig, ServerTimeouts};
 
 /// Where the client and the server run: on this host, or at the two ends of an emulated link.
 pub(crate) enum Network {
@@ -48,29 +49,19 @@ impl Network {
     }
 }
 
-/// Runs the comparison and prints its report. Whatever happens, what it wrote belongs to the
-/// invoking user when run under sudo.
+/// Runs the comparison and prints its report. Whatever happens, what it made belongs to the
+/// invoking user when run under sudo; a failed run leaves no empty folder behind.
 pub fn run(args: &CompareArgs) -> anyhow::Result<()> {
-    let captures_existed = args.captures.exists();
-    let mut run_dir = None;
-    let result = compare(args, &mut run_dir);
-    let mut written: Vec<&Path> = vec![args.out.as_path()];
-    written.extend(run_dir.as_deref());
-    written.extend(args.output.json.as_deref());
-    if !captures_existed {
-        written.push(args.captures.as_path());
+    super::interrupt::clean_up_on_signals()?;
+    let result = compare(args);
+    if result.is_err() {
+        crate::created::remove_empty_dirs();
     }
-    for path in written.into_iter().filter(|p| p.exists()) {
-        let owned = super::ownership::give_to_invoking_user(path)
-            .with_context(|| format!("cannot give {} to the sudo user", path.display()));
-        if result.is_ok() {
-            owned?;
-        }
-    }
-    result
+    let owned = super::ownership::give_made_to_invoking_user();
+    result.and(owned)
 }
 
-fn compare(args: &CompareArgs, run_dir_made: &mut Option<PathBuf>) -> anyhow::Result<()> {
+fn compare(args: &CompareArgs) -> anyhow::Result<()> {
     let modes = selected_modes(&args.modes);
     let link_config = args.link.config();
     if link_config.is_some() && args.capture.iface.is_some() {
@@ -81,10 +72,15 @@ fn compare(args: &CompareArgs, run_dir_made: &mut Option<PathBuf>) -> anyhow::Re
             "--rtt, --jitter, --loss and --rate emulate a link to the built-in server; leave out --server"
         );
     }
+    if let Some(json) = &args.output.json {
+        // Found now rather than after the whole run.
+        writable_folder_of(json).with_context(|| format!("cannot write {}", json.display()))?;
+    }
     let samples = tempfile::Builder::new()
         .prefix("synack-files-")
         .tempdir()
         .context("cannot make a temporary folder for the sample files")?;
+    crate::created::temporary(samples.path());
     let (files, root) = source_files(args, samples.path())?;
     let network = match &link_config {
         Some(config) => Network::Emulated(Box::new(
@@ -103,7 +99,6 @@ fn compare(args: &CompareArgs, run_dir_made: &mut Option<PathBuf>) -> anyhow::Re
         (None, None) => unreachable!("a built-in server runs when --server is absent"),
     };
     let run_dir = make_run_dir(&args.captures)?;
-    *run_dir_made = Some(run_dir.clone());
     let plan = FetchPlan {
         addr,
         host: addr.to_string(),
@@ -113,6 +108,12 @@ fn compare(args: &CompareArgs, run_dir_made: &mut Option<PathBuf>) -> anyhow::Re
         parallel: args.parallel,
         rcvbuf: args.rcvbuf,
         fastopen: args.tfo,
+        limits: FetchLimits {
+            per_file: args
+                .timeout
+                .unwrap_or_else(|| default_timeout(link_config.as_ref(), &files)),
+            max_size: None,
+        },
     };
     // Read where the server runs, before any capture starts: it opens a probe connection.
     let kernel = network.server(read_kernel_settings);
@@ -170,9 +171,9 @@ fn compare(args: &CompareArgs, run_dir_made: &mut Option<PathBuf>) -> anyhow::Re
         fastopen: args.tfo,
     };
     let width = crate::report::width::output_width();
-    print!("{}", text::comparison(&comparison, width, args.all_files));
+    out!("{}", text::comparison(&comparison, width, args.all_files));
     if let Some(stats) = &link_stats {
-        println!(
+        outln!(
             "{}\n",
             crate::report::width::wrap(&text::link_line(stats), width)
         );
@@ -186,16 +187,30 @@ fn compare(args: &CompareArgs, run_dir_made: &mut Option<PathBuf>) -> anyhow::Re
         write_atomically(extra, report.as_bytes())?;
     }
     let html_path = page::write_html(&comparison, &run_dir)?;
-    println!("Saved");
+    outln!("Saved");
     for m in &comparison.modes {
         if let Some(c) = &m.capture {
-            println!("  {:<15} {}", m.mode.name(), c.path.display());
+            outln!("  {:<15} {}", m.mode.name(), c.path.display());
         }
     }
-    println!("  {:<15} {}", "report", report_path.display());
-    println!("  {:<15} {}", "html report", html_path.display());
-    println!("  {:<15} {}", "received files", args.out.display());
+    outln!("  {:<15} {}", "report", report_path.display());
+    outln!("  {:<15} {}", "html report", html_path.display());
+    outln!("  {:<15} {}", "received files", args.out.display());
     Ok(())
+}
+
+/// Each file's deadline when `--timeout` is not given: the client's default, plus 100 round
+/// trips (slow start and resends on a long path) and four times the largest file at the rate.
+fn default_timeout(link: Option<&LinkConfig>, files: &[SourceFile]) -> Duration {
+    let Some(link) = link else {
+        return DEFAULT_TIMEOUT;
+    };
+    let round_trips = 100 * (link.rtt + 2 * link.jitter);
+    let largest_bits = files.iter().map(|f| f.bytes).max().unwrap_or(0) as f64 * 8.0;
+    let serialising = link
+        .rate_bps
+        .map_or(0.0, |rate| 4.0 * largest_bits / rate.max(1) as f64);
+    DEFAULT_TIMEOUT + round_trips + Duration::from_secs_f64(serialising.min(86_400.0))
 }
 
 /// The modes asked for, each once, in the order given.
@@ -216,6 +231,16 @@ fn source_files(args: &CompareArgs, samples: &Path) -> anyhow::Result<(Vec<Sourc
         Some(dir) => list_files(dir).with_context(|| format!("cannot list {}", dir.display()))?,
         None => generate_samples(samples).context("cannot generate the sample files")?,
     };
+    // One file that cannot be fetched must not end the comparison of all the others.
+    let (file_paths, left_out): (Vec<PathBuf>, Vec<PathBuf>) =
+        file_paths.into_iter().partition(|p| servable_name(p));
+    for path in &left_out {
+        eprintln!(
+            "synack: leaving out {}: the server refuses names with a backslash, a control \
+             character or invalid UTF-8",
+            path.display()
+        );
+    }
     if file_paths.is_empty() {
         bail!(
             "no regular files to transfer in {}",
@@ -255,6 +280,13 @@ fn allow_fastopen(network: &Network) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Whether a file's name can travel as a request path the built-in server serves.
+fn servable_name(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| !n.contains('\\') && !n.chars().any(char::is_control))
+}
+
 /// Starts the built-in server where the server runs, unless `--server` names another one.
 fn start_server(
     args: &CompareArgs,
@@ -272,9 +304,10 @@ fn start_server(
     let config = ServerConfig {
         bind: SocketAddr::new(ip, 0),
         root,
-        max_connections: 64,
+        max_connections: DEFAULT_MAX_CONNECTIONS,
         congestion: args.congestion.clone(),
         fastopen: args.tfo,
+        timeouts: ServerTimeouts::default(),
     };
     let events = args.verbose.then(|| events.clone());
     network
@@ -304,6 +337,10 @@ fn describe(paths: &[PathBuf]) -> anyhow::Result<Vec<SourceFile>> {
 }
 
 fn resolve(server: &str) -> anyhow::Result<SocketAddr> {
+    if let Some((_, rest)) = server.split_once("://") {
+        let authority = rest.split('/').next().unwrap_or(rest);
+        bail!("--server takes HOST:PORT, not a URL: --server {authority}");
+    }
     server
         .to_socket_addrs()
         .with_context(|| format!("--server {server:?}: expected HOST:PORT"))?
@@ -313,7 +350,7 @@ fn resolve(server: &str) -> anyhow::Result<SocketAddr> {
 
 /// Makes `<captures>/<YYYYmmdd-HHMMSS>` (UTC), with a suffix if that second is taken.
 fn make_run_dir(captures: &Path) -> anyhow::Result<PathBuf> {
-    std::fs::create_dir_all(captures)
+    crate::created::create_dir_all(captures)
         .with_context(|| format!("cannot create {}", captures.display()))?;
     let now = time::OffsetDateTime::now_utc();
     let stamp = format!(
@@ -332,13 +369,22 @@ fn make_run_dir(captures: &Path) -> anyhow::Result<PathBuf> {
             format!("{stamp}-{n}")
         };
         let dir = captures.join(name);
-        match std::fs::create_dir(&dir) {
+        match crate::created::create_dir(&dir) {
             Ok(()) => return Ok(dir),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
             Err(e) => return Err(e).with_context(|| format!("cannot create {}", dir.display())),
         }
     }
     bail!("cannot find a free run folder under {}", captures.display())
+}
+
+/// Whether a file can be made beside `path`.
+fn writable_folder_of(path: &Path) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    tempfile::NamedTempFile::new_in(dir).map(drop)
 }
 
 /// Writes `path` via a temporary file in the same folder, so it is never seen half-written.
@@ -358,5 +404,6 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         .with_context(|| format!("cannot write {}", path.display()))?;
     tmp.persist(path)
         .with_context(|| format!("cannot write {}", path.display()))?;
+    crate::created::made(path);
     Ok(())
 }

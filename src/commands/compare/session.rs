@@ -18,6 +18,7 @@ use crate::analysis::comparison::{CaptureInfo, ModeResult, SourceFile};
 use crate::capture::CaptureError;
 use crate::capture::source::Recorder;
 use crate::capture::split::{Window, split_by_time};
+use crate::commands::output::outln;
 use crate::track::reader::track_file;
 use crate::transfer::client::{FetchPlan, Mode, RunTiming, fetch};
 use crate::transfer::events::EventLog;
@@ -165,8 +166,10 @@ impl Session<'_> {
             for &index in &modes {
                 progress.next(self.modes[index], round, self.rounds);
                 let timing = self.run_once(self.modes[index], round)?;
-                if let Some(r) = &recorder {
+                if let Some(r) = &mut recorder {
                     r.wait_quiet(self.settle(), SETTLE_LIMIT);
+                    // A capture cut short (a full disk) ends the session: no tables from it.
+                    r.check().context("the packet capture failed")?;
                 }
                 progress.bar.inc(1);
                 if self.verbose {
@@ -293,13 +296,13 @@ impl Session<'_> {
             .filter(|e| e.ts >= timing.start)
             .collect();
         events.sort_by_key(|e| e.ts);
-        println!(
+        outln!(
             "{} run {} — times from the run's start",
             timing.mode.name(),
             round + 1
         );
         for e in &events {
-            println!("{}", super::super::event_line(timing.start, e));
+            outln!("{}", super::super::event_line(timing.start, e));
         }
     }
 
@@ -333,6 +336,9 @@ impl Session<'_> {
         let split = split_by_time(session_pcap, &windows, &paths);
         let _ = std::fs::remove_file(session_pcap);
         split.context("cannot split the capture by mode")?;
+        for path in &paths {
+            crate::created::made(path);
+        }
         Ok((paths, dropped))
     }
 }

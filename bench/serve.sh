@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# Requests per second of `synack serve` beside nginx on the same machine, in the same run: wrk
+# against one 11 KiB file, keep-alive and `Connection: close`, at 1 and 64 connections. Prints
+# each server's requests per second and the ratio synack ÷ nginx. Nothing is asserted.
+#
+# Traffic stays on 127.0.0.1. Installs wrk and nginx with apt-get when missing (needs root then).
+# Every load is bounded by DURATION and a timeout. Knobs (environment):
+#   DURATION=5 REPEATS=2 SYNACK_PORT=18081 NGINX_PORT=18082 KEEP=0
+set -euo pipefail
+
+DURATION=${DURATION:-5}
+REPEATS=${REPEATS:-2}
+SYNACK_PORT=${SYNACK_PORT:-18081}
+NGINX_PORT=${NGINX_PORT:-18082}
+KEEP=${KEEP:-0}
+
+cd "$(dirname "$0")/.."
+BIN=target/release/synack
+
+# --- Tools ---------------------------------------------------------------------------------------
+missing=()
+command -v wrk >/dev/null || missing+=(wrk)
+command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || missing+=(nginx)
+if [[ ${#missing[@]} -gt 0 ]]; then
+    if [[ $(id -u) -ne 0 ]]; then
+        echo "bench/serve.sh needs ${missing[*]}: install them, or run it as root to have it do so" >&2
+        exit 1
+    fi
+    echo "installing ${missing[*]}" >&2
+    apt-get update -q >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
+fi
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+echo "building synack (release)" >&2
+timeout 600 cargo build --release -q
+
+# --- Servers, and the clean-up of everything this script starts or writes -----------------------
+work=$(mktemp -d /tmp/synack-serve-bench.XXXXXX)
+synack_pid="" nginx_pid=""
+cleanup() {
+    local status=$?
+    # A killed server's wait status is not a failure of the script.
+    set +e
+    [[ -n $synack_pid ]] && kill "$synack_pid" 2>/dev/null && wait "$synack_pid" 2>/dev/null
+    [[ -n $nginx_pid ]] && kill "$nginx_pid" 2>/dev/null && wait "$nginx_pid" 2>/dev/null
+    if [[ $KEEP == 1 ]]; then echo "kept $work" >&2; else rm -rf "$work"; fi
+    exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+for port in "$SYNACK_PORT" "$NGINX_PORT"; do
+    if ss -Htln "sport = :$port" | grep -q .; then
+        echo "port $port is in use; choose others with SYNACK_PORT=... NGINX_PORT=..." >&2
+        exit 1
+    fi
+done
+
+mkdir -p "$work/site" "$work/nginx"
+head -c 11264 /dev/urandom >"$work/site/page.bin"
+
+# One worker per core, as nginx is usually run; the file from the page cache with sendfile.
+cat >"$work/nginx/nginx.conf" <<CONF
+worker_processes auto;
+daemon off;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    keepalive_requests 1000000;
+    client_body_temp_path $work/nginx;
+    proxy_temp_path $work/nginx;
+    fastcgi_temp_path $work/nginx;
+    uwsgi_temp_path $work/nginx;
+    scgi_temp_path $work/nginx;
+    server {
+        listen 127.0.0.1:$NGINX_PORT reuseport backlog=4096;
+        root $work/site;
+    }
+}
+CONF
+"$NGINX" -c "$work/nginx/nginx.conf" -p "$work/nginx" >"$work/nginx/start.log" 2>&1 &
+nginx_pid=$!
+"$BIN" serve --root "$work/site" --bind "127.0.0.1:$SYNACK_PORT" >"$work/synack.log" 2>&1 &
+synack_pid=$!
+for port in "$SYNACK_PORT" "$NGINX_PORT"; do
+    for _ in $(seq 100); do
+        ss -Htln "sport = :$port" | grep -q . && break
+        sleep 0.1
+    done
+    ss -Htln "sport = :$port" | grep -q . || {
+        echo "no server on port $port:" >&2
+        cat "$work/synack.log" "$work/nginx/start.log" >&2
+        exit 1
+    }
+done
+
+# --- Load ----------------------------------------------------------------------------------------
+# Requests per second of one wrk run: rps PORT CONNECTIONS [HEADER...]
+rps() {
+    local port=$1 connections=$2
+    shift 2
+    local threads=$((connections < 2 ? 1 : 2))
+    local args=()
+    for header in "$@"; do args+=(-H "$header"); done
+    timeout $((DURATION + 30)) wrk -t "$threads" -c "$connections" -d "${DURATION}s" "${args[@]}" \
+        "http://127.0.0.1:$port/page.bin" | awk '/^Requests\/sec:/ { print $2 }'
+}
+
+# The best of REPEATS runs per server, the two servers taking turns so drift hits both alike.
+best() {
+    local port=$1 connections=$2
+    shift 2
+    local top=0 value
+    for _ in $(seq "$REPEATS"); do
+        value=$(rps "$port" "$connections" "$@")
+        top=$(awk -v a="$top" -v b="${value:-0}" 'BEGIN { print (b > a ? b : a) }')
+    done
+    echo "$top"
+}
+
+printf '%-22s %14s %14s %10s\n' "case (11 KiB file)" "synack req/s" "nginx req/s" "synack÷nginx"
+for mode in keep-alive close; do
+    for connections in 1 64; do
+        headers=()
+        [[ $mode == close ]] && headers=("Connection: close")
+        s=$(best "$SYNACK_PORT" "$connections" "${headers[@]}")
+        n=$(best "$NGINX_PORT" "$connections" "${headers[@]}")
+        printf '%-22s %14.0f %14.0f %10.2f×\n' "$mode c=$connections" "$s" "$n" \
+            "$(awk -v s="$s" -v n="$n" 'BEGIN { print (n > 0 ? s / n : 0) }')"
+    done
+done
+echo "wrk ${DURATION}s per run, best of $REPEATS; $(nproc) cores; nginx: $("$NGINX" -v 2>&1 | sed 's/.*: //')"

@@ -1,0 +1,44 @@
+//! Ctrl-C and SIGTERM during a command that writes files: the half-written files and temporary
+//! folders are removed, what completed is kept (and given to the sudo user), one line says so,
+//! and the process exits with 128 + the signal (130, 143). An emulated link's namespaces end
+//! with the process.
+
+use std::io::Write;
+
+use anyhow::Context;
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
+
+/// Watches for SIGINT and SIGTERM from now on, on a thread of its own.
+pub fn clean_up_on_signals() -> anyhow::Result<()> {
+    let mut signals =
+        Signals::new([SIGINT, SIGTERM]).context("cannot watch for Ctrl-C and SIGTERM")?;
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            if let Some(signal) = signals.forever().next() {
+                let removed = crate::created::interrupt();
+                // Nothing more can be done about an ownership failure while exiting.
+                let _ = super::ownership::give_made_to_invoking_user();
+                let kept = crate::created::made_paths()
+                    .iter()
+                    .filter(|p| p.is_file())
+                    .count();
+                let name = if signal == SIGTERM {
+                    "SIGTERM"
+                } else {
+                    "SIGINT"
+                };
+                // stderr may be closed too; the exit status still tells.
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "synack: interrupted ({name}): removed {} half-written file(s) and temporary \
+                     folder(s); kept the {kept} file(s) completed before",
+                    removed.len()
+                );
+                std::process::exit(128 + signal);
+            }
+        })
+        .context("cannot start the signal thread")?;
+    Ok(())
+}
