@@ -332,3 +332,69 @@ fn verbose_events_over_a_link_belong_to_their_run_as_root() {
     assert!(!times.is_empty(), "{stdout}");
     assert!(times.iter().all(|&t| t >= 0.0), "{stdout}");
 }
+
+#[test]
+fn fast_open_requests_ride_on_the_syn_as_root() {
+    if !common::require_root("fast_open_requests_ride_on_the_syn_as_root")
+        || !common::have_tshark("fast_open_requests_ride_on_the_syn_as_root")
+    {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let report = compare(
+        dir.path(),
+        &[
+            "--rtt",
+            "20ms",
+            "--rounds",
+            "2",
+            "--tfo",
+            "--modes",
+            "non-persistent,persistent",
+        ],
+    );
+    for mode in ["non-persistent", "persistent"] {
+        let pcap = PathBuf::from(report["captures"][mode].as_str().unwrap());
+        // On the wire: tshark's SYNs and the bytes each carried, per stream.
+        let out = std::process::Command::new("tshark")
+            .arg("-r")
+            .arg(&pcap)
+            .args(["-Y", "tcp.flags.syn==1 && tcp.flags.ack==0"])
+            .args(["-T", "fields", "-e", "tcp.stream", "-e", "tcp.len"])
+            .output()
+            .unwrap();
+        let syns: Vec<(u64, u64)> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| {
+                let mut f = l.split('\t').map(|v| v.trim().parse::<u64>().unwrap());
+                (f.next().unwrap(), f.next().unwrap())
+            })
+            .collect();
+        // The warm-up fetched the cookie: every captured SYN carries its request …
+        assert!(
+            !syns.is_empty() && syns.iter().all(|&(_, len)| len > 0),
+            "{mode}: {syns:?}"
+        );
+        // … and synack counts the same bytes on the same connections.
+        let ours: Vec<(u64, u64)> = report["modes"][mode]["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|r| r["connections"].as_array().unwrap().clone())
+            .map(|c| {
+                (
+                    c["stream"].as_u64().unwrap(),
+                    c["tfo_syn_data"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(ours, syns, "{mode}");
+        let fast_open = &report["modes"][mode]["fast_open"];
+        assert_eq!(fast_open["with_data"].as_u64(), Some(syns.len() as u64));
+        // The request left with the SYN, so no time waits on the handshake alone.
+        for run in report["modes"][mode]["runs"].as_array().unwrap() {
+            let handshake = run["phases"]["handshake_s"].as_f64().unwrap();
+            assert!(handshake < 0.002, "{mode}: {}", run["phases"]);
+        }
+    }
+}

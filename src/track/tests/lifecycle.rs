@@ -6,6 +6,33 @@ use crate::track::{CloseKind, FinalState, LINGER, Side, TcpState};
 // Tests for the handshake (CLOSED/LISTEN → SYN-SENT/SYN-RECEIVED → ESTABLISHED).
 
 #[test]
+fn a_request_on_the_syn_is_fast_open_data_and_starts_the_exchange() {
+    // TCP Fast Open: the SYN carries 50 bytes of request; the SYN-ACK acknowledges them.
+    let conns = Wire::new()
+        .c("S", 100, 0, 50)
+        .s("SA", 500, 151, 0)
+        .c("A", 151, 501, 0)
+        .s("PA", 501, 151, 1000)
+        .track();
+    let c = &conns[0];
+    assert_eq!(c.syn_data, 50);
+    assert_eq!(c.client_bytes, 50);
+    assert_eq!(c.exchanges.len(), 1);
+    assert_eq!(
+        c.exchanges[0].request,
+        c.syn_ts.unwrap(),
+        "the request left with the SYN"
+    );
+    assert_eq!(
+        c.counts.data, 2,
+        "Wireshark counts a SYN with payload as data"
+    );
+    assert_eq!(c.counts.retransmissions, 0);
+    let plain = Wire::new().handshake().track();
+    assert_eq!(plain[0].syn_data, 0);
+}
+
+#[test]
 fn three_way_handshake_establishes_and_is_timed() {
     let conns = Wire::new().handshake().track();
     assert_eq!(conns.len(), 1);
