@@ -171,6 +171,7 @@ fn synack_server_and_client_work_across_the_link_as_root() {
                     max_connections: 4,
                     congestion: None,
                     fastopen: false,
+                    sample_responses: true,
                     timeouts: Default::default(),
                 },
                 None,

@@ -25,6 +25,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
         max_connections: args.max_connections as usize,
         congestion: args.congestion.clone(),
         fastopen: args.tfo,
+        sample_responses: false,
         timeouts: ServerTimeouts::default(),
     };
     // Announced once the port is bound, so a taken port is the only thing said.

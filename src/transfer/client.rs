@@ -977,6 +977,7 @@ mod tests {
                 max_connections: 8,
                 congestion: None,
                 fastopen: false,
+                sample_responses: true,
                 timeouts: Default::default(),
             },
             log,

@@ -70,6 +70,9 @@ pub struct ServerConfig {
     pub congestion: Option<String>,
     /// Accept requests carried on the SYN (TCP Fast Open) from clients holding a cookie.
     pub fastopen: bool,
+    /// Record TCP_INFO around every response for `Server::take_samples` (compare's slow-start
+    /// table). It waits for each response's last ACK, so a plain server leaves it off.
+    pub sample_responses: bool,
     /// How long clients may take.
     pub timeouts: ServerTimeouts,
 }
@@ -291,7 +294,8 @@ type Samples = Arc<Mutex<Vec<ResponseSample>>>;
 
 /// Samples the responses of one connection into the server's list.
 struct ResponseRecorder<'a> {
-    samples: &'a Mutex<Vec<ResponseSample>>,
+    /// Where samples go; None when the server does not sample.
+    samples: Option<&'a Mutex<Vec<ResponseSample>>>,
     local: SocketAddr,
     peer: SocketAddr,
     /// The last response written, until its closing sample is taken.
@@ -307,7 +311,7 @@ struct Started {
 impl ResponseRecorder<'_> {
     /// Call just before the head is written.
     fn start(&self, stream: &TcpStream) -> Started {
-        let info = tcp_info::sample(stream).ok();
+        let info = self.samples.and_then(|_| tcp_info::sample(stream).ok());
         Started {
             ts: Ts::now(),
             info,
@@ -317,6 +321,9 @@ impl ResponseRecorder<'_> {
     /// Call just after the body has been handed to the kernel; the closing sample follows with
     /// `settle`, once the connection knows whether more is to be sent.
     fn end(&self, started: Started, stream: &TcpStream, path: &str, status: u16, bytes: u64) {
+        if self.samples.is_none() {
+            return;
+        }
         let ended = Ts::now();
         let previous = self.unsettled.replace(Some(ResponseSample {
             peer: self.peer,
@@ -357,7 +364,10 @@ impl ResponseRecorder<'_> {
     }
 
     fn keep(&self, sample: ResponseSample) {
-        let mut samples = self.samples.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(samples) = self.samples else {
+            return;
+        };
+        let mut samples = samples.lock().unwrap_or_else(PoisonError::into_inner);
         if samples.len() < MAX_SAMPLES {
             samples.push(sample);
         }
@@ -465,7 +475,7 @@ impl Server {
         let shared = Arc::new(Shared::default());
         let accept_shared = Arc::clone(&shared);
         let samples = Samples::default();
-        let accept_samples = Arc::clone(&samples);
+        let accept_samples = config.sample_responses.then(|| Arc::clone(&samples));
         let max = config.max_connections.max(1);
         let timeouts = config.timeouts;
         let wake = listener.try_clone()?;
@@ -478,7 +488,7 @@ impl Server {
                     max,
                     timeouts,
                     &accept_shared,
-                    &accept_samples,
+                    accept_samples.as_ref(),
                     events.as_ref(),
                 )
             })?;
@@ -624,7 +634,7 @@ fn accept_loop(
     max_connections: usize,
     timeouts: ServerTimeouts,
     shared: &Arc<Shared>,
-    samples: &Samples,
+    samples: Option<&Samples>,
     events: Option<&EventLog>,
 ) -> io::Result<()> {
     loop {
@@ -657,7 +667,7 @@ fn accept_loop(
         *shared.active.lock().unwrap_or_else(PoisonError::into_inner) += 1;
         let slot = Slot(Arc::clone(shared));
         let root = root.to_path_buf();
-        let samples = Arc::clone(samples);
+        let samples = samples.map(Arc::clone);
         let events = events.cloned();
         // If the thread cannot be spawned the closure is dropped: the slot is freed and the
         // stream closed, and the accept loop carries on.
@@ -672,7 +682,13 @@ fn accept_loop(
                     at: accepted_at,
                     instant: Instant::now(),
                 };
-                serve_connection(accepted, &root, timeouts, &samples, events.as_ref());
+                serve_connection(
+                    accepted,
+                    &root,
+                    timeouts,
+                    samples.as_deref(),
+                    events.as_ref(),
+                );
             });
     }
 }
@@ -699,7 +715,7 @@ fn serve_connection(
     accepted: Accepted,
     root: &Path,
     timeouts: ServerTimeouts,
-    samples: &Mutex<Vec<ResponseSample>>,
+    samples: Option<&Mutex<Vec<ResponseSample>>>,
     log: Option<&EventLog>,
 ) {
     let Accepted {
@@ -1142,6 +1158,7 @@ mod tests {
                 max_connections,
                 congestion: None,
                 fastopen: false,
+                sample_responses: true,
                 timeouts: Default::default(),
             },
             events,
@@ -1327,6 +1344,7 @@ mod tests {
                 max_connections: 1,
                 congestion: None,
                 fastopen: false,
+                sample_responses: true,
                 timeouts: Default::default(),
             },
             None,
@@ -1341,6 +1359,7 @@ mod tests {
                 max_connections: 1,
                 congestion: None,
                 fastopen: false,
+                sample_responses: true,
                 timeouts: Default::default(),
             },
             None,
@@ -1415,6 +1434,7 @@ mod tests {
                 max_connections: 4,
                 congestion: None,
                 fastopen: false,
+                sample_responses: true,
                 timeouts: Default::default(),
             },
             None,
@@ -1507,6 +1527,7 @@ mod tests {
             max_connections: 2,
             congestion: Some(name.into()),
             fastopen: false,
+            sample_responses: true,
             timeouts: Default::default(),
         };
         let server = Server::start(config("reno"), None).expect("reno is built into Linux");

@@ -307,6 +307,7 @@ fn start_server(
         max_connections: DEFAULT_MAX_CONNECTIONS,
         congestion: args.congestion.clone(),
         fastopen: args.tfo,
+        sample_responses: true,
         timeouts: ServerTimeouts::default(),
     };
     let events = args.verbose.then(|| events.clone());
