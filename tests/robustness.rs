@@ -539,3 +539,24 @@ proptest! {
         prop_assert!(phases.partition_sum().is_finite() && phases.timeline_s.is_finite());
     }
 }
+
+#[test]
+fn a_damaged_record_mid_file_still_shows_the_packets_before_it() {
+    let pcap = sample_pcap();
+    let spans = records(&pcap);
+    // The fourth record's captured length becomes absurd: libpcap refuses the file from there.
+    let (header, _, _) = spans[3];
+    let mut damaged = pcap.clone();
+    damaged[header + 8..header + 12].copy_from_slice(&0x7fff_ffffu32.to_le_bytes());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("damaged.pcap");
+    std::fs::write(&path, &damaged).unwrap();
+    let out = common::synack().arg("analyze").arg(&path).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // The tables of the three good packets, then one line saying where the file broke.
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stdout.contains("3 packets"), "{stdout}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("the 3 packets before it"), "{stderr}");
+}

@@ -112,12 +112,22 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
     if let Some(e) = write_error {
         return Err(e.context("cannot write the output"));
     }
-    if let Some(cut) = &counts.cut_off {
-        eprintln!(
-            "synack: warning: {cut}; analysed the {} packets before it",
+    // A file cut off mid-record is still a usable capture; a damaged record is not, so after its
+    // output the command fails, naming the record (one line either way).
+    let damaged = match &counts.cut_off {
+        Some(cut @ crate::capture::CaptureError::Truncated { .. }) => {
+            eprintln!(
+                "synack: warning: {cut}; analysed the {} packets before it",
+                counts.frames
+            );
+            None
+        }
+        Some(damage) => Some(format!(
+            "{damage}; the output above covers the {} packets before it",
             counts.frames
-        );
-    }
+        )),
+        None => None,
+    };
     let description = pattern.describe();
     if let (Some(out), Some(page)) = (&args.html, page) {
         page.write(args, out, counts.frames, &totals, &description)?;
@@ -172,7 +182,10 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
         }
     }
     stdout.flush()?;
-    Ok(())
+    match damaged {
+        Some(damage) => bail!("{damage}"),
+        None => Ok(()),
+    }
 }
 
 /// What `--html` keeps while the capture streams past: the first connections and every

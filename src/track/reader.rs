@@ -19,7 +19,8 @@ pub struct FrameCounts {
     pub not_tcp: u64,
     /// Frames too short for the headers they announce.
     pub truncated: u64,
-    /// Set when the file ends inside a packet record: what was read before it is analysed.
+    /// Set when the file ends inside a packet record, or a record is damaged, after good ones:
+    /// what was read before it is analysed.
     pub cut_off: Option<CaptureError>,
 }
 
@@ -59,7 +60,9 @@ impl CaptureReader {
             let frame = match self.source.next_frame() {
                 Ok(Some(frame)) => frame,
                 Ok(None) => break,
-                Err(e @ CaptureError::Truncated { .. }) if counts.frames > 0 => {
+                // A file cut off or damaged after some good packets: what came before it is
+                // analysed, and the caller says where it stopped.
+                Err(e) if counts.frames > 0 => {
                     counts.cut_off = Some(e);
                     break;
                 }
