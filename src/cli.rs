@@ -17,8 +17,9 @@ use crate::transfer::files::SampleSet;
 ///
 /// synack transfers the same files non-persistently (one connection per file) and persistently
 /// (one keep-alive connection), captures every packet, counts SYN/SYN-ACK/ACK/FIN/RST per run,
-/// and splits the time gap into extra handshakes, the gaps between connections (close, setup),
-/// transfer (slow start), request wait, the client's own work, and the rest.
+/// and splits the time gap, with its confidence interval, into extra handshakes, closing and
+/// reconnecting, slow-start round trips, the rest of the transfer, request wait, the client's own
+/// work, and a remainder. Each comparison also writes report.json and report.html.
 #[derive(Debug, Parser)]
 #[command(name = "synack", version, propagate_version = true)]
 pub struct Cli {
@@ -141,7 +142,8 @@ pub struct LinkArgs {
     /// Packets the rate limiter queues before dropping at the tail.
     #[arg(long, value_name = "PACKETS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=1_000_000).map(|q| q as usize))]
     pub queue: usize,
-    /// Seed of the loss and jitter, so a run can be repeated.
+    /// Seed of the loss, the jitter and each round's order of the modes, so a run can be
+    /// repeated.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
 }
