@@ -9,6 +9,7 @@ pub mod http;
 pub mod kernel;
 pub mod server;
 pub mod tcp_info;
+mod workers;
 
 use std::io;
 use std::net::SocketAddr;

@@ -1,5 +1,5 @@
-//! Transfer layer: the blocking HTTP/1.1 file server, one thread per connection. Must not import
-//! capture or report code.
+//! Transfer layer: the blocking HTTP/1.1 file server, one thread per connection (threads are
+//! reused from one connection to the next). Must not import capture or report code.
 //!
 //! Closing is done so that a capture shows a clean FIN exchange and never a RST: the server only
 //! closes a socket after reading the peer's FIN, and when it closes first it shuts down its
@@ -22,6 +22,7 @@ use super::TransferError;
 use super::events::{ConnectionEvents, EventKind, EventLog, Side, serialize_ts};
 use super::http::{self, HttpError, Request};
 use super::tcp_info::{self, TcpInfoSample};
+use super::workers::Workers;
 use crate::timeline::Ts;
 
 /// Connections served at once unless told otherwise: threads are cheap, and a bound far above
@@ -637,6 +638,23 @@ fn accept_loop(
     samples: Option<&Samples>,
     events: Option<&EventLog>,
 ) -> io::Result<()> {
+    let root = root.to_path_buf();
+    let samples = samples.map(Arc::clone);
+    let events = events.cloned();
+    let workers = Workers::new(
+        "synack-conn",
+        CONNECTION_STACK,
+        move |(accepted, slot): (Accepted, Slot)| {
+            let _slot = slot;
+            serve_connection(
+                accepted,
+                &root,
+                timeouts,
+                samples.as_deref(),
+                events.as_ref(),
+            );
+        },
+    );
     loop {
         {
             let mut active = shared.active.lock().unwrap_or_else(PoisonError::into_inner);
@@ -665,31 +683,15 @@ fn accept_loop(
             return Ok(());
         }
         *shared.active.lock().unwrap_or_else(PoisonError::into_inner) += 1;
-        let slot = Slot(Arc::clone(shared));
-        let root = root.to_path_buf();
-        let samples = samples.map(Arc::clone);
-        let events = events.cloned();
-        // If the thread cannot be spawned the closure is dropped: the slot is freed and the
-        // stream closed, and the accept loop carries on.
-        let _ = thread::Builder::new()
-            .name("synack-conn".into())
-            .stack_size(CONNECTION_STACK)
-            .spawn(move || {
-                let _slot = slot;
-                let accepted = Accepted {
-                    stream,
-                    peer,
-                    at: accepted_at,
-                    instant: Instant::now(),
-                };
-                serve_connection(
-                    accepted,
-                    &root,
-                    timeouts,
-                    samples.as_deref(),
-                    events.as_ref(),
-                );
-            });
+        let accepted = Accepted {
+            stream,
+            peer,
+            at: accepted_at,
+            instant: Instant::now(),
+        };
+        // If no thread can take it the job is dropped: the slot is freed and the stream closed,
+        // and the accept loop carries on.
+        let _ = workers.run((accepted, Slot(Arc::clone(shared))));
     }
 }
 
