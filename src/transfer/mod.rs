@@ -1,6 +1,7 @@
 //! Transfer layer: the blocking HTTP/1.1 server and client that produce the traffic and their own
 //! timings. Knows nothing of capture, decoding or reports, and must not import them.
 
+mod beneath;
 pub mod client;
 pub mod events;
 pub mod fastopen;

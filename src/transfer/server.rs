@@ -19,6 +19,7 @@ use percent_encoding::percent_decode_str;
 use socket2::{Domain, Protocol, Socket, Type};
 
 use super::TransferError;
+use super::beneath::Directory;
 use super::events::{ConnectionEvents, EventKind, EventLog, Side, serialize_ts};
 use super::http::{self, HttpError, Request};
 use super::tcp_info::{self, TcpInfoSample};
@@ -180,6 +181,14 @@ impl Refusal {
 /// is caught like the plain form; the final canonical path must still lie under the canonical
 /// root, which catches symlinks that lead out.
 pub fn resolve(root: &Path, request_path: &str) -> Result<PathBuf, Refusal> {
+    let relative = relative_path(request_path)?;
+    let root = root.canonicalize().map_err(not_served)?;
+    resolve_relative(&root, &relative)
+}
+
+/// The file path a request target names, relative to the root; refused when it is not a plain
+/// path downwards (`..`, `.`, `//`, backslash, NUL, invalid UTF-8).
+fn relative_path(request_path: &str) -> Result<PathBuf, Refusal> {
     let request_path = origin_form(request_path);
     let end = request_path.find(['?', '#']).unwrap_or(request_path.len());
     let rest = request_path[..end]
@@ -211,19 +220,95 @@ pub fn resolve(root: &Path, request_path: &str) -> Result<PathBuf, Refusal> {
     {
         return Err(Refusal::Forbidden);
     }
-    let not_served = |error: io::Error| match error.kind() {
+    Ok(relative)
+}
+
+/// Why a path that could not be looked up is not served.
+fn not_served(error: io::Error) -> Refusal {
+    match error.kind() {
         io::ErrorKind::PermissionDenied => Refusal::Forbidden,
         _ => Refusal::NotFound,
-    };
-    let root = root.canonicalize().map_err(not_served)?;
-    let real = root.join(&relative).canonicalize().map_err(not_served)?;
-    if !real.starts_with(&root) {
+    }
+}
+
+/// The regular file at `relative` under the canonical `root`, with symlinks followed; refused
+/// when it is missing, not a regular file, or really lies outside the root.
+fn resolve_relative(root: &Path, relative: &Path) -> Result<PathBuf, Refusal> {
+    let real = root.join(relative).canonicalize().map_err(not_served)?;
+    if !real.starts_with(root) {
         return Err(Refusal::Forbidden);
     }
     if !fs::metadata(&real).map_err(not_served)?.is_file() {
         return Err(Refusal::NotFound);
     }
     Ok(real)
+}
+
+/// The directory served: its canonical path, and the directory held open where files can be
+/// opened beneath it in one step.
+#[derive(Debug)]
+struct Root {
+    path: PathBuf,
+    dir: Option<Directory>,
+}
+
+/// A file about to be served.
+struct Served {
+    file: File,
+    /// The length of the opened file, not of the path: a later rename cannot change it.
+    length: u64,
+    content_type: &'static str,
+}
+
+impl Root {
+    /// `path` must be canonical.
+    fn new(path: PathBuf) -> Root {
+        let dir = Directory::open(&path);
+        Root { path, dir }
+    }
+
+    /// Opens the file a request target names, or says which status refuses it. The outer error
+    /// is an opened file whose length cannot be read.
+    fn open(&self, request_path: &str) -> io::Result<Result<Served, Status>> {
+        let relative = match relative_path(request_path) {
+            Ok(relative) => relative,
+            Err(refusal) => return Ok(Err(refusal.status())),
+        };
+        // The kernel opens only a path with no symlink and no way out of the root, which is
+        // then its own canonical form, so the file is served as is. Anything else (a symlink, a
+        // missing file, a directory, an old kernel) takes the canonical-path route, which
+        // decides every refusal.
+        if let Some(dir) = &self.dir
+            && let Ok(file) = dir.open_beneath(&relative)
+            && let Ok(metadata) = file.metadata()
+            && metadata.is_file()
+        {
+            return Ok(Ok(Served {
+                file,
+                length: metadata.len(),
+                content_type: content_type(&relative),
+            }));
+        }
+        let path = match resolve_relative(&self.path, &relative) {
+            Ok(path) => path,
+            Err(refusal) => return Ok(Err(refusal.status())),
+        };
+        let file = match File::open(&path) {
+            Ok(file) => file,
+            Err(error) => {
+                return Ok(Err(match error.kind() {
+                    io::ErrorKind::PermissionDenied => FORBIDDEN,
+                    _ => NOT_FOUND,
+                }));
+            }
+        };
+        let length = file.metadata()?.len();
+        Ok(Ok(Served {
+            file,
+            length,
+            content_type: content_type(&path),
+        }))
+    }
 }
 
 /// The path of an absolute-form target (`http://host/a.jpg`, which servers must accept, RFC 9112
@@ -638,7 +723,7 @@ fn accept_loop(
     samples: Option<&Samples>,
     events: Option<&EventLog>,
 ) -> io::Result<()> {
-    let root = root.to_path_buf();
+    let root = Root::new(root.to_path_buf());
     let samples = samples.map(Arc::clone);
     let events = events.cloned();
     let workers = Workers::new(
@@ -715,7 +800,7 @@ struct Accepted {
 
 fn serve_connection(
     accepted: Accepted,
-    root: &Path,
+    root: &Root,
     timeouts: ServerTimeouts,
     samples: Option<&Mutex<Vec<ResponseSample>>>,
     log: Option<&EventLog>,
@@ -814,7 +899,7 @@ fn is_timeout(error: &io::Error) -> bool {
 /// in the BufReader, and each is read only after the previous response has been written.
 fn serve_requests(
     conn: &mut BufReader<Incoming>,
-    root: &Path,
+    root: &Root,
     timeouts: ServerTimeouts,
     events: &ConnectionEvents<'_>,
     recorder: &ResponseRecorder<'_>,
@@ -895,7 +980,7 @@ struct Answer<'a> {
 fn respond(
     stream: &mut TcpStream,
     request: &Request,
-    root: &Path,
+    root: &Root,
     close: bool,
     events: &ConnectionEvents<'_>,
     recorder: &ResponseRecorder<'_>,
@@ -913,23 +998,15 @@ fn respond(
         };
         return send_error(stream, METHOD_NOT_ALLOWED, &answer, events, recorder);
     }
-    let path = match resolve(root, &request.path) {
-        Ok(path) => path,
-        Err(refusal) => return send_error(stream, refusal.status(), &answer, events, recorder),
+    let Served {
+        mut file,
+        length,
+        content_type,
+    } = match root.open(&request.path)? {
+        Ok(served) => served,
+        Err(status) => return send_error(stream, status, &answer, events, recorder),
     };
-    let mut file = match File::open(&path) {
-        Ok(file) => file,
-        Err(error) => {
-            let status = match error.kind() {
-                io::ErrorKind::PermissionDenied => FORBIDDEN,
-                _ => NOT_FOUND,
-            };
-            return send_error(stream, status, &answer, events, recorder);
-        }
-    };
-    // The length of the opened file, not of the path: a later rename cannot change it.
-    let length = file.metadata()?.len();
-    let head = http::response_head(OK.0, OK.1, length, close, content_type(&path));
+    let head = http::response_head(OK.0, OK.1, length, close, content_type);
     let started = recorder.start(stream);
     send_head(stream, head.as_bytes(), !head_only && length > 0)?;
     events.now(EventKind::ResponseStart { status: OK.0 });
@@ -1128,6 +1205,34 @@ mod tests {
         let site = site();
         assert!(site.secret.exists());
         assert_eq!(resolve(&site.root, "/out"), Err(Refusal::Forbidden));
+    }
+
+    #[test]
+    fn the_open_root_serves_what_resolve_serves_and_refuses_what_it_refuses() {
+        let site = site();
+        std::os::unix::fs::symlink("../secret.txt", site.root.join("up")).expect("symlink");
+        std::os::unix::fs::symlink("hello.txt", site.root.join("near")).expect("symlink");
+        let root = Root::new(site.root.canonicalize().expect("canonical"));
+        let status = |target: &str| match root.open(target).expect("metadata") {
+            Ok(served) => (OK.0, served.length, served.content_type),
+            Err(status) => (status.0, 0, ""),
+        };
+        let text = "text/plain; charset=utf-8";
+        assert_eq!(status("/hello.txt"), (200, 6, text));
+        assert_eq!(status("/in"), (200, 6, text));
+        assert_eq!(status("/near"), (200, 6, text));
+        assert_eq!(status("/a/in%20sub.jpg"), (200, 2, "image/jpeg"));
+        for target in [
+            "/out",
+            "/up",
+            "/../secret.txt",
+            "/a/%2e%2e/%2e%2e/secret.txt",
+        ] {
+            assert_eq!(status(target).0, 403, "{target}");
+        }
+        for target in ["/", "/a", "/a/", "/missing"] {
+            assert_eq!(status(target).0, 404, "{target}");
+        }
     }
 
     #[test]
