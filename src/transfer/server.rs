@@ -544,11 +544,12 @@ impl Server {
                 path: config.root.clone(),
                 source,
             })?;
-        let listener =
-            listen(config.bind, config.fastopen).map_err(|source| TransferError::Bind {
+        let listener = listen(config.bind, config.fastopen, config.timeouts).map_err(|source| {
+            TransferError::Bind {
                 addr: config.bind,
                 source,
-            })?;
+            }
+        })?;
         if let Some(name) = &config.congestion {
             set_congestion(&listener, name)?;
         }
@@ -664,10 +665,25 @@ pub fn serve_forever(
     server.join()
 }
 
-fn listen(addr: SocketAddr, fastopen: bool) -> io::Result<TcpListener> {
+/// Whether accepted sockets get their connection options from the listening socket: Linux copies
+/// a listener's TCP_NODELAY, SO_SNDTIMEO and SO_RCVTIMEO into every socket it accepts, which
+/// saves three system calls per connection. A zero timeout cannot be set, so it is left to the
+/// connection (which then fails as it always did).
+fn listener_sets_options(timeouts: ServerTimeouts) -> bool {
+    cfg!(target_os = "linux") && !timeouts.send.is_zero() && !timeouts.head.is_zero()
+}
+
+fn listen(addr: SocketAddr, fastopen: bool, timeouts: ServerTimeouts) -> io::Result<TcpListener> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     // Lets a restarted server bind while the previous run's connections sit in TIME_WAIT.
     socket.set_reuse_address(true)?;
+    if listener_sets_options(timeouts) {
+        // What serve_connection would otherwise set on each connection (see there for why).
+        socket.set_tcp_nodelay(true)?;
+        socket.set_write_timeout(Some(timeouts.send))?;
+        // The first request's head deadline, so the first read needs no timeout of its own.
+        socket.set_read_timeout(Some(timeouts.head))?;
+    }
     if fastopen {
         super::fastopen::on_listener(&socket)?;
     }
@@ -811,9 +827,13 @@ fn serve_connection(
         at: accepted_at,
         instant,
     } = accepted;
-    let local = stream
-        .local_addr()
-        .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+    let unknown = SocketAddr::from(([0, 0, 0, 0], 0));
+    // Only events and samples name the server's address; a plain server skips the system call.
+    let local = if log.is_some() || samples.is_some() {
+        stream.local_addr().unwrap_or(unknown)
+    } else {
+        unknown
+    };
     let events = ConnectionEvents::new(log, Side::Server, local, peer);
     let recorder = ResponseRecorder {
         samples,
@@ -822,16 +842,22 @@ fn serve_connection(
         unsettled: RefCell::new(None),
     };
     events.at(accepted_at, EventKind::Accept);
-    // Small responses must not wait for an ACK of the previous segment (Nagle); a failure here
-    // means the socket is already broken and the first read will say so.
-    let _ = stream.set_nodelay(true);
-    // The write timeout frees the thread when a client stops reading in the middle of a body.
-    let send_timeout = stream.set_write_timeout(Some(timeouts.send));
+    let inherited = listener_sets_options(timeouts);
+    let send_timeout = if inherited {
+        Ok(())
+    } else {
+        // Small responses must not wait for an ACK of the previous segment (Nagle); a failure
+        // here means the socket is already broken and the first read will say so.
+        let _ = stream.set_nodelay(true);
+        // The write timeout frees the thread when a client stops reading in the middle of a
+        // body.
+        stream.set_write_timeout(Some(timeouts.send))
+    };
     let mut conn = BufReader::new(Incoming {
         stream,
         // The first request's head is due a head's time after the accept.
         deadline: Some(instant + timeouts.head),
-        timeout: None,
+        timeout: inherited.then_some(timeouts.head),
     });
     let end = match send_timeout {
         Ok(()) => serve_requests(&mut conn, root, timeouts, &events, &recorder),
@@ -947,9 +973,11 @@ fn serve_requests(
                 };
             }
         };
-        events.now(EventKind::Request {
-            path: request.path.clone(),
-        });
+        if events.records() {
+            events.now(EventKind::Request {
+                path: request.path.clone(),
+            });
+        }
         let close = !request.keep_alive;
         conn.get_mut().deadline = None;
         match respond(
