@@ -673,6 +673,14 @@ fn listener_sets_options(timeouts: ServerTimeouts) -> bool {
     cfg!(target_os = "linux") && !timeouts.send.is_zero() && !timeouts.head.is_zero()
 }
 
+/// The read timeout a connection starts with when it comes from the listener: no longer than
+/// the first head's deadline nor than the wait for a closing peer's FIN, so neither the first
+/// read nor that wait has to set a timeout of its own (a longer wait, for keep-alive's idle time,
+/// only wakes the thread once more when this expires).
+fn first_read_timeout(timeouts: ServerTimeouts) -> Duration {
+    timeouts.head.min(LINGER_TIMEOUT)
+}
+
 fn listen(addr: SocketAddr, fastopen: bool, timeouts: ServerTimeouts) -> io::Result<TcpListener> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     // Lets a restarted server bind while the previous run's connections sit in TIME_WAIT.
@@ -681,8 +689,7 @@ fn listen(addr: SocketAddr, fastopen: bool, timeouts: ServerTimeouts) -> io::Res
         // What serve_connection would otherwise set on each connection (see there for why).
         socket.set_tcp_nodelay(true)?;
         socket.set_write_timeout(Some(timeouts.send))?;
-        // The first request's head deadline, so the first read needs no timeout of its own.
-        socket.set_read_timeout(Some(timeouts.head))?;
+        socket.set_read_timeout(Some(first_read_timeout(timeouts)))?;
     }
     if fastopen {
         super::fastopen::on_listener(&socket)?;
@@ -857,7 +864,7 @@ fn serve_connection(
         stream,
         // The first request's head is due a head's time after the accept.
         deadline: Some(instant + timeouts.head),
-        timeout: inherited.then_some(timeouts.head),
+        timeout: inherited.then_some(first_read_timeout(timeouts)),
     });
     let end = match send_timeout {
         Ok(()) => serve_requests(&mut conn, root, timeouts, &events, &recorder),
