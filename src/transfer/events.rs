@@ -118,6 +118,11 @@ impl<'a> ConnectionEvents<'a> {
         }
     }
 
+    /// Whether events are kept, so a caller can skip building one that would be dropped.
+    pub(crate) fn records(&self) -> bool {
+        self.log.is_some()
+    }
+
     /// Records `kind` as happening now.
     pub(crate) fn now(&self, kind: EventKind) {
         self.at(Ts::now(), kind);

@@ -1,6 +1,7 @@
 //! Transfer layer: the blocking HTTP/1.1 server and client that produce the traffic and their own
 //! timings. Knows nothing of capture, decoding or reports, and must not import them.
 
+mod beneath;
 pub mod client;
 pub mod events;
 pub mod fastopen;
@@ -9,6 +10,7 @@ pub mod http;
 pub mod kernel;
 pub mod server;
 pub mod tcp_info;
+mod workers;
 
 use std::io;
 use std::net::SocketAddr;

@@ -1,5 +1,5 @@
-//! Transfer layer: the blocking HTTP/1.1 file server, one thread per connection. Must not import
-//! capture or report code.
+//! Transfer layer: the blocking HTTP/1.1 file server, one thread per connection (threads are
+//! reused from one connection to the next). Must not import capture or report code.
 //!
 //! Closing is done so that a capture shows a clean FIN exchange and never a RST: the server only
 //! closes a socket after reading the peer's FIN, and when it closes first it shuts down its
@@ -19,9 +19,11 @@ use percent_encoding::percent_decode_str;
 use socket2::{Domain, Protocol, Socket, Type};
 
 use super::TransferError;
+use super::beneath::Directory;
 use super::events::{ConnectionEvents, EventKind, EventLog, Side, serialize_ts};
 use super::http::{self, HttpError, Request};
 use super::tcp_info::{self, TcpInfoSample};
+use super::workers::Workers;
 use crate::timeline::Ts;
 
 /// Connections served at once unless told otherwise: threads are cheap, and a bound far above
@@ -179,6 +181,14 @@ impl Refusal {
 /// is caught like the plain form; the final canonical path must still lie under the canonical
 /// root, which catches symlinks that lead out.
 pub fn resolve(root: &Path, request_path: &str) -> Result<PathBuf, Refusal> {
+    let relative = relative_path(request_path)?;
+    let root = root.canonicalize().map_err(not_served)?;
+    resolve_relative(&root, &relative)
+}
+
+/// The file path a request target names, relative to the root; refused when it is not a plain
+/// path downwards (`..`, `.`, `//`, backslash, NUL, invalid UTF-8).
+fn relative_path(request_path: &str) -> Result<PathBuf, Refusal> {
     let request_path = origin_form(request_path);
     let end = request_path.find(['?', '#']).unwrap_or(request_path.len());
     let rest = request_path[..end]
@@ -210,19 +220,95 @@ pub fn resolve(root: &Path, request_path: &str) -> Result<PathBuf, Refusal> {
     {
         return Err(Refusal::Forbidden);
     }
-    let not_served = |error: io::Error| match error.kind() {
+    Ok(relative)
+}
+
+/// Why a path that could not be looked up is not served.
+fn not_served(error: io::Error) -> Refusal {
+    match error.kind() {
         io::ErrorKind::PermissionDenied => Refusal::Forbidden,
         _ => Refusal::NotFound,
-    };
-    let root = root.canonicalize().map_err(not_served)?;
-    let real = root.join(&relative).canonicalize().map_err(not_served)?;
-    if !real.starts_with(&root) {
+    }
+}
+
+/// The regular file at `relative` under the canonical `root`, with symlinks followed; refused
+/// when it is missing, not a regular file, or really lies outside the root.
+fn resolve_relative(root: &Path, relative: &Path) -> Result<PathBuf, Refusal> {
+    let real = root.join(relative).canonicalize().map_err(not_served)?;
+    if !real.starts_with(root) {
         return Err(Refusal::Forbidden);
     }
     if !fs::metadata(&real).map_err(not_served)?.is_file() {
         return Err(Refusal::NotFound);
     }
     Ok(real)
+}
+
+/// The directory served: its canonical path, and the directory held open where files can be
+/// opened beneath it in one step.
+#[derive(Debug)]
+struct Root {
+    path: PathBuf,
+    dir: Option<Directory>,
+}
+
+/// A file about to be served.
+struct Served {
+    file: File,
+    /// The length of the opened file, not of the path: a later rename cannot change it.
+    length: u64,
+    content_type: &'static str,
+}
+
+impl Root {
+    /// `path` must be canonical.
+    fn new(path: PathBuf) -> Root {
+        let dir = Directory::open(&path);
+        Root { path, dir }
+    }
+
+    /// Opens the file a request target names, or says which status refuses it. The outer error
+    /// is an opened file whose length cannot be read.
+    fn open(&self, request_path: &str) -> io::Result<Result<Served, Status>> {
+        let relative = match relative_path(request_path) {
+            Ok(relative) => relative,
+            Err(refusal) => return Ok(Err(refusal.status())),
+        };
+        // The kernel opens only a path with no symlink and no way out of the root, which is
+        // then its own canonical form, so the file is served as is. Anything else (a symlink, a
+        // missing file, a directory, an old kernel) takes the canonical-path route, which
+        // decides every refusal.
+        if let Some(dir) = &self.dir
+            && let Ok(file) = dir.open_beneath(&relative)
+            && let Ok(metadata) = file.metadata()
+            && metadata.is_file()
+        {
+            return Ok(Ok(Served {
+                file,
+                length: metadata.len(),
+                content_type: content_type(&relative),
+            }));
+        }
+        let path = match resolve_relative(&self.path, &relative) {
+            Ok(path) => path,
+            Err(refusal) => return Ok(Err(refusal.status())),
+        };
+        let file = match File::open(&path) {
+            Ok(file) => file,
+            Err(error) => {
+                return Ok(Err(match error.kind() {
+                    io::ErrorKind::PermissionDenied => FORBIDDEN,
+                    _ => NOT_FOUND,
+                }));
+            }
+        };
+        let length = file.metadata()?.len();
+        Ok(Ok(Served {
+            file,
+            length,
+            content_type: content_type(&path),
+        }))
+    }
 }
 
 /// The path of an absolute-form target (`http://host/a.jpg`, which servers must accept, RFC 9112
@@ -458,11 +544,12 @@ impl Server {
                 path: config.root.clone(),
                 source,
             })?;
-        let listener =
-            listen(config.bind, config.fastopen).map_err(|source| TransferError::Bind {
+        let listener = listen(config.bind, config.fastopen, config.timeouts).map_err(|source| {
+            TransferError::Bind {
                 addr: config.bind,
                 source,
-            })?;
+            }
+        })?;
         if let Some(name) = &config.congestion {
             set_congestion(&listener, name)?;
         }
@@ -578,10 +665,32 @@ pub fn serve_forever(
     server.join()
 }
 
-fn listen(addr: SocketAddr, fastopen: bool) -> io::Result<TcpListener> {
+/// Whether accepted sockets get their connection options from the listening socket: Linux copies
+/// a listener's TCP_NODELAY, SO_SNDTIMEO and SO_RCVTIMEO into every socket it accepts, which
+/// saves three system calls per connection. A zero timeout cannot be set, so it is left to the
+/// connection (which then fails as it always did).
+fn listener_sets_options(timeouts: ServerTimeouts) -> bool {
+    cfg!(target_os = "linux") && !timeouts.send.is_zero() && !timeouts.head.is_zero()
+}
+
+/// The read timeout a connection starts with when it comes from the listener: no longer than
+/// the first head's deadline nor than the wait for a closing peer's FIN, so neither the first
+/// read nor that wait has to set a timeout of its own (a longer wait, for keep-alive's idle time,
+/// only wakes the thread once more when this expires).
+fn first_read_timeout(timeouts: ServerTimeouts) -> Duration {
+    timeouts.head.min(LINGER_TIMEOUT)
+}
+
+fn listen(addr: SocketAddr, fastopen: bool, timeouts: ServerTimeouts) -> io::Result<TcpListener> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     // Lets a restarted server bind while the previous run's connections sit in TIME_WAIT.
     socket.set_reuse_address(true)?;
+    if listener_sets_options(timeouts) {
+        // What serve_connection would otherwise set on each connection (see there for why).
+        socket.set_tcp_nodelay(true)?;
+        socket.set_write_timeout(Some(timeouts.send))?;
+        socket.set_read_timeout(Some(first_read_timeout(timeouts)))?;
+    }
     if fastopen {
         super::fastopen::on_listener(&socket)?;
     }
@@ -637,6 +746,23 @@ fn accept_loop(
     samples: Option<&Samples>,
     events: Option<&EventLog>,
 ) -> io::Result<()> {
+    let root = Root::new(root.to_path_buf());
+    let samples = samples.map(Arc::clone);
+    let events = events.cloned();
+    let workers = Workers::new(
+        "synack-conn",
+        CONNECTION_STACK,
+        move |(accepted, slot): (Accepted, Slot)| {
+            let _slot = slot;
+            serve_connection(
+                accepted,
+                &root,
+                timeouts,
+                samples.as_deref(),
+                events.as_ref(),
+            );
+        },
+    );
     loop {
         {
             let mut active = shared.active.lock().unwrap_or_else(PoisonError::into_inner);
@@ -665,31 +791,15 @@ fn accept_loop(
             return Ok(());
         }
         *shared.active.lock().unwrap_or_else(PoisonError::into_inner) += 1;
-        let slot = Slot(Arc::clone(shared));
-        let root = root.to_path_buf();
-        let samples = samples.map(Arc::clone);
-        let events = events.cloned();
-        // If the thread cannot be spawned the closure is dropped: the slot is freed and the
-        // stream closed, and the accept loop carries on.
-        let _ = thread::Builder::new()
-            .name("synack-conn".into())
-            .stack_size(CONNECTION_STACK)
-            .spawn(move || {
-                let _slot = slot;
-                let accepted = Accepted {
-                    stream,
-                    peer,
-                    at: accepted_at,
-                    instant: Instant::now(),
-                };
-                serve_connection(
-                    accepted,
-                    &root,
-                    timeouts,
-                    samples.as_deref(),
-                    events.as_ref(),
-                );
-            });
+        let accepted = Accepted {
+            stream,
+            peer,
+            at: accepted_at,
+            instant: Instant::now(),
+        };
+        // If no thread can take it the job is dropped: the slot is freed and the stream closed,
+        // and the accept loop carries on.
+        let _ = workers.run((accepted, Slot(Arc::clone(shared))));
     }
 }
 
@@ -713,7 +823,7 @@ struct Accepted {
 
 fn serve_connection(
     accepted: Accepted,
-    root: &Path,
+    root: &Root,
     timeouts: ServerTimeouts,
     samples: Option<&Mutex<Vec<ResponseSample>>>,
     log: Option<&EventLog>,
@@ -724,9 +834,13 @@ fn serve_connection(
         at: accepted_at,
         instant,
     } = accepted;
-    let local = stream
-        .local_addr()
-        .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+    let unknown = SocketAddr::from(([0, 0, 0, 0], 0));
+    // Only events and samples name the server's address; a plain server skips the system call.
+    let local = if log.is_some() || samples.is_some() {
+        stream.local_addr().unwrap_or(unknown)
+    } else {
+        unknown
+    };
     let events = ConnectionEvents::new(log, Side::Server, local, peer);
     let recorder = ResponseRecorder {
         samples,
@@ -735,16 +849,22 @@ fn serve_connection(
         unsettled: RefCell::new(None),
     };
     events.at(accepted_at, EventKind::Accept);
-    // Small responses must not wait for an ACK of the previous segment (Nagle); a failure here
-    // means the socket is already broken and the first read will say so.
-    let _ = stream.set_nodelay(true);
-    // The write timeout frees the thread when a client stops reading in the middle of a body.
-    let send_timeout = stream.set_write_timeout(Some(timeouts.send));
+    let inherited = listener_sets_options(timeouts);
+    let send_timeout = if inherited {
+        Ok(())
+    } else {
+        // Small responses must not wait for an ACK of the previous segment (Nagle); a failure
+        // here means the socket is already broken and the first read will say so.
+        let _ = stream.set_nodelay(true);
+        // The write timeout frees the thread when a client stops reading in the middle of a
+        // body.
+        stream.set_write_timeout(Some(timeouts.send))
+    };
     let mut conn = BufReader::new(Incoming {
         stream,
         // The first request's head is due a head's time after the accept.
         deadline: Some(instant + timeouts.head),
-        timeout: None,
+        timeout: inherited.then_some(first_read_timeout(timeouts)),
     });
     let end = match send_timeout {
         Ok(()) => serve_requests(&mut conn, root, timeouts, &events, &recorder),
@@ -812,7 +932,7 @@ fn is_timeout(error: &io::Error) -> bool {
 /// in the BufReader, and each is read only after the previous response has been written.
 fn serve_requests(
     conn: &mut BufReader<Incoming>,
-    root: &Path,
+    root: &Root,
     timeouts: ServerTimeouts,
     events: &ConnectionEvents<'_>,
     recorder: &ResponseRecorder<'_>,
@@ -860,9 +980,11 @@ fn serve_requests(
                 };
             }
         };
-        events.now(EventKind::Request {
-            path: request.path.clone(),
-        });
+        if events.records() {
+            events.now(EventKind::Request {
+                path: request.path.clone(),
+            });
+        }
         let close = !request.keep_alive;
         conn.get_mut().deadline = None;
         match respond(
@@ -893,7 +1015,7 @@ struct Answer<'a> {
 fn respond(
     stream: &mut TcpStream,
     request: &Request,
-    root: &Path,
+    root: &Root,
     close: bool,
     events: &ConnectionEvents<'_>,
     recorder: &ResponseRecorder<'_>,
@@ -911,23 +1033,15 @@ fn respond(
         };
         return send_error(stream, METHOD_NOT_ALLOWED, &answer, events, recorder);
     }
-    let path = match resolve(root, &request.path) {
-        Ok(path) => path,
-        Err(refusal) => return send_error(stream, refusal.status(), &answer, events, recorder),
+    let Served {
+        mut file,
+        length,
+        content_type,
+    } = match root.open(&request.path)? {
+        Ok(served) => served,
+        Err(status) => return send_error(stream, status, &answer, events, recorder),
     };
-    let mut file = match File::open(&path) {
-        Ok(file) => file,
-        Err(error) => {
-            let status = match error.kind() {
-                io::ErrorKind::PermissionDenied => FORBIDDEN,
-                _ => NOT_FOUND,
-            };
-            return send_error(stream, status, &answer, events, recorder);
-        }
-    };
-    // The length of the opened file, not of the path: a later rename cannot change it.
-    let length = file.metadata()?.len();
-    let head = http::response_head(OK.0, OK.1, length, close, content_type(&path));
+    let head = http::response_head(OK.0, OK.1, length, close, content_type);
     let started = recorder.start(stream);
     send_head(stream, head.as_bytes(), !head_only && length > 0)?;
     events.now(EventKind::ResponseStart { status: OK.0 });
@@ -1126,6 +1240,34 @@ mod tests {
         let site = site();
         assert!(site.secret.exists());
         assert_eq!(resolve(&site.root, "/out"), Err(Refusal::Forbidden));
+    }
+
+    #[test]
+    fn the_open_root_serves_what_resolve_serves_and_refuses_what_it_refuses() {
+        let site = site();
+        std::os::unix::fs::symlink("../secret.txt", site.root.join("up")).expect("symlink");
+        std::os::unix::fs::symlink("hello.txt", site.root.join("near")).expect("symlink");
+        let root = Root::new(site.root.canonicalize().expect("canonical"));
+        let status = |target: &str| match root.open(target).expect("metadata") {
+            Ok(served) => (OK.0, served.length, served.content_type),
+            Err(status) => (status.0, 0, ""),
+        };
+        let text = "text/plain; charset=utf-8";
+        assert_eq!(status("/hello.txt"), (200, 6, text));
+        assert_eq!(status("/in"), (200, 6, text));
+        assert_eq!(status("/near"), (200, 6, text));
+        assert_eq!(status("/a/in%20sub.jpg"), (200, 2, "image/jpeg"));
+        for target in [
+            "/out",
+            "/up",
+            "/../secret.txt",
+            "/a/%2e%2e/%2e%2e/secret.txt",
+        ] {
+            assert_eq!(status(target).0, 403, "{target}");
+        }
+        for target in ["/", "/a", "/a/", "/missing"] {
+            assert_eq!(status(target).0, 404, "{target}");
+        }
     }
 
     #[test]
