@@ -171,7 +171,8 @@ pub fn phase_table(cmp: &Comparison) -> Table {
 pub fn attribution_table(a: &Attribution, mode: Mode) -> Table {
     let mut t = table(&["where the gap goes", "time", "share"]);
     let rows = a.rows();
-    let unit = TimeUnit::for_column(rows.iter().map(|r| r.1).chain([a.gap_s]));
+    // The gap sets the unit: its rows are shares of it.
+    let unit = TimeUnit::of(a.gap_s);
     for (row, value) in rows {
         t.add_row(vec![
             text::row_label(row).to_string(),
