@@ -3,31 +3,14 @@
 
 mod common;
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-/// A `synack serve` child, killed when dropped.
-struct Served(Child);
+use common::{Stopped, free_port};
 
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn serve(root: &std::path::Path) -> (Served, u16) {
+fn serve(root: &std::path::Path) -> (Stopped, u16) {
     let port = free_port();
     let child = Command::new(assert_cmd::cargo::cargo_bin("synack"))
         .args(["serve", "--bind", &format!("127.0.0.1:{port}"), "--root"])
@@ -35,7 +18,7 @@ fn serve(root: &std::path::Path) -> (Served, u16) {
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
-    let served = Served(child);
+    let served = Stopped(child);
     let deadline = Instant::now() + Duration::from_secs(10);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(Instant::now() < deadline, "synack serve did not start");

@@ -7,11 +7,11 @@
 mod common;
 mod fixtures;
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::{Stopped, free_port};
 use serde_json::Value;
 
 /// The largest report.html the default comparison may make.
@@ -247,24 +247,6 @@ fn compare_on_loopback_writes_a_report_chromium_draws_as_root() {
     };
     let rendered = render(&browser, &page, dir.path());
     assert_rendered(&rendered, ladders, 2 * files);
-}
-
-/// A child process stopped when dropped.
-struct Stopped(Child);
-
-impl Drop for Stopped {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[test]

@@ -39,6 +39,25 @@ pub fn compare_report(dir: &Path, args: &[&str]) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(json_path).unwrap()).unwrap()
 }
 
+/// A child process killed and reaped when dropped (a server, tcpdump).
+pub struct Stopped(pub std::process::Child);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A TCP port on 127.0.0.1 that nothing listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// True when running as root.
 pub fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions and cannot fail.
