@@ -10,6 +10,7 @@ pub mod http;
 pub mod kernel;
 pub mod server;
 pub mod tcp_info;
+pub mod tls;
 mod workers;
 
 use std::io;
