@@ -12,6 +12,7 @@ use crate::emulate::LinkConfig;
 use crate::emulate::parse::{parse_bytes, parse_duration, parse_percent, parse_rate};
 use crate::transfer::client::{DEFAULT_PARALLEL, Mode};
 use crate::transfer::files::SampleSet;
+use crate::transfer::tls::{ClientTlsOptions, TlsVersion};
 
 /// How much does a new TCP connection per file cost, and where does the time go?
 ///
@@ -87,6 +88,8 @@ pub struct CompareArgs {
     /// rides on its connection's SYN, so the handshake's round trip leaves the critical path.
     #[arg(long, conflicts_with = "server")]
     pub tfo: bool,
+    #[command(flatten)]
+    pub tls: ClientTlsArgs,
 
     /// Each file's deadline, connect to last byte (a run's: the sum over its files), e.g. 10s.
     /// Default: 30 s plus 100 round trips and four times the largest file at --rate.
@@ -106,6 +109,25 @@ pub struct CompareArgs {
     /// mode).
     #[arg(long)]
     pub all_files: bool,
+}
+
+/// How the client speaks TLS.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "TLS")]
+pub struct ClientTlsArgs {
+    /// Speak HTTPS with this TLS version: 1.2 costs two round trips before each connection's
+    /// first request, 1.3 one.
+    #[arg(long, value_name = "VERSION", value_enum)]
+    pub tls: Option<TlsVersion>,
+    /// Resume the TLS session on every connection after a run's first (no certificate, and
+    /// with TLS 1.2 one round trip instead of two).
+    #[arg(long)]
+    pub tls_resume: bool,
+    /// Send each resumed connection's request as TLS 1.3 early (0-RTT) data, with the
+    /// ClientHello. Early data can be replayed by anyone who captured it: the built-in server
+    /// accepts it only for GET and HEAD.
+    #[arg(long)]
+    pub early_data: bool,
 }
 
 /// Live capture options.
@@ -146,6 +168,26 @@ pub struct LinkArgs {
     /// repeated.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+}
+
+impl ClientTlsArgs {
+    /// The client's TLS options: with `https` (an https:// URL), or when --tls is given.
+    pub fn options(&self, https: bool) -> Result<Option<ClientTlsOptions>, String> {
+        if self.early_data && self.tls == Some(TlsVersion::Tls12) {
+            return Err("--early-data needs --tls 1.3: TLS 1.2 has no early data".into());
+        }
+        if !https && self.tls.is_none() {
+            if self.tls_resume || self.early_data {
+                return Err("--tls-resume and --early-data need TLS: add --tls 1.3".into());
+            }
+            return Ok(None);
+        }
+        Ok(Some(ClientTlsOptions {
+            version: self.tls,
+            resume: self.tls_resume || self.early_data,
+            early_data: self.early_data,
+        }))
+    }
 }
 
 impl LinkArgs {
@@ -220,6 +262,25 @@ pub struct ServeArgs {
     /// Accept requests carried on the SYN (TCP Fast Open; needs net.ipv4.tcp_fastopen=3).
     #[arg(long)]
     pub tfo: bool,
+    /// Serve HTTPS with this TLS version. Without --cert and --key, a certificate is made for
+    /// the --bind address (and localhost) and saved to --cert-out for clients to trust.
+    #[arg(long, value_name = "VERSION", value_enum, help_heading = "TLS")]
+    pub tls: Option<TlsVersion>,
+    /// The certificate chain (PEM, leaf first) to serve with --tls.
+    #[arg(long, value_name = "FILE", requires_all = ["tls", "key"], help_heading = "TLS")]
+    pub cert: Option<PathBuf>,
+    /// The private key (PEM) of --cert.
+    #[arg(long, value_name = "FILE", requires = "cert", help_heading = "TLS")]
+    pub key: Option<PathBuf>,
+    /// Where the certificate made at start is saved (PEM), e.g. for `curl --cacert`.
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = "synack-cert.pem",
+        conflicts_with = "cert",
+        help_heading = "TLS"
+    )]
+    pub cert_out: PathBuf,
     /// Print each connection's lifecycle.
     #[arg(short, long)]
     pub verbose: bool,
@@ -251,7 +312,13 @@ pub struct FetchArgs {
     /// Largest body accepted, e.g. 100MiB; a larger one ends the fetch.
     #[arg(long, value_name = "BYTES", value_parser = parse_bytes)]
     pub max_size: Option<usize>,
-    /// http:// URLs, all on the same host and port.
+    #[command(flatten)]
+    pub tls: ClientTlsArgs,
+    /// With https:// URLs: trust the CAs in this PEM file instead of the system's (a private CA,
+    /// or the certificate `synack serve --tls` saved).
+    #[arg(long, value_name = "FILE", help_heading = "TLS")]
+    pub cacert: Option<PathBuf>,
+    /// http:// or https:// URLs, all on the same host and port.
     #[arg(value_name = "URL", required = true)]
     pub urls: Vec<String>,
     /// Print each connection's lifecycle.

@@ -171,6 +171,7 @@ fn synack_server_and_client_work_across_the_link_as_root() {
                     max_connections: 4,
                     congestion: None,
                     fastopen: false,
+                    tls: None,
                     sample_responses: true,
                     timeouts: Default::default(),
                 },
@@ -187,6 +188,7 @@ fn synack_server_and_client_work_across_the_link_as_root() {
         parallel: 1,
         rcvbuf: None,
         fastopen: false,
+        tls: None,
         limits: Default::default(),
     };
     let timing = link

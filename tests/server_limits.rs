@@ -24,6 +24,7 @@ fn start(root: &Path, timeouts: ServerTimeouts, events: Option<EventLog>) -> Ser
             max_connections: DEFAULT_MAX_CONNECTIONS,
             congestion: None,
             fastopen: false,
+            tls: None,
             sample_responses: true,
             timeouts,
         },

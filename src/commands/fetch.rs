@@ -9,6 +9,7 @@ use crate::commands::output::outln;
 use crate::report::secs;
 use crate::transfer::client::{FetchLimits, FetchPlan, fetch};
 use crate::transfer::events::EventLog;
+use crate::transfer::tls::ClientTls;
 
 /// Fetches the URLs in the chosen mode and prints per-file and total time. Whatever happens,
 /// what it made belongs to the invoking user when run under sudo.
@@ -23,15 +24,16 @@ pub fn run(args: &FetchArgs) -> anyhow::Result<()> {
 }
 
 fn fetch_urls(args: &FetchArgs) -> anyhow::Result<()> {
-    let mut authority: Option<(String, u16)> = None;
+    let mut authority: Option<(String, String, u16)> = None;
     let mut paths = Vec::new();
     for raw in &args.urls {
         if !raw.contains("://") {
             bail!("{raw:?} has no scheme: write it as http://{raw}");
         }
         let url = url::Url::parse(raw).with_context(|| format!("bad URL {raw:?}"))?;
-        if url.scheme() != "http" {
-            bail!("{raw}: only http:// URLs are supported (synack measures plain TCP)");
+        let scheme = url.scheme().to_owned();
+        if scheme != "http" && scheme != "https" {
+            bail!("{raw}: only http:// and https:// URLs are supported");
         }
         let host = url
             .host_str()
@@ -39,9 +41,11 @@ fn fetch_urls(args: &FetchArgs) -> anyhow::Result<()> {
             .to_owned();
         let port = url.port_or_known_default().unwrap_or(80);
         match &authority {
-            None => authority = Some((host, port)),
-            Some(a) if *a == (host.clone(), port) => {}
-            Some((h, p)) => bail!("{raw}: every URL must be on {h}:{p} (one server per fetch)"),
+            None => authority = Some((scheme, host, port)),
+            Some(a) if *a == (scheme.clone(), host.clone(), port) => {}
+            Some((s, h, p)) => {
+                bail!("{raw}: every URL must be on {s}://{h}:{p} (one server per fetch)")
+            }
         }
         let mut path = url.path().to_owned();
         if let Some(q) = url.query() {
@@ -50,7 +54,27 @@ fn fetch_urls(args: &FetchArgs) -> anyhow::Result<()> {
         }
         paths.push(path);
     }
-    let (host, port) = authority.context("no URL given")?;
+    let (scheme, host, port) = authority.context("no URL given")?;
+    let https = scheme == "https";
+    let default_port = if https { 443 } else { 80 };
+    let host_header = if port == default_port {
+        host.clone()
+    } else {
+        format!("{host}:{port}")
+    };
+    let tls = match args.tls.options(https).map_err(anyhow::Error::msg)? {
+        None => {
+            if args.cacert.is_some() {
+                bail!("--cacert is for https:// URLs");
+            }
+            None
+        }
+        Some(_) if !https => bail!("--tls asks for https:// URLs"),
+        Some(options) => Some(
+            ClientTls::verifying(args.cacert.as_deref(), &host, options)
+                .context("cannot set up TLS")?,
+        ),
+    };
     let addr = (host.as_str(), port)
         .to_socket_addrs()
         .with_context(|| format!("cannot resolve {host}"))?
@@ -58,17 +82,14 @@ fn fetch_urls(args: &FetchArgs) -> anyhow::Result<()> {
         .with_context(|| format!("{host} has no address"))?;
     let plan = FetchPlan {
         addr,
-        host: if port == 80 {
-            host.clone()
-        } else {
-            format!("{host}:{port}")
-        },
+        host: host_header,
         paths,
         out_dir: args.out.clone(),
         expected_sha256: None,
         parallel: args.parallel,
         rcvbuf: args.rcvbuf,
         fastopen: args.tfo,
+        tls,
         limits: FetchLimits {
             per_file: args.timeout,
             max_size: args.max_size.map(|bytes| bytes as u64),

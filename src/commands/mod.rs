@@ -50,6 +50,10 @@ pub fn event_line(origin: Ts, e: &Event) -> String {
     let what = match &e.kind {
         EventKind::Connect => "connect() called (SYN leaves)".to_string(),
         EventKind::Connected => "connect() returned (SYN-ACK arrived)".to_string(),
+        EventKind::TlsDone { version, resumed } => format!(
+            "{version} handshake done ({})",
+            if *resumed { "resumed" } else { "full" }
+        ),
         EventKind::Accept => "accept() returned".to_string(),
         EventKind::Request { path } => format!("request GET {path}"),
         EventKind::ResponseStart { status } => format!("response {status} begins"),

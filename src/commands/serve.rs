@@ -1,12 +1,14 @@
 //! `synack serve`: the built-in server on its own.
 
 use std::net::SocketAddr;
+use std::path::Path;
 
 use anyhow::Context;
 
 use crate::cli::ServeArgs;
 use crate::commands::output::outln;
 use crate::transfer::server::{ServerConfig, ServerTimeouts, serve_forever};
+use crate::transfer::tls::ServerTls;
 
 /// Serves `--root` on `--bind` until interrupted.
 pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
@@ -19,19 +21,22 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
         "cannot serve {}: not a folder",
         root.display()
     );
+    let tls = server_tls(args)?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let config = ServerConfig {
         bind: args.bind,
         root: root.clone(),
         max_connections: args.max_connections as usize,
         congestion: args.congestion.clone(),
         fastopen: args.tfo,
+        tls,
         sample_responses: false,
         timeouts: ServerTimeouts::default(),
     };
     // Announced once the port is bound, so a taken port is the only thing said.
     let ready = move |addr| {
         outln!(
-            "serving {} on http://{addr}/ (Ctrl-C stops)",
+            "serving {} on {scheme}://{addr}/ (Ctrl-C stops)",
             root.display()
         );
     };
@@ -39,6 +44,55 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
         serve_verbose(config, ready)
     } else {
         serve_forever(config, None, ready).context("server failed")
+    }
+}
+
+/// The certificate to serve with `--tls`: from `--cert`/`--key`, or made now for the bound
+/// address and saved to `--cert-out` (before anything is served, so clients can trust it).
+fn server_tls(args: &ServeArgs) -> anyhow::Result<Option<ServerTls>> {
+    let Some(version) = args.tls else {
+        return Ok(None);
+    };
+    if let (Some(cert), Some(key)) = (&args.cert, &args.key) {
+        return ServerTls::from_files(version, cert, key)
+            .map(Some)
+            .context("cannot serve TLS");
+    }
+    let mut names = vec!["localhost".to_owned()];
+    let ip = args.bind.ip();
+    if ip.is_unspecified() {
+        names.push("127.0.0.1".into());
+        names.push("::1".into());
+    } else {
+        names.push(ip.to_string());
+    }
+    let tls = ServerTls::self_signed(version, &names).context("cannot serve TLS")?;
+    let pem = tls.generated_pem().unwrap_or_default();
+    save(&args.cert_out, pem.as_bytes())
+        .with_context(|| format!("cannot save the certificate to {}", args.cert_out.display()))?;
+    eprintln!(
+        "synack: certificate for {} saved to {} (e.g. curl --cacert {} https://…)",
+        names.join(", "),
+        args.cert_out.display(),
+        args.cert_out.display()
+    );
+    Ok(Some(tls))
+}
+
+/// Writes `bytes` to `path` whole or not at all (through a `.part` file renamed into place).
+fn save(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let part = path.with_file_name(format!(".{name}.part"));
+    let mut file = crate::created::create_partial(&part)?;
+    let written = file.write_all(bytes).and_then(|()| file.sync_all());
+    drop(file);
+    match written {
+        Ok(()) => crate::created::complete(&part, path),
+        Err(error) => {
+            crate::created::discard(&part);
+            Err(error)
+        }
     }
 }
 

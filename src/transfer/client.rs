@@ -22,6 +22,7 @@ use super::TransferError;
 use super::events::{ConnectionEvents, EventKind, EventLog, Side};
 use super::files::hex;
 use super::http::{self, ChunkedReader, HttpError, ResponseHead};
+use super::tls::{ClientSessions, ClientTls, TlsSession, TlsStream};
 use crate::timeline::Ts;
 
 /// Read size for response bodies: large reads keep syscall overhead out of the timings.
@@ -104,6 +105,8 @@ pub struct FetchPlan {
     pub rcvbuf: Option<usize>,
     /// Send each request with the SYN (TCP Fast Open) once the server has given a cookie.
     pub fastopen: bool,
+    /// Speak TLS (HTTPS) with these settings; None for plain HTTP.
+    pub tls: Option<ClientTls>,
     /// Deadlines and size bound.
     pub limits: FetchLimits,
 }
@@ -167,22 +170,72 @@ impl Write for Timed {
     }
 }
 
-/// Where a run's deadlines come from.
-#[derive(Debug, Clone, Copy)]
-struct Clock {
+/// A client connection's bytes: plain TCP, or TLS over it.
+enum Wire {
+    Plain(Timed),
+    Tls(Box<TlsStream<Timed>>),
+}
+
+impl Wire {
+    fn timed(&self) -> &Timed {
+        match self {
+            Wire::Plain(timed) => timed,
+            Wire::Tls(tls) => tls.raw(),
+        }
+    }
+
+    fn timed_mut(&mut self) -> &mut Timed {
+        match self {
+            Wire::Plain(timed) => timed,
+            Wire::Tls(tls) => tls.raw_mut(),
+        }
+    }
+}
+
+impl Read for Wire {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Wire::Plain(timed) => timed.read(buf),
+            Wire::Tls(tls) => tls.read(buf),
+        }
+    }
+}
+
+impl Write for Wire {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Wire::Plain(timed) => timed.write(buf),
+            Wire::Tls(tls) => tls.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Wire::Plain(timed) => timed.flush(),
+            Wire::Tls(tls) => tls.flush(),
+        }
+    }
+}
+
+/// What a run carries from one connection to the next: its deadlines, and its TLS sessions.
+#[derive(Debug, Clone)]
+struct Run {
     per_file: Duration,
     /// The run's own deadline: every file's share of it, added up.
     run_deadline: Instant,
+    /// TLS, with the sessions this run's connections left for the next to resume.
+    tls: Option<ClientSessions>,
 }
 
-impl Clock {
-    fn new(limits: &FetchLimits, files: usize) -> Clock {
-        let run = limits
+impl Run {
+    fn new(limits: &FetchLimits, files: usize, tls: Option<ClientSessions>) -> Run {
+        let total = limits
             .per_file
             .saturating_mul(u32::try_from(files).unwrap_or(u32::MAX));
-        Clock {
+        Run {
             per_file: limits.per_file,
-            run_deadline: Instant::now() + run,
+            run_deadline: Instant::now() + total,
+            tls,
         }
     }
 
@@ -246,6 +299,17 @@ pub struct ConnectionTiming {
     pub requests: Vec<RequestTiming>,
     /// After the socket was closed.
     pub closed: Ts,
+    /// The TLS handshake, on an HTTPS connection.
+    pub tls: Option<TlsTiming>,
+}
+
+/// A connection's TLS handshake as the client saw it.
+#[derive(Debug, Clone, Copy)]
+pub struct TlsTiming {
+    /// When the handshake was complete on the client's side (its Finished sent).
+    pub done: Ts,
+    /// What the session turned out to be.
+    pub session: TlsSession,
 }
 
 /// Timings of one request/response exchange.
@@ -313,7 +377,11 @@ pub fn fetch(
     events: Option<&EventLog>,
 ) -> Result<RunTiming, TransferError> {
     let targets = targets(plan)?;
-    let clock = Clock::new(&plan.limits, targets.len());
+    let run = Run::new(
+        &plan.limits,
+        targets.len(),
+        plan.tls.as_ref().map(ClientTls::sessions),
+    );
     let dir = plan.out_dir.join(mode.name());
     crate::created::create_dir_all(&dir).map_err(|source| TransferError::Output {
         path: dir.clone(),
@@ -325,15 +393,15 @@ pub fn fetch(
             let mut connections = Vec::new();
             let mut files = Vec::new();
             for target in &targets {
-                let (conn, file) = fetch_alone(plan, &clock, target, &dir, &mut body, events)?;
+                let (conn, file) = fetch_alone(plan, &run, target, &dir, &mut body, events)?;
                 connections.push(conn);
                 files.push(file);
             }
             (connections, files)
         }
-        Mode::Persistent => fetch_on_one(plan, &clock, &targets, false, &dir, events)?,
-        Mode::Pipelined => fetch_on_one(plan, &clock, &targets, true, &dir, events)?,
-        Mode::Parallel => fetch_in_parallel(plan, &clock, &targets, &dir, events)?,
+        Mode::Persistent => fetch_on_one(plan, &run, &targets, false, &dir, events)?,
+        Mode::Pipelined => fetch_on_one(plan, &run, &targets, true, &dir, events)?,
+        Mode::Parallel => fetch_in_parallel(plan, &run, &targets, &dir, events)?,
     };
     let start = connections
         .iter()
@@ -364,19 +432,19 @@ pub fn fetch(
 /// Fetches one file over a connection of its own, closed once the response has been read.
 fn fetch_alone(
     plan: &FetchPlan,
-    clock: &Clock,
+    run: &Run,
     target: &Target<'_>,
     dir: &Path,
     body: &mut [u8],
     events: Option<&EventLog>,
 ) -> Result<(ConnectionTiming, FileResult), TransferError> {
-    let mut conn = Connection::open(plan, clock, events)?;
+    let mut conn = Connection::open(plan, run, events)?;
     let (request, mut file) = conn.exchange(&plan.host, target, true, dir, body)?;
     file.seconds = request.last_byte.secs_since(conn.timing.connect_start);
     conn.timing.requests.push(request);
     // The server closes first; reading up to its FIN before closing makes our close the second
     // FIN of a clean exchange, never a RST for unread data.
-    conn.set_deadline(Instant::now() + clock.per_file);
+    conn.set_deadline(Instant::now() + run.per_file);
     conn.await_fin()?;
     conn.send_fin();
     Ok((conn.close(), file))
@@ -386,14 +454,14 @@ fn fetch_alone(
 /// or every request first and then every response (pipelined).
 fn fetch_on_one(
     plan: &FetchPlan,
-    clock: &Clock,
+    run: &Run,
     targets: &[Target<'_>],
     pipelined: bool,
     dir: &Path,
     events: Option<&EventLog>,
 ) -> Result<(Vec<ConnectionTiming>, Vec<FileResult>), TransferError> {
     let mut body = vec![0u8; BODY_BUFFER];
-    let mut conn = Connection::open(plan, clock, events)?;
+    let mut conn = Connection::open(plan, run, events)?;
     let mut sent = Vec::new();
     if pipelined {
         // Nothing is read until every request is out, so the server may stop reading while its
@@ -427,10 +495,10 @@ fn fetch_on_one(
         previous = request.last_byte;
         conn.timing.requests.push(request);
         files.push(file);
-        conn.set_deadline(clock.file_deadline(Instant::now()));
+        conn.set_deadline(run.file_deadline(Instant::now()));
     }
     // The client closes first, as a browser does when it is done with a connection.
-    conn.set_deadline(Instant::now() + clock.per_file);
+    conn.set_deadline(Instant::now() + run.per_file);
     conn.send_fin();
     conn.await_fin()?;
     Ok((vec![conn.close()], files))
@@ -440,7 +508,7 @@ fn fetch_on_one(
 /// at once: every slot takes the next file in plan order as soon as its previous one is done.
 fn fetch_in_parallel(
     plan: &FetchPlan,
-    clock: &Clock,
+    run: &Run,
     targets: &[Target<'_>],
     dir: &Path,
     events: Option<&EventLog>,
@@ -459,7 +527,7 @@ fn fetch_in_parallel(
             let Some(target) = targets.get(index) else {
                 return;
             };
-            match fetch_alone(plan, clock, target, dir, &mut body, events) {
+            match fetch_alone(plan, run, target, dir, &mut body, events) {
                 Ok(result) => {
                     done.lock().unwrap_or_else(PoisonError::into_inner)[index] = Some(result)
                 }
@@ -566,7 +634,7 @@ fn targets(plan: &FetchPlan) -> Result<Vec<Target<'_>>, TransferError> {
 
 /// An open client connection and the timings gathered on it so far.
 struct Connection<'a> {
-    reader: BufReader<Timed>,
+    reader: BufReader<Wire>,
     addr: SocketAddr,
     /// Each file's deadline, for the timeout error.
     per_file: Duration,
@@ -576,22 +644,26 @@ struct Connection<'a> {
     events: ConnectionEvents<'a>,
     /// The last response announced that the server closes after it.
     server_closes: bool,
+    /// A TLS handshake left to the first request, which may go as early data.
+    handshake_pending: bool,
+    /// When the TLS handshake was complete.
+    tls_done: Option<Ts>,
 }
 
 impl<'a> Connection<'a> {
     fn open(
         plan: &FetchPlan,
-        clock: &Clock,
+        run: &Run,
         log: Option<&'a EventLog>,
     ) -> Result<Connection<'a>, TransferError> {
         let addr = plan.addr;
-        let network = network(addr, clock.per_file);
+        let network = network(addr, run.per_file);
         let connect_failed = |source: io::Error| {
             if is_timeout(&source) {
                 TransferError::Timeout {
                     addr,
                     what: "accept the connection (no SYN-ACK)",
-                    after: clock.per_file,
+                    after: run.per_file,
                 }
             } else {
                 TransferError::Connect { addr, source }
@@ -610,7 +682,7 @@ impl<'a> Connection<'a> {
             super::fastopen::on_client(&socket).map_err(connect_failed)?;
         }
         let connect_start = Ts::now();
-        let deadline = clock.file_deadline(Instant::now());
+        let deadline = run.file_deadline(Instant::now());
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             return Err(connect_failed(io::ErrorKind::TimedOut.into()));
@@ -632,12 +704,16 @@ impl<'a> Connection<'a> {
         let timed = Timed {
             stream,
             deadline,
-            run_deadline: clock.run_deadline,
+            run_deadline: run.run_deadline,
         };
-        Ok(Connection {
-            reader: BufReader::with_capacity(HEAD_BUFFER, timed),
+        let wire = match &run.tls {
+            None => Wire::Plain(timed),
+            Some(sessions) => Wire::Tls(Box::new(sessions.connect(timed).map_err(network)?)),
+        };
+        let mut conn = Connection {
+            reader: BufReader::with_capacity(HEAD_BUFFER, wire),
             addr,
-            per_file: clock.per_file,
+            per_file: run.per_file,
             max_size: plan.limits.max_size,
             timing: ConnectionTiming {
                 local,
@@ -646,15 +722,54 @@ impl<'a> Connection<'a> {
                 connected,
                 requests: Vec::new(),
                 closed: connected,
+                tls: None,
             },
             events,
             server_closes: false,
-        })
+            handshake_pending: run.tls.as_ref().is_some_and(ClientSessions::may_send_early),
+            tls_done: None,
+        };
+        if run.tls.is_some() && !conn.handshake_pending {
+            conn.handshake()?;
+        }
+        Ok(conn)
+    }
+
+    /// Runs the TLS handshake to its end (the client's Finished sent).
+    fn handshake(&mut self) -> Result<(), TransferError> {
+        self.handshake_pending = false;
+        let Wire::Tls(tls) = self.reader.get_mut() else {
+            return Ok(());
+        };
+        let addr = self.addr;
+        let per_file = self.per_file;
+        tls.handshake().map_err(|source| {
+            if is_timeout(&source) {
+                TransferError::Timeout {
+                    addr,
+                    what: "complete the TLS handshake",
+                    after: per_file,
+                }
+            } else {
+                TransferError::tls(addr, source)
+            }
+        })?;
+        let done = Ts::now();
+        let session = tls.session();
+        self.tls_done = Some(done);
+        self.events.at(
+            done,
+            EventKind::TlsDone {
+                version: session.version.map_or("TLS", |v| v.name()),
+                resumed: session.resumed,
+            },
+        );
+        Ok(())
     }
 
     /// Sets the deadline of what follows (the next file, or the close).
     fn set_deadline(&mut self, deadline: Instant) {
-        let timed = self.reader.get_mut();
+        let timed = self.reader.get_mut().timed_mut();
         timed.deadline = deadline;
         // Closing may take beyond the run's deadline: it is not part of any file.
         timed.run_deadline = timed.run_deadline.max(deadline);
@@ -680,8 +795,36 @@ impl<'a> Connection<'a> {
         target: &Target<'_>,
         close: bool,
     ) -> Result<Ts, TransferError> {
-        http::write_request(self.reader.get_mut(), host, target.path, close)
-            .map_err(network(self.addr, self.per_file))?;
+        let network = network(self.addr, self.per_file);
+        if self.handshake_pending {
+            // A resumed TLS 1.3 session may carry the request with its ClientHello; the server
+            // says only at the end of the handshake whether it took it.
+            let mut request = Vec::new();
+            http::write_request(&mut request, host, target.path, close).map_err(network)?;
+            let early = match self.reader.get_mut() {
+                Wire::Tls(tls) => tls.send_early(&request).map_err(network)?,
+                Wire::Plain(_) => false,
+            };
+            let sent = Ts::now();
+            self.handshake()?;
+            let accepted = match self.reader.get_ref() {
+                Wire::Tls(tls) => tls.session().early_data_accepted,
+                Wire::Plain(_) => false,
+            };
+            let accepted = early && accepted;
+            if !accepted {
+                self.reader.get_mut().write_all(&request).map_err(network)?;
+            }
+            let sent = if accepted { sent } else { Ts::now() };
+            self.events.at(
+                sent,
+                EventKind::Request {
+                    path: target.path.to_owned(),
+                },
+            );
+            return Ok(sent);
+        }
+        http::write_request(self.reader.get_mut(), host, target.path, close).map_err(network)?;
         let sent = Ts::now();
         self.events.at(
             sent,
@@ -814,8 +957,18 @@ impl<'a> Connection<'a> {
     /// Reads until the server's FIN; anything still arriving is dropped.
     fn await_fin(&mut self) -> Result<(), TransferError> {
         let mut scratch = [0u8; 4096];
+        // TLS ends its stream (close_notify) just before the FIN, so past it, the socket is read.
+        let mut stream_ended = false;
         loop {
-            match self.reader.read(&mut scratch) {
+            let read = if stream_ended {
+                self.reader.get_mut().timed_mut().read(&mut scratch)
+            } else {
+                self.reader.read(&mut scratch)
+            };
+            match read {
+                Ok(0) if !stream_ended && matches!(self.reader.get_ref(), Wire::Tls(_)) => {
+                    stream_ended = true;
+                }
                 Ok(0) => break,
                 Ok(_) => {}
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
@@ -834,9 +987,18 @@ impl<'a> Connection<'a> {
     }
 
     fn send_fin(&mut self) {
+        if let Wire::Tls(tls) = self.reader.get_mut() {
+            // The FIN that follows ends the connection all the same.
+            let _ = tls.close_notify();
+        }
         self.events.now(EventKind::FinSent);
         // If this fails the socket is already gone and closing it below is all that is left.
-        let _ = self.reader.get_ref().stream.shutdown(Shutdown::Write);
+        let _ = self
+            .reader
+            .get_ref()
+            .timed()
+            .stream
+            .shutdown(Shutdown::Write);
     }
 
     fn close(self) -> ConnectionTiming {
@@ -844,8 +1006,15 @@ impl<'a> Connection<'a> {
             reader,
             mut timing,
             events,
+            tls_done,
             ..
         } = self;
+        if let (Wire::Tls(tls), Some(done)) = (reader.get_ref(), tls_done) {
+            timing.tls = Some(TlsTiming {
+                done,
+                session: tls.session(),
+            });
+        }
         drop(reader);
         timing.closed = Ts::now();
         events.at(timing.closed, EventKind::Closed);
@@ -977,6 +1146,7 @@ mod tests {
                 max_connections: 8,
                 congestion: None,
                 fastopen: false,
+                tls: None,
                 sample_responses: true,
                 timeouts: Default::default(),
             },
@@ -995,6 +1165,7 @@ mod tests {
             parallel: DEFAULT_PARALLEL,
             rcvbuf: None,
             fastopen: false,
+            tls: None,
             limits: FetchLimits::default(),
         };
         Setup {
@@ -1145,6 +1316,7 @@ mod tests {
             parallel: 1,
             rcvbuf: None,
             fastopen: false,
+            tls: None,
             limits: FetchLimits::default(),
         };
         for paths in [
@@ -1357,6 +1529,7 @@ mod tests {
             parallel: 2,
             rcvbuf: None,
             fastopen: false,
+            tls: None,
             limits: FetchLimits::default(),
         };
         let run = fetch(Mode::Parallel, &plan, None);

@@ -22,6 +22,11 @@ pub enum EventKind {
     Connect,
     /// `connect` returned: the handshake completed.
     Connected,
+    /// The client's TLS handshake is complete (its Finished sent).
+    TlsDone {
+        version: &'static str,
+        resumed: bool,
+    },
     /// The server accepted the connection.
     Accept,
     /// A request was sent (client) or read (server).

@@ -19,6 +19,26 @@ use std::path::PathBuf;
 
 use self::http::HttpError;
 
+impl TransferError {
+    /// A TLS failure on the connection to `addr`, with what to try when the cause is a usual one.
+    pub fn tls(addr: SocketAddr, source: io::Error) -> TransferError {
+        let rustls_error = source
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>());
+        let hint = match rustls_error {
+            Some(rustls::Error::InvalidCertificate(_)) => {
+                " (the server's certificate is not for this name or not signed by a CA this \
+                 client trusts; give a private CA with --cacert FILE)"
+            }
+            Some(rustls::Error::AlertReceived(_) | rustls::Error::PeerIncompatible(_)) => {
+                " (does the server speak the TLS version asked for with --tls?)"
+            }
+            _ => "",
+        };
+        TransferError::Tls { addr, source, hint }
+    }
+}
+
 /// Everything that can stop a transfer, worded so the person running synack can act on it.
 #[derive(Debug, thiserror::Error)]
 pub enum TransferError {
@@ -57,6 +77,14 @@ pub enum TransferError {
         addr: SocketAddr,
         #[source]
         source: io::Error,
+    },
+    /// The TLS handshake failed or TLS broke off.
+    #[error("TLS with {addr} failed: {source}{hint}")]
+    Tls {
+        addr: SocketAddr,
+        #[source]
+        source: io::Error,
+        hint: &'static str,
     },
     /// A connection, request or response did not finish by its deadline.
     #[error(

@@ -23,6 +23,7 @@ use super::beneath::Directory;
 use super::events::{ConnectionEvents, EventKind, EventLog, Side, serialize_ts};
 use super::http::{self, HttpError, Request};
 use super::tcp_info::{self, TcpInfoSample};
+use super::tls::{ServerTls, TlsStream};
 use super::workers::Workers;
 use crate::timeline::Ts;
 
@@ -72,6 +73,8 @@ pub struct ServerConfig {
     pub congestion: Option<String>,
     /// Accept requests carried on the SYN (TCP Fast Open) from clients holding a cookie.
     pub fastopen: bool,
+    /// Speak TLS on every connection (HTTPS) with this certificate; None for plain HTTP.
+    pub tls: Option<ServerTls>,
     /// Record TCP_INFO around every response for `Server::take_samples` (compare's slow-start
     /// table). It waits for each response's last ACK, so a plain server leaves it off.
     pub sample_responses: bool,
@@ -115,6 +118,75 @@ impl Incoming {
         self.stream.set_read_timeout(Some(timeout))?;
         self.timeout = Some(timeout);
         Ok(())
+    }
+}
+
+impl Write for Incoming {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.stream.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.stream.flush()
+    }
+}
+
+/// A connection's bytes: plain TCP, or TLS over it.
+enum Wire {
+    Plain(Incoming),
+    Tls(Box<TlsStream<Incoming>>),
+}
+
+impl Wire {
+    fn incoming(&self) -> &Incoming {
+        match self {
+            Wire::Plain(incoming) => incoming,
+            Wire::Tls(tls) => tls.raw(),
+        }
+    }
+
+    fn incoming_mut(&mut self) -> &mut Incoming {
+        match self {
+            Wire::Plain(incoming) => incoming,
+            Wire::Tls(tls) => tls.raw_mut(),
+        }
+    }
+
+    /// The TCP socket underneath.
+    fn tcp(&self) -> &TcpStream {
+        &self.incoming().stream
+    }
+
+    /// Whether the request just read came, at least in part, as TLS early (0-RTT) data.
+    fn took_early_data(&mut self) -> bool {
+        match self {
+            Wire::Plain(_) => false,
+            Wire::Tls(tls) => tls.take_early(),
+        }
+    }
+
+    /// Before the FIN: TLS says the stream ends here (close_notify).
+    fn end_stream(&mut self) {
+        if let Wire::Tls(tls) = self {
+            // The FIN that follows ends the connection all the same.
+            let _ = tls.close_notify();
+        }
+    }
+
+    fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        match self {
+            Wire::Plain(incoming) => incoming.stream.write_all(bytes),
+            Wire::Tls(tls) => tls.write_all(bytes),
+        }
+    }
+}
+
+impl Read for Wire {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Wire::Plain(incoming) => incoming.read(buf),
+            Wire::Tls(tls) => tls.read(buf),
+        }
     }
 }
 
@@ -163,6 +235,7 @@ const REQUEST_TIMEOUT: Status = (408, "Request Timeout");
 const FORBIDDEN: Status = (403, "Forbidden");
 const NOT_FOUND: Status = (404, "Not Found");
 const METHOD_NOT_ALLOWED: Status = (405, "Method Not Allowed");
+const TOO_EARLY: Status = (425, "Too Early");
 
 impl Refusal {
     /// The status code and reason phrase that answer this refusal.
@@ -565,6 +638,7 @@ impl Server {
         let accept_samples = config.sample_responses.then(|| Arc::clone(&samples));
         let max = config.max_connections.max(1);
         let timeouts = config.timeouts;
+        let tls = config.tls;
         let wake = listener.try_clone()?;
         let accept = thread::Builder::new()
             .name("synack-accept".into())
@@ -573,7 +647,7 @@ impl Server {
                     &listener,
                     &root,
                     max,
-                    timeouts,
+                    &Policy { timeouts, tls },
                     &accept_shared,
                     accept_samples.as_ref(),
                     events.as_ref(),
@@ -741,12 +815,13 @@ fn accept_loop(
     listener: &TcpListener,
     root: &Path,
     max_connections: usize,
-    timeouts: ServerTimeouts,
+    policy: &Policy,
     shared: &Arc<Shared>,
     samples: Option<&Samples>,
     events: Option<&EventLog>,
 ) -> io::Result<()> {
     let root = Root::new(root.to_path_buf());
+    let Policy { timeouts, tls } = policy.clone();
     let samples = samples.map(Arc::clone);
     let events = events.cloned();
     let workers = Workers::new(
@@ -758,6 +833,7 @@ fn accept_loop(
                 accepted,
                 &root,
                 timeouts,
+                tls.as_ref(),
                 samples.as_deref(),
                 events.as_ref(),
             );
@@ -803,6 +879,13 @@ fn accept_loop(
     }
 }
 
+/// What every connection is held to.
+#[derive(Debug, Clone)]
+struct Policy {
+    timeouts: ServerTimeouts,
+    tls: Option<ServerTls>,
+}
+
 /// How a connection's request loop ended, which decides how it is closed.
 enum End {
     /// The peer sent FIN first and every byte was read: answer with our FIN and close.
@@ -825,6 +908,7 @@ fn serve_connection(
     accepted: Accepted,
     root: &Root,
     timeouts: ServerTimeouts,
+    tls: Option<&ServerTls>,
     samples: Option<&Mutex<Vec<ResponseSample>>>,
     log: Option<&EventLog>,
 ) {
@@ -860,12 +944,22 @@ fn serve_connection(
         // body.
         stream.set_write_timeout(Some(timeouts.send))
     };
-    let mut conn = BufReader::new(Incoming {
+    let incoming = Incoming {
         stream,
-        // The first request's head is due a head's time after the accept.
+        // The first request's head (after the TLS handshake, if any) is due a head's time after
+        // the accept.
         deadline: Some(instant + timeouts.head),
         timeout: inherited.then_some(first_read_timeout(timeouts)),
-    });
+    };
+    let wire = match tls {
+        None => Ok(Wire::Plain(incoming)),
+        Some(tls) => tls.accept(incoming).map(|tls| Wire::Tls(Box::new(tls))),
+    };
+    let Ok(wire) = wire else {
+        events.now(EventKind::Closed);
+        return;
+    };
+    let mut conn = BufReader::new(wire);
     let end = match send_timeout {
         Ok(()) => serve_requests(&mut conn, root, timeouts, &events, &recorder),
         Err(_) => End::Abort,
@@ -874,23 +968,25 @@ fn serve_connection(
 }
 
 fn finish(
-    mut conn: BufReader<Incoming>,
+    mut conn: BufReader<Wire>,
     end: End,
     events: &ConnectionEvents<'_>,
     recorder: &ResponseRecorder<'_>,
 ) {
     match end {
         End::PeerClosed => {
+            conn.get_mut().end_stream();
             events.now(EventKind::FinSent);
             // The close below sends the FIN anyway if this fails.
-            let _ = conn.get_ref().stream.shutdown(Shutdown::Write);
+            let _ = conn.get_ref().tcp().shutdown(Shutdown::Write);
         }
         End::Close => {
+            conn.get_mut().end_stream();
             events.now(EventKind::FinSent);
-            if conn.get_ref().stream.shutdown(Shutdown::Write).is_ok() {
+            if conn.get_ref().tcp().shutdown(Shutdown::Write).is_ok() {
                 // After the FIN is out, so waiting for the ACK never holds the FIN back.
-                recorder.settle(&conn.get_ref().stream, false);
-                drain_until_fin(&mut conn, events);
+                recorder.settle(conn.get_ref().tcp(), false);
+                drain_until_fin(conn.get_mut().incoming_mut(), events);
             }
         }
         End::Abort => {}
@@ -900,10 +996,11 @@ fn finish(
 }
 
 /// Reads and drops whatever the peer still sends until its FIN, so the socket is never closed
-/// with unread data (which makes the kernel send RST instead of FIN).
-fn drain_until_fin(conn: &mut BufReader<Incoming>, events: &ConnectionEvents<'_>) {
+/// with unread data (which makes the kernel send RST instead of FIN). Reads the socket itself:
+/// what is dropped needs no decrypting, and a TLS peer's close_notify is not yet its FIN.
+fn drain_until_fin(conn: &mut Incoming, events: &ConnectionEvents<'_>) {
     let deadline = Instant::now() + LINGER_TIMEOUT;
-    conn.get_mut().deadline = Some(deadline);
+    conn.deadline = Some(deadline);
     let mut scratch = [0u8; 4096];
     loop {
         match conn.read(&mut scratch) {
@@ -931,7 +1028,7 @@ fn is_timeout(error: &io::Error) -> bool {
 /// Pipelined requests are served like any others: a burst of them (even in one segment) stays
 /// in the BufReader, and each is read only after the previous response has been written.
 fn serve_requests(
-    conn: &mut BufReader<Incoming>,
+    conn: &mut BufReader<Wire>,
     root: &Root,
     timeouts: ServerTimeouts,
     events: &ConnectionEvents<'_>,
@@ -952,7 +1049,7 @@ fn serve_requests(
         }
         if !first {
             // A later request's head is due a head's time after its first byte.
-            conn.get_mut().deadline = Some(Instant::now() + timeouts.head);
+            conn.get_mut().incoming_mut().deadline = Some(Instant::now() + timeouts.head);
         }
         let request = match http::read_request(conn) {
             Ok(Some(request)) => request,
@@ -973,8 +1070,7 @@ fn serve_requests(
                     close: true,
                     head_only: false,
                 };
-                let stream = &mut conn.get_mut().stream;
-                return match send_error(stream, status, &answer, events, recorder) {
+                return match send_error(conn.get_mut(), status, &answer, events, recorder) {
                     Ok(()) => End::Close,
                     Err(_) => End::Abort,
                 };
@@ -986,21 +1082,26 @@ fn serve_requests(
             });
         }
         let close = !request.keep_alive;
-        conn.get_mut().deadline = None;
-        match respond(
-            &mut conn.get_mut().stream,
-            &request,
-            root,
-            close,
-            events,
-            recorder,
-        ) {
+        conn.get_mut().incoming_mut().deadline = None;
+        if conn.get_mut().took_early_data() && request.method != "GET" && request.method != "HEAD" {
+            // Early data can be replayed by anyone who saw it: only a GET may ride on it.
+            let answer = Answer {
+                path: &request.path,
+                close: true,
+                head_only: false,
+            };
+            return match send_error(conn.get_mut(), TOO_EARLY, &answer, events, recorder) {
+                Ok(()) => End::Close,
+                Err(_) => End::Abort,
+            };
+        }
+        match respond(conn.get_mut(), &request, root, close, events, recorder) {
             Ok(()) if close => return End::Close,
-            Ok(()) => recorder.settle(&conn.get_ref().stream, !conn.buffer().is_empty()),
+            Ok(()) => recorder.settle(conn.get_ref().tcp(), !conn.buffer().is_empty()),
             Err(_) => return End::Abort,
         }
         // The next request's first byte is due within the keep-alive idle time.
-        conn.get_mut().deadline = Some(Instant::now() + timeouts.idle);
+        conn.get_mut().incoming_mut().deadline = Some(Instant::now() + timeouts.idle);
     }
     unreachable!("the requests of a connection are an endless sequence")
 }
@@ -1013,7 +1114,7 @@ struct Answer<'a> {
 }
 
 fn respond(
-    stream: &mut TcpStream,
+    wire: &mut Wire,
     request: &Request,
     root: &Root,
     close: bool,
@@ -1031,7 +1132,7 @@ fn respond(
             head_only: false,
             ..answer
         };
-        return send_error(stream, METHOD_NOT_ALLOWED, &answer, events, recorder);
+        return send_error(wire, METHOD_NOT_ALLOWED, &answer, events, recorder);
     }
     let Served {
         mut file,
@@ -1039,15 +1140,23 @@ fn respond(
         content_type,
     } = match root.open(&request.path)? {
         Ok(served) => served,
-        Err(status) => return send_error(stream, status, &answer, events, recorder),
+        Err(status) => return send_error(wire, status, &answer, events, recorder),
     };
     let head = http::response_head(OK.0, OK.1, length, close, content_type);
-    let started = recorder.start(stream);
-    send_head(stream, head.as_bytes(), !head_only && length > 0)?;
+    let started = recorder.start(wire.tcp());
+    let body_follows = !head_only && length > 0;
+    match wire {
+        Wire::Plain(incoming) => send_head(&mut incoming.stream, head.as_bytes(), body_follows)?,
+        Wire::Tls(tls) if body_follows => tls.hold(head.as_bytes())?,
+        Wire::Tls(tls) => tls.write_all(head.as_bytes())?,
+    }
     events.now(EventKind::ResponseStart { status: OK.0 });
     let mut sent = 0;
     if !head_only {
-        sent = send_file(&mut file, stream, length)?;
+        sent = match wire {
+            Wire::Plain(incoming) => send_file(&mut file, &mut incoming.stream, length)?,
+            Wire::Tls(tls) => send_encrypted(&mut file, tls, length)?,
+        };
         if sent < length {
             // The response cannot be completed, so the connection must end.
             return Err(io::Error::new(
@@ -1056,9 +1165,28 @@ fn respond(
             ));
         }
     }
-    recorder.end(started, stream, &request.path, OK.0, sent);
+    recorder.end(started, wire.tcp(), &request.path, OK.0, sent);
     events.now(EventKind::ResponseEnd { bytes: sent });
     Ok(())
+}
+
+/// Sends the first `length` bytes of `file` through TLS: read, encrypted and written in chunks
+/// of a few records each. Returns fewer than `length` bytes only if the file shrank.
+fn send_encrypted(file: &mut File, tls: &mut TlsStream<Incoming>, length: u64) -> io::Result<u64> {
+    // Four full TLS records per write.
+    let mut chunk = vec![0u8; 64 * 1024];
+    let mut body = file.take(length);
+    let mut sent = 0;
+    loop {
+        let n = match body.read(&mut chunk) {
+            Ok(0) => return Ok(sent),
+            Ok(n) => n,
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+            Err(error) => return Err(error),
+        };
+        tls.write_all(&chunk[..n])?;
+        sent += n as u64;
+    }
 }
 
 /// Sends the first `length` bytes of `file` on `stream` with sendfile(2), so the body goes from
@@ -1132,7 +1260,7 @@ fn send_head(stream: &mut TcpStream, head: &[u8], body_follows: bool) -> io::Res
 }
 
 fn send_error(
-    stream: &mut TcpStream,
+    wire: &mut Wire,
     (code, reason): Status,
     answer: &Answer<'_>,
     events: &ConnectionEvents<'_>,
@@ -1154,10 +1282,10 @@ fn send_error(
     } else {
         body.len() as u64
     };
-    let started = recorder.start(stream);
+    let started = recorder.start(wire.tcp());
     // Head and body in one write: one segment.
-    stream.write_all(message.as_bytes())?;
-    recorder.end(started, stream, answer.path, code, sent);
+    wire.write_all(message.as_bytes())?;
+    recorder.end(started, wire.tcp(), answer.path, code, sent);
     events.now(EventKind::ResponseStart { status: code });
     events.now(EventKind::ResponseEnd { bytes: sent });
     Ok(())
@@ -1300,6 +1428,7 @@ mod tests {
                 max_connections,
                 congestion: None,
                 fastopen: false,
+                tls: None,
                 sample_responses: true,
                 timeouts: Default::default(),
             },
@@ -1486,6 +1615,7 @@ mod tests {
                 max_connections: 1,
                 congestion: None,
                 fastopen: false,
+                tls: None,
                 sample_responses: true,
                 timeouts: Default::default(),
             },
@@ -1501,6 +1631,7 @@ mod tests {
                 max_connections: 1,
                 congestion: None,
                 fastopen: false,
+                tls: None,
                 sample_responses: true,
                 timeouts: Default::default(),
             },
@@ -1576,6 +1707,7 @@ mod tests {
                 max_connections: 4,
                 congestion: None,
                 fastopen: false,
+                tls: None,
                 sample_responses: true,
                 timeouts: Default::default(),
             },
@@ -1594,6 +1726,7 @@ mod tests {
             parallel: 1,
             rcvbuf: None,
             fastopen: false,
+            tls: None,
             limits: Default::default(),
         };
         let info = |sample: &ResponseSample| {
@@ -1669,6 +1802,7 @@ mod tests {
             max_connections: 2,
             congestion: Some(name.into()),
             fastopen: false,
+            tls: None,
             sample_responses: true,
             timeouts: Default::default(),
         };

@@ -222,8 +222,8 @@ impl ServerTls {
 /// How a client speaks TLS: the version, and whether it resumes and sends early data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientTlsOptions {
-    /// The version both sides are pinned to.
-    pub version: TlsVersion,
+    /// The version the client is pinned to; None offers both (1.3 preferred).
+    pub version: Option<TlsVersion>,
     /// Keep the session from each connection and resume it on the next.
     pub resume: bool,
     /// Send the first request as TLS 1.3 early (0-RTT) data on a resumed session.
@@ -302,7 +302,10 @@ impl ClientTls {
         options: ClientTlsOptions,
     ) -> Result<ClientTls, TlsError> {
         let mut config = ClientConfig::builder_with_provider(provider())
-            .with_protocol_versions(options.version.protocol())?
+            .with_protocol_versions(match options.version {
+                Some(version) => version.protocol(),
+                None => rustls::DEFAULT_VERSIONS,
+            })?
             .with_root_certificates(roots)
             .with_no_client_auth();
         config.resumption = Resumption::disabled();
@@ -364,6 +367,11 @@ impl fmt::Debug for ClientSessions {
 }
 
 impl ClientSessions {
+    /// Whether a connection may send its first request as early data (when a session allows).
+    pub fn may_send_early(&self) -> bool {
+        self.early_data
+    }
+
     /// A TLS stream over a connected socket; nothing is sent until it is driven.
     pub fn connect<S: Read + Write>(&self, raw: S) -> io::Result<TlsStream<S>> {
         let conn = ClientConnection::new(Arc::clone(&self.config), self.server_name.clone())
@@ -612,7 +620,7 @@ mod tests {
 
     fn options(version: TlsVersion, resume: bool, early_data: bool) -> ClientTlsOptions {
         ClientTlsOptions {
-            version,
+            version: Some(version),
             resume,
             early_data,
         }
@@ -623,7 +631,10 @@ mod tests {
     fn serve(
         tls: ServerTls,
         connections: usize,
-    ) -> (std::net::SocketAddr, thread::JoinHandle<Vec<(TlsSession, bool)>>) {
+    ) -> (
+        std::net::SocketAddr,
+        thread::JoinHandle<Vec<(TlsSession, bool)>>,
+    ) {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let handle = thread::spawn(move || {
@@ -672,9 +683,12 @@ mod tests {
         for version in [TlsVersion::Tls12, TlsVersion::Tls13] {
             for resume in [false, true] {
                 let server = ServerTls::self_signed(version, &["127.0.0.1".into()]).unwrap();
-                let client =
-                    ClientTls::trusting(server.certificate(), "127.0.0.1:1", options(version, resume, false))
-                        .unwrap();
+                let client = ClientTls::trusting(
+                    server.certificate(),
+                    "127.0.0.1:1",
+                    options(version, resume, false),
+                )
+                .unwrap();
                 let (addr, handle) = serve(server, 3);
                 let sessions = client.sessions();
                 let seen: Vec<TlsSession> = (0..3).map(|_| ask(&sessions, addr, false)).collect();
@@ -683,8 +697,14 @@ mod tests {
                     assert_eq!(client_side.version, Some(version));
                     assert_eq!(server_side.version, Some(version));
                     let expect_resumed = resume && i > 0;
-                    assert_eq!(client_side.resumed, expect_resumed, "{version} resume={resume} #{i}");
-                    assert_eq!(server_side.resumed, expect_resumed, "{version} resume={resume} #{i}");
+                    assert_eq!(
+                        client_side.resumed, expect_resumed,
+                        "{version} resume={resume} #{i}"
+                    );
+                    assert_eq!(
+                        server_side.resumed, expect_resumed,
+                        "{version} resume={resume} #{i}"
+                    );
                 }
                 // A new run starts without the sessions of the last.
                 let (addr, handle) = serve(

@@ -22,6 +22,7 @@ use crate::transfer::files::{generate_samples, list_files, sha256_file};
 use crate::transfer::http::path_for_name;
 use crate::transfer::kernel::read_kernel_settings;
 use crate::transfer::server::{DEFAULT_MAX_CONNECTIONS, Server, ServerConfig, ServerTimeouts};
+use crate::transfer::tls::{ClientTls, ServerTls, TlsVersion};
 
 /// Where the client and the server run: on this host, or at the two ends of an emulated link.
 pub(crate) enum Network {
@@ -91,12 +92,36 @@ fn compare(args: &CompareArgs) -> anyhow::Result<()> {
     if args.tfo {
         allow_fastopen(&network)?;
     }
+    let tls_options = args.tls.options(false).map_err(anyhow::Error::msg)?;
+    let server_tls = match (&args.server, tls_options) {
+        (None, Some(options)) => Some(
+            ServerTls::self_signed(
+                options.version.unwrap_or(TlsVersion::Tls13),
+                &[server_ip(&network).to_string(), "localhost".into()],
+            )
+            .context("cannot make the built-in server's certificate")?,
+        ),
+        _ => None,
+    };
     let events = EventLog::default();
-    let server = start_server(args, &network, root, &events)?;
+    let server = start_server(args, &network, root, server_tls.clone(), &events)?;
     let addr = match (&args.server, &server) {
         (Some(s), _) => resolve(s)?,
         (None, Some(srv)) => srv.local_addr(),
         (None, None) => unreachable!("a built-in server runs when --server is absent"),
+    };
+    let client_tls = match (tls_options, &server_tls) {
+        (None, _) => None,
+        (Some(options), Some(made)) => Some(ClientTls::trusting(
+            made.certificate(),
+            &addr.ip().to_string(),
+            options,
+        )?),
+        (Some(options), None) => Some(ClientTls::verifying(
+            None,
+            args.server.as_deref().unwrap_or_default(),
+            options,
+        )?),
     };
     let run_dir = make_run_dir(&args.captures)?;
     let plan = FetchPlan {
@@ -108,6 +133,7 @@ fn compare(args: &CompareArgs) -> anyhow::Result<()> {
         parallel: args.parallel,
         rcvbuf: args.rcvbuf,
         fastopen: args.tfo,
+        tls: client_tls,
         limits: FetchLimits {
             per_file: args
                 .timeout
@@ -287,26 +313,32 @@ fn servable_name(path: &Path) -> bool {
         .is_some_and(|n| !n.contains('\\') && !n.chars().any(char::is_control))
 }
 
+/// The built-in server's address: loopback, or the server's end of the emulated link.
+fn server_ip(network: &Network) -> IpAddr {
+    match network {
+        Network::Emulated(link) => link.server_ip(),
+        Network::Host => IpAddr::from([127, 0, 0, 1]),
+    }
+}
+
 /// Starts the built-in server where the server runs, unless `--server` names another one.
 fn start_server(
     args: &CompareArgs,
     network: &Network,
     root: PathBuf,
+    tls: Option<ServerTls>,
     events: &EventLog,
 ) -> anyhow::Result<Option<Server>> {
     if args.server.is_some() {
         return Ok(None);
     }
-    let ip = match network {
-        Network::Emulated(link) => link.server_ip(),
-        Network::Host => IpAddr::from([127, 0, 0, 1]),
-    };
     let config = ServerConfig {
-        bind: SocketAddr::new(ip, 0),
+        bind: SocketAddr::new(server_ip(network), 0),
         root,
         max_connections: DEFAULT_MAX_CONNECTIONS,
         congestion: args.congestion.clone(),
         fastopen: args.tfo,
+        tls,
         sample_responses: true,
         timeouts: ServerTimeouts::default(),
     };
