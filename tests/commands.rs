@@ -135,7 +135,9 @@ fn fetch_refuses_urls_on_different_servers_and_other_schemes() {
         .output()
         .unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("every URL must be on http://127.0.0.1:1"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("every URL must be on http://127.0.0.1:1")
+    );
     let out = common::synack()
         .args(["fetch", "--mode", "persistent", "ftp://127.0.0.1/a"])
         .output()

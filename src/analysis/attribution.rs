@@ -20,6 +20,8 @@ pub struct Attribution {
     pub handshake_s: f64,
     /// Connections opened per run more than the baseline's.
     pub extra_connections: f64,
+    /// Extra TLS handshakes (SYN-ACK → the client's Finished); None when neither side spoke TLS.
+    pub tls_s: Option<f64>,
     /// Closing and reconnecting on the critical path: last byte → the next SYN (closing, then
     /// between connections).
     pub between_s: f64,
@@ -58,6 +60,8 @@ pub struct RunPhases {
 pub enum Row {
     /// Extra handshakes.
     Handshakes,
+    /// Extra TLS handshakes.
+    TlsHandshakes,
     /// Last byte → next SYN.
     ClosingAndReconnecting,
     /// Extra slow-start round trips.
@@ -81,6 +85,8 @@ impl Attribution {
         let totals = |runs: &[RunPhases]| runs.iter().map(|r| r.total_s).collect::<Vec<_>>();
         let gap_s = delta(|r| r.total_s);
         let handshake_s = delta(|r| r.phases.handshake_s);
+        let spoke_tls = slower.iter().chain(baseline).any(|r| r.phases.tls_s > 0.0);
+        let tls_s = spoke_tls.then(|| delta(|r| r.phases.tls_s));
         let between_s = delta(|r| r.phases.closing_s + r.phases.between_s);
         let transfer_s = delta(|r| r.phases.transfer_s);
         let wait_s = delta(|r| r.phases.wait_s);
@@ -98,6 +104,7 @@ impl Attribution {
             interval: welch_interval(&totals(slower), &totals(baseline), CONFIDENCE),
             handshake_s,
             extra_connections: delta(|r| r.connections as f64),
+            tls_s,
             between_s,
             transfer_s,
             slow_start_s,
@@ -105,17 +112,24 @@ impl Attribution {
             transfer_rest_s,
             wait_s,
             client_s,
-            remainder_s: gap_s - handshake_s - between_s - transfer_s - wait_s - client_s,
+            remainder_s: gap_s
+                - handshake_s
+                - tls_s.unwrap_or(0.0)
+                - between_s
+                - transfer_s
+                - wait_s
+                - client_s,
         }
     }
 
     /// The rows in display order with their seconds; they add up to the gap. Without a capture
     /// there is no slow-start row and the transfer row is the whole transfer.
     pub fn rows(&self) -> Vec<(Row, f64)> {
-        let mut rows = vec![
-            (Row::Handshakes, self.handshake_s),
-            (Row::ClosingAndReconnecting, self.between_s),
-        ];
+        let mut rows = vec![(Row::Handshakes, self.handshake_s)];
+        if let Some(s) = self.tls_s {
+            rows.push((Row::TlsHandshakes, s));
+        }
+        rows.push((Row::ClosingAndReconnecting, self.between_s));
         if let Some(s) = self.slow_start_s {
             rows.push((Row::SlowStartRounds, s));
         }
@@ -139,6 +153,7 @@ mod tests {
             total_s,
             phases: Phases {
                 handshake_s,
+                tls_s: 0.0,
                 client_s: 0.0,
                 wait_s,
                 transfer_s,

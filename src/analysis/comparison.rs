@@ -5,13 +5,16 @@ use std::path::PathBuf;
 
 use super::attribution::{Attribution, RunPhases};
 use super::expected::{CountCheck, Expected, check};
-use super::model::{Measured, ModelGap, PathModel, Pattern, Prediction, predict};
+use super::model::{
+    Measured, ModelGap, Opening, PathModel, Pattern, Prediction, TlsOpening, predict,
+};
 use super::phases::{ConnectionTimeline, PhaseSource, Phases, assign_to_runs};
 use super::stats::{Summary, mean, outliers};
 use crate::track::{Connection, Exchange, Totals};
 use crate::transfer::client::{Mode, RunTiming};
 use crate::transfer::kernel::KernelSettings;
 use crate::transfer::server::ResponseSample;
+use crate::transfer::tls::TlsVersion;
 
 /// A file the comparison transfers.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -201,6 +204,30 @@ impl ModeResult {
         })
     }
 
+    /// What the client's TLS sessions were, over every run (None without TLS).
+    pub fn tls_sessions(&self) -> Option<TlsSessions> {
+        let sessions: Vec<_> = self
+            .runs
+            .iter()
+            .flat_map(|r| &r.timing.connections)
+            .filter_map(|c| c.tls)
+            .collect();
+        if sessions.is_empty() {
+            return None;
+        }
+        let count = |f: fn(&crate::transfer::client::TlsTiming) -> bool| {
+            sessions.iter().filter(|s| f(s)).count()
+        };
+        Some(TlsSessions {
+            version: sessions.iter().find_map(|s| s.session.version),
+            connections: sessions.len(),
+            resumed: count(|s| s.session.resumed),
+            hello_retry: count(|s| s.session.hello_retry),
+            early_data_sent: count(|s| s.session.early_data_sent > 0),
+            early_data_accepted: count(|s| s.session.early_data_accepted),
+        })
+    }
+
     /// How this mode's connections closed, in one line (when captured).
     pub fn close_note(&self) -> Option<String> {
         self.capture.as_ref()?;
@@ -268,6 +295,7 @@ impl ModeResult {
         Measured {
             total_s: self.total_summary().mean,
             handshake_s: mean(runs.iter().map(|r| r.phases.handshake_s)),
+            tls_s: mean(runs.iter().map(|r| r.phases.tls_s)),
             wait_s: mean(runs.iter().map(|r| r.phases.wait_s)),
             client_s: mean(runs.iter().map(|r| {
                 let p = &r.phases;
@@ -438,6 +466,23 @@ pub struct FastOpen {
     pub bytes: u64,
 }
 
+/// A mode's TLS sessions as its client saw them, counted over every run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct TlsSessions {
+    /// The version negotiated.
+    pub version: Option<TlsVersion>,
+    /// Connections that spoke TLS.
+    pub connections: usize,
+    /// Of those, resumed sessions.
+    pub resumed: usize,
+    /// Of those, handshakes with a HelloRetryRequest.
+    pub hello_retry: usize,
+    /// Of those, requests sent as early data.
+    pub early_data_sent: usize,
+    /// Of those, early data the server accepted.
+    pub early_data_accepted: usize,
+}
+
 /// The emulated link, when there was one.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct LinkSettings {
@@ -478,6 +523,19 @@ pub struct Comparison {
     pub seed: u64,
     /// Whether TCP Fast Open was asked for.
     pub fastopen: bool,
+    /// TLS, when the client spoke it.
+    pub tls: Option<TlsSettings>,
+}
+
+/// The TLS a comparison asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct TlsSettings {
+    /// The version both sides were pinned to.
+    pub version: TlsVersion,
+    /// Later connections resumed the run's session.
+    pub resume: bool,
+    /// Resumed connections sent their request as early data.
+    pub early_data: bool,
 }
 
 impl Comparison {
@@ -575,6 +633,14 @@ impl Comparison {
             congestion_window,
             mss,
             rate_bps: self.link.and_then(|l| l.rate_bps),
+            opening: Opening {
+                fastopen: self.fastopen,
+                tls: self.tls.map(|t| TlsOpening {
+                    full: t.version.full_round_trips(),
+                    resumed: t.resume.then(|| t.version.resumed_round_trips()),
+                    early_data: t.early_data,
+                }),
+            },
         }
     }
 

@@ -15,6 +15,8 @@ pub enum FilePhase {
     Between,
     /// Client SYN → SYN-ACK.
     Handshake,
+    /// SYN-ACK → the end of the TLS handshake.
+    Tls,
     /// Connection ready or previous response done → request sent.
     ClientWork,
     /// Request sent → first response byte.
@@ -27,9 +29,10 @@ pub enum FilePhase {
 
 impl FilePhase {
     /// Every phase, in the order they happen.
-    pub const ALL: [FilePhase; 6] = [
+    pub const ALL: [FilePhase; 7] = [
         FilePhase::Between,
         FilePhase::Handshake,
+        FilePhase::Tls,
         FilePhase::ClientWork,
         FilePhase::RequestWait,
         FilePhase::Transfer,
@@ -99,6 +102,11 @@ pub fn cut_per_request(connections: &[(ConnectionTimeline, Vec<usize>)]) -> Vec<
                     push(FilePhase::Between, close, line.start);
                 }
                 push(FilePhase::Handshake, line.start, line.ready);
+                if let Some(tls_ready) = line.tls_ready {
+                    // Early data leaves before the handshake ends: the wait then covers the rest.
+                    push(FilePhase::Tls, line.ready, tls_ready.min(request));
+                    cursor = cursor.max(tls_ready.min(request));
+                }
             }
             push(FilePhase::ClientWork, cursor, request);
             // Pipelined responses queue behind each other: the wait starts no earlier than the
@@ -168,6 +176,7 @@ mod tests {
                 ConnectionTimeline {
                     start: t(100),
                     ready: t(130),
+                    tls_ready: None,
                     exchanges: vec![(t(150), t(200), t(900))],
                     client_close: Some(t(950)),
                     teardown_s: None,
@@ -178,6 +187,7 @@ mod tests {
                 ConnectionTimeline {
                     start: t(1000),
                     ready: t(1020),
+                    tls_ready: None,
                     exchanges: vec![(t(1040), t(1100), t(1400)), (t(1450), t(1500), t(1700))],
                     client_close: Some(t(1750)),
                     teardown_s: None,

@@ -16,6 +16,48 @@ pub struct PathModel {
     pub mss: u32,
     /// Bottleneck rate in bits/s, if limited.
     pub rate_bps: Option<u64>,
+    /// What opening a connection costs before its first request can leave.
+    pub opening: Opening,
+}
+
+/// What opening a connection costs: TCP's handshake (none with Fast Open once the client holds
+/// a cookie) and TLS's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+pub struct Opening {
+    /// TCP Fast Open: every connection after a run's first sends its request (or ClientHello)
+    /// with the SYN.
+    pub fastopen: bool,
+    /// TLS, when spoken.
+    pub tls: Option<TlsOpening>,
+}
+
+/// The round trips a TLS handshake adds before the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct TlsOpening {
+    /// A full handshake's round trips (TLS 1.2: 2, TLS 1.3: 1).
+    pub full: u32,
+    /// A resumed one's (1), used on every connection after a run's first.
+    pub resumed: Option<u32>,
+    /// Resumed connections send their request as early data: no TLS round trip before it.
+    pub early_data: bool,
+}
+
+impl Opening {
+    /// Round trips before the request of a connection: (TCP, TLS). `later` is false for the
+    /// first connection of a run and for the first batch of parallel ones (no cookie or session
+    /// yet).
+    pub fn round_trips(&self, later: bool) -> (u32, u32) {
+        let tcp = u32::from(!(self.fastopen && later));
+        let tls = match self.tls {
+            None => 0,
+            Some(t) => match (later, t.resumed) {
+                (true, Some(_)) if t.early_data => 0,
+                (true, Some(resumed)) => resumed,
+                _ => t.full,
+            },
+        };
+        (tcp, tls)
+    }
 }
 
 /// How the files are fetched, for the model.
@@ -34,10 +76,13 @@ pub enum Pattern {
 /// A predicted run time, split into its terms.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct Prediction {
-    /// Round trips for handshakes and requests, in seconds (`handshakes_s + requests_s`).
+    /// Round trips for handshakes and requests, in seconds (`handshakes_s + tls_handshakes_s +
+    /// requests_s`).
     pub round_trips_s: f64,
-    /// Of those, the handshakes' round trips on the critical path.
+    /// Of those, the TCP handshakes' round trips on the critical path.
     pub handshakes_s: f64,
+    /// Of those, the TLS handshakes' round trips on the critical path.
+    pub tls_handshakes_s: f64,
     /// Of those, the requests' round trips (request → first byte) on the critical path.
     pub requests_s: f64,
     /// Slow-start rounds beyond each response's first, on the critical path.
@@ -78,15 +123,23 @@ pub fn predict(pattern: Pattern, path: &PathModel, files: &[u64]) -> Prediction 
     // Every flight after the first costs one more round trip; the first rides on the request's.
     let mut extra_flights = 0u32;
     let mut all_flights = 0u32;
-    // Round trips on the critical path: (handshakes, requests).
-    let (handshakes, requests) = match pattern {
+    // Round trips of opening `count` connections one after another, the first of a run first.
+    let opening = |count: usize| -> (f64, f64) {
+        (0..count).fold((0.0, 0.0), |(tcp, tls), i| {
+            let (a, b) = path.opening.round_trips(i > 0);
+            (tcp + f64::from(a), tls + f64::from(b))
+        })
+    };
+    // Round trips on the critical path: (TCP handshakes, TLS handshakes, requests).
+    let (handshakes, tls_handshakes, requests) = match pattern {
         Pattern::NonPersistent => {
             for &size in files {
                 let (f, _) = flights(size, iw, path.mss);
                 extra_flights += f - 1;
                 all_flights += f;
             }
-            (n, n)
+            let (tcp, tls) = opening(files.len());
+            (tcp, tls, n)
         }
         Pattern::Persistent => {
             let mut cwnd = iw;
@@ -96,13 +149,15 @@ pub fn predict(pattern: Pattern, path: &PathModel, files: &[u64]) -> Prediction 
                 all_flights += f;
                 cwnd = after;
             }
-            (1.0, n)
+            let (tcp, tls) = opening(1);
+            (tcp, tls, n)
         }
         Pattern::Pipelined => {
             let (f, _) = flights(total_bytes, iw, path.mss);
             extra_flights = f - 1;
             all_flights = f;
-            (1.0, 1.0)
+            let (tcp, tls) = opening(1);
+            (tcp, tls, 1.0)
         }
         Pattern::Parallel(k) => {
             let k = k.max(1);
@@ -117,16 +172,19 @@ pub fn predict(pattern: Pattern, path: &PathModel, files: &[u64]) -> Prediction 
                 extra_flights += f - 1;
                 all_flights += f;
             }
-            let batches = files.len().div_ceil(k) as f64;
-            (batches, batches)
+            let batches = files.len().div_ceil(k);
+            // Each batch's connections open at once: a batch costs one connection's opening.
+            let (tcp, tls) = opening(batches);
+            (tcp, tls, batches as f64)
         }
     };
-    let round_trips = (handshakes + requests) * rtt;
+    let round_trips = (handshakes + tls_handshakes + requests) * rtt;
     let slow_start_s = f64::from(extra_flights) * rtt;
     let serialisation_s = serialisation(path, total_bytes);
     Prediction {
         round_trips_s: round_trips,
         handshakes_s: handshakes * rtt,
+        tls_handshakes_s: tls_handshakes * rtt,
         requests_s: requests * rtt,
         extra_flights,
         slow_start_s,
@@ -153,6 +211,12 @@ pub struct ModelGap {
 pub enum Effect {
     /// Handshakes took longer than the model's round trips.
     Handshakes {
+        /// Seconds.
+        seconds: f64,
+    },
+    /// TLS handshakes took longer than the model's round trips: the cryptography, the
+    /// certificate's bytes, and a Finished that waits for the client.
+    TlsHandshakes {
         /// Seconds.
         seconds: f64,
     },
@@ -204,6 +268,7 @@ impl Effect {
     pub fn seconds(&self) -> f64 {
         match *self {
             Effect::Handshakes { seconds }
+            | Effect::TlsHandshakes { seconds }
             | Effect::ServerTime { seconds }
             | Effect::RoundSpacing { seconds }
             | Effect::LastRound { seconds }
@@ -221,6 +286,8 @@ pub struct Measured {
     pub total_s: f64,
     /// Mean handshake phase.
     pub handshake_s: f64,
+    /// Mean TLS handshake phase.
+    pub tls_s: f64,
     /// Mean request-wait phase.
     pub wait_s: f64,
     /// Mean of the client's own phases (client work, closing, between connections) plus what
@@ -252,6 +319,11 @@ impl ModelGap {
             seconds: measured.client_s,
         });
         let mut explained = handshakes + server + measured.client_s;
+        if path.opening.tls.is_some() {
+            let tls = measured.tls_s - predicted.tls_handshakes_s;
+            effects.insert(1, Effect::TlsHandshakes { seconds: tls });
+            explained += tls;
+        }
         if let Some(rounds) = measured.extra_rounds {
             if let Some(spacing) = measured.round_spacing_s {
                 let beyond = spacing - rounds * path.rtt_s;
@@ -291,6 +363,10 @@ mod tests {
         congestion_window: 10,
         mss: 1000,
         rate_bps: None,
+        opening: Opening {
+            fastopen: false,
+            tls: None,
+        },
     };
 
     #[test]
@@ -318,6 +394,68 @@ mod tests {
     }
 
     #[test]
+    fn tls_and_fast_open_change_the_round_trips_before_each_request() {
+        let files = [5_000, 5_000, 5_000];
+        let with = |fastopen, tls| PathModel {
+            opening: Opening { fastopen, tls },
+            ..PATH
+        };
+        let tls12 = TlsOpening {
+            full: 2,
+            resumed: None,
+            early_data: false,
+        };
+        let tls13 = TlsOpening { full: 1, ..tls12 };
+        let rtts = |path: &PathModel, pattern| {
+            let p = predict(pattern, path, &files);
+            (p.round_trips_s / path.rtt_s).round() as u32
+        };
+        // Non-persistent: three openings of (TCP + TLS) and three requests.
+        assert_eq!(
+            rtts(&with(false, Some(tls12)), Pattern::NonPersistent),
+            3 * 3 + 3
+        );
+        assert_eq!(
+            rtts(&with(false, Some(tls13)), Pattern::NonPersistent),
+            3 * 2 + 3
+        );
+        let resumed = TlsOpening {
+            resumed: Some(1),
+            ..tls12
+        };
+        assert_eq!(
+            rtts(&with(false, Some(resumed)), Pattern::NonPersistent),
+            3 + 2 + 1 + 1 + 3,
+            "TLS 1.2 resumed: 2 round trips on the first connection, 1 on the others"
+        );
+        let early = TlsOpening {
+            full: 1,
+            resumed: Some(1),
+            early_data: true,
+        };
+        assert_eq!(
+            rtts(&with(false, Some(early)), Pattern::NonPersistent),
+            3 + 1 + 3,
+            "0-RTT: only the first connection's TLS round trip"
+        );
+        assert_eq!(
+            rtts(&with(true, None), Pattern::NonPersistent),
+            1 + 3,
+            "Fast Open: only the first connection's SYN round trip"
+        );
+        // One connection: one opening, whatever resumes.
+        assert_eq!(
+            rtts(&with(true, Some(tls12)), Pattern::Persistent),
+            1 + 2 + 3
+        );
+        // Parallel: the first batch opens fresh, the second resumes.
+        assert_eq!(
+            rtts(&with(false, Some(resumed)), Pattern::Parallel(2)),
+            (1 + 2) + (1 + 1) + 2
+        );
+    }
+
+    #[test]
     fn persistent_connections_carry_the_window_over() {
         let files = [70_000, 70_000];
         let np = predict(Pattern::NonPersistent, &PATH, &files);
@@ -335,6 +473,7 @@ mod tests {
         let measured = Measured {
             total_s: p.total_s + 0.095,
             handshake_s: 0.081,
+            tls_s: 0.0,
             wait_s: 0.090,
             client_s: 0.0,
             extra_rounds: Some(6.0),

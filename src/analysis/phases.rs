@@ -24,6 +24,9 @@ pub struct ConnectionTimeline {
     pub start: Ts,
     /// SYN-ACK seen (capture) or connect() returned (client).
     pub ready: Ts,
+    /// On a TLS connection, the end of its handshake: the client's Finished (capture) or the
+    /// handshake returned (client).
+    pub tls_ready: Option<Ts>,
     /// Each request: sent, first response byte, last response byte, in order.
     pub exchanges: Vec<(Ts, Ts, Ts)>,
     /// The client's FIN (capture) or close() returned (client): where its work on this
@@ -40,6 +43,7 @@ impl ConnectionTimeline {
         ConnectionTimeline {
             start,
             ready: conn.synack_ts.unwrap_or(start),
+            tls_ready: None,
             exchanges: conn
                 .exchanges
                 .iter()
@@ -56,6 +60,7 @@ impl ConnectionTimeline {
         ConnectionTimeline {
             start: conn.connect_start,
             ready: conn.connected,
+            tls_ready: conn.tls.map(|tls| tls.done),
             exchanges: conn
                 .requests
                 .iter()
@@ -67,12 +72,15 @@ impl ConnectionTimeline {
     }
 }
 
-/// A run's time split into phases. `handshake + client + wait + transfer + closing + between =
-/// timeline` exactly; `teardown` overlaps the others and is reported beside them, not added.
+/// A run's time split into phases. `handshake + tls + client + wait + transfer + closing + between
+/// = timeline` exactly; `teardown` overlaps the others and is reported beside them, not added.
 #[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
 pub struct Phases {
     /// Client SYN → SYN-ACK received, summed over connections.
     pub handshake_s: f64,
+    /// TLS handshakes: SYN-ACK → the client's Finished, where no request is on its way yet
+    /// (early data moves the request into the handshake, and its wait counts as wait).
+    pub tls_s: f64,
     /// The client's own work before a request: connection ready or previous response done →
     /// request sent.
     pub client_s: f64,
@@ -103,6 +111,7 @@ impl Phases {
     /// The sum of the partitioning phases (equals `timeline_s` up to rounding).
     pub fn partition_sum(&self) -> f64 {
         self.handshake_s
+            + self.tls_s
             + self.client_s
             + self.wait_s
             + self.transfer_s
@@ -118,6 +127,7 @@ enum Kind {
     Client,
     Closing,
     Handshake,
+    Tls,
     Wait,
     Transfer,
 }
@@ -145,6 +155,10 @@ impl PhaseAccumulator {
         };
         push(conn.start, conn.ready, Kind::Handshake);
         let mut cursor = conn.ready;
+        if let Some(tls_ready) = conn.tls_ready {
+            push(conn.ready, tls_ready, Kind::Tls);
+            cursor = cursor.max(tls_ready);
+        }
         for &(request, first, last) in &conn.exchanges {
             push(cursor, request, Kind::Client);
             push(request, first, Kind::Wait);
@@ -189,13 +203,14 @@ impl PhaseAccumulator {
             }
         }
         events.sort_by_key(|e| e.0);
-        let mut open = [0usize; 5];
+        let mut open = [0usize; 6];
         let mut at = first;
-        let add = |phases: &mut Phases, open: &[usize; 5], from: Ts, to: Ts| {
+        let add = |phases: &mut Phases, open: &[usize; 6], from: Ts, to: Ts| {
             let span = to.secs_since(from);
             let slot = match open.iter().rposition(|&n| n > 0) {
-                Some(4) => &mut phases.transfer_s,
-                Some(3) => &mut phases.wait_s,
+                Some(5) => &mut phases.transfer_s,
+                Some(4) => &mut phases.wait_s,
+                Some(3) => &mut phases.tls_s,
                 Some(2) => &mut phases.handshake_s,
                 Some(1) => &mut phases.closing_s,
                 Some(_) => &mut phases.client_s,
@@ -247,6 +262,7 @@ mod tests {
         let conns = vec![
             ConnectionTimeline {
                 start: t(100),
+                tls_ready: None,
                 ready: t(130),
                 exchanges: vec![(t(150), t(200), t(900))],
                 client_close: Some(t(950)),
@@ -254,6 +270,7 @@ mod tests {
             },
             ConnectionTimeline {
                 start: t(1000),
+                tls_ready: None,
                 ready: t(1020),
                 exchanges: vec![(t(1040), t(1100), t(1400)), (t(1450), t(1500), t(1700))],
                 client_close: None,
@@ -280,6 +297,7 @@ mod tests {
         let conns = vec![
             ConnectionTimeline {
                 start: t(0),
+                tls_ready: None,
                 ready: t(100),
                 exchanges: vec![(t(110), t(200), t(1000))],
                 client_close: Some(t(1010)),
@@ -287,6 +305,7 @@ mod tests {
             },
             ConnectionTimeline {
                 start: t(50),
+                tls_ready: None,
                 ready: t(150),
                 exchanges: vec![(t(160), t(300), t(600))],
                 client_close: Some(t(610)),
@@ -302,6 +321,38 @@ mod tests {
         assert!((p.wait_s - 90e-6).abs() < 1e-12, "{p:?}");
         assert!((p.transfer_s - 800e-6).abs() < 1e-12, "{p:?}");
         assert_eq!(p.between_s, 0.0);
+    }
+
+    #[test]
+    fn tls_handshakes_are_a_phase_of_their_own_unless_a_request_rides_in_them() {
+        let conns = vec![
+            // A full handshake: SYN-ACK at 100, Finished at 200, the request after it.
+            ConnectionTimeline {
+                start: t(0),
+                ready: t(100),
+                tls_ready: Some(t(200)),
+                exchanges: vec![(t(210), t(300), t(400))],
+                client_close: Some(t(420)),
+                teardown_s: None,
+            },
+            // Early data: the request leaves at 550, before the handshake ends at 600.
+            ConnectionTimeline {
+                start: t(500),
+                ready: t(540),
+                tls_ready: Some(t(600)),
+                exchanges: vec![(t(550), t(640), t(700))],
+                client_close: None,
+                teardown_s: None,
+            },
+        ];
+        let p = Phases::partition(&conns);
+        assert!((p.handshake_s - 140e-6).abs() < 1e-12, "{p:?}");
+        assert!(
+            (p.tls_s - (100e-6 + 10e-6)).abs() < 1e-12,
+            "100–200, and 540–550 before the early request: {p:?}"
+        );
+        assert!((p.wait_s - (90e-6 + 90e-6)).abs() < 1e-12, "{p:?}");
+        assert!((p.partition_sum() - p.timeline_s).abs() < 1e-12);
     }
 
     #[test]

@@ -231,6 +231,7 @@ struct FilePhasesJson {
     start_s: Option<f64>,
     between_s: f64,
     handshake_s: f64,
+    tls_s: f64,
     client_s: f64,
     wait_s: f64,
     transfer_s: f64,
@@ -249,6 +250,7 @@ impl FilePhasesJson {
             start_s: f.start().map(|s| s.secs_since(run.timing.start)),
             between_s: f.seconds(FilePhase::Between),
             handshake_s: f.seconds(FilePhase::Handshake),
+            tls_s: f.seconds(FilePhase::Tls),
             client_s: f.seconds(FilePhase::ClientWork),
             wait_s: f.seconds(FilePhase::RequestWait),
             transfer_s: f.seconds(FilePhase::Transfer),
@@ -296,6 +298,7 @@ fn mode(m: &ModeResult, cmp: &Comparison) -> Value {
         "responses": m.response_stats(&cmp.files, &cmp.paths),
         "capture_dropped": m.capture.as_ref().map(|c| c.dropped),
         "fast_open": m.fast_open(),
+        "tls_sessions": m.tls_sessions(),
         "connections_outside_runs": m.capture.as_ref().map(|c| c.outside_runs),
     })
 }
@@ -342,6 +345,7 @@ pub fn comparison(cmp: &Comparison) -> Value {
         "congestion": cmp.congestion(),
         "order": cmp.order.iter().map(|round| round.iter().map(|m| m.name()).collect::<Vec<_>>()).collect::<Vec<_>>(),
         "seed": cmp.seed,
+        "tls": cmp.tls,
         "rounds": cmp.rounds,
         "files": cmp.files,
         "captures": captures,

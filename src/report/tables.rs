@@ -135,8 +135,14 @@ pub fn phase_table(cmp: &Comparison) -> Table {
     header.extend(cmp.modes.iter().map(|m| m.mode.name()));
     let mut t = table(&header);
     type Pick = fn(&crate::analysis::comparison::RunResult) -> f64;
-    let rows: [(&str, Pick); 10] = [
+    let spoke_tls = cmp
+        .modes
+        .iter()
+        .flat_map(|m| &m.runs)
+        .any(|r| r.phases.tls_s > 0.0);
+    let all: [(&str, Pick); 11] = [
         ("handshakes", |r| r.phases.handshake_s),
+        ("TLS handshakes", |r| r.phases.tls_s),
         ("client work (before requests)", |r| r.phases.client_s),
         ("request wait", |r| r.phases.wait_s),
         ("transfer", |r| r.phases.transfer_s),
@@ -149,6 +155,10 @@ pub fn phase_table(cmp: &Comparison) -> Table {
             r.phases.teardown_s
         }),
     ];
+    let rows: Vec<(&str, Pick)> = all
+        .into_iter()
+        .filter(|(label, _)| spoke_tls || *label != "TLS handshakes")
+        .collect();
     let means: Vec<Vec<f64>> = rows
         .iter()
         .map(|(_, pick)| {
@@ -284,6 +294,7 @@ pub fn phase_summary_table(p: &Phases) -> Table {
     let unit = TimeUnit::for_column([p.timeline_s]);
     for (name, v) in [
         ("handshakes", p.handshake_s),
+        ("TLS handshakes", p.tls_s),
         ("client work", p.client_s),
         ("request wait", p.wait_s),
         ("transfer", p.transfer_s),
@@ -331,7 +342,8 @@ pub fn model_table(gaps: &[(Mode, Prediction, ModelGap)]) -> Table {
             unit.format(p.total_s),
             format!(
                 "{} + {} + {} + {}",
-                unit.format(p.handshakes_s),
+                // TCP's and TLS's round trips before each request.
+                unit.format(p.handshakes_s + p.tls_handshakes_s),
                 unit.format(p.requests_s),
                 unit.format(p.slow_start_s),
                 unit.format(p.serialisation_s)

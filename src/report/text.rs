@@ -7,9 +7,10 @@ use super::tables;
 use super::units::{self, TimeUnit, count, duration};
 use super::width::{fit, wrap_prose};
 use crate::analysis::attribution::{Attribution, Row};
-use crate::analysis::comparison::{Comparison, FastOpen, ResponseStats};
+use crate::analysis::comparison::{Comparison, FastOpen, ResponseStats, TlsSessions};
 use crate::analysis::model::{Effect, ModelGap};
 use crate::transfer::client::Mode;
+use crate::transfer::tls::TlsVersion;
 
 /// Below this measured round trip the network is not what the comparison shows.
 const LOOPBACK_RTT_S: f64 = 0.001;
@@ -27,6 +28,7 @@ const NAMED_SHARE: f64 = 0.1;
 pub fn row_label(row: Row) -> &'static str {
     match row {
         Row::Handshakes => "extra handshakes (SYN → SYN-ACK)",
+        Row::TlsHandshakes => "extra TLS handshakes (SYN-ACK → Finished)",
         Row::ClosingAndReconnecting => "closing and reconnecting (last byte → next SYN)",
         Row::SlowStartRounds => "slow-start round trips (extra rounds × RTT)",
         Row::TransferRest => "transfer beyond the round trips",
@@ -154,6 +156,19 @@ fn cause(row: Row, seconds: f64, a: &Attribution, rtt_s: f64) -> String {
                 if n == 1.0 { "" } else { "s" }
             )
         }
+        Row::TlsHandshakes => {
+            let n = a.extra_connections.abs();
+            format!(
+                "{time} in the TLS handshakes of {} {} connection{}",
+                count(n),
+                if a.extra_connections >= 0.0 {
+                    "extra"
+                } else {
+                    "fewer"
+                },
+                if n == 1.0 { "" } else { "s" },
+            )
+        }
         Row::ClosingAndReconnecting => format!("{time} closing and reconnecting between files"),
         Row::TransferRest => format!("{time} of transfer beyond its round trips"),
         Row::RequestWait => format!("{time} waiting for first bytes"),
@@ -174,6 +189,9 @@ pub fn model_difference(mode: Mode, gap: &ModelGap) -> String {
             let t = unit.format_signed(e.seconds());
             match *e {
                 Effect::Handshakes { .. } => format!("{t} handshakes beyond the RTT"),
+                Effect::TlsHandshakes { .. } => {
+                    format!("{t} TLS handshakes beyond their round trips")
+                }
                 Effect::ServerTime { .. } => format!("{t} server time (request → first byte)"),
                 Effect::Rounds {
                     rounds,
@@ -258,6 +276,34 @@ pub fn fast_open_line(f: &FastOpen) -> String {
     )
 }
 
+/// A mode's TLS sessions in one sentence (the client's own count).
+pub fn tls_line(t: &TlsSessions) -> String {
+    let mut line = format!(
+        "{}: {} connections, {} full handshake{} and {} resumed",
+        t.version.map_or("TLS", TlsVersion::name),
+        t.connections,
+        t.connections - t.resumed,
+        if t.connections - t.resumed == 1 {
+            ""
+        } else {
+            "s"
+        },
+        t.resumed
+    );
+    if t.hello_retry > 0 {
+        let _ = write!(line, ", {} after a HelloRetryRequest", t.hello_retry);
+    }
+    if t.early_data_sent > 0 {
+        let _ = write!(
+            line,
+            "; {} requests sent as 0-RTT early data, {} accepted (early data can be replayed by \
+             anyone who captured it, so servers take it only for requests safe to repeat)",
+            t.early_data_sent, t.early_data_accepted
+        );
+    }
+    line
+}
+
 /// What the emulated link did, in one line.
 pub fn link_line(stats: &crate::emulate::LinkStats) -> String {
     format!(
@@ -317,6 +363,9 @@ pub fn comparison(cmp: &Comparison, width: Option<u16>, all_files: bool) -> Stri
             if let Some(f) = m.fast_open().filter(|f| cmp.fastopen || f.with_data > 0) {
                 let _ = writeln!(out, "{}", fast_open_line(&f));
             }
+            if let Some(t) = m.tls_sessions() {
+                let _ = writeln!(out, "{}", wrap_prose(&tls_line(&t), width));
+            }
             out.push('\n');
         }
     }
@@ -330,7 +379,7 @@ pub fn comparison(cmp: &Comparison, width: Option<u16>, all_files: bool) -> Stri
     };
     let _ = writeln!(
         out,
-        "Phases, {source}: the first six add up to first SYN → last byte\n{}\n",
+        "Phases, {source}: those above \"=\" add up to first SYN → last byte\n{}\n",
         fit(tables::phase_table(cmp), width)
     );
     for (mode, a) in cmp.attributions() {
@@ -425,6 +474,7 @@ mod tests {
             }),
             handshake_s: 0.080,
             extra_connections: 2.0,
+            tls_s: None,
             between_s: 0.001,
             transfer_s: 0.080,
             slow_start_s: Some(0.080),

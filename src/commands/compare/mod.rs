@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 
 use self::session::{CaptureSetup, Session};
-use crate::analysis::comparison::{Comparison, LinkSettings, SourceFile};
+use crate::analysis::comparison::{Comparison, LinkSettings, SourceFile, TlsSettings};
 use crate::cli::CompareArgs;
 use crate::commands::output::{out, outln};
 use crate::emulate::{EmulatedLink, LinkConfig};
@@ -195,6 +195,11 @@ fn compare(args: &CompareArgs) -> anyhow::Result<()> {
         order: outcome.order,
         seed: args.link.seed,
         fastopen: args.tfo,
+        tls: tls_options.map(|options| TlsSettings {
+            version: options.version.unwrap_or(TlsVersion::Tls13),
+            resume: options.resume,
+            early_data: options.early_data,
+        }),
     };
     let width = crate::report::width::output_width();
     out!("{}", text::comparison(&comparison, width, args.all_files));

@@ -223,7 +223,7 @@ pub fn comparison(cmp: &Comparison, drawn: Option<&DrawnRound>, page_dir: &Path)
                     @if let Some(note) = m.close_note() { p class="note" { (note) } }
                 }
             }
-            (tables::render("Phases: the first six add up to first SYN → last byte", &terminal::phase_table(cmp)))
+            (tables::render("Phases: those above \"=\" add up to first SYN → last byte", &terminal::phase_table(cmp)))
             @for (mode, a) in cmp.attributions() {
                 (tables::render(&format!("Where the gap goes: {} against persistent", mode.name()), &terminal::attribution_table(&a, mode)))
             }

@@ -14,6 +14,7 @@ use crate::transfer::client::Mode;
 pub fn row_class(row: Row) -> &'static str {
     match row {
         Row::Handshakes => "ph-handshake",
+        Row::TlsHandshakes => "ph-tls",
         Row::ClosingAndReconnecting => "ph-between",
         Row::SlowStartRounds => "ph-rounds",
         Row::TransferRest => "ph-transfer",

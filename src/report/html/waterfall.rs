@@ -14,6 +14,7 @@ pub fn phase_class(phase: FilePhase) -> &'static str {
     match phase {
         FilePhase::Between => "ph-between",
         FilePhase::Handshake => "ph-handshake",
+        FilePhase::Tls => "ph-tls",
         FilePhase::ClientWork => "ph-client",
         FilePhase::RequestWait => "ph-wait",
         FilePhase::Transfer => "ph-transfer",
@@ -26,6 +27,7 @@ pub fn phase_label(phase: FilePhase) -> &'static str {
     match phase {
         FilePhase::Between => "between connections (FIN → next SYN)",
         FilePhase::Handshake => "handshake (SYN → SYN-ACK)",
+        FilePhase::Tls => "TLS handshake (SYN-ACK → Finished)",
         FilePhase::ClientWork => "client work",
         FilePhase::RequestWait => "request wait (request → first byte)",
         FilePhase::Transfer => "transfer (first → last byte)",
