@@ -206,26 +206,7 @@ impl ModeResult {
 
     /// What the client's TLS sessions were, over every run (None without TLS).
     pub fn tls_sessions(&self) -> Option<TlsSessions> {
-        let sessions: Vec<_> = self
-            .runs
-            .iter()
-            .flat_map(|r| &r.timing.connections)
-            .filter_map(|c| c.tls)
-            .collect();
-        if sessions.is_empty() {
-            return None;
-        }
-        let count = |f: fn(&crate::transfer::client::TlsTiming) -> bool| {
-            sessions.iter().filter(|s| f(s)).count()
-        };
-        Some(TlsSessions {
-            version: sessions.iter().find_map(|s| s.session.version),
-            connections: sessions.len(),
-            resumed: count(|s| s.session.resumed),
-            hello_retry: count(|s| s.session.hello_retry),
-            early_data_sent: count(|s| s.session.early_data_sent > 0),
-            early_data_accepted: count(|s| s.session.early_data_accepted),
-        })
+        TlsSessions::of(self.runs.iter().flat_map(|r| &r.timing.connections))
     }
 
     /// How this mode's connections closed, in one line (when captured).
@@ -481,6 +462,29 @@ pub struct TlsSessions {
     pub early_data_sent: usize,
     /// Of those, early data the server accepted.
     pub early_data_accepted: usize,
+}
+
+impl TlsSessions {
+    /// Counts the TLS sessions of these connections (None when none spoke TLS).
+    pub fn of<'a>(
+        connections: impl Iterator<Item = &'a crate::transfer::client::ConnectionTiming>,
+    ) -> Option<TlsSessions> {
+        let sessions: Vec<_> = connections.filter_map(|c| c.tls).collect();
+        if sessions.is_empty() {
+            return None;
+        }
+        let count = |f: fn(&crate::transfer::client::TlsTiming) -> bool| {
+            sessions.iter().filter(|s| f(s)).count()
+        };
+        Some(TlsSessions {
+            version: sessions.iter().find_map(|s| s.session.version),
+            connections: sessions.len(),
+            resumed: count(|s| s.session.resumed),
+            hello_retry: count(|s| s.session.hello_retry),
+            early_data_sent: count(|s| s.session.early_data_sent > 0),
+            early_data_accepted: count(|s| s.session.early_data_accepted),
+        })
+    }
 }
 
 /// The emulated link, when there was one.

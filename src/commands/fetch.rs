@@ -4,6 +4,7 @@ use std::net::ToSocketAddrs;
 
 use anyhow::{Context, bail};
 
+use crate::analysis::comparison::TlsSessions;
 use crate::cli::FetchArgs;
 use crate::commands::output::outln;
 use crate::report::secs;
@@ -120,5 +121,8 @@ fn fetch_urls(args: &FetchArgs) -> anyhow::Result<()> {
         secs(run.total_s()),
         args.out.join(args.mode.name()).display()
     );
+    if let Some(tls) = TlsSessions::of(run.connections.iter()) {
+        outln!("{}", crate::report::text::tls_line(&tls));
+    }
     Ok(())
 }

@@ -1,0 +1,221 @@
+//! TLS end to end: what the TLS handshakes cost against the emulated link's configured round trip,
+//! certificate verification failing loudly, and curl as the client of `synack serve --tls`.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+
+/// The TLS row of non-persistent's gap against persistent, and how many connections more.
+fn tls_row(report: &serde_json::Value) -> (f64, f64) {
+    let a = &report["attribution"];
+    (
+        a["tls_s"]
+            .as_f64()
+            .unwrap_or_else(|| panic!("no TLS row: {a}")),
+        a["extra_connections"].as_f64().unwrap(),
+    )
+}
+
+fn assert_near(measured: f64, expected: f64, what: &str) {
+    assert!(
+        (measured - expected).abs() <= 0.10 * expected,
+        "{what}: measured {measured:.4} s, expected {expected:.4} s within 10 %"
+    );
+}
+
+#[test]
+fn tls_handshakes_cost_the_configured_round_trips_as_root() {
+    if !common::require_root("tls_handshakes_cost_the_configured_round_trips_as_root") {
+        return;
+    }
+    // The link's configured RTT is the independent figure; each case's extra connections pay
+    // the version's round trips in the TLS row.
+    let rtt = 0.040;
+    let cases: [(&[&str], u32); 3] = [
+        (&["--tls", "1.2"], 2),
+        (&["--tls", "1.3"], 1),
+        // Resumed TLS 1.2: one round trip on every connection after the first.
+        (&["--tls", "1.2", "--tls-resume"], 1),
+    ];
+    for (flags, round_trips) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let mut args = vec!["--rtt", "40ms", "--rounds", "2", "--no-capture"];
+        args.extend_from_slice(flags);
+        let report = common::compare_report(dir.path(), &args);
+        let (tls_s, extra) = tls_row(&report);
+        assert_eq!(extra, 2.0, "three files: two more connections");
+        assert_near(
+            tls_s,
+            extra * f64::from(round_trips) * rtt,
+            &format!("{flags:?}"),
+        );
+        let sessions = &report["modes"]["non-persistent"]["tls_sessions"];
+        let resumed = sessions["resumed"].as_u64().unwrap();
+        let connections = sessions["connections"].as_u64().unwrap();
+        if flags.contains(&"--tls-resume") {
+            // Every connection but each run's first (two rounds and a warm-up are not counted).
+            assert_eq!(resumed, connections - 2, "{sessions}");
+        } else {
+            assert_eq!(resumed, 0, "{sessions}");
+        }
+    }
+}
+
+#[test]
+fn early_data_takes_the_tls_round_trip_off_resumed_connections_as_root() {
+    if !common::require_root("early_data_takes_the_tls_round_trip_off_resumed_connections_as_root")
+    {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let report = common::compare_report(
+        dir.path(),
+        &[
+            "--rtt",
+            "40ms",
+            "--rounds",
+            "2",
+            "--no-capture",
+            "--tls",
+            "1.3",
+            "--early-data",
+        ],
+    );
+    let sessions = &report["modes"]["non-persistent"]["tls_sessions"];
+    let connections = sessions["connections"].as_u64().unwrap();
+    assert_eq!(sessions["early_data_sent"].as_u64(), Some(connections - 2));
+    assert_eq!(
+        sessions["early_data_accepted"].as_u64(),
+        Some(connections - 2)
+    );
+    // Persistent's one connection pays a full TLS 1.3 round trip; non-persistent's later ones
+    // none: the TLS row nearly cancels against persistent's.
+    let (tls_s, _) = tls_row(&report);
+    assert!(
+        tls_s.abs() < 0.25 * 0.040,
+        "early data leaves no TLS round trip on later connections: {tls_s}"
+    );
+}
+
+/// `synack serve --tls 1.3` on a free port with a made certificate; returns it and the folder.
+fn serve_tls(dir: &Path, version: &str) -> (common::Stopped, u16) {
+    let port = common::free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_synack"))
+        .current_dir(dir)
+        .args(["serve", "--root", "site", "--tls", version, "--bind"])
+        .arg(format!("127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let server = common::Stopped(child);
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "server did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (server, port)
+}
+
+fn site(dir: &Path) -> Vec<u8> {
+    std::fs::create_dir(dir.join("site")).unwrap();
+    let body: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    std::fs::write(dir.join("site/a.bin"), &body).unwrap();
+    body
+}
+
+#[test]
+fn a_certificate_nobody_vouches_for_fails_the_fetch_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let body = site(dir.path());
+    let (_server, port) = serve_tls(dir.path(), "1.3");
+    // No --cacert: the system's roots do not know the certificate made at start.
+    let out = common::synack()
+        .current_dir(dir.path())
+        .args(["fetch", "--mode", "persistent"])
+        .arg(format!("https://127.0.0.1:{port}/a.bin"))
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("invalid peer certificate"), "{stderr}");
+    assert!(stderr.contains("--cacert"), "{stderr}");
+    assert!(!dir.path().join("received/persistent/a.bin").exists());
+    // With the certificate the server saved, the same fetch succeeds and the bytes are right.
+    let out = common::synack()
+        .current_dir(dir.path())
+        .args([
+            "fetch",
+            "--mode",
+            "non-persistent",
+            "--cacert",
+            "synack-cert.pem",
+        ])
+        .arg(format!("https://127.0.0.1:{port}/a.bin"))
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got = std::fs::read(dir.path().join("received/non-persistent/a.bin")).unwrap();
+    assert_eq!(Sha256::digest(got), Sha256::digest(&body));
+}
+
+#[test]
+fn curl_fetches_from_synack_serve_over_each_tls_version() {
+    if Command::new("curl").arg("--version").output().is_err() {
+        assert!(
+            !common::in_ci(),
+            "curl is missing (scripts/install-deps.sh --test)"
+        );
+        println!("curl_fetches_from_synack_serve_over_each_tls_version: no curl, skipped");
+        return;
+    }
+    for (version, curl_flags) in [
+        ("1.2", ["--tlsv1.2", "--tls-max", "1.2"]),
+        ("1.3", ["--tlsv1.3", "--tls-max", "1.3"]),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let body = site(dir.path());
+        let (_server, port) = serve_tls(dir.path(), version);
+        let out = Command::new("curl")
+            .current_dir(dir.path())
+            .args([
+                "-sS",
+                "--cacert",
+                "synack-cert.pem",
+                "-o",
+                "1.bin",
+                "-o",
+                "2.bin",
+            ])
+            .args(curl_flags)
+            .args(["-w", "%{ssl_verify_result}"])
+            .arg(format!("https://127.0.0.1:{port}/a.bin"))
+            .arg(format!("https://localhost:{port}/a.bin"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "curl over TLS {version}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "00", "verified twice");
+        for name in ["1.bin", "2.bin"] {
+            let got = std::fs::read(dir.path().join(name)).unwrap();
+            assert_eq!(Sha256::digest(got), Sha256::digest(&body), "{name}");
+        }
+    }
+}
