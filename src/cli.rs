@@ -13,6 +13,7 @@ use crate::emulate::parse::{parse_bytes, parse_duration, parse_percent, parse_ra
 use crate::transfer::client::{DEFAULT_PARALLEL, Mode};
 use crate::transfer::files::SampleSet;
 use crate::transfer::tls::{ClientTlsOptions, TlsVersion};
+use crate::transfer::variant::Variant;
 
 /// How much does a new TCP connection per file cost, and where does the time go?
 ///
@@ -90,6 +91,17 @@ pub struct CompareArgs {
     pub tfo: bool,
     #[command(flatten)]
     pub tls: ClientTlsArgs,
+    /// Compare ways of opening connections, each across every mode with a capture of its own:
+    /// tcp, tfo, tls1.2, tls1.3, with +resume, +0rtt (TLS 1.3 early data) or +tfo added, e.g.
+    /// tcp,tls1.2,tls1.3,tls1.3+resume,tls1.3+0rtt,tfo.
+    #[arg(
+        long,
+        value_name = "LIST",
+        value_delimiter = ',',
+        conflicts_with_all = ["tls", "tls_resume", "early_data", "tfo", "server"],
+        help_heading = "TLS"
+    )]
+    pub variants: Vec<Variant>,
 
     /// Each file's deadline, connect to last byte (a run's: the sum over its files), e.g. 10s.
     /// Default: 30 s plus 100 round trips and four times the largest file at --rate.

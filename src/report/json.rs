@@ -304,6 +304,31 @@ fn mode(m: &ModeResult, cmp: &Comparison) -> Value {
 }
 
 /// The whole comparison report.
+/// `"variants"`: per variant, what the top level holds for the first: its modes, its attribution
+/// (and every mode's), its verdicts, its captures, its TLS and Fast Open settings.
+pub fn variants(compared: &[(&str, &Comparison)]) -> Value {
+    let mut all = serde_json::Map::new();
+    for (name, cmp) in compared {
+        let whole = comparison(cmp);
+        let mut one = serde_json::Map::new();
+        for key in [
+            "modes",
+            "attribution",
+            "attributions",
+            "verdicts",
+            "captures",
+            "model",
+            "tls",
+        ] {
+            one.insert(key.into(), whole[key].clone());
+        }
+        one.insert("fast_open".into(), Value::Bool(cmp.fastopen));
+        all.insert((*name).to_owned(), Value::Object(one));
+    }
+    Value::Object(all)
+}
+
+/// The whole comparison report.
 pub fn comparison(cmp: &Comparison) -> Value {
     let mut modes = serde_json::Map::new();
     let mut captures = serde_json::Map::new();

@@ -128,6 +128,51 @@ pub fn packet_table(m: &ModeResult, checks: &[CountCheck]) -> Table {
     t
 }
 
+/// One row per variant: each mode's mean per run, then the first slower mode's gap against
+/// persistent with its 95 % confidence interval, and the TCP and TLS handshakes' rows of it.
+pub fn variants_table(compared: &[(&str, &Comparison)]) -> Table {
+    let modes: Vec<Mode> = compared
+        .first()
+        .map(|(_, c)| c.modes.iter().map(|m| m.mode).collect())
+        .unwrap_or_default();
+    let mut header = vec!["variant".to_owned()];
+    header.extend(modes.iter().map(|m| m.name().to_owned()));
+    header.extend(["gap ± 95 % CI".into(), "TCP hs.".into(), "TLS hs.".into()]);
+    let header: Vec<&str> = header.iter().map(String::as_str).collect();
+    let mut t = table(&header);
+    let means: Vec<f64> = compared
+        .iter()
+        .flat_map(|(_, c)| c.modes.iter().map(|m| m.total_summary().mean))
+        .collect();
+    let unit = TimeUnit::for_column(means);
+    for (name, cmp) in compared {
+        let mut row = vec![(*name).to_owned()];
+        row.extend(
+            cmp.modes
+                .iter()
+                .map(|m| unit.format(m.total_summary().mean)),
+        );
+        match cmp.attributions().first() {
+            Some((_, a)) => row.extend([
+                match a.interval {
+                    // Welch's interval is symmetric about the gap.
+                    Some(i) => format!(
+                        "{} ± {}",
+                        unit.format_signed(a.gap_s),
+                        unit.format((i.high - i.low) / 2.0)
+                    ),
+                    None => unit.format_signed(a.gap_s),
+                },
+                unit.format_signed(a.handshake_s),
+                a.tls_s.map_or("—".into(), |s| unit.format_signed(s)),
+            ]),
+            None => row.extend(["—", "—", "—"].map(String::from)),
+        }
+        t.add_row(row);
+    }
+    t
+}
+
 /// Mean phase times per run, a column per mode: the partition of first SYN → last byte, the
 /// run total, and what follows the last byte.
 pub fn phase_table(cmp: &Comparison) -> Table {

@@ -276,6 +276,35 @@ pub fn fast_open_line(f: &FastOpen) -> String {
     )
 }
 
+/// The variants side by side: a table of each one's mean per run and its gap, then each one's
+/// opening sentences.
+pub fn variants(compared: &[(&str, &Comparison)], width: Option<u16>) -> String {
+    let mut out = String::new();
+    let slower = compared
+        .first()
+        .and_then(|(_, c)| c.attributions().first().map(|(m, _)| *m));
+    let heading = match slower {
+        Some(mode) => format!(
+            "Variants: mean per run, and the gap {} − persistent with the handshakes' part of it",
+            mode.name()
+        ),
+        None => "Variants: mean per run".to_owned(),
+    };
+    let _ = writeln!(
+        out,
+        "{}\n{}",
+        wrap_prose(&heading, width),
+        fit(tables::variants_table(compared), width)
+    );
+    for (name, cmp) in compared {
+        for line in opening(cmp) {
+            let _ = writeln!(out, "{}", wrap_prose(&format!("{name}: {line}"), width));
+        }
+    }
+    out.push('\n');
+    out
+}
+
 /// A mode's TLS sessions in one sentence (the client's own count).
 pub fn tls_line(t: &TlsSessions) -> String {
     let mut line = format!(

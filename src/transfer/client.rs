@@ -648,6 +648,8 @@ struct Connection<'a> {
     handshake_pending: bool,
     /// When the TLS handshake was complete.
     tls_done: Option<Ts>,
+    /// The socket asked for TCP Fast Open.
+    fastopen: bool,
 }
 
 impl<'a> Connection<'a> {
@@ -728,6 +730,7 @@ impl<'a> Connection<'a> {
             server_closes: false,
             handshake_pending: run.tls.as_ref().is_some_and(ClientSessions::may_send_early),
             tls_done: None,
+            fastopen: plan.fastopen,
         };
         if run.tls.is_some() && !conn.handshake_pending {
             conn.handshake()?;
@@ -824,8 +827,15 @@ impl<'a> Connection<'a> {
             );
             return Ok(sent);
         }
+        let before = Ts::now();
         http::write_request(self.reader.get_mut(), host, target.path, close).map_err(network)?;
-        let sent = Ts::now();
+        // A Fast Open socket's first write carries the SYN and returns only once the SYN-ACK is
+        // in: the request left when the write began.
+        let sent = if self.fastopen && self.timing.requests.is_empty() && self.tls_done.is_none() {
+            before
+        } else {
+            Ts::now()
+        };
         self.events.at(
             sent,
             EventKind::Request {

@@ -11,6 +11,7 @@ pub mod kernel;
 pub mod server;
 pub mod tcp_info;
 pub mod tls;
+pub mod variant;
 mod workers;
 
 use std::io;

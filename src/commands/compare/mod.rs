@@ -20,9 +20,11 @@ use crate::transfer::client::{DEFAULT_TIMEOUT, FetchLimits, FetchPlan, Mode};
 use crate::transfer::events::EventLog;
 use crate::transfer::files::{generate_samples, list_files, sha256_file};
 use crate::transfer::http::path_for_name;
+use crate::transfer::kernel::KernelSettings;
 use crate::transfer::kernel::read_kernel_settings;
 use crate::transfer::server::{DEFAULT_MAX_CONNECTIONS, Server, ServerConfig, ServerTimeouts};
-use crate::transfer::tls::{ClientTls, ServerTls, TlsVersion};
+use crate::transfer::tls::{ClientTls, ClientTlsOptions, ServerTls, TlsVersion};
+use crate::transfer::variant::Variant;
 
 /// Where the client and the server run: on this host, or at the two ends of an emulated link.
 pub(crate) enum Network {
@@ -77,6 +79,7 @@ fn compare(args: &CompareArgs) -> anyhow::Result<()> {
         // Found now rather than after the whole run.
         writable_folder_of(json).with_context(|| format!("cannot write {}", json.display()))?;
     }
+    let variants = variants(args)?;
     let samples = tempfile::Builder::new()
         .prefix("synack-files-")
         .tempdir()
@@ -89,127 +92,64 @@ fn compare(args: &CompareArgs) -> anyhow::Result<()> {
         )),
         None => Network::Host,
     };
-    if args.tfo {
+    if variants.iter().any(|v| v.fastopen) {
         allow_fastopen(&network)?;
     }
-    let tls_options = args.tls.options(false).map_err(anyhow::Error::msg)?;
-    let server_tls = match (&args.server, tls_options) {
-        (None, Some(options)) => Some(
-            ServerTls::self_signed(
-                options.version.unwrap_or(TlsVersion::Tls13),
-                &[server_ip(&network).to_string(), "localhost".into()],
-            )
-            .context("cannot make the built-in server's certificate")?,
-        ),
-        _ => None,
-    };
-    let events = EventLog::default();
-    let server = start_server(args, &network, root, server_tls.clone(), &events)?;
-    let addr = match (&args.server, &server) {
-        (Some(s), _) => resolve(s)?,
-        (None, Some(srv)) => srv.local_addr(),
-        (None, None) => unreachable!("a built-in server runs when --server is absent"),
-    };
-    let client_tls = match (tls_options, &server_tls) {
-        (None, _) => None,
-        (Some(options), Some(made)) => Some(ClientTls::trusting(
-            made.certificate(),
-            &addr.ip().to_string(),
-            options,
-        )?),
-        (Some(options), None) => Some(ClientTls::verifying(
-            None,
-            args.server.as_deref().unwrap_or_default(),
-            options,
-        )?),
-    };
     let run_dir = make_run_dir(&args.captures)?;
-    let plan = FetchPlan {
-        addr,
-        host: addr.to_string(),
-        paths: files.iter().map(|f| path_for_name(&f.name)).collect(),
-        out_dir: args.out.clone(),
-        expected_sha256: Some(files.iter().map(|f| f.sha256.clone()).collect()),
-        parallel: args.parallel,
-        rcvbuf: args.rcvbuf,
-        fastopen: args.tfo,
-        tls: client_tls,
-        limits: FetchLimits {
-            per_file: args
-                .timeout
-                .unwrap_or_else(|| default_timeout(link_config.as_ref(), &files)),
-            max_size: None,
-        },
-    };
     // Read where the server runs, before any capture starts: it opens a probe connection.
     let kernel = network.server(read_kernel_settings);
-    let capture = (!args.no_capture).then(|| CaptureSetup {
-        iface: match &network {
-            Network::Emulated(link) => link.client_iface().to_owned(),
-            Network::Host => args.capture.iface.clone().unwrap_or_else(|| "lo".into()),
-        },
-        filter: format!("tcp and host {} and port {}", addr.ip(), addr.port()),
-        snaplen: args.capture.snaplen,
-    });
-    let outcome = Session {
+    let setup = Setup {
+        args,
         network: &network,
-        server: server.as_ref(),
-        events: &events,
-        plan: &plan,
         files: &files,
+        root: &root,
         modes: &modes,
-        rounds: args.rounds,
-        seed: args.link.seed,
-        capture,
-        run_dir: &run_dir,
-        rtt: link_config
-            .as_ref()
-            .map_or(Duration::ZERO, |c| c.rtt + 2 * c.jitter),
-        verbose: args.verbose,
-    }
-    .run()?;
-    if let Some(server) = server {
-        // Stopped from its own network: it wakes its accept thread by connecting to itself.
-        network.server(move || server.stop());
+        link: link_config.as_ref(),
+        kernel: &kernel,
+        events: EventLog::default(),
+    };
+    let mut compared = Vec::with_capacity(variants.len());
+    for variant in &variants {
+        let dir = if variants.len() == 1 {
+            run_dir.clone()
+        } else {
+            let dir = run_dir.join(&variant.name);
+            crate::created::create_dir(&dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+            dir
+        };
+        let comparison = setup.run(variant, &dir)?;
+        compared.push((variant.clone(), comparison, dir));
     }
     let link_stats = match network {
         Network::Emulated(link) => Some(link.stop()),
         Network::Host => None,
     };
 
-    let comparison = Comparison {
-        rounds: args.rounds as usize,
-        paths: plan.paths.clone(),
-        files,
-        modes: outcome.modes,
-        parallel: args.parallel,
-        kernel: Some(kernel),
-        link: link_config.map(|c| LinkSettings {
-            rtt_s: c.rtt.as_secs_f64(),
-            jitter_s: c.jitter.as_secs_f64(),
-            loss: c.loss,
-            rate_bps: c.rate_bps,
-            queue_packets: c.queue_packets,
-            seed: c.seed,
-        }),
-        order: outcome.order,
-        seed: args.link.seed,
-        fastopen: args.tfo,
-        tls: tls_options.map(|options| TlsSettings {
-            version: options.version.unwrap_or(TlsVersion::Tls13),
-            resume: options.resume,
-            early_data: options.early_data,
-        }),
-    };
     let width = crate::report::width::output_width();
-    out!("{}", text::comparison(&comparison, width, args.all_files));
+    let (_, first, _) = &compared[0];
+    out!("{}", text::comparison(first, width, args.all_files));
+    if compared.len() > 1 {
+        let named: Vec<(&str, &Comparison)> = compared
+            .iter()
+            .map(|(v, c, _)| (v.name.as_str(), c))
+            .collect();
+        out!("{}", text::variants(&named, width));
+    }
     if let Some(stats) = &link_stats {
         outln!(
             "{}\n",
             crate::report::width::wrap(&text::link_line(stats), width)
         );
     }
-    let mut report = json::comparison(&comparison);
+    let mut report = json::comparison(first);
+    if compared.len() > 1 {
+        let named: Vec<(&str, &Comparison)> = compared
+            .iter()
+            .map(|(v, c, _)| (v.name.as_str(), c))
+            .collect();
+        report["variants"] = json::variants(&named);
+    }
     report["link_stats"] = serde_json::to_value(link_stats)?;
     let report = serde_json::to_string_pretty(&report)?;
     let report_path = run_dir.join("report.json");
@@ -217,17 +157,207 @@ fn compare(args: &CompareArgs) -> anyhow::Result<()> {
     if let Some(extra) = &args.output.json {
         write_atomically(extra, report.as_bytes())?;
     }
-    let html_path = page::write_html(&comparison, &run_dir)?;
+    let mut pages = Vec::new();
+    for (variant, comparison, dir) in &compared {
+        pages.push((variant, page::write_html(comparison, dir)?));
+    }
     outln!("Saved");
-    for m in &comparison.modes {
-        if let Some(c) = &m.capture {
-            outln!("  {:<15} {}", m.mode.name(), c.path.display());
+    for (variant, comparison, _) in &compared {
+        for m in &comparison.modes {
+            if let Some(c) = &m.capture {
+                let name = if compared.len() == 1 {
+                    m.mode.name().to_owned()
+                } else {
+                    format!("{} {}", variant.name, m.mode.name())
+                };
+                outln!("  {name:<15} {}", c.path.display());
+            }
         }
     }
     outln!("  {:<15} {}", "report", report_path.display());
-    outln!("  {:<15} {}", "html report", html_path.display());
+    for (variant, path) in &pages {
+        let name = if pages.len() == 1 {
+            "html report".to_owned()
+        } else {
+            format!("html {}", variant.name)
+        };
+        outln!("  {name:<15} {}", path.display());
+    }
     outln!("  {:<15} {}", "received files", args.out.display());
     Ok(())
+}
+
+/// The ways of opening connections to compare: `--variants`, else the one the TLS and Fast Open
+/// options describe.
+fn variants(args: &CompareArgs) -> anyhow::Result<Vec<Variant>> {
+    if !args.variants.is_empty() {
+        let mut unique: Vec<Variant> = Vec::new();
+        for v in &args.variants {
+            if !unique.iter().any(|u| u.name == v.name) {
+                unique.push(v.clone());
+            }
+        }
+        return Ok(unique);
+    }
+    let tls = args.tls.options(false).map_err(anyhow::Error::msg)?;
+    let mut name = match tls {
+        None => "tcp".to_owned(),
+        Some(t) => match t.version.unwrap_or(TlsVersion::Tls13) {
+            TlsVersion::Tls12 => "tls1.2".to_owned(),
+            TlsVersion::Tls13 => "tls1.3".to_owned(),
+        },
+    };
+    if let Some(t) = tls {
+        if t.early_data {
+            name.push_str("+0rtt");
+        } else if t.resume {
+            name.push_str("+resume");
+        }
+    }
+    if args.tfo {
+        name = if tls.is_some() {
+            format!("{name}+tfo")
+        } else {
+            "tfo".into()
+        };
+    }
+    Ok(vec![Variant {
+        name,
+        fastopen: args.tfo,
+        tls: tls.map(|t| ClientTlsOptions {
+            version: Some(t.version.unwrap_or(TlsVersion::Tls13)),
+            ..t
+        }),
+    }])
+}
+
+/// What every variant of a comparison shares.
+struct Setup<'a> {
+    args: &'a CompareArgs,
+    network: &'a Network,
+    files: &'a [SourceFile],
+    root: &'a Path,
+    modes: &'a [Mode],
+    link: Option<&'a LinkConfig>,
+    kernel: &'a KernelSettings,
+    events: EventLog,
+}
+
+impl Setup<'_> {
+    /// Runs every mode, round after round, with connections opened as `variant` says, its
+    /// server started for it and stopped after; the captures go to `dir`.
+    fn run(&self, variant: &Variant, dir: &Path) -> anyhow::Result<Comparison> {
+        let Setup {
+            args,
+            network,
+            files,
+            link,
+            ..
+        } = *self;
+        let server_tls = match (&args.server, variant.tls) {
+            (None, Some(options)) => Some(
+                ServerTls::self_signed(
+                    options.version.unwrap_or(TlsVersion::Tls13),
+                    &[server_ip(network).to_string(), "localhost".into()],
+                )
+                .context("cannot make the built-in server's certificate")?,
+            ),
+            _ => None,
+        };
+        let server = start_server(
+            args,
+            network,
+            self.root.to_path_buf(),
+            variant.fastopen,
+            server_tls.clone(),
+            &self.events,
+        )?;
+        let addr = match (&args.server, &server) {
+            (Some(s), _) => resolve(s)?,
+            (None, Some(srv)) => srv.local_addr(),
+            (None, None) => unreachable!("a built-in server runs when --server is absent"),
+        };
+        let client_tls = match (variant.tls, &server_tls) {
+            (None, _) => None,
+            (Some(options), Some(made)) => Some(ClientTls::trusting(
+                made.certificate(),
+                &addr.ip().to_string(),
+                options,
+            )?),
+            (Some(options), None) => Some(ClientTls::verifying(
+                None,
+                args.server.as_deref().unwrap_or_default(),
+                options,
+            )?),
+        };
+        let plan = FetchPlan {
+            addr,
+            host: addr.to_string(),
+            paths: files.iter().map(|f| path_for_name(&f.name)).collect(),
+            out_dir: args.out.clone(),
+            expected_sha256: Some(files.iter().map(|f| f.sha256.clone()).collect()),
+            parallel: args.parallel,
+            rcvbuf: args.rcvbuf,
+            fastopen: variant.fastopen,
+            tls: client_tls,
+            limits: FetchLimits {
+                per_file: args.timeout.unwrap_or_else(|| default_timeout(link, files)),
+                max_size: None,
+            },
+        };
+        let capture = (!args.no_capture).then(|| CaptureSetup {
+            iface: match network {
+                Network::Emulated(link) => link.client_iface().to_owned(),
+                Network::Host => args.capture.iface.clone().unwrap_or_else(|| "lo".into()),
+            },
+            filter: format!("tcp and host {} and port {}", addr.ip(), addr.port()),
+            snaplen: args.capture.snaplen,
+        });
+        let outcome = Session {
+            network,
+            server: server.as_ref(),
+            events: &self.events,
+            plan: &plan,
+            files,
+            modes: self.modes,
+            rounds: args.rounds,
+            seed: args.link.seed,
+            capture,
+            run_dir: dir,
+            rtt: link.map_or(Duration::ZERO, |c| c.rtt + 2 * c.jitter),
+            verbose: args.verbose,
+        }
+        .run();
+        if let Some(server) = server {
+            // Stopped from its own network: it wakes its accept thread by connecting to itself.
+            network.server(move || server.stop());
+        }
+        let outcome = outcome?;
+        Ok(Comparison {
+            rounds: args.rounds as usize,
+            paths: plan.paths.clone(),
+            files: files.to_vec(),
+            modes: outcome.modes,
+            parallel: args.parallel,
+            kernel: Some(self.kernel.clone()),
+            link: link.map(|c| LinkSettings {
+                rtt_s: c.rtt.as_secs_f64(),
+                jitter_s: c.jitter.as_secs_f64(),
+                loss: c.loss,
+                rate_bps: c.rate_bps,
+                queue_packets: c.queue_packets,
+                seed: c.seed,
+            }),
+            order: outcome.order,
+            seed: args.link.seed,
+            fastopen: variant.fastopen,
+            tls: variant.tls.map(|options| TlsSettings {
+                version: options.version.unwrap_or(TlsVersion::Tls13),
+                resume: options.resume,
+                early_data: options.early_data,
+            }),
+        })
+    }
 }
 
 /// Each file's deadline when `--timeout` is not given: the client's default, plus 100 round
@@ -331,6 +461,7 @@ fn start_server(
     args: &CompareArgs,
     network: &Network,
     root: PathBuf,
+    fastopen: bool,
     tls: Option<ServerTls>,
     events: &EventLog,
 ) -> anyhow::Result<Option<Server>> {
@@ -342,7 +473,7 @@ fn start_server(
         root,
         max_connections: DEFAULT_MAX_CONNECTIONS,
         congestion: args.congestion.clone(),
-        fastopen: args.tfo,
+        fastopen,
         tls,
         sample_responses: true,
         timeouts: ServerTimeouts::default(),
