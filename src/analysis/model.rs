@@ -24,8 +24,8 @@ pub struct PathModel {
 /// a cookie) and TLS's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 pub struct Opening {
-    /// TCP Fast Open: every connection after a run's first sends its request (or ClientHello)
-    /// with the SYN.
+    /// TCP Fast Open: every connection sends its request (or ClientHello) with the SYN, the
+    /// kernel holding the cookie from the warm-up run on.
     pub fastopen: bool,
     /// TLS, when spoken.
     pub tls: Option<TlsOpening>,
@@ -44,10 +44,10 @@ pub struct TlsOpening {
 
 impl Opening {
     /// Round trips before the request of a connection: (TCP, TLS). `later` is false for the
-    /// first connection of a run and for the first batch of parallel ones (no cookie or session
-    /// yet).
+    /// first connection of a run and for the first batch of parallel ones: no TLS session yet
+    /// (each run starts without), while a Fast Open cookie outlives runs.
     pub fn round_trips(&self, later: bool) -> (u32, u32) {
-        let tcp = u32::from(!(self.fastopen && later));
+        let tcp = u32::from(!self.fastopen);
         let tls = match self.tls {
             None => 0,
             Some(t) => match (later, t.resumed) {
@@ -440,14 +440,11 @@ mod tests {
         );
         assert_eq!(
             rtts(&with(true, None), Pattern::NonPersistent),
-            1 + 3,
-            "Fast Open: only the first connection's SYN round trip"
+            3,
+            "Fast Open: every request rides on its SYN"
         );
         // One connection: one opening, whatever resumes.
-        assert_eq!(
-            rtts(&with(true, Some(tls12)), Pattern::Persistent),
-            1 + 2 + 3
-        );
+        assert_eq!(rtts(&with(true, Some(tls12)), Pattern::Persistent), 2 + 3);
         // Parallel: the first batch opens fresh, the second resumes.
         assert_eq!(
             rtts(&with(false, Some(resumed)), Pattern::Parallel(2)),
