@@ -405,6 +405,7 @@ pub fn tls_table(conns: &[Connection]) -> Table {
         let early = match (h.early_data_offered, h.early_data_records) {
             (false, 0) => "no".to_string(),
             (true, 0) => "offered".to_string(),
+            (_, 1) => "1 record".to_string(),
             (_, n) => format!("{n} records"),
         };
         let read = match (h.client_stop, h.server_stop) {

@@ -3,13 +3,14 @@
 //!
 //! What can be told apart without keys: the hellos, every plaintext handshake message (all of TLS
 //! 1.2's first flights; TLS 1.3's ClientHello, ServerHello and HelloRetryRequest), record content
-//! types, and ChangeCipherSpec. What cannot: inside TLS 1.3's encrypted records (all of content type
-//! 23) the server's EncryptedExtensions, Certificate and Finished, the client's Finished,
-//! EndOfEarlyData, NewSessionTicket and KeyUpdate look like application data, so TLS 1.3's
-//! boundaries below are inferred from order: the client's Finished is its first type-23 record after
-//! the ServerHello and the first of the server's type-23 records (with accepted early data that is
-//! EndOfEarlyData, sent in the same flight); the server's first application data is its first
-//! type-23 record after that — often a NewSessionTicket rather than the response. Whether the
+//! types, and ChangeCipherSpec. What cannot: inside TLS 1.3's encrypted records (all of content
+//! type 23) the server's EncryptedExtensions, Certificate and Finished, the client's Finished,
+//! EndOfEarlyData, NewSessionTicket, KeyUpdate and every alert (close_notify too) look like
+//! application data, so TLS 1.3's boundaries below are inferred from order: the client's Finished
+//! is its first type-23 record after the ServerHello and the first of the server's type-23 records
+//! (with accepted early data that is EndOfEarlyData, sent in the same flight); the server's first
+//! application data is its first type-23 record after that — often a NewSessionTicket rather than
+//! the response — and the client's, when it sends no request, may be its close_notify. Whether the
 //! server accepted early data is in EncryptedExtensions and is not known.
 //!
 //! Works on typed events alone; must not import capture, analysis or report code.
