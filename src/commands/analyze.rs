@@ -188,11 +188,13 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
                 fit(tables::phase_summary_table(&phases.finish()))
             )?;
             if tls.connections > 0 {
+                let shown = rows.iter().filter(|c| c.tls().is_some()).count();
+                let hidden = (tls.connections as usize).saturating_sub(shown);
                 writeln!(
                     stdout,
                     "{}\n{}\n{}\n",
                     wrap(text::TLS_HEADING.to_string()),
-                    fit(tables::tls_table(&rows)),
+                    fit(tables::tls_table(&rows, hidden)),
                     fit(tables::tls_totals_table(&tls))
                 )?;
                 if let Some(note) = text::tls_note(&tls) {

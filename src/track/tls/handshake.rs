@@ -207,6 +207,11 @@ impl HandshakeWatch {
         &self.summary
     }
 
+    /// What was read, once reading is over.
+    pub(super) fn take_summary(&mut self) -> TlsHandshake {
+        std::mem::take(&mut self.summary)
+    }
+
     /// Records why `side` stopped being read.
     pub(super) fn stop(&mut self, side: Side, why: ReadStop) {
         let stop = match side {

@@ -97,19 +97,19 @@ impl<'a> Bytes<'a> {
         self.take(usize::from(n))
     }
 
-    /// The extensions block, if any (TLS 1.2 hellos may end without one): (type, data) pairs.
-    fn extensions(&mut self) -> Option<Vec<(u16, &'a [u8])>> {
+    /// The types of the extensions in the extensions block (TLS 1.2 hellos may end without
+    /// one), calling `each` with every (type, data); `None` when the block is malformed.
+    fn extensions(&mut self, mut each: impl FnMut(u16, &'a [u8])) -> Option<()> {
         if self.0.is_empty() {
-            return Some(Vec::new());
+            return Some(());
         }
         let mut block = Bytes(self.vec16()?);
-        let mut out = Vec::new();
         // Bounded: each pass consumes at least four bytes.
         while !block.0.is_empty() {
             let kind = block.u16()?;
-            out.push((kind, block.vec16()?));
+            each(kind, block.vec16()?);
         }
-        Some(out)
+        Some(())
     }
 }
 
@@ -121,10 +121,11 @@ impl ClientHello {
         let session_id = SessionId::of(b.vec8()?)?;
         b.vec16()?; // cipher suites
         b.vec8()?; // compression methods
-        let extensions = b.extensions()?;
+        let mut offers_early_data = false;
+        b.extensions(|kind, _| offers_early_data |= kind == EARLY_DATA)?;
         Some(ClientHello {
             session_id,
-            offers_early_data: extensions.iter().any(|&(kind, _)| kind == EARLY_DATA),
+            offers_early_data,
         })
     }
 }
@@ -137,16 +138,19 @@ impl ServerHello {
         let random = b.take(32)?;
         let session_id = SessionId::of(b.vec8()?)?;
         b.take(2 + 1)?; // cipher suite, compression method
-        let extensions = b.extensions()?;
-        let chosen = extensions
-            .iter()
-            .find(|&&(kind, data)| kind == SUPPORTED_VERSIONS && data.len() == 2)
-            .map(|&(_, data)| u16::from_be_bytes([data[0], data[1]]));
+        let (mut chosen, mut pre_shared_key) = (None, false);
+        b.extensions(|kind, data| match (kind, data) {
+            (SUPPORTED_VERSIONS, &[major, minor]) => {
+                chosen = Some(u16::from_be_bytes([major, minor]))
+            }
+            (PRE_SHARED_KEY, _) => pre_shared_key = true,
+            _ => {}
+        })?;
         Some(ServerHello {
             version: chosen.unwrap_or(legacy_version),
             retry_request: random == HELLO_RETRY_REQUEST_RANDOM,
             session_id,
-            pre_shared_key: extensions.iter().any(|&(kind, _)| kind == PRE_SHARED_KEY),
+            pre_shared_key,
         })
     }
 }

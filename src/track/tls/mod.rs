@@ -102,7 +102,7 @@ impl TlsState {
             Progress::Reading => {}
             Progress::NotTls => *self = TlsState::NotTls,
             Progress::Finished => {
-                let summary = reader.watch.summary().clone();
+                let summary = reader.watch.take_summary();
                 *self = TlsState::Read(Box::new(summary));
             }
         }

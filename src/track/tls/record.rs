@@ -152,23 +152,29 @@ impl MessageReader {
                 self.body.clear();
             }
             let n = self.body_left.min(bytes.len());
-            if self.keep {
+            // A hello whole in this piece is read where it lies; one split across pieces is copied.
+            let in_place = self.keep && self.body.is_empty() && n == self.body_left;
+            if self.keep && !in_place {
                 self.body.extend_from_slice(&bytes[..n]);
             }
+            let piece = &bytes[..n];
             self.body_left -= n;
             bytes = &bytes[n..];
             if self.body_left == 0 {
                 self.header_len = 0;
-                let body = self.keep.then_some(self.body.as_slice());
+                let body = match (self.keep, in_place) {
+                    (false, _) => None,
+                    (true, true) => Some(piece),
+                    (true, false) => Some(self.body.as_slice()),
+                };
                 on(Event::Handshake {
                     msg_type: self.msg_type,
                     body,
                 });
-                if !self.keep {
-                    continue;
+                if self.keep && !in_place {
+                    // The hello's bytes are not needed again: give the memory back.
+                    self.body = Vec::new();
                 }
-                // The hello's bytes are not needed again: give the memory back.
-                self.body = Vec::new();
             }
         }
     }
