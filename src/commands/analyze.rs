@@ -197,6 +197,9 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
                     fit(tables::tls_table(&rows, hidden)),
                     fit(tables::tls_totals_table(&tls))
                 )?;
+                if tls.incomplete > 0 {
+                    writeln!(stdout, "{}\n", wrap(text::TLS_READ_NOTE.to_string()))?;
+                }
                 if let Some(note) = text::tls_note(&tls) {
                     writeln!(stdout, "{}\n", wrap(note))?;
                 }

@@ -193,6 +193,8 @@ pub struct TlsJson {
     records: TlsRecordsJson,
     client_read: Option<&'static str>,
     server_read: Option<&'static str>,
+    client_cut: bool,
+    server_cut: bool,
 }
 
 impl TlsJson {
@@ -224,6 +226,8 @@ impl TlsJson {
             records: TlsRecordsJson::of(&h.records),
             client_read: h.client_stop.map(read_stop_name),
             server_read: h.server_stop.map(read_stop_name),
+            client_cut: h.client_cut,
+            server_cut: h.server_cut,
         }
     }
 }
@@ -237,6 +241,7 @@ pub struct TlsTotalsJson {
     early_data_offered: u64,
     early_data_sent: u64,
     hello_retry_request: u64,
+    incomplete: u64,
     handshake_types: BTreeMap<u8, u64>,
     records: TlsRecordsJson,
 }
@@ -255,6 +260,7 @@ impl TlsTotalsJson {
             early_data_offered: t.early_data_offered,
             early_data_sent: t.early_data_sent,
             hello_retry_request: t.hello_retry_requests,
+            incomplete: t.incomplete,
             handshake_types: handshake_types(t.messages.iter()),
             records: TlsRecordsJson::of(&t.records),
         }

@@ -412,6 +412,7 @@ pub fn tls_table(conns: &[Connection], hidden: usize) -> Table {
         let read = match (h.client_stop, h.server_stop) {
             (Some(ReadStop::Gap), _) | (_, Some(ReadStop::Gap)) => "gap",
             (Some(ReadStop::NotTls), _) | (_, Some(ReadStop::NotTls)) => "not TLS",
+            _ if h.client_cut || h.server_cut => "cut",
             _ => "ok",
         };
         t.add_row(vec![
@@ -454,6 +455,9 @@ pub fn tls_totals_table(totals: &TlsTotals) -> Table {
         "HelloRetryRequest (in ServerHello)".into(),
         totals.hello_retry_requests,
     );
+    if totals.incomplete > 0 {
+        row("read with cuts or gaps".into(), totals.incomplete);
+    }
     for (msg_type, n) in totals.messages.iter() {
         row(text::handshake_type(msg_type), u64::from(n));
     }

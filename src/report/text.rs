@@ -456,6 +456,11 @@ pub fn resumption(r: Option<Resumption>) -> &'static str {
     }
 }
 
+/// What the TLS table's "read" column means.
+pub const TLS_READ_NOTE: &str = "read: ok; cut = the snap length cut off bytes that had to be \
+     read, records were counted again from the next segment starting with one, handshake messages \
+     no longer; gap = bytes missing from the capture stopped the reading.";
+
 /// The heading of the TLS section of `analyze`.
 pub const TLS_HEADING: &str =
     "TLS handshakes (counted on the wire; handshake = ClientHello → client's first data record)";

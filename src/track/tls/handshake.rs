@@ -109,19 +109,20 @@ impl RecordCounts {
 pub enum ReadStop {
     /// Its handshake part was read to the first application data record.
     Done,
-    /// Bytes were missing (not captured, or cut by the snap length).
+    /// Bytes were missing from the capture and never came.
     Gap,
     /// The bytes stopped looking like TLS records.
     NotTls,
 }
 
 /// One connection's TLS handshake as counted on the wire. Times are those of the segment that
-/// completed a handshake message, or that carried a record's header.
+/// completed a handshake message (the ClientHello: that carried its header), or that carried a
+/// record's header.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TlsHandshake {
     /// The version the server chose (from its ServerHello or HelloRetryRequest), once seen.
     pub version: Option<TlsVersion>,
-    /// The first ClientHello.
+    /// The first ClientHello (the segment that carried its header).
     pub client_hello: Option<Ts>,
     /// The first ServerHello that is not a HelloRetryRequest.
     pub server_hello: Option<Ts>,
@@ -146,6 +147,12 @@ pub struct TlsHandshake {
     pub messages: HandshakeCounts,
     /// Records by content type, both directions.
     pub records: RecordCounts,
+    /// The capture cut off client bytes that had to be read (the snap length); reading went on
+    /// from the next segment that starts with a record header, counting records but no longer
+    /// handshake messages.
+    pub client_cut: bool,
+    /// The same for the server's bytes.
+    pub server_cut: bool,
     /// Why the client's bytes stopped being read, if they did.
     pub client_stop: Option<ReadStop>,
     /// Why the server's bytes stopped being read, if they did.
@@ -156,6 +163,14 @@ impl TlsHandshake {
     /// Resumed a session (see `resumption` for the evidence).
     pub fn resumed(&self) -> bool {
         self.resumption.is_some()
+    }
+
+    /// The capture cut the reading short: bytes cut off by the snap length, or missing.
+    pub fn is_incomplete(&self) -> bool {
+        self.client_cut
+            || self.server_cut
+            || self.client_stop == Some(ReadStop::Gap)
+            || self.server_stop == Some(ReadStop::Gap)
     }
 
     /// ServerHello messages that were not HelloRetryRequests.
@@ -187,6 +202,8 @@ impl TlsHandshake {
 pub(super) struct HandshakeWatch {
     summary: TlsHandshake,
     client_session_id: Option<SessionId>,
+    /// The first ClientHello was complete (read, or found malformed).
+    client_hello_read: bool,
     /// Each side has sent ChangeCipherSpec: client, server.
     sent_ccs: [bool; 2],
     server_certificate: bool,
@@ -210,6 +227,14 @@ impl HandshakeWatch {
     /// What was read, once reading is over.
     pub(super) fn take_summary(&mut self) -> TlsHandshake {
         std::mem::take(&mut self.summary)
+    }
+
+    /// Records that the capture cut off bytes of `side` that had to be read.
+    pub(super) fn cut(&mut self, side: Side) {
+        match side {
+            Side::Client => self.summary.client_cut = true,
+            Side::Server => self.summary.server_cut = true,
+        }
     }
 
     /// Records why `side` stopped being read.
@@ -239,6 +264,13 @@ impl HandshakeWatch {
     pub(super) fn event(&mut self, side: Side, ts: Ts, event: Event<'_>) -> Body {
         match event {
             Event::Record { content_type, .. } => self.record(side, ts, content_type),
+            Event::HandshakeStart { msg_type } => {
+                if msg_type == CLIENT_HELLO && side == Side::Client {
+                    // Timed from its header: the snap length may cut off the rest.
+                    self.summary.client_hello.get_or_insert(ts);
+                }
+                Body::Messages
+            }
             Event::Handshake { msg_type, body } => {
                 self.message(side, ts, msg_type, body);
                 Body::Messages
@@ -299,8 +331,8 @@ impl HandshakeWatch {
         let s = &mut self.summary;
         s.messages.add(msg_type, 1);
         match (msg_type, side) {
-            (CLIENT_HELLO, Side::Client) if s.client_hello.is_none() => {
-                s.client_hello = Some(ts);
+            (CLIENT_HELLO, Side::Client) if !self.client_hello_read => {
+                self.client_hello_read = true;
                 let hello = body.and_then(ClientHello::parse);
                 self.client_session_id = hello.map(|h| h.session_id);
                 s.early_data_offered = hello.is_some_and(|h| h.offers_early_data);

@@ -20,7 +20,7 @@ pub use totals::TlsTotals;
 
 use handshake::HandshakeWatch;
 use record::{HANDSHAKE, RecordReader};
-use stream::ByteStream;
+use stream::{ByteStream, Piece};
 
 use super::connection::Side;
 use super::seq::SeqNumber;
@@ -122,13 +122,53 @@ enum Progress {
 #[derive(Debug, Default, Clone)]
 struct DirectionReader {
     stream: ByteStream,
-    records: RecordReader,
+    records: Records,
     stopped: bool,
 }
 
 impl DirectionReader {
     fn start_at(&mut self, seq: SeqNumber) {
         self.stream.start_at(seq);
+    }
+}
+
+/// One direction's records, read from the pieces of its stream.
+#[derive(Debug, Default, Clone)]
+struct Records {
+    reader: RecordReader,
+    /// Cut-off bytes held something that had to be read: bytes are passed over until a segment
+    /// starts with a record header.
+    lost: bool,
+}
+
+impl Records {
+    /// Reads the next piece of the stream; true when bytes the capture cut off could not be
+    /// passed over.
+    fn read(
+        &mut self,
+        piece: Piece<'_>,
+        on: &mut impl FnMut(record::Event<'_>) -> record::Body,
+    ) -> bool {
+        match piece {
+            Piece::Missing(n) => {
+                let lost = self.lost || !self.reader.missing(n as usize, on);
+                self.lost = lost;
+                lost
+            }
+            Piece::Bytes {
+                bytes,
+                starts_segment,
+            } => {
+                if self.lost {
+                    if !(starts_segment && self.reader.resync(bytes)) {
+                        return false;
+                    }
+                    self.lost = false;
+                }
+                self.reader.feed(bytes, on);
+                false
+            }
+        }
     }
 }
 
@@ -170,32 +210,38 @@ impl TlsReader {
         }
         let data_seq = SeqNumber(seg.seq) + u32::from(seg.flags.syn);
         let mut not_tls = false;
+        let mut cut = false;
         let records = &mut mine.records;
         mine.stream.push(
             data_seq,
             seg.ts,
             payload,
             seg.payload_len,
-            &mut |ts, bytes| {
+            &mut |ts, piece| {
                 if !*confirmed {
-                    if !starts_like_tls(bytes) {
-                        not_tls = true;
-                        return;
+                    match piece {
+                        Piece::Bytes { bytes, .. } if starts_like_tls(bytes) => *confirmed = true,
+                        _ => {
+                            not_tls = true;
+                            return;
+                        }
                     }
-                    *confirmed = true;
                 }
-                if not_tls || watch.is_done(side) || records.is_malformed() {
+                if not_tls || watch.is_done(side) || records.reader.is_malformed() {
                     return;
                 }
-                records.feed(bytes, &mut |event| watch.event(side, ts, event));
+                cut |= records.read(piece, &mut |event| watch.event(side, ts, event));
             },
         );
+        if cut {
+            watch.cut(side);
+        }
         if not_tls {
             return Progress::NotTls;
         }
         let stop = if mine.stream.has_gap() {
             Some(ReadStop::Gap)
-        } else if mine.records.is_malformed() {
+        } else if mine.records.reader.is_malformed() {
             Some(ReadStop::NotTls)
         } else if watch.is_done(side) {
             Some(ReadStop::Done)

@@ -38,6 +38,12 @@ pub(super) enum Event<'a> {
         /// The record's legacy version field.
         version: u16,
     },
+    /// The header of a handshake message in a plaintext handshake record (its body may follow in
+    /// later pieces, or be cut off).
+    HandshakeStart {
+        /// Message type.
+        msg_type: u8,
+    },
     /// A whole handshake message from a plaintext handshake record.
     Handshake {
         /// Message type.
@@ -70,6 +76,9 @@ pub(super) struct RecordReader {
     messages: MessageReader,
     /// The bytes stopped looking like TLS records.
     malformed: bool,
+    /// Record boundaries were lost and found again at a segment's start: a handshake record's
+    /// first byte may now be in the middle of a message, so messages are no longer read.
+    resynced: bool,
 }
 
 impl RecordReader {
@@ -113,9 +122,49 @@ impl RecordReader {
                 content_type,
                 version: u16::from_be_bytes([major, minor]),
             });
-            self.read_messages = content_type == HANDSHAKE && body == Body::Messages;
+            self.read_messages =
+                content_type == HANDSHAKE && body == Body::Messages && !self.resynced;
             self.body_left = length;
         }
+    }
+
+    /// Passes over `n` bytes the capture cut off; false when they held something that must be
+    /// read (a record header, or part of a hello or of a message header).
+    pub(super) fn missing(&mut self, mut n: usize, on: &mut impl FnMut(Event<'_>) -> Body) -> bool {
+        // Bounded: each pass consumes bytes or returns.
+        while n > 0 {
+            if self.body_left == 0 || self.header_len > 0 {
+                return false;
+            }
+            let k = self.body_left.min(n);
+            if self.read_messages && !self.messages.skip(k, on) {
+                return false;
+            }
+            self.body_left -= k;
+            n -= k;
+        }
+        true
+    }
+
+    /// Starts again at `bytes`, the first of a segment after bytes were lost, if they begin with
+    /// what looks like a record header (a record type, version 3.1 to 3.4, a possible length); then
+    /// only records are read, not handshake messages.
+    pub(super) fn resync(&mut self, bytes: &[u8]) -> bool {
+        let header_like = match bytes {
+            &[content_type, 3, minor, hi, lo, ..] => {
+                (CHANGE_CIPHER_SPEC..=APPLICATION_DATA).contains(&content_type)
+                    && (1..=4).contains(&minor)
+                    && usize::from(u16::from_be_bytes([hi, lo])) <= MAX_RECORD_BODY
+            }
+            _ => false,
+        };
+        if header_like {
+            *self = RecordReader {
+                resynced: true,
+                ..RecordReader::default()
+            };
+        }
+        header_like
     }
 }
 
@@ -133,6 +182,23 @@ struct MessageReader {
 }
 
 impl MessageReader {
+    /// Passes over `n` missing bytes of a message body that is counted but not kept; false when
+    /// they cover a header or a hello's body.
+    fn skip(&mut self, n: usize, on: &mut impl FnMut(Event<'_>) -> Body) -> bool {
+        if self.header_len < 4 || self.keep || n > self.body_left {
+            return false;
+        }
+        self.body_left -= n;
+        if self.body_left == 0 {
+            self.header_len = 0;
+            on(Event::Handshake {
+                msg_type: self.msg_type,
+                body: None,
+            });
+        }
+        true
+    }
+
     fn feed(&mut self, mut bytes: &[u8], on: &mut impl FnMut(Event<'_>) -> Body) {
         // Bounded: each pass consumes at least one byte or returns.
         while !bytes.is_empty() {
@@ -150,6 +216,7 @@ impl MessageReader {
                 self.keep = matches!(msg_type, CLIENT_HELLO | SERVER_HELLO)
                     && self.body_left <= MAX_HELLO_BODY;
                 self.body.clear();
+                on(Event::HandshakeStart { msg_type });
             }
             let n = self.body_left.min(bytes.len());
             // A hello whole in this piece is read where it lies; one split across pieces is copied.
@@ -204,6 +271,7 @@ mod tests {
                     out.push((0, msg_type, body.map(<[u8]>::len)));
                     Body::Messages
                 }
+                Event::HandshakeStart { .. } => Body::Messages,
             });
         }
         out

@@ -36,6 +36,22 @@ fn handshake_record(messages: &[Vec<u8>]) -> Vec<u8> {
     record(HANDSHAKE, &messages.concat())
 }
 
+/// A record holding one ClientHello with `session_id` and extensions of these types.
+fn ch_record(session_id: &[u8], extension_types: &[u16]) -> Vec<u8> {
+    handshake_record(&[message(
+        CLIENT_HELLO,
+        &client_hello(session_id, extension_types),
+    )])
+}
+
+/// A record holding one ServerHello (see `server_hello`).
+fn sh_record(session_id: &[u8], tls13: bool, psk: bool, retry: bool) -> Vec<u8> {
+    handshake_record(&[message(
+        SERVER_HELLO,
+        &server_hello(session_id, tls13, psk, retry),
+    )])
+}
+
 /// A conversation: SYN, SYN-ACK, ACK, then payload each way; every segment 1 ms after the last.
 struct Conversation {
     t: i64,
@@ -100,6 +116,15 @@ impl Conversation {
         let seq = self.next[i];
         self.segment(from_client, false, seq, bytes, bytes.len() as u32);
         self.next[i] = seq.wrapping_add(bytes.len() as u32);
+        self
+    }
+
+    /// Sends `bytes` in one segment of which the capture keeps the first `kept`.
+    fn send_cut(&mut self, from_client: bool, bytes: &[u8], kept: usize) -> &mut Conversation {
+        self.send(from_client, bytes);
+        if let Some((_, captured)) = self.segs.last_mut() {
+            captured.truncate(kept);
+        }
         self
     }
 
@@ -176,6 +201,16 @@ fn types(h: &TlsHandshake) -> Vec<(u8, u32)> {
     h.messages.iter().collect()
 }
 
+/// A TLS 1.3 client's second flight: ChangeCipherSpec, its Finished and a request.
+fn tls13_client_finished_and_request() -> Vec<u8> {
+    [
+        record(CHANGE_CIPHER_SPEC, &[1]),
+        record(APPLICATION_DATA, &[0xf1; 53]),
+        record(APPLICATION_DATA, &[0xaa; 80]),
+    ]
+    .concat()
+}
+
 /// The server's first flight of a full TLS 1.2 handshake: four messages in one record.
 fn tls12_server_flight(session_id: &[u8]) -> Vec<u8> {
     handshake_record(&[
@@ -190,7 +225,7 @@ fn tls12_server_flight(session_id: &[u8]) -> Vec<u8> {
 /// bytes (SYN and SYN-ACK are segments 0 and 1).
 fn tls12_full(hello_segment: usize) -> Conversation {
     let mut c = Conversation::new();
-    let hello = handshake_record(&[message(CLIENT_HELLO, &client_hello(&[], &[10, 13]))]);
+    let hello = ch_record(&[], &[10, 13]);
     c.send_in(true, &hello, hello_segment)
         .s(&tls12_server_flight(&[3; 32]))
         .c(&[
@@ -252,13 +287,10 @@ fn records_and_messages_split_across_segments_read_the_same() {
 #[test]
 fn a_resent_segment_is_read_once() {
     let mut c = Conversation::new();
-    c.c(&handshake_record(&[message(
-        CLIENT_HELLO,
-        &client_hello(&[], &[]),
-    )]))
-    .resend_last()
-    .s(&tls12_server_flight(&[]))
-    .resend_last();
+    c.c(&ch_record(&[], &[]))
+        .resend_last()
+        .s(&tls12_server_flight(&[]))
+        .resend_last();
     let h = c.tls();
     assert_eq!(types(&h), vec![(1, 1), (2, 1), (11, 1), (12, 1), (14, 1)]);
     assert_eq!(h.client_hello, Some(c.ts(2)));
@@ -268,12 +300,9 @@ fn a_resent_segment_is_read_once() {
 fn a_reordered_segment_waits_for_the_one_before_it() {
     let mut c = Conversation::new();
     let flight = tls12_server_flight(&[]);
-    c.c(&handshake_record(&[message(
-        CLIENT_HELLO,
-        &client_hello(&[], &[]),
-    )]))
-    .send_in(false, &flight, 800)
-    .reorder_last_two();
+    c.c(&ch_record(&[], &[]))
+        .send_in(false, &flight, 800)
+        .reorder_last_two();
     let h = c.tls();
     assert_eq!(types(&h), vec![(1, 1), (2, 1), (11, 1), (12, 1), (14, 1)]);
     assert_eq!(h.server_stop, None);
@@ -283,14 +312,11 @@ fn a_reordered_segment_waits_for_the_one_before_it() {
 fn a_missing_segment_stops_reading_that_direction() {
     let mut c = Conversation::new();
     let flight = tls12_server_flight(&[]);
-    c.c(&handshake_record(&[message(
-        CLIENT_HELLO,
-        &client_hello(&[], &[]),
-    )]))
-    .send(false, &flight[..100])
-    .send(false, &flight[100..200])
-    .lose_last()
-    .send(false, &flight[200..]);
+    c.c(&ch_record(&[], &[]))
+        .send(false, &flight[..100])
+        .send(false, &flight[100..200])
+        .lose_last()
+        .send(false, &flight[200..]);
     for _ in 0..70 {
         c.s(&record(APPLICATION_DATA, &[0; 10]));
     }
@@ -302,29 +328,61 @@ fn a_missing_segment_stops_reading_that_direction() {
 }
 
 #[test]
-fn bytes_cut_by_the_snap_length_are_a_gap() {
+fn a_hello_cut_by_the_snap_length_is_not_counted() {
     let mut c = Conversation::new();
-    let hello = handshake_record(&[message(CLIENT_HELLO, &client_hello(&[], &[]))]);
-    c.c(&hello);
-    let (seg, bytes) = c.segs.pop().unwrap();
-    c.segs.push((seg, bytes[..20].to_vec()));
+    let hello = ch_record(&[], &[]);
+    c.send_cut(true, &hello, 20);
     let h = c.tls();
     assert_eq!(types(&h), vec![]);
-    assert_eq!(h.client_stop, Some(ReadStop::Gap));
+    assert!(h.client_cut);
+    // Timed from its header all the same.
+    assert_eq!(h.client_hello, Some(c.ts(2)));
+}
+
+#[test]
+fn cut_bytes_inside_a_certificate_are_passed_over() {
+    let mut c = Conversation::new();
+    c.c(&ch_record(&[], &[]));
+    // 500-byte segments of which 300 are captured: the cuts fall inside the Certificate's body,
+    // and every message header is in a captured part.
+    for chunk in tls12_server_flight(&[]).chunks(500) {
+        c.send_cut(false, chunk, 300);
+    }
+    let h = c.tls();
+    assert_eq!(types(&h), vec![(1, 1), (2, 1), (11, 1), (12, 1), (14, 1)]);
+    assert!(!h.server_cut);
+}
+
+#[test]
+fn after_a_cut_record_header_reading_resumes_at_a_segment_starting_a_record() {
+    let mut c = Conversation::new();
+    c.c(&ch_record(&[1; 32], &[43]))
+        .send_cut(
+            false,
+            &[
+                sh_record(&[1; 32], true, false, false),
+                record(CHANGE_CIPHER_SPEC, &[1]),
+                record(APPLICATION_DATA, &[0xe1; 900]),
+                record(APPLICATION_DATA, &[0xe2; 900]),
+            ]
+            .concat(),
+            150,
+        )
+        .c(&tls13_client_finished_and_request())
+        .s(&record(APPLICATION_DATA, &[0xbb; 200]));
+    let h = c.tls();
+    assert_eq!(types(&h), vec![(1, 1), (2, 1)]);
+    assert!(h.server_cut && !h.client_cut);
+    assert_eq!(h.client_finished, Some(c.ts(4)));
+    assert_eq!(h.server_first_data, Some(c.ts(5)));
+    assert_eq!(h.server_stop, Some(ReadStop::Done));
 }
 
 #[test]
 fn tls12_resumption_by_session_id() {
     let mut c = Conversation::new();
-    c.c(&handshake_record(&[message(
-        CLIENT_HELLO,
-        &client_hello(&[7; 32], &[35]),
-    )]))
-    .s(&[
-        handshake_record(&[message(
-            SERVER_HELLO,
-            &server_hello(&[7; 32], false, false, false),
-        )]),
+    c.c(&ch_record(&[7; 32], &[35])).s(&[
+        sh_record(&[7; 32], false, false, false),
         record(CHANGE_CIPHER_SPEC, &[1]),
         record(HANDSHAKE, &[0xee; 40]),
     ]
@@ -335,15 +393,8 @@ fn tls12_resumption_by_session_id() {
 #[test]
 fn tls12_resumption_without_a_certificate() {
     let mut c = Conversation::new();
-    c.c(&handshake_record(&[message(
-        CLIENT_HELLO,
-        &client_hello(&[], &[35]),
-    )]))
-    .s(&[
-        handshake_record(&[message(
-            SERVER_HELLO,
-            &server_hello(&[9; 32], false, false, false),
-        )]),
+    c.c(&ch_record(&[], &[35])).s(&[
+        sh_record(&[9; 32], false, false, false),
         record(CHANGE_CIPHER_SPEC, &[1]),
     ]
     .concat());
@@ -355,35 +406,26 @@ fn tls12_resumption_without_a_certificate() {
 #[test]
 fn tls13_retry_resumption_and_early_data() {
     let mut c = Conversation::new();
-    c.c(&handshake_record(&[message(
-        CLIENT_HELLO,
-        &client_hello(&[1; 32], &[43, 42, 41]),
-    )]))
-    .c(&record(APPLICATION_DATA, &[0xea; 200])) // 0-RTT request (segment 3)
-    .s(&[
-        handshake_record(&[message(
-            SERVER_HELLO,
-            &server_hello(&[1; 32], true, false, true),
-        )]),
-        record(CHANGE_CIPHER_SPEC, &[1]),
-    ]
-    .concat())
-    .c(&[
-        record(CHANGE_CIPHER_SPEC, &[1]),
-        handshake_record(&[message(CLIENT_HELLO, &client_hello(&[1; 32], &[43, 41]))]),
-    ]
-    .concat())
-    .s(&[
-        handshake_record(&[message(
-            SERVER_HELLO,
-            &server_hello(&[1; 32], true, true, false),
-        )]),
-        record(APPLICATION_DATA, &[0xe1; 90]), // EncryptedExtensions … Finished
-    ]
-    .concat()) // segment 6
-    .c(&record(APPLICATION_DATA, &[0xf1; 53])) // Finished (segment 7)
-    .c(&record(APPLICATION_DATA, &[0xaa; 80])) // request
-    .s(&record(APPLICATION_DATA, &[0xbb; 200])); // ticket or response (segment 9)
+    c.c(&ch_record(&[1; 32], &[43, 42, 41]))
+        .c(&record(APPLICATION_DATA, &[0xea; 200])) // 0-RTT request (segment 3)
+        .s(&[
+            sh_record(&[1; 32], true, false, true),
+            record(CHANGE_CIPHER_SPEC, &[1]),
+        ]
+        .concat())
+        .c(&[
+            record(CHANGE_CIPHER_SPEC, &[1]),
+            ch_record(&[1; 32], &[43, 41]),
+        ]
+        .concat())
+        .s(&[
+            sh_record(&[1; 32], true, true, false),
+            record(APPLICATION_DATA, &[0xe1; 90]), // EncryptedExtensions … Finished
+        ]
+        .concat()) // segment 6
+        .c(&record(APPLICATION_DATA, &[0xf1; 53])) // Finished (segment 7)
+        .c(&record(APPLICATION_DATA, &[0xaa; 80])) // request
+        .s(&record(APPLICATION_DATA, &[0xbb; 200])); // ticket or response (segment 9)
     let h = c.tls();
     assert_eq!(h.version, Some(TlsVersion::TLS_1_3));
     assert_eq!(types(&h), vec![(1, 2), (2, 2)]);
@@ -403,26 +445,15 @@ fn tls13_retry_resumption_and_early_data() {
 #[test]
 fn tls13_full_handshake_times_the_request_after_the_finished() {
     let mut c = Conversation::new();
-    c.c(&handshake_record(&[message(
-        CLIENT_HELLO,
-        &client_hello(&[1; 32], &[43]),
-    )]))
-    .s(&[
-        handshake_record(&[message(
-            SERVER_HELLO,
-            &server_hello(&[1; 32], true, false, false),
-        )]),
-        record(CHANGE_CIPHER_SPEC, &[1]),
-        record(APPLICATION_DATA, &[0xe1; 900]),
-    ]
-    .concat())
-    .c(&[
-        record(CHANGE_CIPHER_SPEC, &[1]),
-        record(APPLICATION_DATA, &[0xf1; 53]),
-        record(APPLICATION_DATA, &[0xaa; 80]),
-    ]
-    .concat())
-    .s(&record(APPLICATION_DATA, &[0xbb; 200]));
+    c.c(&ch_record(&[1; 32], &[43]))
+        .s(&[
+            sh_record(&[1; 32], true, false, false),
+            record(CHANGE_CIPHER_SPEC, &[1]),
+            record(APPLICATION_DATA, &[0xe1; 900]),
+        ]
+        .concat())
+        .c(&tls13_client_finished_and_request())
+        .s(&record(APPLICATION_DATA, &[0xbb; 200]));
     let h = c.tls();
     assert_eq!(h.resumption, None);
     assert_eq!((h.early_data_offered, h.early_data_records), (false, 0));

@@ -21,6 +21,9 @@ pub struct TlsTotals {
     pub early_data_sent: u64,
     /// HelloRetryRequests.
     pub hello_retry_requests: u64,
+    /// Connections whose reading the capture cut short: bytes cut off by the snap length or
+    /// missing.
+    pub incomplete: u64,
     /// Plaintext handshake messages by type.
     pub messages: HandshakeCounts,
     /// Records by content type.
@@ -38,6 +41,7 @@ impl TlsTotals {
         self.early_data_offered += u64::from(h.early_data_offered);
         self.early_data_sent += u64::from(h.early_data_records > 0);
         self.hello_retry_requests += u64::from(h.hello_retry_requests);
+        self.incomplete += u64::from(h.is_incomplete());
         self.messages.merge(&h.messages);
         let r = &mut self.records;
         r.change_cipher_spec += h.records.change_cipher_spec;
