@@ -64,6 +64,11 @@ struct Conversation {
 
 impl Conversation {
     fn new() -> Conversation {
+        Conversation::with_syn_data(&[])
+    }
+
+    /// A conversation whose SYN carries `data` (TCP Fast Open).
+    fn with_syn_data(data: &[u8]) -> Conversation {
         let mut c = Conversation {
             t: 0,
             client: "127.0.0.1:40000".parse().unwrap(),
@@ -71,9 +76,9 @@ impl Conversation {
             next: [100, u32::MAX - 10],
             segs: Vec::new(),
         };
-        c.segment(true, true, c.next[0], &[], 0);
+        c.segment(true, true, c.next[0], data, data.len() as u32);
         c.segment(false, true, c.next[1], &[], 0);
-        c.next = [c.next[0] + 1, c.next[1].wrapping_add(1)];
+        c.next = [c.next[0] + 1 + data.len() as u32, c.next[1].wrapping_add(1)];
         c
     }
 
@@ -461,6 +466,24 @@ fn tls13_full_handshake_times_the_request_after_the_finished() {
     assert_eq!(h.client_first_data, Some(c.ts(4)));
     assert_eq!(h.server_first_data, Some(c.ts(5)));
     assert_eq!(h.handshake_s(), Some(c.ts(4).secs_since(c.ts(2))));
+}
+
+#[test]
+fn a_client_hello_on_the_syn_is_read() {
+    let mut c = Conversation::with_syn_data(&ch_record(&[], &[43]));
+    c.s(&[
+        sh_record(&[], true, false, false),
+        record(CHANGE_CIPHER_SPEC, &[1]),
+        record(APPLICATION_DATA, &[0xe1; 900]),
+    ]
+    .concat())
+        .c(&tls13_client_finished_and_request());
+    let conn = c.track();
+    assert_eq!(conn.syn_data, ch_record(&[], &[43]).len() as u64);
+    let h = conn.tls().unwrap();
+    assert_eq!(h.client_hello, Some(c.ts(0)));
+    assert_eq!(h.version, Some(TlsVersion::TLS_1_3));
+    assert_eq!(h.client_first_data, Some(c.ts(3)));
 }
 
 // Tests for what is not TLS.
