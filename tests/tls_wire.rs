@@ -2,7 +2,8 @@
 //! curl and `openssl s_client` talking to `openssl s_server` on 127.0.0.1, with TLS 1.2 and 1.3,
 //! resumption, a HelloRetryRequest and 0-RTT data — are read by `synack analyze --json` and by
 //! tshark, and every connection's handshake message counts by type, version, HelloRetryRequests,
-//! resumption and early data records must agree.
+//! resumption and early data records must agree; and TLS over TCP Fast Open (curl to nginx, in a
+//! network namespace of its own), whose ClientHellos ride on the SYN.
 
 mod common;
 
@@ -61,6 +62,24 @@ fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
         assert!(Instant::now() < deadline, "{what}");
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// A temporary folder with a self-signed certificate for 127.0.0.1 (`cert.pem`, `key.pem`), when
+/// root, tshark and `tools` are there (a skip otherwise, a failure under CI).
+fn setup(test: &str, tools: &[&str]) -> Option<tempfile::TempDir> {
+    if !common::require_root(test)
+        || !common::have_tshark(test)
+        || !tools.iter().all(|tool| have(tool, test))
+    {
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    sh(
+        dir.path(),
+        "timeout 60 openssl req -x509 -newkey rsa:2048 -nodes -keyout key.pem -out cert.pem \
+         -days 1 -subj /CN=127.0.0.1",
+    );
+    Some(dir)
 }
 
 /// `openssl s_server` on 127.0.0.1:`port` with the test certificate and `args`; its stdin stays
@@ -217,22 +236,13 @@ fn synack_view(report: &Value) -> BTreeMap<usize, Seen> {
 
 #[test]
 fn tls_of_curl_and_openssl_agrees_with_tshark_as_root() {
-    let test = "tls_of_curl_and_openssl_agrees_with_tshark_as_root";
-    if !common::require_root(test)
-        || !common::have_tshark(test)
-        || !["openssl", "curl", "tcpdump"]
-            .iter()
-            .all(|tool| have(tool, test))
-    {
+    let Some(dir) = setup(
+        "tls_of_curl_and_openssl_agrees_with_tshark_as_root",
+        &["openssl", "curl", "tcpdump"],
+    ) else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
+    };
     let d = dir.path();
-    sh(
-        d,
-        "timeout 60 openssl req -x509 -newkey rsa:2048 -nodes -keyout key.pem -out cert.pem \
-         -days 1 -subj /CN=127.0.0.1",
-    );
     std::fs::write(d.join("request.txt"), "GET / HTTP/1.0\r\n\r\n").unwrap();
     // One server answers HTTP and takes X25519 only (so a client offering P-256 first gets a
     // HelloRetryRequest); the other accepts 0-RTT data (which -www does not allow).
@@ -351,4 +361,83 @@ fn tls_of_curl_and_openssl_agrees_with_tshark_as_root() {
     for line in text.lines() {
         assert!(line.chars().count() <= 100, "too wide: {line}");
     }
+}
+
+/// nginx's configuration for a TLS server on 127.0.0.1:`port` with TCP Fast Open, everything it
+/// writes kept in `dir`.
+fn nginx_conf(dir: &Path, port: u16) -> String {
+    let d = dir.display();
+    format!(
+        "daemon off;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\nevents {{ worker_connections 64; }}\n\
+         http {{\n  access_log off;\n  client_body_temp_path {d}; proxy_temp_path {d};\n  \
+         fastcgi_temp_path {d}; uwsgi_temp_path {d}; scgi_temp_path {d};\n  server {{\n    \
+         listen 127.0.0.1:{port} ssl fastopen=16;\n    ssl_certificate {d}/cert.pem;\n    \
+         ssl_certificate_key {d}/key.pem;\n    location / {{ return 200 \"hi\\n\"; }}\n  }}\n}}\n"
+    )
+}
+
+#[test]
+fn tls_client_hello_on_a_fast_open_syn_agrees_with_tshark_as_root() {
+    let Some(dir) = setup(
+        "tls_client_hello_on_a_fast_open_syn_agrees_with_tshark_as_root",
+        &["openssl", "curl", "tcpdump", "nginx", "unshare"],
+    ) else {
+        return;
+    };
+    let d = dir.path();
+    let port = 8443;
+    std::fs::write(d.join("nginx.conf"), nginx_conf(d, port)).unwrap();
+    // A network namespace of its own: its loopback, and a Fast Open setting for server and client
+    // that leaves the host's alone. The first connection gets the cookie, the later ones carry
+    // their ClientHello on the SYN.
+    let script = format!(
+        "set -e\n\
+         ip link set lo up\n\
+         sysctl -qw net.ipv4.tcp_fastopen=3\n\
+         timeout 30 tcpdump -i lo --immediate-mode -U -n -s 0 -w tfo.pcap tcp port {port} \
+         2>/dev/null & dump=$!\n\
+         i=0; while [ ! -s tfo.pcap ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done\n\
+         timeout 30 nginx -c {d}/nginx.conf & server=$!\n\
+         i=0; while ! [ -s nginx.pid ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done\n\
+         sleep 0.3\n\
+         for n in 1 2 3; do\n\
+           timeout 10 curl -sSk --tcp-fastopen --tlsv1.3 -o /dev/null https://127.0.0.1:{port}/\n\
+         done\n\
+         sleep 0.5; kill -INT $dump; wait $dump || true\n\
+         kill $server; wait $server || true\n",
+        d = d.display()
+    );
+    std::fs::write(d.join("run.sh"), script).unwrap();
+    sh(d, "timeout 90 unshare -n sh run.sh");
+
+    let capture = d.join("tfo.pcap");
+    let report = common::analyze_json(&capture, &[]);
+    let ours = synack_view(&report);
+    let theirs = tshark_view(&capture, &[port]);
+    assert_eq!(ours.len(), 3, "TLS connections: {ours:?}");
+    assert_eq!(ours, theirs, "synack (left) and tshark (right) disagree");
+    // Bytes on each connection's SYN, as tshark counts them.
+    let syn_data: BTreeMap<usize, u64> = tshark(
+        &capture,
+        &[port],
+        "tcp.flags.syn == 1 && tcp.flags.ack == 0",
+        &["tcp.stream", "tcp.len"],
+    )
+    .iter()
+    .map(|f| (f[0].parse().unwrap(), f[1].parse().unwrap()))
+    .collect();
+    let mut on_syn = 0;
+    for c in report["connections"].as_array().unwrap() {
+        let stream = c["stream"].as_u64().unwrap() as usize;
+        assert_eq!(c["tfo_syn_data"], syn_data[&stream], "stream {stream}");
+        if c["tfo_syn_data"].as_u64() > Some(0) {
+            on_syn += 1;
+            assert_eq!(c["tls"]["client_hello"], 1, "{}", c["tls"]);
+            assert!(c["tls"]["handshake_s"].as_f64().is_some(), "{}", c["tls"]);
+        }
+    }
+    assert_eq!(
+        on_syn, 2,
+        "the later two connections carry data on their SYN"
+    );
 }
