@@ -108,7 +108,7 @@ fn assert_sane(tracked: &TrackedCapture, what: &str) {
     )
     .to_string();
     let _ = tables::phase_summary_table(&phases.finish()).to_string();
-    let _ = tables::tls_table(&tracked.connections[..shown], 0).to_string();
+    let _ = tables::tls_table(&tracked.connections[..shown]).to_string();
     let _ = tables::tls_totals_table(&tls).to_string();
     assert!(!pattern.describe().is_empty(), "{what}");
 }

@@ -189,14 +189,17 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
             )?;
             if tls.connections > 0 {
                 let shown = rows.iter().filter(|c| c.tls().is_some()).count();
-                let hidden = (tls.connections as usize).saturating_sub(shown);
                 writeln!(
                     stdout,
-                    "{}\n{}\n{}\n",
+                    "{}\n{}",
                     wrap(text::TLS_HEADING.to_string()),
-                    fit(tables::tls_table(&rows, hidden)),
-                    fit(tables::tls_totals_table(&tls))
+                    fit(tables::tls_table(&rows))
                 )?;
+                let hidden = (tls.connections as usize).saturating_sub(shown);
+                if let Some(line) = text::tls_hidden(hidden) {
+                    writeln!(stdout, "{line}")?;
+                }
+                writeln!(stdout, "{}\n", fit(tables::tls_totals_table(&tls)))?;
                 if tls.incomplete > 0 {
                     writeln!(stdout, "{}\n", wrap(text::TLS_READ_NOTE.to_string()))?;
                 }

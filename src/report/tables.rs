@@ -381,9 +381,8 @@ pub fn slow_start_table(stats: &[ResponseStats]) -> Table {
 }
 
 /// One row per connection that spoke TLS: version, resumption, early data, and the times from
-/// its ClientHello to each side's first application data record; a "… N more" row for the
-/// `hidden` ones not given.
-pub fn tls_table(conns: &[Connection], hidden: usize) -> Table {
+/// its ClientHello to each side's first application data record.
+pub fn tls_table(conns: &[Connection]) -> Table {
     let mut t = table(&[
         "#",
         "version",
@@ -430,9 +429,6 @@ pub fn tls_table(conns: &[Connection], hidden: usize) -> Table {
             time(h.server_data_s()),
             read.to_string(),
         ]);
-    }
-    if hidden > 0 {
-        t.add_row(vec![format!("… {hidden} more (--all shows them)")]);
     }
     t
 }

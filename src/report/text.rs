@@ -456,6 +456,11 @@ pub fn resumption(r: Option<Resumption>) -> &'static str {
     }
 }
 
+/// The line under the TLS table when it leaves connections out.
+pub fn tls_hidden(hidden: usize) -> Option<String> {
+    (hidden > 0).then(|| format!("… {hidden} more TLS connections (--all shows them)"))
+}
+
 /// What the TLS table's "read" column means.
 pub const TLS_READ_NOTE: &str = "read: ok; cut = the snap length cut off bytes that had to be \
      read, records were counted again from the next segment starting with one, handshake messages \
