@@ -151,7 +151,7 @@ fn handshake_types(counts: impl Iterator<Item = (u8, u32)>) -> BTreeMap<u8, u64>
 }
 
 /// "1.2", "1.3", or the wire value in hex.
-fn tls_version_json(v: crate::track::tls::TlsVersion) -> String {
+fn protocol_version_json(v: crate::track::tls::ProtocolVersion) -> String {
     match v.0 {
         0x0300 => "ssl3.0".into(),
         0x0301..=0x0304 => format!("1.{}", v.0 - 0x0301),
@@ -202,7 +202,7 @@ impl TlsJson {
     pub fn of(h: &TlsHandshake) -> TlsJson {
         let unix = |ts: Option<Ts>| ts.map(Ts::as_secs_f64);
         TlsJson {
-            version: h.version.map(tls_version_json),
+            version: h.version.map(protocol_version_json),
             client_hello: h.client_hellos(),
             server_hello: h.server_hellos(),
             hello_retry_request: h.hello_retry_requests,
@@ -254,7 +254,7 @@ impl TlsTotalsJson {
             versions: t
                 .versions
                 .iter()
-                .map(|(&v, &n)| (tls_version_json(v), n))
+                .map(|(&v, &n)| (protocol_version_json(v), n))
                 .collect(),
             resumed: t.resumed,
             early_data_offered: t.early_data_offered,

@@ -416,7 +416,8 @@ pub fn tls_table(conns: &[Connection]) -> Table {
         };
         t.add_row(vec![
             c.stream.to_string(),
-            h.version.map_or_else(|| "—".to_string(), text::tls_version),
+            h.version
+                .map_or_else(|| "—".to_string(), text::protocol_version),
             format!(
                 "{}/{}/{}",
                 h.client_hellos(),
@@ -442,7 +443,7 @@ pub fn tls_totals_table(totals: &TlsTotals) -> Table {
     };
     row("connections".into(), totals.connections);
     for (&v, &n) in &totals.versions {
-        row(text::tls_version(v), n);
+        row(text::protocol_version(v), n);
     }
     row("resumed".into(), totals.resumed);
     row("early data offered".into(), totals.early_data_offered);

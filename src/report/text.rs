@@ -9,7 +9,7 @@ use super::width::{fit, wrap_prose};
 use crate::analysis::attribution::{Attribution, Row};
 use crate::analysis::comparison::{Comparison, FastOpen, ResponseStats};
 use crate::analysis::model::{Effect, ModelGap};
-use crate::track::tls::{Resumption, TlsTotals, TlsVersion};
+use crate::track::tls::{ProtocolVersion, Resumption, TlsTotals};
 use crate::transfer::client::Mode;
 
 /// Below this measured round trip the network is not what the comparison shows.
@@ -411,7 +411,7 @@ pub fn comparison(cmp: &Comparison, width: Option<u16>, all_files: bool) -> Stri
 }
 
 /// A TLS version as people write it ("TLS 1.3"); unknown values in hex.
-pub fn tls_version(v: TlsVersion) -> String {
+pub fn protocol_version(v: ProtocolVersion) -> String {
     match v.0 {
         0x0300 => "SSL 3.0".into(),
         0x0301 => "TLS 1.0".into(),
@@ -474,7 +474,7 @@ pub const TLS_HEADING: &str =
 pub fn tls_note(totals: &TlsTotals) -> Option<String> {
     let tls13 = totals
         .versions
-        .get(&TlsVersion::TLS_1_3)
+        .get(&ProtocolVersion::TLS_1_3)
         .copied()
         .unwrap_or(0);
     (tls13 > 0).then(|| {

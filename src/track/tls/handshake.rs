@@ -23,15 +23,16 @@ use super::record::{
 use crate::timeline::Ts;
 use crate::track::connection::Side;
 
-/// A TLS protocol version as the wire spells it (0x0303 is TLS 1.2, 0x0304 TLS 1.3).
+/// A TLS version as the wire spells it, RFC 8446's `ProtocolVersion` (0x0303 is TLS 1.2, 0x0304
+/// TLS 1.3): any value a capture may hold, unlike the versions synack itself speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct TlsVersion(pub u16);
+pub struct ProtocolVersion(pub u16);
 
-impl TlsVersion {
+impl ProtocolVersion {
     /// TLS 1.2.
-    pub const TLS_1_2: TlsVersion = TlsVersion(0x0303);
+    pub const TLS_1_2: ProtocolVersion = ProtocolVersion(0x0303);
     /// TLS 1.3.
-    pub const TLS_1_3: TlsVersion = TlsVersion(0x0304);
+    pub const TLS_1_3: ProtocolVersion = ProtocolVersion(0x0304);
 }
 
 /// How the capture shows that a handshake resumed a session.
@@ -121,7 +122,7 @@ pub enum ReadStop {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TlsHandshake {
     /// The version the server chose (from its ServerHello or HelloRetryRequest), once seen.
-    pub version: Option<TlsVersion>,
+    pub version: Option<ProtocolVersion>,
     /// The first ClientHello (the segment that carried its header).
     pub client_hello: Option<Ts>,
     /// The first ServerHello that is not a HelloRetryRequest.
@@ -257,7 +258,7 @@ impl HandshakeWatch {
     }
 
     fn is_tls13(&self) -> bool {
-        self.summary.version == Some(TlsVersion::TLS_1_3)
+        self.summary.version == Some(ProtocolVersion::TLS_1_3)
     }
 
     /// Takes one event `side` sent at `ts`; answers a record header with whether to read its body.
@@ -343,18 +344,18 @@ impl HandshakeWatch {
                 };
                 if hello.retry_request {
                     s.hello_retry_requests += 1;
-                    s.version = Some(TlsVersion(hello.version));
+                    s.version = Some(ProtocolVersion(hello.version));
                     return;
                 }
                 if s.server_hello.is_some() {
                     return;
                 }
                 s.server_hello = Some(ts);
-                s.version = Some(TlsVersion(hello.version));
+                s.version = Some(ProtocolVersion(hello.version));
                 let echoed = self
                     .client_session_id
                     .is_some_and(|id| !id.is_empty() && id == hello.session_id);
-                s.resumption = if TlsVersion(hello.version) == TlsVersion::TLS_1_3 {
+                s.resumption = if ProtocolVersion(hello.version) == ProtocolVersion::TLS_1_3 {
                     hello.pre_shared_key.then_some(Resumption::PreSharedKey)
                 } else {
                     echoed.then_some(Resumption::SessionId)

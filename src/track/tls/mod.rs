@@ -14,7 +14,7 @@ mod stream;
 mod totals;
 
 pub use handshake::{
-    HandshakeCounts, ReadStop, RecordCounts, Resumption, TlsHandshake, TlsVersion,
+    HandshakeCounts, ProtocolVersion, ReadStop, RecordCounts, Resumption, TlsHandshake,
 };
 pub use totals::TlsTotals;
 

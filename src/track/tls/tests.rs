@@ -8,7 +8,7 @@ use super::hello::fixtures::{client_hello, server_hello};
 use super::record::{
     APPLICATION_DATA, CERTIFICATE, CHANGE_CIPHER_SPEC, CLIENT_HELLO, HANDSHAKE, SERVER_HELLO,
 };
-use super::{ReadStop, Resumption, TlsHandshake, TlsVersion};
+use super::{ProtocolVersion, ReadStop, Resumption, TlsHandshake};
 use crate::capture::segment::{FlowKey, Segment, TcpFlags};
 use crate::timeline::Ts;
 use crate::track::{Connection, Tracker};
@@ -256,7 +256,7 @@ fn tls12_full(hello_segment: usize) -> Conversation {
 fn tls12_full_handshake_counts_every_plaintext_message() {
     let c = tls12_full(1000);
     let h = c.tls();
-    assert_eq!(h.version, Some(TlsVersion::TLS_1_2));
+    assert_eq!(h.version, Some(ProtocolVersion::TLS_1_2));
     assert_eq!(
         types(&h),
         vec![(1, 1), (2, 1), (4, 1), (11, 1), (12, 1), (14, 1), (16, 1)]
@@ -432,7 +432,7 @@ fn tls13_retry_resumption_and_early_data() {
         .c(&record(APPLICATION_DATA, &[0xaa; 80])) // request
         .s(&record(APPLICATION_DATA, &[0xbb; 200])); // ticket or response (segment 9)
     let h = c.tls();
-    assert_eq!(h.version, Some(TlsVersion::TLS_1_3));
+    assert_eq!(h.version, Some(ProtocolVersion::TLS_1_3));
     assert_eq!(types(&h), vec![(1, 2), (2, 2)]);
     assert_eq!(
         (h.client_hellos(), h.server_hellos(), h.hello_retry_requests),
@@ -482,7 +482,7 @@ fn a_client_hello_on_the_syn_is_read() {
     assert_eq!(conn.syn_data, ch_record(&[], &[43]).len() as u64);
     let h = conn.tls().unwrap();
     assert_eq!(h.client_hello, Some(c.ts(0)));
-    assert_eq!(h.version, Some(TlsVersion::TLS_1_3));
+    assert_eq!(h.version, Some(ProtocolVersion::TLS_1_3));
     assert_eq!(h.client_first_data, Some(c.ts(3)));
 }
 

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use super::handshake::{HandshakeCounts, RecordCounts, TlsHandshake, TlsVersion};
+use super::handshake::{HandshakeCounts, ProtocolVersion, RecordCounts, TlsHandshake};
 
 /// TLS counted over many connections.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -12,7 +12,7 @@ pub struct TlsTotals {
     /// Connections that spoke TLS.
     pub connections: u64,
     /// Connections by the version their server chose (those whose ServerHello was seen).
-    pub versions: BTreeMap<TlsVersion, u64>,
+    pub versions: BTreeMap<ProtocolVersion, u64>,
     /// Connections that resumed a session.
     pub resumed: u64,
     /// Connections whose ClientHello offered early data.
