@@ -90,12 +90,16 @@ fn assert_sane(tracked: &TrackedCapture, what: &str) {
     }
     let mut pattern = RequestPattern::default();
     let mut phases = PhaseAccumulator::default();
+    let mut tls = synack::track::tls::TlsTotals::default();
     for c in &tracked.connections {
         assert!(json::connection(c).is_object(), "{what}");
         pattern.add(c);
         phases.add(&ConnectionTimeline::from_capture(c));
+        if let Some(h) = c.tls() {
+            tls.add(h);
+        }
     }
-    let summary = json::capture_summary(&tracked.counts, &totals, &pattern.describe());
+    let summary = json::capture_summary(&tracked.counts, &totals, &tls, &pattern.describe());
     assert!(summary.is_object(), "{what}");
     let shown = tracked.connections.len().min(20);
     let _ = tables::connection_table(
@@ -104,6 +108,8 @@ fn assert_sane(tracked: &TrackedCapture, what: &str) {
     )
     .to_string();
     let _ = tables::phase_summary_table(&phases.finish()).to_string();
+    let _ = tables::tls_table(&tracked.connections[..shown]).to_string();
+    let _ = tables::tls_totals_table(&tls).to_string();
     assert!(!pattern.describe().is_empty(), "{what}");
 }
 

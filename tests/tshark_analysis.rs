@@ -54,19 +54,7 @@ fn tshark_rows(path: &Path, extra: &[&str]) -> Vec<(Packet, Vec<String>)> {
     for f in fields.iter().chain(extra) {
         args.extend(["-e", f]);
     }
-    let out = Command::new("tshark")
-        .arg("-r")
-        .arg(path)
-        .args(&args)
-        .env("HOME", std::env::temp_dir())
-        .output()
-        .expect("run tshark");
-    assert!(
-        out.status.success(),
-        "tshark: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
+    common::tshark_stdout(path, &args)
         .lines()
         .map(|line| {
             let f: Vec<&str> = line.split(';').collect();

@@ -65,6 +65,16 @@ pub enum Decoded {
     Truncated,
 }
 
+/// A decoded frame and the TCP payload bytes the capture holds for it (fewer than
+/// `Segment::payload_len` when the snap length cut the frame; empty when it is not TCP).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DecodedFrame<'a> {
+    /// What the frame turned out to be.
+    pub decoded: Decoded,
+    /// The captured TCP payload.
+    pub payload: &'a [u8],
+}
+
 /// Where the network layer of a frame starts.
 enum Start<'a> {
     /// An Ethernet frame (with optional VLAN tags).
@@ -158,6 +168,8 @@ pub struct Decoder {
     defrag: IpDefragPool<Ts, ()>,
     /// Fragments seen, to expire incomplete datagrams now and then.
     fragments: u64,
+    /// The TCP payload of the latest reassembled datagram (its buffer goes back to the pool).
+    reassembled: Vec<u8>,
 }
 
 impl Decoder {
@@ -167,44 +179,67 @@ impl Decoder {
             link,
             defrag: IpDefragPool::new(),
             fragments: 0,
+            reassembled: Vec::new(),
         }
     }
 
     /// Decodes one frame.
     pub fn decode(&mut self, ts: Ts, data: &[u8], wire_len: u32) -> Decoded {
+        self.decode_frame(ts, data, wire_len).decoded
+    }
+
+    /// Decodes one frame and hands out its captured TCP payload too, for the tracker's TLS
+    /// reading: a slice of `data`, or of the datagram this frame completed.
+    pub fn decode_frame<'a>(
+        &'a mut self,
+        ts: Ts,
+        data: &'a [u8],
+        wire_len: u32,
+    ) -> DecodedFrame<'a> {
+        let nothing = |decoded| DecodedFrame {
+            decoded,
+            payload: &[],
+        };
         let start = match start(self.link, data) {
             Ok(start) => start,
-            Err(decoded) => return decoded,
+            Err(decoded) => return nothing(decoded),
         };
         // Straight to the IP header: the whole-packet slicer copies a large result per frame.
         let ip_bytes = match start {
             Start::Ethernet(d) => match ethernet_payload(d) {
                 Ok(Some(ip)) => ip,
-                Ok(None) => return Decoded::NotTcp,
-                Err(()) => return Decoded::Truncated,
+                Ok(None) => return nothing(Decoded::NotTcp),
+                Err(()) => return nothing(Decoded::Truncated),
             },
             Start::EtherType(ether_type, d) if is_ip(ether_type) => d,
-            Start::EtherType(..) => return Decoded::NotTcp,
+            Start::EtherType(..) => return nothing(Decoded::NotTcp),
             // A LINKTYPE_IPV4 / _IPV6 capture holds one family only.
             Start::Ip(d)
                 if self.link == LinkType::Ipv4 && d.first().is_some_and(|b| b >> 4 != 4) =>
             {
-                return Decoded::NotTcp;
+                return nothing(Decoded::NotTcp);
             }
             Start::Ip(d)
                 if self.link == LinkType::Ipv6 && d.first().is_some_and(|b| b >> 4 != 6) =>
             {
-                return Decoded::NotTcp;
+                return nothing(Decoded::NotTcp);
             }
             Start::Ip(d) => d,
         };
         let ip = match LaxIpSlice::from_slice(ip_bytes) {
             Ok((ip, _)) => ip,
-            Err(etherparse::err::ip::LaxHeaderSliceError::Len(_)) => return Decoded::Truncated,
-            Err(_) => return Decoded::NotTcp,
+            Err(etherparse::err::ip::LaxHeaderSliceError::Len(_)) => {
+                return nothing(Decoded::Truncated);
+            }
+            Err(_) => return nothing(Decoded::NotTcp),
         };
         if ip.is_fragmenting_payload() {
-            return self.reassemble(&start, ts, wire_len);
+            let decoded = self.reassemble(&start, ts, wire_len);
+            let payload = match decoded {
+                Decoded::Tcp(_) => self.reassembled.as_slice(),
+                _ => &[],
+            };
+            return DecodedFrame { decoded, payload };
         }
         tcp_from_ip(&ip, ts, wire_len)
     }
@@ -238,7 +273,11 @@ impl Decoder {
         match self.defrag.process_sliced_packet(&strict, ts, ()) {
             Ok(Some(datagram)) if datagram.ip_number == ip_number::TCP => {
                 let decoded = match TcpSlice::from_slice(&datagram.payload) {
-                    Ok(tcp) => segment(src, dst, &tcp, datagram.payload.len(), ts, wire_len),
+                    Ok(tcp) => {
+                        self.reassembled.clear();
+                        self.reassembled.extend_from_slice(tcp.payload());
+                        segment(src, dst, &tcp, datagram.payload.len(), ts, wire_len).decoded
+                    }
                     Err(_) => Decoded::NotTcp,
                 };
                 self.defrag.return_buf(datagram);
@@ -258,15 +297,23 @@ pub fn decode(link: LinkType, ts: Ts, data: &[u8], wire_len: u32) -> Decoded {
     Decoder::new(link).decode(ts, data, wire_len)
 }
 
-fn tcp_from_ip(ip: &LaxIpSlice<'_>, ts: Ts, wire_len: u32) -> Decoded {
+fn tcp_from_ip<'a>(ip: &LaxIpSlice<'a>, ts: Ts, wire_len: u32) -> DecodedFrame<'a> {
+    let nothing = |decoded| DecodedFrame {
+        decoded,
+        payload: &[],
+    };
     let payload = ip.payload();
     if payload.ip_number != ip_number::TCP {
-        return Decoded::NotTcp;
+        return nothing(Decoded::NotTcp);
     }
     let tcp = match TcpSlice::from_slice(payload.payload) {
         Ok(tcp) => tcp,
-        Err(etherparse::err::tcp::HeaderSliceError::Len(_)) => return Decoded::Truncated,
-        Err(etherparse::err::tcp::HeaderSliceError::Content(_)) => return Decoded::NotTcp,
+        Err(etherparse::err::tcp::HeaderSliceError::Len(_)) => {
+            return nothing(Decoded::Truncated);
+        }
+        Err(etherparse::err::tcp::HeaderSliceError::Content(_)) => {
+            return nothing(Decoded::NotTcp);
+        }
     };
     // The payload length comes from the IP header, so a short snap length does not hide data.
     let ip_payload_len = if payload.incomplete {
@@ -293,14 +340,14 @@ fn tcp_from_ip(ip: &LaxIpSlice<'_>, ts: Ts, wire_len: u32) -> Decoded {
     )
 }
 
-fn segment(
+fn segment<'a>(
     src: IpAddr,
     dst: IpAddr,
-    tcp: &TcpSlice<'_>,
+    tcp: &TcpSlice<'a>,
     ip_payload_len: usize,
     ts: Ts,
     wire_len: u32,
-) -> Decoded {
+) -> DecodedFrame<'a> {
     let header_len = tcp.header_slice().len();
     let payload_len = u32::try_from(ip_payload_len.saturating_sub(header_len)).unwrap_or(u32::MAX);
     let src = SocketAddr::new(src, tcp.source_port());
@@ -311,7 +358,8 @@ fn segment(
     } else {
         SynOptions::default()
     };
-    Decoded::Tcp(Segment {
+    let payload = tcp.payload();
+    let decoded = Decoded::Tcp(Segment {
         ts,
         key,
         dir,
@@ -327,10 +375,11 @@ fn segment(
         window: tcp.window_size(),
         payload_len,
         wire_len,
-        http: http_start(tcp.payload()),
+        http: http_start(payload),
         mss: options.mss,
         window_scale: options.window_scale,
-    })
+    });
+    DecodedFrame { decoded, payload }
 }
 
 /// The options a SYN negotiates that the tracker reads.

@@ -11,8 +11,9 @@ use crate::analysis::drawn::draw;
 use crate::analysis::pattern::RequestPattern;
 use crate::analysis::phases::{ConnectionTimeline, PhaseAccumulator};
 use crate::cli::AnalyzeArgs;
-use crate::report::{csv as csv_rows, html, json, tables};
+use crate::report::{csv as csv_rows, html, json, tables, text};
 use crate::track::reader::CaptureReader;
+use crate::track::tls::TlsTotals;
 use crate::track::trace::{TraceRequest, trace_connections};
 use crate::track::{Connection, Totals};
 
@@ -61,6 +62,7 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
         }
     };
     let mut totals = Totals::default();
+    let mut tls = TlsTotals::default();
     let mut phases = PhaseAccumulator::default();
     let mut pattern = RequestPattern::default();
     let mut page = args.html.as_ref().map(|_| HtmlCollector::default());
@@ -72,6 +74,9 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
     }
     let counts = reader.read(|conn| {
         totals.add(&Totals::of([&conn]));
+        if let Some(h) = conn.tls() {
+            tls.add(h);
+        }
         pattern.add(&conn);
         if let Some(page) = &mut page {
             page.add(&conn);
@@ -134,8 +139,12 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
     }
     match output {
         Output::Json { .. } => {
-            let summary =
-                serde_json::to_string(&json::capture_summary(&counts, &totals, &description))?;
+            let summary = serde_json::to_string(&json::capture_summary(
+                &counts,
+                &totals,
+                &tls,
+                &description,
+            ))?;
             // The summary object's fields follow the streamed array inside the same object.
             writeln!(
                 stdout,
@@ -178,6 +187,26 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
                 "Phases (connections in order of their first packet)\n{}\n",
                 fit(tables::phase_summary_table(&phases.finish()))
             )?;
+            if tls.connections > 0 {
+                let shown = rows.iter().filter(|c| c.tls().is_some()).count();
+                writeln!(
+                    stdout,
+                    "{}\n{}",
+                    wrap(text::TLS_HEADING.to_string()),
+                    fit(tables::tls_table(&rows))
+                )?;
+                let hidden = (tls.connections as usize).saturating_sub(shown);
+                if let Some(line) = text::tls_hidden(hidden) {
+                    writeln!(stdout, "{line}")?;
+                }
+                writeln!(stdout, "{}\n", fit(tables::tls_totals_table(&tls)))?;
+                if tls.incomplete > 0 {
+                    writeln!(stdout, "{}\n", wrap(text::TLS_READ_NOTE.to_string()))?;
+                }
+                if let Some(note) = text::tls_note(&tls) {
+                    writeln!(stdout, "{}\n", wrap(note))?;
+                }
+            }
             writeln!(stdout, "{}", wrap(description))?;
         }
     }

@@ -1,6 +1,8 @@
 //! Report layer: the JSON contract other tools read (`report.json`, `--json`, `analyze --json`).
 //! Keys listed in the README stay; new ones may be added.
 
+use std::collections::BTreeMap;
+
 use serde_json::{Value, json};
 
 use crate::analysis::comparison::{Comparison, ModeResult, RunResult};
@@ -9,6 +11,7 @@ use crate::track::reader::FrameCounts;
 use std::net::SocketAddr;
 
 use crate::timeline::Ts;
+use crate::track::tls::{ReadStop, RecordCounts, Resumption, TlsHandshake, TlsTotals};
 use crate::track::{CloseKind, Connection, Exchange, FlagCounts, TcpState, Totals};
 
 /// Packet counts as JSON: the report's own field names, whatever the tracker calls them.
@@ -119,6 +122,151 @@ impl ExchangeJson {
     }
 }
 
+/// TLS records by content type as JSON.
+#[derive(Debug, serde::Serialize)]
+pub struct TlsRecordsJson {
+    change_cipher_spec: u32,
+    alert: u32,
+    handshake: u32,
+    application_data: u32,
+    heartbeat: u32,
+}
+
+impl TlsRecordsJson {
+    fn of(r: &RecordCounts) -> TlsRecordsJson {
+        TlsRecordsJson {
+            change_cipher_spec: r.change_cipher_spec,
+            alert: r.alert,
+            handshake: r.handshake,
+            application_data: r.application_data,
+            heartbeat: r.heartbeat,
+        }
+    }
+}
+
+/// Plaintext handshake messages by type, keyed by the wire's type number ("1" ClientHello, "2"
+/// ServerHello, …).
+fn handshake_types(counts: impl Iterator<Item = (u8, u32)>) -> BTreeMap<u8, u64> {
+    counts.map(|(t, n)| (t, u64::from(n))).collect()
+}
+
+/// "1.2", "1.3", or the wire value in hex.
+fn protocol_version_json(v: crate::track::tls::ProtocolVersion) -> String {
+    match v.0 {
+        0x0300 => "ssl3.0".into(),
+        0x0301..=0x0304 => format!("1.{}", v.0 - 0x0301),
+        other => format!("0x{other:04x}"),
+    }
+}
+
+fn read_stop_name(stop: ReadStop) -> &'static str {
+    match stop {
+        ReadStop::Done => "done",
+        ReadStop::Gap => "gap",
+        ReadStop::NotTls => "not_tls",
+    }
+}
+
+/// One connection's TLS handshake as counted on the wire. `client_hello` and `server_hello` are
+/// counts of messages (a HelloRetryRequest is counted apart, not as a ServerHello); the times of
+/// the first ones are the `*_unix_s` fields. `handshake_s` is the first ClientHello → the client's
+/// first application data record; `server_data_s` the first ClientHello → the server's.
+#[derive(Debug, serde::Serialize)]
+pub struct TlsJson {
+    version: Option<String>,
+    client_hello: u32,
+    server_hello: u32,
+    hello_retry_request: u32,
+    resumed: bool,
+    resumption: Option<&'static str>,
+    early_data: bool,
+    early_data_offered: bool,
+    early_data_records: u32,
+    handshake_s: Option<f64>,
+    server_data_s: Option<f64>,
+    client_hello_unix_s: Option<f64>,
+    server_hello_unix_s: Option<f64>,
+    client_finished_unix_s: Option<f64>,
+    client_first_data_unix_s: Option<f64>,
+    server_first_data_unix_s: Option<f64>,
+    handshake_types: BTreeMap<u8, u64>,
+    records: TlsRecordsJson,
+    client_read: Option<&'static str>,
+    server_read: Option<&'static str>,
+    client_cut: bool,
+    server_cut: bool,
+}
+
+impl TlsJson {
+    /// The JSON view of `h`.
+    pub fn of(h: &TlsHandshake) -> TlsJson {
+        let unix = |ts: Option<Ts>| ts.map(Ts::as_secs_f64);
+        TlsJson {
+            version: h.version.map(protocol_version_json),
+            client_hello: h.client_hellos(),
+            server_hello: h.server_hellos(),
+            hello_retry_request: h.hello_retry_requests,
+            resumed: h.resumed(),
+            resumption: h.resumption.map(|r| match r {
+                Resumption::PreSharedKey => "pre_shared_key",
+                Resumption::SessionId => "session_id",
+                Resumption::NoCertificate => "no_certificate",
+            }),
+            early_data: h.early_data_records > 0,
+            early_data_offered: h.early_data_offered,
+            early_data_records: h.early_data_records,
+            handshake_s: h.handshake_s(),
+            server_data_s: h.server_data_s(),
+            client_hello_unix_s: unix(h.client_hello),
+            server_hello_unix_s: unix(h.server_hello),
+            client_finished_unix_s: unix(h.client_finished),
+            client_first_data_unix_s: unix(h.client_first_data),
+            server_first_data_unix_s: unix(h.server_first_data),
+            handshake_types: handshake_types(h.messages.iter()),
+            records: TlsRecordsJson::of(&h.records),
+            client_read: h.client_stop.map(read_stop_name),
+            server_read: h.server_stop.map(read_stop_name),
+            client_cut: h.client_cut,
+            server_cut: h.server_cut,
+        }
+    }
+}
+
+/// TLS over a capture's connections as JSON.
+#[derive(Debug, serde::Serialize)]
+pub struct TlsTotalsJson {
+    connections: u64,
+    versions: BTreeMap<String, u64>,
+    resumed: u64,
+    early_data_offered: u64,
+    early_data_sent: u64,
+    hello_retry_request: u64,
+    incomplete: u64,
+    handshake_types: BTreeMap<u8, u64>,
+    records: TlsRecordsJson,
+}
+
+impl TlsTotalsJson {
+    /// The JSON view of `t`.
+    pub fn of(t: &TlsTotals) -> TlsTotalsJson {
+        TlsTotalsJson {
+            connections: t.connections,
+            versions: t
+                .versions
+                .iter()
+                .map(|(&v, &n)| (protocol_version_json(v), n))
+                .collect(),
+            resumed: t.resumed,
+            early_data_offered: t.early_data_offered,
+            early_data_sent: t.early_data_sent,
+            hello_retry_request: t.hello_retry_requests,
+            incomplete: t.incomplete,
+            handshake_types: handshake_types(t.messages.iter()),
+            records: TlsRecordsJson::of(&t.records),
+        }
+    }
+}
+
 /// RFC 9293's name of a state, as in the RFC's figures.
 fn state_name(state: TcpState) -> &'static str {
     match state {
@@ -171,6 +319,7 @@ pub struct ConnectionJson {
     server_state: &'static str,
     mss: Option<u16>,
     tfo_syn_data: u64,
+    tls: Option<TlsJson>,
     exchanges: Vec<ExchangeJson>,
 }
 
@@ -200,6 +349,7 @@ impl ConnectionJson {
             server_state: state_name(c.server_state),
             mss: c.mss(),
             tfo_syn_data: c.syn_data,
+            tls: c.tls().map(TlsJson::of),
             exchanges: c.exchanges.iter().map(ExchangeJson::of).collect(),
         }
     }
@@ -211,7 +361,12 @@ pub fn connection(c: &Connection) -> Value {
 }
 
 /// The fields of `analyze --json` other than `connections`, which are streamed before them.
-pub fn capture_summary(counts: &FrameCounts, totals: &Totals, pattern: &str) -> Value {
+pub fn capture_summary(
+    counts: &FrameCounts,
+    totals: &Totals,
+    tls: &TlsTotals,
+    pattern: &str,
+) -> Value {
     json!({
         "packets": counts.frames,
         "fragments": counts.fragments,
@@ -219,6 +374,7 @@ pub fn capture_summary(counts: &FrameCounts, totals: &Totals, pattern: &str) -> 
         "truncated_frames": counts.truncated,
         "cut_off": counts.cut_off.as_ref().map(ToString::to_string),
         "totals": TotalsJson::of(totals),
+        "tls": TlsTotalsJson::of(tls),
         "pattern": pattern,
     })
 }

@@ -9,6 +9,7 @@ use super::width::{fit, wrap_prose};
 use crate::analysis::attribution::{Attribution, Row};
 use crate::analysis::comparison::{Comparison, FastOpen, ResponseStats, TlsSessions};
 use crate::analysis::model::{Effect, ModelGap};
+use crate::track::tls::{ProtocolVersion, Resumption, TlsTotals};
 use crate::transfer::client::Mode;
 use crate::transfer::tls::TlsVersion;
 
@@ -485,6 +486,81 @@ pub fn comparison(cmp: &Comparison, width: Option<u16>, all_files: bool) -> Stri
         );
     }
     wrap_prose(&out, width)
+}
+
+/// A TLS version as people write it ("TLS 1.3"); unknown values in hex.
+pub fn protocol_version(v: ProtocolVersion) -> String {
+    match v.0 {
+        0x0300 => "SSL 3.0".into(),
+        0x0301 => "TLS 1.0".into(),
+        0x0302 => "TLS 1.1".into(),
+        0x0303 => "TLS 1.2".into(),
+        0x0304 => "TLS 1.3".into(),
+        other => format!("0x{other:04x}"),
+    }
+}
+
+/// The name of a TLS handshake message type (RFC 8446 §4, RFC 5246 §7.4).
+pub fn handshake_type(msg_type: u8) -> String {
+    let name = match msg_type {
+        0 => "HelloRequest",
+        1 => "ClientHello",
+        2 => "ServerHello",
+        3 => "HelloVerifyRequest",
+        4 => "NewSessionTicket",
+        5 => "EndOfEarlyData",
+        8 => "EncryptedExtensions",
+        11 => "Certificate",
+        12 => "ServerKeyExchange",
+        13 => "CertificateRequest",
+        14 => "ServerHelloDone",
+        15 => "CertificateVerify",
+        16 => "ClientKeyExchange",
+        20 => "Finished",
+        22 => "CertificateStatus",
+        24 => "KeyUpdate",
+        other => return format!("type {other}"),
+    };
+    name.into()
+}
+
+/// How a resumption showed, in a table cell.
+pub fn resumption(r: Option<Resumption>) -> &'static str {
+    match r {
+        None => "no",
+        Some(Resumption::PreSharedKey) => "yes (PSK)",
+        Some(Resumption::SessionId) => "yes (id)",
+        Some(Resumption::NoCertificate) => "yes (no cert)",
+    }
+}
+
+/// The line under the TLS table when it leaves connections out.
+pub fn tls_hidden(hidden: usize) -> Option<String> {
+    (hidden > 0).then(|| format!("… {hidden} more TLS connections (--all shows them)"))
+}
+
+/// What the TLS table's "read" column means.
+pub const TLS_READ_NOTE: &str = "read: ok; cut = the snap length cut off bytes that had to be \
+     read, records were counted again from the next segment starting with one, handshake messages \
+     no longer; gap = bytes missing from the capture stopped the reading.";
+
+/// The heading of the TLS section of `analyze`.
+pub const TLS_HEADING: &str =
+    "TLS handshakes (counted on the wire; handshake = ClientHello → client's first data record)";
+
+/// A line under the TLS tables saying what the capture cannot show without keys.
+pub fn tls_note(totals: &TlsTotals) -> Option<String> {
+    let tls13 = totals
+        .versions
+        .get(&ProtocolVersion::TLS_1_3)
+        .copied()
+        .unwrap_or(0);
+    (tls13 > 0).then(|| {
+        "TLS 1.3 encrypts the rest of the handshake: its Finished and the server's first data \
+         record are inferred from record order (the server's may be a session ticket), and \
+         whether early data was accepted is not visible."
+            .to_string()
+    })
 }
 
 #[cfg(test)]

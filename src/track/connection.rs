@@ -12,6 +12,7 @@ use super::rounds::RoundClock;
 use super::seq::SeqNumber;
 use super::seq_analysis;
 use super::state::{EndpointEvent, TcpState, simultaneous_close, transition};
+use super::tls::{TlsHandshake, TlsState};
 use crate::capture::segment::{Direction, HttpStart, Segment};
 use crate::timeline::Ts;
 
@@ -141,6 +142,8 @@ pub struct Connection {
     latest_any_syn: Option<Ts>,
     /// Wireshark's initial RTT: the latest SYN → the first segment with ACK and without SYN.
     initial_rtt: Option<i64>,
+    /// What the payload shows of TLS.
+    tls: TlsState,
 }
 
 impl Connection {
@@ -197,7 +200,14 @@ impl Connection {
             round_clock: RoundClock::default(),
             latest_any_syn: None,
             initial_rtt: None,
+            tls: TlsState::default(),
         }
+    }
+
+    /// The TLS handshake counted on the wire, when the connection's first payload bytes were a
+    /// TLS handshake record (read from the captured payload: none without it).
+    pub fn tls(&self) -> Option<&TlsHandshake> {
+        self.tls.handshake()
     }
 
     /// Client SYN → server SYN-ACK, in seconds.
@@ -290,8 +300,8 @@ impl Connection {
         }
     }
 
-    /// Adds the next segment of this connection.
-    pub(super) fn update(&mut self, seg: &Segment) {
+    /// Adds the next segment of this connection, with the payload bytes the capture holds.
+    pub(super) fn update(&mut self, seg: &Segment, payload: &[u8]) {
         let side = self.side_of(seg);
         self.counts.count(seg);
         self.last_ts = seg.ts;
@@ -301,6 +311,9 @@ impl Connection {
         self.time_handshake(side, seg);
         self.follow_close(side, seg);
         self.follow_exchanges(side, seg, resent, new_data);
+        let start = |half: &HalfConnection| half.isn().map(|isn| isn + 1u32);
+        let (mine, peer) = (start(self.half(side)), start(self.half(side.peer())));
+        self.tls.push(side, seg, payload, mine, peer);
     }
 
     /// Counts what Wireshark's sequence analysis marks on `seg`, and resent SYNs and FINs (before

@@ -69,8 +69,11 @@ impl CaptureReader {
                 Err(e) => return Err(e),
             };
             counts.frames += 1;
-            match self.decoder.decode(frame.ts, frame.data, frame.wire_len) {
-                Decoded::Tcp(seg) => tracker.push(&seg),
+            let decoded = self
+                .decoder
+                .decode_frame(frame.ts, frame.data, frame.wire_len);
+            match decoded.decoded {
+                Decoded::Tcp(seg) => tracker.push_with_payload(&seg, decoded.payload),
                 Decoded::Fragment => counts.fragments += 1,
                 Decoded::NotTcp => counts.not_tcp += 1,
                 Decoded::Truncated => counts.truncated += 1,

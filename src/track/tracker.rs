@@ -33,8 +33,14 @@ impl Tracker {
         Tracker::default()
     }
 
-    /// Adds one segment.
+    /// Adds one segment whose payload bytes were not captured (or are not needed).
     pub fn push(&mut self, seg: &Segment) {
+        self.push_with_payload(seg, &[]);
+    }
+
+    /// Adds one segment with the payload bytes the capture holds for it (possibly fewer than
+    /// `seg.payload_len`): connections that speak TLS read their handshakes from them.
+    pub fn push_with_payload(&mut self, seg: &Segment, payload: &[u8]) {
         use std::collections::hash_map::Entry;
         self.now = self.now.max(seg.ts);
         let conn = match self.open.entry(seg.key) {
@@ -53,7 +59,7 @@ impl Tracker {
             }
         };
         let was_finished = conn.is_finished();
-        conn.update(seg);
+        conn.update(seg, payload);
         if !was_finished && conn.is_finished() {
             self.closing.push_back((seg.ts, seg.key, conn.stream));
         }

@@ -100,15 +100,37 @@ pub fn have_tshark(test: &str) -> bool {
     found
 }
 
+/// The standard output of `tshark -r PATH ARGS…`; a failed run fails the test with tshark's words.
+pub fn tshark_stdout(path: &Path, args: &[&str]) -> String {
+    let out = Command::new("tshark")
+        .arg("-r")
+        .arg(path)
+        .args(args)
+        .env("HOME", std::env::temp_dir())
+        .output()
+        .expect("run tshark");
+    assert!(
+        out.status.success(),
+        "tshark: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// Wireshark's counts for a capture, with the same keys as synack's totals (less handshake_ack,
 /// which has no display filter): one tshark pass over the TCP packets, the display-filter
 /// definitions applied to its fields.
 pub fn tshark_totals(path: &Path) -> serde_json::Value {
-    let out = Command::new("tshark")
-        .args(["-n", "-r"])
-        .arg(path)
-        .args(["-Y", "tcp", "-T", "fields", "-E", "separator=,"])
-        .args([
+    let fields = tshark_stdout(
+        path,
+        &[
+            "-n",
+            "-Y",
+            "tcp",
+            "-T",
+            "fields",
+            "-E",
+            "separator=,",
             "-e",
             "tcp.stream",
             "-e",
@@ -117,19 +139,12 @@ pub fn tshark_totals(path: &Path) -> serde_json::Value {
             "tcp.len",
             "-e",
             "frame.len",
-        ])
-        .env("HOME", std::env::temp_dir())
-        .output()
-        .expect("run tshark");
-    assert!(
-        out.status.success(),
-        "tshark failed: {}",
-        String::from_utf8_lossy(&out.stderr)
+        ],
     );
     let (mut syn, mut synack, mut pure_ack, mut data, mut fin, mut rst, mut packets, mut bytes) =
         (0u64, 0u64, 0u64, 0u64, 0u64, 0u64, 0u64, 0u64);
     let mut streams = std::collections::BTreeSet::new();
-    for line in String::from_utf8_lossy(&out.stdout).lines() {
+    for line in fields.lines() {
         let f: Vec<&str> = line.split(',').collect();
         assert_eq!(f.len(), 4, "unexpected tshark line {line:?}");
         streams.insert(f[0].to_owned());

@@ -1,0 +1,245 @@
+//! Track layer: what synack reads in a ClientHello and a ServerHello (RFC 8446 §4.1.2–4.1.4,
+//! RFC 5246 §7.4.1): session ids, versions and the extensions that say TLS 1.3, resumption and
+//! early data.
+//!
+//! Works on bytes alone; must not import capture, analysis or report code.
+
+/// Extension: pre_shared_key (in a ServerHello: the server resumes).
+const PRE_SHARED_KEY: u16 = 41;
+/// Extension: early_data (in a ClientHello: the client offers 0-RTT data).
+const EARLY_DATA: u16 = 42;
+/// Extension: supported_versions (in a ServerHello: the version chosen).
+const SUPPORTED_VERSIONS: u16 = 43;
+
+/// A HelloRetryRequest is a ServerHello with this random: SHA-256 of "HelloRetryRequest"
+/// (RFC 8446 §4.1.3).
+const HELLO_RETRY_REQUEST_RANDOM: [u8; 32] = [
+    0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65, 0xb8, 0x91,
+    0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c,
+];
+
+/// A session id (at most 32 bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(super) struct SessionId {
+    len: u8,
+    bytes: [u8; 32],
+}
+
+impl SessionId {
+    fn of(bytes: &[u8]) -> Option<SessionId> {
+        let mut id = SessionId {
+            len: u8::try_from(bytes.len()).ok().filter(|&l| l <= 32)?,
+            bytes: [0; 32],
+        };
+        id.bytes[..bytes.len()].copy_from_slice(bytes);
+        Some(id)
+    }
+
+    /// True for the empty session id.
+    pub(super) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+/// What a ClientHello says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct ClientHello {
+    /// The legacy session id (TLS 1.2 resumption by id, or a ticket's id).
+    pub session_id: SessionId,
+    /// Carries the early_data extension.
+    pub offers_early_data: bool,
+}
+
+/// What a ServerHello says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct ServerHello {
+    /// The version chosen: supported_versions if present, else the legacy version field.
+    pub version: u16,
+    /// A HelloRetryRequest (the fixed random).
+    pub retry_request: bool,
+    /// The echoed or new session id.
+    pub session_id: SessionId,
+    /// Carries pre_shared_key: a TLS 1.3 server resumes.
+    pub pre_shared_key: bool,
+}
+
+/// A cursor over a hello's body.
+struct Bytes<'a>(&'a [u8]);
+
+impl<'a> Bytes<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        if self.0.len() < n {
+            return None;
+        }
+        let (head, rest) = self.0.split_at(n);
+        self.0 = rest;
+        Some(head)
+    }
+
+    fn u8(&mut self) -> Option<u8> {
+        Some(self.take(1)?[0])
+    }
+
+    fn u16(&mut self) -> Option<u16> {
+        let b = self.take(2)?;
+        Some(u16::from_be_bytes([b[0], b[1]]))
+    }
+
+    /// A vector with a one-byte length.
+    fn vec8(&mut self) -> Option<&'a [u8]> {
+        let n = self.u8()?;
+        self.take(usize::from(n))
+    }
+
+    /// A vector with a two-byte length.
+    fn vec16(&mut self) -> Option<&'a [u8]> {
+        let n = self.u16()?;
+        self.take(usize::from(n))
+    }
+
+    /// The types of the extensions in the extensions block (TLS 1.2 hellos may end without
+    /// one), calling `each` with every (type, data); `None` when the block is malformed.
+    fn extensions(&mut self, mut each: impl FnMut(u16, &'a [u8])) -> Option<()> {
+        if self.0.is_empty() {
+            return Some(());
+        }
+        let mut block = Bytes(self.vec16()?);
+        // Bounded: each pass consumes at least four bytes.
+        while !block.0.is_empty() {
+            let kind = block.u16()?;
+            each(kind, block.vec16()?);
+        }
+        Some(())
+    }
+}
+
+impl ClientHello {
+    /// Reads a ClientHello body; `None` when it is malformed.
+    pub(super) fn parse(body: &[u8]) -> Option<ClientHello> {
+        let mut b = Bytes(body);
+        b.take(2 + 32)?;
+        let session_id = SessionId::of(b.vec8()?)?;
+        b.vec16()?; // cipher suites
+        b.vec8()?; // compression methods
+        let mut offers_early_data = false;
+        b.extensions(|kind, _| offers_early_data |= kind == EARLY_DATA)?;
+        Some(ClientHello {
+            session_id,
+            offers_early_data,
+        })
+    }
+}
+
+impl ServerHello {
+    /// Reads a ServerHello body; `None` when it is malformed.
+    pub(super) fn parse(body: &[u8]) -> Option<ServerHello> {
+        let mut b = Bytes(body);
+        let legacy_version = b.u16()?;
+        let random = b.take(32)?;
+        let session_id = SessionId::of(b.vec8()?)?;
+        b.take(2 + 1)?; // cipher suite, compression method
+        let (mut chosen, mut pre_shared_key) = (None, false);
+        b.extensions(|kind, data| match (kind, data) {
+            (SUPPORTED_VERSIONS, &[major, minor]) => {
+                chosen = Some(u16::from_be_bytes([major, minor]))
+            }
+            (PRE_SHARED_KEY, _) => pre_shared_key = true,
+            _ => {}
+        })?;
+        Some(ServerHello {
+            version: chosen.unwrap_or(legacy_version),
+            retry_request: random == HELLO_RETRY_REQUEST_RANDOM,
+            session_id,
+            pre_shared_key,
+        })
+    }
+}
+
+#[cfg(test)]
+pub(super) mod fixtures {
+    //! Hello bodies built field by field.
+
+    fn extensions(list: &[(u16, &[u8])]) -> Vec<u8> {
+        let mut block = Vec::new();
+        for (kind, data) in list {
+            block.extend_from_slice(&kind.to_be_bytes());
+            block.extend_from_slice(&(data.len() as u16).to_be_bytes());
+            block.extend_from_slice(data);
+        }
+        let mut out = (block.len() as u16).to_be_bytes().to_vec();
+        out.extend(block);
+        out
+    }
+
+    /// A ClientHello body with `session_id` and extensions of these types (empty data).
+    pub fn client_hello(session_id: &[u8], extension_types: &[u16]) -> Vec<u8> {
+        let mut b = vec![3, 3];
+        b.extend([7; 32]);
+        b.push(session_id.len() as u8);
+        b.extend_from_slice(session_id);
+        b.extend([0, 2, 0x13, 0x01]); // one cipher suite
+        b.extend([1, 0]); // null compression
+        let list: Vec<(u16, &[u8])> = extension_types.iter().map(|&t| (t, &[][..])).collect();
+        b.extend(extensions(&list));
+        b
+    }
+
+    /// A ServerHello body; `tls13` adds supported_versions = TLS 1.3, `psk` pre_shared_key,
+    /// `retry` the HelloRetryRequest random.
+    pub fn server_hello(session_id: &[u8], tls13: bool, psk: bool, retry: bool) -> Vec<u8> {
+        let mut b = vec![3, 3];
+        if retry {
+            b.extend(super::HELLO_RETRY_REQUEST_RANDOM);
+        } else {
+            b.extend([9; 32]);
+        }
+        b.push(session_id.len() as u8);
+        b.extend_from_slice(session_id);
+        b.extend([0x13, 0x01, 0]);
+        let mut list: Vec<(u16, &[u8])> = Vec::new();
+        if tls13 {
+            list.push((super::SUPPORTED_VERSIONS, &[3, 4]));
+        }
+        if psk {
+            list.push((super::PRE_SHARED_KEY, &[0, 0]));
+        }
+        if !list.is_empty() {
+            b.extend(extensions(&list));
+        }
+        b
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixtures::{client_hello, server_hello};
+    use super::*;
+
+    #[test]
+    fn client_hello_session_id_and_early_data() {
+        let hello = ClientHello::parse(&client_hello(&[5; 32], &[43, 42, 41])).unwrap();
+        assert!(hello.offers_early_data);
+        assert_eq!(hello.session_id, SessionId::of(&[5; 32]).unwrap());
+        let hello = ClientHello::parse(&client_hello(&[], &[43])).unwrap();
+        assert!(!hello.offers_early_data && hello.session_id.is_empty());
+    }
+
+    #[test]
+    fn server_hello_version_resumption_and_retry() {
+        let hello = ServerHello::parse(&server_hello(&[1; 32], true, true, false)).unwrap();
+        assert_eq!(hello.version, 0x0304);
+        assert!(hello.pre_shared_key && !hello.retry_request);
+        let hello = ServerHello::parse(&server_hello(&[], false, false, false)).unwrap();
+        assert_eq!(hello.version, 0x0303);
+        let hello = ServerHello::parse(&server_hello(&[1; 32], true, false, true)).unwrap();
+        assert!(hello.retry_request);
+    }
+
+    #[test]
+    fn truncated_hellos_are_rejected() {
+        let body = server_hello(&[1; 32], true, false, false);
+        for n in [0, 10, 40, body.len() - 1] {
+            assert_eq!(ServerHello::parse(&body[..n]), None, "{n} bytes");
+        }
+    }
+}
