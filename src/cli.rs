@@ -7,7 +7,6 @@ use std::time::Duration;
 use clap::builder::TypedValueParser as _;
 use clap::{Args, Parser, Subcommand};
 
-use crate::capture::source::DEFAULT_SNAPLEN;
 use crate::emulate::LinkConfig;
 use crate::emulate::parse::{parse_bytes, parse_duration, parse_percent, parse_rate};
 use crate::transfer::client::{DEFAULT_PARALLEL, Mode};
@@ -149,10 +148,11 @@ pub struct CaptureArgs {
     /// --server; with an emulated link, its client end.
     #[arg(long)]
     pub iface: Option<String>,
-    /// Bytes kept of each packet: the default keeps every header and the HTTP request and status
-    /// lines, not file bodies (byte counts still come from the wire lengths).
-    #[arg(long, default_value_t = DEFAULT_SNAPLEN, value_parser = clap::value_parser!(i32).range(96..=262_144))]
-    pub snaplen: i32,
+    /// Bytes kept of each packet. Default: 512, every header and the HTTP request and status
+    /// lines, not file bodies (byte counts still come from the wire lengths); with TLS, whole
+    /// packets, so every record's header is there to count.
+    #[arg(long, value_parser = clap::value_parser!(i32).range(96..=262_144))]
+    pub snaplen: Option<i32>,
 }
 
 /// An emulated network path. With any of these, the server and the client run in two network

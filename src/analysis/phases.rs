@@ -43,7 +43,7 @@ impl ConnectionTimeline {
         ConnectionTimeline {
             start,
             ready: conn.synack_ts.unwrap_or(start),
-            tls_ready: None,
+            tls_ready: conn.tls().and_then(|tls| tls.client_finished),
             exchanges: conn
                 .exchanges
                 .iter()

@@ -144,7 +144,14 @@ pub struct Connection {
     initial_rtt: Option<i64>,
     /// What the payload shows of TLS.
     tls: TlsState,
+    /// On a TLS connection, the client has sent its closing alert: what the server sends now
+    /// is its own close_notify, not a response.
+    tls_closing: bool,
 }
+
+/// The largest segment payload that holds one TLS alert record and nothing else: a 5-byte
+/// header, a TLS 1.2 explicit nonce (8), the alert (2) and an AEAD tag (16).
+const MAX_ALERT_SEGMENT: u32 = 5 + 8 + 2 + 16;
 
 impl Connection {
     /// A connection whose first captured segment is `seg`.
@@ -201,6 +208,7 @@ impl Connection {
             latest_any_syn: None,
             initial_rtt: None,
             tls: TlsState::default(),
+            tls_closing: false,
         }
     }
 
@@ -310,10 +318,12 @@ impl Connection {
         self.half_mut(side).record_sent(seg);
         self.time_handshake(side, seg);
         self.follow_close(side, seg);
-        self.follow_exchanges(side, seg, resent, new_data);
         let start = |half: &HalfConnection| half.isn().map(|isn| isn + 1u32);
         let (mine, peer) = (start(self.half(side)), start(self.half(side.peer())));
+        // Before the exchanges: whether this segment ends a TLS handshake decides whether it
+        // starts a request.
         self.tls.push(side, seg, payload, mine, peer);
+        self.follow_exchanges(side, seg, resent, new_data);
     }
 
     /// Counts what Wireshark's sequence analysis marks on `seg`, and resent SYNs and FINs (before
@@ -441,16 +451,38 @@ impl Connection {
         if seg.payload_len > 0 {
             self.first_data.get_or_insert(seg.ts);
             let sent_bytes = self.half(side).sent_bytes();
+            let tls = self.tls.handshake();
             match side {
                 Side::Client => {
                     self.client_bytes = sent_bytes;
+                    // On TLS, requests are application data after the handshake; a segment of
+                    // at most one alert record carries no request (an HTTP request is longer
+                    // than the two bytes an alert holds).
+                    let alert = tls.is_some() && seg.payload_len <= MAX_ALERT_SEGMENT;
+                    let request = match tls {
+                        None => true,
+                        Some(h) => h.client_first_data.is_some() && !alert,
+                    };
+                    if alert && tls.is_some_and(|h| h.client_first_data.is_some()) {
+                        self.tls_closing = true;
+                    }
                     let answered = self.exchanges.last().is_none_or(Exchange::answered);
-                    if answered && !resent {
+                    if request && answered && !resent {
                         self.exchanges.push(Exchange::new(seg.ts));
                         self.round_clock.reset();
                     }
                 }
-                Side::Server => self.add_response(seg, new_data, sent_bytes),
+                // On TLS, responses are the server's application data after the handshake,
+                // up to the client's closing alert.
+                Side::Server => {
+                    let response =
+                        tls.is_none_or(|h| h.server_first_data.is_some()) && !self.tls_closing;
+                    if response {
+                        self.add_response(seg, new_data, sent_bytes);
+                    } else {
+                        self.server_bytes = sent_bytes;
+                    }
+                }
             }
         }
         if side == Side::Client && seg.http == Some(HttpStart::Request) && !resent {

@@ -12,6 +12,7 @@ use anyhow::{Context, bail};
 
 use self::session::{CaptureSetup, Session};
 use crate::analysis::comparison::{Comparison, LinkSettings, SourceFile, TlsSettings};
+use crate::capture::source::DEFAULT_SNAPLEN;
 use crate::cli::CompareArgs;
 use crate::commands::output::{out, outln};
 use crate::emulate::{EmulatedLink, LinkConfig};
@@ -231,6 +232,9 @@ fn variants(args: &CompareArgs) -> anyhow::Result<Vec<Variant>> {
     }])
 }
 
+/// The snap length that keeps whole packets (the largest libpcap takes).
+const WHOLE_PACKETS: i32 = 262_144;
+
 /// What every variant of a comparison shares.
 struct Setup<'a> {
     args: &'a CompareArgs,
@@ -311,7 +315,11 @@ impl Setup<'_> {
                 Network::Host => args.capture.iface.clone().unwrap_or_else(|| "lo".into()),
             },
             filter: format!("tcp and host {} and port {}", addr.ip(), addr.port()),
-            snaplen: args.capture.snaplen,
+            snaplen: args.capture.snaplen.unwrap_or(if variant.tls.is_some() {
+                WHOLE_PACKETS
+            } else {
+                DEFAULT_SNAPLEN
+            }),
         });
         let outcome = Session {
             network,
