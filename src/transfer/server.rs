@@ -10,9 +10,8 @@ use std::fs::{self, File};
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::{Component, Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
-use std::thread::{self, JoinHandle};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread;
 use std::time::{Duration, Instant};
 
 use percent_encoding::percent_decode_str;
@@ -23,7 +22,7 @@ use super::beneath::Directory;
 use super::events::{ConnectionEvents, EventKind, EventLog, Side, serialize_ts};
 use super::http::{self, HttpError, Request};
 use super::tcp_info::{self, TcpInfoSample};
-use super::workers::Workers;
+use super::workers::{Accepted, Workers};
 use crate::timeline::Ts;
 
 /// Connections served at once unless told otherwise: threads are cheap, and a bound far above
@@ -49,9 +48,6 @@ const ACK_POLL: Duration = Duration::from_micros(200);
 
 /// Pending connections the kernel queues while every connection slot is taken.
 const LISTEN_BACKLOG: i32 = 1024;
-
-/// How long the accept loop pauses after a transient accept error (such as out of descriptors).
-const ACCEPT_RETRY: Duration = Duration::from_millis(20);
 
 /// Response samples kept until [`Server::take_samples`]; later ones are dropped, so a long-running
 /// `synack serve` that nobody drains stays bounded.
@@ -495,33 +491,13 @@ fn has_unread_bytes(stream: &TcpStream) -> bool {
         .is_ok_and(|n| n > 0)
 }
 
-/// State shared by the accept thread, the connection threads and `stop`.
-#[derive(Debug, Default)]
-struct Shared {
-    stopping: AtomicBool,
-    active: Mutex<usize>,
-    slot_freed: Condvar,
-}
-
-/// Frees a connection slot when its thread ends, even by panic.
-struct Slot(Arc<Shared>);
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        *self.0.active.lock().unwrap_or_else(PoisonError::into_inner) -= 1;
-        self.0.slot_freed.notify_one();
-    }
-}
-
 /// A running server; stopped by [`Server::stop`] or when dropped.
 #[derive(Debug)]
 pub struct Server {
     local_addr: SocketAddr,
-    /// A second handle on the listening socket, shut down by `stop` to wake the accept thread.
-    listener: TcpListener,
-    shared: Arc<Shared>,
     samples: Samples,
-    accept: Option<JoinHandle<io::Result<()>>>,
+    /// The threads that accept and serve connections; None once stopped.
+    workers: Option<Workers>,
 }
 
 impl Server {
@@ -559,32 +535,19 @@ impl Server {
                 addr: config.bind,
                 source,
             })?;
-        let shared = Arc::new(Shared::default());
-        let accept_shared = Arc::clone(&shared);
         let samples = Samples::default();
-        let accept_samples = config.sample_responses.then(|| Arc::clone(&samples));
-        let max = config.max_connections.max(1);
-        let timeouts = config.timeouts;
-        let wake = listener.try_clone()?;
-        let accept = thread::Builder::new()
-            .name("synack-accept".into())
-            .spawn(move || {
-                accept_loop(
-                    &listener,
-                    &root,
-                    max,
-                    timeouts,
-                    &accept_shared,
-                    accept_samples.as_ref(),
-                    events.as_ref(),
-                )
-            })?;
+        let workers = start_workers(
+            listener,
+            root,
+            config.max_connections,
+            config.timeouts,
+            config.sample_responses.then(|| Arc::clone(&samples)),
+            events,
+        )?;
         Ok(Server {
             local_addr,
-            listener: wake,
-            shared,
             samples,
-            accept: Some(accept),
+            workers: Some(workers),
         })
     }
 
@@ -604,39 +567,18 @@ impl Server {
         self.local_addr
     }
 
-    /// Stops accepting and joins the accept thread; connections in progress finish on their own.
+    /// Stops accepting and waits until no thread accepts any more; connections in progress
+    /// finish on their own.
     pub fn stop(self) {
         // Drop does the work, so a server that is merely dropped stops too.
     }
 
-    fn begin_stop(&self) {
-        self.shared.stopping.store(true, Ordering::SeqCst);
-        {
-            // Notifying under the lock means an accept thread waiting for a slot cannot miss it.
-            let _active = self
-                .shared
-                .active
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            self.shared.slot_freed.notify_all();
-        }
-        // Shutting the listening socket down wakes a thread blocked in accept() (Linux returns
-        // EINVAL there) from any network namespace; a wake-up connection would have to come from
-        // the server's own, and hangs the caller when made from elsewhere.
-        // If this fails the thread is not blocked in accept, and the flag alone ends it.
-        let _ = socket2::SockRef::from(&self.listener).shutdown(Shutdown::Read);
-    }
-
+    /// Waits until the server stops: for ever, unless accepting fails.
     fn join(&mut self) -> Result<(), TransferError> {
-        let Some(accept) = self.accept.take() else {
+        let Some(workers) = self.workers.take() else {
             return Ok(());
         };
-        let source = match accept.join() {
-            Ok(Ok(())) => return Ok(()),
-            Ok(Err(source)) => source,
-            Err(_) => io::Error::other("the accept thread panicked"),
-        };
-        Err(TransferError::Accept {
+        workers.join().map_err(|source| TransferError::Accept {
             addr: self.local_addr,
             source,
         })
@@ -645,8 +587,8 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        if self.accept.is_some() {
-            self.begin_stop();
+        if let Some(workers) = &self.workers {
+            workers.stop();
             // An accept failure cannot be reported from drop; serve_forever reports it.
             let _ = self.join();
         }
@@ -723,37 +665,22 @@ fn set_congestion(listener: &TcpListener, name: &str) -> Result<(), TransferErro
     }
 }
 
-/// Errors after which accept() can succeed again.
-fn accept_error_is_transient(error: &io::Error) -> bool {
-    matches!(
-        error.kind(),
-        io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::ConnectionReset
-            | io::ErrorKind::Interrupted
-            | io::ErrorKind::WouldBlock
-    ) || matches!(
-        error.raw_os_error(),
-        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM | libc::EPROTO)
-    )
-}
-
-fn accept_loop(
-    listener: &TcpListener,
-    root: &Path,
+/// Starts the threads that accept connections on `listener` and serve files from `root`.
+fn start_workers(
+    listener: TcpListener,
+    root: PathBuf,
     max_connections: usize,
     timeouts: ServerTimeouts,
-    shared: &Arc<Shared>,
-    samples: Option<&Samples>,
-    events: Option<&EventLog>,
-) -> io::Result<()> {
-    let root = Root::new(root.to_path_buf());
-    let samples = samples.map(Arc::clone);
-    let events = events.cloned();
-    let workers = Workers::new(
+    samples: Option<Samples>,
+    events: Option<EventLog>,
+) -> io::Result<Workers> {
+    let root = Root::new(root);
+    Workers::start(
+        listener,
+        max_connections,
         "synack-conn",
         CONNECTION_STACK,
-        move |(accepted, slot): (Accepted, Slot)| {
-            let _slot = slot;
+        move |accepted| {
             serve_connection(
                 accepted,
                 &root,
@@ -762,45 +689,7 @@ fn accept_loop(
                 events.as_ref(),
             );
         },
-    );
-    loop {
-        {
-            let mut active = shared.active.lock().unwrap_or_else(PoisonError::into_inner);
-            while *active >= max_connections && !shared.stopping.load(Ordering::SeqCst) {
-                active = shared
-                    .slot_freed
-                    .wait(active)
-                    .unwrap_or_else(PoisonError::into_inner);
-            }
-        }
-        if shared.stopping.load(Ordering::SeqCst) {
-            return Ok(());
-        }
-        let (stream, peer) = match listener.accept() {
-            Ok(accepted) => accepted,
-            Err(_) if shared.stopping.load(Ordering::SeqCst) => return Ok(()),
-            Err(error) if accept_error_is_transient(&error) => {
-                thread::sleep(ACCEPT_RETRY);
-                continue;
-            }
-            Err(error) => return Err(error),
-        };
-        let accepted_at = Ts::now();
-        if shared.stopping.load(Ordering::SeqCst) {
-            // The wake-up connection from stop(), or a client that came too late.
-            return Ok(());
-        }
-        *shared.active.lock().unwrap_or_else(PoisonError::into_inner) += 1;
-        let accepted = Accepted {
-            stream,
-            peer,
-            at: accepted_at,
-            instant: Instant::now(),
-        };
-        // If no thread can take it the job is dropped: the slot is freed and the stream closed,
-        // and the accept loop carries on.
-        let _ = workers.run((accepted, Slot(Arc::clone(shared))));
-    }
+    )
 }
 
 /// How a connection's request loop ended, which decides how it is closed.
@@ -811,14 +700,6 @@ enum End {
     Close,
     /// The connection is broken: just close it.
     Abort,
-}
-
-/// A connection just accepted.
-struct Accepted {
-    stream: TcpStream,
-    peer: SocketAddr,
-    at: Ts,
-    instant: Instant,
 }
 
 fn serve_connection(
