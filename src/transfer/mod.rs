@@ -9,6 +9,7 @@ pub mod files;
 pub mod http;
 pub mod kernel;
 pub mod server;
+mod sockopt;
 pub mod tcp_info;
 mod workers;
 

@@ -46,6 +46,11 @@ const ACK_WAIT: Duration = Duration::from_secs(3);
 /// How often the socket is asked whether the last byte has been acknowledged.
 const ACK_POLL: Duration = Duration::from_micros(200);
 
+/// Seconds a plain server's kernel holds a new connection back while waiting for its first bytes
+/// (see [`listen`]).
+#[cfg(target_os = "linux")]
+const DEFER_ACCEPT: libc::c_int = 1;
+
 /// Pending connections the kernel queues while every connection slot is taken.
 const LISTEN_BACKLOG: i32 = 1024;
 
@@ -520,12 +525,13 @@ impl Server {
                 path: config.root.clone(),
                 source,
             })?;
-        let listener = listen(config.bind, config.fastopen, config.timeouts).map_err(|source| {
-            TransferError::Bind {
+        // Only events and samples record when a connection was accepted.
+        let defer_accept = events.is_none() && !config.sample_responses;
+        let listener = listen(config.bind, config.fastopen, config.timeouts, defer_accept)
+            .map_err(|source| TransferError::Bind {
                 addr: config.bind,
                 source,
-            }
-        })?;
+            })?;
         if let Some(name) = &config.congestion {
             set_congestion(&listener, name)?;
         }
@@ -623,7 +629,17 @@ fn first_read_timeout(timeouts: ServerTimeouts) -> Duration {
     timeouts.head.min(LINGER_TIMEOUT)
 }
 
-fn listen(addr: SocketAddr, fastopen: bool, timeouts: ServerTimeouts) -> io::Result<TcpListener> {
+/// The listening socket. With `defer_accept`, the kernel hands a connection over only once its
+/// first bytes have arrived (TCP_DEFER_ACCEPT), so the thread that accepts it finds the request
+/// waiting instead of going to sleep once more for it. Nothing on the wire changes for a client
+/// that sends its request at once; one that stays silent for [`DEFER_ACCEPT`] sees the SYN-ACK
+/// once more and is then accepted as before, its head deadline starting then.
+fn listen(
+    addr: SocketAddr,
+    fastopen: bool,
+    timeouts: ServerTimeouts,
+    defer_accept: bool,
+) -> io::Result<TcpListener> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     // Lets a restarted server bind while the previous run's connections sit in TIME_WAIT.
     socket.set_reuse_address(true)?;
@@ -636,6 +652,12 @@ fn listen(addr: SocketAddr, fastopen: bool, timeouts: ServerTimeouts) -> io::Res
     if fastopen {
         super::fastopen::on_listener(&socket)?;
     }
+    #[cfg(target_os = "linux")]
+    if defer_accept {
+        super::sockopt::set_tcp_int(&socket, libc::TCP_DEFER_ACCEPT, DEFER_ACCEPT)?;
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = defer_accept;
     socket.bind(&addr.into())?;
     socket.listen(LISTEN_BACKLOG)?;
     Ok(socket.into())
