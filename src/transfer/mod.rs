@@ -8,6 +8,7 @@ pub mod fastopen;
 pub mod files;
 pub mod http;
 pub mod kernel;
+mod linger;
 pub mod server;
 mod sockopt;
 pub mod tcp_info;

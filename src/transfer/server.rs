@@ -21,6 +21,7 @@ use super::TransferError;
 use super::beneath::Directory;
 use super::events::{ConnectionEvents, EventKind, EventLog, Side, serialize_ts};
 use super::http::{self, HttpError, Request};
+use super::linger::Lingerer;
 use super::tcp_info::{self, TcpInfoSample};
 use super::workers::{Accepted, Workers};
 use crate::timeline::Ts;
@@ -697,6 +698,12 @@ fn start_workers(
     events: Option<EventLog>,
 ) -> io::Result<Workers> {
     let root = Root::new(root);
+    // A plain server leaves the wait for the peer's FIN to one thread. With events (which record
+    // when that FIN came) or samples (compare's server), each connection's thread waits for it, as
+    // it also does when the lingering thread cannot be started.
+    let lingerer = (samples.is_none() && events.is_none())
+        .then(|| Lingerer::start(LINGER_TIMEOUT).ok())
+        .flatten();
     Workers::start(
         listener,
         max_connections,
@@ -709,6 +716,7 @@ fn start_workers(
                 timeouts,
                 samples.as_deref(),
                 events.as_ref(),
+                lingerer.as_ref(),
             );
         },
     )
@@ -730,6 +738,7 @@ fn serve_connection(
     timeouts: ServerTimeouts,
     samples: Option<&Mutex<Vec<ResponseSample>>>,
     log: Option<&EventLog>,
+    lingerer: Option<&Lingerer>,
 ) {
     let Accepted {
         stream,
@@ -773,14 +782,17 @@ fn serve_connection(
         Ok(()) => serve_requests(&mut conn, root, timeouts, &events, &recorder),
         Err(_) => End::Abort,
     };
-    finish(conn, end, &events, &recorder);
+    finish(conn, end, &events, &recorder, lingerer);
 }
 
+/// Closes the connection as `end` says; with a `lingerer` (a server that records no events),
+/// the wait for the peer's FIN is left to it.
 fn finish(
     mut conn: BufReader<Incoming>,
     end: End,
     events: &ConnectionEvents<'_>,
     recorder: &ResponseRecorder<'_>,
+    lingerer: Option<&Lingerer>,
 ) {
     match end {
         End::PeerClosed => {
@@ -793,6 +805,9 @@ fn finish(
             if conn.get_ref().stream.shutdown(Shutdown::Write).is_ok() {
                 // After the FIN is out, so waiting for the ACK never holds the FIN back.
                 recorder.settle(&conn.get_ref().stream, false);
+                if let Some(lingerer) = lingerer {
+                    return lingerer.adopt(conn.into_inner().stream);
+                }
                 drain_until_fin(&mut conn, events);
             }
         }
