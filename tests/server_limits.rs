@@ -16,21 +16,22 @@ const SHORT: ServerTimeouts = ServerTimeouts {
 };
 
 fn start(root: &Path, timeouts: ServerTimeouts, events: Option<EventLog>) -> Server {
+    Server::start(config(root, timeouts), events).expect("server starts")
+}
+
+/// A server of `root`, with hello.txt in it, that samples its responses.
+fn config(root: &Path, timeouts: ServerTimeouts) -> ServerConfig {
     std::fs::write(root.join("hello.txt"), "hello\n").expect("write");
-    Server::start(
-        ServerConfig {
-            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
-            root: root.to_owned(),
-            max_connections: DEFAULT_MAX_CONNECTIONS,
-            congestion: None,
-            fastopen: false,
-            tls: None,
-            sample_responses: true,
-            timeouts,
-        },
-        events,
-    )
-    .expect("server starts")
+    ServerConfig {
+        bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+        root: root.to_owned(),
+        max_connections: DEFAULT_MAX_CONNECTIONS,
+        congestion: None,
+        fastopen: false,
+        tls: None,
+        sample_responses: true,
+        timeouts,
+    }
 }
 
 /// Reads until the server closes (or 10 s pass); returns what came and when it ended.
@@ -91,6 +92,33 @@ fn hundreds_of_silent_or_dripping_clients_never_keep_a_normal_get_waiting() {
     }
     drop(silent);
     drop(dripping);
+    server.stop();
+}
+
+/// A plain server (no events, no samples) has the kernel hold a connection back until its first
+/// bytes arrive; a client that stays silent is still accepted, and closed with a FIN at its head
+/// deadline.
+#[test]
+fn a_plain_server_answers_at_once_and_closes_a_silent_client_with_a_fin() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plain = ServerConfig {
+        sample_responses: false,
+        ..config(dir.path(), SHORT)
+    };
+    let server = Server::start(plain, None).expect("server starts");
+    let mut silent = TcpStream::connect(server.local_addr()).expect("connect");
+    let seconds = normal_get(server.local_addr());
+    assert!(seconds < 1.0, "a normal GET waited {seconds} s");
+    silent
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let started = Instant::now();
+    let mut buf = [0u8; 64];
+    let read = silent.read(&mut buf).expect("a FIN, not a reset");
+    assert_eq!(read, 0, "no answer to a client that sent nothing");
+    // Held back about a second, then the one-second head deadline.
+    let waited = started.elapsed();
+    assert!(waited < Duration::from_secs(5), "closed after {waited:?}");
     server.stop();
 }
 

@@ -6,6 +6,8 @@ use std::path::Path;
 
 use socket2::Socket;
 
+use super::sockopt::set_tcp_int;
+
 /// The sysctl that enables Fast Open: bit 1 for clients, bit 2 for servers.
 const SETTING: &str = "/proc/sys/net/ipv4/tcp_fastopen";
 
@@ -30,34 +32,11 @@ pub fn enable_here() -> io::Result<()> {
 
 /// Lets `listener` accept data on a SYN from clients holding its cookie.
 pub fn on_listener(listener: &Socket) -> io::Result<()> {
-    set(listener, libc::TCP_FASTOPEN, QUEUE)
+    set_tcp_int(listener, libc::TCP_FASTOPEN, QUEUE)
 }
 
 /// Makes the next `connect` on `socket` send the first write with the SYN when a cookie for the
 /// server is cached (and ask for one when not).
 pub fn on_client(socket: &Socket) -> io::Result<()> {
-    set(socket, libc::TCP_FASTOPEN_CONNECT, 1)
-}
-
-#[allow(unsafe_code)]
-fn set(socket: &Socket, option: libc::c_int, value: libc::c_int) -> io::Result<()> {
-    use std::os::fd::AsRawFd;
-    let len = libc::socklen_t::try_from(std::mem::size_of::<libc::c_int>())
-        .expect("an int's size fits socklen_t");
-    // SAFETY: the descriptor belongs to `socket`, borrowed for the whole call; the kernel reads
-    // exactly `len` bytes from `value`, a live local of that size.
-    let result = unsafe {
-        libc::setsockopt(
-            socket.as_raw_fd(),
-            libc::IPPROTO_TCP,
-            option,
-            (&raw const value).cast(),
-            len,
-        )
-    };
-    if result == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
+    set_tcp_int(socket, libc::TCP_FASTOPEN_CONNECT, 1)
 }

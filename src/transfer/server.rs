@@ -10,9 +10,8 @@ use std::fs::{self, File};
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::{Component, Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
-use std::thread::{self, JoinHandle};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread;
 use std::time::{Duration, Instant};
 
 use percent_encoding::percent_decode_str;
@@ -22,9 +21,10 @@ use super::TransferError;
 use super::beneath::Directory;
 use super::events::{ConnectionEvents, EventKind, EventLog, Side, serialize_ts};
 use super::http::{self, HttpError, Request};
+use super::linger::Lingerer;
 use super::tcp_info::{self, TcpInfoSample};
 use super::tls::{ServerTls, TlsStream};
-use super::workers::Workers;
+use super::workers::{Accepted, Workers};
 use crate::timeline::Ts;
 
 /// Connections served at once unless told otherwise: threads are cheap, and a bound far above
@@ -48,11 +48,13 @@ const ACK_WAIT: Duration = Duration::from_secs(3);
 /// How often the socket is asked whether the last byte has been acknowledged.
 const ACK_POLL: Duration = Duration::from_micros(200);
 
+/// Seconds a plain server's kernel holds a new connection back while waiting for its first bytes
+/// (see [`listen`]).
+#[cfg(target_os = "linux")]
+const DEFER_ACCEPT: libc::c_int = 1;
+
 /// Pending connections the kernel queues while every connection slot is taken.
 const LISTEN_BACKLOG: i32 = 1024;
-
-/// How long the accept loop pauses after a transient accept error (such as out of descriptors).
-const ACCEPT_RETRY: Duration = Duration::from_millis(20);
 
 /// Response samples kept until [`Server::take_samples`]; later ones are dropped, so a long-running
 /// `synack serve` that nobody drains stays bounded.
@@ -155,6 +157,14 @@ impl Wire {
     /// The TCP socket underneath.
     fn tcp(&self) -> &TcpStream {
         &self.incoming().stream
+    }
+
+    /// The TCP socket, once nothing more is read or written through TLS.
+    fn into_tcp(self) -> TcpStream {
+        match self {
+            Wire::Plain(incoming) => incoming.stream,
+            Wire::Tls(tls) => tls.into_raw().stream,
+        }
     }
 
     /// Whether the request just read came, at least in part, as TLS early (0-RTT) data.
@@ -568,33 +578,13 @@ fn has_unread_bytes(stream: &TcpStream) -> bool {
         .is_ok_and(|n| n > 0)
 }
 
-/// State shared by the accept thread, the connection threads and `stop`.
-#[derive(Debug, Default)]
-struct Shared {
-    stopping: AtomicBool,
-    active: Mutex<usize>,
-    slot_freed: Condvar,
-}
-
-/// Frees a connection slot when its thread ends, even by panic.
-struct Slot(Arc<Shared>);
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        *self.0.active.lock().unwrap_or_else(PoisonError::into_inner) -= 1;
-        self.0.slot_freed.notify_one();
-    }
-}
-
 /// A running server; stopped by [`Server::stop`] or when dropped.
 #[derive(Debug)]
 pub struct Server {
     local_addr: SocketAddr,
-    /// A second handle on the listening socket, shut down by `stop` to wake the accept thread.
-    listener: TcpListener,
-    shared: Arc<Shared>,
     samples: Samples,
-    accept: Option<JoinHandle<io::Result<()>>>,
+    /// The threads that accept and serve connections; None once stopped.
+    workers: Option<Workers>,
 }
 
 impl Server {
@@ -617,12 +607,13 @@ impl Server {
                 path: config.root.clone(),
                 source,
             })?;
-        let listener = listen(config.bind, config.fastopen, config.timeouts).map_err(|source| {
-            TransferError::Bind {
+        // Only events and samples record when a connection was accepted.
+        let defer_accept = events.is_none() && !config.sample_responses;
+        let listener = listen(config.bind, config.fastopen, config.timeouts, defer_accept)
+            .map_err(|source| TransferError::Bind {
                 addr: config.bind,
                 source,
-            }
-        })?;
+            })?;
         if let Some(name) = &config.congestion {
             set_congestion(&listener, name)?;
         }
@@ -632,33 +623,22 @@ impl Server {
                 addr: config.bind,
                 source,
             })?;
-        let shared = Arc::new(Shared::default());
-        let accept_shared = Arc::clone(&shared);
         let samples = Samples::default();
-        let accept_samples = config.sample_responses.then(|| Arc::clone(&samples));
-        let max = config.max_connections.max(1);
-        let timeouts = config.timeouts;
-        let tls = config.tls;
-        let wake = listener.try_clone()?;
-        let accept = thread::Builder::new()
-            .name("synack-accept".into())
-            .spawn(move || {
-                accept_loop(
-                    &listener,
-                    &root,
-                    max,
-                    &Policy { timeouts, tls },
-                    &accept_shared,
-                    accept_samples.as_ref(),
-                    events.as_ref(),
-                )
-            })?;
+        let workers = start_workers(
+            listener,
+            root,
+            config.max_connections,
+            Policy {
+                timeouts: config.timeouts,
+                tls: config.tls,
+            },
+            config.sample_responses.then(|| Arc::clone(&samples)),
+            events,
+        )?;
         Ok(Server {
             local_addr,
-            listener: wake,
-            shared,
             samples,
-            accept: Some(accept),
+            workers: Some(workers),
         })
     }
 
@@ -678,39 +658,18 @@ impl Server {
         self.local_addr
     }
 
-    /// Stops accepting and joins the accept thread; connections in progress finish on their own.
+    /// Stops accepting and waits until no thread accepts any more; connections in progress
+    /// finish on their own.
     pub fn stop(self) {
         // Drop does the work, so a server that is merely dropped stops too.
     }
 
-    fn begin_stop(&self) {
-        self.shared.stopping.store(true, Ordering::SeqCst);
-        {
-            // Notifying under the lock means an accept thread waiting for a slot cannot miss it.
-            let _active = self
-                .shared
-                .active
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            self.shared.slot_freed.notify_all();
-        }
-        // Shutting the listening socket down wakes a thread blocked in accept() (Linux returns
-        // EINVAL there) from any network namespace; a wake-up connection would have to come from
-        // the server's own, and hangs the caller when made from elsewhere.
-        // If this fails the thread is not blocked in accept, and the flag alone ends it.
-        let _ = socket2::SockRef::from(&self.listener).shutdown(Shutdown::Read);
-    }
-
+    /// Waits until the server stops: for ever, unless accepting fails.
     fn join(&mut self) -> Result<(), TransferError> {
-        let Some(accept) = self.accept.take() else {
+        let Some(workers) = self.workers.take() else {
             return Ok(());
         };
-        let source = match accept.join() {
-            Ok(Ok(())) => return Ok(()),
-            Ok(Err(source)) => source,
-            Err(_) => io::Error::other("the accept thread panicked"),
-        };
-        Err(TransferError::Accept {
+        workers.join().map_err(|source| TransferError::Accept {
             addr: self.local_addr,
             source,
         })
@@ -719,8 +678,8 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        if self.accept.is_some() {
-            self.begin_stop();
+        if let Some(workers) = &self.workers {
+            workers.stop();
             // An accept failure cannot be reported from drop; serve_forever reports it.
             let _ = self.join();
         }
@@ -755,7 +714,17 @@ fn first_read_timeout(timeouts: ServerTimeouts) -> Duration {
     timeouts.head.min(LINGER_TIMEOUT)
 }
 
-fn listen(addr: SocketAddr, fastopen: bool, timeouts: ServerTimeouts) -> io::Result<TcpListener> {
+/// The listening socket. With `defer_accept`, the kernel hands a connection over only once its
+/// first bytes have arrived (TCP_DEFER_ACCEPT), so the thread that accepts it finds the request
+/// waiting instead of going to sleep once more for it. Nothing on the wire changes for a client
+/// that sends its request at once; one that stays silent for [`DEFER_ACCEPT`] sees the SYN-ACK
+/// once more and is then accepted as before, its head deadline starting then.
+fn listen(
+    addr: SocketAddr,
+    fastopen: bool,
+    timeouts: ServerTimeouts,
+    defer_accept: bool,
+) -> io::Result<TcpListener> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     // Lets a restarted server bind while the previous run's connections sit in TIME_WAIT.
     socket.set_reuse_address(true)?;
@@ -768,6 +737,12 @@ fn listen(addr: SocketAddr, fastopen: bool, timeouts: ServerTimeouts) -> io::Res
     if fastopen {
         super::fastopen::on_listener(&socket)?;
     }
+    #[cfg(target_os = "linux")]
+    if defer_accept {
+        super::sockopt::set_tcp_int(&socket, libc::TCP_DEFER_ACCEPT, DEFER_ACCEPT)?;
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = defer_accept;
     socket.bind(&addr.into())?;
     socket.listen(LISTEN_BACKLOG)?;
     Ok(socket.into())
@@ -797,38 +772,29 @@ fn set_congestion(listener: &TcpListener, name: &str) -> Result<(), TransferErro
     }
 }
 
-/// Errors after which accept() can succeed again.
-fn accept_error_is_transient(error: &io::Error) -> bool {
-    matches!(
-        error.kind(),
-        io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::ConnectionReset
-            | io::ErrorKind::Interrupted
-            | io::ErrorKind::WouldBlock
-    ) || matches!(
-        error.raw_os_error(),
-        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM | libc::EPROTO)
-    )
-}
-
-fn accept_loop(
-    listener: &TcpListener,
-    root: &Path,
+/// Starts the threads that accept connections on `listener` and serve files from `root`.
+fn start_workers(
+    listener: TcpListener,
+    root: PathBuf,
     max_connections: usize,
-    policy: &Policy,
-    shared: &Arc<Shared>,
-    samples: Option<&Samples>,
-    events: Option<&EventLog>,
-) -> io::Result<()> {
-    let root = Root::new(root.to_path_buf());
-    let Policy { timeouts, tls } = policy.clone();
-    let samples = samples.map(Arc::clone);
-    let events = events.cloned();
-    let workers = Workers::new(
+    policy: Policy,
+    samples: Option<Samples>,
+    events: Option<EventLog>,
+) -> io::Result<Workers> {
+    let root = Root::new(root);
+    let Policy { timeouts, tls } = policy;
+    // A plain server leaves the wait for the peer's FIN to one thread. With events (which record
+    // when that FIN came) or samples (compare's server), each connection's thread waits for it, as
+    // it also does when the lingering thread cannot be started.
+    let lingerer = (samples.is_none() && events.is_none())
+        .then(|| Lingerer::start(LINGER_TIMEOUT).ok())
+        .flatten();
+    Workers::start(
+        listener,
+        max_connections,
         "synack-conn",
         CONNECTION_STACK,
-        move |(accepted, slot): (Accepted, Slot)| {
-            let _slot = slot;
+        move |accepted| {
             serve_connection(
                 accepted,
                 &root,
@@ -836,47 +802,10 @@ fn accept_loop(
                 tls.as_ref(),
                 samples.as_deref(),
                 events.as_ref(),
+                lingerer.as_ref(),
             );
         },
-    );
-    loop {
-        {
-            let mut active = shared.active.lock().unwrap_or_else(PoisonError::into_inner);
-            while *active >= max_connections && !shared.stopping.load(Ordering::SeqCst) {
-                active = shared
-                    .slot_freed
-                    .wait(active)
-                    .unwrap_or_else(PoisonError::into_inner);
-            }
-        }
-        if shared.stopping.load(Ordering::SeqCst) {
-            return Ok(());
-        }
-        let (stream, peer) = match listener.accept() {
-            Ok(accepted) => accepted,
-            Err(_) if shared.stopping.load(Ordering::SeqCst) => return Ok(()),
-            Err(error) if accept_error_is_transient(&error) => {
-                thread::sleep(ACCEPT_RETRY);
-                continue;
-            }
-            Err(error) => return Err(error),
-        };
-        let accepted_at = Ts::now();
-        if shared.stopping.load(Ordering::SeqCst) {
-            // The wake-up connection from stop(), or a client that came too late.
-            return Ok(());
-        }
-        *shared.active.lock().unwrap_or_else(PoisonError::into_inner) += 1;
-        let accepted = Accepted {
-            stream,
-            peer,
-            at: accepted_at,
-            instant: Instant::now(),
-        };
-        // If no thread can take it the job is dropped: the slot is freed and the stream closed,
-        // and the accept loop carries on.
-        let _ = workers.run((accepted, Slot(Arc::clone(shared))));
-    }
+    )
 }
 
 /// What every connection is held to.
@@ -896,14 +825,6 @@ enum End {
     Abort,
 }
 
-/// A connection just accepted.
-struct Accepted {
-    stream: TcpStream,
-    peer: SocketAddr,
-    at: Ts,
-    instant: Instant,
-}
-
 fn serve_connection(
     accepted: Accepted,
     root: &Root,
@@ -911,6 +832,7 @@ fn serve_connection(
     tls: Option<&ServerTls>,
     samples: Option<&Mutex<Vec<ResponseSample>>>,
     log: Option<&EventLog>,
+    lingerer: Option<&Lingerer>,
 ) {
     let Accepted {
         stream,
@@ -964,14 +886,17 @@ fn serve_connection(
         Ok(()) => serve_requests(&mut conn, root, timeouts, &events, &recorder),
         Err(_) => End::Abort,
     };
-    finish(conn, end, &events, &recorder);
+    finish(conn, end, &events, &recorder, lingerer);
 }
 
+/// Closes the connection as `end` says; with a `lingerer` (a server that records no events),
+/// the wait for the peer's FIN is left to it.
 fn finish(
     mut conn: BufReader<Wire>,
     end: End,
     events: &ConnectionEvents<'_>,
     recorder: &ResponseRecorder<'_>,
+    lingerer: Option<&Lingerer>,
 ) {
     match end {
         End::PeerClosed => {
@@ -986,6 +911,9 @@ fn finish(
             if conn.get_ref().tcp().shutdown(Shutdown::Write).is_ok() {
                 // After the FIN is out, so waiting for the ACK never holds the FIN back.
                 recorder.settle(conn.get_ref().tcp(), false);
+                if let Some(lingerer) = lingerer {
+                    return lingerer.adopt(conn.into_inner().into_tcp());
+                }
                 drain_until_fin(conn.get_mut().incoming_mut(), events);
             }
         }

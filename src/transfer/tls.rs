@@ -436,6 +436,11 @@ impl<S: Read + Write> TlsStream<S> {
         &self.raw
     }
 
+    /// The socket underneath, for what follows the end of TLS.
+    pub fn into_raw(self) -> S {
+        self.raw
+    }
+
     /// The socket underneath, to change its deadlines.
     pub fn raw_mut(&mut self) -> &mut S {
         &mut self.raw

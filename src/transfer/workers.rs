@@ -1,160 +1,422 @@
-//! Transfer layer: the threads that serve connections, kept between connections so that a new
-//! connection does not pay for a thread's creation and teardown. Must not import capture or
-//! report code.
+//! Transfer layer: the threads that accept connections and serve them, kept between connections
+//! so that a new connection does not pay for a thread's creation and teardown. Must not import
+//! capture or report code.
 //!
-//! A connection goes to a thread that is waiting for one, or to a new thread when none is, so a
-//! connection never waits behind another (a slow client cannot hold up the next one). Threads
-//! left waiting longer than [`IDLE_RETIREMENT`] end, one after another.
+//! Each waiting thread blocks in accept() on the shared listening socket itself and serves the
+//! connection it gets (leader/follower): a connection is never handed from one thread to another,
+//! so it costs no wake-up of a second thread. Before a thread starts serving, it makes sure
+//! another one is waiting in accept (starting one when none is), so a connection never waits
+//! behind another and a slow client cannot hold up the next one. A thread takes a connection slot
+//! before it calls accept, so at most `max_connections` are accepted at once and further ones wait
+//! in the kernel's queue. Threads left waiting longer than [`IDLE_RETIREMENT`] end, one after
+//! another, as long as another one still waits.
 
 use std::io;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-/// How long a thread with nothing to do waits for work before it ends.
+use crate::timeline::Ts;
+
+/// How long a thread with nothing to do waits for a connection before it ends. It is noticed
+/// when accept() returns on the listener's receive timeout, so a thread may wait a little longer.
 const IDLE_RETIREMENT: Duration = Duration::from_secs(10);
 
-/// Runs jobs of type `J` on threads that are reused; the threads end once it is dropped and
-/// their current job is done.
-pub(super) struct Workers<J: Send + 'static> {
-    shared: Arc<Shared<J>>,
-    jobs: Sender<J>,
+/// How long a thread pauses after a transient accept error (such as out of descriptors).
+const ACCEPT_RETRY: Duration = Duration::from_millis(20);
+
+/// A connection just accepted.
+pub(super) struct Accepted {
+    pub(super) stream: TcpStream,
+    pub(super) peer: SocketAddr,
+    /// When accept() returned, for events.
+    pub(super) at: Ts,
+    /// When accept() returned, for deadlines.
+    pub(super) instant: Instant,
+}
+
+/// Threads that accept connections on one listener and serve them; stopped by [`Workers::stop`].
+/// Connections being served when it stops finish on their own.
+pub(super) struct Workers {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Workers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Workers")
+            .field("name", &self.shared.name)
+            .field("max_connections", &self.shared.max_connections)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What every thread of the pool sees.
+struct Shared {
+    /// None once stopping: threads serving a connection then end without touching it again, so
+    /// the socket is closed as soon as the threads in accept() have left it.
+    listener: Mutex<Option<Arc<TcpListener>>>,
+    max_connections: usize,
+    stopping: AtomicBool,
+    state: Mutex<State>,
+    /// Signalled when a slot frees up while a thread waits for one, and when the pool stops.
+    slot_freed: Condvar,
+    /// Signalled when a thread stops waiting for connections for good.
+    left: Condvar,
+    serve: Box<dyn Fn(Accepted) + Send + Sync>,
     name: String,
     stack_size: usize,
 }
 
-struct Shared<J> {
-    /// Threads waiting for a job and not yet promised one.
-    idle: AtomicUsize,
-    jobs: Mutex<Receiver<J>>,
-    run: Box<dyn Fn(J) + Send + Sync>,
+#[derive(Default)]
+struct State {
+    /// Connection slots taken: by connections being served and by threads in accept().
+    taken: usize,
+    /// Threads waiting for a connection: for a free slot or in accept().
+    waiting: usize,
+    /// Threads waiting for a free slot, so freeing one wakes nobody when none does.
+    waiting_for_slot: usize,
+    /// Why accepting stopped, when it failed.
+    error: Option<io::Error>,
 }
 
-impl<J: Send + 'static> Workers<J> {
-    /// Workers whose threads are called `name`, with `stack_size` bytes of stack, and do `run`.
-    pub(super) fn new(
+impl Shared {
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Frees a connection slot when the connection ends, even by panic.
+struct Slot<'a>(&'a Shared);
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        let mut state = self.0.state();
+        state.taken -= 1;
+        if state.waiting_for_slot > 0 {
+            self.0.slot_freed.notify_one();
+        }
+    }
+}
+
+impl Workers {
+    /// Starts accepting on `listener` at once, serving at most `max_connections` (at least 1)
+    /// connections at a time with `serve`, on threads called `name` with `stack_size` bytes of
+    /// stack.
+    pub(super) fn start(
+        listener: TcpListener,
+        max_connections: usize,
         name: &str,
         stack_size: usize,
-        run: impl Fn(J) + Send + Sync + 'static,
-    ) -> Workers<J> {
-        let (jobs, receiver) = mpsc::channel();
-        Workers {
-            shared: Arc::new(Shared {
-                idle: AtomicUsize::new(0),
-                jobs: Mutex::new(receiver),
-                run: Box::new(run),
+        serve: impl Fn(Accepted) + Send + Sync + 'static,
+    ) -> io::Result<Workers> {
+        let shared = Arc::new(Shared {
+            listener: Mutex::new(Some(Arc::new(listener))),
+            max_connections: max_connections.max(1),
+            stopping: AtomicBool::new(false),
+            state: Mutex::new(State {
+                waiting: 1,
+                ..State::default()
             }),
-            jobs,
+            slot_freed: Condvar::new(),
+            left: Condvar::new(),
+            serve: Box::new(serve),
             name: name.to_owned(),
             stack_size,
-        }
+        });
+        spawn(&shared)?;
+        Ok(Workers { shared })
     }
 
-    /// Starts `job` at once: on a waiting thread, or else on a new one. When no thread can be
-    /// started the job is dropped and the error returned.
-    pub(super) fn run(&self, job: J) -> io::Result<()> {
-        // Taking one from the count promises the job to one of the waiting threads, so two jobs
-        // are never handed to the same single waiting thread.
-        let promised = self
-            .shared
-            .idle
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
-            .is_ok();
-        if promised {
-            // The receiver lives as long as `shared`, which this holds, so sending cannot fail.
-            let _ = self.jobs.send(job);
-            return Ok(());
-        }
-        let shared = Arc::clone(&self.shared);
-        thread::Builder::new()
-            .name(self.name.clone())
-            .stack_size(self.stack_size)
-            .spawn(move || work(&shared, job))
-            .map(drop)
+    /// Stops accepting: threads waiting for a connection end at once, from any network
+    /// namespace, and the others once their connection is done.
+    pub(super) fn stop(&self) {
+        stop(&self.shared);
     }
-}
 
-/// A thread's life: its first job, then every job it is given until it retires or the workers
-/// are dropped.
-fn work<J>(shared: &Shared<J>, first: J) {
-    let mut job = first;
-    loop {
-        (shared.run)(job);
-        shared.idle.fetch_add(1, Ordering::AcqRel);
-        match next_job(shared) {
-            Some(next) => job = next,
-            None => return,
+    /// Waits until the pool has stopped (by [`Workers::stop`] or because accepting failed) and no
+    /// thread waits for a connection any more; the error is why accepting failed.
+    pub(super) fn join(&self) -> io::Result<()> {
+        let mut state = self.shared.state();
+        while !(self.shared.stopping.load(Ordering::SeqCst) && state.waiting == 0) {
+            state = self
+                .shared
+                .left
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
         }
+        state.error.take().map_or(Ok(()), Err)
     }
 }
 
-/// Waits for a job; None when this thread should end.
-fn next_job<J>(shared: &Shared<J>) -> Option<J> {
+/// Stops accepting: see [`Workers::stop`].
+fn stop(shared: &Shared) {
+    shared.stopping.store(true, Ordering::SeqCst);
+    let listener = shared
+        .listener
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .take();
+    {
+        // Notifying under the lock means a thread waiting for a slot cannot miss it.
+        let _state = shared.state();
+        shared.slot_freed.notify_all();
+    }
+    // Shutting the listening socket down wakes every thread blocked in accept() (Linux returns
+    // EINVAL there) from any network namespace; a wake-up connection would have to come from the
+    // server's own, and hangs the caller when made from elsewhere. It fails only when the socket
+    // is not listening, and then no thread is blocked in accept().
+    if let Some(listener) = listener {
+        let _ = socket2::SockRef::from(&*listener).shutdown(Shutdown::Read);
+    }
+}
+
+/// Starts a thread that waits for a connection; it must already be counted as waiting.
+fn spawn(shared: &Arc<Shared>) -> io::Result<()> {
+    let pool = Arc::clone(shared);
+    thread::Builder::new()
+        .name(shared.name.clone())
+        .stack_size(shared.stack_size)
+        .spawn(move || work(&pool))
+        .map(drop)
+}
+
+/// A thread's life: wait for a connection, serve it, and again, until the pool stops or the
+/// thread retires. The thread is counted as waiting whenever it is not serving.
+fn work(shared: &Arc<Shared>) {
+    let mut waiting_since = Instant::now();
     loop {
-        let received = shared
-            .jobs
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .recv_timeout(IDLE_RETIREMENT);
-        match received {
-            Ok(job) => return Some(job),
-            // Retire only if no job has been promised to the waiting threads meanwhile;
-            // otherwise that job is on its way and this thread must take it.
-            Err(RecvTimeoutError::Timeout) => {
-                let retired = shared
-                    .idle
-                    .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
-                    .is_ok();
-                if retired {
-                    return None;
+        let Some(listener) = take_slot(shared) else {
+            return leave(shared);
+        };
+        let accepted = listener.accept();
+        drop(listener);
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                drop(Slot(shared));
+                if shared.stopping.load(Ordering::SeqCst) {
+                    return leave(shared);
                 }
+                // The listener's receive timeout: a chance to retire.
+                if error.kind() == io::ErrorKind::WouldBlock {
+                    if waiting_since.elapsed() >= IDLE_RETIREMENT && retire(shared) {
+                        return;
+                    }
+                    continue;
+                }
+                if accept_error_is_transient(&error) {
+                    thread::sleep(ACCEPT_RETRY);
+                    continue;
+                }
+                shared.state().error = Some(error);
+                stop(shared);
+                return leave(shared);
             }
-            Err(RecvTimeoutError::Disconnected) => return None,
+        };
+        let accepted = Accepted {
+            stream,
+            peer,
+            at: Ts::now(),
+            instant: Instant::now(),
+        };
+        let slot = Slot(shared);
+        if shared.stopping.load(Ordering::SeqCst) {
+            // A client that came too late: its connection is closed unserved.
+            drop(accepted);
+            drop(slot);
+            return leave(shared);
         }
+        hand_over_waiting(shared);
+        (shared.serve)(accepted);
+        drop(slot);
+        shared.state().waiting += 1;
+        waiting_since = Instant::now();
     }
+}
+
+/// Waits for a free connection slot and takes it; None when the pool stops.
+fn take_slot(shared: &Shared) -> Option<Arc<TcpListener>> {
+    let mut state = shared.state();
+    while state.taken >= shared.max_connections && !shared.stopping.load(Ordering::SeqCst) {
+        state.waiting_for_slot += 1;
+        state = shared
+            .slot_freed
+            .wait(state)
+            .unwrap_or_else(PoisonError::into_inner);
+        state.waiting_for_slot -= 1;
+    }
+    if shared.stopping.load(Ordering::SeqCst) {
+        return None;
+    }
+    let listener = shared
+        .listener
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone()?;
+    state.taken += 1;
+    Some(listener)
+}
+
+/// Stops counting the calling thread as waiting, before it serves a connection; when it was the
+/// last one waiting, a new thread takes its place so the next connection is accepted at once.
+fn hand_over_waiting(shared: &Arc<Shared>) {
+    let replace = {
+        let mut state = shared.state();
+        // When this is the last waiting thread, the count stays for the one that replaces it.
+        let replace = state.waiting == 1;
+        if !replace {
+            state.waiting -= 1;
+        }
+        replace
+    };
+    if replace && spawn(shared).is_ok() {
+        // The new thread is counted in place of this one; it is not yet waiting, so a
+        // connection that comes meanwhile waits in the kernel's queue for a moment.
+        return;
+    }
+    if replace {
+        // No thread could be started: this one waits again once its connection is done.
+        shared.state().waiting -= 1;
+    }
+}
+
+/// Ends the calling thread's waiting if another thread still waits; false when it is the last.
+fn retire(shared: &Shared) -> bool {
+    let mut state = shared.state();
+    if state.waiting <= 1 {
+        return false;
+    }
+    state.waiting -= 1;
+    true
+}
+
+/// The calling thread ends and no longer waits for connections.
+fn leave(shared: &Shared) {
+    shared.state().waiting -= 1;
+    shared.left.notify_all();
+}
+
+/// Errors after which accept() can succeed again.
+fn accept_error_is_transient(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::Interrupted
+            | io::ErrorKind::WouldBlock
+    ) || matches!(
+        error.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM | libc::EPROTO)
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::{Read, Write};
     use std::sync::Barrier;
-    use std::sync::mpsc::channel;
+    use std::sync::mpsc::{Receiver, Sender, channel};
 
-    #[test]
-    fn a_finished_thread_takes_the_next_job() {
-        let (done, finished) = channel();
-        let workers = Workers::new("test-worker", 64 * 1024, move |n: u32| {
-            done.send((n, thread::current().id())).unwrap();
-        });
-        workers.run(1).unwrap();
-        let (_, first) = finished.recv().unwrap();
-        // Wait until the thread counts itself as waiting, then hand it the next job.
-        while workers.shared.idle.load(Ordering::Acquire) == 0 {
-            thread::yield_now();
-        }
-        workers.run(2).unwrap();
-        let (n, second) = finished.recv().unwrap();
-        assert_eq!(n, 2);
-        assert_eq!(first, second);
+    /// Workers on a fresh loopback listener whose `serve` reports each connection's first byte
+    /// and the serving thread, after `hold` returns.
+    fn workers(
+        max_connections: usize,
+        hold: impl Fn(u8) + Send + Sync + 'static,
+        served: Sender<(u8, thread::ThreadId)>,
+    ) -> (Workers, SocketAddr) {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let served = Mutex::new(served);
+        let workers = Workers::start(listener, max_connections, "test-worker", 64 * 1024, {
+            move |mut accepted: Accepted| {
+                let mut byte = [0u8; 1];
+                accepted.stream.read_exact(&mut byte).expect("a byte");
+                hold(byte[0]);
+                let _ = (accepted.stream.write_all(&byte), accepted.stream.flush());
+                let _ = served
+                    .lock()
+                    .unwrap()
+                    .send((byte[0], thread::current().id()));
+            }
+        })
+        .expect("workers start");
+        (workers, addr)
     }
 
-    #[test]
-    fn a_busy_thread_never_holds_up_the_next_job() {
+    /// Workers whose connection starting with byte 1 is served only once the gate is passed.
+    fn first_held_until_gate(
+        max_connections: usize,
+    ) -> (
+        Workers,
+        SocketAddr,
+        Arc<Barrier>,
+        Receiver<(u8, thread::ThreadId)>,
+    ) {
         let gate = Arc::new(Barrier::new(2));
-        let (done, finished) = channel();
         let held = Arc::clone(&gate);
-        let workers = Workers::new("test-worker", 64 * 1024, move |n: u32| {
+        let (done, served) = channel();
+        let hold = move |n| {
             if n == 1 {
                 held.wait();
             }
-            done.send(n).unwrap();
-        });
-        workers.run(1).unwrap();
-        workers.run(2).unwrap();
-        assert_eq!(finished.recv().unwrap(), 2);
+        };
+        let (workers, addr) = workers(max_connections, hold, done);
+        (workers, addr, gate, served)
+    }
+
+    fn send(addr: SocketAddr, byte: u8) -> TcpStream {
+        let mut stream = TcpStream::connect(addr).expect("connect");
+        stream.write_all(&[byte]).expect("send");
+        stream
+    }
+
+    #[test]
+    fn threads_are_reused_from_one_connection_to_the_next() {
+        let (done, served) = channel();
+        let (workers, addr) = workers(4, |_| {}, done);
+        let mut threads = Vec::new();
+        for n in 0..20 {
+            let _stream = send(addr, n);
+            let (byte, thread) = served.recv().unwrap();
+            assert_eq!(byte, n);
+            if !threads.contains(&thread) {
+                threads.push(thread);
+            }
+        }
+        // The one that served, the one that waited meanwhile, and one more when a connection
+        // came before the thread that served the last one was counted as waiting again.
+        assert!(threads.len() <= 3, "{threads:?}");
+        workers.stop();
+        workers.join().expect("stopped cleanly");
+    }
+
+    #[test]
+    fn a_busy_thread_never_holds_up_the_next_connection() {
+        let (workers, addr, gate, served) = first_held_until_gate(4);
+        let _first = send(addr, 1);
+        let _second = send(addr, 2);
+        assert_eq!(served.recv().unwrap().0, 2);
         gate.wait();
-        assert_eq!(finished.recv().unwrap(), 1);
+        assert_eq!(served.recv().unwrap().0, 1);
+        workers.stop();
+        workers.join().expect("stopped cleanly");
+    }
+
+    #[test]
+    fn connections_over_the_bound_wait_and_stop_wakes_every_waiting_thread() {
+        let (workers, addr, gate, served) = first_held_until_gate(1);
+        let _first = send(addr, 1);
+        let _second = send(addr, 2);
+        let waiting = served.recv_timeout(Duration::from_millis(200));
+        assert!(waiting.is_err(), "the second waits for the slot");
+        gate.wait();
+        assert_eq!(served.recv().unwrap().0, 1);
+        assert_eq!(served.recv().unwrap().0, 2);
+        let started = Instant::now();
+        workers.stop();
+        workers.join().expect("stopped cleanly");
+        assert!(started.elapsed() < Duration::from_secs(2));
     }
 }
