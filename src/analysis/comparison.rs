@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use super::attribution::{Attribution, RunPhases};
-use super::expected::{CountCheck, Expected, check};
+use super::expected::{CountCheck, Expected, TlsPlan, check};
 use super::model::{
     Measured, ModelGap, Opening, PathModel, Pattern, Prediction, TlsOpening, predict,
 };
@@ -111,8 +111,9 @@ impl ModeResult {
         files: usize,
         timings: Vec<RunTiming>,
         captured: Option<(Vec<Connection>, CaptureInfo)>,
+        tls: Option<TlsPlan>,
     ) -> ModeResult {
-        let expected = Expected::for_mode(mode, files, timings.len());
+        let expected = Expected::for_mode(mode, files, timings.len(), tls);
         match captured {
             Some((connections, mut info)) => {
                 let starts: Vec<_> = timings.iter().map(|t| t.start).collect();

@@ -18,16 +18,63 @@ pub struct Expected {
     pub fin: u64,
     /// RSTs: none on a clean close.
     pub rst: u64,
+    /// The TLS handshakes, when the client spoke TLS.
+    pub tls: Option<ExpectedTls>,
+}
+
+/// The TLS handshakes the runs of a mode should show on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct ExpectedTls {
+    /// ClientHellos: one per connection (no HelloRetryRequest asked for another).
+    pub client_hello: u64,
+    /// ServerHellos: one per connection.
+    pub server_hello: u64,
+    /// HelloRetryRequests: none (client and server share a key-exchange group).
+    pub hello_retry: u64,
+    /// Resumed sessions: with resumption, every connection that opens after a run's first has
+    /// left its session (parallel: after the first batch), and none without.
+    pub resumed: u64,
+    /// Connections that sent early data: every resumed one, when asked for.
+    pub early_data: u64,
+}
+
+/// How the client opened connections, for the TLS counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TlsPlan {
+    /// Later connections resume the run's session.
+    pub resume: bool,
+    /// Resumed connections send early data.
+    pub early_data: bool,
+    /// Connections the parallel mode opens at once (none of them finds a session).
+    pub parallel: usize,
 }
 
 impl Expected {
-    /// The textbook counts for `runs` runs of `mode` over `files` files.
-    pub fn for_mode(mode: Mode, files: usize, runs: usize) -> Expected {
+    /// The textbook counts for `runs` runs of `mode` over `files` files, with TLS as `tls` says.
+    pub fn for_mode(mode: Mode, files: usize, runs: usize, tls: Option<TlsPlan>) -> Expected {
         let per_run = match mode {
             Mode::NonPersistent | Mode::Parallel => files as u64,
             Mode::Persistent | Mode::Pipelined => 1,
         };
         let connections = per_run * runs as u64;
+        let tls = tls.map(|plan| {
+            let fresh_per_run = match mode {
+                Mode::Parallel => plan.parallel.clamp(1, files.max(1)) as u64,
+                _ => 1,
+            };
+            let resumed = if plan.resume {
+                connections - fresh_per_run.min(per_run) * runs as u64
+            } else {
+                0
+            };
+            ExpectedTls {
+                client_hello: connections,
+                server_hello: connections,
+                hello_retry: 0,
+                resumed,
+                early_data: if plan.early_data { resumed } else { 0 },
+            }
+        });
         Expected {
             connections,
             syn: connections,
@@ -35,6 +82,7 @@ impl Expected {
             handshake_ack: connections,
             fin: 2 * connections,
             rst: 0,
+            tls,
         }
     }
 }
@@ -146,6 +194,9 @@ pub fn check(
         expected.rst,
         vec!["a side closed with unread data, or its peer was gone".into()],
     );
+    if let Some(tls) = expected.tls {
+        tls_rows(&tls, connections, &mut expect);
+    }
     let observed_only = [
         ("pure ACK", c.pure_ack),
         ("data", c.data),
@@ -174,6 +225,69 @@ pub fn check(
         });
     }
     rows
+}
+
+/// The TLS rows: hellos, HelloRetryRequests, resumed sessions and early data counted on the wire.
+fn tls_rows(
+    tls: &ExpectedTls,
+    connections: &[&Connection],
+    expect: &mut impl FnMut(&'static str, u64, u64, Vec<String>),
+) {
+    let handshakes: Vec<_> = connections.iter().filter_map(|c| c.tls()).collect();
+    let sum =
+        |f: fn(&crate::track::tls::TlsHandshake) -> u64| handshakes.iter().map(|h| f(h)).sum();
+    let cut = handshakes.iter().filter(|h| h.is_incomplete()).count();
+    let not_read = connections.len() - handshakes.len();
+    let mut why = Vec::new();
+    if cut > 0 {
+        why.push(format!(
+            "{cut} handshake(s) cut short in the capture (snap length or missing bytes)"
+        ));
+    }
+    if not_read > 0 {
+        why.push(format!(
+            "{not_read} connection(s) whose first bytes were not captured as TLS"
+        ));
+    }
+    let hrr = sum(|h| u64::from(h.hello_retry_requests));
+    let mut hello_why = why.clone();
+    if hrr > 0 {
+        hello_why.push(format!(
+            "{hrr} HelloRetryRequest(s) asked for a second ClientHello"
+        ));
+    }
+    expect(
+        "ClientHello",
+        sum(|h| u64::from(h.client_hellos())),
+        tls.client_hello,
+        hello_why,
+    );
+    expect(
+        "ServerHello",
+        sum(|h| u64::from(h.server_hellos())),
+        tls.server_hello,
+        why.clone(),
+    );
+    expect(
+        "HelloRetryRequest",
+        hrr,
+        tls.hello_retry,
+        vec!["the server wanted another key-exchange group".into()],
+    );
+    expect(
+        "resumed",
+        sum(|h| u64::from(h.resumed())),
+        tls.resumed,
+        why.clone(),
+    );
+    if tls.early_data > 0 {
+        expect(
+            "0-RTT data sent",
+            sum(|h| u64::from(h.early_data_records > 0)),
+            tls.early_data,
+            why,
+        );
+    }
 }
 
 /// One line on how the connections closed: why the packet count of a teardown is 3 or 4, and
@@ -210,14 +324,45 @@ mod tests {
 
     #[test]
     fn textbook_counts_per_mode() {
-        let np = Expected::for_mode(Mode::NonPersistent, 3, 2);
+        let np = Expected::for_mode(Mode::NonPersistent, 3, 2, None);
         assert_eq!((np.connections, np.syn, np.fin, np.rst), (6, 6, 12, 0));
-        let p = Expected::for_mode(Mode::Persistent, 3, 2);
+        let p = Expected::for_mode(Mode::Persistent, 3, 2, None);
         assert_eq!((p.connections, p.syn, p.fin), (2, 2, 4));
-        let pipelined = Expected::for_mode(Mode::Pipelined, 3, 2);
+        let pipelined = Expected::for_mode(Mode::Pipelined, 3, 2, None);
         assert_eq!((pipelined.connections, pipelined.fin), (2, 4));
-        let parallel = Expected::for_mode(Mode::Parallel, 3, 2);
+        let parallel = Expected::for_mode(Mode::Parallel, 3, 2, None);
         assert_eq!((parallel.connections, parallel.fin), (6, 12));
+    }
+
+    #[test]
+    fn tls_counts_follow_resumption_per_mode() {
+        let plan = TlsPlan {
+            resume: true,
+            early_data: true,
+            parallel: 2,
+        };
+        let tls = |mode, files| Expected::for_mode(mode, files, 2, Some(plan)).tls.unwrap();
+        let np = tls(Mode::NonPersistent, 3);
+        assert_eq!((np.client_hello, np.resumed, np.early_data), (6, 4, 4));
+        let p = tls(Mode::Persistent, 3);
+        assert_eq!((p.client_hello, p.resumed), (2, 0));
+        let parallel = tls(Mode::Parallel, 5);
+        assert_eq!(
+            (parallel.client_hello, parallel.resumed),
+            (10, 6),
+            "the first two of each run find no session"
+        );
+        let plain = Expected::for_mode(
+            Mode::NonPersistent,
+            3,
+            2,
+            Some(TlsPlan {
+                resume: false,
+                early_data: false,
+                parallel: 6,
+            }),
+        );
+        assert_eq!(plain.tls.map(|t| (t.resumed, t.early_data)), Some((0, 0)));
     }
 
     #[test]
@@ -232,7 +377,12 @@ mod tests {
                 ..FlagCounts::default()
             },
         };
-        let rows = check(&totals, &Expected::for_mode(Mode::Persistent, 3, 1), &[], 4);
+        let rows = check(
+            &totals,
+            &Expected::for_mode(Mode::Persistent, 3, 1, None),
+            &[],
+            4,
+        );
         let fin = rows.iter().find(|r| r.name == "FIN").unwrap();
         assert!(fin.differs());
         assert!(fin.reason.as_deref().unwrap().contains("kernel dropped 4"));
@@ -256,7 +406,12 @@ mod tests {
                 ..FlagCounts::default()
             },
         };
-        let rows = check(&totals, &Expected::for_mode(Mode::Persistent, 3, 1), &[], 0);
+        let rows = check(
+            &totals,
+            &Expected::for_mode(Mode::Persistent, 3, 1, None),
+            &[],
+            0,
+        );
         let reason = |name| {
             rows.iter()
                 .find(|r| r.name == name)

@@ -15,6 +15,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::Network;
 use crate::analysis::comparison::{CaptureInfo, ModeResult, SourceFile};
+use crate::analysis::expected::TlsPlan;
 use crate::capture::CaptureError;
 use crate::capture::source::Recorder;
 use crate::capture::split::{Window, split_by_time};
@@ -214,7 +215,12 @@ impl Session<'_> {
                 }
                 None => None,
             };
-            let mut result = ModeResult::new(mode, self.files.len(), timings, captured);
+            let tls = self.plan.tls.as_ref().map(|tls| TlsPlan {
+                resume: tls.options().resume,
+                early_data: tls.options().early_data,
+                parallel: self.plan.parallel,
+            });
+            let mut result = ModeResult::new(mode, self.files.len(), timings, captured, tls);
             result.samples = take_samples_of(&mut samples, &runs, index);
             results.push(result);
         }
