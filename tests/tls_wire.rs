@@ -441,3 +441,62 @@ fn tls_client_hello_on_a_fast_open_syn_agrees_with_tshark_as_root() {
         "the later two connections carry data on their SYN"
     );
 }
+
+#[test]
+fn synack_compare_tls_captures_agree_with_tshark_as_root() {
+    let test = "synack_compare_tls_captures_agree_with_tshark_as_root";
+    if !common::require_root(test) || !common::have_tshark(test) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let rounds = 2;
+    let report = common::compare_report(
+        dir.path(),
+        &[
+            "--rtt",
+            "10ms",
+            "--rounds",
+            "2",
+            "--modes",
+            "non-persistent,persistent",
+            "--variants",
+            "tls1.2+resume,tls1.3+0rtt",
+        ],
+    );
+    for (variant, version) in [("tls1.2+resume", "1.2"), ("tls1.3+0rtt", "1.3")] {
+        for (mode, files) in [("non-persistent", 3), ("persistent", 1)] {
+            let capture = report["variants"][variant]["captures"][mode]
+                .as_str()
+                .unwrap_or_else(|| panic!("{variant} {mode}: no capture"));
+            let capture = Path::new(capture);
+            let analyzed = common::analyze_json(capture, &[]);
+            let server_port = analyzed["connections"][0]["server"]
+                .as_str()
+                .and_then(|s| s.rsplit(':').next())
+                .and_then(|p| p.parse().ok())
+                .expect("the server's port");
+            let ours = synack_view(&analyzed);
+            let theirs = tshark_view(capture, &[server_port]);
+            assert_eq!(ours, theirs, "{variant} {mode}");
+            // What the plan asked for, seen by tshark: every connection of a run after its
+            // first resumes; with 0-RTT each resumed one sent early data.
+            let connections = rounds * files;
+            assert_eq!(theirs.len(), connections, "{variant} {mode}");
+            let resumed = theirs.values().filter(|s| s.resumed).count();
+            assert_eq!(resumed, rounds * (files - 1), "{variant} {mode}");
+            assert!(
+                theirs
+                    .values()
+                    .all(|s| s.version.as_deref() == Some(version)),
+                "{variant} {mode}: {theirs:?}"
+            );
+            let early = theirs.values().filter(|s| s.early_data_records > 0).count();
+            let expect_early = if variant.ends_with("0rtt") {
+                resumed
+            } else {
+                0
+            };
+            assert_eq!(early, expect_early, "{variant} {mode}");
+        }
+    }
+}
