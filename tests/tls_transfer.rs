@@ -219,3 +219,123 @@ fn curl_fetches_from_synack_serve_over_each_tls_version() {
         }
     }
 }
+
+/// nginx serving `dir/site` over TLS 1.2 and 1.3 on 127.0.0.1:`port`, sessions cached.
+fn nginx_conf(dir: &Path, port: u16) -> String {
+    let d = dir.display();
+    format!(
+        "daemon off;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\nevents {{ worker_connections 64; }}\n\
+         http {{\n  access_log off;\n  client_body_temp_path {d}; proxy_temp_path {d};\n  \
+         fastcgi_temp_path {d}; uwsgi_temp_path {d}; scgi_temp_path {d};\n  server {{\n    \
+         listen 127.0.0.1:{port} ssl;\n    ssl_protocols TLSv1.2 TLSv1.3;\n    \
+         ssl_session_cache shared:S:1m;\n    ssl_certificate {d}/cert.pem;\n    \
+         ssl_certificate_key {d}/key.pem;\n    root {d}/site;\n  }}\n}}\n"
+    )
+}
+
+#[test]
+fn synack_fetch_speaks_tls_to_nginx_in_every_mode() {
+    for tool in ["nginx", "openssl"] {
+        let found = Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !found {
+            assert!(
+                !common::in_ci(),
+                "{tool} is missing (scripts/install-deps.sh --test)"
+            );
+            println!("synack_fetch_speaks_tls_to_nginx_in_every_mode: no {tool}, skipped");
+            return;
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let body = site(d);
+    std::fs::write(d.join("site/b.bin"), &body[..1000]).unwrap();
+    // A certificate for 127.0.0.1 made by openssl, not by synack.
+    let made = Command::new("openssl")
+        .current_dir(d)
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "key.pem",
+            "-out",
+            "cert.pem",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-addext",
+            "basicConstraints=critical,CA:FALSE",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let port = common::free_port();
+    std::fs::write(d.join("nginx.conf"), nginx_conf(d, port)).unwrap();
+    let nginx = Command::new("nginx")
+        .args(["-e", "stderr", "-c"])
+        .arg(d.join("nginx.conf"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _nginx = common::Stopped(nginx);
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "nginx did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for version in ["1.2", "1.3"] {
+        for mode in ["non-persistent", "persistent", "pipelined", "parallel"] {
+            let out_dir = d.join(format!("got-{version}"));
+            let out = common::synack()
+                .current_dir(d)
+                .args(["fetch", "--mode", mode, "--tls", version, "--tls-resume"])
+                .args(["--cacert", "cert.pem", "--out"])
+                .arg(&out_dir)
+                .arg(format!("https://127.0.0.1:{port}/a.bin"))
+                .arg(format!("https://127.0.0.1:{port}/b.bin"))
+                .timeout(Duration::from_secs(60))
+                .output()
+                .unwrap();
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            assert!(
+                out.status.success(),
+                "TLS {version} {mode}: {stdout}{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let got = std::fs::read(out_dir.join(mode).join("a.bin")).unwrap();
+            assert_eq!(
+                Sha256::digest(got),
+                Sha256::digest(&body),
+                "{version} {mode}"
+            );
+            assert!(stdout.contains(&format!("TLS {version}: ")), "{stdout}");
+            if mode == "non-persistent" {
+                // The second connection resumed the first one's session with nginx.
+                assert!(
+                    stdout.contains("1 full handshake and 1 resumed"),
+                    "TLS {version}: {stdout}"
+                );
+            }
+        }
+    }
+}

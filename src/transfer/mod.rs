@@ -29,6 +29,13 @@ impl TransferError {
             .get_ref()
             .and_then(|inner| inner.downcast_ref::<rustls::Error>());
         let hint = match rustls_error {
+            // webpki's words for a self-signed CA certificate served as the server's own.
+            Some(rustls::Error::InvalidCertificate(e))
+                if format!("{e:?}").contains("CaUsedAsEndEntity") =>
+            {
+                " (the server presents a CA certificate as its own, as `openssl req -x509` makes \
+                 by default: make it with -addext basicConstraints=critical,CA:FALSE)"
+            }
             Some(rustls::Error::InvalidCertificate(_)) => {
                 " (the server's certificate is not for this name or not signed by a CA this \
                  client trusts; give a private CA with --cacert FILE)"
