@@ -20,7 +20,7 @@ pub struct Attribution {
     pub handshake_s: f64,
     /// Connections opened per run more than the baseline's.
     pub extra_connections: f64,
-    /// Extra TLS handshakes (SYN-ACK → the client's Finished); None when neither side spoke TLS.
+    /// Extra TLS handshakes (SYN-ACK → handshake done); None when neither side spoke TLS.
     pub tls_s: Option<f64>,
     /// Closing and reconnecting on the critical path: last byte → the next SYN (closing, then
     /// between connections).

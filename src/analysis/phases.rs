@@ -24,8 +24,8 @@ pub struct ConnectionTimeline {
     pub start: Ts,
     /// SYN-ACK seen (capture) or connect() returned (client).
     pub ready: Ts,
-    /// On a TLS connection, the end of its handshake: the client's Finished (capture) or the
-    /// handshake returned (client).
+    /// On a TLS connection, the end of its handshake: the client's first application data, or
+    /// with early data its Finished (capture); the handshake returned (client).
     pub tls_ready: Option<Ts>,
     /// Each request: sent, first response byte, last response byte, in order.
     pub exchanges: Vec<(Ts, Ts, Ts)>,
@@ -43,7 +43,7 @@ impl ConnectionTimeline {
         ConnectionTimeline {
             start,
             ready: conn.synack_ts.unwrap_or(start),
-            tls_ready: conn.tls().and_then(|tls| tls.client_finished),
+            tls_ready: conn.tls().and_then(tls_done),
             exchanges: conn
                 .exchanges
                 .iter()
@@ -72,13 +72,24 @@ impl ConnectionTimeline {
     }
 }
 
+/// Where a captured TLS handshake ends for the client: its first application data (its request,
+/// which TLS 1.2 may send only after the server's Finished), or with early data, its Finished
+/// (the request went with the ClientHello).
+fn tls_done(tls: &crate::track::tls::TlsHandshake) -> Option<Ts> {
+    if tls.early_data_records > 0 {
+        tls.client_finished
+    } else {
+        tls.client_first_data
+    }
+}
+
 /// A run's time split into phases. `handshake + tls + client + wait + transfer + closing + between
 /// = timeline` exactly; `teardown` overlaps the others and is reported beside them, not added.
 #[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
 pub struct Phases {
     /// Client SYN → SYN-ACK received, summed over connections.
     pub handshake_s: f64,
-    /// TLS handshakes: SYN-ACK → the client's Finished, where no request is on its way yet
+    /// TLS handshakes: SYN-ACK → the handshake done for the client, where no request is on its way yet
     /// (early data moves the request into the handshake, and its wait counts as wait).
     pub tls_s: f64,
     /// The client's own work before a request: connection ready or previous response done →

@@ -29,7 +29,7 @@ const NAMED_SHARE: f64 = 0.1;
 pub fn row_label(row: Row) -> &'static str {
     match row {
         Row::Handshakes => "extra handshakes (SYN → SYN-ACK)",
-        Row::TlsHandshakes => "extra TLS handshakes (SYN-ACK → Finished)",
+        Row::TlsHandshakes => "extra TLS handshakes (SYN-ACK → handshake done)",
         Row::ClosingAndReconnecting => "closing and reconnecting (last byte → next SYN)",
         Row::SlowStartRounds => "slow-start round trips (extra rounds × RTT)",
         Row::TransferRest => "transfer beyond the round trips",

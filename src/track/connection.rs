@@ -463,7 +463,11 @@ impl Connection {
                         None => true,
                         Some(h) => h.client_first_data.is_some() && !alert,
                     };
-                    if alert && tls.is_some_and(|h| h.client_first_data.is_some()) {
+                    // Only after the client's Finished: before it, a short record ends the
+                    // client's early data (EndOfEarlyData).
+                    let finished_before =
+                        tls.is_some_and(|h| h.client_finished.is_some_and(|f| f < seg.ts));
+                    if alert && finished_before {
                         self.tls_closing = true;
                     }
                     let answered = self.exchanges.last().is_none_or(Exchange::answered);

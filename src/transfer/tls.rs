@@ -194,6 +194,9 @@ impl ServerTls {
         // Early data needs sessions kept on the server (single-use), not stateless tickets:
         // the default ticketer issues none, so the session storage above serves both.
         config.max_early_data_size = EARLY_DATA_LIMIT;
+        // A request that came as early data is answered at once, before the client's Finished
+        // (0.5-RTT data): otherwise early data would save the client nothing.
+        config.send_half_rtt_data = true;
         config.key_log = Arc::new(rustls::KeyLogFile::new());
         Ok(ServerTls {
             config: Arc::new(config),
@@ -602,8 +605,10 @@ impl<S: Read + Write> Read for TlsStream<S> {
 
 impl<S: Read + Write> Write for TlsStream<S> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        // A server answering early data waits for the client's Finished before it sends.
-        if self.conn.is_handshaking() {
+        // A server answers a request that came as early data at once; anything else waits for
+        // the end of the handshake.
+        let answers_early = self.early_bytes > 0 && matches!(self.conn, Connection::Server(_));
+        if self.conn.is_handshaking() && !answers_early {
             self.handshake()?;
         }
         let n = self.conn.writer().write(buf)?;

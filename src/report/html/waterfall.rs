@@ -27,7 +27,7 @@ pub fn phase_label(phase: FilePhase) -> &'static str {
     match phase {
         FilePhase::Between => "between connections (FIN → next SYN)",
         FilePhase::Handshake => "handshake (SYN → SYN-ACK)",
-        FilePhase::Tls => "TLS handshake (SYN-ACK → Finished)",
+        FilePhase::Tls => "TLS handshake (SYN-ACK → handshake done)",
         FilePhase::ClientWork => "client work",
         FilePhase::RequestWait => "request wait (request → first byte)",
         FilePhase::Transfer => "transfer (first → last byte)",

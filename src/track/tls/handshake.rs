@@ -10,8 +10,12 @@
 //! is its first type-23 record after the ServerHello and the first of the server's type-23 records
 //! (with accepted early data that is EndOfEarlyData, sent in the same flight); the server's first
 //! application data is its first type-23 record after that — often a NewSessionTicket rather than
-//! the response — and the client's, when it sends no request, may be its close_notify. Whether the
-//! server accepted early data is in EncryptedExtensions and is not known.
+//! the response — and the client's, when it sends no request, may be its close_notify. After the
+//! client sent early data, a server that accepts it may answer right behind its own first flight,
+//! before the client's Finished (0.5-RTT data), so there the server's first application data is its
+//! first type-23 record: its encrypted flight, which leaves with the answer (unless a
+//! HelloRetryRequest turned the early data down). Whether the server
+//! accepted early data is in EncryptedExtensions and is not known.
 //!
 //! Works on typed events alone; must not import capture, analysis or report code.
 
@@ -142,7 +146,7 @@ pub struct TlsHandshake {
     /// The client's first application data record (0-RTT data when it sent some).
     pub client_first_data: Option<Ts>,
     /// The server's first application data record (TLS 1.3: the first after the client's
-    /// Finished).
+    /// Finished; after early data, its first encrypted record).
     pub server_first_data: Option<Ts>,
     /// Plaintext handshake messages by type, both directions.
     pub messages: HandshakeCounts,
@@ -315,7 +319,9 @@ impl HandshakeWatch {
             (APPLICATION_DATA, Side::Server) => {
                 self.server_encrypted = true;
                 let after_handshake = if tls13 {
+                    // A HelloRetryRequest turns early data down (RFC 8446 §4.1.4).
                     s.client_finished.is_some()
+                        || (s.early_data_records > 0 && s.hello_retry_requests == 0)
                 } else {
                     s.server_hello.is_some()
                 };

@@ -448,6 +448,31 @@ fn tls13_retry_resumption_and_early_data() {
 }
 
 #[test]
+fn tls13_early_data_answered_before_the_clients_finished() {
+    let mut c = Conversation::new();
+    c.c(&ch_record(&[1; 32], &[43, 42, 41]))
+        .c(&record(APPLICATION_DATA, &[0xea; 120])) // 0-RTT request (segment 3)
+        .s(&[
+            sh_record(&[1; 32], true, true, false),
+            record(CHANGE_CIPHER_SPEC, &[1]),
+            record(APPLICATION_DATA, &[0xe1; 60]), // EncryptedExtensions, Finished
+            record(APPLICATION_DATA, &[0xd1; 300]), // the answer, 0.5-RTT data
+        ]
+        .concat()) // segment 4
+        .c(&record(APPLICATION_DATA, &[0xf1; 21])) // EndOfEarlyData (segment 5)
+        .c(&record(APPLICATION_DATA, &[0xf2; 53])); // Finished
+    let h = c.tls();
+    assert_eq!(h.early_data_records, 1);
+    assert_eq!(h.client_first_data, Some(c.ts(3)));
+    assert_eq!(
+        h.server_first_data,
+        Some(c.ts(4)),
+        "the answer left with the server's flight"
+    );
+    assert_eq!(h.client_finished, Some(c.ts(5)));
+}
+
+#[test]
 fn tls13_full_handshake_times_the_request_after_the_finished() {
     let mut c = Conversation::new();
     c.c(&ch_record(&[1; 32], &[43]))
