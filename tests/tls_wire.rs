@@ -497,6 +497,26 @@ fn synack_compare_tls_captures_agree_with_tshark_as_root() {
                 0
             };
             assert_eq!(early, expect_early, "{variant} {mode}");
+            // The CSV says the same per connection.
+            let csv = common::synack()
+                .args(["analyze", "--csv"])
+                .arg(capture)
+                .output()
+                .unwrap();
+            let csv = String::from_utf8_lossy(&csv.stdout);
+            let mut lines = csv.lines();
+            let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+            let column = |name| header.iter().position(|h| *h == name).unwrap();
+            let (v, r, e) = (
+                column("tls_version"),
+                column("tls_resumed"),
+                column("tls_early_data"),
+            );
+            let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+            assert_eq!(rows.len(), connections, "{csv}");
+            assert!(rows.iter().all(|row| row[v] == version), "{csv}");
+            assert_eq!(rows.iter().filter(|row| row[r] == "true").count(), resumed);
+            assert_eq!(rows.iter().filter(|row| row[e] == "true").count(), early);
         }
     }
 }

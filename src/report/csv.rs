@@ -3,7 +3,7 @@
 use crate::track::Connection;
 
 /// The column names.
-pub const HEADER: [&str; 26] = [
+pub const HEADER: [&str; 31] = [
     "stream",
     "client",
     "server",
@@ -30,6 +30,11 @@ pub const HEADER: [&str; 26] = [
     "active_closer",
     "final_state",
     "http_requests",
+    "tfo_syn_data",
+    "tls_version",
+    "tls_resumed",
+    "tls_early_data",
+    "tls_handshake_s",
 ];
 
 fn opt(v: Option<f64>) -> String {
@@ -38,6 +43,7 @@ fn opt(v: Option<f64>) -> String {
 
 /// The row of one connection, in `HEADER` order.
 pub fn row(c: &Connection) -> Vec<String> {
+    let tls = c.tls();
     vec![
         c.stream.to_string(),
         c.client.to_string(),
@@ -65,5 +71,13 @@ pub fn row(c: &Connection) -> Vec<String> {
         c.first_fin.map_or("", |f| f.1.name()).to_string(),
         c.final_state().name().to_string(),
         c.http_requests.to_string(),
+        c.syn_data.to_string(),
+        tls.and_then(|t| t.version)
+            .map(super::json::protocol_version_json)
+            .unwrap_or_default(),
+        tls.map(|t| t.resumed().to_string()).unwrap_or_default(),
+        tls.map(|t| (t.early_data_records > 0).to_string())
+            .unwrap_or_default(),
+        opt(tls.and_then(|t| t.handshake_s())),
     ]
 }

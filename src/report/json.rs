@@ -151,7 +151,7 @@ fn handshake_types(counts: impl Iterator<Item = (u8, u32)>) -> BTreeMap<u8, u64>
 }
 
 /// "1.2", "1.3", or the wire value in hex.
-fn protocol_version_json(v: crate::track::tls::ProtocolVersion) -> String {
+pub(crate) fn protocol_version_json(v: crate::track::tls::ProtocolVersion) -> String {
     match v.0 {
         0x0300 => "ssl3.0".into(),
         0x0301..=0x0304 => format!("1.{}", v.0 - 0x0301),
