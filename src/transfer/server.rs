@@ -2069,4 +2069,117 @@ mod tests {
         );
         assert_eq!(content_type(Path::new("blob")), "application/octet-stream");
     }
+
+    /// A plain server (no samples, no events), whose keep-alive connections are parked between
+    /// requests, idle ones closed after `idle`.
+    fn start_plain(site: &Site, idle: Duration) -> Server {
+        Server::start(
+            ServerConfig {
+                bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+                root: site.root.clone(),
+                max_connections: 16,
+                congestion: None,
+                fastopen: false,
+                tls: None,
+                sample_responses: false,
+                timeouts: ServerTimeouts {
+                    idle,
+                    ..ServerTimeouts::default()
+                },
+            },
+            None,
+        )
+        .expect("server starts")
+    }
+
+    /// Reads one response from `stream`: its head and its Content-Length's worth of body.
+    fn read_response(stream: &mut BufReader<TcpStream>) -> (String, Vec<u8>) {
+        let mut head = String::new();
+        loop {
+            let mut line = String::new();
+            stream.read_line(&mut line).expect("a head line");
+            assert!(!line.is_empty(), "closed inside a head: {head}");
+            head.push_str(&line);
+            if line == "\r\n" {
+                break;
+            }
+        }
+        let length: usize = head
+            .lines()
+            .find_map(|line| line.strip_prefix("Content-Length: "))
+            .expect("a length")
+            .parse()
+            .expect("a number");
+        let mut body = vec![0; length];
+        stream.read_exact(&mut body).expect("the body");
+        (head, body)
+    }
+
+    /// A keep-alive connection with one response answered, so that it is parked next.
+    fn parked_connection(server: &Server) -> BufReader<TcpStream> {
+        let stream = TcpStream::connect(server.local_addr()).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        let mut stream = BufReader::new(stream);
+        stream.get_mut().write_all(GET_HELLO).expect("send");
+        assert_eq!(read_response(&mut stream).1, b"hello\n");
+        thread::sleep(Duration::from_millis(50));
+        stream
+    }
+
+    const GET_HELLO: &[u8] = b"GET /hello.txt HTTP/1.1\r\nHost: t\r\n\r\n";
+
+    #[test]
+    fn a_parked_connection_answers_pipelined_requests_and_a_large_file_in_order() {
+        let site = site();
+        let large: Vec<u8> = (0..200_000u32).map(|n| n as u8).collect();
+        fs::write(site.root.join("large.bin"), &large).expect("write");
+        let server = start_plain(&site, Duration::from_secs(15));
+        let mut stream = parked_connection(&server);
+        let pipelined = [
+            GET_HELLO,
+            b"GET /large.bin HTTP/1.1\r\nHost: t\r\n\r\n",
+            b"GET /missing HTTP/1.1\r\nHost: t\r\n\r\n",
+            GET_HELLO,
+        ]
+        .concat();
+        stream.get_mut().write_all(&pipelined).expect("send");
+        assert_eq!(read_response(&mut stream).1, b"hello\n");
+        assert_eq!(read_response(&mut stream).1, large);
+        assert!(read_response(&mut stream).0.starts_with("HTTP/1.1 404 "));
+        assert_eq!(read_response(&mut stream).1, b"hello\n");
+    }
+
+    #[test]
+    fn a_parked_connection_waits_for_a_head_that_comes_in_pieces() {
+        let site = site();
+        let server = start_plain(&site, Duration::from_secs(15));
+        let mut stream = parked_connection(&server);
+        let (start, rest) = GET_HELLO.split_at(20);
+        stream.get_mut().write_all(start).expect("send");
+        thread::sleep(Duration::from_millis(50));
+        stream.get_mut().write_all(rest).expect("send");
+        assert_eq!(read_response(&mut stream).1, b"hello\n");
+        stream
+            .get_mut()
+            .write_all(b"POST /hello.txt HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc")
+            .expect("send");
+        assert!(read_response(&mut stream).0.starts_with("HTTP/1.1 405 "));
+    }
+
+    #[test]
+    fn a_parked_connection_is_closed_with_a_fin_at_the_idle_time() {
+        let site = site();
+        let idle = Duration::from_millis(300);
+        let server = start_plain(&site, idle);
+        let mut stream = parked_connection(&server);
+        let started = Instant::now();
+        let mut rest = Vec::new();
+        stream.read_to_end(&mut rest).expect("a FIN, not a reset");
+        assert!(rest.is_empty());
+        let waited = started.elapsed();
+        assert!(waited >= idle - Duration::from_millis(100), "{waited:?}");
+        assert!(waited < Duration::from_secs(3), "{waited:?}");
+    }
 }
