@@ -1,5 +1,6 @@
 //! Transfer layer: the blocking HTTP/1.1 file server, one thread per connection (threads are
-//! reused from one connection to the next). Must not import capture or report code.
+//! reused from one connection to the next); a plain server parks its keep-alive connections
+//! between requests instead (its `KeepAlive`). Must not import capture or report code.
 //!
 //! Closing is done so that a capture shows a clean FIN exchange and never a RST: the server only
 //! closes a socket after reading the peer's FIN, and when it closes first it shuts down its
