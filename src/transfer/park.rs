@@ -10,6 +10,7 @@
 use std::collections::HashMap;
 use std::io;
 use std::os::fd::{OwnedFd, RawFd};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -49,6 +50,17 @@ pub(super) trait Host<G>: Send + Sync + 'static {
 /// The pollers; each ends once this is dropped and its last guest has left.
 pub(super) struct Parking<G: Guest> {
     pollers: Vec<Arc<Poller<G>>>,
+    /// Connections held by threads of their own (see [`Parking::pays`]).
+    held: AtomicUsize,
+}
+
+/// Counts a connection as held by a thread of its own while it lives.
+pub(super) struct Held<'a>(&'a AtomicUsize);
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 struct Poller<G> {
@@ -75,7 +87,23 @@ impl<G: Guest> Parking<G> {
                 .spawn(move || poll(&watcher))?;
             pollers.push(poller);
         }
-        Ok(Parking { pollers })
+        Ok(Parking {
+            pollers,
+            held: AtomicUsize::new(0),
+        })
+    }
+
+    /// Counts a connection as held by a thread of its own until the guard is dropped.
+    pub(super) fn hold(&self) -> Held<'_> {
+        self.held.fetch_add(1, Ordering::Relaxed);
+        Held(&self.held)
+    }
+
+    /// Whether parking a connection pays: only when threads hold more connections than there
+    /// are pollers. With fewer, every request wakes a thread alone either way, and a thread
+    /// blocked in read wakes for one system call less.
+    pub(super) fn pays(&self) -> bool {
+        self.held.load(Ordering::Relaxed) > self.pollers.len()
     }
 
     /// Parks `guest` until it has something to read or its deadline passes; gives it back when

@@ -919,7 +919,8 @@ fn serve_connection(
         events.now(EventKind::Closed);
         return;
     };
-    let parks = parking.is_some() && matches!(wire, Wire::Plain(_));
+    let parks = parking.filter(|_| matches!(wire, Wire::Plain(_)));
+    let _held = parks.map(Parking::hold);
     let mut conn = BufReader::new(wire);
     let mut end = match send_timeout {
         Ok(()) => serve_requests(&mut conn, root, timeouts, &events, &recorder, true, parks),
@@ -932,7 +933,7 @@ fn serve_connection(
         };
         // It cannot be watched: this thread goes on serving it.
         conn = idle.conn;
-        end = serve_requests(&mut conn, root, timeouts, &events, &recorder, false, false);
+        end = serve_requests(&mut conn, root, timeouts, &events, &recorder, false, None);
     }
     finish(conn, end, &events, &recorder, lingerer);
 }
@@ -1092,7 +1093,7 @@ impl KeepAlive {
                 None => {
                     // The head's first bytes are here: it is due a head's time from now.
                     conn.get_mut().incoming_mut().deadline = Some(Instant::now() + timeouts.head);
-                    serve_requests(&mut conn, &root, timeouts, &events, &recorder, true, false)
+                    serve_requests(&mut conn, &root, timeouts, &events, &recorder, true, None)
                 }
                 Some((request, found)) => {
                     let close = !request.keep_alive;
@@ -1103,7 +1104,7 @@ impl KeepAlive {
                             conn.get_mut().incoming_mut().deadline =
                                 Some(Instant::now() + timeouts.idle);
                             serve_requests(
-                                &mut conn, &root, timeouts, &events, &recorder, false, false,
+                                &mut conn, &root, timeouts, &events, &recorder, false, None,
                             )
                         }
                         Err(_) => End::Abort,
@@ -1236,7 +1237,7 @@ fn is_timeout(error: &io::Error) -> bool {
 ///
 /// `first`: the next request's head deadline is already set (the first request's, from the
 /// accept). `parks`: once a response is written and nothing more is buffered, the connection
-/// is to be parked ([`End::Park`]) rather than waited on here.
+/// is to be parked there ([`End::Park`]) rather than waited on here, when that pays.
 fn serve_requests(
     conn: &mut BufReader<Wire>,
     root: &Root,
@@ -1244,7 +1245,7 @@ fn serve_requests(
     events: &ConnectionEvents<'_>,
     recorder: &ResponseRecorder<'_>,
     first: bool,
-    parks: bool,
+    parks: Option<&Parking<Idle>>,
 ) -> End {
     for first in std::iter::once(first).chain(std::iter::repeat(false)) {
         // Waiting for the first byte: the deadline set at the accept, or keep-alive's idle time.
@@ -1297,7 +1298,7 @@ fn serve_requests(
         }
         // The next request's first byte is due within the keep-alive idle time.
         conn.get_mut().incoming_mut().deadline = Some(Instant::now() + timeouts.idle);
-        if parks && conn.buffer().is_empty() {
+        if conn.buffer().is_empty() && parks.is_some_and(Parking::pays) {
             return End::Park;
         }
     }
@@ -2116,8 +2117,8 @@ mod tests {
         (head, body)
     }
 
-    /// A keep-alive connection with one response answered, so that it is parked next.
-    fn parked_connection(server: &Server) -> BufReader<TcpStream> {
+    /// A keep-alive connection with one response answered.
+    fn answered_connection(server: &Server) -> BufReader<TcpStream> {
         let stream = TcpStream::connect(server.local_addr()).expect("connect");
         stream
             .set_read_timeout(Some(Duration::from_secs(5)))
@@ -2125,8 +2126,17 @@ mod tests {
         let mut stream = BufReader::new(stream);
         stream.get_mut().write_all(GET_HELLO).expect("send");
         assert_eq!(read_response(&mut stream).1, b"hello\n");
-        thread::sleep(Duration::from_millis(50));
         stream
+    }
+
+    /// A keep-alive connection that is parked: threads hold one connection for each poller
+    /// already (the others, returned first, which must stay open), so parking pays.
+    fn parked_connection(server: &Server) -> (Vec<BufReader<TcpStream>>, BufReader<TcpStream>) {
+        let pollers = thread::available_parallelism().map_or(1, usize::from);
+        let held = (0..pollers).map(|_| answered_connection(server)).collect();
+        let parked = answered_connection(server);
+        thread::sleep(Duration::from_millis(50));
+        (held, parked)
     }
 
     const GET_HELLO: &[u8] = b"GET /hello.txt HTTP/1.1\r\nHost: t\r\n\r\n";
@@ -2137,7 +2147,7 @@ mod tests {
         let large: Vec<u8> = (0..200_000u32).map(|n| n as u8).collect();
         fs::write(site.root.join("large.bin"), &large).expect("write");
         let server = start_plain(&site, Duration::from_secs(15));
-        let mut stream = parked_connection(&server);
+        let (_held, mut stream) = parked_connection(&server);
         let pipelined = [
             GET_HELLO,
             b"GET /large.bin HTTP/1.1\r\nHost: t\r\n\r\n",
@@ -2156,7 +2166,7 @@ mod tests {
     fn a_parked_connection_waits_for_a_head_that_comes_in_pieces() {
         let site = site();
         let server = start_plain(&site, Duration::from_secs(15));
-        let mut stream = parked_connection(&server);
+        let (_held, mut stream) = parked_connection(&server);
         let (start, rest) = GET_HELLO.split_at(20);
         stream.get_mut().write_all(start).expect("send");
         thread::sleep(Duration::from_millis(50));
@@ -2174,7 +2184,7 @@ mod tests {
         let site = site();
         let idle = Duration::from_millis(300);
         let server = start_plain(&site, idle);
-        let mut stream = parked_connection(&server);
+        let (_held, mut stream) = parked_connection(&server);
         let started = Instant::now();
         let mut rest = Vec::new();
         stream.read_to_end(&mut rest).expect("a FIN, not a reset");
