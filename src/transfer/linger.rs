@@ -11,7 +11,9 @@ use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::mem::MaybeUninit;
 use std::net::TcpStream;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+
+use super::epoll::{epoll_add, epoll_create, epoll_wait};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -26,6 +28,7 @@ const GATHER: Duration = Duration::from_millis(5);
 
 /// Closes connections once the peer's FIN has come; see the module's documentation. Its thread
 /// ends once this is dropped and the last connection it watches is closed.
+#[derive(Clone)]
 pub(super) struct Lingerer {
     inner: Arc<Inner>,
 }
@@ -148,51 +151,6 @@ fn peer_is_done(stream: &TcpStream) -> bool {
             Err(error) => return error.kind() != io::ErrorKind::WouldBlock,
         }
     }
-}
-
-#[allow(unsafe_code)]
-fn epoll_create() -> io::Result<OwnedFd> {
-    // SAFETY: no pointers; a non-negative result is a new descriptor that nothing else owns.
-    let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: `fd` was just created and is owned by nothing else.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-}
-
-/// Watches `fd` for data, its peer's FIN and errors (level-triggered).
-#[allow(unsafe_code)]
-fn epoll_add(epoll: &OwnedFd, fd: RawFd) -> io::Result<()> {
-    let mut event = libc::epoll_event {
-        events: (libc::EPOLLIN | libc::EPOLLRDHUP) as u32,
-        u64: u64::try_from(fd).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?,
-    };
-    // SAFETY: both descriptors are open for the whole call; the kernel reads `event`, a live local.
-    let result =
-        unsafe { libc::epoll_ctl(epoll.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &raw mut event) };
-    if result == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
-}
-
-/// Waits up to `timeout` (rounded up to a millisecond) for events; how many were written.
-#[allow(unsafe_code)]
-fn epoll_wait(
-    epoll: &OwnedFd,
-    events: &mut [libc::epoll_event],
-    timeout: Duration,
-) -> io::Result<usize> {
-    let millis = timeout.as_micros().div_ceil(1000);
-    let millis = libc::c_int::try_from(millis).unwrap_or(libc::c_int::MAX);
-    let capacity = libc::c_int::try_from(events.len()).unwrap_or(libc::c_int::MAX);
-    // SAFETY: the kernel writes at most `capacity` entries into `events`, which holds that many
-    // and is borrowed mutably for the call; the descriptor is open.
-    let ready =
-        unsafe { libc::epoll_wait(epoll.as_raw_fd(), events.as_mut_ptr(), capacity, millis) };
-    usize::try_from(ready).map_err(|_| io::Error::last_os_error())
 }
 
 #[cfg(test)]

@@ -3,12 +3,14 @@
 
 mod beneath;
 pub mod client;
+mod epoll;
 pub mod events;
 pub mod fastopen;
 pub mod files;
 pub mod http;
 pub mod kernel;
 mod linger;
+mod park;
 pub mod server;
 mod sockopt;
 pub mod tcp_info;

@@ -1,5 +1,6 @@
 //! Transfer layer: the blocking HTTP/1.1 file server, one thread per connection (threads are
-//! reused from one connection to the next). Must not import capture or report code.
+//! reused from one connection to the next); a plain server parks its keep-alive connections
+//! between requests instead (its `KeepAlive`). Must not import capture or report code.
 //!
 //! Closing is done so that a capture shows a clean FIN exchange and never a RST: the server only
 //! closes a socket after reading the peer's FIN, and when it closes first it shuts down its
@@ -22,9 +23,10 @@ use super::beneath::Directory;
 use super::events::{ConnectionEvents, EventKind, EventLog, Side, serialize_ts};
 use super::http::{self, HttpError, Request};
 use super::linger::Lingerer;
+use super::park::{Guest, Host, Parking, Turn};
 use super::tcp_info::{self, TcpInfoSample};
 use super::tls::{ServerTls, TlsStream};
-use super::workers::{Accepted, Workers};
+use super::workers::{Accepted, Slot, Workers};
 use crate::timeline::Ts;
 
 /// Connections served at once unless told otherwise: threads are cheap, and a bound far above
@@ -52,6 +54,17 @@ const ACK_POLL: Duration = Duration::from_micros(200);
 /// (see [`listen`]).
 #[cfg(target_os = "linux")]
 const DEFER_ACCEPT: libc::c_int = 1;
+
+/// The largest file a poller sends itself (see [`KeepAlive`]): with nothing unacknowledged, the
+/// head and this much body fit in a socket's smallest default send buffer (16 KiB), so sending
+/// them never waits for the client.
+const INLINE_BODY: u64 = 12 * 1024;
+
+/// The address of a side nobody records.
+const UNKNOWN_ADDR: SocketAddr = SocketAddr::V4(std::net::SocketAddrV4::new(
+    std::net::Ipv4Addr::UNSPECIFIED,
+    0,
+));
 
 /// Pending connections the kernel queues while every connection slot is taken.
 const LISTEN_BACKLOG: i32 = 1024;
@@ -478,6 +491,16 @@ struct Started {
 }
 
 impl ResponseRecorder<'_> {
+    /// A recorder that records nothing, for a server that does not sample.
+    fn none() -> ResponseRecorder<'static> {
+        ResponseRecorder {
+            samples: None,
+            local: UNKNOWN_ADDR,
+            peer: UNKNOWN_ADDR,
+            unsettled: RefCell::new(None),
+        }
+    }
+
     /// Call just before the head is written.
     fn start(&self, stream: &TcpStream) -> Started {
         let info = self.samples.and_then(|_| tcp_info::sample(stream).ok());
@@ -782,13 +805,24 @@ fn start_workers(
     events: Option<EventLog>,
 ) -> io::Result<Workers> {
     let root = Root::new(root);
-    let Policy { timeouts, tls } = policy;
+    let timeouts = policy.timeouts;
     // A plain server leaves the wait for the peer's FIN to one thread. With events (which record
     // when that FIN came) or samples (compare's server), each connection's thread waits for it, as
     // it also does when the lingering thread cannot be started.
     let lingerer = (samples.is_none() && events.is_none())
         .then(|| Lingerer::start(LINGER_TIMEOUT).ok())
         .flatten();
+    let root = Arc::new(root);
+    // A plain server also parks its keep-alive connections between requests (see [`KeepAlive`]).
+    let parking = lingerer.clone().and_then(|lingerer| {
+        let host = KeepAlive {
+            root: Arc::clone(&root),
+            timeouts,
+            lingerer,
+        };
+        let threads = thread::available_parallelism().map_or(1, usize::from);
+        Parking::start(threads, Arc::new(host)).ok()
+    });
     Workers::start(
         listener,
         max_connections,
@@ -798,11 +832,11 @@ fn start_workers(
             serve_connection(
                 accepted,
                 &root,
-                timeouts,
-                tls.as_ref(),
+                &policy,
                 samples.as_deref(),
                 events.as_ref(),
                 lingerer.as_ref(),
+                parking.as_ref(),
             );
         },
     )
@@ -823,29 +857,33 @@ enum End {
     Close,
     /// The connection is broken: just close it.
     Abort,
+    /// Keep-alive with nothing more to read yet: the connection waits parked (see
+    /// [`KeepAlive`]).
+    Park,
 }
 
 fn serve_connection(
     accepted: Accepted,
     root: &Root,
-    timeouts: ServerTimeouts,
-    tls: Option<&ServerTls>,
+    policy: &Policy,
     samples: Option<&Mutex<Vec<ResponseSample>>>,
     log: Option<&EventLog>,
     lingerer: Option<&Lingerer>,
+    parking: Option<&Parking<Idle>>,
 ) {
+    let timeouts = policy.timeouts;
     let Accepted {
         stream,
         peer,
         at: accepted_at,
         instant,
+        slot,
     } = accepted;
-    let unknown = SocketAddr::from(([0, 0, 0, 0], 0));
     // Only events and samples name the server's address; a plain server skips the system call.
     let local = if log.is_some() || samples.is_some() {
-        stream.local_addr().unwrap_or(unknown)
+        stream.local_addr().unwrap_or(UNKNOWN_ADDR)
     } else {
-        unknown
+        UNKNOWN_ADDR
     };
     let events = ConnectionEvents::new(log, Side::Server, local, peer);
     let recorder = ResponseRecorder {
@@ -873,7 +911,7 @@ fn serve_connection(
         deadline: Some(instant + timeouts.head),
         timeout: inherited.then_some(first_read_timeout(timeouts)),
     };
-    let wire = match tls {
+    let wire = match &policy.tls {
         None => Ok(Wire::Plain(incoming)),
         Some(tls) => tls.accept(incoming).map(|tls| Wire::Tls(Box::new(tls))),
     };
@@ -881,12 +919,253 @@ fn serve_connection(
         events.now(EventKind::Closed);
         return;
     };
+    let parks = parking.filter(|_| matches!(wire, Wire::Plain(_)));
+    let _held = parks.map(Parking::hold);
     let mut conn = BufReader::new(wire);
-    let end = match send_timeout {
-        Ok(()) => serve_requests(&mut conn, root, timeouts, &events, &recorder),
+    let mut end = match send_timeout {
+        Ok(()) => serve_requests(&mut conn, root, timeouts, &events, &recorder, true, parks),
         Err(_) => End::Abort,
     };
+    if let (End::Park, Some(parking)) = (&end, parking) {
+        let idle = Idle::new(conn, slot);
+        let Err(idle) = parking.park(idle) else {
+            return;
+        };
+        // It cannot be watched: this thread goes on serving it.
+        conn = idle.conn;
+        end = serve_requests(&mut conn, root, timeouts, &events, &recorder, false, None);
+    }
     finish(conn, end, &events, &recorder, lingerer);
+}
+
+/// A plain server's keep-alive connection between two requests, parked.
+struct Idle {
+    conn: BufReader<Wire>,
+    /// The connection's slot goes with it, so parked connections count against the bound.
+    slot: Slot,
+    /// When the next request's first byte is due: the keep-alive idle time.
+    deadline: Instant,
+}
+
+impl Idle {
+    /// A connection whose read deadline is the keep-alive idle time.
+    fn new(conn: BufReader<Wire>, slot: Slot) -> Idle {
+        let deadline = conn
+            .get_ref()
+            .incoming()
+            .deadline
+            .unwrap_or_else(Instant::now);
+        Idle {
+            conn,
+            slot,
+            deadline,
+        }
+    }
+}
+
+impl Guest for Idle {
+    fn fd(&self) -> std::os::fd::RawFd {
+        use std::os::fd::AsRawFd;
+        self.conn.get_ref().tcp().as_raw_fd()
+    }
+
+    fn deadline(&self) -> Instant {
+        self.deadline
+    }
+}
+
+/// Serves parked keep-alive connections of a plain server (no events, no samples) on the
+/// pollers' threads, so that under load one wake-up serves many requests instead of each
+/// request waking its own thread.
+///
+/// A poller serves a request itself only when nothing it does can block: the whole head is
+/// already read, it is a GET or HEAD without a body, nothing sent before is still unacknowledged,
+/// and the file is small enough to fit in the send buffer. Anything else (a head still arriving,
+/// a body, a large file, a client behind on reading) goes on in a thread of its own, held to the
+/// same deadlines as any connection. Responses, closes and deadlines are those of the
+/// thread-per-connection path.
+struct KeepAlive {
+    root: Arc<Root>,
+    timeouts: ServerTimeouts,
+    lingerer: Lingerer,
+}
+
+impl Host<Idle> for KeepAlive {
+    fn ready(&self, mut idle: Idle) -> Turn<Idle> {
+        let events = ConnectionEvents::new(None, Side::Server, UNKNOWN_ADDR, UNKNOWN_ADDR);
+        let recorder = ResponseRecorder::none();
+        // Readable, so the read cannot wait; no deadline means no timeout to set.
+        idle.conn.get_mut().incoming_mut().deadline = None;
+        match idle.conn.fill_buf() {
+            Ok([]) => return self.leave(idle, End::PeerClosed),
+            Ok(_) => {}
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => return Turn::Stay(idle),
+            Err(_) => return self.leave(idle, End::Abort),
+        }
+        loop {
+            if !head_is_whole(idle.conn.buffer()) || !all_acknowledged(idle.conn.get_ref()) {
+                return self.hand_over(idle, None);
+            }
+            // The whole head is buffered and announces no body, so this reads nothing more.
+            let request = match http::read_request(&mut idle.conn) {
+                Ok(Some(request)) => request,
+                Ok(None) => return self.leave(idle, End::PeerClosed),
+                Err(error) => {
+                    let end = refuse(idle.conn.get_mut(), error, &events, &recorder);
+                    return self.leave(idle, end);
+                }
+            };
+            let close = !request.keep_alive;
+            let found = match lookup(&request, &self.root) {
+                Ok(found) => found,
+                Err(_) => return self.leave(idle, End::Abort),
+            };
+            if found
+                .as_ref()
+                .is_ok_and(|served| served.length > INLINE_BODY)
+            {
+                return self.hand_over(idle, Some((request, found)));
+            }
+            match send_response(
+                idle.conn.get_mut(),
+                &request,
+                found,
+                close,
+                &events,
+                &recorder,
+            ) {
+                Ok(()) if close => return self.leave(idle, End::Close),
+                Ok(()) => {}
+                Err(_) => return self.leave(idle, End::Abort),
+            }
+            if idle.conn.buffer().is_empty() {
+                idle.deadline = Instant::now() + self.timeouts.idle;
+                return Turn::Stay(idle);
+            }
+        }
+    }
+
+    fn expire(&self, idle: Idle) {
+        // As a thread whose read timed out at the idle deadline: closed politely.
+        self.close(idle, End::Close);
+    }
+}
+
+impl KeepAlive {
+    /// The connection leaves the poller to be closed as `end` says.
+    fn leave(&self, idle: Idle, end: End) -> Turn<Idle> {
+        let lingerer = self.lingerer.clone();
+        Turn::Leave(Box::new(move || {
+            let Idle { conn, slot, .. } = idle;
+            let events = ConnectionEvents::new(None, Side::Server, UNKNOWN_ADDR, UNKNOWN_ADDR);
+            finish(
+                conn,
+                end,
+                &events,
+                &ResponseRecorder::none(),
+                Some(&lingerer),
+            );
+            drop(slot);
+        }))
+    }
+
+    fn close(&self, idle: Idle, end: End) {
+        if let Turn::Leave(departure) = self.leave(idle, end) {
+            departure();
+        }
+    }
+
+    /// The connection leaves the poller for a thread of its own, which first answers `pending`
+    /// (a request already read, with what its lookup found) if there is one.
+    fn hand_over(
+        &self,
+        idle: Idle,
+        pending: Option<(Request, Result<Served, Status>)>,
+    ) -> Turn<Idle> {
+        let root = Arc::clone(&self.root);
+        let timeouts = self.timeouts;
+        let lingerer = self.lingerer.clone();
+        let serve = move || {
+            let Idle { mut conn, slot, .. } = idle;
+            let events = ConnectionEvents::new(None, Side::Server, UNKNOWN_ADDR, UNKNOWN_ADDR);
+            let recorder = ResponseRecorder::none();
+            let end = match pending {
+                None => {
+                    // The head's first bytes are here: it is due a head's time from now.
+                    conn.get_mut().incoming_mut().deadline = Some(Instant::now() + timeouts.head);
+                    serve_requests(&mut conn, &root, timeouts, &events, &recorder, true, None)
+                }
+                Some((request, found)) => {
+                    let close = !request.keep_alive;
+                    match send_response(conn.get_mut(), &request, found, close, &events, &recorder)
+                    {
+                        Ok(()) if close => End::Close,
+                        Ok(()) => {
+                            conn.get_mut().incoming_mut().deadline =
+                                Some(Instant::now() + timeouts.idle);
+                            serve_requests(
+                                &mut conn, &root, timeouts, &events, &recorder, false, None,
+                            )
+                        }
+                        Err(_) => End::Abort,
+                    }
+                }
+            };
+            finish(conn, end, &events, &recorder, Some(&lingerer));
+            drop(slot);
+        };
+        Turn::Leave(Box::new(move || {
+            // Should no thread start, the poller serves it itself rather than drop it unanswered.
+            let work = Arc::new(Mutex::new(Some(serve)));
+            let theirs = Arc::clone(&work);
+            let spawned = thread::Builder::new()
+                .name("synack-conn".into())
+                .stack_size(CONNECTION_STACK)
+                .spawn(move || {
+                    let serve = theirs.lock().unwrap_or_else(PoisonError::into_inner).take();
+                    if let Some(serve) = serve {
+                        serve();
+                    }
+                });
+            if spawned.is_err() {
+                let serve = work.lock().unwrap_or_else(PoisonError::into_inner).take();
+                if let Some(serve) = serve {
+                    serve();
+                }
+            }
+        }))
+    }
+}
+
+/// Whether `buffered` holds a whole GET or HEAD request head that announces no body, so that
+/// reading it needs no more bytes.
+fn head_is_whole(buffered: &[u8]) -> bool {
+    if !(buffered.starts_with(b"GET ") || buffered.starts_with(b"HEAD ")) {
+        return false;
+    }
+    let Some(end) = buffered.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return false;
+    };
+    let head = &buffered[..end];
+    let announces = |name: &[u8]| {
+        head.windows(name.len())
+            .any(|w| w.eq_ignore_ascii_case(name))
+    };
+    !announces(b"content-length") && !announces(b"transfer-encoding")
+}
+
+/// Whether everything sent on the connection has been acknowledged, so that a small response
+/// fits in the send buffer: a client that does not read shows here first.
+fn all_acknowledged(wire: &Wire) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        super::sockopt::unacknowledged_bytes(wire.tcp()).is_ok_and(|bytes| bytes == 0)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = wire;
+        false
+    }
 }
 
 /// Closes the connection as `end` says; with a `lingerer` (a server that records no events),
@@ -917,7 +1196,7 @@ fn finish(
                 drain_until_fin(conn.get_mut().incoming_mut(), events);
             }
         }
-        End::Abort => {}
+        End::Abort | End::Park => {}
     }
     drop(conn);
     events.now(EventKind::Closed);
@@ -955,14 +1234,20 @@ fn is_timeout(error: &io::Error) -> bool {
 ///
 /// Pipelined requests are served like any others: a burst of them (even in one segment) stays
 /// in the BufReader, and each is read only after the previous response has been written.
+///
+/// `first`: the next request's head deadline is already set (the first request's, from the
+/// accept). `parks`: once a response is written and nothing more is buffered, the connection
+/// is to be parked there ([`End::Park`]) rather than waited on here, when that pays.
 fn serve_requests(
     conn: &mut BufReader<Wire>,
     root: &Root,
     timeouts: ServerTimeouts,
     events: &ConnectionEvents<'_>,
     recorder: &ResponseRecorder<'_>,
+    first: bool,
+    parks: Option<&Parking<Idle>>,
 ) -> End {
-    for first in std::iter::once(true).chain(std::iter::repeat(false)) {
+    for first in std::iter::once(first).chain(std::iter::repeat(false)) {
         // Waiting for the first byte: the deadline set at the accept, or keep-alive's idle time.
         match conn.fill_buf() {
             Ok([]) => {
@@ -985,24 +1270,7 @@ fn serve_requests(
                 events.now(EventKind::FinReceived);
                 return End::PeerClosed;
             }
-            Err(HttpError::Io(error)) if !is_timeout(&error) => return End::Abort,
-            // A head that is not whole by its deadline (408), or whatever follows a malformed
-            // one (which cannot be framed, 400): answer and close.
-            Err(error) => {
-                let status = match error {
-                    HttpError::Io(_) => REQUEST_TIMEOUT,
-                    _ => BAD_REQUEST,
-                };
-                let answer = Answer {
-                    path: "",
-                    close: true,
-                    head_only: false,
-                };
-                return match send_error(conn.get_mut(), status, &answer, events, recorder) {
-                    Ok(()) => End::Close,
-                    Err(_) => End::Abort,
-                };
-            }
+            Err(error) => return refuse(conn.get_mut(), error, events, recorder),
         };
         if events.records() {
             events.now(EventKind::Request {
@@ -1030,8 +1298,36 @@ fn serve_requests(
         }
         // The next request's first byte is due within the keep-alive idle time.
         conn.get_mut().incoming_mut().deadline = Some(Instant::now() + timeouts.idle);
+        if conn.buffer().is_empty() && parks.is_some_and(Parking::pays) {
+            return End::Park;
+        }
     }
     unreachable!("the requests of a connection are an endless sequence")
+}
+
+/// Answers a request that could not be read, and says how the connection ends: a head that is
+/// not whole by its deadline (408), or whatever follows a malformed one (which cannot be
+/// framed, 400), is answered and the connection closed; a broken connection is just closed.
+fn refuse(
+    wire: &mut Wire,
+    error: HttpError,
+    events: &ConnectionEvents<'_>,
+    recorder: &ResponseRecorder<'_>,
+) -> End {
+    let status = match error {
+        HttpError::Io(error) if !is_timeout(&error) => return End::Abort,
+        HttpError::Io(_) => REQUEST_TIMEOUT,
+        _ => BAD_REQUEST,
+    };
+    let answer = Answer {
+        path: "",
+        close: true,
+        head_only: false,
+    };
+    match send_error(wire, status, &answer, events, recorder) {
+        Ok(()) => End::Close,
+        Err(_) => End::Abort,
+    }
 }
 
 /// What a response answers: the request target and how the response is framed.
@@ -1049,24 +1345,39 @@ fn respond(
     events: &ConnectionEvents<'_>,
     recorder: &ResponseRecorder<'_>,
 ) -> io::Result<()> {
+    let found = lookup(request, root)?;
+    send_response(wire, request, found, close, events, recorder)
+}
+
+/// The file a request asks for, or the status that refuses it. The outer error is an opened
+/// file whose length cannot be read.
+fn lookup(request: &Request, root: &Root) -> io::Result<Result<Served, Status>> {
+    if request.method != "HEAD" && request.method != "GET" {
+        return Ok(Err(METHOD_NOT_ALLOWED));
+    }
+    root.open(&request.path)
+}
+
+/// Answers `request` with what [`lookup`] found.
+fn send_response(
+    wire: &mut Wire,
+    request: &Request,
+    found: Result<Served, Status>,
+    close: bool,
+    events: &ConnectionEvents<'_>,
+    recorder: &ResponseRecorder<'_>,
+) -> io::Result<()> {
     let head_only = request.method == "HEAD";
     let answer = Answer {
         path: &request.path,
         close,
         head_only,
     };
-    if !head_only && request.method != "GET" {
-        let answer = Answer {
-            head_only: false,
-            ..answer
-        };
-        return send_error(wire, METHOD_NOT_ALLOWED, &answer, events, recorder);
-    }
     let Served {
         mut file,
         length,
         content_type,
-    } = match root.open(&request.path)? {
+    } = match found {
         Ok(served) => served,
         Err(status) => return send_error(wire, status, &answer, events, recorder),
     };
@@ -1759,5 +2070,127 @@ mod tests {
             "text/html; charset=utf-8"
         );
         assert_eq!(content_type(Path::new("blob")), "application/octet-stream");
+    }
+
+    /// A plain server (no samples, no events), whose keep-alive connections are parked between
+    /// requests, idle ones closed after `idle`.
+    fn start_plain(site: &Site, idle: Duration) -> Server {
+        Server::start(
+            ServerConfig {
+                bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+                root: site.root.clone(),
+                max_connections: 16,
+                congestion: None,
+                fastopen: false,
+                tls: None,
+                sample_responses: false,
+                timeouts: ServerTimeouts {
+                    idle,
+                    ..ServerTimeouts::default()
+                },
+            },
+            None,
+        )
+        .expect("server starts")
+    }
+
+    /// Reads one response from `stream`: its head and its Content-Length's worth of body.
+    fn read_response(stream: &mut BufReader<TcpStream>) -> (String, Vec<u8>) {
+        let mut head = String::new();
+        loop {
+            let mut line = String::new();
+            stream.read_line(&mut line).expect("a head line");
+            assert!(!line.is_empty(), "closed inside a head: {head}");
+            head.push_str(&line);
+            if line == "\r\n" {
+                break;
+            }
+        }
+        let length: usize = head
+            .lines()
+            .find_map(|line| line.strip_prefix("Content-Length: "))
+            .expect("a length")
+            .parse()
+            .expect("a number");
+        let mut body = vec![0; length];
+        stream.read_exact(&mut body).expect("the body");
+        (head, body)
+    }
+
+    /// A keep-alive connection with one response answered.
+    fn answered_connection(server: &Server) -> BufReader<TcpStream> {
+        let stream = TcpStream::connect(server.local_addr()).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        let mut stream = BufReader::new(stream);
+        stream.get_mut().write_all(GET_HELLO).expect("send");
+        assert_eq!(read_response(&mut stream).1, b"hello\n");
+        stream
+    }
+
+    /// A keep-alive connection that is parked: threads hold one connection for each poller
+    /// already (the others, returned first, which must stay open), so parking pays.
+    fn parked_connection(server: &Server) -> (Vec<BufReader<TcpStream>>, BufReader<TcpStream>) {
+        let pollers = thread::available_parallelism().map_or(1, usize::from);
+        let held = (0..pollers).map(|_| answered_connection(server)).collect();
+        let parked = answered_connection(server);
+        thread::sleep(Duration::from_millis(50));
+        (held, parked)
+    }
+
+    const GET_HELLO: &[u8] = b"GET /hello.txt HTTP/1.1\r\nHost: t\r\n\r\n";
+
+    #[test]
+    fn a_parked_connection_answers_pipelined_requests_and_a_large_file_in_order() {
+        let site = site();
+        let large: Vec<u8> = (0..200_000u32).map(|n| n as u8).collect();
+        fs::write(site.root.join("large.bin"), &large).expect("write");
+        let server = start_plain(&site, Duration::from_secs(15));
+        let (_held, mut stream) = parked_connection(&server);
+        let pipelined = [
+            GET_HELLO,
+            b"GET /large.bin HTTP/1.1\r\nHost: t\r\n\r\n",
+            b"GET /missing HTTP/1.1\r\nHost: t\r\n\r\n",
+            GET_HELLO,
+        ]
+        .concat();
+        stream.get_mut().write_all(&pipelined).expect("send");
+        assert_eq!(read_response(&mut stream).1, b"hello\n");
+        assert_eq!(read_response(&mut stream).1, large);
+        assert!(read_response(&mut stream).0.starts_with("HTTP/1.1 404 "));
+        assert_eq!(read_response(&mut stream).1, b"hello\n");
+    }
+
+    #[test]
+    fn a_parked_connection_waits_for_a_head_that_comes_in_pieces() {
+        let site = site();
+        let server = start_plain(&site, Duration::from_secs(15));
+        let (_held, mut stream) = parked_connection(&server);
+        let (start, rest) = GET_HELLO.split_at(20);
+        stream.get_mut().write_all(start).expect("send");
+        thread::sleep(Duration::from_millis(50));
+        stream.get_mut().write_all(rest).expect("send");
+        assert_eq!(read_response(&mut stream).1, b"hello\n");
+        stream
+            .get_mut()
+            .write_all(b"POST /hello.txt HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc")
+            .expect("send");
+        assert!(read_response(&mut stream).0.starts_with("HTTP/1.1 405 "));
+    }
+
+    #[test]
+    fn a_parked_connection_is_closed_with_a_fin_at_the_idle_time() {
+        let site = site();
+        let idle = Duration::from_millis(300);
+        let server = start_plain(&site, idle);
+        let (_held, mut stream) = parked_connection(&server);
+        let started = Instant::now();
+        let mut rest = Vec::new();
+        stream.read_to_end(&mut rest).expect("a FIN, not a reset");
+        assert!(rest.is_empty());
+        let waited = started.elapsed();
+        assert!(waited >= idle - Duration::from_millis(100), "{waited:?}");
+        assert!(waited < Duration::from_secs(3), "{waited:?}");
     }
 }

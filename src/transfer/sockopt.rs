@@ -32,3 +32,18 @@ pub(super) fn set_tcp_int(
         Err(io::Error::last_os_error())
     }
 }
+
+/// Bytes written to `socket` that the peer has not acknowledged yet (`SIOCOUTQ`).
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+pub(super) fn unacknowledged_bytes(socket: &impl std::os::fd::AsRawFd) -> io::Result<usize> {
+    let mut queued: libc::c_int = 0;
+    // SAFETY: the descriptor is borrowed for the whole call; the kernel writes one int into
+    // `queued`, a live local.
+    let result = unsafe { libc::ioctl(socket.as_raw_fd(), libc::TIOCOUTQ, &raw mut queued) };
+    if result == 0 {
+        usize::try_from(queued).map_err(|_| io::ErrorKind::InvalidData.into())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}

@@ -35,6 +35,8 @@ pub(super) struct Accepted {
     pub(super) at: Ts,
     /// When accept() returned, for deadlines.
     pub(super) instant: Instant,
+    /// The connection's slot, freed when this is dropped: it goes wherever the connection goes.
+    pub(super) slot: Slot,
 }
 
 /// Threads that accept connections on one listener and serve them; stopped by [`Workers::stop`].
@@ -87,10 +89,10 @@ impl Shared {
     }
 }
 
-/// Frees a connection slot when the connection ends, even by panic.
-struct Slot<'a>(&'a Shared);
+/// A connection slot, freed when the connection ends (when this is dropped, even by panic).
+pub(super) struct Slot(Arc<Shared>);
 
-impl Drop for Slot<'_> {
+impl Drop for Slot {
     fn drop(&mut self) {
         let mut state = self.0.state();
         state.taken -= 1;
@@ -195,7 +197,7 @@ fn work(shared: &Arc<Shared>) {
         let (stream, peer) = match accepted {
             Ok(accepted) => accepted,
             Err(error) => {
-                drop(Slot(shared));
+                drop(Slot(Arc::clone(shared)));
                 if shared.stopping.load(Ordering::SeqCst) {
                     return leave(shared);
                 }
@@ -220,17 +222,15 @@ fn work(shared: &Arc<Shared>) {
             peer,
             at: Ts::now(),
             instant: Instant::now(),
+            slot: Slot(Arc::clone(shared)),
         };
-        let slot = Slot(shared);
         if shared.stopping.load(Ordering::SeqCst) {
             // A client that came too late: its connection is closed unserved.
             drop(accepted);
-            drop(slot);
             return leave(shared);
         }
         hand_over_waiting(shared);
         (shared.serve)(accepted);
-        drop(slot);
         shared.state().waiting += 1;
         waiting_since = Instant::now();
     }
