@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+/// Callers hold `common::one_link()` for the whole test.
 fn compare(dir: &Path, args: &[&str]) -> Value {
-    common::compare_report(dir, args)
+    common::compare_report_while_held(dir, args)
 }
 
 fn mean_total(report: &Value, mode: &str) -> f64 {
@@ -22,6 +23,7 @@ fn compare_over_a_20ms_link_as_root() {
     if !common::require_root("compare_over_a_20ms_link_as_root") {
         return;
     }
+    let _one = common::one_link();
     let dir = tempfile::tempdir().unwrap();
     let rtt = 0.020;
     let report = compare(
@@ -89,6 +91,7 @@ fn lossy_link_with_a_seed_shows_retransmissions_as_root() {
     if !common::require_root("lossy_link_with_a_seed_shows_retransmissions_as_root") {
         return;
     }
+    let _one = common::one_link();
     let dir = tempfile::tempdir().unwrap();
     let report = compare(
         dir.path(),
@@ -165,6 +168,7 @@ fn receive_window_limit_is_named_and_rcvbuf_lifts_it_as_root() {
     {
         return;
     }
+    let _one = common::one_link();
     let args = [
         "--rtt",
         "20ms",
@@ -210,6 +214,7 @@ fn compare_over_a_40ms_link_explains_the_gap_as_root() {
     if !common::require_root("compare_over_a_40ms_link_explains_the_gap_as_root") {
         return;
     }
+    let _one = common::one_link();
     let dir = tempfile::tempdir().unwrap();
     let rtt = 0.040;
     let report = compare(dir.path(), &["--rtt", "40ms", "--rounds", "3"]);
@@ -286,6 +291,7 @@ fn warm_up_packets_stay_out_of_the_runs_as_root() {
     if !common::require_root("warm_up_packets_stay_out_of_the_runs_as_root") {
         return;
     }
+    let _one = common::one_link();
     // Non-persistent warms up last here: its server's final ACK arrives a round trip after the
     // client returned, which once landed in the first mode's capture as a connection "begun
     // before the capture".
@@ -314,7 +320,7 @@ fn verbose_events_over_a_link_belong_to_their_run_as_root() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let _one = common::ONE_LINK.lock().unwrap_or_else(|e| e.into_inner());
+    let _one = common::one_link();
     let out = common::compare_in(dir.path())
         .args(["-v", "--rtt", "20ms", "--rounds", "1"])
         .timeout(std::time::Duration::from_secs(120))
@@ -340,6 +346,7 @@ fn fast_open_requests_ride_on_the_syn_as_root() {
     {
         return;
     }
+    let _one = common::one_link();
     let dir = tempfile::tempdir().unwrap();
     let report = compare(
         dir.path(),

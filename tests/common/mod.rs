@@ -21,7 +21,18 @@ pub fn compare_in(dir: &Path) -> assert_cmd::Command {
 /// Runs `synack compare ARGS` in `dir`, one emulated link at a time, and returns its report;
 /// a failed run fails the test with its output.
 pub fn compare_report(dir: &Path, args: &[&str]) -> serde_json::Value {
-    let _one = ONE_LINK.lock().unwrap_or_else(|e| e.into_inner());
+    let _one = one_link();
+    compare_report_while_held(dir, args)
+}
+
+/// Holds the emulated link for a whole test: what it does after its run (reading captures, tshark)
+/// must not take the cores from the next test's link either.
+pub fn one_link() -> std::sync::MutexGuard<'static, ()> {
+    ONE_LINK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// `compare_report` for a test that holds [`one_link`] itself.
+pub fn compare_report_while_held(dir: &Path, args: &[&str]) -> serde_json::Value {
     let json_path = dir.join("report.json");
     let out = compare_in(dir)
         .args(args)
