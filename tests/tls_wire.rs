@@ -21,10 +21,10 @@ const HRR_RANDOM: &str = "cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09
 /// Whether `tool` runs; fails under CI, where scripts/install-deps.sh --test installs it.
 fn have(tool: &str, test: &str) -> bool {
     let found = Command::new(tool)
-        .arg(if tool == "openssl" {
-            "version"
-        } else {
-            "--version"
+        .arg(match tool {
+            "openssl" => "version",
+            "nginx" => "-v",
+            _ => "--version",
         })
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -371,7 +371,8 @@ fn nginx_conf(dir: &Path, port: u16) -> String {
         "daemon off;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\nevents {{ worker_connections 64; }}\n\
          http {{\n  access_log off;\n  client_body_temp_path {d}; proxy_temp_path {d};\n  \
          fastcgi_temp_path {d}; uwsgi_temp_path {d}; scgi_temp_path {d};\n  server {{\n    \
-         listen 127.0.0.1:{port} ssl fastopen=16;\n    ssl_certificate {d}/cert.pem;\n    \
+         listen 127.0.0.1:{port} ssl fastopen=16;\n    ssl_protocols TLSv1.2 TLSv1.3;\n    \
+         ssl_certificate {d}/cert.pem;\n    \
          ssl_certificate_key {d}/key.pem;\n    location / {{ return 200 \"hi\\n\"; }}\n  }}\n}}\n"
     )
 }
