@@ -175,12 +175,10 @@ fn a_certificate_nobody_vouches_for_fails_the_fetch_in_one_line() {
 
 #[test]
 fn curl_fetches_from_synack_serve_over_each_tls_version() {
-    if Command::new("curl").arg("--version").output().is_err() {
-        assert!(
-            !common::in_ci(),
-            "curl is missing (scripts/install-deps.sh --test)"
-        );
-        println!("curl_fetches_from_synack_serve_over_each_tls_version: no curl, skipped");
+    if !common::have_tool(
+        "curl",
+        "curl_fetches_from_synack_serve_over_each_tls_version",
+    ) {
         return;
     }
     for (version, curl_flags) in [
@@ -235,20 +233,9 @@ fn nginx_conf(dir: &Path, port: u16) -> String {
 
 #[test]
 fn synack_fetch_speaks_tls_to_nginx_in_every_mode() {
-    for tool in ["nginx", "openssl"] {
-        let found = Command::new("sh")
-            .args(["-c", &format!("command -v {tool}")])
-            .stdout(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if !found {
-            assert!(
-                !common::in_ci(),
-                "{tool} is missing (scripts/install-deps.sh --test)"
-            );
-            println!("synack_fetch_speaks_tls_to_nginx_in_every_mode: no {tool}, skipped");
-            return;
-        }
+    let test = "synack_fetch_speaks_tls_to_nginx_in_every_mode";
+    if !common::have_tool("nginx", test) || !common::have_tool("openssl", test) {
+        return;
     }
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();

@@ -18,28 +18,6 @@ use serde_json::Value;
 /// A HelloRetryRequest's random, as tshark prints it (RFC 8446 §4.1.3).
 const HRR_RANDOM: &str = "cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c";
 
-/// Whether `tool` runs; fails under CI, where scripts/install-deps.sh --test installs it.
-fn have(tool: &str, test: &str) -> bool {
-    let found = Command::new(tool)
-        .arg(match tool {
-            "openssl" => "version",
-            "nginx" => "-v",
-            _ => "--version",
-        })
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !found {
-        assert!(
-            !common::in_ci(),
-            "{test}: {tool} must be installed under CI (scripts/install-deps.sh --test)"
-        );
-        println!("skipping {test}: {tool} is not installed");
-    }
-    found
-}
-
 /// Runs a shell line (every command in it under `timeout`), which must succeed.
 fn sh(dir: &Path, line: &str) {
     let out = Command::new("sh")
@@ -69,7 +47,7 @@ fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
 fn setup(test: &str, tools: &[&str]) -> Option<tempfile::TempDir> {
     if !common::require_root(test)
         || !common::have_tshark(test)
-        || !tools.iter().all(|tool| have(tool, test))
+        || !tools.iter().all(|tool| common::have_tool(tool, test))
     {
         return None;
     }

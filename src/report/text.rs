@@ -126,50 +126,34 @@ pub fn verdict(mode: Mode, a: &Attribution, slower_mean: f64, rtt_s: f64, rounds
     sentence
 }
 
+/// "2 extra handshakes", "1 fewer connection": a difference in count, worded.
+fn how_many(difference: f64, thing: &str) -> String {
+    let n = difference.abs();
+    format!(
+        "{} {} {thing}{}",
+        count(n),
+        if difference >= 0.0 { "extra" } else { "fewer" },
+        if n == 1.0 { "" } else { "s" }
+    )
+}
+
 fn cause(row: Row, seconds: f64, a: &Attribution, rtt_s: f64) -> String {
     let time = duration(seconds.abs());
     match row {
-        Row::Handshakes => {
-            let n = a.extra_connections.abs();
-            format!(
-                "{time} in {} {} handshake{} ({} × RTT {})",
-                count(n),
-                if a.extra_connections >= 0.0 {
-                    "extra"
-                } else {
-                    "fewer"
-                },
-                if n == 1.0 { "" } else { "s" },
-                count(n),
-                duration(rtt_s)
-            )
-        }
-        Row::SlowStartRounds => {
-            let n = a.extra_rounds.unwrap_or(0.0).abs();
-            format!(
-                "{time} in {} {} slow-start round{}",
-                count(n),
-                if a.extra_rounds.unwrap_or(0.0) >= 0.0 {
-                    "extra"
-                } else {
-                    "fewer"
-                },
-                if n == 1.0 { "" } else { "s" }
-            )
-        }
-        Row::TlsHandshakes => {
-            let n = a.extra_connections.abs();
-            format!(
-                "{time} in the TLS handshakes of {} {} connection{}",
-                count(n),
-                if a.extra_connections >= 0.0 {
-                    "extra"
-                } else {
-                    "fewer"
-                },
-                if n == 1.0 { "" } else { "s" },
-            )
-        }
+        Row::Handshakes => format!(
+            "{time} in {} ({} × RTT {})",
+            how_many(a.extra_connections, "handshake"),
+            count(a.extra_connections.abs()),
+            duration(rtt_s)
+        ),
+        Row::SlowStartRounds => format!(
+            "{time} in {}",
+            how_many(a.extra_rounds.unwrap_or(0.0), "slow-start round")
+        ),
+        Row::TlsHandshakes => format!(
+            "{time} in the TLS handshakes of {}",
+            how_many(a.extra_connections, "connection")
+        ),
         Row::ClosingAndReconnecting => format!("{time} closing and reconnecting between files"),
         Row::TransferRest => format!("{time} of transfer beyond its round trips"),
         Row::RequestWait => format!("{time} waiting for first bytes"),

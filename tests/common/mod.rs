@@ -402,3 +402,25 @@ impl Default for Frames {
         Frames::new()
     }
 }
+
+/// Whether `tool` runs; fails under CI, where scripts/install-deps.sh --test installs it.
+pub fn have_tool(tool: &str, test: &str) -> bool {
+    let found = std::process::Command::new(tool)
+        .arg(match tool {
+            "openssl" => "version",
+            "nginx" => "-v",
+            _ => "--version",
+        })
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !found {
+        assert!(
+            !in_ci(),
+            "{test}: {tool} must be installed under CI (scripts/install-deps.sh --test)"
+        );
+        println!("skipping {test}: {tool} is not installed");
+    }
+    found
+}
