@@ -218,19 +218,6 @@ fn curl_fetches_from_synack_serve_over_each_tls_version() {
     }
 }
 
-/// nginx serving `dir/site` over TLS 1.2 and 1.3 on 127.0.0.1:`port`, sessions cached.
-fn nginx_conf(dir: &Path, port: u16) -> String {
-    let d = dir.display();
-    format!(
-        "daemon off;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\nevents {{ worker_connections 64; }}\n\
-         http {{\n  access_log off;\n  client_body_temp_path {d}; proxy_temp_path {d};\n  \
-         fastcgi_temp_path {d}; uwsgi_temp_path {d}; scgi_temp_path {d};\n  server {{\n    \
-         listen 127.0.0.1:{port} ssl;\n    ssl_protocols TLSv1.2 TLSv1.3;\n    \
-         ssl_session_cache shared:S:1m;\n    ssl_certificate {d}/cert.pem;\n    \
-         ssl_certificate_key {d}/key.pem;\n    root {d}/site;\n  }}\n}}\n"
-    )
-}
-
 #[test]
 fn synack_fetch_speaks_tls_to_nginx_in_every_mode() {
     let test = "synack_fetch_speaks_tls_to_nginx_in_every_mode";
@@ -273,7 +260,11 @@ fn synack_fetch_speaks_tls_to_nginx_in_every_mode() {
         String::from_utf8_lossy(&made.stderr)
     );
     let port = common::free_port();
-    std::fs::write(d.join("nginx.conf"), nginx_conf(d, port)).unwrap();
+    std::fs::write(
+        d.join("nginx.conf"),
+        common::nginx_tls_conf(d, port, "", &format!("root {}/site;", d.display())),
+    )
+    .unwrap();
     let nginx = Command::new("nginx")
         .args(["-e", "stderr", "-c"])
         .arg(d.join("nginx.conf"))

@@ -341,20 +341,6 @@ fn tls_of_curl_and_openssl_agrees_with_tshark_as_root() {
     }
 }
 
-/// nginx's configuration for a TLS server on 127.0.0.1:`port` with TCP Fast Open, everything it
-/// writes kept in `dir`.
-fn nginx_conf(dir: &Path, port: u16) -> String {
-    let d = dir.display();
-    format!(
-        "daemon off;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\nevents {{ worker_connections 64; }}\n\
-         http {{\n  access_log off;\n  client_body_temp_path {d}; proxy_temp_path {d};\n  \
-         fastcgi_temp_path {d}; uwsgi_temp_path {d}; scgi_temp_path {d};\n  server {{\n    \
-         listen 127.0.0.1:{port} ssl fastopen=16;\n    ssl_protocols TLSv1.2 TLSv1.3;\n    \
-         ssl_certificate {d}/cert.pem;\n    \
-         ssl_certificate_key {d}/key.pem;\n    location / {{ return 200 \"hi\\n\"; }}\n  }}\n}}\n"
-    )
-}
-
 #[test]
 fn tls_client_hello_on_a_fast_open_syn_agrees_with_tshark_as_root() {
     let Some(dir) = setup(
@@ -365,7 +351,16 @@ fn tls_client_hello_on_a_fast_open_syn_agrees_with_tshark_as_root() {
     };
     let d = dir.path();
     let port = 8443;
-    std::fs::write(d.join("nginx.conf"), nginx_conf(d, port)).unwrap();
+    std::fs::write(
+        d.join("nginx.conf"),
+        common::nginx_tls_conf(
+            d,
+            port,
+            " fastopen=16",
+            "location / { return 200 \"hi\\n\"; }",
+        ),
+    )
+    .unwrap();
     // A network namespace of its own: its loopback, and a Fast Open setting for server and client
     // that leaves the host's alone. The first connection gets the cookie, the later ones carry
     // their ClientHello on the SYN.

@@ -424,3 +424,18 @@ pub fn have_tool(tool: &str, test: &str) -> bool {
     }
     found
 }
+
+/// nginx's configuration for a TLS 1.2 and 1.3 server on 127.0.0.1:`port` with `cert.pem` and
+/// `key.pem` from `dir`, everything it writes kept in `dir`; `listen` adds to the listen line
+/// (e.g. " fastopen=16"), `serve` is the server block's content (a root or a location).
+pub fn nginx_tls_conf(dir: &Path, port: u16, listen: &str, serve: &str) -> String {
+    let d = dir.display();
+    format!(
+        "daemon off;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\nevents {{ worker_connections 64; }}\n\
+         http {{\n  access_log off;\n  client_body_temp_path {d}; proxy_temp_path {d};\n  \
+         fastcgi_temp_path {d}; uwsgi_temp_path {d}; scgi_temp_path {d};\n  server {{\n    \
+         listen 127.0.0.1:{port} ssl{listen};\n    ssl_protocols TLSv1.2 TLSv1.3;\n    \
+         ssl_session_cache shared:S:1m;\n    ssl_certificate {d}/cert.pem;\n    \
+         ssl_certificate_key {d}/key.pem;\n    {serve}\n  }}\n}}\n"
+    )
+}
