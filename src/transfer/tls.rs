@@ -449,11 +449,6 @@ impl<S: Read + Write> TlsStream<S> {
         &mut self.raw
     }
 
-    /// Whether the handshake is still running.
-    pub fn is_handshaking(&self) -> bool {
-        self.conn.is_handshaking()
-    }
-
     /// Runs the handshake to its end.
     pub fn handshake(&mut self) -> io::Result<()> {
         while self.conn.is_handshaking() {
