@@ -48,11 +48,8 @@ fn compare_over_a_20ms_link_as_root() {
         for run in report["modes"][mode]["runs"].as_array().unwrap() {
             for c in run["connections"].as_array().unwrap() {
                 let handshake = c["handshake_s"].as_f64().unwrap();
-                // Every handshake is the RTT give or take scheduling on a busy VM …
-                assert!(
-                    (handshake - rtt).abs() <= 1e-3,
-                    "{mode}: handshake {handshake} s"
-                );
+                // No handshake is shorter than the RTT: the link never releases early …
+                assert!(handshake >= rtt - 10e-6, "{mode}: handshake {handshake} s");
                 handshakes.push(handshake);
             }
             assert!(
@@ -64,11 +61,16 @@ fn compare_over_a_20ms_link_as_root() {
             );
         }
     }
-    // … and their median is within ±100 µs of it.
+    // … nor adds a delay of its own: the fastest is within 100 µs of it. The others carry the
+    // host's scheduling on a busy machine, so only their median is held, to a millisecond.
     handshakes.sort_by(f64::total_cmp);
-    let median = handshakes[handshakes.len() / 2];
+    let (fastest, median) = (handshakes[0], handshakes[handshakes.len() / 2]);
     assert!(
-        (median - rtt).abs() <= 100e-6,
+        fastest - rtt <= 100e-6,
+        "fastest handshake {fastest} s of {handshakes:?}"
+    );
+    assert!(
+        median - rtt <= 1e-3,
         "median handshake {median} s of {handshakes:?}"
     );
     let n = report["files"].as_array().unwrap().len() as f64;
