@@ -5,11 +5,11 @@
 #
 # Traffic stays on 127.0.0.1. Installs wrk and nginx with apt-get when missing (needs root then).
 # Every load is bounded by DURATION and a timeout. Knobs (environment):
-#   DURATION=5 REPEATS=2 SYNACK_PORT=18081 NGINX_PORT=18082 KEEP=0
+#   DURATION=5 REPEATS=3 SYNACK_PORT=18081 NGINX_PORT=18082 KEEP=0
 set -euo pipefail
 
 DURATION=${DURATION:-5}
-REPEATS=${REPEATS:-2}
+REPEATS=${REPEATS:-3}
 SYNACK_PORT=${SYNACK_PORT:-18081}
 NGINX_PORT=${NGINX_PORT:-18082}
 KEEP=${KEEP:-0}
@@ -110,16 +110,19 @@ rps() {
         "http://127.0.0.1:$port/page.bin" | awk '/^Requests\/sec:/ { print $2 }'
 }
 
-# The best of REPEATS runs per server, the two servers taking turns so drift hits both alike.
-best() {
-    local port=$1 connections=$2
-    shift 2
-    local top=0 value
+# The best of REPEATS runs for each server, the two taking turns run by run so that drift in the
+# machine's load hits both alike: pair CONNECTIONS [HEADER...] prints "SYNACK NGINX".
+pair() {
+    local connections=$1
+    shift
+    local synack=0 nginx=0 value
     for _ in $(seq "$REPEATS"); do
-        value=$(rps "$port" "$connections" "$@")
-        top=$(awk -v a="$top" -v b="${value:-0}" 'BEGIN { print (b > a ? b : a) }')
+        value=$(rps "$SYNACK_PORT" "$connections" "$@")
+        synack=$(awk -v a="$synack" -v b="${value:-0}" 'BEGIN { print (b > a ? b : a) }')
+        value=$(rps "$NGINX_PORT" "$connections" "$@")
+        nginx=$(awk -v a="$nginx" -v b="${value:-0}" 'BEGIN { print (b > a ? b : a) }')
     done
-    echo "$top"
+    echo "$synack $nginx"
 }
 
 printf '%-22s %14s %14s %10s\n' "case (11 KiB file)" "synack req/s" "nginx req/s" "synack÷nginx"
@@ -127,8 +130,7 @@ for mode in keep-alive close; do
     for connections in 1 64; do
         headers=()
         [[ $mode == close ]] && headers=("Connection: close")
-        s=$(best "$SYNACK_PORT" "$connections" "${headers[@]}")
-        n=$(best "$NGINX_PORT" "$connections" "${headers[@]}")
+        read -r s n < <(pair "$connections" "${headers[@]}")
         printf '%-22s %14.0f %14.0f %10.2f×\n' "$mode c=$connections" "$s" "$n" \
             "$(awk -v s="$s" -v n="$n" 'BEGIN { print (n > 0 ? s / n : 0) }')"
     done

@@ -18,11 +18,23 @@ pub(super) fn epoll_create() -> io::Result<OwnedFd> {
 }
 
 /// Watches `fd` for data, its peer's FIN and errors (level-triggered).
-#[allow(unsafe_code)]
 pub(super) fn epoll_add(epoll: &OwnedFd, fd: RawFd) -> io::Result<()> {
+    let tag = u64::try_from(fd).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    add(epoll, fd, libc::EPOLLIN | libc::EPOLLRDHUP, tag)
+}
+
+/// Watches the listening socket `fd` for connections to accept, reporting them as `tag`. Several
+/// epoll instances may watch one listener: each connection wakes one of them (EPOLLEXCLUSIVE).
+pub(super) fn epoll_add_listener(epoll: &OwnedFd, fd: RawFd, tag: u64) -> io::Result<()> {
+    add(epoll, fd, libc::EPOLLIN | libc::EPOLLEXCLUSIVE, tag)
+}
+
+/// Watches `fd` for `events`, reported as `tag`.
+#[allow(unsafe_code)]
+fn add(epoll: &OwnedFd, fd: RawFd, events: libc::c_int, tag: u64) -> io::Result<()> {
     let mut event = libc::epoll_event {
-        events: (libc::EPOLLIN | libc::EPOLLRDHUP) as u32,
-        u64: u64::try_from(fd).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?,
+        events: events as u32,
+        u64: tag,
     };
     // SAFETY: both descriptors are open for the whole call; the kernel reads `event`, a live local.
     let result =

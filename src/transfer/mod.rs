@@ -3,6 +3,7 @@
 
 mod beneath;
 pub mod client;
+mod door;
 mod epoll;
 pub mod events;
 pub mod fastopen;
@@ -11,6 +12,7 @@ pub mod http;
 pub mod kernel;
 mod linger;
 mod park;
+mod pool;
 pub mod server;
 mod sockopt;
 pub mod tcp_info;

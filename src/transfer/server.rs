@@ -1,10 +1,13 @@
 //! Transfer layer: the blocking HTTP/1.1 file server, one thread per connection (threads are
-//! reused from one connection to the next); a plain server parks its keep-alive connections
-//! between requests instead (its `KeepAlive`). Must not import capture or report code.
+//! reused from one connection to the next); a plain server instead accepts and serves small
+//! requests on one poller per core and keeps a thread only for what could block (its
+//! `KeepAlive`). Must not import capture or report code.
 //!
 //! Closing is done so that a capture shows a clean FIN exchange and never a RST: the server only
 //! closes a socket after reading the peer's FIN, and when it closes first it shuts down its
-//! sending half, then waits for the peer's FIN before dropping the socket.
+//! sending half, then waits for the peer's FIN before dropping the socket. The one exception is a
+//! plain server whose client asked for the close and has sent nothing more: it closes at once
+//! (see `End::Asked`), which sends the same FIN.
 
 use std::cell::RefCell;
 use std::fs::{self, File};
@@ -20,10 +23,12 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use super::TransferError;
 use super::beneath::Directory;
+use super::door::Door;
 use super::events::{ConnectionEvents, EventKind, EventLog, Side, serialize_ts};
 use super::http::{self, HttpError, Request};
 use super::linger::Lingerer;
-use super::park::{Guest, Host, Parking, Turn};
+use super::park::{Arrival, Guest, Host, Parking, Turn};
+use super::pool::Pool;
 use super::tcp_info::{self, TcpInfoSample};
 use super::tls::{ServerTls, TlsStream};
 use super::workers::{Accepted, Slot, Workers};
@@ -606,8 +611,47 @@ fn has_unread_bytes(stream: &TcpStream) -> bool {
 pub struct Server {
     local_addr: SocketAddr,
     samples: Samples,
-    /// The threads that accept and serve connections; None once stopped.
-    workers: Option<Workers>,
+    /// What accepts and serves connections; None once stopped.
+    accepting: Option<Accepting>,
+}
+
+/// What accepts a server's connections.
+enum Accepting {
+    /// Threads that block in accept() and serve what they accept, one connection each.
+    Threads(Workers),
+    /// A plain server's pollers, which accept from the door themselves (see [`KeepAlive`]).
+    Pollers {
+        door: Arc<Door>,
+        /// Held so the pollers run while the server does.
+        _parking: Parking<Idle>,
+    },
+}
+
+impl std::fmt::Debug for Accepting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Accepting::Threads(workers) => f.debug_tuple("Threads").field(workers).finish(),
+            Accepting::Pollers { door, .. } => f.debug_tuple("Pollers").field(door).finish(),
+        }
+    }
+}
+
+impl Accepting {
+    /// Stops accepting; connections in progress finish on their own.
+    fn stop(&self) {
+        match self {
+            Accepting::Threads(workers) => workers.stop(),
+            Accepting::Pollers { door, .. } => door.shut(),
+        }
+    }
+
+    /// Waits until accepting has stopped; the error is why it failed.
+    fn join(&self) -> io::Result<()> {
+        match self {
+            Accepting::Threads(workers) => workers.join(),
+            Accepting::Pollers { door, .. } => door.join(),
+        }
+    }
 }
 
 impl Server {
@@ -647,7 +691,7 @@ impl Server {
                 source,
             })?;
         let samples = Samples::default();
-        let workers = start_workers(
+        let accepting = start_accepting(
             listener,
             root,
             config.max_connections,
@@ -661,7 +705,7 @@ impl Server {
         Ok(Server {
             local_addr,
             samples,
-            workers: Some(workers),
+            accepting: Some(accepting),
         })
     }
 
@@ -689,10 +733,10 @@ impl Server {
 
     /// Waits until the server stops: for ever, unless accepting fails.
     fn join(&mut self) -> Result<(), TransferError> {
-        let Some(workers) = self.workers.take() else {
+        let Some(accepting) = self.accepting.take() else {
             return Ok(());
         };
-        workers.join().map_err(|source| TransferError::Accept {
+        accepting.join().map_err(|source| TransferError::Accept {
             addr: self.local_addr,
             source,
         })
@@ -701,8 +745,8 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        if let Some(workers) = &self.workers {
-            workers.stop();
+        if let Some(accepting) = &self.accepting {
+            accepting.stop();
             // An accept failure cannot be reported from drop; serve_forever reports it.
             let _ = self.join();
         }
@@ -795,15 +839,19 @@ fn set_congestion(listener: &TcpListener, name: &str) -> Result<(), TransferErro
     }
 }
 
-/// Starts the threads that accept connections on `listener` and serve files from `root`.
-fn start_workers(
+/// Starts accepting connections on `listener` and serving files from `root`.
+///
+/// A plain server (no events, no samples, no TLS) is served by its pollers, which accept, answer
+/// small requests themselves and leave the rest to threads (see [`KeepAlive`]). Otherwise each
+/// connection has a thread of its own from accept to close.
+fn start_accepting(
     listener: TcpListener,
     root: PathBuf,
     max_connections: usize,
     policy: Policy,
     samples: Option<Samples>,
     events: Option<EventLog>,
-) -> io::Result<Workers> {
+) -> io::Result<Accepting> {
     let root = Root::new(root);
     let timeouts = policy.timeouts;
     // A plain server leaves the wait for the peer's FIN to one thread. With events (which record
@@ -813,15 +861,25 @@ fn start_workers(
         .then(|| Lingerer::start(LINGER_TIMEOUT).ok())
         .flatten();
     let root = Arc::new(root);
+    let threads = thread::available_parallelism().map_or(1, usize::from);
+    // The pollers accept only where a connection needs nothing from its own thread before its
+    // first request: no TLS handshake, and the options it inherits from the listener.
+    if let Some(lingerer) = &lingerer
+        && policy.tls.is_none()
+        && listener_sets_options(timeouts)
+    {
+        let door = Arc::new(Door::open(listener, max_connections)?);
+        let host = KeepAlive::new(Arc::clone(&root), timeouts, lingerer.clone());
+        let parking = Parking::start(threads, Arc::new(host), Some(Arc::clone(&door)))?;
+        return Ok(Accepting::Pollers {
+            door,
+            _parking: parking,
+        });
+    }
     // A plain server also parks its keep-alive connections between requests (see [`KeepAlive`]).
     let parking = lingerer.clone().and_then(|lingerer| {
-        let host = KeepAlive {
-            root: Arc::clone(&root),
-            timeouts,
-            lingerer,
-        };
-        let threads = thread::available_parallelism().map_or(1, usize::from);
-        Parking::start(threads, Arc::new(host)).ok()
+        let host = KeepAlive::new(Arc::clone(&root), timeouts, lingerer);
+        Parking::start(threads, Arc::new(host), None).ok()
     });
     Workers::start(
         listener,
@@ -840,6 +898,7 @@ fn start_workers(
             );
         },
     )
+    .map(Accepting::Threads)
 }
 
 /// What every connection is held to.
@@ -855,6 +914,11 @@ enum End {
     PeerClosed,
     /// The server closes first: send FIN, wait for the peer's, then close.
     Close,
+    /// The client asked for the close (`Connection: close`, or HTTP/1.0 without keep-alive), so
+    /// it sends no further request: as [`End::Close`], except that a plain server whose client
+    /// has sent nothing more closes at once (its FIN leaves with the close; with nothing unread,
+    /// the kernel sends no RST), as nginx does.
+    Asked,
     /// The connection is broken: just close it.
     Abort,
     /// Keep-alive with nothing more to read yet: the connection waits parked (see
@@ -938,17 +1002,20 @@ fn serve_connection(
     finish(conn, end, &events, &recorder, lingerer);
 }
 
-/// A plain server's keep-alive connection between two requests, parked.
+/// A plain server's connection on a poller: keep-alive between two requests, or just accepted.
 struct Idle {
     conn: BufReader<Wire>,
     /// The connection's slot goes with it, so parked connections count against the bound.
     slot: Slot,
-    /// When the next request's first byte is due: the keep-alive idle time.
+    /// When the next request's first byte is due: the keep-alive idle time, or for a connection
+    /// just accepted, its first head's deadline.
     deadline: Instant,
+    /// Whether a response has been sent on the connection.
+    answered: bool,
 }
 
 impl Idle {
-    /// A connection whose read deadline is the keep-alive idle time.
+    /// A connection that has answered a request, whose read deadline is the keep-alive idle time.
     fn new(conn: BufReader<Wire>, slot: Slot) -> Idle {
         let deadline = conn
             .get_ref()
@@ -959,6 +1026,7 @@ impl Idle {
             conn,
             slot,
             deadline,
+            answered: true,
         }
     }
 }
@@ -976,7 +1044,8 @@ impl Guest for Idle {
 
 /// Serves parked keep-alive connections of a plain server (no events, no samples) on the
 /// pollers' threads, so that under load one wake-up serves many requests instead of each
-/// request waking its own thread.
+/// request waking its own thread; without TLS, the pollers also accept the server's connections
+/// and serve their first requests the same way.
 ///
 /// A poller serves a request itself only when nothing it does can block: the whole head is
 /// already read, it is a GET or HEAD without a body, nothing sent before is still unacknowledged,
@@ -988,6 +1057,19 @@ struct KeepAlive {
     root: Arc<Root>,
     timeouts: ServerTimeouts,
     lingerer: Lingerer,
+    /// Threads for the connections that leave the pollers.
+    threads: Arc<Pool>,
+}
+
+impl KeepAlive {
+    fn new(root: Arc<Root>, timeouts: ServerTimeouts, lingerer: Lingerer) -> KeepAlive {
+        KeepAlive {
+            root,
+            timeouts,
+            lingerer,
+            threads: Arc::new(Pool::new("synack-conn", CONNECTION_STACK)),
+        }
+    }
 }
 
 impl Host<Idle> for KeepAlive {
@@ -1003,7 +1085,9 @@ impl Host<Idle> for KeepAlive {
             Err(_) => return self.leave(idle, End::Abort),
         }
         loop {
-            if !head_is_whole(idle.conn.buffer()) || !all_acknowledged(idle.conn.get_ref()) {
+            if !head_is_whole(idle.conn.buffer())
+                || (idle.answered && !all_acknowledged(idle.conn.get_ref()))
+            {
                 return self.hand_over(idle, None);
             }
             // The whole head is buffered and announces no body, so this reads nothing more.
@@ -1034,8 +1118,8 @@ impl Host<Idle> for KeepAlive {
                 &events,
                 &recorder,
             ) {
-                Ok(()) if close => return self.leave(idle, End::Close),
-                Ok(()) => {}
+                Ok(()) if close => return self.leave(idle, End::Asked),
+                Ok(()) => idle.answered = true,
                 Err(_) => return self.leave(idle, End::Abort),
             }
             if idle.conn.buffer().is_empty() {
@@ -1046,8 +1130,39 @@ impl Host<Idle> for KeepAlive {
     }
 
     fn expire(&self, idle: Idle) {
-        // As a thread whose read timed out at the idle deadline: closed politely.
+        // As a thread whose read timed out at the idle (or first head's) deadline: closed
+        // politely.
         self.close(idle, End::Close);
+    }
+
+    fn arrive(&self, accepted: Accepted) -> Option<Arrival<Idle>> {
+        let Accepted {
+            stream,
+            instant,
+            slot,
+            ..
+        } = accepted;
+        // The kernel hands a connection over once its first bytes are there (TCP_DEFER_ACCEPT),
+        // except for one that stayed silent: that one is parked until it sends.
+        let readable = has_unread_bytes(&stream);
+        let deadline = instant + self.timeouts.head;
+        let incoming = Incoming {
+            stream,
+            deadline: Some(deadline),
+            // Inherited from the listener (see `listener_sets_options`).
+            timeout: Some(first_read_timeout(self.timeouts)),
+        };
+        let idle = Idle {
+            conn: BufReader::new(Wire::Plain(incoming)),
+            slot,
+            deadline,
+            answered: false,
+        };
+        Some(if readable {
+            Arrival::Readable(idle)
+        } else {
+            Arrival::Quiet(idle)
+        })
     }
 }
 
@@ -1086,20 +1201,31 @@ impl KeepAlive {
         let timeouts = self.timeouts;
         let lingerer = self.lingerer.clone();
         let serve = move || {
-            let Idle { mut conn, slot, .. } = idle;
+            let Idle {
+                mut conn,
+                slot,
+                deadline,
+                answered,
+            } = idle;
             let events = ConnectionEvents::new(None, Side::Server, UNKNOWN_ADDR, UNKNOWN_ADDR);
             let recorder = ResponseRecorder::none();
             let end = match pending {
                 None => {
-                    // The head's first bytes are here: it is due a head's time from now.
-                    conn.get_mut().incoming_mut().deadline = Some(Instant::now() + timeouts.head);
+                    // The head's first bytes are here: a later request's head is due a head's
+                    // time from now, the first one's by its deadline from the accept.
+                    let due = if answered {
+                        Instant::now() + timeouts.head
+                    } else {
+                        deadline
+                    };
+                    conn.get_mut().incoming_mut().deadline = Some(due);
                     serve_requests(&mut conn, &root, timeouts, &events, &recorder, true, None)
                 }
                 Some((request, found)) => {
                     let close = !request.keep_alive;
                     match send_response(conn.get_mut(), &request, found, close, &events, &recorder)
                     {
-                        Ok(()) if close => End::Close,
+                        Ok(()) if close => End::Asked,
                         Ok(()) => {
                             conn.get_mut().incoming_mut().deadline =
                                 Some(Instant::now() + timeouts.idle);
@@ -1114,24 +1240,11 @@ impl KeepAlive {
             finish(conn, end, &events, &recorder, Some(&lingerer));
             drop(slot);
         };
+        let threads = Arc::clone(&self.threads);
         Turn::Leave(Box::new(move || {
             // Should no thread start, the poller serves it itself rather than drop it unanswered.
-            let work = Arc::new(Mutex::new(Some(serve)));
-            let theirs = Arc::clone(&work);
-            let spawned = thread::Builder::new()
-                .name("synack-conn".into())
-                .stack_size(CONNECTION_STACK)
-                .spawn(move || {
-                    let serve = theirs.lock().unwrap_or_else(PoisonError::into_inner).take();
-                    if let Some(serve) = serve {
-                        serve();
-                    }
-                });
-            if spawned.is_err() {
-                let serve = work.lock().unwrap_or_else(PoisonError::into_inner).take();
-                if let Some(serve) = serve {
-                    serve();
-                }
+            if let Err(serve) = threads.run(Box::new(serve)) {
+                serve();
             }
         }))
     }
@@ -1184,7 +1297,15 @@ fn finish(
             // The close below sends the FIN anyway if this fails.
             let _ = conn.get_ref().tcp().shutdown(Shutdown::Write);
         }
-        End::Close => {
+        End::Asked
+            if lingerer.is_some()
+                && matches!(conn.get_ref(), Wire::Plain(_))
+                && conn.buffer().is_empty()
+                && !has_unread_bytes(conn.get_ref().tcp()) =>
+        {
+            events.now(EventKind::FinSent);
+        }
+        End::Close | End::Asked => {
             conn.get_mut().end_stream();
             events.now(EventKind::FinSent);
             if conn.get_ref().tcp().shutdown(Shutdown::Write).is_ok() {
@@ -1292,7 +1413,7 @@ fn serve_requests(
             };
         }
         match respond(conn.get_mut(), &request, root, close, events, recorder) {
-            Ok(()) if close => return End::Close,
+            Ok(()) if close => return End::Asked,
             Ok(()) => recorder.settle(conn.get_ref().tcp(), !conn.buffer().is_empty()),
             Err(_) => return End::Abort,
         }
@@ -1818,21 +1939,26 @@ mod tests {
     fn connections_over_the_bound_wait_for_a_free_slot() {
         let site = site();
         let server = start(&site, 1, None);
-        let request = b"GET /hello.txt HTTP/1.1\r\nHost: t\r\n\r\n";
         let mut first = TcpStream::connect(server.local_addr()).expect("connect");
-        first.write_all(request).expect("send");
+        first.write_all(GET_HELLO).expect("send");
         let mut head = [0u8; 12];
         first.read_exact(&mut head).expect("first is served");
         assert_eq!(&head, b"HTTP/1.1 200");
+        served_once_it_closes(&server, first);
+        server.stop();
+    }
 
+    /// With every slot taken by `first`, a second connection waits in the kernel's queue unserved,
+    /// and is served once `first` closes.
+    fn served_once_it_closes<T>(server: &Server, first: T) {
         let mut second = TcpStream::connect(server.local_addr()).expect("queued by the kernel");
         second
-            .set_read_timeout(Some(Duration::from_millis(200)))
+            .set_read_timeout(Some(Duration::from_millis(300)))
             .expect("timeout");
-        second.write_all(request).expect("send");
+        second.write_all(GET_HELLO).expect("send");
+        let mut head = [0u8; 12];
         let waiting = second.read(&mut head).expect_err("no slot yet");
         assert!(is_timeout(&waiting), "{waiting}");
-
         drop(first);
         second
             .set_read_timeout(Some(Duration::from_secs(5)))
@@ -1841,7 +1967,6 @@ mod tests {
             .read_exact(&mut head)
             .expect("served once the slot frees");
         assert_eq!(&head, b"HTTP/1.1 200");
-        server.stop();
     }
 
     #[test]
@@ -2075,11 +2200,16 @@ mod tests {
     /// A plain server (no samples, no events), whose keep-alive connections are parked between
     /// requests, idle ones closed after `idle`.
     fn start_plain(site: &Site, idle: Duration) -> Server {
+        start_plain_bounded(site, idle, 16)
+    }
+
+    /// A plain server serving at most `max_connections` at once.
+    fn start_plain_bounded(site: &Site, idle: Duration, max_connections: usize) -> Server {
         Server::start(
             ServerConfig {
                 bind: SocketAddr::from(([127, 0, 0, 1], 0)),
                 root: site.root.clone(),
-                max_connections: 16,
+                max_connections,
                 congestion: None,
                 fastopen: false,
                 tls: None,
@@ -2192,5 +2322,101 @@ mod tests {
         let waited = started.elapsed();
         assert!(waited >= idle - Duration::from_millis(100), "{waited:?}");
         assert!(waited < Duration::from_secs(3), "{waited:?}");
+    }
+
+    #[test]
+    fn a_plain_server_accepts_on_its_pollers_and_serves_every_kind_of_first_request() {
+        let site = site();
+        let large: Vec<u8> = (0..200_000u32).map(|n| (n % 251) as u8).collect();
+        fs::write(site.root.join("large.bin"), &large).expect("write");
+        let server = start_plain(&site, Duration::from_secs(15));
+        assert!(matches!(server.accepting, Some(Accepting::Pollers { .. })));
+        let connect = || {
+            let stream = TcpStream::connect(server.local_addr()).expect("connect");
+            stream
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .expect("timeout");
+            BufReader::new(stream)
+        };
+        // A small file, answered by the poller that accepted it.
+        let mut small = connect();
+        small.get_mut().write_all(GET_HELLO).expect("send");
+        assert_eq!(read_response(&mut small).1, b"hello\n");
+        // A large file and the requests pipelined behind it, handed to a thread.
+        let mut burst = connect();
+        let pipelined = [
+            b"GET /large.bin HTTP/1.1\r\nHost: t\r\n\r\n".as_slice(),
+            GET_HELLO,
+            b"GET /missing HTTP/1.1\r\nHost: t\r\n\r\n",
+        ]
+        .concat();
+        burst.get_mut().write_all(&pipelined).expect("send");
+        assert_eq!(read_response(&mut burst).1, large);
+        assert_eq!(read_response(&mut burst).1, b"hello\n");
+        assert!(read_response(&mut burst).0.starts_with("HTTP/1.1 404 "));
+        // A head in two pieces, the second after the connection was accepted.
+        let mut pieces = connect();
+        let (start, rest) = GET_HELLO.split_at(20);
+        pieces.get_mut().write_all(start).expect("send");
+        thread::sleep(Duration::from_millis(50));
+        pieces.get_mut().write_all(rest).expect("send");
+        assert_eq!(read_response(&mut pieces).1, b"hello\n");
+        // Connection: close ends with the server's FIN after the response, never a reset.
+        let mut closing = connect();
+        closing
+            .get_mut()
+            .write_all(b"GET /hello.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+            .expect("send");
+        assert_eq!(read_response(&mut closing).1, b"hello\n");
+        let mut rest = Vec::new();
+        closing.read_to_end(&mut rest).expect("a FIN, not a reset");
+        assert!(rest.is_empty());
+        // So does one whose client sent more after asking for the close: what it sent is read
+        // until its FIN before the socket closes, so its unread bytes cause no reset.
+        let mut chatty = connect();
+        chatty
+            .get_mut()
+            .write_all(b"GET /hello.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\nmore")
+            .expect("send");
+        assert_eq!(read_response(&mut chatty).1, b"hello\n");
+        thread::sleep(Duration::from_millis(50));
+        chatty.get_mut().write_all(b"and more").expect("send");
+        chatty.get_mut().shutdown(Shutdown::Write).expect("FIN");
+        let mut rest = Vec::new();
+        chatty.read_to_end(&mut rest).expect("a FIN, not a reset");
+        assert!(rest.is_empty());
+    }
+
+    #[test]
+    fn a_plain_server_at_its_bound_accepts_the_next_connection_once_a_slot_frees() {
+        let site = site();
+        let server = start_plain_bounded(&site, Duration::from_secs(15), 1);
+        let first = answered_connection(&server);
+        served_once_it_closes(&server, first);
+    }
+
+    #[test]
+    fn a_stopped_plain_server_closes_its_port_at_once() {
+        let site = site();
+        let server = start_plain(&site, Duration::from_secs(15));
+        let addr = server.local_addr();
+        // A connection that stays open does not hold the stop up.
+        let _open = answered_connection(&server);
+        let started = Instant::now();
+        server.stop();
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+        let refused = TcpStream::connect(addr).expect_err("nothing listens");
+        assert_eq!(
+            refused.kind(),
+            io::ErrorKind::ConnectionRefused,
+            "{refused}"
+        );
+        // The port is free again for a new server.
+        let again = TcpListener::bind(addr);
+        assert!(again.is_ok(), "{again:?}");
     }
 }

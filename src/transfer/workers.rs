@@ -13,7 +13,7 @@
 
 use std::io;
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -90,14 +90,41 @@ impl Shared {
 }
 
 /// A connection slot, freed when the connection ends (when this is dropped, even by panic).
-pub(super) struct Slot(Arc<Shared>);
+pub(super) struct Slot(Held);
+
+/// Whose count a slot is in.
+enum Held {
+    /// A pool's, whose threads may wait for it.
+    Pool(Arc<Shared>),
+    /// A plain counter's, which nobody waits on (see [`Slot::take`]).
+    Counted(Arc<AtomicUsize>),
+}
+
+impl Slot {
+    /// Takes a slot from `taken` when fewer than `max` are taken; None when none is free.
+    pub(super) fn take(taken: &Arc<AtomicUsize>, max: usize) -> Option<Slot> {
+        taken
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max.max(1)).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| Slot(Held::Counted(Arc::clone(taken))))
+    }
+}
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        let mut state = self.0.state();
-        state.taken -= 1;
-        if state.waiting_for_slot > 0 {
-            self.0.slot_freed.notify_one();
+        match &self.0 {
+            Held::Pool(shared) => {
+                let mut state = shared.state();
+                state.taken -= 1;
+                if state.waiting_for_slot > 0 {
+                    shared.slot_freed.notify_one();
+                }
+            }
+            Held::Counted(taken) => {
+                taken.fetch_sub(1, Ordering::AcqRel);
+            }
         }
     }
 }
@@ -197,7 +224,7 @@ fn work(shared: &Arc<Shared>) {
         let (stream, peer) = match accepted {
             Ok(accepted) => accepted,
             Err(error) => {
-                drop(Slot(Arc::clone(shared)));
+                drop(Slot(Held::Pool(Arc::clone(shared))));
                 if shared.stopping.load(Ordering::SeqCst) {
                     return leave(shared);
                 }
@@ -222,7 +249,7 @@ fn work(shared: &Arc<Shared>) {
             peer,
             at: Ts::now(),
             instant: Instant::now(),
-            slot: Slot(Arc::clone(shared)),
+            slot: Slot(Held::Pool(Arc::clone(shared))),
         };
         if shared.stopping.load(Ordering::SeqCst) {
             // A client that came too late: its connection is closed unserved.
@@ -299,7 +326,7 @@ fn leave(shared: &Shared) {
 }
 
 /// Errors after which accept() can succeed again.
-fn accept_error_is_transient(error: &io::Error) -> bool {
+pub(super) fn accept_error_is_transient(error: &io::Error) -> bool {
     matches!(
         error.kind(),
         io::ErrorKind::ConnectionAborted
