@@ -84,6 +84,89 @@ impl Directory {
     }
 }
 
+/// What tells one state of a file from another: the file (device and inode), its length, owner,
+/// permissions and change times. Equal identities at two moments mean the same file with the same
+/// length and permissions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Identity {
+    device: u64,
+    inode: u64,
+    length: u64,
+    mode: u32,
+    owner: (u32, u32),
+    modified: (i64, i64),
+    changed: (i64, i64),
+}
+
+impl Identity {
+    /// The identity of an opened file, from its metadata.
+    #[cfg(unix)]
+    pub(super) fn of(metadata: &std::fs::Metadata) -> Identity {
+        use std::os::unix::fs::MetadataExt;
+        Identity {
+            device: metadata.dev(),
+            inode: metadata.ino(),
+            length: metadata.size(),
+            mode: metadata.mode(),
+            owner: (metadata.uid(), metadata.gid()),
+            modified: (metadata.mtime(), metadata.mtime_nsec()),
+            changed: (metadata.ctime(), metadata.ctime_nsec()),
+        }
+    }
+
+    /// The file's length.
+    pub(super) fn length(&self) -> u64 {
+        self.length
+    }
+}
+
+impl Directory {
+    /// The identity of what `relative` names now, without following a symlink at its end (a
+    /// symlink there has an identity of its own); one system call.
+    pub(super) fn identify(&self, relative: &Path) -> io::Result<Identity> {
+        #[cfg(target_os = "linux")]
+        {
+            use std::ffi::CString;
+            use std::os::fd::AsRawFd;
+            use std::os::unix::ffi::OsStrExt;
+
+            let name = CString::new(relative.as_os_str().as_bytes())
+                .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+            // SAFETY: `stat` is plain integers, for which all zeroes is a valid value.
+            #[allow(unsafe_code)]
+            let mut stat: libc::stat = unsafe { std::mem::zeroed() };
+            // SAFETY: the descriptor and the NUL-terminated name outlive the call; the kernel
+            // writes one `stat` into `stat`, a live local.
+            #[allow(unsafe_code)]
+            let result = unsafe {
+                libc::fstatat(
+                    self.fd.as_raw_fd(),
+                    name.as_ptr(),
+                    &raw mut stat,
+                    libc::AT_SYMLINK_NOFOLLOW,
+                )
+            };
+            if result != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(Identity {
+                device: stat.st_dev,
+                inode: stat.st_ino,
+                length: u64::try_from(stat.st_size).unwrap_or(0),
+                mode: stat.st_mode,
+                owner: (stat.st_uid, stat.st_gid),
+                modified: (stat.st_mtime, stat.st_mtime_nsec),
+                changed: (stat.st_ctime, stat.st_ctime_nsec),
+            })
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            let _ = relative;
+            Err(io::ErrorKind::Unsupported.into())
+        }
+    }
+}
+
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::*;
@@ -119,5 +202,39 @@ mod tests {
                 "{way_out}: {error}"
             );
         }
+    }
+
+    #[test]
+    fn an_identity_changes_with_the_file_its_length_or_its_permissions() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = tempfile::tempdir().expect("tempdir");
+        let page = root.path().join("page.txt");
+        std::fs::write(&page, b"first").expect("write");
+        let dir = Directory::open(root.path()).expect("open the root");
+        let name = Path::new("page.txt");
+        let opened = dir.open_beneath(name).expect("open");
+        let first = Identity::of(&opened.metadata().expect("metadata"));
+        assert_eq!(dir.identify(name).expect("stat"), first);
+        assert_eq!(first.length(), 5);
+
+        std::fs::write(&page, b"longer now").expect("rewrite");
+        let rewritten = dir.identify(name).expect("stat");
+        assert_ne!(rewritten, first);
+        assert_eq!(rewritten.length(), 10);
+
+        let mut permissions = std::fs::metadata(&page).expect("metadata").permissions();
+        permissions.set_mode(0o600);
+        std::fs::set_permissions(&page, permissions).expect("chmod");
+        assert_ne!(dir.identify(name).expect("stat"), rewritten);
+
+        let replacement = root.path().join("new.txt");
+        std::fs::write(&replacement, b"longer now").expect("write");
+        std::fs::rename(&replacement, &page).expect("rename");
+        assert_ne!(dir.identify(name).expect("stat").inode, rewritten.inode);
+
+        std::fs::remove_file(&page).expect("remove");
+        std::os::unix::fs::symlink("/etc/hostname", &page).expect("symlink");
+        let link = dir.identify(name).expect("the link itself");
+        assert_eq!(link.mode & libc::S_IFMT, libc::S_IFLNK);
     }
 }

@@ -8,7 +8,7 @@
 //! the poller for a thread of its own. What goes on the wire is the same.
 //!
 //! Given a door ([`super::door`]), the pollers also accept new connections from it and treat each
-//! like a parked connection that has just become readable (or parked, when it has sent nothing).
+//! like a parked connection that has just become readable.
 
 use std::collections::HashMap;
 use std::io;
@@ -56,20 +56,16 @@ pub(super) enum Turn<G> {
 
 /// Serves parked guests.
 pub(super) trait Host<G>: Send + Sync + 'static {
-    /// `guest` has something to read (bytes, its FIN or an error); must not block.
+    /// `guest` has something to read (bytes, its FIN or an error), or has just arrived; must not
+    /// block.
     fn ready(&self, guest: G) -> Turn<G>;
     /// `guest`'s deadline passed with nothing read; the socket is no longer watched.
     fn expire(&self, guest: G);
-    /// A connection just accepted from the door becomes a guest: `Readable` when its first
-    /// bytes are there (it is served at once), `Quiet` when not (it is parked); None when it
-    /// cannot be served.
-    fn arrive(&self, accepted: Accepted) -> Option<Arrival<G>>;
-}
-
-/// A guest just accepted from the door.
-pub(super) enum Arrival<G> {
-    Readable(G),
-    Quiet(G),
+    /// A connection just accepted from the door becomes a guest, whose turn comes at once (the
+    /// kernel hands a connection over once its first bytes are there, TCP_DEFER_ACCEPT, so
+    /// `ready` must expect one that has sent nothing, and park it); None when it cannot be
+    /// served.
+    fn arrive(&self, accepted: Accepted) -> Option<G>;
 }
 
 /// The pollers; each ends once this is dropped and its last guest has left.
@@ -283,13 +279,9 @@ impl<G: Guest> Poller<'_, G> {
                 Knock::Came(accepted) => accepted,
                 other => return other,
             };
-            match self.lots.host.arrive(accepted) {
-                Some(Arrival::Readable(guest)) => {
-                    let turn = self.lots.host.ready(guest);
-                    self.settle(turn, None);
-                }
-                Some(Arrival::Quiet(guest)) => self.settle(Turn::Stay(guest), None),
-                None => {}
+            if let Some(guest) = self.lots.host.arrive(accepted) {
+                let turn = self.lots.host.ready(guest);
+                self.settle(turn, None);
             }
         }
         Knock::Nobody

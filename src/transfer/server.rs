@@ -10,6 +10,7 @@
 //! (see `End::Asked`), which sends the same FIN.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -22,12 +23,12 @@ use percent_encoding::percent_decode_str;
 use socket2::{Domain, Protocol, Socket, Type};
 
 use super::TransferError;
-use super::beneath::Directory;
+use super::beneath::{Directory, Identity};
 use super::door::Door;
 use super::events::{ConnectionEvents, EventKind, EventLog, Side, serialize_ts};
 use super::http::{self, HttpError, Request};
 use super::linger::Lingerer;
-use super::park::{Arrival, Guest, Host, Parking, Turn};
+use super::park::{Guest, Host, Parking, Turn};
 use super::pool::Pool;
 use super::tcp_info::{self, TcpInfoSample};
 use super::tls::{ServerTls, TlsStream};
@@ -131,6 +132,8 @@ struct Incoming {
     deadline: Option<Instant>,
     /// What the socket's read timeout is set to, so it is set only when it must change.
     timeout: Option<Duration>,
+    /// The next read returns at once (`WouldBlock` when nothing is there): a poller's.
+    no_wait: bool,
 }
 
 impl Incoming {
@@ -220,6 +223,9 @@ impl Read for Wire {
 
 impl Read for Incoming {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.no_wait {
+            return read_without_waiting(&self.stream, buf);
+        }
         let Some(deadline) = self.deadline else {
             return self.stream.read(buf);
         };
@@ -238,6 +244,34 @@ impl Read for Incoming {
                     self.set_timeout(left.max(Duration::from_millis(1)))?;
                 }
                 other => return other,
+            }
+        }
+    }
+}
+
+/// Reads what `stream` has received, without waiting for more (`WouldBlock` when there is
+/// nothing).
+fn read_without_waiting(stream: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
+    use std::os::fd::AsRawFd;
+    loop {
+        // SAFETY: `buf` is borrowed mutably for the call and the kernel writes at most its length
+        // into it; the descriptor is open.
+        #[allow(unsafe_code)]
+        let read = unsafe {
+            libc::recv(
+                stream.as_raw_fd(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                libc::MSG_DONTWAIT,
+            )
+        };
+        match usize::try_from(read) {
+            Ok(n) => return Ok(n),
+            Err(_) => {
+                let error = io::Error::last_os_error();
+                if error.kind() != io::ErrorKind::Interrupted {
+                    return Err(error);
+                }
             }
         }
     }
@@ -355,10 +389,31 @@ struct Root {
 
 /// A file about to be served.
 struct Served {
-    file: File,
+    /// Shared with later responses when a poller keeps it (see [`Recent`]).
+    file: Arc<File>,
     /// The length of the opened file, not of the path: a later rename cannot change it.
     length: u64,
     content_type: &'static str,
+}
+
+/// How many files each poller keeps open for repeated requests.
+const RECENT_FILES: usize = 64;
+
+/// A small file a poller served lately, kept open with its identity when it was opened, so that
+/// the next request for the same target costs one stat instead of an open, a stat and a close.
+/// It is served again only while the path names the very same file with the same length, owner,
+/// permissions and change times: a file replaced, rewritten, moved away or made a symlink is
+/// opened afresh. Only files opened beneath the root with no symlink on the way are kept.
+struct Recent {
+    relative: PathBuf,
+    file: Arc<File>,
+    identity: Identity,
+    content_type: &'static str,
+}
+
+thread_local! {
+    /// The files the calling poller keeps, by request target.
+    static RECENT: RefCell<HashMap<String, Recent>> = RefCell::new(HashMap::new());
 }
 
 impl Root {
@@ -371,6 +426,59 @@ impl Root {
     /// Opens the file a request target names, or says which status refuses it. The outer error
     /// is an opened file whose length cannot be read.
     fn open(&self, request_path: &str) -> io::Result<Result<Served, Status>> {
+        Ok(self
+            .open_identified(request_path)?
+            .map(|(served, _)| served))
+    }
+
+    /// As [`Root::open`], on a poller: a small file served lately is served again from the file
+    /// kept open while its path still names it unchanged (see [`Recent`]).
+    fn open_recent(&self, request_path: &str) -> io::Result<Result<Served, Status>> {
+        let Some(dir) = &self.dir else {
+            return self.open(request_path);
+        };
+        let kept = RECENT.with_borrow(|recent| {
+            let kept = recent.get(request_path)?;
+            let now = dir.identify(&kept.relative).ok()?;
+            (now == kept.identity).then(|| Served {
+                file: Arc::clone(&kept.file),
+                length: now.length(),
+                content_type: kept.content_type,
+            })
+        });
+        if let Some(served) = kept {
+            return Ok(Ok(served));
+        }
+        let opened = self.open_identified(request_path)?;
+        RECENT.with_borrow_mut(|recent| {
+            recent.remove(request_path);
+            if let Ok((served, Some((relative, identity)))) = &opened
+                && served.length <= INLINE_BODY
+            {
+                if recent.len() >= RECENT_FILES {
+                    recent.clear();
+                }
+                recent.insert(
+                    request_path.to_owned(),
+                    Recent {
+                        relative: relative.clone(),
+                        file: Arc::clone(&served.file),
+                        identity: *identity,
+                        content_type: served.content_type,
+                    },
+                );
+            }
+        });
+        Ok(opened.map(|(served, _)| served))
+    }
+
+    /// As [`Root::open`], with the relative path and identity of a file opened beneath the root
+    /// with no symlink on the way.
+    #[allow(clippy::type_complexity)]
+    fn open_identified(
+        &self,
+        request_path: &str,
+    ) -> io::Result<Result<(Served, Option<(PathBuf, Identity)>), Status>> {
         let relative = match relative_path(request_path) {
             Ok(relative) => relative,
             Err(refusal) => return Ok(Err(refusal.status())),
@@ -384,11 +492,12 @@ impl Root {
             && let Ok(metadata) = file.metadata()
             && metadata.is_file()
         {
-            return Ok(Ok(Served {
-                file,
+            let served = Served {
+                file: Arc::new(file),
                 length: metadata.len(),
                 content_type: content_type(&relative),
-            }));
+            };
+            return Ok(Ok((served, Some((relative, Identity::of(&metadata))))));
         }
         let path = match resolve_relative(&self.path, &relative) {
             Ok(path) => path,
@@ -404,11 +513,12 @@ impl Root {
             }
         };
         let length = file.metadata()?.len();
-        Ok(Ok(Served {
-            file,
+        let served = Served {
+            file: Arc::new(file),
             length,
             content_type: content_type(&path),
-        }))
+        };
+        Ok(Ok((served, None)))
     }
 }
 
@@ -974,6 +1084,7 @@ fn serve_connection(
         // the accept.
         deadline: Some(instant + timeouts.head),
         timeout: inherited.then_some(first_read_timeout(timeouts)),
+        no_wait: false,
     };
     let wire = match &policy.tls {
         None => Ok(Wire::Plain(incoming)),
@@ -1076,13 +1187,25 @@ impl Host<Idle> for KeepAlive {
     fn ready(&self, mut idle: Idle) -> Turn<Idle> {
         let events = ConnectionEvents::new(None, Side::Server, UNKNOWN_ADDR, UNKNOWN_ADDR);
         let recorder = ResponseRecorder::none();
-        // Readable, so the read cannot wait; no deadline means no timeout to set.
-        idle.conn.get_mut().incoming_mut().deadline = None;
-        match idle.conn.fill_buf() {
-            Ok([]) => return self.leave(idle, End::PeerClosed),
-            Ok(_) => {}
-            Err(error) if error.kind() == io::ErrorKind::Interrupted => return Turn::Stay(idle),
-            Err(_) => return self.leave(idle, End::Abort),
+        // The poller must not wait: a connection just accepted may have sent nothing yet (it is
+        // parked then), and a wake-up may find nothing to read.
+        let incoming = idle.conn.get_mut().incoming_mut();
+        incoming.deadline = None;
+        incoming.no_wait = true;
+        let filled = match idle.conn.fill_buf() {
+            Ok([]) => Some(End::PeerClosed),
+            Ok(_) => None,
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                idle.conn.get_mut().incoming_mut().no_wait = false;
+                return Turn::Stay(idle);
+            }
+            Err(_) => Some(End::Abort),
+        };
+        // Whatever reads next (here, the request's own head being buffered already, or a
+        // thread) may wait as usual.
+        idle.conn.get_mut().incoming_mut().no_wait = false;
+        if let Some(end) = filled {
+            return self.leave(idle, end);
         }
         loop {
             if !head_is_whole(idle.conn.buffer())
@@ -1100,7 +1223,7 @@ impl Host<Idle> for KeepAlive {
                 }
             };
             let close = !request.keep_alive;
-            let found = match lookup(&request, &self.root) {
+            let found = match lookup_recent(&request, &self.root) {
                 Ok(found) => found,
                 Err(_) => return self.leave(idle, End::Abort),
             };
@@ -1135,22 +1258,20 @@ impl Host<Idle> for KeepAlive {
         self.close(idle, End::Close);
     }
 
-    fn arrive(&self, accepted: Accepted) -> Option<Arrival<Idle>> {
+    fn arrive(&self, accepted: Accepted) -> Option<Idle> {
         let Accepted {
             stream,
             instant,
             slot,
             ..
         } = accepted;
-        // The kernel hands a connection over once its first bytes are there (TCP_DEFER_ACCEPT),
-        // except for one that stayed silent: that one is parked until it sends.
-        let readable = has_unread_bytes(&stream);
         let deadline = instant + self.timeouts.head;
         let incoming = Incoming {
             stream,
             deadline: Some(deadline),
             // Inherited from the listener (see `listener_sets_options`).
             timeout: Some(first_read_timeout(self.timeouts)),
+            no_wait: false,
         };
         let idle = Idle {
             conn: BufReader::new(Wire::Plain(incoming)),
@@ -1158,11 +1279,7 @@ impl Host<Idle> for KeepAlive {
             deadline,
             answered: false,
         };
-        Some(if readable {
-            Arrival::Readable(idle)
-        } else {
-            Arrival::Quiet(idle)
-        })
+        Some(idle)
     }
 }
 
@@ -1479,6 +1596,14 @@ fn lookup(request: &Request, root: &Root) -> io::Result<Result<Served, Status>> 
     root.open(&request.path)
 }
 
+/// As [`lookup`], on a poller (see [`Root::open_recent`]).
+fn lookup_recent(request: &Request, root: &Root) -> io::Result<Result<Served, Status>> {
+    if request.method != "HEAD" && request.method != "GET" {
+        return Ok(Err(METHOD_NOT_ALLOWED));
+    }
+    root.open_recent(&request.path)
+}
+
 /// Answers `request` with what [`lookup`] found.
 fn send_response(
     wire: &mut Wire,
@@ -1495,7 +1620,7 @@ fn send_response(
         head_only,
     };
     let Served {
-        mut file,
+        file,
         length,
         content_type,
     } = match found {
@@ -1514,8 +1639,8 @@ fn send_response(
     let mut sent = 0;
     if !head_only {
         sent = match wire {
-            Wire::Plain(incoming) => send_file(&mut file, &mut incoming.stream, length)?,
-            Wire::Tls(tls) => send_encrypted(&mut file, tls, length)?,
+            Wire::Plain(incoming) => send_file(&file, &mut incoming.stream, length)?,
+            Wire::Tls(tls) => send_encrypted(&file, tls, length)?,
         };
         if sent < length {
             // The response cannot be completed, so the connection must end.
@@ -1532,21 +1657,30 @@ fn send_response(
 
 /// Sends the first `length` bytes of `file` through TLS: read, encrypted and written in chunks
 /// of a few records each. Returns fewer than `length` bytes only if the file shrank.
-fn send_encrypted(file: &mut File, tls: &mut TlsStream<Incoming>, length: u64) -> io::Result<u64> {
+fn send_encrypted(file: &File, tls: &mut TlsStream<Incoming>, length: u64) -> io::Result<u64> {
     // Four full TLS records per write.
-    let mut chunk = vec![0u8; 64 * 1024];
-    let mut body = file.take(length);
+    copy_at(file, tls, length, 64 * 1024)
+}
+
+/// Copies the first `length` bytes of `file` to `out` in chunks of `chunk` bytes, reading at
+/// explicit offsets: a file shared by several responses has no position of its own to rely on.
+/// Returns fewer than `length` bytes only if the file shrank.
+fn copy_at(file: &File, out: &mut impl Write, length: u64, chunk: usize) -> io::Result<u64> {
+    use std::os::unix::fs::FileExt;
+    let mut buffer = vec![0u8; chunk];
     let mut sent = 0;
-    loop {
-        let n = match body.read(&mut chunk) {
-            Ok(0) => return Ok(sent),
+    while sent < length {
+        let want = usize::try_from(length - sent).map_or(chunk, |left| left.min(chunk));
+        let n = match file.read_at(&mut buffer[..want], sent) {
+            Ok(0) => break,
             Ok(n) => n,
             Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
             Err(error) => return Err(error),
         };
-        tls.write_all(&chunk[..n])?;
+        out.write_all(&buffer[..n])?;
         sent += n as u64;
     }
+    Ok(sent)
 }
 
 /// Sends the first `length` bytes of `file` on `stream` with sendfile(2), so the body goes from
@@ -1554,10 +1688,10 @@ fn send_encrypted(file: &mut File, tls: &mut TlsStream<Incoming>, length: u64) -
 ///
 /// std's `io::copy` deliberately avoids sendfile from a file to a socket (a later write to the
 /// file could change bytes already "sent"), falling back to 8 KiB read/write pairs, so the
-/// syscall is made here. The file's own offset is left alone. Returns fewer than `length` bytes
-/// only if the file shrank.
+/// syscall is made here. The file's own offset is left alone (the file may be shared, see
+/// [`Recent`]). Returns fewer than `length` bytes only if the file shrank.
 #[cfg(any(target_os = "linux", target_os = "android"))]
-fn send_file(file: &mut File, stream: &mut TcpStream, length: u64) -> io::Result<u64> {
+fn send_file(file: &File, stream: &mut TcpStream, length: u64) -> io::Result<u64> {
     use std::os::fd::AsRawFd;
 
     // Linux moves at most this much per sendfile call.
@@ -1580,7 +1714,7 @@ fn send_file(file: &mut File, stream: &mut TcpStream, length: u64) -> io::Result
                     Some(libc::EINTR) => {}
                     // A file system without sendfile support: copy through user space.
                     Some(libc::EINVAL | libc::ENOSYS) if sent == 0 => {
-                        return io::copy(&mut file.take(length), stream);
+                        return copy_at(file, stream, length, 64 * 1024);
                     }
                     _ => return Err(error),
                 }
@@ -1590,11 +1724,11 @@ fn send_file(file: &mut File, stream: &mut TcpStream, length: u64) -> io::Result
     Ok(sent)
 }
 
-/// Sends the first `length` bytes of `file` on `stream`; `take` keeps a file that grows
-/// meanwhile from overrunning its Content-Length.
+/// Sends the first `length` bytes of `file` on `stream`; a file that grows meanwhile does not
+/// overrun its Content-Length.
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
-fn send_file(file: &mut File, stream: &mut TcpStream, length: u64) -> io::Result<u64> {
-    io::copy(&mut file.take(length), stream)
+fn send_file(file: &File, stream: &mut TcpStream, length: u64) -> io::Result<u64> {
+    copy_at(file, stream, length, 64 * 1024)
 }
 
 /// Writes a response head; when a body follows, the head is held back (MSG_MORE) so it leaves
@@ -2418,5 +2552,43 @@ mod tests {
         // The port is free again for a new server.
         let again = TcpListener::bind(addr);
         assert!(again.is_ok(), "{again:?}");
+    }
+
+    #[test]
+    fn a_file_served_again_by_a_poller_is_the_file_the_path_names_now() {
+        let site = site();
+        let page = site.root.join("page.txt");
+        fs::write(&page, "first\n").expect("write");
+        let server = start_plain(&site, Duration::from_secs(15));
+        // One keep-alive connection stays on one poller, which keeps the file between requests.
+        let stream = TcpStream::connect(server.local_addr()).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        let mut stream = BufReader::new(stream);
+        let mut get = || {
+            let request = b"GET /page.txt HTTP/1.1\r\nHost: t\r\n\r\n";
+            stream.get_mut().write_all(request).expect("send");
+            read_response(&mut stream)
+        };
+        assert_eq!(get().1, b"first\n");
+        assert_eq!(get().1, b"first\n");
+        // Replaced by a rename, as editors and deployments do.
+        let next = site.root.join("next.txt");
+        fs::write(&next, "second\n").expect("write");
+        fs::rename(&next, &page).expect("rename");
+        assert_eq!(get().1, b"second\n");
+        // Rewritten in place, longer and then shorter.
+        fs::write(&page, "a longer third\n").expect("rewrite");
+        assert_eq!(get().1, b"a longer third\n");
+        fs::write(&page, "4\n").expect("rewrite");
+        assert_eq!(get().1, b"4\n");
+        // Removed, then a symlink out of the root in its place.
+        fs::remove_file(&page).expect("remove");
+        assert!(get().0.starts_with("HTTP/1.1 404 "));
+        std::os::unix::fs::symlink(&site.secret, &page).expect("symlink");
+        let (head, body) = get();
+        assert!(head.starts_with("HTTP/1.1 403 "), "{head}");
+        assert!(!body.windows(SECRET.len()).any(|w| w == SECRET.as_bytes()));
     }
 }
