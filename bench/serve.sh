@@ -5,11 +5,11 @@
 #
 # Traffic stays on 127.0.0.1. Installs wrk and nginx with apt-get when missing (needs root then).
 # Every load is bounded by DURATION and a timeout. Knobs (environment):
-#   DURATION=5 REPEATS=3 SYNACK_PORT=18081 NGINX_PORT=18082 KEEP=0
+#   DURATION=5 REPEATS=5 SYNACK_PORT=18081 NGINX_PORT=18082 KEEP=0
 set -euo pipefail
 
 DURATION=${DURATION:-5}
-REPEATS=${REPEATS:-3}
+REPEATS=${REPEATS:-5}
 SYNACK_PORT=${SYNACK_PORT:-18081}
 NGINX_PORT=${NGINX_PORT:-18082}
 KEEP=${KEEP:-0}
@@ -110,19 +110,24 @@ rps() {
         "http://127.0.0.1:$port/page.bin" | awk '/^Requests\/sec:/ { print $2 }'
 }
 
-# The best of REPEATS runs for each server, the two taking turns run by run so that drift in the
-# machine's load hits both alike: pair CONNECTIONS [HEADER...] prints "SYNACK NGINX".
+# The median of REPEATS runs for each server, the two taking turns run by run so that drift in
+# the machine's load hits both alike (the median, not the best, so one lucky run does not decide):
+# pair CONNECTIONS [HEADER...] prints "SYNACK NGINX".
 pair() {
     local connections=$1
     shift
-    local synack=0 nginx=0 value
+    local synack=() nginx=()
     for _ in $(seq "$REPEATS"); do
-        value=$(rps "$SYNACK_PORT" "$connections" "$@")
-        synack=$(awk -v a="$synack" -v b="${value:-0}" 'BEGIN { print (b > a ? b : a) }')
-        value=$(rps "$NGINX_PORT" "$connections" "$@")
-        nginx=$(awk -v a="$nginx" -v b="${value:-0}" 'BEGIN { print (b > a ? b : a) }')
+        synack+=("$(rps "$SYNACK_PORT" "$connections" "$@")")
+        nginx+=("$(rps "$NGINX_PORT" "$connections" "$@")")
     done
-    echo "$synack $nginx"
+    echo "$(median "${synack[@]}") $(median "${nginx[@]}")"
+}
+
+# The median of its arguments (a missing figure counts as 0).
+median() {
+    printf '%s\n' "$@" | awk '{ print ($0 == "" ? 0 : $0) }' | sort -g |
+        awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'
 }
 
 printf '%-22s %14s %14s %10s\n' "case (11 KiB file)" "synack req/s" "nginx req/s" "synack÷nginx"
@@ -135,4 +140,4 @@ for mode in keep-alive close; do
             "$(awk -v s="$s" -v n="$n" 'BEGIN { print (n > 0 ? s / n : 0) }')"
     done
 done
-echo "wrk ${DURATION}s per run, best of $REPEATS; $(nproc) cores; nginx: $("$NGINX" -v 2>&1 | sed 's/.*: //')"
+echo "wrk ${DURATION}s per run, median of $REPEATS; $(nproc) cores; nginx: $("$NGINX" -v 2>&1 | sed 's/.*: //')"
