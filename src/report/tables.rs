@@ -131,14 +131,23 @@ pub fn packet_table(m: &ModeResult, checks: &[CountCheck]) -> Table {
 
 /// One row per variant: each mode's mean per run, then the first slower mode's gap against
 /// persistent with its 95 % confidence interval, and the TCP and TLS handshakes' rows of it.
-pub fn variants_table(compared: &[(&str, &Comparison)]) -> Table {
+/// `narrow` breaks the long headings and the gap's cell into two lines where words allow.
+pub fn variants_table(compared: &[(&str, &Comparison)], narrow: bool) -> Table {
     let modes: Vec<Mode> = compared
         .first()
         .map(|(_, c)| c.modes.iter().map(|m| m.mode).collect())
         .unwrap_or_default();
     let mut header = vec!["variant".to_owned()];
-    header.extend(modes.iter().map(|m| m.name().to_owned()));
-    header.extend(["gap ± 95 % CI".into(), "TCP hs.".into(), "TLS hs.".into()]);
+    header.extend(modes.iter().map(|m| match m.name() {
+        name if narrow => name.replacen('-', "-\n", 1),
+        name => name.to_owned(),
+    }));
+    let gap = if narrow {
+        "gap\n± 95 % CI"
+    } else {
+        "gap ± 95 % CI"
+    };
+    header.extend([gap.into(), "TCP hs.".into(), "TLS hs.".into()]);
     let header: Vec<&str> = header.iter().map(String::as_str).collect();
     let mut t = table(&header);
     let means: Vec<f64> = compared
@@ -158,8 +167,9 @@ pub fn variants_table(compared: &[(&str, &Comparison)]) -> Table {
                 match a.interval {
                     // Welch's interval is symmetric about the gap.
                     Some(i) => format!(
-                        "{} ± {}",
+                        "{}{}± {}",
                         unit.format_signed(a.gap_s),
+                        if narrow { "\n" } else { " " },
                         unit.format((i.high - i.low) / 2.0)
                     ),
                     None => unit.format_signed(a.gap_s),

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use super::tables;
 use super::units::{self, TimeUnit, count, duration};
-use super::width::{fit, wrap_prose};
+use super::width::{fit, fit_or, wrap_prose};
 use crate::analysis::attribution::{Attribution, Row};
 use crate::analysis::comparison::{Comparison, FastOpen, ResponseStats, TlsSessions};
 use crate::analysis::model::{Effect, ModelGap};
@@ -279,7 +279,11 @@ pub fn variants(compared: &[(&str, &Comparison)], width: Option<u16>) -> String 
         out,
         "{}\n{}",
         wrap_prose(&heading, width),
-        fit(tables::variants_table(compared), width)
+        fit_or(
+            tables::variants_table(compared, false),
+            || tables::variants_table(compared, true),
+            width
+        )
     );
     for (name, cmp) in compared {
         for line in opening(cmp) {
