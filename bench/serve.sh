@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Requests per second of `synack serve` beside nginx on the same machine, in the same run: wrk
 # against one 11 KiB file, keep-alive and `Connection: close`, at 1 and 64 connections. Prints
-# each server's requests per second and the ratio synack ÷ nginx. Nothing is asserted.
+# each server's requests per second, the ratio synack ÷ nginx, and each server's CPU time per
+# request (from /proc). Nothing is asserted.
 #
 # Traffic stays on 127.0.0.1. Installs wrk and nginx with apt-get when missing (needs root then).
 # Every load is bounded by DURATION and a timeout. Knobs (environment):
@@ -99,29 +100,57 @@ for port in "$SYNACK_PORT" "$NGINX_PORT"; do
 done
 
 # --- Load ----------------------------------------------------------------------------------------
-# Requests per second of one wrk run: rps PORT CONNECTIONS [HEADER...]
-rps() {
+TICK=$(getconf CLK_TCK)
+
+# The processes that serve: synack's one, nginx's workers.
+server_pids() {
+    if [[ $1 == "$SYNACK_PORT" ]]; then echo "$synack_pid"; else pgrep -P "$nginx_pid"; fi
+}
+
+# CPU time (user + system, in clock ticks) the given processes have used so far.
+cpu_ticks() {
+    local total=0 pid
+    for pid in "$@"; do
+        # Fields 14 and 15 of /proc/PID/stat, counted after the command name's closing parenthesis.
+        total=$((total + $(sed 's/.*) //' "/proc/$pid/stat" | awk '{ print $12 + $13 }')))
+    done
+    echo "$total"
+}
+
+# One wrk run: run PORT CONNECTIONS [HEADER...] prints its requests per second and the server's
+# CPU time per request in µs.
+run() {
     local port=$1 connections=$2
     shift 2
     local threads=$((connections < 2 ? 1 : 2))
-    local args=()
+    local args=() pids before after out
     for header in "$@"; do args+=(-H "$header"); done
-    timeout $((DURATION + 30)) wrk -t "$threads" -c "$connections" -d "${DURATION}s" "${args[@]}" \
-        "http://127.0.0.1:$port/page.bin" | awk '/^Requests\/sec:/ { print $2 }'
+    mapfile -t pids < <(server_pids "$port")
+    before=$(cpu_ticks "${pids[@]}")
+    out=$(timeout $((DURATION + 30)) wrk -t "$threads" -c "$connections" -d "${DURATION}s" \
+        "${args[@]}" "http://127.0.0.1:$port/page.bin")
+    after=$(cpu_ticks "${pids[@]}")
+    awk -v used=$((after - before)) -v tick="$TICK" '
+        / requests in / { requests = $1 }
+        /^Requests\/sec:/ { rate = $2 }
+        END { print rate + 0, (requests > 0 ? used / tick * 1e6 / requests : 0) }' <<<"$out"
 }
 
-# The median of REPEATS runs for each server, the two taking turns run by run so that drift in
+# The medians of REPEATS runs for each server, the two taking turns run by run so that drift in
 # the machine's load hits both alike (the median, not the best, so one lucky run does not decide):
-# pair CONNECTIONS [HEADER...] prints "SYNACK NGINX".
+# pair CONNECTIONS [HEADER...] prints "SYNACK_RPS NGINX_RPS SYNACK_CPU NGINX_CPU".
 pair() {
     local connections=$1
     shift
-    local synack=() nginx=()
+    local s_rate=() n_rate=() s_cpu=() n_cpu=() rate cpu
     for _ in $(seq "$REPEATS"); do
-        synack+=("$(rps "$SYNACK_PORT" "$connections" "$@")")
-        nginx+=("$(rps "$NGINX_PORT" "$connections" "$@")")
+        read -r rate cpu < <(run "$SYNACK_PORT" "$connections" "$@")
+        s_rate+=("$rate") s_cpu+=("$cpu")
+        read -r rate cpu < <(run "$NGINX_PORT" "$connections" "$@")
+        n_rate+=("$rate") n_cpu+=("$cpu")
     done
-    echo "$(median "${synack[@]}") $(median "${nginx[@]}")"
+    echo "$(median "${s_rate[@]}") $(median "${n_rate[@]}") $(median "${s_cpu[@]}")" \
+        "$(median "${n_cpu[@]}")"
 }
 
 # The median of its arguments (a missing figure counts as 0).
@@ -130,14 +159,17 @@ median() {
         awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'
 }
 
-printf '%-22s %14s %14s %10s\n' "case (11 KiB file)" "synack req/s" "nginx req/s" "synack÷nginx"
+# Requests per second, and the servers' CPU time per request (less noisy than the rate on a shared
+# machine, where the rate at one connection moves with the scheduling of both ends).
+printf '%-17s %12s %12s %8s %14s %14s\n' "case (11 KiB)" "synack req/s" "nginx req/s" \
+    "ratio" "synack CPU/req" "nginx CPU/req"
 for mode in keep-alive close; do
     for connections in 1 64; do
         headers=()
         [[ $mode == close ]] && headers=("Connection: close")
-        read -r s n < <(pair "$connections" "${headers[@]}")
-        printf '%-22s %14.0f %14.0f %10.2f×\n' "$mode c=$connections" "$s" "$n" \
-            "$(awk -v s="$s" -v n="$n" 'BEGIN { print (n > 0 ? s / n : 0) }')"
+        read -r s n sc nc < <(pair "$connections" "${headers[@]}")
+        printf '%-17s %12.0f %12.0f %7.2f× %11.1f µs %11.1f µs\n' "$mode c=$connections" "$s" "$n" \
+            "$(awk -v s="$s" -v n="$n" 'BEGIN { print (n > 0 ? s / n : 0) }')" "$sc" "$nc"
     done
 done
 echo "wrk ${DURATION}s per run, median of $REPEATS; $(nproc) cores; nginx: $("$NGINX" -v 2>&1 | sed 's/.*: //')"
