@@ -116,9 +116,17 @@ impl Door {
                     instant: Instant::now(),
                     slot,
                 }),
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => Knock::Nobody,
-                Err(error) if error.kind() == io::ErrorKind::Interrupted => Knock::Nobody,
-                Err(error) if accept_error_is_transient(&error) => Knock::Full,
+                // Out of descriptors or memory: accepting again at once would fail again.
+                Err(error)
+                    if matches!(
+                        error.raw_os_error(),
+                        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
+                    ) =>
+                {
+                    Knock::Full
+                }
+                // Nothing waits, or a client gave up before it was accepted.
+                Err(error) if accept_error_is_transient(&error) => Knock::Nobody,
                 Err(error) => {
                     let mut state = self.state();
                     // A shut listener fails accept() (EINVAL): that is no failure of its own.

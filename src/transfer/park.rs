@@ -224,7 +224,7 @@ impl<G: Guest> Poller<'_, G> {
     }
 
     /// Takes the guests parked here since the last look.
-    fn take_arrivals(&mut self) -> bool {
+    fn take_arrivals(&mut self) {
         let arrived = std::mem::take(
             &mut self
                 .lot()
@@ -233,11 +233,9 @@ impl<G: Guest> Poller<'_, G> {
                 .unwrap_or_else(PoisonError::into_inner)
                 .guests,
         );
-        let any = !arrived.is_empty();
         for guest in arrived {
             self.watched.insert(guest);
         }
-        any
     }
 
     /// Carries out a guest's turn; `registered`: its socket, when that is in this poller's epoll
