@@ -496,63 +496,67 @@ fn report_fits_80_100_and_160_columns_as_root() {
 }
 
 #[test]
-fn the_variants_table_breaks_between_words_in_100_columns() {
+fn the_variants_table_keeps_words_whole_in_80_and_100_columns() {
     let dir = tempfile::tempdir().unwrap();
-    let out = common::compare_in(dir.path())
-        .args(["--rounds", "2", "--no-capture", "--modes"])
-        .arg("non-persistent,persistent,pipelined,parallel")
-        .args(["--variants", "tcp,tls1.3+resume"])
-        .env("COLUMNS", "100")
-        .timeout(std::time::Duration::from_secs(120))
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}");
-    assert!(widest(&stdout) <= 100, "{stdout}");
-    let table: Vec<&str> = stdout
-        .lines()
-        .skip_while(|l| !l.starts_with("Variants:"))
-        .take_while(|l| !l.starts_with('└'))
-        .collect();
-    let text = table.join("\n");
-    // Every heading word whole (a cell cut to the column's width splits "persistent" and "CI").
-    for word in [
-        "variant",
-        "persistent",
-        "pipelined",
-        "parallel",
-        "gap",
-        "95 % CI",
-        "TLS hs.",
-    ] {
-        assert!(text.contains(word), "{word}:\n{text}");
-    }
-    // Each variant's gap keeps its figures with their units: "+1.23 ms" and "± 4.56 ms".
-    for variant in ["tcp", "tls1.3+resume"] {
-        let row = table
-            .iter()
-            .position(|l| l.starts_with(&format!("│ {variant} ")))
-            .unwrap_or_else(|| panic!("no row for {variant}:\n{text}"));
-        let cells: Vec<&str> = table[row..=row + 1]
-            .iter()
-            .flat_map(|l| l.split('┆'))
-            .map(str::trim)
+    for width in [80, 100] {
+        let out = common::compare_in(dir.path())
+            .args(["--rounds", "2", "--no-capture", "--modes"])
+            .arg("non-persistent,persistent,pipelined,parallel")
+            .args(["--variants", "tcp,tls1.3+resume"])
+            .env("COLUMNS", width.to_string())
+            .timeout(std::time::Duration::from_secs(120))
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{stdout}");
+        // The table (or tables) after the heading, up to the first variant's sentences.
+        let table: Vec<&str> = stdout
+            .lines()
+            .skip_while(|l| !l.starts_with("Variants:"))
+            .skip_while(|l| !l.starts_with('┌'))
+            .take_while(|l| !l.starts_with("tcp:"))
             .collect();
-        let whole = |cell: &&str| {
-            cell.split(' ')
-                .collect::<Vec<_>>()
-                .windows(2)
-                .any(|w| w[0].parse::<f64>().is_ok() && ["s", "ms", "µs"].contains(&w[1]))
-        };
-        assert!(
-            cells.iter().any(|c| c.starts_with('±') && whole(c)),
-            "{variant}'s interval:\n{text}"
-        );
-        assert!(
-            cells
+        let text = table.join("\n");
+        assert!(widest(&text) <= width, "{width} columns:\n{text}");
+        // Every heading word whole (a cell cut to the column's width splits "persistent" and
+        // "CI").
+        for word in [
+            "variant",
+            "persistent",
+            "pipelined",
+            "parallel",
+            "gap",
+            "95 % CI",
+            "TLS hs.",
+        ] {
+            assert!(text.contains(word), "{width} columns, {word}:\n{text}");
+        }
+        // Each variant's gap keeps its figures with their units: "+1.23 ms" and "± 4.56 ms".
+        for variant in ["tcp", "tls1.3+resume"] {
+            let cells: Vec<&str> = table
                 .iter()
-                .any(|c| (c.starts_with('+') || c.starts_with('−')) && whole(c)),
-            "{variant}'s gap:\n{text}"
-        );
+                .enumerate()
+                .filter(|(_, l)| l.starts_with(&format!("│ {variant} ")))
+                .flat_map(|(row, _)| table[row..(row + 2).min(table.len())].iter())
+                .flat_map(|l| l.split(['┆', '│']))
+                .map(str::trim)
+                .collect();
+            let whole = |cell: &&str| {
+                cell.split(' ')
+                    .collect::<Vec<_>>()
+                    .windows(2)
+                    .any(|w| w[0].parse::<f64>().is_ok() && ["s", "ms", "µs"].contains(&w[1]))
+            };
+            assert!(
+                cells.iter().any(|c| c.contains('±') && whole(c)),
+                "{width} columns, {variant}'s interval:\n{text}"
+            );
+            assert!(
+                cells
+                    .iter()
+                    .any(|c| (c.starts_with('+') || c.starts_with('−')) && whole(c)),
+                "{width} columns, {variant}'s gap:\n{text}"
+            );
+        }
     }
 }

@@ -4,8 +4,9 @@
 use std::fmt::Write as _;
 
 use super::tables;
+use super::tables::VariantsLayout;
 use super::units::{self, TimeUnit, count, duration};
-use super::width::{fit, fit_or, wrap_prose};
+use super::width::{fit, natural_width, wrap_prose};
 use crate::analysis::attribution::{Attribution, Row};
 use crate::analysis::comparison::{Comparison, FastOpen, ResponseStats, TlsSessions};
 use crate::analysis::model::{Effect, ModelGap};
@@ -275,16 +276,23 @@ pub fn variants(compared: &[(&str, &Comparison)], width: Option<u16>) -> String 
         ),
         None => "Variants: mean per run".to_owned(),
     };
-    let _ = writeln!(
-        out,
-        "{}\n{}",
-        wrap_prose(&heading, width),
-        fit_or(
-            tables::variants_table(compared, false),
-            || tables::variants_table(compared, true),
-            width
-        )
-    );
+    let _ = writeln!(out, "{}", wrap_prose(&heading, width));
+    // The first layout that fits whole: one table, one with cells on two lines, two tables.
+    let layouts = [
+        VariantsLayout::Wide,
+        VariantsLayout::Narrow,
+        VariantsLayout::Split,
+    ];
+    let tables = layouts
+        .iter()
+        .map(|&layout| tables::variants_tables(compared, layout))
+        .find(|tables| {
+            width.is_none_or(|w| tables.iter().all(|t| natural_width(t) <= usize::from(w)))
+        })
+        .unwrap_or_else(|| tables::variants_tables(compared, VariantsLayout::Split));
+    for table in tables {
+        let _ = writeln!(out, "{}", fit(table, width));
+    }
     for (name, cmp) in compared {
         for line in opening(cmp) {
             let _ = writeln!(out, "{}", wrap_prose(&format!("{name}: {line}"), width));

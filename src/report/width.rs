@@ -26,19 +26,14 @@ pub fn fit(mut table: Table, width: Option<u16>) -> Table {
     table
 }
 
-/// `table` fitted to `width` when it fits whole; otherwise `narrower()` (the same table laid out
-/// to break its cells between words), fitted.
-pub fn fit_or(table: Table, narrower: impl FnOnce() -> Table, width: Option<u16>) -> Table {
-    let natural = table
+/// How many columns `table` takes with every cell whole.
+pub fn natural_width(table: &Table) -> usize {
+    table
         .to_string()
         .lines()
         .map(|line| line.chars().count())
         .max()
-        .unwrap_or(0);
-    match width {
-        Some(width) if natural > usize::from(width) => fit(narrower(), Some(width)),
-        _ => fit(table, width),
-    }
+        .unwrap_or(0)
 }
 
 /// `text` wrapped to `width`, each paragraph's continuation lines indented like its first.
