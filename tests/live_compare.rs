@@ -446,6 +446,22 @@ fn live_compare_all_four_modes_as_root() {
 }
 
 /// The widest line of `text`, in characters (box-drawing characters count one each).
+/// What `compare` prints for two rounds of all four modes (and `extra`) in a terminal `width`
+/// columns wide; it must succeed.
+fn four_modes_at_width(dir: &std::path::Path, width: usize, extra: &[&str]) -> String {
+    let out = common::compare_in(dir)
+        .args(["--rounds", "2", "--modes"])
+        .arg("non-persistent,persistent,pipelined,parallel")
+        .args(extra)
+        .env("COLUMNS", width.to_string())
+        .timeout(std::time::Duration::from_secs(120))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{stdout}");
+    stdout
+}
+
 fn widest(text: &str) -> usize {
     text.lines().map(|l| l.chars().count()).max().unwrap_or(0)
 }
@@ -458,15 +474,7 @@ fn report_fits_80_100_and_160_columns_as_root() {
     let dir = tempfile::tempdir().unwrap();
     let mut pcap = None;
     for width in [80, 100, 160] {
-        let out = common::compare_in(dir.path())
-            .args(["--rounds", "2", "--modes"])
-            .arg("non-persistent,persistent,pipelined,parallel")
-            .env("COLUMNS", width.to_string())
-            .timeout(std::time::Duration::from_secs(120))
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(out.status.success(), "{stdout}");
+        let stdout = four_modes_at_width(dir.path(), width, &[]);
         assert!(stdout.contains("Packets, parallel"), "{stdout}");
         assert!(widest(&stdout) <= width, "{width} columns:\n{stdout}");
         pcap = stdout
@@ -499,16 +507,11 @@ fn report_fits_80_100_and_160_columns_as_root() {
 fn the_variants_table_keeps_words_whole_in_80_and_100_columns() {
     let dir = tempfile::tempdir().unwrap();
     for width in [80, 100] {
-        let out = common::compare_in(dir.path())
-            .args(["--rounds", "2", "--no-capture", "--modes"])
-            .arg("non-persistent,persistent,pipelined,parallel")
-            .args(["--variants", "tcp,tls1.3+resume"])
-            .env("COLUMNS", width.to_string())
-            .timeout(std::time::Duration::from_secs(120))
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(out.status.success(), "{stdout}");
+        let stdout = four_modes_at_width(
+            dir.path(),
+            width,
+            &["--no-capture", "--variants", "tcp,tls1.3+resume"],
+        );
         // The table (or tables) after the heading, up to the first variant's sentences.
         let table: Vec<&str> = stdout
             .lines()
