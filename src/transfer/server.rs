@@ -1914,21 +1914,23 @@ mod tests {
 
     // Over real sockets.
 
+    /// A server of `root` on a free loopback port that samples its responses, as compare's does,
+    /// with default timeouts.
+    fn config(root: &Path, max_connections: usize) -> ServerConfig {
+        ServerConfig {
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            root: root.to_owned(),
+            max_connections,
+            congestion: None,
+            fastopen: false,
+            tls: None,
+            sample_responses: true,
+            timeouts: Default::default(),
+        }
+    }
+
     fn start(site: &Site, max_connections: usize, events: Option<EventLog>) -> Server {
-        Server::start(
-            ServerConfig {
-                bind: SocketAddr::from(([127, 0, 0, 1], 0)),
-                root: site.root.clone(),
-                max_connections,
-                congestion: None,
-                fastopen: false,
-                tls: None,
-                sample_responses: true,
-                timeouts: Default::default(),
-            },
-            events,
-        )
-        .expect("server starts")
+        Server::start(config(&site.root, max_connections), events).expect("server starts")
     }
 
     /// Sends raw bytes, half-closes, and returns everything the server sent until its FIN.
@@ -2106,32 +2108,14 @@ mod tests {
     #[test]
     fn start_reports_a_missing_root_and_a_busy_port() {
         let site = site();
-        let missing = Server::start(
-            ServerConfig {
-                bind: SocketAddr::from(([127, 0, 0, 1], 0)),
-                root: site.root.join("missing"),
-                max_connections: 1,
-                congestion: None,
-                fastopen: false,
-                tls: None,
-                sample_responses: true,
-                timeouts: Default::default(),
-            },
-            None,
-        );
+        let missing = Server::start(config(&site.root.join("missing"), 1), None);
         assert!(matches!(missing, Err(TransferError::Root { .. })));
 
         let taken = TcpListener::bind("127.0.0.1:0").expect("bind");
         let busy = Server::start(
             ServerConfig {
                 bind: taken.local_addr().expect("addr"),
-                root: site.root.clone(),
-                max_connections: 1,
-                congestion: None,
-                fastopen: false,
-                tls: None,
-                sample_responses: true,
-                timeouts: Default::default(),
+                ..config(&site.root, 1)
             },
             None,
         );
@@ -2198,20 +2182,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let root = dir.path().join("www");
         generate_samples(&root).expect("samples");
-        let server = Server::start(
-            ServerConfig {
-                bind: SocketAddr::from(([127, 0, 0, 1], 0)),
-                root,
-                max_connections: 4,
-                congestion: None,
-                fastopen: false,
-                tls: None,
-                sample_responses: true,
-                timeouts: Default::default(),
-            },
-            None,
-        )
-        .expect("server starts");
+        let server = Server::start(config(&root, 4), None).expect("server starts");
         let plan = FetchPlan {
             addr: server.local_addr(),
             host: server.local_addr().to_string(),
@@ -2294,24 +2265,19 @@ mod tests {
     #[test]
     fn congestion_control_is_set_on_every_connection_or_refused_with_the_choices() {
         let site = site();
-        let config = |name: &str| ServerConfig {
-            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
-            root: site.root.clone(),
-            max_connections: 2,
+        let with_congestion = |name: &str| ServerConfig {
             congestion: Some(name.into()),
-            fastopen: false,
-            tls: None,
-            sample_responses: true,
-            timeouts: Default::default(),
+            ..config(&site.root, 2)
         };
-        let server = Server::start(config("reno"), None).expect("reno is built into Linux");
+        let server =
+            Server::start(with_congestion("reno"), None).expect("reno is built into Linux");
         let answer = exchange(&server, b"GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n");
         assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
         let samples = wait_for_samples(&server, 1);
         assert_eq!(samples[0].congestion.as_deref(), Some("reno"));
         server.stop();
 
-        let error = Server::start(config("no-such-cc"), None).expect_err("unknown name");
+        let error = Server::start(with_congestion("no-such-cc"), None).expect_err("unknown name");
         let text = error.to_string();
         assert!(text.contains("\"no-such-cc\""), "{text}");
         assert!(
@@ -2341,17 +2307,12 @@ mod tests {
     fn start_plain_bounded(site: &Site, idle: Duration, max_connections: usize) -> Server {
         Server::start(
             ServerConfig {
-                bind: SocketAddr::from(([127, 0, 0, 1], 0)),
-                root: site.root.clone(),
-                max_connections,
-                congestion: None,
-                fastopen: false,
-                tls: None,
                 sample_responses: false,
                 timeouts: ServerTimeouts {
                     idle,
                     ..ServerTimeouts::default()
                 },
+                ..config(&site.root, max_connections)
             },
             None,
         )
