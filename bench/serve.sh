@@ -6,11 +6,11 @@
 #
 # Traffic stays on 127.0.0.1. Installs wrk and nginx with apt-get when missing (needs root then).
 # Every load is bounded by DURATION and a timeout. Knobs (environment):
-#   DURATION=5 REPEATS=5 SYNACK_PORT=18081 NGINX_PORT=18082 KEEP=0
+#   DURATION=3 REPEATS=9 SYNACK_PORT=18081 NGINX_PORT=18082 KEEP=0
 set -euo pipefail
 
-DURATION=${DURATION:-5}
-REPEATS=${REPEATS:-5}
+DURATION=${DURATION:-3}
+REPEATS=${REPEATS:-9}
 SYNACK_PORT=${SYNACK_PORT:-18081}
 NGINX_PORT=${NGINX_PORT:-18082}
 KEEP=${KEEP:-0}
@@ -136,40 +136,64 @@ run() {
         END { print rate + 0, (requests > 0 ? used / tick * 1e6 / requests : 0) }' <<<"$out"
 }
 
-# The medians of REPEATS runs for each server, the two taking turns run by run so that drift in
-# the machine's load hits both alike (the median, not the best, so one lucky run does not decide):
-# pair CONNECTIONS [HEADER...] prints "SYNACK_RPS NGINX_RPS SYNACK_CPU NGINX_CPU".
+# REPEATS pairs of runs, one of each server back to back, the first of a pair being synack and
+# nginx by turns, so that drift in the machine's load hits both alike and neither always runs
+# first. Each pair gives a ratio; the median ratio (not the ratio of the best runs, so one lucky
+# run does not decide) and its quartiles say where synack stands and how far the machine let the
+# figure move. pair CONNECTIONS [HEADER...] prints "SYNACK_RPS NGINX_RPS RATIO Q1 Q3 SYNACK_CPU
+# NGINX_CPU" (rates and CPU times are medians).
 pair() {
     local connections=$1
     shift
-    local s_rate=() n_rate=() s_cpu=() n_cpu=() rate cpu
-    for _ in $(seq "$REPEATS"); do
-        read -r rate cpu < <(run "$SYNACK_PORT" "$connections" "$@")
-        s_rate+=("$rate") s_cpu+=("$cpu")
-        read -r rate cpu < <(run "$NGINX_PORT" "$connections" "$@")
-        n_rate+=("$rate") n_cpu+=("$cpu")
+    local s_rate=() n_rate=() s_cpu=() n_cpu=() ratios=() rate cpu s n i
+    for i in $(seq "$REPEATS"); do
+        if ((i % 2)); then
+            read -r s cpu < <(run "$SYNACK_PORT" "$connections" "$@")
+            s_cpu+=("$cpu")
+            read -r n cpu < <(run "$NGINX_PORT" "$connections" "$@")
+            n_cpu+=("$cpu")
+        else
+            read -r n cpu < <(run "$NGINX_PORT" "$connections" "$@")
+            n_cpu+=("$cpu")
+            read -r s cpu < <(run "$SYNACK_PORT" "$connections" "$@")
+            s_cpu+=("$cpu")
+        fi
+        s_rate+=("$s") n_rate+=("$n")
+        ratios+=("$(awk -v s="$s" -v n="$n" 'BEGIN { print (n > 0 ? s / n : 0) }')")
     done
-    echo "$(median "${s_rate[@]}") $(median "${n_rate[@]}") $(median "${s_cpu[@]}")" \
-        "$(median "${n_cpu[@]}")"
+    echo "$(median "${s_rate[@]}") $(median "${n_rate[@]}") $(quantile 0.5 "${ratios[@]}")" \
+        "$(quantile 0.25 "${ratios[@]}") $(quantile 0.75 "${ratios[@]}")" \
+        "$(median "${s_cpu[@]}") $(median "${n_cpu[@]}")"
 }
 
 # The median of its arguments (a missing figure counts as 0).
 median() {
-    printf '%s\n' "$@" | awk '{ print ($0 == "" ? 0 : $0) }' | sort -g |
-        awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'
+    quantile 0.5 "$@"
 }
 
-# Requests per second, and the servers' CPU time per request (less noisy than the rate on a shared
-# machine, where the rate at one connection moves with the scheduling of both ends).
-printf '%-17s %12s %12s %8s %14s %14s\n' "case (11 KiB)" "synack req/s" "nginx req/s" \
-    "ratio" "synack CPU/req" "nginx CPU/req"
+# quantile Q VALUES...: the Q-quantile of the values, interpolated between the two nearest
+# (a missing figure counts as 0).
+quantile() {
+    local q=$1
+    shift
+    printf '%s\n' "$@" | awk '{ print ($0 == "" ? 0 : $0) }' | sort -g |
+        awk -v q="$q" '{ v[NR] = $1 }
+            END { h = (NR - 1) * q + 1; lo = int(h); print v[lo] + (h - lo) * (v[lo + 1] - v[lo]) }'
+}
+
+# Requests per second, the ratio with its quartiles, and the servers' CPU time per request
+# (steadier than the rate on a shared machine, where the rate at one connection moves with the
+# scheduling of both ends).
+printf '%-17s %12s %12s %8s %13s %14s %14s\n' "case (11 KiB)" "synack req/s" "nginx req/s" \
+    "ratio" "quartiles" "synack CPU/req" "nginx CPU/req"
 for mode in keep-alive close; do
     for connections in 1 64; do
         headers=()
         [[ $mode == close ]] && headers=("Connection: close")
-        read -r s n sc nc < <(pair "$connections" "${headers[@]}")
-        printf '%-17s %12.0f %12.0f %7.2f× %11.1f µs %11.1f µs\n' "$mode c=$connections" "$s" "$n" \
-            "$(awk -v s="$s" -v n="$n" 'BEGIN { print (n > 0 ? s / n : 0) }')" "$sc" "$nc"
+        read -r s n ratio q1 q3 sc nc < <(pair "$connections" "${headers[@]}")
+        printf '%-17s %12.0f %12.0f %7.2f× %6.2f–%.2f× %11.1f µs %11.1f µs\n' "$mode c=$connections" \
+            "$s" "$n" "$ratio" "$q1" "$q3" "$sc" "$nc"
     done
 done
-echo "wrk ${DURATION}s per run, median of $REPEATS; $(nproc) cores; nginx: $("$NGINX" -v 2>&1 | sed 's/.*: //')"
+echo "wrk ${DURATION}s per run; ratio: the median of $REPEATS paired runs (quartiles beside it);" \
+    "$(nproc) cores; nginx: $("$NGINX" -v 2>&1 | sed 's/.*: //')"
