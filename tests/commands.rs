@@ -95,11 +95,7 @@ fn fetch_and_compare_against_synack_serve() {
         .arg(&json)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::ran(&out);
     let report: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
     assert_eq!(report["files"].as_array().unwrap().len(), 2);
     for mode in ["non-persistent", "persistent"] {
@@ -154,8 +150,7 @@ fn verbose_runs_show_only_their_own_events() {
         .timeout(Duration::from_secs(120))
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}");
+    let stdout = common::ran(&out);
     let headings = stdout
         .lines()
         .filter(|l| l.contains(" — times from the run's start"));
@@ -185,11 +180,7 @@ fn no_progress_bar_when_stderr_is_not_a_terminal() {
         .timeout(Duration::from_secs(300))
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::ran(&out);
     // Long enough that a terminal would have shown the bar …
     assert!(started.elapsed() > Duration::from_secs(1));
     // … but stderr is a pipe here: nothing of it, no carriage returns, no escape sequences.

@@ -328,8 +328,7 @@ fn verbose_events_over_a_link_belong_to_their_run_as_root() {
         .timeout(std::time::Duration::from_secs(120))
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}");
+    let stdout = common::ran(&out);
     // The warm-up's late server events (its FIN and close, a round trip after its client
     // returned) must not show under the first run with negative times.
     let times: Vec<f64> = stdout

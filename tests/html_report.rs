@@ -174,11 +174,7 @@ fn compare_on_loopback_writes_a_report_chromium_draws_as_root() {
         .timeout(Duration::from_secs(300))
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::ran(&out);
     let run_dir = std::fs::read_dir(dir.path().join("captures"))
         .unwrap()
         .next()
@@ -338,11 +334,7 @@ fn analyze_html_of_tcpdump_capturing_curl_renders_in_chromium_as_root() {
         .timeout(Duration::from_secs(60))
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::ran(&out);
     let html = std::fs::read_to_string(&page).unwrap();
     assert_self_contained(&html);
     assert!(

@@ -23,12 +23,7 @@ fn ladder_draws_the_handshake_each_round_and_the_close() {
         .env("COLUMNS", "80")
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = common::ran(&out);
     let arrows: Vec<&str> = stdout.lines().filter(|l| l.contains('│')).collect();
     // SYN, SYN-ACK, ACK, request, one round of three segments (3,000 bytes and the head),
     // the client's ACK, then FIN, ACK, FIN, ACK: ten lines, one per packet but the round.

@@ -295,7 +295,7 @@ fn cut_file_analyses_what_came_before_and_names_the_byte() {
         .arg("--json")
         .output()
         .unwrap();
-    assert!(out.status.success());
+    common::ran(&out);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains(&format!("truncated capture at byte {cut}")),
@@ -343,7 +343,7 @@ fn stdin_filter_and_csv() {
         .write_all(&std::fs::read(&path).unwrap())
         .unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success());
+    common::ran(&out);
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["totals"]["connections"], 2);
 
@@ -357,7 +357,7 @@ fn stdin_filter_and_csv() {
         .arg("--csv")
         .output()
         .unwrap();
-    assert!(out.status.success());
+    common::ran(&out);
     let text = String::from_utf8(out.stdout).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 3, "{text}");

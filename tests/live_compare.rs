@@ -37,9 +37,8 @@ fn live_compare_on_loopback_as_root() {
         .timeout(std::time::Duration::from_secs(300))
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = common::ran(&out);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stdout}\n{stderr}");
     assert!(!stderr.contains("capture skipped"), "{stderr}");
     for heading in [
         "Timing over 3 rounds",
@@ -290,9 +289,8 @@ fn compare_without_privileges_runs_timing_only_as_root() {
         .env_remove("SUDO_UID")
         .output()
         .expect("run setpriv");
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = common::ran(&out);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stdout}\n{stderr}");
     let hint: Vec<&str> = stderr
         .lines()
         .filter(|l| l.contains("capture skipped"))
@@ -350,12 +348,7 @@ fn live_compare_all_four_modes_as_root() {
         .timeout(std::time::Duration::from_secs(300))
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = common::ran(&out);
     for heading in [
         "Where the gap goes: pipelined against persistent",
         "Where the gap goes: parallel against persistent",
@@ -457,9 +450,7 @@ fn four_modes_at_width(dir: &std::path::Path, width: usize, extra: &[&str]) -> S
         .timeout(std::time::Duration::from_secs(120))
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "{stdout}");
-    stdout
+    common::ran(&out)
 }
 
 fn widest(text: &str) -> usize {
@@ -492,12 +483,7 @@ fn report_fits_80_100_and_160_columns_as_root() {
             .env("COLUMNS", width.to_string())
             .output()
             .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let stdout = common::ran(&out);
         assert!(stdout.contains("Connections"), "{stdout}");
         assert!(widest(&stdout) <= width, "{width} columns:\n{stdout}");
     }

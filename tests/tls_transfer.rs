@@ -164,11 +164,7 @@ fn a_certificate_nobody_vouches_for_fails_the_fetch_in_one_line() {
         .timeout(Duration::from_secs(60))
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::ran(&out);
     let got = std::fs::read(dir.path().join("received/non-persistent/a.bin")).unwrap();
     assert_eq!(Sha256::digest(got), Sha256::digest(&body));
 }
@@ -254,11 +250,7 @@ fn synack_fetch_speaks_tls_to_nginx_in_every_mode() {
         ])
         .output()
         .unwrap();
-    assert!(
-        made.status.success(),
-        "{}",
-        String::from_utf8_lossy(&made.stderr)
-    );
+    common::ran(&made);
     let port = common::free_port();
     std::fs::write(
         d.join("nginx.conf"),

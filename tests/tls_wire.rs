@@ -333,7 +333,7 @@ fn tls_of_curl_and_openssl_agrees_with_tshark_as_root() {
         .env("COLUMNS", "100")
         .output()
         .unwrap();
-    assert!(out.status.success());
+    common::ran(&out);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("TLS handshakes"), "{text}");
     for line in text.lines() {

@@ -276,7 +276,7 @@ fn tshark_marked(path: &Path, field: &str) -> BTreeMap<usize, u64> {
         .env("HOME", std::env::temp_dir())
         .output()
         .expect("run tshark");
-    assert!(out.status.success());
+    common::ran(&out);
     let mut per_stream = BTreeMap::new();
     for line in String::from_utf8_lossy(&out.stdout).lines() {
         *per_stream.entry(line.parse().unwrap()).or_insert(0) += 1;

@@ -41,13 +41,21 @@ pub fn compare_report_while_held(dir: &Path, args: &[&str]) -> serde_json::Value
         .timeout(std::time::Duration::from_secs(300))
         .output()
         .unwrap();
+    ran(&out);
+    serde_json::from_slice(&std::fs::read(json_path).unwrap()).unwrap()
+}
+
+/// The standard output of a run that must have succeeded; a run that failed fails the test with
+/// its exit status and both of its outputs.
+pub fn ran(out: &std::process::Output) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
+        "{}\n{stdout}\n{}",
+        out.status,
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_slice(&std::fs::read(json_path).unwrap()).unwrap()
+    stdout
 }
 
 /// A child process killed and reaped when dropped (a server, tcpdump).
