@@ -613,10 +613,17 @@ impl Comparison {
             .collect()
     }
 
-    /// The path the model assumes: the configured RTT when emulated, else the median handshake
-    /// measured (capture, or the client's connect time); the sender's initial window as sent
-    /// (capture) where that is below its congestion window, else the congestion window and the
-    /// MSS from the server's TCP_INFO, else the kernel's probe, else 10 segments of 1448 bytes.
+    /// The emulated link's round trip, when one was set (`--loss` alone emulates a link with
+    /// none: loopback's own round trip is then the one measured).
+    pub fn configured_rtt_s(&self) -> Option<f64> {
+        self.link.map(|l| l.rtt_s).filter(|&rtt| rtt > 0.0)
+    }
+
+    /// The path the model assumes: the configured RTT when emulated with one, else the median
+    /// handshake measured (capture, or the client's connect time); the sender's initial window as
+    /// sent (capture) where that is below its congestion window, else the congestion window and
+    /// the MSS from the server's TCP_INFO, else the kernel's probe, else 10 segments of 1448
+    /// bytes.
     pub fn path_model(&self) -> PathModel {
         let measured = self.measured_rtt_s();
         let first_sample = self
@@ -631,7 +638,7 @@ impl Comparison {
             .unwrap_or(10);
         let mss = first_sample.map_or(1448, |t| t.mss);
         PathModel {
-            rtt_s: self.link.map_or(measured, |l| l.rtt_s),
+            rtt_s: self.configured_rtt_s().unwrap_or(measured),
             initial_window: self
                 .initial_window_sent(congestion_window, mss)
                 .map_or(congestion_window, |sent| sent.min(congestion_window)),

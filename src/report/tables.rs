@@ -469,8 +469,8 @@ pub fn slow_start_table(stats: &[ResponseStats]) -> Table {
         "client rwnd",
         "rounds",
         "busy",
-        "rwnd-lim.",
-        "sndbuf-lim.",
+        "rwnd limited",
+        "sndbuf limited",
     ]);
     let micros = |v: Option<u64>| v.map(|us| us as f64 / 1e6);
     let unit = TimeUnit::for_column(stats.iter().filter_map(|s| micros(s.busy_us)));

@@ -45,7 +45,7 @@ pub fn row_label(row: Row) -> &'static str {
 pub fn opening(cmp: &Comparison) -> Vec<String> {
     let mut lines = Vec::new();
     let rtt = cmp.measured_rtt_s();
-    if cmp.link.is_none() && rtt < LOOPBACK_RTT_S {
+    if cmp.configured_rtt_s().is_none() && rtt < LOOPBACK_RTT_S {
         lines.push(format!(
             "Round trips here take microseconds (median handshake {}), so the modes differ by \
              system calls and copying, not by the network: add --rtt 40ms to emulate a real path.",
@@ -426,7 +426,7 @@ pub fn comparison(cmp: &Comparison, width: Option<u16>, all_files: bool) -> Stri
         "The textbook model (RTT {} {}, initial window {} segments of {} bytes{}{}), and where \
          each measurement differs from it\n{}",
         duration(path.rtt_s),
-        if cmp.link.is_some() {
+        if cmp.configured_rtt_s().is_some() {
             "configured"
         } else {
             "measured: median handshake"

@@ -58,11 +58,28 @@ pub fn ran(out: &std::process::Output) -> String {
     stdout
 }
 
-/// A child process killed and reaped when dropped (a server, tcpdump).
+/// A child process stopped and reaped when dropped (a server, tcpdump): SIGTERM first, so that
+/// one with processes of its own (nginx's master and its workers) ends them too, then SIGKILL
+/// if it is still there after 5 s.
 pub struct Stopped(pub std::process::Child);
 
 impl Drop for Stopped {
     fn drop(&mut self) {
+        if let Ok(pid) = libc::pid_t::try_from(self.0.id()) {
+            // SAFETY: kill takes a pid and a signal number and touches no memory; the child is
+            // not reaped yet, so its pid is still its own.
+            #[allow(unsafe_code)]
+            unsafe {
+                libc::kill(pid, libc::SIGTERM);
+            }
+            let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
+            while std::time::Instant::now() < until {
+                if matches!(self.0.try_wait(), Ok(Some(_))) {
+                    return;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        }
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
