@@ -120,11 +120,11 @@ fn arrow_label(p: &TracedPacket, is_request: bool) -> String {
 }
 
 impl Ladder {
-    /// The ladder of `d`, times in seconds since `origin`; `file_name` names the file of each
-    /// exchange where known.
+    /// The ladder of `d` headed `label`, times in seconds since `origin`; `file_name` names the
+    /// file of each exchange where known.
     pub fn of(
         d: &DrawnConnection,
-        index: usize,
+        label: String,
         origin: Ts,
         file_name: impl Fn(usize) -> String,
     ) -> Ladder {
@@ -247,7 +247,7 @@ impl Ladder {
         }
         flush(&mut acks, &mut steps);
         Ladder {
-            label: format!("connection {}", index + 1),
+            label,
             client: conn.client.to_string(),
             server: conn.server.to_string(),
             one_way_s: d.one_way_s,
@@ -544,11 +544,12 @@ impl Labels {
     }
 }
 
-/// The ladders of one drawn run: one per connection.
+/// The ladders of one drawn run: one per connection, numbered from 1 in the order they opened
+/// (as the waterfall's rows of the same run).
 pub fn of_run(run: &DrawnRun, file_name: &dyn Fn(usize) -> String) -> Vec<Ladder> {
     run.connections
         .iter()
         .enumerate()
-        .map(|(i, c)| Ladder::of(c, i, run.start, file_name))
+        .map(|(i, c)| Ladder::of(c, format!("connection {}", i + 1), run.start, file_name))
         .collect()
 }

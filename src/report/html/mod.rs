@@ -273,6 +273,12 @@ fn tseq_note() -> Markup {
     }
 }
 
+/// What the capture page calls a connection: by its `tcp.stream` index, counted from 0 in the
+/// order of first packets, as the terminal's `#` column, `analyze --ladder N` and Wireshark do.
+fn stream_name(stream: usize) -> String {
+    format!("connection {stream}")
+}
+
 /// What `analyze --html` draws from one capture.
 pub struct CaptureView<'a> {
     /// The capture file.
@@ -322,26 +328,29 @@ pub fn capture(view: &CaptureView<'_>, page_dir: &Path) -> String {
         origin,
         |i| format!("request {}", i + 1),
         |i| {
-            view.connections.get(i).map_or_else(
-                || format!("connection {}", i + 1),
-                |c| format!("stream {} (client {})", c.stream, c.client),
-            )
+            // Rows come from `view.connections`: every index has its connection.
+            view.connections.get(i).map_or_else(String::new, |c| {
+                format!("{} (client {})", stream_name(c.stream), c.client)
+            })
         },
     );
     let ladders: Vec<ladder::Ladder> = view
         .drawn
         .iter()
-        .enumerate()
-        .map(|(i, d)| ladder::Ladder::of(d, i, origin, |f| format!("request {}", f + 1)))
+        .map(|d| {
+            ladder::Ladder::of(d, stream_name(d.connection.stream), origin, |f| {
+                format!("request {}", f + 1)
+            })
+        })
         .collect();
     let graphs: Vec<tseq::Graph> = view
         .drawn
         .iter()
         .flat_map(|d| {
             (0..d.connection.exchanges.len()).filter_map(move |e| {
-                let s = tseq::Series::of(d, e, format!("stream {}", d.connection.stream))?;
+                let s = tseq::Series::of(d, e, stream_name(d.connection.stream))?;
                 Some(tseq::Graph {
-                    title: format!("stream {}, response {}", d.connection.stream, e + 1),
+                    title: format!("{}, response {}", stream_name(d.connection.stream), e + 1),
                     series: vec![s],
                 })
             })
@@ -355,7 +364,9 @@ pub fn capture(view: &CaptureView<'_>, page_dir: &Path) -> String {
             (view.frames) " frames, " (view.totals.counts.packets) " TCP packets, "
             (view.totals.connections) " connections"
             @if view.hidden > 0 { " (the first " (view.connections.len()) " drawn)" }
-            ". " (view.pattern)
+            ". " (view.pattern) ". "
+            "Connections are numbered from 0 in the order of their first packets, as Wireshark's \
+             tcp.stream, the # column below and analyze --ladder N."
         }
         section id="waterfall" {
             h2 { "Waterfall" }

@@ -7,6 +7,15 @@ use super::svg::{Anchor, Mark, Point, Scale, Shape, Svg, ticks};
 use crate::analysis::spread::RunSpread;
 use crate::report::units::{TimeUnit, duration};
 
+/// `seconds` in its own unit, with a minus sign where negative.
+fn signed(seconds: f64) -> String {
+    if seconds < 0.0 {
+        format!("−{}", duration(-seconds))
+    } else {
+        duration(seconds)
+    }
+}
+
 const WIDTH: f64 = 1100.0;
 const LABEL_W: f64 = 150.0;
 const ROW_H: f64 = 44.0;
@@ -72,25 +81,7 @@ pub fn render(spreads: &[RunSpread]) -> Markup {
             s.mode.name(),
         );
         if let Some((a, b)) = s.interval_s {
-            svg.push(
-                Mark::new(
-                    Shape::Rect {
-                        at: Point {
-                            x: x.at(a),
-                            y: mid - 9.0,
-                        },
-                        width: (x.at(b) - x.at(a)).max(1.0),
-                        height: 18.0,
-                    },
-                    "ci",
-                )
-                .titled(format!(
-                    "{}: 95 % CI of the mean {} … {}",
-                    s.mode.name(),
-                    duration(a),
-                    duration(b)
-                )),
-            );
+            ci_band(&mut svg, &x, mid, s.mode.name(), (a, b));
         }
         svg.push(
             Mark::new(
@@ -144,5 +135,144 @@ pub fn render(spreads: &[RunSpread]) -> Markup {
             span { i class="outlier-key" {} "outlier (modified z-score > 3.5)" }
         }
         (svg)
+    }
+}
+
+/// The mean's interval `(a, b)` as a band on the row at `mid`, cut at the axis' ends: a Student's
+/// t interval of few runs can reach below zero, where no run can lie, so the axis stays on
+/// the runs and an arrowhead and a label say where the band goes on.
+fn ci_band(svg: &mut Svg, x: &Scale, mid: f64, mode: &str, (a, b): (f64, f64)) {
+    let (from, to) = (a.clamp(x.from, x.to), b.clamp(x.from, x.to));
+    let title = format!("{mode}: 95 % CI of the mean {} … {}", signed(a), signed(b));
+    svg.push(
+        Mark::new(
+            Shape::Rect {
+                at: Point {
+                    x: x.at(from),
+                    y: mid - 9.0,
+                },
+                width: (x.at(to) - x.at(from)).max(1.0),
+                height: 18.0,
+            },
+            "ci",
+        )
+        .titled(title.clone()),
+    );
+    if a < x.from {
+        beyond(
+            svg,
+            x.at(from),
+            -1.0,
+            mid,
+            format!("CI from {}", signed(a)),
+            &title,
+        );
+    }
+    if b > x.to {
+        beyond(
+            svg,
+            x.at(to),
+            1.0,
+            mid,
+            format!("CI to {}", signed(b)),
+            &title,
+        );
+    }
+}
+
+/// Marks a band cut at `edge` on the row at `mid`: an arrowhead pointing the way it goes on
+/// (`way` −1 left, +1 right) and, above it, where it ends.
+fn beyond(svg: &mut Svg, edge: f64, way: f64, mid: f64, words: String, title: &str) {
+    svg.push(
+        Mark::new(
+            Shape::Polygon(vec![
+                Point { x: edge, y: mid },
+                Point {
+                    x: edge - way * 8.0,
+                    y: mid - 9.0,
+                },
+                Point {
+                    x: edge - way * 8.0,
+                    y: mid + 9.0,
+                },
+            ]),
+            "ci-beyond",
+        )
+        .titled(title),
+    );
+    svg.push(
+        Mark::new(
+            Shape::Text {
+                at: Point {
+                    x: edge - way * 2.0,
+                    y: mid - 12.0,
+                },
+                anchor: if way < 0.0 {
+                    Anchor::Start
+                } else {
+                    Anchor::End
+                },
+                text: words,
+            },
+            "ci-beyond-label",
+        )
+        .titled(title),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transfer::client::Mode;
+
+    fn spread(mode: Mode, totals_s: Vec<f64>, interval_s: (f64, f64)) -> RunSpread {
+        RunSpread {
+            mode,
+            mean_s: totals_s.iter().sum::<f64>() / totals_s.len() as f64,
+            totals_s,
+            interval_s: Some(interval_s),
+            outliers: Vec::new(),
+        }
+    }
+
+    /// The value of `attr="…"` in `element`.
+    fn attr(element: &str, attr: &str) -> f64 {
+        let key = format!(" {attr}=\"");
+        let start = element.find(&key).unwrap() + key.len();
+        let len = element[start..].find('"').unwrap();
+        element[start..start + len].parse().unwrap()
+    }
+
+    #[test]
+    fn an_interval_below_zero_is_cut_at_the_axis_and_says_so() {
+        let spreads = [
+            spread(Mode::NonPersistent, vec![0.0137, 0.0186], (-0.0049, 0.0469)),
+            spread(Mode::Persistent, vec![0.0118, 0.0147], (-0.0152, 0.0349)),
+        ];
+        let out = render(&spreads).into_string();
+        let bands: Vec<&str> = out.split("<rect class=\"ci\"").skip(1).collect();
+        assert_eq!(bands.len(), 2, "{out}");
+        for band in bands {
+            let (x, width) = (attr(band, "x"), attr(band, "width"));
+            assert!(x >= LABEL_W, "band starts at {x}, over the labels: {out}");
+            assert!(
+                x + width <= WIDTH - 20.0,
+                "band ends at {}: {out}",
+                x + width
+            );
+        }
+        assert_eq!(out.matches("class=\"ci-beyond\"").count(), 2, "{out}");
+        assert!(out.contains("CI from −15.2 ms"), "{out}");
+        assert!(
+            out.contains("95 % CI of the mean −15.2 ms … 34.9 ms"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn an_interval_inside_the_axis_is_drawn_whole() {
+        let spreads = [spread(Mode::Persistent, vec![0.100, 0.104], (0.098, 0.106))];
+        let out = render(&spreads).into_string();
+        assert!(!out.contains("ci-beyond"), "{out}");
     }
 }

@@ -42,12 +42,15 @@ pub fn render(attributions: &[(Mode, Attribution)]) -> Markup {
 
 fn bar(mode: Mode, a: &Attribution) -> Markup {
     let rows = a.rows();
-    let unit = TimeUnit::for_column(rows.iter().map(|r| r.1).chain([a.gap_s]));
     let positive: f64 = rows.iter().map(|r| r.1.max(0.0)).sum();
     let negative: f64 = rows.iter().map(|r| r.1.min(0.0)).sum();
     let (ci_low, ci_high) = a.interval.map_or((a.gap_s, a.gap_s), |i| (i.low, i.high));
     let lo = negative.min(ci_low).min(0.0);
     let hi = positive.max(ci_high).max(0.0);
+    // One unit for the whole figure, from the largest time it draws (as the verdict's sentence
+    // picks it from the gap and its interval): the small rows' unit would write the axis in
+    // tens of thousands of µs.
+    let unit = TimeUnit::of(lo.abs().max(hi.abs()));
     let tick_values = ticks(lo, hi, 8);
     let x = Scale::new(
         tick_values[0],
@@ -215,5 +218,49 @@ fn bar(mode: Mode, a: &Attribution) -> Markup {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::stats::Interval;
+
+    /// Rows of a few µs each, a gap's interval of tens of ms: two rounds on loopback.
+    fn wide_interval() -> Attribution {
+        Attribution {
+            gap_s: 0.002,
+            interval: Some(Interval {
+                estimate: 0.002,
+                low: -0.028,
+                high: 0.032,
+                level: 0.95,
+            }),
+            handshake_s: 20e-6,
+            between_s: 40e-6,
+            transfer_rest_s: 1.9e-3,
+            wait_s: 15e-6,
+            client_s: -5e-6,
+            remainder_s: 30e-6,
+            ..Attribution::default()
+        }
+    }
+
+    fn tick_labels(out: &str) -> Vec<String> {
+        out.split("<text class=\"tick\"")
+            .skip(1)
+            .filter_map(|t| Some(t[t.find('>')? + 1..t.find("</text>")?].to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn the_axis_is_in_the_unit_of_its_largest_tick() {
+        let out = bar(Mode::NonPersistent, &wide_interval()).into_string();
+        let ticks = tick_labels(&out);
+        assert!(ticks.len() > 3, "{out}");
+        assert!(ticks.iter().all(|t| t.ends_with(" ms")), "{ticks:?}");
+        assert!(ticks.iter().any(|t| t == "+30.0 ms"), "{ticks:?}");
+        assert!(out.contains("CI −28.0 ms … +32.0 ms"), "{out}");
+        assert!(!out.contains("000 µs"), "{out}");
     }
 }

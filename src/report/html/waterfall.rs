@@ -100,6 +100,15 @@ impl Group {
         Group { title, connections }
     }
 
+    /// Whether any bar has a span of `phase`.
+    pub fn has(&self, phase: FilePhase) -> bool {
+        self.connections
+            .iter()
+            .flat_map(|c| &c.bars)
+            .flat_map(|b| &b.spans)
+            .any(|s| s.0 == phase)
+    }
+
     /// The latest instant any bar reaches.
     pub fn end_s(&self) -> f64 {
         self.connections
@@ -129,9 +138,14 @@ pub fn render(groups: &[Group]) -> Markup {
         scale.start_px,
         scale.end_px,
     );
+    // Only the phases drawn: a legend entry for TLS on a run without it would claim it was.
+    let drawn: Vec<FilePhase> = FilePhase::ALL
+        .into_iter()
+        .filter(|&p| groups.iter().any(|g| g.has(p)))
+        .collect();
     html! {
         div class="legend" {
-            @for phase in FilePhase::ALL {
+            @for phase in drawn {
                 span { i class=(phase_class(phase)) {} (phase_label(phase)) }
             }
         }
@@ -261,4 +275,42 @@ fn draw(group: &Group, scale: &Scale, tick_values: &[f64], unit: TimeUnit) -> Sv
         }
     }
     svg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn group(spans: Vec<(FilePhase, f64, f64)>) -> Group {
+        Group {
+            title: "persistent".into(),
+            connections: vec![ConnectionRows {
+                label: "connection 1".into(),
+                bars: vec![Bar {
+                    label: "a.jpg".into(),
+                    spans,
+                }],
+            }],
+        }
+    }
+
+    #[test]
+    fn the_legend_names_only_the_phases_drawn() {
+        let plain = group(vec![
+            (FilePhase::Handshake, 0.0, 0.001),
+            (FilePhase::RequestWait, 0.001, 0.002),
+            (FilePhase::Transfer, 0.002, 0.005),
+        ]);
+        let out = render(std::slice::from_ref(&plain)).into_string();
+        assert!(out.contains(phase_label(FilePhase::Handshake)), "{out}");
+        assert!(out.contains(phase_label(FilePhase::Transfer)), "{out}");
+        assert!(!out.contains("TLS"), "{out}");
+        assert!(!out.contains(phase_label(FilePhase::Closing)), "{out}");
+        let tls = group(vec![
+            (FilePhase::Handshake, 0.0, 0.001),
+            (FilePhase::Tls, 0.001, 0.003),
+        ]);
+        let out = render(&[plain, tls]).into_string();
+        assert!(out.contains(phase_label(FilePhase::Tls)), "{out}");
+    }
 }

@@ -1,0 +1,78 @@
+//! The words of `synack analyze --html`'s page, read as text from a capture the test builds: no
+//! browser, no root.
+
+mod fixtures;
+
+use fixtures::{Capture, Format, Link, conn};
+
+/// The page `analyze --html` writes for three connections of one request each.
+fn page_of_three_connections() -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let mut capture = Capture::new();
+    for (i, file) in ["/a.jpg", "/b.mp3", "/c.txt"].iter().enumerate() {
+        let mut c = conn(
+            &format!("127.0.0.1:{}", 40_000 + i),
+            "127.0.0.1:8080",
+            1000 + i as u32,
+        );
+        capture
+            .handshake(&mut c)
+            .exchange(&mut c, file, 20_000)
+            .close_from_server(&mut c);
+    }
+    let path = dir.path().join("three.pcap");
+    let link = Link::Ethernet;
+    fixtures::write(
+        &path,
+        Format::PcapNano,
+        link.linktype(),
+        &capture.frames(link),
+        65_535,
+    );
+    let page = dir.path().join("three.html");
+    assert_cmd::Command::cargo_bin("synack")
+        .unwrap()
+        .arg("analyze")
+        .arg(&path)
+        .arg("--html")
+        .arg(&page)
+        .assert()
+        .success();
+    std::fs::read_to_string(&page).unwrap()
+}
+
+#[test]
+fn analyze_page_names_connections_by_their_stream_index_everywhere() {
+    let html = page_of_three_connections();
+    // The waterfall's rows, the ladders' captions and the time–sequence graphs all say
+    // "connection N" with N = tcp.stream, as the # column and `analyze --ladder N` do.
+    for stream in 0..3 {
+        let name = format!("connection {stream}");
+        assert!(
+            html.contains(&format!("{name} (client 127.0.0.1:4000{stream})")),
+            "waterfall row of {name}"
+        );
+        assert!(
+            html.contains(&format!("<figcaption>{name} ·")),
+            "ladder of {name}"
+        );
+        assert!(
+            html.contains(&format!("{name}, response 1")),
+            "time–sequence graph of {name}"
+        );
+    }
+    assert!(!html.contains("connection 3"), "numbered from 1 somewhere");
+    assert!(!html.contains("stream 0"), "a second name for a connection");
+}
+
+#[test]
+fn analyze_page_legend_names_only_the_phases_drawn() {
+    let html = page_of_three_connections();
+    let legend = &html[html.find("<div class=\"legend\">").unwrap()..];
+    let legend = &legend[..legend.find("</div>").unwrap()];
+    assert!(legend.contains("handshake (SYN → SYN-ACK)"), "{legend}");
+    assert!(
+        !legend.contains("TLS"),
+        "no TLS in a plain HTTP capture: {legend}"
+    );
+}
