@@ -12,3 +12,4 @@ pub mod report;
 pub mod timeline;
 pub mod track;
 pub mod transfer;
+pub mod words;

@@ -373,6 +373,15 @@ pub struct ResponseStats {
     pub acked: (usize, usize),
 }
 
+impl ResponseStats {
+    /// Whether the first round counted more segments than the congestion window let the server
+    /// send in one flight: the capture could not tell its first rounds apart (packets delayed
+    /// or resent across a round's end), so its round count is approximate.
+    pub fn rounds_ran_together(&self) -> bool {
+        matches!((self.first_flight, self.cwnd_start), (Some(flight), Some(cwnd)) if flight > cwnd)
+    }
+}
+
 /// The median of `values`, None when there are none.
 fn median<T: Copy + Ord>(mut values: Vec<T>) -> Option<T> {
     values.sort_unstable();
@@ -658,7 +667,9 @@ impl Comparison {
 
     /// The first round of connections' first responses that had more than a congestion window
     /// to send (median, capture): the initial window actually sent, which the client's receive
-    /// window may hold below the congestion window.
+    /// window may hold below the congestion window. A first round larger than the window the
+    /// client advertised is no flight but rounds that jitter or loss ran together in the
+    /// capture; it is left out.
     pub fn initial_window_sent(&self, congestion_window: u32, mss: u32) -> Option<u32> {
         // Only responses large enough to fill the congestion window show what limited the
         // first flight; the median keeps one merged round from deciding.
@@ -671,7 +682,9 @@ impl Comparison {
                 .filter_map(|c| {
                     let first = c.exchanges.first()?;
                     let bytes: u64 = first.rounds.iter().map(|r| r.bytes).sum();
-                    (bytes > full).then_some(first.rounds.first()?.segments)
+                    let flight = first.rounds.first()?;
+                    let allowed = first.client_window.unwrap_or(u64::MAX);
+                    (bytes > full && flight.bytes <= allowed).then_some(flight.segments)
                 })
                 .collect(),
         )

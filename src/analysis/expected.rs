@@ -2,6 +2,7 @@
 
 use crate::track::{CloseKind, Connection, FinalState, Totals};
 use crate::transfer::client::Mode;
+use crate::words::counted;
 
 /// The counts one run of a mode should produce.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -144,9 +145,13 @@ pub fn check(
             reason: reason(observed, expected, why),
         });
     };
+    // `what` follows "connection" or "connections", as `n` says.
     let extra = |n: usize, what: &str| {
         if n > 0 {
-            vec![format!("{n} {what}")]
+            vec![format!(
+                "{} {what}",
+                counted(n, "connection", "connections")
+            )]
         } else {
             vec![]
         }
@@ -155,35 +160,33 @@ pub fn check(
         "connections",
         totals.connections,
         expected.connections,
-        extra(no_syn, "connections began before the capture"),
+        extra(no_syn, "began before the capture"),
     );
     let resent = |n: u64, what: &str| {
         if n > 0 {
             vec![format!(
-                "{n} {what} sent again (a timeout or tail loss probe)"
+                "{} sent again (a timeout or tail loss probe)",
+                counted(n, what, &format!("{what}s"))
             )]
         } else {
             vec![]
         }
     };
-    expect("SYN", c.syn, expected.syn, resent(c.resent_syn, "SYN(s)"));
+    expect("SYN", c.syn, expected.syn, resent(c.resent_syn, "SYN"));
     expect(
         "SYN-ACK",
         c.synack,
         expected.synack,
-        resent(c.resent_synack, "SYN-ACK(s)"),
+        resent(c.resent_synack, "SYN-ACK"),
     );
     expect(
         "handshake ACK",
         c.handshake_ack,
         expected.handshake_ack,
-        extra(no_syn, "connections without a handshake in the capture"),
+        extra(no_syn, "without a handshake in the capture"),
     );
-    let mut fin_why = resent(c.resent_fin, "FIN(s)");
-    fin_why.extend(extra(
-        unclosed,
-        "connections not closed when the capture ended",
-    ));
+    let mut fin_why = resent(c.resent_fin, "FIN");
+    fin_why.extend(extra(unclosed, "not closed when the capture ended"));
     if c.rst > 0 {
         fin_why.push("connections ended by RST instead of FIN".into());
     }
@@ -241,19 +244,22 @@ fn tls_rows(
     let mut why = Vec::new();
     if cut > 0 {
         why.push(format!(
-            "{cut} handshake(s) cut short in the capture (snap length or missing bytes)"
+            "{} cut short in the capture (snap length or missing bytes)",
+            counted(cut, "handshake", "handshakes")
         ));
     }
     if not_read > 0 {
         why.push(format!(
-            "{not_read} connection(s) whose first bytes were not captured as TLS"
+            "{} whose first bytes were not captured as TLS",
+            counted(not_read, "connection", "connections")
         ));
     }
     let hrr = sum(|h| u64::from(h.hello_retry_requests));
     let mut hello_why = why.clone();
     if hrr > 0 {
         hello_why.push(format!(
-            "{hrr} HelloRetryRequest(s) asked for a second ClientHello"
+            "{} asked for a second ClientHello",
+            counted(hrr, "HelloRetryRequest", "HelloRetryRequests")
         ));
     }
     expect(
@@ -312,8 +318,10 @@ pub fn close_note(connections: &[&Connection]) -> String {
         parts.push(format!("{open} without both FINs"));
     }
     format!(
-        "Closes: {}; {riding} FIN(s) rode on the last data segment instead of a packet of their own",
-        parts.join(", ")
+        "Closes: {}; {} on the last data segment instead of a packet of {}",
+        parts.join(", "),
+        counted(riding, "FIN rode", "FINs rode"),
+        if riding == 1 { "its own" } else { "their own" }
     )
 }
 
@@ -420,11 +428,11 @@ mod tests {
         };
         assert_eq!(
             reason("SYN"),
-            "1 SYN(s) sent again (a timeout or tail loss probe)"
+            "1 SYN sent again (a timeout or tail loss probe)"
         );
         assert_eq!(
             reason("SYN-ACK"),
-            "1 SYN-ACK(s) sent again (a timeout or tail loss probe)"
+            "1 SYN-ACK sent again (a timeout or tail loss probe)"
         );
     }
 }

@@ -33,14 +33,23 @@ impl RequestPattern {
         if n == 0 {
             "no TCP connections".into()
         } else if self.with_one == n {
-            format!("{n} connections each carrying one request (non-persistent)")
+            format!(
+                "{} each carrying one request (non-persistent)",
+                crate::words::counted(n, "connection", "connections")
+            )
         } else if self.with_more > 0 {
             format!(
-                "{r} requests over {n} connections (persistent: {} carry more than one)",
-                self.with_more
+                "{} over {} (persistent: {} more than one)",
+                crate::words::counted(r, "request", "requests"),
+                crate::words::counted(n, "connection", "connections"),
+                crate::words::counted(self.with_more, "carries", "carry")
             )
         } else {
-            format!("{r} requests over {n} connections")
+            format!(
+                "{} over {}",
+                crate::words::counted(r, "request", "requests"),
+                crate::words::counted(n, "connection", "connections")
+            )
         }
     }
 }

@@ -32,9 +32,10 @@ pub fn clean_up_on_signals() -> anyhow::Result<()> {
                 // stderr may be closed too; the exit status still tells.
                 let _ = writeln!(
                     std::io::stderr(),
-                    "synack: interrupted ({name}): removed {} half-written file(s) and temporary \
-                     folder(s); kept the {kept} file(s) completed before",
-                    removed.len()
+                    "synack: interrupted ({name}): removed {} (half-written files and temporary \
+                     folders); kept {} completed before",
+                    crate::words::counted(removed.len(), "item", "items"),
+                    crate::words::counted(kept, "file", "files")
                 );
                 std::process::exit(128 + signal);
             }

@@ -481,7 +481,12 @@ pub fn slow_start_table(stats: &[ResponseStats]) -> Table {
             s.mode.name().to_string(),
             s.file.clone(),
             format!("{} → {}", segments(s.cwnd_start), segments(s.cwnd_end)),
-            format!("{} / {}", segments(s.first_flight), segments(s.cwnd_start)),
+            format!(
+                "{} / {}{}",
+                segments(s.first_flight),
+                segments(s.cwnd_start),
+                if s.rounds_ran_together() { " *" } else { "" }
+            ),
             s.client_window
                 .map_or_else(|| "—".to_string(), |w| super::units::bytes(w as f64)),
             segments(s.rounds),

@@ -195,6 +195,9 @@ pub fn model_difference(mode: Mode, gap: &ModelGap) -> String {
                     }
                     s
                 }
+                Effect::RoundSpacing { .. } if e.seconds() < 0.0 => {
+                    format!("{t} rounds spaced less than an RTT apart")
+                }
                 Effect::RoundSpacing { .. } => {
                     format!("{t} rounds spaced more than an RTT apart")
                 }
@@ -239,8 +242,9 @@ pub fn receive_window_line(stats: &[ResponseStats]) -> Option<String> {
         .collect();
     (!limited.is_empty()).then(|| {
         format!(
-            "The client's receive window, not the congestion window, held the server back \
-             (TCP_INFO rwnd_limited): {}. A larger receive buffer lifts it: --rcvbuf 4MiB.",
+            "For part of the time the server was busy sending, the client's receive window, \
+             not the congestion window, held it back (TCP_INFO rwnd_limited): {}. A larger \
+             receive buffer lifts it: --rcvbuf 4MiB.",
             limited.join("; ")
         )
     })
@@ -355,9 +359,9 @@ pub fn comparison(cmp: &Comparison, width: Option<u16>, all_files: bool) -> Stri
     let shown = (!all_files && cmp.files.len() >= MANY_FILES).then_some(SLOWEST_SHOWN);
     let _ = writeln!(
         out,
-        "Timing over {} rounds, every mode once per round in a shuffled order (seed {}), after \
-         one warm-up run each\n{}",
-        cmp.rounds,
+        "Timing over {}, every mode once per round in a shuffled order (seed {}), after one \
+         warm-up run each\n{}",
+        crate::words::counted(cmp.rounds, "round", "rounds"),
         cmp.seed,
         fit(tables::timing_table(cmp, shown), width)
     );
@@ -378,9 +382,13 @@ pub fn comparison(cmp: &Comparison, width: Option<u16>, all_files: bool) -> Stri
         if let Some(checks) = m.checks() {
             let _ = writeln!(
                 out,
-                "Packets, {} ({} connection(s) expected per run)\n{}",
+                "Packets, {} ({} expected per run)\n{}",
                 m.mode.name(),
-                m.expected.connections / m.runs.len().max(1) as u64,
+                crate::words::counted(
+                    m.expected.connections / m.runs.len().max(1) as u64,
+                    "connection",
+                    "connections"
+                ),
                 fit(tables::packet_table(m, &checks), width)
             );
             if let Some(note) = m.close_note() {
@@ -464,6 +472,14 @@ pub fn comparison(cmp: &Comparison, width: Option<u16>, all_files: bool) -> Stri
              is acknowledged, medians over the rounds\n{}",
             fit(tables::slow_start_table(&stats), width)
         );
+        if stats.iter().any(ResponseStats::rounds_ran_together) {
+            let _ = writeln!(
+                out,
+                "* more segments in the first round than the congestion window allowed in one \
+                 flight: the capture could not tell the first rounds apart, so that response's \
+                 rounds are approximate"
+            );
+        }
         if let Some(line) = receive_window_line(&stats) {
             let _ = writeln!(out, "{line}");
         }

@@ -59,7 +59,11 @@ fn keep_words_whole(table: &mut Table, width: u16) {
             .map(comfy_table::Cell::content)
             .collect();
         let word = cells.iter().map(|c| longest_word(c)).max().unwrap_or(0);
-        let value = cells.iter().map(|c| c.chars().count()).max().unwrap_or(0);
+        let value = cells
+            .iter()
+            .flat_map(|c| c.lines().map(|line| line.chars().count()))
+            .max()
+            .unwrap_or(0);
         words.push(word.max(heading));
         values.push(value.max(heading));
     }
@@ -99,8 +103,12 @@ fn keep_words_whole(table: &mut Table, width: u16) {
 /// Units that read badly on a line of their own: a number keeps its unit.
 const UNITS: [&str; 9] = ["ns", "µs", "ms", "s", "B", "KiB", "MiB", "GiB", "%"];
 
-/// The width of the longest word in `text`, a number and its unit ("8.46 ms") counting as one.
+/// The width of the longest word in `text`, a number and its unit ("8.46 ms") counting as one;
+/// a text already broken into lines is laid out as it is meant to be read: each line whole.
 fn longest_word(text: &str) -> usize {
+    if text.contains('\n') {
+        return text.lines().map(|line| line.chars().count()).max().unwrap_or(0);
+    }
     let mut longest = 0;
     let mut previous = 0;
     for word in text.split_whitespace() {
@@ -259,5 +267,6 @@ mod tests {
         assert_eq!(longest_word("62.0 KiB"), 8);
         assert_eq!(longest_word("non-persistent b.mp3"), 14);
         assert_eq!(longest_word(""), 0);
+        assert_eq!(longest_word("gap\n± 95 % CI"), "± 95 % CI".chars().count());
     }
 }
