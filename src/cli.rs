@@ -82,7 +82,7 @@ pub struct CompareArgs {
     pub congestion: Option<String>,
     /// The client's receive buffer (SO_RCVBUF), e.g. 4MiB: a small default window can hold back
     /// the first flights; setting it lifts (or imposes) that limit.
-    #[arg(long, value_name = "BYTES", value_parser = parse_bytes)]
+    #[arg(long, value_name = "BYTES", value_parser = parse_size, allow_hyphen_values = true)]
     pub rcvbuf: Option<usize>,
     /// TCP Fast Open: after the first connection has fetched the server's cookie, every request
     /// rides on its connection's SYN, so the handshake's round trip leaves the critical path.
@@ -104,7 +104,7 @@ pub struct CompareArgs {
 
     /// Each file's deadline, connect to last byte (a run's: the sum over its files), e.g. 10s.
     /// Default: 30 s plus 100 round trips and four times the largest file at --rate.
-    #[arg(long, value_name = "TIME", value_parser = parse_timeout)]
+    #[arg(long, value_name = "TIME", value_parser = parse_timeout, allow_hyphen_values = true)]
     pub timeout: Option<Duration>,
     #[command(flatten)]
     pub capture: CaptureArgs,
@@ -162,16 +162,16 @@ pub struct CaptureArgs {
 #[command(next_help_heading = "Emulated link (needs root)")]
 pub struct LinkArgs {
     /// Round-trip time of the path, e.g. 20ms, 150ms.
-    #[arg(long, value_name = "TIME", value_parser = parse_duration)]
+    #[arg(long, value_name = "TIME", value_parser = parse_link_time, allow_hyphen_values = true)]
     pub rtt: Option<Duration>,
     /// Each packet's one-way delay varies uniformly within ± this; packets are never reordered.
-    #[arg(long, value_name = "TIME", value_parser = parse_duration)]
+    #[arg(long, value_name = "TIME", value_parser = parse_link_time, allow_hyphen_values = true)]
     pub jitter: Option<Duration>,
     /// Probability that a packet is lost, each way, e.g. 1%.
-    #[arg(long, value_name = "PERCENT", value_parser = parse_percent)]
+    #[arg(long, value_name = "PERCENT", value_parser = parse_loss, allow_hyphen_values = true)]
     pub loss: Option<f64>,
     /// Link rate each way, e.g. 10mbit, 1gbit.
-    #[arg(long, value_name = "RATE", value_parser = parse_rate)]
+    #[arg(long, value_name = "RATE", value_parser = parse_link_rate, allow_hyphen_values = true)]
     pub rate: Option<u64>,
     /// Packets the rate limiter queues before dropping at the tail.
     #[arg(long, value_name = "PACKETS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=1_000_000).map(|q| q as usize))]
@@ -312,17 +312,23 @@ pub struct FetchArgs {
     #[arg(long, value_name = "DIR", default_value = "received")]
     pub out: PathBuf,
     /// The client's receive buffer (SO_RCVBUF), e.g. 4MiB; default: the kernel's autotuning.
-    #[arg(long, value_name = "BYTES", value_parser = parse_bytes)]
+    #[arg(long, value_name = "BYTES", value_parser = parse_size, allow_hyphen_values = true)]
     pub rcvbuf: Option<usize>,
     /// Send each request on the SYN (TCP Fast Open) once the server has given a cookie.
     #[arg(long)]
     pub tfo: bool,
     /// Each file's deadline, connect (or the previous file's last byte) to last byte; a run's
     /// is the sum over its files.
-    #[arg(long, value_name = "TIME", default_value = "30s", value_parser = parse_timeout)]
+    #[arg(
+        long,
+        value_name = "TIME",
+        default_value = "30s",
+        value_parser = parse_timeout,
+        allow_hyphen_values = true
+    )]
     pub timeout: Duration,
     /// Largest body accepted, e.g. 100MiB; a larger one ends the fetch.
-    #[arg(long, value_name = "BYTES", value_parser = parse_bytes)]
+    #[arg(long, value_name = "BYTES", value_parser = parse_size, allow_hyphen_values = true)]
     pub max_size: Option<usize>,
     #[command(flatten)]
     pub tls: ClientTlsArgs,
@@ -338,13 +344,47 @@ pub struct FetchArgs {
     pub verbose: bool,
 }
 
+/// `text`, unless it has a minus sign. The options parsed with it take such a text as their value
+/// (allow_hyphen_values), so that the error says what is wrong with it rather than clap's
+/// "unexpected argument '-5'"; an option left without its value takes the next option's name.
+fn not_negative<'a>(text: &'a str, what: &str) -> Result<&'a str, String> {
+    let text = text.trim_start();
+    if text.starts_with("--") {
+        return Err(format!("expected {what}, found the option {text}"));
+    }
+    if text.starts_with('-') {
+        return Err(format!("{what} cannot be negative"));
+    }
+    Ok(text)
+}
+
+/// A delay of the emulated link: a duration, zero or more.
+fn parse_link_time(text: &str) -> Result<Duration, String> {
+    parse_duration(not_negative(text, "a duration")?)
+}
+
 /// A deadline: a duration above zero.
 fn parse_timeout(text: &str) -> Result<Duration, String> {
-    let duration = parse_duration(text)?;
+    let duration = parse_duration(not_negative(text, "a timeout")?)?;
     if duration.is_zero() {
         return Err("a timeout must be above zero".into());
     }
     Ok(duration)
+}
+
+/// A loss probability: a percentage, zero or more.
+fn parse_loss(text: &str) -> Result<f64, String> {
+    parse_percent(not_negative(text, "a loss rate")?)
+}
+
+/// A link rate: bits per second.
+fn parse_link_rate(text: &str) -> Result<u64, String> {
+    parse_rate(not_negative(text, "a rate")?)
+}
+
+/// A size in bytes.
+fn parse_size(text: &str) -> Result<usize, String> {
+    parse_bytes(not_negative(text, "a size")?)
 }
 
 /// Options of `files`.

@@ -63,6 +63,48 @@ pub fn create_dir(path: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// Whether a file can be made at `path`, found before a long run rather than after it; the error
+/// says why in words that name the folder ("its folder out/ does not exist"), never a
+/// temporary name.
+pub fn check_can_create(path: &Path) -> io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let said = |kind, words: String| io::Error::new(kind, words);
+    if path.is_dir() {
+        return Err(said(
+            io::ErrorKind::IsADirectory,
+            "it is a folder: give a file name".into(),
+        ));
+    }
+    match fs::metadata(dir) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Err(said(
+            e.kind(),
+            format!("its folder {} does not exist", dir.display()),
+        )),
+        Err(e) => Err(e),
+        Ok(meta) if !meta.is_dir() => Err(said(
+            io::ErrorKind::NotADirectory,
+            format!("{} is not a folder", dir.display()),
+        )),
+        // An unnamed file, gone when dropped: nothing to clean up, even on a kill.
+        Ok(_) => tempfile::tempfile_in(dir)
+            .map(drop)
+            .map_err(|e| match e.kind() {
+                io::ErrorKind::PermissionDenied => said(
+                    e.kind(),
+                    format!("its folder {} is not writable by this user", dir.display()),
+                ),
+                io::ErrorKind::ReadOnlyFilesystem => said(
+                    e.kind(),
+                    format!("its folder {} is on a read-only file system", dir.display()),
+                ),
+                _ => e,
+            }),
+    }
+}
+
 /// Creates `path` for writing, exclusively: an existing file or symlink of that name is removed
 /// first (never followed), and a name taken again meanwhile fails. The file counts as
 /// half-written (removed on interruption) until [`complete`] or [`discard`].
@@ -72,7 +114,9 @@ pub fn create_partial(path: &Path) -> io::Result<File> {
             .write(true)
             .create_new(true)
             .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-            .mode(0o644)
+            // What any new file gets (0666 less the umask): received files, captures and reports
+            // are for others to read, or to serve.
+            .mode(0o666)
             .open(path)
     };
     let mut registry = registry();
@@ -193,6 +237,27 @@ mod tests {
         assert!(!fs::symlink_metadata(&part).expect("part").is_symlink());
         discard(&part);
         assert!(!part.exists());
+    }
+
+    #[test]
+    fn a_file_that_cannot_be_made_is_said_by_its_folder() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        check_can_create(&dir.path().join("report.json")).expect("a folder to write in");
+        let missing = dir.path().join("none");
+        let error = check_can_create(&missing.join("x.json")).expect_err("no such folder");
+        assert_eq!(
+            error.to_string(),
+            format!("its folder {} does not exist", missing.display())
+        );
+        assert!(
+            check_can_create(dir.path()).is_err(),
+            "a folder is not a file"
+        );
+        assert_eq!(
+            fs::read_dir(dir.path()).expect("list").count(),
+            0,
+            "no leftovers"
+        );
     }
 
     #[test]

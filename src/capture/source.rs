@@ -277,18 +277,32 @@ fn file_size(path: &Path) -> Option<u64> {
 /// A read error; a cut-off file names the byte where it ends (its size, or the bytes read from a
 /// pipe).
 fn file_error(path: &Path, offset: u64, error: pcap::Error) -> CaptureError {
-    let detail = error.to_string();
+    let detail = libpcap_words(path, &error);
     if detail.contains("truncated") {
         CaptureError::Truncated {
             path: path.to_owned(),
             at_byte: file_size(path).unwrap_or(offset),
-            detail: detail.trim_start_matches("libpcap error: ").to_owned(),
+            detail,
         }
     } else {
         CaptureError::File {
             path: path.to_owned(),
             detail,
         }
+    }
+}
+
+/// libpcap's words on a file, without what the error around them says already: the crate's
+/// "libpcap error: " and the path libpcap puts before the system's reason ("x.pcap: No such file
+/// or directory").
+fn libpcap_words(path: &Path, error: &pcap::Error) -> String {
+    let text = error.to_string();
+    let text = text.strip_prefix("libpcap error: ").unwrap_or(&text);
+    let named = format!("{}: ", path.display());
+    let text = text.strip_prefix(named.as_str()).unwrap_or(text);
+    match text {
+        "unknown file format" => "not a pcap or pcapng file (libpcap: unknown file format)".into(),
+        _ => text.to_owned(),
     }
 }
 

@@ -5,11 +5,12 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 
-use anyhow::{Context, bail};
+use anyhow::{Context, anyhow, bail};
 
 use crate::analysis::drawn::draw;
 use crate::analysis::pattern::RequestPattern;
 use crate::analysis::phases::{ConnectionTimeline, PhaseAccumulator};
+use crate::capture::CaptureError;
 use crate::cli::AnalyzeArgs;
 use crate::report::{csv as csv_rows, html, json, tables, text};
 use crate::track::reader::CaptureReader;
@@ -41,14 +42,19 @@ enum Output {
 
 /// Reads the capture and prints its tables, JSON or CSV.
 pub fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
-    let context = || format!("cannot analyze {}", args.file.display());
+    let failed = |error| cannot_analyze(&args.file, error);
     if args.html.is_some() && args.file.as_os_str() == "-" {
         bail!("--html reads the capture twice: give a file, not standard input");
     }
     if let Some(stream) = args.ladder {
         return print_ladder(args, stream);
     }
-    let reader = CaptureReader::open(&args.file, args.filter.as_deref()).with_context(context)?;
+    if let Some(out) = &args.html {
+        // Found now rather than after the whole capture.
+        crate::created::check_can_create(out)
+            .with_context(|| format!("cannot write --html {}", out.display()))?;
+    }
+    let reader = CaptureReader::open(&args.file, args.filter.as_deref()).map_err(failed)?;
     let mut output = if args.json {
         Output::Json { first: true }
     } else if args.csv {
@@ -113,14 +119,14 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
     });
     // A read error once output has begun (a damaged record mid-file) still fails the command:
     // the output is incomplete, and the exit status says so.
-    let counts = counts.with_context(context)?;
+    let counts = counts.map_err(failed)?;
     if let Some(e) = write_error {
         return Err(e.context("cannot write the output"));
     }
     // A file cut off mid-record is still a usable capture; a damaged record is not, so after its
     // output the command fails, naming the record (one line either way).
     let damaged = match &counts.cut_off {
-        Some(cut @ crate::capture::CaptureError::Truncated { .. }) => {
+        Some(cut @ CaptureError::Truncated { .. }) => {
             eprintln!(
                 "synack: warning: {cut}; analysed the {} packets before it",
                 counts.frames
@@ -245,8 +251,7 @@ impl HtmlCollector {
     ) -> anyhow::Result<()> {
         let connections: Vec<Connection> = self.connections.into_values().collect();
         let shown: Vec<&Connection> = connections.iter().take(HTML_LADDERS).collect();
-        let drawn = draw(&args.file, &shown)
-            .with_context(|| format!("cannot read {} again", args.file.display()))?;
+        let drawn = draw(&args.file, &shown).map_err(|e| cannot_analyze(&args.file, e))?;
         let page_dir = out.parent().unwrap_or(Path::new(""));
         let page = html::capture(
             &html::CaptureView {
@@ -265,13 +270,26 @@ impl HtmlCollector {
     }
 }
 
+/// A capture that cannot be read, as "cannot analyze FILE: why", naming the file once: the
+/// errors about the file itself already name it, so only libpcap's words follow the context.
+fn cannot_analyze(path: &Path, error: CaptureError) -> anyhow::Error {
+    let context = format!("cannot analyze {}", path.display());
+    match error {
+        CaptureError::File { detail, .. } => anyhow!("{context}: {detail}"),
+        CaptureError::Truncated {
+            at_byte, detail, ..
+        } => anyhow!("{context}: it ends at byte {at_byte} ({detail})"),
+        other => anyhow::Error::new(other).context(context),
+    }
+}
+
 /// Prints connection `stream` of the capture as a ladder diagram.
 fn print_ladder(args: &AnalyzeArgs, stream: usize) -> anyhow::Result<()> {
-    let context = || format!("cannot analyze {}", args.file.display());
+    let failed = |error| cannot_analyze(&args.file, error);
     if args.file.as_os_str() == "-" {
         bail!("--ladder reads the capture twice: give a file, not standard input");
     }
-    let reader = CaptureReader::open(&args.file, args.filter.as_deref()).with_context(context)?;
+    let reader = CaptureReader::open(&args.file, args.filter.as_deref()).map_err(failed)?;
     let mut found = None;
     let mut seen = 0usize;
     reader
@@ -281,7 +299,7 @@ fn print_ladder(args: &AnalyzeArgs, stream: usize) -> anyhow::Result<()> {
                 found = Some(conn);
             }
         })
-        .with_context(context)?;
+        .map_err(failed)?;
     let Some(conn) = found else {
         bail!(
             "{} has no connection #{stream}: its connections are numbered 0 to {}",
@@ -295,7 +313,7 @@ fn print_ladder(args: &AnalyzeArgs, stream: usize) -> anyhow::Result<()> {
         from: conn.first_ts,
         to: conn.last_ts,
     };
-    let traces = trace_connections(&args.file, &[request]).with_context(context)?;
+    let traces = trace_connections(&args.file, &[request]).map_err(failed)?;
     let trace = traces
         .first()
         .context("the connection's packets were not found again")?;

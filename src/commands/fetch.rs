@@ -2,15 +2,16 @@
 
 use std::net::ToSocketAddrs;
 
-use anyhow::{Context, bail};
+use anyhow::{Context, anyhow, bail};
 
 use crate::analysis::comparison::TlsSessions;
 use crate::cli::FetchArgs;
 use crate::commands::output::outln;
 use crate::report::secs;
-use crate::transfer::client::{FetchLimits, FetchPlan, fetch};
+use crate::transfer::TransferError;
+use crate::transfer::client::{FetchLimits, FetchPlan, Mode, fetch};
 use crate::transfer::events::EventLog;
-use crate::transfer::tls::ClientTls;
+use crate::transfer::tls::{ClientTls, NotTls};
 
 /// Fetches the URLs in the chosen mode and prints per-file and total time. Whatever happens,
 /// what it made belongs to the invoking user when run under sudo.
@@ -98,7 +99,7 @@ fn fetch_urls(args: &FetchArgs) -> anyhow::Result<()> {
     };
     let log = EventLog::default();
     let run = fetch(args.mode, &plan, args.verbose.then_some(&log))
-        .with_context(|| format!("{} fetch from {addr} failed", args.mode.name()))?;
+        .map_err(|error| fetch_failed(args.mode, error))?;
     if args.verbose {
         for e in log.take() {
             outln!("{}", super::event_line(run.start, &e));
@@ -125,4 +126,17 @@ fn fetch_urls(args: &FetchArgs) -> anyhow::Result<()> {
         outln!("{}", crate::report::text::tls_line(&tls));
     }
     Ok(())
+}
+
+/// A failed fetch as one line: the mode, then the transfer's own words, which name the server
+/// where it matters. An https:// URL to a plain-HTTP server gets the fix it needs.
+fn fetch_failed(mode: Mode, error: TransferError) -> anyhow::Error {
+    if let TransferError::Tls { addr, source, .. } = &error
+        && source.get_ref().is_some_and(|inner| inner.is::<NotTls>())
+    {
+        return anyhow!(
+            "the server at {addr} did not answer in TLS (it may speak plain HTTP: try http://)"
+        );
+    }
+    anyhow::Error::new(error).context(format!("{} fetch failed", mode.name()))
 }

@@ -316,12 +316,18 @@ pub fn generate_samples(dir: &Path) -> io::Result<Vec<PathBuf>> {
 /// Each file is written to a temporary file in `dir` and renamed, so a server running
 /// concurrently never serves a half-written sample.
 pub fn generate_set(dir: &Path, set: SampleSet) -> io::Result<Vec<PathBuf>> {
+    use std::os::unix::fs::PermissionsExt;
     fs::create_dir_all(dir)?;
     set.files()
         .iter()
         .map(|sample| {
             let path = dir.join(sample.name);
-            let mut temp = tempfile::NamedTempFile::new_in(dir)?;
+            // Temporary files are private (0600) by default; these are for any server to read
+            // (nginx answers 403 for a file only its owner can read), so they get the mode of any
+            // new file: 0666 less the umask.
+            let mut temp = tempfile::Builder::new()
+                .permissions(fs::Permissions::from_mode(0o666))
+                .tempfile_in(dir)?;
             temp.write_all(&sample_content(sample))?;
             temp.persist(&path).map_err(|e| e.error)?;
             Ok(path)

@@ -114,6 +114,11 @@ pub enum TlsError {
     ServerName(String),
 }
 
+/// A server that answered a ClientHello with something other than TLS.
+#[derive(Debug, thiserror::Error)]
+#[error("the server did not answer in TLS (it may speak plain HTTP)")]
+pub struct NotTls;
+
 fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
@@ -551,11 +556,26 @@ impl<S: Read + Write> TlsStream<S> {
         if let Err(error) = self.conn.process_new_packets() {
             // The alert tells the peer why; the error here tells the person.
             let _ = self.flush_tls();
+            if self.answered_in_plain_text(&error) {
+                return Err(io::Error::new(io::ErrorKind::InvalidData, NotTls));
+            }
             return Err(io::Error::new(io::ErrorKind::InvalidData, error));
         }
         // Handshake replies, key updates, tickets.
         self.flush_tls()?;
         Ok(n)
+    }
+
+    /// Whether `error` is a client's first read finding no TLS record at all: rustls's
+    /// "corrupt message of type InvalidContentType" before any ServerHello is a server that
+    /// answered in its own protocol, usually plain HTTP's "HTTP/1.1 400".
+    fn answered_in_plain_text(&self, error: &rustls::Error) -> bool {
+        matches!(self.conn, Connection::Client(_))
+            && self.conn.protocol_version().is_none()
+            && matches!(
+                error,
+                rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType)
+            )
     }
 
     /// Early data a server has received, if any.

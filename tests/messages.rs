@@ -1,0 +1,315 @@
+//! What users see when something is wrong, and the modes of what synack writes for them to share:
+//! the real binary's stderr, exit status and file modes (no root needed).
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{Flow, Frames, Stopped, free_port};
+
+/// `synack ARGS` run under `umask`, as a shell would run it.
+fn synack_under_umask(umask: &str, args: &[&std::ffi::OsStr]) -> Output {
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("umask {umask} && exec \"$0\" \"$@\""))
+        .arg(assert_cmd::cargo::cargo_bin("synack"))
+        .args(args)
+        .output()
+        .expect("run sh")
+}
+
+/// The permission bits of `path`.
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path)
+        .expect("written")
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+/// The standard error of a run that must have failed with `code`.
+fn failed(out: &Output, code: i32) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(code), "{stderr}");
+    stderr
+}
+
+/// `synack serve` of `root` on a free loopback port, once it accepts connections.
+fn serve(root: &Path) -> (Stopped, u16) {
+    let port = free_port();
+    let child = Command::new(assert_cmd::cargo::cargo_bin("synack"))
+        .args(["serve", "--bind", &format!("127.0.0.1:{port}"), "--root"])
+        .arg(root)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start synack serve");
+    let served = Stopped(child);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "synack serve did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (served, port)
+}
+
+/// A small valid capture: one connection with one exchange.
+fn one_connection_pcap(path: &Path) {
+    let mut frames = Frames::new();
+    let mut flow = Flow::new("127.0.0.1:40000", "127.0.0.1:8080", 1000, 5000);
+    frames.handshake(&mut flow);
+    frames.exchange(&mut flow, "/a", 2000);
+    frames.close(&mut flow, true);
+    common::write_pcap(path, 1, &frames.frames);
+}
+
+// Files for others to read: the sample sets are served by other servers (nginx answers 403 for
+// a file only its owner can read), received files and captures are shared.
+
+#[test]
+fn sample_files_get_the_mode_of_any_new_file() {
+    let dir = tempfile::tempdir().unwrap();
+    for (set, umask, expected) in [
+        ("default", "022", 0o644),
+        ("page-1997", "022", 0o644),
+        ("default", "027", 0o640),
+    ] {
+        let www = dir.path().join(format!("{set}-{umask}"));
+        let out = synack_under_umask(
+            umask,
+            &[
+                "files".as_ref(),
+                "--set".as_ref(),
+                set.as_ref(),
+                www.as_ref(),
+            ],
+        );
+        common::ran(&out);
+        let files = std::fs::read_dir(&www).unwrap().collect::<Vec<_>>();
+        assert!(files.len() >= 3, "{set}: {files:?}");
+        for entry in files {
+            let path = entry.unwrap().path();
+            assert_eq!(
+                mode(&path),
+                expected,
+                "{} under umask {umask}",
+                path.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn received_files_get_the_mode_of_any_new_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = dir.path().join("site");
+    std::fs::create_dir(&site).unwrap();
+    std::fs::write(site.join("page.txt"), "hello\n").unwrap();
+    let (_server, port) = serve(&site);
+    let received = dir.path().join("received");
+    let url = format!("http://127.0.0.1:{port}/page.txt");
+    let out = synack_under_umask(
+        "002",
+        &[
+            "fetch".as_ref(),
+            "--mode".as_ref(),
+            "persistent".as_ref(),
+            "--out".as_ref(),
+            received.as_ref(),
+            url.as_ref(),
+        ],
+    );
+    common::ran(&out);
+    assert_eq!(mode(&received.join("persistent/page.txt")), 0o664);
+}
+
+// A capture that cannot be read: the file named once, then why.
+
+#[test]
+fn a_missing_capture_is_named_once() {
+    let out = common::synack()
+        .args(["analyze", "/nonexistent.pcap"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        failed(&out, 1),
+        "synack: cannot analyze /nonexistent.pcap: No such file or directory\n"
+    );
+}
+
+#[test]
+fn a_file_that_is_no_capture_is_named_once_and_said_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = dir.path().join("notes.txt");
+    std::fs::write(
+        &text,
+        "not a capture, just some words on a line\n".repeat(4),
+    )
+    .unwrap();
+    let empty = dir.path().join("empty.pcap");
+    std::fs::write(&empty, "").unwrap();
+    for (path, why) in [
+        (&text, "not a pcap or pcapng file"),
+        (&empty, "it ends at byte 0"),
+    ] {
+        let out = common::synack().arg("analyze").arg(path).output().unwrap();
+        let stderr = failed(&out, 1);
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(
+            stderr.starts_with(&format!("synack: cannot analyze {}: ", path.display())),
+            "{stderr}"
+        );
+        assert_eq!(
+            stderr.matches(&*path.to_string_lossy()).count(),
+            1,
+            "{stderr}"
+        );
+        assert!(stderr.contains(why), "{stderr}");
+    }
+}
+
+// An output file that cannot be made: said before the work, with the option and the folder.
+
+#[test]
+fn an_html_page_in_a_missing_folder_is_refused_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let capture = dir.path().join("one.pcap");
+    one_connection_pcap(&capture);
+    let page = dir.path().join("none").join("x.html");
+    let out = common::synack()
+        .arg("analyze")
+        .arg(&capture)
+        .arg("--html")
+        .arg(&page)
+        .output()
+        .unwrap();
+    assert_eq!(
+        failed(&out, 1),
+        format!(
+            "synack: cannot write --html {}: its folder {} does not exist\n",
+            page.display(),
+            dir.path().join("none").display()
+        )
+    );
+    assert!(out.stdout.is_empty(), "refused before any output");
+}
+
+#[test]
+#[ignore = "needs src/commands/compare/mod.rs to check --json with created::check_can_create"]
+fn a_json_report_in_a_missing_folder_names_the_option_and_the_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = common::compare_in(dir.path())
+        .args(["--json", "/nonexistent/dir/x.json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        failed(&out, 1),
+        "synack: cannot write --json /nonexistent/dir/x.json: its folder /nonexistent/dir does not \
+         exist\n"
+    );
+}
+
+// TLS to a server that does not speak it.
+
+#[test]
+fn https_to_a_plain_http_server_says_to_try_http() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("c.txt"), "hello\n").unwrap();
+    let (_server, port) = serve(dir.path());
+    for (mode, version) in [
+        ("persistent", "1.3"),
+        ("non-persistent", "1.2"),
+        ("pipelined", "1.3"),
+    ] {
+        let out = common::synack()
+            .args(["fetch", "--mode", mode, "--tls", version, "--out"])
+            .arg(dir.path().join("received"))
+            .arg(format!("https://127.0.0.1:{port}/c.txt"))
+            .timeout(Duration::from_secs(60))
+            .output()
+            .unwrap();
+        assert_eq!(
+            failed(&out, 1),
+            format!(
+                "synack: the server at 127.0.0.1:{port} did not answer in TLS (it may speak \
+                 plain HTTP: try http://)\n"
+            ),
+            "{mode} with TLS {version}"
+        );
+    }
+}
+
+// Settings that cannot be used.
+
+#[test]
+#[ignore = "needs src/transfer/server.rs and src/transfer/mod.rs to word an unknown algorithm"]
+fn an_unknown_congestion_control_is_named_with_the_choices() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = common::compare_in(dir.path())
+        .args(["--no-capture", "--rounds", "1", "--congestion", "nosuchcc"])
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    let stderr = failed(&out, 1);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("\"nosuchcc\"") && stderr.contains("reno"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("os error"), "no raw errno: {stderr}");
+}
+
+#[test]
+fn a_negative_duration_is_an_invalid_value_not_an_unknown_option() {
+    for (args, option, value, why) in [
+        (
+            &["compare", "--rtt", "-5ms"][..],
+            "--rtt <TIME>",
+            "-5ms",
+            "a duration",
+        ),
+        (
+            &["compare", "--jitter", "-1ms"],
+            "--jitter <TIME>",
+            "-1ms",
+            "a duration",
+        ),
+        (
+            &["compare", "--timeout", "-2s"],
+            "--timeout <TIME>",
+            "-2s",
+            "a timeout",
+        ),
+        (
+            &["compare", "--loss", "-1%"],
+            "--loss <PERCENT>",
+            "-1%",
+            "a loss rate",
+        ),
+        (
+            &[
+                "fetch",
+                "--mode",
+                "persistent",
+                "--timeout",
+                "-1s",
+                "http://127.0.0.1:1/",
+            ],
+            "--timeout <TIME>",
+            "-1s",
+            "a timeout",
+        ),
+    ] {
+        let out = common::synack().args(args).output().unwrap();
+        let stderr = failed(&out, 2);
+        assert!(
+            stderr.starts_with(&format!(
+                "error: invalid value '{value}' for '{option}': {why} cannot be negative\n"
+            )),
+            "{args:?}: {stderr}"
+        );
+    }
+}
