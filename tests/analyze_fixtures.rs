@@ -72,7 +72,7 @@ fn persistent_capture_counts_one_connection_with_three_requests() {
     let tables = common::synack().arg("analyze").arg(&path).output().unwrap();
     let text = String::from_utf8_lossy(&tables.stdout);
     assert!(
-        text.contains("3 requests over 1 connections (persistent: 1 carry more than one)"),
+        text.contains("3 requests over 1 connection (persistent: 1 carries more than one)"),
         "{text}"
     );
 }

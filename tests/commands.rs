@@ -57,12 +57,12 @@ fn fetch_and_compare_against_synack_serve() {
             String::from_utf8_lossy(&out.stderr)
         );
         let connections = if matches!(mode, "persistent" | "pipelined") {
-            1
+            "1 connection"
         } else {
-            2
+            "2 connections"
         };
         assert!(
-            stdout.contains(&format!("2 files over {connections} connection(s)")),
+            stdout.contains(&format!("2 files over {connections} in")),
             "{mode}: {stdout}"
         );
         for (name, _) in files {

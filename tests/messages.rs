@@ -198,7 +198,6 @@ fn an_html_page_in_a_missing_folder_is_refused_first() {
 }
 
 #[test]
-#[ignore = "needs src/commands/compare/mod.rs to check --json with created::check_can_create"]
 fn a_json_report_in_a_missing_folder_names_the_option_and_the_folder() {
     let dir = tempfile::tempdir().unwrap();
     let out = common::compare_in(dir.path())
@@ -245,7 +244,6 @@ fn https_to_a_plain_http_server_says_to_try_http() {
 // Settings that cannot be used.
 
 #[test]
-#[ignore = "needs src/transfer/server.rs and src/transfer/mod.rs to word an unknown algorithm"]
 fn an_unknown_congestion_control_is_named_with_the_choices() {
     let dir = tempfile::tempdir().unwrap();
     let out = common::compare_in(dir.path())

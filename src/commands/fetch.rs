@@ -115,10 +115,10 @@ fn fetch_urls(args: &FetchArgs) -> anyhow::Result<()> {
         );
     }
     outln!(
-        "{}: {} files over {} connection(s) in {} s, saved in {}",
+        "{}: {} over {} in {} s, saved in {}",
         args.mode.name(),
-        run.files.len(),
-        run.connections.len(),
+        crate::words::counted(run.files.len(), "file", "files"),
+        crate::words::counted(run.connections.len(), "connection", "connections"),
         secs(run.total_s()),
         args.out.join(args.mode.name()).display()
     );

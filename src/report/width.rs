@@ -107,7 +107,11 @@ const UNITS: [&str; 9] = ["ns", "µs", "ms", "s", "B", "KiB", "MiB", "GiB", "%"]
 /// a text already broken into lines is laid out as it is meant to be read: each line whole.
 fn longest_word(text: &str) -> usize {
     if text.contains('\n') {
-        return text.lines().map(|line| line.chars().count()).max().unwrap_or(0);
+        return text
+            .lines()
+            .map(|line| line.chars().count())
+            .max()
+            .unwrap_or(0);
     }
     let mut longest = 0;
     let mut previous = 0;

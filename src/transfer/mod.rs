@@ -63,6 +63,12 @@ pub enum TransferError {
         #[source]
         source: io::Error,
     },
+    /// The kernel has no congestion control of that name (nor a module that loads it).
+    #[error(
+        "this kernel has no congestion control {name:?}: --congestion takes one of {available} \
+         (or load its module: modprobe tcp_{name})"
+    )]
+    UnknownCongestion { name: String, available: String },
     /// The congestion control asked for cannot be set.
     #[error("cannot use congestion control {name:?}: {source} (this kernel offers: {available})")]
     Congestion {

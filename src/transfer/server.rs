@@ -927,11 +927,21 @@ fn listen(
 
 /// Sets the congestion control of `listener`, which the connections it accepts inherit.
 fn set_congestion(listener: &TcpListener, name: &str) -> Result<(), TransferError> {
-    let failed = |source| TransferError::Congestion {
-        name: name.to_owned(),
-        available: super::kernel::available_congestion_controls()
-            .unwrap_or_else(|| "unknown".into()),
-        source,
+    let available =
+        || super::kernel::available_congestion_controls().unwrap_or_else(|| "unknown".into());
+    let failed = |source: io::Error| {
+        if source.raw_os_error() == Some(libc::ENOENT) {
+            TransferError::UnknownCongestion {
+                name: name.to_owned(),
+                available: available(),
+            }
+        } else {
+            TransferError::Congestion {
+                name: name.to_owned(),
+                available: available(),
+                source,
+            }
+        }
     };
     #[cfg(target_os = "linux")]
     {
@@ -2281,7 +2291,7 @@ mod tests {
         let text = error.to_string();
         assert!(text.contains("\"no-such-cc\""), "{text}");
         assert!(
-            text.contains("this kernel offers") && text.contains("reno"),
+            text.contains("--congestion takes one of") && text.contains("reno"),
             "{text}"
         );
     }

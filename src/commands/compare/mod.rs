@@ -78,7 +78,8 @@ fn compare(args: &CompareArgs) -> anyhow::Result<()> {
     }
     if let Some(json) = &args.output.json {
         // Found now rather than after the whole run.
-        writable_folder_of(json).with_context(|| format!("cannot write {}", json.display()))?;
+        crate::created::check_can_create(json)
+            .with_context(|| format!("cannot write --json {}", json.display()))?;
     }
     let variants = variants(args)?;
     let samples = tempfile::Builder::new()
@@ -556,28 +557,20 @@ fn make_run_dir(captures: &Path) -> anyhow::Result<PathBuf> {
 }
 
 /// Whether a file can be made beside `path`.
-fn writable_folder_of(path: &Path) -> std::io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    tempfile::NamedTempFile::new_in(dir).map(drop)
-}
-
 /// Writes `path` via a temporary file in the same folder, so it is never seen half-written.
 fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+    // Temporary files are private (0600) by default; a report is for reading, as any new file
+    // under the umask.
+    use std::os::unix::fs::PermissionsExt;
+    let mut tmp = tempfile::Builder::new()
+        .permissions(std::fs::Permissions::from_mode(0o666))
+        .tempfile_in(dir)
         .with_context(|| format!("cannot write in {}", dir.display()))?;
     std::io::Write::write_all(&mut tmp, bytes)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    // Temporary files are private (0600); a report is for reading.
-    use std::os::unix::fs::PermissionsExt;
-    tmp.as_file()
-        .set_permissions(std::fs::Permissions::from_mode(0o644))
         .with_context(|| format!("cannot write {}", path.display()))?;
     tmp.persist(path)
         .with_context(|| format!("cannot write {}", path.display()))?;
