@@ -3,7 +3,7 @@
 //! and the process exits with 128 + the signal (130, 143). An emulated link's namespaces end
 //! with the process.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 
 use anyhow::Context;
 use signal_hook::consts::{SIGINT, SIGTERM};
@@ -29,13 +29,18 @@ pub fn clean_up_on_signals() -> anyhow::Result<()> {
                 } else {
                     "SIGINT"
                 };
+                let mut stderr = std::io::stderr();
+                // On a terminal, the progress bar's line is cleared first, so the bar is not
+                // left standing above the words.
+                if stderr.is_terminal() {
+                    let _ = write!(stderr, "\r\x1b[2K");
+                }
                 // stderr may be closed too; the exit status still tells.
                 let _ = writeln!(
-                    std::io::stderr(),
-                    "synack: interrupted ({name}): removed {} (half-written files and temporary \
-                     folders); kept {} completed before",
-                    crate::words::counted(removed.len(), "item", "items"),
-                    crate::words::counted(kept, "file", "files")
+                    stderr,
+                    "synack: interrupted ({name}); kept {}, removed {} half-written",
+                    crate::words::counted(kept, "finished file", "finished files"),
+                    removed.len()
                 );
                 std::process::exit(128 + signal);
             }

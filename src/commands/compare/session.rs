@@ -82,7 +82,8 @@ pub struct Outcome {
 }
 
 /// The progress bar on stderr: shown only on a terminal, and only once the comparison has run
-/// for a second (a quick loopback run stays quiet); never in pipes or CI logs.
+/// for a second (a quick loopback run stays quiet); never in pipes or CI logs. The bar takes
+/// what the terminal's width leaves, so the line never wraps.
 struct Progress {
     bar: ProgressBar,
     started: Instant,
@@ -92,10 +93,12 @@ struct Progress {
 impl Progress {
     fn new(runs: u64) -> Progress {
         let bar = ProgressBar::with_draw_target(Some(runs), ProgressDrawTarget::hidden());
+        // Room for the longest message ("non-persistent round 10/10"), so the bar keeps its place.
+        let message = "non-persistent round /".len() + 2 * runs.to_string().len();
         bar.set_style(
-            ProgressStyle::with_template(
-                "{msg:32} {bar:30} {pos}/{len} runs, {elapsed} elapsed, ETA {eta}",
-            )
+            ProgressStyle::with_template(&format!(
+                "{{msg:{message}}} {{wide_bar}} {{pos}}/{{len}} runs, ETA {{eta}}"
+            ))
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
         Progress {
