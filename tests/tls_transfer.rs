@@ -20,10 +20,15 @@ fn tls_row(report: &serde_json::Value) -> (f64, f64) {
     )
 }
 
+/// The TLS row against its round trips: never more than 5 % below them (a round trip cannot be
+/// skipped), and at most 25 % above, for the handshakes' computation, which a loaded host
+/// stretches (a TLS 1.2 row measured 179 ms for 160 ms of round trips while other tests ran).
+/// One round trip more or less per connection is 50 % or more of every case's figure, so the
+/// bounds still tell the versions and resumption apart.
 fn assert_near(measured: f64, expected: f64, what: &str) {
     assert!(
-        (measured - expected).abs() <= 0.10 * expected,
-        "{what}: measured {measured:.4} s, expected {expected:.4} s within 10 %"
+        measured >= 0.95 * expected && measured <= 1.25 * expected,
+        "{what}: measured {measured:.4} s, expected {expected:.4} s (−5 % … +25 %)"
     );
 }
 
