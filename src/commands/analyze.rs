@@ -179,14 +179,21 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
             writeln!(stdout, "Packets\n{}\n", fit(tables::totals_table(&totals)))?;
             let rows: Vec<Connection> = rows.into_values().collect();
             let hidden = (totals.connections as usize).saturating_sub(rows.len());
-            let heading = tables::one_server(&rows).map_or_else(
+            let server = tables::one_server(&rows);
+            let heading = server.map_or_else(
                 || "Connections".to_string(),
                 |s| format!("Connections to {s}"),
             );
+            // A row is named by its number and its addresses, repeated in each part.
+            let labels = if server.is_some() { 2 } else { 3 };
             writeln!(
                 stdout,
                 "{heading}\n{}\n",
-                fit(tables::connection_table(&rows, hidden))
+                crate::report::width::fit_in_parts_text(
+                    tables::connection_table(&rows, hidden),
+                    width,
+                    labels
+                )
             )?;
             writeln!(
                 stdout,
@@ -199,7 +206,7 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
                     stdout,
                     "{}\n{}",
                     wrap(text::TLS_HEADING.to_string()),
-                    fit(tables::tls_table(&rows))
+                    crate::report::width::fit_in_parts_text(tables::tls_table(&rows), width, 1)
                 )?;
                 let hidden = (tls.connections as usize).saturating_sub(shown);
                 if let Some(line) = text::tls_hidden(hidden) {

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use super::tables;
 use super::tables::VariantsLayout;
 use super::units::{self, TimeUnit, count, duration};
-use super::width::{fit, natural_width, wrap_prose};
+use super::width::{fit, fit_in_parts_text, natural_width, wrap_prose};
 use crate::analysis::attribution::{Attribution, Row};
 use crate::analysis::comparison::{Comparison, FastOpen, ResponseStats, TlsSessions};
 use crate::analysis::model::{Effect, ModelGap};
@@ -470,7 +470,7 @@ pub fn comparison(cmp: &Comparison, width: Option<u16>, all_files: bool) -> Stri
             out,
             "Slow start: the server's TCP_INFO as each response starts and once its last byte \
              is acknowledged, medians over the rounds\n{}",
-            fit(tables::slow_start_table(&stats), width)
+            fit_in_parts_text(tables::slow_start_table(&stats), width, 2)
         );
         if stats.iter().any(ResponseStats::rounds_ran_together) {
             let _ = writeln!(

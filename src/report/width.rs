@@ -42,49 +42,32 @@ const NARROWEST: usize = 4;
 /// even the longest words do not fit side by side, as many columns as can from the left (where
 /// the row labels are) keep theirs ("non-persistent" whole, not "non-persi|stent") while the
 /// columns after them can still have a few characters each. Columns with a constraint of their
-/// own keep it.
+/// own keep it; hidden ones take no room.
 fn keep_words_whole(table: &mut Table, width: u16) {
-    let count = table.column_count();
-    let longest_word = |text: &str| longest_word(text);
-    let mut words = Vec::with_capacity(count);
-    let mut values = Vec::with_capacity(count);
-    for index in 0..count {
-        let heading = table
-            .header()
-            .and_then(|h| h.cell_iter().nth(index))
-            .map_or(0, |cell| longest_word(&cell.content()));
-        let cells: Vec<String> = table
-            .column_cells_iter(index)
-            .flatten()
-            .map(comfy_table::Cell::content)
-            .collect();
-        let word = cells.iter().map(|c| longest_word(c)).max().unwrap_or(0);
-        let value = cells
-            .iter()
-            .flat_map(|c| c.lines().map(|line| line.chars().count()))
-            .max()
-            .unwrap_or(0);
-        words.push(word.max(heading));
-        values.push(value.max(heading));
-    }
+    let shown: Vec<usize> = (0..table.column_count())
+        .filter(|&index| table.column(index).is_some_and(|c| !c.is_hidden()))
+        .collect();
+    let measured: Vec<Measure> = shown.iter().map(|&i| measure(table, i)).collect();
+    let words: Vec<usize> = measured.iter().map(|m| m.word).collect();
+    let count = shown.len();
     // The rightmost border, then each column's frame and content.
     let mut budget = usize::from(width).saturating_sub(1 + CELL_FRAME * count);
     // Values whole, but for the columns whose wrapping saves most, until the rest fits.
-    let mut least = values;
+    let mut least: Vec<usize> = measured.iter().map(|m| m.value).collect();
     let mut total: usize = least.iter().sum();
     while total > budget {
-        let saving = |index: usize| least[index] - words[index];
-        let Some(index) = (0..count)
+        let saving = |at: usize| least[at] - words[at];
+        let Some(at) = (0..count)
             .filter(|&i| saving(i) > 0)
             .max_by_key(|&i| saving(i))
         else {
             break;
         };
-        total -= saving(index);
-        least[index] = words[index];
+        total -= saving(at);
+        least[at] = words[at];
     }
-    for (index, &least) in least.iter().enumerate() {
-        let rest = (count - index - 1) * NARROWEST;
+    for (at, (&index, &least)) in shown.iter().zip(&least).enumerate() {
+        let rest = (count - at - 1) * NARROWEST;
         if least + rest > budget {
             break;
         }
@@ -98,6 +81,90 @@ fn keep_words_whole(table: &mut Table, width: u16) {
             column.set_constraint(ColumnConstraint::LowerBoundary(Width::Fixed(least)));
         }
     }
+}
+
+/// How wide a column's content is, heading included.
+struct Measure {
+    /// Its longest word (see [`longest_word`]).
+    word: usize,
+    /// Its longest cell line.
+    value: usize,
+}
+
+fn measure(table: &Table, index: usize) -> Measure {
+    let heading = table
+        .header()
+        .and_then(|h| h.cell_iter().nth(index))
+        .map_or(0, |cell| longest_word(&cell.content()));
+    let cells: Vec<String> = table
+        .column_cells_iter(index)
+        .flatten()
+        .map(comfy_table::Cell::content)
+        .collect();
+    let word = cells.iter().map(|c| longest_word(c)).max().unwrap_or(0);
+    let value = cells
+        .iter()
+        .flat_map(|c| c.lines().map(|line| line.chars().count()))
+        .max()
+        .unwrap_or(0);
+    Measure {
+        word: word.max(heading),
+        value: value.max(heading),
+    }
+}
+
+/// [`fit_in_parts`], printed one part after the other.
+pub fn fit_in_parts_text(table: Table, width: Option<u16>, labels: usize) -> String {
+    fit_in_parts(table, width, labels)
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// `table` fitted to `width` as [`fit`] does; or, when the longest words of its columns do not
+/// fit side by side (so that some would be cut), as two or more tables, each repeating the first
+/// `labels` columns (what names a row) and taking as many of the other columns, in order, as fit
+/// with their words whole.
+pub fn fit_in_parts(mut table: Table, width: Option<u16>, labels: usize) -> Vec<Table> {
+    let Some(columns) = width.map(usize::from) else {
+        return vec![table];
+    };
+    let count = table.column_count();
+    let words: Vec<usize> = (0..count).map(|i| measure(&table, i).word).collect();
+    let fits = |part: &[usize]| {
+        // The rightmost border, then each column's frame and its longest word.
+        let needed = 1 + part.iter().map(|&i| words[i] + CELL_FRAME).sum::<usize>();
+        needed <= columns
+    };
+    let all: Vec<usize> = (0..count).collect();
+    if labels >= count || fits(&all) {
+        return vec![fit(table, width)];
+    }
+    let mut parts: Vec<Vec<usize>> = Vec::new();
+    let mut part: Vec<usize> = (0..labels).collect();
+    for index in labels..count {
+        part.push(index);
+        // A part takes at least one column besides the labels, fitting or not.
+        if !fits(&part) && part.len() > labels + 1 {
+            part.pop();
+            let next = (0..labels).chain([index]).collect();
+            parts.push(std::mem::replace(&mut part, next));
+        }
+    }
+    parts.push(part);
+    parts
+        .iter()
+        .map(|part| {
+            let mut shown = table.clone();
+            for index in (0..count).filter(|i| !part.contains(i)) {
+                if let Some(column) = shown.column_mut(index) {
+                    column.set_constraint(ColumnConstraint::Hidden);
+                }
+            }
+            fit(shown, width)
+        })
+        .collect()
 }
 
 /// Units that read badly on a line of their own: a number keeps its unit.
@@ -272,5 +339,59 @@ mod tests {
         assert_eq!(longest_word("non-persistent b.mp3"), 14);
         assert_eq!(longest_word(""), 0);
         assert_eq!(longest_word("gap\n± 95 % CI"), "± 95 % CI".chars().count());
+    }
+
+    #[test]
+    fn a_table_too_wide_for_its_words_is_split_repeating_its_labels() {
+        let mut t = Table::new();
+        t.set_header(vec![
+            "mode",
+            "file",
+            "cwnd → acked",
+            "1st flight",
+            "client rwnd",
+            "rounds",
+            "busy",
+            "rwnd limited",
+            "sndbuf limited",
+        ]);
+        t.add_row(vec![
+            "non-persistent",
+            "b.mp3",
+            "10 → 473",
+            "7 / 10",
+            "62.0 KiB",
+            "9",
+            "184 ms",
+            "72.0 ms",
+            "0.00 ms",
+        ]);
+        let parts = fit_in_parts(t.clone(), Some(80), 2);
+        assert_eq!(parts.len(), 2);
+        let text: Vec<String> = parts.iter().map(Table::to_string).collect();
+        for part in &text {
+            assert!(
+                part.contains("non-persistent") && part.contains("b.mp3"),
+                "{part}"
+            );
+            for line in part.lines() {
+                assert!(line.chars().count() <= 80, "{line}");
+            }
+        }
+        // Every other heading word and every value whole, in one part or the other.
+        let both = text.join("\n");
+        for whole in [
+            "rounds",
+            "limited",
+            "sndbuf",
+            "10 → 473",
+            "62.0 KiB",
+            "0.00 ms",
+        ] {
+            assert!(both.contains(whole), "{whole}:\n{both}");
+        }
+        // Wide enough, one table as before; no width, the table untouched.
+        assert_eq!(fit_in_parts(t.clone(), Some(120), 2).len(), 1);
+        assert_eq!(fit_in_parts(t, None, 2).len(), 1);
     }
 }
