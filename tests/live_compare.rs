@@ -468,6 +468,13 @@ fn report_fits_80_100_and_160_columns_as_root() {
         let stdout = four_modes_at_width(dir.path(), width, &[]);
         assert!(stdout.contains("Packets, parallel"), "{stdout}");
         assert!(widest(&stdout) <= width, "{width} columns:\n{stdout}");
+        // Words whole: the mode's name in tables and sentences, the slow-start headings.
+        for line in stdout.lines().filter(|l| l.contains("non-pers")) {
+            assert!(line.contains("non-persistent"), "{width} columns: {line}");
+        }
+        for word in ["rounds", "limited", "sndbuf"] {
+            assert!(stdout.contains(word), "{width} columns, {word}:\n{stdout}");
+        }
         pcap = stdout
             .lines()
             .filter_map(|l| l.trim().strip_prefix("non-persistent"))
@@ -486,6 +493,19 @@ fn report_fits_80_100_and_160_columns_as_root() {
         let stdout = common::ran(&out);
         assert!(stdout.contains("Connections"), "{stdout}");
         assert!(widest(&stdout) <= width, "{width} columns:\n{stdout}");
+        for heading in [
+            "S/SA/F/R",
+            "ACK/data",
+            "retr/dup",
+            "handshake",
+            "teardown",
+            "closer",
+        ] {
+            assert!(
+                stdout.contains(heading),
+                "{width} columns, {heading}:\n{stdout}"
+            );
+        }
     }
 }
 

@@ -213,9 +213,11 @@ pub fn wrap(text: &str, width: Option<u16>) -> String {
     text.lines()
         .map(|line| {
             let indent: String = line.chars().take_while(|c| *c == ' ').collect();
+            // Lines break between words, never at a word's own hyphen ("non-persistent").
             let options = textwrap::Options::new(usize::from(width))
                 .initial_indent(&indent)
-                .subsequent_indent(&indent);
+                .subsequent_indent(&indent)
+                .word_splitter(textwrap::WordSplitter::NoHyphenation);
             textwrap::fill(line.trim_start(), options)
         })
         .collect::<Vec<_>>()
@@ -258,6 +260,9 @@ mod tests {
             assert!(line.starts_with("  "), "{line}");
         }
         assert_eq!(wrap(text, None), text);
+        let hyphenated = "persistent a.jpg for 36.0 ms of 68.0 ms busy; non-persistent b.mp3";
+        let wrapped = wrap(hyphenated, Some(50));
+        assert!(wrapped.contains("non-persistent"), "{wrapped}");
     }
 
     #[test]
