@@ -91,24 +91,31 @@ pub fn comparison(cmp: &Comparison, drawn: Option<&DrawnRound>, page_dir: &Path)
                 .filter_map(|m| {
                     let run = m.runs.get(round)?;
                     let files = file_phases::of_run(run);
-                    Some(waterfall::Group::of(
-                        format!(
-                            "{} (total {})",
-                            m.mode.name(),
-                            duration(run.timing.total_s())
-                        ),
-                        &files,
-                        run.timing.start,
-                        file_name,
-                        |i| {
-                            run.timing.connections.get(i).map_or_else(
-                                || format!("connection {}", i + 1),
-                                |c| {
-                                    format!("connection {} (client port {})", i + 1, c.local.port())
-                                },
-                            )
-                        },
-                    ))
+                    Some(
+                        waterfall::Group::of(
+                            format!(
+                                "{} (total {})",
+                                m.mode.name(),
+                                duration(run.timing.total_s())
+                            ),
+                            &files,
+                            run.timing.start,
+                            file_name,
+                            |i| {
+                                run.timing.connections.get(i).map_or_else(
+                                    || format!("connection {}", i + 1),
+                                    |c| {
+                                        format!(
+                                            "connection {} (client port {})",
+                                            i + 1,
+                                            c.local.port()
+                                        )
+                                    },
+                                )
+                            },
+                        )
+                        .ending_at(run.timing.total_s()),
+                    )
                 })
                 .collect()
         })

@@ -60,6 +60,9 @@ pub struct Group {
     pub title: String,
     /// Its connections in the order they opened.
     pub connections: Vec<ConnectionRows>,
+    /// Where the run's total ends (its last byte), when it is one run: the closing that follows
+    /// is drawn past this line, outside the total, as the tables count it.
+    pub total_s: Option<f64>,
 }
 
 impl Group {
@@ -97,7 +100,19 @@ impl Group {
                 }
             }
         }
-        Group { title, connections }
+        Group {
+            title,
+            connections,
+            total_s: None,
+        }
+    }
+
+    /// The group with its run's total marked at `total_s`.
+    pub fn ending_at(self, total_s: f64) -> Group {
+        Group {
+            total_s: Some(total_s),
+            ..self
+        }
     }
 
     /// Whether any bar has a span of `phase`.
@@ -148,6 +163,9 @@ pub fn render(groups: &[Group]) -> Markup {
             @for phase in drawn {
                 span { i class=(phase_class(phase)) {} (phase_label(phase)) }
             }
+            @if groups.iter().any(|g| g.total_s.is_some()) {
+                span { i class="total-key" {} "the run's total ends (its last byte)" }
+            }
         }
         @for group in groups {
             h3 { (group.title) }
@@ -179,6 +197,22 @@ fn draw(group: &Group, scale: &Scale, tick_values: &[f64], unit: TimeUnit) -> Sv
             Anchor::Middle,
             "tick",
             unit.format(t),
+        );
+    }
+    if let Some(total) = group.total_s {
+        let x = scale.at(total);
+        svg.push(
+            Mark::new(
+                Shape::Line {
+                    from: Point { x, y: AXIS_H - 4.0 },
+                    to: Point { x, y: height },
+                },
+                "total-line",
+            )
+            .titled(format!(
+                "the run's total ends here, at its last byte: {}",
+                duration(total)
+            )),
         );
     }
     let mut y = AXIS_H;
@@ -262,6 +296,14 @@ fn draw(group: &Group, scale: &Scale, tick_values: &[f64], unit: TimeUnit) -> Sv
                     )),
                 );
             }
+            // The file's time ends at its last byte, as the timing table counts it; the closing
+            // after it is drawn but not counted.
+            let last_byte = bar
+                .spans
+                .iter()
+                .filter(|s| s.0 != FilePhase::Closing)
+                .map(|s| s.2)
+                .fold(start, f64::max);
             svg.text(
                 Point {
                     x: scale.at(end) + 4.0,
@@ -269,7 +311,7 @@ fn draw(group: &Group, scale: &Scale, tick_values: &[f64], unit: TimeUnit) -> Sv
                 },
                 Anchor::Start,
                 "bar-total",
-                duration(end - start),
+                duration(last_byte - start),
             );
             y += ROW_H;
         }
@@ -283,6 +325,7 @@ mod tests {
 
     fn group(spans: Vec<(FilePhase, f64, f64)>) -> Group {
         Group {
+            total_s: None,
             title: "persistent".into(),
             connections: vec![ConnectionRows {
                 label: "connection 1".into(),
@@ -312,5 +355,38 @@ mod tests {
         ]);
         let out = render(&[plain, tls]).into_string();
         assert!(out.contains(phase_label(FilePhase::Tls)), "{out}");
+    }
+
+    #[test]
+    fn closing_after_the_last_byte_is_drawn_past_the_total_and_not_counted() {
+        // A client that read its last byte 16 ms before its FIN left.
+        let run = group(vec![
+            (FilePhase::Handshake, 0.0, 0.020),
+            (FilePhase::RequestWait, 0.020, 0.040),
+            (FilePhase::Transfer, 0.040, 0.045),
+            (FilePhase::Closing, 0.045, 0.061),
+        ])
+        .ending_at(0.045);
+        let out = render(std::slice::from_ref(&run)).into_string();
+        let line = out
+            .split("<line class=\"total-line\"")
+            .nth(1)
+            .unwrap_or_else(|| panic!("no total line: {out}"));
+        let x = |attr: &str| -> f64 {
+            let value = line.split(&format!("{attr}=\"")).nth(1).unwrap();
+            value[..value.find('"').unwrap()].parse().unwrap()
+        };
+        let scale_end = WIDTH - 20.0;
+        // 45 ms on an axis of ticks up to 70 ms (every 10 ms).
+        let expected = LABEL_W + (scale_end - LABEL_W) * 0.045 / 0.070;
+        assert!(
+            (x("x1") - expected).abs() < 0.5,
+            "{} vs {expected}",
+            x("x1")
+        );
+        // The file's time is its 45 ms to the last byte, not the 61 ms to its FIN.
+        assert!(out.contains(">45.0 ms</text>"), "{out}");
+        assert!(!out.contains(">61.0 ms</text>"), "{out}");
+        assert!(out.contains("the run's total ends"), "{out}");
     }
 }
