@@ -234,11 +234,26 @@ fn https_to_a_plain_http_server_says_to_try_http() {
             failed(&out, 1),
             format!(
                 "synack: the server at 127.0.0.1:{port} did not answer in TLS (it may speak \
-                 plain HTTP: try http://)\n"
+                 plain HTTP: use an http:// URL, or leave out --tls)\n"
             ),
             "{mode} with TLS {version}"
         );
     }
+    // compare against the same server says so too, in one line.
+    let out = common::compare_in(dir.path())
+        .args(["--no-capture", "--rounds", "1", "--tls", "1.3", "--server"])
+        .arg(format!("127.0.0.1:{port}"))
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    let stderr = failed(&out, 1);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "the server at 127.0.0.1:{port} did not answer in TLS"
+        )),
+        "{stderr}"
+    );
 }
 
 // Settings that cannot be used.

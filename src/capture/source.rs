@@ -295,7 +295,7 @@ fn file_error(path: &Path, offset: u64, error: pcap::Error) -> CaptureError {
 /// libpcap's words on a file, without what the error around them says already: the crate's
 /// "libpcap error: " and the path libpcap puts before the system's reason ("x.pcap: No such file
 /// or directory").
-fn libpcap_words(path: &Path, error: &pcap::Error) -> String {
+pub(super) fn libpcap_words(path: &Path, error: &pcap::Error) -> String {
     let text = error.to_string();
     let text = text.strip_prefix("libpcap error: ").unwrap_or(&text);
     let named = format!("{}: ", path.display());

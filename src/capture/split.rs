@@ -54,7 +54,7 @@ fn write_parts(
 ) -> Result<Vec<u64>, CaptureError> {
     let read_error = |e: pcap::Error| CaptureError::File {
         path: source.to_owned(),
-        detail: e.to_string(),
+        detail: super::source::libpcap_words(source, &e),
     };
     let mut capture =
         Capture::from_file_with_precision(source, Precision::Nano).map_err(read_error)?;

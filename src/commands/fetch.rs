@@ -2,7 +2,7 @@
 
 use std::net::ToSocketAddrs;
 
-use anyhow::{Context, anyhow, bail};
+use anyhow::{Context, bail};
 
 use crate::analysis::comparison::TlsSessions;
 use crate::cli::FetchArgs;
@@ -11,7 +11,7 @@ use crate::report::secs;
 use crate::transfer::TransferError;
 use crate::transfer::client::{FetchLimits, FetchPlan, Mode, fetch};
 use crate::transfer::events::EventLog;
-use crate::transfer::tls::{ClientTls, NotTls};
+use crate::transfer::tls::ClientTls;
 
 /// Fetches the URLs in the chosen mode and prints per-file and total time. Whatever happens,
 /// what it made belongs to the invoking user when run under sudo.
@@ -129,14 +129,10 @@ fn fetch_urls(args: &FetchArgs) -> anyhow::Result<()> {
 }
 
 /// A failed fetch as one line: the mode, then the transfer's own words, which name the server
-/// where it matters. An https:// URL to a plain-HTTP server gets the fix it needs.
+/// where it matters. An https:// URL to a plain-HTTP server needs no mode to say so.
 fn fetch_failed(mode: Mode, error: TransferError) -> anyhow::Error {
-    if let TransferError::Tls { addr, source, .. } = &error
-        && source.get_ref().is_some_and(|inner| inner.is::<NotTls>())
-    {
-        return anyhow!(
-            "the server at {addr} did not answer in TLS (it may speak plain HTTP: try http://)"
-        );
+    if matches!(error, TransferError::NotTls { .. }) {
+        return anyhow::Error::new(error);
     }
     anyhow::Error::new(error).context(format!("{} fetch failed", mode.name()))
 }

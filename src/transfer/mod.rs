@@ -29,6 +29,12 @@ use self::http::HttpError;
 impl TransferError {
     /// A TLS failure on the connection to `addr`, with what to try when the cause is a usual one.
     pub fn tls(addr: SocketAddr, source: io::Error) -> TransferError {
+        if source
+            .get_ref()
+            .is_some_and(|inner| inner.is::<tls::NotTls>())
+        {
+            return TransferError::NotTls { addr };
+        }
         let rustls_error = source
             .get_ref()
             .and_then(|inner| inner.downcast_ref::<rustls::Error>());
@@ -98,6 +104,12 @@ pub enum TransferError {
         #[source]
         source: io::Error,
     },
+    /// The server answered the ClientHello with something other than TLS.
+    #[error(
+        "the server at {addr} did not answer in TLS (it may speak plain HTTP: use an http:// \
+         URL, or leave out --tls)"
+    )]
+    NotTls { addr: SocketAddr },
     /// The TLS handshake failed or TLS broke off.
     #[error("TLS with {addr} failed: {source}{hint}")]
     Tls {
