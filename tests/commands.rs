@@ -3,29 +3,9 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-
-use common::{Stopped, free_port};
-
-fn serve(root: &std::path::Path) -> (Stopped, u16) {
-    let port = free_port();
-    let child = Command::new(assert_cmd::cargo::cargo_bin("synack"))
-        .args(["serve", "--bind", &format!("127.0.0.1:{port}"), "--root"])
-        .arg(root)
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let served = Stopped(child);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "synack serve did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    (served, port)
-}
 
 #[test]
 fn fetch_and_compare_against_synack_serve() {
@@ -37,7 +17,7 @@ fn fetch_and_compare_against_synack_serve() {
         let bytes: Vec<u8> = (0..size).map(|i| (i * 31 % 251) as u8).collect();
         std::fs::write(site.join(name), bytes).unwrap();
     }
-    let (_server, port) = serve(&site);
+    let (_server, port) = common::serve(&site);
     let urls: Vec<String> = files
         .iter()
         .map(|(n, _)| format!("http://127.0.0.1:{port}/{n}"))

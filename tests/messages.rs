@@ -5,10 +5,10 @@ mod common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
+use std::time::Duration;
 
-use common::{Flow, Frames, Stopped, free_port};
+use common::{Flow, Frames};
 
 /// `synack ARGS` run under `umask`, as a shell would run it.
 fn synack_under_umask(umask: &str, args: &[&std::ffi::OsStr]) -> Output {
@@ -35,25 +35,6 @@ fn failed(out: &Output, code: i32) -> String {
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(out.status.code(), Some(code), "{stderr}");
     stderr
-}
-
-/// `synack serve` of `root` on a free loopback port, once it accepts connections.
-fn serve(root: &Path) -> (Stopped, u16) {
-    let port = free_port();
-    let child = Command::new(assert_cmd::cargo::cargo_bin("synack"))
-        .args(["serve", "--bind", &format!("127.0.0.1:{port}"), "--root"])
-        .arg(root)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start synack serve");
-    let served = Stopped(child);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "synack serve did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    (served, port)
 }
 
 /// A small valid capture: one connection with one exchange.
@@ -108,7 +89,7 @@ fn received_files_get_the_mode_of_any_new_file() {
     let site = dir.path().join("site");
     std::fs::create_dir(&site).unwrap();
     std::fs::write(site.join("page.txt"), "hello\n").unwrap();
-    let (_server, port) = serve(&site);
+    let (_server, port) = common::serve(&site);
     let received = dir.path().join("received");
     let url = format!("http://127.0.0.1:{port}/page.txt");
     let out = synack_under_umask(
@@ -217,7 +198,7 @@ fn a_json_report_in_a_missing_folder_names_the_option_and_the_folder() {
 fn https_to_a_plain_http_server_says_to_try_http() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("c.txt"), "hello\n").unwrap();
-    let (_server, port) = serve(dir.path());
+    let (_server, port) = common::serve(dir.path());
     for (mode, version) in [
         ("persistent", "1.3"),
         ("non-persistent", "1.2"),

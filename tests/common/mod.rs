@@ -85,6 +85,28 @@ impl Drop for Stopped {
     }
 }
 
+/// `synack serve` of `root` on a free loopback port, once it accepts connections.
+pub fn serve(root: &Path) -> (Stopped, u16) {
+    let port = free_port();
+    let child = Command::new(assert_cmd::cargo::cargo_bin("synack"))
+        .args(["serve", "--bind", &format!("127.0.0.1:{port}"), "--root"])
+        .arg(root)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start synack serve");
+    let served = Stopped(child);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "synack serve did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    (served, port)
+}
+
 /// A TCP port on 127.0.0.1 that nothing listens on right now.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
