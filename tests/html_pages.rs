@@ -3,23 +3,12 @@
 
 mod fixtures;
 
-use fixtures::{Capture, Format, Link, conn};
+use fixtures::{Capture, Format, Link};
 
 /// The page `analyze --html` writes for three connections of one request each.
 fn page_of_three_connections() -> String {
     let dir = tempfile::tempdir().unwrap();
-    let mut capture = Capture::new();
-    for (i, file) in ["/a.jpg", "/b.mp3", "/c.txt"].iter().enumerate() {
-        let mut c = conn(
-            &format!("127.0.0.1:{}", 40_000 + i),
-            "127.0.0.1:8080",
-            1000 + i as u32,
-        );
-        capture
-            .handshake(&mut c)
-            .exchange(&mut c, file, 20_000)
-            .close_from_server(&mut c);
-    }
+    let capture = Capture::one_request_each(&["/a.jpg", "/b.mp3", "/c.txt"], 20_000);
     let path = dir.path().join("three.pcap");
     let link = Link::Ethernet;
     fixtures::write(

@@ -350,20 +350,9 @@ fn analyze_html_of_tcpdump_capturing_curl_renders_in_chromium_as_root() {
 
 #[test]
 fn analyze_html_of_a_built_capture_draws_each_connection_and_request() {
-    use fixtures::{Capture, Link, conn};
+    use fixtures::{Capture, Link};
     let dir = tempfile::tempdir().unwrap();
-    let mut capture = Capture::new();
-    for (i, file) in ["/a.jpg", "/b.mp3"].iter().enumerate() {
-        let mut c = conn(
-            &format!("127.0.0.1:{}", 40_000 + i),
-            "127.0.0.1:8080",
-            1000 + i as u32,
-        );
-        capture
-            .handshake(&mut c)
-            .exchange(&mut c, file, 30_000)
-            .close_from_server(&mut c);
-    }
+    let capture = Capture::one_request_each(&["/a.jpg", "/b.mp3"], 30_000);
     let path = dir.path().join("built.pcap");
     common::write_pcap(&path, 1, &capture.frames(Link::Ethernet));
     let page = dir.path().join("built.html");
