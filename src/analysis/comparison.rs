@@ -374,6 +374,13 @@ pub struct ResponseStats {
 }
 
 impl ResponseStats {
+    /// Whether a closing sample was taken before every byte of its response was acknowledged
+    /// (a response queued behind others, as pipelined ones are): its window and times then stop
+    /// short of the response's end.
+    pub fn sampled_short(&self) -> bool {
+        self.acked.0 < self.acked.1
+    }
+
     /// Whether the first round counted more segments than the congestion window let the server
     /// send in one flight: the capture could not tell its first rounds apart (packets delayed
     /// or resent across a round's end), so its round count is approximate.

@@ -161,7 +161,7 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
         Output::Csv(mut w) => w.flush()?,
         Output::Tables { rows, .. } => {
             let width = crate::report::width::output_width();
-            let fit = |t| crate::report::width::fit(t, width);
+            let fit = |t| crate::report::width::fit_in_parts_text(t, width, 1);
             let wrap = |s: String| crate::report::width::wrap(&s, width);
             writeln!(
                 stdout,

@@ -4,6 +4,7 @@ use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{CellAlignment, Table};
 
 use super::units::TimeUnit;
+use super::width::glue;
 use super::{percent, text};
 use crate::analysis::attribution::Attribution;
 use crate::analysis::comparison::{Comparison, ModeResult, ResponseStats};
@@ -17,14 +18,21 @@ use crate::transfer::client::Mode;
 
 fn table(header: &[&str]) -> Table {
     let mut t = Table::new();
-    t.load_style(UTF8_FULL_CONDENSED)
-        .set_header(header.to_vec());
+    t.load_style(UTF8_FULL_CONDENSED).set_header(glued(
+        header.iter().map(ToString::to_string).collect::<Vec<_>>(),
+    ));
     for i in 1..header.len() {
         if let Some(col) = t.column_mut(i) {
             col.set_cell_alignment(CellAlignment::Right);
         }
     }
     t
+}
+
+/// A row's cells with each number kept with what follows it ("8.46 ms"), so that a narrowed
+/// table never wraps a figure away from its unit.
+fn glued<S: AsRef<str>>(cells: impl IntoIterator<Item = S>) -> Vec<String> {
+    cells.into_iter().map(|c| glue(c.as_ref())).collect()
 }
 
 fn summary_cells(s: &Summary, unit: TimeUnit) -> [String; 3] {
@@ -75,11 +83,11 @@ pub fn timing_table(cmp: &Comparison, files_shown: Option<usize>) -> Table {
     let unit = TimeUnit::for_column(rows.iter().map(|r| r.2.median));
     for (mode, name, summary) in rows {
         if summary == Summary::default() {
-            t.add_row(vec![mode, name]);
+            t.add_row(glued(vec![mode, name]));
             continue;
         }
         let [a, b, c] = summary_cells(&summary, unit);
-        t.add_row(vec![mode, name, a, b, c]);
+        t.add_row(glued(vec![mode, name, a, b, c]));
     }
     t
 }
@@ -114,14 +122,14 @@ pub fn packet_table(m: &ModeResult, checks: &[CountCheck]) -> Table {
             (Some(_), None) => "✓".into(),
             (Some(_), Some(reason)) => format!("✗ {reason}"),
         };
-        t.add_row(vec![
+        t.add_row(glued(vec![
             c.name.to_string(),
             observed,
             expected,
             per_run,
             expected_per_run,
             mark,
-        ]);
+        ]));
     }
     if let Some(col) = t.column_mut(5) {
         col.set_cell_alignment(CellAlignment::Left);
@@ -225,7 +233,7 @@ fn rows_table(
     let header: Vec<&str> = headings.iter().map(String::as_str).collect();
     let mut t = table(&header);
     for row in rows {
-        t.add_row(std::iter::once(row.name.clone()).chain(pick(row)));
+        t.add_row(glued(std::iter::once(row.name.clone()).chain(pick(row))));
     }
     t
 }
@@ -274,7 +282,7 @@ pub fn phase_table(cmp: &Comparison) -> Table {
     for ((label, _), values) in rows.iter().zip(&means) {
         let mut row = vec![label.to_string()];
         row.extend(values.iter().map(|&v| unit.format(v)));
-        t.add_row(row);
+        t.add_row(glued(row));
     }
     t
 }
@@ -286,17 +294,17 @@ pub fn attribution_table(a: &Attribution, mode: Mode) -> Table {
     // The gap sets the unit: its rows are shares of it.
     let unit = TimeUnit::of(a.gap_s);
     for (row, value) in rows {
-        t.add_row(vec![
+        t.add_row(glued(vec![
             text::row_label(row).to_string(),
             unit.format_signed(value),
             percent(value, a.gap_s),
-        ]);
+        ]));
     }
-    t.add_row(vec![
+    t.add_row(glued(vec![
         format!("gap: mean({}) − mean(persistent)", mode.name()),
         unit.format_signed(a.gap_s),
         percent(a.gap_s, a.gap_s),
-    ]);
+    ]));
     t
 }
 
@@ -316,7 +324,7 @@ pub fn totals_table(totals: &Totals) -> Table {
         ("packets", c.packets),
         ("bytes", c.bytes),
     ] {
-        t.add_row(vec![name.to_string(), value.to_string()]);
+        t.add_row(glued(vec![name.to_string(), value.to_string()]));
     }
     t
 }
@@ -376,10 +384,13 @@ pub fn connection_table(conns: &[Connection], hidden: usize) -> Table {
             c.first_fin.map_or("—", |f| f.1.name()).to_string(),
             c.final_state().name().to_string(),
         ]);
-        t.add_row(row);
+        t.add_row(glued(row));
     }
     if hidden > 0 {
-        t.add_row(vec![format!("… {hidden} more (--all shows them)")]);
+        t.add_row(glued(vec![
+            "…".to_string(),
+            format!("{hidden} more (--all)"),
+        ]));
     }
     t
 }
@@ -393,7 +404,16 @@ pub fn one_server(conns: &[Connection]) -> Option<std::net::SocketAddr> {
 /// Phase times of a capture's connections taken in order.
 pub fn phase_summary_table(p: &Phases) -> Table {
     let mut t = table(&["phase", "time", "share of first SYN → last byte"]);
-    let unit = TimeUnit::for_column([p.timeline_s]);
+    let unit = TimeUnit::for_column([
+        p.handshake_s,
+        p.tls_s,
+        p.client_s,
+        p.wait_s,
+        p.transfer_s,
+        p.closing_s,
+        p.between_s,
+        p.timeline_s,
+    ]);
     for (name, v) in [
         ("handshakes", p.handshake_s),
         ("TLS handshakes", p.tls_s),
@@ -403,22 +423,26 @@ pub fn phase_summary_table(p: &Phases) -> Table {
         ("closing (last byte → FIN)", p.closing_s),
         ("between connections", p.between_s),
     ] {
-        t.add_row(vec![
+        // A capture without TLS has no TLS row.
+        if name == "TLS handshakes" && v == 0.0 {
+            continue;
+        }
+        t.add_row(glued(vec![
             name.to_string(),
             unit.format(v),
             percent(v, p.timeline_s),
-        ]);
+        ]));
     }
-    t.add_row(vec![
+    t.add_row(glued(vec![
         "first SYN → last byte".to_string(),
         unit.format(p.timeline_s),
         percent(p.timeline_s, p.timeline_s),
-    ]);
-    t.add_row(vec![
+    ]));
+    t.add_row(glued(vec![
         "teardown (overlaps)".to_string(),
         unit.format(p.teardown_s),
         String::new(),
-    ]);
+    ]));
     t
 }
 
@@ -438,7 +462,7 @@ pub fn model_table(gaps: &[(Mode, Prediction, ModelGap)]) -> Table {
         } else {
             "—".into()
         };
-        t.add_row(vec![
+        t.add_row(glued(vec![
             mode.name().to_string(),
             unit.format(gap.measured_s),
             unit.format(p.total_s),
@@ -451,7 +475,7 @@ pub fn model_table(gaps: &[(Mode, Prediction, ModelGap)]) -> Table {
                 unit.format(p.serialisation_s)
             ),
             difference,
-        ]);
+        ]));
     }
     t
 }
@@ -477,10 +501,15 @@ pub fn slow_start_table(stats: &[ResponseStats]) -> Table {
     let show = |v: Option<f64>| v.map_or_else(|| "—".to_string(), |s| unit.format(s));
     let segments = |v: Option<u32>| v.map_or_else(|| "—".to_string(), |v| v.to_string());
     for s in stats {
-        t.add_row(vec![
+        t.add_row(glued(vec![
             s.mode.name().to_string(),
             s.file.clone(),
-            format!("{} → {}", segments(s.cwnd_start), segments(s.cwnd_end)),
+            format!(
+                "{} → {}{}",
+                segments(s.cwnd_start),
+                segments(s.cwnd_end),
+                if s.sampled_short() { " †" } else { "" }
+            ),
             format!(
                 "{} / {}{}",
                 segments(s.first_flight),
@@ -493,7 +522,7 @@ pub fn slow_start_table(stats: &[ResponseStats]) -> Table {
             show(micros(s.busy_us)),
             show(micros(s.rwnd_limited_us)),
             show(micros(s.sndbuf_limited_us)),
-        ]);
+        ]));
     }
     t
 }
@@ -532,7 +561,7 @@ pub fn tls_table(conns: &[Connection]) -> Table {
             _ if h.client_cut || h.server_cut => "cut",
             _ => "ok",
         };
-        t.add_row(vec![
+        t.add_row(glued(vec![
             c.stream.to_string(),
             h.version
                 .map_or_else(|| "—".to_string(), text::protocol_version),
@@ -547,7 +576,7 @@ pub fn tls_table(conns: &[Connection]) -> Table {
             time(h.handshake_s()),
             time(h.server_data_s()),
             read.to_string(),
-        ]);
+        ]));
     }
     t
 }
@@ -557,7 +586,7 @@ pub fn tls_table(conns: &[Connection]) -> Table {
 pub fn tls_totals_table(totals: &TlsTotals) -> Table {
     let mut t = table(&["TLS", "count"]);
     let mut row = |name: String, n: u64| {
-        t.add_row(vec![name, n.to_string()]);
+        t.add_row(glued(vec![name, n.to_string()]));
     };
     row("connections".into(), totals.connections);
     for (&v, &n) in &totals.versions {

@@ -184,8 +184,13 @@ pub fn model_difference(mode: Mode, gap: &ModelGap) -> String {
                     receive_window_limited_s,
                     ..
                 } => {
+                    let noun = if (rounds.abs() - 1.0).abs() < 0.05 {
+                        "round"
+                    } else {
+                        "rounds"
+                    };
                     let mut s =
-                        format!("{t} in {} rounds beyond the model's", count_signed(rounds));
+                        format!("{t} in {} {noun} beyond the model's", count_signed(rounds));
                     if let Some(limited) = receive_window_limited_s {
                         let _ = write!(
                             s,
@@ -363,7 +368,7 @@ pub fn comparison(cmp: &Comparison, width: Option<u16>, all_files: bool) -> Stri
          warm-up run each\n{}",
         crate::words::counted(cmp.rounds, "round", "rounds"),
         cmp.seed,
-        fit(tables::timing_table(cmp, shown), width)
+        fit_in_parts_text(tables::timing_table(cmp, shown), width, 2)
     );
     for m in &cmp.modes {
         let outliers = m.outlier_runs();
@@ -389,7 +394,7 @@ pub fn comparison(cmp: &Comparison, width: Option<u16>, all_files: bool) -> Stri
                     "connection",
                     "connections"
                 ),
-                fit(tables::packet_table(m, &checks), width)
+                fit_in_parts_text(tables::packet_table(m, &checks), width, 1)
             );
             if let Some(note) = m.close_note() {
                 let _ = writeln!(out, "{note}");
@@ -414,7 +419,7 @@ pub fn comparison(cmp: &Comparison, width: Option<u16>, all_files: bool) -> Stri
     let _ = writeln!(
         out,
         "Phases, {source}: those above \"=\" add up to first SYN → last byte\n{}\n",
-        fit(tables::phase_table(cmp), width)
+        fit_in_parts_text(tables::phase_table(cmp), width, 1)
     );
     for (mode, a) in cmp.attributions() {
         let _ = writeln!(
@@ -422,7 +427,7 @@ pub fn comparison(cmp: &Comparison, width: Option<u16>, all_files: bool) -> Stri
             "Where the gap goes: {} against persistent (RTT {} measured)\n{}\n",
             mode.name(),
             duration(cmp.measured_rtt_s()),
-            fit(tables::attribution_table(&a, mode), width)
+            fit_in_parts_text(tables::attribution_table(&a, mode), width, 1)
         );
     }
     if cmp.mode(Mode::Persistent).is_none() {
@@ -454,7 +459,7 @@ pub fn comparison(cmp: &Comparison, width: Option<u16>, all_files: bool) -> Stri
         } else {
             String::new()
         },
-        fit(tables::model_table(&cmp.model_gaps()), width)
+        fit_in_parts_text(tables::model_table(&cmp.model_gaps()), width, 1)
     );
     for (mode, _, gap) in cmp.model_gaps() {
         let _ = writeln!(out, "{}", model_difference(mode, &gap));
@@ -472,6 +477,35 @@ pub fn comparison(cmp: &Comparison, width: Option<u16>, all_files: bool) -> Stri
              is acknowledged, medians over the rounds\n{}",
             fit_in_parts_text(tables::slow_start_table(&stats), width, 2)
         );
+        let short: Vec<&ResponseStats> = stats.iter().filter(|s| s.sampled_short()).collect();
+        if !short.is_empty() {
+            let _ = writeln!(
+                out,
+                "† sampled before every byte was acknowledged ({}): the window and times stop \
+                 short of the response's end, as for a response queued behind others",
+                short
+                    .iter()
+                    .map(|s| format!(
+                        "{} {} in {} of {} rounds",
+                        s.mode.name(),
+                        s.file,
+                        s.acked.1 - s.acked.0,
+                        s.acked.1
+                    ))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        if stats
+            .iter()
+            .any(|s| s.mode == Mode::Pipelined && s.rounds.is_none())
+        {
+            let _ = writeln!(
+                out,
+                "— pipelined responses follow each other in one stream in the capture: no \
+                 rounds, first flight or window of their own"
+            );
+        }
         if stats.iter().any(ResponseStats::rounds_ran_together) {
             let _ = writeln!(
                 out,

@@ -30,7 +30,9 @@ impl TimeUnit {
     }
 
     /// The unit for a column: the one its typical (median non-zero) value needs, so small
-    /// values keep their digits and large ones grow to four (`1700 ms`).
+    /// values keep their digits and large ones grow to four (`1700 ms`), but no further: a
+    /// column whose largest value would take five digits or more takes the next larger unit
+    /// (`121 ms`, not `120960 µs`).
     pub fn for_column(values: impl IntoIterator<Item = f64>) -> TimeUnit {
         let mut v: Vec<f64> = values
             .into_iter()
@@ -38,7 +40,19 @@ impl TimeUnit {
             .filter(|v| *v > 0.0 && v.is_finite())
             .collect();
         v.sort_by(f64::total_cmp);
-        TimeUnit::of(v.get(v.len() / 2).copied().unwrap_or(0.0))
+        let mut unit = TimeUnit::of(v.get(v.len() / 2).copied().unwrap_or(0.0));
+        let largest = v.last().copied().unwrap_or(0.0);
+        while largest * unit.scale_and_symbol().0 >= 10_000.0 {
+            unit = match unit {
+                TimeUnit::Nanos => TimeUnit::Micros,
+                TimeUnit::Micros => TimeUnit::Millis,
+                TimeUnit::Millis | TimeUnit::Seconds => TimeUnit::Seconds,
+            };
+            if unit == TimeUnit::Seconds {
+                break;
+            }
+        }
+        unit
     }
 
     fn scale_and_symbol(self) -> (f64, &'static str) {
@@ -138,6 +152,18 @@ mod tests {
         assert_eq!(TimeUnit::for_column([0.0, 0.0]), TimeUnit::Micros);
         assert_eq!(unit.format_signed(-0.0004), "−0.40 ms");
         assert_eq!(unit.format_signed(0.0201), "+20.1 ms");
+    }
+
+    #[test]
+    fn a_column_of_mostly_small_values_still_shows_its_largest_in_four_digits() {
+        // A loopback run with loss: phases of microseconds beside 121 ms of transfer.
+        let unit = TimeUnit::for_column([0.120_960, 0.123_463, 0.000_08, 0.000_12, 0.000_3]);
+        assert_eq!(unit, TimeUnit::Millis);
+        assert_eq!(unit.format(0.120_960), "121 ms");
+        assert_eq!(
+            TimeUnit::for_column([12.0, 0.000_1, 0.000_2]),
+            TimeUnit::Seconds
+        );
     }
 
     #[test]

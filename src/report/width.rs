@@ -16,16 +16,65 @@ pub fn output_width() -> Option<u16> {
         .filter(|&w| w >= 40)
 }
 
+/// The space that keeps a number with the word after it ("8.46 ms", "2 connections") on one
+/// line: a table or a sentence is never wrapped between the two. It is printed as a plain
+/// space.
+pub const GLUE: char = '\u{a0}';
+
+/// `text` with the space after each number made [`GLUE`]. A number is a word of digits with
+/// its sign, point and separators ("−7.58", "+1.5", "4,096", "2").
+pub fn glue(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut word_start = 0;
+    let mut chars = text.char_indices().peekable();
+    while let Some((at, c)) = chars.next() {
+        let next_is_word = chars.peek().is_some_and(|&(_, n)| !n.is_whitespace());
+        let after_number = is_number(&text[word_start..at]);
+        if c == ' ' && next_is_word && after_number {
+            out.push(GLUE);
+        } else {
+            out.push(c);
+        }
+        if c == ' ' || c == '\n' {
+            word_start = at + c.len_utf8();
+        }
+    }
+    out
+}
+
+/// Whether `word` is a number: digits, with a sign, point, separators or "×" around them.
+fn is_number(word: &str) -> bool {
+    let word = word.rsplit(GLUE).next().unwrap_or(word);
+    word.chars().any(|c| c.is_ascii_digit())
+        && word
+            .chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, '.' | ',' | '+' | '-' | '−' | '±' | '('))
+}
+
+/// `text` with [`GLUE`] printed as the plain space it stands for.
+fn unglue(text: &str) -> String {
+    text.replace(GLUE, " ")
+}
+
+/// A table laid out for the terminal; it prints its glued spaces as plain ones.
+pub struct Fitted(Table);
+
+impl std::fmt::Display for Fitted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&unglue(&self.0.to_string()))
+    }
+}
+
 /// `table` laid out to fit `width` (cells wrap inside their column, between words where the
 /// width allows); unchanged without one.
-pub fn fit(mut table: Table, width: Option<u16>) -> Table {
+pub fn fit(mut table: Table, width: Option<u16>) -> Fitted {
     if let Some(width) = width {
         keep_words_whole(&mut table, width);
         table
             .set_content_arrangement(ContentArrangement::Dynamic)
             .set_width(width);
     }
-    table
+    Fitted(table)
 }
 
 /// The columns each cell adds to a table's width besides its content: a space on either side
@@ -126,9 +175,9 @@ pub fn fit_in_parts_text(table: Table, width: Option<u16>, labels: usize) -> Str
 /// fit side by side (so that some would be cut), as two or more tables, each repeating the first
 /// `labels` columns (what names a row) and taking as many of the other columns, in order, as fit
 /// with their words whole.
-pub fn fit_in_parts(mut table: Table, width: Option<u16>, labels: usize) -> Vec<Table> {
+pub fn fit_in_parts(mut table: Table, width: Option<u16>, labels: usize) -> Vec<Fitted> {
     let Some(columns) = width.map(usize::from) else {
-        return vec![table];
+        return vec![Fitted(table)];
     };
     let count = table.column_count();
     let words: Vec<usize> = (0..count).map(|i| measure(&table, i).word).collect();
@@ -182,7 +231,8 @@ fn longest_word(text: &str) -> usize {
     }
     let mut longest = 0;
     let mut previous = 0;
-    for word in text.split_whitespace() {
+    // Glued words stay one ([`GLUE`] is whitespace to Rust, not to a table).
+    for word in text.split([' ', '\t']).filter(|w| !w.is_empty()) {
         let width = word.chars().count();
         let glued = if UNITS.contains(&word) {
             previous + 1 + width
@@ -218,7 +268,7 @@ pub fn wrap(text: &str, width: Option<u16>) -> String {
                 .initial_indent(&indent)
                 .subsequent_indent(&indent)
                 .word_splitter(textwrap::WordSplitter::NoHyphenation);
-            textwrap::fill(line.trim_start(), options)
+            unglue(&textwrap::fill(&glue(line.trim_start()), options))
         })
         .collect::<Vec<_>>()
         .join("\n")
@@ -373,7 +423,7 @@ mod tests {
         ]);
         let parts = fit_in_parts(t.clone(), Some(80), 2);
         assert_eq!(parts.len(), 2);
-        let text: Vec<String> = parts.iter().map(Table::to_string).collect();
+        let text: Vec<String> = parts.iter().map(ToString::to_string).collect();
         for part in &text {
             assert!(
                 part.contains("non-persistent") && part.contains("b.mp3"),
@@ -398,5 +448,43 @@ mod tests {
         // Wide enough, one table as before; no width, the table untouched.
         assert_eq!(fit_in_parts(t.clone(), Some(120), 2).len(), 1);
         assert_eq!(fit_in_parts(t, None, 2).len(), 1);
+    }
+
+    #[test]
+    fn a_number_stays_with_its_unit_in_sentences_and_tables() {
+        assert_eq!(glue("−2.12 ms rounds"), "−2.12\u{a0}ms rounds");
+        assert_eq!(glue("(2 × RTT 20.3 ms)"), "(2\u{a0}× RTT 20.3\u{a0}ms)");
+        assert_eq!(glue("b.mp3 for 56.0 ms"), "b.mp3 for 56.0\u{a0}ms");
+        assert_eq!(glue("a 5"), "a 5");
+        let sentence = "  non-persistent: +50.0 ms = +0.11 ms handshakes beyond the RTT, −2.12 ms \
+                        rounds spaced less than an RTT apart, 0.00 ms the rest";
+        for width in 20..80 {
+            let wrapped = wrap(sentence, Some(width));
+            assert!(!wrapped.contains('\u{a0}'), "printed as a plain space");
+            for line in wrapped.lines() {
+                let last = line.split(' ').next_back().unwrap_or("");
+                assert!(!is_number(last), "{width}: a number ends a line: {line:?}");
+            }
+        }
+        for width in 30..60 {
+            let mut t = Table::new();
+            t.set_header(vec![
+                "mode",
+                "= handshakes + requests + slow start + serialisation",
+            ]);
+            t.add_row(vec![
+                "non-persistent",
+                &glue("60.0 ms + 60.0 ms + 80.0 ms + 0.00 ms"),
+            ]);
+            let text = fit(t, Some(width)).to_string();
+            assert!(!text.contains('\u{a0}'), "{text}");
+            for cell in text.lines().flat_map(|line| line.split('|')) {
+                let last = cell.split(' ').rfind(|w| !w.is_empty()).unwrap_or("");
+                assert!(
+                    !is_number(last),
+                    "a number ends a cell's line: {cell:?}\n{text}"
+                );
+            }
+        }
     }
 }
