@@ -305,9 +305,23 @@ pub fn sample_content(sample: &SampleFile) -> Vec<u8> {
     }
 }
 
+/// Why a set of files could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteFilesError {
+    /// The folder given is a regular file (or anything else that is not a folder).
+    #[error("it is a file, not a folder")]
+    NotAFolder,
+    /// A folder above the one given is a file, so the folder cannot be made.
+    #[error("{} is a file, not a folder", .0.display())]
+    ParentNotAFolder(PathBuf),
+    /// Anything else the system refused.
+    #[error(transparent)]
+    Io(#[from] io::Error),
+}
+
 /// Writes the default samples into `dir` (created if missing) and returns their paths in SAMPLES
 /// order.
-pub fn generate_samples(dir: &Path) -> io::Result<Vec<PathBuf>> {
+pub fn generate_samples(dir: &Path) -> Result<Vec<PathBuf>, WriteFilesError> {
     generate_set(dir, SampleSet::Default)
 }
 
@@ -315,8 +329,18 @@ pub fn generate_samples(dir: &Path) -> io::Result<Vec<PathBuf>> {
 ///
 /// Each file is written to a temporary file in `dir` and renamed, so a server running
 /// concurrently never serves a half-written sample.
-pub fn generate_set(dir: &Path, set: SampleSet) -> io::Result<Vec<PathBuf>> {
+pub fn generate_set(dir: &Path, set: SampleSet) -> Result<Vec<PathBuf>, WriteFilesError> {
     use std::os::unix::fs::PermissionsExt;
+    // create_dir_all on a file says only "File exists" or "Not a directory": find which one is
+    // in the way, so the message can name it.
+    let in_the_way = dir.ancestors().find(|a| a.exists()).filter(|a| !a.is_dir());
+    if let Some(file) = in_the_way {
+        return Err(if file == dir {
+            WriteFilesError::NotAFolder
+        } else {
+            WriteFilesError::ParentNotAFolder(file.to_path_buf())
+        });
+    }
     fs::create_dir_all(dir)?;
     set.files()
         .iter()
@@ -330,7 +354,7 @@ pub fn generate_set(dir: &Path, set: SampleSet) -> io::Result<Vec<PathBuf>> {
                 .tempfile_in(dir)?;
             temp.write_all(&sample_content(sample))?;
             temp.persist(&path).map_err(|e| e.error)?;
-            Ok(path)
+            Ok::<_, WriteFilesError>(path)
         })
         .collect()
 }

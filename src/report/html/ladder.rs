@@ -12,6 +12,7 @@ use crate::report::units::{bytes, duration};
 use crate::timeline::Ts;
 use crate::track::Side;
 use crate::track::trace::TracedPacket;
+use crate::words::counted;
 
 /// Client ACKs in a row that are still drawn one by one.
 const SINGLE_ACKS: usize = 3;
@@ -215,21 +216,20 @@ impl Ladder {
                         first_s: secs(round.start),
                         last_s: secs(round.end),
                         label: format!(
-                            "round {}: {} segments, {}",
+                            "round {}: {}, {}",
                             r + 1,
-                            round.segments,
+                            counted(round.segments, "segment", "segments"),
                             bytes(round.bytes as f64)
                         ),
                         title: format!(
-                            "{response}, round {} of {}: {} … {} as captured, {} segments, {} \
-                             ({} B)",
+                            "{response}, round {} of {}: {} … {} as captured, {}, {} ({})",
                             r + 1,
                             conn.exchanges[e].rounds.len(),
                             duration(secs(round.start)),
                             duration(secs(round.end)),
-                            round.segments,
+                            counted(round.segments, "segment", "segments"),
                             bytes(round.bytes as f64),
-                            round.bytes
+                            counted(round.bytes, "byte", "bytes")
                         ),
                         data: true,
                     });

@@ -9,6 +9,7 @@ use super::svg::{Anchor, Mark, Point, Scale, Shape, Svg, ticks};
 use crate::analysis::drawn::DrawnConnection;
 use crate::report::units::{TimeUnit, bytes, duration};
 use crate::track::Side;
+use crate::words::counted;
 
 /// One response's packets, time since its request was captured, bytes since its first.
 #[derive(Debug, Clone, PartialEq)]
@@ -118,8 +119,7 @@ pub fn render(graphs: &[Graph]) -> Markup {
                     (g.title) " — "
                     @for (i, s) in g.series.iter().enumerate() {
                         span class=(format!("key s{}", i % 4)) {
-                            (s.name) ": " (s.round_starts.len())
-                            @if s.round_starts.len() == 1 { " round" } @else { " rounds" }
+                            (s.name) ": " (counted(s.round_starts.len(), "round", "rounds"))
                             ", last byte " (duration(s.segments.iter().map(|x| x.0).fold(0.0, f64::max)))
                             " after the request"
                         }
@@ -279,9 +279,9 @@ fn draw(g: &Graph) -> Svg {
             .collect();
         svg.push(
             Mark::new(Shape::Strokes(strokes), series_class(i, "seg")).titled(format!(
-                "{}: {} data segments, {}",
+                "{}: {}, {}",
                 s.name,
-                s.segments.len(),
+                counted(s.segments.len(), "data segment", "data segments"),
                 bytes(s.bytes())
             )),
         );

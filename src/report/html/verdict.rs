@@ -31,6 +31,12 @@ const BAR_H: f64 = 26.0;
 /// Segments narrower than this (pixels) carry their time in the tooltip and the legend only.
 const LABEL_MIN_PX: f64 = 58.0;
 
+/// `seconds` with its sign, in the unit that shows it alone: a row of 0.14 ms beside a gap of
+/// 110 ms still reads `+140 µs`, not `+0.00 s`.
+fn signed(seconds: f64) -> String {
+    TimeUnit::of(seconds).format_signed(seconds)
+}
+
 /// One stacked bar per mode compared with persistent.
 pub fn render(attributions: &[(Mode, Attribution)]) -> Markup {
     html! {
@@ -47,9 +53,9 @@ fn bar(mode: Mode, a: &Attribution) -> Markup {
     let (ci_low, ci_high) = a.interval.map_or((a.gap_s, a.gap_s), |i| (i.low, i.high));
     let lo = negative.min(ci_low).min(0.0);
     let hi = positive.max(ci_high).max(0.0);
-    // One unit for the whole figure, from the largest time it draws (as the verdict's sentence
-    // picks it from the gap and its interval): the small rows' unit would write the axis in
-    // tens of thousands of µs.
+    // One unit for the axis, from the largest time it draws: the small rows' unit would write
+    // it in tens of thousands of µs. Each value on or beside the bar takes its own unit, so a
+    // row a hundredth of the gap still shows its digits.
     let unit = TimeUnit::of(lo.abs().max(hi.abs()));
     let tick_values = ticks(lo, hi, 8);
     let x = Scale::new(
@@ -104,7 +110,7 @@ fn bar(mode: Mode, a: &Attribution) -> Markup {
             span
         };
         let (x0, x1) = (x.at(from), x.at(to));
-        let title = format!("{}: {}", row_label(row), unit.format_signed(s));
+        let title = format!("{}: {}", row_label(row), signed(s));
         svg.push(
             Mark::new(
                 Shape::Rect {
@@ -125,7 +131,7 @@ fn bar(mode: Mode, a: &Attribution) -> Markup {
                             y: BAR_Y + BAR_H / 2.0 + 4.0,
                         },
                         anchor: Anchor::Middle,
-                        text: unit.format_signed(s),
+                        text: signed(s),
                     },
                     "seg-label",
                 )
@@ -135,17 +141,18 @@ fn bar(mode: Mode, a: &Attribution) -> Markup {
     }
     let whisker_y = BAR_Y + BAR_H + 12.0;
     let ci_title = match a.interval {
-        Some(i) => format!(
-            "gap {} per run, {:.0} % CI {} … {}",
-            unit.format_signed(a.gap_s),
-            100.0 * i.level,
-            unit.format_signed(i.low),
-            unit.format_signed(i.high)
-        ),
-        None => format!(
-            "gap {} per run (one round: no interval)",
-            unit.format_signed(a.gap_s)
-        ),
+        Some(i) => {
+            // The interval's ends share a unit, as a range is read.
+            let ends = TimeUnit::of(i.low.abs().max(i.high.abs()));
+            format!(
+                "gap {} per run, {:.0} % CI {} … {}",
+                signed(a.gap_s),
+                100.0 * i.level,
+                ends.format_signed(i.low),
+                ends.format_signed(i.high)
+            )
+        }
+        None => format!("gap {} per run (one round: no interval)", signed(a.gap_s)),
     };
     svg.push(
         Mark::new(
@@ -214,7 +221,7 @@ fn bar(mode: Mode, a: &Attribution) -> Markup {
             (svg)
             ul class="legend rows" {
                 @for &(row, s) in &rows {
-                    li { i class=(row_class(row)) {} (row_label(row)) ": " b { (unit.format_signed(s)) } }
+                    li { i class=(row_class(row)) {} (row_label(row)) ": " b { (signed(s)) } }
                 }
             }
         }
@@ -251,6 +258,65 @@ mod tests {
             .skip(1)
             .filter_map(|t| Some(t[t.find('>')? + 1..t.find("</text>")?].to_string()))
             .collect()
+    }
+
+    /// `compare --loss 1% --rounds 2`: a gap of 110 ms, rows of a millisecond or less, one of
+    /// them negative.
+    fn small_rows_of_a_large_gap() -> Attribution {
+        Attribution {
+            gap_s: 0.11,
+            interval: Some(Interval {
+                estimate: 0.11,
+                low: 0.05,
+                high: 0.17,
+                level: 0.95,
+            }),
+            handshake_s: 0.14e-3,
+            between_s: 1.11e-3,
+            slow_start_s: Some(0.92e-3),
+            transfer_rest_s: 0.107,
+            wait_s: -0.03e-3,
+            ..Attribution::default()
+        }
+    }
+
+    fn legend_values(out: &str) -> Vec<String> {
+        out.split("<b>")
+            .skip(1)
+            .filter_map(|t| Some(t[..t.find("</b>")?].to_string()))
+            .collect()
+    }
+
+    fn segment_labels(out: &str) -> Vec<String> {
+        out.split("<text class=\"seg-label\"")
+            .skip(1)
+            .filter_map(|t| Some(t[t.find("</title>")? + 8..t.find("</text>")?].to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn every_legend_entry_and_label_shows_its_own_value_and_sign() {
+        let out = bar(Mode::NonPersistent, &small_rows_of_a_large_gap()).into_string();
+        let legend = legend_values(&out);
+        for value in ["+140 µs", "+1.11 ms", "+920 µs", "+107 ms", "−30.0 µs"] {
+            assert!(legend.iter().any(|v| v == value), "{value}: {legend:?}");
+        }
+        assert!(
+            !legend
+                .iter()
+                .any(|v| v.starts_with("0.00") || v.contains("0.00 s")),
+            "{legend:?}"
+        );
+        // The axis keeps one unit: the largest tick's.
+        assert!(
+            tick_labels(&out).iter().all(|t| t.ends_with(" ms")),
+            "{out}"
+        );
+        assert!(segment_labels(&out).iter().any(|l| l == "+107 ms"), "{out}");
+        assert!(
+            out.contains("request wait (request → first byte): −30.0 µs"),
+            "{out}"
+        );
     }
 
     #[test]
