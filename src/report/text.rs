@@ -486,11 +486,11 @@ pub fn comparison(cmp: &Comparison, width: Option<u16>, all_files: bool) -> Stri
                 short
                     .iter()
                     .map(|s| format!(
-                        "{} {} in {} of {} rounds",
+                        "{} {} in {} of {}",
                         s.mode.name(),
                         s.file,
                         s.acked.1 - s.acked.0,
-                        s.acked.1
+                        crate::words::counted(s.acked.1, "round", "rounds")
                     ))
                     .collect::<Vec<_>>()
                     .join(", ")
