@@ -121,6 +121,9 @@ impl Source {
     }
 }
 
+/// How long a stopped capture goes on reading the frames the kernel already holds.
+const DRAIN_LIMIT: Duration = Duration::from_millis(500);
+
 /// Counts from a finished live capture.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RecordStats {
@@ -177,6 +180,20 @@ impl Recorder {
                         Err(pcap::Error::NoMorePackets) => break,
                         Err(e) => return Err(CaptureError::Pcap(e.to_string())),
                     }
+                }
+                // Stopped: frames the kernel holds already belong to the capture too (a capture
+                // thread that was not scheduled for a while leaves some behind); read them
+                // without waiting, for at most DRAIN_LIMIT.
+                let mut capture = capture
+                    .setnonblock()
+                    .map_err(|e| CaptureError::Pcap(e.to_string()))?;
+                let drained_by = Instant::now() + DRAIN_LIMIT;
+                while Instant::now() < drained_by {
+                    let Ok(packet) = capture.next_packet() else {
+                        break;
+                    };
+                    savefile.write(packet.header, packet.data)?;
+                    count += 1;
                 }
                 savefile.finish()?;
                 let stats = capture
