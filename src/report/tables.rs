@@ -607,3 +607,49 @@ pub fn tls_totals_table(totals: &TlsTotals) -> Table {
     }
     t
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stats(mode: Mode, first_flight: Option<u32>, acked: (usize, usize)) -> ResponseStats {
+        ResponseStats {
+            mode,
+            file: "b.mp3".into(),
+            cwnd_start: Some(10),
+            cwnd_end: Some(40),
+            rounds: first_flight.map(|_| 6),
+            first_flight,
+            client_window: Some(63_488),
+            busy_us: Some(120_000),
+            rwnd_limited_us: Some(8_000),
+            sndbuf_limited_us: Some(0),
+            acked,
+        }
+    }
+
+    #[test]
+    fn the_slow_start_table_marks_rounds_run_together_and_windows_sampled_short() {
+        let rows = [
+            // A first round of 12 segments with a window of 10: two rounds run together.
+            stats(Mode::NonPersistent, Some(12), (2, 2)),
+            // Sampled before its last ACK in one of two rounds.
+            stats(Mode::Pipelined, None, (1, 2)),
+            stats(Mode::Persistent, Some(7), (2, 2)),
+        ];
+        let text = super::super::width::fit(slow_start_table(&rows), None).to_string();
+        let line = |mode: &str| {
+            text.lines()
+                .find(|l| l.contains(mode))
+                .unwrap_or_else(|| panic!("{mode}: {text}"))
+        };
+        assert!(line("non-persistent").contains("12 / 10 *"), "{text}");
+        assert!(!line("non-persistent").contains('†'), "{text}");
+        assert!(line("pipelined").contains("10 → 40 †"), "{text}");
+        let persistent = line("│ persistent");
+        assert!(
+            !persistent.contains('*') && !persistent.contains('†'),
+            "{text}"
+        );
+    }
+}
