@@ -3,36 +3,9 @@
 
 mod fixtures;
 
-use fixtures::{Capture, Format, Link};
-
-/// The page `analyze --html` writes for three connections of one request each.
-fn page_of_three_connections() -> String {
-    let dir = tempfile::tempdir().unwrap();
-    let capture = Capture::one_request_each(&["/a.jpg", "/b.mp3", "/c.txt"], 20_000);
-    let path = dir.path().join("three.pcap");
-    let link = Link::Ethernet;
-    fixtures::write(
-        &path,
-        Format::PcapNano,
-        link.linktype(),
-        &capture.frames(link),
-        65_535,
-    );
-    let page = dir.path().join("three.html");
-    assert_cmd::Command::cargo_bin("synack")
-        .unwrap()
-        .arg("analyze")
-        .arg(&path)
-        .arg("--html")
-        .arg(&page)
-        .assert()
-        .success();
-    std::fs::read_to_string(&page).unwrap()
-}
-
 #[test]
 fn analyze_page_names_connections_by_their_stream_index_everywhere() {
-    let html = page_of_three_connections();
+    let html = fixtures::analyze_page(&["/a.jpg", "/b.mp3", "/c.txt"], 20_000);
     // The waterfall's rows, the ladders' captions and the time–sequence graphs all say
     // "connection N" with N = tcp.stream, as the # column and `analyze --ladder N` do.
     for stream in 0..3 {
@@ -56,7 +29,7 @@ fn analyze_page_names_connections_by_their_stream_index_everywhere() {
 
 #[test]
 fn analyze_page_legend_names_only_the_phases_drawn() {
-    let html = page_of_three_connections();
+    let html = fixtures::analyze_page(&["/a.jpg", "/b.mp3", "/c.txt"], 20_000);
     let legend = &html[html.find("<div class=\"legend\">").unwrap()..];
     let legend = &legend[..legend.find("</div>").unwrap()];
     assert!(legend.contains("handshake (SYN → SYN-ACK)"), "{legend}");

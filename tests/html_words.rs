@@ -3,37 +3,9 @@
 
 mod fixtures;
 
-use fixtures::{Capture, Format, Link};
-
-/// The page `analyze --html` writes for one connection of one small request.
-fn page_of_one_connection() -> String {
-    let dir = tempfile::tempdir().unwrap();
-    // One segment of response: 100 bytes and the headers.
-    let capture = Capture::one_request_each(&["/a.jpg"], 100);
-    let path = dir.path().join("one.pcap");
-    let link = Link::Ethernet;
-    fixtures::write(
-        &path,
-        Format::PcapNano,
-        link.linktype(),
-        &capture.frames(link),
-        65_535,
-    );
-    let page = dir.path().join("one.html");
-    assert_cmd::Command::cargo_bin("synack")
-        .unwrap()
-        .arg("analyze")
-        .arg(&path)
-        .arg("--html")
-        .arg(&page)
-        .assert()
-        .success();
-    std::fs::read_to_string(&page).unwrap()
-}
-
 #[test]
 fn analyze_page_counts_one_connection_and_one_segment_in_the_singular() {
-    let html = page_of_one_connection();
+    let html = fixtures::analyze_page(&["/a.jpg"], 100);
     let meta = &html[html.find("<p class=\"meta\">").unwrap()..];
     let meta = &meta[..meta.find("</p>").unwrap()];
     assert!(meta.contains(" TCP packets, 1 connection."), "{meta}");
