@@ -38,3 +38,40 @@ fn analyze_page_legend_names_only_the_phases_drawn() {
         "no TLS in a plain HTTP capture: {legend}"
     );
 }
+
+#[test]
+fn analyze_page_names_each_request_by_its_target() {
+    let paths = ["/a.jpg", "/b.mp3", "/c.txt"];
+    let html = fixtures::analyze_page(&paths, 20_000);
+    assert_eq!(bar_labels(&html), paths, "the waterfall's bars");
+    for path in paths {
+        assert!(
+            html.contains(&format!("<title>{path}, round 1 of")),
+            "ladder round of {path}"
+        );
+    }
+}
+
+#[test]
+fn analyze_page_numbers_requests_whose_line_the_capture_cut() {
+    // Ethernet, IPv4 and TCP headers and 6 bytes of payload: "GET /a" and no more.
+    let html = fixtures::analyze_page_cut_at(&["/a.jpg", "/b.mp3"], 20_000, 60);
+    // Each connection carries one request: each is its connection's first.
+    assert_eq!(bar_labels(&html), ["request 1", "request 1"]);
+    assert!(
+        !html.contains("/a.jpg") && !html.contains("/b.mp3"),
+        "a target the capture does not hold"
+    );
+    assert!(html.contains("<title>response 1, round 1 of"));
+}
+
+/// The labels of the waterfall's bars, top to bottom.
+fn bar_labels(html: &str) -> Vec<&str> {
+    html.split("class=\"file-label\"")
+        .skip(1)
+        .filter_map(|rest| {
+            let text = &rest[rest.find('>')? + 1..];
+            Some(&text[..text.find("</text>")?])
+        })
+        .collect()
+}

@@ -1,6 +1,7 @@
 //! The tracker's per-connection analysis against tshark on captures of the emulated link (root):
-//! each response's rounds, derived independently here from tshark's packet fields, and the
-//! retransmission classes of Wireshark's sequence analysis, per stream, on a lossy link.
+//! each request's target as tshark's HTTP dissector reads it, each response's rounds, derived
+//! independently here from tshark's packet fields, and the retransmission classes of Wireshark's
+//! sequence analysis, per stream, on a lossy link.
 
 mod common;
 
@@ -191,7 +192,51 @@ fn synack_rounds(path: &Path) -> BTreeMap<usize, Vec<Rounds>> {
         .collect()
 }
 
-/// Compares the rounds of both captures of a run under `congestion`; returns the round counts of
+/// Each stream's request targets as tshark's HTTP dissector reads them.
+fn tshark_targets(path: &Path) -> BTreeMap<usize, Vec<String>> {
+    let out = common::tshark_stdout(
+        path,
+        &[
+            "-n",
+            "-Y",
+            "http.request",
+            "-T",
+            "fields",
+            "-E",
+            "separator=;",
+        ]
+        .into_iter()
+        .chain(["-e", "tcp.stream", "-e", "http.request.uri"])
+        .collect::<Vec<_>>(),
+    );
+    let mut targets: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+    for line in out.lines() {
+        let (stream, uri) = line.split_once(';').expect("two fields");
+        targets
+            .entry(stream.parse().unwrap())
+            .or_default()
+            .push(uri.to_string());
+    }
+    targets
+}
+
+/// Each stream's request targets as synack's tracker reads them.
+fn synack_targets(path: &Path) -> BTreeMap<usize, Vec<String>> {
+    let tracked = track_file(path, None).expect("read capture");
+    tracked
+        .connections
+        .iter()
+        .map(|c| {
+            let targets = c
+                .exchanges
+                .iter()
+                .map(|x| x.target.clone().unwrap_or_default());
+            (c.stream, targets.collect())
+        })
+        .collect()
+}
+
+/// Compares the request targets and the rounds of both captures of a run under `congestion`; returns the round counts of
 /// the persistent connection's responses.
 fn rounds_agree(congestion: &str) -> Vec<Vec<usize>> {
     let dir = tempfile::tempdir().unwrap();
@@ -210,6 +255,9 @@ fn rounds_agree(congestion: &str) -> Vec<Vec<usize>> {
     );
     let mut persistent = Vec::new();
     for (mode, pcap) in &caps {
+        let (ours, theirs) = (synack_targets(pcap), tshark_targets(pcap));
+        assert!(!theirs.is_empty(), "{mode}: tshark found no HTTP request");
+        assert_eq!(ours, theirs, "{mode}: request targets differ from tshark's");
         let (ours, theirs) = (synack_rounds(pcap), tshark_rounds(pcap));
         assert_eq!(
             ours, theirs,

@@ -93,6 +93,8 @@ pub struct RoundJson {
 /// One request and its response as JSON, with the response's packet-timed rounds.
 #[derive(Debug, serde::Serialize)]
 pub struct ExchangeJson {
+    /// The request line's target, when the capture shows it in plain HTTP.
+    target: Option<String>,
     request_unix_s: f64,
     first_response_unix_s: Option<f64>,
     last_response_unix_s: Option<f64>,
@@ -104,6 +106,7 @@ impl ExchangeJson {
     /// The JSON view of `x`.
     pub fn of(x: &Exchange) -> ExchangeJson {
         ExchangeJson {
+            target: x.target.clone(),
             request_unix_s: x.request.as_secs_f64(),
             first_response_unix_s: x.first_response.map(Ts::as_secs_f64),
             last_response_unix_s: x.last_response.map(Ts::as_secs_f64),

@@ -323,7 +323,7 @@ impl Connection {
         // Before the exchanges: whether this segment ends a TLS handshake decides whether it
         // starts a request.
         self.tls.push(side, seg, payload, mine, peer);
-        self.follow_exchanges(side, seg, resent, new_data);
+        self.follow_exchanges(side, seg, payload, resent, new_data);
     }
 
     /// Counts what Wireshark's sequence analysis marks on `seg`, and resent SYNs and FINs (before
@@ -444,7 +444,14 @@ impl Connection {
     }
 
     /// Payload bytes each way, requests paired with their responses, and the responses' rounds.
-    fn follow_exchanges(&mut self, side: Side, seg: &Segment, resent: bool, new_data: bool) {
+    fn follow_exchanges(
+        &mut self,
+        side: Side,
+        seg: &Segment,
+        payload: &[u8],
+        resent: bool,
+        new_data: bool,
+    ) {
         if side == Side::Client && seg.flags.ack {
             self.round_clock.client_ack(SeqNumber(seg.ack), seg.ts);
         }
@@ -472,7 +479,9 @@ impl Connection {
                     }
                     let answered = self.exchanges.last().is_none_or(Exchange::answered);
                     if request && answered && !resent {
-                        self.exchanges.push(Exchange::new(seg.ts));
+                        // A TLS record's bytes are no request line: the target stays unknown.
+                        let plain = if tls.is_none() { payload } else { &[] };
+                        self.exchanges.push(Exchange::new(seg.ts, plain));
                         self.round_clock.reset();
                     }
                 }

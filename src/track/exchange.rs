@@ -19,17 +19,22 @@ pub struct Exchange {
     /// The client's advertised receive window in bytes (scaled) as of its last segment before the
     /// response's first data: what the first round could fill at most.
     pub client_window: Option<u64>,
+    /// The request's target (`/a.jpg`), when its first segment was captured with a plain
+    /// HTTP/1.x request line; none on TLS, where the request is encrypted.
+    pub target: Option<String>,
 }
 
 impl Exchange {
-    /// A request first seen at `request`, not yet answered.
-    pub(super) fn new(request: Ts) -> Exchange {
+    /// A request first seen at `request`, not yet answered; `payload` holds the bytes its first
+    /// segment carries as captured.
+    pub(super) fn new(request: Ts, payload: &[u8]) -> Exchange {
         Exchange {
             request,
             first_response: None,
             last_response: None,
             rounds: Vec::new(),
             client_window: None,
+            target: request_target(payload),
         }
     }
 
@@ -56,5 +61,64 @@ impl Exchange {
                 bytes: u64::from(bytes),
             }),
         }
+    }
+}
+
+/// Targets longer than this are cut (with "…"): a label, not a copy of the request.
+const MAX_TARGET_CHARS: usize = 200;
+
+/// The target of the HTTP/1.x request line `payload` starts with, if the capture holds all of
+/// that line.
+fn request_target(payload: &[u8]) -> Option<String> {
+    // Only the request line is wanted; headers beyond these few are not looked at.
+    let mut headers = [httparse::EMPTY_HEADER; 16];
+    let mut request = httparse::Request::new(&mut headers);
+    // A head cut by the snap length, or with more headers than room for them, still has its
+    // request line read: httparse fills the line before it looks at the headers.
+    let _ = request.parse(payload);
+    request.version?;
+    let target = request.path?;
+    Some(match target.char_indices().nth(MAX_TARGET_CHARS) {
+        Some((cut, _)) => format!("{}…", &target[..cut]),
+        None => target.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_line_gives_its_target() {
+        let head = b"GET /a.jpg HTTP/1.1\r\nHost: x\r\n\r\n";
+        assert_eq!(request_target(head).as_deref(), Some("/a.jpg"));
+        // Cut after the request line by the snap length.
+        assert_eq!(
+            request_target(b"HEAD /dir/b.mp3?x=1 HTTP/1.0\r\nUser-Ag").as_deref(),
+            Some("/dir/b.mp3?x=1")
+        );
+        let crowded: Vec<u8> = [
+            &b"GET /c.txt HTTP/1.1\r\n"[..],
+            &b"X: y\r\n".repeat(40),
+            b"\r\n",
+        ]
+        .concat();
+        assert_eq!(request_target(&crowded).as_deref(), Some("/c.txt"));
+    }
+
+    #[test]
+    fn no_target_without_a_whole_request_line() {
+        assert_eq!(request_target(b""), None);
+        assert_eq!(request_target(b"GET /a.jp"), None);
+        assert_eq!(request_target(b"\x16\x03\x01\x02\x00\x01"), None);
+        assert_eq!(request_target(b"HTTP/1.1 200 OK\r\n"), None);
+    }
+
+    #[test]
+    fn a_long_target_is_cut() {
+        let long = format!("GET /{} HTTP/1.1\r\n\r\n", "x".repeat(500));
+        let target = request_target(long.as_bytes()).expect("a target");
+        assert_eq!(target.chars().count(), MAX_TARGET_CHARS + 1);
+        assert!(target.ends_with('…'));
     }
 }

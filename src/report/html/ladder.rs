@@ -207,9 +207,12 @@ impl Ladder {
                     round_drawn[i] = true;
                     let (e, r, round) = rounds[i];
                     let file = d.files.get(e).copied().flatten();
-                    let response = match file {
-                        Some(file) => file_name(file),
-                        None => format!("response {}", e + 1),
+                    // A capture without the run's plan names a response by its request's
+                    // target where the capture shows it.
+                    let response = match (file, &conn.exchanges[e].target) {
+                        (Some(file), _) => file_name(file),
+                        (None, Some(target)) => target.clone(),
+                        (None, None) => format!("response {}", e + 1),
                     };
                     steps.push(Step::Band {
                         from: Side::Server,

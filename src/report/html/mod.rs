@@ -101,7 +101,7 @@ pub fn comparison(cmp: &Comparison, drawn: Option<&DrawnRound>, page_dir: &Path)
                             ),
                             &files,
                             run.timing.start,
-                            file_name,
+                            |f| file_name(f.file),
                             |i| {
                                 run.timing.connections.get(i).map_or_else(
                                     || format!("connection {}", i + 1),
@@ -319,6 +319,14 @@ fn tseq_note() -> Markup {
     }
 }
 
+/// A request of a capture by its target when the capture shows it ("/a.jpg"), else by its
+/// place on its connection ("request 2"; `index` counts from 0).
+fn request_label(exchange: Option<&crate::track::Exchange>, index: usize) -> String {
+    exchange
+        .and_then(|x| x.target.clone())
+        .unwrap_or_else(|| format!("request {}", index + 1))
+}
+
 /// What the capture page calls a connection: by its `tcp.stream` index, counted from 0 in the
 /// order of first packets, as the terminal's `#` column, `analyze --ladder N` and Wireshark do.
 fn stream_name(stream: usize) -> String {
@@ -372,7 +380,13 @@ pub fn capture(view: &CaptureView<'_>, page_dir: &Path) -> String {
         name.clone(),
         &files,
         origin,
-        |i| format!("request {}", i + 1),
+        |f| {
+            let exchange = view
+                .connections
+                .get(f.connection)
+                .and_then(|c| c.exchanges.get(f.file));
+            request_label(exchange, f.file)
+        },
         |i| {
             // Rows come from `view.connections`: every index has its connection.
             view.connections.get(i).map_or_else(String::new, |c| {
@@ -385,7 +399,7 @@ pub fn capture(view: &CaptureView<'_>, page_dir: &Path) -> String {
         .iter()
         .map(|d| {
             ladder::Ladder::of(d, stream_name(d.connection.stream), origin, |f| {
-                format!("request {}", f + 1)
+                request_label(d.connection.exchanges.get(f), f)
             })
         })
         .collect();

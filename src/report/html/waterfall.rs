@@ -66,18 +66,19 @@ pub struct Group {
 }
 
 impl Group {
-    /// Builds a group from per-file phases measured from `origin`; `name` labels file `i`.
+    /// Builds a group from per-file phases measured from `origin`; `name` labels a file's bar
+    /// (from its index and its connection's).
     pub fn of(
         title: String,
         files: &[FilePhases],
         origin: Ts,
-        name: impl Fn(usize) -> String,
+        name: impl Fn(&FilePhases) -> String,
         connection_label: impl Fn(usize) -> String,
     ) -> Group {
         let mut connections: Vec<ConnectionRows> = Vec::new();
         for f in files {
             let bar = Bar {
-                label: name(f.file),
+                label: name(f),
                 spans: f
                     .spans
                     .iter()
