@@ -528,6 +528,16 @@ pub struct LinkSettings {
     pub seed: u64,
 }
 
+/// The segments of `response`'s first round when that round shows the initial window: the
+/// response had more than `full` bytes (a congestion window) to send, and its first round was no
+/// larger than the window the client advertised (a larger one is rounds run together).
+fn first_flight_sent(response: &Exchange, full: u64) -> Option<u32> {
+    let bytes: u64 = response.rounds.iter().map(|r| r.bytes).sum();
+    let flight = response.rounds.first()?;
+    let allowed = response.client_window.unwrap_or(u64::MAX);
+    (bytes > full && flight.bytes <= allowed).then_some(flight.segments)
+}
+
 /// A whole comparison.
 #[derive(Debug, Clone)]
 pub struct Comparison {
@@ -693,13 +703,7 @@ impl Comparison {
                 .iter()
                 .flat_map(|m| &m.runs)
                 .flat_map(|r| &r.connections)
-                .filter_map(|c| {
-                    let first = c.exchanges.first()?;
-                    let bytes: u64 = first.rounds.iter().map(|r| r.bytes).sum();
-                    let flight = first.rounds.first()?;
-                    let allowed = first.client_window.unwrap_or(u64::MAX);
-                    (bytes > full && flight.bytes <= allowed).then_some(flight.segments)
-                })
+                .filter_map(|c| first_flight_sent(c.exchanges.first()?, full))
                 .collect(),
         )
     }
@@ -738,6 +742,98 @@ impl Comparison {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::timeline::Ts;
+    use crate::track::Round;
+
+    /// A comparison of nothing over `link`.
+    fn over(link: Option<LinkSettings>) -> Comparison {
+        Comparison {
+            rounds: 0,
+            files: Vec::new(),
+            paths: Vec::new(),
+            modes: Vec::new(),
+            parallel: 1,
+            kernel: None,
+            link,
+            order: Vec::new(),
+            seed: 0,
+            fastopen: false,
+            tls: None,
+        }
+    }
+
+    fn link(rtt_s: f64, loss: f64, jitter_s: f64) -> Option<LinkSettings> {
+        Some(LinkSettings {
+            rtt_s,
+            jitter_s,
+            loss,
+            rate_bps: None,
+            queue_packets: 1000,
+            seed: 1,
+        })
+    }
+
+    #[test]
+    fn only_a_link_with_a_round_trip_sets_the_models_round_trip() {
+        assert_eq!(over(link(0.040, 0.0, 0.0)).configured_rtt_s(), Some(0.040));
+        // --loss or --jitter alone emulate a link of loopback's own round trip: the model then
+        // takes the one measured, not 0.
+        assert_eq!(over(link(0.0, 0.01, 0.0)).configured_rtt_s(), None);
+        assert_eq!(over(link(0.0, 0.0, 0.005)).configured_rtt_s(), None);
+        assert_eq!(over(None).configured_rtt_s(), None);
+    }
+
+    /// A response of `rounds` (segments, bytes each), its client's window `window` bytes.
+    fn response(rounds: &[(u32, u64)], window: Option<u64>) -> Exchange {
+        Exchange {
+            request: Ts(0),
+            first_response: Some(Ts(1)),
+            last_response: Some(Ts(2)),
+            rounds: rounds
+                .iter()
+                .map(|&(segments, bytes)| Round {
+                    start: Ts(1),
+                    end: Ts(2),
+                    segments,
+                    bytes,
+                })
+                .collect(),
+            client_window: window,
+            target: None,
+        }
+    }
+
+    #[test]
+    fn a_first_round_shows_the_initial_window_only_when_it_could() {
+        // 10 segments × 1448 bytes: the congestion window.
+        let full = 14_480;
+        let flight = (10, 14_480);
+        let window = Some(65_483);
+        // A response larger than the window: its first round is the initial window.
+        assert_eq!(
+            first_flight_sent(&response(&[flight, (20, 28_960)], window), full),
+            Some(10)
+        );
+        // Held below by the client's window: still a flight as sent.
+        assert_eq!(
+            first_flight_sent(&response(&[(7, 10_136), (20, 28_960)], Some(10_136)), full),
+            Some(7)
+        );
+        // A response that fits in one window does not show what limits the first flight.
+        assert_eq!(first_flight_sent(&response(&[flight], window), full), None);
+        // A first round larger than the client's window is rounds that jitter or loss ran
+        // together, no flight.
+        assert_eq!(
+            first_flight_sent(&response(&[(45, 65_160), (20, 28_960)], Some(62_720)), full),
+            None
+        );
+        // No window seen: the round counts.
+        assert_eq!(
+            first_flight_sent(&response(&[flight, (20, 28_960)], None), full),
+            Some(10)
+        );
+        assert_eq!(first_flight_sent(&response(&[], window), full), None);
+    }
 
     #[test]
     fn the_median_of_an_even_count_lies_between_its_middle_values() {
