@@ -4,7 +4,7 @@ use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{CellAlignment, Table};
 
 use super::units::TimeUnit;
-use super::width::glue;
+use super::width::{GLUE, glue};
 use super::{percent, text};
 use crate::analysis::attribution::Attribution;
 use crate::analysis::comparison::{Comparison, ModeResult, ResponseStats};
@@ -35,11 +35,16 @@ fn glued<S: AsRef<str>>(cells: impl IntoIterator<Item = S>) -> Vec<String> {
     cells.into_iter().map(|c| glue(c.as_ref())).collect()
 }
 
+/// "mean ± σ", the median and "min … max", each one value that a narrowed table keeps on one
+/// line: a spread cut at its "±" or "…" reads as two figures.
 fn summary_cells(s: &Summary, unit: TimeUnit) -> [String; 3] {
+    let whole = |a: f64, between: &str, b: f64| {
+        format!("{}{GLUE}{between}{GLUE}{}", unit.format(a), unit.format(b))
+    };
     [
-        format!("{} ± {}", unit.format(s.mean), unit.format(s.stddev)),
+        whole(s.mean, "±", s.stddev),
         unit.format(s.median),
-        format!("{} … {}", unit.format(s.min), unit.format(s.max)),
+        whole(s.min, "…", s.max),
     ]
 }
 
@@ -611,6 +616,38 @@ pub fn tls_totals_table(totals: &TlsTotals) -> Table {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_spread_is_never_cut_at_its_sign_in_a_narrow_table() {
+        let runs = Summary::of(&[0.2011, 0.2043, 0.2061]);
+        let unit = TimeUnit::for_column([runs.median]);
+        let mut t = table(&["mode", "file", "mean ± σ", "median", "min … max"]);
+        let [spread, median, range] = summary_cells(&runs, unit);
+        t.add_row(glued([
+            "non-persistent".to_string(),
+            "total per run (3 runs)".to_string(),
+            spread,
+            median,
+            range,
+        ]));
+        let plain =
+            |a: f64, sign: &str, b: f64| format!("{} {sign} {}", unit.format(a), unit.format(b));
+        for width in [50, 60, 80, 100] {
+            let out = super::super::width::fit_in_parts_text(t.clone(), Some(width), 2);
+            assert!(
+                out.lines().all(|l| l.chars().count() <= usize::from(width)),
+                "{out}"
+            );
+            assert!(
+                out.contains(&plain(runs.mean, "±", runs.stddev)),
+                "{width}:\n{out}"
+            );
+            assert!(
+                out.contains(&plain(runs.min, "…", runs.max)),
+                "{width}:\n{out}"
+            );
+        }
+    }
 
     fn stats(mode: Mode, first_flight: Option<u32>, acked: (usize, usize)) -> ResponseStats {
         ResponseStats {
