@@ -339,6 +339,29 @@ pub fn tls_line(t: &TlsSessions) -> String {
     line
 }
 
+/// "Saved" and what was saved, one `(label, path)` to a line with the paths in a column. Where a
+/// line would be wider than `width`, its path goes on a line of its own below its label: a path
+/// is never wrapped, so that it can be copied whole.
+pub fn saved(items: &[(String, String)], width: Option<u16>) -> String {
+    const LABEL: usize = 15;
+    let label_width = items
+        .iter()
+        .map(|(label, _)| label.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(LABEL);
+    let mut out = String::from("Saved\n");
+    for (label, path) in items {
+        let line = format!("  {label:<label_width$} {path}");
+        if width.is_some_and(|w| line.chars().count() > usize::from(w)) {
+            let _ = writeln!(out, "  {label}\n    {path}");
+        } else {
+            let _ = writeln!(out, "{line}");
+        }
+    }
+    out
+}
+
 /// What the emulated link did, in one line.
 pub fn link_line(stats: &crate::emulate::LinkStats) -> String {
     format!(
@@ -612,6 +635,32 @@ pub fn tls_note(totals: &TlsTotals) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_saved_path_too_wide_for_its_line_goes_whole_on_a_line_below() {
+        let items = [
+            (
+                "persistent".to_string(),
+                "captures/20261201-170815/persistent.pcap".to_string(),
+            ),
+            ("received files".to_string(), "/tmp/x".to_string()),
+        ];
+        let wide = saved(&items, Some(100));
+        assert_eq!(
+            wide,
+            "Saved\n  persistent      captures/20261201-170815/persistent.pcap\n  received files  /tmp/x\n"
+        );
+        assert_eq!(
+            saved(&items, None),
+            wide,
+            "piped output keeps its full width"
+        );
+        let narrow = saved(&items, Some(50));
+        assert_eq!(
+            narrow,
+            "Saved\n  persistent\n    captures/20261201-170815/persistent.pcap\n  received files  /tmp/x\n"
+        );
+    }
     use crate::analysis::stats::Interval;
 
     fn attribution(gap_s: f64, low: f64, high: f64) -> Attribution {

@@ -163,7 +163,7 @@ fn compare(args: &CompareArgs) -> anyhow::Result<()> {
     for (variant, comparison, dir) in &compared {
         pages.push((variant, page::write_html(comparison, dir)?));
     }
-    outln!("Saved");
+    let mut saved: Vec<(String, String)> = Vec::new();
     for (variant, comparison, _) in &compared {
         for m in &comparison.modes {
             if let Some(c) = &m.capture {
@@ -172,20 +172,21 @@ fn compare(args: &CompareArgs) -> anyhow::Result<()> {
                 } else {
                     format!("{} {}", variant.name, m.mode.name())
                 };
-                outln!("  {name:<15} {}", c.path.display());
+                saved.push((name, c.path.display().to_string()));
             }
         }
     }
-    outln!("  {:<15} {}", "report", report_path.display());
+    saved.push(("report".into(), report_path.display().to_string()));
     for (variant, path) in &pages {
         let name = if pages.len() == 1 {
             "html report".to_owned()
         } else {
             format!("html {}", variant.name)
         };
-        outln!("  {name:<15} {}", path.display());
+        saved.push((name, path.display().to_string()));
     }
-    outln!("  {:<15} {}", "received files", args.out.display());
+    saved.push(("received files".into(), args.out.display().to_string()));
+    out!("{}", text::saved(&saved, width));
     Ok(())
 }
 
