@@ -2,6 +2,7 @@
 //! `session`), then the report, the saved captures and report.json.
 
 mod page;
+mod progress;
 mod session;
 
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};

@@ -2,18 +2,17 @@
 //! once, in an order shuffled per round (seeded), so drift over the session hits every mode
 //! alike. One live capture covers every round; it is split into a .pcap per mode at the end.
 
-use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
 use super::Network;
+use super::progress::Progress;
 use crate::analysis::comparison::{CaptureInfo, ModeResult, SourceFile};
 use crate::analysis::expected::TlsPlan;
 use crate::capture::CaptureError;
@@ -31,9 +30,6 @@ const SETTLE_MARGIN: Duration = Duration::from_millis(30);
 
 /// Upper bound on that wait.
 const SETTLE_LIMIT: Duration = Duration::from_secs(3);
-
-/// A comparison quicker than this shows no progress bar.
-const PROGRESS_AFTER: Duration = Duration::from_secs(1);
 
 /// What to capture, where.
 pub struct CaptureSetup {
@@ -81,58 +77,6 @@ pub struct Outcome {
     pub order: Vec<Vec<Mode>>,
 }
 
-/// The progress bar on stderr: shown only on a terminal, and only once the comparison has run
-/// for a second (a quick loopback run stays quiet); never in pipes or CI logs. The bar takes
-/// what the terminal's width leaves, so the line never wraps.
-struct Progress {
-    bar: ProgressBar,
-    started: Instant,
-    shown: bool,
-}
-
-impl Progress {
-    fn new(runs: u64) -> Progress {
-        let bar = ProgressBar::with_draw_target(Some(runs), ProgressDrawTarget::hidden());
-        // Room for the longest message ("non-persistent round 10/10"), so the bar keeps its place.
-        let message = "non-persistent round /".len() + 2 * runs.to_string().len();
-        bar.set_style(
-            ProgressStyle::with_template(&format!(
-                "{{msg:{message}}} {{wide_bar}} {{pos}}/{{len}} runs, ETA {{eta}}"
-            ))
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        Progress {
-            bar,
-            started: Instant::now(),
-            shown: false,
-        }
-    }
-
-    /// Says which run is next; shows the bar once a second has passed.
-    fn next(&mut self, mode: Mode, round: u32, rounds: u32) {
-        self.bar
-            .set_message(format!("{} round {}/{rounds}", mode.name(), round + 1));
-        if !self.shown
-            && self.started.elapsed() >= PROGRESS_AFTER
-            && std::io::stderr().is_terminal()
-        {
-            self.bar.set_draw_target(ProgressDrawTarget::stderr());
-            self.shown = true;
-        }
-    }
-
-    /// Prints to stdout without tearing the bar.
-    fn print(&self, f: impl FnOnce()) {
-        self.bar.suspend(f);
-    }
-}
-
-impl Drop for Progress {
-    fn drop(&mut self) {
-        self.bar.finish_and_clear();
-    }
-}
-
 /// One run, as it happened.
 struct Run {
     mode: usize,
@@ -175,7 +119,7 @@ impl Session<'_> {
                     // A capture cut short (a full disk) ends the session: no tables from it.
                     r.check().context("the packet capture failed")?;
                 }
-                progress.bar.inc(1);
+                progress.run_done();
                 if self.verbose {
                     progress.print(|| self.print_events(&timing, round));
                 }
