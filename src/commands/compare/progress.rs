@@ -94,6 +94,15 @@ impl Stderr {
         pending.extend_from_slice(s.as_bytes());
         Ok(())
     }
+
+    /// Moves the cursor `n` places in the direction ANSI's `code` names (A up, B down, C right,
+    /// D left); by none, writes nothing (a count of 0 would still move the cursor by 1).
+    fn move_cursor(&self, n: usize, code: char) -> io::Result<()> {
+        if n == 0 {
+            return Ok(());
+        }
+        self.write(&format!("\x1b[{n}{code}"))
+    }
 }
 
 impl TermLike for Stderr {
@@ -108,35 +117,19 @@ impl TermLike for Stderr {
     }
 
     fn move_cursor_up(&self, n: usize) -> io::Result<()> {
-        if n == 0 {
-            Ok(())
-        } else {
-            self.write(&format!("\x1b[{n}A"))
-        }
+        self.move_cursor(n, 'A')
     }
 
     fn move_cursor_down(&self, n: usize) -> io::Result<()> {
-        if n == 0 {
-            Ok(())
-        } else {
-            self.write(&format!("\x1b[{n}B"))
-        }
+        self.move_cursor(n, 'B')
     }
 
     fn move_cursor_right(&self, n: usize) -> io::Result<()> {
-        if n == 0 {
-            Ok(())
-        } else {
-            self.write(&format!("\x1b[{n}C"))
-        }
+        self.move_cursor(n, 'C')
     }
 
     fn move_cursor_left(&self, n: usize) -> io::Result<()> {
-        if n == 0 {
-            Ok(())
-        } else {
-            self.write(&format!("\x1b[{n}D"))
-        }
+        self.move_cursor(n, 'D')
     }
 
     fn write_line(&self, s: &str) -> io::Result<()> {
