@@ -1,11 +1,14 @@
 //! Capture layer: one saved capture split into several by time, so a session that interleaves
 //! the modes round by round still leaves one .pcap per mode. Touches `pcap`, like `source`.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use pcap::{Capture, Precision};
 
 use super::CaptureError;
+use super::decode::{Decoded, Decoder, LinkType};
+use super::segment::FlowKey;
 use super::writer::PcapWriter;
 use crate::timeline::Ts;
 
@@ -19,9 +22,12 @@ pub struct Window {
 }
 
 /// Copies each frame of `source` into the output of the last window that started at or before
-/// it; frames before the first window are left out. Windows must be in time order. Each output is
-/// written as `<name>.part` and renamed when complete, so none is ever seen half-written; on an
-/// error every part is removed. Returns the frames written to each output.
+/// it; frames before the first window are left out. A TCP connection stays whole: every frame of
+/// it goes where its first frame went, so a FIN or an ACK resent after the next window started
+/// (after a loss) stays with the run that opened the connection; a new SYN on the same ports
+/// starts a new connection. Windows must be in time order. Each output is written as
+/// `<name>.part` and renamed when complete, so none is ever seen half-written; on an error every
+/// part is removed. Returns the frames written to each output.
 pub fn split_by_time(
     source: &Path,
     windows: &[Window],
@@ -66,6 +72,10 @@ fn write_parts(
         files.push(PcapWriter::create(part, linktype, snaplen)?);
     }
     let mut written = vec![0u64; parts.len()];
+    let mut decoder = LinkType::from_dlt(linktype).ok().map(Decoder::new);
+    // Each connection's output, from its first frame (None: before the first window), and the
+    // sequence number of the SYN that opened it.
+    let mut owners: HashMap<FlowKey, (Option<usize>, Option<u32>)> = HashMap::new();
     loop {
         let packet = match capture.next_packet() {
             Ok(packet) => packet,
@@ -74,7 +84,26 @@ fn write_parts(
         };
         let ts = super::source::header_ts(packet.header);
         let window = windows.partition_point(|w| w.start <= ts);
-        let Some(output) = window.checked_sub(1).map(|w| windows[w].output) else {
+        let by_time = window.checked_sub(1).map(|w| windows[w].output);
+        let decoded = decoder
+            .as_mut()
+            .map(|d| d.decode(ts, packet.data, packet.header.len));
+        let owner = match decoded {
+            Some(Decoded::Tcp(seg)) => {
+                // A SYN opens a new connection on these ports, unless it resends the one that
+                // opened the connection already there.
+                let syn = (seg.flags.syn && !seg.flags.ack).then_some(seg.seq);
+                match owners.get(&seg.key) {
+                    Some(&(owner, opened)) if syn.is_none() || syn == opened => owner,
+                    _ => {
+                        owners.insert(seg.key, (by_time, syn));
+                        by_time
+                    }
+                }
+            }
+            _ => by_time,
+        };
+        let Some(output) = owner else {
             continue;
         };
         if let Some(file) = files.get_mut(output) {
