@@ -65,6 +65,27 @@ fn analyze_page_numbers_requests_whose_line_the_capture_cut() {
     assert!(html.contains("<title>response 1, round 1 of"));
 }
 
+#[test]
+fn a_resent_syns_timeout_is_no_path_delay_in_the_ladder() {
+    // The first SYN is lost; the second, a second later, is answered 10 µs after it left.
+    let mut capture = fixtures::Capture::new();
+    let mut c = fixtures::conn("127.0.0.1:40000", "127.0.0.1:8080", 1000);
+    capture.send(&mut c, true, "S", &[]);
+    capture.t += 1_000_000_000;
+    c.cseq = c.cseq.wrapping_sub(1);
+    capture
+        .handshake(&mut c)
+        .exchange(&mut c, "/a.jpg", 20_000)
+        .close_from_server(&mut c);
+    let html = fixtures::page_of(&capture, 65_535);
+    // Half the 10 µs between the SYN answered and its SYN-ACK, not half of 1 s.
+    assert!(
+        html.contains("connection 0 · one-way delay 5.0 µs<"),
+        "{}",
+        html.split("<figcaption>").nth(1).unwrap_or("")
+    );
+}
+
 /// The labels of the waterfall's bars, top to bottom.
 fn bar_labels(html: &str) -> Vec<&str> {
     html.split("class=\"file-label\"")

@@ -24,7 +24,7 @@ pub struct DrawnConnection {
     /// The file of each exchange, where the client's requests match the exchanges one to one.
     pub files: Vec<Option<usize>>,
     /// The one-way delay between the capture point and the server: half the handshake's round
-    /// trip as captured (client SYN → SYN-ACK), 0 without a handshake.
+    /// trip as captured (the SYN it answered → SYN-ACK), 0 without a handshake.
     pub one_way_s: f64,
 }
 
@@ -121,7 +121,7 @@ pub fn draw(
             connection: c.clone(),
             trace,
             files: vec![None; c.exchanges.len()],
-            one_way_s: c.handshake_s().unwrap_or(0.0) / 2.0,
+            one_way_s: c.round_trip_s().unwrap_or(0.0) / 2.0,
         })
         .collect())
 }

@@ -223,6 +223,13 @@ impl Connection {
         Some(self.synack_ts?.secs_since(self.syn_ts?))
     }
 
+    /// The capture point's round trip to the server, in seconds: the latest SYN before the
+    /// SYN-ACK → the SYN-ACK. Unlike [`Connection::handshake_s`], a SYN resent after a loss does
+    /// not count its timeout as path delay.
+    pub fn round_trip_s(&self) -> Option<f64> {
+        self.vantage_rtt.map(|ns| ns as f64 / 1e9)
+    }
+
     /// First packet → first payload byte either way, in seconds.
     pub fn time_to_first_data_s(&self) -> Option<f64> {
         Some(self.first_data?.secs_since(self.first_ts))

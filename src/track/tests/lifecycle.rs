@@ -60,6 +60,23 @@ fn retransmitted_syn_is_counted_but_not_a_second_connection() {
 }
 
 #[test]
+fn a_resent_syns_timeout_is_handshake_time_but_no_round_trip() {
+    // The first SYN is lost; the second is answered 20 ms after it was sent.
+    let conns = Wire::new()
+        .c("S", 100, 0, 0)
+        .pause(1_000_000)
+        .c("S", 100, 0, 0)
+        .pause(20_000)
+        .s("SA", 500, 101, 0)
+        .track();
+    let c = &conns[0];
+    let (handshake, round_trip) = (c.handshake_s().unwrap(), c.round_trip_s().unwrap());
+    // Each packet also advances the clock by 1 µs.
+    assert!((handshake - 1.020_002).abs() < 1e-9, "{handshake}");
+    assert!((round_trip - 0.020_001).abs() < 1e-9, "{round_trip}");
+}
+
+#[test]
 fn capture_starting_mid_stream_guesses_the_ephemeral_port_as_client() {
     let conns = Wire::new().s("A", 900, 300, 1000).track();
     assert_eq!(conns.len(), 1);
