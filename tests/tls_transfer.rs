@@ -20,15 +20,20 @@ fn tls_row(report: &serde_json::Value) -> (f64, f64) {
     )
 }
 
-/// The TLS row against its round trips: never more than 5 % below them (a round trip cannot be
-/// skipped), and at most 25 % above, for the handshakes' computation, which a loaded host
-/// stretches (a TLS 1.2 row measured 179 ms for 160 ms of round trips while other tests ran).
-/// One round trip more or less per connection is 50 % or more of every case's figure, so the
-/// bounds still tell the versions and resumption apart.
-fn assert_near(measured: f64, expected: f64, what: &str) {
+/// Computation a TLS handshake may add to its round trips, per connection: key exchange and
+/// certificate checks in a debug build on a host loaded by other tests (measured: 11 ms per
+/// connection for TLS 1.3, 10 ms for TLS 1.2, while the whole suite ran on two cores).
+const COMPUTATION_PER_CONNECTION_S: f64 = 0.020;
+
+/// The TLS row of `connections` extra connections against their round trips: never more than
+/// 5 % below them (a round trip cannot be skipped), and above them by at most each connection's
+/// computation. One round trip more or less per connection (40 ms each) is more than that
+/// allowance, so the bounds still tell the versions and resumption apart.
+fn assert_near(measured: f64, expected: f64, connections: f64, what: &str) {
+    let most = expected + connections * COMPUTATION_PER_CONNECTION_S;
     assert!(
-        measured >= 0.95 * expected && measured <= 1.25 * expected,
-        "{what}: measured {measured:.4} s, expected {expected:.4} s (−5 % … +25 %)"
+        measured >= 0.95 * expected && measured <= most,
+        "{what}: measured {measured:.4} s, expected {expected:.4} s … {most:.4} s"
     );
 }
 
@@ -56,6 +61,7 @@ fn tls_handshakes_cost_the_configured_round_trips_as_root() {
         assert_near(
             tls_s,
             extra * f64::from(round_trips) * rtt,
+            extra,
             &format!("{flags:?}"),
         );
         let sessions = &report["modes"]["non-persistent"]["tls_sessions"];
