@@ -88,6 +88,21 @@ pub struct CompareArgs {
     /// rides on its connection's SYN, so the handshake's round trip leaves the critical path.
     #[arg(long, conflicts_with = "server")]
     pub tfo: bool,
+    /// Each file's deadline, connect to last byte (a run's: the sum over its files), e.g. 10s.
+    /// Default: 30 s plus 100 round trips and four times the largest file at --rate.
+    #[arg(long, value_name = "TIME", value_parser = parse_timeout, allow_hyphen_values = true)]
+    pub timeout: Option<Duration>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// Print each connection's lifecycle (connect, request, response, FIN sent/received, closed)
+    /// from both sides.
+    #[arg(short, long)]
+    pub verbose: bool,
+    /// Show every file in the timing table (from 10 files on, it shows the five slowest per
+    /// mode).
+    #[arg(long)]
+    pub all_files: bool,
+    // The headed groups come last: clap keeps a group's heading for the options after it.
     #[command(flatten)]
     pub tls: ClientTlsArgs,
     /// Compare ways of opening connections, each across every mode with a capture of its own:
@@ -101,25 +116,10 @@ pub struct CompareArgs {
         help_heading = "TLS"
     )]
     pub variants: Vec<Variant>,
-
-    /// Each file's deadline, connect to last byte (a run's: the sum over its files), e.g. 10s.
-    /// Default: 30 s plus 100 round trips and four times the largest file at --rate.
-    #[arg(long, value_name = "TIME", value_parser = parse_timeout, allow_hyphen_values = true)]
-    pub timeout: Option<Duration>,
     #[command(flatten)]
     pub capture: CaptureArgs,
     #[command(flatten)]
     pub link: LinkArgs,
-    #[command(flatten)]
-    pub output: OutputArgs,
-    /// Print each connection's lifecycle (connect, request, response, FIN sent/received, closed)
-    /// from both sides.
-    #[arg(short, long)]
-    pub verbose: bool,
-    /// Show every file in the timing table (from 10 files on, it shows the five slowest per
-    /// mode).
-    #[arg(long)]
-    pub all_files: bool,
 }
 
 /// How the client speaks TLS.
@@ -143,6 +143,7 @@ pub struct ClientTlsArgs {
 
 /// Live capture options.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Capture")]
 pub struct CaptureArgs {
     /// Interface that carries the traffic: lo for the built-in server (the default), the NIC with
     /// --server; with an emulated link, its client end.
@@ -238,7 +239,9 @@ pub struct AnalyzeArgs {
     /// A BPF filter applied by libpcap, e.g. 'tcp port 443'.
     #[arg(long, value_name = "BPF")]
     pub filter: Option<String>,
-    /// Print `{"packets","totals","connections"}` as JSON instead of tables.
+    /// Print JSON instead of tables: `connections` (one object each), `packets` (frames read),
+    /// `fragments`, `not_tcp`, `truncated_frames`, `cut_off` (why reading stopped early, or
+    /// null), `totals`, `tls` and `pattern` (the requests per connection, in words).
     #[arg(long, conflicts_with = "csv")]
     pub json: bool,
     /// Print one CSV row per connection instead of tables.
@@ -330,6 +333,9 @@ pub struct FetchArgs {
     /// Largest body accepted, e.g. 100MiB; a larger one ends the fetch.
     #[arg(long, value_name = "BYTES", value_parser = parse_size, allow_hyphen_values = true)]
     pub max_size: Option<usize>,
+    /// Print each connection's lifecycle.
+    #[arg(short, long)]
+    pub verbose: bool,
     #[command(flatten)]
     pub tls: ClientTlsArgs,
     /// With https:// URLs: trust the CAs in this PEM file instead of the system's (a private CA,
@@ -339,9 +345,6 @@ pub struct FetchArgs {
     /// http:// or https:// URLs, all on the same host and port.
     #[arg(value_name = "URL", required = true)]
     pub urls: Vec<String>,
-    /// Print each connection's lifecycle.
-    #[arg(short, long)]
-    pub verbose: bool,
 }
 
 /// `text`, unless it has a minus sign. The options parsed with it take such a text as their value
@@ -390,8 +393,9 @@ fn parse_size(text: &str) -> Result<usize, String> {
 /// Options of `files`.
 #[derive(Debug, Args)]
 pub struct FilesArgs {
-    /// Which set: the default three files, or the 43 files of the 1997 HTTP/1.1 pipelining
-    /// study's page (one 42 KiB page, 42 images of 125 KiB in all).
+    /// Which set: compare, the three files `compare` transfers without --files (a.jpg, b.mp3,
+    /// c.txt); or page-1997, the 43 files of the 1997 HTTP/1.1 pipelining study's page (one
+    /// 42 KiB page, 42 images of 125 KiB in all).
     #[arg(long, value_enum, default_value = "page-1997")]
     pub set: SampleSet,
     /// The folder to write them into (created if missing; files of the same name are replaced).

@@ -31,7 +31,7 @@ fn files_into_a_regular_file_says_it_is_a_file_not_a_folder() {
         .unwrap()
         .arg("files")
         .arg("--set")
-        .arg("default")
+        .arg("compare")
         .arg(&site)
         .output()
         .unwrap();

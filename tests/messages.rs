@@ -54,9 +54,9 @@ fn one_connection_pcap(path: &Path) {
 fn sample_files_get_the_mode_of_any_new_file() {
     let dir = tempfile::tempdir().unwrap();
     for (set, umask, expected) in [
-        ("default", "022", 0o644),
+        ("compare", "022", 0o644),
         ("page-1997", "022", 0o644),
-        ("default", "027", 0o640),
+        ("compare", "027", 0o640),
     ] {
         let www = dir.path().join(format!("{set}-{umask}"));
         let out = synack_under_umask(

@@ -613,15 +613,16 @@ impl Comparison {
                 .and_then(|k| k.tcp_congestion_control.as_deref()))
     }
 
-    /// The round trip as measured: the median handshake (client SYN → SYN-ACK at the capture,
-    /// else the client's connect time), 0 with no connection.
+    /// The round trip as measured: the median handshake (the SYN it answered → SYN-ACK at the
+    /// capture, so a resent SYN's timeout is left out; else the client's connect time), 0 with
+    /// no connection.
     pub fn measured_rtt_s(&self) -> f64 {
         let mut handshakes: Vec<f64> = self
             .modes
             .iter()
             .flat_map(|m| &m.runs)
             .flat_map(|r| {
-                let captured = r.connections.iter().filter_map(|c| c.handshake_s());
+                let captured = r.connections.iter().filter_map(Connection::round_trip_s);
                 let client = r
                     .timing
                     .connections
@@ -636,6 +637,15 @@ impl Comparison {
             .collect();
         handshakes.sort_by(f64::total_cmp);
         handshakes.get(handshakes.len() / 2).copied().unwrap_or(0.0)
+    }
+
+    /// Where the phases' instants come from: the capture when any mode was captured.
+    pub fn phase_source(&self) -> PhaseSource {
+        if self.modes.iter().any(|m| m.source == PhaseSource::Capture) {
+            PhaseSource::Capture
+        } else {
+            PhaseSource::Client
+        }
     }
 
     /// Every mode's gap against persistent.

@@ -66,7 +66,13 @@ pub fn parse_bytes(s: &str) -> Result<usize, String> {
 pub fn parse_rate(s: &str) -> Result<u64, String> {
     let (value, unit) = split_number(s)?;
     let scale = match unit.to_ascii_lowercase().as_str() {
-        "" | "bit" => 1.0,
+        // A bare number could be bits or bytes, per second or in total: a unit says which.
+        "" => {
+            return Err(format!(
+                "{s:?} needs a unit: bit, kbit, mbit or gbit per second (e.g. 10mbit)"
+            ));
+        }
+        "bit" => 1.0,
         "kbit" => 1e3,
         "mbit" => 1e6,
         "gbit" => 1e9,
@@ -145,7 +151,6 @@ mod tests {
         assert_eq!(parse_rate("1gbit"), Ok(1_000_000_000));
         assert_eq!(parse_rate("500kbit"), Ok(500_000));
         assert_eq!(parse_rate("1.5Mbit"), Ok(1_500_000));
-        assert_eq!(parse_rate("1000000"), Ok(1_000_000));
         assert_eq!(parse_rate("64bit"), Ok(64));
     }
 
@@ -155,6 +160,7 @@ mod tests {
             assert!(parse_rate(bad).is_err(), "{bad:?}");
         }
         assert!(parse_rate("10mbps").unwrap_err().contains("bits"));
+        assert!(parse_rate("10").unwrap_err().contains("needs a unit"));
     }
 
     #[test]

@@ -10,7 +10,7 @@ use crate::analysis::attribution::Attribution;
 use crate::analysis::comparison::{Comparison, ModeResult, ResponseStats};
 use crate::analysis::expected::CountCheck;
 use crate::analysis::model::{ModelGap, Prediction};
-use crate::analysis::phases::Phases;
+use crate::analysis::phases::{PhaseSource, Phases};
 use crate::analysis::stats::{Summary, mean};
 use crate::track::tls::{ReadStop, TlsHandshake, TlsTotals};
 use crate::track::{Connection, Totals};
@@ -255,20 +255,48 @@ pub fn phase_table(cmp: &Comparison) -> Table {
         .iter()
         .flat_map(|m| &m.runs)
         .any(|r| r.phases.tls_s > 0.0);
+    // Without a capture, the client's calls mark the instants the packets would.
+    let captured = cmp.phase_source() == PhaseSource::Capture;
     let all: [(&str, Pick); 11] = [
         ("handshakes", |r| r.phases.handshake_s),
         ("TLS handshakes", |r| r.phases.tls_s),
         ("client work (before requests)", |r| r.phases.client_s),
         ("request wait", |r| r.phases.wait_s),
         ("transfer", |r| r.phases.transfer_s),
-        ("closing (last byte → FIN)", |r| r.phases.closing_s),
-        ("between conns (FIN → next SYN)", |r| r.phases.between_s),
-        ("= first SYN → last byte", |r| r.phases.timeline_s),
+        (
+            if captured {
+                "closing (last byte → FIN)"
+            } else {
+                "closing (last byte → closed)"
+            },
+            |r| r.phases.closing_s,
+        ),
+        (
+            if captured {
+                "between conns (FIN → next SYN)"
+            } else {
+                "between conns (closed → next connect())"
+            },
+            |r| r.phases.between_s,
+        ),
+        (
+            if captured {
+                "= first SYN → last byte"
+            } else {
+                "= first connect() → last byte"
+            },
+            |r| r.phases.timeline_s,
+        ),
         ("run total (connect → last byte)", |r| r.timing.total_s()),
         ("after it: closing (not waited for)", |r| r.timing.close_s()),
-        ("teardown FIN → last ACK (overlaps)", |r| {
-            r.phases.teardown_s
-        }),
+        (
+            if captured {
+                "teardown FIN → last ACK (overlaps)"
+            } else {
+                "teardown last byte → closed (overlaps)"
+            },
+            |r| r.phases.teardown_s,
+        ),
     ];
     let rows: Vec<(&str, Pick)> = all
         .into_iter()
@@ -293,22 +321,27 @@ pub fn phase_table(cmp: &Comparison) -> Table {
 }
 
 /// The gap between a mode and persistent split into rows that sum to it.
-pub fn attribution_table(a: &Attribution, mode: Mode) -> Table {
+pub fn attribution_table(a: &Attribution, mode: Mode, source: PhaseSource) -> Table {
     let mut t = table(&["where the gap goes", "time", "share"]);
     let rows = a.rows();
-    // The gap sets the unit: its rows are shares of it.
+    // The gap sets the unit: its rows are shares of it. A gap its interval cannot tell from
+    // zero has no shares worth reading (a row of a millisecond would be "−800 %" of it).
     let unit = TimeUnit::of(a.gap_s);
+    let share = |value: f64| match a.interval {
+        Some(i) if !i.excludes_zero() => "—".to_string(),
+        _ => percent(value, a.gap_s),
+    };
     for (row, value) in rows {
         t.add_row(glued(vec![
-            text::row_label(row).to_string(),
+            text::row_label(row, source).to_string(),
             unit.format_signed(value),
-            percent(value, a.gap_s),
+            share(value),
         ]));
     }
     t.add_row(glued(vec![
         format!("gap: mean({}) − mean(persistent)", mode.name()),
         unit.format_signed(a.gap_s),
-        percent(a.gap_s, a.gap_s),
+        share(a.gap_s),
     ]));
     t
 }
@@ -354,13 +387,8 @@ pub fn connection_table(conns: &[Connection], hidden: usize) -> Table {
         "closer",
         "state",
     ]);
+    // An address is one word, kept whole by the fitting; "(guessed)" after it may wrap.
     let mut t = table(&header);
-    // Addresses and counts read badly broken over lines; the table squeezes elsewhere first.
-    for i in 1..=if one_server { 1 } else { 2 } {
-        if let Some(col) = t.column_mut(i) {
-            col.set_constraint(comfy_table::ColumnConstraint::ContentWidth);
-        }
-    }
     let times: Vec<f64> = conns
         .iter()
         .flat_map(|c| [c.handshake_s(), c.teardown_s()])

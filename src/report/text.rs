@@ -10,6 +10,7 @@ use super::width::{fit, fit_in_parts_text, natural_width, wrap_prose};
 use crate::analysis::attribution::{Attribution, Row};
 use crate::analysis::comparison::{Comparison, FastOpen, ResponseStats, TlsSessions};
 use crate::analysis::model::{Effect, ModelGap};
+use crate::analysis::phases::PhaseSource;
 use crate::track::tls::{ProtocolVersion, Resumption, TlsTotals};
 use crate::transfer::client::Mode;
 use crate::transfer::tls::TlsVersion;
@@ -26,17 +27,25 @@ const SLOWEST_SHOWN: usize = 5;
 /// A cause is named in the sentence when it holds at least this share of the gap.
 const NAMED_SHARE: f64 = 0.1;
 
-/// The label of an attribution row.
-pub fn row_label(row: Row) -> &'static str {
+/// The label of an attribution row, its instants as `source` timed them (packets, or the
+/// client's calls without a capture).
+pub fn row_label(row: Row, source: PhaseSource) -> &'static str {
+    let captured = source == PhaseSource::Capture;
     match row {
-        Row::Handshakes => "extra handshakes (SYN → SYN-ACK)",
-        Row::TlsHandshakes => "extra TLS handshakes (SYN-ACK → handshake done)",
-        Row::ClosingAndReconnecting => "closing and reconnecting (last byte → next SYN)",
+        Row::Handshakes if captured => "extra handshakes (SYN → SYN-ACK)",
+        Row::Handshakes => "extra handshakes (connect() → connected)",
+        Row::TlsHandshakes if captured => "extra TLS handshakes (SYN-ACK → handshake done)",
+        Row::TlsHandshakes => "extra TLS handshakes (connected → handshake done)",
+        Row::ClosingAndReconnecting if captured => {
+            "closing and reconnecting (last byte → next SYN)"
+        }
+        Row::ClosingAndReconnecting => "closing and reconnecting (last byte → next connect())",
         Row::SlowStartRounds => "slow-start round trips (extra rounds × RTT)",
         Row::TransferRest => "transfer beyond the round trips",
         Row::RequestWait => "request wait (request → first byte)",
         Row::ClientWork => "client work before requests",
-        Row::Remainder => "remainder (connect() → first SYN, and reading)",
+        Row::Remainder if captured => "remainder (connect() → first SYN, and reading)",
+        Row::Remainder => "remainder",
     }
 }
 
@@ -365,8 +374,8 @@ pub fn saved(items: &[(String, String)], width: Option<u16>) -> String {
 /// What the emulated link did, in one line.
 pub fn link_line(stats: &crate::emulate::LinkStats) -> String {
     format!(
-        "Link: {} packets to the server ({} lost, {} dropped at the queue), {} to the client ({} \
-         lost, {} dropped at the queue)",
+        "Link, over every run and the warm-up runs: {} packets to the server ({} lost, {} \
+         dropped at the queue), {} to the client ({} lost, {} dropped at the queue)",
         stats.to_server.forwarded,
         stats.to_server.lost,
         stats.to_server.queue_dropped,
@@ -431,17 +440,28 @@ pub fn comparison(cmp: &Comparison, width: Option<u16>, all_files: bool) -> Stri
             out.push('\n');
         }
     }
+    if cmp.modes.iter().any(|m| m.checks().is_some()) {
+        let _ = writeln!(
+            out,
+            "{}\n",
+            wrap_prose(
+                "A packet can count in more than one row, as it matches more than one of \
+                 Wireshark's filters: a handshake ACK is also a pure ACK, and a FIN can carry \
+                 data.",
+                width
+            )
+        );
+    }
     if cmp.modes.iter().all(|m| m.capture.is_none()) {
         out.push_str("Packets: not captured (no capture privileges or --no-capture)\n\n");
     }
-    let source = if cmp.modes.iter().any(|m| m.capture.is_some()) {
-        "from the capture"
-    } else {
-        "from the client's own timestamps"
+    let (source, start) = match cmp.phase_source() {
+        PhaseSource::Capture => ("from the capture", "first SYN"),
+        PhaseSource::Client => ("from the client's own timestamps", "first connect()"),
     };
     let _ = writeln!(
         out,
-        "Phases, {source}: those above \"=\" add up to first SYN → last byte\n{}\n",
+        "Phases, {source}: those above \"=\" add up to {start} → last byte\n{}\n",
         fit_in_parts_text(tables::phase_table(cmp), width, 1)
     );
     for (mode, a) in cmp.attributions() {
@@ -450,7 +470,11 @@ pub fn comparison(cmp: &Comparison, width: Option<u16>, all_files: bool) -> Stri
             "Where the gap goes: {} against persistent (RTT {} measured)\n{}\n",
             mode.name(),
             duration(cmp.measured_rtt_s()),
-            fit_in_parts_text(tables::attribution_table(&a, mode), width, 1)
+            fit_in_parts_text(
+                tables::attribution_table(&a, mode, cmp.phase_source()),
+                width,
+                1
+            )
         );
     }
     if cmp.mode(Mode::Persistent).is_none() {
@@ -459,7 +483,7 @@ pub fn comparison(cmp: &Comparison, width: Option<u16>, all_files: bool) -> Stri
     let path = cmp.path_model();
     let _ = writeln!(
         out,
-        "The textbook model (RTT {} {}, initial window {} segments of {} bytes{}{}), and where \
+        "The textbook model (RTT {} {}, initial window {} of {} bytes{}{}), and where \
          each measurement differs from it\n{}",
         duration(path.rtt_s),
         if cmp.configured_rtt_s().is_some() {
@@ -467,7 +491,7 @@ pub fn comparison(cmp: &Comparison, width: Option<u16>, all_files: bool) -> Stri
         } else {
             "measured: median handshake"
         },
-        path.initial_window,
+        crate::words::counted(path.initial_window, "segment", "segments"),
         path.mss,
         path.rate_bps.map_or(String::new(), |r| format!(
             ", rate {} Mbit/s",
@@ -537,6 +561,11 @@ pub fn comparison(cmp: &Comparison, width: Option<u16>, all_files: bool) -> Stri
                  rounds are approximate"
             );
         }
+        let _ = writeln!(
+            out,
+            "busy and limited times come from TCP_INFO, which counts them in whole ticks of the \
+             kernel's clock (1 to 10 ms): each is good to a tick, and a shorter time can read 0"
+        );
         if let Some(line) = receive_window_line(&stats) {
             let _ = writeln!(out, "{line}");
         }

@@ -214,7 +214,9 @@ pub const PAGE_1997: [SampleFile; 43] = [
 /// A set of sample files synack can write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum SampleSet {
-    /// a.jpg (240 KiB), b.mp3 (4 MiB), c.txt (11 KiB): the default comparison.
+    /// a.jpg (240 KiB), b.mp3 (4 MiB), c.txt (11 KiB): what `compare` transfers without
+    /// --files.
+    #[value(name = "compare", alias = "default")]
     Default,
     /// The 43 files of the 1997 pipelining study's page.
     #[value(name = "page-1997")]

@@ -64,14 +64,17 @@ fn href(file: &Path, page_dir: &Path) -> String {
     }
 }
 
-/// The waterfall's legend and colours, explained once.
-fn waterfall_note() -> Markup {
+/// The waterfall's legend and colours, explained once: for a comparison's modes (sharing one
+/// time axis) or for a capture's requests.
+fn waterfall_note(modes: bool) -> Markup {
+    let bar = if modes { "file" } else { "request" };
     html! {
         p class="note" {
-            "Each bar is one file, from where its connection's setup began (or the previous \
+            "Each bar is one " (bar) ", from where its connection's setup began (or the previous \
              response on the same connection ended) to its last byte; the connection's handshake \
-             and the wait since the previous connection's FIN belong to its first file, its \
-             closing to its last. All modes share one time axis."
+             and the wait since the previous connection's FIN belong to its first " (bar) ", its \
+             closing to its last."
+            @if modes { " All modes share one time axis." }
         }
     }
 }
@@ -192,11 +195,11 @@ pub fn comparison(cmp: &Comparison, drawn: Option<&DrawnRound>, page_dir: &Path)
             h2 { "Verdict" }
             @for line in text::opening(cmp) { p class="verdict" { (line) } }
             @if let Some(line) = text::receive_window_line(&stats) { p class="verdict" { (line) } }
-            (verdict::render(&cmp.attributions()))
+            (verdict::render(&cmp.attributions(), cmp.phase_source()))
         }
         section id="waterfall" {
             h2 { "Waterfall" @if let Some(r) = round { ", round " (r + 1) " (the median run of " (modes.first().copied().unwrap_or("")) ")" } }
-            (waterfall_note())
+            (waterfall_note(true))
             (waterfall::render(&groups))
         }
         section id="ladders" data-round=[drawn.map(|d| d.round)] {
@@ -232,7 +235,7 @@ pub fn comparison(cmp: &Comparison, drawn: Option<&DrawnRound>, page_dir: &Path)
             }
             (tables::render("Phases: those above \"=\" add up to first SYN → last byte", &terminal::phase_table(cmp)))
             @for (mode, a) in cmp.attributions() {
-                (tables::render(&format!("Where the gap goes: {} against persistent", mode.name()), &terminal::attribution_table(&a, mode)))
+                (tables::render(&format!("Where the gap goes: {} against persistent", mode.name()), &terminal::attribution_table(&a, mode, cmp.phase_source())))
             }
             (tables::render("The textbook model", &terminal::model_table(&cmp.model_gaps())))
             @for (mode, _, gap) in cmp.model_gaps() { p class="note" { (text::model_difference(mode, &gap)) } }
@@ -430,7 +433,7 @@ pub fn capture(view: &CaptureView<'_>, page_dir: &Path) -> String {
         }
         section id="waterfall" {
             h2 { "Waterfall" }
-            (waterfall_note())
+            (waterfall_note(false))
             (waterfall::render(&[group]))
         }
         section id="ladders" {

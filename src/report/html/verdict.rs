@@ -6,6 +6,7 @@ use maud::{Markup, html};
 
 use super::svg::{Anchor, Mark, Point, Scale, Shape, Svg, ticks};
 use crate::analysis::attribution::{Attribution, Row};
+use crate::analysis::phases::PhaseSource;
 use crate::report::text::row_label;
 use crate::report::units::TimeUnit;
 use crate::transfer::client::Mode;
@@ -38,15 +39,15 @@ fn signed(seconds: f64) -> String {
 }
 
 /// One stacked bar per mode compared with persistent.
-pub fn render(attributions: &[(Mode, Attribution)]) -> Markup {
+pub fn render(attributions: &[(Mode, Attribution)], source: PhaseSource) -> Markup {
     html! {
         @for (mode, a) in attributions {
-            (bar(*mode, a))
+            (bar(*mode, a, source))
         }
     }
 }
 
-fn bar(mode: Mode, a: &Attribution) -> Markup {
+fn bar(mode: Mode, a: &Attribution, source: PhaseSource) -> Markup {
     let rows = a.rows();
     let positive: f64 = rows.iter().map(|r| r.1.max(0.0)).sum();
     let negative: f64 = rows.iter().map(|r| r.1.min(0.0)).sum();
@@ -110,7 +111,7 @@ fn bar(mode: Mode, a: &Attribution) -> Markup {
             span
         };
         let (x0, x1) = (x.at(from), x.at(to));
-        let title = format!("{}: {}", row_label(row), signed(s));
+        let title = format!("{}: {}", row_label(row, source), signed(s));
         svg.push(
             Mark::new(
                 Shape::Rect {
@@ -221,7 +222,7 @@ fn bar(mode: Mode, a: &Attribution) -> Markup {
             (svg)
             ul class="legend rows" {
                 @for &(row, s) in &rows {
-                    li { i class=(row_class(row)) {} (row_label(row)) ": " b { (signed(s)) } }
+                    li { i class=(row_class(row)) {} (row_label(row, source)) ": " b { (signed(s)) } }
                 }
             }
         }
@@ -296,7 +297,12 @@ mod tests {
 
     #[test]
     fn every_legend_entry_and_label_shows_its_own_value_and_sign() {
-        let out = bar(Mode::NonPersistent, &small_rows_of_a_large_gap()).into_string();
+        let out = bar(
+            Mode::NonPersistent,
+            &small_rows_of_a_large_gap(),
+            PhaseSource::Capture,
+        )
+        .into_string();
         let legend = legend_values(&out);
         for value in ["+140 µs", "+1.11 ms", "+920 µs", "+107 ms", "−30.0 µs"] {
             assert!(legend.iter().any(|v| v == value), "{value}: {legend:?}");
@@ -321,7 +327,7 @@ mod tests {
 
     #[test]
     fn the_axis_is_in_the_unit_of_its_largest_tick() {
-        let out = bar(Mode::NonPersistent, &wide_interval()).into_string();
+        let out = bar(Mode::NonPersistent, &wide_interval(), PhaseSource::Capture).into_string();
         let ticks = tick_labels(&out);
         assert!(ticks.len() > 3, "{out}");
         assert!(ticks.iter().all(|t| t.ends_with(" ms")), "{ticks:?}");
