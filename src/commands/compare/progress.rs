@@ -47,10 +47,19 @@ impl Progress {
         }
     }
 
-    /// Says which run is next; shows the bar once a second has passed.
+    /// Says that `mode`'s warm-up run is next.
+    pub(super) fn warm_up(&mut self, mode: Mode) {
+        self.say(format!("{} warm-up", mode.name()));
+    }
+
+    /// Says which run is next.
     pub(super) fn next(&mut self, mode: Mode, round: u32, rounds: u32) {
-        self.bar
-            .set_message(format!("{} round {}/{rounds}", mode.name(), round + 1));
+        self.say(format!("{} round {}/{rounds}", mode.name(), round + 1));
+    }
+
+    /// Shows `message`, and the bar once a second has passed.
+    fn say(&mut self, message: String) {
+        self.bar.set_message(message);
         if !self.shown
             && self.started.elapsed() >= PROGRESS_AFTER
             && std::io::stderr().is_terminal()

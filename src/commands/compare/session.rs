@@ -86,12 +86,17 @@ struct Run {
 impl Session<'_> {
     /// Runs the warm-up and every round; then splits, tracks and assembles the results.
     pub fn run(&self) -> anyhow::Result<Outcome> {
+        let warm_ups = self.modes.len() as u64;
+        let mut progress =
+            Progress::new(warm_ups + u64::from(self.rounds) * self.modes.len() as u64);
         // One unrecorded run per mode first, so no mode pays for cold caches and thread start.
         for &mode in self.modes {
+            progress.warm_up(mode);
             let plan = self.plan.clone();
             self.network
                 .client(move || fetch(mode, &plan, None))
                 .with_context(|| format!("{} warm-up run failed", mode.name()))?;
+            progress.run_done();
         }
         let session_pcap = self.run_dir.join("session.pcap");
         let mut recorder = self.start_capture(&session_pcap)?;
@@ -107,7 +112,6 @@ impl Session<'_> {
         let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
         let mut order = Vec::new();
         let mut runs: Vec<Run> = Vec::new();
-        let mut progress = Progress::new(u64::from(self.rounds) * self.modes.len() as u64);
         for round in 0..self.rounds {
             let mut modes: Vec<usize> = (0..self.modes.len()).collect();
             modes.shuffle(&mut rng);
