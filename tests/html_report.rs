@@ -203,6 +203,25 @@ fn compare_on_loopback_writes_a_report_chromium_draws_as_root() {
             "the opening sentence {line:?} is not on the page"
         );
     }
+    // What the terminal says of the model's premise, the phases' source, the slow-start
+    // table's times and the kernel, the page says too (piped, the terminal's lines are whole).
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for start in [
+        "The textbook model (",
+        "Phases, from the capture",
+        "busy and limited",
+        "Kernel: ",
+    ] {
+        let line = stdout
+            .lines()
+            .find(|l| l.starts_with(start))
+            .unwrap_or_else(|| panic!("no {start:?} line in {stdout}"));
+        let escaped = line
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('"', "&quot;");
+        assert!(html.contains(&escaped), "{line:?} is not on the page");
+    }
     // The drawn round is the one the page names; its connections are in the JSON.
     let at = html
         .find("data-round=\"")

@@ -385,6 +385,111 @@ pub fn link_line(stats: &crate::emulate::LinkStats) -> String {
     )
 }
 
+/// Under the packet tables: why their rows do not add up to the packets.
+pub const PACKETS_NOTE: &str = "A packet can count in more than one row, as it matches more than \
+     one of Wireshark's filters: a handshake ACK is also a pure ACK, and a FIN can carry data.";
+
+/// The phase table's heading: where its instants come from, and what its rows add up to.
+pub fn phases_heading(cmp: &Comparison) -> String {
+    let (source, start) = match cmp.phase_source() {
+        PhaseSource::Capture => ("from the capture", "first SYN"),
+        PhaseSource::Client => ("from the client's own timestamps", "first connect()"),
+    };
+    format!("Phases, {source}: those above \"=\" add up to {start} → last byte")
+}
+
+/// The model table's heading: the path it assumes, and where that comes from.
+pub fn model_heading(cmp: &Comparison) -> String {
+    let path = cmp.path_model();
+    format!(
+        "The textbook model (RTT {} {}, initial window {} of {} bytes{}{}), and where each \
+         measurement differs from it",
+        duration(path.rtt_s),
+        if cmp.configured_rtt_s().is_some() {
+            "configured"
+        } else {
+            "measured: median handshake"
+        },
+        crate::words::counted(path.initial_window, "segment", "segments"),
+        path.mss,
+        path.rate_bps.map_or(String::new(), |r| format!(
+            ", rate {} Mbit/s",
+            r as f64 / 1e6
+        )),
+        if path.initial_window < path.congestion_window {
+            format!(
+                " as sent: the client's receive window held the first flight below the \
+                 congestion window of {}",
+                path.congestion_window
+            )
+        } else {
+            String::new()
+        },
+    )
+}
+
+/// The notes under the slow-start table: its marks (†, —, *) where a row has one, and the
+/// resolution of its times.
+pub fn slow_start_notes(stats: &[ResponseStats]) -> Vec<String> {
+    let mut notes = Vec::new();
+    let short: Vec<&ResponseStats> = stats.iter().filter(|s| s.sampled_short()).collect();
+    if !short.is_empty() {
+        notes.push(format!(
+            "† sampled before every byte was acknowledged ({}): the window and times stop short \
+             of the response's end, as for a response queued behind others",
+            short
+                .iter()
+                .map(|s| format!(
+                    "{} {} in {} of {}",
+                    s.mode.name(),
+                    s.file,
+                    s.acked.1 - s.acked.0,
+                    crate::words::counted(s.acked.1, "round", "rounds")
+                ))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    if stats
+        .iter()
+        .any(|s| s.mode == Mode::Pipelined && s.rounds.is_none())
+    {
+        notes.push(
+            "— pipelined responses follow each other in one stream in the capture: no rounds, \
+             first flight or window of their own"
+                .to_string(),
+        );
+    }
+    if stats.iter().any(ResponseStats::rounds_ran_together) {
+        notes.push(
+            "* more segments in the first round than the congestion window allowed in one \
+             flight: the capture could not tell the first rounds apart, so that response's \
+             rounds are approximate"
+                .to_string(),
+        );
+    }
+    notes.push(
+        "busy and limited times come from TCP_INFO, which counts them in whole ticks of the \
+         kernel's clock (1 to 10 ms): each is good to a tick, and a shorter time can read 0"
+            .to_string(),
+    );
+    notes
+}
+
+/// The kernel settings that change the result, read on this machine.
+pub fn kernel_line(cmp: &Comparison) -> Option<String> {
+    let k = cmp.kernel.as_ref()?;
+    let show = |v: Option<u32>| v.map_or("?".to_string(), |v| v.to_string());
+    Some(format!(
+        "Kernel: tcp_slow_start_after_idle={} tcp_fin_timeout={} s, congestion control {}, \
+         initial cwnd {}",
+        show(k.tcp_slow_start_after_idle),
+        show(k.tcp_fin_timeout_s),
+        cmp.congestion().unwrap_or("?"),
+        show(k.initial_cwnd)
+    ))
+}
+
 /// The whole terminal report of a comparison: the opening sentences, then the tables, fitted to
 /// `width` (see `width::output_width`).
 pub fn comparison(cmp: &Comparison, width: Option<u16>, all_files: bool) -> String {
@@ -441,27 +546,15 @@ pub fn comparison(cmp: &Comparison, width: Option<u16>, all_files: bool) -> Stri
         }
     }
     if cmp.modes.iter().any(|m| m.checks().is_some()) {
-        let _ = writeln!(
-            out,
-            "{}\n",
-            wrap_prose(
-                "A packet can count in more than one row, as it matches more than one of \
-                 Wireshark's filters: a handshake ACK is also a pure ACK, and a FIN can carry \
-                 data.",
-                width
-            )
-        );
+        let _ = writeln!(out, "{}\n", wrap_prose(PACKETS_NOTE, width));
     }
     if cmp.modes.iter().all(|m| m.capture.is_none()) {
         out.push_str("Packets: not captured (no capture privileges or --no-capture)\n\n");
     }
-    let (source, start) = match cmp.phase_source() {
-        PhaseSource::Capture => ("from the capture", "first SYN"),
-        PhaseSource::Client => ("from the client's own timestamps", "first connect()"),
-    };
     let _ = writeln!(
         out,
-        "Phases, {source}: those above \"=\" add up to {start} → last byte\n{}\n",
+        "{}\n{}\n",
+        phases_heading(cmp),
         fit_in_parts_text(tables::phase_table(cmp), width, 1)
     );
     for (mode, a) in cmp.attributions() {
@@ -480,32 +573,10 @@ pub fn comparison(cmp: &Comparison, width: Option<u16>, all_files: bool) -> Stri
     if cmp.mode(Mode::Persistent).is_none() {
         out.push_str("Where the gap goes: needs the persistent mode as the baseline (--modes)\n\n");
     }
-    let path = cmp.path_model();
     let _ = writeln!(
         out,
-        "The textbook model (RTT {} {}, initial window {} of {} bytes{}{}), and where \
-         each measurement differs from it\n{}",
-        duration(path.rtt_s),
-        if cmp.configured_rtt_s().is_some() {
-            "configured"
-        } else {
-            "measured: median handshake"
-        },
-        crate::words::counted(path.initial_window, "segment", "segments"),
-        path.mss,
-        path.rate_bps.map_or(String::new(), |r| format!(
-            ", rate {} Mbit/s",
-            r as f64 / 1e6
-        )),
-        if path.initial_window < path.congestion_window {
-            format!(
-                " as sent: the client's receive window held the first flight below the \
-                 congestion window of {}",
-                path.congestion_window
-            )
-        } else {
-            String::new()
-        },
+        "{}\n{}",
+        model_heading(cmp),
         fit_in_parts_text(tables::model_table(&cmp.model_gaps()), width, 1)
     );
     for (mode, _, gap) in cmp.model_gaps() {
@@ -524,64 +595,16 @@ pub fn comparison(cmp: &Comparison, width: Option<u16>, all_files: bool) -> Stri
              is acknowledged, medians over the rounds\n{}",
             fit_in_parts_text(tables::slow_start_table(&stats), width, 2)
         );
-        let short: Vec<&ResponseStats> = stats.iter().filter(|s| s.sampled_short()).collect();
-        if !short.is_empty() {
-            let _ = writeln!(
-                out,
-                "† sampled before every byte was acknowledged ({}): the window and times stop \
-                 short of the response's end, as for a response queued behind others",
-                short
-                    .iter()
-                    .map(|s| format!(
-                        "{} {} in {} of {}",
-                        s.mode.name(),
-                        s.file,
-                        s.acked.1 - s.acked.0,
-                        crate::words::counted(s.acked.1, "round", "rounds")
-                    ))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
+        for note in slow_start_notes(&stats) {
+            let _ = writeln!(out, "{note}");
         }
-        if stats
-            .iter()
-            .any(|s| s.mode == Mode::Pipelined && s.rounds.is_none())
-        {
-            let _ = writeln!(
-                out,
-                "— pipelined responses follow each other in one stream in the capture: no \
-                 rounds, first flight or window of their own"
-            );
-        }
-        if stats.iter().any(ResponseStats::rounds_ran_together) {
-            let _ = writeln!(
-                out,
-                "* more segments in the first round than the congestion window allowed in one \
-                 flight: the capture could not tell the first rounds apart, so that response's \
-                 rounds are approximate"
-            );
-        }
-        let _ = writeln!(
-            out,
-            "busy and limited times come from TCP_INFO, which counts them in whole ticks of the \
-             kernel's clock (1 to 10 ms): each is good to a tick, and a shorter time can read 0"
-        );
         if let Some(line) = receive_window_line(&stats) {
             let _ = writeln!(out, "{line}");
         }
         out.push('\n');
     }
-    if let Some(k) = &cmp.kernel {
-        let show = |v: Option<u32>| v.map_or("?".to_string(), |v| v.to_string());
-        let _ = writeln!(
-            out,
-            "Kernel: tcp_slow_start_after_idle={} tcp_fin_timeout={} s, congestion control {}, \
-             initial cwnd {}\n",
-            show(k.tcp_slow_start_after_idle),
-            show(k.tcp_fin_timeout_s),
-            cmp.congestion().unwrap_or("?"),
-            show(k.initial_cwnd)
-        );
+    if let Some(line) = kernel_line(cmp) {
+        let _ = writeln!(out, "{line}\n");
     }
     wrap_prose(&out, width)
 }

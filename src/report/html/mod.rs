@@ -180,7 +180,7 @@ pub fn comparison(cmp: &Comparison, drawn: Option<&DrawnRound>, page_dir: &Path)
     let body = html! {
         h1 { (title) }
         p class="meta" {
-            (counted(cmp.rounds, "round", "rounds")) ", every mode once per round in a shuffled order (seed " (cmp.seed) "); "
+            (counted(cmp.rounds, "round", "rounds")) ", every mode once per round in a shuffled order (seed " (cmp.seed) ") after one warm-up run each; "
             (counted(cmp.files.len(), "file", "files")) ": "
             @for (i, f) in cmp.files.iter().enumerate() {
                 @if i > 0 { ", " }
@@ -233,15 +233,18 @@ pub fn comparison(cmp: &Comparison, drawn: Option<&DrawnRound>, page_dir: &Path)
                     @if let Some(note) = m.close_note() { p class="note" { (note) } }
                 }
             }
-            (tables::render("Phases: those above \"=\" add up to first SYN → last byte", &terminal::phase_table(cmp)))
+            @if cmp.modes.iter().any(|m| m.checks().is_some()) { p class="note" { (text::PACKETS_NOTE) } }
+            (tables::render(&text::phases_heading(cmp), &terminal::phase_table(cmp)))
             @for (mode, a) in cmp.attributions() {
                 (tables::render(&format!("Where the gap goes: {} against persistent", mode.name()), &terminal::attribution_table(&a, mode, cmp.phase_source())))
             }
-            (tables::render("The textbook model", &terminal::model_table(&cmp.model_gaps())))
+            (tables::render(&text::model_heading(cmp), &terminal::model_table(&cmp.model_gaps())))
             @for (mode, _, gap) in cmp.model_gaps() { p class="note" { (text::model_difference(mode, &gap)) } }
             @if cmp.modes.iter().any(|m| !m.samples.is_empty()) {
                 (tables::render("Slow start: the server's TCP_INFO, medians over the rounds", &terminal::slow_start_table(&stats)))
+                @for note in text::slow_start_notes(&stats) { p class="note" { (note) } }
             }
+            @if let Some(line) = text::kernel_line(cmp) { p class="note" { (line) } }
         }
         section id="captures" {
             h2 { "Captures" }
