@@ -107,3 +107,24 @@ fn missing_file_is_one_clear_error() {
     );
     assert_eq!(err.lines().count(), 1, "{err}");
 }
+
+#[test]
+fn one_request_on_one_connection_is_named_no_pattern() {
+    let dir = tempfile::tempdir().unwrap();
+    for (files, pattern) in [
+        (&["/a.jpg"][..], "1 connection carrying one request"),
+        (
+            &["/a.jpg", "/b.mp3"][..],
+            "2 connections each carrying one request (non-persistent)",
+        ),
+    ] {
+        let path = dir.path().join("one.pcap");
+        common::write_pcap(
+            &path,
+            1,
+            &Capture::one_request_each(files, 3000).frames(Link::Ethernet),
+        );
+        let report = common::analyze_json(&path, &[]);
+        assert_eq!(report["pattern"], pattern, "{files:?}");
+    }
+}

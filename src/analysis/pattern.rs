@@ -32,6 +32,9 @@ impl RequestPattern {
         let (n, r) = (self.connections, self.requests);
         if n == 0 {
             "no TCP connections".into()
+        } else if n == 1 && self.with_one == 1 {
+            // One request shows no pattern: a keep-alive client with one file sends the same.
+            "1 connection carrying one request".into()
         } else if self.with_one == n {
             format!(
                 "{} each carrying one request (non-persistent)",
