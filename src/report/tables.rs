@@ -127,8 +127,10 @@ pub fn packet_table(m: &ModeResult, checks: &[CountCheck]) -> Table {
             (Some(_), None) => "✓".into(),
             (Some(_), Some(reason)) => format!("✗ {reason}"),
         };
+        // A count's name stays whole: "  of them spurious" wrapped would lose its indent and
+        // read as a count of its own.
         t.add_row(glued(vec![
-            c.name.to_string(),
+            c.name.replace(' ', &GLUE.to_string()),
             observed,
             expected,
             per_run,
