@@ -99,7 +99,12 @@ fn assert_sane(tracked: &TrackedCapture, what: &str) {
             tls.add(h);
         }
     }
-    let summary = json::capture_summary(&tracked.counts, &totals, &tls, &pattern.describe());
+    let summary = json::capture_summary(
+        &tracked.counts,
+        &totals,
+        &tls,
+        &synack::report::text::pattern(pattern.pattern()),
+    );
     assert!(summary.is_object(), "{what}");
     let shown = tracked.connections.len().min(20);
     let _ = tables::connection_table(
@@ -110,7 +115,10 @@ fn assert_sane(tracked: &TrackedCapture, what: &str) {
     let _ = tables::phase_summary_table(&phases.finish()).to_string();
     let _ = tables::tls_table(&tracked.connections[..shown]).to_string();
     let _ = tables::tls_totals_table(&tls).to_string();
-    assert!(!pattern.describe().is_empty(), "{what}");
+    assert!(
+        !synack::report::text::pattern(pattern.pattern()).is_empty(),
+        "{what}"
+    );
 }
 
 fn assert_one_line(message: &str, what: &str) {

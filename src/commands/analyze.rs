@@ -139,7 +139,7 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
         )),
         None => None,
     };
-    let description = pattern.describe();
+    let description = crate::report::text::pattern(pattern.pattern());
     if let (Some(out), Some(page)) = (&args.html, page) {
         page.write(args, out, counts.frames, &totals, &description)?;
     }

@@ -10,6 +10,7 @@ use super::width::{fit, fit_in_parts_text, natural_width, wrap_prose};
 use crate::analysis::attribution::{Attribution, Row};
 use crate::analysis::comparison::{Comparison, FastOpen, ResponseStats, TlsSessions};
 use crate::analysis::model::{Effect, ModelGap};
+use crate::analysis::pattern::Pattern;
 use crate::analysis::phases::PhaseSource;
 use crate::track::tls::{ProtocolVersion, Resumption, TlsTotals};
 use crate::transfer::client::Mode;
@@ -607,6 +608,36 @@ pub fn comparison(cmp: &Comparison, width: Option<u16>, all_files: bool) -> Stri
         let _ = writeln!(out, "{line}\n");
     }
     wrap_prose(&out, width)
+}
+
+/// A capture's request pattern in one line.
+pub fn pattern(pattern: Pattern) -> String {
+    let connections = |n: u64| crate::words::counted(n, "connection", "connections");
+    let requests = |n: u64| crate::words::counted(n, "request", "requests");
+    match pattern {
+        Pattern::NoConnections => "no TCP connections".into(),
+        Pattern::OneRequest => "1 connection carrying one request".into(),
+        Pattern::OneEach { connections: n } => {
+            format!(
+                "{} each carrying one request (non-persistent)",
+                connections(n)
+            )
+        }
+        Pattern::Persistent {
+            requests: r,
+            connections: n,
+            with_more,
+        } => format!(
+            "{} over {} (persistent: {} more than one)",
+            requests(r),
+            connections(n),
+            crate::words::counted(with_more, "carries", "carry")
+        ),
+        Pattern::Other {
+            requests: r,
+            connections: n,
+        } => format!("{} over {}", requests(r), connections(n)),
+    }
 }
 
 /// A TLS version as people write it ("TLS 1.3"); unknown values in hex.
