@@ -16,7 +16,7 @@ use crate::analysis::comparison::{Comparison, LinkSettings, SourceFile, TlsSetti
 use crate::capture::source::DEFAULT_SNAPLEN;
 use crate::cli::CompareArgs;
 use crate::commands::output::{out, outln};
-use crate::emulate::{EmulatedLink, LinkConfig};
+use crate::emulate::{EmulatedLink, LinkConfig, LinkStats};
 use crate::report::{json, text};
 use crate::transfer::client::{DEFAULT_TIMEOUT, FetchLimits, FetchPlan, Mode};
 use crate::transfer::events::EventLog;
@@ -69,19 +69,7 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<()> {
 fn compare(args: &CompareArgs) -> anyhow::Result<()> {
     let modes = selected_modes(&args.modes);
     let link_config = args.link.config();
-    if link_config.is_some() && args.capture.iface.is_some() {
-        bail!("with an emulated link the capture is taken on its client end; leave out --iface");
-    }
-    if link_config.is_some() && args.server.is_some() {
-        bail!(
-            "--rtt, --jitter, --loss and --rate emulate a link to the built-in server; leave out --server"
-        );
-    }
-    if let Some(json) = &args.output.json {
-        // Found now rather than after the whole run.
-        crate::created::check_can_create(json)
-            .with_context(|| format!("cannot write --json {}", json.display()))?;
-    }
+    check_options(args, link_config.as_ref())?;
     let variants = variants(args)?;
     let samples = tempfile::Builder::new()
         .prefix("synack-files-")
@@ -111,47 +99,94 @@ fn compare(args: &CompareArgs) -> anyhow::Result<()> {
         kernel: &kernel,
         events: EventLog::default(),
     };
-    let mut compared = Vec::with_capacity(variants.len());
-    for variant in &variants {
-        let dir = if variants.len() == 1 {
-            run_dir.clone()
-        } else {
-            let dir = run_dir.join(&variant.name);
-            crate::created::create_dir(&dir)
-                .with_context(|| format!("cannot create {}", dir.display()))?;
-            dir
-        };
-        let comparison = setup.run(variant, &dir)?;
-        compared.push((variant.clone(), comparison, dir));
-    }
+    let compared = setup.run_variants(&variants, &run_dir)?;
     let link_stats = match network {
         Network::Emulated(link) => Some(link.stop()),
         Network::Host => None,
     };
-
     let width = crate::report::width::output_width();
-    let (_, first, _) = &compared[0];
-    out!("{}", text::comparison(first, width, args.all_files));
-    if compared.len() > 1 {
-        let named: Vec<(&str, &Comparison)> = compared
-            .iter()
-            .map(|(v, c, _)| (v.name.as_str(), c))
-            .collect();
-        out!("{}", text::variants(&named, width));
+    print_report(&compared, link_stats.as_ref(), width, args.all_files);
+    let report_path = save_report(&compared, link_stats.as_ref(), &run_dir, args)?;
+    let mut pages = Vec::new();
+    for compared in &compared {
+        pages.push(page::write_html(&compared.comparison, &compared.dir)?);
     }
-    if let Some(stats) = &link_stats {
+    out!(
+        "{}",
+        text::saved(
+            &saved_list(&compared, &report_path, &pages, &args.out),
+            width
+        )
+    );
+    Ok(())
+}
+
+/// One variant's comparison, and the folder its captures and page went to.
+struct Compared {
+    variant: Variant,
+    comparison: Comparison,
+    dir: PathBuf,
+}
+
+/// Options that cannot go together, and a --json file that could not be written, found before
+/// anything runs.
+fn check_options(args: &CompareArgs, link: Option<&LinkConfig>) -> anyhow::Result<()> {
+    if link.is_some() && args.capture.iface.is_some() {
+        bail!("with an emulated link the capture is taken on its client end; leave out --iface");
+    }
+    if link.is_some() && args.server.is_some() {
+        bail!(
+            "--rtt, --jitter, --loss and --rate emulate a link to the built-in server; leave out --server"
+        );
+    }
+    if let Some(json) = &args.output.json {
+        // Found now rather than after the whole run.
+        crate::created::check_can_create(json)
+            .with_context(|| format!("cannot write --json {}", json.display()))?;
+    }
+    Ok(())
+}
+
+/// The variants by name, for the report's side-by-side view.
+fn named(compared: &[Compared]) -> Vec<(&str, &Comparison)> {
+    compared
+        .iter()
+        .map(|c| (c.variant.name.as_str(), &c.comparison))
+        .collect()
+}
+
+/// The terminal report: the first variant in full, the variants side by side, the link's counts.
+fn print_report(
+    compared: &[Compared],
+    link_stats: Option<&LinkStats>,
+    width: Option<u16>,
+    all_files: bool,
+) {
+    out!(
+        "{}",
+        text::comparison(&compared[0].comparison, width, all_files)
+    );
+    if compared.len() > 1 {
+        out!("{}", text::variants(&named(compared), width));
+    }
+    if let Some(stats) = link_stats {
         outln!(
             "{}\n",
             crate::report::width::wrap(&text::link_line(stats), width)
         );
     }
-    let mut report = json::comparison(first);
+}
+
+/// Writes report.json into `run_dir` (and to --json); returns its path.
+fn save_report(
+    compared: &[Compared],
+    link_stats: Option<&LinkStats>,
+    run_dir: &Path,
+    args: &CompareArgs,
+) -> anyhow::Result<PathBuf> {
+    let mut report = json::comparison(&compared[0].comparison);
     if compared.len() > 1 {
-        let named: Vec<(&str, &Comparison)> = compared
-            .iter()
-            .map(|(v, c, _)| (v.name.as_str(), c))
-            .collect();
-        report["variants"] = json::variants(&named);
+        report["variants"] = json::variants(&named(compared));
     }
     report["link_stats"] = serde_json::to_value(link_stats)?;
     let report = serde_json::to_string_pretty(&report)?;
@@ -160,35 +195,41 @@ fn compare(args: &CompareArgs) -> anyhow::Result<()> {
     if let Some(extra) = &args.output.json {
         write_atomically(extra, report.as_bytes())?;
     }
-    let mut pages = Vec::new();
-    for (variant, comparison, dir) in &compared {
-        pages.push((variant, page::write_html(comparison, dir)?));
-    }
-    let mut saved: Vec<(String, String)> = Vec::new();
-    for (variant, comparison, _) in &compared {
-        for m in &comparison.modes {
-            if let Some(c) = &m.capture {
-                let name = if compared.len() == 1 {
+    Ok(report_path)
+}
+
+/// What was saved where, by label: the captures, report.json, the pages, the received files.
+fn saved_list(
+    compared: &[Compared],
+    report: &Path,
+    pages: &[PathBuf],
+    received: &Path,
+) -> Vec<(String, String)> {
+    let one = compared.len() == 1;
+    let mut saved = Vec::new();
+    for c in compared {
+        for m in &c.comparison.modes {
+            if let Some(capture) = &m.capture {
+                let name = if one {
                     m.mode.name().to_owned()
                 } else {
-                    format!("{} {}", variant.name, m.mode.name())
+                    format!("{} {}", c.variant.name, m.mode.name())
                 };
-                saved.push((name, c.path.display().to_string()));
+                saved.push((name, capture.path.display().to_string()));
             }
         }
     }
-    saved.push(("report".into(), report_path.display().to_string()));
-    for (variant, path) in &pages {
-        let name = if pages.len() == 1 {
+    saved.push(("report".into(), report.display().to_string()));
+    for (c, page) in compared.iter().zip(pages) {
+        let name = if one {
             "html report".to_owned()
         } else {
-            format!("html {}", variant.name)
+            format!("html {}", c.variant.name)
         };
-        saved.push((name, path.display().to_string()));
+        saved.push((name, page.display().to_string()));
     }
-    saved.push(("received files".into(), args.out.display().to_string()));
-    out!("{}", text::saved(&saved, width));
-    Ok(())
+    saved.push(("received files".into(), received.display().to_string()));
+    saved
 }
 
 /// The ways of opening connections to compare: `--variants`, else the one the TLS and Fast Open
@@ -251,6 +292,28 @@ struct Setup<'a> {
 }
 
 impl Setup<'_> {
+    /// Runs each variant in turn; with more than one, each in a folder of its own in `run_dir`.
+    fn run_variants(&self, variants: &[Variant], run_dir: &Path) -> anyhow::Result<Vec<Compared>> {
+        let mut compared = Vec::with_capacity(variants.len());
+        for variant in variants {
+            let dir = if variants.len() == 1 {
+                run_dir.to_path_buf()
+            } else {
+                let dir = run_dir.join(&variant.name);
+                crate::created::create_dir(&dir)
+                    .with_context(|| format!("cannot create {}", dir.display()))?;
+                dir
+            };
+            let comparison = self.run(variant, &dir)?;
+            compared.push(Compared {
+                variant: variant.clone(),
+                comparison,
+                dir,
+            });
+        }
+        Ok(compared)
+    }
+
     /// Runs every mode, round after round, with connections opened as `variant` says, its
     /// server started for it and stopped after; the captures go to `dir`.
     fn run(&self, variant: &Variant, dir: &Path) -> anyhow::Result<Comparison> {
