@@ -198,38 +198,32 @@ fn save_report(
     Ok(report_path)
 }
 
-/// What was saved where, by label: the captures, report.json, the pages, the received files.
-fn saved_list(
-    compared: &[Compared],
-    report: &Path,
-    pages: &[PathBuf],
-    received: &Path,
-) -> Vec<(String, String)> {
+/// What was saved where: each capture and page by variant, report.json, the received files.
+fn saved_list<'a>(
+    compared: &'a [Compared],
+    report: &'a Path,
+    pages: &'a [PathBuf],
+    received: &'a Path,
+) -> text::Saved<'a> {
     let one = compared.len() == 1;
-    let mut saved = Vec::new();
-    for c in compared {
-        for m in &c.comparison.modes {
-            if let Some(capture) = &m.capture {
-                let name = if one {
-                    m.mode.name().to_owned()
-                } else {
-                    format!("{} {}", c.variant.name, m.mode.name())
-                };
-                saved.push((name, capture.path.display().to_string()));
-            }
-        }
+    let variant = |c: &'a Compared| (!one).then_some(c.variant.name.as_str());
+    text::Saved {
+        captures: compared
+            .iter()
+            .flat_map(|c| {
+                c.comparison.modes.iter().filter_map(move |m| {
+                    Some((variant(c), m.mode, m.capture.as_ref()?.path.as_path()))
+                })
+            })
+            .collect(),
+        report,
+        pages: compared
+            .iter()
+            .zip(pages)
+            .map(|(c, page)| (variant(c), page.as_path()))
+            .collect(),
+        received,
     }
-    saved.push(("report".into(), report.display().to_string()));
-    for (c, page) in compared.iter().zip(pages) {
-        let name = if one {
-            "html report".to_owned()
-        } else {
-            format!("html {}", c.variant.name)
-        };
-        saved.push((name, page.display().to_string()));
-    }
-    saved.push(("received files".into(), received.display().to_string()));
-    saved
 }
 
 /// The ways of opening connections to compare: `--variants`, else the one the TLS and Fast Open
