@@ -12,7 +12,7 @@ use crate::analysis::pattern::RequestPattern;
 use crate::analysis::phases::{ConnectionTimeline, PhaseAccumulator};
 use crate::capture::CaptureError;
 use crate::cli::AnalyzeArgs;
-use crate::report::{csv as csv_rows, html, json, tables, text};
+use crate::report::{csv as csv_rows, html, json, text};
 use crate::track::reader::CaptureReader;
 use crate::track::tls::TlsTotals;
 use crate::track::trace::{TraceRequest, trace_connections};
@@ -160,67 +160,22 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
         }
         Output::Csv(mut w) => w.flush()?,
         Output::Tables { rows, .. } => {
-            let width = crate::report::width::output_width();
-            let fit = |t| crate::report::width::fit_in_parts_text(t, width, 1);
-            let wrap = |s: String| crate::report::width::wrap(&s, width);
-            writeln!(
+            let connections: Vec<Connection> = rows.into_values().collect();
+            let report = text::CaptureReport {
+                path: &args.file,
+                counts: &counts,
+                totals: &totals,
+                hidden: (totals.connections as usize).saturating_sub(connections.len()),
+                connections: &connections,
+                phases: &phases.finish(),
+                tls: &tls,
+                pattern: &description,
+            };
+            write!(
                 stdout,
-                "{}\n",
-                wrap(format!(
-                    "{}: {} packets ({} TCP, {} other, {} fragments, {} truncated)",
-                    args.file.display(),
-                    counts.frames,
-                    totals.counts.packets,
-                    counts.not_tcp,
-                    counts.fragments,
-                    counts.truncated
-                ))
+                "{}",
+                text::capture(&report, crate::report::width::output_width())
             )?;
-            writeln!(stdout, "Packets\n{}\n", fit(tables::totals_table(&totals)))?;
-            let rows: Vec<Connection> = rows.into_values().collect();
-            let hidden = (totals.connections as usize).saturating_sub(rows.len());
-            let server = tables::one_server(&rows);
-            let heading = server.map_or_else(
-                || "Connections".to_string(),
-                |s| format!("Connections to {s}"),
-            );
-            // A row is named by its number and its addresses, repeated in each part.
-            let labels = if server.is_some() { 2 } else { 3 };
-            writeln!(
-                stdout,
-                "{heading}\n{}\n",
-                crate::report::width::fit_in_parts_text(
-                    tables::connection_table(&rows, hidden),
-                    width,
-                    labels
-                )
-            )?;
-            writeln!(
-                stdout,
-                "Phases (connections in order of their first packet)\n{}\n",
-                fit(tables::phase_summary_table(&phases.finish()))
-            )?;
-            if tls.connections > 0 {
-                let shown = rows.iter().filter(|c| c.tls().is_some()).count();
-                writeln!(
-                    stdout,
-                    "{}\n{}",
-                    wrap(text::TLS_HEADING.to_string()),
-                    crate::report::width::fit_in_parts_text(tables::tls_table(&rows), width, 1)
-                )?;
-                let hidden = (tls.connections as usize).saturating_sub(shown);
-                if let Some(line) = text::tls_hidden(hidden) {
-                    writeln!(stdout, "{line}")?;
-                }
-                writeln!(stdout, "{}\n", fit(tables::tls_totals_table(&tls)))?;
-                if tls.incomplete > 0 {
-                    writeln!(stdout, "{}\n", wrap(text::TLS_READ_NOTE.to_string()))?;
-                }
-                if let Some(note) = text::tls_note(&tls) {
-                    writeln!(stdout, "{}\n", wrap(note))?;
-                }
-            }
-            writeln!(stdout, "{}", wrap(description))?;
         }
     }
     stdout.flush()?;

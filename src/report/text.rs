@@ -13,7 +13,10 @@ use crate::analysis::comparison::{Comparison, FastOpen, ResponseStats, TlsSessio
 use crate::analysis::model::{Effect, ModelGap};
 use crate::analysis::pattern::Pattern;
 use crate::analysis::phases::PhaseSource;
+use crate::analysis::phases::Phases;
+use crate::track::reader::FrameCounts;
 use crate::track::tls::{ProtocolVersion, Resumption, TlsTotals};
+use crate::track::{Connection, Totals};
 use crate::transfer::client::Mode;
 use crate::transfer::tls::TlsVersion;
 
@@ -671,6 +674,91 @@ pub fn pattern(pattern: Pattern) -> String {
             connections: n,
         } => format!("{} over {}", requests(r), connections(n)),
     }
+}
+
+/// What `analyze` read in a capture, for its tables.
+pub struct CaptureReport<'a> {
+    /// The capture file.
+    pub path: &'a Path,
+    /// Its frames by kind.
+    pub counts: &'a FrameCounts,
+    /// Every connection's counts added up.
+    pub totals: &'a Totals,
+    /// The connections shown, in stream order.
+    pub connections: &'a [Connection],
+    /// Connections not shown.
+    pub hidden: usize,
+    /// The capture's phases.
+    pub phases: &'a Phases,
+    /// Its TLS handshakes added up.
+    pub tls: &'a TlsTotals,
+    /// The request pattern, in words.
+    pub pattern: &'a str,
+}
+
+/// `analyze`'s report of a capture: its frames, the packet counts, the connections, the phases,
+/// the TLS handshakes where there are any, and the request pattern, fitted to `width`.
+pub fn capture(r: &CaptureReport<'_>, width: Option<u16>) -> String {
+    let fit = |t| fit_in_parts_text(t, width, 1);
+    let wrap = |s: &str| crate::report::width::wrap(s, width);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{}\n",
+        wrap(&format!(
+            "{}: {} packets ({} TCP, {} other, {} fragments, {} truncated)",
+            r.path.display(),
+            r.counts.frames,
+            r.totals.counts.packets,
+            r.counts.not_tcp,
+            r.counts.fragments,
+            r.counts.truncated
+        ))
+    );
+    let _ = writeln!(out, "Packets\n{}\n", fit(tables::totals_table(r.totals)));
+    let server = tables::one_server(r.connections);
+    let heading = server.map_or_else(
+        || "Connections".to_string(),
+        |s| format!("Connections to {s}"),
+    );
+    // A row is named by its number and its addresses, repeated in each part.
+    let labels = if server.is_some() { 2 } else { 3 };
+    let _ = writeln!(
+        out,
+        "{heading}\n{}\n",
+        fit_in_parts_text(
+            tables::connection_table(r.connections, r.hidden),
+            width,
+            labels
+        )
+    );
+    let _ = writeln!(
+        out,
+        "Phases (connections in order of their first packet)\n{}\n",
+        fit(tables::phase_summary_table(r.phases))
+    );
+    if r.tls.connections > 0 {
+        let shown = r.connections.iter().filter(|c| c.tls().is_some()).count();
+        let _ = writeln!(
+            out,
+            "{}\n{}",
+            wrap(TLS_HEADING),
+            fit(tables::tls_table(r.connections))
+        );
+        let hidden = (r.tls.connections as usize).saturating_sub(shown);
+        if let Some(line) = tls_hidden(hidden) {
+            let _ = writeln!(out, "{line}");
+        }
+        let _ = writeln!(out, "{}\n", fit(tables::tls_totals_table(r.tls)));
+        if r.tls.incomplete > 0 {
+            let _ = writeln!(out, "{}\n", wrap(TLS_READ_NOTE));
+        }
+        if let Some(note) = tls_note(r.tls) {
+            let _ = writeln!(out, "{}\n", wrap(&note));
+        }
+    }
+    let _ = writeln!(out, "{}", wrap(r.pattern));
+    out
 }
 
 /// A TLS version as people write it ("TLS 1.3"); unknown values in hex.
