@@ -4,10 +4,9 @@ use std::net::ToSocketAddrs;
 
 use anyhow::{Context, bail};
 
-use crate::analysis::comparison::TlsSessions;
 use crate::cli::FetchArgs;
-use crate::commands::output::outln;
-use crate::report::units::duration;
+use crate::commands::output::{out, outln};
+use crate::report::text;
 use crate::transfer::TransferError;
 use crate::transfer::client::{FetchLimits, FetchPlan, Mode, fetch};
 use crate::transfer::events::EventLog;
@@ -105,48 +104,12 @@ fn fetch_urls(args: &FetchArgs) -> anyhow::Result<()> {
             outln!("{}", super::event_line(run.start, &e));
         }
     }
-    let width = crate::report::width::output_width();
-    let name_width = run
-        .files
-        .iter()
-        .map(|f| f.name.chars().count())
-        .max()
-        .unwrap_or(0);
-    for f in &run.files {
-        let line = format!(
-            "{:<name_width$} {:>12} bytes {:>9}  sha256 ",
-            f.name,
-            f.bytes,
-            duration(f.seconds),
-        );
-        outln!("{line}{}", fit_hash(&f.sha256, width, line.chars().count()));
-    }
-    let summary = format!(
-        "{}: {} over {} in {}, saved in {}",
-        args.mode.name(),
-        crate::words::counted(run.files.len(), "file", "files"),
-        crate::words::counted(run.connections.len(), "connection", "connections"),
-        duration(run.total_s()),
-        args.out.join(args.mode.name()).display()
+    let saved_in = args.out.join(args.mode.name());
+    out!(
+        "{}",
+        text::fetched(&run, &saved_in, crate::report::width::output_width())
     );
-    outln!("{}", crate::report::width::wrap(&summary, width));
-    if let Some(tls) = TlsSessions::of(run.connections.iter()) {
-        outln!("{}", crate::report::text::tls_line(&tls));
-    }
     Ok(())
-}
-
-/// Fewer hex digits of a hash than it has, where the line's `used` columns leave fewer than all
-/// of them: its first ones and "…", never under 12 (the full hash with no width to fit, as when
-/// piped).
-fn fit_hash(hash: &str, width: Option<u16>, used: usize) -> String {
-    const SHORTEST: usize = 12;
-    let room = width.map_or(usize::MAX, |w| usize::from(w).saturating_sub(used));
-    if hash.len() <= room {
-        return hash.to_string();
-    }
-    let digits = room.saturating_sub(1).max(SHORTEST).min(hash.len());
-    format!("{}…", &hash[..digits])
 }
 
 /// A failed fetch as one line: the mode, then the transfer's own words, which name the server
@@ -156,19 +119,4 @@ fn fetch_failed(mode: Mode, error: TransferError) -> anyhow::Error {
         return anyhow::Error::new(error);
     }
     anyhow::Error::new(error).context(format!("{} fetch failed", mode.name()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_hash_is_cut_to_the_room_its_line_leaves() {
-        let hash = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
-        assert_eq!(fit_hash(hash, None, 60), hash);
-        assert_eq!(fit_hash(hash, Some(200), 60), hash);
-        assert_eq!(fit_hash(hash, Some(80), 60), "9f86d081884c7d659a2…");
-        assert_eq!(fit_hash(hash, Some(80), 60).chars().count(), 20);
-        assert_eq!(fit_hash(hash, Some(60), 60), "9f86d081884c…");
-    }
 }
