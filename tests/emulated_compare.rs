@@ -406,3 +406,59 @@ fn fast_open_requests_ride_on_the_syn_as_root() {
         }
     }
 }
+
+#[test]
+fn the_models_segment_size_is_the_handshakes_with_tls_too_as_root() {
+    let test = "the_models_segment_size_is_the_handshakes_with_tls_too_as_root";
+    if !common::require_root(test) || !common::have_tshark(test) {
+        return;
+    }
+    let _one = common::one_link();
+    let dir = tempfile::tempdir().unwrap();
+    let report = compare(
+        dir.path(),
+        &[
+            "--rtt",
+            "10ms",
+            "--rounds",
+            "1",
+            "--tls",
+            "1.3",
+            "--modes",
+            "non-persistent,persistent",
+        ],
+    );
+    // On the wire: the smaller of the two MSS options, less the 12 bytes of the timestamps
+    // option every segment carries when both SYNs offered it.
+    let pcap = PathBuf::from(report["captures"]["persistent"].as_str().unwrap());
+    let out = std::process::Command::new("tshark")
+        .arg("-r")
+        .arg(&pcap)
+        .args(["-Y", "tcp.flags.syn==1"])
+        .args([
+            "-T",
+            "fields",
+            "-e",
+            "tcp.options.mss_val",
+            "-e",
+            "tcp.options.timestamp.tsval",
+        ])
+        .output()
+        .unwrap();
+    let syns: Vec<(u64, bool)> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            let (mss, tsval) = l.split_once('\t').unwrap();
+            (mss.trim().parse().unwrap(), !tsval.trim().is_empty())
+        })
+        .collect();
+    assert_eq!(syns.len(), 2, "SYN and SYN-ACK: {syns:?}");
+    let timestamps = if syns.iter().all(|s| s.1) { 12 } else { 0 };
+    let wire = syns.iter().map(|s| s.0).min().unwrap() - timestamps;
+    assert_eq!(
+        report["model"]["path"]["mss"].as_u64(),
+        Some(wire),
+        "{}",
+        report["model"]["path"]
+    );
+}

@@ -664,9 +664,9 @@ impl Comparison {
 
     /// The path the model assumes: the configured RTT when emulated with one, else the median
     /// handshake measured (capture, or the client's connect time); the sender's initial window as
-    /// sent (capture) where that is below its congestion window, else the congestion window and
-    /// the MSS from the server's TCP_INFO, else the kernel's probe, else 10 segments of 1448
-    /// bytes.
+    /// sent (capture) where that is below its congestion window, else the congestion window of a
+    /// connection's first response (the server's TCP_INFO), else the kernel's probe, else 10
+    /// segments; the MSS from the server's TCP_INFO, else 1448 bytes.
     pub fn path_model(&self) -> PathModel {
         let measured = self.measured_rtt_s();
         let first_sample = self
@@ -679,7 +679,14 @@ impl Comparison {
             .map(|t| t.cwnd)
             .or(self.kernel.as_ref().and_then(|k| k.initial_cwnd))
             .unwrap_or(10);
-        let mss = first_sample.map_or(1448, |t| t.mss);
+        // Any response shows the MSS, also one whose connection has sent before (a TLS
+        // handshake's flight): the MSS does not grow as the window does.
+        let mss = self
+            .modes
+            .iter()
+            .flat_map(|m| &m.samples)
+            .find_map(|s| s.at_start)
+            .map_or(1448, |t| t.mss);
         PathModel {
             rtt_s: self.configured_rtt_s().unwrap_or(measured),
             initial_window: self

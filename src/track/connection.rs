@@ -473,9 +473,18 @@ impl Connection {
                     // at most one alert record carries no request (an HTTP request is longer
                     // than the two bytes an alert holds).
                     let alert = tls.is_some() && seg.payload_len <= MAX_ALERT_SEGMENT;
+                    // A segment that ends the client's handshake (its Finished, after early
+                    // data its EndOfEarlyData) carries no request unless it also carries the
+                    // client's first data.
                     let request = match tls {
                         None => true,
-                        Some(h) => h.client_first_data.is_some() && !alert,
+                        Some(h) => {
+                            let first_data = h.client_first_data == Some(seg.ts);
+                            let after_finished = h.client_finished.is_none_or(|f| f < seg.ts);
+                            h.client_first_data.is_some()
+                                && !alert
+                                && (first_data || after_finished)
+                        }
                     };
                     // Only after the client's Finished: before it, a short record ends the
                     // client's early data (EndOfEarlyData).

@@ -652,6 +652,19 @@ impl ResponseRecorder<'_> {
     /// Takes the last response's closing sample once everything sent has been acknowledged;
     /// at once when the peer has already sent more (a pipelined request must not wait).
     fn settle(&self, stream: &TcpStream, more_waiting: bool) {
+        self.sample_when_acked(stream, more_waiting, true);
+    }
+
+    /// [`Self::settle`] for a connection the server has closed: no request can follow, so what
+    /// the peer sends meanwhile (with TLS, the end of its handshake after early data, or its
+    /// close_notify) does not cut the wait short.
+    fn settle_closed(&self, stream: &TcpStream) {
+        self.sample_when_acked(stream, false, false);
+    }
+
+    /// The wait of [`Self::settle`]; `requests_may_follow` makes bytes arriving meanwhile end
+    /// it, as a request waiting behind the sample would.
+    fn sample_when_acked(&self, stream: &TcpStream, more_waiting: bool, requests_may_follow: bool) {
         let Some(mut sample) = self.unsettled.take() else {
             return;
         };
@@ -660,7 +673,7 @@ impl ResponseRecorder<'_> {
         while let Some(now) = info
             && !now.all_acked()
             && !more_waiting
-            && !has_unread_bytes(stream)
+            && !(requests_may_follow && has_unread_bytes(stream))
             && Instant::now() < deadline
         {
             thread::sleep(ACK_POLL);
@@ -1437,7 +1450,7 @@ fn finish(
             events.now(EventKind::FinSent);
             if conn.get_ref().tcp().shutdown(Shutdown::Write).is_ok() {
                 // After the FIN is out, so waiting for the ACK never holds the FIN back.
-                recorder.settle(conn.get_ref().tcp(), false);
+                recorder.settle_closed(conn.get_ref().tcp());
                 if let Some(lingerer) = lingerer {
                     return lingerer.adopt(conn.into_inner().into_tcp());
                 }

@@ -27,6 +27,11 @@ use super::record::{
 use crate::timeline::Ts;
 use crate::track::connection::Side;
 
+/// The shortest encrypted record a TLS 1.3 Finished makes: the message's 4-byte header, a
+/// SHA-256 verify_data (32), the inner content type (1) and a 16-byte AEAD tag. EndOfEarlyData
+/// (no body: 4 + 1 + 16) and an alert (2 + 1 + 16) are shorter.
+const SHORTEST_TLS13_FINISHED_RECORD: usize = 4 + 32 + 1 + 16;
+
 /// A TLS version as the wire spells it, RFC 8446's `ProtocolVersion` (0x0303 is TLS 1.2, 0x0304
 /// TLS 1.3): any value a capture may hold, unlike the versions synack itself speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -268,7 +273,11 @@ impl HandshakeWatch {
     /// Takes one event `side` sent at `ts`; answers a record header with whether to read its body.
     pub(super) fn event(&mut self, side: Side, ts: Ts, event: Event<'_>) -> Body {
         match event {
-            Event::Record { content_type, .. } => self.record(side, ts, content_type),
+            Event::Record {
+                content_type,
+                length,
+                ..
+            } => self.record(side, ts, content_type, length),
             Event::HandshakeStart { msg_type } => {
                 if msg_type == CLIENT_HELLO && side == Side::Client {
                     // Timed from its header: the snap length may cut off the rest.
@@ -283,7 +292,7 @@ impl HandshakeWatch {
         }
     }
 
-    fn record(&mut self, side: Side, ts: Ts, content_type: u8) -> Body {
+    fn record(&mut self, side: Side, ts: Ts, content_type: u8, length: usize) -> Body {
         self.summary.records.add(content_type);
         let tls13 = self.is_tls13();
         let s = &mut self.summary;
@@ -311,7 +320,13 @@ impl HandshakeWatch {
                     s.early_data_records += 1;
                     s.client_first_data.get_or_insert(ts);
                 } else if tls13 && s.client_finished.is_none() {
-                    s.client_finished = Some(ts);
+                    // After early data the server accepted, EndOfEarlyData comes first: a record
+                    // shorter than any Finished.
+                    let end_of_early_data =
+                        s.early_data_records > 0 && length < SHORTEST_TLS13_FINISHED_RECORD;
+                    if !end_of_early_data {
+                        s.client_finished = Some(ts);
+                    }
                 } else {
                     s.client_first_data.get_or_insert(ts);
                 }

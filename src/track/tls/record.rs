@@ -37,6 +37,8 @@ pub(super) enum Event<'a> {
         content_type: u8,
         /// The record's legacy version field.
         version: u16,
+        /// The length of its body (encrypted: plaintext, padding, content type and tag).
+        length: usize,
     },
     /// The header of a handshake message in a plaintext handshake record (its body may follow in
     /// later pieces, or be cut off).
@@ -121,6 +123,7 @@ impl RecordReader {
             let body = on(Event::Record {
                 content_type,
                 version: u16::from_be_bytes([major, minor]),
+                length,
             });
             self.read_messages =
                 content_type == HANDSHAKE && body == Body::Messages && !self.resynced;

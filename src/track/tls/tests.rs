@@ -460,7 +460,7 @@ fn tls13_early_data_answered_before_the_clients_finished() {
         ]
         .concat()) // segment 4
         .c(&record(APPLICATION_DATA, &[0xf1; 21])) // EndOfEarlyData (segment 5)
-        .c(&record(APPLICATION_DATA, &[0xf2; 53])); // Finished
+        .c(&record(APPLICATION_DATA, &[0xf2; 53])); // Finished (segment 6)
     let h = c.tls();
     assert_eq!(h.early_data_records, 1);
     assert_eq!(h.client_first_data, Some(c.ts(3)));
@@ -469,7 +469,33 @@ fn tls13_early_data_answered_before_the_clients_finished() {
         Some(c.ts(4)),
         "the answer left with the server's flight"
     );
-    assert_eq!(h.client_finished, Some(c.ts(5)));
+    // EndOfEarlyData, shorter than any Finished, is not taken for it.
+    assert_eq!(h.client_finished, Some(c.ts(6)));
+    // The records that end the client's handshake after its early data are no second request.
+    let conn = c.track();
+    assert_eq!(conn.exchanges.len(), 1, "{:?}", conn.exchanges);
+    assert_eq!(conn.exchanges[0].request, c.ts(3));
+}
+
+#[test]
+fn tls13_requests_after_early_data_are_requests() {
+    let mut c = Conversation::new();
+    c.c(&ch_record(&[1; 32], &[43, 42, 41]))
+        .c(&record(APPLICATION_DATA, &[0xea; 120])) // 0-RTT request (segment 3)
+        .s(&[
+            sh_record(&[1; 32], true, true, false),
+            record(CHANGE_CIPHER_SPEC, &[1]),
+            record(APPLICATION_DATA, &[0xe1; 60]),
+            record(APPLICATION_DATA, &[0xd1; 300]), // the answer
+        ]
+        .concat())
+        .c(&record(APPLICATION_DATA, &[0xf1; 21])) // EndOfEarlyData
+        .c(&record(APPLICATION_DATA, &[0xf2; 53])) // Finished
+        .c(&record(APPLICATION_DATA, &[0xab; 120])) // a second request (segment 7)
+        .s(&record(APPLICATION_DATA, &[0xd2; 300]));
+    let conn = c.track();
+    let requests: Vec<_> = conn.exchanges.iter().map(|x| x.request).collect();
+    assert_eq!(requests, [c.ts(3), c.ts(7)]);
 }
 
 #[test]
