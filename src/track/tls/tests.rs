@@ -447,20 +447,27 @@ fn tls13_retry_resumption_and_early_data() {
     assert_eq!(h.server_first_data, Some(c.ts(9)));
 }
 
-#[test]
-fn tls13_early_data_answered_before_the_clients_finished() {
+/// A resumed TLS 1.3 connection whose 0-RTT request (segment 3) the server answers with its
+/// flight (segment 4), before the client's EndOfEarlyData (segment 5) and Finished (segment 6).
+fn early_data_answered() -> Conversation {
     let mut c = Conversation::new();
     c.c(&ch_record(&[1; 32], &[43, 42, 41]))
-        .c(&record(APPLICATION_DATA, &[0xea; 120])) // 0-RTT request (segment 3)
+        .c(&record(APPLICATION_DATA, &[0xea; 120]))
         .s(&[
             sh_record(&[1; 32], true, true, false),
             record(CHANGE_CIPHER_SPEC, &[1]),
             record(APPLICATION_DATA, &[0xe1; 60]), // EncryptedExtensions, Finished
             record(APPLICATION_DATA, &[0xd1; 300]), // the answer, 0.5-RTT data
         ]
-        .concat()) // segment 4
-        .c(&record(APPLICATION_DATA, &[0xf1; 21])) // EndOfEarlyData (segment 5)
-        .c(&record(APPLICATION_DATA, &[0xf2; 53])); // Finished (segment 6)
+        .concat())
+        .c(&record(APPLICATION_DATA, &[0xf1; 21]))
+        .c(&record(APPLICATION_DATA, &[0xf2; 53]));
+    c
+}
+
+#[test]
+fn tls13_early_data_answered_before_the_clients_finished() {
+    let c = early_data_answered();
     let h = c.tls();
     assert_eq!(h.early_data_records, 1);
     assert_eq!(h.client_first_data, Some(c.ts(3)));
@@ -479,19 +486,8 @@ fn tls13_early_data_answered_before_the_clients_finished() {
 
 #[test]
 fn tls13_requests_after_early_data_are_requests() {
-    let mut c = Conversation::new();
-    c.c(&ch_record(&[1; 32], &[43, 42, 41]))
-        .c(&record(APPLICATION_DATA, &[0xea; 120])) // 0-RTT request (segment 3)
-        .s(&[
-            sh_record(&[1; 32], true, true, false),
-            record(CHANGE_CIPHER_SPEC, &[1]),
-            record(APPLICATION_DATA, &[0xe1; 60]),
-            record(APPLICATION_DATA, &[0xd1; 300]), // the answer
-        ]
-        .concat())
-        .c(&record(APPLICATION_DATA, &[0xf1; 21])) // EndOfEarlyData
-        .c(&record(APPLICATION_DATA, &[0xf2; 53])) // Finished
-        .c(&record(APPLICATION_DATA, &[0xab; 120])) // a second request (segment 7)
+    let mut c = early_data_answered();
+    c.c(&record(APPLICATION_DATA, &[0xab; 120])) // a second request (segment 7)
         .s(&record(APPLICATION_DATA, &[0xd2; 300]));
     let conn = c.track();
     let requests: Vec<_> = conn.exchanges.iter().map(|x| x.request).collect();
