@@ -307,3 +307,52 @@ fn a_negative_duration_is_an_invalid_value_not_an_unknown_option() {
         );
     }
 }
+
+#[test]
+fn serve_tfo_warns_when_the_host_takes_no_data_on_a_syn() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("stderr");
+    let port = common::free_port();
+    let child = Command::new(assert_cmd::cargo::cargo_bin("synack"))
+        .args([
+            "serve",
+            "--tfo",
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+            "--root",
+        ])
+        .arg(dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let served = common::Stopped(child);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < deadline, "serve did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(served);
+    let stderr = std::fs::read_to_string(&log).unwrap();
+    // The host's setting, read here: bit 2 lets a server take data on a SYN.
+    let setting: u32 = std::fs::read_to_string("/proc/sys/net/ipv4/tcp_fastopen")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    if setting & 2 == 0 {
+        assert_eq!(
+            stderr.lines().next(),
+            Some(
+                format!(
+                    "synack: warning: --tfo needs net.ipv4.tcp_fastopen=3 (it is {setting}), so the \
+                     server takes no data on a SYN: `sudo sysctl -w net.ipv4.tcp_fastopen=3`"
+                )
+                .as_str()
+            ),
+            "{stderr}"
+        );
+    } else {
+        assert!(!stderr.contains("tcp_fastopen"), "{stderr}");
+    }
+}

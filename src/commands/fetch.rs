@@ -81,6 +81,12 @@ fn fetch_urls(args: &FetchArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot resolve {host}"))?
         .next()
         .with_context(|| format!("{host} has no address"))?;
+    if args.tfo {
+        super::warn_unless_fastopen(
+            crate::transfer::fastopen::CLIENT,
+            "the client sends no request on a SYN",
+        );
+    }
     let plan = FetchPlan {
         addr,
         host: host_header,

@@ -69,3 +69,19 @@ pub fn event_line(origin: Ts, e: &Event) -> String {
         e.peer.to_string(),
     )
 }
+
+/// Warns, in one line, when `--tfo` cannot work here: the host's net.ipv4.tcp_fastopen lacks the
+/// `bit` this side needs, so `consequence` ("the server takes no data on a SYN").
+pub(crate) fn warn_unless_fastopen(bit: u32, consequence: &str) {
+    use crate::transfer::fastopen::{CLIENT_AND_SERVER, setting};
+    match setting() {
+        Ok(now) if now & bit == bit => {}
+        Ok(now) => eprintln!(
+            "synack: warning: --tfo needs net.ipv4.tcp_fastopen={CLIENT_AND_SERVER} (it is {now}), \
+             so {consequence}: `sudo sysctl -w net.ipv4.tcp_fastopen={CLIENT_AND_SERVER}`"
+        ),
+        Err(error) => eprintln!(
+            "synack: warning: cannot read net.ipv4.tcp_fastopen ({error}), so --tfo may do nothing"
+        ),
+    }
+}

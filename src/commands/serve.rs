@@ -21,6 +21,12 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
         "cannot serve {}: not a folder",
         root.display()
     );
+    if args.tfo {
+        super::warn_unless_fastopen(
+            crate::transfer::fastopen::SERVER,
+            "the server takes no data on a SYN",
+        );
+    }
     let tls = server_tls(args)?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     let config = ServerConfig {

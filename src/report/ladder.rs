@@ -62,6 +62,9 @@ pub fn ladder(conn: &Connection, trace: &ConnectionTrace, width: Option<u16>) ->
         .iter()
         .flat_map(|x| 1..=x.rounds.len())
         .collect();
+    // The segments that start a request; other client data (a TLS handshake's records, a
+    // request's later segments) is data.
+    let requests: Vec<Ts> = conn.exchanges.iter().map(|x| x.request).collect();
     let items = fold(&trace.packets, &rounds);
     let origin = trace.packets.first().map_or(Ts(0), |p| p.ts);
     let mut out = String::new();
@@ -81,7 +84,7 @@ pub fn ladder(conn: &Connection, trace: &ConnectionTrace, width: Option<u16>) ->
         half2 = lane - lane / 2 + 1
     );
     for item in &items {
-        let (from, label) = describe(item, &numbers);
+        let (from, label) = describe(item, &numbers, &requests);
         let _ = writeln!(
             out,
             "{:>w$.3} {}",
@@ -172,9 +175,9 @@ fn fold(packets: &[TracedPacket], rounds: &[(Ts, Ts)]) -> Vec<Item> {
 }
 
 /// Who sent the line, and what it says.
-fn describe(item: &Item, numbers: &[usize]) -> (Side, String) {
+fn describe(item: &Item, numbers: &[usize], requests: &[Ts]) -> (Side, String) {
     match item {
-        Item::Packet(p) => (p.from, packet_label(p)),
+        Item::Packet(p) => (p.from, packet_label(p, requests.contains(&p.ts))),
         Item::Round {
             number,
             segments,
@@ -213,7 +216,7 @@ fn describe(item: &Item, numbers: &[usize]) -> (Side, String) {
     }
 }
 
-fn packet_label(p: &TracedPacket) -> String {
+fn packet_label(p: &TracedPacket, starts_request: bool) -> String {
     let f = p.flags;
     let mut names = Vec::new();
     if f.syn {
@@ -230,7 +233,7 @@ fn packet_label(p: &TracedPacket) -> String {
         names.push("ACK");
     }
     if p.len > 0 {
-        let what = if p.from == Side::Client {
+        let what = if p.from == Side::Client && starts_request {
             "request"
         } else {
             "data"
@@ -260,5 +263,35 @@ fn arrow(from: Side, label: &str, lane: usize) -> String {
     match from {
         Side::Client => format!("│──{text}{}▶│", "─".repeat(dashes.saturating_sub(2))),
         Side::Server => format!("│◀{}{text}──│", "─".repeat(dashes.saturating_sub(2))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::segment::TcpFlags;
+
+    /// A client segment of `len` bytes at `ts` µs.
+    fn client_data(ts: i64, len: u32) -> TracedPacket {
+        TracedPacket {
+            ts: Ts(ts * 1000),
+            from: Side::Client,
+            flags: TcpFlags {
+                ack: true,
+                psh: true,
+                ..TcpFlags::default()
+            },
+            seq: 1,
+            ack: 1,
+            len,
+            resent: false,
+        }
+    }
+
+    #[test]
+    fn only_a_segment_that_starts_a_request_is_called_one() {
+        // A TLS ClientHello, then the request it protects.
+        assert!(packet_label(&client_data(10, 309), false).starts_with("data 309 B"));
+        assert!(packet_label(&client_data(20, 126), true).starts_with("request 126 B"));
     }
 }

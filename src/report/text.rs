@@ -9,7 +9,7 @@ use super::tables::VariantsLayout;
 use super::units::{self, TimeUnit, count, duration};
 use super::width::{fit, fit_in_parts_text, natural_width, wrap_prose};
 use crate::analysis::attribution::{Attribution, Row};
-use crate::analysis::comparison::{Comparison, FastOpen, ResponseStats, TlsSessions};
+use crate::analysis::comparison::{Comparison, FastOpen, ResponseStats, TlsSessions, TlsSettings};
 use crate::analysis::model::{Effect, ModelGap};
 use crate::analysis::pattern::Pattern;
 use crate::analysis::phases::PhaseSource;
@@ -325,18 +325,30 @@ pub fn variants(compared: &[(&str, &Comparison)], width: Option<u16>) -> String 
     out
 }
 
+/// The TLS a comparison asked for, in a few words: "TLS 1.3, resumed, early data".
+pub fn tls_settings(tls: &TlsSettings) -> String {
+    let mut words = vec![tls.version.name().to_string()];
+    if tls.resume {
+        words.push("resumed after each run's first connection".into());
+    }
+    if tls.early_data {
+        words.push("requests as 0-RTT early data".into());
+    }
+    words.join(", ")
+}
+
 /// A mode's TLS sessions in one sentence (the client's own count).
 pub fn tls_line(t: &TlsSessions) -> String {
+    use crate::words::counted;
     let mut line = format!(
-        "{}: {} connections, {} full handshake{} and {} resumed",
+        "{}: {}, {} and {} resumed",
         t.version.map_or("TLS", TlsVersion::name),
-        t.connections,
-        t.connections - t.resumed,
-        if t.connections - t.resumed == 1 {
-            ""
-        } else {
-            "s"
-        },
+        counted(t.connections, "connection", "connections"),
+        counted(
+            t.connections - t.resumed,
+            "full handshake",
+            "full handshakes"
+        ),
         t.resumed
     );
     if t.hello_retry > 0 {
@@ -345,9 +357,10 @@ pub fn tls_line(t: &TlsSessions) -> String {
     if t.early_data_sent > 0 {
         let _ = write!(
             line,
-            "; {} requests sent as 0-RTT early data, {} accepted (early data can be replayed by \
-             anyone who captured it, so servers take it only for requests safe to repeat)",
-            t.early_data_sent, t.early_data_accepted
+            "; {} as 0-RTT early data, {} accepted (early data can be replayed by anyone who \
+             captured it, so servers take it only for requests safe to repeat)",
+            counted(t.early_data_sent, "request sent", "requests sent"),
+            t.early_data_accepted
         );
     }
     line
@@ -887,6 +900,25 @@ pub fn tls_note(totals: &TlsTotals) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_tls_session_is_told_in_the_singular() {
+        let one = TlsSessions {
+            version: Some(TlsVersion::Tls13),
+            connections: 1,
+            resumed: 0,
+            hello_retry: 0,
+            early_data_sent: 1,
+            early_data_accepted: 1,
+        };
+        let line = tls_line(&one);
+        assert!(
+            line.starts_with(
+                "TLS 1.3: 1 connection, 1 full handshake and 0 resumed; 1 request sent as 0-RTT"
+            ),
+            "{line}"
+        );
+    }
 
     #[test]
     fn a_hash_is_cut_to_the_room_its_line_leaves() {

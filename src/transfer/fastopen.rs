@@ -14,6 +14,12 @@ const SETTING: &str = "/proc/sys/net/ipv4/tcp_fastopen";
 /// Both bits: this host may send data on a SYN and accept data on one.
 pub const CLIENT_AND_SERVER: u32 = 3;
 
+/// The bit that lets a client send data on its SYN.
+pub const CLIENT: u32 = 1;
+
+/// The bit that lets a server take data on a SYN.
+pub const SERVER: u32 = 2;
+
 /// Fast Open requests a listener queues before the handshake completes.
 const QUEUE: libc::c_int = 256;
 

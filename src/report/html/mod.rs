@@ -188,6 +188,8 @@ pub fn comparison(cmp: &Comparison, drawn: Option<&DrawnRound>, page_dir: &Path)
             }
             "; median handshake " (duration(cmp.measured_rtt_s()))
             @if let Some(link) = &cmp.link { "; " (link_words(link)) }
+            @if let Some(tls) = &cmp.tls { "; " (text::tls_settings(tls)) }
+            @if cmp.fastopen { "; TCP Fast Open" }
             @if let Some(cc) = cmp.congestion() { "; congestion control " (cc) }
             "."
         }
@@ -231,6 +233,8 @@ pub fn comparison(cmp: &Comparison, drawn: Option<&DrawnRound>, page_dir: &Path)
                 @if let Some(checks) = m.checks() {
                     (tables::render(&format!("Packets, {}", m.mode.name()), &terminal::packet_table(m, &checks)))
                     @if let Some(note) = m.close_note() { p class="note" { (note) } }
+                    @if let Some(f) = m.fast_open().filter(|f| cmp.fastopen || f.with_data > 0) { p class="note" { (text::fast_open_line(&f)) } }
+                    @if let Some(t) = m.tls_sessions() { p class="note" { (text::tls_line(&t)) } }
                 }
             }
             @if cmp.modes.iter().any(|m| m.checks().is_some()) { p class="note" { (text::PACKETS_NOTE) } }
