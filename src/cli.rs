@@ -39,7 +39,8 @@ pub enum Command {
     Compare(Box<CompareArgs>),
     /// Packet, connection and phase tables for a saved capture (pcap or pcapng, `-` for stdin).
     Analyze(AnalyzeArgs),
-    /// Serve a folder over HTTP/1.1 (usable by curl or a browser).
+    /// Serve the files of a folder over HTTP/1.1, each at its own path (no index pages or
+    /// folder listings), to curl, a browser or `synack fetch`.
     Serve(ServeArgs),
     /// Fetch URLs from any HTTP/1.1 server in one mode; prints per-file and total time.
     Fetch(FetchArgs),

@@ -353,7 +353,7 @@ fn network(addr: SocketAddr, after: Duration) -> impl Fn(io::Error) -> TransferE
         if is_timeout(&source) {
             TransferError::Timeout {
                 addr,
-                what: "answer",
+                what: "finish its response",
                 after,
             }
         } else {

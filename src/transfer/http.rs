@@ -344,7 +344,7 @@ pub fn write_request(w: &mut impl Write, host: &str, path: &str, close: bool) ->
     w.write_all(head.as_bytes())
 }
 
-/// Formats a response head; a 405 also gets the `Allow` header it requires.
+/// Formats a response head, dated now; a 405 also gets the `Allow` header it requires.
 pub fn response_head(
     status: u16,
     reason: &str,
@@ -358,9 +358,12 @@ pub fn response_head(
     } else {
         ""
     };
+    // An origin server with a clock sends the time it answered (RFC 9110 §6.6.1).
+    let date = httpdate::HttpDate::from(std::time::SystemTime::now());
     format!(
-        "HTTP/1.1 {status} {reason}\r\nServer: synack/{}\r\nContent-Type: {content_type}\r\n\
-         Content-Length: {content_length}\r\n{allow}Connection: {connection}\r\n\r\n",
+        "HTTP/1.1 {status} {reason}\r\nServer: synack/{}\r\nDate: {date}\r\n\
+         Content-Type: {content_type}\r\nContent-Length: {content_length}\r\n{allow}\
+         Connection: {connection}\r\n\r\n",
         env!("CARGO_PKG_VERSION")
     )
 }

@@ -2009,6 +2009,30 @@ mod tests {
     }
 
     #[test]
+    fn every_answer_is_dated_by_the_clock() {
+        let site = site();
+        let server = start(&site, 4, None);
+        for request in [
+            &b"GET /hello.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"[..],
+            b"GET /missing HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+        ] {
+            let answer = exchange(&server, request);
+            let date = answer
+                .lines()
+                .find_map(|line| line.strip_prefix("Date: "))
+                .unwrap_or_else(|| panic!("no Date: {answer}"));
+            let at = httpdate::parse_http_date(date).expect("an HTTP-date");
+            let now = std::time::SystemTime::now();
+            let off = now.duration_since(at).unwrap_or_else(|e| e.duration());
+            assert!(
+                off < Duration::from_secs(5),
+                "{date} is {off:?} off the clock"
+            );
+        }
+        server.stop();
+    }
+
+    #[test]
     fn head_sends_the_length_but_no_body() {
         let site = site();
         let server = start(&site, 4, None);
