@@ -180,7 +180,7 @@ pub fn comparison(cmp: &Comparison, drawn: Option<&DrawnRound>, page_dir: &Path)
     let body = html! {
         h1 { (title) }
         p class="meta" {
-            (counted(cmp.rounds, "round", "rounds")) ", every mode once per round in a shuffled order (seed " (cmp.seed) ") after one warm-up run each; "
+            (counted(cmp.rounds, "round", "rounds")) ", every mode once per round in a shuffled order (seed " (cmp.seed) "), after one warm-up run each; "
             (counted(cmp.files.len(), "file", "files")) ": "
             @for (i, f) in cmp.files.iter().enumerate() {
                 @if i > 0 { ", " }
