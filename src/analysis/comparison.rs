@@ -105,6 +105,22 @@ pub struct ModeResult {
 }
 
 impl ModeResult {
+    /// Whether, in every run, more than one connection opened and every one began before the
+    /// run's first TLS handshake was done: none could resume a session of that run (false
+    /// without TLS or runs).
+    pub fn opened_before_any_session(&self) -> bool {
+        let before = |r: &RunResult| {
+            let connections = &r.timing.connections;
+            let first_done = connections
+                .iter()
+                .filter_map(|c| c.tls.map(|t| t.done))
+                .min();
+            connections.len() > 1
+                && first_done.is_some_and(|done| connections.iter().all(|c| c.connect_start < done))
+        };
+        !self.runs.is_empty() && self.runs.iter().all(before)
+    }
+
     /// Builds a mode's result from its runs and, when captured, the connections of its capture.
     pub fn new(
         mode: Mode,
@@ -788,6 +804,54 @@ mod tests {
             queue_packets: 1000,
             seed: 1,
         })
+    }
+
+    /// A run of connections opened at `starts` (ms) over TLS, the first handshake done at `done`.
+    fn tls_run(starts: &[i64], done: i64) -> RunTiming {
+        use crate::transfer::client::{ConnectionTiming, TlsTiming};
+        use crate::transfer::tls::TlsSession;
+        let ms = |t: i64| Ts(t * 1_000_000);
+        let addr: std::net::SocketAddr = "127.0.0.1:40000".parse().unwrap();
+        RunTiming {
+            mode: Mode::Parallel,
+            start: ms(0),
+            last_byte: ms(500),
+            end: ms(500),
+            connections: starts
+                .iter()
+                .map(|&start| ConnectionTiming {
+                    local: addr,
+                    peer: addr,
+                    connect_start: ms(start),
+                    connected: ms(start + 20),
+                    requests: Vec::new(),
+                    closed: ms(500),
+                    tls: Some(TlsTiming {
+                        done: ms(done.max(start + 40)),
+                        session: TlsSession {
+                            version: None,
+                            resumed: false,
+                            hello_retry: false,
+                            early_data_sent: 0,
+                            early_data_accepted: false,
+                        },
+                    }),
+                })
+                .collect(),
+            files: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn connections_opened_before_the_first_handshake_was_done_had_no_session_to_resume() {
+        let mode = |runs: Vec<RunTiming>| ModeResult::new(Mode::Parallel, 0, runs, None, None);
+        // Three at once, the first handshake done at 40 ms.
+        assert!(mode(vec![tls_run(&[0, 1, 2], 40)]).opened_before_any_session());
+        // A fourth opened at 60 ms could have resumed.
+        assert!(!mode(vec![tls_run(&[0, 1, 2, 60], 40)]).opened_before_any_session());
+        // One connection a run (persistent) has nothing to resume anyway.
+        assert!(!mode(vec![tls_run(&[0], 40)]).opened_before_any_session());
+        assert!(!mode(Vec::new()).opened_before_any_session());
     }
 
     #[test]

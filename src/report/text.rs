@@ -9,7 +9,9 @@ use super::tables::VariantsLayout;
 use super::units::{self, TimeUnit, count, duration};
 use super::width::{fit, fit_in_parts_text, natural_width, wrap_prose};
 use crate::analysis::attribution::{Attribution, Row};
-use crate::analysis::comparison::{Comparison, FastOpen, ResponseStats, TlsSessions, TlsSettings};
+use crate::analysis::comparison::{
+    Comparison, FastOpen, ModeResult, ResponseStats, TlsSessions, TlsSettings,
+};
 use crate::analysis::model::{Effect, ModelGap};
 use crate::analysis::pattern::Pattern;
 use crate::analysis::phases::PhaseSource;
@@ -325,6 +327,20 @@ pub fn variants(compared: &[(&str, &Comparison)], width: Option<u16>) -> String 
     out
 }
 
+/// A mode's TLS sessions in one line; where resumption was asked for and none happened because
+/// every connection of each run opened before the run's first handshake was done, it says so.
+pub fn mode_tls_line(cmp: &Comparison, m: &ModeResult, t: &TlsSessions) -> String {
+    let mut line = tls_line(t);
+    let resume_asked = cmp.tls.is_some_and(|tls| tls.resume);
+    if resume_asked && t.resumed == 0 && m.opened_before_any_session() {
+        line.push_str(
+            " (every connection of a run opened before its first TLS handshake was done, so \
+             none had a session to resume)",
+        );
+    }
+    line
+}
+
 /// The TLS a comparison asked for, in a few words: "TLS 1.3, resumed, early data".
 pub fn tls_settings(tls: &TlsSettings) -> String {
     let mut words = vec![tls.version.name().to_string()];
@@ -590,7 +606,7 @@ pub fn comparison(cmp: &Comparison, width: Option<u16>, all_files: bool) -> Stri
                 let _ = writeln!(out, "{}", fast_open_line(&f));
             }
             if let Some(t) = m.tls_sessions() {
-                let _ = writeln!(out, "{}", wrap_prose(&tls_line(&t), width));
+                let _ = writeln!(out, "{}", wrap_prose(&mode_tls_line(cmp, m, &t), width));
             }
             out.push('\n');
         }

@@ -234,7 +234,7 @@ pub fn comparison(cmp: &Comparison, drawn: Option<&DrawnRound>, page_dir: &Path)
                     (tables::render(&format!("Packets, {}", m.mode.name()), &terminal::packet_table(m, &checks)))
                     @if let Some(note) = m.close_note() { p class="note" { (note) } }
                     @if let Some(f) = m.fast_open().filter(|f| cmp.fastopen || f.with_data > 0) { p class="note" { (text::fast_open_line(&f)) } }
-                    @if let Some(t) = m.tls_sessions() { p class="note" { (text::tls_line(&t)) } }
+                    @if let Some(t) = m.tls_sessions() { p class="note" { (text::mode_tls_line(cmp, m, &t)) } }
                 }
             }
             @if cmp.modes.iter().any(|m| m.checks().is_some()) { p class="note" { (text::PACKETS_NOTE) } }
