@@ -433,3 +433,33 @@ fn a_file_name_the_server_refuses_is_left_out_not_fatal() {
     assert!(stderr.contains("leaving out"), "{stderr}");
     assert!(dir.path().join("received/persistent/ok.txt").is_file());
 }
+
+#[test]
+fn a_failed_fetch_names_the_files_it_saved_before() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let site = dir.path().join("site");
+    std::fs::create_dir(&site).unwrap();
+    std::fs::write(site.join("one.bin"), vec![7u8; 5000]).unwrap();
+    let (_server, port) = common::serve(&site);
+    let out = dir.path().join("got");
+    let (_, stderr) = failing(&[
+        "fetch",
+        "--mode",
+        "persistent",
+        "--out",
+        out.to_str().unwrap(),
+        &format!("http://127.0.0.1:{port}/one.bin"),
+        &format!("http://127.0.0.1:{port}/missing.bin"),
+    ]);
+    assert!(
+        out.join("persistent/one.bin").is_file(),
+        "one.bin was saved"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "persistent fetch failed after saving one.bin in {}",
+            out.join("persistent").display()
+        )) && stderr.contains("404 for /missing.bin"),
+        "{stderr}"
+    );
+}

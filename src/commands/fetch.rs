@@ -1,6 +1,7 @@
 //! `synack fetch`: the client on its own, against any HTTP/1.1 server.
 
 use std::net::ToSocketAddrs;
+use std::path::Path;
 
 use anyhow::{Context, bail};
 
@@ -104,7 +105,7 @@ fn fetch_urls(args: &FetchArgs) -> anyhow::Result<()> {
     };
     let log = EventLog::default();
     let run = fetch(args.mode, &plan, args.verbose.then_some(&log))
-        .map_err(|error| fetch_failed(args.mode, error))?;
+        .map_err(|error| fetch_failed(args.mode, error, &args.out.join(args.mode.name())))?;
     if args.verbose {
         for e in log.take() {
             outln!("{}", super::event_line(run.start, &e));
@@ -118,11 +119,27 @@ fn fetch_urls(args: &FetchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A failed fetch as one line: the mode, then the transfer's own words, which name the server
-/// where it matters. An https:// URL to a plain-HTTP server needs no mode to say so.
-fn fetch_failed(mode: Mode, error: TransferError) -> anyhow::Error {
+/// A failed fetch as one line: the mode and the files it saved before it failed (in `dir`), then
+/// the transfer's own words, which name the server where it matters. An https:// URL to a
+/// plain-HTTP server needs no mode to say so.
+fn fetch_failed(mode: Mode, error: TransferError, dir: &Path) -> anyhow::Error {
     if matches!(error, TransferError::NotTls { .. }) {
         return anyhow::Error::new(error);
     }
-    anyhow::Error::new(error).context(format!("{} fetch failed", mode.name()))
+    let saved: Vec<String> = crate::created::made_paths()
+        .iter()
+        .filter(|p| p.is_file() && p.parent() == Some(dir))
+        .filter_map(|p| Some(p.file_name()?.to_string_lossy().into_owned()))
+        .collect();
+    let context = if saved.is_empty() {
+        format!("{} fetch failed", mode.name())
+    } else {
+        format!(
+            "{} fetch failed after saving {} in {}",
+            mode.name(),
+            saved.join(", "),
+            dir.display()
+        )
+    };
+    anyhow::Error::new(error).context(context)
 }
