@@ -41,6 +41,18 @@ pub fn error_line(error: &anyhow::Error) -> String {
     line
 }
 
+/// A request target as the log shows it: its first [`TARGET_SHOWN`] characters, and how long it
+/// was when it was longer.
+fn shortened(path: &str) -> String {
+    match path.char_indices().nth(TARGET_SHOWN) {
+        Some((cut, _)) => format!("{}… ({} bytes)", &path[..cut], path.len()),
+        None => path.to_string(),
+    }
+}
+
+/// Characters of a request target the log shows.
+const TARGET_SHOWN: usize = 120;
+
 /// One line of the lifecycle log, with its time since `origin`.
 pub fn event_line(origin: Ts, e: &Event) -> String {
     let side = match e.side {
@@ -55,7 +67,8 @@ pub fn event_line(origin: Ts, e: &Event) -> String {
             if *resumed { "resumed" } else { "full" }
         ),
         EventKind::Accept => "accept() returned".to_string(),
-        EventKind::Request { path } => format!("request GET {path}"),
+        EventKind::Request { path } => format!("request GET {}", shortened(path)),
+        EventKind::Refused { reason } => format!("request refused: {reason}"),
         EventKind::ResponseStart { status } => format!("response {status} begins"),
         EventKind::ResponseEnd { bytes } => format!("response ends after {bytes} body bytes"),
         EventKind::FinSent => "FIN sent (shutdown or close)".to_string(),
@@ -83,5 +96,22 @@ pub(crate) fn warn_unless_fastopen(bit: u32, consequence: &str) {
         Err(error) => eprintln!(
             "synack: warning: cannot read net.ipv4.tcp_fastopen ({error}), so --tfo may do nothing"
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_request_target_is_shortened_in_the_log() {
+        let long = format!("/{}", "x".repeat(300));
+        let shown = shortened(&long);
+        assert_eq!(
+            shown.chars().count(),
+            TARGET_SHOWN + "… (301 bytes)".chars().count()
+        );
+        assert!(shown.ends_with("… (301 bytes)"), "{shown}");
+        assert_eq!(shortened("/a.jpg"), "/a.jpg");
     }
 }

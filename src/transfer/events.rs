@@ -31,6 +31,8 @@ pub enum EventKind {
     Accept,
     /// A request was sent (client) or read (server).
     Request { path: String },
+    /// The server could not read a request, and answers it with an error: why.
+    Refused { reason: String },
     /// The status line was read (client) or written (server).
     ResponseStart { status: u16 },
     /// The last body byte was read (client) or written (server).

@@ -1575,11 +1575,18 @@ fn refuse(
     events: &ConnectionEvents<'_>,
     recorder: &ResponseRecorder<'_>,
 ) -> End {
-    let status = match error {
-        HttpError::Io(error) if !is_timeout(&error) => return End::Abort,
+    let status = match &error {
+        HttpError::Io(error) if !is_timeout(error) => return End::Abort,
         HttpError::Io(_) => REQUEST_TIMEOUT,
         _ => BAD_REQUEST,
     };
+    if events.records() {
+        let reason = match &error {
+            HttpError::Io(_) => "the request's head was not whole by its deadline".to_string(),
+            other => other.to_string(),
+        };
+        events.now(EventKind::Refused { reason });
+    }
     let answer = Answer {
         path: "",
         close: true,
@@ -2100,6 +2107,26 @@ mod tests {
                 EventKind::FinReceived,
                 EventKind::Closed,
             ]
+        );
+        server.stop();
+    }
+
+    #[test]
+    fn a_refused_request_is_logged_with_its_reason() {
+        let site = site();
+        let log = EventLog::new();
+        let server = start(&site, 4, Some(log.clone()));
+        let answer = exchange(&server, b"GET /hello.txt HTTP/1.1\r\n\r\n");
+        assert!(answer.starts_with("HTTP/1.1 400 "), "{answer}");
+        let kinds = wait_for_closed(&log);
+        let refused = kinds.iter().find_map(|k| match k {
+            EventKind::Refused { reason } => Some(reason.as_str()),
+            _ => None,
+        });
+        assert_eq!(
+            refused,
+            Some("HTTP/1.1 request without a Host header"),
+            "{kinds:?}"
         );
         server.stop();
     }
