@@ -289,8 +289,9 @@ const CLIENT_X: f64 = 96.0;
 const SERVER_X: f64 = 440.0;
 const TOP: f64 = 34.0;
 const BOTTOM: f64 = 14.0;
-/// Labels closer than this (pixels) to the previous one are left to the tooltip.
-const LABEL_GAP: f64 = 11.0;
+/// Labels closer than this (pixels) to a placed one are left to the tooltip: a 10.5 px line and
+/// its halo.
+const LABEL_GAP: f64 = 13.0;
 
 /// Both modes' connections of one round, side by side on one scale: `px_per_s` is chosen so the
 /// longest column is about `column_px` tall.
