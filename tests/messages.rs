@@ -192,7 +192,20 @@ fn a_json_report_in_a_missing_folder_names_the_option_and_the_folder() {
     );
 }
 
-// TLS to a server that does not speak it.
+// TLS to a server that does not speak it, and plain HTTP to one that speaks only TLS.
+
+/// `synack fetch ARGS URL`, saving into `dir`/received.
+fn fetch(dir: &Path, args: &[&str], url: &str) -> Output {
+    common::synack()
+        .arg("fetch")
+        .args(args)
+        .arg("--out")
+        .arg(dir.join("received"))
+        .arg(url)
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap()
+}
 
 #[test]
 fn https_to_a_plain_http_server_says_to_try_http() {
@@ -204,13 +217,11 @@ fn https_to_a_plain_http_server_says_to_try_http() {
         ("non-persistent", "1.2"),
         ("pipelined", "1.3"),
     ] {
-        let out = common::synack()
-            .args(["fetch", "--mode", mode, "--tls", version, "--out"])
-            .arg(dir.path().join("received"))
-            .arg(format!("https://127.0.0.1:{port}/c.txt"))
-            .timeout(Duration::from_secs(60))
-            .output()
-            .unwrap();
+        let out = fetch(
+            dir.path(),
+            &["--mode", mode, "--tls", version],
+            &format!("https://127.0.0.1:{port}/c.txt"),
+        );
         assert_eq!(
             failed(&out, 1),
             format!(
@@ -234,6 +245,24 @@ fn https_to_a_plain_http_server_says_to_try_http() {
             "the server at 127.0.0.1:{port} did not answer in TLS"
         )),
         "{stderr}"
+    );
+}
+
+#[test]
+fn http_to_an_https_server_says_to_try_https() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("c.txt"), "hello\n").unwrap();
+    let cert = dir.path().join("cert.pem");
+    let args = ["--tls", "1.3", "--cert-out", cert.to_str().unwrap()];
+    let (_served, port) = common::serve_with(dir.path(), &args, std::process::Stdio::null());
+    let url = format!("http://127.0.0.1:{port}/c.txt");
+    let out = fetch(dir.path(), &["--mode", "persistent"], &url);
+    assert_eq!(
+        failed(&out, 1),
+        format!(
+            "synack: the server at 127.0.0.1:{port} answered in TLS (it speaks HTTPS: fetch an \
+             https:// URL; compare --server needs --tls)\n"
+        )
     );
 }
 
@@ -312,26 +341,8 @@ fn a_negative_duration_is_an_invalid_value_not_an_unknown_option() {
 fn serve_tfo_warns_when_the_host_takes_no_data_on_a_syn() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("stderr");
-    let port = common::free_port();
-    let child = Command::new(assert_cmd::cargo::cargo_bin("synack"))
-        .args([
-            "serve",
-            "--tfo",
-            "--bind",
-            &format!("127.0.0.1:{port}"),
-            "--root",
-        ])
-        .arg(dir.path())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    let served = common::Stopped(child);
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(std::time::Instant::now() < deadline, "serve did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let stderr = std::fs::File::create(&log).unwrap();
+    let (served, _) = common::serve_with(dir.path(), &["--tfo"], stderr.into());
     drop(served);
     let stderr = std::fs::read_to_string(&log).unwrap();
     // The host's setting, read here: bit 2 lets a server take data on a SYN.

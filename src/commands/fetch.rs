@@ -120,10 +120,13 @@ fn fetch_urls(args: &FetchArgs) -> anyhow::Result<()> {
 }
 
 /// A failed fetch as one line: the mode and the files it saved before it failed (in `dir`), then
-/// the transfer's own words, which name the server where it matters. An https:// URL to a
-/// plain-HTTP server needs no mode to say so.
+/// the transfer's own words, which name the server where it matters. A URL whose scheme the
+/// server does not speak needs no mode to say so.
 fn fetch_failed(mode: Mode, error: TransferError, dir: &Path) -> anyhow::Error {
-    if matches!(error, TransferError::NotTls { .. }) {
+    if matches!(
+        error,
+        TransferError::NotTls { .. } | TransferError::SpeaksTls { .. }
+    ) {
         return anyhow::Error::new(error);
     }
     let saved: Vec<String> = crate::created::made_paths()

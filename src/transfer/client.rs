@@ -857,13 +857,20 @@ impl<'a> Connection<'a> {
     ) -> Result<(RequestTiming, FileResult), TransferError> {
         let network = network(self.addr, self.per_file);
         // Wait for the first byte separately so its arrival is timed apart from parsing.
-        let available = self.reader.fill_buf().map_err(network)?.len();
+        let first = self.reader.fill_buf().map_err(network)?;
+        let available = first.len();
+        // A TLS record (content type 20 to 24, version 3.x) where a status line belongs: an
+        // HTTPS server answering plain HTTP with an alert.
+        let tls_record = matches!(first, [20..=24, 3, ..]);
         let first_byte = Ts::now();
         if available == 0 {
             return Err(TransferError::BadResponse(format!(
                 "{} closed the connection without answering {}",
                 self.addr, target.path
             )));
+        }
+        if tls_record && matches!(self.reader.get_ref(), Wire::Plain(_)) {
+            return Err(TransferError::SpeaksTls { addr: self.addr });
         }
         let head = http::read_response_head(&mut self.reader).map_err(|source| match source {
             HttpError::Io(error) => network(error),

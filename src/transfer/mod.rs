@@ -110,6 +110,12 @@ pub enum TransferError {
          URL, or leave out --tls)"
     )]
     NotTls { addr: SocketAddr },
+    /// A plain-HTTP request was answered with a TLS record.
+    #[error(
+        "the server at {addr} answered in TLS (it speaks HTTPS: fetch an https:// URL; compare \
+         --server needs --tls)"
+    )]
+    SpeaksTls { addr: SocketAddr },
     /// The TLS handshake failed or TLS broke off.
     #[error("TLS with {addr} failed: {source}{hint}")]
     Tls {

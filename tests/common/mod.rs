@@ -87,12 +87,19 @@ impl Drop for Stopped {
 
 /// `synack serve` of `root` on a free loopback port, once it accepts connections.
 pub fn serve(root: &Path) -> (Stopped, u16) {
+    serve_with(root, &[], std::process::Stdio::null())
+}
+
+/// `synack serve` of `root` with `args` on a free port, its stderr to `stderr`; returns it once
+/// it accepts connections, and its port.
+pub fn serve_with(root: &Path, args: &[&str], stderr: std::process::Stdio) -> (Stopped, u16) {
     let port = free_port();
     let child = Command::new(assert_cmd::cargo::cargo_bin("synack"))
         .args(["serve", "--bind", &format!("127.0.0.1:{port}"), "--root"])
         .arg(root)
+        .args(args)
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        .stderr(stderr)
         .spawn()
         .expect("start synack serve");
     let served = Stopped(child);
