@@ -10,11 +10,6 @@ pub mod text;
 pub mod units;
 pub mod width;
 
-/// Seconds with enough digits that loopback microseconds do not print as 0.
-pub fn secs(s: f64) -> String {
-    format!("{s:.6}")
-}
-
 /// A share of a whole in percent.
 pub fn percent(part: f64, whole: f64) -> String {
     if whole == 0.0 {
