@@ -1,4 +1,5 @@
-//! The progress bar of `synack compare` on stderr.
+//! Commands layer: the progress bar of `synack compare` on stderr. Draws with indicatif; reads
+//! nothing of capture or analysis.
 
 use std::io::{self, IsTerminal, Write};
 use std::sync::{Mutex, PoisonError};
@@ -30,6 +31,7 @@ pub(super) struct Progress {
 }
 
 impl Progress {
+    /// A bar for `runs` runs, hidden until [`Progress::next`] finds a second has passed.
     pub(super) fn new(runs: u64) -> Progress {
         let bar = ProgressBar::with_draw_target(Some(runs), ProgressDrawTarget::hidden());
         // Room for the longest message ("non-persistent round 10/10"), so the bar keeps its place.
