@@ -8,6 +8,7 @@ pub mod cli;
 pub mod commands;
 pub mod created;
 pub mod emulate;
+pub mod readable;
 pub mod report;
 pub mod timeline;
 pub mod track;

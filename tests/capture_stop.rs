@@ -21,7 +21,7 @@ fn a_capture_stopped_at_once_keeps_every_frame_sent_before_as_root() {
     let filter = format!("udp and dst port {port}");
     for round in 0..5 {
         let recorder = Recorder::start("lo", &filter, DEFAULT_SNAPLEN, &path).unwrap();
-        // On lo a datagram is in the capture's buffer once send_to returns.
+        // Once send_to returns, a datagram on lo is in the capture's buffer or on its way.
         let sent = 2_000u64;
         for i in 0..sent {
             sender

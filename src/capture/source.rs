@@ -1,6 +1,8 @@
 //! Capture sources: a live interface or a saved file behind one `Source`, and the `Recorder` that
 //! saves a live capture to a .pcap file from a thread. The only module that touches `pcap`.
 
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -124,6 +126,18 @@ impl Source {
 /// How long a stopped capture goes on reading the frames the kernel already holds.
 const DRAIN_LIMIT: Duration = Duration::from_millis(500);
 
+/// How long a stopped capture waits for one more frame on its way before it closes.
+const DRAIN_QUIET: Duration = Duration::from_millis(10);
+
+/// How often it looks for one meanwhile.
+const DRAIN_POLL: Duration = Duration::from_micros(500);
+
+/// Whether the stop byte has arrived on `stopped` (a non-blocking socket).
+fn stop_asked(stopped: &UnixStream) -> bool {
+    let mut byte = [0u8; 1];
+    matches!((&*stopped).read(&mut byte), Ok(1))
+}
+
 /// Counts from a finished live capture.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RecordStats {
@@ -138,7 +152,8 @@ pub struct RecordStats {
 /// A live capture running in its own thread, saving every frame to a .pcap file.
 pub struct Recorder {
     thread: Option<JoinHandle<Result<RecordStats, CaptureError>>>,
-    breaker: pcap::BreakLoop,
+    /// Written to once to stop the capture thread; it waits on the other end.
+    stop: UnixStream,
     last_frame_ns: Arc<AtomicI64>,
     part: PathBuf,
     path: PathBuf,
@@ -153,14 +168,21 @@ impl Recorder {
         snaplen: i32,
         path: &Path,
     ) -> Result<Recorder, CaptureError> {
-        let Source::Live(mut capture) = Source::open_live(iface, filter, snaplen)? else {
+        let Source::Live(capture) = Source::open_live(iface, filter, snaplen)? else {
             unreachable!("open_live returns a live source");
         };
         LinkType::from_dlt(capture.get_datalink().0)?;
         let part = part_path(path);
         let linktype = capture.get_datalink().0;
         let mut savefile = PcapWriter::create(&part, linktype, snaplen.unsigned_abs())?;
-        let breaker = capture.breakloop_handle();
+        // The thread reads without blocking and waits in poll: a read blocked in libpcap would
+        // not return for a stop, and libpcap's breakloop drops the frame it was handing out.
+        let mut capture = capture
+            .setnonblock()
+            .map_err(|e| CaptureError::Pcap(e.to_string()))?;
+        let (stop, stopped) = UnixStream::pair()
+            .and_then(|(stop, stopped)| stopped.set_nonblocking(true).map(|()| (stop, stopped)))
+            .map_err(|e| CaptureError::Pcap(format!("cannot start the capture thread: {e}")))?;
         let last_frame_ns = Arc::new(AtomicI64::new(Ts::now().0));
         let last = last_frame_ns.clone();
         let thread = std::thread::Builder::new()
@@ -176,24 +198,35 @@ impl Recorder {
                             count += 1;
                             last.store(Ts::now().0, Ordering::Relaxed);
                         }
-                        Err(pcap::Error::TimeoutExpired) => continue,
+                        Err(pcap::Error::TimeoutExpired) => {
+                            if stop_asked(&stopped) {
+                                break;
+                            }
+                            crate::readable::wait_readable(&[&capture, &stopped], None);
+                        }
                         Err(pcap::Error::NoMorePackets) => break,
                         Err(e) => return Err(CaptureError::Pcap(e.to_string())),
                     }
                 }
                 // Stopped: frames the kernel holds already belong to the capture too (a capture
-                // thread that was not scheduled for a while leaves some behind); read them
-                // without waiting, for at most DRAIN_LIMIT.
-                let mut capture = capture
-                    .setnonblock()
-                    .map_err(|e| CaptureError::Pcap(e.to_string()))?;
+                // thread that was not scheduled for a while leaves some behind), and so do
+                // frames still on their way to it (on lo, a softirq backlog delivers a frame
+                // after its send returned): read until none has come for DRAIN_QUIET, for at
+                // most DRAIN_LIMIT.
                 let drained_by = Instant::now() + DRAIN_LIMIT;
+                let mut last_frame = Instant::now();
                 while Instant::now() < drained_by {
-                    let Ok(packet) = capture.next_packet() else {
-                        break;
-                    };
-                    savefile.write(packet.header, packet.data)?;
-                    count += 1;
+                    match capture.next_packet() {
+                        Ok(packet) => {
+                            savefile.write(packet.header, packet.data)?;
+                            count += 1;
+                            last_frame = Instant::now();
+                        }
+                        Err(pcap::Error::TimeoutExpired) if last_frame.elapsed() < DRAIN_QUIET => {
+                            std::thread::sleep(DRAIN_POLL);
+                        }
+                        Err(_) => break,
+                    }
                 }
                 savefile.finish()?;
                 let stats = capture
@@ -208,7 +241,7 @@ impl Recorder {
             .map_err(|e| CaptureError::Pcap(format!("cannot start the capture thread: {e}")))?;
         Ok(Recorder {
             thread: Some(thread),
-            breaker,
+            stop,
             last_frame_ns,
             part,
             path: path.to_owned(),
@@ -264,7 +297,8 @@ impl Recorder {
     }
 
     fn join(&mut self) -> Result<Result<RecordStats, CaptureError>, CaptureError> {
-        self.breaker.breakloop();
+        // The thread ends at its next wake-up; a failed write leaves nothing to wake.
+        let _ = (&self.stop).write_all(&[1]);
         match self.thread.take() {
             Some(thread) => thread
                 .join()

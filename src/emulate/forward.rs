@@ -13,7 +13,6 @@ use std::cmp::Ordering as CmpOrdering;
 use std::collections::BinaryHeap;
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -198,7 +197,7 @@ impl Forwarder {
                 continue;
             }
             let timeout = next.map(|release| (release - now - SPIN).min(MAX_SLEEP));
-            wait_readable(&self.input, &self.stop_signal, timeout);
+            crate::readable::wait_readable(&[&*self.input, &self.stop_signal], timeout);
         }
     }
 
@@ -212,35 +211,6 @@ impl Forwarder {
                 .fetch_add(written as u64, Ordering::Relaxed);
         }
     }
-}
-
-/// Sleeps until `input` or `stop` is readable, or `timeout` has passed (forever when `None`).
-fn wait_readable(input: &File, stop: &UnixStream, timeout: Option<Duration>) {
-    let mut fds = [
-        libc::pollfd {
-            fd: input.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        },
-        libc::pollfd {
-            fd: stop.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        },
-    ];
-    let timespec = timeout.map(|left| libc::timespec {
-        tv_sec: libc::time_t::try_from(left.as_secs()).unwrap_or(libc::time_t::MAX),
-        tv_nsec: libc::c_long::from(left.subsec_nanos()),
-    });
-    let timeout_ptr = timespec
-        .as_ref()
-        .map_or(std::ptr::null(), |t| t as *const libc::timespec);
-    // SAFETY: `fds` and `timespec` are live locals for the whole call; ppoll writes only the
-    // `revents` members of `fds`, and a null signal mask leaves the thread's mask alone.
-    #[allow(unsafe_code)]
-    let _ = unsafe { libc::ppoll(fds.as_mut_ptr(), 2, timeout_ptr, std::ptr::null()) };
-    // Errors (EINTR) and timeouts alike send the caller back round its loop, which re-checks the
-    // clock, the device and the stop flag.
 }
 
 /// Lets the kernel wake this thread within nanoseconds of a timeout instead of the default 50 µs
