@@ -154,7 +154,12 @@ fn send_signal(pid: u32, signal: i32) {
 
 #[test]
 fn an_interrupted_compare_removes_what_is_half_written_and_says_so() {
-    for (signal, code) in [(libc::SIGINT, 130), (libc::SIGTERM, 143)] {
+    // Ctrl-C, a kill, and the terminal closing under the run.
+    for (signal, code) in [
+        (libc::SIGINT, 130),
+        (libc::SIGTERM, 143),
+        (libc::SIGHUP, 129),
+    ] {
         let dir = tempfile::tempdir().expect("tempdir");
         let tmp = dir.path().join("tmp");
         std::fs::create_dir(&tmp).expect("private temp folder");

@@ -1,18 +1,18 @@
-//! Ctrl-C and SIGTERM during a command that writes files: the half-written files and temporary
-//! folders are removed, what completed is kept (and given to the sudo user), one line says so,
-//! and the process exits with 128 + the signal (130, 143). An emulated link's namespaces end
-//! with the process.
+//! Ctrl-C, SIGTERM and a closed terminal (SIGHUP) during a command that writes files: the
+//! half-written files and temporary folders are removed, what completed is kept (and given to
+//! the sudo user), one line says so, and the process exits with 128 + the signal (130, 143,
+//! 129). An emulated link's namespaces end with the process.
 
 use std::io::{IsTerminal, Write};
 
 use anyhow::Context;
-use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
-/// Watches for SIGINT and SIGTERM from now on, on a thread of its own.
+/// Watches for SIGINT, SIGTERM and SIGHUP from now on, on a thread of its own.
 pub fn clean_up_on_signals() -> anyhow::Result<()> {
-    let mut signals =
-        Signals::new([SIGINT, SIGTERM]).context("cannot watch for Ctrl-C and SIGTERM")?;
+    let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP])
+        .context("cannot watch for Ctrl-C, SIGTERM and SIGHUP")?;
     std::thread::Builder::new()
         .name("signals".into())
         .spawn(move || {
@@ -24,10 +24,10 @@ pub fn clean_up_on_signals() -> anyhow::Result<()> {
                     .iter()
                     .filter(|p| p.is_file())
                     .count();
-                let name = if signal == SIGTERM {
-                    "SIGTERM"
-                } else {
-                    "SIGINT"
+                let name = match signal {
+                    SIGTERM => "SIGTERM",
+                    SIGHUP => "SIGHUP",
+                    _ => "SIGINT",
                 };
                 let mut stderr = std::io::stderr();
                 // On a terminal, the progress bar's line is cleared first, so the bar is not
