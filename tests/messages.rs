@@ -249,20 +249,80 @@ fn https_to_a_plain_http_server_says_to_try_http() {
 }
 
 #[test]
-fn http_to_an_https_server_says_to_try_https() {
+fn http_to_an_https_server_that_sends_an_alert_says_to_try_https() {
+    // A TLS server that answers plain text with a TLS alert (protocol_version), as many do.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut request = [0u8; 1024];
+        let _ = std::io::Read::read(&mut stream, &mut request);
+        std::io::Write::write_all(&mut stream, &[0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x46])
+            .unwrap();
+    });
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("c.txt"), "hello\n").unwrap();
-    let cert = dir.path().join("cert.pem");
-    let args = ["--tls", "1.3", "--cert-out", cert.to_str().unwrap()];
-    let (_served, port) = common::serve_with(dir.path(), &args, std::process::Stdio::null());
     let url = format!("http://127.0.0.1:{port}/c.txt");
     let out = fetch(dir.path(), &["--mode", "persistent"], &url);
+    server.join().unwrap();
     assert_eq!(
         failed(&out, 1),
         format!(
             "synack: the server at 127.0.0.1:{port} answered in TLS (it speaks HTTPS: fetch an \
              https:// URL; compare --server needs --tls)\n"
         )
+    );
+}
+
+#[test]
+fn serve_with_tls_answers_plain_http_in_plain_http() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("c.txt"), "hello\n").unwrap();
+    let cert = dir.path().join("cert.pem");
+    let args = ["--tls", "1.3", "--cert-out", cert.to_str().unwrap()];
+    let (_served, port) = common::serve_with(dir.path(), &args, std::process::Stdio::null());
+    // What curl sends for http://: the answer must be HTTP it can read, then a FIN (not a reset).
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let request = format!("GET /c.txt HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n");
+    std::io::Write::write_all(&mut stream, request.as_bytes()).unwrap();
+    let mut answer = String::new();
+    std::io::Read::read_to_string(&mut stream, &mut answer).expect("an answer ended by a FIN");
+    assert!(
+        answer.starts_with("HTTP/1.1 400 Bad Request\r\n"),
+        "{answer}"
+    );
+    assert!(answer.contains("\r\nConnection: close\r\n"), "{answer}");
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+    assert!(
+        head.contains(&format!("\r\nContent-Length: {}\r\n", body.len())),
+        "{answer}"
+    );
+    // fetch quotes the server's reason.
+    let url = format!("http://127.0.0.1:{port}/c.txt");
+    let out = fetch(dir.path(), &["--mode", "persistent"], &url);
+    assert_eq!(
+        failed(&out, 1),
+        "synack: persistent fetch failed: server answered 400 for /c.txt: \"This server speaks \
+         HTTPS: ask for https:// instead of http://.\"\n"
+    );
+    // And the same server still speaks TLS to a TLS client.
+    let url = format!("https://127.0.0.1:{port}/c.txt");
+    let out = fetch(
+        dir.path(),
+        &["--mode", "persistent", "--cacert", cert.to_str().unwrap()],
+        &url,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read(dir.path().join("received/persistent/c.txt")).unwrap(),
+        b"hello\n"
     );
 }
 

@@ -69,6 +69,7 @@ pub fn event_line(origin: Ts, e: &Event) -> String {
         EventKind::Accept => "accept() returned".to_string(),
         EventKind::Request { path } => format!("request GET {}", shortened(path)),
         EventKind::Refused { reason } => format!("request refused: {reason}"),
+        EventKind::Broken { reason } => format!("connection broke off: {reason}"),
         EventKind::ResponseStart { status } => format!("response {status} begins"),
         EventKind::ResponseEnd { bytes } => format!("response ends after {bytes} body bytes"),
         EventKind::FinSent => "FIN sent (shutdown or close)".to_string(),

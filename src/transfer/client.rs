@@ -31,6 +31,9 @@ const BODY_BUFFER: usize = 256 * 1024;
 /// Buffer for response heads; bodies bypass it (BufReader reads straight into larger buffers).
 const HEAD_BUFFER: usize = 16 * 1024;
 
+/// The longest error body whose last line is quoted as the server's reason.
+const MAX_REASON: usize = 512;
+
 /// Each file's deadline unless told otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -886,6 +889,7 @@ impl<'a> Connection<'a> {
             return Err(TransferError::Status {
                 code: head.status,
                 path: target.path.to_owned(),
+                said: self.short_reason(&head),
             });
         }
         self.server_closes = head.close;
@@ -922,6 +926,25 @@ impl<'a> Connection<'a> {
 
     /// Reads the body with the framing the head announced; returns its size and the time the
     /// last byte was read.
+    /// The last line of an error response's body, when the body is short plain text that has
+    /// already arrived whole (an HTML page or a body still on its way is not waited for) and
+    /// says more than the status line ("404 Not Found").
+    fn short_reason(&mut self, head: &ResponseHead) -> Option<String> {
+        let length = usize::try_from(head.content_length?).ok()?;
+        let buffered = self.reader.buffer();
+        if head.chunked || length > MAX_REASON || buffered.len() < length {
+            return None;
+        }
+        let text = std::str::from_utf8(&buffered[..length]).ok()?;
+        let line = text
+            .lines()
+            .rev()
+            .find(|line| !line.trim().is_empty())?
+            .trim();
+        let plain = !line.starts_with('<') && line.chars().all(|c| !c.is_control());
+        (plain && !line.starts_with(&head.status.to_string())).then(|| line.to_owned())
+    }
+
     fn receive_body(
         &mut self,
         head: &ResponseHead,
@@ -1313,7 +1336,7 @@ mod tests {
         setup.plan.paths = vec!["/missing.bin".into()];
         let error = fetch(Mode::NonPersistent, &setup.plan, None).expect_err("404");
         assert!(
-            matches!(&error, TransferError::Status { code: 404, path } if path == "/missing.bin"),
+            matches!(&error, TransferError::Status { code: 404, path, said: None } if path == "/missing.bin"),
             "{error}"
         );
         let dir = setup.plan.out_dir.join(Mode::NonPersistent.name());
@@ -1586,7 +1609,7 @@ mod tests {
         setup.plan.paths[1] = "/missing.bin".into();
         let error = fetch(Mode::Parallel, &setup.plan, None).expect_err("404");
         assert!(
-            matches!(&error, TransferError::Status { code: 404, path } if path == "/missing.bin"),
+            matches!(&error, TransferError::Status { code: 404, path, said: None } if path == "/missing.bin"),
             "{error}"
         );
         setup.server.stop();

@@ -33,6 +33,8 @@ pub enum EventKind {
     Request { path: String },
     /// The server could not read a request, and answers it with an error: why.
     Refused { reason: String },
+    /// The connection broke off (a reset, a failed TLS handshake, a send that timed out): why.
+    Broken { reason: String },
     /// The status line was read (client) or written (server).
     ResponseStart { status: u16 },
     /// The last body byte was read (client) or written (server).

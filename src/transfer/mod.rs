@@ -156,8 +156,13 @@ pub enum TransferError {
     #[error("bad response: {0}")]
     BadResponse(String),
     /// The server answered with a non-2xx status.
-    #[error("server answered {code} for {path} (does the file exist under the served directory?)")]
-    Status { code: u16, path: String },
+    #[error("server answered {code} for {path}{}", status_detail(*code, said.as_deref()))]
+    Status {
+        code: u16,
+        path: String,
+        /// The last line of a short plain-text error body: the server's own reason.
+        said: Option<String>,
+    },
     /// The body ended before its announced length.
     #[error("response for {path} ended after {got} of {expected} bytes")]
     Truncated {
@@ -187,4 +192,14 @@ pub enum TransferError {
     /// Any other I/O failure (for example a thread that could not be spawned).
     #[error("I/O error: {0}")]
     Io(#[from] io::Error),
+}
+
+/// What follows "server answered CODE for PATH": the server's own words when it gave a short
+/// plain-text reason, else what a 404 usually means.
+fn status_detail(code: u16, said: Option<&str>) -> String {
+    match said {
+        Some(said) => format!(": \"{said}\""),
+        None if code == 404 => " (does the file exist under the served directory?)".to_string(),
+        None => String::new(),
+    }
 }

@@ -31,7 +31,7 @@ use super::linger::Lingerer;
 use super::park::{Guest, Host, Parking, Turn};
 use super::pool::Pool;
 use super::tcp_info::{self, TcpInfoSample};
-use super::tls::{ServerTls, TlsStream};
+use super::tls::{self, PlainClient, ServerTls, TlsStream};
 use super::workers::{Accepted, Slot, Workers};
 use crate::timeline::Ts;
 
@@ -1057,6 +1057,9 @@ enum End {
     /// Keep-alive with nothing more to read yet: the connection waits parked (see
     /// [`KeepAlive`]).
     Park,
+    /// A TLS server has answered a plain-text client in plain text: as [`End::Close`], without
+    /// the TLS close_notify the client could not read.
+    PlainClose,
 }
 
 fn serve_connection(
@@ -1457,6 +1460,12 @@ fn finish(
                 drain_until_fin(conn.get_mut().incoming_mut(), events);
             }
         }
+        End::PlainClose => {
+            events.now(EventKind::FinSent);
+            if conn.get_ref().tcp().shutdown(Shutdown::Write).is_ok() {
+                drain_until_fin(conn.get_mut().incoming_mut(), events);
+            }
+        }
         End::Abort | End::Park => {}
     }
     drop(conn);
@@ -1482,6 +1491,13 @@ fn drain_until_fin(conn: &mut Incoming, events: &ConnectionEvents<'_>) {
             _ => return,
         }
     }
+}
+
+/// Whether a TLS server's first read found plain text instead of a TLS record.
+fn is_plain_client(error: &io::Error) -> bool {
+    error
+        .get_ref()
+        .is_some_and(|inner| inner.is::<PlainClient>())
 }
 
 fn is_timeout(error: &io::Error) -> bool {
@@ -1519,7 +1535,10 @@ fn serve_requests(
             // An idle connection (or a silent one): close it politely, without an answer.
             Err(error) if is_timeout(&error) => return End::Close,
             Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
-            Err(_) => return End::Abort,
+            Err(error) if is_plain_client(&error) => {
+                return answer_plain_client(conn.get_mut(), events);
+            }
+            Err(error) => return broken(events, &error),
         }
         if !first {
             // A later request's head is due a head's time after its first byte.
@@ -1555,7 +1574,7 @@ fn serve_requests(
         match respond(conn.get_mut(), &request, root, close, events, recorder) {
             Ok(()) if close => return End::Asked,
             Ok(()) => recorder.settle(conn.get_ref().tcp(), !conn.buffer().is_empty()),
-            Err(_) => return End::Abort,
+            Err(error) => return broken(events, &error),
         }
         // The next request's first byte is due within the keep-alive idle time.
         conn.get_mut().incoming_mut().deadline = Some(Instant::now() + timeouts.idle);
@@ -1564,6 +1583,25 @@ fn serve_requests(
         }
     }
     unreachable!("the requests of a connection are an endless sequence")
+}
+
+/// A connection that broke off: the log says why (a reset, a TLS alert, a client that stopped
+/// reading), and it is closed without more.
+fn broken(events: &ConnectionEvents<'_>, error: &io::Error) -> End {
+    if events.records() {
+        let reason = if is_timeout(error) {
+            "the client stopped reading before the response was sent".to_string()
+        } else if tls::peer_distrusts_certificate(error) {
+            format!(
+                "{error} (the client does not trust this server's certificate: give it the \
+                 saved PEM, e.g. curl --cacert)"
+            )
+        } else {
+            error.to_string()
+        };
+        events.now(EventKind::Broken { reason });
+    }
+    End::Abort
 }
 
 /// Answers a request that could not be read, and says how the connection ends: a head that is
@@ -1576,7 +1614,7 @@ fn refuse(
     recorder: &ResponseRecorder<'_>,
 ) -> End {
     let status = match &error {
-        HttpError::Io(error) if !is_timeout(error) => return End::Abort,
+        HttpError::Io(error) if !is_timeout(error) => return broken(events, error),
         HttpError::Io(_) => REQUEST_TIMEOUT,
         _ => BAD_REQUEST,
     };
@@ -1791,21 +1829,7 @@ fn send_error(
     recorder: &ResponseRecorder<'_>,
 ) -> io::Result<()> {
     let body = format!("{code} {reason}\n");
-    let mut message = http::response_head(
-        code,
-        reason,
-        body.len() as u64,
-        answer.close,
-        "text/plain; charset=utf-8",
-    );
-    if !answer.head_only {
-        message.push_str(&body);
-    }
-    let sent = if answer.head_only {
-        0
-    } else {
-        body.len() as u64
-    };
+    let (message, sent) = error_message((code, reason), &body, answer);
     let started = recorder.start(wire.tcp());
     // Head and body in one write: one segment.
     wire.write_all(message.as_bytes())?;
@@ -1813,6 +1837,46 @@ fn send_error(
     events.now(EventKind::ResponseStart { status: code });
     events.now(EventKind::ResponseEnd { bytes: sent });
     Ok(())
+}
+
+/// An error response in text, and the body bytes it carries.
+fn error_message((code, reason): Status, body: &str, answer: &Answer<'_>) -> (String, u64) {
+    let mut message = http::response_head(
+        code,
+        reason,
+        body.len() as u64,
+        answer.close,
+        "text/plain; charset=utf-8",
+    );
+    if answer.head_only {
+        return (message, 0);
+    }
+    message.push_str(body);
+    (message, body.len() as u64)
+}
+
+/// Answers a client that sent plain text to a TLS server with a 400 in plain text, as nginx does,
+/// so that `curl http://` to an `https://` server says what went wrong instead of "Received
+/// HTTP/0.9". Nothing was sent in TLS before it, so the client reads it as HTTP.
+fn answer_plain_client(wire: &mut Wire, events: &ConnectionEvents<'_>) -> End {
+    if events.records() {
+        events.now(EventKind::Refused {
+            reason: "plain HTTP on a TLS server".to_string(),
+        });
+    }
+    let body = "400 Bad Request\nThis server speaks HTTPS: ask for https:// instead of http://.\n";
+    let answer = Answer {
+        path: "",
+        close: true,
+        head_only: false,
+    };
+    let (message, sent) = error_message(BAD_REQUEST, body, &answer);
+    if wire.incoming_mut().write_all(message.as_bytes()).is_err() {
+        return End::Abort;
+    }
+    events.now(EventKind::ResponseStart { status: 400 });
+    events.now(EventKind::ResponseEnd { bytes: sent });
+    End::PlainClose
 }
 
 #[cfg(test)]
@@ -2127,6 +2191,66 @@ mod tests {
             refused,
             Some("HTTP/1.1 request without a Host header"),
             "{kinds:?}"
+        );
+        server.stop();
+    }
+
+    #[test]
+    fn a_tls_server_answers_plain_http_in_plain_text_and_logs_why_handshakes_fail() {
+        use crate::transfer::tls::{ClientTls, ClientTlsOptions, TlsVersion};
+        let site = site();
+        let log = EventLog::new();
+        let tls = ServerTls::self_signed(TlsVersion::Tls13, &["localhost".into()]).expect("tls");
+        let mut config = config(&site.root, 4);
+        config.tls = Some(tls);
+        let server = Server::start(config, Some(log.clone())).expect("server starts");
+        let refusal = |log: &EventLog| {
+            wait_for_closed(log)
+                .into_iter()
+                .find_map(|kind| match kind {
+                    EventKind::Refused { reason } | EventKind::Broken { reason } => Some(reason),
+                    _ => None,
+                })
+        };
+
+        // curl's http:// to this server: a 400 it can read, in plain text, closed with a FIN.
+        let answer = exchange(&server, b"GET /hello.txt HTTP/1.1\r\nHost: t\r\n\r\n");
+        assert!(
+            answer.starts_with("HTTP/1.1 400 Bad Request\r\n"),
+            "{answer}"
+        );
+        assert!(
+            answer.ends_with("ask for https:// instead of http://.\n"),
+            "{answer}"
+        );
+        assert_eq!(refusal(&log).as_deref(), Some("plain HTTP on a TLS server"));
+
+        // A client that trusts only another CA breaks the handshake off with an alert, as curl
+        // does without --cacert.
+        let mut params = rcgen::CertificateParams::new(vec!["localhost".into()]).expect("params");
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "a CA this server does not use");
+        let key = rcgen::KeyPair::generate().expect("key");
+        let other = params.self_signed(&key).expect("certificate");
+        let options = ClientTlsOptions {
+            version: Some(TlsVersion::Tls13),
+            resume: false,
+            early_data: false,
+        };
+        let client = ClientTls::trusting(other.der(), "localhost", options).expect("client");
+        let stream = TcpStream::connect(server.local_addr()).expect("connect");
+        let mut stream = client.sessions().connect(stream).expect("client stream");
+        assert!(
+            stream.handshake().is_err(),
+            "a certificate nobody trusts was accepted"
+        );
+        drop(stream);
+        let reason = refusal(&log).expect("the broken handshake is logged");
+        assert!(reason.contains("UnknownCA"), "{reason}");
+        assert!(
+            reason.contains("does not trust this server's certificate"),
+            "{reason}"
         );
         server.stop();
     }

@@ -119,8 +119,30 @@ pub enum TlsError {
 #[error("the server did not answer in TLS (it may speak plain HTTP)")]
 pub struct NotTls;
 
+/// A client whose first bytes were no TLS record: usually plain HTTP (`http://` for an
+/// `https://` server). The server has sent nothing yet, so it may answer in plain text.
+#[derive(Debug, thiserror::Error)]
+#[error("the client did not speak TLS (it may have sent plain HTTP)")]
+pub struct PlainClient;
+
 fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// Whether a TLS connection broke off because the peer did not trust this side's certificate
+/// (it sent an unknown_ca, bad_certificate or certificate_unknown alert).
+pub fn peer_distrusts_certificate(error: &io::Error) -> bool {
+    use rustls::AlertDescription::{BadCertificate, CertificateUnknown, UnknownCA};
+    let Some(error) = error
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+    else {
+        return false;
+    };
+    matches!(
+        error,
+        rustls::Error::AlertReceived(UnknownCA | BadCertificate | CertificateUnknown)
+    )
 }
 
 /// The server's side: its certificate and the settings every connection shares.
@@ -554,11 +576,17 @@ impl<S: Read + Write> TlsStream<S> {
             self.eof = true;
         }
         if let Err(error) = self.conn.process_new_packets() {
-            // The alert tells the peer why; the error here tells the person.
-            let _ = self.flush_tls();
-            if self.answered_in_plain_text(&error) {
+            if self.no_record_before_hello(&error) {
+                if let Connection::Server(_) = self.conn {
+                    // No alert: a plain-text client could not read it, and the server answers
+                    // in its plain text instead.
+                    return Err(io::Error::new(io::ErrorKind::InvalidData, PlainClient));
+                }
+                let _ = self.flush_tls();
                 return Err(io::Error::new(io::ErrorKind::InvalidData, NotTls));
             }
+            // The alert tells the peer why; the error here tells the person.
+            let _ = self.flush_tls();
             return Err(io::Error::new(io::ErrorKind::InvalidData, error));
         }
         // Handshake replies, key updates, tickets.
@@ -566,12 +594,11 @@ impl<S: Read + Write> TlsStream<S> {
         Ok(n)
     }
 
-    /// Whether `error` is a client's first read finding no TLS record at all: rustls's
-    /// "corrupt message of type InvalidContentType" before any ServerHello is a server that
-    /// answered in its own protocol, usually plain HTTP's "HTTP/1.1 400".
-    fn answered_in_plain_text(&self, error: &rustls::Error) -> bool {
-        matches!(self.conn, Connection::Client(_))
-            && self.conn.protocol_version().is_none()
+    /// Whether `error` is the first read finding no TLS record at all: rustls's "corrupt message
+    /// of type InvalidContentType" before any version is agreed is a peer speaking its own
+    /// protocol, usually plain HTTP (a client's "GET /", a server's "HTTP/1.1 400").
+    fn no_record_before_hello(&self, error: &rustls::Error) -> bool {
+        self.conn.protocol_version().is_none()
             && matches!(
                 error,
                 rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType)
