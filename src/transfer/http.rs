@@ -47,8 +47,15 @@ pub enum HttpError {
     #[error("connection closed before a complete message head")]
     UnexpectedEof,
     /// The head did not end within the size bound.
-    #[error("message head larger than {limit} bytes")]
-    HeadTooLarge { limit: usize },
+    #[error("{} larger than {limit} bytes", if *first_line { "first line" } else { "message head" })]
+    HeadTooLarge {
+        limit: usize,
+        /// The first line alone (a request's target, mostly) passed the bound.
+        first_line: bool,
+    },
+    /// More header fields than the parser keeps.
+    #[error("more than {limit} header fields")]
+    TooManyHeaders { limit: usize },
     /// httparse rejected the head.
     #[error("malformed message head: {0}")]
     Malformed(String),
@@ -154,6 +161,7 @@ fn read_head(reader: &mut impl BufRead) -> Result<Option<Vec<u8>>, HttpError> {
         if room == 0 {
             return Err(HttpError::HeadTooLarge {
                 limit: MAX_HEAD_BYTES,
+                first_line: false,
             });
         }
         let start = head.len();
@@ -176,6 +184,7 @@ fn read_head(reader: &mut impl BufRead) -> Result<Option<Vec<u8>>, HttpError> {
             return Err(if consumed >= MAX_HEAD_BYTES {
                 HttpError::HeadTooLarge {
                     limit: MAX_HEAD_BYTES,
+                    first_line: start == 0,
                 }
             } else {
                 HttpError::UnexpectedEof
@@ -193,7 +202,10 @@ fn read_head(reader: &mut impl BufRead) -> Result<Option<Vec<u8>>, HttpError> {
 }
 
 fn malformed(error: httparse::Error) -> HttpError {
-    HttpError::Malformed(error.to_string())
+    match error {
+        httparse::Error::TooManyHeaders => HttpError::TooManyHeaders { limit: MAX_HEADERS },
+        error => HttpError::Malformed(error.to_string()),
+    }
 }
 
 /// Reads the next request head; Ok(None) when the peer closed cleanly before sending a byte.
@@ -544,12 +556,27 @@ mod tests {
         let long = format!("GET /{} HTTP/1.1\r\n\r\n", "a".repeat(MAX_HEAD_BYTES));
         assert!(matches!(
             request(&long),
-            Err(HttpError::HeadTooLarge { .. })
+            Err(HttpError::HeadTooLarge {
+                first_line: true,
+                ..
+            })
         ));
         let many_lines = format!("GET / HTTP/1.1\r\n{}\r\n", "X-A: b\r\n".repeat(3000));
         assert!(matches!(
             request(&many_lines),
-            Err(HttpError::HeadTooLarge { .. })
+            Err(HttpError::HeadTooLarge {
+                first_line: false,
+                ..
+            })
+        ));
+        // Small, but more fields than the parser keeps.
+        let many_fields = format!(
+            "GET / HTTP/1.1\r\nHost: x\r\n{}\r\n",
+            "X-A: b\r\n".repeat(MAX_HEADERS)
+        );
+        assert!(matches!(
+            request(&many_fields),
+            Err(HttpError::TooManyHeaders { limit: MAX_HEADERS })
         ));
     }
 

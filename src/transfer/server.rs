@@ -297,7 +297,9 @@ const REQUEST_TIMEOUT: Status = (408, "Request Timeout");
 const FORBIDDEN: Status = (403, "Forbidden");
 const NOT_FOUND: Status = (404, "Not Found");
 const METHOD_NOT_ALLOWED: Status = (405, "Method Not Allowed");
+const URI_TOO_LONG: Status = (414, "URI Too Long");
 const TOO_EARLY: Status = (425, "Too Early");
+const HEADERS_TOO_LARGE: Status = (431, "Request Header Fields Too Large");
 
 impl Refusal {
     /// The status code and reason phrase that answer this refusal.
@@ -1605,8 +1607,9 @@ fn broken(events: &ConnectionEvents<'_>, error: &io::Error) -> End {
 }
 
 /// Answers a request that could not be read, and says how the connection ends: a head that is
-/// not whole by its deadline (408), or whatever follows a malformed one (which cannot be
-/// framed, 400), is answered and the connection closed; a broken connection is just closed.
+/// not whole by its deadline (408), a request line or head past its bound (414, 431), or
+/// whatever follows a malformed one (which cannot be framed, 400), is answered and the
+/// connection closed; a broken connection is just closed.
 fn refuse(
     wire: &mut Wire,
     error: HttpError,
@@ -1616,6 +1619,10 @@ fn refuse(
     let status = match &error {
         HttpError::Io(error) if !is_timeout(error) => return broken(events, error),
         HttpError::Io(_) => REQUEST_TIMEOUT,
+        HttpError::HeadTooLarge {
+            first_line: true, ..
+        } => URI_TOO_LONG,
+        HttpError::HeadTooLarge { .. } | HttpError::TooManyHeaders { .. } => HEADERS_TOO_LARGE,
         _ => BAD_REQUEST,
     };
     if events.records() {
@@ -2171,6 +2178,40 @@ mod tests {
                 EventKind::FinReceived,
                 EventKind::Closed,
             ]
+        );
+        server.stop();
+    }
+
+    #[test]
+    fn a_head_past_its_bounds_gets_414_or_431_as_rfc_9110_names_them() {
+        let site = site();
+        let server = start(&site, 4, None);
+        let long_target = format!(
+            "GET /{} HTTP/1.1\r\nHost: t\r\n\r\n",
+            "a".repeat(http::MAX_HEAD_BYTES)
+        );
+        let answer = exchange(&server, long_target.as_bytes());
+        assert!(
+            answer.starts_with("HTTP/1.1 414 URI Too Long\r\n"),
+            "{answer}"
+        );
+        let long_head = format!(
+            "GET /hello.txt HTTP/1.1\r\nHost: t\r\nCookie: {}\r\n\r\n",
+            "c".repeat(http::MAX_HEAD_BYTES)
+        );
+        let answer = exchange(&server, long_head.as_bytes());
+        assert!(
+            answer.starts_with("HTTP/1.1 431 Request Header Fields Too Large\r\n"),
+            "{answer}"
+        );
+        let many_fields = format!(
+            "GET /hello.txt HTTP/1.1\r\nHost: t\r\n{}\r\n",
+            "X-A: b\r\n".repeat(100)
+        );
+        let answer = exchange(&server, many_fields.as_bytes());
+        assert!(
+            answer.starts_with("HTTP/1.1 431 Request Header Fields Too Large\r\n"),
+            "{answer}"
         );
         server.stop();
     }
