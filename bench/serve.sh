@@ -10,6 +10,11 @@
 # one connection was 5 000 requests/s with wrk on the other core and 18 000 on the same core, and
 # unpinned runs landed anywhere between. Pinned, both servers meet the same placement, so the
 # ratio compares the servers, not the scheduler's choices; and wrk never takes a server's CPU.
+# At one connection the cases run in two placements: wrk on its own core, and "shared", wrk on
+# the server's core. Across cores a request waits for two cross-core wake-ups, which on a virtual
+# machine cost more CPU than the request itself (about 100 µs of the server core's time per
+# request here, against 25 µs shared) and move from run to run; shared, the rate is what both
+# ends' work and two context switches allow, so the servers' own work shows.
 #
 # Traffic stays on 127.0.0.1. Installs wrk and nginx with apt-get when missing (needs root then).
 # Every load is bounded by DURATION and a timeout. Knobs (environment):
@@ -30,10 +35,12 @@ if [[ $PIN == 1 && $cores -ge 2 ]]; then
     client_cpus="$((cores / 2))-$((cores - 1))"
     on_servers=(taskset -c "$server_cpus")
     on_client=(taskset -c "$client_cpus")
-    placement="servers on cores $server_cpus, wrk on cores $client_cpus"
+    # At one connection also with wrk beside the server on its first core (see "shared" below).
+    beside_server=(taskset -c 0)
+    placement="servers on cores $server_cpus, wrk on cores $client_cpus (\"shared\": core 0)"
     workers=$((cores / 2))
 else
-    on_servers=() on_client=()
+    on_servers=() on_client=() beside_server=()
     placement="unpinned"
     workers=auto
 fi
@@ -152,7 +159,7 @@ run() {
     for header in "$@"; do args+=(-H "$header"); done
     mapfile -t pids < <(server_pids "$port")
     before=$(cpu_ticks "${pids[@]}")
-    out=$(timeout $((DURATION + 30)) "${on_client[@]}" wrk -t "$threads" -c "$connections" -d "${DURATION}s" \
+    out=$(timeout $((DURATION + 30)) "${wrk_pin[@]}" wrk -t "$threads" -c "$connections" -d "${DURATION}s" \
         "${args[@]}" "http://127.0.0.1:$port/page.bin")
     after=$(cpu_ticks "${pids[@]}")
     awk -v used=$((after - before)) -v tick="$TICK" '
@@ -209,15 +216,30 @@ quantile() {
 # Requests per second, the ratio with its quartiles, and the servers' CPU time per request
 # (steadier than the rate on a shared machine, where the rate at one connection moves with the
 # scheduling of both ends).
-printf '%-17s %12s %12s %8s %13s %14s %14s\n' "case (11 KiB)" "synack req/s" "nginx req/s" \
+printf '%-21s %12s %12s %8s %13s %14s %14s\n' "case (11 KiB)" "synack req/s" "nginx req/s" \
     "ratio" "quartiles" "synack CPU/req" "nginx CPU/req"
+# At one connection, pinned, each case runs twice: wrk on its own core (a request then waits for
+# each end to wake the other across cores, which on a virtual machine is most of its time), and
+# "shared", wrk on the server's core (a request then costs both ends' CPU time and two context
+# switches, so the servers' own work shows). At 64 connections wrk keeps its own core, so that it
+# never takes the servers' CPU.
 for mode in keep-alive close; do
     for connections in 1 64; do
-        headers=()
-        [[ $mode == close ]] && headers=("Connection: close")
-        read -r s n ratio q1 q3 sc nc < <(pair "$connections" "${headers[@]}")
-        printf '%-17s %12.0f %12.0f %7.2f× %6.2f–%.2f× %11.1f µs %11.1f µs\n' "$mode c=$connections" \
-            "$s" "$n" "$ratio" "$q1" "$q3" "$sc" "$nc"
+        placements=(own)
+        [[ $connections == 1 && ${#beside_server[@]} -gt 0 ]] && placements+=(shared)
+        for where in "${placements[@]}"; do
+            wrk_pin=("${on_client[@]}")
+            label="$mode c=$connections"
+            if [[ $where == shared ]]; then
+                wrk_pin=("${beside_server[@]}")
+                label+=" shared"
+            fi
+            headers=()
+            [[ $mode == close ]] && headers=("Connection: close")
+            read -r s n ratio q1 q3 sc nc < <(pair "$connections" "${headers[@]}")
+            printf '%-21s %12.0f %12.0f %7.2f× %6.2f–%.2f× %11.1f µs %11.1f µs\n' "$label" \
+                "$s" "$n" "$ratio" "$q1" "$q3" "$sc" "$nc"
+        done
     done
 done
 nginx_workers=$(pgrep -c -P "$nginx_pid")
