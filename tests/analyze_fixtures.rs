@@ -128,3 +128,100 @@ fn one_request_on_one_connection_is_named_no_pattern() {
         assert_eq!(report["pattern"], pattern, "{files:?}");
     }
 }
+
+/// Each stream's count of requests as tshark's HTTP dissector reads them.
+fn tshark_requests(path: &std::path::Path) -> Vec<u64> {
+    let out = common::tshark_stdout(
+        path,
+        &[
+            "-n",
+            "-Y",
+            "http.request",
+            "-T",
+            "fields",
+            "-E",
+            "separator=;",
+            "-e",
+            "tcp.stream",
+            "-e",
+            "http.request.uri",
+        ],
+    );
+    let mut per_stream = std::collections::BTreeMap::<usize, u64>::new();
+    for line in out.lines() {
+        let (stream, uris) = line.split_once(';').expect("two fields");
+        // Several requests in one frame come as one row, their targets joined by commas.
+        *per_stream.entry(stream.parse().unwrap()).or_default() += uris.split(',').count() as u64;
+    }
+    per_stream.into_values().collect()
+}
+
+#[test]
+fn pipelined_split_and_bodied_requests_are_counted_as_tshark_counts_them() {
+    use common::{Flow, Frames};
+    let get = |path: &str| format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n");
+    let response = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+    let mut frames = Frames::new();
+
+    // Four requests in one segment, answered after.
+    let mut flow = Flow::new("127.0.0.1:41000", "127.0.0.1:8080", 100, 900);
+    frames.handshake(&mut flow);
+    let burst: String = ["/1", "/2", "/3", "/4"].map(get).concat();
+    frames.send(&mut flow, true, "PA", burst.as_bytes());
+    for _ in 0..4 {
+        frames.send(&mut flow, false, "PA", response);
+    }
+    frames.close(&mut flow, true);
+
+    // Three requests over three segments, cut inside a head's blank line and a request line;
+    // then a POST whose body holds a GET's bytes.
+    let mut flow = Flow::new("127.0.0.1:41001", "127.0.0.1:8080", 200, 800);
+    frames.handshake(&mut flow);
+    let burst: String = ["/a", "/b", "/c"].map(get).concat();
+    let first = get("/a").len() - 2;
+    frames.send(&mut flow, true, "A", &burst.as_bytes()[..first]);
+    frames.send(&mut flow, true, "A", &burst.as_bytes()[first..first + 10]);
+    frames.send(&mut flow, true, "PA", &burst.as_bytes()[first + 10..]);
+    for _ in 0..3 {
+        frames.send(&mut flow, false, "PA", response);
+    }
+    let body = get("/not-a-request");
+    let post = format!(
+        "POST /form HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    frames.send(&mut flow, true, "PA", post.as_bytes());
+    frames.send(&mut flow, false, "PA", response);
+    frames.close(&mut flow, true);
+
+    // One request, then bytes the client sends after the server's FIN (no request).
+    let mut flow = Flow::new("127.0.0.1:41002", "127.0.0.1:8080", 300, 700);
+    frames.handshake(&mut flow);
+    frames.send(&mut flow, true, "PA", get("/x").as_bytes());
+    frames.send(&mut flow, false, "PA", response);
+    frames.send(&mut flow, false, "FA", &[]);
+    frames.send(&mut flow, true, "PA", b"twenty-five more bytes..");
+    frames.close(&mut flow, true);
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("requests.pcap");
+    common::write_pcap(&path, 1, &frames.frames);
+    let report = common::analyze_json(&path, &[]);
+    let requests: Vec<u64> = report["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["requests"].as_u64().unwrap())
+        .collect();
+    assert_eq!(requests, [4, 4, 1]);
+    let text = common::synack().arg("analyze").arg(&path).output().unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("9 requests over 3 connections (persistent: 2 carry more than one)"),
+        "{text}"
+    );
+    if common::have_tshark("pipelined_split_and_bodied_requests_are_counted_as_tshark_counts_them")
+    {
+        assert_eq!(requests, tshark_requests(&path));
+    }
+}

@@ -34,14 +34,9 @@ pub struct RequestPattern {
 }
 
 impl RequestPattern {
-    /// Counts one connection's requests: HTTP request lines when the snap length kept them, else
-    /// request/response exchanges.
+    /// Counts one connection's requests (see [`Connection::requests`]).
     pub fn add(&mut self, conn: &Connection) {
-        let requests = if conn.http_requests > 0 {
-            conn.http_requests
-        } else {
-            conn.exchanges.len() as u64
-        };
+        let requests = conn.requests();
         self.connections += 1;
         self.requests += requests;
         self.with_one += u64::from(requests == 1);

@@ -405,18 +405,20 @@ impl SynOptions {
     }
 }
 
+/// The HTTP/1.x methods a request line may start with, each with its space.
+pub const METHODS: [&[u8]; 9] = [
+    b"GET ",
+    b"HEAD ",
+    b"POST ",
+    b"PUT ",
+    b"DELETE ",
+    b"OPTIONS ",
+    b"PATCH ",
+    b"CONNECT ",
+    b"TRACE ",
+];
+
 fn http_start(payload: &[u8]) -> Option<HttpStart> {
-    const METHODS: [&[u8]; 9] = [
-        b"GET ",
-        b"HEAD ",
-        b"POST ",
-        b"PUT ",
-        b"DELETE ",
-        b"OPTIONS ",
-        b"PATCH ",
-        b"CONNECT ",
-        b"TRACE ",
-    ];
     if payload.starts_with(b"HTTP/1.") {
         Some(HttpStart::Response)
     } else if METHODS.iter().any(|m| payload.starts_with(m)) {

@@ -60,7 +60,7 @@ pub fn row(c: &Connection) -> Vec<String> {
         c.counts.bytes.to_string(),
         c.counts.retransmissions.to_string(),
         c.counts.dup_acks.to_string(),
-        c.exchanges.len().to_string(),
+        c.requests().to_string(),
         c.client_bytes.to_string(),
         c.server_bytes.to_string(),
         format!("{:.9}", c.first_ts.as_secs_f64()),

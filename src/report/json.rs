@@ -305,7 +305,7 @@ pub struct ConnectionJson {
     client_guessed: bool,
     #[serde(flatten)]
     counts: CountsJson,
-    requests: usize,
+    requests: u64,
     http_requests: u64,
     client_payload_bytes: u64,
     server_payload_bytes: u64,
@@ -335,7 +335,7 @@ impl ConnectionJson {
             server: c.server,
             client_guessed: !c.syn_seen,
             counts: CountsJson::of(&c.counts),
-            requests: c.exchanges.len(),
+            requests: c.requests(),
             http_requests: c.http_requests,
             client_payload_bytes: c.client_bytes,
             server_payload_bytes: c.server_bytes,

@@ -413,7 +413,7 @@ pub fn connection_table(conns: &[Connection], hidden: usize) -> Table {
             format!("{}/{}/{}/{}", n.syn, n.synack, n.fin, n.rst),
             format!("{}/{}", n.pure_ack, n.data),
             format!("{}/{}", n.retransmissions, n.dup_acks),
-            c.exchanges.len().to_string(),
+            c.requests().to_string(),
             time(c.handshake_s()),
             time(c.teardown_s()),
             c.first_fin.map_or("—", |f| f.1.name()).to_string(),

@@ -8,12 +8,13 @@ use std::net::SocketAddr;
 use super::counts::FlagCounts;
 use super::exchange::Exchange;
 use super::half::HalfConnection;
+use super::requests::RequestCounter;
 use super::rounds::RoundClock;
 use super::seq::SeqNumber;
 use super::seq_analysis;
 use super::state::{EndpointEvent, TcpState, simultaneous_close, transition};
 use super::tls::{TlsHandshake, TlsState};
-use crate::capture::segment::{Direction, HttpStart, Segment};
+use crate::capture::segment::{Direction, Segment};
 use crate::timeline::Ts;
 
 /// One end of a connection.
@@ -122,7 +123,8 @@ pub struct Connection {
     pub client_bytes: u64,
     /// Payload bytes sent by the server.
     pub server_bytes: u64,
-    /// HTTP/1.x request lines seen at the start of client segments.
+    /// HTTP/1.x request heads in the client's stream, as tshark's `http.request` counts them
+    /// (pipelined ones in one segment each count).
     pub http_requests: u64,
     /// Requests and their responses, in order.
     pub exchanges: Vec<Exchange>,
@@ -147,6 +149,8 @@ pub struct Connection {
     /// On a TLS connection, the client has sent its closing alert: what the server sends now
     /// is its own close_notify, not a response.
     tls_closing: bool,
+    /// Counts `http_requests` in the client's stream.
+    request_heads: RequestCounter,
 }
 
 /// The largest segment payload that holds one TLS alert record and nothing else: a 5-byte
@@ -197,6 +201,7 @@ impl Connection {
             client_bytes: 0,
             server_bytes: 0,
             http_requests: 0,
+            request_heads: RequestCounter::default(),
             exchanges: Vec::new(),
             client_state,
             server_state,
@@ -209,6 +214,16 @@ impl Connection {
             initial_rtt: None,
             tls: TlsState::default(),
             tls_closing: false,
+        }
+    }
+
+    /// Requests on this connection: the HTTP/1.x request heads where the capture shows them
+    /// (tshark's count), else the request/response exchanges (TLS, or no HTTP).
+    pub fn requests(&self) -> u64 {
+        if self.http_requests > 0 {
+            self.http_requests
+        } else {
+            self.exchanges.len() as u64
         }
     }
 
@@ -514,8 +529,11 @@ impl Connection {
                 }
             }
         }
-        if side == Side::Client && seg.http == Some(HttpStart::Request) && !resent {
-            self.http_requests += 1;
+        if side == Side::Client {
+            // A SYN's sequence number is its own; data on it (Fast Open) starts one later.
+            let start = SeqNumber(seg.seq) + u32::from(seg.flags.syn);
+            self.request_heads.feed(start, seg.payload_len, payload);
+            self.http_requests = self.request_heads.count;
         }
     }
 
