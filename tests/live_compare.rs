@@ -551,10 +551,12 @@ fn the_variants_table_keeps_words_whole_in_80_and_100_columns() {
                 .map(str::trim)
                 .collect();
             let whole = |cell: &&str| {
-                cell.split(' ')
-                    .collect::<Vec<_>>()
-                    .windows(2)
-                    .any(|w| w[0].parse::<f64>().is_ok() && ["s", "ms", "µs"].contains(&w[1]))
+                cell.split(' ').collect::<Vec<_>>().windows(2).any(|w| {
+                    // A negative gap is written with a minus sign (−), which f64 does not
+                    // parse.
+                    let figure = w[0].trim_start_matches(['+', '−']);
+                    figure.parse::<f64>().is_ok() && ["s", "ms", "µs"].contains(&w[1])
+                })
             };
             assert!(
                 cells.iter().any(|c| c.contains('±') && whole(c)),
