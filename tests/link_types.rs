@@ -266,6 +266,18 @@ fn short_snap_length_keeps_counts_and_payload_lengths() {
     write(&path, Format::PcapNano, 1, &cap.frames(Link::Ethernet), 70);
     let report = analyze_checked(&path, "short_snap_length_keeps_counts_and_payload_lengths");
     assert_two_connections(&report, cap.packets.len());
+    // The frames cut short are those longer than the snap length, as tshark finds them.
+    let longer = cap
+        .frames(Link::Ethernet)
+        .iter()
+        .filter(|(_, frame)| frame.len() > 70)
+        .count();
+    assert!(longer > 0);
+    assert_eq!(report["cut_frames"], longer);
+    if common::have_tshark("short_snap_length_keeps_counts_and_payload_lengths") {
+        let cut = common::tshark_stdout(&path, &["-Y", "frame.cap_len < frame.len"]);
+        assert_eq!(cut.lines().count(), longer);
+    }
     // Frames cut inside the TCP header are counted as truncated, not dropped.
     let path = dir.path().join("snap40.pcap");
     write(&path, Format::PcapNano, 1, &cap.frames(Link::Ethernet), 40);

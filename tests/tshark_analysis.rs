@@ -192,34 +192,6 @@ fn synack_rounds(path: &Path) -> BTreeMap<usize, Vec<Rounds>> {
         .collect()
 }
 
-/// Each stream's request targets as tshark's HTTP dissector reads them.
-fn tshark_targets(path: &Path) -> BTreeMap<usize, Vec<String>> {
-    let out = common::tshark_stdout(
-        path,
-        &[
-            "-n",
-            "-Y",
-            "http.request",
-            "-T",
-            "fields",
-            "-E",
-            "separator=;",
-        ]
-        .into_iter()
-        .chain(["-e", "tcp.stream", "-e", "http.request.uri"])
-        .collect::<Vec<_>>(),
-    );
-    let mut targets: BTreeMap<usize, Vec<String>> = BTreeMap::new();
-    for line in out.lines() {
-        let (stream, uri) = line.split_once(';').expect("two fields");
-        targets
-            .entry(stream.parse().unwrap())
-            .or_default()
-            .push(uri.to_string());
-    }
-    targets
-}
-
 /// Each stream's request targets as synack's tracker reads them.
 fn synack_targets(path: &Path) -> BTreeMap<usize, Vec<String>> {
     let tracked = track_file(path, None).expect("read capture");
@@ -255,7 +227,7 @@ fn rounds_agree(congestion: &str) -> Vec<Vec<usize>> {
     );
     let mut persistent = Vec::new();
     for (mode, pcap) in &caps {
-        let (ours, theirs) = (synack_targets(pcap), tshark_targets(pcap));
+        let (ours, theirs) = (synack_targets(pcap), common::tshark_request_uris(pcap));
         assert!(!theirs.is_empty(), "{mode}: tshark found no HTTP request");
         assert_eq!(ours, theirs, "{mode}: request targets differ from tshark's");
         let (ours, theirs) = (synack_rounds(pcap), tshark_rounds(pcap));

@@ -375,6 +375,7 @@ pub fn capture_summary(
         "fragments": counts.fragments,
         "not_tcp": counts.not_tcp,
         "truncated_frames": counts.truncated,
+        "cut_frames": counts.cut,
         "cut_off": counts.cut_off.as_ref().map(ToString::to_string),
         "totals": TotalsJson::of(totals),
         "tls": TlsTotalsJson::of(tls),

@@ -773,6 +773,16 @@ pub struct CaptureReport<'a> {
     pub pattern: &'a str,
 }
 
+/// How many frames the snap length cut, when any: their payload is counted from the IP header,
+/// but what it held is not all there to read.
+fn cut_frames(cut: u64) -> String {
+    match cut {
+        0 => String::new(),
+        1 => "; 1 cut short by the snap length".to_string(),
+        n => format!("; {n} cut short by the snap length"),
+    }
+}
+
 /// `analyze`'s report of a capture: its frames, the packet counts, the connections, the phases,
 /// the TLS handshakes where there are any, and the request pattern, fitted to `width`.
 pub fn capture(r: &CaptureReport<'_>, width: Option<u16>) -> String {
@@ -783,13 +793,14 @@ pub fn capture(r: &CaptureReport<'_>, width: Option<u16>) -> String {
         out,
         "{}\n",
         wrap(&format!(
-            "{}: {} packets ({} TCP, {} other, {} fragments, {} truncated)",
+            "{}: {} packets ({} TCP, {} other, {} fragments, {} too short to read){}",
             r.path.display(),
             r.counts.frames,
             r.totals.counts.packets,
             r.counts.not_tcp,
             r.counts.fragments,
-            r.counts.truncated
+            r.counts.truncated,
+            cut_frames(r.counts.cut)
         ))
     );
     let _ = writeln!(out, "Packets\n{}\n", fit(tables::totals_table(r.totals)));

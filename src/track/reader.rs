@@ -17,8 +17,11 @@ pub struct FrameCounts {
     pub fragments: u64,
     /// Frames that were not TCP.
     pub not_tcp: u64,
-    /// Frames too short for the headers they announce.
+    /// Frames too short for the headers they announce (unreadable).
     pub truncated: u64,
+    /// Frames the capture holds fewer bytes of than were on the wire (the snap length cut them;
+    /// tshark's `frame.cap_len < frame.len`), readable or not.
+    pub cut: u64,
     /// Set when the file ends inside a packet record, or a record is damaged, after good ones:
     /// what was read before it is analysed.
     pub cut_off: Option<CaptureError>,
@@ -69,6 +72,7 @@ impl CaptureReader {
                 Err(e) => return Err(e),
             };
             counts.frames += 1;
+            counts.cut += u64::from((frame.data.len() as u64) < u64::from(frame.wire_len));
             let decoded = self
                 .decoder
                 .decode_frame(frame.ts, frame.data, frame.wire_len);

@@ -182,6 +182,29 @@ pub fn tshark_stdout(path: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// Each stream's request targets as tshark's HTTP dissector reads them, in order (several
+/// requests in one frame come joined by commas, and are split here).
+pub fn tshark_request_uris(path: &Path) -> std::collections::BTreeMap<usize, Vec<String>> {
+    let fields = ["-e", "tcp.stream", "-e", "http.request.uri"];
+    let args = [
+        "-n",
+        "-Y",
+        "http.request",
+        "-T",
+        "fields",
+        "-E",
+        "separator=;",
+    ];
+    let out = tshark_stdout(path, &[&args[..], &fields[..]].concat());
+    let mut targets = std::collections::BTreeMap::<usize, Vec<String>>::new();
+    for line in out.lines() {
+        let (stream, uris) = line.split_once(';').expect("two fields");
+        let stream = targets.entry(stream.parse().unwrap()).or_default();
+        stream.extend(uris.split(',').map(str::to_string));
+    }
+    targets
+}
+
 /// Wireshark's counts for a capture, with the same keys as synack's totals (less handshake_ack,
 /// which has no display filter): one tshark pass over the TCP packets, the display-filter
 /// definitions applied to its fields.

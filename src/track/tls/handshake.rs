@@ -219,6 +219,8 @@ pub(super) struct HandshakeWatch {
     server_certificate: bool,
     /// The server has sent a type-23 record (in TLS 1.3: its encrypted first flight began).
     server_encrypted: bool,
+    /// The header of the server's first ServerHello, also when the snap length cut its body.
+    server_hello_header: Option<Ts>,
 }
 
 fn index(side: Side) -> usize {
@@ -283,6 +285,9 @@ impl HandshakeWatch {
                     // Timed from its header: the snap length may cut off the rest.
                     self.summary.client_hello.get_or_insert(ts);
                 }
+                if msg_type == SERVER_HELLO && side == Side::Server {
+                    self.server_hello_header.get_or_insert(ts);
+                }
                 Body::Messages
             }
             Event::Handshake { msg_type, body } => {
@@ -316,7 +321,9 @@ impl HandshakeWatch {
             }
             (APPLICATION_DATA, Side::Client) => {
                 let answered = s.server_hello.is_some() && (!tls13 || self.server_encrypted);
-                if s.client_hello.is_some() && !answered {
+                // Early data only where the ClientHello offered it: a ClientHello or ServerHello
+                // the snap length cut makes an answer look missing, not early data sent.
+                if s.client_hello.is_some() && !answered && s.early_data_offered {
                     s.early_data_records += 1;
                     s.client_first_data.get_or_insert(ts);
                 } else if tls13 && s.client_finished.is_none() {
@@ -338,7 +345,9 @@ impl HandshakeWatch {
                     s.client_finished.is_some()
                         || (s.early_data_records > 0 && s.hello_retry_requests == 0)
                 } else {
-                    s.server_hello.is_some()
+                    // A ServerHello the snap length cut still answered: what follows it is the
+                    // server's data.
+                    s.server_hello.is_some() || self.server_hello_header.is_some()
                 };
                 if after_handshake {
                     s.server_first_data.get_or_insert(ts);

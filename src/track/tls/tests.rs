@@ -345,6 +345,36 @@ fn a_hello_cut_by_the_snap_length_is_not_counted() {
 }
 
 #[test]
+fn hellos_cut_by_the_snap_length_make_no_early_data_and_keep_the_response() {
+    // Both hellos cut after their headers, as `tcpdump -s 96` keeps them: whether the client
+    // offered early data is not known, and the server has answered all the same.
+    let mut c = Conversation::new();
+    c.send_cut(true, &ch_record(&[], &[10, 13]), 20)
+        .send_cut(false, &tls12_server_flight(&[3; 32]), 20)
+        .c(&[
+            handshake_record(&[message(CLIENT_KEY_EXCHANGE, &[2; 33])]),
+            record(CHANGE_CIPHER_SPEC, &[1]),
+            record(HANDSHAKE, &[0xee; 40]),
+        ]
+        .concat())
+        .s(&[
+            record(CHANGE_CIPHER_SPEC, &[1]),
+            record(HANDSHAKE, &[0xee; 40]),
+        ]
+        .concat())
+        .c(&record(APPLICATION_DATA, &[0xaa; 100]))
+        .s(&record(APPLICATION_DATA, &[0xbb; 3000]));
+    let conn = c.track();
+    let h = conn.tls().expect("TLS");
+    assert!(h.client_cut && h.server_cut);
+    assert_eq!(h.early_data_records, 0);
+    assert_eq!(h.client_first_data, Some(c.ts(6)));
+    assert_eq!(h.server_first_data, Some(c.ts(7)));
+    assert_eq!(conn.exchanges.len(), 1);
+    assert_eq!(conn.exchanges[0].first_response, Some(c.ts(7)));
+}
+
+#[test]
 fn cut_bytes_inside_a_certificate_are_passed_over() {
     let mut c = Conversation::new();
     c.c(&ch_record(&[], &[]));
