@@ -226,6 +226,16 @@ fn tls12_server_flight(session_id: &[u8]) -> Vec<u8> {
     ])
 }
 
+/// A TLS 1.2 client's second flight: ClientKeyExchange, ChangeCipherSpec and its Finished.
+fn tls12_client_finish() -> Vec<u8> {
+    [
+        handshake_record(&[message(CLIENT_KEY_EXCHANGE, &[2; 33])]),
+        record(CHANGE_CIPHER_SPEC, &[1]),
+        record(HANDSHAKE, &[0xee; 40]),
+    ]
+    .concat()
+}
+
 /// A full TLS 1.2 handshake and one exchange, the ClientHello in segments of `hello_segment`
 /// bytes (SYN and SYN-ACK are segments 0 and 1).
 fn tls12_full(hello_segment: usize) -> Conversation {
@@ -233,12 +243,7 @@ fn tls12_full(hello_segment: usize) -> Conversation {
     let hello = ch_record(&[], &[10, 13]);
     c.send_in(true, &hello, hello_segment)
         .s(&tls12_server_flight(&[3; 32]))
-        .c(&[
-            handshake_record(&[message(CLIENT_KEY_EXCHANGE, &[2; 33])]),
-            record(CHANGE_CIPHER_SPEC, &[1]),
-            record(HANDSHAKE, &[0xee; 40]),
-        ]
-        .concat())
+        .c(&tls12_client_finish())
         .s(&[
             handshake_record(&[message(NEW_SESSION_TICKET, &[4; 150])]),
             record(CHANGE_CIPHER_SPEC, &[1]),
@@ -351,12 +356,7 @@ fn hellos_cut_by_the_snap_length_make_no_early_data_and_keep_the_response() {
     let mut c = Conversation::new();
     c.send_cut(true, &ch_record(&[], &[10, 13]), 20)
         .send_cut(false, &tls12_server_flight(&[3; 32]), 20)
-        .c(&[
-            handshake_record(&[message(CLIENT_KEY_EXCHANGE, &[2; 33])]),
-            record(CHANGE_CIPHER_SPEC, &[1]),
-            record(HANDSHAKE, &[0xee; 40]),
-        ]
-        .concat())
+        .c(&tls12_client_finish())
         .s(&[
             record(CHANGE_CIPHER_SPEC, &[1]),
             record(HANDSHAKE, &[0xee; 40]),
