@@ -200,3 +200,40 @@ fn pipelined_split_and_bodied_requests_are_counted_as_tshark_counts_them() {
         assert_eq!(requests, theirs);
     }
 }
+
+#[test]
+fn a_connection_reset_after_a_stall_is_closing_until_the_reset_not_between_connections() {
+    use synack::analysis::phases::{ConnectionTimeline, Phases};
+    let mut capture = Capture::new();
+    let mut stalled = conn("127.0.0.1:40300", "127.0.0.1:8080", 300);
+    capture
+        .handshake(&mut stalled)
+        .exchange(&mut stalled, "/big.bin", 3000);
+    let last_byte = capture.t;
+    // The download stalls for 300 ms; then the client gives up with a reset.
+    capture.t += 300_000_000;
+    capture.send(&mut stalled, true, "RA", &[]);
+    let reset = capture.t;
+    capture.t += 100_000_000;
+    let mut next = conn("127.0.0.1:40301", "127.0.0.1:8080", 400);
+    capture
+        .handshake(&mut next)
+        .exchange(&mut next, "/small.bin", 100)
+        .close_from_server(&mut next);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("reset.pcap");
+    common::write_pcap(&path, 1, &capture.frames(Link::Ethernet));
+    let tracked = synack::track::reader::track_file(&path, None).unwrap();
+    let timelines: Vec<ConnectionTimeline> = tracked
+        .connections
+        .iter()
+        .map(ConnectionTimeline::from_capture)
+        .collect();
+    let phases = Phases::partition(&timelines);
+    // The frames' own times: the last response byte is the last frame before the client's ACK
+    // (10 µs apart), and the next SYN 10 µs after the 100 ms pause.
+    let closing = (reset - (last_byte - 10_000)) as f64 / 1e9;
+    assert!((phases.closing_s - closing).abs() < 1e-9, "{phases:?}");
+    assert!((phases.between_s - 0.100_010).abs() < 1e-9, "{phases:?}");
+    assert!((phases.partition_sum() - phases.timeline_s).abs() < 1e-9);
+}

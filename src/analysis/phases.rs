@@ -29,8 +29,9 @@ pub struct ConnectionTimeline {
     pub tls_ready: Option<Ts>,
     /// Each request: sent, first response byte, last response byte, in order.
     pub exchanges: Vec<(Ts, Ts, Ts)>,
-    /// The client's FIN (capture) or close() returned (client): where its work on this
-    /// connection ends and the gap to the next connection begins.
+    /// The client's FIN, else the reset that ended the connection (capture), or close()
+    /// returned (client): where its work on this connection ends and the gap to the next
+    /// connection begins.
     pub client_close: Option<Ts>,
     /// Teardown time: first FIN → last ACK (capture), or last byte → close() returned (client).
     pub teardown_s: Option<f64>,
@@ -49,7 +50,9 @@ impl ConnectionTimeline {
                 .iter()
                 .filter_map(|x| Some((x.request, x.first_response?, x.last_response?)))
                 .collect(),
-            client_close: conn.client_fin,
+            // A connection reset without the client's FIN ends at the reset: it was open, if
+            // stalled, until then.
+            client_close: conn.client_fin.or(conn.rst_ts),
             teardown_s: conn.teardown_s(),
         }
     }
@@ -99,8 +102,9 @@ pub struct Phases {
     pub wait_s: f64,
     /// First → last response byte.
     pub transfer_s: f64,
-    /// Last response byte on a connection → the client's FIN on it: reading the server's FIN,
-    /// closing. Only closes that precede more work count: the timeline ends at the last byte.
+    /// Last response byte on a connection → the client's FIN on it (or the reset that ended it):
+    /// reading the server's FIN, closing. Only closes that precede more work count: the
+    /// timeline ends at the last byte.
     pub closing_s: f64,
     /// The client's FIN on one connection (its last byte when no FIN was seen) → SYN of the next:
     /// close, socket setup, connect.

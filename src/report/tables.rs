@@ -455,7 +455,7 @@ pub fn phase_summary_table(p: &Phases) -> Table {
         ("client work", p.client_s),
         ("request wait", p.wait_s),
         ("transfer", p.transfer_s),
-        ("closing (last byte → FIN)", p.closing_s),
+        ("closing (last byte → FIN or RST)", p.closing_s),
         ("between connections", p.between_s),
     ] {
         // A capture without TLS has no TLS row.
