@@ -237,3 +237,47 @@ fn a_connection_reset_after_a_stall_is_closing_until_the_reset_not_between_conne
     assert!((phases.between_s - 0.100_010).abs() < 1e-9, "{phases:?}");
     assert!((phases.partition_sum() - phases.timeline_s).abs() < 1e-9);
 }
+
+#[test]
+fn the_packets_table_shows_wiresharks_sequence_analysis_where_there_is_any() {
+    let tables = |capture: &Capture, name: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(name);
+        common::write_pcap(&path, 1, &capture.frames(Link::Ethernet));
+        let out = common::synack().arg("analyze").arg(&path).output().unwrap();
+        let resent = if common::have_tshark(
+            "the_packets_table_shows_wiresharks_sequence_analysis_where_there_is_any",
+        ) {
+            let rows = common::tshark_stdout(&path, &["-Y", "tcp.analysis.retransmission"]);
+            Some(rows.lines().count())
+        } else {
+            None
+        };
+        (String::from_utf8_lossy(&out.stdout).into_owned(), resent)
+    };
+    // A clean capture has no such rows.
+    let (text, _) = tables(&Capture::one_request_each(&["/a"], 3000), "clean.pcap");
+    assert!(!text.contains("retransmission"), "{text}");
+
+    // The server sends a segment again after 300 ms without an ACK.
+    let mut capture = Capture::new();
+    let mut c = conn("127.0.0.1:40400", "127.0.0.1:8080", 400);
+    capture.handshake(&mut c);
+    capture.send(&mut c, true, "PA", b"GET /r HTTP/1.1\r\nHost: x\r\n\r\n");
+    let segment = capture.segment(&mut c, false, "PA", &[b'z'; 1000]);
+    capture.record(segment.clone());
+    capture.t += 300_000_000;
+    capture.record(segment);
+    capture
+        .send(&mut c, true, "A", &[])
+        .close_from_server(&mut c);
+    let (text, resent) = tables(&capture, "resent.pcap");
+    let row = text
+        .lines()
+        .find(|l| l.contains("│ retransmission "))
+        .unwrap_or_else(|| panic!("no retransmission row:\n{text}"));
+    assert!(row.contains("┆        1 │"), "{row}");
+    if let Some(resent) = resent {
+        assert_eq!(resent, 1, "tshark's count");
+    }
+}

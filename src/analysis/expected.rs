@@ -1,6 +1,6 @@
 //! Attribute layer: what the packet counts should be for a mode, and why they may differ.
 
-use crate::track::{CloseKind, Connection, FinalState, Totals};
+use crate::track::{CloseKind, Connection, FinalState, FlagCounts, Totals};
 use crate::transfer::client::Mode;
 use crate::words::counted;
 
@@ -206,19 +206,9 @@ pub fn check(
         ("packets", c.packets),
         ("bytes", c.bytes),
     ];
-    // Wireshark's sequence analysis, shown where the capture has any: a clean run has none.
-    let analysis = [
-        ("retransmission", c.retransmissions),
-        ("  of them fast", c.fast_retransmissions),
-        ("  of them spurious", c.spurious_retransmissions),
-        ("out-of-order", c.out_of_order),
-        ("lost segment", c.lost_segments),
-        ("duplicate ACK", c.dup_acks),
-    ];
-    let any_loss = analysis.iter().any(|(_, n)| *n > 0);
     for (name, observed) in observed_only
         .into_iter()
-        .chain(analysis.into_iter().filter(|_| any_loss))
+        .chain(sequence_analysis(c).into_iter().flatten())
     {
         rows.push(CountCheck {
             name,
@@ -228,6 +218,21 @@ pub fn check(
         });
     }
     rows
+}
+
+/// Wireshark's sequence analysis as named rows, where the capture has any (a clean run has
+/// none): retransmissions (fast and spurious among them), out-of-order, lost segments, duplicate
+/// ACKs.
+pub fn sequence_analysis(c: &FlagCounts) -> Option<[(&'static str, u64); 6]> {
+    let rows = [
+        ("retransmission", c.retransmissions),
+        ("  of them fast", c.fast_retransmissions),
+        ("  of them spurious", c.spurious_retransmissions),
+        ("out-of-order", c.out_of_order),
+        ("lost segment", c.lost_segments),
+        ("duplicate ACK", c.dup_acks),
+    ];
+    rows.iter().any(|(_, n)| *n > 0).then_some(rows)
 }
 
 /// The TLS rows: hellos, HelloRetryRequests, resumed sessions and early data counted on the wire.

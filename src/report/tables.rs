@@ -8,7 +8,7 @@ use super::width::{GLUE, glue};
 use super::{percent, text};
 use crate::analysis::attribution::Attribution;
 use crate::analysis::comparison::{Comparison, ModeResult, ResponseStats};
-use crate::analysis::expected::CountCheck;
+use crate::analysis::expected::{CountCheck, sequence_analysis};
 use crate::analysis::model::{ModelGap, Prediction};
 use crate::analysis::phases::{PhaseSource, Phases};
 use crate::analysis::stats::{Summary, mean};
@@ -363,8 +363,15 @@ pub fn totals_table(totals: &Totals) -> Table {
         ("RST", c.rst),
         ("packets", c.packets),
         ("bytes", c.bytes),
-    ] {
-        t.add_row(glued(vec![name.to_string(), value.to_string()]));
+    ]
+    .into_iter()
+    .chain(sequence_analysis(c).into_iter().flatten())
+    {
+        // A count's name stays whole, so an indented one keeps its indent.
+        t.add_row(glued(vec![
+            name.replace(' ', &GLUE.to_string()),
+            value.to_string(),
+        ]));
     }
     t
 }
