@@ -256,6 +256,22 @@ fn reset_connection_ends_reset() {
     let report = analyze_checked(&path, "reset_connection_ends_reset");
     assert_eq!(report["totals"]["rst"], 1);
     assert_eq!(report["connections"][0]["final_state"], "reset");
+    // The server (port 80) sent it.
+    assert_eq!(report["connections"][0]["reset_by"], "server");
+    if common::have_tshark("reset_connection_ends_reset") {
+        let ports = common::tshark_stdout(
+            &path,
+            &[
+                "-Y",
+                "tcp.flags.reset==1",
+                "-T",
+                "fields",
+                "-e",
+                "tcp.srcport",
+            ],
+        );
+        assert_eq!(ports.trim(), "80");
+    }
 }
 
 #[test]

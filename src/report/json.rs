@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 
 use crate::timeline::Ts;
 use crate::track::tls::{ReadStop, RecordCounts, Resumption, TlsHandshake, TlsTotals};
-use crate::track::{CloseKind, Connection, Exchange, FlagCounts, TcpState, Totals};
+use crate::track::{CloseKind, Connection, Exchange, FlagCounts, Side, TcpState, Totals};
 
 /// Packet counts as JSON: the report's own field names, whatever the tracker calls them.
 #[derive(Debug, serde::Serialize)]
@@ -213,6 +213,7 @@ impl TlsJson {
             resumption: h.resumption.map(|r| match r {
                 Resumption::PreSharedKey => "pre_shared_key",
                 Resumption::SessionId => "session_id",
+                Resumption::Ticket => "ticket",
                 Resumption::NoCertificate => "no_certificate",
             }),
             early_data: h.early_data_records > 0,
@@ -315,6 +316,7 @@ pub struct ConnectionJson {
     teardown_s: Option<f64>,
     duration_s: f64,
     active_closer: Option<&'static str>,
+    reset_by: Option<&'static str>,
     final_state: &'static str,
     close: Option<&'static str>,
     fin_with_data: u64,
@@ -345,6 +347,7 @@ impl ConnectionJson {
             teardown_s: c.teardown_s(),
             duration_s: c.last_ts.secs_since(c.first_ts),
             active_closer: c.first_fin.map(|f| f.1.name()),
+            reset_by: c.rst_by.map(Side::name),
             final_state: c.final_state().name(),
             close: c.close.map(close_name),
             fin_with_data: c.fin_with_data,

@@ -13,7 +13,7 @@ use crate::analysis::model::{ModelGap, Prediction};
 use crate::analysis::phases::{PhaseSource, Phases};
 use crate::analysis::stats::{Summary, mean};
 use crate::track::tls::{ReadStop, TlsHandshake, TlsTotals};
-use crate::track::{Connection, Totals};
+use crate::track::{Connection, Side, Totals};
 use crate::transfer::client::Mode;
 
 fn table(header: &[&str]) -> Table {
@@ -423,7 +423,12 @@ pub fn connection_table(conns: &[Connection], hidden: usize) -> Table {
             c.requests().to_string(),
             time(c.handshake_s()),
             time(c.teardown_s()),
-            c.first_fin.map_or("—", |f| f.1.name()).to_string(),
+            // Who closed: the first FIN's sender, else the reset's.
+            c.first_fin
+                .map(|f| f.1)
+                .or(c.rst_by)
+                .map_or("—", Side::name)
+                .to_string(),
             c.final_state().name().to_string(),
         ]);
         t.add_row(glued(row));

@@ -891,6 +891,7 @@ pub fn resumption(r: Option<Resumption>) -> &'static str {
         None => "no",
         Some(Resumption::PreSharedKey) => "yes (PSK)",
         Some(Resumption::SessionId) => "yes (id)",
+        Some(Resumption::Ticket) => "yes (ticket)",
         Some(Resumption::NoCertificate) => "yes (no cert)",
     }
 }

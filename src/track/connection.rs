@@ -119,6 +119,8 @@ pub struct Connection {
     pub teardown_end: Option<Ts>,
     /// The first RST.
     pub rst_ts: Option<Ts>,
+    /// Who sent the first RST.
+    pub rst_by: Option<Side>,
     /// Payload bytes sent by the client.
     pub client_bytes: u64,
     /// Payload bytes sent by the server.
@@ -198,6 +200,7 @@ impl Connection {
             syn_data: 0,
             teardown_end: None,
             rst_ts: None,
+            rst_by: None,
             client_bytes: 0,
             server_bytes: 0,
             http_requests: 0,
@@ -410,6 +413,7 @@ impl Connection {
         }
         if f.rst && self.rst_ts.is_none() {
             self.rst_ts = Some(seg.ts);
+            self.rst_by = Some(side);
         }
     }
 

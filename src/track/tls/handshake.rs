@@ -51,6 +51,9 @@ pub enum Resumption {
     PreSharedKey,
     /// TLS 1.2: the ServerHello echoes the ClientHello's non-empty session id.
     SessionId,
+    /// TLS 1.2: the ClientHello carried a session ticket and the ServerHello echoes its session
+    /// id, as a server accepting the ticket does (RFC 5077 §3.4).
+    Ticket,
     /// TLS 1.2: the server went from its ServerHello to ChangeCipherSpec without a Certificate.
     NoCertificate,
 }
@@ -212,6 +215,8 @@ impl TlsHandshake {
 pub(super) struct HandshakeWatch {
     summary: TlsHandshake,
     client_session_id: Option<SessionId>,
+    /// The first ClientHello carried a session ticket.
+    client_offered_ticket: bool,
     /// The first ClientHello was complete (read, or found malformed).
     client_hello_read: bool,
     /// Each side has sent ChangeCipherSpec: client, server.
@@ -366,6 +371,7 @@ impl HandshakeWatch {
                 self.client_hello_read = true;
                 let hello = body.and_then(ClientHello::parse);
                 self.client_session_id = hello.map(|h| h.session_id);
+                self.client_offered_ticket = hello.is_some_and(|h| h.offers_ticket);
                 s.early_data_offered = hello.is_some_and(|h| h.offers_early_data);
             }
             (SERVER_HELLO, Side::Server) => {
@@ -388,7 +394,11 @@ impl HandshakeWatch {
                 s.resumption = if ProtocolVersion(hello.version) == ProtocolVersion::TLS_1_3 {
                     hello.pre_shared_key.then_some(Resumption::PreSharedKey)
                 } else {
-                    echoed.then_some(Resumption::SessionId)
+                    echoed.then_some(if self.client_offered_ticket {
+                        Resumption::Ticket
+                    } else {
+                        Resumption::SessionId
+                    })
                 };
             }
             (CERTIFICATE, Side::Server) => self.server_certificate = true,

@@ -8,6 +8,8 @@
 const PRE_SHARED_KEY: u16 = 41;
 /// Extension: early_data (in a ClientHello: the client offers 0-RTT data).
 const EARLY_DATA: u16 = 42;
+/// RFC 5077's SessionTicket extension: empty to ask for a ticket, the ticket to resume with one.
+const SESSION_TICKET: u16 = 35;
 /// Extension: supported_versions (in a ServerHello: the version chosen).
 const SUPPORTED_VERSIONS: u16 = 43;
 
@@ -48,6 +50,8 @@ pub(super) struct ClientHello {
     pub session_id: SessionId,
     /// Carries the early_data extension.
     pub offers_early_data: bool,
+    /// Carries a session ticket (a non-empty SessionTicket extension) to resume with.
+    pub offers_ticket: bool,
 }
 
 /// What a ServerHello says.
@@ -121,11 +125,15 @@ impl ClientHello {
         let session_id = SessionId::of(b.vec8()?)?;
         b.vec16()?; // cipher suites
         b.vec8()?; // compression methods
-        let mut offers_early_data = false;
-        b.extensions(|kind, _| offers_early_data |= kind == EARLY_DATA)?;
+        let (mut offers_early_data, mut offers_ticket) = (false, false);
+        b.extensions(|kind, data| {
+            offers_early_data |= kind == EARLY_DATA;
+            offers_ticket |= kind == SESSION_TICKET && !data.is_empty();
+        })?;
         Some(ClientHello {
             session_id,
             offers_early_data,
+            offers_ticket,
         })
     }
 }
@@ -173,14 +181,19 @@ pub(super) mod fixtures {
 
     /// A ClientHello body with `session_id` and extensions of these types (empty data).
     pub fn client_hello(session_id: &[u8], extension_types: &[u16]) -> Vec<u8> {
+        let list: Vec<(u16, &[u8])> = extension_types.iter().map(|&t| (t, &[][..])).collect();
+        client_hello_with(session_id, &list)
+    }
+
+    /// A ClientHello body with `session_id` and these extensions (type, data).
+    pub fn client_hello_with(session_id: &[u8], list: &[(u16, &[u8])]) -> Vec<u8> {
         let mut b = vec![3, 3];
         b.extend([7; 32]);
         b.push(session_id.len() as u8);
         b.extend_from_slice(session_id);
         b.extend([0, 2, 0x13, 0x01]); // one cipher suite
         b.extend([1, 0]); // null compression
-        let list: Vec<(u16, &[u8])> = extension_types.iter().map(|&t| (t, &[][..])).collect();
-        b.extend(extensions(&list));
+        b.extend(extensions(list));
         b
     }
 

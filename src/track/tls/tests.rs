@@ -4,7 +4,7 @@
 
 use std::net::SocketAddr;
 
-use super::hello::fixtures::{client_hello, server_hello};
+use super::hello::fixtures::{client_hello, client_hello_with, server_hello};
 use super::record::{
     APPLICATION_DATA, CERTIFICATE, CHANGE_CIPHER_SPEC, CLIENT_HELLO, HANDSHAKE, SERVER_HELLO,
 };
@@ -423,6 +423,22 @@ fn tls12_resumption_by_session_id() {
     ]
     .concat());
     assert_eq!(c.tls().resumption, Some(Resumption::SessionId));
+}
+
+#[test]
+fn tls12_resumption_with_a_ticket() {
+    // The ClientHello carries a ticket (RFC 5077) and a fresh session id; the server accepts the
+    // ticket by echoing that id.
+    let hello = client_hello_with(&[7; 32], &[(35, &[0xab; 192])]);
+    let mut c = Conversation::new();
+    c.c(&handshake_record(&[message(CLIENT_HELLO, &hello)]))
+        .s(&[
+            sh_record(&[7; 32], false, false, false),
+            record(CHANGE_CIPHER_SPEC, &[1]),
+            record(HANDSHAKE, &[0xee; 40]),
+        ]
+        .concat());
+    assert_eq!(c.tls().resumption, Some(Resumption::Ticket));
 }
 
 #[test]
