@@ -281,3 +281,44 @@ fn the_packets_table_shows_wiresharks_sequence_analysis_where_there_is_any() {
         assert_eq!(resent, 1, "tshark's count");
     }
 }
+
+#[test]
+fn the_pattern_says_how_many_were_open_at_once_and_how_many_never_opened() {
+    use common::{Flow, Frames};
+    let mut frames = Frames::new();
+    let mut a = Flow::new("127.0.0.1:41100", "127.0.0.1:8080", 100, 900);
+    let mut b = Flow::new("127.0.0.1:41101", "127.0.0.1:8080", 200, 800);
+    // Both open before either closes: in parallel.
+    frames.handshake(&mut a);
+    frames.handshake(&mut b);
+    frames.exchange(&mut a, "/a", 100);
+    frames.exchange(&mut b, "/b", 100);
+    frames.close(&mut a, false);
+    frames.close(&mut b, false);
+    // A SYN the server refuses.
+    let mut refused = Flow::new("127.0.0.1:41102", "127.0.0.1:9", 300, 0);
+    frames.send(&mut refused, true, "S", &[]);
+    frames.send(&mut refused, false, "RA", &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("parallel.pcap");
+    common::write_pcap(&path, 1, &frames.frames);
+    let out = common::synack().arg("analyze").arg(&path).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(
+            "2 connections each carrying one request (non-persistent, up to 2 open at once); \
+             1 more connection never established (no SYN-ACK)"
+        ),
+        "{text}"
+    );
+    if common::have_tshark("the_pattern_says_how_many_were_open_at_once_and_how_many_never_opened")
+    {
+        let streams = |filter: &str| {
+            let out =
+                common::tshark_stdout(&path, &["-Y", filter, "-T", "fields", "-e", "tcp.stream"]);
+            out.lines().collect::<std::collections::BTreeSet<_>>().len()
+        };
+        assert_eq!(streams("tcp"), 3);
+        assert_eq!(streams("tcp.flags.syn==1 && tcp.flags.ack==1"), 2);
+    }
+}

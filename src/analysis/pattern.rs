@@ -2,6 +2,7 @@
 //! or many requests over few connections (persistent) — counted one connection at a time. Its
 //! words are the report's (`report::text::pattern`).
 
+use crate::timeline::Ts;
 use crate::track::Connection;
 
 /// What the requests per connection show.
@@ -11,8 +12,9 @@ pub enum Pattern {
     NoConnections,
     /// One connection with one request: no pattern to tell.
     OneRequest,
-    /// Several connections, each with one request (non-persistent).
-    OneEach { connections: u64 },
+    /// Several connections, each with one request (non-persistent); at most `at_once` of them
+    /// open at the same time (more than one: in parallel).
+    OneEach { connections: u64, at_once: u64 },
     /// Some connection carried more than one request (persistent).
     Persistent {
         requests: u64,
@@ -25,18 +27,28 @@ pub enum Pattern {
 }
 
 /// Requests per connection, accumulated.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone)]
 pub struct RequestPattern {
     connections: u64,
     requests: u64,
     with_one: u64,
     with_more: u64,
+    never_established: u64,
+    /// Each connection's first and last packet.
+    spans: Vec<(Ts, Ts)>,
 }
 
 impl RequestPattern {
-    /// Counts one connection's requests (see [`Connection::requests`]).
+    /// Counts one connection's requests (see [`Connection::requests`]). A connection whose SYN
+    /// was never answered with a SYN-ACK (unanswered, or refused with a reset) and that carried
+    /// nothing is counted apart, as never established.
     pub fn add(&mut self, conn: &Connection) {
         let requests = conn.requests();
+        if conn.syn_seen && conn.synack_ts.is_none() && conn.first_data.is_none() {
+            self.never_established += 1;
+            return;
+        }
+        self.spans.push((conn.first_ts, conn.last_ts));
         self.connections += 1;
         self.requests += requests;
         self.with_one += u64::from(requests == 1);
@@ -52,7 +64,10 @@ impl RequestPattern {
             // One request shows no pattern: a keep-alive client with one file sends the same.
             Pattern::OneRequest
         } else if self.with_one == connections {
-            Pattern::OneEach { connections }
+            Pattern::OneEach {
+                connections,
+                at_once: self.most_open_at_once(),
+            }
         } else if self.with_more > 0 {
             Pattern::Persistent {
                 requests,
@@ -65,5 +80,27 @@ impl RequestPattern {
                 connections,
             }
         }
+    }
+
+    /// Connections that sent a SYN and were never established.
+    pub fn never_established(&self) -> u64 {
+        self.never_established
+    }
+
+    /// The most connections open at one instant, from first to last packet.
+    fn most_open_at_once(&self) -> u64 {
+        let mut edges: Vec<(Ts, i64)> = self
+            .spans
+            .iter()
+            .flat_map(|&(from, to)| [(from, 1), (to, -1)])
+            .collect();
+        // At one instant, a close goes before an open: back to back is not at once.
+        edges.sort();
+        let (mut open, mut most) = (0i64, 0i64);
+        for (_, change) in edges {
+            open += change;
+            most = most.max(open);
+        }
+        most as u64
     }
 }

@@ -139,7 +139,7 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
         )),
         None => None,
     };
-    let description = crate::report::text::pattern(pattern.pattern());
+    let description = crate::report::text::pattern(pattern.pattern(), pattern.never_established());
     if let (Some(out), Some(page)) = (&args.html, page) {
         page.write(args, out, counts.frames, &totals, &description)?;
     }
