@@ -919,9 +919,10 @@ pub fn tls_hidden(hidden: usize) -> Option<String> {
 }
 
 /// What the TLS table's "read" column means.
-pub const TLS_READ_NOTE: &str = "read: ok; cut = the snap length cut off bytes that had to be \
-     read, records were counted again from the next segment starting with one, handshake messages \
-     no longer; gap = bytes missing from the capture stopped the reading.";
+pub const TLS_READ_NOTE: &str = "read: ok = every record was read; cut = the snap length cut \
+     off bytes that had to be read, so records were counted again from the next segment that \
+     starts one, but handshake messages no more; gap = bytes missing from the capture stopped the \
+     reading.";
 
 /// The heading of the TLS section of `analyze`.
 pub const TLS_HEADING: &str =
