@@ -71,6 +71,9 @@ pub enum HttpError {
     /// A request body too large to be worth reading and dropping.
     #[error("request body of {length} bytes refused (GET and HEAD take no body)")]
     BodyTooLarge { length: u64 },
+    /// A chunked request body that ran past the bound on what is read and dropped.
+    #[error("chunked request body of more than {limit} bytes refused (GET and HEAD take no body)")]
+    ChunkedBodyTooLarge { limit: u64 },
 }
 
 /// A parsed request line and the headers that matter to the server.
@@ -236,7 +239,25 @@ pub fn read_request(reader: &mut impl BufRead) -> Result<Option<Request>, HttpEr
         return Err(HttpError::MissingHost);
     }
     if let Some(codings) = framing.transfer_encoding {
-        return Err(HttpError::UnsupportedTransferEncoding(codings));
+        // Chunked alone is read and dropped like a small Content-Length body (RFC 9112 §7.1);
+        // beside a Content-Length the message's end is ambiguous, and refused (§6.3), as is any
+        // other coding.
+        if !codings.eq_ignore_ascii_case("chunked") || framing.content_length.is_some() {
+            return Err(HttpError::UnsupportedTransferEncoding(codings));
+        }
+        let mut body = ChunkedReader::new(reader.by_ref()).take(MAX_DISCARDED_BODY + 1);
+        let dropped = io::copy(&mut body, &mut io::sink()).map_err(|error| {
+            if error.kind() == io::ErrorKind::InvalidData {
+                HttpError::Malformed(error.to_string())
+            } else {
+                HttpError::Io(error)
+            }
+        })?;
+        if dropped > MAX_DISCARDED_BODY {
+            return Err(HttpError::ChunkedBodyTooLarge {
+                limit: MAX_DISCARDED_BODY,
+            });
+        }
     }
     if let Some(length) = framing.content_length.filter(|&length| length > 0) {
         if length > MAX_DISCARDED_BODY {
@@ -591,9 +612,43 @@ mod tests {
     }
 
     #[test]
-    fn chunked_or_ambiguous_request_bodies_are_refused() {
+    fn a_small_chunked_request_body_is_skipped_so_the_next_request_stays_framed() {
+        let raw = "GET /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n\
+                   5\r\nhello\r\n0\r\n\r\n\
+                   GET /b HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n\
+                   GET /c HTTP/1.1\r\nHost: x\r\n\r\n";
+        let mut reader = raw.as_bytes();
+        let paths: Vec<String> = std::iter::from_fn(|| read_request(&mut reader).expect("valid"))
+            .map(|r| r.path)
+            .collect();
+        assert_eq!(paths, ["/a", "/b", "/c"]);
+        // Past the bound, and with a chunk that does not parse: refused.
+        let large = format!(
+            "GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n{}\r\n0\r\n\r\n",
+            MAX_DISCARDED_BODY + 1,
+            "z".repeat(MAX_DISCARDED_BODY as usize + 1)
+        );
         assert!(matches!(
-            request("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"),
+            request(&large),
+            Err(HttpError::ChunkedBodyTooLarge { .. })
+        ));
+        assert!(matches!(
+            request("GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"),
+            Err(HttpError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn other_codings_or_ambiguous_request_bodies_are_refused() {
+        assert!(matches!(
+            request("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"),
+            Err(HttpError::UnsupportedTransferEncoding(_))
+        ));
+        assert!(matches!(
+            request(
+                "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\
+                 Transfer-Encoding: chunked\r\n\r\n"
+            ),
             Err(HttpError::UnsupportedTransferEncoding(_))
         ));
         assert!(matches!(
