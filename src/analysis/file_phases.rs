@@ -103,11 +103,8 @@ pub fn cut_per_request(connections: &[(ConnectionTimeline, Vec<usize>)]) -> Vec<
                 }
                 push(FilePhase::Handshake, line.start, line.ready);
                 if let Some(tls_ready) = line.tls_ready {
-                    // The client's own work until its ClientHello leaves, then the handshake.
-                    let tls_start = line.tls_start.unwrap_or(line.ready).max(line.ready);
-                    push(FilePhase::ClientWork, line.ready, tls_start);
                     // Early data leaves before the handshake ends: the wait then covers the rest.
-                    push(FilePhase::Tls, tls_start, tls_ready.min(request));
+                    push(FilePhase::Tls, line.ready, tls_ready.min(request));
                     cursor = cursor.max(tls_ready.min(request));
                 }
             }
@@ -179,7 +176,6 @@ mod tests {
                 ConnectionTimeline {
                     start: t(100),
                     ready: t(130),
-                    tls_start: None,
                     tls_ready: None,
                     exchanges: vec![(t(150), t(200), t(900))],
                     client_close: Some(t(950)),
@@ -191,7 +187,6 @@ mod tests {
                 ConnectionTimeline {
                     start: t(1000),
                     ready: t(1020),
-                    tls_start: None,
                     tls_ready: None,
                     exchanges: vec![(t(1040), t(1100), t(1400)), (t(1450), t(1500), t(1700))],
                     client_close: Some(t(1750)),

@@ -24,9 +24,6 @@ pub struct ConnectionTimeline {
     pub start: Ts,
     /// SYN-ACK seen (capture) or connect() returned (client).
     pub ready: Ts,
-    /// On a TLS connection, when the client's ClientHello left (capture); before it the client
-    /// works on its own. None where only the client's calls were timed.
-    pub tls_start: Option<Ts>,
     /// On a TLS connection, the end of its handshake: the client's first application data, or
     /// with early data its Finished (capture); the handshake returned (client).
     pub tls_ready: Option<Ts>,
@@ -47,7 +44,6 @@ impl ConnectionTimeline {
         ConnectionTimeline {
             start,
             ready: conn.synack_ts.unwrap_or(start),
-            tls_start: conn.tls().and_then(|tls| tls.client_hello),
             tls_ready: conn.tls().and_then(tls_done),
             exchanges: conn
                 .exchanges
@@ -67,7 +63,6 @@ impl ConnectionTimeline {
         ConnectionTimeline {
             start: conn.connect_start,
             ready: conn.connected,
-            tls_start: None,
             tls_ready: conn.tls.map(|tls| tls.done),
             exchanges: conn
                 .requests
@@ -97,12 +92,11 @@ fn tls_done(tls: &crate::track::tls::TlsHandshake) -> Option<Ts> {
 pub struct Phases {
     /// Client SYN → SYN-ACK received, summed over connections.
     pub handshake_s: f64,
-    /// TLS handshakes: ClientHello (SYN-ACK where the client's calls were timed) → the handshake
-    /// done for the client, where no request is on its way yet (early data moves the request into
-    /// the handshake, and its wait counts as wait).
+    /// TLS handshakes: SYN-ACK → the handshake done for the client, where no request is on its way yet
+    /// (early data moves the request into the handshake, and its wait counts as wait).
     pub tls_s: f64,
     /// The client's own work before a request: connection ready or previous response done →
-    /// request sent, and SYN-ACK → ClientHello.
+    /// request sent.
     pub client_s: f64,
     /// Request sent → first response byte: the request's trip and the server's think time.
     pub wait_s: f64,
@@ -177,10 +171,7 @@ impl PhaseAccumulator {
         push(conn.start, conn.ready, Kind::Handshake);
         let mut cursor = conn.ready;
         if let Some(tls_ready) = conn.tls_ready {
-            // Until its ClientHello leaves, the client works on its own.
-            let tls_start = conn.tls_start.unwrap_or(conn.ready).max(conn.ready);
-            push(conn.ready, tls_start, Kind::Client);
-            push(tls_start, tls_ready, Kind::Tls);
+            push(conn.ready, tls_ready, Kind::Tls);
             cursor = cursor.max(tls_ready);
         }
         for &(request, first, last) in &conn.exchanges {
@@ -286,7 +277,6 @@ mod tests {
         let conns = vec![
             ConnectionTimeline {
                 start: t(100),
-                tls_start: None,
                 tls_ready: None,
                 ready: t(130),
                 exchanges: vec![(t(150), t(200), t(900))],
@@ -295,7 +285,6 @@ mod tests {
             },
             ConnectionTimeline {
                 start: t(1000),
-                tls_start: None,
                 tls_ready: None,
                 ready: t(1020),
                 exchanges: vec![(t(1040), t(1100), t(1400)), (t(1450), t(1500), t(1700))],
@@ -323,7 +312,6 @@ mod tests {
         let conns = vec![
             ConnectionTimeline {
                 start: t(0),
-                tls_start: None,
                 tls_ready: None,
                 ready: t(100),
                 exchanges: vec![(t(110), t(200), t(1000))],
@@ -332,7 +320,6 @@ mod tests {
             },
             ConnectionTimeline {
                 start: t(50),
-                tls_start: None,
                 tls_ready: None,
                 ready: t(150),
                 exchanges: vec![(t(160), t(300), t(600))],
@@ -358,7 +345,6 @@ mod tests {
             ConnectionTimeline {
                 start: t(0),
                 ready: t(100),
-                tls_start: None,
                 tls_ready: Some(t(200)),
                 exchanges: vec![(t(210), t(300), t(400))],
                 client_close: Some(t(420)),
@@ -368,7 +354,6 @@ mod tests {
             ConnectionTimeline {
                 start: t(500),
                 ready: t(540),
-                tls_start: None,
                 tls_ready: Some(t(600)),
                 exchanges: vec![(t(550), t(640), t(700))],
                 client_close: None,
@@ -382,27 +367,6 @@ mod tests {
             "100–200, and 540–550 before the early request: {p:?}"
         );
         assert!((p.wait_s - (90e-6 + 90e-6)).abs() < 1e-12, "{p:?}");
-        assert!((p.partition_sum() - p.timeline_s).abs() < 1e-12);
-    }
-
-    #[test]
-    fn the_clients_own_work_before_its_client_hello_is_no_tls_handshake() {
-        // SYN-ACK at 100; the client prepares TLS until its ClientHello at 170; Finished at 250.
-        let conns = vec![ConnectionTimeline {
-            start: t(0),
-            ready: t(100),
-            tls_start: Some(t(170)),
-            tls_ready: Some(t(250)),
-            exchanges: vec![(t(260), t(300), t(400))],
-            client_close: None,
-            teardown_s: None,
-        }];
-        let p = Phases::partition(&conns);
-        assert!((p.tls_s - 80e-6).abs() < 1e-12, "ClientHello → done: {p:?}");
-        assert!(
-            (p.client_s - (70e-6 + 10e-6)).abs() < 1e-12,
-            "before the ClientHello and before the request: {p:?}"
-        );
         assert!((p.partition_sum() - p.timeline_s).abs() < 1e-12);
     }
 
