@@ -376,6 +376,9 @@ pub fn totals_table(totals: &Totals) -> Table {
     t
 }
 
+/// analyze's TLS phase, named with its span.
+const TLS_PHASE: &str = "TLS (SYN-ACK → handshake done)";
+
 /// One row per connection, with a "… N more" row for the `hidden` ones not given. Counts of a
 /// kind share a column (SYN/SYN-ACK/FIN/RST, pure ACK/data, retransmissions/duplicate ACKs) so
 /// the table stays narrow; the server column is left out when every connection has the same
@@ -463,7 +466,9 @@ pub fn phase_summary_table(p: &Phases) -> Table {
     ]);
     for (name, v) in [
         ("handshakes", p.handshake_s),
-        ("TLS handshakes", p.tls_s),
+        // From the SYN-ACK: what TLS adds to a connection, the client's preparing its
+        // ClientHello too (the TLS table's handshake starts at the ClientHello).
+        (TLS_PHASE, p.tls_s),
         ("client work", p.client_s),
         ("request wait", p.wait_s),
         ("transfer", p.transfer_s),
@@ -471,7 +476,7 @@ pub fn phase_summary_table(p: &Phases) -> Table {
         ("between connections", p.between_s),
     ] {
         // A capture without TLS has no TLS row.
-        if name == "TLS handshakes" && v == 0.0 {
+        if name == TLS_PHASE && v == 0.0 {
             continue;
         }
         t.add_row(glued(vec![
