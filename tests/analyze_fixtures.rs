@@ -322,3 +322,67 @@ fn the_pattern_says_how_many_were_open_at_once_and_how_many_never_opened() {
         assert_eq!(streams("tcp.flags.syn==1 && tcp.flags.ack==1"), 2);
     }
 }
+
+#[test]
+fn a_sequential_client_whose_next_syn_beats_the_last_ack_is_not_parallel() {
+    use common::{Flow, Frames};
+    let mut frames = Frames::new();
+    let mut a = Flow::new("127.0.0.1:41200", "127.0.0.1:8080", 100, 900);
+    let mut b = Flow::new("127.0.0.1:41201", "127.0.0.1:8080", 200, 800);
+    frames.handshake(&mut a);
+    frames.exchange(&mut a, "/a", 100);
+    // The client closes and connects again at once; the server's FIN and the last ACK of the
+    // first connection come after the second's SYN.
+    frames.send(&mut a, true, "FA", &[]);
+    frames.send(&mut b, true, "S", &[]);
+    frames.send(&mut a, false, "FA", &[]);
+    frames.send(&mut a, true, "A", &[]);
+    frames.send(&mut b, false, "SA", &[]);
+    frames.send(&mut b, true, "A", &[]);
+    frames.exchange(&mut b, "/b", 100);
+    frames.close(&mut b, true);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sequential.pcap");
+    common::write_pcap(&path, 1, &frames.frames);
+    let out = common::synack().arg("analyze").arg(&path).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("2 connections each carrying one request (non-persistent)\n"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_refused_connect_between_two_connections_is_time_between_them() {
+    use synack::analysis::phases::{ConnectionTimeline, Phases};
+    let mut capture = Capture::new();
+    let mut first = conn("127.0.0.1:40500", "127.0.0.1:8080", 500);
+    capture
+        .handshake(&mut first)
+        .exchange(&mut first, "/a", 100)
+        .close_from_server(&mut first);
+    // A connect refused with a reset 100 ms after its SYN (a slow path, or a firewall).
+    let mut refused = conn("127.0.0.1:40501", "127.0.0.1:9", 600);
+    capture.send(&mut refused, true, "S", &[]);
+    capture.t += 100_000_000;
+    capture.send(&mut refused, false, "RA", &[]);
+    let mut second = conn("127.0.0.1:40502", "127.0.0.1:8080", 700);
+    capture
+        .handshake(&mut second)
+        .exchange(&mut second, "/b", 100)
+        .close_from_server(&mut second);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("refused.pcap");
+    common::write_pcap(&path, 1, &capture.frames(Link::Ethernet));
+    let tracked = synack::track::reader::track_file(&path, None).unwrap();
+    let timelines: Vec<ConnectionTimeline> = tracked
+        .connections
+        .iter()
+        .map(ConnectionTimeline::from_capture)
+        .collect();
+    let phases = Phases::partition(&timelines);
+    // The refused connect never opened: no closing of its own, the 100 ms are between.
+    assert!(phases.closing_s < 0.001, "{phases:?}");
+    assert!(phases.between_s > 0.1, "{phases:?}");
+    assert!((phases.partition_sum() - phases.timeline_s).abs() < 1e-9);
+}

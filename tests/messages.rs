@@ -305,7 +305,7 @@ fn serve_with_tls_answers_plain_http_in_plain_http() {
     assert_eq!(
         failed(&out, 1),
         "synack: persistent fetch failed: server answered 400 for /c.txt: \"This server speaks \
-         HTTPS: ask for https:// instead of http://.\"\n"
+         HTTPS (TLS): use an https:// URL, or TLS in your client.\"\n"
     );
     // And the same server still speaks TLS to a TLS client.
     let url = format!("https://127.0.0.1:{port}/c.txt");

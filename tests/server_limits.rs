@@ -84,8 +84,12 @@ fn hundreds_of_silent_or_dripping_clients_never_keep_a_normal_get_waiting() {
             stream.write_all(&request[round..=round]).expect("drip");
         }
         let seconds = normal_get(addr);
+        println!("round {round}: a normal GET took {seconds:.3} s");
+        // A server whose threads the slow clients held would answer only once their 10 s head
+        // deadline freed one; far below that is served beside them. (It takes milliseconds on an
+        // idle machine; the bound leaves room for a loaded one, where 1.2 s was seen.)
         assert!(
-            seconds < 1.0,
+            seconds < 5.0,
             "a normal GET waited {seconds} s in round {round}"
         );
         std::thread::sleep(Duration::from_millis(200));
@@ -159,7 +163,8 @@ fn bytes_that_cannot_be_http_get_400_at_once() {
         .expect("timeout");
     stream.read_exact(&mut head).expect("an answer");
     assert_eq!(&head, b"HTTP/1.1 400");
-    assert!(started.elapsed() < Duration::from_secs(1));
+    // Not after the 10 s head deadline: at once (the bound leaves room for a loaded machine).
+    assert!(started.elapsed() < Duration::from_secs(5));
     server.stop();
 }
 

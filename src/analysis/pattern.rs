@@ -34,7 +34,7 @@ pub struct RequestPattern {
     with_one: u64,
     with_more: u64,
     never_established: u64,
-    /// Each connection's first and last packet.
+    /// Each connection's first packet and the client's end of it.
     spans: Vec<(Ts, Ts)>,
 }
 
@@ -48,7 +48,11 @@ impl RequestPattern {
             self.never_established += 1;
             return;
         }
-        self.spans.push((conn.first_ts, conn.last_ts));
+        // Open from the first packet until the client is done with it (its FIN, a reset, else
+        // its last packet): the teardown's last ACKs overlap the next connection of a
+        // sequential client.
+        let done = conn.client_fin.or(conn.rst_ts).unwrap_or(conn.last_ts);
+        self.spans.push((conn.first_ts, done.max(conn.first_ts)));
         self.connections += 1;
         self.requests += requests;
         self.with_one += u64::from(requests == 1);
@@ -87,7 +91,7 @@ impl RequestPattern {
         self.never_established
     }
 
-    /// The most connections open at one instant, from first to last packet.
+    /// The most connections open at one instant (at least 1).
     fn most_open_at_once(&self) -> u64 {
         let mut edges: Vec<(Ts, i64)> = self
             .spans
@@ -101,6 +105,6 @@ impl RequestPattern {
             open += change;
             most = most.max(open);
         }
-        most as u64
+        most.max(1) as u64
     }
 }

@@ -41,6 +41,7 @@ impl ConnectionTimeline {
     /// The timeline of a captured connection.
     pub fn from_capture(conn: &Connection) -> ConnectionTimeline {
         let start = conn.syn_ts.unwrap_or(conn.first_ts);
+        let established_reset = conn.rst_ts.filter(|_| conn.synack_ts.is_some());
         ConnectionTimeline {
             start,
             ready: conn.synack_ts.unwrap_or(start),
@@ -48,11 +49,15 @@ impl ConnectionTimeline {
             exchanges: conn
                 .exchanges
                 .iter()
-                .filter_map(|x| Some((x.request, x.first_response?, x.last_response?)))
+                .filter_map(|x| match (x.first_response, x.last_response) {
+                    (Some(first), Some(last)) => Some((x.request, first, last)),
+                    // A request the reset cut off before any answer waited until the reset.
+                    _ => Some((x.request, established_reset?, established_reset?)),
+                })
                 .collect(),
-            // A connection reset without the client's FIN ends at the reset: it was open, if
-            // stalled, until then.
-            client_close: conn.client_fin.or(conn.rst_ts),
+            // An established connection reset without the client's FIN ends at the reset: it was
+            // open, if stalled, until then. A refused connect (no SYN-ACK) never opened.
+            client_close: conn.client_fin.or(established_reset),
             teardown_s: conn.teardown_s(),
         }
     }
@@ -106,8 +111,8 @@ pub struct Phases {
     /// reading the server's FIN, closing. Only closes that precede more work count: the
     /// timeline ends at the last byte.
     pub closing_s: f64,
-    /// The client's FIN on one connection (its last byte when no FIN was seen) → SYN of the next:
-    /// close, socket setup, connect.
+    /// The client's FIN on one connection (the reset that ended it, or its last byte when neither
+    /// was seen) → SYN of the next: close, socket setup, connect.
     pub between_s: f64,
     /// First FIN → last ACK, summed over connections (overlaps the phases above).
     pub teardown_s: f64,

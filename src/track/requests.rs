@@ -4,13 +4,18 @@
 //!
 //! Reads the stream in sequence order from the segments the capture holds. Where it loses the
 //! thread (a gap, a payload cut by the snap length, a body it cannot frame) it counts again from
-//! the next segment that starts with a request line, as a segment-by-segment count would.
+//! the next segment that starts with a request line, as a segment-by-segment count would; a
+//! segment that fills a gap later (a receiver-side capture of a loss upstream) counts if it
+//! starts with one.
 
 use super::seq::SeqNumber;
 use crate::capture::decode::METHODS;
 
 /// A head longer than this is no request head this counter follows (servers refuse them too).
 const MAX_HEAD: usize = 64 * 1024;
+
+/// Gaps in the stream remembered, so that a segment filling one later is still read.
+const MAX_GAPS: usize = 16;
 
 /// Where the counter stands in the client's stream.
 #[derive(Debug, Clone, Default)]
@@ -34,6 +39,8 @@ pub(super) struct RequestCounter {
     next: Option<SeqNumber>,
     /// Request heads begun.
     pub(super) count: u64,
+    /// Ranges of the stream passed over (not captured, or not yet), oldest first.
+    gaps: Vec<(SeqNumber, SeqNumber)>,
 }
 
 impl RequestCounter {
@@ -43,21 +50,74 @@ impl RequestCounter {
         if len == 0 {
             return;
         }
-        match self.next {
-            // Already read (a resend), or partly: the stream's position is where it was.
-            Some(next) if seq + len <= next => return,
-            Some(next) if seq == next => {}
-            // A gap, or an overlap with new bytes after it: the position is unknown.
-            Some(_) => self.position = Position::Lost,
-            None => {}
+        let Some(next) = self.next else {
+            self.next = Some(seq + len);
+            self.read_from_start(captured, len);
+            return;
+        };
+        if seq + len <= next {
+            // Bytes passed over before: a resend, or one that fills a gap the capture left, which
+            // is counted on its own if it starts a request.
+            self.fill_gap(seq, len, captured);
+            return;
         }
         self.next = Some(seq + len);
+        if seq < next {
+            // A resend with new bytes after the old: read on from where the stream was.
+            let old = next.bytes_since(seq) as usize;
+            let cut = captured.len() < len as usize;
+            self.read(captured.get(old..).unwrap_or_default());
+            if cut {
+                self.position = Position::Lost;
+            }
+            return;
+        }
+        if seq > next {
+            self.remember_gap(next, seq);
+            self.position = Position::Lost;
+        }
+        self.read_from_start(captured, len);
+    }
+
+    /// Reads a segment that begins at or after the stream's position.
+    fn read_from_start(&mut self, captured: &[u8], len: u32) {
         if matches!(self.position, Position::Lost) && starts_a_request(captured) {
             self.position = Position::Boundary;
         }
         self.read(captured);
         if captured.len() < len as usize {
             self.position = Position::Lost;
+        }
+    }
+
+    /// Remembers bytes the stream skipped (at most a few ranges).
+    fn remember_gap(&mut self, from: SeqNumber, to: SeqNumber) {
+        if self.gaps.len() == MAX_GAPS {
+            self.gaps.remove(0);
+        }
+        self.gaps.push((from, to));
+    }
+
+    /// A segment of bytes behind the stream's position: where it starts inside a gap, it starts a
+    /// request if its bytes say so, and the gap shrinks by it.
+    fn fill_gap(&mut self, seq: SeqNumber, len: u32, captured: &[u8]) {
+        let end = seq + len;
+        let Some(at) = self
+            .gaps
+            .iter()
+            .position(|&(from, to)| from <= seq && seq < to)
+        else {
+            return;
+        };
+        if starts_a_request(captured) {
+            self.count += 1;
+        }
+        let (from, to) = self.gaps.remove(at);
+        if from < seq {
+            self.gaps.push((from, seq));
+        }
+        if end < to {
+            self.gaps.push((end, to));
         }
     }
 
@@ -127,13 +187,25 @@ fn starts_a_request(bytes: &[u8]) -> bool {
 }
 
 /// The end (just past the blank line) of the head in `head`, searching from a little before
-/// `from` so that a blank line split over two segments is found.
+/// `from` so that a blank line split over two segments is found. A line may end in LF alone, as
+/// servers and tshark accept.
 fn find_head_end(head: &[u8], from: usize) -> Option<usize> {
     let start = from.saturating_sub(3);
-    head[start..]
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map(|at| start + at + 4)
+    let mut lf = None;
+    for (at, &b) in head.iter().enumerate().skip(start) {
+        if b != b'\n' {
+            continue;
+        }
+        // A line feed ends the head when the line it ends is empty: LF LF, or LF CR LF.
+        if let Some(previous) = lf {
+            let between = &head[previous + 1..at];
+            if between.is_empty() || between == b"\r" {
+                return Some(at + 1);
+            }
+        }
+        lf = Some(at);
+    }
+    None
 }
 
 /// The body length a request head announces: 0 without one, None when it cannot be framed here
@@ -215,6 +287,34 @@ mod tests {
         assert_eq!(count(&[(1, GET), (third, GET)]), 2);
         // A segment that starts inside a request after a gap is not counted.
         assert_eq!(count(&[(1, GET), (third + 3, &GET[3..])]), 1);
+    }
+
+    #[test]
+    fn a_resend_with_new_bytes_reads_on_from_the_new_ones() {
+        // A one-byte window probe, then the whole head sent again from the same number.
+        assert_eq!(count(&[(1, &GET[..1]), (1, GET)]), 1);
+        let burst = [GET, GET].concat();
+        assert_eq!(count(&[(1, GET), (1, &burst)]), 2);
+    }
+
+    #[test]
+    fn a_segment_that_fills_a_gap_later_is_counted() {
+        let second = 1 + GET.len() as u32;
+        let third = second + GET.len() as u32;
+        // As a receiver-side capture sees a loss upstream: the second request comes last.
+        assert_eq!(count(&[(1, GET), (third, GET), (second, GET)]), 3);
+        // Sent again once more, it is not counted again.
+        assert_eq!(
+            count(&[(1, GET), (third, GET), (second, GET), (second, GET)]),
+            3
+        );
+    }
+
+    #[test]
+    fn heads_may_end_their_lines_in_a_line_feed_alone() {
+        let bare = b"GET /a HTTP/1.0\nHost: x\n\n";
+        let burst = [&bare[..], bare, GET].concat();
+        assert_eq!(count(&[(1, &burst)]), 3);
     }
 
     #[test]

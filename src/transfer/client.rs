@@ -924,8 +924,6 @@ impl<'a> Connection<'a> {
         ))
     }
 
-    /// Reads the body with the framing the head announced; returns its size and the time the
-    /// last byte was read.
     /// The last line of an error response's body, when the body is short plain text that has
     /// already arrived whole (an HTML page or a body still on its way is not waited for) and
     /// says more than the status line ("404 Not Found").
@@ -945,6 +943,8 @@ impl<'a> Connection<'a> {
         (plain && !line.starts_with(&head.status.to_string())).then(|| line.to_owned())
     }
 
+    /// Reads the body with the framing the head announced; returns its size and the time the
+    /// last byte was read.
     fn receive_body(
         &mut self,
         head: &ResponseHead,

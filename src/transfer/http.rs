@@ -242,7 +242,11 @@ pub fn read_request(reader: &mut impl BufRead) -> Result<Option<Request>, HttpEr
         // Chunked alone is read and dropped like a small Content-Length body (RFC 9112 §7.1);
         // beside a Content-Length the message's end is ambiguous, and refused (§6.3), as is any
         // other coding.
-        if !codings.eq_ignore_ascii_case("chunked") || framing.content_length.is_some() {
+        // HTTP/1.0 has no transfer codings: such a message is badly framed (RFC 9112 §6.1).
+        if !codings.eq_ignore_ascii_case("chunked")
+            || framing.content_length.is_some()
+            || version == 0
+        {
             return Err(HttpError::UnsupportedTransferEncoding(codings));
         }
         let mut body = ChunkedReader::new(reader.by_ref()).take(MAX_DISCARDED_BODY + 1);
@@ -648,6 +652,13 @@ mod tests {
             request(
                 "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\
                  Transfer-Encoding: chunked\r\n\r\n"
+            ),
+            Err(HttpError::UnsupportedTransferEncoding(_))
+        ));
+        assert!(matches!(
+            request(
+                "GET / HTTP/1.0\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n\
+                 0\r\n\r\n"
             ),
             Err(HttpError::UnsupportedTransferEncoding(_))
         ));

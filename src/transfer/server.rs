@@ -1871,7 +1871,8 @@ fn answer_plain_client(wire: &mut Wire, events: &ConnectionEvents<'_>) -> End {
             reason: "plain HTTP on a TLS server".to_string(),
         });
     }
-    let body = "400 Bad Request\nThis server speaks HTTPS: ask for https:// instead of http://.\n";
+    let body = "400 Bad Request\nThis server speaks HTTPS (TLS): use an https:// URL, or TLS in \
+                your client.\n";
     let answer = Answer {
         path: "",
         close: true,
@@ -2260,10 +2261,7 @@ mod tests {
             answer.starts_with("HTTP/1.1 400 Bad Request\r\n"),
             "{answer}"
         );
-        assert!(
-            answer.ends_with("ask for https:// instead of http://.\n"),
-            "{answer}"
-        );
+        assert!(answer.ends_with("or TLS in your client.\n"), "{answer}");
         assert_eq!(refusal(&log).as_deref(), Some("plain HTTP on a TLS server"));
 
         // A client that trusts only another CA breaks the handshake off with an alert, as curl

@@ -226,6 +226,8 @@ pub(super) struct HandshakeWatch {
     server_encrypted: bool,
     /// The header of the server's first ServerHello, also when the snap length cut its body.
     server_hello_header: Option<Ts>,
+    /// The server sent a handshake record after its ChangeCipherSpec: TLS 1.2's Finished.
+    server_finished_tls12: bool,
 }
 
 fn index(side: Side) -> usize {
@@ -322,6 +324,9 @@ impl HandshakeWatch {
                 if side == Side::Client && s.client_finished.is_none() {
                     s.client_finished = Some(ts);
                 }
+                if side == Side::Server {
+                    self.server_finished_tls12 = true;
+                }
                 return Body::Skip;
             }
             (APPLICATION_DATA, Side::Client) => {
@@ -350,9 +355,11 @@ impl HandshakeWatch {
                     s.client_finished.is_some()
                         || (s.early_data_records > 0 && s.hello_retry_requests == 0)
                 } else {
-                    // A ServerHello the snap length cut still answered: what follows it is the
-                    // server's data.
-                    s.server_hello.is_some() || self.server_hello_header.is_some()
+                    // A ServerHello the snap length cut still answered; what follows it is the
+                    // server's data once its TLS 1.2 Finished (a handshake record after its
+                    // ChangeCipherSpec) shows the version: TLS 1.3 sends type 23 there.
+                    s.server_hello.is_some()
+                        || (self.server_hello_header.is_some() && self.server_finished_tls12)
                 };
                 if after_handshake {
                     s.server_first_data.get_or_insert(ts);

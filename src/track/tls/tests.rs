@@ -375,6 +375,30 @@ fn hellos_cut_by_the_snap_length_make_no_early_data_and_keep_the_response() {
 }
 
 #[test]
+fn a_cut_tls13_server_hello_leaves_the_servers_data_unknown_not_wrong() {
+    // TLS 1.3 sends type-23 records where TLS 1.2 sends its Finished: with the version cut off,
+    // the server's first such record may be its encrypted handshake or a session ticket.
+    let mut c = Conversation::new();
+    c.send_cut(true, &ch_record(&[], &[43, 51]), 20)
+        .send_cut(
+            false,
+            &[
+                sh_record(&[], true, false, false),
+                record(CHANGE_CIPHER_SPEC, &[1]),
+                record(APPLICATION_DATA, &[0xe0; 900]),
+            ]
+            .concat(),
+            20,
+        )
+        .c(&tls13_client_finished_and_request())
+        .s(&record(APPLICATION_DATA, &[0x7a; 200]))
+        .s(&record(APPLICATION_DATA, &[0xbb; 3000]));
+    let h = c.tls();
+    assert_eq!(h.early_data_records, 0);
+    assert_eq!(h.server_first_data, None);
+}
+
+#[test]
 fn cut_bytes_inside_a_certificate_are_passed_over() {
     let mut c = Conversation::new();
     c.c(&ch_record(&[], &[]));
