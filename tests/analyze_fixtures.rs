@@ -203,7 +203,6 @@ fn pipelined_split_and_bodied_requests_are_counted_as_tshark_counts_them() {
 
 #[test]
 fn a_connection_reset_after_a_stall_is_closing_until_the_reset_not_between_connections() {
-    use synack::analysis::phases::{ConnectionTimeline, Phases};
     let mut capture = Capture::new();
     let mut stalled = conn("127.0.0.1:40300", "127.0.0.1:8080", 300);
     capture
@@ -223,13 +222,7 @@ fn a_connection_reset_after_a_stall_is_closing_until_the_reset_not_between_conne
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("reset.pcap");
     common::write_pcap(&path, 1, &capture.frames(Link::Ethernet));
-    let tracked = synack::track::reader::track_file(&path, None).unwrap();
-    let timelines: Vec<ConnectionTimeline> = tracked
-        .connections
-        .iter()
-        .map(ConnectionTimeline::from_capture)
-        .collect();
-    let phases = Phases::partition(&timelines);
+    let phases = phases_of(&path);
     // The frames' own times: the last response byte is the last frame before the client's ACK
     // (10 µs apart), and the next SYN 10 µs after the 100 ms pause.
     let closing = (reset - (last_byte - 10_000)) as f64 / 1e9;
@@ -354,7 +347,6 @@ fn a_sequential_client_whose_next_syn_beats_the_last_ack_is_not_parallel() {
 
 #[test]
 fn a_refused_connect_between_two_connections_is_time_between_them() {
-    use synack::analysis::phases::{ConnectionTimeline, Phases};
     let mut capture = Capture::new();
     let mut first = conn("127.0.0.1:40500", "127.0.0.1:8080", 500);
     capture
@@ -374,15 +366,21 @@ fn a_refused_connect_between_two_connections_is_time_between_them() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("refused.pcap");
     common::write_pcap(&path, 1, &capture.frames(Link::Ethernet));
-    let tracked = synack::track::reader::track_file(&path, None).unwrap();
+    let phases = phases_of(&path);
+    // The refused connect never opened: no closing of its own, the 100 ms are between.
+    assert!(phases.closing_s < 0.001, "{phases:?}");
+    assert!(phases.between_s > 0.1, "{phases:?}");
+    assert!((phases.partition_sum() - phases.timeline_s).abs() < 1e-9);
+}
+
+/// The phases of a capture's connections, as analyze partitions them.
+fn phases_of(path: &std::path::Path) -> synack::analysis::phases::Phases {
+    use synack::analysis::phases::{ConnectionTimeline, Phases};
+    let tracked = synack::track::reader::track_file(path, None).unwrap();
     let timelines: Vec<ConnectionTimeline> = tracked
         .connections
         .iter()
         .map(ConnectionTimeline::from_capture)
         .collect();
-    let phases = Phases::partition(&timelines);
-    // The refused connect never opened: no closing of its own, the 100 ms are between.
-    assert!(phases.closing_s < 0.001, "{phases:?}");
-    assert!(phases.between_s > 0.1, "{phases:?}");
-    assert!((phases.partition_sum() - phases.timeline_s).abs() < 1e-9);
+    Phases::partition(&timelines)
 }
