@@ -384,3 +384,24 @@ fn phases_of(path: &std::path::Path) -> synack::analysis::phases::Phases {
         .collect();
     Phases::partition(&timelines)
 }
+
+#[test]
+fn a_request_a_reset_cut_off_before_any_answer_waited_until_the_reset() {
+    let mut capture = Capture::new();
+    let mut c = conn("127.0.0.1:40600", "127.0.0.1:8080", 800);
+    capture.handshake(&mut c);
+    capture.send(&mut c, true, "PA", b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n");
+    let sent = capture.t;
+    capture.send(&mut c, false, "A", &[]);
+    capture.t += 200_000_000;
+    capture.send(&mut c, false, "RA", &[]);
+    let reset = capture.t;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cut-off.pcap");
+    common::write_pcap(&path, 1, &capture.frames(Link::Ethernet));
+    let phases = phases_of(&path);
+    let waited = (reset - sent) as f64 / 1e9;
+    assert!((phases.wait_s - waited).abs() < 1e-9, "{phases:?}");
+    assert_eq!(phases.closing_s, 0.0, "{phases:?}");
+    assert!((phases.partition_sum() - phases.timeline_s).abs() < 1e-9);
+}

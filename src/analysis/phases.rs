@@ -51,8 +51,12 @@ impl ConnectionTimeline {
                 .iter()
                 .filter_map(|x| match (x.first_response, x.last_response) {
                     (Some(first), Some(last)) => Some((x.request, first, last)),
-                    // A request the reset cut off before any answer waited until the reset.
-                    _ => Some((x.request, established_reset?, established_reset?)),
+                    // A request (its request line read) that the reset cut off before any answer
+                    // waited until the reset. Unread bytes may be no request (a TLS alert).
+                    _ if x.target.is_some() => {
+                        Some((x.request, established_reset?, established_reset?))
+                    }
+                    _ => None,
                 })
                 .collect(),
             // An established connection reset without the client's FIN ends at the reset: it was
