@@ -468,3 +468,52 @@ fn a_failed_fetch_names_the_files_it_saved_before() {
         "{stderr}"
     );
 }
+
+#[test]
+fn serve_verbose_prints_the_last_connections_lines_before_a_signal_ends_it() {
+    for (signal, code) in [(libc::SIGINT, 130), (libc::SIGTERM, 143)] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("c.txt"), "hello\n").expect("write");
+        let port = common::free_port();
+        let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("synack"))
+            .args([
+                "serve",
+                "-v",
+                "--bind",
+                &format!("127.0.0.1:{port}"),
+                "--root",
+            ])
+            .arg(dir.path())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn synack serve");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut stream = loop {
+            match std::net::TcpStream::connect(("127.0.0.1", port)) {
+                Ok(stream) => break stream,
+                Err(error) => assert!(Instant::now() < deadline, "serve did not start: {error}"),
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        // The probe connects above closed at once; this one asks for the file and reads it all.
+        std::io::Write::write_all(
+            &mut stream,
+            b"GET /c.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+        )
+        .expect("send");
+        let mut answer = String::new();
+        std::io::Read::read_to_string(&mut stream, &mut answer).expect("answer");
+        assert!(answer.ends_with("hello\n"), "{answer}");
+        // At once, well inside the printer's 200 ms between batches.
+        send_signal(child.id(), signal);
+        let out = child.wait_with_output().expect("wait");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(code), "{stdout}");
+        assert!(stdout.contains("request GET /c.txt"), "{stdout}");
+        assert!(
+            stdout.contains("response ends after 6 body bytes"),
+            "{stdout}"
+        );
+    }
+}

@@ -147,6 +147,35 @@ fn a_head_dripped_past_its_deadline_gets_408_and_the_connection_closes() {
     server.stop();
 }
 
+/// A whole head whose announced body stops short is answered 408 at the same deadline, and the
+/// log names the body, not the head, as what was late.
+#[test]
+fn a_body_that_stops_short_of_its_length_gets_408_and_the_log_names_the_body() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = EventLog::new();
+    let server = start(dir.path(), SHORT, Some(log.clone()));
+    let mut stream = TcpStream::connect(server.local_addr()).expect("connect");
+    stream
+        .write_all(b"GET /hello.txt HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nab")
+        .expect("send");
+    let (answer, _) = read_answer(&mut stream);
+    assert!(answer.starts_with("HTTP/1.1 408 "), "{answer}");
+    server.stop();
+    let refused: Vec<String> = log
+        .take()
+        .into_iter()
+        .filter_map(|event| match event.kind {
+            EventKind::Refused { reason } => Some(reason),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        refused,
+        ["the request's body was not whole by its deadline"],
+        "{refused:?}"
+    );
+}
+
 #[test]
 fn bytes_that_cannot_be_http_get_400_at_once() {
     let dir = tempfile::tempdir().expect("tempdir");

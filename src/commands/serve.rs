@@ -102,15 +102,32 @@ fn save(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     }
 }
 
+/// Serves with each connection's events printed, a batch every 200 ms. Ctrl-C, SIGTERM or
+/// SIGHUP prints the events not yet printed before the process exits (with 128 + the signal),
+/// so the last connection's lines are never lost.
 fn serve_verbose(config: ServerConfig, ready: impl FnOnce(SocketAddr)) -> anyhow::Result<()> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     let log = crate::transfer::events::EventLog::default();
     let printer_log = log.clone();
     let origin = crate::timeline::Ts::now();
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
+        .context("cannot watch for Ctrl-C, SIGTERM and SIGHUP")?;
+    let (stop, stopped) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        if let Some(signal) = signals.forever().next() {
+            let _ = stop.send(signal);
+        }
+    });
     std::thread::spawn(move || {
         loop {
-            std::thread::sleep(std::time::Duration::from_millis(200));
+            let signal = stopped
+                .recv_timeout(std::time::Duration::from_millis(200))
+                .ok();
             for e in printer_log.take() {
                 outln!("{}", super::event_line(origin, &e));
+            }
+            if let Some(signal) = signal {
+                std::process::exit(128 + signal);
             }
         }
     });

@@ -43,6 +43,9 @@ pub enum HttpError {
     /// The stream failed (including read timeouts).
     #[error("{0}")]
     Io(#[from] io::Error),
+    /// The stream failed (including read timeouts) while a request's body was read and dropped.
+    #[error("reading the request's body: {0}")]
+    BodyIo(io::Error),
     /// The peer closed the connection before a complete head arrived.
     #[error("connection closed before a complete message head")]
     UnexpectedEof,
@@ -59,6 +62,9 @@ pub enum HttpError {
     /// httparse rejected the head.
     #[error("malformed message head: {0}")]
     Malformed(String),
+    /// A request in an HTTP major version other than 1 (`HTTP/2.0` written as text, say).
+    #[error("HTTP version {0:?} not supported (this server speaks HTTP/1.1)")]
+    VersionNotSupported(String),
     /// HTTP/1.1 requires a Host header in every request (RFC 9112 §3.2).
     #[error("HTTP/1.1 request without a Host header")]
     MissingHost,
@@ -162,9 +168,11 @@ fn read_head(reader: &mut impl BufRead) -> Result<Option<Vec<u8>>, HttpError> {
     loop {
         let room = MAX_HEAD_BYTES - consumed;
         if room == 0 {
+            // A request line that took the whole bound is what is too large, not the fields.
+            let lines = head.iter().filter(|&&b| b == b'\n').count();
             return Err(HttpError::HeadTooLarge {
                 limit: MAX_HEAD_BYTES,
-                first_line: false,
+                first_line: lines == 1,
             });
         }
         let start = head.len();
@@ -221,9 +229,10 @@ pub fn read_request(reader: &mut impl BufRead) -> Result<Option<Request>, HttpEr
         // Refused now rather than after a newline that may never come (a TLS handshake).
         return Err(HttpError::Malformed("not an HTTP request".into()));
     }
-    let Some(head) = read_head(reader)? else {
+    let Some(mut head) = read_head(reader)? else {
         return Ok(None);
     };
+    read_as_http_1_1(&mut head)?;
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut parsed = httparse::Request::new(&mut headers);
     match parsed.parse(&head).map_err(malformed)? {
@@ -254,7 +263,7 @@ pub fn read_request(reader: &mut impl BufRead) -> Result<Option<Request>, HttpEr
             if error.kind() == io::ErrorKind::InvalidData {
                 HttpError::Malformed(error.to_string())
             } else {
-                HttpError::Io(error)
+                HttpError::BodyIo(error)
             }
         })?;
         if dropped > MAX_DISCARDED_BODY {
@@ -267,7 +276,8 @@ pub fn read_request(reader: &mut impl BufRead) -> Result<Option<Request>, HttpEr
         if length > MAX_DISCARDED_BODY {
             return Err(HttpError::BodyTooLarge { length });
         }
-        let dropped = io::copy(&mut reader.by_ref().take(length), &mut io::sink())?;
+        let dropped = io::copy(&mut reader.by_ref().take(length), &mut io::sink())
+            .map_err(HttpError::BodyIo)?;
         if dropped < length {
             return Err(HttpError::UnexpectedEof);
         }
@@ -282,6 +292,34 @@ pub fn read_request(reader: &mut impl BufRead) -> Result<Option<Request>, HttpEr
         path: path.to_owned(),
         keep_alive,
     }))
+}
+
+/// A request line in HTTP/1.2 or a later 1.x is read as HTTP/1.1, the highest minor version
+/// this server implements (RFC 9110 §2.5), by rewriting its minor digit; one in another major
+/// version is refused (answered 505, as nginx does). Anything else is left to the parser.
+fn read_as_http_1_1(head: &mut [u8]) -> Result<(), HttpError> {
+    let line_end = head.iter().position(|&b| b == b'\n').unwrap_or(head.len());
+    let line = head[..line_end]
+        .strip_suffix(b"\r")
+        .unwrap_or(&head[..line_end]);
+    let Some(space) = line.iter().rposition(|&b| b == b' ') else {
+        return Ok(());
+    };
+    let token_at = space + 1;
+    let &[b'H', b'T', b'T', b'P', b'/', major, b'.', minor] = &line[token_at..] else {
+        return Ok(());
+    };
+    if !major.is_ascii_digit() || !minor.is_ascii_digit() {
+        return Ok(());
+    }
+    if major != b'1' {
+        let token = String::from_utf8_lossy(&line[token_at..]).into_owned();
+        return Err(HttpError::VersionNotSupported(token));
+    }
+    if minor > b'1' {
+        head[token_at + 7] = b'1';
+    }
+    Ok(())
 }
 
 /// Whether `bytes`, the first of a request, can begin a request line: blank lines, then a
@@ -602,6 +640,52 @@ mod tests {
         assert!(matches!(
             request(&many_fields),
             Err(HttpError::TooManyHeaders { limit: MAX_HEADERS })
+        ));
+    }
+
+    #[test]
+    fn a_request_line_that_fills_the_bound_to_its_newline_is_the_line_too_large() {
+        let target = "a".repeat(MAX_HEAD_BYTES - "GET / HTTP/1.1\r\n".len());
+        let line = format!("GET /{target} HTTP/1.1\r\n");
+        assert_eq!(line.len(), MAX_HEAD_BYTES);
+        assert!(matches!(
+            request(&format!("{line}Host: x\r\n\r\n")),
+            Err(HttpError::HeadTooLarge {
+                first_line: true,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn a_later_http_1_minor_version_is_read_as_http_1_1() {
+        let req = request("GET /a HTTP/1.2\r\nHost: x\r\n\r\n")
+            .expect("valid")
+            .expect("not eof");
+        assert_eq!(req.path, "/a");
+        assert!(
+            req.keep_alive,
+            "read as HTTP/1.1, whose default is keep-alive"
+        );
+        assert!(matches!(
+            request("GET /a HTTP/1.9\r\n\r\n"),
+            Err(HttpError::MissingHost)
+        ));
+    }
+
+    #[test]
+    fn another_major_version_is_not_supported() {
+        for version in ["HTTP/2.0", "HTTP/3.0", "HTTP/0.9"] {
+            let raw = format!("GET / {version}\r\nHost: x\r\n\r\n");
+            match request(&raw) {
+                Err(HttpError::VersionNotSupported(said)) => assert_eq!(said, version),
+                other => panic!("{version}: {other:?}"),
+            }
+        }
+        // Not a version at all: still malformed.
+        assert!(matches!(
+            request("GET / HTTP/x.1\r\nHost: x\r\n\r\n"),
+            Err(HttpError::Malformed(_))
         ));
     }
 

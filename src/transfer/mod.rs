@@ -198,8 +198,28 @@ pub enum TransferError {
 /// plain-text reason, else what a 404 usually means.
 fn status_detail(code: u16, said: Option<&str>) -> String {
     match said {
-        Some(said) => format!(": \"{said}\""),
+        // Quoted with escapes: a server's text must not reorder the terminal's line (bidi marks)
+        // or pass for synack's own words.
+        Some(said) => format!(": {said:?}"),
         None if code == 404 => " (does the file exist under the served directory?)".to_string(),
         None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_servers_reason_is_quoted_with_its_invisible_characters_escaped() {
+        let error = TransferError::Status {
+            code: 400,
+            path: "/c.txt".into(),
+            said: Some("use \u{202E}txt.exe\u{202C} \"now\"".into()),
+        };
+        assert_eq!(
+            error.to_string(),
+            r#"server answered 400 for /c.txt: "use \u{202e}txt.exe\u{202c} \"now\"""#
+        );
     }
 }

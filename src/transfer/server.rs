@@ -300,6 +300,7 @@ const METHOD_NOT_ALLOWED: Status = (405, "Method Not Allowed");
 const URI_TOO_LONG: Status = (414, "URI Too Long");
 const TOO_EARLY: Status = (425, "Too Early");
 const HEADERS_TOO_LARGE: Status = (431, "Request Header Fields Too Large");
+const VERSION_NOT_SUPPORTED: Status = (505, "HTTP Version Not Supported");
 
 impl Refusal {
     /// The status code and reason phrase that answer this refusal.
@@ -1607,9 +1608,9 @@ fn broken(events: &ConnectionEvents<'_>, error: &io::Error) -> End {
 }
 
 /// Answers a request that could not be read, and says how the connection ends: a head that is
-/// not whole by its deadline (408), a request line or head past its bound (414, 431), or
-/// whatever follows a malformed one (which cannot be framed, 400), is answered and the
-/// connection closed; a broken connection is just closed.
+/// not whole by its deadline (408), a request line or head past its bound (414, 431), a request
+/// in another major version of HTTP (505), or whatever follows a malformed one (which cannot be
+/// framed, 400), is answered and the connection closed; a broken connection is just closed.
 fn refuse(
     wire: &mut Wire,
     error: HttpError,
@@ -1617,17 +1618,21 @@ fn refuse(
     recorder: &ResponseRecorder<'_>,
 ) -> End {
     let status = match &error {
-        HttpError::Io(error) if !is_timeout(error) => return broken(events, error),
-        HttpError::Io(_) => REQUEST_TIMEOUT,
+        HttpError::Io(error) | HttpError::BodyIo(error) if !is_timeout(error) => {
+            return broken(events, error);
+        }
+        HttpError::Io(_) | HttpError::BodyIo(_) => REQUEST_TIMEOUT,
         HttpError::HeadTooLarge {
             first_line: true, ..
         } => URI_TOO_LONG,
         HttpError::HeadTooLarge { .. } | HttpError::TooManyHeaders { .. } => HEADERS_TOO_LARGE,
+        HttpError::VersionNotSupported(_) => VERSION_NOT_SUPPORTED,
         _ => BAD_REQUEST,
     };
     if events.records() {
         let reason = match &error {
             HttpError::Io(_) => "the request's head was not whole by its deadline".to_string(),
+            HttpError::BodyIo(_) => "the request's body was not whole by its deadline".to_string(),
             other => other.to_string(),
         };
         events.now(EventKind::Refused { reason });
@@ -2212,6 +2217,24 @@ mod tests {
         let answer = exchange(&server, many_fields.as_bytes());
         assert!(
             answer.starts_with("HTTP/1.1 431 Request Header Fields Too Large\r\n"),
+            "{answer}"
+        );
+        server.stop();
+    }
+
+    #[test]
+    fn a_later_http_1_minor_version_is_served_as_http_1_1_and_another_major_gets_505() {
+        let site = site();
+        let server = start(&site, 4, None);
+        let answer = exchange(
+            &server,
+            b"GET /hello.txt HTTP/1.2\r\nHost: t\r\nConnection: close\r\n\r\n",
+        );
+        assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+        assert!(answer.ends_with("\r\n\r\nhello\n"), "{answer}");
+        let answer = exchange(&server, b"GET /hello.txt HTTP/2.0\r\nHost: t\r\n\r\n");
+        assert!(
+            answer.starts_with("HTTP/1.1 505 HTTP Version Not Supported\r\n"),
             "{answer}"
         );
         server.stop();
