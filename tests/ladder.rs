@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Flow, Frames};
+use common::{At, Flow, Frames};
 
 #[test]
 fn ladder_draws_the_handshake_each_round_and_the_close() {
@@ -68,4 +68,207 @@ fn ladder_draws_the_handshake_each_round_and_the_close() {
         stderr.contains("no connection #3") && stderr.contains("0 to 0"),
         "{stderr}"
     );
+}
+
+/// A connection with each thing Wireshark's sequence analysis names: a segment after one the
+/// capture missed, duplicate ACKs, a fast retransmission, an out-of-order resend, a
+/// retransmission after a timeout, a spurious one, a zero window and its probe, and a
+/// keep-alive.
+fn marked_capture(path: &std::path::Path) {
+    let mut f = Frames::new();
+    let mut a = Flow::new("127.0.0.1:40000", "127.0.0.1:8080", 1_000, 50_000);
+    f.handshake(&mut a);
+    let body = 8_000;
+    let request = "GET /m.bin HTTP/1.1\r\nHost: x\r\n\r\n";
+    f.send(&mut a, true, "PA", request.as_bytes());
+    let mut response = format!("HTTP/1.1 200 OK\r\nContent-Length: {body}\r\n\r\n").into_bytes();
+    response.extend(std::iter::repeat_n(b'z', body));
+    let chunks: Vec<&[u8]> = response.chunks(1000).collect();
+    let len = |i: usize| chunks[i].len() as u32;
+    f.send(&mut a, false, "A", chunks[0]);
+    f.send(&mut a, true, "A", &[]);
+    // The second chunk is lost before the capture point; each later one brings a duplicate ACK
+    // of the first, and the third of those the second chunk again (a fast retransmission).
+    f.skip(&mut a, false, len(1));
+    let mut gap = len(1);
+    for chunk in &chunks[2..5] {
+        f.send(&mut a, false, "A", chunk);
+        gap += chunk.len() as u32;
+        let at = At {
+            ack_back: gap,
+            ..At::default()
+        };
+        f.send_at(&mut a, true, "A", &[], at);
+    }
+    let resend = At {
+        back: gap,
+        ..At::default()
+    };
+    f.send_at(&mut a, false, "A", chunks[1], resend);
+    f.send(&mut a, true, "A", &[]);
+    // Two more chunks; the first of them is resent at once (out of order), the second after a
+    // timeout (a retransmission), then once more after the client acknowledged it (a spurious
+    // retransmission).
+    f.send(&mut a, false, "A", chunks[5]);
+    f.send(&mut a, false, "A", chunks[6]);
+    let out_of_order = At {
+        back: len(5) + len(6),
+        ..At::default()
+    };
+    f.send_at(&mut a, false, "A", chunks[5], out_of_order);
+    f.wait(200_000_000);
+    let again = At {
+        back: len(6),
+        ..At::default()
+    };
+    f.send_at(&mut a, false, "A", chunks[6], again);
+    // The client's window closes as it acknowledges; the server probes it with one byte, the
+    // client acknowledges the byte with its window still closed, then it opens.
+    let closed = At {
+        window: 0,
+        ..At::default()
+    };
+    f.send_at(&mut a, true, "A", &[], closed);
+    f.send_at(&mut a, false, "A", chunks[6], again);
+    f.wait(50_000_000);
+    f.send(&mut a, false, "A", &chunks[7][..1]);
+    f.send_at(&mut a, true, "A", &[], closed);
+    f.wait(50_000_000);
+    f.send(&mut a, true, "A", &[]);
+    f.send(&mut a, false, "A", &chunks[7][1..]);
+    for chunk in &chunks[8..] {
+        f.send(&mut a, false, "A", chunk);
+    }
+    f.send(&mut a, true, "A", &[]);
+    // An idle connection's keep-alive, and its answer.
+    f.wait(1_000_000_000);
+    let keep_alive = At {
+        back: 1,
+        ..At::default()
+    };
+    f.send_at(&mut a, true, "A", &[], keep_alive);
+    f.send(&mut a, false, "A", &[]);
+    f.close(&mut a, true);
+    common::write_pcap(path, 1, &f.frames);
+}
+
+#[test]
+fn ladder_names_what_wireshark_marks_as_tshark_counts_it() {
+    if !common::have_tshark("ladder_names_what_wireshark_marks_as_tshark_counts_it") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("marked.pcap");
+    marked_capture(&path);
+    if let Ok(keep) = std::env::var("KEEP_MARKED") {
+        std::fs::copy(&path, keep).unwrap();
+    }
+    let names = [
+        ("tcp.analysis.lost_segment", "previous segment not captured"),
+        ("tcp.analysis.fast_retransmission", "fast retransmission"),
+        (
+            "tcp.analysis.spurious_retransmission",
+            "spurious retransmission",
+        ),
+        ("tcp.analysis.out_of_order", "out-of-order"),
+        ("tcp.analysis.duplicate_ack", "duplicate ACK"),
+        ("tcp.analysis.keep_alive", "keep-alive"),
+        ("tcp.analysis.zero_window_probe", "zero window probe"),
+        ("tcp.analysis.zero_window", "zero window"),
+    ];
+    let count = |filter: &str| {
+        common::tshark_stdout(&path, &["-Y", filter])
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .count()
+    };
+    // Wireshark's retransmission field holds fast and spurious ones too; the ladder names each
+    // by its most specific name.
+    let plain_retransmissions = count(
+        "tcp.analysis.retransmission && !tcp.analysis.fast_retransmission \
+         && !tcp.analysis.spurious_retransmission",
+    );
+    let mut expected: Vec<(&str, usize)> = names
+        .iter()
+        .map(|(field, name)| (*name, count(field)))
+        .collect();
+    expected.push(("retransmission", plain_retransmissions));
+
+    let out = common::synack()
+        .arg("analyze")
+        .arg(&path)
+        .args(["--ladder", "0"])
+        .env("COLUMNS", "200")
+        .output()
+        .unwrap();
+    let ladder = common::ran(&out);
+    let html = dir.path().join("marked.html");
+    let out = common::synack()
+        .arg("analyze")
+        .arg(&path)
+        .arg("--html")
+        .arg(&html)
+        .output()
+        .unwrap();
+    common::ran(&out);
+    let page = std::fs::read_to_string(&html).unwrap();
+    for (name, tshark) in expected {
+        // A marked packet's line ends "(name, …)" or "(…, name)".
+        let on_lines = ladder_mentions(&ladder, name);
+        assert_eq!(
+            on_lines, tshark,
+            "{name}: tshark {tshark}, ladder:\n{ladder}"
+        );
+        // Each HTML arrow's title names its packet's marks; a round's band holds none.
+        let titled = page
+            .split("<g class=\"pkt")
+            .skip(1)
+            .filter_map(|g| g.split("<title>").nth(1)?.split("</title>").next())
+            .filter(|t| has_mark(t, name))
+            .count();
+        assert_eq!(titled, tshark, "{name} in the HTML titles");
+    }
+    // Every mark is in this capture at least once, so the test cannot pass on an empty ladder.
+    for name in [
+        "previous segment not captured",
+        "fast retransmission",
+        "spurious retransmission",
+        "retransmission",
+        "out-of-order",
+        "duplicate ACK",
+        "keep-alive",
+        "zero window probe",
+        "zero window",
+    ] {
+        assert!(ladder_mentions(&ladder, name) > 0, "{name}:\n{ladder}");
+    }
+}
+
+/// Whether the parenthesised notes at the end of `text` include `name` itself (not a longer
+/// name ending in it, as "fast retransmission" ends in "retransmission").
+fn has_mark(text: &str, name: &str) -> bool {
+    text.rsplit_once(" (")
+        .and_then(|(_, notes)| notes.strip_suffix(')'))
+        .is_some_and(|notes| notes.split(", ").any(|n| n == name))
+}
+
+/// How many packets the text ladder names `name`, each on a line of its own (with the lines below
+/// its arrow that hold the rest of its label).
+fn ladder_mentions(ladder: &str, name: &str) -> usize {
+    let mut entries: Vec<String> = Vec::new();
+    for line in ladder.lines().filter(|l| l.contains('│')) {
+        let text = line
+            .trim_start()
+            .trim_start_matches(|c: char| c.is_ascii_digit() || c == '.')
+            .trim_matches(|c: char| matches!(c, '│' | '─' | '▶' | '◀' | ' '));
+        let continues = line.trim_start().starts_with('│');
+        match entries.last_mut() {
+            Some(last) if continues => {
+                last.push(' ');
+                last.push_str(text);
+            }
+            _ => entries.push(text.to_owned()),
+        }
+    }
+    entries.iter().filter(|text| has_mark(text, name)).count()
 }

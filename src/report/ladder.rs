@@ -1,13 +1,14 @@
 //! Report layer: one connection as the textbook draws it, in text — a client lane and a server
 //! lane, an arrow per packet with its flags and numbers, times from the connection's first
-//! packet, and each round of response data (and the ACKs sent during it) folded into one line.
+//! packet, and each round of response data (and the plain ACKs sent during it) folded into one
+//! line. What Wireshark's sequence analysis marks on a packet is named on it, in its words.
 
 use std::fmt::Write as _;
 
 use super::units;
 use crate::timeline::Ts;
 use crate::track::trace::{ConnectionTrace, TracedPacket};
-use crate::track::{Connection, Side};
+use crate::track::{Connection, SeqVerdict, Side};
 
 /// The narrowest and widest the arrows are drawn.
 const LANE: (usize, usize) = (36, 72);
@@ -26,7 +27,6 @@ enum Item {
         first: Ts,
         segments: u32,
         bytes: u64,
-        resent: u32,
         fin: bool,
     },
     /// The client's pure ACKs while a round was in flight.
@@ -85,13 +85,17 @@ pub fn ladder(conn: &Connection, trace: &ConnectionTrace, width: Option<u16>) ->
     );
     for item in &items {
         let (from, label) = describe(item, &numbers, &requests);
+        let mut lines = arrow(from, &label, lane).into_iter();
         let _ = writeln!(
             out,
             "{:>w$.3} {}",
             item.ts().secs_since(origin) * 1e3,
-            arrow(from, &label, lane),
+            lines.next().unwrap_or_default(),
             w = TIME_COLUMNS - 1
         );
+        for line in lines {
+            let _ = writeln!(out, "{:>w$} {line}", "", w = TIME_COLUMNS - 1);
+        }
     }
     out
 }
@@ -106,9 +110,13 @@ fn fold(packets: &[TracedPacket], rounds: &[(Ts, Ts)]) -> Vec<Item> {
     let mut acks_item: Vec<Option<usize>> = vec![None; rounds.len()];
     let mut current_round: Option<usize> = None;
     for p in packets {
-        let pure_ack = p.flags.ack && !p.flags.syn && !p.flags.fin && !p.flags.rst && p.len == 0;
+        // A packet Wireshark marks (a resend, a duplicate ACK, a zero window, a keep-alive) gets
+        // a line of its own, at its own time.
+        let plain = notes(p).is_empty();
+        let pure_ack =
+            p.flags.ack && !p.flags.syn && !p.flags.fin && !p.flags.rst && p.len == 0 && plain;
         match p.from {
-            Side::Server if p.len > 0 && !p.flags.syn => {
+            Side::Server if p.len > 0 && !p.flags.syn && plain => {
                 if let Some(r) = round_of_data(p.ts) {
                     current_round = Some(r);
                     match round_item[r] {
@@ -116,14 +124,12 @@ fn fold(packets: &[TracedPacket], rounds: &[(Ts, Ts)]) -> Vec<Item> {
                             if let Item::Round {
                                 segments,
                                 bytes,
-                                resent,
                                 fin,
                                 ..
                             } = &mut items[i]
                             {
                                 *segments += 1;
                                 *bytes += u64::from(p.len);
-                                *resent += u32::from(p.resent);
                                 *fin |= p.flags.fin;
                             }
                         }
@@ -134,7 +140,6 @@ fn fold(packets: &[TracedPacket], rounds: &[(Ts, Ts)]) -> Vec<Item> {
                                 first: p.ts,
                                 segments: 1,
                                 bytes: u64::from(p.len),
-                                resent: u32::from(p.resent),
                                 fin: p.flags.fin,
                             });
                         }
@@ -174,6 +179,39 @@ fn fold(packets: &[TracedPacket], rounds: &[(Ts, Ts)]) -> Vec<Item> {
     items
 }
 
+/// What Wireshark marks on `p`, or "resent" for a resend it names otherwise.
+pub fn notes(p: &TracedPacket) -> Vec<&'static str> {
+    let mut notes = marks(&p.analysis);
+    if notes.is_empty() && p.resent {
+        notes.push("resent");
+    }
+    notes
+}
+
+/// What Wireshark's sequence analysis marks on a packet, named as its expert info names it
+/// (`tcp.analysis.*`); the most specific name of a retransmission alone.
+fn marks(v: &SeqVerdict) -> Vec<&'static str> {
+    let retransmission = if v.fast_retransmission {
+        Some("fast retransmission")
+    } else if v.spurious_retransmission {
+        Some("spurious retransmission")
+    } else {
+        v.retransmission.then_some("retransmission")
+    };
+    [
+        (v.lost_segment, "previous segment not captured"),
+        (retransmission.is_some(), retransmission.unwrap_or_default()),
+        (v.out_of_order, "out-of-order"),
+        (v.duplicate_ack, "duplicate ACK"),
+        (v.keep_alive, "keep-alive"),
+        (v.zero_window_probe, "zero window probe"),
+        (v.zero_window, "zero window"),
+    ]
+    .into_iter()
+    .filter_map(|(on, name)| on.then_some(name))
+    .collect()
+}
+
 /// Who sent the line, and what it says.
 fn describe(item: &Item, numbers: &[usize], requests: &[Ts]) -> (Side, String) {
     match item {
@@ -182,22 +220,14 @@ fn describe(item: &Item, numbers: &[usize], requests: &[Ts]) -> (Side, String) {
             number,
             segments,
             bytes,
-            resent,
             fin,
             ..
         } => {
-            let mut resent = if *resent > 0 {
-                format!(", {resent} resent")
-            } else {
-                String::new()
-            };
-            if *fin {
-                resent.push_str(", the last with FIN");
-            }
+            let last = if *fin { ", the last with FIN" } else { "" };
             (
                 Side::Server,
                 format!(
-                    "round {}: {segments} segment{}, {}{resent}",
+                    "round {}: {segments} segment{}, {}{last}",
                     numbers.get(*number).copied().unwrap_or(number + 1),
                     if *segments == 1 { "" } else { "s" },
                     units::bytes(*bytes as f64)
@@ -248,22 +278,43 @@ fn packet_label(p: &TracedPacket, starts_request: bool) -> String {
     if f.ack {
         let _ = write!(label, " ack {}", p.ack);
     }
-    if p.resent {
-        label.push_str(" (resent)");
+    let notes = notes(p);
+    if !notes.is_empty() {
+        let _ = write!(label, " ({})", notes.join(", "));
     }
     label
 }
 
-/// `label` on an arrow across the lane, pointing from `from` to the other side.
-fn arrow(from: Side, label: &str, lane: usize) -> String {
+/// `label` on an arrow across the lane, pointing from `from` to the other side; what does not
+/// fit on the arrow goes on the lines below it, between the lanes, on the sender's side.
+fn arrow(from: Side, label: &str, lane: usize) -> Vec<String> {
     let inner = lane.saturating_sub(2);
-    let text = format!(" {label} ");
-    let text: String = text.chars().take(inner.saturating_sub(3)).collect();
-    let dashes = inner.saturating_sub(text.chars().count() + 1);
-    match from {
-        Side::Client => format!("│──{text}{}▶│", "─".repeat(dashes.saturating_sub(2))),
-        Side::Server => format!("│◀{}{text}──│", "─".repeat(dashes.saturating_sub(2))),
+    // The arrow keeps two dashes at its tail, a space either side of the text and its head.
+    let room = inner.saturating_sub(6).max(1);
+    let options = textwrap::Options::new(room)
+        .word_separator(textwrap::WordSeparator::AsciiSpace)
+        .word_splitter(textwrap::WordSplitter::NoHyphenation)
+        .break_words(true);
+    let parts = textwrap::wrap(label, options);
+    let mut lines = Vec::with_capacity(parts.len());
+    for (i, part) in parts.iter().enumerate() {
+        let length = part.chars().count();
+        if i == 0 {
+            let text = format!(" {part} ");
+            let dashes = inner.saturating_sub(length + 5);
+            lines.push(match from {
+                Side::Client => format!("│──{text}{}▶│", "─".repeat(dashes)),
+                Side::Server => format!("│◀{}{text}──│", "─".repeat(dashes)),
+            });
+        } else {
+            let gap = inner.saturating_sub(length + 3);
+            lines.push(match from {
+                Side::Client => format!("│   {part}{}│", " ".repeat(gap)),
+                Side::Server => format!("│{}{part}   │", " ".repeat(gap)),
+            });
+        }
     }
+    lines
 }
 
 #[cfg(test)]
@@ -285,6 +336,7 @@ mod tests {
             ack: 1,
             len,
             resent: false,
+            analysis: SeqVerdict::default(),
         }
     }
 

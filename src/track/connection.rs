@@ -11,7 +11,7 @@ use super::half::HalfConnection;
 use super::requests::RequestCounter;
 use super::rounds::RoundClock;
 use super::seq::SeqNumber;
-use super::seq_analysis;
+use super::seq_analysis::SeqAnalysis;
 use super::state::{EndpointEvent, TcpState, simultaneous_close, transition};
 use super::tls::{TlsHandshake, TlsState};
 use crate::capture::segment::{Direction, Segment};
@@ -142,10 +142,8 @@ pub struct Connection {
     vantage_rtt: Option<i64>,
     /// The current response's rounds.
     round_clock: RoundClock,
-    /// The latest SYN without ACK from either side (Wireshark's `ts_mru_syn`).
-    latest_any_syn: Option<Ts>,
-    /// Wireshark's initial RTT: the latest SYN → the first segment with ACK and without SYN.
-    initial_rtt: Option<i64>,
+    /// Wireshark's sequence analysis of both directions.
+    seq_analysis: SeqAnalysis,
     /// What the payload shows of TLS.
     tls: TlsState,
     /// On a TLS connection, the client has sent its closing alert: what the server sends now
@@ -213,8 +211,7 @@ impl Connection {
             latest_syn: None,
             vantage_rtt: None,
             round_clock: RoundClock::default(),
-            latest_any_syn: None,
-            initial_rtt: None,
+            seq_analysis: SeqAnalysis::default(),
             tls: TlsState::default(),
             tls_closing: false,
         }
@@ -361,24 +358,8 @@ impl Connection {
             self.counts.resent_synack += u64::from(f.syn && f.ack);
             self.counts.resent_fin += u64::from(f.fin);
         }
-        let (fwd, rev) = match side {
-            Side::Client => (&mut self.client_half, &mut self.server_half),
-            Side::Server => (&mut self.server_half, &mut self.client_half),
-        };
-        let verdict = seq_analysis::analyze(
-            fwd.analysis_mut(),
-            rev.analysis_mut(),
-            seg,
-            self.initial_rtt,
-        );
+        let verdict = self.seq_analysis.analyze(side, seg);
         self.counts.count_verdict(&verdict);
-        if f.syn && !f.ack {
-            self.latest_any_syn = Some(seg.ts);
-        } else if f.ack && !f.syn && self.initial_rtt.is_none() {
-            self.initial_rtt = self
-                .latest_any_syn
-                .map(|syn| seg.ts.0.saturating_sub(syn.0));
-        }
         resent
     }
 

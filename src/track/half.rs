@@ -3,11 +3,9 @@
 //! Works on `Segment` alone; must not import `pcap`, `etherparse`, analysis or report code.
 
 use super::seq::SeqNumber;
-use super::seq_analysis::SeqAnalysisHalf;
 use crate::capture::segment::Segment;
 
-/// What one side of a connection has sent: its sequence space, its SYN's options, its FIN, and
-/// what Wireshark's sequence analysis keeps of it.
+/// What one side of a connection has sent: its sequence space, its SYN's options and its FIN.
 #[derive(Debug, Clone, Default)]
 pub struct HalfConnection {
     /// The initial sequence number, from this side's SYN.
@@ -18,9 +16,6 @@ pub struct HalfConnection {
     fin_end: Option<SeqNumber>,
     /// The other side acknowledged that FIN.
     fin_acked: bool,
-    /// What Wireshark's sequence analysis remembers of this direction: its highest sequence
-    /// number and when it moved, its last ACK and window, its duplicate ACKs in a row.
-    analysis: SeqAnalysisHalf,
     /// Where this side's payload starts.
     data_base: Option<SeqNumber>,
     /// One past the highest payload byte sent.
@@ -124,11 +119,6 @@ impl HalfConnection {
             }
             _ => false,
         }
-    }
-
-    /// Wireshark's sequence analysis of this direction.
-    pub fn analysis_mut(&mut self) -> &mut SeqAnalysisHalf {
-        &mut self.analysis
     }
 
     /// Records a segment this side sent: its ISN, options, window, payload span and sequence

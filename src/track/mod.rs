@@ -26,6 +26,7 @@ pub use counts::{FlagCounts, Totals};
 pub use exchange::Exchange;
 pub use rounds::{ROUND_BOUNDARY_RTT_FRACTION, Round};
 pub use seq::SeqNumber;
+pub use seq_analysis::SeqVerdict;
 pub use state::{EndpointEvent, TcpState, transition};
 pub use tracker::{LINGER, Tracker};
 

@@ -4,6 +4,7 @@
 //!
 //! Works on `Segment` alone; must not import `pcap`, `etherparse`, analysis or report code.
 
+use super::connection::Side;
 use super::seq::SeqNumber;
 use crate::capture::segment::Segment;
 use crate::timeline::Ts;
@@ -14,10 +15,40 @@ const DEFAULT_OUT_OF_ORDER_NS: i64 = 3_000_000;
 /// How soon after the duplicate ACKs a resend must come to be a fast retransmission.
 const FAST_RETRANSMISSION_NS: i64 = 20_000_000;
 
+/// Wireshark's sequence analysis of one connection: what it remembers of each direction, and its
+/// initial round trip (the out-of-order threshold).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SeqAnalysis {
+    client: SeqAnalysisHalf,
+    server: SeqAnalysisHalf,
+    /// The latest SYN without ACK from either side (`ts_mru_syn`).
+    latest_syn: Option<Ts>,
+    /// The latest SYN → the first segment with ACK and without SYN (`ts_first_rtt`).
+    initial_rtt: Option<i64>,
+}
+
+impl SeqAnalysis {
+    /// What Wireshark marks on `seg`, sent by `from`, the connection's next segment.
+    pub fn analyze(&mut self, from: Side, seg: &Segment) -> SeqVerdict {
+        let (fwd, rev) = match from {
+            Side::Client => (&mut self.client, &mut self.server),
+            Side::Server => (&mut self.server, &mut self.client),
+        };
+        let verdict = analyze(fwd, rev, seg, self.initial_rtt);
+        let f = seg.flags;
+        if f.syn && !f.ack {
+            self.latest_syn = Some(seg.ts);
+        } else if f.ack && !f.syn && self.initial_rtt.is_none() {
+            self.initial_rtt = self.latest_syn.map(|syn| seg.ts.0.saturating_sub(syn.0));
+        }
+        verdict
+    }
+}
+
 /// What Wireshark remembers of one direction: the fields of its `tcp_analyze_seq_info` and the
 /// flow's window, with its conventions (an unset ACK or window is 0).
 #[derive(Debug, Clone, Copy, Default)]
-pub struct SeqAnalysisHalf {
+struct SeqAnalysisHalf {
     /// One past the highest sequence number seen (`nextseq`).
     next_seq: Option<SeqNumber>,
     /// When `next_seq` last moved (`nextseqtime`): the highest sequence number's time.
@@ -62,12 +93,18 @@ pub struct SeqVerdict {
     pub lost_segment: bool,
     /// `tcp.analysis.duplicate_ack`.
     pub duplicate_ack: bool,
+    /// `tcp.analysis.keep_alive`: at most a byte, one before the next sequence number.
+    pub keep_alive: bool,
+    /// `tcp.analysis.zero_window_probe`: one new byte sent into the peer's zero window.
+    pub zero_window_probe: bool,
+    /// `tcp.analysis.zero_window`: the sender advertises a window of 0 (no SYN, FIN or RST).
+    pub zero_window: bool,
 }
 
 /// Analyses `seg`, sent in the direction `fwd` describes; `rev` is the other direction.
 /// `handshake_rtt_ns` is Wireshark's initial RTT (latest SYN → first ACK without SYN), the
 /// out-of-order threshold. Follows Wireshark's order of checks, including where it skips ahead.
-pub fn analyze(
+fn analyze(
     fwd: &mut SeqAnalysisHalf,
     rev: &mut SeqAnalysisHalf,
     seg: &Segment,
@@ -106,6 +143,9 @@ pub fn analyze(
             verdict.duplicate_ack = true;
         }
     }
+    verdict.keep_alive = probe == Probe::KeepAlive;
+    verdict.zero_window_probe = probe == Probe::ZeroWindow;
+    verdict.zero_window = seg.window == 0 && !control;
     if ack != fwd.last_ack {
         fwd.dup_acks = 0;
     }

@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 use super::connection::Side;
+use super::seq_analysis::{SeqAnalysis, SeqVerdict};
 use crate::capture::CaptureError;
 use crate::capture::decode::{Decoded, Decoder};
 use crate::capture::segment::{FlowKey, TcpFlags};
@@ -44,8 +45,11 @@ pub struct TracedPacket {
     pub ack: u32,
     /// TCP payload bytes.
     pub len: u32,
-    /// Sequence space the sender had already sent before (a retransmission).
+    /// Sequence space the sender had already sent before (a retransmission or a segment out of
+    /// order).
     pub resent: bool,
+    /// What Wireshark's sequence analysis marks on it (`tcp.analysis.*`), which names a resend.
+    pub analysis: SeqVerdict,
 }
 
 impl TracedPacket {
@@ -80,14 +84,14 @@ pub fn trace_connections(
 ) -> Result<Vec<ConnectionTrace>, CaptureError> {
     let mut source = Source::open_file(path, None)?;
     let mut decoder = Decoder::new(source.link_type()?);
-    let mut traces: Vec<(ConnectionTrace, [Sent; 2])> = requests
+    let mut traces: Vec<(ConnectionTrace, [Sent; 2], SeqAnalysis)> = requests
         .iter()
         .map(|&request| {
             let trace = ConnectionTrace {
                 request,
                 packets: Vec::new(),
             };
-            (trace, [Sent::default(); 2])
+            (trace, [Sent::default(); 2], SeqAnalysis::default())
         })
         .collect();
     let keys: Vec<FlowKey> = requests
@@ -112,7 +116,7 @@ pub fn trace_connections(
         else {
             continue;
         };
-        let (trace, sent) = &mut traces[index];
+        let (trace, sent, analysis) = &mut traces[index];
         let from = if seg.key.source(seg.dir) == trace.request.client {
             Side::Client
         } else {
@@ -136,11 +140,12 @@ pub fn trace_connections(
             ack,
             len: seg.payload_len,
             resent: false,
+            analysis: analysis.analyze(from, &seg),
         };
         let end = packet.end();
         packet.resent = end != seq && seq < sent[mine].highest_end;
         sent[mine].highest_end = sent[mine].highest_end.max(end);
         trace.packets.push(packet);
     }
-    Ok(traces.into_iter().map(|(trace, _)| trace).collect())
+    Ok(traces.into_iter().map(|(trace, ..)| trace).collect())
 }

@@ -349,6 +349,27 @@ pub fn pcap_bytes(linktype: u32, snaplen: usize, frames: &[(i64, Vec<u8>)]) -> V
     out
 }
 
+/// Where a segment of [`Frames::send_at`] sits, and the window it advertises.
+#[derive(Debug, Clone, Copy)]
+pub struct At {
+    /// Bytes before the sender's next sequence number it starts (a resend; a keep-alive: 1).
+    pub back: u32,
+    /// Bytes before the peer's next sequence number it acknowledges (the start of a gap).
+    pub ack_back: u32,
+    /// Its window field.
+    pub window: u16,
+}
+
+impl Default for At {
+    fn default() -> At {
+        At {
+            back: 0,
+            ack_back: 0,
+            window: 65535,
+        }
+    }
+}
+
 /// Ethernet frames of TCP conversations, 10 µs apart, with consistent sequence numbers.
 pub struct Frames {
     /// (timestamp in ns, frame bytes), in capture order.
@@ -398,19 +419,38 @@ impl Frames {
 
     /// Appends one segment of `flow`; `flags` is a set of the letters S, A, F, R, P.
     pub fn send(&mut self, flow: &mut Flow, from_client: bool, flags: &str, payload: &[u8]) {
+        self.send_at(flow, from_client, flags, payload, At::default());
+    }
+
+    /// As [`Frames::send`], placed and advertising as `at` says.
+    pub fn send_at(
+        &mut self,
+        flow: &mut Flow,
+        from_client: bool,
+        flags: &str,
+        payload: &[u8],
+        at: At,
+    ) {
         use std::net::IpAddr;
-        let (src, dst, seq, ack) = if from_client {
+        let (src, dst, next, peer_next) = if from_client {
             (flow.client, flow.server, flow.cseq, flow.sseq)
         } else {
             (flow.server, flow.client, flow.sseq, flow.cseq)
         };
+        let At {
+            back,
+            ack_back,
+            window,
+        } = at;
+        let seq = next.wrapping_sub(back);
+        let ack = peer_next.wrapping_sub(ack_back);
         let base = etherparse::PacketBuilder::ethernet2([2; 6], [4; 6]);
         let ip = match (src.ip(), dst.ip()) {
             (IpAddr::V4(s), IpAddr::V4(d)) => base.ipv4(s.octets(), d.octets(), 64),
             (IpAddr::V6(s), IpAddr::V6(d)) => base.ipv6(s.octets(), d.octets(), 64),
             _ => panic!("a flow's addresses are of one family"),
         };
-        let mut b = ip.tcp(src.port(), dst.port(), seq, 65535);
+        let mut b = ip.tcp(src.port(), dst.port(), seq, window);
         if flags.contains('S') {
             b = b.syn();
         }
@@ -429,14 +469,25 @@ impl Frames {
         let mut frame = Vec::new();
         b.write(&mut frame, payload).expect("build frame");
         self.push_frame(frame);
-        let advance =
+        let length =
             payload.len() as u32 + u32::from(flags.contains('S')) + u32::from(flags.contains('F'));
+        self.skip(flow, from_client, length.saturating_sub(back));
+    }
+
+    /// Moves the sender's next sequence number on by `bytes` without a frame: a segment the
+    /// capture missed.
+    pub fn skip(&mut self, flow: &mut Flow, from_client: bool, bytes: u32) {
         let next = if from_client {
             &mut flow.cseq
         } else {
             &mut flow.sseq
         };
-        *next = next.wrapping_add(advance);
+        *next = next.wrapping_add(bytes);
+    }
+
+    /// Lets `ns` nanoseconds pass before the next frame (which comes 10 µs after that).
+    pub fn wait(&mut self, ns: i64) {
+        self.t += ns;
     }
 
     /// SYN, SYN-ACK, ACK.

@@ -8,6 +8,7 @@ use maud::{Markup, html};
 
 use super::svg::{Anchor, Mark, Point, Scale, Shape, Svg};
 use crate::analysis::drawn::{DrawnConnection, DrawnRun};
+use crate::report::ladder::notes;
 use crate::report::units::{bytes, duration};
 use crate::timeline::Ts;
 use crate::track::Side;
@@ -81,6 +82,7 @@ fn flags_name(p: &TracedPacket) -> String {
 }
 
 fn packet_title(p: &TracedPacket, at_s: f64) -> String {
+    let notes = notes(p);
     format!(
         "{} {} → {}: [{}] seq {} ack {} len {}{}",
         duration(at_s),
@@ -90,7 +92,11 @@ fn packet_title(p: &TracedPacket, at_s: f64) -> String {
         p.seq,
         p.ack,
         p.len,
-        if p.resent { " (retransmission)" } else { "" }
+        if notes.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", notes.join(", "))
+        }
     )
 }
 
@@ -113,10 +119,11 @@ fn arrow_label(p: &TracedPacket, is_request: bool) -> String {
     } else {
         "ACK".into()
     };
-    if p.resent {
-        format!("{name} resent")
-    } else {
-        name
+    match notes(p).first() {
+        // "duplicate ACK" says ACK already.
+        Some(&note) if name == "ACK" && note.ends_with("ACK") => note.to_owned(),
+        Some(note) => format!("{name}, {note}"),
+        None => name,
     }
 }
 
@@ -187,11 +194,13 @@ impl Ladder {
         for p in &d.trace.packets {
             let f = p.flags;
             let pure_ack = f.ack && !f.syn && !f.fin && !f.rst && p.len == 0;
-            if p.from == Side::Client && pure_ack && handshake_acked {
+            // An ACK Wireshark marks (a duplicate, a zero window, a keep-alive) is drawn alone.
+            let plain = notes(p).is_empty();
+            if p.from == Side::Client && pure_ack && plain && handshake_acked {
                 acks.push(p);
                 continue;
             }
-            let round = (p.from == Side::Server && p.len > 0 && !p.resent && !f.fin)
+            let round = (p.from == Side::Server && p.len > 0 && plain && !f.fin)
                 .then(|| in_round(p))
                 .flatten();
             // Segments of a round already drawn fall inside its band: the client's ACKs around
