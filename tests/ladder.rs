@@ -228,6 +228,11 @@ fn ladder_names_what_wireshark_marks_as_tshark_counts_it() {
             .count();
         assert_eq!(titled, tshark, "{name} in the HTML titles");
     }
+    // A round counts its marked segments too, as the HTML band (the tracker's round) does: the
+    // third holds the first of two chunks, its out-of-order copy, the second and its two resends.
+    let third = "round 3: 5 segments, 4.88 KiB";
+    assert!(ladder.contains(third), "{ladder}");
+    assert!(page.contains(third), "the HTML band");
     // Every mark is in this capture at least once, so the test cannot pass on an empty ladder.
     for name in [
         "previous segment not captured",

@@ -27,6 +27,8 @@ enum Item {
         first: Ts,
         segments: u32,
         bytes: u64,
+        /// Of the segments, those Wireshark marks, each also on a line of its own.
+        marked: u32,
         fin: bool,
     },
     /// The client's pure ACKs while a round was in flight.
@@ -116,20 +118,23 @@ fn fold(packets: &[TracedPacket], rounds: &[(Ts, Ts)]) -> Vec<Item> {
         let pure_ack =
             p.flags.ack && !p.flags.syn && !p.flags.fin && !p.flags.rst && p.len == 0 && plain;
         match p.from {
-            Side::Server if p.len > 0 && !p.flags.syn && plain => {
+            Side::Server if p.len > 0 && !p.flags.syn => {
                 if let Some(r) = round_of_data(p.ts) {
                     current_round = Some(r);
+                    let apart = u32::from(!plain);
                     match round_item[r] {
                         Some(i) => {
                             if let Item::Round {
                                 segments,
                                 bytes,
+                                marked,
                                 fin,
                                 ..
                             } = &mut items[i]
                             {
                                 *segments += 1;
                                 *bytes += u64::from(p.len);
+                                *marked += apart;
                                 *fin |= p.flags.fin;
                             }
                         }
@@ -140,12 +145,19 @@ fn fold(packets: &[TracedPacket], rounds: &[(Ts, Ts)]) -> Vec<Item> {
                                 first: p.ts,
                                 segments: 1,
                                 bytes: u64::from(p.len),
+                                marked: apart,
                                 fin: p.flags.fin,
                             });
                         }
                     }
+                    // A marked segment is counted in its round and drawn on its own line too.
+                    if plain {
+                        continue;
+                    }
+                    items.push(Item::Packet(*p));
                     continue;
                 }
+                current_round = None;
             }
             Side::Client if pure_ack && current_round.is_some() => {
                 let r = current_round.unwrap_or_default();
@@ -220,10 +232,18 @@ fn describe(item: &Item, numbers: &[usize], requests: &[Ts]) -> (Side, String) {
             number,
             segments,
             bytes,
+            marked,
             fin,
             ..
         } => {
-            let last = if *fin { ", the last with FIN" } else { "" };
+            let mut last = if *marked > 0 {
+                format!(", {marked} marked, shown apart")
+            } else {
+                String::new()
+            };
+            if *fin {
+                last.push_str(", the last with FIN");
+            }
             (
                 Side::Server,
                 format!(
