@@ -166,7 +166,8 @@ pub struct LinkArgs {
     /// Round-trip time of the path, e.g. 20ms, 150ms.
     #[arg(long, value_name = "TIME", value_parser = parse_link_time, allow_hyphen_values = true)]
     pub rtt: Option<Duration>,
-    /// Each packet's one-way delay varies uniformly within ± this; packets are never reordered.
+    /// Each packet's one-way delay varies uniformly within ± this (at most half of --rtt);
+    /// packets are never reordered.
     #[arg(long, value_name = "TIME", value_parser = parse_link_time, allow_hyphen_values = true)]
     pub jitter: Option<Duration>,
     /// Probability that a packet is lost, each way, e.g. 1%.

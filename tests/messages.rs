@@ -346,6 +346,33 @@ fn an_unknown_congestion_control_is_named_with_the_choices() {
 }
 
 #[test]
+fn jitter_beyond_the_one_way_delay_is_refused_at_once_with_a_setting_that_works() {
+    let dir = tempfile::tempdir().unwrap();
+    for (args, says) in [
+        (
+            &["--jitter", "30ms"][..],
+            "--jitter varies the delay --rtt sets, and there is none: give --rtt too, at least \
+             twice the jitter, e.g. --rtt 60ms --jitter 30ms",
+        ),
+        (
+            &["--rtt", "20ms", "--jitter", "15ms"],
+            "--jitter 15ms is more than the one-way delay (10ms of --rtt 20ms): give an --rtt of \
+             at least twice the jitter, e.g. --rtt 30ms --jitter 15ms",
+        ),
+    ] {
+        let out = common::compare_in(dir.path())
+            .args(["--rounds", "1"])
+            .args(args)
+            .timeout(Duration::from_secs(60))
+            .output()
+            .unwrap();
+        let stderr = failed(&out, 1);
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
 fn a_negative_duration_is_an_invalid_value_not_an_unknown_option() {
     for (args, option, value, why) in [
         (

@@ -40,6 +40,8 @@ pub struct Attribution {
     pub client_s: f64,
     /// Gap minus the rows above.
     pub remainder_s: f64,
+    /// SYNs and SYN-ACKs sent again over all the slower mode's runs (None without a capture).
+    pub handshake_resends: Option<u64>,
 }
 
 /// One run: its total as the client measured it, its phases, and what the capture counted.
@@ -53,6 +55,9 @@ pub struct RunPhases {
     pub connections: usize,
     /// Rounds its responses took beyond the first of each (None without a capture).
     pub extra_rounds: Option<u32>,
+    /// SYNs and SYN-ACKs its connections sent again (None without a capture): a handshake that
+    /// needed one took longer than a round trip.
+    pub handshake_resends: Option<u64>,
 }
 
 /// A row of the attribution, for whoever words it.
@@ -112,6 +117,7 @@ impl Attribution {
             transfer_rest_s,
             wait_s,
             client_s,
+            handshake_resends: slower.iter().map(|r| r.handshake_resends).sum(),
             remainder_s: gap_s
                 - handshake_s
                 - tls_s.unwrap_or(0.0)
@@ -164,6 +170,7 @@ mod tests {
             },
             connections,
             extra_rounds: rounds,
+            handshake_resends: rounds.map(|_| 0),
         }
     }
 

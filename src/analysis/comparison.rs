@@ -356,6 +356,12 @@ impl ModeResult {
                     r.timing.connections.len()
                 },
                 extra_rounds: captured.then(|| r.extra_rounds()),
+                handshake_resends: captured.then(|| {
+                    r.connections
+                        .iter()
+                        .map(|c| c.counts.resent_syn + c.counts.resent_synack)
+                        .sum()
+                }),
             })
             .collect()
     }
@@ -554,6 +560,31 @@ fn first_flight_sent(response: &Exchange, full: u64) -> Option<u32> {
     (bytes > full && flight.bytes <= allowed).then_some(flight.segments)
 }
 
+/// What held a fresh connection's first flight below the sender's congestion window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlightLimit {
+    /// The receive window the client advertised, in bytes.
+    ReceiveWindow {
+        /// Bytes.
+        bytes: u64,
+    },
+    /// The emulated link's rate: the bytes it carries in one round trip.
+    LinkRate {
+        /// Bytes per round trip.
+        bytes_per_rtt: u64,
+    },
+}
+
+impl FlightLimit {
+    /// The bytes the limit lets through in a round trip.
+    pub fn bytes(&self) -> u64 {
+        match *self {
+            FlightLimit::ReceiveWindow { bytes } => bytes,
+            FlightLimit::LinkRate { bytes_per_rtt } => bytes_per_rtt,
+        }
+    }
+}
+
 /// A whole comparison.
 #[derive(Debug, Clone)]
 pub struct Comparison {
@@ -672,6 +703,20 @@ impl Comparison {
             .collect()
     }
 
+    /// Whether any captured segment was sent again: a retransmission or out-of-order segment as
+    /// Wireshark marks them, or a resent SYN, SYN-ACK or FIN.
+    pub fn any_resent(&self) -> bool {
+        self.modes
+            .iter()
+            .flat_map(|m| &m.runs)
+            .flat_map(|r| &r.connections)
+            .any(|c| {
+                let n = &c.counts;
+                n.retransmissions + n.out_of_order + n.resent_syn + n.resent_synack + n.resent_fin
+                    > 0
+            })
+    }
+
     /// The emulated link's round trip, when one was set (`--loss` alone emulates a link with
     /// none: loopback's own round trip is then the one measured).
     pub fn configured_rtt_s(&self) -> Option<f64> {
@@ -739,6 +784,36 @@ impl Comparison {
                 .filter_map(|c| first_flight_sent(c.exchanges.first()?, full))
                 .collect(),
         )
+    }
+
+    /// What held a fresh connection's first flight below the sender's congestion window, when
+    /// the model's initial window (as sent) is below it: the smaller of the window the client
+    /// advertised before its first response (median) and what the emulated link's rate carries
+    /// in a round trip, where that is below the congestion window's bytes. None when neither is.
+    pub fn first_flight_limit(&self, path: &PathModel) -> Option<FlightLimit> {
+        if path.initial_window >= path.congestion_window {
+            return None;
+        }
+        let full = u64::from(path.congestion_window) * u64::from(path.mss);
+        let advertised = median(
+            self.modes
+                .iter()
+                .flat_map(|m| &m.runs)
+                .flat_map(|r| &r.connections)
+                .filter_map(|c| c.exchanges.first()?.client_window)
+                .collect(),
+        )
+        .filter(|&bytes| bytes < full)
+        .map(|bytes| FlightLimit::ReceiveWindow { bytes });
+        let link = path
+            .rate_bps
+            .map(|rate| (rate as f64 * path.rtt_s / 8.0) as u64)
+            .filter(|&bytes| bytes < full)
+            .map(|bytes_per_rtt| FlightLimit::LinkRate { bytes_per_rtt });
+        [advertised, link]
+            .into_iter()
+            .flatten()
+            .min_by_key(FlightLimit::bytes)
     }
 
     /// Each mode's prediction and where the measurement differs from it.

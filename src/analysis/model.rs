@@ -324,7 +324,11 @@ impl ModelGap {
             effects.insert(1, Effect::TlsHandshakes { seconds: tls });
             explained += tls;
         }
-        if let Some(rounds) = measured.extra_rounds {
+        // Where the model's own transfer is serialisation at the link rate more than slow start,
+        // the packet-timed rounds are the link's pace, not the window's doubling: their time is
+        // the serialisation the prediction already holds, and is not split into rounds.
+        let rate_bound = predicted.serialisation_s > predicted.slow_start_s;
+        if let Some(rounds) = measured.extra_rounds.filter(|_| !rate_bound) {
             if let Some(spacing) = measured.round_spacing_s {
                 let beyond = spacing - rounds * path.rtt_s;
                 effects.push(Effect::RoundSpacing { seconds: beyond });
@@ -521,5 +525,43 @@ mod tests {
         };
         let p = predict(Pattern::Persistent, &path, &[1_000_000]);
         assert!((p.serialisation_s - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn rounds_paced_by_the_link_rate_are_not_told_as_rounds_beyond_the_model() {
+        // 1 MB at 8 Mbit/s: 1 s of serialisation against 3 flights' 120 ms. The capture counted
+        // 24 rounds of the link's pace; the prediction holds their time as serialisation.
+        let path = PathModel {
+            rate_bps: Some(8_000_000),
+            ..PATH
+        };
+        let p = predict(Pattern::Persistent, &path, &[1_000_000]);
+        assert!(p.serialisation_s > p.slow_start_s);
+        let measured = Measured {
+            total_s: p.total_s + 0.010,
+            handshake_s: 0.040,
+            tls_s: 0.0,
+            wait_s: 0.040,
+            client_s: 0.0,
+            extra_rounds: Some(24.0),
+            round_spacing_s: Some(24.0 * 0.045),
+            last_round_s: Some(0.002),
+            rwnd_limited_s: None,
+        };
+        let gap = ModelGap::of(&measured, &p, &path);
+        assert!(
+            !gap.effects.iter().any(|e| matches!(
+                e,
+                Effect::Rounds { .. } | Effect::RoundSpacing { .. } | Effect::LastRound { .. }
+            )),
+            "{gap:?}"
+        );
+        let sum: f64 = gap.effects.iter().map(Effect::seconds).sum();
+        assert!((sum - 0.010).abs() < 1e-12, "{gap:?}");
+        let rest = gap.effects.last().map(Effect::seconds).unwrap_or_default();
+        assert!(
+            (rest - 0.010).abs() < 1e-12,
+            "the transfer beyond the model: {gap:?}"
+        );
     }
 }

@@ -74,6 +74,12 @@ impl Default for LinkConfig {
     }
 }
 
+/// A duration as the link's options take it: `20ms`, `0.5ms`.
+fn as_option(d: Duration) -> String {
+    let ms = format!("{:.3}", d.as_secs_f64() * 1e3);
+    format!("{}ms", ms.trim_end_matches('0').trim_end_matches('.'))
+}
+
 impl LinkConfig {
     /// Checks the settings make a link.
     pub fn validate(&self) -> Result<(), EmulateError> {
@@ -82,6 +88,27 @@ impl LinkConfig {
             return Err(EmulateError::Config(
                 "rtt and jitter must be under an hour".into(),
             ));
+        }
+        // Jitter varies the one-way delay (half the round trip) both ways: beyond it, a packet
+        // would have to arrive before it was sent, and the draws stop being uniform.
+        if self.jitter > self.rtt / 2 && self.rtt.is_zero() {
+            return Err(EmulateError::Config(format!(
+                "--jitter varies the delay --rtt sets, and there is none: give --rtt too, at \
+                 least twice the jitter, e.g. --rtt {} --jitter {}",
+                as_option(self.jitter * 2),
+                as_option(self.jitter)
+            )));
+        }
+        if self.jitter > self.rtt / 2 {
+            return Err(EmulateError::Config(format!(
+                "--jitter {} is more than the one-way delay ({} of --rtt {}): give an --rtt of at \
+                 least twice the jitter, e.g. --rtt {} --jitter {}",
+                as_option(self.jitter),
+                as_option(self.rtt / 2),
+                as_option(self.rtt),
+                as_option(self.jitter * 2),
+                as_option(self.jitter)
+            )));
         }
         if !(0.0..=1.0).contains(&self.loss) {
             return Err(EmulateError::Config(format!(
@@ -199,6 +226,11 @@ mod tests {
             },
             LinkConfig {
                 mtu: 100_000,
+                ..LinkConfig::default()
+            },
+            LinkConfig {
+                rtt: Duration::from_millis(20),
+                jitter: Duration::from_millis(11),
                 ..LinkConfig::default()
             },
         ] {

@@ -510,7 +510,8 @@ pub fn model_table(gaps: &[(Mode, Prediction, ModelGap)]) -> Table {
     let unit = TimeUnit::for_column(gaps.iter().flat_map(|(_, p, g)| [p.total_s, g.measured_s]));
     for (mode, p, gap) in gaps {
         let difference = if p.total_s > 0.0 {
-            format!("{:+.1}%", 100.0 * (gap.measured_s - p.total_s) / p.total_s)
+            // The minus sign the rest of the report writes, not a hyphen.
+            format!("{:+.1}%", 100.0 * (gap.measured_s - p.total_s) / p.total_s).replace('-', "−")
         } else {
             "—".into()
         };

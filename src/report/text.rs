@@ -10,7 +10,7 @@ use super::units::{self, TimeUnit, count, duration};
 use super::width::{fit, fit_in_parts_text, natural_width, wrap_prose};
 use crate::analysis::attribution::{Attribution, Row};
 use crate::analysis::comparison::{
-    Comparison, FastOpen, ModeResult, ResponseStats, TlsSessions, TlsSettings,
+    Comparison, FastOpen, FlightLimit, ModeResult, ResponseStats, TlsSessions, TlsSettings,
 };
 use crate::analysis::model::{Effect, ModelGap};
 use crate::analysis::pattern::Pattern;
@@ -61,7 +61,9 @@ pub fn row_label(row: Row, source: PhaseSource) -> &'static str {
 pub fn opening(cmp: &Comparison) -> Vec<String> {
     let mut lines = Vec::new();
     let rtt = cmp.measured_rtt_s();
-    if cmp.configured_rtt_s().is_none() && rtt < LOOPBACK_RTT_S {
+    // Not over an emulated link's loss or rate, nor where a segment was resent: then the network
+    // is what differs after all.
+    if cmp.link.is_none() && rtt < LOOPBACK_RTT_S && !cmp.any_resent() {
         lines.push(format!(
             "Round trips here take microseconds (median handshake {}), so the modes differ by \
              system calls and copying, not by the network: add --rtt 40ms to emulate a real path.",
@@ -111,6 +113,18 @@ pub fn verdict(mode: Mode, a: &Attribution, slower_mean: f64, rtt_s: f64, rounds
     } else {
         (mode, Mode::Persistent, slower_mean - a.gap_s)
     };
+    // The interval of the difference the sentence states (slower − faster), so it reads with
+    // the same sign whichever mode was faster.
+    let ci = if a.gap_s > 0.0 {
+        ci
+    } else {
+        format!(
+            "{:.0} % CI {} … {}",
+            100.0 * interval.level,
+            unit.format_signed(-interval.high),
+            unit.format_signed(-interval.low)
+        )
+    };
     let percent = if share_of > 0.0 {
         format!(" ({:.0} %)", 100.0 * a.gap_s.abs() / share_of)
     } else {
@@ -122,19 +136,24 @@ pub fn verdict(mode: Mode, a: &Attribution, slower_mean: f64, rtt_s: f64, rounds
         unit.format(a.gap_s.abs()),
         slower.name()
     );
+    let is_cause =
+        |s: f64| s.signum() == a.gap_s.signum() && s.abs() >= NAMED_SHARE * a.gap_s.abs();
+    // The transfer's two rows split one phase: either is named only when the transfer as a
+    // whole differs in the gap's direction (extra rounds offset by a shorter rest did not make
+    // the slower mode slower).
+    let transfer_is_cause = is_cause(a.transfer_s);
     let mut causes: Vec<(Row, f64)> = a
         .rows()
         .into_iter()
         .filter(|&(row, s)| {
-            row != Row::Remainder
-                && s.signum() == a.gap_s.signum()
-                && s.abs() >= NAMED_SHARE * a.gap_s.abs()
+            let transfer_row = matches!(row, Row::SlowStartRounds | Row::TransferRest);
+            row != Row::Remainder && is_cause(s) && (!transfer_row || transfer_is_cause)
         })
         .collect();
     causes.sort_by(|x, y| y.1.abs().total_cmp(&x.1.abs()));
     let named: Vec<String> = causes
         .iter()
-        .map(|&(row, s)| cause(row, s, a, rtt_s))
+        .map(|&(row, s)| cause(row, s, a, rtt_s, rounds))
         .collect();
     if !named.is_empty() {
         let _ = write!(sentence, ": {}", named.join(", "));
@@ -154,15 +173,34 @@ fn how_many(difference: f64, thing: &str) -> String {
     )
 }
 
-fn cause(row: Row, seconds: f64, a: &Attribution, rtt_s: f64) -> String {
+fn cause(row: Row, seconds: f64, a: &Attribution, rtt_s: f64, rounds: usize) -> String {
     let time = duration(seconds.abs());
     match row {
-        Row::Handshakes => format!(
-            "{time} in {} ({} × RTT {})",
-            how_many(a.extra_connections, "handshake"),
-            count(a.extra_connections.abs()),
-            duration(rtt_s)
-        ),
+        Row::Handshakes => {
+            // Each handshake's mean share beside the median round trip: the two differ where
+            // handshakes waited for a resent SYN or SYN-ACK, or jitter stretched them.
+            let each = if a.extra_connections.abs() >= 0.5 {
+                format!(
+                    "{} each; median RTT {}",
+                    duration(seconds.abs() / a.extra_connections.abs()),
+                    duration(rtt_s)
+                )
+            } else {
+                format!("median RTT {}", duration(rtt_s))
+            };
+            let resent = match a.handshake_resends {
+                Some(n) if n > 0 => format!(
+                    "; {} resent in {}",
+                    crate::words::counted(n, "SYN or SYN-ACK", "SYNs or SYN-ACKs"),
+                    crate::words::counted(rounds, "run", "runs")
+                ),
+                _ => String::new(),
+            };
+            format!(
+                "{time} in {} ({each}{resent})",
+                how_many(a.extra_connections, "handshake")
+            )
+        }
         Row::SlowStartRounds => format!(
             "{time} in {}",
             how_many(a.extra_rounds.unwrap_or(0.0), "slow-start round")
@@ -467,8 +505,19 @@ pub fn phases_heading(cmp: &Comparison) -> String {
 /// The model table's heading: the path it assumes, and where that comes from.
 pub fn model_heading(cmp: &Comparison) -> String {
     let path = cmp.path_model();
+    let held = match cmp.first_flight_limit(&path) {
+        Some(FlightLimit::LinkRate { bytes_per_rtt }) => format!(
+            ": the link carries {} a round trip",
+            units::bytes(bytes_per_rtt as f64)
+        ),
+        Some(FlightLimit::ReceiveWindow { bytes }) => format!(
+            ": the client advertised a receive window of {}",
+            units::bytes(bytes as f64)
+        ),
+        None => String::new(),
+    };
     format!(
-        "The textbook model (RTT {} {}, initial window {} of {} bytes{}{}), and where each \
+        "The textbook model (RTT {} {}, {}initial window {} of {} bytes{}), and where each \
          measurement differs from it",
         duration(path.rtt_s),
         if cmp.configured_rtt_s().is_some() {
@@ -476,16 +525,16 @@ pub fn model_heading(cmp: &Comparison) -> String {
         } else {
             "measured: median handshake"
         },
-        crate::words::counted(path.initial_window, "segment", "segments"),
-        path.mss,
         path.rate_bps.map_or(String::new(), |r| format!(
-            ", rate {} Mbit/s",
+            "rate {} Mbit/s, ",
             r as f64 / 1e6
         )),
+        crate::words::counted(path.initial_window, "segment", "segments"),
+        path.mss,
         if path.initial_window < path.congestion_window {
             format!(
-                " as sent: the client's receive window held the first flight below the \
-                 congestion window of {}",
+                " as captured in the first round trip, below the sender's congestion window of \
+                 {}{held}",
                 path.congestion_window
             )
         } else {
@@ -1027,6 +1076,7 @@ mod tests {
             wait_s: 0.002,
             client_s: 0.0,
             remainder_s: gap_s - 0.163,
+            handshake_resends: Some(0),
         }
     }
 
@@ -1037,8 +1087,69 @@ mod tests {
         assert_eq!(
             s,
             "persistent was 164 ms (24 %) faster per run than non-persistent (95 % CI +158 ms … \
-             +170 ms): 80.0 ms in 2 extra handshakes (2 × RTT 40.0 ms), 80.0 ms in 2 extra \
-             slow-start rounds."
+             +170 ms): 80.0 ms in 2 extra handshakes (40.0 ms each; median RTT 40.0 ms), 80.0 ms \
+             in 2 extra slow-start rounds."
+        );
+    }
+
+    #[test]
+    fn handshakes_that_waited_for_resent_syns_are_not_told_as_round_trips() {
+        // Two extra handshakes took 325 ms where the round trip is 10.1 ms: three SYN-ACKs
+        // resent over the runs hold the rest, and the sentence counts them.
+        let a = Attribution {
+            handshake_s: 0.325,
+            remainder_s: 0.330 - 0.325 - 0.001 - 0.080 - 0.002,
+            handshake_resends: Some(3),
+            ..attribution(0.330, 0.010, 0.650)
+        };
+        let s = verdict(Mode::NonPersistent, &a, 1.0, 0.0101, 10);
+        assert!(
+            s.contains(
+                "325 ms in 2 extra handshakes (162 ms each; median RTT 10.1 ms; 3 SYNs or \
+                 SYN-ACKs resent in 10 runs)"
+            ),
+            "{s}"
+        );
+    }
+
+    #[test]
+    fn extra_rounds_that_a_shorter_transfer_offsets_are_not_a_cause() {
+        // Over a rate-limited link: 2.4 more packet-timed rounds, but the transfer as a whole
+        // took no longer; the gap is the handshakes'.
+        let a = Attribution {
+            handshake_s: 0.042,
+            transfer_s: 0.0002,
+            slow_start_s: Some(0.0485),
+            extra_rounds: Some(2.4),
+            transfer_rest_s: 0.0002 - 0.0485,
+            remainder_s: 0.044 - 0.042 - 0.001 - 0.0002 - 0.002,
+            ..attribution(0.044, 0.030, 0.058)
+        };
+        let s = verdict(Mode::NonPersistent, &a, 3.7, 0.020, 10);
+        assert!(s.contains("in 2 extra handshakes"), "{s}");
+        assert!(!s.contains("slow-start"), "{s}");
+        assert!(!s.contains("transfer"), "{s}");
+    }
+
+    #[test]
+    fn a_faster_mode_states_its_interval_with_the_same_sign_as_persistent_would() {
+        // Pipelined 49 ms faster than persistent: mode − persistent runs −97.6 … −0.49 ms.
+        let a = Attribution {
+            handshake_s: 0.0,
+            extra_connections: 0.0,
+            transfer_s: -0.049,
+            slow_start_s: Some(-0.049),
+            extra_rounds: Some(-1.0),
+            remainder_s: -0.049 - 0.001 - 0.002 + 0.049,
+            ..attribution(-0.049, -0.0976, -0.00049)
+        };
+        let s = verdict(Mode::Pipelined, &a, 0.5, 0.049, 10);
+        assert!(
+            s.starts_with(
+                "pipelined was 49.0 ms (9 %) faster per run than persistent (95 % CI +0.49 ms … \
+                 +97.6 ms)"
+            ),
+            "{s}"
         );
     }
 

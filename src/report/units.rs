@@ -29,10 +29,10 @@ impl TimeUnit {
         }
     }
 
-    /// The unit for a column: the one its typical (median non-zero) value needs, so small
-    /// values keep their digits and large ones grow to four (`1700 ms`), but no further: a
-    /// column whose largest value would take five digits or more takes the next larger unit
-    /// (`121 ms`, not `120960 µs`).
+    /// The unit for a column: the one its smallest non-zero value needs, so small values keep
+    /// their digits (`30.1 ms` beside `3712 ms`, not `0.03 s` beside `3.71 s`) and large ones grow
+    /// to four (`1700 ms`), but no further: a column whose largest value would take five digits
+    /// or more takes the next larger unit (`121 ms`, not `120960 µs`).
     pub fn for_column(values: impl IntoIterator<Item = f64>) -> TimeUnit {
         let mut v: Vec<f64> = values
             .into_iter()
@@ -40,7 +40,7 @@ impl TimeUnit {
             .filter(|v| *v > 0.0 && v.is_finite())
             .collect();
         v.sort_by(f64::total_cmp);
-        let mut unit = TimeUnit::of(v.get(v.len() / 2).copied().unwrap_or(0.0));
+        let mut unit = TimeUnit::of(v.first().copied().unwrap_or(0.0));
         let largest = v.last().copied().unwrap_or(0.0);
         while largest * unit.scale_and_symbol().0 >= 10_000.0 {
             unit = match unit {
@@ -164,6 +164,16 @@ mod tests {
             TimeUnit::for_column([12.0, 0.000_1, 0.000_2]),
             TimeUnit::Seconds
         );
+    }
+
+    #[test]
+    fn a_column_of_seconds_keeps_the_digits_of_its_small_values() {
+        // Over a 10 Mbit/s link: a 3.7 s total beside a 30 ms file, whose spread is a millisecond.
+        let unit = TimeUnit::for_column([0.24, 3.42, 0.0301, 3.712]);
+        assert_eq!(unit, TimeUnit::Millis);
+        assert_eq!(unit.format(3.712), "3712 ms");
+        assert_eq!(unit.format(0.0301), "30.1 ms");
+        assert_eq!(unit.format(0.0012), "1.20 ms");
     }
 
     #[test]
