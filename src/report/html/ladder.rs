@@ -31,8 +31,11 @@ pub enum Step {
         label: String,
         /// Time, flags, seq/ack, length.
         title: String,
-        /// A retransmission.
+        /// A resent segment.
         resent: bool,
+        /// It opens, closes or resets the connection (SYN, FIN or RST): its label goes before a
+        /// round's.
+        control: bool,
     },
     /// Many packets of one sender over a span (a round of data, a run of ACKs).
     Band {
@@ -169,6 +172,7 @@ impl Ladder {
                         label: "ACK".into(),
                         title: packet_title(p, secs(p.ts)),
                         resent: false,
+                        control: false,
                     });
                 }
             } else {
@@ -255,6 +259,7 @@ impl Ladder {
                 label: arrow_label(p, is_request),
                 title: packet_title(p, secs(p.ts)),
                 resent: p.resent,
+                control: f.syn || f.fin || f.rst,
             });
         }
         flush(&mut acks, &mut steps);
@@ -388,6 +393,7 @@ fn draw(ladder: &Ladder, px_per_s: f64) -> Svg {
                 label,
                 title,
                 resent,
+                control,
             } => {
                 let (sent, arrived) = match from {
                     Side::Client => ((CLIENT_X, *at_s), (SERVER_X, at_s + d)),
@@ -411,12 +417,16 @@ fn draw(ladder: &Ladder, px_per_s: f64) -> Svg {
                     x: (a.x + b.x) / 2.0,
                     y: (a.y + b.y) / 2.0 - 3.0,
                 };
+                // What the page is about first: resends, then the packets that open and close
+                // connections, then rounds and requests, then ACKs.
                 let rank = if *resent {
                     0
-                } else if label == "ACK" {
-                    2
-                } else {
+                } else if *control {
                     1
+                } else if label == "ACK" {
+                    3
+                } else {
+                    2
                 };
                 let client_y = if *from == Side::Client { a.y } else { b.y };
                 let class = if *resent {
@@ -484,7 +494,7 @@ fn draw(ladder: &Ladder, px_per_s: f64) -> Svg {
                     arrived.1
                 });
                 labels.add(
-                    if *data { 1 } else { 2 },
+                    if *data { 2 } else { 3 },
                     Mark::new(
                         Shape::Text {
                             at: mid,
@@ -515,8 +525,9 @@ struct Label {
     time_y: f64,
 }
 
-/// Labels placed by rank: retransmissions, then named packets and rounds, then ACKs; one that
-/// would overlap a placed one is left to its mark's tooltip.
+/// Labels placed by rank: resends, then SYNs, FINs and RSTs, then rounds and other named
+/// packets, then ACKs; one that would overlap a placed one is left to its
+/// mark's tooltip.
 #[derive(Default)]
 struct Labels(Vec<Label>);
 
