@@ -326,6 +326,30 @@ fn tls_of_curl_and_openssl_agrees_with_tshark_as_root() {
         }
     }
 
+    // The ladder of curl's TLS 1.3 connection names the segments that carried the hellos and
+    // no others: the ones tshark finds, by their relative sequence numbers.
+    let stream = *ours.keys().nth(1).expect("curl's TLS 1.3 connection");
+    let out = common::synack()
+        .arg("analyze")
+        .arg(&capture)
+        .args(["--ladder", &stream.to_string()])
+        .env("COLUMNS", "200")
+        .output()
+        .unwrap();
+    let ladder = common::ran(&out);
+    for (kind, name) in [(1, "ClientHello"), (2, "ServerHello")] {
+        let filter = format!("tcp.stream == {stream} && tls.handshake.type == {kind}");
+        let frames = tshark(&capture, &[www, early], &filter, &["tcp.seq"]);
+        assert_eq!(frames.len(), 1, "{name}: {frames:?}");
+        let named: Vec<&str> = ladder.lines().filter(|l| l.contains(name)).collect();
+        assert_eq!(named.len(), 1, "{name}:\n{ladder}");
+        assert!(
+            named[0].contains(&format!(", seq {} ", frames[0][0])),
+            "{name} at tshark's seq {}:\n{ladder}",
+            frames[0][0]
+        );
+    }
+
     // The table fits a 100-column terminal.
     let out = common::synack()
         .arg("analyze")

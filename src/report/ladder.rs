@@ -64,9 +64,6 @@ pub fn ladder(conn: &Connection, trace: &ConnectionTrace, width: Option<u16>) ->
         .iter()
         .flat_map(|x| 1..=x.rounds.len())
         .collect();
-    // The segments that start a request; other client data (a TLS handshake's records, a
-    // request's later segments) is data.
-    let requests: Vec<Ts> = conn.exchanges.iter().map(|x| x.request).collect();
     let items = fold(&trace.packets, &rounds);
     let origin = trace.packets.first().map_or(Ts(0), |p| p.ts);
     let mut out = String::new();
@@ -86,7 +83,7 @@ pub fn ladder(conn: &Connection, trace: &ConnectionTrace, width: Option<u16>) ->
         half2 = lane - lane / 2 + 1
     );
     for item in &items {
-        let (from, label) = describe(item, &numbers, &requests);
+        let (from, label) = describe(item, &numbers, conn);
         let mut lines = arrow(from, &label, lane).into_iter();
         let _ = writeln!(
             out,
@@ -224,10 +221,30 @@ fn marks(v: &SeqVerdict) -> Vec<&'static str> {
     .collect()
 }
 
+/// What a data segment of `conn` starts, where the capture shows it: a request, or the TLS
+/// handshake message whose header it carried (the ClientHello, the ServerHello, the client's
+/// Finished as the TLS table dates it).
+pub fn carries(conn: &Connection, p: &TracedPacket) -> Option<&'static str> {
+    if p.len == 0 {
+        return None;
+    }
+    if p.from == Side::Client && conn.exchanges.iter().any(|x| x.request == p.ts) {
+        return Some("request");
+    }
+    let tls = conn.tls()?;
+    let at = Some(p.ts);
+    match p.from {
+        Side::Client if tls.client_hello == at => Some("ClientHello"),
+        Side::Client if tls.client_finished == at => Some("Finished"),
+        Side::Server if tls.server_hello == at => Some("ServerHello"),
+        _ => None,
+    }
+}
+
 /// Who sent the line, and what it says.
-fn describe(item: &Item, numbers: &[usize], requests: &[Ts]) -> (Side, String) {
+fn describe(item: &Item, numbers: &[usize], conn: &Connection) -> (Side, String) {
     match item {
-        Item::Packet(p) => (p.from, packet_label(p, requests.contains(&p.ts))),
+        Item::Packet(p) => (p.from, packet_label(p, carries(conn, p))),
         Item::Round {
             number,
             segments,
@@ -266,7 +283,7 @@ fn describe(item: &Item, numbers: &[usize], requests: &[Ts]) -> (Side, String) {
     }
 }
 
-fn packet_label(p: &TracedPacket, starts_request: bool) -> String {
+fn packet_label(p: &TracedPacket, carries: Option<&str>) -> String {
     let f = p.flags;
     let mut names = Vec::new();
     if f.syn {
@@ -283,12 +300,7 @@ fn packet_label(p: &TracedPacket, starts_request: bool) -> String {
         names.push("ACK");
     }
     if p.len > 0 {
-        let what = if p.from == Side::Client && starts_request {
-            "request"
-        } else {
-            "data"
-        };
-        names.insert(0, what);
+        names.insert(0, carries.unwrap_or("data"));
     }
     let mut label = names.join("-");
     if p.len > 0 {
@@ -363,7 +375,7 @@ mod tests {
     #[test]
     fn only_a_segment_that_starts_a_request_is_called_one() {
         // A TLS ClientHello, then the request it protects.
-        assert!(packet_label(&client_data(10, 309), false).starts_with("data 309 B"));
-        assert!(packet_label(&client_data(20, 126), true).starts_with("request 126 B"));
+        assert!(packet_label(&client_data(10, 309), None).starts_with("data 309 B"));
+        assert!(packet_label(&client_data(20, 126), Some("request")).starts_with("request 126 B"));
     }
 }

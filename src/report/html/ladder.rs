@@ -103,7 +103,7 @@ fn packet_title(p: &TracedPacket, at_s: f64) -> String {
     )
 }
 
-fn arrow_label(p: &TracedPacket, is_request: bool) -> String {
+fn arrow_label(p: &TracedPacket, carries: Option<&str>) -> String {
     let f = p.flags;
     let name = if f.rst {
         "RST".to_string()
@@ -115,8 +115,8 @@ fn arrow_label(p: &TracedPacket, is_request: bool) -> String {
         format!("{} + FIN", bytes(f64::from(p.len)))
     } else if f.fin {
         "FIN".into()
-    } else if is_request {
-        format!("request {}", bytes(f64::from(p.len)))
+    } else if let Some(what) = carries {
+        format!("{what} {}", bytes(f64::from(p.len)))
     } else if p.len > 0 {
         bytes(f64::from(p.len))
     } else {
@@ -158,7 +158,6 @@ impl Ladder {
                 .iter()
                 .position(|(_, _, r)| r.start <= p.ts && p.ts <= r.end)
         };
-        let requests: Vec<Ts> = conn.exchanges.iter().map(|x| x.request).collect();
         let mut steps = Vec::new();
         let mut round_drawn = vec![false; rounds.len()];
         let mut acks: Vec<&TracedPacket> = Vec::new();
@@ -252,11 +251,11 @@ impl Ladder {
                 }
                 continue;
             }
-            let is_request = p.from == Side::Client && p.len > 0 && requests.contains(&p.ts);
+            let carries = crate::report::ladder::carries(conn, p);
             steps.push(Step::Arrow {
                 from: p.from,
                 at_s: secs(p.ts),
-                label: arrow_label(p, is_request),
+                label: arrow_label(p, carries),
                 title: packet_title(p, secs(p.ts)),
                 resent: p.resent,
                 control: f.syn || f.fin || f.rst,
