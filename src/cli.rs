@@ -81,8 +81,9 @@ pub struct CompareArgs {
     /// the kernel's. It decides how slow start grows the window and paces each round.
     #[arg(long, value_name = "NAME", conflicts_with = "server")]
     pub congestion: Option<String>,
-    /// The client's receive buffer (SO_RCVBUF), e.g. 4MiB: a small default window can hold back
-    /// the first flights; setting it lifts (or imposes) that limit.
+    /// The client's receive buffer (SO_RCVBUF), e.g. 4MiB (KB and MB are binary too, as the
+    /// kernel counts buffers): a small default window can hold back the first flights; setting
+    /// it lifts (or imposes) that limit.
     #[arg(long, value_name = "BYTES", value_parser = parse_size, allow_hyphen_values = true)]
     pub rcvbuf: Option<usize>,
     /// TCP Fast Open: after the first connection has fetched the server's cookie, every request
@@ -316,7 +317,8 @@ pub struct FetchArgs {
     /// Where files go: <OUT>/<mode>/.
     #[arg(long, value_name = "DIR", default_value = "received")]
     pub out: PathBuf,
-    /// The client's receive buffer (SO_RCVBUF), e.g. 4MiB; default: the kernel's autotuning.
+    /// The client's receive buffer (SO_RCVBUF), e.g. 4MiB (KB and MB are binary too, as the
+    /// kernel counts buffers); default: the kernel's autotuning.
     #[arg(long, value_name = "BYTES", value_parser = parse_size, allow_hyphen_values = true)]
     pub rcvbuf: Option<usize>,
     /// Send each request on the SYN (TCP Fast Open) once the server has given a cookie.

@@ -99,12 +99,23 @@ pub fn render(spreads: &[RunSpread]) -> Markup {
             )
             .titled(format!("{}: mean {}", s.mode.name(), duration(s.mean_s))),
         );
+        // Runs of nearly the same total are stacked above and below the row, so each shows.
+        let mut placed: Vec<f64> = Vec::new();
         for (i, &t) in s.totals_s.iter().enumerate() {
             let outlier = s.outliers.contains(&i);
+            let at = x.at(t);
+            let near = placed.iter().filter(|&&p| (p - at).abs() < 8.0).count();
+            placed.push(at);
+            let step = (near as f64 / 2.0).ceil().min(2.0) * 6.0;
+            let y = if near % 2 == 1 {
+                mid - step
+            } else {
+                mid + step
+            };
             svg.push(
                 Mark::new(
                     Shape::Circle {
-                        at: Point { x: x.at(t), y: mid },
+                        at: Point { x: at, y },
                         r: if outlier { 5.0 } else { 3.5 },
                     },
                     if outlier {
@@ -267,6 +278,27 @@ mod tests {
             out.contains("95 % CI of the mean −15.2 ms … 34.9 ms"),
             "{out}"
         );
+    }
+
+    #[test]
+    fn runs_of_the_same_total_are_each_drawn_apart() {
+        // Three outlying runs of one total, beside seven others: three circles, none on another.
+        let mut totals = vec![0.100; 7];
+        totals.extend([0.300; 3]);
+        let mut s = spread(Mode::Persistent, totals, (0.09, 0.2));
+        s.outliers = vec![7, 8, 9];
+        let out = render(&[s]).into_string();
+        let outliers: Vec<(f64, f64)> = out
+            .split("<circle class=\"run-dot outlier\"")
+            .skip(1)
+            .map(|c| (attr(c, "cx"), attr(c, "cy")))
+            .collect();
+        assert_eq!(outliers.len(), 3, "{out}");
+        for (i, a) in outliers.iter().enumerate() {
+            for b in &outliers[i + 1..] {
+                assert!(a != b, "two circles at {a:?}: {out}");
+            }
+        }
     }
 
     #[test]
