@@ -200,6 +200,13 @@ fn receive_window_limit_is_named_and_rcvbuf_lifts_it_as_root() {
     assert!(a_jpg_limited_us(&report) > 0, "{}", report["modes"]);
     let note = report["receive_window"].as_str().unwrap();
     assert!(note.contains("non-persistent a.jpg"), "{note}");
+    // The model names that window, as the wire shows it, as what held the first flight back.
+    let limit = &report["model"]["first_flight_limit"];
+    assert_eq!(
+        limit["receive_window"]["bytes"].as_u64(),
+        Some(window),
+        "{limit}"
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let mut lifted = args.to_vec();
@@ -209,6 +216,54 @@ fn receive_window_limit_is_named_and_rcvbuf_lifts_it_as_root() {
     let (window, mss) = window_at_first_request(&pcap);
     assert!(window >= initial_window * mss, "window {window}, MSS {mss}");
     assert_eq!(a_jpg_limited_us(&report), 0, "{}", report["modes"]);
+    let limit = &report["model"]["first_flight_limit"];
+    assert!(
+        limit.is_null(),
+        "nothing held the first flight back: {limit}"
+    );
+}
+
+/// Over a 10 Mbit/s link with a 20 ms round trip, what one round trip carries (25 000 bytes) is
+/// below the sender's initial window: the model names the link's rate, not the client's window,
+/// and does not split the rate-paced transfer into rounds.
+#[test]
+fn a_rate_limited_first_flight_is_told_as_the_links_as_root() {
+    if !common::require_root("a_rate_limited_first_flight_is_told_as_the_links_as_root") {
+        return;
+    }
+    let _one = common::one_link();
+    let dir = tempfile::tempdir().unwrap();
+    let site = dir.path().join("site");
+    std::fs::create_dir(&site).unwrap();
+    std::fs::write(site.join("f.bin"), vec![7u8; 300 * 1024]).unwrap();
+    let report = compare(
+        dir.path(),
+        &[
+            "--rtt",
+            "20ms",
+            "--rate",
+            "10mbit",
+            "--rounds",
+            "1",
+            "--files",
+            site.to_str().unwrap(),
+        ],
+    );
+    let limit = &report["model"]["first_flight_limit"];
+    assert_eq!(
+        limit["link_rate"]["bytes_per_rtt"].as_u64(),
+        Some(10_000_000 * 20 / 1000 / 8),
+        "{limit}"
+    );
+    for (mode, difference) in report["model"]["differences"].as_object().unwrap() {
+        for effect in difference["effects"].as_array().unwrap() {
+            assert!(
+                !["rounds", "round-spacing", "last-round"]
+                    .contains(&effect["effect"].as_str().unwrap()),
+                "{mode}: {difference}"
+            );
+        }
+    }
 }
 
 #[test]

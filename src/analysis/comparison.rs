@@ -561,7 +561,8 @@ fn first_flight_sent(response: &Exchange, full: u64) -> Option<u32> {
 }
 
 /// What held a fresh connection's first flight below the sender's congestion window.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum FlightLimit {
     /// The receive window the client advertised, in bytes.
     ReceiveWindow {
@@ -703,18 +704,18 @@ impl Comparison {
             .collect()
     }
 
-    /// Whether any captured segment was sent again: a retransmission or out-of-order segment as
-    /// Wireshark marks them, or a resent SYN, SYN-ACK or FIN.
-    pub fn any_resent(&self) -> bool {
+    /// Captured segments sent again, over all modes and runs: retransmissions and out-of-order
+    /// segments as Wireshark marks them, and resent SYNs, SYN-ACKs and FINs.
+    pub fn resent(&self) -> u64 {
         self.modes
             .iter()
             .flat_map(|m| &m.runs)
             .flat_map(|r| &r.connections)
-            .any(|c| {
+            .map(|c| {
                 let n = &c.counts;
                 n.retransmissions + n.out_of_order + n.resent_syn + n.resent_synack + n.resent_fin
-                    > 0
             })
+            .sum()
     }
 
     /// The emulated link's round trip, when one was set (`--loss` alone emulates a link with

@@ -546,6 +546,7 @@ pub fn comparison(cmp: &Comparison) -> Value {
             .collect::<serde_json::Map<_, _>>(),
         "model": {
             "path": cmp.path_model(),
+            "first_flight_limit": cmp.first_flight_limit(&cmp.path_model()),
             "predictions": cmp
                 .predictions()
                 .into_iter()

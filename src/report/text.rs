@@ -61,12 +61,22 @@ pub fn row_label(row: Row, source: PhaseSource) -> &'static str {
 pub fn opening(cmp: &Comparison) -> Vec<String> {
     let mut lines = Vec::new();
     let rtt = cmp.measured_rtt_s();
-    // Not over an emulated link's loss or rate, nor where a segment was resent: then the network
-    // is what differs after all.
-    if cmp.link.is_none() && rtt < LOOPBACK_RTT_S && !cmp.any_resent() {
+    // Not over an emulated link (its loss or rate is the network after all); where segments
+    // were resent, their waits are named beside the copying.
+    if cmp.link.is_none() && rtt < LOOPBACK_RTT_S {
+        let resent = cmp.resent();
+        let why = if resent == 0 {
+            "so the modes differ by system calls and copying, not by the network".to_string()
+        } else {
+            format!(
+                "so the modes differ by system calls and copying, and by the waits of {} sent \
+                 again (retransmissions and out-of-order, as Wireshark marks them)",
+                crate::words::counted(resent, "segment", "segments")
+            )
+        };
         lines.push(format!(
-            "Round trips here take microseconds (median handshake {}), so the modes differ by \
-             system calls and copying, not by the network: add --rtt 40ms to emulate a real path.",
+            "Round trips here take microseconds (median handshake {}), {why}: add --rtt 40ms to \
+             emulate a real path.",
             duration(rtt)
         ));
     }
