@@ -87,7 +87,8 @@ pub struct Prediction {
     pub requests_s: f64,
     /// Slow-start rounds beyond each response's first, on the critical path.
     pub extra_flights: u32,
-    /// Extra round trips spent in slow start, in seconds.
+    /// Seconds the sender idles between slow-start flights: a round trip each without a rate
+    /// limit, less once a flight takes longer to send than an ACK takes to return.
     pub slow_start_s: f64,
     /// Serialisation of the bytes at the link rate, in seconds.
     pub serialisation_s: f64,
@@ -114,6 +115,23 @@ fn serialisation(path: &PathModel, bytes: u64) -> f64 {
     path.rate_bps.map_or(0.0, |r| bytes as f64 * 8.0 / r as f64)
 }
 
+/// Seconds the sender waits between flights while slow start sends `bytes` from a window of
+/// `cwnd` segments (Kurose & Ross, "TCP latency modelling"): after a flight of W segments it
+/// idles for `RTT + S/R − W·S/R`, as long as that is positive, where S/R is one segment's time
+/// at the link rate. Without a rate limit each wait is a whole round trip; once a flight takes
+/// longer to send than the first segment's ACK takes to return, the sender no longer idles and
+/// the rest is serialisation alone.
+pub fn stalls(path: &PathModel, bytes: u64, cwnd: u32) -> f64 {
+    let (flights, _) = flights(bytes, cwnd, path.mss);
+    let segment_s = serialisation(path, u64::from(path.mss));
+    (0..flights.saturating_sub(1))
+        .map(|k| {
+            let window = f64::from(cwnd.max(1)) * 2f64.powi(k as i32);
+            (path.rtt_s + segment_s - window * segment_s).max(0.0)
+        })
+        .sum()
+}
+
 /// The model's run time for `pattern` over files of these sizes.
 pub fn predict(pattern: Pattern, path: &PathModel, files: &[u64]) -> Prediction {
     let rtt = path.rtt_s;
@@ -123,6 +141,8 @@ pub fn predict(pattern: Pattern, path: &PathModel, files: &[u64]) -> Prediction 
     // Every flight after the first costs one more round trip; the first rides on the request's.
     let mut extra_flights = 0u32;
     let mut all_flights = 0u32;
+    // The waits of those flights on the critical path.
+    let mut stalled = 0.0;
     // Round trips of opening `count` connections one after another, the first of a run first.
     let opening = |count: usize| -> (f64, f64) {
         (0..count).fold((0.0, 0.0), |(tcp, tls), i| {
@@ -137,6 +157,7 @@ pub fn predict(pattern: Pattern, path: &PathModel, files: &[u64]) -> Prediction 
                 let (f, _) = flights(size, iw, path.mss);
                 extra_flights += f - 1;
                 all_flights += f;
+                stalled += stalls(path, size, iw);
             }
             let (tcp, tls) = opening(files.len());
             (tcp, tls, n)
@@ -147,6 +168,7 @@ pub fn predict(pattern: Pattern, path: &PathModel, files: &[u64]) -> Prediction 
                 let (f, after) = flights(size, cwnd, path.mss);
                 extra_flights += f - 1;
                 all_flights += f;
+                stalled += stalls(path, size, cwnd);
                 cwnd = after;
             }
             let (tcp, tls) = opening(1);
@@ -156,6 +178,7 @@ pub fn predict(pattern: Pattern, path: &PathModel, files: &[u64]) -> Prediction 
             let (f, _) = flights(total_bytes, iw, path.mss);
             extra_flights = f - 1;
             all_flights = f;
+            stalled = stalls(path, total_bytes, iw);
             let (tcp, tls) = opening(1);
             (tcp, tls, 1.0)
         }
@@ -171,6 +194,10 @@ pub fn predict(pattern: Pattern, path: &PathModel, files: &[u64]) -> Prediction 
                     .unwrap_or(1);
                 extra_flights += f - 1;
                 all_flights += f;
+                stalled += batch
+                    .iter()
+                    .map(|&s| stalls(path, s, iw))
+                    .fold(0.0, f64::max);
             }
             let batches = files.len().div_ceil(k);
             // Each batch's connections open at once: a batch costs one connection's opening.
@@ -179,7 +206,7 @@ pub fn predict(pattern: Pattern, path: &PathModel, files: &[u64]) -> Prediction 
         }
     };
     let round_trips = (handshakes + tls_handshakes + requests) * rtt;
-    let slow_start_s = f64::from(extra_flights) * rtt;
+    let slow_start_s = stalled;
     let serialisation_s = serialisation(path, total_bytes);
     Prediction {
         round_trips_s: round_trips,
@@ -525,6 +552,28 @@ mod tests {
         };
         let p = predict(Pattern::Persistent, &path, &[1_000_000]);
         assert!((p.serialisation_s - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn slow_start_stalls_shrink_once_a_flight_outlasts_the_round_trip() {
+        // 1000-byte segments at 8 Mbit/s take 1 ms each; the round trip is 40 ms. From a window
+        // of 10: flights of 10, 20, 40, 80 … segments. After the first the sender idles
+        // 40 + 1 − 10 = 31 ms, after the second 21 ms, after the third 1 ms, then never.
+        let path = PathModel {
+            rate_bps: Some(8_000_000),
+            ..PATH
+        };
+        let stalled = stalls(&path, 150_000, 10);
+        assert!(
+            (stalled - (0.031 + 0.021 + 0.001)).abs() < 1e-9,
+            "{stalled}"
+        );
+        // Without a rate limit every wait is a round trip, as before.
+        assert!((stalls(&PATH, 150_000, 10) - 3.0 * 0.040).abs() < 1e-12);
+        let p = predict(Pattern::Persistent, &path, &[150_000]);
+        assert_eq!(p.extra_flights, 3);
+        assert!((p.slow_start_s - 0.053).abs() < 1e-9);
+        assert!((p.total_s - (0.080 + 0.053 + 0.150)).abs() < 1e-9);
     }
 
     #[test]

@@ -507,7 +507,18 @@ pub fn model_table(gaps: &[(Mode, Prediction, ModelGap)]) -> Table {
         "= handshakes + requests + slow start + serialisation",
         "difference",
     ]);
-    let unit = TimeUnit::for_column(gaps.iter().flat_map(|(_, p, g)| [p.total_s, g.measured_s]));
+    // One unit for the totals and their terms, so a term of milliseconds beside seconds of
+    // serialisation keeps its digits.
+    let unit = TimeUnit::for_column(gaps.iter().flat_map(|(_, p, g)| {
+        [
+            p.total_s,
+            g.measured_s,
+            p.handshakes_s + p.tls_handshakes_s,
+            p.requests_s,
+            p.slow_start_s,
+            p.serialisation_s,
+        ]
+    }));
     for (mode, p, gap) in gaps {
         let difference = if p.total_s > 0.0 {
             // The minus sign the rest of the report writes, not a hyphen.
