@@ -496,7 +496,7 @@ fn serve_verbose_prints_the_last_connections_lines_before_a_signal_ends_it() {
             }
             std::thread::sleep(Duration::from_millis(20));
         };
-        // The probe connects above closed at once; this one asks for the file and reads it all.
+        // The connection that found the server listening asks for the file and reads it all.
         std::io::Write::write_all(
             &mut stream,
             b"GET /c.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",

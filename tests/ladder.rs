@@ -140,13 +140,14 @@ fn marked_capture(path: &std::path::Path) {
         f.send(&mut a, false, "A", chunk);
     }
     f.send(&mut a, true, "A", &[]);
-    // An idle connection's keep-alive, and its answer.
+    // An idle connection's keep-alive (one byte already sent, as some stacks send it), and its
+    // answer.
     f.wait(1_000_000_000);
     let keep_alive = At {
         back: 1,
         ..At::default()
     };
-    f.send_at(&mut a, true, "A", &[], keep_alive);
+    f.send_at(&mut a, true, "A", b"\n", keep_alive);
     f.send(&mut a, false, "A", &[]);
     f.close(&mut a, true);
     common::write_pcap(path, 1, &f.frames);
@@ -228,6 +229,12 @@ fn ladder_names_what_wireshark_marks_as_tshark_counts_it() {
             .count();
         assert_eq!(titled, tshark, "{name} in the HTML titles");
     }
+    // A keep-alive's byte is a probe, not a resend: not drawn as one.
+    let keep_alive = page
+        .split("<g class=\"")
+        .find(|g| g.contains("(keep-alive)"))
+        .expect("the keep-alive's arrow");
+    assert!(keep_alive.starts_with("pkt from-client"), "{keep_alive}");
     // A round counts its marked segments too, as the HTML band (the tracker's round) does: the
     // third holds the first of two chunks, its out-of-order copy, the second and its two resends.
     let third = "round 3: 5 segments, 4.88 KiB";

@@ -350,6 +350,29 @@ fn tls_of_curl_and_openssl_agrees_with_tshark_as_root() {
         );
     }
 
+    // Under TLS 1.2 (curl's first connection) the client's Finished rides on the segment of its
+    // ChangeCipherSpec; the ladder names that segment, and no other, Finished.
+    let stream = *ours.keys().next().expect("curl's TLS 1.2 connection");
+    let out = common::synack()
+        .arg("analyze")
+        .arg(&capture)
+        .args(["--ladder", &stream.to_string()])
+        .env("COLUMNS", "200")
+        .output()
+        .unwrap();
+    let ladder = common::ran(&out);
+    let filter =
+        format!("tcp.stream == {stream} && tcp.dstport == {www} && tls.record.content_type == 20");
+    let frames = tshark(&capture, &[www, early], &filter, &["tcp.seq"]);
+    assert_eq!(frames.len(), 1, "the client's ChangeCipherSpec: {frames:?}");
+    let named: Vec<&str> = ladder.lines().filter(|l| l.contains("Finished")).collect();
+    assert_eq!(named.len(), 1, "Finished:\n{ladder}");
+    assert!(
+        named[0].contains(&format!(", seq {} ", frames[0][0])),
+        "Finished at tshark's seq {}:\n{ladder}",
+        frames[0][0]
+    );
+
     // The table fits a 100-column terminal.
     let out = common::synack()
         .arg("analyze")

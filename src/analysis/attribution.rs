@@ -40,7 +40,8 @@ pub struct Attribution {
     pub client_s: f64,
     /// Gap minus the rows above.
     pub remainder_s: f64,
-    /// SYNs and SYN-ACKs sent again over all the slower mode's runs (None without a capture).
+    /// SYNs and SYN-ACKs sent again over all the compared mode's runs (the `slower` of
+    /// [`Attribution::between`], whichever was faster; None without a capture).
     pub handshake_resends: Option<u64>,
 }
 

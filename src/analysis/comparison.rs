@@ -704,17 +704,15 @@ impl Comparison {
             .collect()
     }
 
-    /// Captured segments sent again, over all modes and runs: retransmissions and out-of-order
-    /// segments as Wireshark marks them, and resent SYNs, SYN-ACKs and FINs.
+    /// Captured segments sent again, over all modes and runs: those Wireshark marks as a
+    /// retransmission or out-of-order (a resent SYN or FIN among them, as each takes sequence
+    /// space).
     pub fn resent(&self) -> u64 {
         self.modes
             .iter()
             .flat_map(|m| &m.runs)
             .flat_map(|r| &r.connections)
-            .map(|c| {
-                let n = &c.counts;
-                n.retransmissions + n.out_of_order + n.resent_syn + n.resent_synack + n.resent_fin
-            })
+            .map(|c| c.counts.retransmissions + c.counts.out_of_order)
             .sum()
     }
 
@@ -790,7 +788,8 @@ impl Comparison {
     /// What held a fresh connection's first flight below the sender's congestion window, when
     /// the model's initial window (as sent) is below it: the smaller of the window the client
     /// advertised before its first response (median) and what the emulated link's rate carries
-    /// in a round trip, where that is below the congestion window's bytes. None when neither is.
+    /// in a round trip, where that is below the congestion window's bytes and within a segment
+    /// of the flight the capture shows. None otherwise.
     pub fn first_flight_limit(&self, path: &PathModel) -> Option<FlightLimit> {
         if path.initial_window >= path.congestion_window {
             return None;
@@ -811,10 +810,14 @@ impl Comparison {
             .map(|rate| (rate as f64 * path.rtt_s / 8.0) as u64)
             .filter(|&bytes| bytes < full)
             .map(|bytes_per_rtt| FlightLimit::LinkRate { bytes_per_rtt });
+        // Named only when the flight the capture shows is what the limit lets through, to
+        // within a segment.
+        let sent = u64::from(path.initial_window) * u64::from(path.mss);
         [advertised, link]
             .into_iter()
             .flatten()
             .min_by_key(FlightLimit::bytes)
+            .filter(|limit| limit.bytes().abs_diff(sent) < u64::from(path.mss))
     }
 
     /// Each mode's prediction and where the measurement differs from it.

@@ -351,11 +351,14 @@ impl ModelGap {
             effects.insert(1, Effect::TlsHandshakes { seconds: tls });
             explained += tls;
         }
-        // Where the model's own transfer is serialisation at the link rate more than slow start,
-        // the packet-timed rounds are the link's pace, not the window's doubling: their time is
-        // the serialisation the prediction already holds, and is not split into rounds.
-        let rate_bound = predicted.serialisation_s > predicted.slow_start_s;
-        if let Some(rounds) = measured.extra_rounds.filter(|_| !rate_bound) {
+        // The rounds are priced a round trip each, as the model prices its flights without a
+        // rate. Where the link's rate shortens the model's waits between flights, the
+        // packet-timed rounds are partly the link's pace: their time is in the serialisation
+        // and waits the prediction holds, and the transfer's difference is left whole to the
+        // rest rather than split into rounds.
+        let whole_round_trips = f64::from(predicted.extra_flights) * path.rtt_s;
+        let paced = whole_round_trips - predicted.slow_start_s > 0.05 * whole_round_trips;
+        if let Some(rounds) = measured.extra_rounds.filter(|_| !paced) {
             if let Some(spacing) = measured.round_spacing_s {
                 let beyond = spacing - rounds * path.rtt_s;
                 effects.push(Effect::RoundSpacing { seconds: beyond });

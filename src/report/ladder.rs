@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 
 use super::units;
 use crate::timeline::Ts;
+use crate::track::tls::ProtocolVersion;
 use crate::track::trace::{ConnectionTrace, TracedPacket};
 use crate::track::{Connection, SeqVerdict, Side};
 
@@ -222,8 +223,9 @@ fn marks(v: &SeqVerdict) -> Vec<&'static str> {
 }
 
 /// What a data segment of `conn` starts, where the capture shows it: a request, or the TLS
-/// handshake message whose header it carried (the ClientHello, the ServerHello, the client's
-/// Finished as the TLS table dates it).
+/// handshake message whose header it carried (the ClientHello, the ServerHello, and under TLS 1.2
+/// the client's Finished, its first handshake record after its ChangeCipherSpec; TLS 1.3
+/// encrypts it).
 pub fn carries(conn: &Connection, p: &TracedPacket) -> Option<&'static str> {
     if p.len == 0 {
         return None;
@@ -235,7 +237,11 @@ pub fn carries(conn: &Connection, p: &TracedPacket) -> Option<&'static str> {
     let at = Some(p.ts);
     match p.from {
         Side::Client if tls.client_hello == at => Some("ClientHello"),
-        Side::Client if tls.client_finished == at => Some("Finished"),
+        Side::Client
+            if tls.client_finished == at && tls.version == Some(ProtocolVersion::TLS_1_2) =>
+        {
+            Some("Finished")
+        }
         Side::Server if tls.server_hello == at => Some("ServerHello"),
         _ => None,
     }

@@ -163,7 +163,7 @@ pub fn verdict(mode: Mode, a: &Attribution, slower_mean: f64, rtt_s: f64, rounds
     causes.sort_by(|x, y| y.1.abs().total_cmp(&x.1.abs()));
     let named: Vec<String> = causes
         .iter()
-        .map(|&(row, s)| cause(row, s, a, rtt_s, rounds))
+        .map(|&(row, s)| cause(mode, row, s, a, rtt_s, rounds))
         .collect();
     if !named.is_empty() {
         let _ = write!(sentence, ": {}", named.join(", "));
@@ -183,13 +183,14 @@ fn how_many(difference: f64, thing: &str) -> String {
     )
 }
 
-fn cause(row: Row, seconds: f64, a: &Attribution, rtt_s: f64, rounds: usize) -> String {
+fn cause(mode: Mode, row: Row, seconds: f64, a: &Attribution, rtt_s: f64, rounds: usize) -> String {
     let time = duration(seconds.abs());
     match row {
         Row::Handshakes => {
             // Each handshake's mean share beside the median round trip: the two differ where
-            // handshakes waited for a resent SYN or SYN-ACK, or jitter stretched them.
-            let each = if a.extra_connections.abs() >= 0.5 {
+            // handshakes waited for a resent SYN or SYN-ACK, or jitter stretched them. Parallel
+            // handshakes overlap, so the phase holds no one handshake's time.
+            let each = if a.extra_connections.abs() >= 0.5 && mode != Mode::Parallel {
                 format!(
                     "{} each; median RTT {}",
                     duration(seconds.abs() / a.extra_connections.abs()),
@@ -198,8 +199,9 @@ fn cause(row: Row, seconds: f64, a: &Attribution, rtt_s: f64, rounds: usize) -> 
             } else {
                 format!("median RTT {}", duration(rtt_s))
             };
+            // The resends counted are the compared mode's: told when it is the slower one.
             let resent = match a.handshake_resends {
-                Some(n) if n > 0 => format!(
+                Some(n) if n > 0 && a.gap_s > 0.0 => format!(
                     "; {} resent in {}",
                     crate::words::counted(n, "SYN or SYN-ACK", "SYNs or SYN-ACKs"),
                     crate::words::counted(rounds, "run", "runs")

@@ -145,7 +145,8 @@ fn analyze(
     }
     verdict.keep_alive = probe == Probe::KeepAlive;
     verdict.zero_window_probe = probe == Probe::ZeroWindow;
-    verdict.zero_window = seg.window == 0 && !control;
+    // Wireshark goes past its zero-window check for a zero window probe.
+    verdict.zero_window = seg.window == 0 && !control && probe != Probe::ZeroWindow;
     if ack != fwd.last_ack {
         fwd.dup_acks = 0;
     }

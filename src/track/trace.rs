@@ -143,7 +143,9 @@ pub fn trace_connections(
             analysis: analysis.analyze(from, &seg),
         };
         let end = packet.end();
-        packet.resent = end != seq && seq < sent[mine].highest_end;
+        // A keep-alive's byte one before the next is a probe, not a resend (as the tracker
+        // counts it).
+        packet.resent = end != seq && seq < sent[mine].highest_end && !packet.analysis.keep_alive;
         sent[mine].highest_end = sent[mine].highest_end.max(end);
         trace.packets.push(packet);
     }

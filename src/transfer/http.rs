@@ -46,6 +46,9 @@ pub enum HttpError {
     /// The stream failed (including read timeouts) while a request's body was read and dropped.
     #[error("reading the request's body: {0}")]
     BodyIo(io::Error),
+    /// The peer closed the connection inside a request's body.
+    #[error("connection closed inside the request's body")]
+    BodyCutShort,
     /// The peer closed the connection before a complete head arrived.
     #[error("connection closed before a complete message head")]
     UnexpectedEof,
@@ -259,12 +262,10 @@ pub fn read_request(reader: &mut impl BufRead) -> Result<Option<Request>, HttpEr
             return Err(HttpError::UnsupportedTransferEncoding(codings));
         }
         let mut body = ChunkedReader::new(reader.by_ref()).take(MAX_DISCARDED_BODY + 1);
-        let dropped = io::copy(&mut body, &mut io::sink()).map_err(|error| {
-            if error.kind() == io::ErrorKind::InvalidData {
-                HttpError::Malformed(error.to_string())
-            } else {
-                HttpError::BodyIo(error)
-            }
+        let dropped = io::copy(&mut body, &mut io::sink()).map_err(|error| match error.kind() {
+            io::ErrorKind::InvalidData => HttpError::Malformed(error.to_string()),
+            io::ErrorKind::UnexpectedEof => HttpError::BodyCutShort,
+            _ => HttpError::BodyIo(error),
         })?;
         if dropped > MAX_DISCARDED_BODY {
             return Err(HttpError::ChunkedBodyTooLarge {
@@ -279,7 +280,7 @@ pub fn read_request(reader: &mut impl BufRead) -> Result<Option<Request>, HttpEr
         let dropped = io::copy(&mut reader.by_ref().take(length), &mut io::sink())
             .map_err(HttpError::BodyIo)?;
         if dropped < length {
-            return Err(HttpError::UnexpectedEof);
+            return Err(HttpError::BodyCutShort);
         }
     }
     let keep_alive = if version == 1 {
@@ -655,6 +656,24 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn a_body_the_peer_cut_short_is_named_as_the_body() {
+        for raw in [
+            "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nab",
+            "GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\na\r\nab",
+        ] {
+            let error = request(raw).expect_err("cut short");
+            assert!(
+                matches!(error, HttpError::BodyCutShort),
+                "{raw:?}: {error:?}"
+            );
+            assert_eq!(
+                error.to_string(),
+                "connection closed inside the request's body"
+            );
+        }
     }
 
     #[test]

@@ -99,18 +99,24 @@ pub fn render(spreads: &[RunSpread]) -> Markup {
             )
             .titled(format!("{}: mean {}", s.mode.name(), duration(s.mean_s))),
         );
-        // Runs of nearly the same total are stacked above and below the row, so each shows.
-        let mut placed: Vec<f64> = Vec::new();
+        // Runs of nearly the same total are stacked above and below the row, each on a height
+        // of its own: 6 px apart, closer where many must share the row's ±18 px.
+        let xs: Vec<f64> = s.totals_s.iter().map(|&t| x.at(t)).collect();
+        let near: Vec<usize> = xs
+            .iter()
+            .enumerate()
+            .map(|(i, a)| xs[..i].iter().filter(|b| (*b - a).abs() < 8.0).count())
+            .collect();
+        let levels = near.iter().map(|n| n.div_ceil(2)).max().unwrap_or(0).max(1);
+        let step = (18.0 / levels as f64).min(6.0);
         for (i, &t) in s.totals_s.iter().enumerate() {
             let outlier = s.outliers.contains(&i);
-            let at = x.at(t);
-            let near = placed.iter().filter(|&&p| (p - at).abs() < 8.0).count();
-            placed.push(at);
-            let step = (near as f64 / 2.0).ceil().min(2.0) * 6.0;
-            let y = if near % 2 == 1 {
-                mid - step
+            let at = xs[i];
+            let offset = near[i].div_ceil(2) as f64 * step;
+            let y = if near[i] % 2 == 1 {
+                mid - offset
             } else {
-                mid + step
+                mid + offset
             };
             svg.push(
                 Mark::new(
@@ -282,22 +288,26 @@ mod tests {
 
     #[test]
     fn runs_of_the_same_total_are_each_drawn_apart() {
-        // Three outlying runs of one total, beside seven others: three circles, none on another.
+        // Three outlying runs of one total, beside seven others of another: ten circles, none on
+        // another.
         let mut totals = vec![0.100; 7];
         totals.extend([0.300; 3]);
         let mut s = spread(Mode::Persistent, totals, (0.09, 0.2));
         s.outliers = vec![7, 8, 9];
         let out = render(&[s]).into_string();
-        let outliers: Vec<(f64, f64)> = out
-            .split("<circle class=\"run-dot outlier\"")
+        let circles: Vec<(f64, f64)> = out
+            .split("<circle class=\"run-dot")
             .skip(1)
             .map(|c| (attr(c, "cx"), attr(c, "cy")))
             .collect();
-        assert_eq!(outliers.len(), 3, "{out}");
-        for (i, a) in outliers.iter().enumerate() {
-            for b in &outliers[i + 1..] {
+        assert_eq!(circles.len(), 10, "{out}");
+        assert_eq!(out.matches("run-dot outlier").count(), 3, "{out}");
+        for (i, a) in circles.iter().enumerate() {
+            for b in &circles[i + 1..] {
                 assert!(a != b, "two circles at {a:?}: {out}");
             }
+            // Inside the row, ±18 px around its middle.
+            assert!((a.1 - circles[0].1).abs() <= 18.0, "{a:?}: {out}");
         }
     }
 
