@@ -212,6 +212,27 @@ fn synack_view(report: &Value) -> BTreeMap<usize, Seen> {
     streams
 }
 
+/// That `analyze --ladder STREAM` names exactly one segment `name`, the one frame tshark found
+/// (its relative sequence number in `frames[0][0]`).
+fn assert_ladder_names(capture: &Path, stream: usize, name: &str, frames: &[Vec<String>]) {
+    assert_eq!(frames.len(), 1, "{name}: {frames:?}");
+    let out = common::synack()
+        .arg("analyze")
+        .arg(capture)
+        .args(["--ladder", &stream.to_string()])
+        .env("COLUMNS", "200")
+        .output()
+        .unwrap();
+    let ladder = common::ran(&out);
+    let named: Vec<&str> = ladder.lines().filter(|l| l.contains(name)).collect();
+    assert_eq!(named.len(), 1, "{name}:\n{ladder}");
+    let seq = &frames[0][0];
+    assert!(
+        named[0].contains(&format!(", seq {seq} ")),
+        "{name} at tshark's seq {seq}:\n{ladder}"
+    );
+}
+
 #[test]
 fn tls_of_curl_and_openssl_agrees_with_tshark_as_root() {
     let Some(dir) = setup(
@@ -328,50 +349,19 @@ fn tls_of_curl_and_openssl_agrees_with_tshark_as_root() {
 
     // The ladder of curl's TLS 1.3 connection names the segments that carried the hellos and
     // no others: the ones tshark finds, by their relative sequence numbers.
-    let stream = *ours.keys().nth(1).expect("curl's TLS 1.3 connection");
-    let out = common::synack()
-        .arg("analyze")
-        .arg(&capture)
-        .args(["--ladder", &stream.to_string()])
-        .env("COLUMNS", "200")
-        .output()
-        .unwrap();
-    let ladder = common::ran(&out);
+    let tls13 = *ours.keys().nth(1).expect("curl's TLS 1.3 connection");
     for (kind, name) in [(1, "ClientHello"), (2, "ServerHello")] {
-        let filter = format!("tcp.stream == {stream} && tls.handshake.type == {kind}");
+        let filter = format!("tcp.stream == {tls13} && tls.handshake.type == {kind}");
         let frames = tshark(&capture, &[www, early], &filter, &["tcp.seq"]);
-        assert_eq!(frames.len(), 1, "{name}: {frames:?}");
-        let named: Vec<&str> = ladder.lines().filter(|l| l.contains(name)).collect();
-        assert_eq!(named.len(), 1, "{name}:\n{ladder}");
-        assert!(
-            named[0].contains(&format!(", seq {} ", frames[0][0])),
-            "{name} at tshark's seq {}:\n{ladder}",
-            frames[0][0]
-        );
+        assert_ladder_names(&capture, tls13, name, &frames);
     }
-
     // Under TLS 1.2 (curl's first connection) the client's Finished rides on the segment of its
     // ChangeCipherSpec; the ladder names that segment, and no other, Finished.
-    let stream = *ours.keys().next().expect("curl's TLS 1.2 connection");
-    let out = common::synack()
-        .arg("analyze")
-        .arg(&capture)
-        .args(["--ladder", &stream.to_string()])
-        .env("COLUMNS", "200")
-        .output()
-        .unwrap();
-    let ladder = common::ran(&out);
+    let tls12 = *ours.keys().next().expect("curl's TLS 1.2 connection");
     let filter =
-        format!("tcp.stream == {stream} && tcp.dstport == {www} && tls.record.content_type == 20");
+        format!("tcp.stream == {tls12} && tcp.dstport == {www} && tls.record.content_type == 20");
     let frames = tshark(&capture, &[www, early], &filter, &["tcp.seq"]);
-    assert_eq!(frames.len(), 1, "the client's ChangeCipherSpec: {frames:?}");
-    let named: Vec<&str> = ladder.lines().filter(|l| l.contains("Finished")).collect();
-    assert_eq!(named.len(), 1, "Finished:\n{ladder}");
-    assert!(
-        named[0].contains(&format!(", seq {} ", frames[0][0])),
-        "Finished at tshark's seq {}:\n{ladder}",
-        frames[0][0]
-    );
+    assert_ladder_names(&capture, tls12, "Finished", &frames);
 
     // The table fits a 100-column terminal.
     let out = common::synack()
