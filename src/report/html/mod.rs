@@ -311,8 +311,11 @@ fn ladder_note() -> Markup {
              one-way delay later (half the handshake's round trip as captured), so its slope is \
              the real delay. A shaded band is one round of the response: the segments the server \
              sent before the ACK of the round's first segment came back, with their count and \
-             bytes; dashed bands are runs of the client's ACKs; red dashed arrows are \
-             retransmissions. Hover over an arrow for the packet's time, flags, seq/ack and length."
+             bytes; dashed bands are runs of the client's ACKs; red dashed arrows are resent \
+             segments, named as Wireshark names them (retransmission, out-of-order …), as are a \
+             duplicate ACK, a zero window and a keep-alive. Where labels would overlap, SYNs, FINs \
+             and resends keep theirs. Hover over an arrow for the packet's time, flags, seq/ack \
+             and length, and what Wireshark's sequence analysis marks on it."
         }
     }
 }
