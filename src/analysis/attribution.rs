@@ -43,6 +43,9 @@ pub struct Attribution {
     /// SYNs and SYN-ACKs sent again over all the compared mode's runs (the `slower` of
     /// [`Attribution::between`], whichever was faster; None without a capture).
     pub handshake_resends: Option<u64>,
+    /// Segments resent (retransmission or out-of-order) over the compared mode's runs (None
+    /// without a capture).
+    pub resent: Option<u64>,
 }
 
 /// One run: its total as the client measured it, its phases, and what the capture counted.
@@ -59,6 +62,9 @@ pub struct RunPhases {
     /// SYNs and SYN-ACKs its connections sent again (None without a capture): a handshake that
     /// needed one took longer than a round trip.
     pub handshake_resends: Option<u64>,
+    /// Segments Wireshark marks as a retransmission or out-of-order (None without a capture):
+    /// recovering from each takes rounds of its own.
+    pub resent: Option<u64>,
 }
 
 /// A row of the attribution, for whoever words it.
@@ -119,6 +125,7 @@ impl Attribution {
             wait_s,
             client_s,
             handshake_resends: slower.iter().map(|r| r.handshake_resends).sum(),
+            resent: slower.iter().map(|r| r.resent).sum(),
             remainder_s: gap_s
                 - handshake_s
                 - tls_s.unwrap_or(0.0)
@@ -172,6 +179,7 @@ mod tests {
             connections,
             extra_rounds: rounds,
             handshake_resends: rounds.map(|_| 0),
+            resent: rounds.map(|_| 0),
         }
     }
 

@@ -362,6 +362,12 @@ impl ModeResult {
                         .map(|c| c.counts.resent_syn + c.counts.resent_synack)
                         .sum()
                 }),
+                resent: captured.then(|| {
+                    r.connections
+                        .iter()
+                        .map(|c| c.counts.retransmissions + c.counts.out_of_order)
+                        .sum()
+                }),
             })
             .collect()
     }

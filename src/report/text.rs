@@ -213,10 +213,20 @@ fn cause(mode: Mode, row: Row, seconds: f64, a: &Attribution, rtt_s: f64, rounds
                 how_many(a.extra_connections, "handshake")
             )
         }
-        Row::SlowStartRounds => format!(
-            "{time} in {}",
-            how_many(a.extra_rounds.unwrap_or(0.0), "slow-start round")
-        ),
+        // Rounds counted by packet timing are slow start's, and where segments were resent,
+        // also recovery's: the sentence says which the run shows.
+        Row::SlowStartRounds => match a.resent {
+            Some(n) if n > 0 && a.gap_s > 0.0 => format!(
+                "{time} in {} (slow start, and recovery from {} resent in {})",
+                how_many(a.extra_rounds.unwrap_or(0.0), "round"),
+                crate::words::counted(n, "segment", "segments"),
+                crate::words::counted(rounds, "run", "runs")
+            ),
+            _ => format!(
+                "{time} in {}",
+                how_many(a.extra_rounds.unwrap_or(0.0), "slow-start round")
+            ),
+        },
         Row::TlsHandshakes => format!(
             "{time} in the TLS handshakes of {}",
             how_many(a.extra_connections, "connection")
@@ -1089,6 +1099,7 @@ mod tests {
             client_s: 0.0,
             remainder_s: gap_s - 0.163,
             handshake_resends: Some(0),
+            resent: Some(0),
         }
     }
 
@@ -1122,6 +1133,23 @@ mod tests {
             ),
             "{s}"
         );
+    }
+
+    #[test]
+    fn extra_rounds_where_segments_were_resent_are_not_all_told_as_slow_start() {
+        let a = Attribution {
+            resent: Some(14),
+            ..attribution(0.164, 0.158, 0.170)
+        };
+        let s = verdict(Mode::NonPersistent, &a, 0.674, 0.040, 6);
+        assert!(
+            s.contains(
+                "80.0 ms in 2 extra rounds (slow start, and recovery from 14 segments resent in \
+                 6 runs)"
+            ),
+            "{s}"
+        );
+        assert!(!s.contains("slow-start rounds"), "{s}");
     }
 
     #[test]
