@@ -278,10 +278,13 @@ fn compare_over_a_40ms_link_explains_the_gap_as_root() {
     let a = &report["attribution"];
     let gap = a["gap_s"].as_f64().unwrap();
     // The totals end at the last byte in both modes: what is left outside the captured first
-    // SYN → last byte is the connect() call and the last read, not a round trip.
+    // SYN → last byte is the connect() call and the last read, not a round trip. Those are
+    // microseconds, but a client descheduled for a few milliseconds in one of three runs (seen:
+    // −4.3 ms of a 169 ms gap on a loaded machine) moves the mean; a quarter of the round trip
+    // still tells a missing round trip from that.
     let remainder = a["remainder_s"].as_f64().unwrap();
     assert!(
-        remainder.abs() <= (0.01 * gap).max(200e-6),
+        remainder.abs() < rtt / 4.0,
         "remainder {remainder} of gap {gap}"
     );
     // Closing after the last byte is a figure of its own: the persistent client closes first and
