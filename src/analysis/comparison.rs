@@ -362,12 +362,7 @@ impl ModeResult {
                         .map(|c| c.counts.resent_syn + c.counts.resent_synack)
                         .sum()
                 }),
-                resent: captured.then(|| {
-                    r.connections
-                        .iter()
-                        .map(|c| c.counts.retransmissions + c.counts.out_of_order)
-                        .sum()
-                }),
+                resent: captured.then(|| r.connections.iter().map(|c| c.counts.resent()).sum()),
             })
             .collect()
     }
@@ -718,7 +713,7 @@ impl Comparison {
             .iter()
             .flat_map(|m| &m.runs)
             .flat_map(|r| &r.connections)
-            .map(|c| c.counts.retransmissions + c.counts.out_of_order)
+            .map(|c| c.counts.resent())
             .sum()
     }
 

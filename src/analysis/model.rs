@@ -581,8 +581,9 @@ mod tests {
 
     #[test]
     fn rounds_paced_by_the_link_rate_are_not_told_as_rounds_beyond_the_model() {
-        // 1 MB at 8 Mbit/s: 1 s of serialisation against 3 flights' 120 ms. The capture counted
-        // 24 rounds of the link's pace; the prediction holds their time as serialisation.
+        // 1 MB at 8 Mbit/s: 1 s of serialisation against 53 ms of waits between its seven
+        // flights. The capture counted 24 rounds of the link's pace; the prediction holds their
+        // time as serialisation.
         let path = PathModel {
             rate_bps: Some(8_000_000),
             ..PATH

@@ -77,6 +77,12 @@ impl FlagCounts {
         self.dup_acks += u64::from(verdict.duplicate_ack);
     }
 
+    /// Segments sent again as Wireshark marks them: retransmissions (fast and spurious ones,
+    /// and resent SYNs and FINs, among them) and out-of-order segments.
+    pub fn resent(&self) -> u64 {
+        self.retransmissions + self.out_of_order
+    }
+
     /// Adds another set of counts.
     pub fn add(&mut self, other: &FlagCounts) {
         self.syn += other.syn;
