@@ -7,8 +7,8 @@ use std::time::Duration;
 use clap::builder::TypedValueParser as _;
 use clap::{Args, Parser, Subcommand};
 
-use crate::emulate::LinkConfig;
 use crate::emulate::parse::{parse_bytes, parse_duration, parse_percent, parse_rate};
+use crate::emulate::{DEFAULT_MTU, LinkConfig, MAX_MTU, MIN_MTU};
 use crate::transfer::client::{DEFAULT_PARALLEL, Mode};
 use crate::transfer::files::SampleSet;
 use crate::transfer::tls::{ClientTlsOptions, TlsVersion};
@@ -177,6 +177,10 @@ pub struct LinkArgs {
     /// Link rate each way, e.g. 10mbit, 1gbit.
     #[arg(long, value_name = "RATE", value_parser = parse_link_rate, allow_hyphen_values = true)]
     pub rate: Option<u64>,
+    /// MTU of the emulated link in bytes: 1500 (Ethernet, the internet's path MTU) by default;
+    /// 9000 for jumbo frames. TCP's MSS follows it (MTU − 40, less 12 with timestamps).
+    #[arg(long, value_name = "BYTES", value_parser = clap::value_parser!(u32).range(i64::from(MIN_MTU)..=i64::from(MAX_MTU)))]
+    pub mtu: Option<u32>,
     /// Packets the rate limiter queues before dropping at the tail.
     #[arg(long, value_name = "PACKETS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=1_000_000).map(|q| q as usize))]
     pub queue: usize,
@@ -209,7 +213,11 @@ impl ClientTlsArgs {
 impl LinkArgs {
     /// The link to emulate, if any option asks for one.
     pub fn config(&self) -> Option<LinkConfig> {
-        if self.rtt.is_none() && self.jitter.is_none() && self.loss.is_none() && self.rate.is_none()
+        if self.rtt.is_none()
+            && self.jitter.is_none()
+            && self.loss.is_none()
+            && self.rate.is_none()
+            && self.mtu.is_none()
         {
             return None;
         }
@@ -220,6 +228,7 @@ impl LinkArgs {
             rate_bps: self.rate,
             queue_packets: self.queue,
             seed: self.seed,
+            mtu: self.mtu.unwrap_or(DEFAULT_MTU),
             ..LinkConfig::default()
         })
     }

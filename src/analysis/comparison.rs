@@ -549,6 +549,8 @@ pub struct LinkSettings {
     pub queue_packets: usize,
     /// Seed of the loss and jitter.
     pub seed: u64,
+    /// MTU of the link in bytes.
+    pub mtu: u32,
 }
 
 /// The segments of `response`'s first round when that round shows the initial window: the
@@ -883,6 +885,7 @@ mod tests {
             rate_bps: None,
             queue_packets: 1000,
             seed: 1,
+            mtu: 1500,
         })
     }
 

@@ -415,6 +415,7 @@ impl Setup<'_> {
                 rate_bps: c.rate_bps,
                 queue_packets: c.queue_packets,
                 seed: c.seed,
+                mtu: c.mtu,
             }),
             order: outcome.order,
             seed: args.link.seed,

@@ -491,6 +491,7 @@ mod tests {
             rate_bps,
             queue_packets: 1000,
             seed: 1,
+            mtu: 1500,
         }
     }
 
