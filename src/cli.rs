@@ -2,13 +2,18 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::builder::TypedValueParser as _;
 use clap::{Args, Parser, Subcommand};
 
-use crate::emulate::parse::{parse_bytes, parse_duration, parse_percent, parse_rate};
-use crate::emulate::{DEFAULT_MTU, LinkConfig, MAX_MTU, MIN_MTU};
+use crate::emulate::parse::{parse_bytes, parse_duration, parse_rate};
+use crate::emulate::paths::PathPreset;
+use crate::emulate::queue::parse_queue;
+use crate::emulate::{
+    Aqm, DEFAULT_MTU, DirectionConfig, LinkConfig, LossModel, MAX_MTU, MIN_MTU, QueueLimit, Trace,
+};
 use crate::transfer::client::{DEFAULT_PARALLEL, Mode};
 use crate::transfer::files::SampleSet;
 use crate::transfer::tls::{ClientTlsOptions, TlsVersion};
@@ -160,10 +165,15 @@ pub struct CaptureArgs {
 
 /// An emulated network path. With any of these, the server and the client run in two network
 /// namespaces joined by a link synack emulates itself (needs root), and the capture is taken on
-/// the client's side of it.
+/// the client's side of it. "Down" is server → client (the responses), "up" client → server.
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Emulated link (needs root)")]
 pub struct LinkArgs {
+    /// A named path: lan, cable, dsl, lte, transcontinental, transoceanic, satellite (each an
+    /// RTT, rates each way and a queue, sourced in docs/link.md); the options below override its
+    /// values.
+    #[arg(long, value_name = "NAME", value_parser = parse_path)]
+    pub path: Option<&'static PathPreset>,
     /// Round-trip time of the path, e.g. 20ms, 150ms.
     #[arg(long, value_name = "TIME", value_parser = parse_link_time, allow_hyphen_values = true)]
     pub rtt: Option<Duration>,
@@ -171,19 +181,46 @@ pub struct LinkArgs {
     /// packets are never reordered.
     #[arg(long, value_name = "TIME", value_parser = parse_link_time, allow_hyphen_values = true)]
     pub jitter: Option<Duration>,
-    /// Probability that a packet is lost, each way, e.g. 1%.
-    #[arg(long, value_name = "PERCENT", value_parser = parse_loss, allow_hyphen_values = true)]
-    pub loss: Option<f64>,
+    /// Loss each way: a percentage each packet is lost with (1%), or bursts as netem's
+    /// Gilbert-Elliott model, gemodel:P,R[,1-H[,1-K]] in percent (gemodel:1%,25%: a move to
+    /// the losing state at 1 % of packets, back at 25 %: 3.8 % lost in bursts of 4 on average).
+    #[arg(long, value_name = "LOSS", value_parser = parse_link_loss, allow_hyphen_values = true)]
+    pub loss: Option<LossModel>,
+    /// Loss server → client only; overrides --loss that way.
+    #[arg(long, value_name = "LOSS", value_parser = parse_link_loss, allow_hyphen_values = true)]
+    pub down_loss: Option<LossModel>,
+    /// Loss client → server only; overrides --loss that way.
+    #[arg(long, value_name = "LOSS", value_parser = parse_link_loss, allow_hyphen_values = true)]
+    pub up_loss: Option<LossModel>,
     /// Link rate each way, e.g. 10mbit, 1gbit.
     #[arg(long, value_name = "RATE", value_parser = parse_link_rate, allow_hyphen_values = true)]
     pub rate: Option<u64>,
+    /// Rate server → client (the downlink); overrides --rate that way.
+    #[arg(long, value_name = "RATE", value_parser = parse_link_rate, allow_hyphen_values = true)]
+    pub down_rate: Option<u64>,
+    /// Rate client → server (the uplink); overrides --rate that way.
+    #[arg(long, value_name = "RATE", value_parser = parse_link_rate, allow_hyphen_values = true)]
+    pub up_rate: Option<u64>,
+    /// Replay a recorded link server → client instead of a rate: a mahimahi trace, one line per
+    /// delivery opportunity (a time in ms, each carrying up to an MTU), repeated when it ends.
+    #[arg(long, value_name = "FILE", conflicts_with = "down_rate")]
+    pub trace_down: Option<PathBuf>,
+    /// Replay a recorded link client → server (as --trace-down).
+    #[arg(long, value_name = "FILE", conflicts_with = "up_rate")]
+    pub trace_up: Option<PathBuf>,
+    /// What each direction's queue holds with a rate or a trace, before it drops at the tail:
+    /// packets (1000) or bytes (256KiB). Default: 1000 packets, or the --path's buffer.
+    #[arg(long, value_name = "SIZE", value_parser = parse_queue)]
+    pub queue: Option<QueueLimit>,
+    /// What manages the queue: tail-drop (a full queue drops arrivals), or codel (RFC 8289:
+    /// drops at the head once packets waited over 5 ms for 100 ms, so a deep buffer does not
+    /// become delay).
+    #[arg(long, value_name = "AQM", default_value = "tail-drop")]
+    pub aqm: Aqm,
     /// MTU of the emulated link in bytes: 1500 (Ethernet, the internet's path MTU) by default;
     /// 9000 for jumbo frames. TCP's MSS follows it (MTU − 40, less 12 with timestamps).
     #[arg(long, value_name = "BYTES", value_parser = clap::value_parser!(u32).range(i64::from(MIN_MTU)..=i64::from(MAX_MTU)))]
     pub mtu: Option<u32>,
-    /// Packets the rate limiter queues before dropping at the tail.
-    #[arg(long, value_name = "PACKETS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=1_000_000).map(|q| q as usize))]
-    pub queue: usize,
     /// Seed of the loss, the jitter and each round's order of the modes, so a run can be
     /// repeated.
     #[arg(long, default_value_t = 1)]
@@ -211,26 +248,71 @@ impl ClientTlsArgs {
 }
 
 impl LinkArgs {
-    /// The link to emulate, if any option asks for one.
-    pub fn config(&self) -> Option<LinkConfig> {
-        if self.rtt.is_none()
-            && self.jitter.is_none()
-            && self.loss.is_none()
-            && self.rate.is_none()
-            && self.mtu.is_none()
-        {
-            return None;
+    /// Whether any option asks for an emulated link.
+    pub fn emulated(&self) -> bool {
+        self.path.is_some()
+            || self.rtt.is_some()
+            || self.jitter.is_some()
+            || [&self.loss, &self.down_loss, &self.up_loss]
+                .iter()
+                .any(|l| l.is_some())
+            || [self.rate, self.down_rate, self.up_rate]
+                .iter()
+                .any(Option::is_some)
+            || self.trace_down.is_some()
+            || self.trace_up.is_some()
+            || self.queue.is_some()
+            || self.aqm != Aqm::TailDrop
+            || self.mtu.is_some()
+    }
+
+    /// The link to emulate, if any option asks for one: the --path's values, each overridden
+    /// by an option given; a direction's own option over the shared one. Reads the trace files.
+    pub fn config(&self) -> Result<Option<LinkConfig>, String> {
+        if !self.emulated() {
+            return Ok(None);
         }
-        Some(LinkConfig {
-            rtt: self.rtt.unwrap_or_default(),
+        let preset = self.path;
+        let trace = |file: &Option<PathBuf>| -> Result<Option<Arc<Trace>>, String> {
+            file.as_deref()
+                .map(|path| Trace::read(path).map(Arc::new))
+                .transpose()
+        };
+        let shared_loss = self.loss.or(preset.map(|p| p.loss)).unwrap_or_default();
+        let direction = |loss: Option<LossModel>,
+                         rate: Option<u64>,
+                         preset_rate: Option<u64>,
+                         trace: Option<Arc<Trace>>| DirectionConfig {
+            loss: loss.unwrap_or(shared_loss),
+            // A trace replaces the rate, the preset's included.
+            rate_bps: if trace.is_some() {
+                None
+            } else {
+                rate.or(self.rate).or(preset_rate)
+            },
+            trace,
+        };
+        Ok(Some(LinkConfig {
+            rtt: self.rtt.or(preset.map(|p| p.rtt)).unwrap_or_default(),
             jitter: self.jitter.unwrap_or_default(),
-            loss: self.loss.unwrap_or(0.0),
-            rate_bps: self.rate,
-            queue_packets: self.queue,
+            down: direction(
+                self.down_loss,
+                self.down_rate,
+                preset.map(|p| p.down_bps),
+                trace(&self.trace_down)?,
+            ),
+            up: direction(
+                self.up_loss,
+                self.up_rate,
+                preset.map(|p| p.up_bps),
+                trace(&self.trace_up)?,
+            ),
+            queue: self.queue.or(preset.map(|p| p.queue)).unwrap_or_default(),
+            aqm: self.aqm,
             seed: self.seed,
             mtu: self.mtu.unwrap_or(DEFAULT_MTU),
             ..LinkConfig::default()
-        })
+        }))
     }
 }
 
@@ -388,9 +470,14 @@ fn parse_timeout(text: &str) -> Result<Duration, String> {
     Ok(duration)
 }
 
-/// A loss probability: a percentage, zero or more.
-fn parse_loss(text: &str) -> Result<f64, String> {
-    parse_percent(not_negative(text, "a loss rate")?)
+/// A loss model: a percentage, zero or more, or gemodel:….
+fn parse_link_loss(text: &str) -> Result<LossModel, String> {
+    crate::emulate::loss::parse_loss(not_negative(text, "a loss rate")?)
+}
+
+/// A named path.
+fn parse_path(text: &str) -> Result<&'static PathPreset, String> {
+    crate::emulate::paths::preset(text)
 }
 
 /// A link rate: bits per second.

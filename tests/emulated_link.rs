@@ -14,7 +14,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use synack::capture::source::{DEFAULT_SNAPLEN, Recorder};
-use synack::emulate::{EmulatedLink, LinkConfig};
+use synack::emulate::link::CLIENT_IFACE;
+use synack::emulate::{DirectionConfig, EmulatedLink, LinkConfig, LossModel, QueueLimit};
 use synack::track::Connection;
 use synack::track::reader::track_file;
 use synack::transfer::client::{FetchPlan, Mode, fetch};
@@ -229,7 +230,14 @@ fn seeded_loss_shows_up_as_retransmissions_as_root() {
     let _live = live();
     let link = EmulatedLink::start(LinkConfig {
         rtt: Duration::from_millis(2),
-        loss: 0.03,
+        down: DirectionConfig {
+            loss: LossModel::Uniform { probability: 0.03 },
+            ..DirectionConfig::default()
+        },
+        up: DirectionConfig {
+            loss: LossModel::Uniform { probability: 0.03 },
+            ..DirectionConfig::default()
+        },
         seed: 7,
         // Small packets: enough of them that a few percent are surely lost.
         mtu: 1500,
@@ -261,15 +269,26 @@ fn seeded_loss_shows_up_as_retransmissions_as_root() {
     );
 }
 
+/// A link of `rtt` with a rate each way.
+fn rated(rtt: Duration, down: u64, up: u64) -> LinkConfig {
+    let way = |rate| DirectionConfig {
+        rate_bps: Some(rate),
+        ..DirectionConfig::default()
+    };
+    LinkConfig {
+        rtt,
+        down: way(down),
+        up: way(up),
+        ..LinkConfig::default()
+    }
+}
+
 /// Seconds to move `size` bytes from the server namespace to the client over a link with `rate`
 /// and `queue`, and the link's counts.
 fn paced_transfer(rate: u64, queue: usize, size: usize) -> (f64, synack::emulate::LinkStats) {
     let link = EmulatedLink::start(LinkConfig {
-        rtt: Duration::from_millis(2),
-        rate_bps: Some(rate),
-        queue_packets: queue,
-        mtu: 1500,
-        ..LinkConfig::default()
+        queue: QueueLimit::Packets(queue),
+        ..rated(Duration::from_millis(2), rate, rate)
     })
     .expect("link starts");
     let addr = serve_bytes(&link, 1, size);
@@ -591,4 +610,459 @@ fn have_setpriv() -> bool {
         .arg("--version")
         .output()
         .is_ok_and(|o| o.status.success())
+}
+
+// The path as the internet is: MTU, bursty loss, each direction its own rate, traces, CoDel
+
+/// Whether `test` can run: as root, with tshark to count what the capture holds.
+fn root_with_tshark(test: &str) -> bool {
+    common::require_root(test) && common::have_tshark(test)
+}
+
+/// `tshark -T fields` of a capture, one row of the named fields per packet that `filter` keeps.
+fn tshark_rows(path: &Path, filter: &str, fields: &[&str]) -> Vec<Vec<String>> {
+    let mut args = vec!["-Y", filter, "-T", "fields", "-E", "separator=\t"];
+    for field in fields {
+        args.extend(["-e", field]);
+    }
+    common::tshark_stdout(path, &args)
+        .lines()
+        .map(|line| line.split('\t').map(str::to_owned).collect())
+        .collect()
+}
+
+#[test]
+fn the_mss_and_the_largest_frame_follow_the_mtu_as_root() {
+    if !root_with_tshark("the_mss_and_the_largest_frame_follow_the_mtu_as_root") {
+        return;
+    }
+    let _live = live();
+    for mtu in [1500u32, 9000] {
+        let link = EmulatedLink::start(LinkConfig {
+            rtt: Duration::from_millis(2),
+            mtu,
+            ..LinkConfig::default()
+        })
+        .expect("link starts");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let pcap = dir.path().join("client.pcap");
+        let recorder = record(&link, false, &pcap);
+        let addr = serve_bytes(&link, 2, 256 * 1024);
+        for _ in 0..2 {
+            assert_eq!(exchange(&link, addr), 256 * 1024);
+        }
+        finish(recorder, &pcap);
+        link.stop();
+        let mss: Vec<u32> = tshark_rows(&pcap, "tcp.flags.syn == 1", &["tcp.options.mss_val"])
+            .iter()
+            .map(|row| row[0].parse().expect("an MSS"))
+            .collect();
+        // Two SYNs and two SYN-ACKs, each offering the MTU less the IPv4 and TCP headers.
+        assert_eq!(mss, vec![mtu - 40; 4], "MTU {mtu}");
+        let largest = tshark_rows(&pcap, "tcp", &["frame.len"])
+            .iter()
+            .map(|row| row[0].parse::<u32>().expect("a length"))
+            .max();
+        // A raw-IP capture's frame is the IP packet: a bulk transfer fills the MTU.
+        assert_eq!(largest, Some(mtu), "MTU {mtu}");
+    }
+}
+
+/// Sends `count` numbered UDP datagrams client → server over `link`, paced so that no socket
+/// buffer overflows; returns the numbers the server received.
+fn numbered_datagrams(link: &EmulatedLink, count: u32) -> Vec<u32> {
+    let ip = link.server_ip();
+    let receiver = link
+        .in_server(move || std::net::UdpSocket::bind(SocketAddr::new(ip, 0)))
+        .expect("bind in the server namespace");
+    let addr = receiver.local_addr().expect("address");
+    receiver
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .expect("timeout");
+    force_receive_buffer(&receiver, 16 << 20);
+    let reading = thread::spawn(move || {
+        let mut seen = Vec::new();
+        let mut buffer = [0u8; 64];
+        while let Ok(len) = receiver.recv(&mut buffer) {
+            if len >= 4 {
+                seen.push(u32::from_be_bytes([
+                    buffer[0], buffer[1], buffer[2], buffer[3],
+                ]));
+            }
+        }
+        seen
+    });
+    link.in_client(move || {
+        let sender = std::net::UdpSocket::bind("0.0.0.0:0").expect("bind");
+        let mut payload = [0u8; 64];
+        for n in 0..count {
+            payload[..4].copy_from_slice(&n.to_be_bytes());
+            sender.send_to(&payload, addr).expect("send");
+            if n % 50 == 49 {
+                thread::sleep(Duration::from_millis(1));
+            }
+        }
+    });
+    let mut seen = reading.join().expect("receiver");
+    seen.sort_unstable();
+    seen
+}
+
+/// Sets a receive buffer beyond net.core.rmem_max (root only), so a receiver descheduled for a
+/// while on a busy machine loses no datagram the link delivered.
+fn force_receive_buffer(socket: &std::net::UdpSocket, bytes: libc::c_int) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: `bytes` is a live c_int whose size is passed with it; the descriptor is open.
+    #[allow(unsafe_code)]
+    let result = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUFFORCE,
+            (&raw const bytes).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(
+        result,
+        0,
+        "SO_RCVBUFFORCE: {}",
+        std::io::Error::last_os_error()
+    );
+}
+
+#[test]
+fn seeded_gilbert_elliott_loss_has_the_configured_rate_and_burst_length_as_root() {
+    if !common::require_root(
+        "seeded_gilbert_elliott_loss_has_the_configured_rate_and_burst_length_as_root",
+    ) {
+        return;
+    }
+    let _live = live();
+    // p = 1 %, r = 25 %: the losing state holds 1/26 of packets, in runs of 4 on average.
+    let model = synack::emulate::loss::parse_loss("gemodel:1%,25%").expect("a model");
+    let link = EmulatedLink::start(LinkConfig {
+        up: DirectionConfig {
+            loss: model,
+            ..DirectionConfig::default()
+        },
+        seed: 5,
+        ..LinkConfig::default()
+    })
+    .expect("link starts");
+    let count = 50_000u32;
+    let seen = numbered_datagrams(&link, count);
+    let stats = link.stop();
+    // The receiver's own count of what never came.
+    let mut lost = 0u64;
+    let mut bursts = 0u64;
+    let mut expected = 0u32;
+    for &n in seen.iter().chain(std::iter::once(&count)) {
+        if n > expected {
+            lost += u64::from(n - expected);
+            bursts += 1;
+        }
+        expected = n + 1;
+    }
+    println!(
+        "{lost} of {count} lost in {bursts} bursts; link: {:?}",
+        stats.to_server
+    );
+    assert_eq!(
+        lost, stats.to_server.lost,
+        "every missing datagram is one the link lost"
+    );
+    let rate = lost as f64 / f64::from(count);
+    let burst = lost as f64 / bursts as f64;
+    let (p, r) = (0.01, 0.25);
+    let mean_rate = p / (p + r);
+    // About count × rate / 4 ≈ 480 bursts, each geometric with mean 1/r and variance
+    // (1 − r)/r² = 12: the loss rate's relative standard error is √((1 + 0.75)/480) ≈ 6 %, the
+    // mean burst's √12/√480 ≈ 0.16. Bounds at four standard errors.
+    assert!(
+        (rate - mean_rate).abs() < 4.0 * 0.06 * mean_rate,
+        "loss rate {rate}, configured {mean_rate}"
+    );
+    assert!(
+        (burst - 1.0 / r).abs() < 4.0 * 0.16,
+        "mean burst {burst}, configured {}",
+        1.0 / r
+    );
+}
+
+/// Bits per second of `sender`'s data packets in a capture, from their timestamps: the bytes
+/// after the first packet counted over the time from it to the last, between the packets that
+/// start the second tenth and end the ninth of the bytes (slow start and the last round left
+/// out, where the link may idle).
+fn captured_rate(pcap: &Path, sender: IpAddr) -> f64 {
+    let filter = format!("ip.src == {sender} && tcp.len > 0");
+    let packets: Vec<(f64, u64)> = tshark_rows(pcap, &filter, &["frame.time_epoch", "ip.len"])
+        .iter()
+        .map(|row| {
+            (
+                row[0].parse().expect("a time"),
+                row[1].parse().expect("a length"),
+            )
+        })
+        .collect();
+    let total: u64 = packets.iter().map(|p| p.1).sum();
+    let mut sum = 0;
+    let mut window = Vec::new();
+    for &(at, len) in &packets {
+        sum += len;
+        if sum * 10 >= total && sum * 10 <= total * 9 {
+            window.push((at, len));
+        }
+    }
+    let (first, last) = (window[0].0, window[window.len() - 1].0);
+    let bytes: u64 = window[1..].iter().map(|p| p.1).sum();
+    bytes as f64 * 8.0 / (last - first)
+}
+
+#[test]
+fn each_direction_moves_its_bytes_at_its_own_rate_as_root() {
+    if !root_with_tshark("each_direction_moves_its_bytes_at_its_own_rate_as_root") {
+        return;
+    }
+    let _live = live();
+    let (down, up) = (20_000_000u64, 2_000_000u64);
+    let link =
+        EmulatedLink::start(rated(Duration::from_millis(10), down, up)).expect("link starts");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (client_pcap, server_pcap) = (
+        dir.path().join("client.pcap"),
+        dir.path().join("server.pcap"),
+    );
+    // Each side's TUN sees what arrives to it after the link's queue: the client's the downlink,
+    // the server's the uplink.
+    let client_side = record(&link, false, &client_pcap);
+    let server_side = record(&link, true, &server_pcap);
+    // A second each way: 250 KB up, then 2.5 MB down.
+    let (upload, reply) = (250_000usize, 2_500_000usize);
+    let ip = link.server_ip();
+    let listener = link
+        .in_server(move || TcpListener::bind(SocketAddr::new(ip, 0)))
+        .expect("bind");
+    let addr = listener.local_addr().expect("address");
+    let serving = thread::spawn(move || {
+        let (mut stream, _) = listener.accept().expect("accept");
+        let mut request = Vec::new();
+        stream.read_to_end(&mut request).expect("upload");
+        stream.write_all(&vec![0x5a; reply]).expect("reply");
+        request.len()
+    });
+    let received = link.in_client(move || {
+        let mut stream =
+            TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connect");
+        stream.write_all(&vec![0xa5; upload]).expect("upload");
+        stream
+            .shutdown(std::net::Shutdown::Write)
+            .expect("half-close");
+        let mut reply = Vec::new();
+        stream.read_to_end(&mut reply).expect("reply");
+        reply.len()
+    });
+    assert_eq!((serving.join().expect("server"), received), (upload, reply));
+    finish(client_side, &client_pcap);
+    finish(server_side, &server_pcap);
+    link.stop();
+    let measured_down = captured_rate(&client_pcap, link_server_ip());
+    let measured_up = captured_rate(&server_pcap, link_client_ip());
+    println!("down {measured_down:.0} bit/s of {down}, up {measured_up:.0} bit/s of {up}");
+    assert!(
+        (measured_down / down as f64 - 1.0).abs() < 0.05,
+        "down {measured_down}"
+    );
+    assert!(
+        (measured_up / up as f64 - 1.0).abs() < 0.05,
+        "up {measured_up}"
+    );
+}
+
+fn link_server_ip() -> IpAddr {
+    IpAddr::V4(synack::emulate::link::SERVER_IP)
+}
+
+fn link_client_ip() -> IpAddr {
+    IpAddr::V4(synack::emulate::link::CLIENT_IP)
+}
+
+#[test]
+fn a_trace_replay_delivers_each_100_ms_what_the_trace_offers_as_root() {
+    if !root_with_tshark("a_trace_replay_delivers_each_100_ms_what_the_trace_offers_as_root") {
+        return;
+    }
+    let _live = live();
+    // A period of 500 ms: per millisecond 1, 2, 0, 3 and 1 opportunities in its five 100 ms.
+    let mut text = String::new();
+    for ms in 1..=500u64 {
+        for _ in 0..[1, 2, 0, 3, 1][((ms - 1) / 100) as usize] {
+            text.push_str(&format!("{ms}\n"));
+        }
+    }
+    let trace = std::sync::Arc::new(synack::emulate::Trace::parse(&text, "test").expect("trace"));
+    let link = EmulatedLink::start(LinkConfig {
+        down: DirectionConfig {
+            trace: Some(std::sync::Arc::clone(&trace)),
+            ..DirectionConfig::default()
+        },
+        ..LinkConfig::default()
+    })
+    .expect("link starts");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pcap = dir.path().join("client.pcap");
+    let path = pcap.clone();
+    let recorder = link
+        .in_client(move || Recorder::start(CLIENT_IFACE, "udp", DEFAULT_SNAPLEN, &path))
+        .expect("capture");
+    // A flood of 1500-byte packets server → client at 5 per ms, above the trace's 3: the queue
+    // never empties, so every opportunity carries a packet.
+    let client = link.client_ip();
+    let sink = link
+        .in_client(move || std::net::UdpSocket::bind(SocketAddr::new(client, 0)))
+        .expect("bind");
+    let to = sink.local_addr().expect("address");
+    let flood = Duration::from_millis(2200);
+    link.in_server(move || {
+        let sender = std::net::UdpSocket::bind("0.0.0.0:0").expect("bind");
+        let started = Instant::now();
+        let mut sent = 0u64;
+        while started.elapsed() < flood {
+            let due = started.elapsed().as_millis() as u64 * 5 + 5;
+            while sent < due {
+                let _ = sender.send_to(&[0u8; 1472], to);
+                sent += 1;
+            }
+            thread::sleep(Duration::from_micros(200));
+        }
+    });
+    recorder.wait_quiet(Duration::from_millis(100), Duration::from_secs(3));
+    recorder.stop().expect("capture stops");
+    let started = link
+        .started()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs_f64();
+    let stats = link.stop();
+    drop(sink);
+    let mut per_window = vec![0u64; 40];
+    for row in tshark_rows(&pcap, "udp", &["frame.time_epoch"]) {
+        let at: f64 = row[0].parse().expect("a time");
+        let window = ((at - started) * 10.0).floor();
+        if window >= 0.0 && (window as usize) < per_window.len() {
+            per_window[window as usize] += 1;
+        }
+    }
+    println!("{per_window:?}; {:?}", stats.to_client);
+    // From 300 ms (the queue is full by then) to the flood's end, less the window it ends in.
+    for k in 3..21u64 {
+        let offered = trace.count_between(k * 100, k * 100 + 100);
+        let got = per_window[k as usize];
+        assert!(
+            got.abs_diff(offered) <= 1,
+            "window {k}: {got} delivered, {offered} offered"
+        );
+    }
+}
+
+/// Sets a socket's congestion control by name.
+fn congestion_control(stream: &TcpStream, name: &str) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: the name's bytes and their length are passed together; the descriptor is open.
+    #[allow(unsafe_code)]
+    let result = unsafe {
+        libc::setsockopt(
+            stream.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_CONGESTION,
+            name.as_ptr().cast(),
+            name.len() as libc::socklen_t,
+        )
+    };
+    assert_eq!(
+        result,
+        0,
+        "TCP_CONGESTION {name}: {}",
+        std::io::Error::last_os_error()
+    );
+}
+
+/// The median round trip of the server's data in the second half of a 3 MB transfer over a
+/// 10 Mbit/s, 20 ms link managed by `aqm`, as tshark reads it (the ACK's `tcp.analysis.ack_rtt`)
+/// on the server's side; the sender runs CUBIC, which fills whatever buffer it is given.
+fn standing_round_trip(aqm: synack::emulate::Aqm) -> f64 {
+    let rate = 10_000_000;
+    let link = EmulatedLink::start(LinkConfig {
+        aqm,
+        ..rated(Duration::from_millis(20), rate, rate)
+    })
+    .expect("link starts");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pcap = dir.path().join("server.pcap");
+    let recorder = record(&link, true, &pcap);
+    let size = 3_000_000;
+    let ip = link.server_ip();
+    let listener = link
+        .in_server(move || TcpListener::bind(SocketAddr::new(ip, 0)))
+        .expect("bind");
+    let addr = listener.local_addr().expect("address");
+    let serving = thread::spawn(move || {
+        let (mut stream, _) = listener.accept().expect("accept");
+        congestion_control(&stream, "cubic");
+        stream.write_all(&vec![0x5a; size]).expect("reply");
+    });
+    let received = link.in_client(move || {
+        let mut stream =
+            TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connect");
+        let mut reply = Vec::new();
+        stream.read_to_end(&mut reply).expect("reply");
+        reply.len()
+    });
+    serving.join().expect("server");
+    assert_eq!(received, size);
+    finish(recorder, &pcap);
+    let stats = link.stop();
+    let samples: Vec<(f64, f64)> = tshark_rows(
+        &pcap,
+        &format!("ip.src == {} && tcp.analysis.ack_rtt", link_client_ip()),
+        &["frame.time_epoch", "tcp.analysis.ack_rtt"],
+    )
+    .iter()
+    .map(|row| {
+        (
+            row[0].parse().expect("a time"),
+            row[1].parse().expect("an RTT"),
+        )
+    })
+    .collect();
+    let (first, last) = (samples[0].0, samples[samples.len() - 1].0);
+    let mut late: Vec<f64> = samples
+        .iter()
+        .filter(|s| s.0 >= (first + last) / 2.0)
+        .map(|s| s.1)
+        .collect();
+    let rtt = median(&mut late);
+    println!(
+        "{aqm:?}: median RTT {:.1} ms over the second half; {:?}",
+        rtt * 1e3,
+        stats.to_client
+    );
+    rtt
+}
+
+#[test]
+fn codel_holds_the_standing_delay_near_its_target_where_tail_drop_lets_it_grow_as_root() {
+    if !root_with_tshark(
+        "codel_holds_the_standing_delay_near_its_target_where_tail_drop_lets_it_grow_as_root",
+    ) {
+        return;
+    }
+    let _live = live();
+    let tail = standing_round_trip(synack::emulate::Aqm::TailDrop);
+    let codel = standing_round_trip(synack::emulate::Aqm::Codel);
+    let base = 0.020;
+    // The 1000-packet buffer holds 1.2 s at 10 Mbit/s; CUBIC fills a good part of it.
+    assert!(tail > base + 0.1, "tail drop: {tail} s");
+    // CoDel keeps the queue's standing delay within a few times its 5 ms target.
+    assert!(codel < base + 4.0 * 0.005, "CoDel: {codel} s");
 }

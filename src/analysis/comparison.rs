@@ -535,22 +535,53 @@ impl TlsSessions {
 }
 
 /// The emulated link, when there was one.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct LinkSettings {
+    /// The named path it started from (`--path`), if any.
+    pub path: Option<String>,
     /// Configured round-trip time in seconds.
     pub rtt_s: f64,
     /// Configured jitter in seconds.
     pub jitter_s: f64,
-    /// Configured loss probability.
-    pub loss: f64,
-    /// Configured rate in bits/s.
-    pub rate_bps: Option<u64>,
-    /// Queue length in packets.
-    pub queue_packets: usize,
-    /// Seed of the loss and jitter.
-    pub seed: u64,
     /// MTU of the link in bytes.
     pub mtu: u32,
+    /// Server → client.
+    pub down: DirectionSettings,
+    /// Client → server.
+    pub up: DirectionSettings,
+    /// Each direction's queue, when it was bounded in packets.
+    pub queue_packets: Option<usize>,
+    /// Each direction's queue, when it was bounded in bytes.
+    pub queue_bytes: Option<usize>,
+    /// What manages the queue: `tail-drop` or `codel`.
+    pub aqm: String,
+    /// Seed of the loss and jitter.
+    pub seed: u64,
+}
+
+/// One direction of the emulated link.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct DirectionSettings {
+    /// The rate in bits/s: as configured, or a trace's mean (`trace` names it); None unlimited.
+    pub rate_bps: Option<u64>,
+    /// The loss model as the option reads (`0`, `1%`, `gemodel:1%,25%,100%,0%`).
+    pub loss: String,
+    /// The share of packets the loss model drops in the long run.
+    pub mean_loss: f64,
+    /// The trace replayed in place of a rate, if any.
+    pub trace: Option<String>,
+}
+
+impl LinkSettings {
+    /// The rate the responses cross (server → client), for the model.
+    pub fn rate_bps(&self) -> Option<u64> {
+        self.down.rate_bps
+    }
+
+    /// Whether either direction loses packets.
+    pub fn lossy(&self) -> bool {
+        self.down.mean_loss > 0.0 || self.up.mean_loss > 0.0
+    }
 }
 
 /// The segments of `response`'s first round when that round shows the initial window: the
@@ -722,7 +753,7 @@ impl Comparison {
     /// The emulated link's round trip, when one was set (`--loss` alone emulates a link with
     /// none: loopback's own round trip is then the one measured).
     pub fn configured_rtt_s(&self) -> Option<f64> {
-        self.link.map(|l| l.rtt_s).filter(|&rtt| rtt > 0.0)
+        self.link.as_ref().map(|l| l.rtt_s).filter(|&rtt| rtt > 0.0)
     }
 
     /// The path the model assumes: the configured RTT when emulated with one, else the median
@@ -757,7 +788,7 @@ impl Comparison {
                 .map_or(congestion_window, |sent| sent.min(congestion_window)),
             congestion_window,
             mss,
-            rate_bps: self.link.and_then(|l| l.rate_bps),
+            rate_bps: self.link.as_ref().and_then(LinkSettings::rate_bps),
             opening: Opening {
                 fastopen: self.fastopen,
                 tls: self.tls.map(|t| TlsOpening {
@@ -878,14 +909,23 @@ mod tests {
     }
 
     fn link(rtt_s: f64, loss: f64, jitter_s: f64) -> Option<LinkSettings> {
+        let direction = DirectionSettings {
+            rate_bps: None,
+            loss: format!("{}%", loss * 100.0),
+            mean_loss: loss,
+            trace: None,
+        };
         Some(LinkSettings {
+            path: None,
             rtt_s,
             jitter_s,
-            loss,
-            rate_bps: None,
-            queue_packets: 1000,
-            seed: 1,
             mtu: 1500,
+            down: direction.clone(),
+            up: direction,
+            queue_packets: Some(1000),
+            queue_bytes: None,
+            aqm: "tail-drop".into(),
+            seed: 1,
         })
     }
 

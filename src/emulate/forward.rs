@@ -18,9 +18,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use super::DirectionStats;
 use super::schedule::{DirectionModel, Verdict};
 use super::stamp::TxStamps;
+use super::{DirectionStats, LATE};
 
 /// How long before a release the forwarder stops sleeping and spins: covers the timer wake-up
 /// latency of a sleeping thread, which reaches 70 µs on a virtual machine (p90 measured here).
@@ -53,7 +53,11 @@ pub struct Counters {
     forwarded: AtomicU64,
     bytes: AtomicU64,
     lost: AtomicU64,
+    loss_bursts: AtomicU64,
     queue_dropped: AtomicU64,
+    aqm_dropped: AtomicU64,
+    late: AtomicU64,
+    max_late_us: AtomicU64,
 }
 
 impl Counters {
@@ -63,8 +67,20 @@ impl Counters {
             forwarded: self.forwarded.load(Ordering::Relaxed),
             bytes: self.bytes.load(Ordering::Relaxed),
             lost: self.lost.load(Ordering::Relaxed),
+            loss_bursts: self.loss_bursts.load(Ordering::Relaxed),
             queue_dropped: self.queue_dropped.load(Ordering::Relaxed),
+            aqm_dropped: self.aqm_dropped.load(Ordering::Relaxed),
+            late: self.late.load(Ordering::Relaxed),
+            max_late_us: self.max_late_us.load(Ordering::Relaxed),
         }
+    }
+
+    /// Takes the model's drop counts (the forwarder's own drops, at the delay line's bound, are
+    /// added to `queue_dropped` apart).
+    fn record_drops(&self, model: &DirectionStats) {
+        self.lost.store(model.lost, Ordering::Relaxed);
+        self.loss_bursts.store(model.loss_bursts, Ordering::Relaxed);
+        self.aqm_dropped.store(model.aqm_dropped, Ordering::Relaxed);
     }
 }
 
@@ -132,6 +148,7 @@ impl Forwarder {
                 let Some(held) = line.pop() else { break };
                 held_bytes -= held.data.capacity();
                 self.deliver(&held.data[..held.len]);
+                self.note_lateness(Instant::now().saturating_duration_since(held.release));
                 if held.data.len() == BUFFER && spare.len() < SPARE_BUFFERS {
                     spare.push(held.data);
                 }
@@ -158,8 +175,8 @@ impl Forwarder {
                 arrived += 1;
                 let release = match self.model.admit(at, len) {
                     Verdict::Release(release) => release,
-                    Verdict::Lost => {
-                        self.counters.lost.fetch_add(1, Ordering::Relaxed);
+                    Verdict::Lost | Verdict::AqmDropped => {
+                        self.counters.record_drops(&self.model.stats());
                         continue;
                     }
                     Verdict::QueueDropped => {
@@ -198,6 +215,17 @@ impl Forwarder {
             }
             let timeout = next.map(|release| (release - now - SPIN).min(MAX_SLEEP));
             crate::readable::wait_readable(&[&*self.input, &self.stop_signal], timeout);
+        }
+    }
+
+    /// Counts a release later than [`LATE`] after its time.
+    fn note_lateness(&self, late: Duration) {
+        if late > LATE {
+            self.counters.late.fetch_add(1, Ordering::Relaxed);
+            let micros = u64::try_from(late.as_micros()).unwrap_or(u64::MAX);
+            self.counters
+                .max_late_us
+                .fetch_max(micros, Ordering::Relaxed);
         }
     }
 

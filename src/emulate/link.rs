@@ -6,6 +6,7 @@ use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, JoinHandle};
+use std::time::{Instant, SystemTime};
 
 use super::forward::{Counters, Forwarder};
 use super::namespace::Namespace;
@@ -34,6 +35,8 @@ pub struct EmulatedLink {
     stopping: Arc<AtomicBool>,
     stop_signal: Option<UnixStream>,
     forwarders: Vec<JoinHandle<()>>,
+    /// Wall-clock time of the link's time zero, where a trace's first period starts.
+    started: SystemTime,
 }
 
 impl EmulatedLink {
@@ -71,10 +74,14 @@ impl EmulatedLink {
             stopping,
             stop_signal: Some(stop_signal),
             forwarders: Vec::new(),
+            started: SystemTime::now(),
         };
         let timed = !link.config.rtt.is_zero()
             || !link.config.jitter.is_zero()
-            || link.config.rate_bps.is_some();
+            || link.config.down.queues()
+            || link.config.up.queues();
+        let origin = Instant::now();
+        link.started = SystemTime::now();
         for (way, input, stamps, output) in [
             (Way::ToServer, &client_tun, client_stamps, &server_tun),
             (Way::ToClient, &server_tun, server_stamps, &client_tun),
@@ -83,7 +90,7 @@ impl EmulatedLink {
                 input: Arc::clone(input),
                 stamps: timed.then_some(stamps),
                 output: Arc::clone(output),
-                model: DirectionModel::new(&link.config, way),
+                model: DirectionModel::new(&link.config, way, origin),
                 counters: Arc::clone(match way {
                     Way::ToServer => &link.to_server,
                     Way::ToClient => &link.to_client,
@@ -128,6 +135,12 @@ impl EmulatedLink {
     /// The TUN device in the server namespace.
     pub fn server_iface(&self) -> &str {
         SERVER_IFACE
+    }
+
+    /// Wall-clock time of the link's time zero: a trace's opportunities count from it, so a
+    /// capture's timestamps can be set against them.
+    pub fn started(&self) -> SystemTime {
+        self.started
     }
 
     /// The settings the link runs with.

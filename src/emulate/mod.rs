@@ -18,17 +18,25 @@
 
 pub mod forward;
 pub mod link;
+pub mod loss;
 pub mod namespace;
 pub mod parse;
+pub mod paths;
+pub mod queue;
 pub mod schedule;
 pub mod stamp;
+pub mod trace;
 pub mod tun;
 
 use std::io;
+use std::sync::Arc;
 use std::time::Duration;
 
 pub use link::EmulatedLink;
+pub use loss::LossModel;
 pub use parse::{parse_duration, parse_percent, parse_rate};
+pub use queue::{Aqm, QueueLimit};
+pub use trace::Trace;
 
 /// Default TUN MTU: Ethernet's 1500 bytes, the path MTU of the internet. Segments of 1448 bytes
 /// (with timestamps) and an initial window of 10 make the first flight 14 KiB, as a server on the
@@ -42,19 +50,21 @@ pub const MIN_MTU: u32 = 576;
 /// The largest MTU accepted: a TUN device's limit, the largest IPv4 packet.
 pub const MAX_MTU: u32 = 65_535;
 
-/// What the emulated path does to packets; the same settings apply to both directions.
+/// What the emulated path does to packets.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LinkConfig {
     /// Round-trip propagation delay; each direction holds packets for half of it.
     pub rtt: Duration,
     /// Each packet's one-way delay varies uniformly within ± this (as netem without a table).
     pub jitter: Duration,
-    /// Probability that a packet is dropped at random, 0.0 ..= 1.0, per direction.
-    pub loss: f64,
-    /// Link rate in bits/s per direction; `None` serialises instantly.
-    pub rate_bps: Option<u64>,
-    /// Packets the rate limiter's queue holds before dropping at the tail (with a rate only).
-    pub queue_packets: usize,
+    /// Server → client: the downlink.
+    pub down: DirectionConfig,
+    /// Client → server: the uplink.
+    pub up: DirectionConfig,
+    /// How much each direction's queue holds (with a rate or a trace only).
+    pub queue: QueueLimit,
+    /// What manages each direction's queue.
+    pub aqm: Aqm,
     /// Seed of the loss and jitter draws: the same seed and packets give the same run.
     pub seed: u64,
     /// Let jitter reorder packets of one direction (otherwise a packet never overtakes).
@@ -63,15 +73,34 @@ pub struct LinkConfig {
     pub mtu: u32,
 }
 
+/// What one direction of the path does.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct DirectionConfig {
+    /// Which packets are lost.
+    pub loss: LossModel,
+    /// Link rate in bits/s; `None` sends instantly (unless a trace is given).
+    pub rate_bps: Option<u64>,
+    /// A recorded link's delivery opportunities, in place of a rate.
+    pub trace: Option<Arc<Trace>>,
+}
+
+impl DirectionConfig {
+    /// Whether this direction holds packets in a queue: with a rate or a trace.
+    pub fn queues(&self) -> bool {
+        self.rate_bps.is_some() || self.trace.is_some()
+    }
+}
+
 impl Default for LinkConfig {
     /// A transparent link: no delay, no loss, no rate limit.
     fn default() -> LinkConfig {
         LinkConfig {
             rtt: Duration::ZERO,
             jitter: Duration::ZERO,
-            loss: 0.0,
-            rate_bps: None,
-            queue_packets: 1000,
+            down: DirectionConfig::default(),
+            up: DirectionConfig::default(),
+            queue: QueueLimit::default(),
+            aqm: Aqm::default(),
             seed: 0,
             reorder: false,
             mtu: DEFAULT_MTU,
@@ -115,18 +144,15 @@ impl LinkConfig {
                 as_option(self.jitter)
             )));
         }
-        if !(0.0..=1.0).contains(&self.loss) {
-            return Err(EmulateError::Config(format!(
-                "loss {} is not a probability between 0 and 1",
-                self.loss
-            )));
+        for direction in [&self.down, &self.up] {
+            direction.loss.validate().map_err(EmulateError::Config)?;
+            if direction.rate_bps == Some(0) {
+                return Err(EmulateError::Config(
+                    "a rate of 0 bit/s carries nothing; leave the rate out for no limit".into(),
+                ));
+            }
         }
-        if self.rate_bps == Some(0) {
-            return Err(EmulateError::Config(
-                "a rate of 0 bit/s carries nothing; leave the rate out for no limit".into(),
-            ));
-        }
-        if self.queue_packets == 0 {
+        if matches!(self.queue, QueueLimit::Packets(0) | QueueLimit::Bytes(0)) {
             return Err(EmulateError::Config(
                 "the queue must hold at least one packet".into(),
             ));
@@ -149,11 +175,31 @@ pub struct DirectionStats {
     pub forwarded: u64,
     /// Bytes of those packets (IP headers included).
     pub bytes: u64,
-    /// Packets dropped by the random loss.
+    /// Packets dropped by the loss model.
     pub lost: u64,
+    /// Runs of consecutive packets the loss model dropped (a lone loss is a run of one).
+    pub loss_bursts: u64,
     /// Packets dropped because the queue (or the delay line's memory bound) was full.
     pub queue_dropped: u64,
+    /// Packets CoDel dropped at the head of the queue.
+    pub aqm_dropped: u64,
+    /// Packets the forwarder released more than [`LATE`] after the time the path set: where the
+    /// forwarder, not the configured path, held them back.
+    pub late: u64,
+    /// The latest of those, in microseconds after its time.
+    pub max_late_us: u64,
 }
+
+impl DirectionStats {
+    /// Lost packets per run of losses, when any were lost.
+    pub fn mean_burst(&self) -> Option<f64> {
+        (self.loss_bursts > 0).then(|| self.lost as f64 / self.loss_bursts as f64)
+    }
+}
+
+/// How late a release may be before it counts as the forwarder's delay rather than timer noise:
+/// a millisecond, a twentieth of a 20 ms round trip.
+pub const LATE: Duration = Duration::from_millis(1);
 
 /// Counts for both directions.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
@@ -207,27 +253,39 @@ mod tests {
     fn the_default_link_is_transparent_and_valid() {
         let config = LinkConfig::default();
         assert!(config.validate().is_ok());
-        assert_eq!(config.queue_packets, 1000);
-        assert_eq!(config.rate_bps, None);
+        assert_eq!(config.queue, QueueLimit::Packets(1000));
+        assert_eq!(config.down.rate_bps, None);
+        assert_eq!(config.mtu, 1500);
     }
 
     #[test]
     fn settings_that_make_no_link_are_refused() {
         for config in [
             LinkConfig {
-                loss: 1.5,
+                down: DirectionConfig {
+                    loss: LossModel::Uniform { probability: 1.5 },
+                    ..DirectionConfig::default()
+                },
                 ..LinkConfig::default()
             },
             LinkConfig {
-                loss: f64::NAN,
+                up: DirectionConfig {
+                    loss: LossModel::Uniform {
+                        probability: f64::NAN,
+                    },
+                    ..DirectionConfig::default()
+                },
                 ..LinkConfig::default()
             },
             LinkConfig {
-                rate_bps: Some(0),
+                up: DirectionConfig {
+                    rate_bps: Some(0),
+                    ..DirectionConfig::default()
+                },
                 ..LinkConfig::default()
             },
             LinkConfig {
-                queue_packets: 0,
+                queue: QueueLimit::Packets(0),
                 ..LinkConfig::default()
             },
             LinkConfig {

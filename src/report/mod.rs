@@ -5,6 +5,7 @@ pub mod csv;
 pub mod html;
 pub mod json;
 pub mod ladder;
+pub mod link;
 pub mod tables;
 pub mod text;
 pub mod units;

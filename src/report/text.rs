@@ -497,20 +497,6 @@ fn saved_lines(items: &[(String, &Path)], width: Option<u16>) -> String {
     out
 }
 
-/// What the emulated link did, in one line.
-pub fn link_line(stats: &crate::emulate::LinkStats) -> String {
-    format!(
-        "Link, over every run and the warm-up runs: {} packets to the server ({} lost, {} \
-         dropped at the queue), {} to the client ({} lost, {} dropped at the queue)",
-        stats.to_server.forwarded,
-        stats.to_server.lost,
-        stats.to_server.queue_dropped,
-        stats.to_client.forwarded,
-        stats.to_client.lost,
-        stats.to_client.queue_dropped
-    )
-}
-
 /// Under the packet tables: why their rows do not add up to the packets.
 pub const PACKETS_NOTE: &str = "A packet can count in more than one row, as it matches more than \
      one of Wireshark's filters: a handshake ACK is also a pure ACK, and a FIN can carry data.";

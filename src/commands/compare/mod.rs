@@ -12,11 +12,13 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 
 use self::session::{CaptureSetup, Session};
-use crate::analysis::comparison::{Comparison, LinkSettings, SourceFile, TlsSettings};
+use crate::analysis::comparison::{
+    Comparison, DirectionSettings, LinkSettings, SourceFile, TlsSettings,
+};
 use crate::capture::source::DEFAULT_SNAPLEN;
 use crate::cli::CompareArgs;
 use crate::commands::output::{out, outln};
-use crate::emulate::{EmulatedLink, LinkConfig, LinkStats};
+use crate::emulate::{Aqm, DirectionConfig, EmulatedLink, LinkConfig, LinkStats, QueueLimit};
 use crate::report::{json, text};
 use crate::transfer::client::{DEFAULT_TIMEOUT, FetchLimits, FetchPlan, Mode};
 use crate::transfer::events::EventLog;
@@ -68,7 +70,11 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<()> {
 
 fn compare(args: &CompareArgs) -> anyhow::Result<()> {
     let modes = selected_modes(&args.modes);
-    let link_config = args.link.config();
+    let link_config = args
+        .link
+        .config()
+        .map_err(|e| anyhow::anyhow!(e))
+        .context("cannot set up the emulated link")?;
     check_options(args, link_config.as_ref())?;
     let variants = variants(args)?;
     let samples = tempfile::Builder::new()
@@ -136,7 +142,8 @@ fn check_options(args: &CompareArgs, link: Option<&LinkConfig>) -> anyhow::Resul
     }
     if link.is_some() && args.server.is_some() {
         bail!(
-            "--rtt, --jitter, --loss and --rate emulate a link to the built-in server; leave out --server"
+            "--path, --rtt, --jitter, --loss, --rate and the other link options emulate a link to \
+             the built-in server; leave out --server"
         );
     }
     if let Some(json) = &args.output.json {
@@ -172,7 +179,7 @@ fn print_report(
     if let Some(stats) = link_stats {
         outln!(
             "{}\n",
-            crate::report::width::wrap(&text::link_line(stats), width)
+            crate::report::width::wrap(&crate::report::link::counts(stats), width)
         );
     }
 }
@@ -408,15 +415,7 @@ impl Setup<'_> {
             modes: outcome.modes,
             parallel: args.parallel,
             kernel: Some(self.kernel.clone()),
-            link: link.map(|c| LinkSettings {
-                rtt_s: c.rtt.as_secs_f64(),
-                jitter_s: c.jitter.as_secs_f64(),
-                loss: c.loss,
-                rate_bps: c.rate_bps,
-                queue_packets: c.queue_packets,
-                seed: c.seed,
-                mtu: c.mtu,
-            }),
+            link: link.map(|c| link_settings(c, args.link.path.map(|p| p.name))),
             order: outcome.order,
             seed: args.link.seed,
             fastopen: variant.fastopen,
@@ -437,10 +436,51 @@ fn default_timeout(link: Option<&LinkConfig>, files: &[SourceFile]) -> Duration 
     };
     let round_trips = 100 * (link.rtt + 2 * link.jitter);
     let largest_bits = files.iter().map(|f| f.bytes).max().unwrap_or(0) as f64 * 8.0;
-    let serialising = link
-        .rate_bps
-        .map_or(0.0, |rate| 4.0 * largest_bits / rate.max(1) as f64);
+    let slowest = [&link.down, &link.up]
+        .iter()
+        .filter_map(|d| rate_of(d, link.mtu))
+        .min();
+    let serialising = slowest.map_or(0.0, |rate| 4.0 * largest_bits / rate.max(1) as f64);
     DEFAULT_TIMEOUT + round_trips + Duration::from_secs_f64(serialising.min(86_400.0))
+}
+
+/// A direction's rate: configured, or its trace's mean.
+fn rate_of(direction: &DirectionConfig, mtu: u32) -> Option<u64> {
+    direction
+        .rate_bps
+        .or(direction.trace.as_ref().map(|t| t.mean_rate_bps(mtu)))
+}
+
+/// The report's view of the link's settings.
+fn link_settings(config: &LinkConfig, path: Option<&str>) -> LinkSettings {
+    let direction = |d: &DirectionConfig| DirectionSettings {
+        rate_bps: rate_of(d, config.mtu),
+        loss: d.loss.as_option(),
+        mean_loss: d.loss.mean_loss(),
+        trace: d.trace.as_ref().map(|t| t.name().to_owned()),
+    };
+    LinkSettings {
+        path: path.map(str::to_owned),
+        rtt_s: config.rtt.as_secs_f64(),
+        jitter_s: config.jitter.as_secs_f64(),
+        mtu: config.mtu,
+        down: direction(&config.down),
+        up: direction(&config.up),
+        queue_packets: match config.queue {
+            QueueLimit::Packets(n) => Some(n),
+            QueueLimit::Bytes(_) => None,
+        },
+        queue_bytes: match config.queue {
+            QueueLimit::Bytes(n) => Some(n),
+            QueueLimit::Packets(_) => None,
+        },
+        aqm: match config.aqm {
+            Aqm::TailDrop => "tail-drop",
+            Aqm::Codel => "codel",
+        }
+        .into(),
+        seed: config.seed,
+    }
 }
 
 /// The modes asked for, each once, in the order given.

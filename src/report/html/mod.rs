@@ -16,7 +16,7 @@ use std::path::Path;
 
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
-use crate::analysis::comparison::{Comparison, LinkSettings, ResponseStats};
+use crate::analysis::comparison::{Comparison, ResponseStats};
 use crate::analysis::drawn::{DrawnConnection, DrawnRound, median_round};
 use crate::analysis::file_phases::{self, FilePhases};
 use crate::analysis::phases::Phases;
@@ -187,7 +187,7 @@ pub fn comparison(cmp: &Comparison, drawn: Option<&DrawnRound>, page_dir: &Path)
                 (f.name) " (" (bytes(f.bytes as f64)) ")"
             }
             "; median handshake " (duration(cmp.measured_rtt_s()))
-            @if let Some(link) = &cmp.link { "; " (link_words(link)) }
+            @if let Some(link) = &cmp.link { "; " (crate::report::link::settings(link)) }
             @if let Some(tls) = &cmp.tls { "; " (text::tls_settings(tls)) }
             @if cmp.fastopen { "; TCP Fast Open" }
             @if let Some(cc) = cmp.congestion() { "; congestion control " (cc) }
@@ -263,45 +263,6 @@ pub fn comparison(cmp: &Comparison, drawn: Option<&DrawnRound>, page_dir: &Path)
         }
     };
     page(&title, body)
-}
-
-/// What the emulated link was set to, naming only the settings given: `emulated link: RTT
-/// 20.0 ms, jitter 50.0 ms, loss 1 %, rate 10 Mbit/s`. Without an RTT the link added no delay
-/// (a link emulated for `--loss` alone), which is said rather than shown as `RTT 0.0 µs`.
-fn link_words(link: &LinkSettings) -> String {
-    let mut parts = Vec::new();
-    if link.rtt_s > 0.0 {
-        parts.push(format!("RTT {}", duration(link.rtt_s)));
-    } else if link.jitter_s == 0.0 {
-        parts.push("no added delay".to_string());
-    }
-    if link.jitter_s > 0.0 {
-        parts.push(format!("jitter {}", duration(link.jitter_s)));
-    }
-    if link.loss > 0.0 {
-        parts.push(format!("loss {} %", short_number(100.0 * link.loss)));
-    }
-    if let Some(rate) = link.rate_bps {
-        parts.push(format!("rate {}", bit_rate(rate)));
-    }
-    format!("emulated link: {}", parts.join(", "))
-}
-
-/// A rate as given on the command line: `10 Mbit/s`, `1.5 Gbit/s`, `64 kbit/s`.
-fn bit_rate(bps: u64) -> String {
-    let (value, unit) = [(1e9, "Gbit/s"), (1e6, "Mbit/s"), (1e3, "kbit/s")]
-        .into_iter()
-        .find(|&(scale, _)| bps as f64 >= scale)
-        .map_or((bps as f64, "bit/s"), |(scale, unit)| {
-            (bps as f64 / scale, unit)
-        });
-    format!("{} {unit}", short_number(value))
-}
-
-/// A setting's number without trailing zeros: `1`, `0.5`, `2.25`.
-fn short_number(v: f64) -> String {
-    let text = format!("{v:.3}");
-    text.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
 fn ladder_note() -> Markup {
@@ -477,43 +438,4 @@ pub fn capture(view: &CaptureView<'_>, page_dir: &Path) -> String {
         }
     };
     page(&title, body)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn link(rtt_s: f64, jitter_s: f64, loss: f64, rate_bps: Option<u64>) -> LinkSettings {
-        LinkSettings {
-            rtt_s,
-            jitter_s,
-            loss,
-            rate_bps,
-            queue_packets: 1000,
-            seed: 1,
-            mtu: 1500,
-        }
-    }
-
-    #[test]
-    fn the_link_is_named_by_the_settings_given() {
-        assert_eq!(
-            link_words(&link(0.020, 0.050, 0.01, Some(10_000_000))),
-            "emulated link: RTT 20.0 ms, jitter 50.0 ms, loss 1 %, rate 10 Mbit/s"
-        );
-        assert_eq!(
-            link_words(&link(0.0, 0.0, 0.01, None)),
-            "emulated link: no added delay, loss 1 %"
-        );
-        assert_eq!(
-            link_words(&link(0.150, 0.0, 0.0, None)),
-            "emulated link: RTT 150 ms"
-        );
-        assert_eq!(
-            link_words(&link(0.0, 0.005, 0.005, Some(1_500_000_000))),
-            "emulated link: jitter 5.00 ms, loss 0.5 %, rate 1.5 Gbit/s"
-        );
-        assert_eq!(bit_rate(64_000), "64 kbit/s");
-        assert_eq!(bit_rate(900), "900 bit/s");
-    }
 }
