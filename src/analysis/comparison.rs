@@ -750,6 +750,19 @@ impl Comparison {
             .sum()
     }
 
+    /// The MSS the captured handshakes agreed on (median over connections; each the smaller of
+    /// its two SYNs' options): what the path's MTU let a segment carry, as the wire shows it.
+    pub fn captured_mss(&self) -> Option<u16> {
+        median(
+            self.modes
+                .iter()
+                .flat_map(|m| &m.runs)
+                .flat_map(|r| &r.connections)
+                .filter_map(Connection::mss)
+                .collect(),
+        )
+    }
+
     /// The emulated link's round trip, when one was set (`--loss` alone emulates a link with
     /// none: loopback's own round trip is then the one measured).
     pub fn configured_rtt_s(&self) -> Option<f64> {

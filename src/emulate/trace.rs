@@ -178,4 +178,20 @@ mod tests {
         assert!(Trace::parse("-1\n", "t").is_err());
         assert!(Trace::parse("1.5\n", "t").is_err());
     }
+
+    #[test]
+    fn the_shipped_traces_read_and_offer_what_their_readme_says() {
+        let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("traces");
+        let read = |name: &str| Trace::read(&folder.join(name)).unwrap();
+        assert_eq!(read("constant-12mbit").mean_rate_bps(1500), 12_000_000);
+        let down = read("steps.down");
+        assert_eq!(down.period(), Duration::from_millis(4000));
+        // 500 ms each of 2, 1, 0.25, 1.5, 0.5, 2, 0.125 and 1 opportunities a millisecond: 4187
+        // (the 0.125 step gives 62, not 62.5), each 12 000 bits, over 4 s.
+        assert_eq!(down.opportunities_per_period(), 4187);
+        assert_eq!(down.mean_rate_bps(1500), 4187 * 12_000 / 4);
+        assert_eq!(down.count_between(1000, 1500), 125);
+        let up = read("steps.up");
+        assert_eq!(up.period(), Duration::from_millis(4000));
+    }
 }

@@ -560,6 +560,7 @@ pub fn comparison(cmp: &Comparison) -> Value {
         },
         "kernel": cmp.kernel,
         "link": cmp.link,
+        "captured_mss": cmp.captured_mss(),
         "parallel": cmp.parallel,
     })
 }

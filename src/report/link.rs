@@ -9,6 +9,12 @@ use crate::report::units::{bytes, duration};
 /// link added no delay (a link emulated for `--loss` alone), which is said rather than shown as
 /// `RTT 0.0 µs`.
 pub fn settings(link: &LinkSettings) -> String {
+    settings_with_mss(link, None)
+}
+
+/// [`settings`], with the MSS the captured SYNs agreed on after the MTU: `MTU 1500 B (MSS 1460
+/// in the SYNs)`.
+pub fn settings_with_mss(link: &LinkSettings, mss: Option<u16>) -> String {
     let mut parts = Vec::new();
     if link.rtt_s > 0.0 {
         parts.push(format!("RTT {}", duration(link.rtt_s)));
@@ -18,12 +24,22 @@ pub fn settings(link: &LinkSettings) -> String {
     if link.jitter_s > 0.0 {
         parts.push(format!("jitter {}", duration(link.jitter_s)));
     }
-    parts.push(format!("MTU {} B", link.mtu));
-    if link.down == link.up {
-        parts.extend(direction(&link.down, ""));
+    parts.push(match mss {
+        Some(mss) => format!("MTU {} B (MSS {mss} in the SYNs)", link.mtu),
+        None => format!("MTU {} B", link.mtu),
+    });
+    let (down, up) = (&link.down, &link.up);
+    if (&down.trace, down.rate_bps) == (&up.trace, up.rate_bps) {
+        parts.extend(rate(down, ""));
     } else {
-        parts.extend(direction(&link.down, "down "));
-        parts.extend(direction(&link.up, "up "));
+        parts.extend(rate(down, "down "));
+        parts.extend(rate(up, "up "));
+    }
+    if (down.mean_loss, &down.loss) == (up.mean_loss, &up.loss) {
+        parts.extend(loss(down, ""));
+    } else {
+        parts.extend(loss(down, "down "));
+        parts.extend(loss(up, "up "));
     }
     let queues = [&link.down, &link.up].iter().any(|d| d.rate_bps.is_some());
     if queues {
@@ -46,28 +62,29 @@ pub fn settings(link: &LinkSettings) -> String {
     format!("emulated link{named}: {}", parts.join(", "))
 }
 
-/// A direction's rate (or trace) and loss, each prefixed with `way`.
-fn direction(d: &DirectionSettings, way: &str) -> Vec<String> {
-    let mut parts = Vec::new();
+/// A direction's rate or trace, prefixed with `way`.
+fn rate(d: &DirectionSettings, way: &str) -> Option<String> {
     match (&d.trace, d.rate_bps) {
-        (Some(trace), Some(rate)) => {
-            parts.push(format!("{way}trace {trace} (mean {})", bit_rate(rate)));
-        }
-        (None, Some(rate)) => parts.push(format!("{way}rate {}", bit_rate(rate))),
-        _ => {}
+        (Some(trace), Some(rate)) => Some(format!("{way}trace {trace} (mean {})", bit_rate(rate))),
+        (None, Some(rate)) => Some(format!("{way}rate {}", bit_rate(rate))),
+        _ => None,
     }
-    if d.mean_loss > 0.0 {
-        let model = if d.loss.starts_with("gemodel") {
-            format!(" ({})", d.loss)
-        } else {
-            String::new()
-        };
-        parts.push(format!(
-            "{way}loss {} %{model}",
-            short_number(100.0 * d.mean_loss)
-        ));
+}
+
+/// A direction's loss, prefixed with `way`: its long-run share, and the model when bursty.
+fn loss(d: &DirectionSettings, way: &str) -> Option<String> {
+    if d.mean_loss == 0.0 {
+        return None;
     }
-    parts
+    let model = if d.loss.starts_with("gemodel") {
+        format!(" ({})", d.loss)
+    } else {
+        String::new()
+    };
+    Some(format!(
+        "{way}loss {} %{model}",
+        short_number(100.0 * d.mean_loss)
+    ))
 }
 
 /// A rate as given on the command line: `10 Mbit/s`, `1.5 Gbit/s`, `64 kbit/s`.
@@ -210,9 +227,9 @@ mod tests {
         cable.aqm = "codel".into();
         assert_eq!(
             settings(&cable),
-            "emulated link (--path cable): RTT 20.0 ms, MTU 1500 B, down rate 100 Mbit/s, down \
-             loss 3.85 % (gemodel:1%,25%,100%,0%), up rate 10 Mbit/s, queue 256 KiB managed by \
-             codel"
+            "emulated link (--path cable): RTT 20.0 ms, MTU 1500 B, down rate 100 Mbit/s, up \
+             rate 10 Mbit/s, down loss 3.85 % (gemodel:1%,25%,100%,0%), queue 256 KiB managed \
+             by codel"
         );
     }
 

@@ -176,6 +176,11 @@ fn print_report(
     if compared.len() > 1 {
         out!("{}", text::variants(&named(compared), width));
     }
+    let first = &compared[0].comparison;
+    if let Some(link) = &first.link {
+        let settings = crate::report::link::settings_with_mss(link, first.captured_mss());
+        outln!("{}", crate::report::width::wrap(&settings, width));
+    }
     if let Some(stats) = link_stats {
         outln!(
             "{}\n",
