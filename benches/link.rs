@@ -113,13 +113,19 @@ fn main() {
     let stats = link.stop();
     let over_loopback = bulk(&Loopback);
     let gbit = |seconds: f64| (BULK * 8) as f64 / seconds / 1e9;
+    // Packets each way over every run, spread over the median run's time.
+    let per_second = |forwarded: u64| forwarded as f64 / BULK_RUNS as f64 / over_link;
     println!(
-        "emulated link      {:>8.2} ms {:>6.2} Gbit/s",
+        "emulated link      {:>8.2} ms {:>6.2} Gbit/s {:>9.0} packets/s to the client, {:>9.0} \
+         to the server",
         over_link * 1e3,
-        gbit(over_link)
+        gbit(over_link),
+        per_second(stats.to_client.forwarded),
+        per_second(stats.to_server.forwarded)
     );
     println!(
-        "loopback           {:>8.2} ms {:>6.2} Gbit/s",
+        "loopback           {:>8.2} ms {:>6.2} Gbit/s (lo's MTU is 65536: its packets are not \
+         the link's)",
         over_loopback * 1e3,
         gbit(over_loopback)
     );
@@ -130,6 +136,10 @@ fn main() {
     println!(
         "link counters: to server {:?}\n               to client {:?}",
         stats.to_server, stats.to_client
+    );
+    println!(
+        "released more than 1 ms late by the forwarder: {} to the client, {} to the server",
+        stats.to_client.late, stats.to_server.late
     );
 
     // With delay, TCP's window growth sets the pace: these rows show that the forwarders leave the
