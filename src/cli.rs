@@ -556,4 +556,78 @@ mod tests {
         assert!(parse("0").is_err());
         assert!(parse("6").is_ok());
     }
+
+    /// The link `synack compare ARGS` asks for.
+    fn link_of(args: &[&str]) -> Option<LinkConfig> {
+        let cli = Cli::try_parse_from(["synack", "compare"].iter().chain(args)).unwrap();
+        match cli.command {
+            Command::Compare(c) => c.link.config().unwrap(),
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn no_link_option_means_no_link_and_the_default_mtu_is_ethernets() {
+        assert_eq!(link_of(&[]), None);
+        let link = link_of(&["--rtt", "40ms"]).unwrap();
+        assert_eq!((link.mtu, link.down.rate_bps), (1500, None));
+        assert_eq!(link_of(&["--mtu", "9000"]).unwrap().mtu, 9000);
+    }
+
+    #[test]
+    fn a_preset_gives_its_values_and_each_option_given_overrides_them() {
+        let cable = link_of(&["--path", "cable"]).unwrap();
+        assert_eq!(cable.rtt, Duration::from_millis(20));
+        assert_eq!(
+            (cable.down.rate_bps, cable.up.rate_bps),
+            (Some(100_000_000), Some(10_000_000))
+        );
+        assert_eq!(cable.queue, QueueLimit::Bytes(256 * 1024));
+        let changed = link_of(&[
+            "--path",
+            "cable",
+            "--rtt",
+            "5ms",
+            "--rate",
+            "50mbit",
+            "--up-rate",
+            "1mbit",
+            "--queue",
+            "64",
+        ])
+        .unwrap();
+        assert_eq!(changed.rtt, Duration::from_millis(5));
+        assert_eq!(
+            (changed.down.rate_bps, changed.up.rate_bps),
+            (Some(50_000_000), Some(1_000_000))
+        );
+        assert_eq!(changed.queue, QueueLimit::Packets(64));
+    }
+
+    #[test]
+    fn a_directions_own_loss_overrides_the_shared_one() {
+        let link = link_of(&["--loss", "1%", "--up-loss", "gemodel:2%,50%"]).unwrap();
+        assert_eq!(link.down.loss, LossModel::Uniform { probability: 0.01 });
+        assert!(matches!(link.up.loss, LossModel::GilbertElliott { .. }));
+    }
+
+    #[test]
+    fn a_trace_takes_the_place_of_a_rate_that_way() {
+        let trace = concat!(env!("CARGO_MANIFEST_DIR"), "/traces/constant-12mbit");
+        let link = link_of(&["--path", "dsl", "--trace-down", trace]).unwrap();
+        assert_eq!(link.down.rate_bps, None);
+        assert!(link.down.trace.is_some());
+        assert_eq!(link.up.rate_bps, Some(1_000_000));
+        assert!(
+            Cli::try_parse_from([
+                "synack",
+                "compare",
+                "--trace-down",
+                trace,
+                "--down-rate",
+                "1mbit"
+            ])
+            .is_err()
+        );
+    }
 }

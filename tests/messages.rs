@@ -373,6 +373,49 @@ fn jitter_beyond_the_one_way_delay_is_refused_at_once_with_a_setting_that_works(
 }
 
 #[test]
+fn bad_link_settings_are_refused_at_once_naming_the_fix_and_leaving_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("cell.down");
+    std::fs::write(&trace, "1\n2\n2.5\n").unwrap();
+    let trace = trace.to_str().unwrap();
+    for (args, code, says) in [
+        (
+            &["--trace-down", trace][..],
+            1,
+            "cell.down, line 3: \"2.5\" is not a time in whole milliseconds",
+        ),
+        (
+            &["--path", "cabel"],
+            2,
+            "no path called \"cabel\"; known paths: lan, cable, dsl, lte, transcontinental, \
+             transoceanic, satellite",
+        ),
+        (&["--mtu", "500"], 2, "500 is not in 576..=65535"),
+        (&["--mtu", "70000"], 2, "70000 is not in 576..=65535"),
+        (
+            &["--loss", "gemodel 1% 25%"],
+            2,
+            "write the Gilbert-Elliott parameters after a colon, e.g. gemodel:1%,30%",
+        ),
+        (&["--queue", "0"], 2, "a queue holds 1 … 1000000 packets"),
+    ] {
+        let out = common::compare_in(dir.path())
+            .args(["--rounds", "1"])
+            .args(args)
+            .timeout(Duration::from_secs(60))
+            .output()
+            .unwrap();
+        let stderr = failed(&out, code);
+        let first = stderr.lines().next().unwrap_or_default();
+        assert!(first.contains(says), "{args:?}: {stderr}");
+        assert!(
+            !dir.path().join("captures").exists(),
+            "{args:?} left a folder"
+        );
+    }
+}
+
+#[test]
 fn a_negative_duration_is_an_invalid_value_not_an_unknown_option() {
     for (args, option, value, why) in [
         (
