@@ -75,13 +75,11 @@ fn tls_handshakes_cost_the_configured_round_trips_as_root() {
         let non_persistent = handshakes(&report, "non-persistent");
         assert_eq!(non_persistent.len(), 6, "two runs of three files");
         // Each run's first connection has no session to resume.
-        let (firsts, laters): (Vec<(usize, f64)>, Vec<(usize, f64)>) = non_persistent
-            .iter()
-            .copied()
-            .enumerate()
-            .partition(|(k, _)| k % 3 == 0);
-        let firsts: Vec<f64> = firsts.into_iter().map(|(_, h)| h).collect();
-        let laters: Vec<f64> = laters.into_iter().map(|(_, h)| h).collect();
+        let firsts: Vec<f64> = non_persistent.iter().copied().step_by(3).collect();
+        let laters: Vec<f64> = (0..non_persistent.len())
+            .filter(|k| k % 3 != 0)
+            .map(|k| non_persistent[k])
+            .collect();
         assert_round_trips(&firsts, first, rtt, &what);
         assert_round_trips(&laters, later, rtt, &what);
         assert_round_trips(&handshakes(&report, "persistent"), first, rtt, &what);
