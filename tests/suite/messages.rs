@@ -1,7 +1,7 @@
 //! What users see when something is wrong, and the modes of what synack writes for them to share:
 //! the real binary's stderr, exit status and file modes (no root needed).
 
-mod common;
+use crate::common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -438,7 +438,7 @@ fn a_negative_duration_is_an_invalid_value_not_an_unknown_option() {
         ),
         (
             &["compare", "--loss", "-1%"],
-            "--loss <PERCENT>",
+            "--loss <LOSS>",
             "-1%",
             "a loss rate",
         ),

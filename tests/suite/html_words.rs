@@ -1,7 +1,7 @@
 //! Words people read: counts with their nouns on `analyze --html`'s page, and the one line
 //! `synack files` says when it cannot write. The real binary on files the tests make; no root.
 
-mod fixtures;
+use crate::fixtures;
 
 #[test]
 fn analyze_page_counts_one_connection_and_one_segment_in_the_singular() {

@@ -2,8 +2,8 @@
 //! the run that opened it, even when a segment of it comes after the next run started. Counted
 //! by synack's tracker and by tshark on the files written.
 
-mod common;
-mod fixtures;
+use crate::common;
+use crate::fixtures;
 
 use std::path::{Path, PathBuf};
 

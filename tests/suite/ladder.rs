@@ -1,7 +1,7 @@
 //! `synack analyze FILE --ladder N`: a connection drawn as the textbook does, from a capture the
 //! test builds itself (no root needed).
 
-mod common;
+use crate::common;
 
 use common::{At, Flow, Frames};
 

@@ -2,14 +2,14 @@
 //! synack's own server and client across it, seeded loss, and cleanup after stop, SIGINT and
 //! SIGKILL.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::{Mutex, MutexGuard, PoisonError, mpsc};
+use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -23,10 +23,8 @@ use synack::transfer::server::{Server, ServerConfig};
 
 /// Held by every live test: links running side by side share two cores with each other's
 /// real-time forwarders, and the timing tests would measure that contention.
-static LIVE: Mutex<()> = Mutex::new(());
-
-fn live() -> MutexGuard<'static, ()> {
-    LIVE.lock().unwrap_or_else(PoisonError::into_inner)
+fn live() -> std::sync::MutexGuard<'static, ()> {
+    common::one_link()
 }
 
 /// Set in the environment of the re-executed test binary that holds a link until it is killed.
@@ -460,13 +458,20 @@ fn child_holding_a_link() {
     }
 }
 
+/// The name the test harness gives `test` in this module, to run it alone in a new process.
+fn this_module(test: &str) -> String {
+    let path = module_path!();
+    let module = path.split_once("::").map_or(path, |(_, module)| module);
+    format!("{module}::{test}")
+}
+
 /// Runs [`child_holding_a_link`] in a new process, ends it with `signal`, and checks that nothing
 /// of the link is left.
 fn kill_child_and_check(signal: libc::c_int) {
     let before = host_state();
     let mut child = Command::new(std::env::current_exe().expect("test binary"))
         .args([
-            "child_holding_a_link",
+            &this_module("child_holding_a_link"),
             "--exact",
             "--nocapture",
             "--test-threads=1",
@@ -574,7 +579,7 @@ fn without_privileges_the_error_says_to_use_sudo() {
             .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
             .arg(std::env::current_exe().expect("test binary"))
             .args([
-                "without_privileges_the_error_says_to_use_sudo",
+                &this_module("without_privileges_the_error_says_to_use_sudo"),
                 "--exact",
                 "--nocapture",
                 "--test-threads=1",

@@ -1,7 +1,7 @@
 //! TLS end to end: what the TLS handshakes cost against the emulated link's configured round trip,
 //! certificate verification failing loudly, and curl as the client of `synack serve --tls`.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::{Command, Stdio};

@@ -3,8 +3,8 @@
 //! and FIN, resets, short snap lengths, cut files). Counts are checked by hand and, where tshark is
 //! installed, against tshark on every fixture.
 
-mod common;
-mod fixtures;
+use crate::common;
+use crate::fixtures;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

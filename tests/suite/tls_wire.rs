@@ -5,7 +5,7 @@
 //! resumption and early data records must agree; and TLS over TCP Fast Open (curl to nginx, in a
 //! network namespace of its own), whose ClientHellos ride on the SYN.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::Path;

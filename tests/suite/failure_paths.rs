@@ -1,13 +1,10 @@
 //! The edges of the process: every failure ends the run promptly with one line, leaves no
 //! half-written files, and changes the owner only of what synack made.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
-
-/// One emulated link at a time: the forwarder's timing needs the machine's cores to itself.
-static ONE_LINK: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// Runs `synack compare ARGS` in `dir` (killed after `limit`); returns (exit code, stdout,
 /// stderr, seconds taken).
@@ -43,7 +40,7 @@ fn compare_over_a_dead_link_fails_within_its_timeout_as_root() {
     if !common::require_root("compare_over_a_dead_link_fails_within_its_timeout_as_root") {
         return;
     }
-    let _one = ONE_LINK.lock().unwrap_or_else(|e| e.into_inner());
+    let _one = common::one_link();
     for link in [["--loss", "100%"], ["--rate", "1bit"]] {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut args = vec!["--rounds", "2", "--no-capture", "--timeout", "2s"];
@@ -62,7 +59,7 @@ fn compare_over_a_link_into_an_unwritable_folder_fails_at_once_as_root() {
     {
         return;
     }
-    let _one = ONE_LINK.lock().unwrap_or_else(|e| e.into_inner());
+    let _one = common::one_link();
     let dir = tempfile::tempdir().expect("tempdir");
     // Root writes anywhere a mode allows, but nothing can be made under /proc.
     let args = [

@@ -1,8 +1,8 @@
 //! `synack analyze` on captures the tests build packet by packet; counts checked by hand and
 //! against tshark.
 
-mod common;
-mod fixtures;
+use crate::common;
+use crate::fixtures;
 
 use fixtures::{Capture, Link, conn};
 

@@ -2,7 +2,7 @@
 //! arbitrary bytes and segments. Nothing may panic, every error is one line, and a cut file names
 //! the byte where it ends.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::panic::{AssertUnwindSafe, catch_unwind};

@@ -4,8 +4,8 @@
 //! compare` on loopback (root) and from `synack analyze` of a capture tcpdump took of curl
 //! fetching from `synack serve` (root); the page's structure is also checked without root.
 
-mod common;
-mod fixtures;
+use crate::common;
+use crate::fixtures;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

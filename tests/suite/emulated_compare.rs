@@ -1,7 +1,7 @@
 //! `synack compare` over the emulated link (root): handshake times equal the configured RTT, the
 //! modes order as the textbook says, and a lossy link's retransmissions show in `analyze`.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

@@ -1,6 +1,6 @@
 //! End-to-end `synack compare` on loopback with live capture (root), and without privileges.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

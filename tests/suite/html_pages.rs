@@ -1,7 +1,7 @@
 //! The words of `synack analyze --html`'s page, read as text from a capture the test builds: no
 //! browser, no root.
 
-mod fixtures;
+use crate::fixtures;
 
 #[test]
 fn analyze_page_names_connections_by_their_stream_index_everywhere() {

@@ -3,7 +3,7 @@
 //! independently here from tshark's packet fields, and the retransmission classes of Wireshark's
 //! sequence analysis, per stream, on a lossy link.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -1,7 +1,7 @@
 //! A live capture stopped at once keeps every frame the kernel already holds: nothing sent before
 //! `stop` is lost because the capture thread had not read it yet.
 
-mod common;
+use crate::common;
 
 use std::net::UdpSocket;
 

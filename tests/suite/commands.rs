@@ -1,7 +1,7 @@
 //! `synack serve`, `synack fetch` and `synack compare --server` together, on loopback, without
 //! capture (no root needed).
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

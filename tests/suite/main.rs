@@ -1,0 +1,30 @@
+//! The integration tests, in one binary: each module drives the built binary or the library as
+//! a user would. Tests that need root say so in their names and print why they skip without it
+//! (under `CI=true` they fail instead); tests that run an emulated link hold `common::one_link`,
+//! so no two links share the cores.
+
+#[path = "../common/mod.rs"]
+mod common;
+#[path = "../fixtures/mod.rs"]
+mod fixtures;
+
+mod analyze_fixtures;
+mod capture_split;
+mod capture_stop;
+mod commands;
+mod doc_links;
+mod emulated_compare;
+mod emulated_link;
+mod failure_paths;
+mod html_pages;
+mod html_report;
+mod html_words;
+mod ladder;
+mod link_types;
+mod live_compare;
+mod messages;
+mod robustness;
+mod server_limits;
+mod tls_transfer;
+mod tls_wire;
+mod tshark_analysis;
