@@ -9,8 +9,9 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::emulate::LinkConfig;
 use crate::emulate::parse::{parse_bytes, parse_duration, parse_percent, parse_rate};
-use crate::transfer::client::{DEFAULT_PARALLEL, Mode};
+use crate::transfer::client::DEFAULT_PARALLEL;
 use crate::transfer::files::SampleSet;
+use crate::transfer::run::Mode;
 use crate::transfer::tls::{ClientTlsOptions, TlsVersion};
 use crate::transfer::variant::Variant;
 

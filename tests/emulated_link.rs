@@ -17,7 +17,8 @@ use synack::capture::source::{DEFAULT_SNAPLEN, Recorder};
 use synack::emulate::{EmulatedLink, LinkConfig};
 use synack::track::Connection;
 use synack::track::reader::track_file;
-use synack::transfer::client::{FetchPlan, Mode, fetch};
+use synack::transfer::client::{FetchPlan, fetch};
+use synack::transfer::run::Mode;
 use synack::transfer::server::{Server, ServerConfig};
 
 /// Held by every live test: links running side by side share two cores with each other's

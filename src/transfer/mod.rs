@@ -1,24 +1,19 @@
 //! Transfer layer: the blocking HTTP/1.1 server and client that produce the traffic and their own
 //! timings. Knows nothing of capture, decoding or reports, and must not import them.
 
-mod beneath;
 pub mod client;
-mod door;
-mod epoll;
 pub mod events;
 pub mod fastopen;
 pub mod files;
 pub mod http;
 pub mod kernel;
-mod linger;
-mod park;
-mod pool;
+pub mod run;
 pub mod server;
 mod sockopt;
 pub mod tcp_info;
 pub mod tls;
 pub mod variant;
-mod workers;
+mod wire;
 
 use std::io;
 use std::net::SocketAddr;
