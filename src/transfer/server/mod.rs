@@ -46,5 +46,5 @@ pub use self::config::{DEFAULT_MAX_CONNECTIONS, ServerConfig, ServerTimeouts};
 pub use self::content_type::content_type;
 pub use self::lifecycle::{Server, serve_forever};
 pub use self::root::{Refusal, resolve};
-/// Where the response samples were defined before the run's records had a module of their own.
+/// Also reachable here: the response samples, which live in [`crate::transfer::run`].
 pub use crate::transfer::run::ResponseSample;
