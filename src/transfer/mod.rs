@@ -1,8 +1,8 @@
 //! Transfer layer: the blocking HTTP/1.1 server and client that produce the traffic and their own
 //! timings. Knows nothing of capture, decoding or reports, and must not import them.
 //!
-//! `server/` and `client/` are the two ends, and neither imports the other. What both use lies
-//! here beside them: `wire` (the plain-or-TLS stream), `http`, `tls`, `events`, `files`. `run` holds
+//! `server/` and `client/` are the two ends; neither imports the other outside tests. What both use
+//! lies beside them: `wire` (the plain-or-TLS stream), `http`, `tls`, `events`, `files`. `run` holds
 //! the records a run leaves, the one module analysis reads.
 
 pub mod client;
