@@ -14,8 +14,9 @@ use crate::emulate::queue::parse_queue;
 use crate::emulate::{
     Aqm, DEFAULT_MTU, DirectionConfig, LinkConfig, LossModel, MAX_MTU, MIN_MTU, QueueLimit, Trace,
 };
-use crate::transfer::client::{DEFAULT_PARALLEL, Mode};
+use crate::transfer::client::DEFAULT_PARALLEL;
 use crate::transfer::files::SampleSet;
+use crate::transfer::run::Mode;
 use crate::transfer::tls::{ClientTlsOptions, TlsVersion};
 use crate::transfer::variant::Variant;
 

@@ -11,10 +11,7 @@ use super::model::{
 use super::phases::{ConnectionTimeline, PhaseSource, Phases, assign_to_runs};
 use super::stats::{Summary, mean, outliers};
 use crate::track::{Connection, Exchange, Totals};
-use crate::transfer::client::{Mode, RunTiming};
-use crate::transfer::kernel::KernelSettings;
-use crate::transfer::server::ResponseSample;
-use crate::transfer::tls::TlsVersion;
+use crate::transfer::run::{KernelSettings, Mode, ResponseSample, RunTiming, TlsVersion};
 
 /// A file the comparison transfers.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -438,17 +435,14 @@ impl ModeResult {
                 let pick = |f: &dyn Fn(&ResponseSample) -> Option<u32>| {
                     median(samples.iter().filter_map(|s| f(s)).collect())
                 };
-                let spent =
-                    |f: &dyn Fn(&crate::transfer::tcp_info::TcpInfoSample) -> Option<u64>| {
-                        median(
-                            samples
-                                .iter()
-                                .filter_map(|s| {
-                                    Some(f(&s.at_end?)?.saturating_sub(f(&s.at_start?)?))
-                                })
-                                .collect(),
-                        )
-                    };
+                let spent = |f: &dyn Fn(&crate::transfer::run::TcpInfoSample) -> Option<u64>| {
+                    median(
+                        samples
+                            .iter()
+                            .filter_map(|s| Some(f(&s.at_end?)?.saturating_sub(f(&s.at_start?)?)))
+                            .collect(),
+                    )
+                };
                 ResponseStats {
                     mode: self.mode,
                     file: file.name.clone(),
@@ -514,13 +508,13 @@ pub struct TlsSessions {
 impl TlsSessions {
     /// Counts the TLS sessions of these connections (None when none spoke TLS).
     pub fn of<'a>(
-        connections: impl Iterator<Item = &'a crate::transfer::client::ConnectionTiming>,
+        connections: impl Iterator<Item = &'a crate::transfer::run::ConnectionTiming>,
     ) -> Option<TlsSessions> {
         let sessions: Vec<_> = connections.filter_map(|c| c.tls).collect();
         if sessions.is_empty() {
             return None;
         }
-        let count = |f: fn(&crate::transfer::client::TlsTiming) -> bool| {
+        let count = |f: fn(&crate::transfer::run::TlsTiming) -> bool| {
             sessions.iter().filter(|s| f(s)).count()
         };
         Some(TlsSessions {
@@ -944,8 +938,7 @@ mod tests {
 
     /// A run of connections opened at `starts` (ms) over TLS, the first handshake done at `done`.
     fn tls_run(starts: &[i64], done: i64) -> RunTiming {
-        use crate::transfer::client::{ConnectionTiming, TlsTiming};
-        use crate::transfer::tls::TlsSession;
+        use crate::transfer::run::{ConnectionTiming, TlsSession, TlsTiming};
         let ms = |t: i64| Ts(t * 1_000_000);
         let addr: std::net::SocketAddr = "127.0.0.1:40000".parse().unwrap();
         RunTiming {

@@ -12,7 +12,7 @@ use crate::capture::CaptureError;
 use crate::timeline::Ts;
 use crate::track::Connection;
 use crate::track::trace::{ConnectionTrace, TraceRequest, trace_connections};
-use crate::transfer::client::Mode;
+use crate::transfer::run::Mode;
 
 /// One connection as drawn: what the tracker made of it and its packets.
 #[derive(Debug, Clone)]

@@ -1,7 +1,7 @@
 //! Attribute layer: what the packet counts should be for a mode, and why they may differ.
 
 use crate::track::{CloseKind, Connection, FinalState, FlagCounts, Totals};
-use crate::transfer::client::Mode;
+use crate::transfer::run::Mode;
 use crate::words::counted;
 
 /// The counts one run of a mode should produce.

@@ -5,7 +5,7 @@
 
 use crate::timeline::Ts;
 use crate::track::Connection;
-use crate::transfer::client::ConnectionTiming;
+use crate::transfer::run::ConnectionTiming;
 
 /// Where a figure came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

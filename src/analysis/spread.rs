@@ -6,7 +6,7 @@ use statrs::distribution::{ContinuousCDF, StudentsT};
 use super::attribution::CONFIDENCE;
 use super::comparison::ModeResult;
 use super::stats::Summary;
-use crate::transfer::client::Mode;
+use crate::transfer::run::Mode;
 
 /// A mode's run totals over the rounds.
 #[derive(Debug, Clone, PartialEq)]

@@ -9,8 +9,9 @@ use crate::cli::FetchArgs;
 use crate::commands::output::{out, outln};
 use crate::report::text;
 use crate::transfer::TransferError;
-use crate::transfer::client::{FetchLimits, FetchPlan, Mode, fetch};
+use crate::transfer::client::{FetchLimits, FetchPlan, fetch};
 use crate::transfer::events::EventLog;
+use crate::transfer::run::Mode;
 use crate::transfer::tls::ClientTls;
 
 /// Fetches the URLs in the chosen mode and prints per-file and total time. Whatever happens,

@@ -14,7 +14,7 @@ use crate::analysis::phases::{PhaseSource, Phases};
 use crate::analysis::stats::{Summary, mean};
 use crate::track::tls::{ReadStop, TlsHandshake, TlsTotals};
 use crate::track::{Connection, Side, Totals};
-use crate::transfer::client::Mode;
+use crate::transfer::run::Mode;
 
 fn table(header: &[&str]) -> Table {
     let mut t = Table::new();

@@ -19,7 +19,7 @@ use crate::analysis::phases::Phases;
 use crate::track::reader::FrameCounts;
 use crate::track::tls::{ProtocolVersion, Resumption, TlsTotals};
 use crate::track::{Connection, Totals};
-use crate::transfer::client::{Mode, RunTiming};
+use crate::transfer::run::{Mode, RunTiming};
 use crate::transfer::tls::TlsVersion;
 
 /// Below this measured round trip the network is not what the comparison shows.

@@ -1,24 +1,23 @@
 //! Transfer layer: the blocking HTTP/1.1 server and client that produce the traffic and their own
 //! timings. Knows nothing of capture, decoding or reports, and must not import them.
+//!
+//! `server/` and `client/` are the two ends; neither imports the other outside tests. What both use
+//! lies beside them: `wire` (the plain-or-TLS stream), `http`, `tls`, `events`, `files`. `run` holds
+//! the records a run leaves, the one module analysis reads.
 
-mod beneath;
 pub mod client;
-mod door;
-mod epoll;
 pub mod events;
 pub mod fastopen;
 pub mod files;
 pub mod http;
 pub mod kernel;
-mod linger;
-mod park;
-mod pool;
+pub mod run;
 pub mod server;
 mod sockopt;
 pub mod tcp_info;
 pub mod tls;
 pub mod variant;
-mod workers;
+mod wire;
 
 use std::io;
 use std::net::SocketAddr;

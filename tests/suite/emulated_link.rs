@@ -18,7 +18,8 @@ use synack::emulate::link::CLIENT_IFACE;
 use synack::emulate::{DirectionConfig, EmulatedLink, LinkConfig, LossModel, QueueLimit};
 use synack::track::Connection;
 use synack::track::reader::track_file;
-use synack::transfer::client::{FetchPlan, Mode, fetch};
+use synack::transfer::client::{FetchPlan, fetch};
+use synack::transfer::run::Mode;
 use synack::transfer::server::{Server, ServerConfig};
 
 /// Held by every live test: links running side by side share two cores with each other's

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle, TermLike};
 
-use crate::transfer::client::Mode;
+use crate::transfer::run::Mode;
 
 /// A comparison quicker than this shows no progress bar.
 const PROGRESS_AFTER: Duration = Duration::from_secs(1);

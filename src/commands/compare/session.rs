@@ -20,9 +20,10 @@ use crate::capture::source::Recorder;
 use crate::capture::split::{Window, split_by_time};
 use crate::commands::output::outln;
 use crate::track::reader::track_file;
-use crate::transfer::client::{FetchPlan, Mode, RunTiming, fetch};
+use crate::transfer::client::{FetchPlan, fetch};
 use crate::transfer::events::EventLog;
-use crate::transfer::server::{ResponseSample, Server};
+use crate::transfer::run::{Mode, ResponseSample, RunTiming};
+use crate::transfer::server::Server;
 
 /// Quiet on the capture after a run, beyond two round trips, before the next run starts: its
 /// last ACKs arrive after the client has returned, and must not fall into the next run.

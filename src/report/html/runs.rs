@@ -240,7 +240,7 @@ fn beyond(svg: &mut Svg, edge: f64, way: f64, mid: f64, words: String, title: &s
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::transfer::client::Mode;
+    use crate::transfer::run::Mode;
 
     fn spread(mode: Mode, totals_s: Vec<f64>, interval_s: (f64, f64)) -> RunSpread {
         RunSpread {

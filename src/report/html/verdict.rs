@@ -9,7 +9,7 @@ use crate::analysis::attribution::{Attribution, Row};
 use crate::analysis::phases::PhaseSource;
 use crate::report::text::row_label;
 use crate::report::units::TimeUnit;
-use crate::transfer::client::Mode;
+use crate::transfer::run::Mode;
 
 /// The CSS class of a row: the waterfall's phase colours where a row is a phase.
 pub fn row_class(row: Row) -> &'static str {

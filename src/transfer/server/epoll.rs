@@ -1,5 +1,6 @@
-//! Transfer layer: the few epoll(7) calls the server's connection watchers make. Must not import
-//! capture or report code.
+//! Transfer layer, server: the few epoll(7) calls the server's connection watchers make. Must not
+//! import the server's HTTP code (connections, responses, the root), the client, capture or report
+//! code.
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};

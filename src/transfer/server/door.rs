@@ -1,5 +1,6 @@
-//! Transfer layer: a plain server's listening socket, from which its pollers (see [`super::park`])
-//! accept connections themselves. Must not import capture or report code.
+//! Transfer layer, server: a plain server's listening socket, from which its pollers (see
+//! [`super::park`]) accept connections themselves. Must not import the server's HTTP code
+//! (connections, responses, the root), the client, capture or report code.
 //!
 //! A thread blocked in accept() sleeps and wakes once per connection. The pollers watch the
 //! listener in their epoll sets instead (each connection wakes one of them) and accept without

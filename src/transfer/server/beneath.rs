@@ -1,7 +1,7 @@
-//! Transfer layer: opening a file that the kernel guarantees lies under a directory, by a path
-//! without symlinks (Linux `openat2` with `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS`), in one system
-//! call instead of a path canonicalisation.
-//! Must not import capture or report code.
+//! Transfer layer, server: opening a file that the kernel guarantees lies under a directory, by a
+//! path without symlinks (Linux `openat2` with `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS`), in one
+//! system call instead of a path canonicalisation. Must not import the server's HTTP code
+//! (connections, responses, the root), the client, capture or report code.
 
 use std::fs::File;
 use std::io;

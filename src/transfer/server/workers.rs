@@ -1,6 +1,7 @@
-//! Transfer layer: the threads that accept connections and serve them, kept between connections
-//! so that a new connection does not pay for a thread's creation and teardown. Must not import
-//! capture or report code.
+//! Transfer layer, server: the threads that accept connections and serve them, kept between
+//! connections so that a new connection does not pay for a thread's creation and teardown. Must not
+//! import the server's HTTP code (connections, responses, the root), the client, capture or report
+//! code.
 //!
 //! Each waiting thread blocks in accept() on the shared listening socket itself and serves the
 //! connection it gets (leader/follower): a connection is never handed from one thread to another,

@@ -1,5 +1,6 @@
-//! Transfer layer: the server's connections that have sent their FIN and wait for the peer's, all
-//! watched by one thread. Must not import capture or report code.
+//! Transfer layer, server: the server's connections that have sent their FIN and wait for the
+//! peer's, all watched by one thread. Must not import the server's HTTP code (connections,
+//! responses, the root), the client, capture or report code.
 //!
 //! A connection is closed only after the peer's FIN has been read (or a deadline has passed), so
 //! that it is never closed with unread data, which makes the kernel send RST instead of FIN. Each

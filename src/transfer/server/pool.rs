@@ -1,6 +1,7 @@
-//! Transfer layer: threads kept for connections that leave a poller (see [`super::park`]) and
-//! must go on in a thread of their own, so such a connection does not pay for a thread's creation
-//! and teardown. Must not import capture or report code.
+//! Transfer layer, server: threads kept for connections that leave a poller (see [`super::park`])
+//! and must go on in a thread of their own, so such a connection does not pay for a thread's
+//! creation and teardown. Must not import the server's HTTP code (connections, responses, the
+//! root), the client, capture or report code.
 //!
 //! A job goes to a thread that waits for one, or to a new thread when none waits, so a job never
 //! waits behind another. Threads left without a job for [`IDLE_RETIREMENT`] end; all waiting

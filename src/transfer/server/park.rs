@@ -1,5 +1,6 @@
-//! Transfer layer: keep-alive connections between two requests, parked in an epoll set instead
-//! of each holding a thread blocked in read. Must not import capture or report code.
+//! Transfer layer, server: keep-alive connections between two requests, parked in an epoll set
+//! instead of each holding a thread blocked in read. Must not import the server's HTTP code
+//! (connections, responses, the root), the client, capture or report code.
 //!
 //! A thread blocked in read sleeps and wakes once per request. Parked connections are watched by
 //! one poller thread per core, which serves the ones that become readable itself, one after

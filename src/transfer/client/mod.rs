@@ -1,0 +1,26 @@
+//! Transfer layer: the blocking HTTP/1.1 client that fetches the files in one of the modes and
+//! times each step itself. Must not import the server, capture or report code.
+//!
+//! The client enforces the mode on its own side (one connection per file, or one for all), so a
+//! server that ignores `Connection: close` or keep-alive cannot change what is measured.
+//!
+//! A file per concern, each importing only those below it: `modes` (a run in each mode) →
+//! `exchange` (a request and its response) → `connection` (open, deadlines, close) → `deadline`,
+//! `plan`, `part_file`.
+
+mod connection;
+mod deadline;
+mod exchange;
+mod modes;
+mod part_file;
+mod plan;
+
+#[cfg(test)]
+mod tests;
+
+pub use self::modes::fetch;
+pub use self::plan::{DEFAULT_PARALLEL, DEFAULT_TIMEOUT, FetchLimits, FetchPlan};
+/// Also reachable here: the records a run leaves, which live in [`crate::transfer::run`].
+pub use crate::transfer::run::{
+    ConnectionTiming, FileResult, Mode, RequestTiming, RunTiming, TlsTiming,
+};

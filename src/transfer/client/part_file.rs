@@ -1,0 +1,72 @@
+//! Transfer layer, client: a received file, hashed as it is written and kept only once whole.
+//! Must not import the rest of the client, the server, capture or report code.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::transfer::TransferError;
+use crate::transfer::files::hex;
+
+/// A file being received: hashed as it is written to `.<name>.part`, renamed to `<name>` by
+/// `commit`, and removed if dropped before that.
+pub(super) struct PartFile {
+    part: PathBuf,
+    dest: PathBuf,
+    file: Option<File>,
+    hasher: Sha256,
+}
+
+impl PartFile {
+    pub(super) fn create(dir: &Path, name: &str) -> Result<PartFile, TransferError> {
+        let part = dir.join(format!(".{name}.part"));
+        let file =
+            crate::created::create_partial(&part).map_err(|source| TransferError::Output {
+                path: part.clone(),
+                source,
+            })?;
+        Ok(PartFile {
+            dest: dir.join(name),
+            part,
+            file: Some(file),
+            hasher: Sha256::new(),
+        })
+    }
+
+    pub(super) fn write(&mut self, data: &[u8]) -> Result<(), TransferError> {
+        self.hasher.update(data);
+        let file = self
+            .file
+            .as_mut()
+            .expect("the file stays open until commit");
+        file.write_all(data)
+            .map_err(|source| TransferError::Output {
+                path: self.part.clone(),
+                source,
+            })
+    }
+
+    pub(super) fn sha256(&self) -> String {
+        hex(&self.hasher.clone().finalize())
+    }
+
+    pub(super) fn commit(mut self) -> Result<PathBuf, TransferError> {
+        drop(self.file.take());
+        crate::created::complete(&self.part, &self.dest).map_err(|source| {
+            TransferError::Output {
+                path: self.dest.clone(),
+                source,
+            }
+        })?;
+        Ok(self.dest.clone())
+    }
+}
+
+impl Drop for PartFile {
+    fn drop(&mut self) {
+        // After a successful commit the part file is gone and this does nothing.
+        crate::created::discard(&self.part);
+    }
+}
