@@ -10,7 +10,7 @@ pub const CONFIDENCE: f64 = 0.95;
 /// mean(T_slower) − mean(T_baseline), split by phase. The rows (`rows`) add up to `gap_s`;
 /// `remainder_s` is what lies outside the captured first SYN → last byte (the connect call before
 /// the first SYN leaves, and reading the last byte after it arrived) and is never hidden.
-#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, schemars::JsonSchema)]
 pub struct Attribution {
     /// The whole gap.
     pub gap_s: f64,

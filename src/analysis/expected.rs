@@ -5,7 +5,7 @@ use crate::transfer::run::Mode;
 use crate::words::counted;
 
 /// The counts one run of a mode should produce.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct Expected {
     /// TCP streams.
     pub connections: u64,
@@ -24,7 +24,7 @@ pub struct Expected {
 }
 
 /// The TLS handshakes the runs of a mode should show on the wire.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct ExpectedTls {
     /// ClientHellos: one per connection (no HelloRetryRequest asked for another).
     pub client_hello: u64,
@@ -89,7 +89,7 @@ impl Expected {
 }
 
 /// One row of the packet table: an observed count, its expected value, and why they differ.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
 pub struct CountCheck {
     /// What is counted.
     pub name: &'static str,

@@ -8,7 +8,7 @@ use super::phases::ConnectionTimeline;
 use crate::timeline::Ts;
 
 /// A phase of one file's bar.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum FilePhase {
     /// The previous connection's FIN → this connection's SYN.

@@ -8,7 +8,7 @@ use crate::track::Connection;
 use crate::transfer::run::ConnectionTiming;
 
 /// Where a figure came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum PhaseSource {
     /// Packet timestamps from the capture.
@@ -97,7 +97,7 @@ fn tls_done(tls: &crate::track::tls::TlsHandshake) -> Option<Ts> {
 
 /// A run's time split into phases. `handshake + tls + client + wait + transfer + closing + between
 /// = timeline` exactly; `teardown` overlaps the others and is reported beside them, not added.
-#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, schemars::JsonSchema)]
 pub struct Phases {
     /// Client SYN → SYN-ACK received, summed over connections.
     pub handshake_s: f64,

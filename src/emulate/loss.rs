@@ -8,7 +8,7 @@ use rand_chacha::ChaCha8Rng;
 use super::parse::parse_percent;
 
 /// How the link loses packets in one direction.
-#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize, schemars::JsonSchema)]
 #[serde(tag = "model", rename_all = "snake_case")]
 pub enum LossModel {
     /// Every packet arrives.

@@ -169,7 +169,7 @@ impl LinkConfig {
 }
 
 /// Counts for one direction of the link.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct DirectionStats {
     /// Packets delivered to the other side.
     pub forwarded: u64,
@@ -202,7 +202,7 @@ impl DirectionStats {
 pub const LATE: Duration = Duration::from_millis(1);
 
 /// Counts for both directions.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct LinkStats {
     /// Client → server.
     pub to_server: DirectionStats,

@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 /// How much the queue holds before it drops arrivals at the tail.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum QueueLimit {
     /// At most this many packets waiting or being sent.
@@ -72,7 +72,7 @@ pub fn parse_queue(text: &str) -> Result<QueueLimit, String> {
 }
 
 /// What manages the queue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, clap::ValueEnum, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Aqm {
     /// None: packets wait until the queue is full, then arrivals are dropped.

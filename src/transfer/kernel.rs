@@ -15,7 +15,7 @@ const IPV4_SYSCTLS: &str = "/proc/sys/net/ipv4";
 const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Kernel TCP settings; each is None when it cannot be read (another OS, a sandbox).
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
 pub struct KernelSettings {
     /// `net.ipv4.tcp_slow_start_after_idle`: 1 means an idle keep-alive connection falls back
     /// to its initial window, which erodes the persistent mode's advantage.

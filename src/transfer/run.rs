@@ -16,8 +16,7 @@ pub use super::tls::{TlsSession, TlsVersion};
 
 /// How files are fetched: connections per file, and how requests share them.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, clap::ValueEnum, serde::Serialize,
-)]
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, clap::ValueEnum, serde::Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Mode {
     /// One connection per file, each request with `Connection: close`.
@@ -157,7 +156,7 @@ pub struct FileResult {
 }
 
 /// One response, with the TCP state of its connection just before and just after it was sent.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
 pub struct ResponseSample {
     /// The client's address.
     pub peer: SocketAddr,
@@ -172,9 +171,11 @@ pub struct ResponseSample {
     pub bytes: u64,
     /// Just before the response head was written.
     #[serde(serialize_with = "serialize_ts")]
+    #[schemars(with = "f64")]
     pub started: Ts,
     /// Just after the whole body had been handed to the kernel.
     #[serde(serialize_with = "serialize_ts")]
+    #[schemars(with = "f64")]
     pub ended: Ts,
     /// The congestion control the connection used (`TCP_CONGESTION`), None where unreadable.
     pub congestion: Option<String>,

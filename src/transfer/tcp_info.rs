@@ -8,7 +8,7 @@ use std::net::TcpStream;
 const INFINITE_SSTHRESH: u32 = 0x7fff_ffff;
 
 /// The congestion-control state of one socket at one instant, from `TCP_INFO`.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, schemars::JsonSchema)]
 pub struct TcpInfoSample {
     /// Congestion window, in segments.
     pub cwnd: u32,

@@ -177,7 +177,7 @@ impl ClientSessions {
 }
 
 /// What a connection's TLS session turned out to be, as its own endpoint knows it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct TlsSession {
     /// The version negotiated.
     pub version: Option<TlsVersion>,
