@@ -228,8 +228,8 @@ fn receive_window_limit_is_named_and_rcvbuf_lifts_it_as_root() {
 }
 
 /// Over a 10 Mbit/s link with a 20 ms round trip, what one round trip carries (25 000 bytes) is
-/// below the sender's initial window: the model names the link's rate, not the client's window,
-/// and does not split the rate-paced transfer into rounds.
+/// below the sender's initial window of jumbo frames (10 of 8948 bytes): the model names the
+/// link's rate, not the client's window, and does not split the rate-paced transfer into rounds.
 #[test]
 fn a_rate_limited_first_flight_is_told_as_the_links_as_root() {
     if !common::require_root("a_rate_limited_first_flight_is_told_as_the_links_as_root") {
@@ -247,6 +247,8 @@ fn a_rate_limited_first_flight_is_told_as_the_links_as_root() {
             "20ms",
             "--rate",
             "10mbit",
+            "--mtu",
+            "9000",
             "--rounds",
             "1",
             "--files",
