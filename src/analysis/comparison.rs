@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use super::attribution::{Attribution, RunPhases};
 use super::expected::{CountCheck, Expected, TlsPlan, check};
 use super::model::{
-    Measured, ModelGap, Opening, PathModel, Pattern, Prediction, TlsOpening, predict,
+    Measured, ModelGap, Opening, PathModel, Pattern, Prediction, Release, TlsOpening, predict,
 };
 use super::phases::{ConnectionTimeline, PhaseSource, Phases, assign_to_runs};
 use super::stats::{Summary, mean, outliers};
@@ -767,7 +767,10 @@ impl Comparison {
     /// handshake measured (capture, or the client's connect time); the sender's initial window as
     /// sent (capture) where that is below its congestion window, else the congestion window of a
     /// connection's first response (the server's TCP_INFO), else the kernel's probe, else 10
-    /// segments; the MSS from the server's TCP_INFO, else 1448 bytes.
+    /// segments; the MSS from the server's TCP_INFO, else 1448 bytes; the receive window the
+    /// client advertised as its connections' first responses began (capture); BBR's pacing where
+    /// the server's sockets used BBR; the window kept across idle unless
+    /// `tcp_slow_start_after_idle` is set (as it is when unread).
     pub fn path_model(&self) -> PathModel {
         let measured = self.measured_rtt_s();
         let first_sample = self
@@ -796,6 +799,16 @@ impl Comparison {
             congestion_window,
             mss,
             rate_bps: self.link.as_ref().and_then(LinkSettings::rate_bps),
+            receive_window: self.first_advertised_window(),
+            release: match self.congestion() {
+                Some("bbr") => Release::BbrStartup,
+                _ => Release::Burst,
+            },
+            restart_after_idle: self
+                .kernel
+                .as_ref()
+                .and_then(|k| k.tcp_slow_start_after_idle)
+                .is_none_or(|v| v != 0),
             opening: Opening {
                 fastopen: self.fastopen,
                 tls: self.tls.map(|t| TlsOpening {
@@ -836,16 +849,10 @@ impl Comparison {
             return None;
         }
         let full = u64::from(path.congestion_window) * u64::from(path.mss);
-        let advertised = median(
-            self.modes
-                .iter()
-                .flat_map(|m| &m.runs)
-                .flat_map(|r| &r.connections)
-                .filter_map(|c| c.exchanges.first()?.client_window)
-                .collect(),
-        )
-        .filter(|&bytes| bytes < full)
-        .map(|bytes| FlightLimit::ReceiveWindow { bytes });
+        let advertised = self
+            .first_advertised_window()
+            .filter(|&bytes| bytes < full)
+            .map(|bytes| FlightLimit::ReceiveWindow { bytes });
         let link = path
             .rate_bps
             .map(|rate| (rate as f64 * path.rtt_s / 8.0) as u64)
@@ -859,6 +866,19 @@ impl Comparison {
             .flatten()
             .min_by_key(FlightLimit::bytes)
             .filter(|limit| limit.bytes().abs_diff(sent) < u64::from(path.mss))
+    }
+
+    /// The receive window the client advertised as its connections' first responses began
+    /// (median over the captured connections), None without a capture.
+    pub fn first_advertised_window(&self) -> Option<u64> {
+        median(
+            self.modes
+                .iter()
+                .flat_map(|m| &m.runs)
+                .flat_map(|r| &r.connections)
+                .filter_map(|c| c.exchanges.first()?.client_window)
+                .collect(),
+        )
     }
 
     /// Each mode's prediction and where the measurement differs from it.

@@ -498,7 +498,7 @@ pub fn phase_summary_table(p: &Phases) -> Table {
     t
 }
 
-/// The textbook model beside the measured mean: its terms and the difference.
+/// The model beside the measured mean: its terms and the difference.
 pub fn model_table(gaps: &[(Mode, Prediction, ModelGap)]) -> Table {
     let mut t = table(&[
         "mode",

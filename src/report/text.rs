@@ -12,7 +12,7 @@ use crate::analysis::attribution::{Attribution, Row};
 use crate::analysis::comparison::{
     Comparison, FastOpen, FlightLimit, ModeResult, ResponseStats, TlsSessions, TlsSettings,
 };
-use crate::analysis::model::{Effect, ModelGap};
+use crate::analysis::model::{Effect, ModelGap, PathModel, Release};
 use crate::analysis::pattern::Pattern;
 use crate::analysis::phases::PhaseSource;
 use crate::analysis::phases::Phases;
@@ -277,12 +277,14 @@ pub fn model_difference(mode: Mode, gap: &ModelGap) -> String {
                     s
                 }
                 Effect::RoundSpacing { .. } if e.seconds() < 0.0 => {
-                    format!("{t} rounds spaced less than an RTT apart")
+                    format!("{t} rounds spaced closer than the model's")
                 }
                 Effect::RoundSpacing { .. } => {
-                    format!("{t} rounds spaced more than an RTT apart")
+                    format!("{t} rounds spaced further apart than the model's")
                 }
-                Effect::LastRound { .. } => format!("{t} spread of each response's last round"),
+                Effect::LastRound { .. } => {
+                    format!("{t} spread of each response's last round beyond the model's")
+                }
                 Effect::Client { .. } => format!("{t} the client's own work and closing"),
                 Effect::Rest { .. } => format!("{t} the rest"),
             }
@@ -525,7 +527,7 @@ pub fn model_heading(cmp: &Comparison) -> String {
         None => String::new(),
     };
     format!(
-        "The textbook model (RTT {} {}, {}initial window {} of {} bytes{}), and where each \
+        "The model (RTT {} {}, {}initial window {} of {} bytes{}; {}), and where each \
          measurement differs from it",
         duration(path.rtt_s),
         if cmp.configured_rtt_s().is_some() {
@@ -548,7 +550,27 @@ pub fn model_heading(cmp: &Comparison) -> String {
         } else {
             String::new()
         },
+        sender_words(&path),
     )
+}
+
+/// How the model's sender sends, as the heading says it.
+fn sender_words(path: &PathModel) -> String {
+    let release = match path.release {
+        Release::BbrStartup => {
+            "the server's BBR paces each round at 2/ln 2 times the rate it measured, its window \
+             growing by each segment acknowledged"
+        }
+        Release::Burst => {
+            "each round's flight leaves at once, the window growing by each segment acknowledged"
+        }
+    };
+    let idle = if path.restart_after_idle {
+        "kept across a keep-alive connection's pauses, which are shorter than its retransmission timeout"
+    } else {
+        "kept across a keep-alive connection's pauses (tcp_slow_start_after_idle=0)"
+    };
+    format!("{release}, {idle}")
 }
 
 /// The notes under the slow-start table: its marks (†, —, *) where a row has one, and the

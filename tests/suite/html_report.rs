@@ -207,7 +207,7 @@ fn compare_on_loopback_writes_a_report_chromium_draws_as_root() {
     // table's times and the kernel, the page says too (piped, the terminal's lines are whole).
     let stdout = String::from_utf8_lossy(&out.stdout);
     for start in [
-        "The textbook model (",
+        "The model (RTT ",
         "Phases, from the capture",
         "busy and limited",
         "Kernel: ",

@@ -369,7 +369,7 @@ fn live_compare_all_four_modes_as_root() {
     for heading in [
         "Where the gap goes: pipelined against persistent",
         "Where the gap goes: parallel against persistent",
-        "The textbook model",
+        "The model (RTT",
         "Slow start: the server's TCP_INFO",
         "Kernel: tcp_slow_start_after_idle=",
     ] {
