@@ -14,7 +14,7 @@ use crate::track::{Connection, Exchange, Totals};
 use crate::transfer::run::{KernelSettings, Mode, ResponseSample, RunTiming, TlsVersion};
 
 /// A file the comparison transfers.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
 pub struct SourceFile {
     /// File name.
     pub name: String,
@@ -367,7 +367,7 @@ impl ModeResult {
 
 /// One file's responses in one mode, medians over the rounds: what the server's TCP_INFO and
 /// the capture say about how its window grew and what held it back.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
 pub struct ResponseStats {
     /// The mode.
     pub mode: Mode,
@@ -478,7 +478,7 @@ impl ModeResult {
 }
 
 /// Data on SYNs in one mode's capture.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct FastOpen {
     /// Connections whose SYN carried data.
     pub with_data: usize,
@@ -489,7 +489,7 @@ pub struct FastOpen {
 }
 
 /// A mode's TLS sessions as its client saw them, counted over every run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct TlsSessions {
     /// The version negotiated.
     pub version: Option<TlsVersion>,
@@ -529,7 +529,7 @@ impl TlsSessions {
 }
 
 /// The emulated link, when there was one.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
 pub struct LinkSettings {
     /// The named path it started from (`--path`), if any.
     pub path: Option<String>,
@@ -554,7 +554,7 @@ pub struct LinkSettings {
 }
 
 /// One direction of the emulated link.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
 pub struct DirectionSettings {
     /// The rate in bits/s: as configured, or a trace's mean (`trace` names it); None unlimited.
     pub rate_bps: Option<u64>,
@@ -589,7 +589,7 @@ fn first_flight_sent(response: &Exchange, full: u64) -> Option<u32> {
 }
 
 /// What held a fresh connection's first flight below the sender's congestion window.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FlightLimit {
     /// The receive window the client advertised, in bytes.
@@ -642,7 +642,7 @@ pub struct Comparison {
 }
 
 /// The TLS a comparison asked for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct TlsSettings {
     /// The version both sides were pinned to.
     pub version: TlsVersion,

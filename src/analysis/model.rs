@@ -30,7 +30,7 @@ const INIT_CWND: u64 = 10;
 const GSO_MAX_BYTES: f64 = 65_536.0;
 
 /// How the sender spaces the segments its window lets out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Release {
     /// All at once as the window opens: each round's flight leaves as a burst (Reno, CUBIC
@@ -46,7 +46,7 @@ pub enum Release {
 }
 
 /// What the model needs to know about the path and the sender.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, schemars::JsonSchema)]
 pub struct PathModel {
     /// Round-trip time in seconds: the configured one when emulated, else the measured handshake.
     pub rtt_s: f64,
@@ -74,7 +74,7 @@ pub struct PathModel {
 
 /// What opening a connection costs: TCP's handshake (none with Fast Open once the client holds
 /// a cookie) and TLS's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, schemars::JsonSchema)]
 pub struct Opening {
     /// TCP Fast Open: every connection sends its request (or ClientHello) with the SYN, the
     /// kernel holding the cookie from the warm-up run on.
@@ -84,7 +84,7 @@ pub struct Opening {
 }
 
 /// The round trips a TLS handshake adds before the request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct TlsOpening {
     /// A full handshake's round trips (TLS 1.2: 2, TLS 1.3: 1).
     pub full: u32,
@@ -126,7 +126,7 @@ pub enum Pattern {
 }
 
 /// A predicted run time, split into its terms.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, schemars::JsonSchema)]
 pub struct Prediction {
     /// Round trips for handshakes and requests, in seconds (`handshakes_s + tls_handshakes_s +
     /// requests_s`).
@@ -496,7 +496,7 @@ pub fn predict(pattern: Pattern, path: &PathModel, files: &[u64]) -> Prediction 
 }
 
 /// Where a measured mean differs from the model: named effects whose sum is the difference.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
 pub struct ModelGap {
     /// The measured mean run total.
     pub measured_s: f64,
@@ -507,7 +507,7 @@ pub struct ModelGap {
 }
 
 /// One effect the model leaves out, in seconds per run.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, schemars::JsonSchema)]
 #[serde(tag = "effect", rename_all = "kebab-case")]
 pub enum Effect {
     /// Handshakes took longer than the model's round trips.
