@@ -72,7 +72,17 @@ pub fn parse_queue(text: &str) -> Result<QueueLimit, String> {
 }
 
 /// What manages the queue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, clap::ValueEnum, schemars::JsonSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    serde::Serialize,
+    clap::ValueEnum,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Aqm {
     /// None: packets wait until the queue is full, then arrivals are dropped.

@@ -1,12 +1,10 @@
-//! Report layer: the JSON contract other tools read (`report.json`, `--json`, `analyze --json`).
-//! Keys listed in the README stay; new ones may be added.
+//! Report layer: the JSON views of connections, their counts and TLS, which `analyze --json` and
+//! report.json ([`super::compare_json`]) share; docs/json.md lists the keys.
 
 use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use crate::analysis::comparison::{Comparison, ModeResult, RunResult};
-use crate::analysis::file_phases::{self, FilePhase, FilePhases};
 use crate::track::reader::FrameCounts;
 use std::net::SocketAddr;
 
@@ -15,7 +13,7 @@ use crate::track::tls::{ReadStop, RecordCounts, Resumption, TlsHandshake, TlsTot
 use crate::track::{CloseKind, Connection, Exchange, FlagCounts, Side, TcpState, Totals};
 
 /// Packet counts as JSON: the report's own field names, whatever the tracker calls them.
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
 pub struct CountsJson {
     syn: u64,
     synack: u64,
@@ -64,7 +62,7 @@ impl CountsJson {
 }
 
 /// Counts over connections as JSON: `{"connections", "syn", …}`.
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
 pub struct TotalsJson {
     connections: u64,
     #[serde(flatten)]
@@ -82,7 +80,7 @@ impl TotalsJson {
 }
 
 /// One round of a response as JSON.
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
 pub struct RoundJson {
     start_unix_s: f64,
     end_unix_s: f64,
@@ -91,7 +89,7 @@ pub struct RoundJson {
 }
 
 /// One request and its response as JSON, with the response's packet-timed rounds.
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
 pub struct ExchangeJson {
     /// The request line's target, when the capture shows it in plain HTTP.
     target: Option<String>,
@@ -126,7 +124,7 @@ impl ExchangeJson {
 }
 
 /// TLS records by content type as JSON.
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
 pub struct TlsRecordsJson {
     change_cipher_spec: u32,
     alert: u32,
@@ -174,7 +172,7 @@ fn read_stop_name(stop: ReadStop) -> &'static str {
 /// counts of messages (a HelloRetryRequest is counted apart, not as a ServerHello); the times of
 /// the first ones are the `*_unix_s` fields. `handshake_s` is the first ClientHello → the client's
 /// first application data record; `server_data_s` the first ClientHello → the server's.
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
 pub struct TlsJson {
     version: Option<String>,
     client_hello: u32,
@@ -237,7 +235,7 @@ impl TlsJson {
 }
 
 /// TLS over a capture's connections as JSON.
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
 pub struct TlsTotalsJson {
     connections: u64,
     versions: BTreeMap<String, u64>,
@@ -298,7 +296,7 @@ fn close_name(close: CloseKind) -> &'static str {
 
 /// One connection as JSON: `{"client","server","syn","synack","pure_ack","data","fin","rst",
 /// "handshake_s","teardown_s", …}`. A plain struct, so streaming thousands of them allocates little.
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
 pub struct ConnectionJson {
     stream: usize,
     client: SocketAddr,
@@ -383,184 +381,5 @@ pub fn capture_summary(
         "totals": TotalsJson::of(totals),
         "tls": TlsTotalsJson::of(tls),
         "pattern": pattern,
-    })
-}
-
-/// One file's time in one run, split into the waterfall's phases (`file_phases`).
-#[derive(Debug, serde::Serialize)]
-struct FilePhasesJson {
-    name: String,
-    connection: usize,
-    start_s: Option<f64>,
-    between_s: f64,
-    handshake_s: f64,
-    tls_s: f64,
-    client_s: f64,
-    wait_s: f64,
-    transfer_s: f64,
-    closing_s: f64,
-}
-
-impl FilePhasesJson {
-    fn of(f: &FilePhases, run: &RunResult, cmp: &Comparison) -> FilePhasesJson {
-        FilePhasesJson {
-            name: cmp
-                .files
-                .get(f.file)
-                .map(|x| x.name.clone())
-                .unwrap_or_default(),
-            connection: f.connection,
-            start_s: f.start().map(|s| s.secs_since(run.timing.start)),
-            between_s: f.seconds(FilePhase::Between),
-            handshake_s: f.seconds(FilePhase::Handshake),
-            tls_s: f.seconds(FilePhase::Tls),
-            client_s: f.seconds(FilePhase::ClientWork),
-            wait_s: f.seconds(FilePhase::RequestWait),
-            transfer_s: f.seconds(FilePhase::Transfer),
-            closing_s: f.seconds(FilePhase::Closing),
-        }
-    }
-}
-
-fn mode(m: &ModeResult, cmp: &Comparison) -> Value {
-    let files = cmp.files.len();
-    let runs: Vec<Value> = m
-        .runs
-        .iter()
-        .map(|r| {
-            json!({
-                "total_s": r.timing.total_s(),
-                "close_s": r.timing.close_s(),
-                "extra_rounds": m.capture.is_some().then(|| r.extra_rounds()),
-                "start_unix_s": r.timing.start.as_secs_f64(),
-                "files": r.timing.files.iter().map(|f| json!({
-                    "name": f.name,
-                    "seconds": f.seconds,
-                    "bytes": f.bytes,
-                    "sha256": f.sha256,
-                    "sha256_ok": f.sha256_ok,
-                })).collect::<Vec<_>>(),
-                "totals": r.totals.as_ref().map(TotalsJson::of),
-                "connections": r.connections.iter().map(connection).collect::<Vec<_>>(),
-                "phases": r.phases,
-                "file_phases": file_phases::of_run(r).iter().map(|f| FilePhasesJson::of(f, r, cmp)).collect::<Vec<_>>(),
-            })
-        })
-        .collect();
-    json!({
-        "runs": runs,
-        "summary": { "total_s": m.total_summary(), "close_s": m.close_summary() },
-        "outlier_rounds": m.outlier_runs().iter().map(|r| r + 1).collect::<Vec<_>>(),
-        "totals": m.totals().as_ref().map(TotalsJson::of),
-        "expected": m.expected,
-        "checks": m.checks(),
-        "phase_source": m.source,
-        "flights_per_file": m.rounds_per_file(files),
-        "rounds_per_file": m.rounds_per_file(files),
-        "tcp_info": m.samples,
-        "responses": m.response_stats(&cmp.files, &cmp.paths),
-        "capture_dropped": m.capture.as_ref().map(|c| c.dropped),
-        "fast_open": m.fast_open(),
-        "tls_sessions": m.tls_sessions(),
-        "connections_outside_runs": m.capture.as_ref().map(|c| c.outside_runs),
-    })
-}
-
-/// The whole comparison report.
-/// `"variants"`: per variant, what the top level holds for the first: its modes, its attribution
-/// (and every mode's), its verdicts, its captures, its TLS and Fast Open settings.
-pub fn variants(compared: &[(&str, &Comparison)]) -> Value {
-    let mut all = serde_json::Map::new();
-    for (name, cmp) in compared {
-        let whole = comparison(cmp);
-        let mut one = serde_json::Map::new();
-        for key in [
-            "modes",
-            "attribution",
-            "attributions",
-            "verdicts",
-            "captures",
-            "model",
-            "tls",
-        ] {
-            one.insert(key.into(), whole[key].clone());
-        }
-        one.insert("fast_open".into(), Value::Bool(cmp.fastopen));
-        all.insert((*name).to_owned(), Value::Object(one));
-    }
-    Value::Object(all)
-}
-
-/// The whole comparison report.
-pub fn comparison(cmp: &Comparison) -> Value {
-    let mut modes = serde_json::Map::new();
-    let mut captures = serde_json::Map::new();
-    for m in &cmp.modes {
-        modes.insert(m.mode.name().into(), mode(m, cmp));
-        captures.insert(
-            m.mode.name().into(),
-            m.capture
-                .as_ref()
-                .map_or(Value::Null, |c| Value::String(c.path.display().to_string())),
-        );
-    }
-    let rtt = cmp.measured_rtt_s();
-    let verdicts: serde_json::Map<String, Value> = cmp
-        .attributions()
-        .into_iter()
-        .map(|(mode, a)| {
-            let slower_mean = cmp.mode(mode).map_or(0.0, |m| m.total_summary().mean);
-            (
-                mode.name().to_string(),
-                json!({
-                    "sentence": super::text::verdict(mode, &a, slower_mean, rtt, cmp.rounds),
-                    "gap_s": a.gap_s,
-                    "ci": a.interval,
-                }),
-            )
-        })
-        .collect();
-    json!({
-        "summary": super::text::opening(cmp),
-        "receive_window": super::text::receive_window_line(
-            &cmp.modes
-                .iter()
-                .flat_map(|m| m.response_stats(&cmp.files, &cmp.paths))
-                .collect::<Vec<_>>(),
-        ),
-        "verdicts": verdicts,
-        "measured_rtt_s": rtt,
-        "congestion": cmp.congestion(),
-        "order": cmp.order.iter().map(|round| round.iter().map(|m| m.name()).collect::<Vec<_>>()).collect::<Vec<_>>(),
-        "seed": cmp.seed,
-        "tls": cmp.tls,
-        "rounds": cmp.rounds,
-        "files": cmp.files,
-        "captures": captures,
-        "modes": modes,
-        "attribution": cmp.attribution(),
-        "attributions": cmp
-            .attributions()
-            .into_iter()
-            .map(|(mode, a)| (mode.name().to_string(), json!(a)))
-            .collect::<serde_json::Map<_, _>>(),
-        "model": {
-            "path": cmp.path_model(),
-            "first_flight_limit": cmp.first_flight_limit(&cmp.path_model()),
-            "predictions": cmp
-                .predictions()
-                .into_iter()
-                .map(|(mode, p)| (mode.name().to_string(), json!(p)))
-                .collect::<serde_json::Map<_, _>>(),
-            "differences": cmp
-                .model_gaps()
-                .into_iter()
-                .map(|(mode, _, gap)| (mode.name().to_string(), json!(gap)))
-                .collect::<serde_json::Map<_, _>>(),
-        },
-        "kernel": cmp.kernel,
-        "link": cmp.link,
-        "captured_mss": cmp.captured_mss(),
-        "parallel": cmp.parallel,
     })
 }

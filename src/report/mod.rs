@@ -1,6 +1,7 @@
 //! Report layer: tables, JSON, CSV and the HTML page from analysis results. Renderers return a `Table`, a `String`
 //! or a `serde_json::Value`; `main` and the commands print. Must not import `pcap` or `etherparse`.
 
+pub mod compare_json;
 pub mod csv;
 pub mod html;
 pub mod json;

@@ -16,7 +16,18 @@ pub use super::tls::{TlsSession, TlsVersion};
 
 /// How files are fetched: connections per file, and how requests share them.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, clap::ValueEnum, serde::Serialize, schemars::JsonSchema)]
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    clap::ValueEnum,
+    serde::Serialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Mode {
     /// One connection per file, each request with `Connection: close`.

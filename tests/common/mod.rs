@@ -42,7 +42,29 @@ pub fn compare_report_while_held(dir: &Path, args: &[&str]) -> serde_json::Value
         .output()
         .unwrap();
     ran(&out);
-    serde_json::from_slice(&std::fs::read(json_path).unwrap()).unwrap()
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(json_path).unwrap()).unwrap();
+    assert_valid("docs/report.schema.json", &report);
+    report
+}
+
+/// Fails the test unless `json` satisfies the schema at `schema` (relative to the project).
+pub fn assert_valid(schema: &str, json: &serde_json::Value) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(schema);
+    let schema: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).expect("the schema")).expect("JSON");
+    let validator = jsonschema::validator_for(&schema).expect("a valid schema");
+    let errors: Vec<String> = validator
+        .iter_errors(json)
+        .take(5)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{} does not hold:\n{}",
+        path.display(),
+        errors.join("\n")
+    );
 }
 
 /// The standard output of a run that must have succeeded; a run that failed fails the test with

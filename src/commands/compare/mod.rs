@@ -19,7 +19,8 @@ use crate::capture::source::DEFAULT_SNAPLEN;
 use crate::cli::CompareArgs;
 use crate::commands::output::{out, outln};
 use crate::emulate::{Aqm, DirectionConfig, EmulatedLink, LinkConfig, LinkStats, QueueLimit};
-use crate::report::{json, text};
+use crate::report::compare_json::ComparisonReport;
+use crate::report::text;
 use crate::transfer::client::{DEFAULT_TIMEOUT, FetchLimits, FetchPlan};
 use crate::transfer::events::EventLog;
 use crate::transfer::files::{generate_samples, list_files, sha256_file};
@@ -197,11 +198,7 @@ fn save_report(
     run_dir: &Path,
     args: &CompareArgs,
 ) -> anyhow::Result<PathBuf> {
-    let mut report = json::comparison(&compared[0].comparison);
-    if compared.len() > 1 {
-        report["variants"] = json::variants(&named(compared));
-    }
-    report["link_stats"] = serde_json::to_value(link_stats)?;
+    let report = ComparisonReport::of(&named(compared), link_stats);
     let report = serde_json::to_string_pretty(&report)?;
     let report_path = run_dir.join("report.json");
     write_atomically(&report_path, report.as_bytes())?;

@@ -33,7 +33,18 @@ const CLIENT_SESSIONS: usize = 64;
 
 /// The TLS version both sides are pinned to.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, clap::ValueEnum, serde::Serialize, schemars::JsonSchema)]
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    clap::ValueEnum,
+    serde::Serialize,
+    schemars::JsonSchema,
+)]
 pub enum TlsVersion {
     /// TLS 1.2 (RFC 5246): two round trips before the first request.
     #[value(name = "1.2")]
