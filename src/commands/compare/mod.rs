@@ -1,8 +1,11 @@
 //! `synack compare`: the files in every mode, round after round under one live capture (see
 //! `session`), then the report, the saved captures and report.json.
 
+mod files;
+mod link;
 mod page;
 mod progress;
+mod saving;
 mod session;
 
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
@@ -11,19 +14,18 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 
+use self::files::source_files;
+use self::link::{default_timeout, link_settings};
+use self::saving::{make_run_dir, print_report, save_report, saved_list};
 use self::session::{CaptureSetup, Session};
-use crate::analysis::comparison::{
-    Comparison, DirectionSettings, LinkSettings, SourceFile, TlsSettings,
-};
+use crate::analysis::comparison::{Comparison, SourceFile, TlsSettings};
 use crate::capture::source::DEFAULT_SNAPLEN;
 use crate::cli::CompareArgs;
-use crate::commands::output::{out, outln};
-use crate::emulate::{Aqm, DirectionConfig, EmulatedLink, LinkConfig, LinkStats, QueueLimit};
-use crate::report::compare_json::ComparisonReport;
+use crate::commands::output::out;
+use crate::emulate::{EmulatedLink, LinkConfig};
 use crate::report::text;
-use crate::transfer::client::{DEFAULT_TIMEOUT, FetchLimits, FetchPlan};
+use crate::transfer::client::{FetchLimits, FetchPlan};
 use crate::transfer::events::EventLog;
-use crate::transfer::files::{generate_samples, list_files, sha256_file};
 use crate::transfer::http::path_for_name;
 use crate::transfer::kernel::KernelSettings;
 use crate::transfer::kernel::read_kernel_settings;
@@ -164,78 +166,6 @@ fn named(compared: &[Compared]) -> Vec<(&str, &Comparison)> {
         .collect()
 }
 
-/// The terminal report: the first variant in full, the variants side by side, the link's counts.
-fn print_report(
-    compared: &[Compared],
-    link_stats: Option<&LinkStats>,
-    width: Option<u16>,
-    all_files: bool,
-) {
-    out!(
-        "{}",
-        text::comparison(&compared[0].comparison, width, all_files)
-    );
-    if compared.len() > 1 {
-        out!("{}", text::variants(&named(compared), width));
-    }
-    let first = &compared[0].comparison;
-    if let Some(link) = &first.link {
-        let settings = crate::report::link::settings_with_mss(link, first.captured_mss());
-        outln!("{}", crate::report::width::wrap(&settings, width));
-    }
-    if let Some(stats) = link_stats {
-        outln!(
-            "{}\n",
-            crate::report::width::wrap(&crate::report::link::counts(stats), width)
-        );
-    }
-}
-
-/// Writes report.json into `run_dir` (and to --json); returns its path.
-fn save_report(
-    compared: &[Compared],
-    link_stats: Option<&LinkStats>,
-    run_dir: &Path,
-    args: &CompareArgs,
-) -> anyhow::Result<PathBuf> {
-    let report = ComparisonReport::of(&named(compared), link_stats);
-    let report = serde_json::to_string_pretty(&report)?;
-    let report_path = run_dir.join("report.json");
-    write_atomically(&report_path, report.as_bytes())?;
-    if let Some(extra) = &args.output.json {
-        write_atomically(extra, report.as_bytes())?;
-    }
-    Ok(report_path)
-}
-
-/// What was saved where: each capture and page by variant, report.json, the received files.
-fn saved_list<'a>(
-    compared: &'a [Compared],
-    report: &'a Path,
-    pages: &'a [PathBuf],
-    received: &'a Path,
-) -> text::Saved<'a> {
-    let one = compared.len() == 1;
-    let variant = |c: &'a Compared| (!one).then_some(c.variant.name.as_str());
-    text::Saved {
-        captures: compared
-            .iter()
-            .flat_map(|c| {
-                c.comparison.modes.iter().filter_map(move |m| {
-                    Some((variant(c), m.mode, m.capture.as_ref()?.path.as_path()))
-                })
-            })
-            .collect(),
-        report,
-        pages: compared
-            .iter()
-            .zip(pages)
-            .map(|(c, page)| (variant(c), page.as_path()))
-            .collect(),
-        received,
-    }
-}
-
 /// The ways of opening connections to compare: `--variants`, else the one the TLS and Fast Open
 /// options describe.
 fn variants(args: &CompareArgs) -> anyhow::Result<Vec<Variant>> {
@@ -328,16 +258,7 @@ impl Setup<'_> {
             link,
             ..
         } = *self;
-        let server_tls = match (&args.server, variant.tls) {
-            (None, Some(options)) => Some(
-                ServerTls::self_signed(
-                    options.version.unwrap_or(TlsVersion::Tls13),
-                    &[server_ip(network).to_string(), "localhost".into()],
-                )
-                .context("cannot make the built-in server's certificate")?,
-            ),
-            _ => None,
-        };
+        let server_tls = built_in_server_tls(args, network, variant)?;
         let server = start_server(
             args,
             network,
@@ -351,19 +272,7 @@ impl Setup<'_> {
             (None, Some(srv)) => srv.local_addr(),
             (None, None) => unreachable!("a built-in server runs when --server is absent"),
         };
-        let client_tls = match (variant.tls, &server_tls) {
-            (None, _) => None,
-            (Some(options), Some(made)) => Some(ClientTls::trusting(
-                made.certificate(),
-                &addr.ip().to_string(),
-                options,
-            )?),
-            (Some(options), None) => Some(ClientTls::verifying(
-                None,
-                args.server.as_deref().unwrap_or_default(),
-                options,
-            )?),
-        };
+        let client_tls = client_tls(args, variant, server_tls.as_ref(), addr)?;
         let plan = FetchPlan {
             addr,
             host: addr.to_string(),
@@ -431,59 +340,40 @@ impl Setup<'_> {
     }
 }
 
-/// Each file's deadline when `--timeout` is not given: the client's default, plus 100 round
-/// trips (slow start and resends on a long path) and four times the largest file at the rate.
-fn default_timeout(link: Option<&LinkConfig>, files: &[SourceFile]) -> Duration {
-    let Some(link) = link else {
-        return DEFAULT_TIMEOUT;
-    };
-    let round_trips = 100 * (link.rtt + 2 * link.jitter);
-    let largest_bits = files.iter().map(|f| f.bytes).max().unwrap_or(0) as f64 * 8.0;
-    let slowest = [&link.down, &link.up]
-        .iter()
-        .filter_map(|d| rate_of(d, link.mtu))
-        .min();
-    let serialising = slowest.map_or(0.0, |rate| 4.0 * largest_bits / rate.max(1) as f64);
-    DEFAULT_TIMEOUT + round_trips + Duration::from_secs_f64(serialising.min(86_400.0))
-}
-
-/// A direction's rate: configured, or its trace's mean.
-fn rate_of(direction: &DirectionConfig, mtu: u32) -> Option<u64> {
-    direction
-        .rate_bps
-        .or(direction.trace.as_ref().map(|t| t.mean_rate_bps(mtu)))
-}
-
-/// The report's view of the link's settings.
-fn link_settings(config: &LinkConfig, path: Option<&str>) -> LinkSettings {
-    let direction = |d: &DirectionConfig| DirectionSettings {
-        rate_bps: rate_of(d, config.mtu),
-        loss: d.loss.as_option(),
-        mean_loss: d.loss.mean_loss(),
-        trace: d.trace.as_ref().map(|t| t.name().to_owned()),
-    };
-    LinkSettings {
-        path: path.map(str::to_owned),
-        rtt_s: config.rtt.as_secs_f64(),
-        jitter_s: config.jitter.as_secs_f64(),
-        mtu: config.mtu,
-        down: direction(&config.down),
-        up: direction(&config.up),
-        queue_packets: match config.queue {
-            QueueLimit::Packets(n) => Some(n),
-            QueueLimit::Bytes(_) => None,
-        },
-        queue_bytes: match config.queue {
-            QueueLimit::Bytes(n) => Some(n),
-            QueueLimit::Packets(_) => None,
-        },
-        aqm: match config.aqm {
-            Aqm::TailDrop => "tail-drop",
-            Aqm::Codel => "codel",
-        }
-        .into(),
-        seed: config.seed,
+/// The built-in server's TLS, with a certificate made for this run, when the variant speaks TLS
+/// and no --server was given.
+fn built_in_server_tls(
+    args: &CompareArgs,
+    network: &Network,
+    variant: &Variant,
+) -> anyhow::Result<Option<ServerTls>> {
+    match (&args.server, variant.tls) {
+        (None, Some(options)) => Ok(Some(
+            ServerTls::self_signed(
+                options.version.unwrap_or(TlsVersion::Tls13),
+                &[server_ip(network).to_string(), "localhost".into()],
+            )
+            .context("cannot make the built-in server's certificate")?,
+        )),
+        _ => Ok(None),
     }
+}
+
+/// The client's TLS: trusting exactly the built-in server's certificate, else verifying the
+/// --server as a browser would.
+fn client_tls(
+    args: &CompareArgs,
+    variant: &Variant,
+    server_tls: Option<&ServerTls>,
+    addr: SocketAddr,
+) -> anyhow::Result<Option<ClientTls>> {
+    let Some(options) = variant.tls else {
+        return Ok(None);
+    };
+    Ok(Some(match server_tls {
+        Some(made) => ClientTls::trusting(made.certificate(), &addr.ip().to_string(), options)?,
+        None => ClientTls::verifying(None, args.server.as_deref().unwrap_or_default(), options)?,
+    }))
 }
 
 /// The modes asked for, each once, in the order given.
@@ -495,37 +385,6 @@ fn selected_modes(asked: &[Mode]) -> Vec<Mode> {
         }
     }
     selected
-}
-
-/// The files to transfer (`--files`, else the generated samples in `samples`) and the folder
-/// the server serves them from.
-fn source_files(args: &CompareArgs, samples: &Path) -> anyhow::Result<(Vec<SourceFile>, PathBuf)> {
-    let file_paths = match &args.files {
-        Some(dir) => list_files(dir).with_context(|| format!("cannot list {}", dir.display()))?,
-        None => generate_samples(samples).context("cannot generate the sample files")?,
-    };
-    // One file that cannot be fetched must not end the comparison of all the others.
-    let (file_paths, left_out): (Vec<PathBuf>, Vec<PathBuf>) =
-        file_paths.into_iter().partition(|p| servable_name(p));
-    for path in &left_out {
-        eprintln!(
-            "synack: leaving out {}: the server refuses names with a backslash, a control \
-             character or invalid UTF-8",
-            path.display()
-        );
-    }
-    if file_paths.is_empty() {
-        bail!(
-            "no regular files to transfer in {}",
-            args.files.as_deref().unwrap_or(samples).display()
-        );
-    }
-    let files = describe(&file_paths)?;
-    let root = file_paths[0]
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_default();
-    Ok((files, root))
 }
 
 /// Makes sure TCP Fast Open is allowed where the client and the server run: inside an emulated
@@ -551,13 +410,6 @@ fn allow_fastopen(network: &Network) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-/// Whether a file's name can travel as a request path the built-in server serves.
-fn servable_name(path: &Path) -> bool {
-    path.file_name()
-        .and_then(|n| n.to_str())
-        .is_some_and(|n| !n.contains('\\') && !n.chars().any(char::is_control))
 }
 
 /// The built-in server's address: loopback, or the server's end of the emulated link.
@@ -597,26 +449,6 @@ fn start_server(
         .map(Some)
 }
 
-fn describe(paths: &[PathBuf]) -> anyhow::Result<Vec<SourceFile>> {
-    paths
-        .iter()
-        .map(|p| {
-            let name = p
-                .file_name()
-                .and_then(|n| n.to_str())
-                .with_context(|| format!("{}: file names must be UTF-8", p.display()))?
-                .to_owned();
-            Ok(SourceFile {
-                name,
-                bytes: std::fs::metadata(p)
-                    .with_context(|| format!("cannot read {}", p.display()))?
-                    .len(),
-                sha256: sha256_file(p).with_context(|| format!("cannot read {}", p.display()))?,
-            })
-        })
-        .collect()
-}
-
 fn resolve(server: &str) -> anyhow::Result<SocketAddr> {
     if let Some((_, rest)) = server.split_once("://") {
         let authority = rest.split('/').next().unwrap_or(rest);
@@ -627,56 +459,4 @@ fn resolve(server: &str) -> anyhow::Result<SocketAddr> {
         .with_context(|| format!("--server {server:?}: expected HOST:PORT"))?
         .next()
         .with_context(|| format!("--server {server:?} has no address"))
-}
-
-/// Makes `<captures>/<YYYYmmdd-HHMMSS>` (UTC), with a suffix if that second is taken.
-fn make_run_dir(captures: &Path) -> anyhow::Result<PathBuf> {
-    crate::created::create_dir_all(captures)
-        .with_context(|| format!("cannot create {}", captures.display()))?;
-    let now = time::OffsetDateTime::now_utc();
-    let stamp = format!(
-        "{:04}{:02}{:02}-{:02}{:02}{:02}",
-        now.year(),
-        u8::from(now.month()),
-        now.day(),
-        now.hour(),
-        now.minute(),
-        now.second()
-    );
-    for n in 1..100 {
-        let name = if n == 1 {
-            stamp.clone()
-        } else {
-            format!("{stamp}-{n}")
-        };
-        let dir = captures.join(name);
-        match crate::created::create_dir(&dir) {
-            Ok(()) => return Ok(dir),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(e).with_context(|| format!("cannot create {}", dir.display())),
-        }
-    }
-    bail!("cannot find a free run folder under {}", captures.display())
-}
-
-/// Whether a file can be made beside `path`.
-/// Writes `path` via a temporary file in the same folder, so it is never seen half-written.
-fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    // Temporary files are private (0600) by default; a report is for reading, as any new file
-    // under the umask.
-    use std::os::unix::fs::PermissionsExt;
-    let mut tmp = tempfile::Builder::new()
-        .permissions(std::fs::Permissions::from_mode(0o666))
-        .tempfile_in(dir)
-        .with_context(|| format!("cannot write in {}", dir.display()))?;
-    std::io::Write::write_all(&mut tmp, bytes)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    tmp.persist(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    crate::created::made(path);
-    Ok(())
 }

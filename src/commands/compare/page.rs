@@ -14,6 +14,6 @@ pub(super) fn write_html(cmp: &Comparison, run_dir: &Path) -> anyhow::Result<Pat
     let drawn = draw_median_round(cmp).context("cannot read the saved captures again")?;
     let page = html::comparison(cmp, drawn.as_ref(), run_dir);
     let path = run_dir.join("report.html");
-    super::write_atomically(&path, page.as_bytes())?;
+    super::saving::write_atomically(&path, page.as_bytes())?;
     Ok(path)
 }

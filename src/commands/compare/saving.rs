@@ -1,0 +1,137 @@
+//! What `compare` prints and saves: the terminal report, report.json, the run's folder, and the
+//! list of what went where.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+
+use super::{Compared, named};
+use crate::cli::CompareArgs;
+use crate::commands::output::{out, outln};
+use crate::emulate::LinkStats;
+use crate::report::compare_json::ComparisonReport;
+use crate::report::text;
+
+/// The terminal report: the first variant in full, the variants side by side, the link's counts.
+pub(super) fn print_report(
+    compared: &[Compared],
+    link_stats: Option<&LinkStats>,
+    width: Option<u16>,
+    all_files: bool,
+) {
+    out!(
+        "{}",
+        text::comparison(&compared[0].comparison, width, all_files)
+    );
+    if compared.len() > 1 {
+        out!("{}", text::variants(&named(compared), width));
+    }
+    let first = &compared[0].comparison;
+    if let Some(link) = &first.link {
+        let settings = crate::report::link::settings_with_mss(link, first.captured_mss());
+        outln!("{}", crate::report::width::wrap(&settings, width));
+    }
+    if let Some(stats) = link_stats {
+        outln!(
+            "{}\n",
+            crate::report::width::wrap(&crate::report::link::counts(stats), width)
+        );
+    }
+}
+
+/// Writes report.json into `run_dir` (and to --json); returns its path.
+pub(super) fn save_report(
+    compared: &[Compared],
+    link_stats: Option<&LinkStats>,
+    run_dir: &Path,
+    args: &CompareArgs,
+) -> anyhow::Result<PathBuf> {
+    let report = ComparisonReport::of(&named(compared), link_stats);
+    let report = serde_json::to_string_pretty(&report)?;
+    let report_path = run_dir.join("report.json");
+    write_atomically(&report_path, report.as_bytes())?;
+    if let Some(extra) = &args.output.json {
+        write_atomically(extra, report.as_bytes())?;
+    }
+    Ok(report_path)
+}
+
+/// What was saved where: each capture and page by variant, report.json, the received files.
+pub(super) fn saved_list<'a>(
+    compared: &'a [Compared],
+    report: &'a Path,
+    pages: &'a [PathBuf],
+    received: &'a Path,
+) -> text::Saved<'a> {
+    let one = compared.len() == 1;
+    let variant = |c: &'a Compared| (!one).then_some(c.variant.name.as_str());
+    text::Saved {
+        captures: compared
+            .iter()
+            .flat_map(|c| {
+                c.comparison.modes.iter().filter_map(move |m| {
+                    Some((variant(c), m.mode, m.capture.as_ref()?.path.as_path()))
+                })
+            })
+            .collect(),
+        report,
+        pages: compared
+            .iter()
+            .zip(pages)
+            .map(|(c, page)| (variant(c), page.as_path()))
+            .collect(),
+        received,
+    }
+}
+
+/// Makes `<captures>/<YYYYmmdd-HHMMSS>` (UTC), with a suffix if that second is taken.
+pub(super) fn make_run_dir(captures: &Path) -> anyhow::Result<PathBuf> {
+    crate::created::create_dir_all(captures)
+        .with_context(|| format!("cannot create {}", captures.display()))?;
+    let now = time::OffsetDateTime::now_utc();
+    let stamp = format!(
+        "{:04}{:02}{:02}-{:02}{:02}{:02}",
+        now.year(),
+        u8::from(now.month()),
+        now.day(),
+        now.hour(),
+        now.minute(),
+        now.second()
+    );
+    for n in 1..100 {
+        let name = if n == 1 {
+            stamp.clone()
+        } else {
+            format!("{stamp}-{n}")
+        };
+        let dir = captures.join(name);
+        match crate::created::create_dir(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e).with_context(|| format!("cannot create {}", dir.display())),
+        }
+    }
+    bail!("cannot find a free run folder under {}", captures.display())
+}
+
+/// Whether a file can be made beside `path`.
+/// Writes `path` via a temporary file in the same folder, so it is never seen half-written.
+pub(super) fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    // Temporary files are private (0600) by default; a report is for reading, as any new file
+    // under the umask.
+    use std::os::unix::fs::PermissionsExt;
+    let mut tmp = tempfile::Builder::new()
+        .permissions(std::fs::Permissions::from_mode(0o666))
+        .tempfile_in(dir)
+        .with_context(|| format!("cannot write in {}", dir.display()))?;
+    std::io::Write::write_all(&mut tmp, bytes)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    tmp.persist(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    crate::created::made(path);
+    Ok(())
+}
