@@ -220,7 +220,7 @@ pub struct LinkArgs {
     pub aqm: Aqm,
     /// MTU of the emulated link in bytes: 1500 (Ethernet, the internet's path MTU) by default;
     /// 9000 for jumbo frames. TCP's MSS follows it (MTU − 40, less 12 with timestamps).
-    #[arg(long, value_name = "BYTES", value_parser = clap::value_parser!(u32).range(i64::from(MIN_MTU)..=i64::from(MAX_MTU)))]
+    #[arg(long, value_name = "BYTES", value_parser = parse_mtu)]
     pub mtu: Option<u32>,
     /// Seed of the loss, the jitter and each round's order of the modes, so a run can be
     /// repeated.
@@ -474,6 +474,26 @@ fn parse_timeout(text: &str) -> Result<Duration, String> {
 /// A loss model: a percentage, zero or more, or gemodel:….
 fn parse_link_loss(text: &str) -> Result<LossModel, String> {
     crate::emulate::loss::parse_loss(not_negative(text, "a loss rate")?)
+}
+
+/// An MTU in bytes, 576 … 65535.
+fn parse_mtu(text: &str) -> Result<u32, String> {
+    let fix = "give --mtu 1500 (Ethernet, the default) or 9000 (jumbo frames)";
+    let mtu: u32 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of bytes: {fix}"))?;
+    if mtu < MIN_MTU {
+        return Err(format!(
+            "{mtu} is below {MIN_MTU}, the least every IPv4 host must take: {fix}"
+        ));
+    }
+    if mtu > MAX_MTU {
+        return Err(format!(
+            "{mtu} is above {MAX_MTU}, the largest IP packet: {fix}"
+        ));
+    }
+    Ok(mtu)
 }
 
 /// A named path.

@@ -390,8 +390,17 @@ fn bad_link_settings_are_refused_at_once_naming_the_fix_and_leaving_nothing() {
             "no path called \"cabel\"; known paths: lan, cable, dsl, lte, transcontinental, \
              transoceanic, satellite",
         ),
-        (&["--mtu", "500"], 2, "500 is not in 576..=65535"),
-        (&["--mtu", "70000"], 2, "70000 is not in 576..=65535"),
+        (
+            &["--mtu", "500"],
+            2,
+            "500 is below 576, the least every IPv4 host must take: give --mtu 1500 (Ethernet, \
+             the default) or 9000 (jumbo frames)",
+        ),
+        (
+            &["--mtu", "70000"],
+            2,
+            "70000 is above 65535, the largest IP packet",
+        ),
         (
             &["--loss", "gemodel 1% 25%"],
             2,
