@@ -19,7 +19,7 @@ use crate::capture::source::DEFAULT_SNAPLEN;
 use crate::cli::CompareArgs;
 use crate::commands::output::{out, outln};
 use crate::emulate::{Aqm, DirectionConfig, EmulatedLink, LinkConfig, LinkStats, QueueLimit};
-use crate::report::{json, text};
+use crate::report::{json, terminal};
 use crate::transfer::client::{DEFAULT_TIMEOUT, FetchLimits, FetchPlan};
 use crate::transfer::events::EventLog;
 use crate::transfer::files::{generate_samples, list_files, sha256_file};
@@ -120,7 +120,7 @@ fn compare(args: &CompareArgs) -> anyhow::Result<()> {
     }
     out!(
         "{}",
-        text::saved(
+        terminal::saved(
             &saved_list(&compared, &report_path, &pages, &args.out),
             width
         )
@@ -172,10 +172,10 @@ fn print_report(
 ) {
     out!(
         "{}",
-        text::comparison(&compared[0].comparison, width, all_files)
+        terminal::comparison(&compared[0].comparison, width, all_files)
     );
     if compared.len() > 1 {
-        out!("{}", text::variants(&named(compared), width));
+        out!("{}", terminal::variants(&named(compared), width));
     }
     let first = &compared[0].comparison;
     if let Some(link) = &first.link {
@@ -217,10 +217,10 @@ fn saved_list<'a>(
     report: &'a Path,
     pages: &'a [PathBuf],
     received: &'a Path,
-) -> text::Saved<'a> {
+) -> terminal::Saved<'a> {
     let one = compared.len() == 1;
     let variant = |c: &'a Compared| (!one).then_some(c.variant.name.as_str());
-    text::Saved {
+    terminal::Saved {
         captures: compared
             .iter()
             .flat_map(|c| {

@@ -21,8 +21,8 @@ use crate::analysis::drawn::{DrawnConnection, DrawnRound, median_round};
 use crate::analysis::file_phases::{self, FilePhases};
 use crate::analysis::phases::Phases;
 use crate::analysis::spread::RunSpread;
+use crate::report::sentences;
 use crate::report::tables as terminal;
-use crate::report::text;
 use crate::report::units::{bytes, duration};
 use crate::timeline::Ts;
 use crate::track::{Connection, Totals};
@@ -188,15 +188,15 @@ pub fn comparison(cmp: &Comparison, drawn: Option<&DrawnRound>, page_dir: &Path)
             }
             "; median handshake " (duration(cmp.measured_rtt_s()))
             @if let Some(link) = &cmp.link { "; " (crate::report::link::settings(link)) }
-            @if let Some(tls) = &cmp.tls { "; " (text::tls_settings(tls)) }
+            @if let Some(tls) = &cmp.tls { "; " (sentences::tls_settings(tls)) }
             @if cmp.fastopen { "; TCP Fast Open" }
             @if let Some(cc) = cmp.congestion() { "; congestion control " (cc) }
             "."
         }
         section id="verdict" {
             h2 { "Verdict" }
-            @for line in text::opening(cmp) { p class="verdict" { (line) } }
-            @if let Some(line) = text::receive_window_line(&stats) { p class="verdict" { (line) } }
+            @for line in sentences::opening(cmp) { p class="verdict" { (line) } }
+            @if let Some(line) = sentences::receive_window_line(&stats) { p class="verdict" { (line) } }
             (verdict::render(&cmp.attributions(), cmp.phase_source()))
         }
         section id="waterfall" {
@@ -233,22 +233,22 @@ pub fn comparison(cmp: &Comparison, drawn: Option<&DrawnRound>, page_dir: &Path)
                 @if let Some(checks) = m.checks() {
                     (tables::render(&format!("Packets, {}", m.mode.name()), &terminal::packet_table(m, &checks)))
                     @if let Some(note) = m.close_note() { p class="note" { (note) } }
-                    @if let Some(f) = m.fast_open().filter(|f| cmp.fastopen || f.with_data > 0) { p class="note" { (text::fast_open_line(&f)) } }
-                    @if let Some(t) = m.tls_sessions() { p class="note" { (text::mode_tls_line(cmp, m, &t)) } }
+                    @if let Some(f) = m.fast_open().filter(|f| cmp.fastopen || f.with_data > 0) { p class="note" { (sentences::fast_open_line(&f)) } }
+                    @if let Some(t) = m.tls_sessions() { p class="note" { (sentences::mode_tls_line(cmp, m, &t)) } }
                 }
             }
-            @if cmp.modes.iter().any(|m| m.checks().is_some()) { p class="note" { (text::PACKETS_NOTE) } }
-            (tables::render(&text::phases_heading(cmp), &terminal::phase_table(cmp)))
+            @if cmp.modes.iter().any(|m| m.checks().is_some()) { p class="note" { (sentences::PACKETS_NOTE) } }
+            (tables::render(&sentences::phases_heading(cmp), &terminal::phase_table(cmp)))
             @for (mode, a) in cmp.attributions() {
                 (tables::render(&format!("Where the gap goes: {} against persistent", mode.name()), &terminal::attribution_table(&a, mode, cmp.phase_source())))
             }
-            (tables::render(&text::model_heading(cmp), &terminal::model_table(&cmp.model_gaps())))
-            @for (mode, _, gap) in cmp.model_gaps() { p class="note" { (text::model_difference(mode, &gap)) } }
+            (tables::render(&sentences::model_heading(cmp), &terminal::model_table(&cmp.model_gaps())))
+            @for (mode, _, gap) in cmp.model_gaps() { p class="note" { (sentences::model_difference(mode, &gap)) } }
             @if cmp.modes.iter().any(|m| !m.samples.is_empty()) {
                 (tables::render("Slow start: the server's TCP_INFO, medians over the rounds", &terminal::slow_start_table(&stats)))
-                @for note in text::slow_start_notes(&stats) { p class="note" { (note) } }
+                @for note in sentences::slow_start_notes(&stats) { p class="note" { (note) } }
             }
-            @if let Some(line) = text::kernel_line(cmp) { p class="note" { (line) } }
+            @if let Some(line) = sentences::kernel_line(cmp) { p class="note" { (line) } }
         }
         section id="captures" {
             h2 { "Captures" }

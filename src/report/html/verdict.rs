@@ -7,7 +7,7 @@ use maud::{Markup, html};
 use super::svg::{Anchor, Mark, Point, Scale, Shape, Svg, ticks};
 use crate::analysis::attribution::{Attribution, Row};
 use crate::analysis::phases::PhaseSource;
-use crate::report::text::row_label;
+use crate::report::labels::row_label;
 use crate::report::units::TimeUnit;
 use crate::transfer::run::Mode;
 
