@@ -1,6 +1,6 @@
 //! Attribute layer: which pattern a capture shows — one request per connection (non-persistent)
 //! or many requests over few connections (persistent) — counted one connection at a time. Its
-//! words are the report's (`report::text::pattern`).
+//! words are the report's (`report::sentences::pattern`).
 
 use crate::timeline::Ts;
 use crate::track::Connection;

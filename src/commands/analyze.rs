@@ -12,7 +12,7 @@ use crate::analysis::pattern::RequestPattern;
 use crate::analysis::phases::{ConnectionTimeline, PhaseAccumulator};
 use crate::capture::CaptureError;
 use crate::cli::AnalyzeArgs;
-use crate::report::{csv as csv_rows, html, json, text};
+use crate::report::{csv as csv_rows, html, json, sentences, terminal};
 use crate::track::reader::CaptureReader;
 use crate::track::tls::TlsTotals;
 use crate::track::trace::{TraceRequest, trace_connections};
@@ -139,7 +139,7 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
         )),
         None => None,
     };
-    let description = crate::report::text::pattern(pattern.pattern(), pattern.never_established());
+    let description = sentences::pattern(pattern.pattern(), pattern.never_established());
     if let (Some(out), Some(page)) = (&args.html, page) {
         page.write(args, out, counts.frames, &totals, &description)?;
     }
@@ -161,7 +161,7 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
         Output::Csv(mut w) => w.flush()?,
         Output::Tables { rows, .. } => {
             let connections: Vec<Connection> = rows.into_values().collect();
-            let report = text::CaptureReport {
+            let report = terminal::CaptureReport {
                 path: &args.file,
                 counts: &counts,
                 totals: &totals,
@@ -174,7 +174,7 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
             write!(
                 stdout,
                 "{}",
-                text::capture(&report, crate::report::width::output_width())
+                terminal::capture(&report, crate::report::width::output_width())
             )?;
         }
     }

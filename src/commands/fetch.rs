@@ -7,7 +7,7 @@ use anyhow::{Context, bail};
 
 use crate::cli::FetchArgs;
 use crate::commands::output::{out, outln};
-use crate::report::text;
+use crate::report::terminal;
 use crate::transfer::TransferError;
 use crate::transfer::client::{FetchLimits, FetchPlan, fetch};
 use crate::transfer::events::EventLog;
@@ -115,7 +115,7 @@ fn fetch_urls(args: &FetchArgs) -> anyhow::Result<()> {
     let saved_in = args.out.join(args.mode.name());
     out!(
         "{}",
-        text::fetched(&run, &saved_in, crate::report::width::output_width())
+        terminal::fetched(&run, &saved_in, crate::report::width::output_width())
     );
     Ok(())
 }

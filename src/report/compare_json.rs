@@ -244,8 +244,8 @@ impl ComparisonReport {
         });
         ComparisonReport {
             schema_version: SCHEMA_VERSION,
-            summary: super::text::opening(cmp),
-            receive_window: super::text::receive_window_line(
+            summary: super::sentences::opening(cmp),
+            receive_window: super::sentences::receive_window_line(
                 &cmp.modes
                     .iter()
                     .flat_map(|m| m.response_stats(&cmp.files, &cmp.paths))
@@ -320,7 +320,7 @@ fn verdicts(cmp: &Comparison) -> BTreeMap<String, VerdictJson> {
         .map(|(mode, a)| {
             let slower_mean = cmp.mode(mode).map_or(0.0, |m| m.total_summary().mean);
             let verdict = VerdictJson {
-                sentence: super::text::verdict(mode, &a, slower_mean, rtt, cmp.rounds),
+                sentence: super::sentences::verdict(mode, &a, slower_mean, rtt, cmp.rounds),
                 gap_s: a.gap_s,
                 ci: a.interval,
             };

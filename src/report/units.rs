@@ -129,6 +129,21 @@ pub fn count(v: f64) -> String {
     }
 }
 
+/// A share of a whole in percent.
+pub fn percent(part: f64, whole: f64) -> String {
+    if whole == 0.0 {
+        return "—".into();
+    }
+    let text = format!("{:.1}%", (100.0 * part / whole).abs());
+    // A share that rounds to zero has no sign; a negative one takes the minus of the time
+    // column ("−"), not a hyphen.
+    if part / whole < 0.0 && text != "0.0%" {
+        format!("−{text}")
+    } else {
+        text
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,5 +201,13 @@ mod tests {
         assert_eq!(count(48.3), "48.3");
         assert_eq!(count(7.599999999999998), "7.6");
         assert_eq!(count(2.04), "2");
+    }
+
+    #[test]
+    fn a_share_has_the_time_column_s_minus_and_none_when_it_rounds_to_zero() {
+        assert_eq!(percent(-4.1, 100.0), "−4.1%");
+        assert_eq!(percent(-0.01, 100.0), "0.0%");
+        assert_eq!(percent(46.0, 100.0), "46.0%");
+        assert_eq!(percent(1.0, 0.0), "—");
     }
 }

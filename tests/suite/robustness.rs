@@ -103,7 +103,7 @@ fn assert_sane(tracked: &TrackedCapture, what: &str) {
         &tracked.counts,
         &totals,
         &tls,
-        &synack::report::text::pattern(pattern.pattern(), pattern.never_established()),
+        &synack::report::sentences::pattern(pattern.pattern(), pattern.never_established()),
     );
     assert!(summary.is_object(), "{what}");
     let shown = tracked.connections.len().min(20);
@@ -116,7 +116,8 @@ fn assert_sane(tracked: &TrackedCapture, what: &str) {
     let _ = tables::tls_table(&tracked.connections[..shown]).to_string();
     let _ = tables::tls_totals_table(&tls).to_string();
     assert!(
-        !synack::report::text::pattern(pattern.pattern(), pattern.never_established()).is_empty(),
+        !synack::report::sentences::pattern(pattern.pattern(), pattern.never_established())
+            .is_empty(),
         "{what}"
     );
 }

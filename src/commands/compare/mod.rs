@@ -23,7 +23,7 @@ use crate::capture::source::DEFAULT_SNAPLEN;
 use crate::cli::CompareArgs;
 use crate::commands::output::out;
 use crate::emulate::{EmulatedLink, LinkConfig};
-use crate::report::text;
+use crate::report::terminal;
 use crate::transfer::client::{FetchLimits, FetchPlan};
 use crate::transfer::events::EventLog;
 use crate::transfer::http::path_for_name;
@@ -123,7 +123,7 @@ fn compare(args: &CompareArgs) -> anyhow::Result<()> {
     }
     out!(
         "{}",
-        text::saved(
+        terminal::saved(
             &saved_list(&compared, &report_path, &pages, &args.out),
             width
         )

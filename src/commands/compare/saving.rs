@@ -10,7 +10,7 @@ use crate::cli::CompareArgs;
 use crate::commands::output::{out, outln};
 use crate::emulate::LinkStats;
 use crate::report::compare_json::ComparisonReport;
-use crate::report::text;
+use crate::report::terminal;
 
 /// The terminal report: the first variant in full, the variants side by side, the link's counts.
 pub(super) fn print_report(
@@ -21,10 +21,10 @@ pub(super) fn print_report(
 ) {
     out!(
         "{}",
-        text::comparison(&compared[0].comparison, width, all_files)
+        terminal::comparison(&compared[0].comparison, width, all_files)
     );
     if compared.len() > 1 {
-        out!("{}", text::variants(&named(compared), width));
+        out!("{}", terminal::variants(&named(compared), width));
     }
     let first = &compared[0].comparison;
     if let Some(link) = &first.link {
@@ -62,10 +62,10 @@ pub(super) fn saved_list<'a>(
     report: &'a Path,
     pages: &'a [PathBuf],
     received: &'a Path,
-) -> text::Saved<'a> {
+) -> terminal::Saved<'a> {
     let one = compared.len() == 1;
     let variant = |c: &'a Compared| (!one).then_some(c.variant.name.as_str());
-    text::Saved {
+    terminal::Saved {
         captures: compared
             .iter()
             .flat_map(|c| {

@@ -21,8 +21,8 @@ use crate::analysis::drawn::{DrawnConnection, DrawnRound, median_round};
 use crate::analysis::file_phases::{self, FilePhases};
 use crate::analysis::phases::Phases;
 use crate::analysis::spread::RunSpread;
-use crate::report::tables as terminal;
-use crate::report::text;
+use crate::report::sentences;
+use crate::report::tables as report_tables;
 use crate::report::units::{bytes, duration};
 use crate::timeline::Ts;
 use crate::track::{Connection, Totals};
@@ -82,13 +82,81 @@ fn waterfall_note(modes: bool) -> Markup {
 /// The HTML report of a comparison; `drawn` holds the packets of the round drawn, `page_dir` is
 /// where the page is saved (links to the captures are relative to it).
 pub fn comparison(cmp: &Comparison, drawn: Option<&DrawnRound>, page_dir: &Path) -> String {
-    let file_name = |i: usize| {
-        cmp.files
-            .get(i)
-            .map_or_else(|| format!("file {}", i + 1), |f| f.name.clone())
-    };
     let round = drawn.map(|d| d.round).or_else(|| median_round(cmp));
-    let groups: Vec<waterfall::Group> = round
+    let groups = waterfall_groups(cmp, round);
+    let ladders = ladders(cmp, drawn);
+    let graphs = time_sequence_graphs(cmp, drawn);
+    let spreads: Vec<RunSpread> = cmp.modes.iter().map(RunSpread::of).collect();
+    let stats: Vec<ResponseStats> = cmp
+        .modes
+        .iter()
+        .flat_map(|m| m.response_stats(&cmp.files, &cmp.paths))
+        .collect();
+    let modes: Vec<&str> = cmp.modes.iter().map(|m| m.mode.name()).collect();
+    let title = format!("synack: {}", modes.join(" vs "));
+    let body = html! {
+        h1 { (title) }
+        (meta(cmp))
+        section id="verdict" {
+            h2 { "Verdict" }
+            @for line in sentences::opening(cmp) { p class="verdict" { (line) } }
+            @if let Some(line) = sentences::receive_window_line(&stats) { p class="verdict" { (line) } }
+            (verdict::render(&cmp.attributions(), cmp.phase_source()))
+        }
+        section id="waterfall" {
+            h2 { "Waterfall" @if let Some(r) = round { ", round " (r + 1) " (the median run of " (modes.first().copied().unwrap_or("")) ")" } }
+            (waterfall_note(true))
+            (waterfall::render(&groups))
+        }
+        section id="ladders" data-round=[drawn.map(|d| d.round)] {
+            h2 { "Ladder diagrams" @if let Some(d) = drawn { ", round " (d.round + 1) } }
+            @if ladders.is_empty() {
+                p class="note" { "Not drawn: the runs were not captured." }
+            } @else {
+                (ladder_note())
+                (ladder::render(&ladders, LADDER_COLUMN_PX))
+            }
+        }
+        section id="time-sequence" {
+            h2 { "Time–sequence graphs" @if let Some(d) = drawn { ", round " (d.round + 1) } }
+            @if graphs.is_empty() {
+                p class="note" { "Not drawn: no response was captured one to one with its request." }
+            } @else {
+                (tseq_note())
+                (tseq::render(&graphs))
+            }
+        }
+        section id="runs" {
+            h2 { "Runs" }
+            (runs::render(&spreads))
+        }
+        (tables_section(cmp, &stats))
+        section id="captures" {
+            h2 { "Captures" }
+            ul class="links" {
+                @for m in &cmp.modes {
+                    @if let Some(c) = &m.capture {
+                        li { (m.mode.name()) ": " a href=(href(&c.path, page_dir)) { (href(&c.path, page_dir)) } }
+                    }
+                }
+                li { a href="report.json" { "report.json" } }
+            }
+        }
+    };
+    page(&title, body)
+}
+
+/// The name of file `i` of a comparison.
+fn file_name(cmp: &Comparison, i: usize) -> String {
+    cmp.files
+        .get(i)
+        .map_or_else(|| format!("file {}", i + 1), |f| f.name.clone())
+}
+
+/// Each mode's run of `round` as a waterfall group, one bar per file.
+fn waterfall_groups(cmp: &Comparison, round: Option<usize>) -> Vec<waterfall::Group> {
+    let file_name = |i: usize| file_name(cmp, i);
+    round
         .map(|round| {
             cmp.modes
                 .iter()
@@ -123,8 +191,13 @@ pub fn comparison(cmp: &Comparison, drawn: Option<&DrawnRound>, page_dir: &Path)
                 })
                 .collect()
         })
-        .unwrap_or_default();
-    let ladders: Vec<(String, Vec<ladder::Ladder>)> = drawn
+        .unwrap_or_default()
+}
+
+/// The ladder diagrams of the drawn round, one group per mode.
+fn ladders(cmp: &Comparison, drawn: Option<&DrawnRound>) -> Vec<(String, Vec<ladder::Ladder>)> {
+    let file_name = |i: usize| file_name(cmp, i);
+    drawn
         .map(|d| {
             d.runs
                 .iter()
@@ -145,8 +218,13 @@ pub fn comparison(cmp: &Comparison, drawn: Option<&DrawnRound>, page_dir: &Path)
                 })
                 .collect()
         })
-        .unwrap_or_default();
-    let graphs: Vec<tseq::Graph> = drawn
+        .unwrap_or_default()
+}
+
+/// One time–sequence graph per file of the drawn round, a series per mode.
+fn time_sequence_graphs(cmp: &Comparison, drawn: Option<&DrawnRound>) -> Vec<tseq::Graph> {
+    let file_name = |i: usize| file_name(cmp, i);
+    drawn
         .map(|d| {
             (0..cmp.files.len())
                 .filter_map(|f| {
@@ -167,102 +245,58 @@ pub fn comparison(cmp: &Comparison, drawn: Option<&DrawnRound>, page_dir: &Path)
                 })
                 .collect()
         })
-        .unwrap_or_default();
-    let spreads: Vec<RunSpread> = cmp.modes.iter().map(RunSpread::of).collect();
-    let stats: Vec<ResponseStats> = cmp
-        .modes
-        .iter()
-        .flat_map(|m| m.response_stats(&cmp.files, &cmp.paths))
-        .collect();
+        .unwrap_or_default()
+}
+
+/// The line under the title: rounds, files, the round trip and what the comparison ran with.
+fn meta(cmp: &Comparison) -> Markup {
+    html! {
+    p class="meta" {
+        (counted(cmp.rounds, "round", "rounds")) ", every mode once per round in a shuffled order (seed " (cmp.seed) "), after one warm-up run each; "
+        (counted(cmp.files.len(), "file", "files")) ": "
+        @for (i, f) in cmp.files.iter().enumerate() {
+            @if i > 0 { ", " }
+            (f.name) " (" (bytes(f.bytes as f64)) ")"
+        }
+        "; median handshake " (duration(cmp.measured_rtt_s()))
+        @if let Some(link) = &cmp.link { "; " (crate::report::link::settings(link)) }
+        @if let Some(tls) = &cmp.tls { "; " (sentences::tls_settings(tls)) }
+        @if cmp.fastopen { "; TCP Fast Open" }
+        @if let Some(cc) = cmp.congestion() { "; congestion control " (cc) }
+        "."
+    }
+    }
+}
+
+/// The terminal report's tables with the sentences around them.
+fn tables_section(cmp: &Comparison, stats: &[ResponseStats]) -> Markup {
     let shown_files = (cmp.files.len() >= 10).then_some(5);
-    let modes: Vec<&str> = cmp.modes.iter().map(|m| m.mode.name()).collect();
-    let title = format!("synack: {}", modes.join(" vs "));
-    let body = html! {
-        h1 { (title) }
-        p class="meta" {
-            (counted(cmp.rounds, "round", "rounds")) ", every mode once per round in a shuffled order (seed " (cmp.seed) "), after one warm-up run each; "
-            (counted(cmp.files.len(), "file", "files")) ": "
-            @for (i, f) in cmp.files.iter().enumerate() {
-                @if i > 0 { ", " }
-                (f.name) " (" (bytes(f.bytes as f64)) ")"
-            }
-            "; median handshake " (duration(cmp.measured_rtt_s()))
-            @if let Some(link) = &cmp.link { "; " (crate::report::link::settings(link)) }
-            @if let Some(tls) = &cmp.tls { "; " (text::tls_settings(tls)) }
-            @if cmp.fastopen { "; TCP Fast Open" }
-            @if let Some(cc) = cmp.congestion() { "; congestion control " (cc) }
-            "."
-        }
-        section id="verdict" {
-            h2 { "Verdict" }
-            @for line in text::opening(cmp) { p class="verdict" { (line) } }
-            @if let Some(line) = text::receive_window_line(&stats) { p class="verdict" { (line) } }
-            (verdict::render(&cmp.attributions(), cmp.phase_source()))
-        }
-        section id="waterfall" {
-            h2 { "Waterfall" @if let Some(r) = round { ", round " (r + 1) " (the median run of " (modes.first().copied().unwrap_or("")) ")" } }
-            (waterfall_note(true))
-            (waterfall::render(&groups))
-        }
-        section id="ladders" data-round=[drawn.map(|d| d.round)] {
-            h2 { "Ladder diagrams" @if let Some(d) = drawn { ", round " (d.round + 1) } }
-            @if ladders.is_empty() {
-                p class="note" { "Not drawn: the runs were not captured." }
-            } @else {
-                (ladder_note())
-                (ladder::render(&ladders, LADDER_COLUMN_PX))
+    html! {
+    section id="tables" {
+        h2 { "Tables" }
+        (tables::render("Timing", &report_tables::timing_table(cmp, shown_files)))
+        @for m in &cmp.modes {
+            @if let Some(checks) = m.checks() {
+                (tables::render(&format!("Packets, {}", m.mode.name()), &report_tables::packet_table(m, &checks)))
+                @if let Some(note) = m.close_note() { p class="note" { (note) } }
+                @if let Some(f) = m.fast_open().filter(|f| cmp.fastopen || f.with_data > 0) { p class="note" { (sentences::fast_open_line(&f)) } }
+                @if let Some(t) = m.tls_sessions() { p class="note" { (sentences::mode_tls_line(cmp, m, &t)) } }
             }
         }
-        section id="time-sequence" {
-            h2 { "Time–sequence graphs" @if let Some(d) = drawn { ", round " (d.round + 1) } }
-            @if graphs.is_empty() {
-                p class="note" { "Not drawn: no response was captured one to one with its request." }
-            } @else {
-                (tseq_note())
-                (tseq::render(&graphs))
-            }
+        @if cmp.modes.iter().any(|m| m.checks().is_some()) { p class="note" { (sentences::PACKETS_NOTE) } }
+        (tables::render(&sentences::phases_heading(cmp), &report_tables::phase_table(cmp)))
+        @for (mode, a) in cmp.attributions() {
+            (tables::render(&format!("Where the gap goes: {} against persistent", mode.name()), &report_tables::attribution_table(&a, mode, cmp.phase_source())))
         }
-        section id="runs" {
-            h2 { "Runs" }
-            (runs::render(&spreads))
+        (tables::render(&sentences::model_heading(cmp), &report_tables::model_table(&cmp.model_gaps())))
+        @for (mode, _, gap) in cmp.model_gaps() { p class="note" { (sentences::model_difference(mode, &gap)) } }
+        @if cmp.modes.iter().any(|m| !m.samples.is_empty()) {
+            (tables::render("Slow start: the server's TCP_INFO, medians over the rounds", &report_tables::slow_start_table(stats)))
+            @for note in sentences::slow_start_notes(stats) { p class="note" { (note) } }
         }
-        section id="tables" {
-            h2 { "Tables" }
-            (tables::render("Timing", &terminal::timing_table(cmp, shown_files)))
-            @for m in &cmp.modes {
-                @if let Some(checks) = m.checks() {
-                    (tables::render(&format!("Packets, {}", m.mode.name()), &terminal::packet_table(m, &checks)))
-                    @if let Some(note) = m.close_note() { p class="note" { (note) } }
-                    @if let Some(f) = m.fast_open().filter(|f| cmp.fastopen || f.with_data > 0) { p class="note" { (text::fast_open_line(&f)) } }
-                    @if let Some(t) = m.tls_sessions() { p class="note" { (text::mode_tls_line(cmp, m, &t)) } }
-                }
-            }
-            @if cmp.modes.iter().any(|m| m.checks().is_some()) { p class="note" { (text::PACKETS_NOTE) } }
-            (tables::render(&text::phases_heading(cmp), &terminal::phase_table(cmp)))
-            @for (mode, a) in cmp.attributions() {
-                (tables::render(&format!("Where the gap goes: {} against persistent", mode.name()), &terminal::attribution_table(&a, mode, cmp.phase_source())))
-            }
-            (tables::render(&text::model_heading(cmp), &terminal::model_table(&cmp.model_gaps())))
-            @for (mode, _, gap) in cmp.model_gaps() { p class="note" { (text::model_difference(mode, &gap)) } }
-            @if cmp.modes.iter().any(|m| !m.samples.is_empty()) {
-                (tables::render("Slow start: the server's TCP_INFO, medians over the rounds", &terminal::slow_start_table(&stats)))
-                @for note in text::slow_start_notes(&stats) { p class="note" { (note) } }
-            }
-            @if let Some(line) = text::kernel_line(cmp) { p class="note" { (line) } }
-        }
-        section id="captures" {
-            h2 { "Captures" }
-            ul class="links" {
-                @for m in &cmp.modes {
-                    @if let Some(c) = &m.capture {
-                        li { (m.mode.name()) ": " a href=(href(&c.path, page_dir)) { (href(&c.path, page_dir)) } }
-                    }
-                }
-                li { a href="report.json" { "report.json" } }
-            }
-        }
-    };
-    page(&title, body)
+        @if let Some(line) = sentences::kernel_line(cmp) { p class="note" { (line) } }
+    }
+    }
 }
 
 fn ladder_note() -> Markup {
@@ -335,39 +369,11 @@ pub fn capture(view: &CaptureView<'_>, page_dir: &Path) -> String {
         .map(|c| c.syn_ts.unwrap_or(c.first_ts))
         .min()
         .unwrap_or_default();
-    let lines: Vec<_> = view
-        .connections
-        .iter()
-        .map(|c| {
-            (
-                crate::analysis::phases::ConnectionTimeline::from_capture(c),
-                (0..c.exchanges.len()).collect::<Vec<usize>>(),
-            )
-        })
-        .collect();
-    let files: Vec<FilePhases> = file_phases::cut_per_request(&lines);
     let name = view.path.file_name().map_or_else(
         || view.path.display().to_string(),
         |n| n.to_string_lossy().into_owned(),
     );
-    let group = waterfall::Group::of(
-        name.clone(),
-        &files,
-        origin,
-        |f| {
-            let exchange = view
-                .connections
-                .get(f.connection)
-                .and_then(|c| c.exchanges.get(f.file));
-            request_label(exchange, f.file)
-        },
-        |i| {
-            // Rows come from `view.connections`: every index has its connection.
-            view.connections.get(i).map_or_else(String::new, |c| {
-                format!("{} (client {})", stream_name(c.stream), c.client)
-            })
-        },
-    );
+    let group = capture_group(view, origin, &name);
     let ladders: Vec<ladder::Ladder> = view
         .drawn
         .iter()
@@ -377,20 +383,7 @@ pub fn capture(view: &CaptureView<'_>, page_dir: &Path) -> String {
             })
         })
         .collect();
-    let graphs: Vec<tseq::Graph> = view
-        .drawn
-        .iter()
-        .flat_map(|d| {
-            (0..d.connection.exchanges.len()).filter_map(move |e| {
-                let s = tseq::Series::of(d, e, stream_name(d.connection.stream))?;
-                Some(tseq::Graph {
-                    title: format!("{}, response {}", stream_name(d.connection.stream), e + 1),
-                    series: vec![s],
-                })
-            })
-        })
-        .take(CAPTURE_GRAPHS)
-        .collect();
+    let graphs = capture_graphs(view);
     let title = format!("synack analyze: {name}");
     let body = html! {
         h1 { (title) }
@@ -428,9 +421,9 @@ pub fn capture(view: &CaptureView<'_>, page_dir: &Path) -> String {
         }
         section id="tables" {
             h2 { "Tables" }
-            (tables::render("Packets", &terminal::totals_table(view.totals)))
-            (tables::render("Connections", &terminal::connection_table(view.connections, view.hidden)))
-            (tables::render("Phases (connections in order of their first packet)", &terminal::phase_summary_table(view.phases)))
+            (tables::render("Packets", &report_tables::totals_table(view.totals)))
+            (tables::render("Connections", &report_tables::connection_table(view.connections, view.hidden)))
+            (tables::render("Phases (connections in order of their first packet)", &report_tables::phase_summary_table(view.phases)))
         }
         section id="captures" {
             h2 { "Capture" }
@@ -438,4 +431,54 @@ pub fn capture(view: &CaptureView<'_>, page_dir: &Path) -> String {
         }
     };
     page(&title, body)
+}
+
+/// A capture's waterfall: one bar per request, a row per connection, from `origin`.
+fn capture_group(view: &CaptureView<'_>, origin: Ts, name: &str) -> waterfall::Group {
+    let lines: Vec<_> = view
+        .connections
+        .iter()
+        .map(|c| {
+            (
+                crate::analysis::phases::ConnectionTimeline::from_capture(c),
+                (0..c.exchanges.len()).collect::<Vec<usize>>(),
+            )
+        })
+        .collect();
+    let files: Vec<FilePhases> = file_phases::cut_per_request(&lines);
+    waterfall::Group::of(
+        name.to_string(),
+        &files,
+        origin,
+        |f| {
+            let exchange = view
+                .connections
+                .get(f.connection)
+                .and_then(|c| c.exchanges.get(f.file));
+            request_label(exchange, f.file)
+        },
+        |i| {
+            // Rows come from `view.connections`: every index has its connection.
+            view.connections.get(i).map_or_else(String::new, |c| {
+                format!("{} (client {})", stream_name(c.stream), c.client)
+            })
+        },
+    )
+}
+
+/// The time–sequence graphs of the drawn connections' responses, at most `CAPTURE_GRAPHS`.
+fn capture_graphs(view: &CaptureView<'_>) -> Vec<tseq::Graph> {
+    view.drawn
+        .iter()
+        .flat_map(|d| {
+            (0..d.connection.exchanges.len()).filter_map(move |e| {
+                let s = tseq::Series::of(d, e, stream_name(d.connection.stream))?;
+                Some(tseq::Graph {
+                    title: format!("{}, response {}", stream_name(d.connection.stream), e + 1),
+                    series: vec![s],
+                })
+            })
+        })
+        .take(CAPTURE_GRAPHS)
+        .collect()
 }

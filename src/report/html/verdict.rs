@@ -7,7 +7,7 @@ use maud::{Markup, html};
 use super::svg::{Anchor, Mark, Point, Scale, Shape, Svg, ticks};
 use crate::analysis::attribution::{Attribution, Row};
 use crate::analysis::phases::PhaseSource;
-use crate::report::text::row_label;
+use crate::report::labels::row_label;
 use crate::report::units::TimeUnit;
 use crate::transfer::run::Mode;
 
@@ -71,7 +71,30 @@ fn bar(mode: Mode, a: &Attribution, source: PhaseSource) -> Markup {
         HEIGHT,
         format!("the gap between {} and persistent by phase", mode.name()),
     );
-    for &t in &tick_values {
+    axis(&mut svg, &x, &tick_values, unit);
+    segments(&mut svg, &x, &rows, source);
+    let ci_title = whisker(&mut svg, &x, a, (ci_low, ci_high));
+    svg.text(
+        Point { x: 20.0, y: 14.0 },
+        Anchor::Start,
+        "bar-title",
+        format!("{} − persistent: {}", mode.name(), ci_title),
+    );
+    html! {
+        figure class="gap-figure" {
+            (svg)
+            ul class="legend rows" {
+                @for &(row, s) in &rows {
+                    li { i class=(row_class(row)) {} (row_label(row, source)) ": " b { (signed(s)) } }
+                }
+            }
+        }
+    }
+}
+
+/// The axis: a grid line and a label at each tick, the zero line marked.
+fn axis(svg: &mut Svg, x: &Scale, tick_values: &[f64], unit: TimeUnit) {
+    for &t in tick_values {
         let px = x.at(t);
         svg.push(Mark::new(
             Shape::Line {
@@ -96,8 +119,13 @@ fn bar(mode: Mode, a: &Attribution, source: PhaseSource) -> Markup {
             unit.format_signed(t),
         );
     }
+}
+
+/// The gap's rows as one stacked bar, the positive rightward from zero and the negative leftward,
+/// each segment labelled where it is wide enough.
+fn segments(svg: &mut Svg, x: &Scale, rows: &[(Row, f64)], source: PhaseSource) {
     let (mut right, mut left) = (0.0, 0.0);
-    for &(row, s) in &rows {
+    for &(row, s) in rows {
         if s == 0.0 {
             continue;
         }
@@ -140,6 +168,10 @@ fn bar(mode: Mode, a: &Attribution, source: PhaseSource) -> Markup {
             );
         }
     }
+}
+
+/// The gap's confidence interval as a whisker with the gap marked on it; returns its title.
+fn whisker(svg: &mut Svg, x: &Scale, a: &Attribution, (ci_low, ci_high): (f64, f64)) -> String {
     let whisker_y = BAR_Y + BAR_H + 12.0;
     let ci_title = match a.interval {
         Some(i) => {
@@ -211,22 +243,7 @@ fn bar(mode: Mode, a: &Attribution, source: PhaseSource) -> Markup {
         )
         .titled(ci_title.clone()),
     );
-    svg.text(
-        Point { x: 20.0, y: 14.0 },
-        Anchor::Start,
-        "bar-title",
-        format!("{} − persistent: {}", mode.name(), ci_title),
-    );
-    html! {
-        figure class="gap-figure" {
-            (svg)
-            ul class="legend rows" {
-                @for &(row, s) in &rows {
-                    li { i class=(row_class(row)) {} (row_label(row, source)) ": " b { (signed(s)) } }
-                }
-            }
-        }
-    }
+    ci_title
 }
 
 #[cfg(test)]

@@ -1,0 +1,294 @@
+//! Attribute layer, comparison: all runs of one mode — built from the client's timings and the
+//! capture, and summarised for the report: counts against expected, TLS sessions, phases per run,
+//! what the model is held against.
+
+use super::run::{CaptureInfo, RunResult};
+use super::sessions::{FastOpen, TlsSessions};
+use crate::analysis::attribution::RunPhases;
+use crate::analysis::expected::{CountCheck, Expected, TlsPlan, check};
+use crate::analysis::model::Measured;
+use crate::analysis::phases::{ConnectionTimeline, PhaseSource, Phases, assign_to_runs};
+use crate::analysis::stats::{Summary, mean, outliers};
+use crate::track::{Connection, Exchange, Totals};
+use crate::transfer::run::{Mode, ResponseSample, RunTiming};
+
+/// All runs of one mode.
+#[derive(Debug, Clone)]
+pub struct ModeResult {
+    /// The mode.
+    pub mode: Mode,
+    /// Its runs in order.
+    pub runs: Vec<RunResult>,
+    /// Where its phases come from.
+    pub source: PhaseSource,
+    /// Its saved capture, if any.
+    pub capture: Option<CaptureInfo>,
+    /// What the counts should be over all runs.
+    pub expected: Expected,
+    /// TCP_INFO on the server's socket at the start and end of each response (built-in server).
+    pub samples: Vec<ResponseSample>,
+}
+
+impl ModeResult {
+    /// Whether, in every run, more than one connection opened and every one began before the
+    /// run's first TLS handshake was done: none could resume a session of that run (false
+    /// without TLS or runs).
+    pub fn opened_before_any_session(&self) -> bool {
+        let before = |r: &RunResult| {
+            let connections = &r.timing.connections;
+            let first_done = connections
+                .iter()
+                .filter_map(|c| c.tls.map(|t| t.done))
+                .min();
+            connections.len() > 1
+                && first_done.is_some_and(|done| connections.iter().all(|c| c.connect_start < done))
+        };
+        !self.runs.is_empty() && self.runs.iter().all(before)
+    }
+
+    /// Builds a mode's result from its runs and, when captured, the connections of its capture.
+    pub fn new(
+        mode: Mode,
+        files: usize,
+        timings: Vec<RunTiming>,
+        captured: Option<(Vec<Connection>, CaptureInfo)>,
+        tls: Option<TlsPlan>,
+    ) -> ModeResult {
+        let expected = Expected::for_mode(mode, files, timings.len(), tls);
+        match captured {
+            Some((connections, mut info)) => {
+                let starts: Vec<_> = timings.iter().map(|t| t.start).collect();
+                let per_run = assign_to_runs(&connections, &starts);
+                let assigned: usize = per_run.iter().map(Vec::len).sum();
+                info.outside_runs = connections.len() - assigned;
+                let runs = timings
+                    .into_iter()
+                    .zip(per_run)
+                    .map(|(timing, conns)| {
+                        let lines: Vec<_> = conns
+                            .iter()
+                            .map(|c| ConnectionTimeline::from_capture(c))
+                            .collect();
+                        RunResult {
+                            timing,
+                            phases: Phases::partition(&lines),
+                            totals: Some(Totals::of(conns.iter().copied())),
+                            connections: conns.into_iter().cloned().collect(),
+                        }
+                    })
+                    .collect();
+                ModeResult {
+                    mode,
+                    runs,
+                    source: PhaseSource::Capture,
+                    capture: Some(info),
+                    expected,
+                    samples: Vec::new(),
+                }
+            }
+            None => ModeResult {
+                mode,
+                runs: timings
+                    .into_iter()
+                    .map(|timing| {
+                        let lines: Vec<_> = timing
+                            .connections
+                            .iter()
+                            .map(ConnectionTimeline::from_client)
+                            .collect();
+                        RunResult {
+                            phases: Phases::partition(&lines),
+                            timing,
+                            connections: Vec::new(),
+                            totals: None,
+                        }
+                    })
+                    .collect(),
+                source: PhaseSource::Client,
+                capture: None,
+                expected,
+                samples: Vec::new(),
+            },
+        }
+    }
+
+    /// The counts over all runs, when captured.
+    pub fn totals(&self) -> Option<Totals> {
+        let mut sum = Totals::default();
+        for run in &self.runs {
+            sum.add(run.totals.as_ref()?);
+        }
+        Some(sum)
+    }
+
+    /// Observed against expected counts over all runs, when captured.
+    pub fn checks(&self) -> Option<Vec<CountCheck>> {
+        let totals = self.totals()?;
+        let conns: Vec<&Connection> = self.runs.iter().flat_map(|r| &r.connections).collect();
+        let dropped = self.capture.as_ref().map_or(0, |c| c.dropped);
+        Some(check(&totals, &self.expected, &conns, dropped))
+    }
+
+    /// Connections whose SYN carried data (TCP Fast Open), of all captured, and those bytes.
+    pub fn fast_open(&self) -> Option<FastOpen> {
+        self.capture.as_ref()?;
+        let conns = self.runs.iter().flat_map(|r| &r.connections);
+        let (mut with_data, mut connections, mut bytes) = (0, 0, 0);
+        for c in conns {
+            connections += 1;
+            with_data += usize::from(c.syn_data > 0);
+            bytes += c.syn_data;
+        }
+        Some(FastOpen {
+            with_data,
+            connections,
+            bytes,
+        })
+    }
+
+    /// What the client's TLS sessions were, over every run (None without TLS).
+    pub fn tls_sessions(&self) -> Option<TlsSessions> {
+        TlsSessions::of(self.runs.iter().flat_map(|r| &r.timing.connections))
+    }
+
+    /// How this mode's connections closed, in one line (when captured).
+    pub fn close_note(&self) -> Option<String> {
+        self.capture.as_ref()?;
+        let conns: Vec<&Connection> = self.runs.iter().flat_map(|r| &r.connections).collect();
+        Some(crate::analysis::expected::close_note(&conns))
+    }
+
+    /// Each file's exchange in each run, from the capture: the captured connection is found by
+    /// the client's local address, its exchanges in request order.
+    pub fn exchanges_per_file(&self, files: usize) -> Vec<Vec<&Exchange>> {
+        let mut per_file = vec![Vec::new(); files];
+        for run in &self.runs {
+            for timing in &run.timing.connections {
+                // Pipelined requests leave together and their responses run into one exchange:
+                // only a one-to-one match says which rounds belong to which file.
+                let Some(conn) = run.connections.iter().find(|c| {
+                    c.client == timing.local && c.exchanges.len() == timing.requests.len()
+                }) else {
+                    continue;
+                };
+                for (request, exchange) in timing.requests.iter().zip(&conn.exchanges) {
+                    if let Some(list) = per_file.get_mut(request.file) {
+                        list.push(exchange);
+                    }
+                }
+            }
+        }
+        per_file
+    }
+
+    /// Packet-timed rounds each file's response took, per run (capture).
+    pub fn rounds_per_file(&self, files: usize) -> Vec<Vec<u32>> {
+        self.exchanges_per_file(files)
+            .into_iter()
+            .map(|list| {
+                list.iter()
+                    .map(|x| u32::try_from(x.rounds.len()).unwrap_or(u32::MAX))
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// The server's TCP_INFO samples of the response for `path`.
+    pub fn samples_for<'a>(
+        &'a self,
+        path: &'a str,
+    ) -> impl Iterator<Item = &'a ResponseSample> + 'a {
+        self.samples.iter().filter(move |s| s.path == path)
+    }
+
+    /// Retransmissions over all runs (captured).
+    pub fn retransmissions(&self) -> u64 {
+        self.totals().map_or(0, |t| t.counts.retransmissions)
+    }
+
+    /// Run totals summarised.
+    pub fn total_summary(&self) -> Summary {
+        let totals: Vec<f64> = self.runs.iter().map(|r| r.timing.total_s()).collect();
+        Summary::of(&totals)
+    }
+
+    /// What the model is held against: mean total, handshake and wait phases, and rounds.
+    pub fn measured(&self) -> Measured {
+        let runs = &self.runs;
+        Measured {
+            total_s: self.total_summary().mean,
+            handshake_s: mean(runs.iter().map(|r| r.phases.handshake_s)),
+            tls_s: mean(runs.iter().map(|r| r.phases.tls_s)),
+            wait_s: mean(runs.iter().map(|r| r.phases.wait_s)),
+            client_s: mean(runs.iter().map(|r| {
+                let p = &r.phases;
+                p.client_s + p.closing_s + p.between_s + (r.timing.total_s() - p.timeline_s)
+            })),
+            extra_rounds: self
+                .capture
+                .is_some()
+                .then(|| mean(runs.iter().map(|r| f64::from(r.extra_rounds())))),
+            round_spacing_s: self
+                .capture
+                .is_some()
+                .then(|| mean(runs.iter().map(RunResult::round_spacing_s))),
+            last_round_s: self
+                .capture
+                .is_some()
+                .then(|| mean(runs.iter().map(RunResult::last_round_s))),
+            rwnd_limited_s: {
+                let limited: Option<u64> = self
+                    .samples
+                    .iter()
+                    .map(|s| {
+                        Some(
+                            s.at_end?
+                                .rwnd_limited_us?
+                                .saturating_sub(s.at_start?.rwnd_limited_us?),
+                        )
+                    })
+                    .sum();
+                limited
+                    .filter(|_| !self.samples.is_empty())
+                    .map(|us| us as f64 / 1e6 / runs.len().max(1) as f64)
+            },
+        }
+    }
+
+    /// Closing after the last byte (outside the totals), summarised over the runs.
+    pub fn close_summary(&self) -> Summary {
+        let closes: Vec<f64> = self.runs.iter().map(|r| r.timing.close_s()).collect();
+        Summary::of(&closes)
+    }
+
+    /// The runs (0-based, one per round) whose totals lie far from the others.
+    pub fn outlier_runs(&self) -> Vec<usize> {
+        let totals: Vec<f64> = self.runs.iter().map(|r| r.timing.total_s()).collect();
+        outliers(&totals)
+    }
+
+    /// Each run's total, phases, connections and rounds, for the attribution.
+    pub fn run_phases(&self) -> Vec<RunPhases> {
+        let captured = self.capture.is_some();
+        self.runs
+            .iter()
+            .map(|r| RunPhases {
+                total_s: r.timing.total_s(),
+                phases: r.phases,
+                connections: if captured {
+                    r.connections.len()
+                } else {
+                    r.timing.connections.len()
+                },
+                extra_rounds: captured.then(|| r.extra_rounds()),
+                handshake_resends: captured.then(|| {
+                    r.connections
+                        .iter()
+                        .map(|c| c.counts.resent_syn + c.counts.resent_synack)
+                        .sum()
+                }),
+                resent: captured.then(|| r.connections.iter().map(|c| c.counts.resent()).sum()),
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,76 @@
+//! Report layer, words: the labels tables and sentences share — attribution rows, TLS versions,
+//! handshake message types, resumption. The lowest layer of `report/`: imports nothing of
+//! `report/` but `units`.
+
+use crate::analysis::attribution::Row;
+use crate::analysis::phases::PhaseSource;
+use crate::track::tls::{ProtocolVersion, Resumption};
+
+/// The label of an attribution row, its instants as `source` timed them (packets, or the
+/// client's calls without a capture).
+pub fn row_label(row: Row, source: PhaseSource) -> &'static str {
+    let captured = source == PhaseSource::Capture;
+    match row {
+        Row::Handshakes if captured => "extra handshakes (SYN → SYN-ACK)",
+        Row::Handshakes => "extra handshakes (connect() → connected)",
+        Row::TlsHandshakes if captured => "extra TLS handshakes (SYN-ACK → handshake done)",
+        Row::TlsHandshakes => "extra TLS handshakes (connected → handshake done)",
+        Row::ClosingAndReconnecting if captured => {
+            "closing and reconnecting (last byte → next SYN)"
+        }
+        Row::ClosingAndReconnecting => "closing and reconnecting (last byte → next connect())",
+        Row::SlowStartRounds => "slow-start round trips (extra rounds × RTT)",
+        Row::TransferRest => "transfer beyond the round trips",
+        Row::RequestWait => "request wait (request → first byte)",
+        Row::ClientWork => "client work before requests",
+        Row::Remainder if captured => "remainder (connect() → first SYN, and reading)",
+        Row::Remainder => "remainder",
+    }
+}
+
+/// A TLS version as people write it ("TLS 1.3"); unknown values in hex.
+pub fn protocol_version(v: ProtocolVersion) -> String {
+    match v.0 {
+        0x0300 => "SSL 3.0".into(),
+        0x0301 => "TLS 1.0".into(),
+        0x0302 => "TLS 1.1".into(),
+        0x0303 => "TLS 1.2".into(),
+        0x0304 => "TLS 1.3".into(),
+        other => format!("0x{other:04x}"),
+    }
+}
+
+/// The name of a TLS handshake message type (RFC 8446 §4, RFC 5246 §7.4).
+pub fn handshake_type(msg_type: u8) -> String {
+    let name = match msg_type {
+        0 => "HelloRequest",
+        1 => "ClientHello",
+        2 => "ServerHello",
+        3 => "HelloVerifyRequest",
+        4 => "NewSessionTicket",
+        5 => "EndOfEarlyData",
+        8 => "EncryptedExtensions",
+        11 => "Certificate",
+        12 => "ServerKeyExchange",
+        13 => "CertificateRequest",
+        14 => "ServerHelloDone",
+        15 => "CertificateVerify",
+        16 => "ClientKeyExchange",
+        20 => "Finished",
+        22 => "CertificateStatus",
+        24 => "KeyUpdate",
+        other => return format!("type {other}"),
+    };
+    name.into()
+}
+
+/// How a resumption showed, in a table cell.
+pub fn resumption(r: Option<Resumption>) -> &'static str {
+    match r {
+        None => "no",
+        Some(Resumption::PreSharedKey) => "yes (PSK)",
+        Some(Resumption::SessionId) => "yes (id)",
+        Some(Resumption::Ticket) => "yes (ticket)",
+        Some(Resumption::NoCertificate) => "yes (no cert)",
+    }
+}

@@ -1,0 +1,19 @@
+//! Report layer, sentences: the report's words beyond a label — the verdict, the model, TLS, the
+//! slow-start notes, the lines around the packet and phase tables, the request pattern. Reads
+//! `units` and `labels`; must not import tables, the terminal report or html.
+
+mod model;
+mod pattern;
+mod run;
+mod slow_start;
+mod tls;
+mod verdict;
+
+pub use model::{model_difference, model_heading};
+pub use pattern::pattern;
+pub use run::{PACKETS_NOTE, fast_open_line, kernel_line, phases_heading};
+pub use slow_start::{receive_window_line, slow_start_notes};
+pub use tls::{
+    TLS_HEADING, TLS_READ_NOTE, mode_tls_line, tls_hidden, tls_line, tls_note, tls_settings,
+};
+pub use verdict::{opening, verdict};

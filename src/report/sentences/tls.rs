@@ -1,0 +1,117 @@
+//! Report layer, sentences: TLS in words — a mode's sessions, the TLS a comparison asked for, and
+//! the notes under `analyze`'s TLS tables. Must not import tables or the terminal report.
+
+use std::fmt::Write as _;
+
+use crate::analysis::comparison::{Comparison, ModeResult, TlsSessions, TlsSettings};
+use crate::track::tls::{ProtocolVersion, TlsTotals};
+use crate::transfer::tls::TlsVersion;
+
+/// A mode's TLS sessions in one line; where resumption was asked for and none happened because
+/// every connection of each run opened before the run's first handshake was done, it says so.
+pub fn mode_tls_line(cmp: &Comparison, m: &ModeResult, t: &TlsSessions) -> String {
+    let mut line = tls_line(t);
+    let resume_asked = cmp.tls.is_some_and(|tls| tls.resume);
+    if resume_asked && t.resumed == 0 && m.opened_before_any_session() {
+        line.push_str(
+            " (every connection of a run opened before its first TLS handshake was done, so \
+             none had a session to resume)",
+        );
+    }
+    line
+}
+
+/// The TLS a comparison asked for, in a few words: "TLS 1.3, resumed, early data".
+pub fn tls_settings(tls: &TlsSettings) -> String {
+    let mut words = vec![tls.version.name().to_string()];
+    if tls.resume {
+        words.push("resumed after each run's first connection".into());
+    }
+    if tls.early_data {
+        words.push("requests as 0-RTT early data".into());
+    }
+    words.join(", ")
+}
+
+/// A mode's TLS sessions in one sentence (the client's own count).
+pub fn tls_line(t: &TlsSessions) -> String {
+    use crate::words::counted;
+    let mut line = format!(
+        "{}: {}, {} and {} resumed",
+        t.version.map_or("TLS", TlsVersion::name),
+        counted(t.connections, "connection", "connections"),
+        counted(
+            t.connections - t.resumed,
+            "full handshake",
+            "full handshakes"
+        ),
+        t.resumed
+    );
+    if t.hello_retry > 0 {
+        let _ = write!(line, ", {} after a HelloRetryRequest", t.hello_retry);
+    }
+    if t.early_data_sent > 0 {
+        let _ = write!(
+            line,
+            "; {} as 0-RTT early data, {} accepted (early data can be replayed by anyone who \
+             captured it, so servers take it only for requests safe to repeat)",
+            counted(t.early_data_sent, "request sent", "requests sent"),
+            t.early_data_accepted
+        );
+    }
+    line
+}
+
+/// The heading of the TLS section of `analyze`.
+pub const TLS_HEADING: &str =
+    "TLS handshakes (counted on the wire; handshake = ClientHello → client's first data record)";
+
+/// What the TLS table's "read" column means.
+pub const TLS_READ_NOTE: &str = "read: ok = every record was read; cut = the snap length cut \
+     off bytes that had to be read, so records were counted again from the next segment that \
+     starts one, but handshake messages no more; gap = bytes missing from the capture stopped the \
+     reading.";
+
+/// The line under the TLS table when it leaves connections out.
+pub fn tls_hidden(hidden: usize) -> Option<String> {
+    (hidden > 0).then(|| format!("… {hidden} more TLS connections (--all shows them)"))
+}
+
+/// A line under the TLS tables saying what the capture cannot show without keys.
+pub fn tls_note(totals: &TlsTotals) -> Option<String> {
+    let tls13 = totals
+        .versions
+        .get(&ProtocolVersion::TLS_1_3)
+        .copied()
+        .unwrap_or(0);
+    (tls13 > 0).then(|| {
+        "TLS 1.3 encrypts the rest of the handshake: its Finished and the server's first data \
+         record are inferred from record order (the server's may be a session ticket), and \
+         whether early data was accepted is not visible."
+            .to_string()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_tls_session_is_told_in_the_singular() {
+        let one = TlsSessions {
+            version: Some(TlsVersion::Tls13),
+            connections: 1,
+            resumed: 0,
+            hello_retry: 0,
+            early_data_sent: 1,
+            early_data_accepted: 1,
+        };
+        let line = tls_line(&one);
+        assert!(
+            line.starts_with(
+                "TLS 1.3: 1 connection, 1 full handshake and 0 resumed; 1 request sent as 0-RTT"
+            ),
+            "{line}"
+        );
+    }
+}
