@@ -30,10 +30,10 @@ fn handshakes(report: &serde_json::Value, mode: &str) -> Vec<f64> {
 /// while the whole suite ran on two cores).
 const COMPUTATION_S: f64 = 0.020;
 
-/// A handshake of `round_trips` on the link: never shorter than them (the client's data cannot
-/// leave before the server's answer has crossed the link that many times), and, at the median,
-/// longer only by the computation. One round trip more or less (40 ms) is beyond that allowance,
-/// so the versions and resumption are told apart.
+/// Handshakes of `round_trips` on the link: none shorter than them (the client's data cannot
+/// leave before the server's answer has crossed the link that many times), and the quickest
+/// longer only by the computation — a busy host delays some, never all. One round trip more
+/// (40 ms) is beyond that allowance, so the versions and resumption are told apart.
 fn assert_round_trips(measured: &[f64], round_trips: u32, rtt: f64, what: &str) {
     let least = f64::from(round_trips) * rtt;
     for &handshake in measured {
@@ -42,12 +42,10 @@ fn assert_round_trips(measured: &[f64], round_trips: u32, rtt: f64, what: &str) 
             "{what}: {handshake:.4} s beats {round_trips} round trips"
         );
     }
-    let mut sorted = measured.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let median = sorted[sorted.len() / 2];
+    let quickest = measured.iter().copied().fold(f64::INFINITY, f64::min);
     assert!(
-        median <= least + COMPUTATION_S,
-        "{what}: median {median:.4} s, expected {least:.4} s … {:.4} s",
+        quickest <= least + COMPUTATION_S,
+        "{what}: quickest {quickest:.4} s, expected {least:.4} s … {:.4} s",
         least + COMPUTATION_S
     );
 }
@@ -68,12 +66,12 @@ fn tls_handshakes_cost_the_configured_round_trips_as_root() {
     ];
     for (flags, first, later) in cases {
         let dir = tempfile::tempdir().unwrap();
-        let mut args = vec!["--rtt", "40ms", "--rounds", "2"];
+        let mut args = vec!["--rtt", "40ms", "--rounds", "3"];
         args.extend_from_slice(flags);
         let report = common::compare_report(dir.path(), &args);
         let what = format!("{flags:?}");
         let non_persistent = handshakes(&report, "non-persistent");
-        assert_eq!(non_persistent.len(), 6, "two runs of three files");
+        assert_eq!(non_persistent.len(), 9, "three runs of three files");
         // Each run's first connection has no session to resume.
         let firsts: Vec<f64> = non_persistent.iter().copied().step_by(3).collect();
         let laters: Vec<f64> = (0..non_persistent.len())
@@ -87,8 +85,8 @@ fn tls_handshakes_cost_the_configured_round_trips_as_root() {
         let resumed = sessions["resumed"].as_u64().unwrap();
         let connections = sessions["connections"].as_u64().unwrap();
         if flags.contains(&"--tls-resume") {
-            // Every connection but each run's first (two rounds and a warm-up are not counted).
-            assert_eq!(resumed, connections - 2, "{sessions}");
+            // Every connection but each run's first (three rounds; the warm-up is not counted).
+            assert_eq!(resumed, connections - 3, "{sessions}");
         } else {
             assert_eq!(resumed, 0, "{sessions}");
         }
