@@ -71,7 +71,31 @@ fn bar(mode: Mode, a: &Attribution, source: PhaseSource) -> Markup {
         HEIGHT,
         format!("the gap between {} and persistent by phase", mode.name()),
     );
-    for &t in &tick_values {
+    axis(&mut svg, x, unit, &tick_values);
+    segments(&mut svg, x, &rows, source);
+    let ci_title = interval_title(a);
+    interval(&mut svg, x, a.gap_s, (ci_low, ci_high), &ci_title);
+    svg.text(
+        Point { x: 20.0, y: 14.0 },
+        Anchor::Start,
+        "bar-title",
+        format!("{} − persistent: {}", mode.name(), ci_title),
+    );
+    html! {
+        figure class="gap-figure" {
+            (svg)
+            ul class="legend rows" {
+                @for &(row, s) in &rows {
+                    li { i class=(row_class(row)) {} (row_label(row, source)) ": " b { (signed(s)) } }
+                }
+            }
+        }
+    }
+}
+
+/// The time axis: a grid line and a label per tick, zero drawn apart.
+fn axis(svg: &mut Svg, x: Scale, unit: TimeUnit, tick_values: &[f64]) {
+    for &t in tick_values {
         let px = x.at(t);
         svg.push(Mark::new(
             Shape::Line {
@@ -96,8 +120,13 @@ fn bar(mode: Mode, a: &Attribution, source: PhaseSource) -> Markup {
             unit.format_signed(t),
         );
     }
+}
+
+/// The bar's segments, one per row: rows that lengthen the gap stack rightwards from zero, rows
+/// that shorten it leftwards; a segment wide enough carries its time.
+fn segments(svg: &mut Svg, x: Scale, rows: &[(Row, f64)], source: PhaseSource) {
     let (mut right, mut left) = (0.0, 0.0);
-    for &(row, s) in &rows {
+    for &(row, s) in rows {
         if s == 0.0 {
             continue;
         }
@@ -140,8 +169,11 @@ fn bar(mode: Mode, a: &Attribution, source: PhaseSource) -> Markup {
             );
         }
     }
-    let whisker_y = BAR_Y + BAR_H + 12.0;
-    let ci_title = match a.interval {
+}
+
+/// The gap per run and its confidence interval, in words.
+fn interval_title(a: &Attribution) -> String {
+    match a.interval {
         Some(i) => {
             // The interval's ends share a unit, as a range is read.
             let ends = TimeUnit::of(i.low.abs().max(i.high.abs()));
@@ -154,7 +186,12 @@ fn bar(mode: Mode, a: &Attribution, source: PhaseSource) -> Markup {
             )
         }
         None => format!("gap {} per run (one round: no interval)", signed(a.gap_s)),
-    };
+    }
+}
+
+/// Under the bar: the interval as a whisker and the gap as a diamond on it.
+fn interval(svg: &mut Svg, x: Scale, gap_s: f64, (ci_low, ci_high): (f64, f64), title: &str) {
+    let whisker_y = BAR_Y + BAR_H + 12.0;
     svg.push(
         Mark::new(
             Shape::Line {
@@ -169,7 +206,7 @@ fn bar(mode: Mode, a: &Attribution, source: PhaseSource) -> Markup {
             },
             "whisker",
         )
-        .titled(ci_title.clone()),
+        .titled(title),
     );
     for end in [ci_low, ci_high] {
         svg.push(Mark::new(
@@ -186,7 +223,7 @@ fn bar(mode: Mode, a: &Attribution, source: PhaseSource) -> Markup {
             "whisker",
         ));
     }
-    let g = x.at(a.gap_s);
+    let g = x.at(gap_s);
     svg.push(
         Mark::new(
             Shape::Polygon(vec![
@@ -209,24 +246,8 @@ fn bar(mode: Mode, a: &Attribution, source: PhaseSource) -> Markup {
             ]),
             "gap-mark",
         )
-        .titled(ci_title.clone()),
+        .titled(title),
     );
-    svg.text(
-        Point { x: 20.0, y: 14.0 },
-        Anchor::Start,
-        "bar-title",
-        format!("{} − persistent: {}", mode.name(), ci_title),
-    );
-    html! {
-        figure class="gap-figure" {
-            (svg)
-            ul class="legend rows" {
-                @for &(row, s) in &rows {
-                    li { i class=(row_class(row)) {} (row_label(row, source)) ": " b { (signed(s)) } }
-                }
-            }
-        }
-    }
 }
 
 #[cfg(test)]
