@@ -115,91 +115,21 @@ pub fn check(
     connections: &[&Connection],
     dropped: u64,
 ) -> Vec<CountCheck> {
-    let unclosed = connections
-        .iter()
-        .filter(|c| matches!(c.final_state(), FinalState::Open | FinalState::HalfClosed))
-        .count();
-    let no_syn = connections.iter().filter(|c| !c.syn_seen).count();
-    let mut common = Vec::new();
+    let mut checks = Checks {
+        rows: Vec::new(),
+        common: Vec::new(),
+    };
     if dropped > 0 {
-        common.push(format!("kernel dropped {dropped} packets"));
+        checks
+            .common
+            .push(format!("kernel dropped {dropped} packets"));
     }
-    let reason = |observed: u64, expected: u64, specific: Vec<String>| -> Option<String> {
-        if observed == expected {
-            return None;
-        }
-        let mut all = specific;
-        all.extend(common.iter().cloned());
-        if all.is_empty() {
-            all.push("unexplained".into());
-        }
-        Some(all.join("; "))
-    };
-    let c = &totals.counts;
-    let mut rows = Vec::new();
-    let mut expect = |name, observed, expected: u64, why: Vec<String>| {
-        rows.push(CountCheck {
-            name,
-            observed,
-            expected: Some(expected),
-            reason: reason(observed, expected, why),
-        });
-    };
-    // `what` follows "connection" or "connections", as `n` says.
-    let extra = |n: usize, what: &str| {
-        if n > 0 {
-            vec![format!(
-                "{} {what}",
-                counted(n, "connection", "connections")
-            )]
-        } else {
-            vec![]
-        }
-    };
-    expect(
-        "connections",
-        totals.connections,
-        expected.connections,
-        extra(no_syn, "began before the capture"),
-    );
-    let resent = |n: u64, what: &str| {
-        if n > 0 {
-            vec![format!(
-                "{} sent again (a timeout or tail loss probe)",
-                counted(n, what, &format!("{what}s"))
-            )]
-        } else {
-            vec![]
-        }
-    };
-    expect("SYN", c.syn, expected.syn, resent(c.resent_syn, "SYN"));
-    expect(
-        "SYN-ACK",
-        c.synack,
-        expected.synack,
-        resent(c.resent_synack, "SYN-ACK"),
-    );
-    expect(
-        "handshake ACK",
-        c.handshake_ack,
-        expected.handshake_ack,
-        extra(no_syn, "without a handshake in the capture"),
-    );
-    let mut fin_why = resent(c.resent_fin, "FIN");
-    fin_why.extend(extra(unclosed, "not closed when the capture ended"));
-    if c.rst > 0 {
-        fin_why.push("connections ended by RST instead of FIN".into());
-    }
-    expect("FIN", c.fin, expected.fin, fin_why);
-    expect(
-        "RST",
-        c.rst,
-        expected.rst,
-        vec!["a side closed with unread data, or its peer was gone".into()],
-    );
+    handshake_rows(&mut checks, totals, expected, connections);
+    teardown_rows(&mut checks, &totals.counts, expected, connections);
     if let Some(tls) = expected.tls {
-        tls_rows(&tls, connections, &mut expect);
+        tls_rows(&tls, connections, &mut checks);
     }
+    let c = &totals.counts;
     let observed_only = [
         ("pure ACK", c.pure_ack),
         ("data", c.data),
@@ -210,14 +140,123 @@ pub fn check(
         .into_iter()
         .chain(sequence_analysis(c).into_iter().flatten())
     {
-        rows.push(CountCheck {
+        checks.rows.push(CountCheck {
             name,
             observed,
             expected: None,
             reason: None,
         });
     }
-    rows
+    checks.rows
+}
+
+/// The rows of a packet table as they are checked, with the reasons every difference shares.
+struct Checks {
+    rows: Vec<CountCheck>,
+    /// What explains any count that differs (packets the kernel dropped).
+    common: Vec<String>,
+}
+
+impl Checks {
+    /// A row of a count the mode predicts; `why` is what explains a difference, if there is one.
+    fn expect(&mut self, name: &'static str, observed: u64, expected: u64, why: Vec<String>) {
+        let reason = (observed != expected).then(|| {
+            let mut all = why;
+            all.extend(self.common.iter().cloned());
+            if all.is_empty() {
+                all.push("unexplained".into());
+            }
+            all.join("; ")
+        });
+        self.rows.push(CountCheck {
+            name,
+            observed,
+            expected: Some(expected),
+            reason,
+        });
+    }
+}
+
+/// `n` connections that did `what` ("began before the capture"), as a reason; none when 0.
+fn connections_that(n: usize, what: &str) -> Vec<String> {
+    if n > 0 {
+        vec![format!(
+            "{} {what}",
+            counted(n, "connection", "connections")
+        )]
+    } else {
+        vec![]
+    }
+}
+
+/// `n` packets of kind `what` sent again, as a reason; none when 0.
+fn sent_again(n: u64, what: &str) -> Vec<String> {
+    if n > 0 {
+        vec![format!(
+            "{} sent again (a timeout or tail loss probe)",
+            counted(n, what, &format!("{what}s"))
+        )]
+    } else {
+        vec![]
+    }
+}
+
+/// The connection count and the handshake's rows: SYN, SYN-ACK, handshake ACK.
+fn handshake_rows(
+    checks: &mut Checks,
+    totals: &Totals,
+    expected: &Expected,
+    connections: &[&Connection],
+) {
+    let c = &totals.counts;
+    let no_syn = connections.iter().filter(|c| !c.syn_seen).count();
+    checks.expect(
+        "connections",
+        totals.connections,
+        expected.connections,
+        connections_that(no_syn, "began before the capture"),
+    );
+    checks.expect("SYN", c.syn, expected.syn, sent_again(c.resent_syn, "SYN"));
+    checks.expect(
+        "SYN-ACK",
+        c.synack,
+        expected.synack,
+        sent_again(c.resent_synack, "SYN-ACK"),
+    );
+    checks.expect(
+        "handshake ACK",
+        c.handshake_ack,
+        expected.handshake_ack,
+        connections_that(no_syn, "without a handshake in the capture"),
+    );
+}
+
+/// The teardown's rows: FIN and RST.
+fn teardown_rows(
+    checks: &mut Checks,
+    c: &FlagCounts,
+    expected: &Expected,
+    connections: &[&Connection],
+) {
+    let unclosed = connections
+        .iter()
+        .filter(|c| matches!(c.final_state(), FinalState::Open | FinalState::HalfClosed))
+        .count();
+    let mut fin_why = sent_again(c.resent_fin, "FIN");
+    fin_why.extend(connections_that(
+        unclosed,
+        "not closed when the capture ended",
+    ));
+    if c.rst > 0 {
+        fin_why.push("connections ended by RST instead of FIN".into());
+    }
+    checks.expect("FIN", c.fin, expected.fin, fin_why);
+    checks.expect(
+        "RST",
+        c.rst,
+        expected.rst,
+        vec!["a side closed with unread data, or its peer was gone".into()],
+    );
 }
 
 /// Wireshark's sequence analysis as named rows, where the capture has any (a clean run has
@@ -236,11 +275,7 @@ pub fn sequence_analysis(c: &FlagCounts) -> Option<[(&'static str, u64); 6]> {
 }
 
 /// The TLS rows: hellos, HelloRetryRequests, resumed sessions and early data counted on the wire.
-fn tls_rows(
-    tls: &ExpectedTls,
-    connections: &[&Connection],
-    expect: &mut impl FnMut(&'static str, u64, u64, Vec<String>),
-) {
+fn tls_rows(tls: &ExpectedTls, connections: &[&Connection], checks: &mut Checks) {
     let handshakes: Vec<_> = connections.iter().filter_map(|c| c.tls()).collect();
     let sum =
         |f: fn(&crate::track::tls::TlsHandshake) -> u64| handshakes.iter().map(|h| f(h)).sum();
@@ -267,32 +302,32 @@ fn tls_rows(
             counted(hrr, "HelloRetryRequest", "HelloRetryRequests")
         ));
     }
-    expect(
+    checks.expect(
         "ClientHello",
         sum(|h| u64::from(h.client_hellos())),
         tls.client_hello,
         hello_why,
     );
-    expect(
+    checks.expect(
         "ServerHello",
         sum(|h| u64::from(h.server_hellos())),
         tls.server_hello,
         why.clone(),
     );
-    expect(
+    checks.expect(
         "HelloRetryRequest",
         hrr,
         tls.hello_retry,
         vec!["the server wanted another key-exchange group".into()],
     );
-    expect(
+    checks.expect(
         "resumed",
         sum(|h| u64::from(h.resumed())),
         tls.resumed,
         why.clone(),
     );
     if tls.early_data > 0 {
-        expect(
+        checks.expect(
             "0-RTT data sent",
             sum(|h| u64::from(h.early_data_records > 0)),
             tls.early_data,

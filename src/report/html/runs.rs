@@ -47,28 +47,13 @@ pub fn render(spreads: &[RunSpread]) -> Markup {
     );
     let height = AXIS_H + spreads.len() as f64 * ROW_H;
     let mut svg = Svg::new("runs", WIDTH, height, "run totals per mode");
-    for &t in &tick_values {
-        let px = x.at(t);
-        svg.push(Mark::new(
-            Shape::Line {
-                from: Point {
-                    x: px,
-                    y: AXIS_H - 4.0,
-                },
-                to: Point { x: px, y: height },
-            },
-            "grid",
-        ));
-        svg.text(
-            Point {
-                x: px,
-                y: AXIS_H - 8.0,
-            },
-            Anchor::Middle,
-            "tick",
-            unit.format(t),
-        );
-    }
+    svg.columns(
+        &x,
+        &tick_values,
+        (AXIS_H - 4.0, height),
+        AXIS_H - 8.0,
+        |t| unit.format(t),
+    );
     for (row, s) in spreads.iter().enumerate() {
         let mid = AXIS_H + row as f64 * ROW_H + ROW_H / 2.0;
         svg.text(
@@ -99,50 +84,7 @@ pub fn render(spreads: &[RunSpread]) -> Markup {
             )
             .titled(format!("{}: mean {}", s.mode.name(), duration(s.mean_s))),
         );
-        // Runs of nearly the same total are stacked above and below the row, each on a height
-        // of its own: 6 px apart, closer where many must share the row's ±18 px.
-        let xs: Vec<f64> = s.totals_s.iter().map(|&t| x.at(t)).collect();
-        let near: Vec<usize> = xs
-            .iter()
-            .enumerate()
-            .map(|(i, a)| xs[..i].iter().filter(|b| (*b - a).abs() < 8.0).count())
-            .collect();
-        let levels = near.iter().map(|n| n.div_ceil(2)).max().unwrap_or(0).max(1);
-        let step = (18.0 / levels as f64).min(6.0);
-        for (i, &t) in s.totals_s.iter().enumerate() {
-            let outlier = s.outliers.contains(&i);
-            let at = xs[i];
-            let offset = near[i].div_ceil(2) as f64 * step;
-            let y = if near[i] % 2 == 1 {
-                mid - offset
-            } else {
-                mid + offset
-            };
-            svg.push(
-                Mark::new(
-                    Shape::Circle {
-                        at: Point { x: at, y },
-                        r: if outlier { 5.0 } else { 3.5 },
-                    },
-                    if outlier {
-                        "run-dot outlier"
-                    } else {
-                        "run-dot"
-                    },
-                )
-                .titled(format!(
-                    "{} round {}: {}{}",
-                    s.mode.name(),
-                    i + 1,
-                    duration(t),
-                    if outlier {
-                        " (outlier: modified z-score > 3.5)"
-                    } else {
-                        ""
-                    }
-                )),
-            );
-        }
+        run_dots(&mut svg, &x, mid, s);
     }
     html! {
         div class="legend" {
@@ -152,6 +94,54 @@ pub fn render(spreads: &[RunSpread]) -> Markup {
             span { i class="outlier-key" {} "outlier (modified z-score > 3.5)" }
         }
         (svg)
+    }
+}
+
+/// A dot per run of `s` on the row at `mid`, outliers larger.
+fn run_dots(svg: &mut Svg, x: &Scale, mid: f64, s: &RunSpread) {
+    // Runs of nearly the same total are stacked above and below the row, each on a height of
+    // its own: 6 px apart, closer where many must share the row's ±18 px.
+    let xs: Vec<f64> = s.totals_s.iter().map(|&t| x.at(t)).collect();
+    let near: Vec<usize> = xs
+        .iter()
+        .enumerate()
+        .map(|(i, a)| xs[..i].iter().filter(|b| (*b - a).abs() < 8.0).count())
+        .collect();
+    let levels = near.iter().map(|n| n.div_ceil(2)).max().unwrap_or(0).max(1);
+    let step = (18.0 / levels as f64).min(6.0);
+    for (i, &t) in s.totals_s.iter().enumerate() {
+        let outlier = s.outliers.contains(&i);
+        let at = xs[i];
+        let offset = near[i].div_ceil(2) as f64 * step;
+        let y = if near[i] % 2 == 1 {
+            mid - offset
+        } else {
+            mid + offset
+        };
+        svg.push(
+            Mark::new(
+                Shape::Circle {
+                    at: Point { x: at, y },
+                    r: if outlier { 5.0 } else { 3.5 },
+                },
+                if outlier {
+                    "run-dot outlier"
+                } else {
+                    "run-dot"
+                },
+            )
+            .titled(format!(
+                "{} round {}: {}{}",
+                s.mode.name(),
+                i + 1,
+                duration(t),
+                if outlier {
+                    " (outlier: modified z-score > 3.5)"
+                } else {
+                    ""
+                }
+            )),
+        );
     }
 }
 

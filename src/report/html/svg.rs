@@ -267,6 +267,33 @@ impl Svg {
             class,
         ));
     }
+
+    /// A grid line from `top` to `bottom` at each of `ticks` on `x`, labelled at `label_y`.
+    pub fn columns(
+        &mut self,
+        x: &Scale,
+        ticks: &[f64],
+        (top, bottom): (f64, f64),
+        label_y: f64,
+        label: impl Fn(f64) -> String,
+    ) {
+        for &t in ticks {
+            let px = x.at(t);
+            self.push(Mark::new(
+                Shape::Line {
+                    from: Point { x: px, y: top },
+                    to: Point { x: px, y: bottom },
+                },
+                "grid",
+            ));
+            self.text(
+                Point { x: px, y: label_y },
+                Anchor::Middle,
+                "tick",
+                label(t),
+            );
+        }
+    }
 }
 
 impl Render for Svg {

@@ -166,30 +166,26 @@ fn draw(g: &Graph) -> Svg {
         HEIGHT,
         format!("time–sequence graph of {}", g.title),
     );
-    let unit = TimeUnit::for_column(t_ticks.iter().copied());
-    for &t in &t_ticks {
-        let px = x.at(t);
-        svg.push(Mark::new(
-            Shape::Line {
-                from: Point { x: px, y: TOP },
-                to: Point {
-                    x: px,
-                    y: HEIGHT - BOTTOM,
-                },
-            },
-            "grid",
-        ));
-        svg.text(
-            Point {
-                x: px,
-                y: HEIGHT - BOTTOM + 14.0,
-            },
-            Anchor::Middle,
-            "tick",
-            unit.format(t),
-        );
+    axes(&mut svg, (x, &t_ticks), (y, &b_ticks));
+    for (i, s) in g.series.iter().enumerate() {
+        round_marks(&mut svg, x, i, s);
+        ack_line(&mut svg, (x, y), i, s);
+        data_strokes(&mut svg, (x, y), i, s);
     }
-    for &b in &b_ticks {
+    svg
+}
+
+/// The time axis below and the byte axis on the left, each with its grid and labels.
+fn axes(svg: &mut Svg, (x, t_ticks): (Scale, &[f64]), (y, b_ticks): (Scale, &[f64])) {
+    let unit = TimeUnit::for_column(t_ticks.iter().copied());
+    svg.columns(
+        &x,
+        t_ticks,
+        (TOP, HEIGHT - BOTTOM),
+        HEIGHT - BOTTOM + 14.0,
+        |t| unit.format(t),
+    );
+    for &b in b_ticks {
         let py = y.at(b);
         svg.push(Mark::new(
             Shape::Line {
@@ -229,83 +225,92 @@ fn draw(g: &Graph) -> Svg {
         "axis-label",
         "bytes of the response",
     );
-    for (i, s) in g.series.iter().enumerate() {
-        for (r, &start) in s.round_starts.iter().enumerate() {
-            svg.push(
-                Mark::new(
-                    Shape::Line {
-                        from: Point {
-                            x: x.at(start),
-                            y: HEIGHT - BOTTOM,
-                        },
-                        to: Point {
-                            x: x.at(start),
-                            y: HEIGHT - BOTTOM - 6.0,
-                        },
-                    },
-                    series_class(i, "round"),
-                )
-                .titled(format!(
-                    "{}: round {} starts at {}",
-                    s.name,
-                    r + 1,
-                    duration(start)
-                )),
-            );
-        }
-        let mut steps = Vec::with_capacity(2 * s.acks.len());
-        let mut level = 0.0;
-        for &(t, acked) in &s.acks {
-            steps.push(Point {
-                x: x.at(t),
-                y: y.at(level),
-            });
-            level = acked;
-            steps.push(Point {
-                x: x.at(t),
-                y: y.at(level),
-            });
-        }
-        if !steps.is_empty() {
-            svg.push(
-                Mark::new(Shape::Polyline(steps), series_class(i, "ack"))
-                    .titled(format!("{}: bytes the client acknowledged", s.name)),
-            );
-        }
-        let strokes: Vec<(f64, f64, f64)> = s
-            .segments
-            .iter()
-            .map(|&(t, lo, hi, _)| (x.at(t), y.at(lo), y.at(hi).min(y.at(lo) - 1.0)))
-            .collect();
+}
+
+/// A tick on the time axis where each round of series `i` starts.
+fn round_marks(svg: &mut Svg, x: Scale, i: usize, s: &Series) {
+    for (r, &start) in s.round_starts.iter().enumerate() {
         svg.push(
-            Mark::new(Shape::Strokes(strokes), series_class(i, "seg")).titled(format!(
-                "{}: {}, {}",
+            Mark::new(
+                Shape::Line {
+                    from: Point {
+                        x: x.at(start),
+                        y: HEIGHT - BOTTOM,
+                    },
+                    to: Point {
+                        x: x.at(start),
+                        y: HEIGHT - BOTTOM - 6.0,
+                    },
+                },
+                series_class(i, "round"),
+            )
+            .titled(format!(
+                "{}: round {} starts at {}",
                 s.name,
-                counted(s.segments.len(), "data segment", "data segments"),
-                bytes(s.bytes())
+                r + 1,
+                duration(start)
             )),
         );
-        for &(t, lo, hi, _) in s.segments.iter().filter(|seg| seg.3) {
-            svg.push(
-                Mark::new(
-                    Shape::Circle {
-                        at: Point {
-                            x: x.at(t),
-                            y: y.at((lo + hi) / 2.0),
-                        },
-                        r: 3.0,
-                    },
-                    "resent-dot",
-                )
-                .titled(format!(
-                    "{}: retransmission at {}, bytes {}–{}",
-                    s.name,
-                    duration(t),
-                    lo,
-                    hi
-                )),
-            );
-        }
     }
-    svg
+}
+
+/// The bytes the client acknowledged, as a step line.
+fn ack_line(svg: &mut Svg, (x, y): (Scale, Scale), i: usize, s: &Series) {
+    let mut steps = Vec::with_capacity(2 * s.acks.len());
+    let mut level = 0.0;
+    for &(t, acked) in &s.acks {
+        steps.push(Point {
+            x: x.at(t),
+            y: y.at(level),
+        });
+        level = acked;
+        steps.push(Point {
+            x: x.at(t),
+            y: y.at(level),
+        });
+    }
+    if !steps.is_empty() {
+        svg.push(
+            Mark::new(Shape::Polyline(steps), series_class(i, "ack"))
+                .titled(format!("{}: bytes the client acknowledged", s.name)),
+        );
+    }
+}
+
+/// Each data segment as a stroke from its first to its last byte; a resent one also as a dot.
+fn data_strokes(svg: &mut Svg, (x, y): (Scale, Scale), i: usize, s: &Series) {
+    let strokes: Vec<(f64, f64, f64)> = s
+        .segments
+        .iter()
+        .map(|&(t, lo, hi, _)| (x.at(t), y.at(lo), y.at(hi).min(y.at(lo) - 1.0)))
+        .collect();
+    svg.push(
+        Mark::new(Shape::Strokes(strokes), series_class(i, "seg")).titled(format!(
+            "{}: {}, {}",
+            s.name,
+            counted(s.segments.len(), "data segment", "data segments"),
+            bytes(s.bytes())
+        )),
+    );
+    for &(t, lo, hi, _) in s.segments.iter().filter(|seg| seg.3) {
+        svg.push(
+            Mark::new(
+                Shape::Circle {
+                    at: Point {
+                        x: x.at(t),
+                        y: y.at((lo + hi) / 2.0),
+                    },
+                    r: 3.0,
+                },
+                "resent-dot",
+            )
+            .titled(format!(
+                "{}: retransmission at {}, bytes {}–{}",
+                s.name,
+                duration(t),
+                lo,
+                hi
+            )),
+        );
+    }
 }

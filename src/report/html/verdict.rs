@@ -71,9 +71,10 @@ fn bar(mode: Mode, a: &Attribution, source: PhaseSource) -> Markup {
         HEIGHT,
         format!("the gap between {} and persistent by phase", mode.name()),
     );
-    axis(&mut svg, &x, &tick_values, unit);
-    segments(&mut svg, &x, &rows, source);
-    let ci_title = whisker(&mut svg, &x, a, (ci_low, ci_high));
+    axis(&mut svg, x, unit, &tick_values);
+    segments(&mut svg, x, &rows, source);
+    let ci_title = interval_title(a);
+    interval(&mut svg, x, a.gap_s, (ci_low, ci_high), &ci_title);
     svg.text(
         Point { x: 20.0, y: 14.0 },
         Anchor::Start,
@@ -92,8 +93,8 @@ fn bar(mode: Mode, a: &Attribution, source: PhaseSource) -> Markup {
     }
 }
 
-/// The axis: a grid line and a label at each tick, the zero line marked.
-fn axis(svg: &mut Svg, x: &Scale, tick_values: &[f64], unit: TimeUnit) {
+/// The time axis: a grid line and a label per tick, zero drawn apart.
+fn axis(svg: &mut Svg, x: Scale, unit: TimeUnit, tick_values: &[f64]) {
     for &t in tick_values {
         let px = x.at(t);
         svg.push(Mark::new(
@@ -121,9 +122,9 @@ fn axis(svg: &mut Svg, x: &Scale, tick_values: &[f64], unit: TimeUnit) {
     }
 }
 
-/// The gap's rows as one stacked bar, the positive rightward from zero and the negative leftward,
-/// each segment labelled where it is wide enough.
-fn segments(svg: &mut Svg, x: &Scale, rows: &[(Row, f64)], source: PhaseSource) {
+/// The bar's segments, one per row: rows that lengthen the gap stack rightwards from zero, rows
+/// that shorten it leftwards; a segment wide enough carries its time.
+fn segments(svg: &mut Svg, x: Scale, rows: &[(Row, f64)], source: PhaseSource) {
     let (mut right, mut left) = (0.0, 0.0);
     for &(row, s) in rows {
         if s == 0.0 {
@@ -170,10 +171,9 @@ fn segments(svg: &mut Svg, x: &Scale, rows: &[(Row, f64)], source: PhaseSource) 
     }
 }
 
-/// The gap's confidence interval as a whisker with the gap marked on it; returns its title.
-fn whisker(svg: &mut Svg, x: &Scale, a: &Attribution, (ci_low, ci_high): (f64, f64)) -> String {
-    let whisker_y = BAR_Y + BAR_H + 12.0;
-    let ci_title = match a.interval {
+/// The gap per run and its confidence interval, in words.
+fn interval_title(a: &Attribution) -> String {
+    match a.interval {
         Some(i) => {
             // The interval's ends share a unit, as a range is read.
             let ends = TimeUnit::of(i.low.abs().max(i.high.abs()));
@@ -186,7 +186,12 @@ fn whisker(svg: &mut Svg, x: &Scale, a: &Attribution, (ci_low, ci_high): (f64, f
             )
         }
         None => format!("gap {} per run (one round: no interval)", signed(a.gap_s)),
-    };
+    }
+}
+
+/// Under the bar: the interval as a whisker and the gap as a diamond on it.
+fn interval(svg: &mut Svg, x: Scale, gap_s: f64, (ci_low, ci_high): (f64, f64), title: &str) {
+    let whisker_y = BAR_Y + BAR_H + 12.0;
     svg.push(
         Mark::new(
             Shape::Line {
@@ -201,7 +206,7 @@ fn whisker(svg: &mut Svg, x: &Scale, a: &Attribution, (ci_low, ci_high): (f64, f
             },
             "whisker",
         )
-        .titled(ci_title.clone()),
+        .titled(title),
     );
     for end in [ci_low, ci_high] {
         svg.push(Mark::new(
@@ -218,7 +223,7 @@ fn whisker(svg: &mut Svg, x: &Scale, a: &Attribution, (ci_low, ci_high): (f64, f
             "whisker",
         ));
     }
-    let g = x.at(a.gap_s);
+    let g = x.at(gap_s);
     svg.push(
         Mark::new(
             Shape::Polygon(vec![
@@ -241,9 +246,8 @@ fn whisker(svg: &mut Svg, x: &Scale, a: &Attribution, (ci_low, ci_high): (f64, f
             ]),
             "gap-mark",
         )
-        .titled(ci_title.clone()),
+        .titled(title),
     );
-    ci_title
 }
 
 #[cfg(test)]

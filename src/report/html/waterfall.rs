@@ -184,22 +184,13 @@ fn draw(group: &Group, scale: &Scale, tick_values: &[f64], unit: TimeUnit) -> Sv
         height,
         format!("waterfall of {}", group.title),
     );
-    for &t in tick_values {
-        let x = scale.at(t);
-        svg.push(Mark::new(
-            Shape::Line {
-                from: Point { x, y: AXIS_H - 4.0 },
-                to: Point { x, y: height },
-            },
-            "grid",
-        ));
-        svg.text(
-            Point { x, y: AXIS_H - 8.0 },
-            Anchor::Middle,
-            "tick",
-            unit.format(t),
-        );
-    }
+    svg.columns(
+        scale,
+        tick_values,
+        (AXIS_H - 4.0, height),
+        AXIS_H - 8.0,
+        |t| unit.format(t),
+    );
     if let Some(total) = group.total_s {
         let x = scale.at(total);
         svg.push(
@@ -229,95 +220,100 @@ fn draw(group: &Group, scale: &Scale, tick_values: &[f64], unit: TimeUnit) -> Sv
         );
         y += ROW_H;
         for bar in &conn.bars {
-            svg.text(
-                Point {
-                    x: 16.0,
-                    y: y + ROW_H - 5.0,
-                },
-                Anchor::Start,
-                "file-label",
-                bar.label.clone(),
-            );
-            let start = bar.spans.first().map_or(0.0, |s| s.1);
-            let end = bar.spans.last().map_or(0.0, |s| s.2);
-            let top = y + (ROW_H - BAR_H) / 2.0;
-            let summary: Vec<String> = FilePhase::ALL
-                .iter()
-                .filter_map(|&p| {
-                    let s: f64 = bar
-                        .spans
-                        .iter()
-                        .filter(|x| x.0 == p)
-                        .map(|x| x.2 - x.1)
-                        .sum();
-                    (s > 0.0).then(|| format!("{} {}", phase_label(p), duration(s)))
-                })
-                .collect();
-            svg.push(
-                Mark::new(
-                    Shape::Rect {
-                        at: Point {
-                            x: scale.at(start),
-                            y: top - 2.0,
-                        },
-                        width: (scale.at(end) - scale.at(start)).max(1.0),
-                        height: BAR_H + 4.0,
-                    },
-                    "wf-bar",
-                )
-                .titled(format!(
-                    "{}: {} … {} ({}): {}",
-                    bar.label,
-                    duration(start),
-                    duration(end),
-                    duration(end - start),
-                    summary.join(", ")
-                )),
-            );
-            for &(phase, from, to) in &bar.spans {
-                svg.push(
-                    Mark::new(
-                        Shape::Rect {
-                            at: Point {
-                                x: scale.at(from),
-                                y: top,
-                            },
-                            width: (scale.at(to) - scale.at(from)).max(0.5),
-                            height: BAR_H,
-                        },
-                        phase_class(phase),
-                    )
-                    .titled(format!(
-                        "{} {}: {} ({} … {})",
-                        bar.label,
-                        phase_label(phase),
-                        duration(to - from),
-                        duration(from),
-                        duration(to)
-                    )),
-                );
-            }
-            // The file's time ends at its last byte, as the timing table counts it; the closing
-            // after it is drawn but not counted.
-            let last_byte = bar
-                .spans
-                .iter()
-                .filter(|s| s.0 != FilePhase::Closing)
-                .map(|s| s.2)
-                .fold(start, f64::max);
-            svg.text(
-                Point {
-                    x: scale.at(end) + 4.0,
-                    y: y + ROW_H - 5.0,
-                },
-                Anchor::Start,
-                "bar-total",
-                duration(last_byte - start),
-            );
+            bar_row(&mut svg, scale, bar, y);
             y += ROW_H;
         }
     }
     svg
+}
+
+/// One file's row at `y`: its label, the whole bar, its phases and its time.
+fn bar_row(svg: &mut Svg, scale: &Scale, bar: &Bar, y: f64) {
+    svg.text(
+        Point {
+            x: 16.0,
+            y: y + ROW_H - 5.0,
+        },
+        Anchor::Start,
+        "file-label",
+        bar.label.clone(),
+    );
+    let start = bar.spans.first().map_or(0.0, |s| s.1);
+    let end = bar.spans.last().map_or(0.0, |s| s.2);
+    let top = y + (ROW_H - BAR_H) / 2.0;
+    let summary: Vec<String> = FilePhase::ALL
+        .iter()
+        .filter_map(|&p| {
+            let s: f64 = bar
+                .spans
+                .iter()
+                .filter(|x| x.0 == p)
+                .map(|x| x.2 - x.1)
+                .sum();
+            (s > 0.0).then(|| format!("{} {}", phase_label(p), duration(s)))
+        })
+        .collect();
+    svg.push(
+        Mark::new(
+            Shape::Rect {
+                at: Point {
+                    x: scale.at(start),
+                    y: top - 2.0,
+                },
+                width: (scale.at(end) - scale.at(start)).max(1.0),
+                height: BAR_H + 4.0,
+            },
+            "wf-bar",
+        )
+        .titled(format!(
+            "{}: {} … {} ({}): {}",
+            bar.label,
+            duration(start),
+            duration(end),
+            duration(end - start),
+            summary.join(", ")
+        )),
+    );
+    for &(phase, from, to) in &bar.spans {
+        svg.push(
+            Mark::new(
+                Shape::Rect {
+                    at: Point {
+                        x: scale.at(from),
+                        y: top,
+                    },
+                    width: (scale.at(to) - scale.at(from)).max(0.5),
+                    height: BAR_H,
+                },
+                phase_class(phase),
+            )
+            .titled(format!(
+                "{} {}: {} ({} … {})",
+                bar.label,
+                phase_label(phase),
+                duration(to - from),
+                duration(from),
+                duration(to)
+            )),
+        );
+    }
+    // The file's time ends at its last byte, as the timing table counts it; the closing after
+    // it is drawn but not counted.
+    let last_byte = bar
+        .spans
+        .iter()
+        .filter(|s| s.0 != FilePhase::Closing)
+        .map(|s| s.2)
+        .fold(start, f64::max);
+    svg.text(
+        Point {
+            x: scale.at(end) + 4.0,
+            y: y + ROW_H - 5.0,
+        },
+        Anchor::Start,
+        "bar-total",
+        duration(last_byte - start),
+    );
 }
 
 #[cfg(test)]

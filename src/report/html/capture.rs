@@ -1,0 +1,178 @@
+//! Report layer: the HTML page of a capture `analyze` read — its waterfall, the first
+//! connections' ladders and time–sequence graphs, the terminal report's tables and a link to
+//! the capture.
+
+use std::path::Path;
+
+use maud::html;
+
+use super::{
+    LADDER_COLUMN_PX, href, ladder, ladder_note, page, tables, tseq, tseq_note, waterfall,
+    waterfall_note,
+};
+use crate::analysis::drawn::DrawnConnection;
+use crate::analysis::file_phases::{self, FilePhases};
+use crate::analysis::phases::{ConnectionTimeline, Phases};
+use crate::report::tables as report_tables;
+use crate::timeline::Ts;
+use crate::track::{Connection, Exchange, Totals};
+use crate::words::counted;
+
+/// Time–sequence graphs drawn for a capture (one per response, first ones).
+const CAPTURE_GRAPHS: usize = 6;
+
+/// What `analyze --html` draws from one capture.
+pub struct CaptureView<'a> {
+    /// The capture file.
+    pub path: &'a Path,
+    /// Frames in it.
+    pub frames: u64,
+    /// Its TCP totals.
+    pub totals: &'a Totals,
+    /// The connections kept for the page, in stream order.
+    pub connections: &'a [Connection],
+    /// Connections left out of the page.
+    pub hidden: usize,
+    /// The capture's phases.
+    pub phases: &'a Phases,
+    /// The request pattern, in words.
+    pub pattern: &'a str,
+    /// The first connections with their packets.
+    pub drawn: &'a [DrawnConnection],
+}
+
+/// The HTML report of a capture that `analyze` read; `page_dir` is where it is saved.
+pub fn capture(view: &CaptureView<'_>, page_dir: &Path) -> String {
+    let origin: Ts = view
+        .connections
+        .iter()
+        .map(|c| c.syn_ts.unwrap_or(c.first_ts))
+        .min()
+        .unwrap_or_default();
+    let name = view.path.file_name().map_or_else(
+        || view.path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let group = waterfall_group(view, name.clone(), origin);
+    let ladders: Vec<ladder::Ladder> = view
+        .drawn
+        .iter()
+        .map(|d| {
+            ladder::Ladder::of(d, stream_name(d.connection.stream), origin, |f| {
+                request_label(d.connection.exchanges.get(f), f)
+            })
+        })
+        .collect();
+    let graphs = graphs(view.drawn);
+    let title = format!("synack analyze: {name}");
+    let body = html! {
+        h1 { (title) }
+        p class="meta" {
+            (view.frames) " frames, " (view.totals.counts.packets) " TCP packets, "
+            (counted(view.totals.connections, "connection", "connections"))
+            @if view.hidden > 0 { " (the first " (view.connections.len()) " drawn)" }
+            ". " (view.pattern) ". "
+            "Connections are numbered from 0 in the order of their first packets, as Wireshark's \
+             tcp.stream, the # column below and analyze --ladder N."
+        }
+        section id="waterfall" {
+            h2 { "Waterfall" }
+            (waterfall_note(false))
+            (waterfall::render(&[group]))
+        }
+        section id="ladders" {
+            h2 {
+                "Ladder diagrams"
+                @if view.drawn.len() < view.connections.len() {
+                    @if view.drawn.len() == 1 { ", the first connection" } @else { ", the first " (view.drawn.len()) " connections" }
+                }
+            }
+            (ladder_note())
+            (ladder::render(&[(name.clone(), ladders)], LADDER_COLUMN_PX))
+        }
+        section id="time-sequence" {
+            h2 { "Time–sequence graphs" }
+            @if graphs.is_empty() {
+                p class="note" { "No response data in the drawn connections." }
+            } @else {
+                (tseq_note())
+                (tseq::render(&graphs))
+            }
+        }
+        section id="tables" {
+            h2 { "Tables" }
+            (tables::render("Packets", &report_tables::totals_table(view.totals)))
+            (tables::render("Connections", &report_tables::connection_table(view.connections, view.hidden)))
+            (tables::render("Phases (connections in order of their first packet)", &report_tables::phase_summary_table(view.phases)))
+        }
+        section id="captures" {
+            h2 { "Capture" }
+            ul class="links" { li { a href=(href(view.path, page_dir)) { (href(view.path, page_dir)) } } }
+        }
+    };
+    page(&title, body)
+}
+
+/// A request of a capture by its target when the capture shows it ("/a.jpg"), else by its
+/// place on its connection ("request 2"; `index` counts from 0).
+fn request_label(exchange: Option<&Exchange>, index: usize) -> String {
+    exchange
+        .and_then(|x| x.target.clone())
+        .unwrap_or_else(|| format!("request {}", index + 1))
+}
+
+/// What the capture page calls a connection: by its `tcp.stream` index, counted from 0 in the
+/// order of first packets, as the terminal's `#` column, `analyze --ladder N` and Wireshark do.
+fn stream_name(stream: usize) -> String {
+    format!("connection {stream}")
+}
+
+/// Every request of the capture as a waterfall bar, rows by connection, times since `origin`.
+fn waterfall_group(view: &CaptureView<'_>, name: String, origin: Ts) -> waterfall::Group {
+    let lines: Vec<_> = view
+        .connections
+        .iter()
+        .map(|c| {
+            (
+                ConnectionTimeline::from_capture(c),
+                (0..c.exchanges.len()).collect::<Vec<usize>>(),
+            )
+        })
+        .collect();
+    let files: Vec<FilePhases> = file_phases::cut_per_request(&lines);
+    waterfall::Group::of(
+        name,
+        &files,
+        origin,
+        |f| {
+            let exchange = view
+                .connections
+                .get(f.connection)
+                .and_then(|c| c.exchanges.get(f.file));
+            request_label(exchange, f.file)
+        },
+        |i| {
+            // Rows come from `view.connections`: every index has its connection.
+            view.connections.get(i).map_or_else(String::new, |c| {
+                format!("{} (client {})", stream_name(c.stream), c.client)
+            })
+        },
+    )
+}
+
+/// The first responses of the drawn connections as time–sequence graphs, one each.
+fn graphs(drawn: &[DrawnConnection]) -> Vec<tseq::Graph> {
+    drawn
+        .iter()
+        .flat_map(|d| {
+            (0..d.connection.exchanges.len()).filter_map(move |e| {
+                let s = tseq::Series::of(d, e, stream_name(d.connection.stream))?;
+                Some(tseq::Graph {
+                    title: format!("{}, response {}", stream_name(d.connection.stream), e + 1),
+                    series: vec![s],
+                })
+            })
+        })
+        .take(CAPTURE_GRAPHS)
+        .collect()
+}

@@ -1,0 +1,141 @@
+//! Report layer: the ladder diagram of one connection — client lane, server lane, time running
+//! down, each arrow sloped by the one-way delay as captured. Control packets are single arrows;
+//! each round of response data is one band with its segment count and bytes, and runs of the
+//! client's ACKs are one band. Every arrow's `<title>` gives the packet's time, flags, seq/ack
+//! and length.
+
+mod build;
+mod draw;
+
+use maud::{Markup, html};
+
+use crate::analysis::drawn::DrawnRun;
+use crate::report::units::duration;
+use crate::track::Side;
+use draw::draw;
+
+/// What one mark of the ladder shows.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    /// One packet.
+    Arrow {
+        /// Its sender.
+        from: Side,
+        /// Seconds since the run started, as captured.
+        at_s: f64,
+        /// Its name on the arrow (`SYN`, `GET 83 B`, …).
+        label: String,
+        /// Time, flags, seq/ack, length.
+        title: String,
+        /// A resent segment.
+        resent: bool,
+        /// It opens, closes or resets the connection (SYN, FIN or RST): its label goes before a
+        /// round's.
+        control: bool,
+    },
+    /// Many packets of one sender over a span (a round of data, a run of ACKs).
+    Band {
+        /// Their sender.
+        from: Side,
+        /// The first one, seconds since the run started, as captured.
+        first_s: f64,
+        /// The last one.
+        last_s: f64,
+        /// Its label.
+        label: String,
+        /// What it holds.
+        title: String,
+        /// Data (`true`) or ACKs.
+        data: bool,
+    },
+}
+
+/// One connection's ladder.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ladder {
+    /// Its heading.
+    pub label: String,
+    /// The client's address.
+    pub client: String,
+    /// The server's address.
+    pub server: String,
+    /// The one-way delay each arrow takes, in seconds.
+    pub one_way_s: f64,
+    /// Its marks in time order.
+    pub steps: Vec<Step>,
+}
+
+impl Ladder {
+    /// The span of time its marks take, from the first send to the last arrival.
+    fn span_s(&self) -> (f64, f64) {
+        let d = self.one_way_s;
+        let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+        for step in &self.steps {
+            let (from, a, b) = match *step {
+                Step::Arrow { from, at_s, .. } => (from, at_s, at_s),
+                Step::Band {
+                    from,
+                    first_s,
+                    last_s,
+                    ..
+                } => (from, first_s, last_s),
+            };
+            let (sent, arrived) = match from {
+                Side::Client => ((a, b), (a + d, b + d)),
+                Side::Server => ((a - d, b - d), (a, b)),
+            };
+            lo = lo.min(sent.0).min(arrived.0);
+            hi = hi.max(sent.1).max(arrived.1);
+        }
+        if lo > hi { (0.0, 0.0) } else { (lo, hi) }
+    }
+}
+
+/// Both modes' connections of one round, side by side on one scale: `px_per_s` is chosen so the
+/// longest column is about `column_px` tall.
+pub fn render(runs: &[(String, Vec<Ladder>)], column_px: f64) -> Markup {
+    let longest = runs
+        .iter()
+        .map(|(_, ladders)| {
+            ladders
+                .iter()
+                .map(|l| {
+                    let (a, b) = l.span_s();
+                    b - a
+                })
+                .sum::<f64>()
+        })
+        .fold(0.0, f64::max);
+    let px_per_s = if longest > 0.0 {
+        column_px / longest
+    } else {
+        0.0
+    };
+    html! {
+        div class="ladders" {
+            @for (title, ladders) in runs {
+                div class="ladder-column" {
+                    h3 { (title) }
+                    @for ladder in ladders {
+                        figure class="ladder-figure" {
+                            figcaption {
+                                (ladder.label) " · one-way delay " (duration(ladder.one_way_s))
+                            }
+                            (draw(ladder, px_per_s))
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The ladders of one drawn run: one per connection, numbered from 1 in the order they opened
+/// (as the waterfall's rows of the same run).
+pub fn of_run(run: &DrawnRun, file_name: &dyn Fn(usize) -> String) -> Vec<Ladder> {
+    run.connections
+        .iter()
+        .enumerate()
+        .map(|(i, c)| Ladder::of(c, format!("connection {}", i + 1), run.start, file_name))
+        .collect()
+}
