@@ -79,7 +79,7 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
         stdout.write_all(b"{\"connections\":[")?;
     }
     let counts = reader.read(|conn| {
-        totals.add(&Totals::of([&conn]));
+        totals.add(&Totals::of([&conn.counts]));
         if let Some(h) = conn.tls() {
             tls.add(h);
         }

@@ -12,37 +12,11 @@ use super::requests::RequestCounter;
 use super::rounds::RoundClock;
 use super::seq::SeqNumber;
 use super::seq_analysis::SeqAnalysis;
+use super::side::Side;
 use super::state::{EndpointEvent, TcpState, simultaneous_close, transition};
 use super::tls::{TlsHandshake, TlsState};
 use crate::capture::segment::{Direction, Segment};
 use crate::timeline::Ts;
-
-/// One end of a connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Side {
-    /// The side that sent the first SYN (or the guessed one, mid-stream).
-    Client,
-    /// The other side.
-    Server,
-}
-
-impl Side {
-    /// The name used in every output.
-    pub fn name(self) -> &'static str {
-        match self {
-            Side::Client => "client",
-            Side::Server => "server",
-        }
-    }
-
-    /// The other end.
-    pub fn peer(self) -> Side {
-        match self {
-            Side::Client => Side::Server,
-            Side::Server => Side::Client,
-        }
-    }
-}
 
 /// How a connection ended, as far as the capture shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,7 +3,6 @@
 //!
 //! Works on `Segment` alone; must not import `pcap`, `etherparse`, analysis or report code.
 
-use super::connection::Connection;
 use super::seq_analysis::SeqVerdict;
 use crate::capture::segment::Segment;
 
@@ -116,12 +115,12 @@ pub struct Totals {
 }
 
 impl Totals {
-    /// Sums the counts of `connections`.
-    pub fn of<'a>(connections: impl IntoIterator<Item = &'a Connection>) -> Totals {
+    /// Sums the flag counts of connections, one each.
+    pub fn of<'a>(connections: impl IntoIterator<Item = &'a FlagCounts>) -> Totals {
         let mut totals = Totals::default();
-        for conn in connections {
+        for counts in connections {
             totals.connections += 1;
-            totals.counts.add(&conn.counts);
+            totals.counts.add(counts);
         }
         totals
     }

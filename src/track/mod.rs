@@ -16,17 +16,19 @@ mod requests;
 mod rounds;
 mod seq;
 mod seq_analysis;
+mod side;
 mod state;
 pub mod tls;
 pub mod trace;
 mod tracker;
 
-pub use connection::{CloseKind, Connection, FinalState, Side};
+pub use connection::{CloseKind, Connection, FinalState};
 pub use counts::{FlagCounts, Totals};
 pub use exchange::Exchange;
 pub use rounds::{ROUND_BOUNDARY_RTT_FRACTION, Round};
 pub use seq::SeqNumber;
 pub use seq_analysis::SeqVerdict;
+pub use side::Side;
 pub use state::{EndpointEvent, TcpState, transition};
 pub use tracker::{LINGER, Tracker};
 

@@ -4,8 +4,8 @@
 //!
 //! Works on `Segment` alone; must not import `pcap`, `etherparse`, analysis or report code.
 
-use super::connection::Side;
 use super::seq::SeqNumber;
+use super::side::Side;
 use crate::capture::segment::Segment;
 use crate::timeline::Ts;
 

@@ -8,8 +8,8 @@
 use std::net::SocketAddr;
 use std::path::Path;
 
-use super::connection::Side;
 use super::seq_analysis::{SeqAnalysis, SeqVerdict};
+use super::side::Side;
 use crate::capture::CaptureError;
 use crate::capture::decode::{Decoded, Decoder};
 use crate::capture::segment::{FlowKey, TcpFlags};

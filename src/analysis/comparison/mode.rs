@@ -72,7 +72,7 @@ impl ModeResult {
                         RunResult {
                             timing,
                             phases: Phases::partition(&lines),
-                            totals: Some(Totals::of(conns.iter().copied())),
+                            totals: Some(Totals::of(conns.iter().map(|c| &c.counts))),
                             connections: conns.into_iter().cloned().collect(),
                         }
                     })

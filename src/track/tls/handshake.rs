@@ -25,7 +25,7 @@ use super::record::{
     SERVER_HELLO,
 };
 use crate::timeline::Ts;
-use crate::track::connection::Side;
+use crate::track::side::Side;
 
 /// The shortest encrypted record a TLS 1.3 Finished makes: the message's 4-byte header, a
 /// SHA-256 verify_data (32), the inner content type (1) and a 16-byte AEAD tag. EndOfEarlyData

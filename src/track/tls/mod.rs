@@ -22,8 +22,8 @@ use handshake::HandshakeWatch;
 use record::{HANDSHAKE, RecordReader};
 use stream::{ByteStream, Piece};
 
-use super::connection::Side;
 use super::seq::SeqNumber;
+use super::side::Side;
 use crate::capture::segment::Segment;
 
 /// Does a stream starting with `bytes` start with a TLS handshake record (type 22, version
