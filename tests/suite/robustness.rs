@@ -72,7 +72,7 @@ fn records(pcap: &[u8]) -> Vec<(usize, usize, usize)> {
 /// What must hold for any capture synack could read: every frame is counted once, streams are
 /// numbered in order, and the JSON, tables and pattern line render.
 fn assert_sane(tracked: &TrackedCapture, what: &str) {
-    let totals = Totals::of(&tracked.connections);
+    let totals = Totals::of(tracked.connections.iter().map(|c| &c.counts));
     assert_eq!(
         totals.counts.packets
             + tracked.counts.not_tcp
@@ -172,7 +172,7 @@ fn the_sample_capture_reads_whole() {
     assert_eq!(tracked.counts.frames, 37);
     assert_eq!(tracked.counts.not_tcp, 1);
     assert!(tracked.counts.cut_off.is_none());
-    let totals = Totals::of(&tracked.connections);
+    let totals = Totals::of(tracked.connections.iter().map(|c| &c.counts));
     assert_eq!(
         totals.connections, 4,
         "the reused 4-tuple is two connections"
@@ -540,7 +540,7 @@ proptest! {
             });
         }
         let connections = tracker.finish();
-        let totals = Totals::of(&connections);
+        let totals = Totals::of(connections.iter().map(|c| &c.counts));
         prop_assert_eq!(totals.counts.packets, segments.len() as u64);
         prop_assert_eq!(totals.connections as usize, connections.len());
         for (i, c) in connections.iter().enumerate() {
