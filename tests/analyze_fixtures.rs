@@ -3,6 +3,7 @@
 
 mod common;
 mod fixtures;
+mod golden;
 
 use fixtures::{Capture, Link, conn};
 
