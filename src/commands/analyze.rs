@@ -79,22 +79,19 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
         stdout.write_all(b"{\"connections\":[")?;
     }
     let counts = reader.read(|conn| {
-        totals.add(&Totals::of([&conn]));
+        totals.add(&Totals::of([conn]));
         if let Some(h) = conn.tls() {
             tls.add(h);
         }
-        pattern.add(&conn);
+        pattern.add(conn);
         if let Some(page) = &mut page {
-            page.add(&conn);
+            page.add(conn);
         }
         let written = match &mut output {
             Output::Tables { rows, limit } => {
                 // Only the tables show phases: JSON and CSV skip the work.
-                phases.add(&ConnectionTimeline::from_capture(&conn));
-                rows.insert(conn.stream, conn);
-                if limit.is_some_and(|l| rows.len() > l) {
-                    rows.pop_last();
-                }
+                phases.add(&ConnectionTimeline::from_capture(conn));
+                keep_first(rows, *limit, conn);
                 Ok(())
             }
             Output::Json { first } => {
@@ -105,12 +102,12 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
                     .and_then(|()| {
                         Ok(serde_json::to_writer(
                             &mut stdout,
-                            &json::ConnectionJson::of(&conn),
+                            &json::ConnectionJson::of(conn),
                         )?)
                     })
             }
             Output::Csv(w) => w
-                .write_record(csv_rows::row(&conn))
+                .write_record(csv_rows::row(conn))
                 .map_err(anyhow::Error::from),
         };
         if let Err(e) = written {
@@ -196,10 +193,7 @@ struct HtmlCollector {
 impl HtmlCollector {
     fn add(&mut self, conn: &Connection) {
         self.phases.add(&ConnectionTimeline::from_capture(conn));
-        self.connections.insert(conn.stream, conn.clone());
-        if self.connections.len() > HTML_CONNECTIONS {
-            self.connections.pop_last();
-        }
+        keep_first(&mut self.connections, Some(HTML_CONNECTIONS), conn);
     }
 
     /// Reads the drawn connections' packets again and writes the page to `out`.
@@ -232,6 +226,23 @@ impl HtmlCollector {
     }
 }
 
+/// Keeps a copy of `conn` in `kept` when it is among the first `limit` streams seen so far (all
+/// without a limit).
+fn keep_first(kept: &mut BTreeMap<usize, Connection>, limit: Option<usize>, conn: &Connection) {
+    let full = limit.is_some_and(|l| kept.len() >= l);
+    if full
+        && kept
+            .last_key_value()
+            .is_some_and(|(&last, _)| last < conn.stream)
+    {
+        return;
+    }
+    kept.insert(conn.stream, conn.clone());
+    if limit.is_some_and(|l| kept.len() > l) {
+        kept.pop_last();
+    }
+}
+
 /// A capture that cannot be read, as "cannot analyze FILE: why", naming the file once: the
 /// errors about the file itself already name it, so only libpcap's words follow the context.
 fn cannot_analyze(path: &Path, error: CaptureError) -> anyhow::Error {
@@ -258,7 +269,7 @@ fn print_ladder(args: &AnalyzeArgs, stream: usize) -> anyhow::Result<()> {
         .read(|conn| {
             seen += 1;
             if conn.stream == stream {
-                found = Some(conn);
+                found = Some(conn.clone());
             }
         })
         .map_err(failed)?;

@@ -18,11 +18,23 @@ pub const LINGER: Ts = Ts(5_000_000_000);
 
 /// Groups segments into connections, as Wireshark groups them into TCP streams. Memory follows the
 /// connections open at once: closed ones are handed out by `drain_closed` after `LINGER`.
+///
+/// Connections live in slots that are used again once handed out, and are handed out by
+/// reference: a connection is written once, where it stays until it is done with, and a
+/// connection's struct is never moved or freed on the way (at hundreds of thousands of
+/// connections a second, moving them cost more than tracking them).
 #[derive(Debug, Default)]
 pub struct Tracker {
-    open: FxHashMap<FlowKey, Connection>,
+    /// The slot of the connection each 4-tuple carries now (open or lingering).
+    open: FxHashMap<FlowKey, usize>,
+    /// Connections not yet handed out, and free slots (in `free`) holding old ones.
+    slots: Vec<Connection>,
+    /// Slots whose connection was handed out.
+    free: Vec<usize>,
+    /// Connections that closed, in the order they did: (when, its 4-tuple, its stream).
     closing: VecDeque<(Ts, FlowKey, usize)>,
-    ready: Vec<Connection>,
+    /// Slots of connections to hand out at the next drain, in the order they became ready.
+    ready: Vec<usize>,
     streams: usize,
     now: Ts,
 }
@@ -43,21 +55,34 @@ impl Tracker {
     pub fn push_with_payload(&mut self, seg: &Segment, payload: &[u8]) {
         use std::collections::hash_map::Entry;
         self.now = self.now.max(seg.ts);
-        let conn = match self.open.entry(seg.key) {
-            Entry::Occupied(entry) => {
-                let entry = entry.into_mut();
-                if starts_new_connection(entry, seg) {
+        let slot = match self.open.entry(seg.key) {
+            Entry::Occupied(mut entry) => {
+                let slot = *entry.get();
+                if starts_new_connection(&self.slots[slot], seg) {
+                    self.ready.push(slot);
                     self.streams += 1;
-                    let old = std::mem::replace(entry, Connection::new(self.streams - 1, seg));
-                    self.ready.push(old);
+                    let slot = place(
+                        &mut self.slots,
+                        &mut self.free,
+                        Connection::new(self.streams - 1, seg),
+                    );
+                    entry.insert(slot);
+                    slot
+                } else {
+                    slot
                 }
-                entry
             }
             Entry::Vacant(entry) => {
                 self.streams += 1;
-                entry.insert(Connection::new(self.streams - 1, seg))
+                let slot = place(
+                    &mut self.slots,
+                    &mut self.free,
+                    Connection::new(self.streams - 1, seg),
+                );
+                *entry.insert(slot)
             }
         };
+        let conn = &mut self.slots[slot];
         let was_finished = conn.is_finished();
         conn.update(seg, payload);
         if !was_finished && conn.is_finished() {
@@ -65,23 +90,27 @@ impl Tracker {
         }
     }
 
-    /// Hands out the connections that closed more than `LINGER` ago (in capture time) or were
-    /// replaced by a new connection on the same 4-tuple.
-    pub fn drain_closed(&mut self) -> impl Iterator<Item = Connection> + '_ {
+    /// Hands `sink` the connections that closed more than `LINGER` ago (in capture time) or were
+    /// replaced by a new connection on the same 4-tuple: the replaced ones first, each group in
+    /// the order it became ready.
+    pub fn drain_closed(&mut self, mut sink: impl FnMut(&Connection)) {
         while let Some(&(closed, key, stream)) = self.closing.front() {
             if self.now.0.saturating_sub(closed.0) < LINGER.0 {
                 break;
             }
             self.closing.pop_front();
-            let lingering = self
-                .open
-                .get(&key)
-                .is_some_and(|c| c.stream == stream && c.is_finished());
-            if lingering && let Some(conn) = self.open.remove(&key) {
-                self.ready.push(conn);
+            if let Some(&slot) = self.open.get(&key) {
+                let conn = &self.slots[slot];
+                if conn.stream == stream && conn.is_finished() {
+                    self.open.remove(&key);
+                    self.ready.push(slot);
+                }
             }
         }
-        self.ready.drain(..)
+        for slot in self.ready.drain(..) {
+            sink(&self.slots[slot]);
+            self.free.push(slot);
+        }
     }
 
     /// Connections open (or lingering) now.
@@ -89,12 +118,47 @@ impl Tracker {
         self.open.len()
     }
 
+    /// Ends tracking; hands `sink` every connection not yet handed out, in stream order.
+    pub fn finish_into(mut self, mut sink: impl FnMut(&Connection)) {
+        for slot in self.in_stream_order() {
+            sink(&self.slots[slot]);
+        }
+    }
+
     /// Ends tracking; returns every connection not yet handed out, in stream order.
     pub fn finish(mut self) -> Vec<Connection> {
-        let mut all = std::mem::take(&mut self.ready);
-        all.extend(self.open.into_values());
-        all.sort_by_key(|c| c.stream);
-        all
+        let order = self.in_stream_order();
+        let mut slots: Vec<Option<Connection>> = self.slots.into_iter().map(Some).collect();
+        order
+            .into_iter()
+            .filter_map(|slot| slots[slot].take())
+            .collect()
+    }
+
+    /// The slots of the connections not yet handed out, in stream order.
+    fn in_stream_order(&mut self) -> Vec<usize> {
+        let mut left: Vec<(usize, usize)> = self
+            .ready
+            .drain(..)
+            .chain(self.open.drain().map(|(_, slot)| slot))
+            .map(|slot| (self.slots[slot].stream, slot))
+            .collect();
+        left.sort_unstable();
+        left.into_iter().map(|(_, slot)| slot).collect()
+    }
+}
+
+/// Puts `conn` into a free slot, or a new one; returns the slot.
+fn place(slots: &mut Vec<Connection>, free: &mut Vec<usize>, conn: Connection) -> usize {
+    match free.pop() {
+        Some(slot) => {
+            slots[slot] = conn;
+            slot
+        }
+        None => {
+            slots.push(conn);
+            slots.len() - 1
+        }
     }
 }
 
