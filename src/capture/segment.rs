@@ -7,12 +7,35 @@ use std::net::SocketAddr;
 use crate::timeline::Ts;
 
 /// A connection's endpoints in canonical order (`a` < `b`), the same for both directions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct FlowKey {
     /// The lower endpoint.
     pub a: SocketAddr,
     /// The higher endpoint.
     pub b: SocketAddr,
+}
+
+/// Hashes the addresses and ports as a few words: the tracker looks a key up for every packet,
+/// and the derived hash fed each address byte by byte. Keys that are equal hash alike (IPv6 flow
+/// labels and scopes, left out here, only make equal hashes of unequal keys).
+impl std::hash::Hash for FlowKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        fn words(addr: &SocketAddr) -> (u128, u16) {
+            match addr {
+                SocketAddr::V4(v4) => (u128::from(v4.ip().to_bits()), v4.port()),
+                SocketAddr::V6(v6) => (v6.ip().to_bits(), v6.port()),
+            }
+        }
+        let (a, a_port) = words(&self.a);
+        let (b, b_port) = words(&self.b);
+        if a >> 32 == 0 && b >> 32 == 0 {
+            state.write_u64((a as u64) << 32 | b as u64);
+        } else {
+            state.write_u128(a);
+            state.write_u128(b);
+        }
+        state.write_u32(u32::from(a_port) << 16 | u32::from(b_port));
+    }
 }
 
 /// Which way a segment travels relative to its `FlowKey`.

@@ -37,7 +37,7 @@ enum Output {
     /// Written out as a JSON array element at once.
     Json { first: bool },
     /// Written out as a CSV row at once.
-    Csv(Box<csv::Writer<std::io::StdoutLock<'static>>>),
+    Csv(Box<csv::Writer<std::fs::File>>),
 }
 
 /// Reads the capture and prints its tables, JSON or CSV.
@@ -58,7 +58,7 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
     let mut output = if args.json {
         Output::Json { first: true }
     } else if args.csv {
-        let mut w = csv::Writer::from_writer(std::io::stdout().lock());
+        let mut w = csv::Writer::from_writer(stdout_file()?);
         w.write_record(csv_rows::HEADER)?;
         Output::Csv(Box::new(w))
     } else {
@@ -73,8 +73,7 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
     let mut pattern = RequestPattern::default();
     let mut page = args.html.as_ref().map(|_| HtmlCollector::default());
     let mut write_error: Option<anyhow::Error> = None;
-    // A buffer of its own: stdout's line buffer would scan every small JSON write for newlines.
-    let mut stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let mut stdout = std::io::BufWriter::with_capacity(1 << 16, stdout_file()?);
     if args.json {
         stdout.write_all(b"{\"connections\":[")?;
     }
@@ -224,6 +223,17 @@ impl HtmlCollector {
         );
         std::fs::write(out, page).with_context(|| format!("cannot write {}", out.display()))
     }
+}
+
+/// Standard output written directly, behind a buffer of the caller's: Rust's own stdout is
+/// line-buffered and scans every write for newlines.
+fn stdout_file() -> anyhow::Result<std::fs::File> {
+    use std::os::fd::AsFd;
+    let fd = std::io::stdout()
+        .as_fd()
+        .try_clone_to_owned()
+        .context("cannot use standard output")?;
+    Ok(std::fs::File::from(fd))
 }
 
 /// Keeps a copy of `conn` in `kept` when it is among the first `limit` streams seen so far (all

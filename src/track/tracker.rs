@@ -25,8 +25,11 @@ pub const LINGER: Ts = Ts(5_000_000_000);
 /// connections a second, moving them cost more than tracking them).
 #[derive(Debug, Default)]
 pub struct Tracker {
-    /// The slot of the connection each 4-tuple carries now (open or lingering).
+    /// The slot of the open connection on each 4-tuple: a small map the packets of open
+    /// connections find in the cache.
     open: FxHashMap<FlowKey, usize>,
+    /// The slot of the closed connection kept on each 4-tuple for late packets.
+    lingering: FxHashMap<FlowKey, usize>,
     /// Connections not yet handed out, and free slots (in `free`) holding old ones.
     slots: Vec<Connection>,
     /// Slots whose connection was handed out.
@@ -53,41 +56,49 @@ impl Tracker {
     /// Adds one segment with the payload bytes the capture holds for it (possibly fewer than
     /// `seg.payload_len`): connections that speak TLS read their handshakes from them.
     pub fn push_with_payload(&mut self, seg: &Segment, payload: &[u8]) {
-        use std::collections::hash_map::Entry;
         self.now = self.now.max(seg.ts);
-        let slot = match self.open.entry(seg.key) {
-            Entry::Occupied(mut entry) => {
-                let slot = *entry.get();
-                if starts_new_connection(&self.slots[slot], seg) {
+        let slot = match self.open.get(&seg.key) {
+            Some(&slot) if !starts_new_connection(&self.slots[slot], seg) => slot,
+            Some(&slot) => {
+                self.ready.push(slot);
+                self.open_new(seg)
+            }
+            None => match self.lingering.get(&seg.key) {
+                Some(&slot) if !starts_new_connection(&self.slots[slot], seg) => slot,
+                Some(&slot) => {
+                    self.lingering.remove(&seg.key);
                     self.ready.push(slot);
-                    self.streams += 1;
-                    let slot = place(
-                        &mut self.slots,
-                        &mut self.free,
-                        Connection::new(self.streams - 1, seg),
-                    );
-                    entry.insert(slot);
-                    slot
-                } else {
-                    slot
+                    self.open_new(seg)
                 }
-            }
-            Entry::Vacant(entry) => {
-                self.streams += 1;
-                let slot = place(
-                    &mut self.slots,
-                    &mut self.free,
-                    Connection::new(self.streams - 1, seg),
-                );
-                *entry.insert(slot)
-            }
+                None => self.open_new(seg),
+            },
         };
         let conn = &mut self.slots[slot];
         let was_finished = conn.is_finished();
         conn.update(seg, payload);
         if !was_finished && conn.is_finished() {
             self.closing.push_back((seg.ts, seg.key, conn.stream));
+            self.open.remove(&seg.key);
+            self.lingering.insert(seg.key, slot);
         }
+    }
+
+    /// Starts the next stream's connection with `seg`, open on its 4-tuple; returns its slot.
+    fn open_new(&mut self, seg: &Segment) -> usize {
+        self.streams += 1;
+        let conn = Connection::new(self.streams - 1, seg);
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.slots[slot] = conn;
+                slot
+            }
+            None => {
+                self.slots.push(conn);
+                self.slots.len() - 1
+            }
+        };
+        self.open.insert(seg.key, slot);
+        slot
     }
 
     /// Hands `sink` the connections that closed more than `LINGER` ago (in capture time) or were
@@ -99,12 +110,11 @@ impl Tracker {
                 break;
             }
             self.closing.pop_front();
-            if let Some(&slot) = self.open.get(&key) {
-                let conn = &self.slots[slot];
-                if conn.stream == stream && conn.is_finished() {
-                    self.open.remove(&key);
-                    self.ready.push(slot);
-                }
+            if let Some(&slot) = self.lingering.get(&key)
+                && self.slots[slot].stream == stream
+            {
+                self.lingering.remove(&key);
+                self.ready.push(slot);
             }
         }
         for slot in self.ready.drain(..) {
@@ -115,7 +125,7 @@ impl Tracker {
 
     /// Connections open (or lingering) now.
     pub fn open_connections(&self) -> usize {
-        self.open.len()
+        self.open.len() + self.lingering.len()
     }
 
     /// Ends tracking; hands `sink` every connection not yet handed out, in stream order.
@@ -141,24 +151,11 @@ impl Tracker {
             .ready
             .drain(..)
             .chain(self.open.drain().map(|(_, slot)| slot))
+            .chain(self.lingering.drain().map(|(_, slot)| slot))
             .map(|slot| (self.slots[slot].stream, slot))
             .collect();
         left.sort_unstable();
         left.into_iter().map(|(_, slot)| slot).collect()
-    }
-}
-
-/// Puts `conn` into a free slot, or a new one; returns the slot.
-fn place(slots: &mut Vec<Connection>, free: &mut Vec<usize>, conn: Connection) -> usize {
-    match free.pop() {
-        Some(slot) => {
-            slots[slot] = conn;
-            slot
-        }
-        None => {
-            slots.push(conn);
-            slots.len() - 1
-        }
     }
 }
 
