@@ -74,6 +74,8 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
     let mut page = args.html.as_ref().map(|_| HtmlCollector::default());
     let mut write_error: Option<anyhow::Error> = None;
     let mut stdout = std::io::BufWriter::with_capacity(1 << 16, stdout_file()?);
+    // Connections' JSON, written here and passed on in large writes.
+    let mut objects = Vec::with_capacity(1 << 17);
     if args.json {
         stdout.write_all(b"{\"connections\":[")?;
     }
@@ -94,16 +96,11 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
                 Ok(())
             }
             Output::Json { first } => {
-                let sep = if std::mem::take(first) { "" } else { "," };
-                stdout
-                    .write_all(sep.as_bytes())
-                    .map_err(anyhow::Error::from)
-                    .and_then(|()| {
-                        Ok(serde_json::to_writer(
-                            &mut stdout,
-                            &json::ConnectionJson::of(conn),
-                        )?)
-                    })
+                if !std::mem::take(first) {
+                    objects.push(b',');
+                }
+                json::ConnectionJson::of(conn).write(&mut objects);
+                flush_over(&mut objects, 1 << 16, &mut stdout)
             }
             Output::Csv(w) => w
                 .write_record(csv_rows::row(conn))
@@ -115,8 +112,10 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
     });
     // A read error once output has begun (a damaged record mid-file) still fails the command:
     // the output is incomplete, and the exit status says so.
+    // What is buffered goes out before any error: the output covers the packets before it.
+    let flushed = flush_over(&mut objects, 0, &mut stdout);
     let counts = counts.map_err(failed)?;
-    if let Some(e) = write_error {
+    if let Some(e) = write_error.or(flushed.err()) {
         return Err(e.context("cannot write the output"));
     }
     // A file cut off mid-record is still a usable capture; a damaged record is not, so after its
@@ -234,6 +233,15 @@ fn stdout_file() -> anyhow::Result<std::fs::File> {
         .try_clone_to_owned()
         .context("cannot use standard output")?;
     Ok(std::fs::File::from(fd))
+}
+
+/// Writes out and empties `buffer` once it holds more than `limit` bytes.
+fn flush_over(buffer: &mut Vec<u8>, limit: usize, out: &mut impl Write) -> anyhow::Result<()> {
+    if buffer.len() > limit {
+        out.write_all(buffer)?;
+        buffer.clear();
+    }
+    Ok(())
 }
 
 /// Keeps a copy of `conn` in `kept` when it is among the first `limit` streams seen so far (all

@@ -12,7 +12,9 @@ use std::net::SocketAddr;
 
 use crate::timeline::Ts;
 use crate::track::tls::{ReadStop, RecordCounts, Resumption, TlsHandshake, TlsTotals};
-use crate::track::{CloseKind, Connection, Exchange, FlagCounts, Side, TcpState, Totals};
+use crate::track::{CloseKind, Connection, Exchange, FlagCounts, Round, Side, TcpState, Totals};
+
+use super::json_writer::JsonObject;
 
 /// Packet counts as JSON: the report's own field names, whatever the tracker calls them.
 #[derive(Debug, serde::Serialize)]
@@ -63,6 +65,30 @@ impl CountsJson {
     }
 }
 
+impl CountsJson {
+    /// Writes the counts as fields of the object `o` (as `#[serde(flatten)]` does).
+    fn write_fields(&self, o: &mut JsonObject<'_>) {
+        o.uint("syn", self.syn);
+        o.uint("synack", self.synack);
+        o.uint("handshake_ack", self.handshake_ack);
+        o.uint("pure_ack", self.pure_ack);
+        o.uint("data", self.data);
+        o.uint("fin", self.fin);
+        o.uint("rst", self.rst);
+        o.uint("packets", self.packets);
+        o.uint("bytes", self.bytes);
+        o.uint("retransmissions", self.retransmissions);
+        o.uint("fast_retransmissions", self.fast_retransmissions);
+        o.uint("spurious_retransmissions", self.spurious_retransmissions);
+        o.uint("out_of_order", self.out_of_order);
+        o.uint("lost_segments", self.lost_segments);
+        o.uint("resent_syn", self.resent_syn);
+        o.uint("resent_synack", self.resent_synack);
+        o.uint("resent_fin", self.resent_fin);
+        o.uint("dup_acks", self.dup_acks);
+    }
+}
+
 /// Counts over connections as JSON: `{"connections", "syn", …}`.
 #[derive(Debug, serde::Serialize)]
 pub struct TotalsJson {
@@ -90,39 +116,82 @@ pub struct RoundJson {
     bytes: u64,
 }
 
+impl RoundJson {
+    /// The JSON view of `r`.
+    pub fn of(r: &Round) -> RoundJson {
+        RoundJson {
+            start_unix_s: r.start.as_secs_f64(),
+            end_unix_s: r.end.as_secs_f64(),
+            segments: r.segments,
+            bytes: r.bytes,
+        }
+    }
+
+    fn write(&self, out: &mut Vec<u8>) {
+        let mut o = JsonObject::begin(out);
+        o.float("start_unix_s", self.start_unix_s);
+        o.float("end_unix_s", self.end_unix_s);
+        o.uint("segments", self.segments);
+        o.uint("bytes", self.bytes);
+        o.end();
+    }
+}
+
 /// One request and its response as JSON, with the response's packet-timed rounds.
 #[derive(Debug, serde::Serialize)]
-pub struct ExchangeJson {
+pub struct ExchangeJson<'a> {
     /// The request line's target, when the capture shows it in plain HTTP.
-    target: Option<String>,
+    target: Option<&'a str>,
     request_unix_s: f64,
     first_response_unix_s: Option<f64>,
     last_response_unix_s: Option<f64>,
     client_window: Option<u64>,
-    rounds: Vec<RoundJson>,
+    #[serde(serialize_with = "rounds_json")]
+    rounds: &'a [Round],
 }
 
-impl ExchangeJson {
+/// The rounds as a JSON array, each through its view.
+fn rounds_json<S: serde::Serializer>(rounds: &&[Round], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(rounds.iter().map(RoundJson::of))
+}
+
+impl<'a> ExchangeJson<'a> {
     /// The JSON view of `x`.
-    pub fn of(x: &Exchange) -> ExchangeJson {
+    pub fn of(x: &'a Exchange) -> ExchangeJson<'a> {
         ExchangeJson {
-            target: x.target.clone(),
+            target: x.target.as_deref(),
             request_unix_s: x.request.as_secs_f64(),
             first_response_unix_s: x.first_response.map(Ts::as_secs_f64),
             last_response_unix_s: x.last_response.map(Ts::as_secs_f64),
             client_window: x.client_window,
-            rounds: x
-                .rounds
-                .iter()
-                .map(|r| RoundJson {
-                    start_unix_s: r.start.as_secs_f64(),
-                    end_unix_s: r.end.as_secs_f64(),
-                    segments: r.segments,
-                    bytes: r.bytes,
-                })
-                .collect(),
+            rounds: &x.rounds,
         }
     }
+
+    fn write(&self, out: &mut Vec<u8>) {
+        let mut o = JsonObject::begin(out);
+        o.value("target", &self.target);
+        o.float("request_unix_s", self.request_unix_s);
+        o.opt_float("first_response_unix_s", self.first_response_unix_s);
+        o.opt_float("last_response_unix_s", self.last_response_unix_s);
+        o.opt_uint("client_window", self.client_window);
+        write_array(o.key("rounds"), self.rounds, |out, r| {
+            RoundJson::of(r).write(out);
+        });
+        o.end();
+    }
+}
+
+/// `items` as a JSON array, each written by `write`.
+fn write_array<T>(out: &mut Vec<u8>, items: &[T], mut write: impl FnMut(&mut Vec<u8>, &T)) {
+    out.push(b'[');
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write(out, item);
+    }
+    out.push(b']');
 }
 
 /// TLS records by content type as JSON.
@@ -299,7 +368,7 @@ fn close_name(close: CloseKind) -> &'static str {
 /// One connection as JSON: `{"client","server","syn","synack","pure_ack","data","fin","rst",
 /// "handshake_s","teardown_s", …}`. A plain struct, so streaming thousands of them allocates little.
 #[derive(Debug, serde::Serialize)]
-pub struct ConnectionJson {
+pub struct ConnectionJson<'a> {
     stream: usize,
     client: SocketAddr,
     server: SocketAddr,
@@ -325,12 +394,18 @@ pub struct ConnectionJson {
     mss: Option<u16>,
     tfo_syn_data: u64,
     tls: Option<TlsJson>,
-    exchanges: Vec<ExchangeJson>,
+    #[serde(serialize_with = "exchanges_json")]
+    exchanges: &'a [Exchange],
 }
 
-impl ConnectionJson {
+/// The exchanges as a JSON array, each through its view.
+fn exchanges_json<S: serde::Serializer>(xs: &&[Exchange], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(xs.iter().map(ExchangeJson::of))
+}
+
+impl<'a> ConnectionJson<'a> {
     /// The JSON view of `c`.
-    pub fn of(c: &Connection) -> ConnectionJson {
+    pub fn of(c: &'a Connection) -> ConnectionJson<'a> {
         ConnectionJson {
             stream: c.stream,
             client: c.client,
@@ -356,8 +431,42 @@ impl ConnectionJson {
             mss: c.mss(),
             tfo_syn_data: c.syn_data,
             tls: c.tls().map(TlsJson::of),
-            exchanges: c.exchanges.iter().map(ExchangeJson::of).collect(),
+            exchanges: &c.exchanges,
         }
+    }
+
+    /// Appends this connection's JSON object to `out`, as `serde_json::to_writer` writes it (a
+    /// test checks), without escaping each field name again for every connection.
+    pub fn write(&self, out: &mut Vec<u8>) {
+        let mut o = JsonObject::begin(out);
+        o.uint("stream", self.stream as u64);
+        o.address("client", self.client);
+        o.address("server", self.server);
+        o.bool("client_guessed", self.client_guessed);
+        self.counts.write_fields(&mut o);
+        o.uint("requests", self.requests);
+        o.uint("http_requests", self.http_requests);
+        o.uint("client_payload_bytes", self.client_payload_bytes);
+        o.uint("server_payload_bytes", self.server_payload_bytes);
+        o.float("start_unix_s", self.start_unix_s);
+        o.opt_float("handshake_s", self.handshake_s);
+        o.opt_float("time_to_first_data_s", self.time_to_first_data_s);
+        o.opt_float("teardown_s", self.teardown_s);
+        o.float("duration_s", self.duration_s);
+        o.opt_word("active_closer", self.active_closer);
+        o.opt_word("reset_by", self.reset_by);
+        o.word("final_state", self.final_state);
+        o.opt_word("close", self.close);
+        o.uint("fin_with_data", self.fin_with_data);
+        o.word("client_state", self.client_state);
+        o.word("server_state", self.server_state);
+        o.opt_uint("mss", self.mss);
+        o.uint("tfo_syn_data", self.tfo_syn_data);
+        o.value("tls", &self.tls);
+        write_array(o.key("exchanges"), self.exchanges, |out, x| {
+            ExchangeJson::of(x).write(out);
+        });
+        o.end();
     }
 }
 
@@ -562,4 +671,74 @@ pub fn comparison(cmp: &Comparison) -> Value {
         "link": cmp.link,
         "parallel": cmp.parallel,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::segment::{FlowKey, Segment, TcpFlags};
+    use crate::track::Tracker;
+
+    /// A segment from `src` to `dst` at `t` µs with `flags` (letters S A F R) and `len` payload
+    /// bytes.
+    fn segment(src: &str, dst: &str, t: i64, flags: &str, seq: u32, ack: u32, len: u32) -> Segment {
+        let (key, dir) = FlowKey::of(src.parse().unwrap(), dst.parse().unwrap());
+        Segment {
+            ts: Ts(1_700_000_000_000_000_000 + t * 1000),
+            key,
+            dir,
+            seq,
+            ack,
+            flags: TcpFlags {
+                syn: flags.contains('S'),
+                ack: flags.contains('A'),
+                fin: flags.contains('F'),
+                rst: flags.contains('R'),
+                psh: false,
+            },
+            window: 512,
+            payload_len: len,
+            wire_len: 66 + len,
+            http: None,
+            mss: flags.contains('S').then_some(1460),
+            window_scale: None,
+        }
+    }
+
+    #[test]
+    fn connections_are_written_as_serde_json_writes_their_views() {
+        let (c, s) = ("10.0.0.2:41000", "10.0.0.1:80");
+        let (c6, s6) = ("[::1]:41001", "[::1]:443");
+        let request = b"GET /a%22b?q=\xc3\xa9 HTTP/1.1\r\nHost: x\r\n\r\n";
+        let mut tracker = Tracker::new();
+        let len = request.len() as u32;
+        tracker.push(&segment(c, s, 0, "S", 100, 0, 0));
+        tracker.push(&segment(s, c, 20, "SA", 900, 101, 0));
+        tracker.push(&segment(c, s, 21, "A", 101, 901, 0));
+        tracker.push_with_payload(&segment(c, s, 22, "A", 101, 901, len), request);
+        tracker.push(&segment(s, c, 40, "A", 901, 101 + len, 1000));
+        tracker.push(&segment(s, c, 41, "A", 1901, 101 + len, 1000));
+        tracker.push(&segment(c, s, 60, "A", 101 + len, 2901, 0));
+        tracker.push(&segment(s, c, 80, "A", 2901, 101 + len, 500));
+        tracker.push(&segment(s, c, 81, "FA", 3401, 101 + len, 0));
+        tracker.push(&segment(c, s, 90, "FA", 101 + len, 3402, 0));
+        tracker.push(&segment(s, c, 91, "A", 3402, 102 + len, 0));
+        // Caught mid-stream, then reset.
+        tracker.push(&segment(c6, s6, 100, "A", 5, 7, 10));
+        tracker.push(&segment(s6, c6, 101, "RA", 7, 15, 0));
+        let connections = tracker.finish();
+        assert_eq!(connections.len(), 2);
+        assert!(connections[0].exchanges[0].target.is_some());
+        assert_eq!(connections[0].exchanges[0].rounds.len(), 2);
+        for conn in &connections {
+            let view = ConnectionJson::of(conn);
+            let mut ours = Vec::new();
+            view.write(&mut ours);
+            let theirs = serde_json::to_vec(&view).unwrap();
+            assert_eq!(
+                String::from_utf8_lossy(&ours),
+                String::from_utf8_lossy(&theirs)
+            );
+        }
+    }
 }

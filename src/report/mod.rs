@@ -4,6 +4,7 @@
 pub mod csv;
 pub mod html;
 pub mod json;
+pub mod json_writer;
 pub mod ladder;
 pub mod tables;
 pub mod text;
