@@ -1,4 +1,4 @@
-//! `synack analyze`'s outputs (tables, `--json`, `--csv`, `--html`) over captures built packet by
+//! `synack analyze`'s outputs (tables, `--json`, `--jsonl`, `--csv`, `--html`) over captures built packet by
 //! packet, compared byte for byte with the files checked in beside this one: a change to the
 //! tracker or the report that changes what a reader sees shows up here as a diff to review.
 //!
@@ -65,8 +65,8 @@ fn compare(name: &str, actual: &str) -> Option<String> {
     ))
 }
 
-/// Every output of `analyze` over the capture `file` in `dir`, against `STEM.txt`, `.json`,
-/// `.csv` and `.html`; `ok` is the exit status the capture must give.
+/// Every output of `analyze` over the capture `file` in `dir`, against `STEM.txt`, `.all.txt`,
+/// `.json`, `.jsonl`, `.csv` and `.html`; `ok` is the exit status the capture must give.
 fn check_outputs(dir: &Path, file: &str, stem: &str, ok: bool) -> Vec<String> {
     let normalise = |bytes: Vec<u8>| {
         String::from_utf8(bytes)
@@ -79,6 +79,7 @@ fn check_outputs(dir: &Path, file: &str, stem: &str, ok: bool) -> Vec<String> {
         (&[][..], "txt"),
         (&["--all"][..], "all.txt"),
         (&["--json"][..], "json"),
+        (&["--jsonl"][..], "jsonl"),
         (&["--csv"][..], "csv"),
         (&["--html", page.as_str()][..], "html"),
     ] {
@@ -99,7 +100,7 @@ fn check_outputs(dir: &Path, file: &str, stem: &str, ok: bool) -> Vec<String> {
 /// HTTP over plain TCP: one request per connection, keep-alive, pipelining, a refused connect, a
 /// 4-tuple used again, a reset, IPv6, three-way and simultaneous closes, a FIN riding on data,
 /// a Fast Open SYN, a connection caught mid-stream, and connections still open at the end.
-fn http_frames() -> Frames {
+pub fn http_frames() -> Frames {
     let mut f = Frames::new();
     let get = |path: &str| format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n");
 
@@ -209,7 +210,7 @@ fn http_frames() -> Frames {
 /// marks: a segment lost before the capture, duplicate ACKs and a fast retransmission, a resend
 /// after a timeout, a spurious one, an out-of-order segment, a zero window and its probe, a
 /// keep-alive, and a FIN sent twice; and another connection whose SYN was sent twice.
-fn lossy_frames() -> Frames {
+pub fn lossy_frames() -> Frames {
     const RTT: i64 = 20_000_000;
     let mut f = Frames::new();
     let mut c = Flow::new("10.0.0.2:41000", "10.0.0.1:80", 100, 900_000);
@@ -349,7 +350,7 @@ fn hello(middle: &[u8], versions: &[u8]) -> Vec<u8> {
 
 /// Two TLS 1.3 connections as a client-side capture sees them: a full handshake, a request and
 /// its response in several segments, and the closing alerts.
-fn tls_frames() -> Frames {
+pub fn tls_frames() -> Frames {
     const APPLICATION_DATA: u8 = 23;
     let mut f = Frames::new();
     for (i, port) in [41443u16, 41444].into_iter().enumerate() {
