@@ -339,6 +339,10 @@ pub struct AnalyzeArgs {
     /// null), `totals`, `tls` and `pattern` (the requests per connection, in words).
     #[arg(long, conflicts_with = "csv")]
     pub json: bool,
+    /// Print JSON lines instead: each connection's object (as in `--json`) on a line of its own
+    /// as the capture is read, then `{"summary": …}` with the rest of `--json`'s fields.
+    #[arg(long, conflicts_with_all = ["json", "csv"])]
+    pub jsonl: bool,
     /// Print one CSV row per connection instead of tables.
     #[arg(long)]
     pub csv: bool,
@@ -347,7 +351,7 @@ pub struct AnalyzeArgs {
     pub all: bool,
     /// Print connection N (the # column; Wireshark's tcp.stream) as a ladder diagram instead of
     /// the tables: client and server lanes, an arrow per packet, each data round on one line.
-    #[arg(long, value_name = "N", conflicts_with_all = ["json", "csv", "html"])]
+    #[arg(long, value_name = "N", conflicts_with_all = ["json", "jsonl", "csv", "html"])]
     pub ladder: Option<usize>,
     /// Also write the HTML report (waterfall, ladder diagrams, time–sequence graphs, tables).
     #[arg(long, value_name = "OUT.html")]

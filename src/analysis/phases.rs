@@ -218,15 +218,6 @@ impl PhaseAccumulator {
             ..Phases::default()
         };
         // Sweep the interval boundaries, counting how many intervals of each kind are open.
-        let mut events: Vec<(Ts, bool, Kind)> = Vec::with_capacity(self.intervals.len() * 2);
-        for &(from, to, kind) in &self.intervals {
-            let (from, to) = (from.max(first), to.min(last));
-            if to > from {
-                events.push((from, true, kind));
-                events.push((to, false, kind));
-            }
-        }
-        events.sort_by_key(|e| e.0);
         let mut open = [0usize; 6];
         let mut at = first;
         let add = |phases: &mut Phases, open: &[usize; 6], from: Ts, to: Ts| {
@@ -242,13 +233,49 @@ impl PhaseAccumulator {
             };
             *slot += span;
         };
-        for (ts, opens, kind) in events {
+        let mut step = |ts: Ts, opens: bool, kind: usize| {
             if ts > at {
                 add(&mut phases, &open, at, ts);
                 at = ts;
             }
-            let n = &mut open[kind as usize];
+            let n = &mut open[kind];
             *n = if opens { *n + 1 } else { n.saturating_sub(1) };
+        };
+        // Events sort unstably: those at one instant add no time between them, and none closes
+        // an interval before it opened, so their order changes nothing. Each is one word (its
+        // offset from the first SYN, its kind, opening or closing) where the timeline allows.
+        let clipped = self.intervals.iter().filter_map(|&(from, to, kind)| {
+            let (from, to) = (from.max(first), to.min(last));
+            (to > from).then_some((from, to, kind as usize))
+        });
+        let span = last.0.checked_sub(first.0);
+        if span.is_some_and(|span| (0..1 << 59).contains(&span)) {
+            let word = |ts: Ts, opens: bool, kind: usize| {
+                ((ts.0 - first.0) as u64) << 4 | (kind as u64) << 1 | u64::from(opens)
+            };
+            let mut events: Vec<u64> = Vec::with_capacity(self.intervals.len() * 2);
+            for (from, to, kind) in clipped {
+                events.push(word(from, true, kind));
+                events.push(word(to, false, kind));
+            }
+            events.sort_unstable();
+            for e in events {
+                step(
+                    Ts(first.0 + (e >> 4) as i64),
+                    e & 1 == 1,
+                    (e >> 1 & 7) as usize,
+                );
+            }
+        } else {
+            let mut events: Vec<(Ts, bool, usize)> = Vec::with_capacity(self.intervals.len() * 2);
+            for (from, to, kind) in clipped {
+                events.push((from, true, kind));
+                events.push((to, false, kind));
+            }
+            events.sort_unstable_by_key(|e| e.0);
+            for (ts, opens, kind) in events {
+                step(ts, opens, kind);
+            }
         }
         if last > at {
             add(&mut phases, &open, at, last);
@@ -314,6 +341,25 @@ mod tests {
         assert!((p.timeline_s - 1600e-6).abs() < 1e-12);
         assert!((p.partition_sum() - p.timeline_s).abs() < 1e-12);
         assert!((p.teardown_s - 50e-6).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_timeline_of_centuries_is_partitioned_alike() {
+        // Timestamps of a damaged capture, too far apart for the events' one-word form.
+        let conn = |start: i64| ConnectionTimeline {
+            start: Ts(start),
+            tls_ready: None,
+            ready: Ts(start + 1_000),
+            exchanges: vec![(Ts(start + 2_000), Ts(start + 3_000), Ts(start + 4_000))],
+            client_close: None,
+            teardown_s: None,
+        };
+        let near = Phases::partition(&[conn(0), conn(10_000)]);
+        let far = Phases::partition(&[conn(0), conn(1 << 60)]);
+        assert!((near.handshake_s - 2e-6).abs() < 1e-12, "{near:?}");
+        assert!((far.handshake_s - 2e-6).abs() < 1e-12, "{far:?}");
+        assert!((far.transfer_s - 2e-6).abs() < 1e-12, "{far:?}");
+        assert!((far.partition_sum() - far.timeline_s).abs() / far.timeline_s < 1e-12);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! transfer, analysis or report code.
 
 pub mod decode;
+pub mod records;
 pub mod segment;
 pub mod source;
 pub mod split;

@@ -7,12 +7,35 @@ use std::net::SocketAddr;
 use crate::timeline::Ts;
 
 /// A connection's endpoints in canonical order (`a` < `b`), the same for both directions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct FlowKey {
     /// The lower endpoint.
     pub a: SocketAddr,
     /// The higher endpoint.
     pub b: SocketAddr,
+}
+
+/// Hashes the addresses and ports as a few words: the tracker looks a key up for every packet,
+/// and the derived hash fed each address byte by byte. Keys that are equal hash alike (IPv6 flow
+/// labels and scopes, left out here, only make equal hashes of unequal keys).
+impl std::hash::Hash for FlowKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        fn words(addr: &SocketAddr) -> (u128, u16) {
+            match addr {
+                SocketAddr::V4(v4) => (u128::from(v4.ip().to_bits()), v4.port()),
+                SocketAddr::V6(v6) => (v6.ip().to_bits(), v6.port()),
+            }
+        }
+        let (a, a_port) = words(&self.a);
+        let (b, b_port) = words(&self.b);
+        if a >> 32 == 0 && b >> 32 == 0 {
+            state.write_u64((a as u64) << 32 | b as u64);
+        } else {
+            state.write_u128(a);
+            state.write_u128(b);
+        }
+        state.write_u32(u32::from(a_port) << 16 | u32::from(b_port));
+    }
 }
 
 /// Which way a segment travels relative to its `FlowKey`.
@@ -27,7 +50,17 @@ pub enum Direction {
 impl FlowKey {
     /// The key and direction of a segment sent from `src` to `dst`.
     pub fn of(src: SocketAddr, dst: SocketAddr) -> (FlowKey, Direction) {
-        if src <= dst {
+        // IPv4 addresses order as their address then port: one comparison of two words.
+        let in_order = match (src, dst) {
+            (SocketAddr::V4(s), SocketAddr::V4(d)) => {
+                let word = |a: std::net::SocketAddrV4| {
+                    u64::from(a.ip().to_bits()) << 16 | u64::from(a.port())
+                };
+                word(s) <= word(d)
+            }
+            _ => src <= dst,
+        };
+        if in_order {
             (FlowKey { a: src, b: dst }, Direction::AToB)
         } else {
             (FlowKey { a: dst, b: src }, Direction::BToA)
@@ -107,6 +140,27 @@ impl Segment {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn flow_keys_order_endpoints_as_socket_addresses_order() {
+        let addrs: Vec<SocketAddr> = [
+            "10.0.0.1:80",
+            "10.0.0.1:81",
+            "10.0.0.2:1",
+            "9.255.255.255:65535",
+            "[::1]:1",
+            "[::]:2",
+        ]
+        .iter()
+        .map(|a| a.parse().unwrap())
+        .collect();
+        for &x in &addrs {
+            for &y in &addrs {
+                let (key, _) = FlowKey::of(x, y);
+                assert_eq!((key.a, key.b), (x.min(y), x.max(y)), "{x} {y}");
+            }
+        }
+    }
 
     #[test]
     fn flow_key_is_the_same_both_ways() {

@@ -13,6 +13,7 @@ use pcap::{Active, Capture, Offline, Precision};
 
 use super::CaptureError;
 use super::decode::LinkType;
+use super::records::{PcapRecords, RecordError};
 use super::writer::PcapWriter;
 use crate::timeline::Ts;
 
@@ -46,6 +47,15 @@ pub enum Source {
         /// Bytes read so far, as pcap records (for stdin, where there is no file size).
         offset: u64,
     },
+    /// A classic pcap file libpcap opened, its records read by synack (see `records`).
+    Records {
+        /// The records after the file header.
+        records: PcapRecords,
+        /// Its path, for error messages.
+        path: PathBuf,
+        /// The link type libpcap read from the file header (a DLT number).
+        dlt: i32,
+    },
 }
 
 impl Source {
@@ -55,6 +65,14 @@ impl Source {
             .map_err(|e| file_error(path, PCAP_FILE_HEADER.min(file_size(path).unwrap_or(0)), e))?;
         if let Some(filter) = filter {
             apply_filter(&mut capture, filter)?;
+        } else if path.as_os_str() != "-"
+            && let Some(records) = PcapRecords::open(path)
+        {
+            return Ok(Source::Records {
+                records,
+                path: path.to_owned(),
+                dlt: capture.get_datalink().0,
+            });
         }
         Ok(Source::Offline {
             capture,
@@ -86,15 +104,34 @@ impl Source {
     /// The link type of the frames this source yields.
     pub fn link_type(&self) -> Result<LinkType, CaptureError> {
         let dlt = match self {
-            Source::Live(c) => c.get_datalink(),
-            Source::Offline { capture, .. } => capture.get_datalink(),
+            Source::Live(c) => c.get_datalink().0,
+            Source::Offline { capture, .. } => capture.get_datalink().0,
+            Source::Records { dlt, .. } => *dlt,
         };
-        LinkType::from_dlt(dlt.0)
+        LinkType::from_dlt(dlt)
     }
 
     /// The next frame, or `None` at the end of the file (or when a live capture was broken off).
     pub fn next_frame(&mut self) -> Result<Option<Frame<'_>>, CaptureError> {
         let packet = match self {
+            Source::Records { records, path, .. } => {
+                return match records.next_record() {
+                    Ok(record) => Ok(record.map(|r| Frame {
+                        ts: r.ts,
+                        data: r.data,
+                        wire_len: r.wire_len,
+                    })),
+                    Err(RecordError::Truncated(detail)) => Err(CaptureError::Truncated {
+                        at_byte: file_size(path).unwrap_or(0),
+                        path: path.clone(),
+                        detail,
+                    }),
+                    Err(RecordError::Damaged(detail)) => Err(CaptureError::File {
+                        path: path.clone(),
+                        detail,
+                    }),
+                };
+            }
             Source::Live(c) => match c.next_packet() {
                 Ok(packet) => packet,
                 Err(pcap::Error::NoMorePackets) => return Ok(None),

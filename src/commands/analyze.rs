@@ -12,8 +12,8 @@ use crate::analysis::pattern::RequestPattern;
 use crate::analysis::phases::{ConnectionTimeline, PhaseAccumulator};
 use crate::capture::CaptureError;
 use crate::cli::AnalyzeArgs;
-use crate::report::{csv as csv_rows, html, json, sentences, terminal};
-use crate::track::reader::CaptureReader;
+use crate::report::{csv as csv_rows, html, json, terminal};
+use crate::track::reader::{CaptureReader, FrameCounts};
 use crate::track::tls::TlsTotals;
 use crate::track::trace::{TraceRequest, trace_connections};
 use crate::track::{Connection, Totals};
@@ -29,18 +29,117 @@ const HTML_LADDERS: usize = 8;
 
 /// Where each finished connection goes.
 enum Output {
-    /// Kept (the first rows, or all with `--all`) for the tables printed at the end.
+    /// Kept (the first rows, or all with `--all`) for the tables printed at the end, with every
+    /// connection's phases.
     Tables {
         rows: BTreeMap<usize, Connection>,
         limit: Option<usize>,
+        phases: Box<PhaseAccumulator>,
     },
     /// Written out as a JSON array element at once.
     Json { first: bool },
+    /// Written out as a line of JSON at once.
+    JsonLines,
     /// Written out as a CSV row at once.
-    Csv(Box<csv::Writer<std::io::StdoutLock<'static>>>),
+    Csv(Box<csv::Writer<std::fs::File>>),
 }
 
-/// Reads the capture and prints its tables, JSON or CSV.
+impl Output {
+    /// The output `args` ask for, its opening written to `out`.
+    fn open(args: &AnalyzeArgs, out: &mut Vec<u8>) -> anyhow::Result<Output> {
+        Ok(if args.json {
+            out.extend_from_slice(b"{\"connections\":[");
+            Output::Json { first: true }
+        } else if args.jsonl {
+            Output::JsonLines
+        } else if args.csv {
+            let mut w = csv::Writer::from_writer(stdout_file()?);
+            w.write_record(csv_rows::HEADER)?;
+            Output::Csv(Box::new(w))
+        } else {
+            Output::Tables {
+                rows: BTreeMap::new(),
+                limit: (!args.all).then_some(CONNECTION_ROWS),
+                phases: Box::default(),
+            }
+        })
+    }
+
+    /// Adds a finished connection: JSON goes to `out`, a CSV row to its writer.
+    fn add(&mut self, conn: &Connection, out: &mut Vec<u8>) -> anyhow::Result<()> {
+        match self {
+            Output::Tables {
+                rows,
+                limit,
+                phases,
+            } => {
+                // Only the tables show phases: JSON and CSV skip the work.
+                phases.add(&ConnectionTimeline::from_capture(conn));
+                keep_first(rows, *limit, conn);
+            }
+            Output::Json { first } => {
+                if !std::mem::take(first) {
+                    out.push(b',');
+                }
+                json::ConnectionJson::of(conn).write(out);
+            }
+            Output::JsonLines => {
+                json::ConnectionJson::of(conn).write(out);
+                out.push(b'\n');
+            }
+            Output::Csv(w) => w.write_record(csv_rows::row(conn))?,
+        }
+        Ok(())
+    }
+
+    /// Writes what follows the connections to `out`.
+    fn finish(self, end: &CaptureEnd<'_>, out: &mut impl Write) -> anyhow::Result<()> {
+        let summary = || {
+            serde_json::to_string(&json::capture_summary(
+                end.counts,
+                end.totals,
+                end.tls,
+                end.pattern,
+            ))
+        };
+        match self {
+            Output::Json { .. } => {
+                let summary = summary()?;
+                // The summary object's fields follow the streamed array inside the same object.
+                writeln!(out, "],{}", summary.strip_prefix('{').unwrap_or(&summary))?;
+            }
+            Output::JsonLines => writeln!(out, "{{\"summary\":{}}}", summary()?)?,
+            Output::Csv(mut w) => w.flush()?,
+            Output::Tables { rows, phases, .. } => {
+                let connections: Vec<Connection> = rows.into_values().collect();
+                let report = terminal::CaptureReport {
+                    path: end.path,
+                    counts: end.counts,
+                    totals: end.totals,
+                    hidden: (end.totals.connections as usize).saturating_sub(connections.len()),
+                    connections: &connections,
+                    phases: &phases.finish(),
+                    tls: end.tls,
+                    pattern: end.pattern,
+                };
+                let width = crate::report::width::output_width();
+                write!(out, "{}", terminal::capture(&report, width))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What the whole capture adds up to, for the end of the output.
+struct CaptureEnd<'a> {
+    path: &'a Path,
+    counts: &'a FrameCounts,
+    totals: &'a Totals,
+    tls: &'a TlsTotals,
+    pattern: &'a str,
+}
+
+/// Reads the capture and prints its tables, JSON, JSON lines or CSV.
 pub fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
     let failed = |error| cannot_analyze(&args.file, error);
     if args.html.is_some() && args.file.as_os_str() == "-" {
@@ -55,72 +154,37 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
             .with_context(|| format!("cannot write --html {}", out.display()))?;
     }
     let reader = CaptureReader::open(&args.file, args.filter.as_deref()).map_err(failed)?;
-    let mut output = if args.json {
-        Output::Json { first: true }
-    } else if args.csv {
-        let mut w = csv::Writer::from_writer(std::io::stdout().lock());
-        w.write_record(csv_rows::HEADER)?;
-        Output::Csv(Box::new(w))
-    } else {
-        Output::Tables {
-            rows: BTreeMap::new(),
-            limit: (!args.all).then_some(CONNECTION_ROWS),
-        }
-    };
+    let mut stdout = std::io::BufWriter::with_capacity(1 << 16, stdout_file()?);
+    // JSON, written here and passed on in large writes.
+    let mut objects = Vec::with_capacity(1 << 17);
+    let mut output = Output::open(args, &mut objects)?;
     let mut totals = Totals::default();
     let mut tls = TlsTotals::default();
-    let mut phases = PhaseAccumulator::default();
     let mut pattern = RequestPattern::default();
     let mut page = args.html.as_ref().map(|_| HtmlCollector::default());
     let mut write_error: Option<anyhow::Error> = None;
-    // A buffer of its own: stdout's line buffer would scan every small JSON write for newlines.
-    let mut stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
-    if args.json {
-        stdout.write_all(b"{\"connections\":[")?;
-    }
     let counts = reader.read(|conn| {
         totals.add(&Totals::of([&conn.counts]));
         if let Some(h) = conn.tls() {
             tls.add(h);
         }
-        pattern.add(&conn);
+        pattern.add(conn);
         if let Some(page) = &mut page {
-            page.add(&conn);
+            page.add(conn);
         }
-        let written = match &mut output {
-            Output::Tables { rows, limit } => {
-                // Only the tables show phases: JSON and CSV skip the work.
-                phases.add(&ConnectionTimeline::from_capture(&conn));
-                rows.insert(conn.stream, conn);
-                if limit.is_some_and(|l| rows.len() > l) {
-                    rows.pop_last();
-                }
-                Ok(())
-            }
-            Output::Json { first } => {
-                let sep = if std::mem::take(first) { "" } else { "," };
-                stdout
-                    .write_all(sep.as_bytes())
-                    .map_err(anyhow::Error::from)
-                    .and_then(|()| {
-                        Ok(serde_json::to_writer(
-                            &mut stdout,
-                            &json::ConnectionJson::of(&conn),
-                        )?)
-                    })
-            }
-            Output::Csv(w) => w
-                .write_record(csv_rows::row(&conn))
-                .map_err(anyhow::Error::from),
-        };
+        let written = output
+            .add(conn, &mut objects)
+            .and_then(|()| flush_over(&mut objects, 1 << 16, &mut stdout));
         if let Err(e) = written {
             write_error.get_or_insert(e);
         }
     });
+    // What is buffered goes out before any error: the output covers the packets before it.
+    let flushed = flush_over(&mut objects, 0, &mut stdout);
     // A read error once output has begun (a damaged record mid-file) still fails the command:
     // the output is incomplete, and the exit status says so.
     let counts = counts.map_err(failed)?;
-    if let Some(e) = write_error {
+    if let Some(e) = write_error.or(flushed.err()) {
         return Err(e.context("cannot write the output"));
     }
     // A file cut off mid-record is still a usable capture; a damaged record is not, so after its
@@ -139,45 +203,19 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
         )),
         None => None,
     };
-    let description = sentences::pattern(pattern.pattern(), pattern.never_established());
+    let description =
+        crate::report::sentences::pattern(pattern.pattern(), pattern.never_established());
     if let (Some(out), Some(page)) = (&args.html, page) {
         page.write(args, out, counts.frames, &totals, &description)?;
     }
-    match output {
-        Output::Json { .. } => {
-            let summary = serde_json::to_string(&json::capture_summary(
-                &counts,
-                &totals,
-                &tls,
-                &description,
-            ))?;
-            // The summary object's fields follow the streamed array inside the same object.
-            writeln!(
-                stdout,
-                "],{}",
-                summary.strip_prefix('{').unwrap_or(&summary)
-            )?;
-        }
-        Output::Csv(mut w) => w.flush()?,
-        Output::Tables { rows, .. } => {
-            let connections: Vec<Connection> = rows.into_values().collect();
-            let report = terminal::CaptureReport {
-                path: &args.file,
-                counts: &counts,
-                totals: &totals,
-                hidden: (totals.connections as usize).saturating_sub(connections.len()),
-                connections: &connections,
-                phases: &phases.finish(),
-                tls: &tls,
-                pattern: &description,
-            };
-            write!(
-                stdout,
-                "{}",
-                terminal::capture(&report, crate::report::width::output_width())
-            )?;
-        }
-    }
+    let end = CaptureEnd {
+        path: &args.file,
+        counts: &counts,
+        totals: &totals,
+        tls: &tls,
+        pattern: &description,
+    };
+    output.finish(&end, &mut stdout)?;
     stdout.flush()?;
     match damaged {
         Some(damage) => bail!("{damage}"),
@@ -196,10 +234,7 @@ struct HtmlCollector {
 impl HtmlCollector {
     fn add(&mut self, conn: &Connection) {
         self.phases.add(&ConnectionTimeline::from_capture(conn));
-        self.connections.insert(conn.stream, conn.clone());
-        if self.connections.len() > HTML_CONNECTIONS {
-            self.connections.pop_last();
-        }
+        keep_first(&mut self.connections, Some(HTML_CONNECTIONS), conn);
     }
 
     /// Reads the drawn connections' packets again and writes the page to `out`.
@@ -232,6 +267,43 @@ impl HtmlCollector {
     }
 }
 
+/// Standard output written directly, behind a buffer of the caller's: Rust's own stdout is
+/// line-buffered and scans every write for newlines.
+fn stdout_file() -> anyhow::Result<std::fs::File> {
+    use std::os::fd::AsFd;
+    let fd = std::io::stdout()
+        .as_fd()
+        .try_clone_to_owned()
+        .context("cannot use standard output")?;
+    Ok(std::fs::File::from(fd))
+}
+
+/// Writes out and empties `buffer` once it holds more than `limit` bytes.
+fn flush_over(buffer: &mut Vec<u8>, limit: usize, out: &mut impl Write) -> anyhow::Result<()> {
+    if buffer.len() > limit {
+        out.write_all(buffer)?;
+        buffer.clear();
+    }
+    Ok(())
+}
+
+/// Keeps a copy of `conn` in `kept` when it is among the first `limit` streams seen so far (all
+/// without a limit).
+fn keep_first(kept: &mut BTreeMap<usize, Connection>, limit: Option<usize>, conn: &Connection) {
+    let full = limit.is_some_and(|l| kept.len() >= l);
+    if full
+        && kept
+            .last_key_value()
+            .is_some_and(|(&last, _)| last < conn.stream)
+    {
+        return;
+    }
+    kept.insert(conn.stream, conn.clone());
+    if limit.is_some_and(|l| kept.len() > l) {
+        kept.pop_last();
+    }
+}
+
 /// A capture that cannot be read, as "cannot analyze FILE: why", naming the file once: the
 /// errors about the file itself already name it, so only libpcap's words follow the context.
 fn cannot_analyze(path: &Path, error: CaptureError) -> anyhow::Error {
@@ -258,7 +330,7 @@ fn print_ladder(args: &AnalyzeArgs, stream: usize) -> anyhow::Result<()> {
         .read(|conn| {
             seen += 1;
             if conn.stream == stream {
-                found = Some(conn);
+                found = Some(conn.clone());
             }
         })
         .map_err(failed)?;

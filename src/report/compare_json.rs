@@ -29,7 +29,7 @@ pub const SCHEMA_VERSION: u32 = 2;
 /// report.json: the first variant's comparison in full, the others' in `variants`, and the
 /// emulated link's counts.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct ComparisonReport {
+pub struct ComparisonReport<'a> {
     /// The layout's version ([`SCHEMA_VERSION`]).
     pub schema_version: u32,
     /// The report's opening lines, as the terminal prints them.
@@ -55,7 +55,7 @@ pub struct ComparisonReport {
     /// Each mode's capture file, by mode name (null without capture).
     pub captures: BTreeMap<String, Option<String>>,
     /// Each mode's results, by mode name.
-    pub modes: BTreeMap<String, ModeJson>,
+    pub modes: BTreeMap<String, ModeJson<'a>>,
     /// The non-persistent − persistent gap, split by phase.
     pub attribution: Option<Attribution>,
     /// Every mode's gap against persistent, by mode name.
@@ -72,7 +72,7 @@ pub struct ComparisonReport {
     pub parallel: usize,
     /// Every variant's results, by variant name, when more than one ran.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub variants: Option<BTreeMap<String, VariantJson>>,
+    pub variants: Option<BTreeMap<String, VariantJson<'a>>>,
     /// What the emulated link did, over every run and the warm-up runs (null without a link).
     pub link_stats: Option<LinkStats>,
 }
@@ -103,9 +103,9 @@ pub struct ModelJson {
 
 /// One variant's results in `variants`: what the top level holds for the first.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct VariantJson {
+pub struct VariantJson<'a> {
     /// As the top level's.
-    pub modes: BTreeMap<String, ModeJson>,
+    pub modes: BTreeMap<String, ModeJson<'a>>,
     /// As the top level's.
     pub attribution: Option<Attribution>,
     /// As the top level's.
@@ -124,9 +124,9 @@ pub struct VariantJson {
 
 /// One mode's results.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct ModeJson {
+pub struct ModeJson<'a> {
     /// Every run, in the order run.
-    pub runs: Vec<RunJson>,
+    pub runs: Vec<RunJson<'a>>,
     /// Run totals and closing times over the rounds.
     pub summary: ModeSummaryJson,
     /// Rounds (from 1) whose totals lie outside the others' spread.
@@ -168,7 +168,7 @@ pub struct ModeSummaryJson {
 
 /// One run.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct RunJson {
+pub struct RunJson<'a> {
     /// Connect → last byte, in seconds.
     pub total_s: f64,
     /// Last byte → the last connection closed, in seconds.
@@ -182,7 +182,7 @@ pub struct RunJson {
     /// Packet counts (null without capture).
     pub totals: Option<TotalsJson>,
     /// The run's captured connections.
-    pub connections: Vec<ConnectionJson>,
+    pub connections: Vec<ConnectionJson<'a>>,
     /// Where the run's time went.
     pub phases: Phases,
     /// Each file's time split into the waterfall's phases.
@@ -229,12 +229,12 @@ pub struct FilePhasesJson {
     pub closing_s: f64,
 }
 
-impl ComparisonReport {
+impl<'a> ComparisonReport<'a> {
     /// The report of `compared` (the first variant in full), with the link's counts.
     pub fn of(
-        compared: &[(&str, &Comparison)],
+        compared: &[(&str, &'a Comparison)],
         link_stats: Option<&LinkStats>,
-    ) -> ComparisonReport {
+    ) -> ComparisonReport<'a> {
         let cmp = compared[0].1;
         let variants = (compared.len() > 1).then(|| {
             compared
@@ -278,8 +278,8 @@ impl ComparisonReport {
     }
 }
 
-impl VariantJson {
-    fn of(cmp: &Comparison) -> VariantJson {
+impl<'a> VariantJson<'a> {
+    fn of(cmp: &'a Comparison) -> VariantJson<'a> {
         VariantJson {
             modes: modes(cmp),
             attribution: cmp.attribution(),
@@ -339,7 +339,7 @@ fn captures(cmp: &Comparison) -> BTreeMap<String, Option<String>> {
         .collect()
 }
 
-fn modes(cmp: &Comparison) -> BTreeMap<String, ModeJson> {
+fn modes(cmp: &Comparison) -> BTreeMap<String, ModeJson<'_>> {
     cmp.modes
         .iter()
         .map(|m| (m.mode.name().to_owned(), ModeJson::of(m, cmp)))
@@ -353,8 +353,8 @@ fn attributions(cmp: &Comparison) -> BTreeMap<String, Attribution> {
         .collect()
 }
 
-impl ModeJson {
-    fn of(m: &ModeResult, cmp: &Comparison) -> ModeJson {
+impl<'a> ModeJson<'a> {
+    fn of(m: &'a ModeResult, cmp: &Comparison) -> ModeJson<'a> {
         let files = cmp.files.len();
         let captured = m.capture.as_ref();
         ModeJson {
@@ -380,8 +380,8 @@ impl ModeJson {
     }
 }
 
-impl RunJson {
-    fn of(r: &RunResult, m: &ModeResult, cmp: &Comparison) -> RunJson {
+impl<'a> RunJson<'a> {
+    fn of(r: &'a RunResult, m: &ModeResult, cmp: &Comparison) -> RunJson<'a> {
         RunJson {
             total_s: r.timing.total_s(),
             close_s: r.timing.close_s(),
@@ -433,7 +433,7 @@ impl FilePhasesJson {
 
 /// report.json's JSON Schema, generated from [`ComparisonReport`].
 pub fn schema() -> schemars::Schema {
-    schemars::schema_for!(ComparisonReport)
+    schemars::schema_for!(ComparisonReport<'static>)
 }
 
 #[cfg(test)]

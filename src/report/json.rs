@@ -1,5 +1,5 @@
-//! Report layer: the JSON views of connections, their counts and TLS, which `analyze --json` and
-//! report.json ([`super::compare_json`]) share; docs/json.md lists the keys.
+//! Report layer: the JSON contract other tools read (`report.json`, `--json`, `analyze --json`).
+//! Keys listed in the README stay; new ones may be added.
 
 use std::collections::BTreeMap;
 
@@ -10,7 +10,9 @@ use std::net::SocketAddr;
 
 use crate::timeline::Ts;
 use crate::track::tls::{ReadStop, RecordCounts, Resumption, TlsHandshake, TlsTotals};
-use crate::track::{CloseKind, Connection, Exchange, FlagCounts, Side, TcpState, Totals};
+use crate::track::{CloseKind, Connection, Exchange, FlagCounts, Round, Side, TcpState, Totals};
+
+use super::json_writer::JsonObject;
 
 /// Packet counts as JSON: the report's own field names, whatever the tracker calls them.
 #[derive(Debug, serde::Serialize, schemars::JsonSchema)]
@@ -61,6 +63,30 @@ impl CountsJson {
     }
 }
 
+impl CountsJson {
+    /// Writes the counts as fields of the object `o` (as `#[serde(flatten)]` does).
+    fn write_fields(&self, o: &mut JsonObject<'_>) {
+        o.uint("syn", self.syn);
+        o.uint("synack", self.synack);
+        o.uint("handshake_ack", self.handshake_ack);
+        o.uint("pure_ack", self.pure_ack);
+        o.uint("data", self.data);
+        o.uint("fin", self.fin);
+        o.uint("rst", self.rst);
+        o.uint("packets", self.packets);
+        o.uint("bytes", self.bytes);
+        o.uint("retransmissions", self.retransmissions);
+        o.uint("fast_retransmissions", self.fast_retransmissions);
+        o.uint("spurious_retransmissions", self.spurious_retransmissions);
+        o.uint("out_of_order", self.out_of_order);
+        o.uint("lost_segments", self.lost_segments);
+        o.uint("resent_syn", self.resent_syn);
+        o.uint("resent_synack", self.resent_synack);
+        o.uint("resent_fin", self.resent_fin);
+        o.uint("dup_acks", self.dup_acks);
+    }
+}
+
 /// Counts over connections as JSON: `{"connections", "syn", …}`.
 #[derive(Debug, serde::Serialize, schemars::JsonSchema)]
 pub struct TotalsJson {
@@ -88,39 +114,83 @@ pub struct RoundJson {
     bytes: u64,
 }
 
+impl RoundJson {
+    /// The JSON view of `r`.
+    pub fn of(r: &Round) -> RoundJson {
+        RoundJson {
+            start_unix_s: r.start.as_secs_f64(),
+            end_unix_s: r.end.as_secs_f64(),
+            segments: r.segments,
+            bytes: r.bytes,
+        }
+    }
+
+    fn write(&self, out: &mut Vec<u8>) {
+        let mut o = JsonObject::begin(out);
+        o.float("start_unix_s", self.start_unix_s);
+        o.float("end_unix_s", self.end_unix_s);
+        o.uint("segments", self.segments);
+        o.uint("bytes", self.bytes);
+        o.end();
+    }
+}
+
 /// One request and its response as JSON, with the response's packet-timed rounds.
 #[derive(Debug, serde::Serialize, schemars::JsonSchema)]
-pub struct ExchangeJson {
+pub struct ExchangeJson<'a> {
     /// The request line's target, when the capture shows it in plain HTTP.
-    target: Option<String>,
+    target: Option<&'a str>,
     request_unix_s: f64,
     first_response_unix_s: Option<f64>,
     last_response_unix_s: Option<f64>,
     client_window: Option<u64>,
-    rounds: Vec<RoundJson>,
+    #[serde(serialize_with = "rounds_json")]
+    #[schemars(with = "Vec<RoundJson>")]
+    rounds: &'a [Round],
 }
 
-impl ExchangeJson {
+/// The rounds as a JSON array, each through its view.
+fn rounds_json<S: serde::Serializer>(rounds: &&[Round], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(rounds.iter().map(RoundJson::of))
+}
+
+impl<'a> ExchangeJson<'a> {
     /// The JSON view of `x`.
-    pub fn of(x: &Exchange) -> ExchangeJson {
+    pub fn of(x: &'a Exchange) -> ExchangeJson<'a> {
         ExchangeJson {
-            target: x.target.clone(),
+            target: x.target.as_deref(),
             request_unix_s: x.request.as_secs_f64(),
             first_response_unix_s: x.first_response.map(Ts::as_secs_f64),
             last_response_unix_s: x.last_response.map(Ts::as_secs_f64),
             client_window: x.client_window,
-            rounds: x
-                .rounds
-                .iter()
-                .map(|r| RoundJson {
-                    start_unix_s: r.start.as_secs_f64(),
-                    end_unix_s: r.end.as_secs_f64(),
-                    segments: r.segments,
-                    bytes: r.bytes,
-                })
-                .collect(),
+            rounds: &x.rounds,
         }
     }
+
+    fn write(&self, out: &mut Vec<u8>) {
+        let mut o = JsonObject::begin(out);
+        o.value("target", &self.target);
+        o.float("request_unix_s", self.request_unix_s);
+        o.opt_float("first_response_unix_s", self.first_response_unix_s);
+        o.opt_float("last_response_unix_s", self.last_response_unix_s);
+        o.opt_uint("client_window", self.client_window);
+        write_array(o.key("rounds"), self.rounds, |out, r| {
+            RoundJson::of(r).write(out);
+        });
+        o.end();
+    }
+}
+
+/// `items` as a JSON array, each written by `write`.
+fn write_array<T>(out: &mut Vec<u8>, items: &[T], mut write: impl FnMut(&mut Vec<u8>, &T)) {
+    out.push(b'[');
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write(out, item);
+    }
+    out.push(b']');
 }
 
 /// TLS records by content type as JSON.
@@ -297,7 +367,7 @@ fn close_name(close: CloseKind) -> &'static str {
 /// One connection as JSON: `{"client","server","syn","synack","pure_ack","data","fin","rst",
 /// "handshake_s","teardown_s", …}`. A plain struct, so streaming thousands of them allocates little.
 #[derive(Debug, serde::Serialize, schemars::JsonSchema)]
-pub struct ConnectionJson {
+pub struct ConnectionJson<'a> {
     stream: usize,
     client: SocketAddr,
     server: SocketAddr,
@@ -323,12 +393,19 @@ pub struct ConnectionJson {
     mss: Option<u16>,
     tfo_syn_data: u64,
     tls: Option<TlsJson>,
-    exchanges: Vec<ExchangeJson>,
+    #[serde(serialize_with = "exchanges_json")]
+    #[schemars(with = "Vec<ExchangeJson<'static>>")]
+    exchanges: &'a [Exchange],
 }
 
-impl ConnectionJson {
+/// The exchanges as a JSON array, each through its view.
+fn exchanges_json<S: serde::Serializer>(xs: &&[Exchange], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(xs.iter().map(ExchangeJson::of))
+}
+
+impl<'a> ConnectionJson<'a> {
     /// The JSON view of `c`.
-    pub fn of(c: &Connection) -> ConnectionJson {
+    pub fn of(c: &'a Connection) -> ConnectionJson<'a> {
         ConnectionJson {
             stream: c.stream,
             client: c.client,
@@ -354,8 +431,42 @@ impl ConnectionJson {
             mss: c.mss(),
             tfo_syn_data: c.syn_data,
             tls: c.tls().map(TlsJson::of),
-            exchanges: c.exchanges.iter().map(ExchangeJson::of).collect(),
+            exchanges: &c.exchanges,
         }
+    }
+
+    /// Appends this connection's JSON object to `out`, as `serde_json::to_writer` writes it (a
+    /// test checks), without escaping each field name again for every connection.
+    pub fn write(&self, out: &mut Vec<u8>) {
+        let mut o = JsonObject::begin(out);
+        o.uint("stream", self.stream as u64);
+        o.address("client", self.client);
+        o.address("server", self.server);
+        o.bool("client_guessed", self.client_guessed);
+        self.counts.write_fields(&mut o);
+        o.uint("requests", self.requests);
+        o.uint("http_requests", self.http_requests);
+        o.uint("client_payload_bytes", self.client_payload_bytes);
+        o.uint("server_payload_bytes", self.server_payload_bytes);
+        o.float("start_unix_s", self.start_unix_s);
+        o.opt_float("handshake_s", self.handshake_s);
+        o.opt_float("time_to_first_data_s", self.time_to_first_data_s);
+        o.opt_float("teardown_s", self.teardown_s);
+        o.float("duration_s", self.duration_s);
+        o.opt_word("active_closer", self.active_closer);
+        o.opt_word("reset_by", self.reset_by);
+        o.word("final_state", self.final_state);
+        o.opt_word("close", self.close);
+        o.uint("fin_with_data", self.fin_with_data);
+        o.word("client_state", self.client_state);
+        o.word("server_state", self.server_state);
+        o.opt_uint("mss", self.mss);
+        o.uint("tfo_syn_data", self.tfo_syn_data);
+        o.value("tls", &self.tls);
+        write_array(o.key("exchanges"), self.exchanges, |out, x| {
+            ExchangeJson::of(x).write(out);
+        });
+        o.end();
     }
 }
 

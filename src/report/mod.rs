@@ -8,6 +8,7 @@ pub mod compare_json;
 pub mod csv;
 pub mod html;
 pub mod json;
+pub mod json_writer;
 pub mod labels;
 pub mod ladder;
 pub mod link;

@@ -5,6 +5,8 @@
 
 use std::net::SocketAddr;
 
+use smallvec::SmallVec;
+
 use super::counts::FlagCounts;
 use super::exchange::Exchange;
 use super::half::HalfConnection;
@@ -102,8 +104,8 @@ pub struct Connection {
     /// HTTP/1.x request heads in the client's stream, as tshark's `http.request` counts them
     /// (pipelined ones in one segment each count).
     pub http_requests: u64,
-    /// Requests and their responses, in order.
-    pub exchanges: Vec<Exchange>,
+    /// Requests and their responses, in order (most connections carry one: it is kept inline).
+    pub exchanges: SmallVec<[Exchange; 1]>,
     /// The client's inferred state.
     pub client_state: TcpState,
     /// The server's inferred state.
@@ -177,7 +179,7 @@ impl Connection {
             server_bytes: 0,
             http_requests: 0,
             request_heads: RequestCounter::default(),
-            exchanges: Vec::new(),
+            exchanges: SmallVec::new(),
             client_state,
             server_state,
             client_half: HalfConnection::default(),

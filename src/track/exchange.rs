@@ -2,6 +2,8 @@
 //!
 //! Works on timestamps alone; must not import `pcap`, `etherparse`, analysis or report code.
 
+use smallvec::SmallVec;
+
 use super::rounds::Round;
 use crate::timeline::Ts;
 
@@ -15,7 +17,7 @@ pub struct Exchange {
     /// Last segment of the response seen so far.
     pub last_response: Option<Ts>,
     /// The response's rounds as the sender counts them (see `rounds`).
-    pub rounds: Vec<Round>,
+    pub rounds: SmallVec<[Round; 2]>,
     /// The client's advertised receive window in bytes (scaled) as of its last segment before the
     /// response's first data: what the first round could fill at most.
     pub client_window: Option<u64>,
@@ -32,7 +34,7 @@ impl Exchange {
             request,
             first_response: None,
             last_response: None,
-            rounds: Vec::new(),
+            rounds: SmallVec::new(),
             client_window: None,
             target: request_target(payload),
         }

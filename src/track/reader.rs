@@ -56,7 +56,7 @@ impl CaptureReader {
 
     /// Decodes and tracks every frame, calling `sink` with each connection once it has closed
     /// (or at the end of the file).
-    pub fn read(mut self, mut sink: impl FnMut(Connection)) -> Result<FrameCounts, CaptureError> {
+    pub fn read(mut self, mut sink: impl FnMut(&Connection)) -> Result<FrameCounts, CaptureError> {
         let mut tracker = Tracker::new();
         let mut counts = FrameCounts::default();
         loop {
@@ -83,10 +83,10 @@ impl CaptureReader {
                 Decoded::Truncated => counts.truncated += 1,
             }
             if counts.frames.is_multiple_of(DRAIN_EVERY) {
-                tracker.drain_closed().for_each(&mut sink);
+                tracker.drain_closed(&mut sink);
             }
         }
-        tracker.finish().into_iter().for_each(sink);
+        tracker.finish_into(sink);
         Ok(counts)
     }
 }
@@ -95,7 +95,7 @@ impl CaptureReader {
 pub fn read_connections(
     path: &Path,
     filter: Option<&str>,
-    sink: impl FnMut(Connection),
+    sink: impl FnMut(&Connection),
 ) -> Result<FrameCounts, CaptureError> {
     CaptureReader::open(path, filter)?.read(sink)
 }
@@ -103,7 +103,7 @@ pub fn read_connections(
 /// Decodes and tracks every frame of `path`, keeping every connection (for small captures).
 pub fn track_file(path: &Path, filter: Option<&str>) -> Result<TrackedCapture, CaptureError> {
     let mut connections = Vec::new();
-    let counts = read_connections(path, filter, |c| connections.push(c))?;
+    let counts = read_connections(path, filter, |c| connections.push(c.clone()))?;
     connections.sort_by_key(|c| c.stream);
     Ok(TrackedCapture {
         counts,

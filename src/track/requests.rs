@@ -145,6 +145,20 @@ impl RequestCounter {
                     self.position = Position::Boundary;
                     bytes = &bytes[blank..];
                 }
+                // A head that ends in the bytes it starts in is read where it lies.
+                Position::Head(head) if head.is_empty() => {
+                    let start = &bytes[..bytes.len().min(MAX_HEAD)];
+                    let Some(end) = find_head_end(start, 0) else {
+                        self.position = if start.len() >= MAX_HEAD {
+                            Position::Lost
+                        } else {
+                            Position::Head(start.to_vec())
+                        };
+                        return;
+                    };
+                    self.position = after_head(&start[..end]);
+                    bytes = &bytes[end..];
+                }
                 Position::Head(mut head) => {
                     let before = head.len();
                     head.extend_from_slice(&bytes[..bytes.len().min(MAX_HEAD)]);
@@ -157,11 +171,7 @@ impl RequestCounter {
                         return;
                     };
                     bytes = &bytes[end - before..];
-                    self.position = match body_length(&head[..end]) {
-                        Some(0) => Position::Boundary,
-                        Some(length) => Position::Body(length),
-                        None => Position::Lost,
-                    };
+                    self.position = after_head(&head[..end]);
                 }
                 Position::Body(left) => {
                     let skipped = left.min(bytes.len() as u64);
@@ -174,6 +184,16 @@ impl RequestCounter {
                 }
             }
         }
+    }
+}
+
+/// Where the stream stands after the request head `head`: at the next request, in its body, or
+/// lost when the body cannot be framed.
+fn after_head(head: &[u8]) -> Position {
+    match body_length(head) {
+        Some(0) => Position::Boundary,
+        Some(length) => Position::Body(length),
+        None => Position::Lost,
     }
 }
 

@@ -18,11 +18,26 @@ pub const LINGER: Ts = Ts(5_000_000_000);
 
 /// Groups segments into connections, as Wireshark groups them into TCP streams. Memory follows the
 /// connections open at once: closed ones are handed out by `drain_closed` after `LINGER`.
+///
+/// Connections live in slots that are used again once handed out, and are handed out by
+/// reference: a connection is written once, where it stays until it is done with, and a
+/// connection's struct is never moved or freed on the way (at hundreds of thousands of
+/// connections a second, moving them cost more than tracking them).
 #[derive(Debug, Default)]
 pub struct Tracker {
-    open: FxHashMap<FlowKey, Connection>,
+    /// The slot of the open connection on each 4-tuple: a small map the packets of open
+    /// connections find in the cache.
+    open: FxHashMap<FlowKey, usize>,
+    /// The slot of the closed connection kept on each 4-tuple for late packets.
+    lingering: FxHashMap<FlowKey, usize>,
+    /// Connections not yet handed out, and free slots (in `free`) holding old ones.
+    slots: Vec<Connection>,
+    /// Slots whose connection was handed out.
+    free: Vec<usize>,
+    /// Connections that closed, in the order they did: (when, its 4-tuple, its stream).
     closing: VecDeque<(Ts, FlowKey, usize)>,
-    ready: Vec<Connection>,
+    /// Slots of connections to hand out at the next drain, in the order they became ready.
+    ready: Vec<usize>,
     streams: usize,
     now: Ts,
 }
@@ -41,60 +56,106 @@ impl Tracker {
     /// Adds one segment with the payload bytes the capture holds for it (possibly fewer than
     /// `seg.payload_len`): connections that speak TLS read their handshakes from them.
     pub fn push_with_payload(&mut self, seg: &Segment, payload: &[u8]) {
-        use std::collections::hash_map::Entry;
         self.now = self.now.max(seg.ts);
-        let conn = match self.open.entry(seg.key) {
-            Entry::Occupied(entry) => {
-                let entry = entry.into_mut();
-                if starts_new_connection(entry, seg) {
-                    self.streams += 1;
-                    let old = std::mem::replace(entry, Connection::new(self.streams - 1, seg));
-                    self.ready.push(old);
+        let slot = match self.open.get(&seg.key) {
+            Some(&slot) if !starts_new_connection(&self.slots[slot], seg) => slot,
+            Some(&slot) => {
+                self.ready.push(slot);
+                self.open_new(seg)
+            }
+            None => match self.lingering.get(&seg.key) {
+                Some(&slot) if !starts_new_connection(&self.slots[slot], seg) => slot,
+                Some(&slot) => {
+                    self.lingering.remove(&seg.key);
+                    self.ready.push(slot);
+                    self.open_new(seg)
                 }
-                entry
-            }
-            Entry::Vacant(entry) => {
-                self.streams += 1;
-                entry.insert(Connection::new(self.streams - 1, seg))
-            }
+                None => self.open_new(seg),
+            },
         };
+        let conn = &mut self.slots[slot];
         let was_finished = conn.is_finished();
         conn.update(seg, payload);
         if !was_finished && conn.is_finished() {
             self.closing.push_back((seg.ts, seg.key, conn.stream));
+            self.open.remove(&seg.key);
+            self.lingering.insert(seg.key, slot);
         }
     }
 
-    /// Hands out the connections that closed more than `LINGER` ago (in capture time) or were
-    /// replaced by a new connection on the same 4-tuple.
-    pub fn drain_closed(&mut self) -> impl Iterator<Item = Connection> + '_ {
+    /// Starts the next stream's connection with `seg`, open on its 4-tuple; returns its slot.
+    fn open_new(&mut self, seg: &Segment) -> usize {
+        self.streams += 1;
+        let conn = Connection::new(self.streams - 1, seg);
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.slots[slot] = conn;
+                slot
+            }
+            None => {
+                self.slots.push(conn);
+                self.slots.len() - 1
+            }
+        };
+        self.open.insert(seg.key, slot);
+        slot
+    }
+
+    /// Hands `sink` the connections that closed more than `LINGER` ago (in capture time) or were
+    /// replaced by a new connection on the same 4-tuple: the replaced ones first, each group in
+    /// the order it became ready.
+    pub fn drain_closed(&mut self, mut sink: impl FnMut(&Connection)) {
         while let Some(&(closed, key, stream)) = self.closing.front() {
             if self.now.0.saturating_sub(closed.0) < LINGER.0 {
                 break;
             }
             self.closing.pop_front();
-            let lingering = self
-                .open
-                .get(&key)
-                .is_some_and(|c| c.stream == stream && c.is_finished());
-            if lingering && let Some(conn) = self.open.remove(&key) {
-                self.ready.push(conn);
+            if let Some(&slot) = self.lingering.get(&key)
+                && self.slots[slot].stream == stream
+            {
+                self.lingering.remove(&key);
+                self.ready.push(slot);
             }
         }
-        self.ready.drain(..)
+        for slot in self.ready.drain(..) {
+            sink(&self.slots[slot]);
+            self.free.push(slot);
+        }
     }
 
     /// Connections open (or lingering) now.
     pub fn open_connections(&self) -> usize {
-        self.open.len()
+        self.open.len() + self.lingering.len()
+    }
+
+    /// Ends tracking; hands `sink` every connection not yet handed out, in stream order.
+    pub fn finish_into(mut self, mut sink: impl FnMut(&Connection)) {
+        for slot in self.in_stream_order() {
+            sink(&self.slots[slot]);
+        }
     }
 
     /// Ends tracking; returns every connection not yet handed out, in stream order.
     pub fn finish(mut self) -> Vec<Connection> {
-        let mut all = std::mem::take(&mut self.ready);
-        all.extend(self.open.into_values());
-        all.sort_by_key(|c| c.stream);
-        all
+        let order = self.in_stream_order();
+        let mut slots: Vec<Option<Connection>> = self.slots.into_iter().map(Some).collect();
+        order
+            .into_iter()
+            .filter_map(|slot| slots[slot].take())
+            .collect()
+    }
+
+    /// The slots of the connections not yet handed out, in stream order.
+    fn in_stream_order(&mut self) -> Vec<usize> {
+        let mut left: Vec<(usize, usize)> = self
+            .ready
+            .drain(..)
+            .chain(self.open.drain().map(|(_, slot)| slot))
+            .chain(self.lingering.drain().map(|(_, slot)| slot))
+            .map(|slot| (self.slots[slot].stream, slot))
+            .collect();
+        left.sort_unstable();
+        left.into_iter().map(|(_, slot)| slot).collect()
     }
 }
 

@@ -227,10 +227,17 @@ pub fn tshark_request_uris(path: &Path) -> std::collections::BTreeMap<usize, Vec
     targets
 }
 
-/// Wireshark's counts for a capture, with the same keys as synack's totals (less handshake_ack,
-/// which has no display filter): one tshark pass over the TCP packets, the display-filter
-/// definitions applied to its fields.
-pub fn tshark_totals(path: &Path) -> serde_json::Value {
+/// The counts [`tshark_stream_counts`] gives each stream.
+pub const TSHARK_COUNTS: [&str; 8] = [
+    "packets", "bytes", "syn", "synack", "fin", "rst", "data", "pure_ack",
+];
+
+/// Wireshark's counts for each TCP stream (`tcp.stream`) of a capture, with the same keys as
+/// synack's counts (less handshake_ack, which has no display filter): one tshark pass over the
+/// TCP packets, the display-filter definitions applied to its fields.
+pub fn tshark_stream_counts(
+    path: &Path,
+) -> std::collections::BTreeMap<usize, std::collections::BTreeMap<&'static str, u64>> {
     let fields = tshark_stdout(
         path,
         &[
@@ -251,13 +258,10 @@ pub fn tshark_totals(path: &Path) -> serde_json::Value {
             "frame.len",
         ],
     );
-    let (mut syn, mut synack, mut pure_ack, mut data, mut fin, mut rst, mut packets, mut bytes) =
-        (0u64, 0u64, 0u64, 0u64, 0u64, 0u64, 0u64, 0u64);
-    let mut streams = std::collections::BTreeSet::new();
+    let mut streams = std::collections::BTreeMap::new();
     for line in fields.lines() {
         let f: Vec<&str> = line.split(',').collect();
         assert_eq!(f.len(), 4, "unexpected tshark line {line:?}");
-        streams.insert(f[0].to_owned());
         let flags =
             u16::from_str_radix(f[1].trim_start_matches("0x"), 16).expect("tcp.flags is hex");
         let len: u64 = f[2].parse().expect("tcp.len is a number");
@@ -267,26 +271,47 @@ pub fn tshark_totals(path: &Path) -> serde_json::Value {
             flags & 0x04 != 0,
             flags & 0x10 != 0,
         );
-        packets += 1;
-        bytes += f[3].parse::<u64>().expect("frame.len is a number");
-        syn += u64::from(is_syn && !is_ack);
-        synack += u64::from(is_syn && is_ack);
-        fin += u64::from(is_fin);
-        rst += u64::from(is_rst);
-        data += u64::from(len > 0);
-        pure_ack += u64::from(is_ack && !is_syn && !is_fin && !is_rst && len == 0);
+        let counts: &mut std::collections::BTreeMap<&'static str, u64> = streams
+            .entry(f[0].parse::<usize>().expect("tcp.stream is a number"))
+            .or_default();
+        for (key, add) in [
+            ("packets", 1u64),
+            ("bytes", f[3].parse::<u64>().expect("frame.len is a number")),
+            ("syn", u64::from(is_syn && !is_ack)),
+            ("synack", u64::from(is_syn && is_ack)),
+            ("fin", u64::from(is_fin)),
+            ("rst", u64::from(is_rst)),
+            ("data", u64::from(len > 0)),
+            (
+                "pure_ack",
+                u64::from(is_ack && !is_syn && !is_fin && !is_rst && len == 0),
+            ),
+        ] {
+            *counts.entry(key).or_default() += add;
+        }
     }
-    serde_json::json!({
-        "connections": streams.len() as u64,
-        "syn": syn,
-        "synack": synack,
-        "pure_ack": pure_ack,
-        "data": data,
-        "fin": fin,
-        "rst": rst,
-        "packets": packets,
-        "bytes": bytes,
-    })
+    streams
+}
+
+/// Wireshark's counts for a capture, with the same keys as synack's totals (less
+/// handshake_ack): [`tshark_stream_counts`] summed.
+pub fn tshark_totals(path: &Path) -> serde_json::Value {
+    let streams = tshark_stream_counts(path);
+    let mut totals = serde_json::Map::new();
+    totals.insert("connections".into(), (streams.len() as u64).into());
+    for key in TSHARK_COUNTS {
+        totals.insert(key.into(), 0.into());
+    }
+    for counts in streams.values() {
+        for (&key, &n) in counts {
+            let sum = totals
+                .get(key)
+                .and_then(serde_json::Value::as_u64)
+                .unwrap_or(0);
+            totals.insert(key.into(), (sum + n).into());
+        }
+    }
+    serde_json::Value::Object(totals)
 }
 
 /// Asserts synack's totals equal tshark's on every key tshark has.

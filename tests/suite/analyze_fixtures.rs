@@ -3,6 +3,8 @@
 
 use crate::common;
 use crate::fixtures;
+#[path = "../golden/mod.rs"]
+mod golden;
 
 use fixtures::{Capture, Link, conn};
 
@@ -404,4 +406,60 @@ fn a_request_a_reset_cut_off_before_any_answer_waited_until_the_reset() {
     assert!((phases.wait_s - waited).abs() < 1e-9, "{phases:?}");
     assert_eq!(phases.closing_s, 0.0, "{phases:?}");
     assert!((phases.partition_sum() - phases.timeline_s).abs() < 1e-9);
+}
+
+#[test]
+fn jsonl_has_a_line_per_tshark_stream_with_its_counts_and_a_summary_last() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, frames) in [
+        ("http.pcap", golden::http_frames()),
+        ("lossy.pcap", golden::lossy_frames()),
+        ("tls.pcap", golden::tls_frames()),
+    ] {
+        let path = dir.path().join(name);
+        common::write_pcap(&path, 1, &frames.frames);
+        let out = common::synack()
+            .arg("analyze")
+            .arg(&path)
+            .arg("--jsonl")
+            .output()
+            .unwrap();
+        let text = common::ran(&out);
+        let mut lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{name}: {e}: {l}")))
+            .collect();
+        let summary = lines.pop().expect("a summary line");
+        let summary = &summary["summary"];
+        assert_eq!(summary["packets"], frames.frames.len(), "{name}");
+        assert_eq!(summary["totals"]["connections"], lines.len(), "{name}");
+        // The lines are --json's connections, in the same order.
+        let whole = common::analyze_json(&path, &[]);
+        assert_eq!(whole["connections"].as_array().unwrap(), &lines, "{name}");
+        if !common::have_tshark(
+            "jsonl_has_a_line_per_tshark_stream_with_its_counts_and_a_summary_last",
+        ) {
+            continue;
+        }
+        let theirs = common::tshark_stream_counts(&path);
+        let ours: std::collections::BTreeMap<u64, &serde_json::Value> = lines
+            .iter()
+            .map(|c| (c["stream"].as_u64().unwrap(), c))
+            .collect();
+        assert_eq!(ours.len(), lines.len(), "{name}: a stream twice");
+        assert_eq!(
+            ours.keys().map(|&s| s as usize).collect::<Vec<_>>(),
+            theirs.keys().copied().collect::<Vec<_>>(),
+            "{name}: tshark's tcp.stream numbers"
+        );
+        for (stream, counts) in &theirs {
+            for key in common::TSHARK_COUNTS {
+                assert_eq!(
+                    ours[&(*stream as u64)][key],
+                    counts[key],
+                    "{name}: stream {stream}'s {key}"
+                );
+            }
+        }
+    }
 }

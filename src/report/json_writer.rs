@@ -1,0 +1,190 @@
+//! Report layer: JSON objects written field by field into a buffer, byte for byte as
+//! `serde_json::to_writer` writes the same view struct (tested against it beside each view), for
+//! the views written once per connection. serde_json escapes every field name as it writes it;
+//! these names are written as they are.
+//!
+//! Imports nothing of the other layers.
+
+use std::io::Write as _;
+
+/// One JSON object being written into `out`.
+pub struct JsonObject<'o> {
+    out: &'o mut Vec<u8>,
+    first: bool,
+}
+
+impl<'o> JsonObject<'o> {
+    /// Opens an object at the end of `out`.
+    pub fn begin(out: &'o mut Vec<u8>) -> JsonObject<'o> {
+        out.push(b'{');
+        JsonObject { out, first: true }
+    }
+
+    /// Closes the object.
+    pub fn end(self) {
+        self.out.push(b'}');
+    }
+
+    /// Writes `"name":` and hands out the buffer for the value.
+    #[inline(always)]
+    pub fn key(&mut self, name: &str) -> &mut Vec<u8> {
+        debug_assert!(
+            name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'),
+            "{name} would need escaping"
+        );
+        if !std::mem::take(&mut self.first) {
+            self.out.push(b',');
+        }
+        self.out.push(b'"');
+        self.out.extend_from_slice(name.as_bytes());
+        self.out.extend_from_slice(b"\":");
+        self.out
+    }
+
+    /// An unsigned integer.
+    #[inline]
+    pub fn uint(&mut self, name: &str, value: impl Into<u64>) {
+        let value = value.into();
+        let out = self.key(name);
+        out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
+    }
+
+    /// An optional unsigned integer (null when none).
+    #[inline]
+    pub fn opt_uint(&mut self, name: &str, value: Option<impl Into<u64>>) {
+        match value {
+            Some(v) => self.uint(name, v),
+            None => self.key(name).extend_from_slice(b"null"),
+        }
+    }
+
+    /// A number (null when not finite, as serde_json writes it).
+    #[inline]
+    pub fn float(&mut self, name: &str, value: f64) {
+        let out = self.key(name);
+        push_float(out, value);
+    }
+
+    /// An optional number.
+    #[inline]
+    pub fn opt_float(&mut self, name: &str, value: Option<f64>) {
+        match value {
+            Some(v) => self.float(name, v),
+            None => self.key(name).extend_from_slice(b"null"),
+        }
+    }
+
+    /// A boolean.
+    #[inline]
+    pub fn bool(&mut self, name: &str, value: bool) {
+        let text: &[u8] = if value { b"true" } else { b"false" };
+        self.key(name).extend_from_slice(text);
+    }
+
+    /// A name from the report's fixed vocabulary ("closed", "server"): nothing to escape.
+    #[inline]
+    pub fn word(&mut self, name: &str, value: &'static str) {
+        debug_assert!(
+            value
+                .bytes()
+                .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
+        );
+        let out = self.key(name);
+        out.push(b'"');
+        out.extend_from_slice(value.as_bytes());
+        out.push(b'"');
+    }
+
+    /// An optional word.
+    #[inline]
+    pub fn opt_word(&mut self, name: &str, value: Option<&'static str>) {
+        match value {
+            Some(v) => self.word(name, v),
+            None => self.key(name).extend_from_slice(b"null"),
+        }
+    }
+
+    /// A socket address as a string (its text needs no escaping), as its `Display` writes it.
+    #[inline]
+    pub fn address(&mut self, name: &str, value: std::net::SocketAddr) {
+        let out = self.key(name);
+        out.push(b'"');
+        match value {
+            std::net::SocketAddr::V4(v4) => {
+                let mut digits = itoa::Buffer::new();
+                for (i, octet) in v4.ip().octets().into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(b'.');
+                    }
+                    out.extend_from_slice(digits.format(octet).as_bytes());
+                }
+                out.push(b':');
+                out.extend_from_slice(digits.format(v4.port()).as_bytes());
+            }
+            // Writing into a Vec cannot fail.
+            v6 => {
+                let _ = write!(out, "{v6}");
+            }
+        }
+        out.push(b'"');
+    }
+
+    /// Any other value, through serde_json (text that may need escaping, nested views).
+    #[inline]
+    pub fn value(&mut self, name: &str, value: &impl serde::Serialize) {
+        let out = self.key(name);
+        if serde_json::to_writer(&mut *out, value).is_err() {
+            out.extend_from_slice(b"null");
+        }
+    }
+}
+
+/// A number as serde_json writes it: the shortest text that reads back as the same number, and
+/// null for NaN and the infinities.
+pub fn push_float(out: &mut Vec<u8>, value: f64) {
+    if value.is_finite() {
+        out.extend_from_slice(zmij::Buffer::new().format_finite(value).as_bytes());
+    } else {
+        out.extend_from_slice(b"null");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_written_as_serde_json_writes_them() {
+        for v in [
+            0.0,
+            -0.0,
+            1e-5,
+            0.1 + 0.2,
+            1_700_000_000.000_01,
+            1e300,
+            f64::NAN,
+            f64::INFINITY,
+            5e-324,
+        ] {
+            let mut ours = Vec::new();
+            push_float(&mut ours, v);
+            assert_eq!(ours, serde_json::to_vec(&v).unwrap(), "{v}");
+        }
+        let mut out = Vec::new();
+        let mut o = JsonObject::begin(&mut out);
+        o.uint("a", u64::MAX);
+        o.opt_uint("b", None::<u32>);
+        o.bool("c", false);
+        o.word("d", "four-way");
+        o.address("e", "[::1]:80".parse().unwrap());
+        o.address("g", "127.0.0.1:8080".parse().unwrap());
+        o.value("f", &Some("a \"quoted\"\n/path"));
+        o.end();
+        let expected = serde_json::json!({
+            "a": u64::MAX, "b": null, "c": false, "d": "four-way", "e": "[::1]:80", "g": "127.0.0.1:8080",
+            "f": "a \"quoted\"\n/path",
+        });
+        let ours: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(ours, expected);
+    }
+}
