@@ -1,9 +1,10 @@
-//! Report layer: the JSON contract other tools read (`report.json`, `--json`, `analyze --json`).
-//! Keys listed in the README stay; new ones may be added.
+//! Report layer: `analyze --json` and `--jsonl`, and the connections' views report.json
+//! ([`super::compare_json`]) shares; the schema is generated from these types
+//! (docs/analyze.schema.json).
 
 use std::collections::BTreeMap;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::track::reader::FrameCounts;
 use std::net::SocketAddr;
@@ -475,22 +476,87 @@ pub fn connection(c: &Connection) -> Value {
     serde_json::to_value(ConnectionJson::of(c)).unwrap_or(Value::Null)
 }
 
-/// The fields of `analyze --json` other than `connections`, which are streamed before them.
+/// The fields of `analyze --json` other than `connections`, which are streamed before them (and
+/// `--jsonl`'s last line, under `summary`). Fields in alphabetical order, as the output has
+/// always had them.
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub struct CaptureSummaryJson {
+    /// Frames with fewer bytes captured than were on the wire (tshark's `frame.cap_len <
+    /// frame.len`).
+    cut_frames: u64,
+    /// Why reading stopped before the end of the file, if it did.
+    cut_off: Option<String>,
+    /// IP fragments, counted but not reassembled.
+    fragments: u64,
+    /// Frames that carry no TCP.
+    not_tcp: u64,
+    /// Frames read.
+    packets: u64,
+    /// The request pattern the connections show, in words.
+    pattern: String,
+    /// TLS over every connection.
+    tls: TlsTotalsJson,
+    /// Packet counts over every connection.
+    totals: TotalsJson,
+    /// Frames too short for their headers.
+    truncated_frames: u64,
+}
+
+/// The summary of a capture read.
 pub fn capture_summary(
     counts: &FrameCounts,
     totals: &Totals,
     tls: &TlsTotals,
     pattern: &str,
-) -> Value {
-    json!({
-        "packets": counts.frames,
-        "fragments": counts.fragments,
-        "not_tcp": counts.not_tcp,
-        "truncated_frames": counts.truncated,
-        "cut_frames": counts.cut,
-        "cut_off": counts.cut_off.as_ref().map(ToString::to_string),
-        "totals": TotalsJson::of(totals),
-        "tls": TlsTotalsJson::of(tls),
-        "pattern": pattern,
-    })
+) -> CaptureSummaryJson {
+    CaptureSummaryJson {
+        cut_frames: counts.cut,
+        cut_off: counts.cut_off.as_ref().map(ToString::to_string),
+        fragments: counts.fragments,
+        not_tcp: counts.not_tcp,
+        packets: counts.frames,
+        pattern: pattern.to_owned(),
+        tls: TlsTotalsJson::of(tls),
+        totals: TotalsJson::of(totals),
+        truncated_frames: counts.truncated,
+    }
+}
+
+/// `analyze --json`'s whole object, for its schema: the connections come first as the capture is
+/// read, then the summary's fields. Never built: the command streams the two parts.
+#[derive(schemars::JsonSchema)]
+#[allow(dead_code)]
+pub struct AnalyzeReport<'a> {
+    /// Every connection, in the order each was handed out.
+    connections: Vec<ConnectionJson<'a>>,
+    /// The summary's fields beside them.
+    #[serde(flatten)]
+    summary: CaptureSummaryJson,
+}
+
+/// `analyze --json`'s JSON Schema, generated from [`AnalyzeReport`].
+pub fn schema() -> schemars::Schema {
+    schemars::schema_for!(AnalyzeReport<'static>)
+}
+
+#[cfg(test)]
+mod schema_tests {
+    use super::*;
+
+    /// docs/analyze.schema.json is what the types generate; `SYNACK_WRITE_SCHEMA=1 cargo test
+    /// --lib schema` writes it anew after a change.
+    #[test]
+    fn the_analyze_schema_in_docs_is_the_one_the_types_generate() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/analyze.schema.json");
+        let generated = serde_json::to_string_pretty(&schema()).unwrap() + "\n";
+        if std::env::var_os("SYNACK_WRITE_SCHEMA").is_some() {
+            std::fs::write(&path, &generated).unwrap();
+        }
+        let checked_in = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            checked_in == generated,
+            "docs/analyze.schema.json is stale: run SYNACK_WRITE_SCHEMA=1 cargo test --lib schema"
+        );
+    }
 }

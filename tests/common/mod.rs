@@ -361,12 +361,14 @@ pub fn analyze_json(path: &Path, extra: &[&str]) -> serde_json::Value {
         path.display(),
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
             "analyze --json printed no JSON ({e}): {}",
             String::from_utf8_lossy(&out.stdout)
         )
-    })
+    });
+    assert_valid("docs/analyze.schema.json", &report);
+    report
 }
 
 /// The path of the built synack binary.
