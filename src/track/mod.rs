@@ -10,6 +10,7 @@
 mod connection;
 mod counts;
 mod exchange;
+mod frames;
 mod half;
 pub mod reader;
 mod requests;

@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use super::frames::each_frame;
 use super::{Connection, Tracker};
 use crate::capture::CaptureError;
 use crate::capture::decode::{Decoded, Decoder};
@@ -59,33 +60,27 @@ impl CaptureReader {
     pub fn read(mut self, mut sink: impl FnMut(&Connection)) -> Result<FrameCounts, CaptureError> {
         let mut tracker = Tracker::new();
         let mut counts = FrameCounts::default();
-        loop {
-            let frame = match self.source.next_frame() {
-                Ok(Some(frame)) => frame,
-                Ok(None) => break,
-                // A file cut off or damaged after some good packets: what came before it is
-                // analysed, and the caller says where it stopped.
-                Err(e) if counts.frames > 0 => {
-                    counts.cut_off = Some(e);
-                    break;
+        // A file cut off or damaged after some good packets: what came before it is analysed,
+        // and the caller says where it stopped.
+        let after_some = |_: &CaptureError, frames: u64| frames > 0;
+        counts.cut_off = each_frame(
+            &mut self.source,
+            &mut self.decoder,
+            after_some,
+            |frame, decoded| {
+                counts.frames += 1;
+                counts.cut += u64::from((frame.data.len() as u64) < u64::from(frame.wire_len));
+                match decoded.decoded {
+                    Decoded::Tcp(seg) => tracker.push_with_payload(&seg, decoded.payload),
+                    Decoded::Fragment => counts.fragments += 1,
+                    Decoded::NotTcp => counts.not_tcp += 1,
+                    Decoded::Truncated => counts.truncated += 1,
                 }
-                Err(e) => return Err(e),
-            };
-            counts.frames += 1;
-            counts.cut += u64::from((frame.data.len() as u64) < u64::from(frame.wire_len));
-            let decoded = self
-                .decoder
-                .decode_frame(frame.ts, frame.data, frame.wire_len);
-            match decoded.decoded {
-                Decoded::Tcp(seg) => tracker.push_with_payload(&seg, decoded.payload),
-                Decoded::Fragment => counts.fragments += 1,
-                Decoded::NotTcp => counts.not_tcp += 1,
-                Decoded::Truncated => counts.truncated += 1,
-            }
-            if counts.frames.is_multiple_of(DRAIN_EVERY) {
-                tracker.drain_closed(&mut sink);
-            }
-        }
+                if counts.frames.is_multiple_of(DRAIN_EVERY) {
+                    tracker.drain_closed(&mut sink);
+                }
+            },
+        )?;
         tracker.finish_into(sink);
         Ok(counts)
     }

@@ -8,6 +8,7 @@
 use std::net::SocketAddr;
 use std::path::Path;
 
+use super::frames::each_frame;
 use super::seq_analysis::{SeqAnalysis, SeqVerdict};
 use super::side::Side;
 use crate::capture::CaptureError;
@@ -98,23 +99,18 @@ pub fn trace_connections(
         .iter()
         .map(|r| FlowKey::of(r.client, r.server).0)
         .collect();
-    loop {
-        let frame = match source.next_frame() {
-            Ok(Some(frame)) => frame,
-            Ok(None) => break,
-            // A capture cut off mid-record is drawn up to the cut, as analyze reads it.
-            Err(CaptureError::Truncated { .. }) => break,
-            Err(e) => return Err(e),
-        };
-        let Decoded::Tcp(seg) = decoder.decode(frame.ts, frame.data, frame.wire_len) else {
-            continue;
+    // A capture cut off mid-record is drawn up to the cut, as analyze reads it.
+    let cut_mid_record = |e: &CaptureError, _: u64| matches!(e, CaptureError::Truncated { .. });
+    each_frame(&mut source, &mut decoder, cut_mid_record, |_, decoded| {
+        let Decoded::Tcp(seg) = decoded.decoded else {
+            return;
         };
         let Some(index) = keys
             .iter()
             .zip(requests)
             .position(|(key, r)| *key == seg.key && r.from <= seg.ts && seg.ts <= r.to)
         else {
-            continue;
+            return;
         };
         let (trace, sent, analysis) = &mut traces[index];
         let from = if seg.key.source(seg.dir) == trace.request.client {
@@ -148,6 +144,6 @@ pub fn trace_connections(
         packet.resent = end != seq && seq < sent[mine].highest_end && !packet.analysis.keep_alive;
         sent[mine].highest_end = sent[mine].highest_end.max(end);
         trace.packets.push(packet);
-    }
+    })?;
     Ok(traces.into_iter().map(|(trace, ..)| trace).collect())
 }
