@@ -219,7 +219,8 @@ pub struct LinkArgs {
     #[arg(long, value_name = "AQM", default_value = "tail-drop")]
     pub aqm: Aqm,
     /// MTU of the emulated link in bytes: 1500 (Ethernet, the internet's path MTU) by default;
-    /// 9000 for jumbo frames. TCP's MSS follows it (MTU − 40, less 12 with timestamps).
+    /// 9000 for jumbo frames. The SYNs' MSS follows it (MTU − 40); with TCP timestamps each
+    /// segment carries 12 bytes less.
     #[arg(long, value_name = "BYTES", value_parser = parse_mtu)]
     pub mtu: Option<u32>,
     /// Seed of the loss, the jitter and each round's order of the modes, so a run can be

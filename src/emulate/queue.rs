@@ -85,7 +85,7 @@ pub fn parse_queue(text: &str) -> Result<QueueLimit, String> {
 )]
 #[serde(rename_all = "kebab-case")]
 pub enum Aqm {
-    /// None: packets wait until the queue is full, then arrivals are dropped.
+    /// Packets wait until the queue is full, then arrivals are dropped.
     #[default]
     TailDrop,
     /// CoDel (RFC 8289) with its recommended target 5 ms and interval 100 ms.
