@@ -148,7 +148,7 @@ impl Forwarder {
                 let Some(held) = line.pop() else { break };
                 held_bytes -= held.data.capacity();
                 self.deliver(&held.data[..held.len]);
-                self.note_lateness(Instant::now().saturating_duration_since(held.release));
+                self.note_lateness(now.saturating_duration_since(held.release));
                 if held.data.len() == BUFFER && spare.len() < SPARE_BUFFERS {
                     spare.push(held.data);
                 }

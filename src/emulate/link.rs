@@ -65,6 +65,8 @@ impl EmulatedLink {
             EmulateError::io("cannot make the forwarders' stop signal", source)
         })?;
         let stopping = Arc::new(AtomicBool::new(false));
+        // Time zero of both directions (a trace's first period), on both clocks.
+        let (origin, started) = (Instant::now(), SystemTime::now());
         let mut link = EmulatedLink {
             config,
             client,
@@ -74,14 +76,12 @@ impl EmulatedLink {
             stopping,
             stop_signal: Some(stop_signal),
             forwarders: Vec::new(),
-            started: SystemTime::now(),
+            started,
         };
         let timed = !link.config.rtt.is_zero()
             || !link.config.jitter.is_zero()
             || link.config.down.queues()
             || link.config.up.queues();
-        let origin = Instant::now();
-        link.started = SystemTime::now();
         for (way, input, stamps, output) in [
             (Way::ToServer, &client_tun, client_stamps, &server_tun),
             (Way::ToClient, &server_tun, server_stamps, &client_tun),

@@ -357,6 +357,7 @@ impl<'a> ModeJson<'a> {
     fn of(m: &'a ModeResult, cmp: &Comparison) -> ModeJson<'a> {
         let files = cmp.files.len();
         let captured = m.capture.as_ref();
+        let rounds = m.rounds_per_file(files);
         ModeJson {
             runs: m.runs.iter().map(|r| RunJson::of(r, m, cmp)).collect(),
             summary: ModeSummaryJson {
@@ -368,8 +369,8 @@ impl<'a> ModeJson<'a> {
             expected: m.expected,
             checks: m.checks(),
             phase_source: m.source,
-            flights_per_file: m.rounds_per_file(files),
-            rounds_per_file: m.rounds_per_file(files),
+            flights_per_file: rounds.clone(),
+            rounds_per_file: rounds,
             tcp_info: m.samples.clone(),
             responses: m.response_stats(&cmp.files, &cmp.paths),
             capture_dropped: captured.map(|c: &CaptureInfo| c.dropped),
@@ -440,20 +441,9 @@ pub fn schema() -> schemars::Schema {
 mod tests {
     use super::*;
 
-    /// docs/report.schema.json is what the types generate; `SYNACK_WRITE_SCHEMA=1 cargo test
-    /// --lib schema` writes it anew after a change.
     #[test]
     fn the_schema_in_docs_is_the_one_the_types_generate() {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/report.schema.json");
-        let generated = serde_json::to_string_pretty(&schema()).unwrap() + "\n";
-        if std::env::var_os("SYNACK_WRITE_SCHEMA").is_some() {
-            std::fs::write(&path, &generated).unwrap();
-        }
-        let checked_in = std::fs::read_to_string(&path).unwrap_or_default();
-        assert!(
-            checked_in == generated,
-            "docs/report.schema.json is stale: run SYNACK_WRITE_SCHEMA=1 cargo test --lib schema"
-        );
+        crate::report::assert_schema_file("docs/report.schema.json", &schema());
     }
 
     #[test]

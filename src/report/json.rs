@@ -543,20 +543,8 @@ pub fn schema() -> schemars::Schema {
 mod schema_tests {
     use super::*;
 
-    /// docs/analyze.schema.json is what the types generate; `SYNACK_WRITE_SCHEMA=1 cargo test
-    /// --lib schema` writes it anew after a change.
     #[test]
     fn the_analyze_schema_in_docs_is_the_one_the_types_generate() {
-        let path =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/analyze.schema.json");
-        let generated = serde_json::to_string_pretty(&schema()).unwrap() + "\n";
-        if std::env::var_os("SYNACK_WRITE_SCHEMA").is_some() {
-            std::fs::write(&path, &generated).unwrap();
-        }
-        let checked_in = std::fs::read_to_string(&path).unwrap_or_default();
-        assert!(
-            checked_in == generated,
-            "docs/analyze.schema.json is stale: run SYNACK_WRITE_SCHEMA=1 cargo test --lib schema"
-        );
+        crate::report::assert_schema_file("docs/analyze.schema.json", &schema());
     }
 }

@@ -17,3 +17,20 @@ pub mod tables;
 pub mod terminal;
 pub mod units;
 pub mod width;
+
+/// Fails unless the schema checked in at `path` (relative to the project) is `schema` as
+/// generated; with `SYNACK_WRITE_SCHEMA` set, writes it there first (`SYNACK_WRITE_SCHEMA=1 cargo
+/// test --lib schema` after a change to the report's types).
+#[cfg(test)]
+pub(crate) fn assert_schema_file(path: &str, schema: &schemars::Schema) {
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
+    let generated = serde_json::to_string_pretty(schema).unwrap() + "\n";
+    if std::env::var_os("SYNACK_WRITE_SCHEMA").is_some() {
+        std::fs::write(&file, &generated).unwrap();
+    }
+    let checked_in = std::fs::read_to_string(&file).unwrap_or_default();
+    assert!(
+        checked_in == generated,
+        "{path} is stale: run SYNACK_WRITE_SCHEMA=1 cargo test --lib schema"
+    );
+}
