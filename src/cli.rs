@@ -162,6 +162,11 @@ pub struct CaptureArgs {
     /// packets, so every record's header is there to count.
     #[arg(long, value_parser = clap::value_parser!(i32).range(96..=262_144))]
     pub snaplen: Option<i32>,
+    /// Save the captures as classic .pcap, for tools that predate pcapng. By default they are
+    /// .pcapng, whose comment names the command, the link, the mode and when each round
+    /// started (Wireshark: Statistics → Capture File Properties; `capinfos -k`).
+    #[arg(long)]
+    pub pcap: bool,
 }
 
 /// An emulated network path. With any of these, the server and the client run in two network

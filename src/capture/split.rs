@@ -9,7 +9,7 @@ use pcap::{Capture, Precision};
 use super::CaptureError;
 use super::decode::{Decoded, Decoder, LinkType};
 use super::segment::FlowKey;
-use super::writer::PcapWriter;
+use super::writer::{Format, PcapWriter};
 use crate::timeline::Ts;
 
 /// Where the frames from `start` on go (until the next window starts): `outputs[output]`.
@@ -25,19 +25,21 @@ pub struct Window {
 /// it; frames before the first window are left out. A TCP connection stays whole: every frame of
 /// it goes where its first frame went, so a FIN or an ACK resent after the next window started
 /// (after a loss) stays with the run that opened the connection; a new SYN on the same ports
-/// starts a new connection. Windows must be in time order. Each output is written as
+/// starts a new connection. Windows must be in time order; `formats` gives each output's file
+/// format (as many as `outputs`). Each output is written as
 /// `<name>.part` and renamed when complete, so none is ever seen half-written; on an error every
 /// part is removed. Returns the frames written to each output.
 pub fn split_by_time(
     source: &Path,
     windows: &[Window],
     outputs: &[PathBuf],
+    formats: &[Format],
 ) -> Result<Vec<u64>, CaptureError> {
     let parts: Vec<PathBuf> = outputs
         .iter()
         .map(|p| super::source::part_path(p))
         .collect();
-    let result = write_parts(source, windows, &parts);
+    let result = write_parts(source, windows, &parts, formats);
     if result.is_err() {
         for part in &parts {
             crate::created::discard(part);
@@ -57,6 +59,7 @@ fn write_parts(
     source: &Path,
     windows: &[Window],
     parts: &[PathBuf],
+    formats: &[Format],
 ) -> Result<Vec<u64>, CaptureError> {
     let read_error = |e: pcap::Error| CaptureError::File {
         path: source.to_owned(),
@@ -68,8 +71,8 @@ fn write_parts(
     let linktype = capture.get_datalink().0;
     // The source's own snap length is not exposed; frames are never longer than this.
     let snaplen = 262_144;
-    for part in parts {
-        files.push(PcapWriter::create(part, linktype, snaplen)?);
+    for (part, format) in parts.iter().zip(formats) {
+        files.push(PcapWriter::create_as(part, format, linktype, snaplen)?);
     }
     let mut written = vec![0u64; parts.len()];
     let mut decoder = LinkType::from_dlt(linktype).ok().map(Decoder::new);

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use fixtures::{Capture, Format, Link, conn};
 use synack::capture::split::{Window, split_by_time};
+use synack::capture::writer::Format as SavedAs;
 use synack::timeline::Ts;
 use synack::track::reader::track_file;
 
@@ -60,7 +61,8 @@ fn split_in_two(dir: &Path, capture: &Capture, second_starts: i64) -> ([PathBuf;
             output: 1,
         },
     ];
-    let written = split_by_time(&session, &windows, &outputs).expect("split");
+    let formats = [SavedAs::Pcap, SavedAs::Pcap];
+    let written = split_by_time(&session, &windows, &outputs, &formats).expect("split");
     (outputs, written)
 }
 

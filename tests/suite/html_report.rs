@@ -189,7 +189,10 @@ fn compare_on_loopback_writes_a_report_chromium_draws_as_root() {
         html.len()
     );
     assert_self_contained(&html);
-    for link in ["href=\"non-persistent.pcap\"", "href=\"persistent.pcap\""] {
+    for link in [
+        "href=\"non-persistent.pcapng\"",
+        "href=\"persistent.pcapng\"",
+    ] {
         assert!(html.contains(link), "no link {link}");
     }
     let report: Value =

@@ -116,6 +116,30 @@ fn live_compare_on_loopback_as_root() {
         }
         if common::have_tshark("live_compare_on_loopback_as_root") {
             common::assert_matches_tshark(&pcap, &totals);
+            // The pcapng's section comment, as Wireshark's capinfos reads it, names the run.
+            let info = std::process::Command::new("capinfos")
+                .args(["-k"])
+                .arg(&pcap)
+                .output()
+                .expect("capinfos runs");
+            let info = String::from_utf8_lossy(&info.stdout);
+            let comment = info
+                .lines()
+                .find_map(|l| l.strip_prefix("Capture comment:"))
+                .unwrap_or_else(|| panic!("no capture comment in {}:\n{info}", pcap.display()));
+            for said in [
+                format!("mode: {mode}"),
+                "rounds: 3 of each mode".to_owned(),
+                "round 3 started".to_owned(),
+                "command: ".to_owned(),
+            ] {
+                assert!(comment.contains(&said), "{said:?} not in {comment}");
+            }
+            assert!(
+                pcap.extension().is_some_and(|e| e == "pcapng"),
+                "{}",
+                pcap.display()
+            );
             // Each response's rounds hold every byte the server sent, as tshark counts them.
             let analyzed = common::analyze_json(&pcap, &[]);
             let in_rounds: u64 = analyzed["connections"]
@@ -496,7 +520,7 @@ fn report_fits_80_100_and_160_columns_as_root() {
             .lines()
             .filter_map(|l| l.trim().strip_prefix("non-persistent"))
             .map(str::trim)
-            .find(|p| p.ends_with(".pcap"))
+            .find(|p| p.ends_with(".pcapng"))
             .map(PathBuf::from);
     }
     let pcap = pcap.expect("the saved capture is named");

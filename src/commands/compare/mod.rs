@@ -299,6 +299,15 @@ impl Setup<'_> {
             } else {
                 DEFAULT_SNAPLEN
             }),
+            about: (!args.capture.pcap).then(|| {
+                let settings = link.map(|c| link_settings(c, args.link.path.map(|p| p.name)));
+                saving::about(
+                    addr,
+                    args.server.is_some(),
+                    &variant.name,
+                    settings.as_ref(),
+                )
+            }),
         });
         let outcome = Session {
             network,

@@ -39,6 +39,41 @@ pub(super) fn print_report(
     }
 }
 
+/// What every capture of a comparison says of its run before naming its mode: synack's version,
+/// the command line, the server, the variant and the link.
+pub(super) fn about(
+    server: std::net::SocketAddr,
+    foreign: bool,
+    variant: &str,
+    link: Option<&crate::analysis::comparison::LinkSettings>,
+) -> String {
+    let command: Vec<String> = std::env::args().map(|a| shell_word(&a)).collect();
+    let whose = if foreign {
+        "given with --server"
+    } else {
+        "synack's own"
+    };
+    let link = match link {
+        Some(link) => crate::report::link::settings(link),
+        None => "link: none emulated, the host's own path".to_owned(),
+    };
+    format!(
+        "made by synack {} compare\ncommand: {}\nserver: {server} ({whose})\nvariant: {variant}\n{link}",
+        env!("CARGO_PKG_VERSION"),
+        command.join(" ")
+    )
+}
+
+/// `word` as a POSIX shell reads it back: bare when it is safe, else in single quotes.
+fn shell_word(word: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "-_./=:,%+@".contains(c);
+    if !word.is_empty() && word.chars().all(safe) {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
+}
+
 /// Writes report.json into `run_dir` (and to --json); returns its path.
 pub(super) fn save_report(
     compared: &[Compared],

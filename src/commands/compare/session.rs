@@ -18,6 +18,7 @@ use crate::analysis::expected::TlsPlan;
 use crate::capture::CaptureError;
 use crate::capture::source::Recorder;
 use crate::capture::split::{Window, split_by_time};
+use crate::capture::writer::Format;
 use crate::commands::output::outln;
 use crate::track::reader::track_file;
 use crate::transfer::client::{FetchPlan, fetch};
@@ -40,6 +41,9 @@ pub struct CaptureSetup {
     pub filter: String,
     /// Bytes kept per frame.
     pub snaplen: i32,
+    /// Save pcapng whose section comment starts with these lines (the command, the link, the
+    /// server), then names the mode and its rounds; `None` saves classic pcap.
+    pub about: Option<String>,
 }
 
 /// Everything a session needs.
@@ -279,10 +283,20 @@ impl Session<'_> {
                 "synack: warning: the kernel dropped {dropped} packets of the capture; counts may be short"
             );
         }
+        let about = self.capture.as_ref().and_then(|c| c.about.as_deref());
+        let formats: Vec<Format> = (0..self.modes.len())
+            .map(|index| match about {
+                Some(about) => Format::PcapNg {
+                    comment: self.comment(about, index, runs),
+                },
+                None => Format::Pcap,
+            })
+            .collect();
         let paths: Vec<PathBuf> = self
             .modes
             .iter()
-            .map(|m| self.run_dir.join(format!("{}.pcap", m.name())))
+            .zip(&formats)
+            .map(|(m, f)| self.run_dir.join(format!("{}.{}", m.name(), f.extension())))
             .collect();
         let windows: Vec<Window> = runs
             .iter()
@@ -291,13 +305,50 @@ impl Session<'_> {
                 output: r.mode,
             })
             .collect();
-        let split = split_by_time(session_pcap, &windows, &paths);
+        let split = split_by_time(session_pcap, &windows, &paths, &formats);
         let _ = std::fs::remove_file(session_pcap);
         split.context("cannot split the capture by mode")?;
         for path in &paths {
             crate::created::made(path);
         }
         Ok((paths, dropped))
+    }
+}
+
+impl Session<'_> {
+    /// The section comment of mode `index`'s capture: `about`, the mode, and when each of its
+    /// rounds started (UTC, as the frames' timestamps), so a frame is placed in its round.
+    fn comment(&self, about: &str, index: usize, runs: &[Run]) -> String {
+        let mode = self.modes[index];
+        let mut text = format!(
+            "{about}\nmode: {mode}\nrounds: {} of each mode, their order shuffled with seed {}",
+            self.rounds, self.seed
+        );
+        for (round, run) in runs.iter().filter(|r| r.mode == index).enumerate() {
+            text.push_str(&format!(
+                "\nround {} started {}",
+                round + 1,
+                utc(run.timing.start)
+            ));
+        }
+        text
+    }
+}
+
+/// `ts` as UTC to the microsecond, e.g. 2026-12-05 19:31:34.123456 UTC.
+fn utc(ts: crate::timeline::Ts) -> String {
+    match time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ts.0)) {
+        Ok(t) => format!(
+            "{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:06} UTC",
+            t.year(),
+            u8::from(t.month()),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second(),
+            t.microsecond()
+        ),
+        Err(_) => format!("{:.6} s after 1970", ts.as_secs_f64()),
     }
 }
 
