@@ -106,8 +106,13 @@ pub struct CompareArgs {
     /// from both sides.
     #[arg(short, long)]
     pub verbose: bool,
+    /// Print the whole report: each file's timing, each mode's packet counts, the phases, where
+    /// each gap goes, the model and slow start. By default the terminal gets the verdict and the
+    /// modes side by side; report.html always has everything.
+    #[arg(long)]
+    pub full: bool,
     /// Show every file in the timing table (from 10 files on, it shows the five slowest per
-    /// mode).
+    /// mode); implies --full.
     #[arg(long)]
     pub all_files: bool,
     // The headed groups come last: clap keeps a group's heading for the options after it.

@@ -166,7 +166,7 @@ fn compare_on_loopback_writes_a_report_chromium_draws_as_root() {
     }
     let dir = tempfile::tempdir().unwrap();
     let out = common::synack()
-        .args(["compare", "--rounds", "3"])
+        .args(["compare", "--full", "--rounds", "3"])
         .arg("--captures")
         .arg(dir.path().join("captures"))
         .arg("--out")

@@ -24,7 +24,7 @@ fn live_compare_on_loopback_as_root() {
     let dir = tempfile::tempdir().unwrap();
     let json_path = dir.path().join("extra.json");
     let out = common::synack()
-        .args(["compare", "--rounds", "3"])
+        .args(["compare", "--full", "--rounds", "3"])
         .arg("--captures")
         .arg(dir.path().join("captures"))
         .arg("--out")
@@ -325,7 +325,16 @@ fn compare_without_privileges_runs_timing_only_as_root() {
             "--bounding-set=-all",
         ])
         .arg(&binary)
-        .args(["compare", "--rounds", "2", "--captures", "c", "--out", "r"])
+        .args([
+            "compare",
+            "--full",
+            "--rounds",
+            "2",
+            "--captures",
+            "c",
+            "--out",
+            "r",
+        ])
         .current_dir(dir.path())
         .env_remove("SUDO_UID")
         .output()
@@ -373,6 +382,7 @@ fn live_compare_all_four_modes_as_root() {
     let out = common::synack()
         .args([
             "compare",
+            "--full",
             "--rounds",
             "2",
             "--modes",
@@ -505,8 +515,18 @@ fn report_fits_80_100_and_160_columns_as_root() {
     }
     let dir = tempfile::tempdir().unwrap();
     let mut pcap = None;
+    // By default, one screen: the verdict and the modes side by side, each on a row of its own.
+    let brief = four_modes_at_width(dir.path(), 100, &[]);
+    assert!(widest(&brief) <= 100, "100 columns:\n{brief}");
+    assert!(brief.lines().count() <= 45, "one screen:\n{brief}");
+    assert!(!brief.contains("Packets, parallel"), "{brief}");
+    for mode in ["non-persistent", "persistent", "pipelined", "parallel"] {
+        let row = format!("│ {mode} ");
+        assert_eq!(brief.matches(&row).count(), 1, "{mode}:\n{brief}");
+    }
+    assert!(brief.contains("--full"), "{brief}");
     for width in [80, 100, 160] {
-        let stdout = four_modes_at_width(dir.path(), width, &[]);
+        let stdout = four_modes_at_width(dir.path(), width, &["--full"]);
         assert!(stdout.contains("Packets, parallel"), "{stdout}");
         assert!(widest(&stdout) <= width, "{width} columns:\n{stdout}");
         // Words whole: the mode's name in tables and sentences, the slow-start headings.

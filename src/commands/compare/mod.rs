@@ -115,7 +115,7 @@ fn compare(args: &CompareArgs) -> anyhow::Result<()> {
         Network::Host => None,
     };
     let width = crate::report::width::output_width();
-    print_report(&compared, link_stats.as_ref(), width, args.all_files);
+    print_report(&compared, link_stats.as_ref(), width, args);
     let report_path = save_report(&compared, link_stats.as_ref(), &run_dir, args)?;
     let mut pages = Vec::new();
     for compared in &compared {

@@ -12,21 +12,23 @@ use crate::emulate::LinkStats;
 use crate::report::compare_json::ComparisonReport;
 use crate::report::terminal;
 
-/// The terminal report: the first variant in full, the variants side by side, the link's counts.
+/// The terminal report: the first variant (in full with --full), the variants side by side, the
+/// link's counts.
 pub(super) fn print_report(
     compared: &[Compared],
     link_stats: Option<&LinkStats>,
     width: Option<u16>,
-    all_files: bool,
+    args: &CompareArgs,
 ) {
-    out!(
-        "{}",
-        terminal::comparison(&compared[0].comparison, width, all_files)
-    );
+    let first = &compared[0].comparison;
+    if args.full || args.all_files {
+        out!("{}", terminal::comparison(first, width, args.all_files));
+    } else {
+        out!("{}", terminal::comparison_brief(first, width));
+    }
     if compared.len() > 1 {
         out!("{}", terminal::variants(&named(compared), width));
     }
-    let first = &compared[0].comparison;
     if let Some(link) = &first.link {
         let settings = crate::report::link::settings_with_mss(link, first.captured_mss());
         outln!("{}", crate::report::width::wrap(&settings, width));

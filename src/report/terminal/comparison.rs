@@ -28,6 +28,7 @@ pub fn comparison(cmp: &Comparison, width: Option<u16>, all_files: bool) -> Stri
         let _ = writeln!(out, "{line}");
     }
     out.push('\n');
+    modes(&mut out, cmp, width);
     timing(&mut out, cmp, width, all_files);
     packets(&mut out, cmp, width);
     phases(&mut out, cmp, width);
@@ -37,6 +38,32 @@ pub fn comparison(cmp: &Comparison, width: Option<u16>, all_files: bool) -> Stri
         let _ = writeln!(out, "{line}\n");
     }
     wrap_prose(&out, width)
+}
+
+/// The short terminal report of a comparison: the opening sentences, the modes side by side, and
+/// where the rest is.
+pub fn comparison_brief(cmp: &Comparison, width: Option<u16>) -> String {
+    let mut out = String::new();
+    for line in opening(cmp) {
+        let _ = writeln!(out, "{line}");
+    }
+    out.push('\n');
+    modes(&mut out, cmp, width);
+    out.push_str(
+        "Each file's timing, each mode's packets, the phases, where each gap goes, the model and \
+         slow start: --full, or the html report.\n\n",
+    );
+    wrap_prose(&out, width)
+}
+
+/// Every mode on a row: its mean total and, per run, what the capture counted.
+fn modes(out: &mut String, cmp: &Comparison, width: Option<u16>) {
+    let _ = writeln!(
+        out,
+        "The modes side by side, means per run over {}\n{}\n",
+        crate::words::counted(cmp.rounds, "round", "rounds"),
+        fit_in_parts_text(tables::modes_table(cmp), width, 1)
+    );
 }
 
 /// The timing table, the slowest files only when there are many, and the outlying runs.

@@ -9,7 +9,7 @@ mod saved;
 mod variants;
 
 pub use capture::{CaptureReport, capture};
-pub use comparison::comparison;
+pub use comparison::{comparison, comparison_brief};
 pub use fetched::fetched;
 pub use saved::{Saved, saved};
 pub use variants::variants;
