@@ -100,6 +100,7 @@ impl Output {
                 end.totals,
                 end.tls,
                 end.pattern,
+                end.comment,
             ))
         };
         match self {
@@ -121,6 +122,7 @@ impl Output {
                     phases: &phases.finish(),
                     tls: end.tls,
                     pattern: end.pattern,
+                    comment: end.comment,
                 };
                 let width = crate::report::width::output_width();
                 write!(out, "{}", terminal::capture(&report, width))?;
@@ -137,6 +139,8 @@ struct CaptureEnd<'a> {
     totals: &'a Totals,
     tls: &'a TlsTotals,
     pattern: &'a str,
+    /// The pcapng section's comment, which names the run for a capture synack saved.
+    comment: Option<&'a str>,
 }
 
 /// Reads the capture and prints its tables, JSON, JSON lines or CSV.
@@ -208,12 +212,18 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
     if let (Some(out), Some(page)) = (&args.html, page) {
         page.write(args, out, counts.frames, &totals, &description)?;
     }
+    let comment = if args.file.as_os_str() == "-" {
+        None
+    } else {
+        crate::capture::writer::section_comment(&args.file)
+    };
     let end = CaptureEnd {
         path: &args.file,
         counts: &counts,
         totals: &totals,
         tls: &tls,
         pattern: &description,
+        comment: comment.as_deref(),
     };
     output.finish(&end, &mut stdout)?;
     stdout.flush()?;

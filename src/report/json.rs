@@ -481,6 +481,9 @@ pub fn connection(c: &Connection) -> Value {
 /// always had them.
 #[derive(Debug, serde::Serialize, schemars::JsonSchema)]
 pub struct CaptureSummaryJson {
+    /// The comment in a pcapng file's section header (synack writes the run that made the file
+    /// there); null for classic pcap or a file without one.
+    capture_comment: Option<String>,
     /// Frames with fewer bytes captured than were on the wire (tshark's `frame.cap_len <
     /// frame.len`).
     cut_frames: u64,
@@ -508,8 +511,10 @@ pub fn capture_summary(
     totals: &Totals,
     tls: &TlsTotals,
     pattern: &str,
+    comment: Option<&str>,
 ) -> CaptureSummaryJson {
     CaptureSummaryJson {
+        capture_comment: comment.map(str::to_owned),
         cut_frames: counts.cut,
         cut_off: counts.cut_off.as_ref().map(ToString::to_string),
         fragments: counts.fragments,

@@ -140,6 +140,11 @@ fn live_compare_on_loopback_as_root() {
                 "{}",
                 pcap.display()
             );
+            // analyze reads back the comment capinfos reads (capinfos prints its lines on one).
+            let analyzed = common::analyze_json(&pcap, &[]);
+            let read_back = analyzed["capture_comment"].as_str().unwrap_or_default();
+            let words = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+            assert_eq!(words(read_back), words(comment), "{}", pcap.display());
             // Each response's rounds hold every byte the server sent, as tshark counts them.
             let analyzed = common::analyze_json(&pcap, &[]);
             let in_rounds: u64 = analyzed["connections"]

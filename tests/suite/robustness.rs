@@ -104,6 +104,7 @@ fn assert_sane(tracked: &TrackedCapture, what: &str) {
         &totals,
         &tls,
         &synack::report::sentences::pattern(pattern.pattern(), pattern.never_established()),
+        None,
     );
     assert!(
         serde_json::to_value(&summary).is_ok_and(|v| v.is_object()),

@@ -30,6 +30,8 @@ pub struct CaptureReport<'a> {
     pub tls: &'a TlsTotals,
     /// The request pattern, in words.
     pub pattern: &'a str,
+    /// The pcapng section's comment, if the file has one.
+    pub comment: Option<&'a str>,
 }
 
 /// How many frames the snap length cut, when any: their payload is counted from the IP header,
@@ -62,6 +64,13 @@ pub fn capture(r: &CaptureReport<'_>, width: Option<u16>) -> String {
             cut_frames(r.counts.cut)
         ))
     );
+    if let Some(comment) = r.comment {
+        let _ = writeln!(out, "The capture's comment:");
+        for line in comment.lines() {
+            let _ = writeln!(out, "{}", wrap(&format!("  {line}")));
+        }
+        out.push('\n');
+    }
     let _ = writeln!(out, "Packets\n{}\n", fit(tables::totals_table(r.totals)));
     let server = tables::one_server(r.connections);
     let heading = server.map_or_else(
