@@ -67,6 +67,12 @@ pub struct CompareArgs {
     /// the built-in one on 127.0.0.1.
     #[arg(long, value_name = "HOST:PORT")]
     pub server: Option<String>,
+    /// With --server: at most this many requests a second, on average over each run and the
+    /// pause after it, so a server synack did not start is not loaded by it (default 10). The
+    /// built-in server is not paced.
+    #[arg(long, value_name = "N", requires = "server",
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub request_rate: Option<u32>,
     /// Where received files go: <OUT>/<mode>/, e.g. received/non-persistent/.
     #[arg(long, value_name = "DIR", default_value = "received")]
     pub out: PathBuf,
@@ -158,8 +164,9 @@ pub struct ClientTlsArgs {
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Capture")]
 pub struct CaptureArgs {
-    /// Interface that carries the traffic: lo for the built-in server (the default), the NIC with
-    /// --server; with an emulated link, its client end.
+    /// Interface that carries the traffic. Default: the one the routing table sends to the
+    /// server by (lo for the built-in server, as `ip route get ADDRESS` names it for --server);
+    /// with an emulated link, always its client end.
     #[arg(long)]
     pub iface: Option<String>,
     /// Bytes kept of each packet. Default: 512, every header and the HTTP request and status

@@ -81,6 +81,26 @@ impl Source {
         })
     }
 
+    /// The interface this host sends to `server` from, as the routing table chooses it (what
+    /// `ip route get` answers): the interface that holds the local address a UDP socket connected
+    /// to `server` takes. Connecting a UDP socket sends nothing. `None` when there is no route or
+    /// no capture device holds that address.
+    pub fn iface_towards(server: std::net::SocketAddr) -> Option<String> {
+        let any: std::net::SocketAddr = if server.is_ipv4() {
+            (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
+        } else {
+            (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+        };
+        let socket = std::net::UdpSocket::bind(any).ok()?;
+        socket.connect(server).ok()?;
+        let local = socket.local_addr().ok()?.ip();
+        pcap::Device::list()
+            .ok()?
+            .into_iter()
+            .find(|d| d.addresses.iter().any(|a| a.addr == local))
+            .map(|d| d.name)
+    }
+
     /// Opens a live capture on `iface`, keeping `snaplen` bytes of each frame.
     pub fn open_live(iface: &str, filter: &str, snaplen: i32) -> Result<Source, CaptureError> {
         let inactive = Capture::from_device(iface).map_err(|e| open_error(iface, e))?;
@@ -437,5 +457,17 @@ fn open_error(iface: &str, error: pcap::Error) -> CaptureError {
         }
     } else {
         CaptureError::Pcap(detail)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Source;
+
+    #[test]
+    fn loopback_is_reached_through_lo() {
+        let to = |addr: &str| Source::iface_towards(addr.parse().unwrap());
+        assert_eq!(to("127.0.0.1:80").as_deref(), Some("lo"));
+        assert_eq!(to("127.3.2.1:80").as_deref(), Some("lo"));
     }
 }

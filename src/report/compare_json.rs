@@ -153,7 +153,8 @@ pub struct ModeJson<'a> {
     pub fast_open: Option<FastOpen>,
     /// The TLS sessions, when the client spoke TLS.
     pub tls_sessions: Option<TlsSessions>,
-    /// Captured connections outside every run (warm-up, probes).
+    /// Captured connections outside every run (warm-up, probes), or not opened by synack's
+    /// client (another program's to the same server), left out of every count.
     pub connections_outside_runs: Option<usize>,
 }
 

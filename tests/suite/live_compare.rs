@@ -637,3 +637,72 @@ fn the_variants_table_keeps_words_whole_in_80_and_100_columns() {
         }
     }
 }
+
+#[test]
+fn connections_another_program_makes_to_the_same_server_are_left_out_as_root() {
+    if !common::require_root(
+        "connections_another_program_makes_to_the_same_server_are_left_out_as_root",
+    ) || !common::have_tshark(
+        "connections_another_program_makes_to_the_same_server_are_left_out_as_root",
+    ) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let site = dir.path().join("site");
+    std::fs::create_dir(&site).unwrap();
+    for (name, size) in [("one.bin", 200_000usize), ("two.txt", 3_000)] {
+        let bytes: Vec<u8> = (0..size).map(|i| (i * 31 % 251) as u8).collect();
+        std::fs::write(site.join(name), bytes).unwrap();
+    }
+    let (_server, port) = common::serve(&site);
+    // Another program on this host fetches from the same server all through the comparison:
+    // at most 2,000 requests, 5 ms apart, until the comparison is done.
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let other = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let mut made = 0u32;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) && made < 2_000 {
+                if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+                    use std::io::{Read, Write};
+                    let _ = s.write_all(b"GET /two.txt HTTP/1.0\r\n\r\n");
+                    let _ = s.read_to_end(&mut Vec::new());
+                    made += 1;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            made
+        })
+    };
+    let report = common::compare_report(
+        dir.path(),
+        &[
+            "--rounds",
+            "3",
+            "--server",
+            &format!("127.0.0.1:{port}"),
+            "--files",
+            site.to_str().unwrap(),
+        ],
+    );
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        other.join().unwrap() > 0,
+        "the other program fetched nothing"
+    );
+    for (mode, per_run) in [("non-persistent", 2u64), ("persistent", 1)] {
+        let m = &report["modes"][mode];
+        for run in m["runs"].as_array().unwrap() {
+            assert_eq!(run["totals"]["connections"], per_run, "{mode}: {run}");
+        }
+        // tshark sees every connection on the wire; synack counts its own and says how many
+        // others it left out.
+        let pcap = PathBuf::from(report["captures"][mode].as_str().unwrap());
+        let on_wire = common::tshark_totals(&pcap)["connections"]
+            .as_u64()
+            .unwrap();
+        let left_out = m["connections_outside_runs"].as_u64().unwrap();
+        assert!(left_out > 0, "{mode}: no other connection in the capture");
+        assert_eq!(on_wire, 3 * per_run + left_out, "{mode}");
+    }
+}

@@ -58,7 +58,16 @@ impl ModeResult {
         match captured {
             Some((connections, mut info)) => {
                 let starts: Vec<_> = timings.iter().map(|t| t.start).collect();
-                let per_run = assign_to_runs(&connections, &starts);
+                // A run's connections are those its client opened, by their local address: a
+                // connection another program on this host made to the same server in the same
+                // time is left out of every count.
+                let per_run: Vec<Vec<&Connection>> = assign_to_runs(&connections, &starts)
+                    .into_iter()
+                    .zip(&timings)
+                    .map(|(conns, timing)| {
+                        conns.into_iter().filter(|c| opened_by(timing, c)).collect()
+                    })
+                    .collect();
                 let assigned: usize = per_run.iter().map(Vec::len).sum();
                 info.outside_runs = connections.len() - assigned;
                 let runs = timings
@@ -291,4 +300,9 @@ impl ModeResult {
             })
             .collect()
     }
+}
+
+/// True when `conn`'s client address is one the run's client connected from.
+fn opened_by(timing: &RunTiming, conn: &Connection) -> bool {
+    timing.connections.iter().any(|c| c.local == conn.client)
 }

@@ -96,6 +96,17 @@ fn compare(args: &CompareArgs) -> anyhow::Result<()> {
     if variants.iter().any(|v| v.fastopen) {
         allow_fastopen(&network)?;
     }
+    if let Some(server) = &args.server {
+        let runs = (u64::from(args.rounds) + 1) * modes.len() as u64 * variants.len() as u64;
+        eprintln!(
+            "synack: {server} is not synack's own server: {} requests ({} runs of {}), at most {} \
+             a second on average (--request-rate)",
+            runs * files.len() as u64,
+            runs,
+            crate::words::counted(files.len(), "file", "files"),
+            pace(args)
+        );
+    }
     let run_dir = make_run_dir(&args.captures)?;
     // Read where the server runs, before any capture starts: it opens a probe connection.
     let kernel = network.server(read_kernel_settings);
@@ -210,6 +221,13 @@ fn variants(args: &CompareArgs) -> anyhow::Result<Vec<Variant>> {
     }])
 }
 
+/// Requests a second at most, on average, against a server synack did not start.
+const DEFAULT_REQUEST_RATE: u32 = 10;
+
+fn pace(args: &CompareArgs) -> u32 {
+    args.request_rate.unwrap_or(DEFAULT_REQUEST_RATE)
+}
+
 /// The snap length that keeps whole packets (the largest libpcap takes).
 const WHOLE_PACKETS: i32 = 262_144;
 
@@ -291,7 +309,10 @@ impl Setup<'_> {
         let capture = (!args.no_capture).then(|| CaptureSetup {
             iface: match network {
                 Network::Emulated(link) => link.client_iface().to_owned(),
-                Network::Host => args.capture.iface.clone().unwrap_or_else(|| "lo".into()),
+                Network::Host => args.capture.iface.clone().unwrap_or_else(|| {
+                    crate::capture::source::Source::iface_towards(addr)
+                        .unwrap_or_else(|| "lo".into())
+                }),
             },
             filter: format!("tcp and host {} and port {}", addr.ip(), addr.port()),
             snaplen: args.capture.snaplen.unwrap_or(if variant.tls.is_some() {
@@ -322,6 +343,7 @@ impl Setup<'_> {
             run_dir: dir,
             rtt: link.map_or(Duration::ZERO, |c| c.rtt + 2 * c.jitter),
             verbose: args.verbose,
+            pace: args.server.as_ref().map(|_| pace(args)),
         }
         .run();
         if let Some(server) = server {

@@ -4,7 +4,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use rand::SeedableRng;
@@ -72,6 +72,8 @@ pub struct Session<'a> {
     pub rtt: Duration,
     /// Print each run's lifecycle events.
     pub verbose: bool,
+    /// At most this many requests a second, on average over a run and the pause after it.
+    pub pace: Option<u32>,
 }
 
 /// What a session produced.
@@ -98,9 +100,11 @@ impl Session<'_> {
         for &mode in self.modes {
             progress.warm_up(mode);
             let plan = self.plan.clone();
+            let started = Instant::now();
             self.network
                 .client(move || fetch(mode, &plan, None))
                 .with_context(|| format!("{} warm-up run failed", mode.name()))?;
+            self.keep_pace(started);
             progress.run_done();
         }
         let session_pcap = self.run_dir.join("session.pcap");
@@ -122,7 +126,9 @@ impl Session<'_> {
             modes.shuffle(&mut rng);
             for &index in &modes {
                 progress.next(self.modes[index], round, self.rounds);
+                let started = Instant::now();
                 let timing = self.run_once(self.modes[index], round)?;
+                self.keep_pace(started);
                 if let Some(r) = &mut recorder {
                     r.wait_quiet(self.settle(), SETTLE_LIMIT);
                     // A capture cut short (a full disk) ends the session: no tables from it.
@@ -184,6 +190,17 @@ impl Session<'_> {
             modes: results,
             order,
         })
+    }
+
+    /// Waits, after a run that began at `started`, until its requests are no more than `pace`
+    /// a second on average.
+    fn keep_pace(&self, started: Instant) {
+        if let Some(rate) = self.pace {
+            let least = Duration::from_secs_f64(self.files.len() as f64 / f64::from(rate));
+            if let Some(rest) = least.checked_sub(started.elapsed()) {
+                std::thread::sleep(rest);
+            }
+        }
     }
 
     fn settle(&self) -> Duration {
