@@ -67,11 +67,24 @@ pub struct CompareArgs {
     /// the built-in one on 127.0.0.1.
     #[arg(long, value_name = "HOST:PORT")]
     pub server: Option<String>,
-    /// With --server: at most this many requests a second, on average over each run and the
-    /// pause after it, so a server synack did not start is not loaded by it (default 10). The
-    /// built-in server is not paced.
-    #[arg(long, value_name = "N", requires = "server",
-          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    /// Compare the modes on these http:// or https:// URLs instead of the built-in server's
+    /// files, all on one server: non-persistent opens a connection per URL, persistent and
+    /// pipelined one for all, parallel up to --parallel at once, as a browser does. Certificates
+    /// are checked against the system's roots; redirects are not followed but kept, with their
+    /// status. Requests are paced as with --server.
+    #[arg(value_name = "URL", conflicts_with_all = ["server", "files"])]
+    pub urls: Vec<String>,
+    /// Read the URLs from FILE, one a line (blank lines and lines starting with # left out).
+    #[arg(long = "urls", value_name = "FILE", conflicts_with_all = ["server", "files", "urls"])]
+    pub urls_file: Option<PathBuf>,
+    /// Compare the modes on a page: the HTML at URL and the images, scripts and style sheets it
+    /// references on its own server, as a browser loads them.
+    #[arg(long, value_name = "URL", conflicts_with_all = ["server", "files", "urls", "urls_file"])]
+    pub page: Option<String>,
+    /// With --server or URLs: at most this many requests a second, on average over each run and
+    /// the pause after it, so a server synack did not start is not loaded by it (default 10).
+    /// The built-in server is not paced.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub request_rate: Option<u32>,
     /// Where received files go: <OUT>/<mode>/, e.g. received/non-persistent/.
     #[arg(long, value_name = "DIR", default_value = "received")]

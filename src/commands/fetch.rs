@@ -1,6 +1,5 @@
 //! `synack fetch`: the client on its own, against any HTTP/1.1 server.
 
-use std::net::ToSocketAddrs;
 use std::path::Path;
 
 use anyhow::{Context, bail};
@@ -27,62 +26,20 @@ pub fn run(args: &FetchArgs) -> anyhow::Result<()> {
 }
 
 fn fetch_urls(args: &FetchArgs) -> anyhow::Result<()> {
-    let mut authority: Option<(String, String, u16)> = None;
-    let mut paths = Vec::new();
-    for raw in &args.urls {
-        if !raw.contains("://") {
-            bail!("{raw:?} has no scheme: write it as http://{raw}");
-        }
-        let url = url::Url::parse(raw).with_context(|| format!("bad URL {raw:?}"))?;
-        let scheme = url.scheme().to_owned();
-        if scheme != "http" && scheme != "https" {
-            bail!("{raw}: only http:// and https:// URLs are supported");
-        }
-        let host = url
-            .host_str()
-            .with_context(|| format!("{raw}: no host"))?
-            .to_owned();
-        let port = url.port_or_known_default().unwrap_or(80);
-        match &authority {
-            None => authority = Some((scheme, host, port)),
-            Some(a) if *a == (scheme.clone(), host.clone(), port) => {}
-            Some((s, h, p)) => {
-                bail!("{raw}: every URL must be on {s}://{h}:{p} (one server per fetch)")
-            }
-        }
-        let mut path = url.path().to_owned();
-        if let Some(q) = url.query() {
-            path.push('?');
-            path.push_str(q);
-        }
-        paths.push(path);
-    }
-    let (scheme, host, port) = authority.context("no URL given")?;
-    let https = scheme == "https";
-    let default_port = if https { 443 } else { 80 };
-    let host_header = if port == default_port {
-        host.clone()
-    } else {
-        format!("{host}:{port}")
-    };
-    let tls = match args.tls.options(https).map_err(anyhow::Error::msg)? {
+    let site = super::urls::site(&args.urls)?;
+    let tls = match args.tls.options(site.https).map_err(anyhow::Error::msg)? {
         None => {
             if args.cacert.is_some() {
                 bail!("--cacert is for https:// URLs");
             }
             None
         }
-        Some(_) if !https => bail!("--tls asks for https:// URLs"),
+        Some(_) if !site.https => bail!("--tls asks for https:// URLs"),
         Some(options) => Some(
-            ClientTls::verifying(args.cacert.as_deref(), &host, options)
+            ClientTls::verifying(args.cacert.as_deref(), &site.host, options)
                 .context("cannot set up TLS")?,
         ),
     };
-    let addr = (host.as_str(), port)
-        .to_socket_addrs()
-        .with_context(|| format!("cannot resolve {host}"))?
-        .next()
-        .with_context(|| format!("{host} has no address"))?;
     if args.tfo {
         super::warn_unless_fastopen(
             crate::transfer::fastopen::CLIENT,
@@ -90,15 +47,17 @@ fn fetch_urls(args: &FetchArgs) -> anyhow::Result<()> {
         );
     }
     let plan = FetchPlan {
-        addr,
-        host: host_header,
-        paths,
+        addr: site.addr,
+        host: site.host_header,
+        paths: site.paths,
         out_dir: args.out.clone(),
         expected_sha256: None,
         parallel: args.parallel,
         rcvbuf: args.rcvbuf,
         fastopen: args.tfo,
         tls,
+        names: Some(site.names),
+        any_status: false,
         limits: FetchLimits {
             per_file: args.timeout,
             max_size: args.max_size.map(|bytes| bytes as u64),

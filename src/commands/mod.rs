@@ -8,6 +8,7 @@ pub mod interrupt;
 pub mod output;
 pub mod ownership;
 pub mod serve;
+pub mod urls;
 
 use crate::cli::{Cli, Command};
 use crate::timeline::Ts;

@@ -151,6 +151,8 @@ pub struct RequestTiming {
 pub struct FileResult {
     /// File name (decoded last segment of the request path).
     pub name: String,
+    /// The response's status code.
+    pub status: u16,
     /// Body size in bytes.
     pub bytes: u64,
     /// SHA-256 of the body, lowercase hex.

@@ -616,3 +616,23 @@ pub fn nginx_tls_conf(dir: &Path, port: u16, listen: &str, serve: &str) -> Strin
          ssl_certificate_key {d}/key.pem;\n    {serve}\n  }}\n}}\n"
     )
 }
+
+/// The SHA-256 of the file at `path`, lowercase hex.
+pub fn sha256_hex(path: &Path) -> String {
+    use sha2::Digest;
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    sha2::Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The sum over a mode's runs in report.json of one of their totals.
+pub fn sum_runs(mode: &serde_json::Value, key: &str) -> u64 {
+    mode["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["totals"][key].as_u64().unwrap())
+        .sum()
+}

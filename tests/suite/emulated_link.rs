@@ -204,6 +204,8 @@ fn synack_server_and_client_work_across_the_link_as_root() {
         rcvbuf: None,
         fastopen: false,
         tls: None,
+        names: None,
+        any_status: false,
         limits: Default::default(),
     };
     let timing = link

@@ -2,19 +2,10 @@
 
 use crate::common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use serde_json::Value;
-
-fn sum_runs(mode: &Value, key: &str) -> u64 {
-    mode["runs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["totals"][key].as_u64().unwrap())
-        .sum()
-}
 
 #[test]
 fn live_compare_on_loopback_as_root() {
@@ -85,7 +76,7 @@ fn live_compare_on_loopback_as_root() {
                 .join("received")
                 .join(mode)
                 .join(f["name"].as_str().unwrap());
-            let digest = sha256_hex(&received);
+            let digest = common::sha256_hex(&received);
             assert_eq!(
                 digest,
                 f["sha256"].as_str().unwrap(),
@@ -110,7 +101,7 @@ fn live_compare_on_loopback_as_root() {
         ] {
             assert_eq!(
                 totals[key].as_u64().unwrap(),
-                sum_runs(m, key),
+                common::sum_runs(m, key),
                 "{mode} {key}"
             );
         }
@@ -298,15 +289,6 @@ fn live_compare_on_loopback_as_root() {
         saved["modes"]["persistent"]["runs"][0]["totals"],
         report["modes"]["persistent"]["runs"][0]["totals"]
     );
-}
-
-fn sha256_hex(path: &Path) -> String {
-    use sha2::Digest;
-    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    sha2::Sha256::digest(&bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 #[test]

@@ -28,3 +28,4 @@ mod server_limits;
 mod tls_transfer;
 mod tls_wire;
 mod tshark_analysis;
+mod url_compare;

@@ -16,6 +16,8 @@ pub struct SourceFile {
     pub bytes: u64,
     /// SHA-256, lowercase hex.
     pub sha256: String,
+    /// The status the server answered with, for a URL compared (None for the files served).
+    pub status: Option<u16>,
 }
 
 /// One run of one mode.

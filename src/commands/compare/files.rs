@@ -65,6 +65,7 @@ pub(super) fn describe(paths: &[PathBuf]) -> anyhow::Result<Vec<SourceFile>> {
                     .with_context(|| format!("cannot read {}", p.display()))?
                     .len(),
                 sha256: sha256_file(p).with_context(|| format!("cannot read {}", p.display()))?,
+                status: None,
             })
         })
         .collect()

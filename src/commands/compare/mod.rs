@@ -7,6 +7,7 @@ mod page;
 mod progress;
 mod saving;
 mod session;
+mod site;
 
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
@@ -22,6 +23,7 @@ use crate::analysis::comparison::{Comparison, SourceFile, TlsSettings};
 use crate::capture::source::DEFAULT_SNAPLEN;
 use crate::cli::CompareArgs;
 use crate::commands::output::out;
+use crate::commands::urls::Site;
 use crate::emulate::{EmulatedLink, LinkConfig};
 use crate::report::terminal;
 use crate::transfer::client::{FetchLimits, FetchPlan};
@@ -80,13 +82,27 @@ fn compare(args: &CompareArgs) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!(e))
         .context("cannot set up the emulated link")?;
     check_options(args, link_config.as_ref())?;
-    let variants = variants(args)?;
+    let site = site::asked_site(args)?;
+    if site.is_some() && (link_config.is_some() || !args.variants.is_empty()) {
+        bail!(
+            "URLs are compared over the real path to their server as the URLs say: leave out \
+             the link options and --variants"
+        );
+    }
+    let variants = variants(args, site.as_ref().is_some_and(|s| s.https))?;
     let samples = tempfile::Builder::new()
         .prefix("synack-files-")
         .tempdir()
         .context("cannot make a temporary folder for the sample files")?;
     crate::created::temporary(samples.path());
-    let (files, root) = source_files(args, samples.path())?;
+    let (files, root) = match &site {
+        Some(site) => {
+            let plan = site::site_plan(site, args, site::site_tls(site, variants[0].tls)?);
+            let files = site::first_look(&plan, samples.path())?;
+            (files, samples.path().to_path_buf())
+        }
+        None => source_files(args, samples.path())?,
+    };
     let network = match &link_config {
         Some(config) => Network::Emulated(Box::new(
             EmulatedLink::start(config.clone()).context("cannot emulate the link")?,
@@ -96,7 +112,12 @@ fn compare(args: &CompareArgs) -> anyhow::Result<()> {
     if variants.iter().any(|v| v.fastopen) {
         allow_fastopen(&network)?;
     }
-    if let Some(server) = &args.server {
+    let foreign = match (&site, &args.server) {
+        (Some(site), _) => Some(site.host_header.clone()),
+        (None, Some(server)) => Some(server.clone()),
+        (None, None) => None,
+    };
+    if let Some(server) = foreign {
         let runs = (u64::from(args.rounds) + 1) * modes.len() as u64 * variants.len() as u64;
         eprintln!(
             "synack: {server} is not synack's own server: {} requests ({} runs of {}), at most {} \
@@ -119,6 +140,7 @@ fn compare(args: &CompareArgs) -> anyhow::Result<()> {
         link: link_config.as_ref(),
         kernel: &kernel,
         events: EventLog::default(),
+        site: site.as_ref(),
     };
     let compared = setup.run_variants(&variants, &run_dir)?;
     let link_stats = match network {
@@ -179,7 +201,7 @@ fn named(compared: &[Compared]) -> Vec<(&str, &Comparison)> {
 
 /// The ways of opening connections to compare: `--variants`, else the one the TLS and Fast Open
 /// options describe.
-fn variants(args: &CompareArgs) -> anyhow::Result<Vec<Variant>> {
+fn variants(args: &CompareArgs, https: bool) -> anyhow::Result<Vec<Variant>> {
     if !args.variants.is_empty() {
         let mut unique: Vec<Variant> = Vec::new();
         for v in &args.variants {
@@ -189,7 +211,7 @@ fn variants(args: &CompareArgs) -> anyhow::Result<Vec<Variant>> {
         }
         return Ok(unique);
     }
-    let tls = args.tls.options(false).map_err(anyhow::Error::msg)?;
+    let tls = args.tls.options(https).map_err(anyhow::Error::msg)?;
     let mut name = match tls {
         None => "tcp".to_owned(),
         Some(t) => match t.version.unwrap_or(TlsVersion::Tls13) {
@@ -241,6 +263,8 @@ struct Setup<'a> {
     link: Option<&'a LinkConfig>,
     kernel: &'a KernelSettings,
     events: EventLog,
+    /// The URLs compared, when they replace the built-in server and its files.
+    site: Option<&'a Site>,
 }
 
 impl Setup<'_> {
@@ -269,13 +293,11 @@ impl Setup<'_> {
     /// Runs every mode, round after round, with connections opened as `variant` says, its
     /// server started for it and stopped after; the captures go to `dir`.
     fn run(&self, variant: &Variant, dir: &Path) -> anyhow::Result<Comparison> {
-        let Setup {
-            args,
-            network,
-            files,
-            link,
-            ..
-        } = *self;
+        let (args, network, files, link) = (self.args, self.network, self.files, self.link);
+        if let Some(site) = self.site {
+            let plan = site::site_plan(site, args, site::site_tls(site, variant.tls)?);
+            return self.compare_on(variant, dir, None, plan);
+        }
         let server_tls = built_in_server_tls(args, network, variant)?;
         let server = start_server(
             args,
@@ -301,11 +323,34 @@ impl Setup<'_> {
             rcvbuf: args.rcvbuf,
             fastopen: variant.fastopen,
             tls: client_tls,
+            names: None,
+            any_status: false,
             limits: FetchLimits {
                 per_file: args.timeout.unwrap_or_else(|| default_timeout(link, files)),
                 max_size: None,
             },
         };
+        self.compare_on(variant, dir, server, plan)
+    }
+
+    /// Runs every mode against `plan`'s server (`server` when it is the built-in one, stopped
+    /// after) and assembles the comparison.
+    fn compare_on(
+        &self,
+        variant: &Variant,
+        dir: &Path,
+        server: Option<Server>,
+        plan: FetchPlan,
+    ) -> anyhow::Result<Comparison> {
+        let Setup {
+            args,
+            network,
+            files,
+            link,
+            ..
+        } = *self;
+        let addr = plan.addr;
+        let foreign = args.server.is_some() || self.site.is_some();
         let capture = (!args.no_capture).then(|| CaptureSetup {
             iface: match network {
                 Network::Emulated(link) => link.client_iface().to_owned(),
@@ -322,12 +367,7 @@ impl Setup<'_> {
             }),
             about: (!args.capture.pcap).then(|| {
                 let settings = link.map(|c| link_settings(c, args.link.path.map(|p| p.name)));
-                saving::about(
-                    addr,
-                    args.server.is_some(),
-                    &variant.name,
-                    settings.as_ref(),
-                )
+                saving::about(addr, foreign, &variant.name, settings.as_ref())
             }),
         });
         let outcome = Session {
@@ -343,7 +383,7 @@ impl Setup<'_> {
             run_dir: dir,
             rtt: link.map_or(Duration::ZERO, |c| c.rtt + 2 * c.jitter),
             verbose: args.verbose,
-            pace: args.server.as_ref().map(|_| pace(args)),
+            pace: foreign.then(|| pace(args)),
         }
         .run();
         if let Some(server) = server {

@@ -51,7 +51,7 @@ pub(super) fn about(
 ) -> String {
     let command: Vec<String> = std::env::args().map(|a| shell_word(&a)).collect();
     let whose = if foreign {
-        "given with --server"
+        "not synack's own"
     } else {
         "synack's own"
     };

@@ -24,7 +24,16 @@ pub fn timing_table(cmp: &Comparison, files_shown: Option<usize>) -> Table {
                     .iter()
                     .filter_map(|r| r.timing.files.get(i).map(|f| f.seconds))
                     .collect();
-                (file.name.clone(), Summary::of(&values))
+                let name = match file.status {
+                    // A URL's response: its status and size beside its name.
+                    Some(status) => format!(
+                        "{} ({status}, {})",
+                        file.name,
+                        crate::report::units::bytes(file.bytes as f64)
+                    ),
+                    None => file.name.clone(),
+                };
+                (name, Summary::of(&values))
             })
             .collect();
         if let Some(shown) = files_shown.filter(|&n| n < per_file.len()) {

@@ -27,6 +27,8 @@ pub(super) struct Connection<'a> {
     pub(super) per_file: Duration,
     /// Largest body accepted.
     pub(super) max_size: Option<u64>,
+    /// Keep responses of any status.
+    pub(super) any_status: bool,
     pub(super) timing: ConnectionTiming,
     pub(super) events: ConnectionEvents<'a>,
     /// The last response announced that the server closes after it.
@@ -104,6 +106,7 @@ impl<'a> Connection<'a> {
             addr,
             per_file: run.per_file,
             max_size: plan.limits.max_size,
+            any_status: plan.any_status,
             timing: ConnectionTiming {
                 local,
                 peer,

@@ -123,7 +123,7 @@ impl Connection<'_> {
         self.events.now(EventKind::ResponseStart {
             status: head.status,
         });
-        if !(200..300).contains(&head.status) {
+        if !self.any_status && !(200..300).contains(&head.status) {
             return Err(TransferError::Status {
                 code: head.status,
                 path: target.path.to_owned(),
@@ -153,6 +153,7 @@ impl Connection<'_> {
             },
             FileResult {
                 name: target.name.clone(),
+                status: head.status,
                 bytes,
                 sha256,
                 sha256_ok,
@@ -197,6 +198,10 @@ impl Connection<'_> {
             max_size: self.max_size,
             path: target.path,
         };
+        // No body, whatever the headers say (RFC 9112 §6.3): a 204 or a 304.
+        if matches!(head.status, 204 | 304) {
+            return Ok((0, Ts::now()));
+        }
         if head.chunked {
             return sink.copy(&mut ChunkedReader::new(&mut self.reader), part, body);
         }

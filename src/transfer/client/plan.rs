@@ -42,6 +42,12 @@ pub struct FetchPlan {
     pub fastopen: bool,
     /// Speak TLS (HTTPS) with these settings; None for plain HTTP.
     pub tls: Option<ClientTls>,
+    /// The name each path's file is saved under, in `paths`' order; None saves each under its
+    /// decoded last segment.
+    pub names: Option<Vec<String>>,
+    /// Keep a response whatever its status (a redirect, a 404), recording the status; otherwise
+    /// a status outside 2xx fails the fetch.
+    pub any_status: bool,
     /// Deadlines and size bound.
     pub limits: FetchLimits,
 }
@@ -80,6 +86,15 @@ pub(super) fn targets(plan: &FetchPlan) -> Result<Vec<Target<'_>>, TransferError
     if plan.parallel == 0 {
         return Err(invalid("parallel connections must be at least 1".into()));
     }
+    if let Some(names) = &plan.names
+        && names.len() != plan.paths.len()
+    {
+        return Err(invalid(format!(
+            "{} names for {} paths",
+            names.len(),
+            plan.paths.len()
+        )));
+    }
     if let Some(expected) = &plan.expected_sha256
         && expected.len() != plan.paths.len()
     {
@@ -97,8 +112,11 @@ pub(super) fn targets(plan: &FetchPlan) -> Result<Vec<Target<'_>>, TransferError
             if !path.starts_with('/') {
                 return Err(invalid(format!("path {path:?} does not start with '/'")));
             }
-            let name = file_name(path)
-                .ok_or_else(|| invalid(format!("path {path:?} does not end in a file name")))?;
+            let name = match &plan.names {
+                Some(names) => Some(names[index].clone()).filter(|n| usable(n)),
+                None => file_name(path),
+            }
+            .ok_or_else(|| invalid(format!("path {path:?} does not end in a file name")))?;
             if !seen.insert(name.clone()) {
                 return Err(invalid(format!(
                     "two paths would both be saved as {name:?}"
@@ -126,9 +144,12 @@ fn file_name(path: &str) -> Option<String> {
     let end = path.find(['?', '#']).unwrap_or(path.len());
     let last = path[..end].rsplit('/').next()?;
     let name = percent_decode_str(last).decode_utf8().ok()?;
-    let unusable =
-        name.is_empty() || name == "." || name == ".." || name.contains(['/', '\\', '\0']);
-    (!unusable).then(|| name.into_owned())
+    usable(&name).then(|| name.into_owned())
+}
+
+/// True when `name` can be a file's name in the output folder and nothing else.
+fn usable(name: &str) -> bool {
+    !(name.is_empty() || name == "." || name == ".." || name.contains(['/', '\\', '\0']))
 }
 
 #[cfg(test)]

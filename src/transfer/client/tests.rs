@@ -52,6 +52,8 @@ fn setup(log: Option<EventLog>) -> Setup {
         rcvbuf: None,
         fastopen: false,
         tls: None,
+        names: None,
+        any_status: false,
         limits: FetchLimits::default(),
     };
     Setup {
@@ -203,6 +205,8 @@ fn plans_that_cannot_be_saved_are_refused_before_connecting() {
         rcvbuf: None,
         fastopen: false,
         tls: None,
+        names: None,
+        any_status: false,
         limits: FetchLimits::default(),
     };
     for paths in [
@@ -409,6 +413,8 @@ fn parallel_opens_k_connections_before_any_is_answered() {
         rcvbuf: None,
         fastopen: false,
         tls: None,
+        names: None,
+        any_status: false,
         limits: FetchLimits::default(),
     };
     let run = fetch(Mode::Parallel, &plan, None);

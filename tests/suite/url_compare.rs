@@ -1,0 +1,187 @@
+//! `compare` on URLs of a server synack did not start: nginx on loopback, started here.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+
+use crate::common;
+
+/// nginx serving `dir/site` on 127.0.0.1:`port`, logging each request's path to
+/// `dir/access.log`; stopped when dropped.
+fn nginx(dir: &Path, port: u16) -> common::Stopped {
+    let d = dir.display();
+    let conf = format!(
+        "daemon off;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
+         events {{ worker_connections 64; }}\nhttp {{\n  log_format path '$request_uri';\n  \
+         access_log {d}/access.log path;\n  client_body_temp_path {d}; proxy_temp_path {d};\n  \
+         fastcgi_temp_path {d}; uwsgi_temp_path {d}; scgi_temp_path {d};\n  server {{\n    \
+         listen 127.0.0.1:{port};\n    root {d}/site;\n  }}\n}}\n"
+    );
+    std::fs::write(dir.join("nginx.conf"), conf).unwrap();
+    let child = Command::new("nginx")
+        .args(["-e", "stderr", "-c"])
+        .arg(dir.join("nginx.conf"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("nginx starts");
+    let served = common::Stopped(child);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < deadline, "nginx did not start");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    served
+}
+
+/// Writes `size` bytes of a pattern to `dir/site/name`.
+fn put(dir: &Path, name: &str, size: usize) {
+    let path = dir.join("site").join(name);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let bytes: Vec<u8> = (0..size).map(|i| (i * 7 % 253) as u8).collect();
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn three_urls_on_nginx_in_every_mode_count_as_tshark_counts_as_root() {
+    let test = "three_urls_on_nginx_in_every_mode_count_as_tshark_counts_as_root";
+    if !common::require_root(test)
+        || !common::have_tool("nginx", test)
+        || !common::have_tshark(test)
+    {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for (name, size) in [("a.jpg", 120_000), ("docs/b.mp3", 300_000), ("c.txt", 900)] {
+        put(d, name, size);
+    }
+    let port = common::free_port();
+    let _nginx = nginx(d, port);
+    let urls: Vec<String> = ["a.jpg", "docs/b.mp3", "c.txt"]
+        .iter()
+        .map(|n| format!("http://127.0.0.1:{port}/{n}"))
+        .collect();
+    let mut args: Vec<&str> = urls.iter().map(String::as_str).collect();
+    args.extend([
+        "--rounds",
+        "2",
+        "--request-rate",
+        "1000",
+        "--modes",
+        "non-persistent,persistent,pipelined,parallel",
+    ]);
+    let report = common::compare_report(d, &args);
+    for (mode, per_run) in [
+        ("non-persistent", 3u64),
+        ("persistent", 1),
+        ("pipelined", 1),
+        ("parallel", 3),
+    ] {
+        let m = &report["modes"][mode];
+        for run in m["runs"].as_array().unwrap() {
+            assert_eq!(run["totals"]["connections"], per_run, "{mode}: {run}");
+        }
+        let pcap = PathBuf::from(report["captures"][mode].as_str().unwrap());
+        let tshark = common::tshark_totals(&pcap);
+        for (key, theirs) in tshark.as_object().unwrap() {
+            assert_eq!(
+                common::sum_runs(m, key),
+                theirs.as_u64().unwrap(),
+                "{mode} {key}"
+            );
+        }
+        for name in ["a.jpg", "b.mp3", "c.txt"] {
+            let served = if name == "b.mp3" { "docs/b.mp3" } else { name };
+            assert_eq!(
+                common::sha256_hex(&d.join("received").join(mode).join(name)),
+                common::sha256_hex(&d.join("site").join(served)),
+                "{mode} {name}"
+            );
+        }
+    }
+    let statuses: Vec<&Value> = report["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| &f["status"])
+        .collect();
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+}
+
+#[test]
+fn a_page_is_compared_with_exactly_what_it_loads_from_its_server_as_root() {
+    let test = "a_page_is_compared_with_exactly_what_it_loads_from_its_server_as_root";
+    if !common::require_root(test) || !common::have_tool("nginx", test) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let port = common::free_port();
+    // Ten subresources, written as a page writes them: relative, absolute, full URLs.
+    let loaded = [
+        "/style/site.css",
+        "/style/print.css",
+        "/js/app.js",
+        "/img/1.png",
+        "/img/2.png",
+        "/img/3.png",
+        "/img/4.png",
+        "/img/5.png",
+        "/img/6.png",
+        "/img/7.png",
+    ];
+    for (i, path) in loaded.iter().enumerate() {
+        put(d, &path[1..], 2_000 + i * 3_000);
+    }
+    put(d, "img/linked-not-loaded.png", 500);
+    let page = format!(
+        "<!doctype html><html><head>\
+         <link rel=stylesheet href=\"style/site.css\">\
+         <link rel=\"stylesheet\" href=\"/style/print.css\" media=print>\
+         <link rel=icon href=\"/favicon.ico\">\
+         <script src=\"http://127.0.0.1:{port}/js/app.js\"></script></head><body>\
+         <img src=\"img/1.png\"><img src=\"/img/2.png\"><img src=\"./img/3.png\">\
+         <img src=\"img/4.png\"><img src=\"img/5.png\"><img src=\"img/6.png\">\
+         <img src=\"img/7.png\"><img src=\"img/1.png\">\
+         <img src=\"http://127.0.0.2:{port}/img/elsewhere.png\">\
+         <a href=\"img/linked-not-loaded.png\">a link</a></body></html>"
+    );
+    std::fs::write(d.join("site/index.html"), page).unwrap();
+    let _nginx = nginx(d, port);
+    let url = format!("http://127.0.0.1:{port}/index.html");
+    let report = common::compare_report(
+        d,
+        &["--page", &url, "--rounds", "1", "--request-rate", "1000"],
+    );
+    let names: Vec<&str> = report["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), 11, "{names:?}");
+    // nginx's own log: every path it was asked for, which must be the page and its ten.
+    let asked: BTreeSet<String> = std::fs::read_to_string(d.join("access.log"))
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    let expected: BTreeSet<String> = std::iter::once("/index.html")
+        .chain(loaded)
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(asked, expected);
+    for (name, path) in names
+        .iter()
+        .zip(std::iter::once("/index.html").chain(loaded))
+    {
+        assert_eq!(
+            common::sha256_hex(&d.join("received/persistent").join(name)),
+            common::sha256_hex(&d.join("site").join(&path[1..])),
+            "{name}"
+        );
+    }
+}
