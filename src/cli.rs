@@ -77,6 +77,10 @@ pub struct CompareArgs {
     /// Read the URLs from FILE, one a line (blank lines and lines starting with # left out).
     #[arg(long = "urls", value_name = "FILE", conflicts_with_all = ["server", "files", "urls"])]
     pub urls_file: Option<PathBuf>,
+    /// With https:// URLs or an HTTPS --server: trust the CAs in this PEM file instead of the
+    /// system's (a private CA, or the certificate `synack serve --tls` saved).
+    #[arg(long, value_name = "FILE")]
+    pub cacert: Option<PathBuf>,
     /// Compare the modes on a page: the HTML at URL and the images, scripts and style sheets it
     /// references on its own server, as a browser loads them.
     #[arg(long, value_name = "URL", conflicts_with_all = ["server", "files", "urls", "urls_file"])]

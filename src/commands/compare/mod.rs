@@ -97,7 +97,7 @@ fn compare(args: &CompareArgs) -> anyhow::Result<()> {
     crate::created::temporary(samples.path());
     let (files, root) = match &site {
         Some(site) => {
-            let plan = site::site_plan(site, args, site::site_tls(site, variants[0].tls)?);
+            let plan = site::site_plan(site, args, site::site_tls(site, args, variants[0].tls)?);
             let files = site::first_look(&plan, samples.path())?;
             (files, samples.path().to_path_buf())
         }
@@ -295,7 +295,7 @@ impl Setup<'_> {
     fn run(&self, variant: &Variant, dir: &Path) -> anyhow::Result<Comparison> {
         let (args, network, files, link) = (self.args, self.network, self.files, self.link);
         if let Some(site) = self.site {
-            let plan = site::site_plan(site, args, site::site_tls(site, variant.tls)?);
+            let plan = site::site_plan(site, args, site::site_tls(site, args, variant.tls)?);
             return self.compare_on(variant, dir, None, plan);
         }
         let server_tls = built_in_server_tls(args, network, variant)?;
@@ -443,7 +443,11 @@ fn client_tls(
     };
     Ok(Some(match server_tls {
         Some(made) => ClientTls::trusting(made.certificate(), &addr.ip().to_string(), options)?,
-        None => ClientTls::verifying(None, args.server.as_deref().unwrap_or_default(), options)?,
+        None => ClientTls::verifying(
+            args.cacert.as_deref(),
+            args.server.as_deref().unwrap_or_default(),
+            options,
+        )?,
     }))
 }
 

@@ -39,16 +39,20 @@ pub(super) fn asked_site(args: &CompareArgs) -> anyhow::Result<Option<Site>> {
     site(&urls).map(Some)
 }
 
-/// The client's TLS for `site`: verifying its certificate against the system's roots.
+/// The client's TLS for `site`: verifying its certificate against the system's roots, or the
+/// CAs of --cacert.
 pub(super) fn site_tls(
     site: &Site,
+    args: &CompareArgs,
     options: Option<crate::transfer::tls::ClientTlsOptions>,
 ) -> anyhow::Result<Option<ClientTls>> {
     match options {
         Some(_) if !site.https => bail!("--tls asks for https:// URLs"),
         Some(options) => Ok(Some(
-            ClientTls::verifying(None, &site.host, options).context("cannot set up TLS")?,
+            ClientTls::verifying(args.cacert.as_deref(), &site.host, options)
+                .context("cannot set up TLS")?,
         )),
+        None if args.cacert.is_some() => bail!("--cacert is for https:// URLs"),
         None => Ok(None),
     }
 }
@@ -103,7 +107,7 @@ fn page_and_what_it_loads(page: &str, args: &CompareArgs) -> anyhow::Result<Vec<
     let base = parse(page)?;
     let one = site(&[page.to_owned()])?;
     let options = args.tls.options(one.https).map_err(anyhow::Error::msg)?;
-    let plan = site_plan(&one, args, site_tls(&one, options)?);
+    let plan = site_plan(&one, args, site_tls(&one, args, options)?);
     let dir = tempfile::Builder::new()
         .prefix("synack-page-")
         .tempdir()
