@@ -23,6 +23,7 @@ mod ladder;
 mod link_types;
 mod live_compare;
 mod messages;
+mod pdf_report;
 mod robustness;
 mod server_limits;
 mod tls_transfer;
