@@ -29,3 +29,4 @@ mod server_limits;
 mod tls_transfer;
 mod tls_wire;
 mod tshark_analysis;
+mod two_hosts;
