@@ -7,7 +7,8 @@ use std::process::Command;
 
 use serde_json::Value;
 
-fn sum_runs(mode: &Value, key: &str) -> u64 {
+/// A count summed over a mode's runs in report.json.
+pub(crate) fn sum_runs(mode: &Value, key: &str) -> u64 {
     mode["runs"]
         .as_array()
         .unwrap()
@@ -295,7 +296,8 @@ fn live_compare_on_loopback_as_root() {
     );
 }
 
-fn sha256_hex(path: &Path) -> String {
+/// The SHA-256 of the file at `path`, in hex.
+pub(crate) fn sha256_hex(path: &Path) -> String {
     use sha2::Digest;
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     sha2::Sha256::digest(&bytes)

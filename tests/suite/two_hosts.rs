@@ -9,6 +9,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::live_compare::{sha256_hex, sum_runs};
 use common::Stopped;
 use serde_json::Value;
 
@@ -79,25 +80,6 @@ impl Host {
         self.ip(&["link", "set", iface, "mtu", &mtu, "gso_max_segs", "1", "up"]);
         self.ip(&["addr", "add", &format!("{addr}/{PREFIX}"), "dev", iface]);
     }
-}
-
-/// Sums `key` of a mode's runs in report.json.
-fn sum_runs(mode: &Value, key: &str) -> u64 {
-    mode["runs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["totals"][key].as_u64().unwrap())
-        .sum()
-}
-
-fn sha256_hex(path: &Path) -> String {
-    use sha2::Digest;
-    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    sha2::Sha256::digest(&bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 #[test]
