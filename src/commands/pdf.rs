@@ -62,7 +62,21 @@ impl Chromium {
             .canonicalize()
             .with_context(|| format!("cannot find {}", html.display()))?;
         let log = profile.path().join("stderr");
-        let mut child = Command::new(&self.0)
+        let mut command = Command::new(&self.0);
+        // Chromium ends with synack: an interrupted run removes the half-written PDF and exits,
+        // and nothing may write it again after that.
+        // SAFETY: between fork and exec the closure only calls prctl, which is async-signal-safe
+        // and touches no memory of the parent.
+        #[allow(unsafe_code)]
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut command, || {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let mut child = command
             .args([
                 "--headless",
                 "--no-sandbox",
