@@ -26,7 +26,8 @@ use crate::transfer::variant::Variant;
 /// (one keep-alive connection), captures every packet, counts SYN/SYN-ACK/ACK/FIN/RST per run,
 /// and splits the time gap, with its confidence interval, into extra handshakes, closing and
 /// reconnecting, slow-start round trips, the rest of the transfer, request wait, the client's own
-/// work, and a remainder. Each comparison also writes report.json and report.html.
+/// work, and a remainder. Each comparison also writes report.json and report.html (and
+/// report.pdf where Chromium is installed).
 #[derive(Debug, Parser)]
 #[command(name = "synack", version, propagate_version = true)]
 pub struct Cli {
@@ -358,6 +359,10 @@ pub struct OutputArgs {
     /// Also write the JSON report to this file.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+    /// Require report.pdf (report.html printed by headless Chromium), failing before the run
+    /// when Chromium is not installed. Without it, report.pdf is written where Chromium is found.
+    #[arg(long)]
+    pub pdf: bool,
 }
 
 /// Options of `analyze`.

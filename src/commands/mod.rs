@@ -7,6 +7,7 @@ pub mod files;
 pub mod interrupt;
 pub mod output;
 pub mod ownership;
+pub(crate) mod pdf;
 pub mod serve;
 pub mod urls;
 

@@ -585,7 +585,7 @@ pub fn have_tool(tool: &str, test: &str) -> bool {
     let found = std::process::Command::new(tool)
         .arg(match tool {
             "openssl" => "version",
-            "nginx" => "-v",
+            "nginx" | "pdfinfo" | "pdftotext" => "-v",
             _ => "--version",
         })
         .stdout(std::process::Stdio::null())

@@ -23,6 +23,7 @@ use crate::analysis::comparison::{Comparison, SourceFile, TlsSettings};
 use crate::capture::source::DEFAULT_SNAPLEN;
 use crate::cli::CompareArgs;
 use crate::commands::output::out;
+use crate::commands::pdf::{Chromium, PACKAGE as PDF_PACKAGE};
 use crate::commands::urls::Site;
 use crate::emulate::{EmulatedLink, LinkConfig};
 use crate::report::terminal;
@@ -89,6 +90,7 @@ fn compare(args: &CompareArgs) -> anyhow::Result<()> {
              the link options and --variants"
         );
     }
+    let chromium = printer(args)?;
     let variants = variants(args, site.as_ref().is_some_and(|s| s.https))?;
     let samples = tempfile::Builder::new()
         .prefix("synack-files-")
@@ -154,14 +156,56 @@ fn compare(args: &CompareArgs) -> anyhow::Result<()> {
     for compared in &compared {
         pages.push(page::write_html(&compared.comparison, &compared.dir)?);
     }
+    let (documents, unprinted) = print_pages(chromium.as_ref(), &pages, args.output.pdf);
     out!(
         "{}",
         terminal::saved(
-            &saved_list(&compared, &report_path, &pages, &args.out),
+            &saved_list(&compared, &report_path, &pages, &documents, &args.out),
             width
         )
     );
-    Ok(())
+    unprinted.map_or(Ok(()), Err)
+}
+
+/// Chromium, to print the pages with: required by --pdf, found before anything runs.
+fn printer(args: &CompareArgs) -> anyhow::Result<Option<Chromium>> {
+    let chromium = Chromium::find();
+    if args.output.pdf && chromium.is_none() {
+        bail!(
+            "--pdf prints report.html with Chromium, which is not on PATH: install it (Debian: \
+             apt-get install {PDF_PACKAGE})"
+        );
+    }
+    Ok(chromium)
+}
+
+/// Each page printed to report.pdf beside it, where Chromium is found. A page that does not print
+/// is said in one line; with --pdf, which asked for them, it is the run's error, returned once
+/// everything else is saved.
+fn print_pages(
+    chromium: Option<&Chromium>,
+    pages: &[PathBuf],
+    required: bool,
+) -> (Vec<Option<PathBuf>>, Option<anyhow::Error>) {
+    let Some(chromium) = chromium else {
+        return (vec![None; pages.len()], None);
+    };
+    let mut unprinted = None;
+    let documents = pages
+        .iter()
+        .map(|html| match page::write_pdf(chromium, html) {
+            Ok(pdf) => Some(pdf),
+            Err(error) if required => {
+                unprinted.get_or_insert(error);
+                None
+            }
+            Err(error) => {
+                eprintln!("synack: note: no report.pdf: {}", super::error_line(&error));
+                None
+            }
+        })
+        .collect();
+    (documents, unprinted)
 }
 
 /// One variant's comparison, and the folder its captures and page went to.

@@ -93,11 +93,13 @@ pub(super) fn save_report(
     Ok(report_path)
 }
 
-/// What was saved where: each capture and page by variant, report.json, the received files.
+/// What was saved where: each capture, page and printed page by variant, report.json, the
+/// received files.
 pub(super) fn saved_list<'a>(
     compared: &'a [Compared],
     report: &'a Path,
     pages: &'a [PathBuf],
+    documents: &'a [Option<PathBuf>],
     received: &'a Path,
 ) -> terminal::Saved<'a> {
     let one = compared.len() == 1;
@@ -116,6 +118,11 @@ pub(super) fn saved_list<'a>(
             .iter()
             .zip(pages)
             .map(|(c, page)| (variant(c), page.as_path()))
+            .collect(),
+        documents: compared
+            .iter()
+            .zip(documents)
+            .filter_map(|(c, pdf)| Some((variant(c), pdf.as_deref()?)))
             .collect(),
         received,
     }

@@ -79,8 +79,11 @@ fn ladder_note() -> Markup {
              bytes; dashed bands are runs of the client's ACKs; red dashed arrows are resent \
              segments, named as Wireshark names them (retransmission, out-of-order …), as are a \
              duplicate ACK, a zero window and a keep-alive. Where labels would overlap, SYNs, FINs \
-             and resends keep theirs. Hover over an arrow for the packet's time, flags, seq/ack \
-             and length, and what Wireshark's sequence analysis marks on it."
+             and resends keep theirs."
+            span class="screen-only" {
+                " Hover over an arrow for the packet's time, flags, seq/ack and length, and what \
+                 Wireshark's sequence analysis marks on it."
+            }
         }
     }
 }

@@ -14,6 +14,8 @@ pub struct Saved<'a> {
     pub report: &'a Path,
     /// Each variant's HTML page.
     pub pages: Vec<(Option<&'a str>, &'a Path)>,
+    /// Each variant's page printed to PDF, where it was.
+    pub documents: Vec<(Option<&'a str>, &'a Path)>,
     /// Where the received files went.
     pub received: &'a Path,
 }
@@ -33,6 +35,10 @@ pub fn saved(saved: &Saved<'_>, width: Option<u16>) -> String {
     items.push(("report".into(), saved.report));
     for &(variant, path) in &saved.pages {
         let label = variant.map_or_else(|| "html report".to_string(), |v| format!("html {v}"));
+        items.push((label, path));
+    }
+    for &(variant, path) in &saved.documents {
+        let label = variant.map_or_else(|| "pdf report".to_string(), |v| format!("pdf {v}"));
         items.push((label, path));
     }
     items.push(("received files".into(), saved.received));
@@ -73,6 +79,7 @@ mod tests {
             captures: vec![(None, Mode::Persistent, capture)],
             report,
             pages: Vec::new(),
+            documents: Vec::new(),
             received: Path::new("/tmp/x"),
         };
         let wide = super::saved(&saved, Some(100));
