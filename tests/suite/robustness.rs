@@ -103,7 +103,7 @@ fn assert_sane(tracked: &TrackedCapture, what: &str) {
         &tracked.counts,
         &totals,
         &tls,
-        &synack::report::sentences::pattern(pattern.pattern(), pattern.never_established()),
+        &synack::report::sentences::pattern(&pattern),
     );
     assert!(
         serde_json::to_value(&summary).is_ok_and(|v| v.is_object()),
@@ -119,8 +119,7 @@ fn assert_sane(tracked: &TrackedCapture, what: &str) {
     let _ = tables::tls_table(&tracked.connections[..shown]).to_string();
     let _ = tables::tls_totals_table(&tls).to_string();
     assert!(
-        !synack::report::sentences::pattern(pattern.pattern(), pattern.never_established())
-            .is_empty(),
+        !synack::report::sentences::pattern(&pattern).is_empty(),
         "{what}"
     );
 }

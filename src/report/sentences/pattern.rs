@@ -1,10 +1,16 @@
 //! Report layer, sentences: a capture's request pattern in one line. Must not import tables or
 //! the terminal report.
 
-use crate::analysis::pattern::Pattern;
+use crate::analysis::pattern::{Pattern, RequestPattern};
+
+/// What makes a connection's requests encrypted, in the words every output uses.
+pub const ENCRYPTED_REQUESTS: &str =
+    "HTTP/2 over TLS (its ALPN chose or offered h2): requests encrypted, unknown without keys";
 
 /// A capture's request pattern in one line.
-pub fn pattern(pattern: Pattern, never_established: u64) -> String {
+pub fn pattern(counted: &RequestPattern) -> String {
+    let pattern = counted.pattern();
+    let never_established = counted.never_established();
     let connections = |n: u64| crate::words::counted(n, "connection", "connections");
     let requests = |n: u64| crate::words::counted(n, "request", "requests");
     let line: String = match pattern {
@@ -38,6 +44,13 @@ pub fn pattern(pattern: Pattern, never_established: u64) -> String {
             requests: r,
             connections: n,
         } => format!("{} over {}", requests(r), connections(n)),
+        Pattern::Encrypted { connections: n } => {
+            format!("{}, {ENCRYPTED_REQUESTS}", connections(n))
+        }
+    };
+    let line = match counted.encrypted() {
+        n if n == 0 || matches!(pattern, Pattern::Encrypted { .. }) => line,
+        n => format!("{line}; {} more, {ENCRYPTED_REQUESTS}", connections(n)),
     };
     match never_established {
         0 => line,

@@ -5,6 +5,7 @@
 mod attribution;
 mod cells;
 mod connections;
+mod http2;
 mod model;
 mod packets;
 mod phases;
@@ -15,6 +16,7 @@ mod variants;
 
 pub use attribution::attribution_table;
 pub use connections::{connection_table, one_server};
+pub use http2::{http2_table, http2_totals_table};
 pub use model::model_table;
 pub use packets::{packet_table, totals_table};
 pub use phases::{phase_summary_table, phase_table};
