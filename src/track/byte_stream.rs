@@ -64,12 +64,9 @@ pub(super) struct ByteStream {
 }
 
 impl ByteStream {
-    /// A stream that keeps at most `limit` waiting for a hole.
-    pub(super) fn with_limit(limit: WaitLimit) -> ByteStream {
-        ByteStream {
-            limit,
-            ..ByteStream::default()
-        }
+    /// From now on keeps at most `limit` waiting for a hole.
+    pub(super) fn set_limit(&mut self, limit: WaitLimit) {
+        self.limit = limit;
     }
 
     /// The stream's first byte is `seq` (the ISN + 1), when the SYN was seen.

@@ -120,7 +120,7 @@ impl FrameHeader {
             | FrameType::Continuation => on_zero,
             FrameType::Priority => on_zero || n != 5,
             FrameType::RstStream => on_zero || n != 4,
-            FrameType::Settings => !on_zero || n % 6 != 0,
+            FrameType::Settings => !on_zero || !n.is_multiple_of(6),
             FrameType::Ping => !on_zero || n != 8,
             FrameType::Goaway => !on_zero || n < 8,
             FrameType::WindowUpdate => n != 4,
@@ -136,8 +136,7 @@ pub(super) fn max_frame_size(settings: &[u8]) -> Option<u32> {
         .chunks_exact(6)
         .filter(|s| u16::from_be_bytes([s[0], s[1]]) == SETTINGS_MAX_FRAME_SIZE)
         .map(|s| u32::from_be_bytes([s[2], s[3], s[4], s[5]]))
-        .filter(|v| (DEFAULT_MAX_FRAME_SIZE..=0x00ff_ffff).contains(v))
-        .last()
+        .rfind(|v| (DEFAULT_MAX_FRAME_SIZE..=0x00ff_ffff).contains(v))
 }
 
 #[cfg(test)]

@@ -16,8 +16,9 @@ use crate::track::side::Side;
 /// The client connection preface (RFC 9113 §3.4).
 pub(super) const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
-/// How long a hole may keep the bytes behind it waiting: a loss on a fast path holds up a
-/// window's worth of segments until the resend comes.
+/// How long a hole may keep the bytes behind it waiting, once the connection shows HTTP/2: a
+/// loss on a fast path holds up a window's worth of segments until the resend comes. (Before,
+/// the few segments a handshake takes: a connection that is not HTTP/2 keeps little.)
 const WAIT: WaitLimit = WaitLimit {
     bytes: 16 * 1024 * 1024,
     segments: 16 * 1024,
@@ -195,7 +196,7 @@ struct Direction {
 impl Direction {
     fn new(side: Side) -> Direction {
         Direction {
-            stream: ByteStream::with_limit(WAIT),
+            stream: ByteStream::default(),
             cutter: FrameCutter::new(side),
         }
     }
@@ -303,8 +304,13 @@ impl Http2Reader {
         if let Some(max) = peer_max {
             peer.cutter.max_frame = max;
         }
-        if side == Side::Server && !self.confirmed() && self.server_opened_wrongly() {
-            return Progress::NotHttp2;
+        if !self.confirmed() {
+            if side == Side::Server && self.server_opened_wrongly() {
+                return Progress::NotHttp2;
+            }
+        } else if !was_confirmed && side == Side::Client {
+            self.client.stream.set_limit(WAIT);
+            self.server.stream.set_limit(WAIT);
         }
         Progress::Reading { requests }
     }
