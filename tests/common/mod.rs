@@ -616,3 +616,28 @@ pub fn nginx_tls_conf(dir: &Path, port: u16, listen: &str, serve: &str) -> Strin
          ssl_certificate_key {d}/key.pem;\n    {serve}\n  }}\n}}\n"
     )
 }
+
+/// Runs a shell line (every command in it under `timeout`), which must succeed.
+pub fn sh(dir: &std::path::Path, line: &str) {
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(line)
+        .current_dir(dir)
+        .output()
+        .expect("run sh");
+    assert!(
+        out.status.success(),
+        "{line}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Waits up to 10 s for `ready`, failing with `what`.
+pub fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !ready() {
+        assert!(std::time::Instant::now() < deadline, "{what}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}

@@ -9,9 +9,9 @@ use crate::common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{Stopped, free_port};
+use common::{Stopped, free_port, sh, wait_until};
 use serde_json::Value;
 
 /// HTTP/2's frame types by number, as synack's JSON names them.
@@ -38,35 +38,12 @@ struct Counted {
     requests: u64,
 }
 
-/// Runs a shell line (every command in it under `timeout`), which must succeed.
-fn sh(dir: &Path, line: &str) {
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg(line)
-        .current_dir(dir)
-        .output()
-        .expect("run sh");
-    assert!(
-        out.status.success(),
-        "{line}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !ready() {
-        assert!(Instant::now() < deadline, "{what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 /// nginx with a cleartext HTTP/2 server (prior knowledge) on `h2c` and an HTTP/2 TLS server on
 /// `tls`, both serving `dir`/site.
 fn nginx_conf(dir: &Path, h2c: u16, tls: u16) -> String {
     let d = dir.display();
-    // nginx 1.22 (Debian 12) turns HTTP/2 on in the listen line.
+    // nginx 1.22 (Debian 12) turns HTTP/2 on in the listen line. The cleartext server is a
+    // second server block: the TLS one's content closes it and opens the other.
     let site = format!(
         "root {d}/site;\n  }}\n  server {{\n    listen 127.0.0.1:{h2c} http2;\n    root {d}/site;"
     );
