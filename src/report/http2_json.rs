@@ -58,8 +58,8 @@ impl StreamJson {
             stream: id,
             client_frames: FrameCountsJson::of(&s.client),
             server_frames: FrameCountsJson::of(&s.server),
-            client_data_bytes: s.data_bytes[0],
-            server_data_bytes: s.data_bytes[1],
+            client_data_bytes: s.client_data_bytes,
+            server_data_bytes: s.server_data_bytes,
         }
     }
 }

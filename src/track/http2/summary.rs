@@ -49,8 +49,10 @@ pub struct StreamFrames {
     pub client: FrameCounts,
     /// Frames the server sent on it.
     pub server: FrameCounts,
-    /// Payload bytes of its DATA frames, client and server.
-    pub data_bytes: [u64; 2],
+    /// Payload bytes of the DATA frames the client sent on it.
+    pub client_data_bytes: u64,
+    /// Payload bytes of the DATA frames the server sent on it.
+    pub server_data_bytes: u64,
 }
 
 /// One DATA frame, as the capture saw it complete: what head-of-line blocking is read from.
@@ -87,9 +89,11 @@ pub struct Http2Frames {
     pub server: FrameCounts,
     /// Requests: client-initiated (odd) streams a HEADERS frame from the client opened.
     pub requests: u64,
-    /// Frames that break RFC 9113's framing rules (counted under their type too), client and
-    /// server.
-    pub malformed: [u64; 2],
+    /// Frames the client sent that break RFC 9113's framing rules (counted under their type
+    /// too).
+    pub client_malformed: u64,
+    /// The same for the server's.
+    pub server_malformed: u64,
     /// Why the client's frames stopped being read, if they did.
     pub client_stop: Option<Http2Stop>,
     /// Why the server's frames stopped being read, if they did.
@@ -98,14 +102,6 @@ pub struct Http2Frames {
     streams: BTreeMap<u32, StreamFrames>,
     /// Every DATA frame either side sent, in the order the capture completed them.
     data: Vec<DataFrame>,
-}
-
-/// 0 for the client, 1 for the server.
-fn index(side: Side) -> usize {
-    match side {
-        Side::Client => 0,
-        Side::Server => 1,
-    }
 }
 
 impl Http2Frames {
@@ -134,7 +130,7 @@ impl Http2Frames {
 
     /// Malformed frames, both directions.
     pub fn malformed_frames(&self) -> u64 {
-        self.malformed.iter().sum()
+        self.client_malformed + self.server_malformed
     }
 
     /// The reading stopped early in either direction.
@@ -148,18 +144,28 @@ impl Http2Frames {
     pub(super) fn add(&mut self, side: Side, ts: Ts, h: &FrameHeader, too_long: bool) -> bool {
         let kind = h.kind();
         let malformed = too_long || h.is_malformed();
-        self.malformed[index(side)] += u64::from(malformed);
         let stream = self.streams.entry(h.stream).or_default();
-        let (mine, total) = match side {
-            Side::Client => (&mut stream.client, &mut self.client),
-            Side::Server => (&mut stream.server, &mut self.server),
+        let (mine, total, data_bytes, malformed_count) = match side {
+            Side::Client => (
+                &mut stream.client,
+                &mut self.client,
+                &mut stream.client_data_bytes,
+                &mut self.client_malformed,
+            ),
+            Side::Server => (
+                &mut stream.server,
+                &mut self.server,
+                &mut stream.server_data_bytes,
+                &mut self.server_malformed,
+            ),
         };
+        *malformed_count += u64::from(malformed);
         // Only its first HEADERS opens a stream: a second one carries trailers.
         let opens = kind == FrameType::Headers && mine.get(FrameType::Headers) == 0;
         mine.add(kind);
         total.add(kind);
         if kind == FrameType::Data && !malformed {
-            stream.data_bytes[index(side)] += u64::from(h.length);
+            *data_bytes += u64::from(h.length);
             self.data.push(DataFrame {
                 ts,
                 stream: h.stream,

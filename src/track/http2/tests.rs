@@ -117,7 +117,11 @@ mod prior_knowledge {
         assert_eq!(f.requests, 3);
         assert_eq!(f.stream_count(), 3);
         assert_eq!(f.streams()[&3].server.get(FrameType::Data), 2);
-        assert_eq!(f.streams()[&3].data_bytes, [0, 2 * 1003]);
+        let three = &f.streams()[&3];
+        assert_eq!(
+            (three.client_data_bytes, three.server_data_bytes),
+            (0, 2 * 1003)
+        );
         assert_eq!(f.streams()[&0].client.get(FrameType::WindowUpdate), 5);
         assert!(!f.is_incomplete() && f.malformed_frames() == 0);
         let streams: Vec<u32> = f.data_frames().iter().map(|d| d.stream).collect();
@@ -232,7 +236,7 @@ mod damaged {
         .concat())
             .s(&frame(SETTINGS, 0, 0, &[]));
         let f = frames(&c);
-        assert_eq!(f.malformed, [2, 0]);
+        assert_eq!((f.client_malformed, f.server_malformed), (2, 0));
         assert_eq!(f.client.get(FrameType::Ping), 2);
         assert!(
             f.data_frames().is_empty(),
@@ -248,14 +252,14 @@ mod damaged {
         c.c(&client_opening())
             .s(&[frame(SETTINGS, 0, 0, &[]), big.clone()].concat());
         let f = frames(&c);
-        assert_eq!(f.malformed, [0, 1]);
+        assert_eq!((f.client_malformed, f.server_malformed), (0, 1));
         assert_eq!(f.server_stop, Some(Http2Stop::Malformed));
         // Allowed once the client's SETTINGS raised the limit.
         let mut c = Conversation::new();
         c.c(&[client_opening(), settings_max_frame(1 << 16)].concat())
             .s(&[frame(SETTINGS, 0, 0, &[]), big].concat());
         let f = frames(&c);
-        assert_eq!((f.malformed, f.server_stop), ([0, 0], None));
+        assert_eq!((f.malformed_frames(), f.server_stop), (0, None));
         assert_eq!(f.data_frames()[0].len, 20_000);
     }
 
