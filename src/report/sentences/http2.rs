@@ -17,15 +17,15 @@ pub fn http2_hidden(hidden: usize) -> Option<String> {
 
 /// The line saying why some connections' requests read "?".
 pub fn encrypted_requests_note(connections: u64) -> Option<String> {
-    let what = match connections {
+    let (what, whose) = match connections {
         0 => return None,
-        1 => "1 connection speaks".to_string(),
-        n => format!("{n} connections speak"),
+        1 => ("1 connection over TLS shows".to_string(), "its"),
+        n => (format!("{n} connections over TLS show"), "their"),
     };
     Some(format!(
-        "{what} HTTP/2 over TLS, or may: the server's ALPN chose h2, or the client offered it and \
-         TLS 1.3 encrypts the server's choice. Its frames are encrypted, so its requests (\"?\" \
-         in the req column) are unknown without keys; counting record turns would count flow \
-         control and pings as requests."
+        "{what} HTTP/2 in {whose} ALPN: the server's choice of h2 in a TLS 1.2 ServerHello, or \
+         only the client's offer where TLS 1.3 encrypts the choice. The frames are encrypted, so \
+         {whose} requests (\"?\" in the req column) are unknown without keys; counting record \
+         turns would count flow control and pings as requests."
     ))
 }

@@ -12,7 +12,7 @@ mod verdict;
 
 pub use http2::{HTTP2_HEADING, HTTP2_READ_NOTE, encrypted_requests_note, http2_hidden};
 pub use model::{model_difference, model_heading};
-pub use pattern::{ENCRYPTED_REQUESTS, pattern};
+pub use pattern::pattern;
 pub use run::{PACKETS_NOTE, fast_open_line, kernel_line, phases_heading};
 pub use slow_start::{receive_window_line, slow_start_notes};
 pub use tls::{

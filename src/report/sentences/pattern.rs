@@ -3,9 +3,14 @@
 
 use crate::analysis::pattern::{Pattern, RequestPattern};
 
-/// What makes a connection's requests encrypted, in the words every output uses.
-pub const ENCRYPTED_REQUESTS: &str =
-    "HTTP/2 over TLS (its ALPN chose or offered h2): requests encrypted, unknown without keys";
+/// `n` connections whose requests are encrypted HTTP/2, and why, in a few words.
+fn encrypted_requests(n: u64) -> String {
+    let whose = if n == 1 { "its" } else { "their" };
+    format!(
+        "{} over TLS with h2 in {whose} ALPN (requests encrypted, unknown without keys)",
+        crate::words::counted(n, "connection", "connections")
+    )
+}
 
 /// A capture's request pattern in one line.
 pub fn pattern(counted: &RequestPattern) -> String {
@@ -44,13 +49,11 @@ pub fn pattern(counted: &RequestPattern) -> String {
             requests: r,
             connections: n,
         } => format!("{} over {}", requests(r), connections(n)),
-        Pattern::Encrypted { connections: n } => {
-            format!("{}, {ENCRYPTED_REQUESTS}", connections(n))
-        }
+        Pattern::Encrypted { connections: n } => encrypted_requests(n),
     };
     let line = match counted.encrypted() {
         n if n == 0 || matches!(pattern, Pattern::Encrypted { .. }) => line,
-        n => format!("{line}; {} more, {ENCRYPTED_REQUESTS}", connections(n)),
+        n => format!("{line}; and {}", encrypted_requests(n)),
     };
     match never_established {
         0 => line,
