@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Installs what synack needs on Debian: libpcap-dev to build; with --test, also tshark and tcpdump,
-# which the tests use to check synack's counts against Wireshark's, curl, openssl and nginx (TLS
-# clients and servers synack did not write), chromium, in which the tests open the HTML report
-# headless and print report.pdf, and poppler-utils, whose pdfinfo and pdftotext read that PDF back.
-# Does nothing when all are present.
+# which the tests use to check synack's counts against Wireshark's, curl, openssl, nginx and
+# nghttp2-client's nghttp and h2load (TLS and HTTP/2 clients and servers synack did not write),
+# chromium, in which the tests open the HTML report headless and print report.pdf, and
+# poppler-utils, whose pdfinfo and pdftotext read that PDF back. Does nothing when all are present.
 set -euo pipefail
 packages=(libpcap-dev pkg-config)
 if [[ "${1:-}" == "--test" ]]; then
-    packages+=(tshark tcpdump util-linux iproute2 curl openssl nginx chromium poppler-utils)
+    packages+=(tshark tcpdump util-linux iproute2 curl openssl nginx nghttp2-client chromium poppler-utils)
 fi
 missing=()
 for p in "${packages[@]}"; do

@@ -24,6 +24,8 @@ pub enum Pattern {
     },
     /// Neither: connections without a request among them.
     Other { requests: u64, connections: u64 },
+    /// Every connection's requests are encrypted HTTP/2: not countable without keys.
+    Encrypted { connections: u64 },
 }
 
 /// Requests per connection, accumulated.
@@ -34,6 +36,8 @@ pub struct RequestPattern {
     with_one: u64,
     with_more: u64,
     never_established: u64,
+    /// Connections whose requests are encrypted HTTP/2 (left out of the pattern).
+    encrypted: u64,
     /// Each connection's first packet and the client's end of it.
     spans: Vec<(Ts, Ts)>,
 }
@@ -41,13 +45,17 @@ pub struct RequestPattern {
 impl RequestPattern {
     /// Counts one connection's requests (see [`Connection::requests`]). A connection whose SYN
     /// was never answered with a SYN-ACK (unanswered, or refused with a reset) and that carried
-    /// nothing is counted apart, as never established.
+    /// nothing is counted apart, as never established; so is one whose requests are encrypted
+    /// HTTP/2, which tells no pattern.
     pub fn add(&mut self, conn: &Connection) {
-        let requests = conn.requests();
         if conn.syn_seen && conn.synack_ts.is_none() && conn.first_data.is_none() {
             self.never_established += 1;
             return;
         }
+        let Some(requests) = conn.requests().known() else {
+            self.encrypted += 1;
+            return;
+        };
         // Open from the first packet until the client is done with it (its FIN, a reset, else
         // its last packet): the teardown's last ACKs overlap the next connection of a
         // sequential client.
@@ -62,7 +70,11 @@ impl RequestPattern {
     /// The pattern these connections show.
     pub fn pattern(&self) -> Pattern {
         let (connections, requests) = (self.connections, self.requests);
-        if connections == 0 {
+        if connections == 0 && self.encrypted > 0 {
+            Pattern::Encrypted {
+                connections: self.encrypted,
+            }
+        } else if connections == 0 {
             Pattern::NoConnections
         } else if connections == 1 && self.with_one == 1 {
             // One request shows no pattern: a keep-alive client with one file sends the same.
@@ -84,6 +96,11 @@ impl RequestPattern {
                 connections,
             }
         }
+    }
+
+    /// Connections whose requests are encrypted HTTP/2 (not in the pattern).
+    pub fn encrypted(&self) -> u64 {
+        self.encrypted
     }
 
     /// Connections that sent a SYN and were never established.

@@ -13,6 +13,7 @@ use crate::analysis::phases::{ConnectionTimeline, PhaseAccumulator};
 use crate::capture::CaptureError;
 use crate::cli::AnalyzeArgs;
 use crate::report::{csv as csv_rows, html, json, terminal};
+use crate::track::http2::{Http2Seen, Http2Totals};
 use crate::track::reader::{CaptureReader, FrameCounts};
 use crate::track::tls::TlsTotals;
 use crate::track::trace::{TraceRequest, trace_connections};
@@ -99,6 +100,7 @@ impl Output {
                 end.counts,
                 end.totals,
                 end.tls,
+                end.http2,
                 end.pattern,
                 end.comment,
             ))
@@ -121,6 +123,7 @@ impl Output {
                     connections: &connections,
                     phases: &phases.finish(),
                     tls: end.tls,
+                    http2: end.http2,
                     pattern: end.pattern,
                     comment: end.comment,
                 };
@@ -138,6 +141,7 @@ struct CaptureEnd<'a> {
     counts: &'a FrameCounts,
     totals: &'a Totals,
     tls: &'a TlsTotals,
+    http2: &'a Http2Totals,
     pattern: &'a str,
     /// The pcapng section's comment, which names the run for a capture synack saved.
     comment: Option<&'a str>,
@@ -164,6 +168,7 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
     let mut output = Output::open(args, &mut objects)?;
     let mut totals = Totals::default();
     let mut tls = TlsTotals::default();
+    let mut http2 = Http2Totals::default();
     let mut pattern = RequestPattern::default();
     let mut page = args.html.as_ref().map(|_| HtmlCollector::default());
     let mut write_error: Option<anyhow::Error> = None;
@@ -171,6 +176,11 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
         totals.add(&Totals::of([&conn.counts]));
         if let Some(h) = conn.tls() {
             tls.add(h);
+        }
+        match conn.http2() {
+            Some(Http2Seen::Frames(f)) => http2.add(f),
+            Some(Http2Seen::Encrypted(_)) => http2.add_encrypted(),
+            None => {}
         }
         pattern.add(conn);
         if let Some(page) = &mut page {
@@ -207,8 +217,7 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
         )),
         None => None,
     };
-    let description =
-        crate::report::sentences::pattern(pattern.pattern(), pattern.never_established());
+    let description = crate::report::sentences::pattern(&pattern);
     if let (Some(out), Some(page)) = (&args.html, page) {
         page.write(args, out, counts.frames, &totals, &description)?;
     }
@@ -222,6 +231,7 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
         counts: &counts,
         totals: &totals,
         tls: &tls,
+        http2: &http2,
         pattern: &description,
         comment: comment.as_deref(),
     };

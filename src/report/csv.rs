@@ -60,7 +60,11 @@ pub fn row(c: &Connection) -> Vec<String> {
         c.counts.bytes.to_string(),
         c.counts.retransmissions.to_string(),
         c.counts.dup_acks.to_string(),
-        c.requests().to_string(),
+        // Empty where the requests are encrypted HTTP/2.
+        c.requests()
+            .known()
+            .map(|n| n.to_string())
+            .unwrap_or_default(),
         c.client_bytes.to_string(),
         c.server_bytes.to_string(),
         format!("{:.9}", c.first_ts.as_secs_f64()),

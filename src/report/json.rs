@@ -13,7 +13,9 @@ use crate::timeline::Ts;
 use crate::track::tls::{ReadStop, RecordCounts, Resumption, TlsHandshake, TlsTotals};
 use crate::track::{CloseKind, Connection, Exchange, FlagCounts, Round, Side, TcpState, Totals};
 
+use super::http2_json::{Http2Json, Http2TotalsJson, requests_unknown};
 use super::json_writer::JsonObject;
+use crate::track::http2::Http2Totals;
 
 /// Packet counts as JSON: the report's own field names, whatever the tracker calls them.
 #[derive(Debug, serde::Serialize, schemars::JsonSchema)]
@@ -375,7 +377,11 @@ pub struct ConnectionJson<'a> {
     client_guessed: bool,
     #[serde(flatten)]
     counts: CountsJson,
-    requests: u64,
+    /// Null where they cannot be counted (`requests_unknown` says why).
+    requests: Option<u64>,
+    /// Why `requests` is null; absent when it is not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    requests_unknown: Option<&'static str>,
     http_requests: u64,
     client_payload_bytes: u64,
     server_payload_bytes: u64,
@@ -394,6 +400,9 @@ pub struct ConnectionJson<'a> {
     mss: Option<u16>,
     tfo_syn_data: u64,
     tls: Option<TlsJson>,
+    /// What the connection shows of HTTP/2; absent when it shows none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    http2: Option<Http2Json>,
     #[serde(serialize_with = "exchanges_json")]
     #[schemars(with = "Vec<ExchangeJson<'static>>")]
     exchanges: &'a [Exchange],
@@ -413,7 +422,8 @@ impl<'a> ConnectionJson<'a> {
             server: c.server,
             client_guessed: !c.syn_seen,
             counts: CountsJson::of(&c.counts),
-            requests: c.requests(),
+            requests: c.requests().known(),
+            requests_unknown: requests_unknown(c.requests()),
             http_requests: c.http_requests,
             client_payload_bytes: c.client_bytes,
             server_payload_bytes: c.server_bytes,
@@ -432,6 +442,7 @@ impl<'a> ConnectionJson<'a> {
             mss: c.mss(),
             tfo_syn_data: c.syn_data,
             tls: c.tls().map(TlsJson::of),
+            http2: c.http2().map(Http2Json::of),
             exchanges: &c.exchanges,
         }
     }
@@ -445,7 +456,10 @@ impl<'a> ConnectionJson<'a> {
         o.address("server", self.server);
         o.bool("client_guessed", self.client_guessed);
         self.counts.write_fields(&mut o);
-        o.uint("requests", self.requests);
+        o.opt_uint("requests", self.requests);
+        if let Some(why) = self.requests_unknown {
+            o.value("requests_unknown", &why);
+        }
         o.uint("http_requests", self.http_requests);
         o.uint("client_payload_bytes", self.client_payload_bytes);
         o.uint("server_payload_bytes", self.server_payload_bytes);
@@ -464,6 +478,9 @@ impl<'a> ConnectionJson<'a> {
         o.opt_uint("mss", self.mss);
         o.uint("tfo_syn_data", self.tfo_syn_data);
         o.value("tls", &self.tls);
+        if let Some(h) = &self.http2 {
+            o.value("http2", h);
+        }
         write_array(o.key("exchanges"), self.exchanges, |out, x| {
             ExchangeJson::of(x).write(out);
         });
@@ -491,6 +508,9 @@ pub struct CaptureSummaryJson {
     cut_off: Option<String>,
     /// IP fragments, counted but not reassembled.
     fragments: u64,
+    /// HTTP/2 over every connection; absent when none showed it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    http2: Option<Http2TotalsJson>,
     /// Frames that carry no TCP.
     not_tcp: u64,
     /// Frames read.
@@ -510,6 +530,7 @@ pub fn capture_summary(
     counts: &FrameCounts,
     totals: &Totals,
     tls: &TlsTotals,
+    http2: &Http2Totals,
     pattern: &str,
     comment: Option<&str>,
 ) -> CaptureSummaryJson {
@@ -518,6 +539,7 @@ pub fn capture_summary(
         cut_frames: counts.cut,
         cut_off: counts.cut_off.as_ref().map(ToString::to_string),
         fragments: counts.fragments,
+        http2: http2.any().then(|| Http2TotalsJson::of(http2)),
         not_tcp: counts.not_tcp,
         packets: counts.frames,
         pattern: pattern.to_owned(),

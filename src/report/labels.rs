@@ -1,10 +1,44 @@
 //! Report layer, words: the labels tables and sentences share — attribution rows, TLS versions,
-//! handshake message types, resumption. The lowest layer of `report/`: imports nothing of
+//! handshake message types, resumption, request counts, HTTP/2 frame types. The lowest layer of `report/`: imports nothing of
 //! `report/` but `units`.
 
 use crate::analysis::attribution::Row;
 use crate::analysis::phases::PhaseSource;
+use crate::track::RequestCount;
+use crate::track::http2::{FrameType, Http2Stop};
 use crate::track::tls::{ProtocolVersion, Resumption};
+
+/// A connection's requests in a table cell: the count, or "?" where they are encrypted.
+pub fn requests(r: RequestCount) -> String {
+    r.known().map_or_else(|| "?".to_string(), |n| n.to_string())
+}
+
+/// An HTTP/2 frame type as RFC 9113 names it ("WINDOW_UPDATE").
+pub fn frame_type(t: FrameType) -> &'static str {
+    match t {
+        FrameType::Data => "DATA",
+        FrameType::Headers => "HEADERS",
+        FrameType::Priority => "PRIORITY",
+        FrameType::RstStream => "RST_STREAM",
+        FrameType::Settings => "SETTINGS",
+        FrameType::PushPromise => "PUSH_PROMISE",
+        FrameType::Ping => "PING",
+        FrameType::Goaway => "GOAWAY",
+        FrameType::WindowUpdate => "WINDOW_UPDATE",
+        FrameType::Continuation => "CONTINUATION",
+        FrameType::Unknown => "unknown type",
+    }
+}
+
+/// How far a direction's HTTP/2 frames were read, in a table cell.
+pub fn http2_read(stop: Option<Http2Stop>) -> &'static str {
+    match stop {
+        None => "ok",
+        Some(Http2Stop::Gap) => "gap",
+        Some(Http2Stop::Cut) => "cut",
+        Some(Http2Stop::Malformed) => "malformed",
+    }
+}
 
 /// The label of an attribution row, its instants as `source` timed them (packets, or the
 /// client's calls without a capture).

@@ -7,6 +7,7 @@
 pub mod compare_json;
 pub mod csv;
 pub mod html;
+pub mod http2_json;
 pub mod json;
 pub mod json_writer;
 pub mod labels;

@@ -10,6 +10,7 @@ use smallvec::SmallVec;
 use super::counts::FlagCounts;
 use super::exchange::Exchange;
 use super::half::HalfConnection;
+use super::http2::{Http2Seen, Http2State, TlsAlpn};
 use super::requests::RequestCounter;
 use super::rounds::RoundClock;
 use super::seq::SeqNumber;
@@ -54,6 +55,25 @@ pub enum CloseKind {
     ThreeWay,
     /// Both FINs crossed on the wire.
     Simultaneous,
+}
+
+/// How many requests a connection carried, as far as the capture shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestCount {
+    /// Counted: HTTP/1.x request heads, cleartext HTTP/2 requests, or request/response turns.
+    Counted(u64),
+    /// Not countable: HTTP/2 (or possibly HTTP/2) inside TLS, whose frames are encrypted.
+    Encrypted(TlsAlpn),
+}
+
+impl RequestCount {
+    /// The count, when there is one.
+    pub fn known(self) -> Option<u64> {
+        match self {
+            RequestCount::Counted(n) => Some(n),
+            RequestCount::Encrypted(_) => None,
+        }
+    }
 }
 
 /// One TCP connection (one Wireshark TCP stream).
@@ -122,6 +142,8 @@ pub struct Connection {
     seq_analysis: SeqAnalysis,
     /// What the payload shows of TLS.
     tls: TlsState,
+    /// What the payload shows of cleartext HTTP/2.
+    http2: Http2State,
     /// On a TLS connection, the client has sent its closing alert: what the server sends now
     /// is its own close_notify, not a response.
     tls_closing: bool,
@@ -189,18 +211,30 @@ impl Connection {
             round_clock: RoundClock::default(),
             seq_analysis: SeqAnalysis::default(),
             tls: TlsState::default(),
+            http2: Http2State::default(),
             tls_closing: false,
         }
     }
 
-    /// Requests on this connection: the HTTP/1.x request heads where the capture shows them
-    /// (tshark's count), else the request/response exchanges (TLS, or no HTTP).
-    pub fn requests(&self) -> u64 {
-        if self.http_requests > 0 {
-            self.http_requests
-        } else {
-            self.exchanges.len() as u64
+    /// Requests on this connection: cleartext HTTP/2's requests (client streams opened by
+    /// HEADERS); unknown on HTTP/2 over TLS; the HTTP/1.x request heads where the capture shows
+    /// them (tshark's count); else the request/response exchanges (TLS, or no HTTP).
+    pub fn requests(&self) -> RequestCount {
+        match self.http2() {
+            Some(Http2Seen::Frames(f)) => RequestCount::Counted(f.requests),
+            Some(Http2Seen::Encrypted(alpn)) => RequestCount::Encrypted(alpn),
+            None if self.http_requests > 0 => RequestCount::Counted(self.http_requests),
+            None => RequestCount::Counted(self.exchanges.len() as u64),
         }
+    }
+
+    /// How the connection shows HTTP/2, if it does: its frames in cleartext, or over TLS what
+    /// the ALPN says.
+    pub fn http2(&self) -> Option<Http2Seen<'_>> {
+        if let Some(frames) = self.http2.frames() {
+            return Some(Http2Seen::Frames(frames));
+        }
+        self.tls().and_then(TlsAlpn::of).map(Http2Seen::Encrypted)
     }
 
     /// The TLS handshake counted on the wire, when the connection's first payload bytes were a
@@ -321,7 +355,8 @@ impl Connection {
         // Before the exchanges: whether this segment ends a TLS handshake decides whether it
         // starts a request.
         self.tls.push(side, seg, payload, mine, peer);
-        self.follow_exchanges(side, seg, payload, resent, new_data);
+        let h2_requests = self.http2.push(side, seg, payload, mine, peer);
+        self.follow_exchanges(side, seg, payload, resent, new_data, h2_requests);
     }
 
     /// Counts what Wireshark's sequence analysis marks on `seg`, and resent SYNs and FINs (before
@@ -434,6 +469,7 @@ impl Connection {
         payload: &[u8],
         resent: bool,
         new_data: bool,
+        h2_requests: u64,
     ) {
         if side == Side::Client && seg.flags.ack {
             self.round_clock.client_ack(SeqNumber(seg.ack), seg.ts);
@@ -452,7 +488,11 @@ impl Connection {
                     // A segment that ends the client's handshake (its Finished, after early
                     // data its EndOfEarlyData) carries no request unless it also carries the
                     // client's first data.
+                    // In cleartext HTTP/2 a request is a HEADERS frame opening a stream: the
+                    // client's SETTINGS, WINDOW_UPDATE and PING frames are none.
+                    let h2c = self.http2.frames().is_some();
                     let request = match tls {
+                        None if h2c => h2_requests > 0,
                         None => true,
                         Some(h) => {
                             let first_data = h.client_first_data == Some(seg.ts);

@@ -4,14 +4,19 @@
 //! Works on `Segment` alone; must not import `pcap`, `etherparse`, transfer, analysis or report code
 //! (`reader` alone opens captures, through the capture layer's `Source` and `Decoder`). One concept
 //! per file: `seq` (sequence numbers), `state` (the RFC 9293 state machine), `half` (what one side
-//! sent), `seq_analysis` (Wireshark's retransmission classes), `counts`, `exchange`, `requests` (HTTP request heads in the client's stream), `rounds` (a response's round trips), `tls` (TLS handshakes counted on the wire), `connection`, `tracker`; `trace` rereads the packets
-//! of chosen connections for the pictures.
+//! sent), `seq_analysis` (Wireshark's retransmission classes), `counts`, `exchange`, `requests`
+//! (HTTP request heads in the client's stream), `rounds` (a response's round trips), `byte_stream`
+//! (one direction put back in order), `tls` (TLS handshakes counted on the wire), `http2` (HTTP/2
+//! frames counted on the wire), `connection`, `tracker`; `trace` rereads the packets of chosen
+//! connections for the pictures.
 
+mod byte_stream;
 mod connection;
 mod counts;
 mod exchange;
 mod frames;
 mod half;
+pub mod http2;
 pub mod reader;
 mod requests;
 mod rounds;
@@ -23,7 +28,7 @@ pub mod tls;
 pub mod trace;
 mod tracker;
 
-pub use connection::{CloseKind, Connection, FinalState};
+pub use connection::{CloseKind, Connection, FinalState, RequestCount};
 pub use counts::{FlagCounts, Totals};
 pub use exchange::Exchange;
 pub use rounds::{ROUND_BOUNDARY_RTT_FRACTION, Round};

@@ -636,3 +636,28 @@ pub fn sum_runs(mode: &serde_json::Value, key: &str) -> u64 {
         .map(|r| r["totals"][key].as_u64().unwrap())
         .sum()
 }
+
+/// Runs a shell line (every command in it under `timeout`), which must succeed.
+pub fn sh(dir: &std::path::Path, line: &str) {
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(line)
+        .current_dir(dir)
+        .output()
+        .expect("run sh");
+    assert!(
+        out.status.success(),
+        "{line}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Waits up to 10 s for `ready`, failing with `what`.
+pub fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !ready() {
+        assert!(std::time::Instant::now() < deadline, "{what}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}

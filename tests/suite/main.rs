@@ -19,6 +19,7 @@ mod failure_paths;
 mod html_pages;
 mod html_report;
 mod html_words;
+mod http2_wire;
 mod ladder;
 mod link_types;
 mod live_compare;

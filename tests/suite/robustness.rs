@@ -91,7 +91,11 @@ fn assert_sane(tracked: &TrackedCapture, what: &str) {
     let mut pattern = RequestPattern::default();
     let mut phases = PhaseAccumulator::default();
     let mut tls = synack::track::tls::TlsTotals::default();
+    let mut http2 = synack::track::http2::Http2Totals::default();
     for c in &tracked.connections {
+        if let Some(synack::track::http2::Http2Seen::Frames(f)) = c.http2() {
+            http2.add(f);
+        }
         assert!(json::connection(c).is_object(), "{what}");
         pattern.add(c);
         phases.add(&ConnectionTimeline::from_capture(c));
@@ -103,7 +107,8 @@ fn assert_sane(tracked: &TrackedCapture, what: &str) {
         &tracked.counts,
         &totals,
         &tls,
-        &synack::report::sentences::pattern(pattern.pattern(), pattern.never_established()),
+        &http2,
+        &synack::report::sentences::pattern(&pattern),
         None,
     );
     assert!(
@@ -119,9 +124,10 @@ fn assert_sane(tracked: &TrackedCapture, what: &str) {
     let _ = tables::phase_summary_table(&phases.finish()).to_string();
     let _ = tables::tls_table(&tracked.connections[..shown]).to_string();
     let _ = tables::tls_totals_table(&tls).to_string();
+    let _ = tables::http2_table(&tracked.connections[..shown]).to_string();
+    let _ = tables::http2_totals_table(&http2).to_string();
     assert!(
-        !synack::report::sentences::pattern(pattern.pattern(), pattern.never_established())
-            .is_empty(),
+        !synack::report::sentences::pattern(&pattern).is_empty(),
         "{what}"
     );
 }

@@ -10,37 +10,13 @@ use crate::common;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{Stopped, free_port};
+use common::{Stopped, free_port, sh, wait_until};
 use serde_json::Value;
 
 /// A HelloRetryRequest's random, as tshark prints it (RFC 8446 §4.1.3).
 const HRR_RANDOM: &str = "cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c";
-
-/// Runs a shell line (every command in it under `timeout`), which must succeed.
-fn sh(dir: &Path, line: &str) {
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg(line)
-        .current_dir(dir)
-        .output()
-        .expect("run sh");
-    assert!(
-        out.status.success(),
-        "{line}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !ready() {
-        assert!(Instant::now() < deadline, "{what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
 
 /// A temporary folder with a self-signed certificate for 127.0.0.1 (`cert.pem`, `key.pem`), when
 /// root, tshark and `tools` are there (a skip otherwise, a failure under CI).

@@ -13,8 +13,10 @@ use super::{
 use crate::analysis::drawn::DrawnConnection;
 use crate::analysis::file_phases::{self, FilePhases};
 use crate::analysis::phases::{ConnectionTimeline, Phases};
+use crate::report::sentences::{HTTP2_HEADING, encrypted_requests_note};
 use crate::report::tables as report_tables;
 use crate::timeline::Ts;
+use crate::track::http2::Http2Seen;
 use crate::track::{Connection, Exchange, Totals};
 use crate::words::counted;
 
@@ -54,6 +56,14 @@ pub fn capture(view: &CaptureView<'_>, page_dir: &Path) -> String {
         |n| n.to_string_lossy().into_owned(),
     );
     let group = waterfall_group(view, name.clone(), origin);
+    let http2 = |frames: bool| {
+        view.connections
+            .iter()
+            .filter(|c| matches!(c.http2(), Some(Http2Seen::Frames(_))) == frames)
+            .filter(|c| c.http2().is_some())
+            .count() as u64
+    };
+    let (cleartext_http2, encrypted_http2) = (http2(true), http2(false));
     let ladders: Vec<ladder::Ladder> = view
         .drawn
         .iter()
@@ -104,6 +114,12 @@ pub fn capture(view: &CaptureView<'_>, page_dir: &Path) -> String {
             (tables::render("Packets", &report_tables::totals_table(view.totals)))
             (tables::render("Connections", &report_tables::connection_table(view.connections, view.hidden)))
             (tables::render("Phases (connections in order of their first packet)", &report_tables::phase_summary_table(view.phases)))
+            @if cleartext_http2 > 0 {
+                (tables::render(HTTP2_HEADING, &report_tables::http2_table(view.connections)))
+            }
+            @if let Some(note) = encrypted_requests_note(encrypted_http2) {
+                p class="note" { (note) }
+            }
         }
         section id="captures" {
             h2 { "Capture" }

@@ -2,6 +2,7 @@
 //! slow-start notes, the lines around the packet and phase tables, the request pattern. Reads
 //! `units` and `labels`; must not import tables, the terminal report or html.
 
+mod http2;
 mod model;
 mod pattern;
 mod run;
@@ -9,6 +10,7 @@ mod slow_start;
 mod tls;
 mod verdict;
 
+pub use http2::{HTTP2_HEADING, HTTP2_READ_NOTE, encrypted_requests_note, http2_hidden};
 pub use model::{model_difference, model_heading};
 pub use pattern::pattern;
 pub use run::{PACKETS_NOTE, fast_open_line, kernel_line, phases_heading};

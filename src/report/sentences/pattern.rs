@@ -1,10 +1,21 @@
 //! Report layer, sentences: a capture's request pattern in one line. Must not import tables or
 //! the terminal report.
 
-use crate::analysis::pattern::Pattern;
+use crate::analysis::pattern::{Pattern, RequestPattern};
+
+/// `n` connections whose requests are encrypted HTTP/2, and why, in a few words.
+fn encrypted_requests(n: u64) -> String {
+    let whose = if n == 1 { "its" } else { "their" };
+    format!(
+        "{} over TLS with h2 in {whose} ALPN (requests encrypted, unknown without keys)",
+        crate::words::counted(n, "connection", "connections")
+    )
+}
 
 /// A capture's request pattern in one line.
-pub fn pattern(pattern: Pattern, never_established: u64) -> String {
+pub fn pattern(counted: &RequestPattern) -> String {
+    let pattern = counted.pattern();
+    let never_established = counted.never_established();
     let connections = |n: u64| crate::words::counted(n, "connection", "connections");
     let requests = |n: u64| crate::words::counted(n, "request", "requests");
     let line: String = match pattern {
@@ -38,6 +49,11 @@ pub fn pattern(pattern: Pattern, never_established: u64) -> String {
             requests: r,
             connections: n,
         } => format!("{} over {}", requests(r), connections(n)),
+        Pattern::Encrypted { connections: n } => encrypted_requests(n),
+    };
+    let line = match counted.encrypted() {
+        n if n == 0 || matches!(pattern, Pattern::Encrypted { .. }) => line,
+        n => format!("{line}; and {}", encrypted_requests(n)),
     };
     match never_established {
         0 => line,

@@ -4,6 +4,7 @@
 use comfy_table::Table;
 
 use super::cells::{glued, table};
+use crate::report::labels;
 use crate::report::units::TimeUnit;
 use crate::track::{Connection, Side};
 
@@ -51,7 +52,7 @@ pub fn connection_table(conns: &[Connection], hidden: usize) -> Table {
             format!("{}/{}/{}/{}", n.syn, n.synack, n.fin, n.rst),
             format!("{}/{}", n.pure_ack, n.data),
             format!("{}/{}", n.retransmissions, n.dup_acks),
-            c.requests().to_string(),
+            labels::requests(c.requests()),
             time(c.handshake_s()),
             time(c.teardown_s()),
             // Who closed: the first FIN's sender, else the reset's.

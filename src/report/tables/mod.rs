@@ -5,6 +5,7 @@
 mod attribution;
 mod cells;
 mod connections;
+mod http2;
 mod model;
 mod modes;
 mod packets;
@@ -16,6 +17,7 @@ mod variants;
 
 pub use attribution::attribution_table;
 pub use connections::{connection_table, one_server};
+pub use http2::{http2_table, http2_totals_table};
 pub use model::model_table;
 pub use modes::modes_table;
 pub use packets::{packet_table, totals_table};

@@ -5,9 +5,13 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use crate::analysis::phases::Phases;
-use crate::report::sentences::{TLS_HEADING, TLS_READ_NOTE, tls_hidden, tls_note};
+use crate::report::sentences::{
+    HTTP2_HEADING, HTTP2_READ_NOTE, TLS_HEADING, TLS_READ_NOTE, encrypted_requests_note,
+    http2_hidden, tls_hidden, tls_note,
+};
 use crate::report::tables;
 use crate::report::width::fit_in_parts_text;
+use crate::track::http2::{Http2Seen, Http2Totals};
 use crate::track::reader::FrameCounts;
 use crate::track::tls::TlsTotals;
 use crate::track::{Connection, Totals};
@@ -28,6 +32,8 @@ pub struct CaptureReport<'a> {
     pub phases: &'a Phases,
     /// Its TLS handshakes added up.
     pub tls: &'a TlsTotals,
+    /// Its HTTP/2 added up.
+    pub http2: &'a Http2Totals,
     /// The request pattern, in words.
     pub pattern: &'a str,
     /// The pcapng section's comment, if the file has one.
@@ -113,6 +119,39 @@ pub fn capture(r: &CaptureReport<'_>, width: Option<u16>) -> String {
             let _ = writeln!(out, "{}\n", wrap(&note));
         }
     }
+    if r.http2.any() {
+        http2_section(&mut out, r, width);
+    }
     let _ = writeln!(out, "{}", wrap(r.pattern));
     out
+}
+
+/// The HTTP/2 section: the cleartext connections' frames, and a line on the encrypted ones.
+fn http2_section(out: &mut String, r: &CaptureReport<'_>, width: Option<u16>) {
+    let fit = |t| fit_in_parts_text(t, width, 1);
+    let wrap = |s: &str| crate::report::width::wrap(s, width);
+    let h2 = r.http2;
+    if h2.cleartext > 0 {
+        let shown = r
+            .connections
+            .iter()
+            .filter(|c| matches!(c.http2(), Some(Http2Seen::Frames(_))))
+            .count();
+        let _ = writeln!(
+            out,
+            "{}\n{}",
+            wrap(HTTP2_HEADING),
+            fit(tables::http2_table(r.connections))
+        );
+        if let Some(line) = http2_hidden((h2.cleartext as usize).saturating_sub(shown)) {
+            let _ = writeln!(out, "{line}");
+        }
+        let _ = writeln!(out, "{}\n", fit(tables::http2_totals_table(h2)));
+        if h2.incomplete > 0 || h2.malformed > 0 {
+            let _ = writeln!(out, "{}\n", wrap(HTTP2_READ_NOTE));
+        }
+    }
+    if let Some(note) = encrypted_requests_note(h2.encrypted) {
+        let _ = writeln!(out, "{}\n", wrap(&note));
+    }
 }

@@ -145,6 +145,11 @@ pub struct TlsHandshake {
     pub resumption: Option<Resumption>,
     /// The first ClientHello carries the early_data extension.
     pub early_data_offered: bool,
+    /// The first ClientHello's ALPN extension offers HTTP/2 (`h2`).
+    pub alpn_offers_h2: bool,
+    /// The application protocol the ServerHello's ALPN extension selects, `Some(true)` for
+    /// `h2`; `None` without one, as in every TLS 1.3 ServerHello (the choice is encrypted there).
+    pub alpn_selects_h2: Option<bool>,
     /// The client's application data records before the server's answer to its hello (0-RTT
     /// data; whether the server accepted it is encrypted).
     pub early_data_records: u32,
@@ -380,6 +385,7 @@ impl HandshakeWatch {
                 self.client_session_id = hello.map(|h| h.session_id);
                 self.client_offered_ticket = hello.is_some_and(|h| h.offers_ticket);
                 s.early_data_offered = hello.is_some_and(|h| h.offers_early_data);
+                s.alpn_offers_h2 = hello.is_some_and(|h| h.offers_h2);
             }
             (SERVER_HELLO, Side::Server) => {
                 let Some(hello) = body.and_then(ServerHello::parse) else {
@@ -395,6 +401,7 @@ impl HandshakeWatch {
                 }
                 s.server_hello = Some(ts);
                 s.version = Some(ProtocolVersion(hello.version));
+                s.alpn_selects_h2 = hello.selects_h2;
                 let echoed = self
                     .client_session_id
                     .is_some_and(|id| !id.is_empty() && id == hello.session_id);

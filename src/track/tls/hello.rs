@@ -1,8 +1,15 @@
 //! Track layer: what synack reads in a ClientHello and a ServerHello (RFC 8446 §4.1.2–4.1.4,
-//! RFC 5246 §7.4.1): session ids, versions and the extensions that say TLS 1.3, resumption and
-//! early data.
+//! RFC 5246 §7.4.1): session ids, versions and the extensions that say TLS 1.3, resumption,
+//! early data and the application protocol (ALPN, RFC 7301).
 //!
 //! Works on bytes alone; must not import capture, analysis or report code.
+
+/// Extension: application_layer_protocol_negotiation (RFC 7301): the client's offer, and in a
+/// TLS 1.2 ServerHello the server's choice (TLS 1.3 moves it into the encrypted
+/// EncryptedExtensions).
+const ALPN: u16 = 16;
+/// ALPN's name for HTTP/2 over TLS (RFC 9113 §3.2).
+const ALPN_H2: &[u8] = b"h2";
 
 /// Extension: pre_shared_key (in a ServerHello: the server resumes).
 const PRE_SHARED_KEY: u16 = 41;
@@ -52,6 +59,8 @@ pub(super) struct ClientHello {
     pub offers_early_data: bool,
     /// Carries a session ticket (a non-empty SessionTicket extension) to resume with.
     pub offers_ticket: bool,
+    /// Its ALPN extension lists `h2`.
+    pub offers_h2: bool,
 }
 
 /// What a ServerHello says.
@@ -65,6 +74,8 @@ pub(super) struct ServerHello {
     pub session_id: SessionId,
     /// Carries pre_shared_key: a TLS 1.3 server resumes.
     pub pre_shared_key: bool,
+    /// The protocol its ALPN extension selects, when it carries one; `Some(true)` for `h2`.
+    pub selects_h2: Option<bool>,
 }
 
 /// A cursor over a hello's body.
@@ -117,6 +128,18 @@ impl<'a> Bytes<'a> {
     }
 }
 
+/// The protocol names of an ALPN extension's body (a two-byte length, then names each with a
+/// one-byte length); `None` when it is malformed.
+fn alpn_names(data: &[u8]) -> Option<Vec<&[u8]>> {
+    let mut list = Bytes(Bytes(data).vec16()?);
+    let mut names = Vec::new();
+    // Bounded: each pass consumes at least one byte.
+    while !list.0.is_empty() {
+        names.push(list.vec8()?);
+    }
+    Some(names)
+}
+
 impl ClientHello {
     /// Reads a ClientHello body; `None` when it is malformed.
     pub(super) fn parse(body: &[u8]) -> Option<ClientHello> {
@@ -125,15 +148,19 @@ impl ClientHello {
         let session_id = SessionId::of(b.vec8()?)?;
         b.vec16()?; // cipher suites
         b.vec8()?; // compression methods
-        let (mut offers_early_data, mut offers_ticket) = (false, false);
+        let (mut offers_early_data, mut offers_ticket, mut offers_h2) = (false, false, false);
         b.extensions(|kind, data| {
             offers_early_data |= kind == EARLY_DATA;
             offers_ticket |= kind == SESSION_TICKET && !data.is_empty();
+            if kind == ALPN {
+                offers_h2 |= alpn_names(data).is_some_and(|names| names.contains(&ALPN_H2));
+            }
         })?;
         Some(ClientHello {
             session_id,
             offers_early_data,
             offers_ticket,
+            offers_h2,
         })
     }
 }
@@ -146,12 +173,14 @@ impl ServerHello {
         let random = b.take(32)?;
         let session_id = SessionId::of(b.vec8()?)?;
         b.take(2 + 1)?; // cipher suite, compression method
-        let (mut chosen, mut pre_shared_key) = (None, false);
+        let (mut chosen, mut pre_shared_key, mut selects_h2) = (None, false, None);
         b.extensions(|kind, data| match (kind, data) {
             (SUPPORTED_VERSIONS, &[major, minor]) => {
                 chosen = Some(u16::from_be_bytes([major, minor]))
             }
             (PRE_SHARED_KEY, _) => pre_shared_key = true,
+            // RFC 7301 §3.1: the server's list holds exactly one name.
+            (ALPN, _) => selects_h2 = alpn_names(data).map(|names| names == [ALPN_H2]),
             _ => {}
         })?;
         Some(ServerHello {
@@ -159,6 +188,7 @@ impl ServerHello {
             retry_request: random == HELLO_RETRY_REQUEST_RANDOM,
             session_id,
             pre_shared_key,
+            selects_h2,
         })
     }
 }
@@ -194,6 +224,27 @@ pub(super) mod fixtures {
         b.extend([0, 2, 0x13, 0x01]); // one cipher suite
         b.extend([1, 0]); // null compression
         b.extend(extensions(list));
+        b
+    }
+
+    /// An ALPN extension's body listing `names`.
+    pub fn alpn(names: &[&[u8]]) -> Vec<u8> {
+        let list: Vec<u8> = names
+            .iter()
+            .flat_map(|n| std::iter::once(n.len() as u8).chain(n.iter().copied()))
+            .collect();
+        let mut out = (list.len() as u16).to_be_bytes().to_vec();
+        out.extend(list);
+        out
+    }
+
+    /// A TLS 1.2 ServerHello body whose ALPN extension selects `name`.
+    pub fn server_hello_alpn(name: &[u8]) -> Vec<u8> {
+        let mut b = vec![3, 3];
+        b.extend([9; 32]);
+        b.push(0);
+        b.extend([0xc0, 0x2f, 0]);
+        b.extend(extensions(&[(super::ALPN, &alpn(&[name]))]));
         b
     }
 
@@ -246,6 +297,25 @@ mod tests {
         assert_eq!(hello.version, 0x0303);
         let hello = ServerHello::parse(&server_hello(&[1; 32], true, false, true)).unwrap();
         assert!(hello.retry_request);
+    }
+
+    #[test]
+    fn alpn_offer_and_choice() {
+        use super::fixtures::{alpn, client_hello_with, server_hello_alpn};
+        let offer = alpn(&[b"h2", b"http/1.1"]);
+        let hello = ClientHello::parse(&client_hello_with(&[], &[(ALPN, &offer)])).unwrap();
+        assert!(hello.offers_h2);
+        let offer = alpn(&[b"http/1.1", b"h2c"]);
+        let hello = ClientHello::parse(&client_hello_with(&[], &[(ALPN, &offer)])).unwrap();
+        assert!(!hello.offers_h2);
+        let hello = ServerHello::parse(&server_hello_alpn(b"h2")).unwrap();
+        assert_eq!(hello.selects_h2, Some(true));
+        let hello = ServerHello::parse(&server_hello_alpn(b"http/1.1")).unwrap();
+        assert_eq!(hello.selects_h2, Some(false));
+        let hello = ServerHello::parse(&server_hello(&[], true, false, false)).unwrap();
+        assert_eq!(hello.selects_h2, None);
+        // A malformed list is no choice.
+        assert_eq!(alpn_names(&[0, 3, 2, b'h']), None);
     }
 
     #[test]

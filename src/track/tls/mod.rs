@@ -1,5 +1,5 @@
 //! Track layer: TLS counted on the wire. A connection whose first payload bytes are a TLS
-//! handshake record has each direction put back in order (`stream`), cut into records and
+//! handshake record has each direction put back in order (`super::byte_stream`), cut into records and
 //! plaintext handshake messages (`record`, `hello`) and summed up as a `TlsHandshake`
 //! (`handshake`); `totals` adds connections up. Bytes are kept only while a hole waits to be
 //! filled or a hello is read, and only until each direction's first application data.
@@ -10,7 +10,6 @@
 mod handshake;
 mod hello;
 mod record;
-mod stream;
 mod totals;
 
 pub use handshake::{
@@ -20,8 +19,8 @@ pub use totals::TlsTotals;
 
 use handshake::HandshakeWatch;
 use record::{HANDSHAKE, RecordReader};
-use stream::{ByteStream, Piece};
 
+use super::byte_stream::{ByteStream, Piece};
 use super::seq::SeqNumber;
 use super::side::Side;
 use crate::capture::segment::Segment;

@@ -1,4 +1,5 @@
-//! Track layer: one direction of a TCP connection put back in byte order for the TLS reader.
+//! Track layer: one direction of a TCP connection put back in byte order, for the readers of
+//! what rides on TCP (TLS records, HTTP/2 frames).
 //!
 //! Works on sequence numbers and captured payload bytes alone; must not import capture, analysis
 //! or report code.
@@ -6,11 +7,24 @@
 use crate::timeline::Ts;
 use crate::track::seq::SeqNumber;
 
-/// Out-of-order bytes kept waiting for a hole to fill before the direction is given up.
-const MAX_PENDING_BYTES: usize = 256 * 1024;
+/// How much a stream keeps waiting for a hole to fill before it gives the direction up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct WaitLimit {
+    /// Out-of-order bytes kept, at most.
+    pub bytes: usize,
+    /// Out-of-order segments kept, at most.
+    pub segments: usize,
+}
 
-/// Out-of-order segments kept waiting, at most.
-const MAX_PENDING_SEGMENTS: usize = 64;
+impl Default for WaitLimit {
+    /// Enough for the few segments of a handshake.
+    fn default() -> WaitLimit {
+        WaitLimit {
+            bytes: 256 * 1024,
+            segments: 64,
+        }
+    }
+}
 
 /// The next stretch of a direction's bytes, in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,9 +60,15 @@ pub(super) struct ByteStream {
     pending_bytes: usize,
     /// Bytes are missing for good (not captured, or too much waited).
     gap: bool,
+    limit: WaitLimit,
 }
 
 impl ByteStream {
+    /// From now on keeps at most `limit` waiting for a hole.
+    pub(super) fn set_limit(&mut self, limit: WaitLimit) {
+        self.limit = limit;
+    }
+
     /// The stream's first byte is `seq` (the ISN + 1), when the SYN was seen.
     pub(super) fn start_at(&mut self, seq: SeqNumber) {
         if self.next.is_none() {
@@ -122,8 +142,8 @@ impl ByteStream {
     }
 
     fn wait(&mut self, seq: SeqNumber, ts: Ts, bytes: &[u8], len: u32) {
-        if self.pending.len() >= MAX_PENDING_SEGMENTS
-            || self.pending_bytes + bytes.len() > MAX_PENDING_BYTES
+        if self.pending.len() >= self.limit.segments
+            || self.pending_bytes + bytes.len() > self.limit.bytes
         {
             self.give_up();
             return;
@@ -231,7 +251,7 @@ mod tests {
     fn too_much_waiting_is_a_gap() {
         let mut s = ByteStream::default();
         s.start_at(SeqNumber(0));
-        for i in 0..=MAX_PENDING_SEGMENTS as u32 {
+        for i in 0..=WaitLimit::default().segments as u32 {
             whole(&mut s, 10 + i * 10, b"x");
         }
         assert!(s.has_gap() && !s.is_waiting());
