@@ -53,9 +53,21 @@ pub struct TlsPlan {
 impl Expected {
     /// The textbook counts for `runs` runs of `mode` over `files` files, with TLS as `tls` says.
     pub fn for_mode(mode: Mode, files: usize, runs: usize, tls: Option<TlsPlan>) -> Expected {
+        Expected::for_mode_on(mode, files, 1, runs, tls)
+    }
+
+    /// What `runs` runs of `mode` over `files` files on `servers` servers at once should show: a
+    /// mode that keeps one connection keeps one to each server.
+    pub fn for_mode_on(
+        mode: Mode,
+        files: usize,
+        servers: usize,
+        runs: usize,
+        tls: Option<TlsPlan>,
+    ) -> Expected {
         let per_run = match mode {
             Mode::NonPersistent | Mode::Parallel => files as u64,
-            Mode::Persistent | Mode::Pipelined => 1,
+            Mode::Persistent | Mode::Pipelined => servers.max(1) as u64,
         };
         let connections = per_run * runs as u64;
         let tls = tls.map(|plan| {

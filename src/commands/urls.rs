@@ -21,57 +21,88 @@ pub struct Site {
     /// The name each response is saved under: the path's last segment decoded (`index.html` for
     /// a path ending in `/`), made unique with `-2`, `-3` before the extension.
     pub names: Vec<String>,
+    /// The URLs as given.
+    pub urls: Vec<String>,
 }
+
+/// A URL's scheme, host and port.
+type Origin = (String, String, u16);
 
 /// Checks `urls`, which must share one origin, and resolves its host.
 pub fn site(urls: &[String]) -> anyhow::Result<Site> {
-    let mut origin: Option<(String, String, u16)> = None;
-    let mut paths = Vec::new();
+    let mut sites = sites(urls)?;
+    if sites.len() > 1 {
+        let first = &sites[0];
+        let other = &sites[1];
+        bail!(
+            "{}: every URL must be on {}://{} (one server at a time)",
+            other.urls[0],
+            if first.https { "https" } else { "http" },
+            first.host_header
+        );
+    }
+    sites.pop().context("no URL given")
+}
+
+/// Checks `urls` and puts them on their origins (scheme, host and port), in the order each origin
+/// first appears, each URL keeping its place among its origin's; resolves each host once. The
+/// names the files are saved under are unique across every origin.
+pub fn sites(urls: &[String]) -> anyhow::Result<Vec<Site>> {
+    // Each origin (scheme, host, port) with its URLs' request targets and the URLs as given.
+    let mut origins: Vec<(Origin, Vec<(String, String)>)> = Vec::new();
     for raw in urls {
         let url = parse(raw)?;
-        let this = (
+        let origin = (
             url.scheme().to_owned(),
             url.host_str().unwrap_or_default().to_owned(),
             url.port_or_known_default().unwrap_or(80),
         );
-        match &origin {
-            None => origin = Some(this),
-            Some(first) if *first == this => {}
-            Some((s, h, p)) => {
-                bail!("{raw}: every URL must be on {s}://{h}:{p} (one server at a time)")
-            }
-        }
         let mut path = url.path().to_owned();
         if let Some(q) = url.query() {
             path.push('?');
             path.push_str(q);
         }
-        paths.push(path);
+        match origins.iter_mut().find(|(o, _)| *o == origin) {
+            Some((_, paths)) => paths.push((path, raw.clone())),
+            None => origins.push((origin, vec![(path, raw.clone())])),
+        }
     }
-    let (scheme, host, port) = origin.context("no URL given")?;
-    let https = scheme == "https";
-    let default_port = if https { 443 } else { 80 };
-    let host_header = if port == default_port {
-        host.clone()
-    } else {
-        format!("{host}:{port}")
-    };
-    // A bracketed IPv6 literal resolves without its brackets.
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    let addr = (bare, port)
-        .to_socket_addrs()
-        .with_context(|| format!("cannot resolve {host}"))?
-        .next()
-        .with_context(|| format!("{host} has no address"))?;
-    let names = unique_names(&paths);
-    Ok(Site {
-        https,
-        host,
-        host_header,
-        addr,
-        paths,
-        names,
-    })
+    if origins.is_empty() {
+        bail!("no URL given");
+    }
+    let every_path: Vec<String> = origins
+        .iter()
+        .flat_map(|(_, p)| p.iter().map(|(path, _)| path.clone()))
+        .collect();
+    let mut names = unique_names(&every_path).into_iter();
+    origins
+        .into_iter()
+        .map(|((scheme, host, port), paths)| {
+            let https = scheme == "https";
+            let default_port = if https { 443 } else { 80 };
+            let host_header = if port == default_port {
+                host.clone()
+            } else {
+                format!("{host}:{port}")
+            };
+            // A bracketed IPv6 literal resolves without its brackets.
+            let bare = host.trim_start_matches('[').trim_end_matches(']');
+            let addr = (bare, port)
+                .to_socket_addrs()
+                .with_context(|| format!("cannot resolve {host}"))?
+                .next()
+                .with_context(|| format!("{host} has no address"))?;
+            Ok(Site {
+                https,
+                host,
+                host_header,
+                addr,
+                names: names.by_ref().take(paths.len()).collect(),
+                urls: paths.iter().map(|(_, raw)| raw.clone()).collect(),
+                paths: paths.into_iter().map(|(path, _)| path).collect(),
+            })
+        })
+        .collect()
 }
 
 /// `raw` as an http:// or https:// URL with a host, or one line saying what is wrong with it.
@@ -163,6 +194,36 @@ mod tests {
         assert!(error.contains("no scheme"), "{error}");
         let error = site(&["ftp://h/a".to_owned()]).unwrap_err().to_string();
         assert!(error.contains("only http"), "{error}");
+    }
+
+    #[test]
+    fn urls_are_put_on_their_origins_in_the_order_each_first_appears() {
+        let urls: Vec<String> = [
+            "http://127.0.0.1:8081/a.png",
+            "http://127.0.0.1:8080/",
+            "http://127.0.0.1:8081/b/a.png",
+            "https://127.0.0.1:8080/x",
+        ]
+        .iter()
+        .map(|u| (*u).to_owned())
+        .collect();
+        let sites = sites(&urls).unwrap();
+        let origins: Vec<(&str, bool)> = sites
+            .iter()
+            .map(|s| (s.host_header.as_str(), s.https))
+            .collect();
+        assert_eq!(
+            origins,
+            [
+                ("127.0.0.1:8081", false),
+                ("127.0.0.1:8080", false),
+                ("127.0.0.1:8080", true)
+            ]
+        );
+        assert_eq!(sites[0].paths, ["/a.png", "/b/a.png"]);
+        assert_eq!(sites[0].names, ["a.png", "a-2.png"]);
+        assert_eq!(sites[1].names, ["index.html"]);
+        assert_eq!(sites[2].urls, ["https://127.0.0.1:8080/x"]);
     }
 
     #[test]

@@ -83,27 +83,26 @@ fn compare(args: &CompareArgs) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!(e))
         .context("cannot set up the emulated link")?;
     check_options(args, link_config.as_ref())?;
-    let site = site::asked_site(args)?;
-    if site.is_some() && (link_config.is_some() || !args.variants.is_empty()) {
+    let sites = site::asked_sites(args)?;
+    if !sites.is_empty() && (link_config.is_some() || !args.variants.is_empty()) {
         bail!(
             "URLs are compared over the real path to their server as the URLs say: leave out \
              the link options and --variants"
         );
     }
     let chromium = printer(args)?;
-    let variants = variants(args, site.as_ref().is_some_and(|s| s.https))?;
+    let variants = variants(args, sites.iter().any(|s| s.https))?;
     let samples = tempfile::Builder::new()
         .prefix("synack-files-")
         .tempdir()
         .context("cannot make a temporary folder for the sample files")?;
     crate::created::temporary(samples.path());
-    let (files, root) = match &site {
-        Some(site) => {
-            let plan = site::site_plan(site, args, site::site_tls(site, args, variants[0].tls)?);
-            let files = site::first_look(&plan, samples.path())?;
-            (files, samples.path().to_path_buf())
-        }
-        None => source_files(args, samples.path())?,
+    let (files, root) = if sites.is_empty() {
+        source_files(args, samples.path())?
+    } else {
+        let plans = site::site_plans(&sites, args)?;
+        let files = site::first_look(&plans, samples.path())?;
+        (files, samples.path().to_path_buf())
     };
     let network = match &link_config {
         Some(config) => Network::Emulated(Box::new(
@@ -114,10 +113,16 @@ fn compare(args: &CompareArgs) -> anyhow::Result<()> {
     if variants.iter().any(|v| v.fastopen) {
         allow_fastopen(&network)?;
     }
-    let foreign = match (&site, &args.server) {
-        (Some(site), _) => Some(site.host_header.clone()),
-        (None, Some(server)) => Some(server.clone()),
-        (None, None) => None,
+    let foreign = match (sites.is_empty(), &args.server) {
+        (false, _) => Some(
+            sites
+                .iter()
+                .map(|s| s.host_header.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        ),
+        (true, Some(server)) => Some(server.clone()),
+        (true, None) => None,
     };
     if let Some(server) = foreign {
         let runs = (u64::from(args.rounds) + 1) * modes.len() as u64 * variants.len() as u64;
@@ -142,7 +147,7 @@ fn compare(args: &CompareArgs) -> anyhow::Result<()> {
         link: link_config.as_ref(),
         kernel: &kernel,
         events: EventLog::default(),
-        site: site.as_ref(),
+        sites: &sites,
     };
     let compared = setup.run_variants(&variants, &run_dir)?;
     let link_stats = match network {
@@ -307,8 +312,8 @@ struct Setup<'a> {
     link: Option<&'a LinkConfig>,
     kernel: &'a KernelSettings,
     events: EventLog,
-    /// The URLs compared, when they replace the built-in server and its files.
-    site: Option<&'a Site>,
+    /// The URLs compared, on their servers, when they replace the built-in server and its files.
+    sites: &'a [Site],
 }
 
 impl Setup<'_> {
@@ -338,9 +343,9 @@ impl Setup<'_> {
     /// server started for it and stopped after; the captures go to `dir`.
     fn run(&self, variant: &Variant, dir: &Path) -> anyhow::Result<Comparison> {
         let (args, network, files, link) = (self.args, self.network, self.files, self.link);
-        if let Some(site) = self.site {
-            let plan = site::site_plan(site, args, site::site_tls(site, args, variant.tls)?);
-            return self.compare_on(variant, dir, None, plan);
+        if !self.sites.is_empty() {
+            let plans = site::site_plans(self.sites, args)?;
+            return self.compare_on(variant, dir, None, plans);
         }
         let server_tls = built_in_server_tls(args, network, variant)?;
         let server = start_server(
@@ -374,7 +379,7 @@ impl Setup<'_> {
                 max_size: None,
             },
         };
-        self.compare_on(variant, dir, server, plan)
+        self.compare_on(variant, dir, server, vec![plan])
     }
 
     /// Runs every mode against `plan`'s server (`server` when it is the built-in one, stopped
@@ -384,7 +389,7 @@ impl Setup<'_> {
         variant: &Variant,
         dir: &Path,
         server: Option<Server>,
-        plan: FetchPlan,
+        plans: Vec<FetchPlan>,
     ) -> anyhow::Result<Comparison> {
         let Setup {
             args,
@@ -393,8 +398,8 @@ impl Setup<'_> {
             link,
             ..
         } = *self;
-        let addr = plan.addr;
-        let foreign = args.server.is_some() || self.site.is_some();
+        let addr = plans[0].addr;
+        let foreign = args.server.is_some() || !self.sites.is_empty();
         let capture = (!args.no_capture).then(|| CaptureSetup {
             iface: match network {
                 Network::Emulated(link) => link.client_iface().to_owned(),
@@ -403,7 +408,11 @@ impl Setup<'_> {
                         .unwrap_or_else(|| "lo".into())
                 }),
             },
-            filter: format!("tcp and host {} and port {}", addr.ip(), addr.port()),
+            filter: plans
+                .iter()
+                .map(|p| format!("(tcp and host {} and port {})", p.addr.ip(), p.addr.port()))
+                .collect::<Vec<_>>()
+                .join(" or "),
             snaplen: args.capture.snaplen.unwrap_or(if variant.tls.is_some() {
                 WHOLE_PACKETS
             } else {
@@ -418,7 +427,7 @@ impl Setup<'_> {
             network,
             server: server.as_ref(),
             events: &self.events,
-            plan: &plan,
+            plans: &plans,
             files,
             modes: self.modes,
             rounds: args.rounds,
@@ -437,7 +446,7 @@ impl Setup<'_> {
         let outcome = outcome?;
         Ok(Comparison {
             rounds: args.rounds as usize,
-            paths: plan.paths.clone(),
+            paths: plans.iter().flat_map(|p| p.paths.clone()).collect(),
             files: files.to_vec(),
             modes: outcome.modes,
             parallel: args.parallel,

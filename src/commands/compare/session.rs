@@ -14,14 +14,14 @@ use rand_chacha::ChaCha8Rng;
 use super::Network;
 use super::progress::Progress;
 use crate::analysis::comparison::{CaptureInfo, ModeResult, SourceFile};
-use crate::analysis::expected::TlsPlan;
+use crate::analysis::expected::{Expected, TlsPlan};
 use crate::capture::CaptureError;
 use crate::capture::source::Recorder;
 use crate::capture::split::{Window, split_by_time};
 use crate::capture::writer::Format;
 use crate::commands::output::outln;
 use crate::track::reader::track_file;
-use crate::transfer::client::{FetchPlan, fetch};
+use crate::transfer::client::{FetchPlan, fetch_sites};
 use crate::transfer::events::EventLog;
 use crate::transfer::run::{Mode, ResponseSample, RunTiming};
 use crate::transfer::server::Server;
@@ -55,7 +55,8 @@ pub struct Session<'a> {
     /// The lifecycle log both sides write to with -v.
     pub events: &'a EventLog,
     /// What the client fetches.
-    pub plan: &'a FetchPlan,
+    /// One plan a server (the URLs' servers, fetched at once in a run).
+    pub plans: &'a [FetchPlan],
     /// The files, as the source describes them.
     pub files: &'a [SourceFile],
     /// Modes to run, in their report order.
@@ -99,10 +100,10 @@ impl Session<'_> {
         // One unrecorded run per mode first, so no mode pays for cold caches and thread start.
         for &mode in self.modes {
             progress.warm_up(mode);
-            let plan = self.plan.clone();
+            let plans = self.plans.to_vec();
             let started = Instant::now();
             self.network
-                .client(move || fetch(mode, &plan, None))
+                .client(move || fetch_sites(mode, &plans, None))
                 .with_context(|| format!("{} warm-up run failed", mode.name()))?;
             self.keep_pace(started);
             progress.run_done();
@@ -177,12 +178,21 @@ impl Session<'_> {
                 }
                 None => None,
             };
-            let tls = self.plan.tls.as_ref().map(|tls| TlsPlan {
+            let tls = self.plans[0].tls.as_ref().map(|tls| TlsPlan {
                 resume: tls.options().resume,
                 early_data: tls.options().early_data,
-                parallel: self.plan.parallel,
+                parallel: self.plans[0].parallel,
             });
             let mut result = ModeResult::new(mode, self.files.len(), timings, captured, tls);
+            if self.plans.len() > 1 {
+                result.expected = Expected::for_mode_on(
+                    mode,
+                    self.files.len(),
+                    self.plans.len(),
+                    result.runs.len(),
+                    tls,
+                );
+            }
             result.samples = take_samples_of(&mut samples, &runs, index);
             results.push(result);
         }
@@ -234,11 +244,11 @@ impl Session<'_> {
 
     fn run_once(&self, mode: Mode, round: u32) -> anyhow::Result<RunTiming> {
         self.clear_received(mode)?;
-        let (plan, log) = (self.plan.clone(), self.events.clone());
+        let (plans, log) = (self.plans.to_vec(), self.events.clone());
         let verbose = self.verbose;
         let timing = self
             .network
-            .client(move || fetch(mode, &plan, verbose.then_some(&log)))
+            .client(move || fetch_sites(mode, &plans, verbose.then_some(&log)))
             .with_context(|| {
                 format!(
                     "{} run {} of {} failed",
@@ -253,7 +263,7 @@ impl Session<'_> {
     /// Removes the previous run's copies, so replacing them is not timed as part of this run.
     fn clear_received(&self, mode: Mode) -> anyhow::Result<()> {
         for f in self.files {
-            let path = self.plan.out_dir.join(mode.name()).join(&f.name);
+            let path = self.plans[0].out_dir.join(mode.name()).join(&f.name);
             match std::fs::remove_file(&path) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}

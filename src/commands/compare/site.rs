@@ -8,13 +8,13 @@ use anyhow::{Context, bail};
 
 use crate::analysis::comparison::SourceFile;
 use crate::cli::CompareArgs;
-use crate::commands::urls::{Site, parse, site};
-use crate::transfer::client::{FetchLimits, FetchPlan, fetch};
+use crate::commands::urls::{Site, parse, site, sites};
+use crate::transfer::client::{FetchLimits, FetchPlan, fetch_sites};
 use crate::transfer::run::Mode;
 use crate::transfer::tls::ClientTls;
 
-/// The URLs asked for, on their server; None when the built-in server's files are compared.
-pub(super) fn asked_site(args: &CompareArgs) -> anyhow::Result<Option<Site>> {
+/// The URLs asked for, on their servers; none when the built-in server's files are compared.
+pub(super) fn asked_sites(args: &CompareArgs) -> anyhow::Result<Vec<Site>> {
     let urls: Vec<String> = if let Some(file) = &args.urls_file {
         let text = std::fs::read_to_string(file)
             .with_context(|| format!("cannot read --urls {}", file.display()))?;
@@ -34,61 +34,66 @@ pub(super) fn asked_site(args: &CompareArgs) -> anyhow::Result<Option<Site>> {
         args.urls.clone()
     };
     if urls.is_empty() {
-        return Ok(None);
+        return Ok(Vec::new());
     }
-    site(&urls).map(Some)
+    sites(&urls)
 }
 
 /// The client's TLS for `site`: verifying its certificate against the system's roots, or the
 /// CAs of --cacert.
-pub(super) fn site_tls(
-    site: &Site,
-    args: &CompareArgs,
-    options: Option<crate::transfer::tls::ClientTlsOptions>,
-) -> anyhow::Result<Option<ClientTls>> {
-    match options {
-        Some(_) if !site.https => bail!("--tls asks for https:// URLs"),
+fn site_tls(site: &Site, args: &CompareArgs) -> anyhow::Result<Option<ClientTls>> {
+    match args.tls.options(site.https).map_err(anyhow::Error::msg)? {
+        Some(_) if !site.https => bail!("--tls asks for https:// URLs: {}", site.urls[0]),
         Some(options) => Ok(Some(
             ClientTls::verifying(args.cacert.as_deref(), &site.host, options)
                 .context("cannot set up TLS")?,
         )),
-        None if args.cacert.is_some() => bail!("--cacert is for https:// URLs"),
         None => Ok(None),
     }
 }
 
-/// A plan for every URL of `site`, keeping responses of any status.
-pub(super) fn site_plan(site: &Site, args: &CompareArgs, tls: Option<ClientTls>) -> FetchPlan {
-    FetchPlan {
-        addr: site.addr,
-        host: site.host_header.clone(),
-        paths: site.paths.clone(),
-        out_dir: args.out.clone(),
-        expected_sha256: None,
-        parallel: args.parallel,
-        rcvbuf: args.rcvbuf,
-        fastopen: false,
-        tls,
-        names: Some(site.names.clone()),
-        any_status: true,
-        limits: FetchLimits {
-            per_file: args
-                .timeout
-                .unwrap_or(crate::transfer::client::DEFAULT_TIMEOUT),
-            max_size: None,
-        },
+/// A plan for each server's URLs, keeping responses of any status.
+pub(super) fn site_plans(sites: &[Site], args: &CompareArgs) -> anyhow::Result<Vec<FetchPlan>> {
+    if args.cacert.is_some() && !sites.iter().any(|s| s.https) {
+        bail!("--cacert is for https:// URLs");
     }
+    sites
+        .iter()
+        .map(|site| {
+            Ok(FetchPlan {
+                addr: site.addr,
+                host: site.host_header.clone(),
+                paths: site.paths.clone(),
+                out_dir: args.out.clone(),
+                expected_sha256: None,
+                parallel: args.parallel,
+                rcvbuf: args.rcvbuf,
+                fastopen: false,
+                tls: site_tls(site, args)?,
+                names: Some(site.names.clone()),
+                any_status: true,
+                limits: FetchLimits {
+                    per_file: args
+                        .timeout
+                        .unwrap_or(crate::transfer::client::DEFAULT_TIMEOUT),
+                    max_size: None,
+                },
+            })
+        })
+        .collect()
 }
 
-/// Fetches every URL once (persistent) into `dir`: each response's name, size, digest and
-/// status, which the report gives beside its timing.
-pub(super) fn first_look(plan: &FetchPlan, dir: &Path) -> anyhow::Result<Vec<SourceFile>> {
-    let plan = FetchPlan {
-        out_dir: dir.to_path_buf(),
-        ..plan.clone()
-    };
-    let run = fetch(Mode::Persistent, &plan, None)
-        .with_context(|| format!("cannot fetch the URLs from {}", plan.addr))?;
+/// Fetches every URL once (persistent, the servers at once) into `dir`: each response's name,
+/// size, digest and status, which the report gives beside its timing.
+pub(super) fn first_look(plans: &[FetchPlan], dir: &Path) -> anyhow::Result<Vec<SourceFile>> {
+    let plans: Vec<FetchPlan> = plans
+        .iter()
+        .map(|plan| FetchPlan {
+            out_dir: dir.to_path_buf(),
+            ..plan.clone()
+        })
+        .collect();
+    let run = fetch_sites(Mode::Persistent, &plans, None).context("cannot fetch the URLs")?;
     Ok(run
         .files
         .iter()
@@ -106,13 +111,12 @@ pub(super) fn first_look(plan: &FetchPlan, dir: &Path) -> anyhow::Result<Vec<Sou
 fn page_and_what_it_loads(page: &str, args: &CompareArgs) -> anyhow::Result<Vec<String>> {
     let base = parse(page)?;
     let one = site(&[page.to_owned()])?;
-    let options = args.tls.options(one.https).map_err(anyhow::Error::msg)?;
-    let plan = site_plan(&one, args, site_tls(&one, args, options)?);
+    let plans = site_plans(std::slice::from_ref(&one), args)?;
     let dir = tempfile::Builder::new()
         .prefix("synack-page-")
         .tempdir()
         .context("cannot make a temporary folder for the page")?;
-    let files = first_look(&plan, dir.path())?;
+    let files = first_look(&plans, dir.path())?;
     match files.first().and_then(|f| f.status) {
         Some(200) => {}
         Some(status) => bail!("--page {page}: the server answered {status}, not the page"),

@@ -12,6 +12,7 @@ mod connection;
 mod deadline;
 mod exchange;
 mod modes;
+mod origins;
 mod part_file;
 mod plan;
 
@@ -19,6 +20,7 @@ mod plan;
 mod tests;
 
 pub use self::modes::fetch;
+pub use self::origins::fetch_sites;
 pub use self::plan::{DEFAULT_PARALLEL, DEFAULT_TIMEOUT, FetchLimits, FetchPlan};
 /// Also reachable here: the records a run leaves, which live in [`crate::transfer::run`].
 pub use crate::transfer::run::{

@@ -51,7 +51,8 @@ pub fn fetch_sites(
             }
         });
     }
-    let mut merged = merged.ok_or_else(|| TransferError::InvalidPlan("no server to fetch from".into()))?;
+    let mut merged =
+        merged.ok_or_else(|| TransferError::InvalidPlan("no server to fetch from".into()))?;
     merged.connections.sort_by_key(|c| c.connect_start);
     Ok(merged)
 }
