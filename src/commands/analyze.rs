@@ -13,7 +13,8 @@ use crate::analysis::phases::{ConnectionTimeline, PhaseAccumulator};
 use crate::capture::CaptureError;
 use crate::cli::AnalyzeArgs;
 use crate::report::{csv as csv_rows, html, json, terminal};
-use crate::track::reader::{CaptureReader, FrameCounts};
+use crate::track::quic::QuicCapture;
+use crate::track::reader::{CaptureRead, CaptureReader, FrameCounts};
 use crate::track::tls::TlsTotals;
 use crate::track::trace::{TraceRequest, trace_connections};
 use crate::track::{Connection, Totals};
@@ -99,6 +100,7 @@ impl Output {
                 end.counts,
                 end.totals,
                 end.tls,
+                end.quic,
                 end.pattern,
             ))
         };
@@ -120,6 +122,7 @@ impl Output {
                     connections: &connections,
                     phases: &phases.finish(),
                     tls: end.tls,
+                    quic: end.quic,
                     pattern: end.pattern,
                 };
                 let width = crate::report::width::output_width();
@@ -136,6 +139,7 @@ struct CaptureEnd<'a> {
     counts: &'a FrameCounts,
     totals: &'a Totals,
     tls: &'a TlsTotals,
+    quic: &'a QuicCapture,
     pattern: &'a str,
 }
 
@@ -163,7 +167,7 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
     let mut pattern = RequestPattern::default();
     let mut page = args.html.as_ref().map(|_| HtmlCollector::default());
     let mut write_error: Option<anyhow::Error> = None;
-    let counts = reader.read(|conn| {
+    let read = reader.read(|conn| {
         totals.add(&Totals::of([&conn.counts]));
         if let Some(h) = conn.tls() {
             tls.add(h);
@@ -183,7 +187,7 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
     let flushed = flush_over(&mut objects, 0, &mut stdout);
     // A read error once output has begun (a damaged record mid-file) still fails the command:
     // the output is incomplete, and the exit status says so.
-    let counts = counts.map_err(failed)?;
+    let CaptureRead { counts, quic } = read.map_err(failed)?;
     if let Some(e) = write_error.or(flushed.err()) {
         return Err(e.context("cannot write the output"));
     }
@@ -213,6 +217,7 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
         counts: &counts,
         totals: &totals,
         tls: &tls,
+        quic: &quic,
         pattern: &description,
     };
     output.finish(&end, &mut stdout)?;

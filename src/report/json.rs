@@ -14,6 +14,8 @@ use crate::track::tls::{ReadStop, RecordCounts, Resumption, TlsHandshake, TlsTot
 use crate::track::{CloseKind, Connection, Exchange, FlagCounts, Round, Side, TcpState, Totals};
 
 use super::json_writer::JsonObject;
+use super::quic_json::QuicJson;
+use crate::track::quic::QuicCapture;
 
 /// Packet counts as JSON: the report's own field names, whatever the tracker calls them.
 #[derive(Debug, serde::Serialize, schemars::JsonSchema)]
@@ -494,6 +496,9 @@ pub struct CaptureSummaryJson {
     packets: u64,
     /// The request pattern the connections show, in words.
     pattern: String,
+    /// QUIC over UDP; absent when the capture has none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    quic: Option<QuicJson>,
     /// TLS over every connection.
     tls: TlsTotalsJson,
     /// Packet counts over every connection.
@@ -507,6 +512,7 @@ pub fn capture_summary(
     counts: &FrameCounts,
     totals: &Totals,
     tls: &TlsTotals,
+    quic: &QuicCapture,
     pattern: &str,
 ) -> CaptureSummaryJson {
     CaptureSummaryJson {
@@ -516,6 +522,7 @@ pub fn capture_summary(
         not_tcp: counts.not_tcp,
         packets: counts.frames,
         pattern: pattern.to_owned(),
+        quic: QuicJson::of(quic),
         tls: TlsTotalsJson::of(tls),
         totals: TotalsJson::of(totals),
         truncated_frames: counts.truncated,

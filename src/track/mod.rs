@@ -4,7 +4,7 @@
 //! Works on `Segment` alone; must not import `pcap`, `etherparse`, transfer, analysis or report code
 //! (`reader` alone opens captures, through the capture layer's `Source` and `Decoder`). One concept
 //! per file: `seq` (sequence numbers), `state` (the RFC 9293 state machine), `half` (what one side
-//! sent), `seq_analysis` (Wireshark's retransmission classes), `counts`, `exchange`, `requests` (HTTP request heads in the client's stream), `rounds` (a response's round trips), `tls` (TLS handshakes counted on the wire), `connection`, `tracker`; `trace` rereads the packets
+//! sent), `seq_analysis` (Wireshark's retransmission classes), `counts`, `exchange`, `requests` (HTTP request heads in the client's stream), `rounds` (a response's round trips), `tls` (TLS handshakes counted on the wire), `quic` (QUIC connections over UDP), `connection`, `tracker`; `trace` rereads the packets
 //! of chosen connections for the pictures.
 
 mod connection;
@@ -12,6 +12,7 @@ mod counts;
 mod exchange;
 mod frames;
 mod half;
+pub mod quic;
 pub mod reader;
 mod requests;
 mod rounds;

@@ -103,6 +103,7 @@ fn assert_sane(tracked: &TrackedCapture, what: &str) {
         &tracked.counts,
         &totals,
         &tls,
+        &tracked.quic,
         &synack::report::sentences::pattern(pattern.pattern(), pattern.never_established()),
     );
     assert!(

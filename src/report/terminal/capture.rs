@@ -5,9 +5,12 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use crate::analysis::phases::Phases;
-use crate::report::sentences::{TLS_HEADING, TLS_READ_NOTE, tls_hidden, tls_note};
+use crate::report::sentences::{
+    QUIC_HEADING, QUIC_NOTE, QUIC_TLS_HEADING, TLS_HEADING, TLS_READ_NOTE, tls_hidden, tls_note,
+};
 use crate::report::tables;
 use crate::report::width::fit_in_parts_text;
+use crate::track::quic::QuicCapture;
 use crate::track::reader::FrameCounts;
 use crate::track::tls::TlsTotals;
 use crate::track::{Connection, Totals};
@@ -28,6 +31,8 @@ pub struct CaptureReport<'a> {
     pub phases: &'a Phases,
     /// Its TLS handshakes added up.
     pub tls: &'a TlsTotals,
+    /// Its QUIC connections.
+    pub quic: &'a QuicCapture,
     /// The request pattern, in words.
     pub pattern: &'a str,
 }
@@ -42,6 +47,14 @@ fn cut_frames(cut: u64) -> String {
     }
 }
 
+/// "N QUIC, " where a capture has QUIC datagrams: nothing for one without.
+fn quic_frames(quic: u64) -> String {
+    match quic {
+        0 => String::new(),
+        n => format!("{n} QUIC, "),
+    }
+}
+
 /// `analyze`'s report of a capture: its frames, the packet counts, the connections, the phases,
 /// the TLS handshakes where there are any, and the request pattern, fitted to `width`.
 pub fn capture(r: &CaptureReport<'_>, width: Option<u16>) -> String {
@@ -52,16 +65,65 @@ pub fn capture(r: &CaptureReport<'_>, width: Option<u16>) -> String {
         out,
         "{}\n",
         wrap(&format!(
-            "{}: {} packets ({} TCP, {} other, {} fragments, {} too short to read){}",
+            "{}: {} packets ({} TCP, {}{} other, {} fragments, {} too short to read){}",
             r.path.display(),
             r.counts.frames,
             r.totals.counts.packets,
-            r.counts.not_tcp,
+            quic_frames(r.counts.quic),
+            r.counts.not_tcp - r.counts.quic,
             r.counts.fragments,
             r.counts.truncated,
             cut_frames(r.counts.cut)
         ))
     );
+    // A capture of QUIC alone leaves out the TCP tables, which would all be empty.
+    let tcp = r.totals.connections > 0 || r.quic.connections.is_empty();
+    if tcp {
+        tcp_tables(&mut out, r, width);
+    }
+    if r.tls.connections > 0 {
+        let shown = r.connections.iter().filter(|c| c.tls().is_some()).count();
+        let _ = writeln!(
+            out,
+            "{}\n{}",
+            wrap(TLS_HEADING),
+            fit(tables::tls_table(r.connections))
+        );
+        let hidden = (r.tls.connections as usize).saturating_sub(shown);
+        if let Some(line) = tls_hidden(hidden) {
+            let _ = writeln!(out, "{line}");
+        }
+        let _ = writeln!(out, "{}\n", fit(tables::tls_totals_table(r.tls)));
+        if r.tls.incomplete > 0 {
+            let _ = writeln!(out, "{}\n", wrap(TLS_READ_NOTE));
+        }
+        if let Some(note) = tls_note(r.tls) {
+            let _ = writeln!(out, "{}\n", wrap(&note));
+        }
+    }
+    let quic = &r.quic.connections;
+    if !quic.is_empty() {
+        let _ = writeln!(
+            out,
+            "{}\n{}\n",
+            wrap(QUIC_HEADING),
+            fit_in_parts_text(tables::quic_table(quic), width, 1)
+        );
+        let _ = writeln!(
+            out,
+            "{}\n{}\n",
+            wrap(QUIC_TLS_HEADING),
+            fit(tables::quic_tls_table(quic))
+        );
+        let _ = writeln!(out, "{}\n", wrap(QUIC_NOTE));
+    }
+    let _ = writeln!(out, "{}", wrap(r.pattern));
+    out
+}
+
+/// The packet totals, the TCP connections and their phases.
+fn tcp_tables(out: &mut String, r: &CaptureReport<'_>, width: Option<u16>) {
+    let fit = |t| fit_in_parts_text(t, width, 1);
     let _ = writeln!(out, "Packets\n{}\n", fit(tables::totals_table(r.totals)));
     let server = tables::one_server(r.connections);
     let heading = server.map_or_else(
@@ -84,26 +146,4 @@ pub fn capture(r: &CaptureReport<'_>, width: Option<u16>) -> String {
         "Phases (connections in order of their first packet)\n{}\n",
         fit(tables::phase_summary_table(r.phases))
     );
-    if r.tls.connections > 0 {
-        let shown = r.connections.iter().filter(|c| c.tls().is_some()).count();
-        let _ = writeln!(
-            out,
-            "{}\n{}",
-            wrap(TLS_HEADING),
-            fit(tables::tls_table(r.connections))
-        );
-        let hidden = (r.tls.connections as usize).saturating_sub(shown);
-        if let Some(line) = tls_hidden(hidden) {
-            let _ = writeln!(out, "{line}");
-        }
-        let _ = writeln!(out, "{}\n", fit(tables::tls_totals_table(r.tls)));
-        if r.tls.incomplete > 0 {
-            let _ = writeln!(out, "{}\n", wrap(TLS_READ_NOTE));
-        }
-        if let Some(note) = tls_note(r.tls) {
-            let _ = writeln!(out, "{}\n", wrap(&note));
-        }
-    }
-    let _ = writeln!(out, "{}", wrap(r.pattern));
-    out
 }
