@@ -23,6 +23,7 @@ mod ladder;
 mod link_types;
 mod live_compare;
 mod messages;
+mod quic_analysis;
 mod robustness;
 mod server_limits;
 mod tls_transfer;
