@@ -133,7 +133,10 @@ fn tshark_quic(path: &Path, server_port: u16) -> BTreeMap<u64, TsharkConnection>
         let mut long_types = f[5].split(',').filter(|t| !t.is_empty());
         for form in f[4].split(',') {
             let kind = if form == "1" {
-                match long_types.next().expect("a long packet type per long header") {
+                match long_types
+                    .next()
+                    .expect("a long packet type per long header")
+                {
                     "0" => "Initial",
                     "1" => "0-RTT",
                     "2" => "Handshake",
@@ -179,7 +182,11 @@ fn run_aioquic(port: u16, connections: u32, requests: u32) -> Vec<(bool, bool)> 
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/h3_aioquic.py");
     let out = Command::new(AIOQUIC_PYTHON)
         .arg(&script)
-        .args([port.to_string(), connections.to_string(), requests.to_string()])
+        .args([
+            port.to_string(),
+            connections.to_string(),
+            requests.to_string(),
+        ])
         .output()
         .expect("run aioquic");
     let stdout = common::ran(&out);
@@ -223,7 +230,10 @@ fn analyze_counts_aioquic_http3_connections_as_tshark_does_as_root() {
         theirs.keys().collect::<Vec<_>>()
     );
     assert_eq!(ours.len(), 3);
-    let datagrams: u64 = theirs.values().map(|c| c.datagrams.iter().sum::<u64>()).sum();
+    let datagrams: u64 = theirs
+        .values()
+        .map(|c| c.datagrams.iter().sum::<u64>())
+        .sum();
     assert_eq!(report["quic"]["datagrams"], datagrams);
     assert_eq!(report["packets"], datagrams, "every frame is QUIC");
 
@@ -293,7 +303,11 @@ fn analyze_counts_aioquic_http3_connections_as_tshark_does_as_root() {
     assert!(aioquic[1].0 && aioquic[1].1, "aioquic resumed with 0-RTT");
 
     // The tables name the connections and what their hellos say.
-    let out = common::synack().arg("analyze").arg(&capture).output().unwrap();
+    let out = common::synack()
+        .arg("analyze")
+        .arg(&capture)
+        .output()
+        .unwrap();
     let text = common::ran(&out);
     assert!(text.contains("QUIC connections"), "{text}");
     assert!(text.contains("0-RTT sent, resumed"), "{text}");

@@ -165,6 +165,44 @@ impl InitialKeys {
     }
 }
 
+#[cfg(test)]
+impl InitialKeys {
+    /// Protects an Initial `side` sends: `header` ends with its packet number `pn`, whose length
+    /// the first byte's low bits give; `plain` is its frames.
+    pub fn seal(&self, side: Side, header: &[u8], pn: u64, plain: &[u8]) -> Vec<u8> {
+        let keys = match side {
+            Side::Client => &self.client,
+            Side::Server => &self.server,
+        };
+        let pn_len = usize::from(header[0] & 0x03) + 1;
+        let pn_offset = header.len() - pn_len;
+        let mut nonce = keys.iv;
+        for (n, p) in nonce[4..].iter_mut().zip(pn.to_be_bytes()) {
+            *n ^= p;
+        }
+        let mut sealed = plain.to_vec();
+        keys.aead
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(header),
+                &mut sealed,
+            )
+            .unwrap();
+        let mut packet = header.to_vec();
+        packet.extend(sealed);
+        let sample = pn_offset + 4;
+        let mask = keys
+            .header
+            .new_mask(&packet[sample..sample + SAMPLE_LEN])
+            .unwrap();
+        packet[0] ^= mask[0] & 0x0f;
+        for i in 0..pn_len {
+            packet[pn_offset + i] ^= mask[1 + i];
+        }
+        packet
+    }
+}
+
 /// RFC 9000 §A.3: the full packet number closest to the one after `largest`.
 fn decode_packet_number(largest: Option<u64>, truncated: u64, bits: usize) -> u64 {
     let expected = largest.map_or(0, |l| l + 1);

@@ -170,7 +170,7 @@ impl ServerHello {
 }
 
 #[cfg(test)]
-pub(super) mod fixtures {
+pub(in crate::track) mod fixtures {
     //! Hello bodies built field by field.
 
     fn extensions(list: &[(u16, &[u8])]) -> Vec<u8> {
