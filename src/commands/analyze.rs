@@ -13,7 +13,7 @@ use crate::analysis::phases::{ConnectionTimeline, PhaseAccumulator};
 use crate::capture::CaptureError;
 use crate::cli::AnalyzeArgs;
 use crate::report::{csv as csv_rows, html, json, terminal};
-use crate::track::quic::QuicCapture;
+use crate::track::quic::{QuicCapture, QuicConnection};
 use crate::track::reader::{CaptureRead, CaptureReader, FrameCounts};
 use crate::track::tls::TlsTotals;
 use crate::track::trace::{TraceRequest, trace_connections};
@@ -210,7 +210,14 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
     let description =
         crate::report::sentences::pattern(pattern.pattern(), pattern.never_established());
     if let (Some(out), Some(page)) = (&args.html, page) {
-        page.write(args, out, counts.frames, &totals, &description)?;
+        page.write(
+            args,
+            out,
+            counts.frames,
+            &totals,
+            &quic.connections,
+            &description,
+        )?;
     }
     let end = CaptureEnd {
         path: &args.file,
@@ -249,6 +256,7 @@ impl HtmlCollector {
         out: &Path,
         frames: u64,
         totals: &Totals,
+        quic: &[QuicConnection],
         pattern: &str,
     ) -> anyhow::Result<()> {
         let connections: Vec<Connection> = self.connections.into_values().collect();
@@ -265,6 +273,7 @@ impl HtmlCollector {
                 phases: &self.phases.finish(),
                 pattern,
                 drawn: &drawn,
+                quic,
             },
             page_dir,
         );

@@ -46,17 +46,20 @@ pub struct QuicConnectionJson {
     server: SocketAddr,
     /// "v1", "v2", or the version in hex.
     version: String,
-    /// The client's first Destination Connection ID, in hex.
-    original_dcid: String,
-    /// The client's first Initial.
-    first_initial_unix_s: f64,
+    /// The client's first Destination Connection ID, in hex, when the capture holds the client's
+    /// first Initial.
+    original_dcid: Option<String>,
+    /// The connection's first packet.
+    first_packet_unix_s: f64,
+    /// The client's first Initial, when the capture holds it.
+    first_initial_unix_s: Option<f64>,
     /// The client's first 1-RTT packet.
     first_client_one_rtt_unix_s: Option<f64>,
     /// The last packet of either side (CONNECTION_CLOSE is encrypted).
     last_packet_unix_s: f64,
     /// The client's first Initial → its first 1-RTT packet.
     handshake_s: Option<f64>,
-    /// The client's first Initial → the last packet.
+    /// The first packet → the last.
     duration_s: f64,
     /// What the client sent.
     client_sent: QuicFlowJson,
@@ -80,11 +83,9 @@ impl QuicConnectionJson {
             version: labels::quic_version(c.version),
             original_dcid: c
                 .original_dcid
-                .as_bytes()
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect(),
-            first_initial_unix_s: c.first_initial.as_secs_f64(),
+                .map(|id| id.as_bytes().iter().map(|b| format!("{b:02x}")).collect()),
+            first_packet_unix_s: c.first_packet.as_secs_f64(),
+            first_initial_unix_s: unix(c.first_initial),
             first_client_one_rtt_unix_s: unix(c.first_client_one_rtt),
             last_packet_unix_s: c.last_packet.as_secs_f64(),
             handshake_s: c.handshake_s(),

@@ -547,7 +547,7 @@ proptest! {
         prop_assert_eq!(of_connections + capture.unattributed + capture.malformed, read);
         for (i, c) in capture.connections.iter().enumerate() {
             prop_assert_eq!(c.number, i);
-            prop_assert!(c.first_initial <= c.last_packet);
+            prop_assert!(c.first_packet <= c.last_packet);
             prop_assert!(c.handshake_s().is_none_or(f64::is_finite));
         }
     }

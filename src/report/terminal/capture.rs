@@ -6,7 +6,8 @@ use std::path::Path;
 
 use crate::analysis::phases::Phases;
 use crate::report::sentences::{
-    QUIC_HEADING, QUIC_NOTE, QUIC_TLS_HEADING, TLS_HEADING, TLS_READ_NOTE, tls_hidden, tls_note,
+    QUIC_HEADING, QUIC_NOTE, QUIC_TLS_HEADING, TLS_HEADING, TLS_READ_NOTE, quic_stray, tls_hidden,
+    tls_note,
 };
 use crate::report::tables;
 use crate::report::width::fit_in_parts_text;
@@ -116,6 +117,9 @@ pub fn capture(r: &CaptureReport<'_>, width: Option<u16>) -> String {
             fit(tables::quic_tls_table(quic))
         );
         let _ = writeln!(out, "{}\n", wrap(QUIC_NOTE));
+    }
+    if let Some(line) = quic_stray(r.quic.unattributed, r.quic.malformed) {
+        let _ = writeln!(out, "{}\n", wrap(&line));
     }
     let _ = writeln!(out, "{}", wrap(r.pattern));
     out

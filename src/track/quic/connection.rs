@@ -138,16 +138,21 @@ pub struct QuicConnection {
     /// Its number, counted from 0 in the order connections first appear (tshark's
     /// `quic.connection.number`).
     pub number: usize,
-    /// The side that sent the first Initial.
+    /// The client: the sender of the first Initial, unless that Initial does not open with the
+    /// keys of its own Destination Connection ID, as a server's does (the capture began after the
+    /// client's first Initial).
     pub client: SocketAddr,
     /// The other side.
     pub server: SocketAddr,
     /// The QUIC version of the first Initial.
     pub version: u32,
-    /// The client's first Destination Connection ID, from which Initial keys derive.
-    pub original_dcid: ConnectionId,
-    /// The client's first Initial.
-    pub first_initial: Ts,
+    /// The client's first Destination Connection ID, from which Initial keys derive, when the
+    /// capture holds the client's first Initial.
+    pub original_dcid: Option<ConnectionId>,
+    /// The connection's first packet.
+    pub first_packet: Ts,
+    /// The client's first Initial, when the capture holds it.
+    pub first_initial: Option<Ts>,
     /// The client's first 1-RTT packet: the handshake is over for it.
     pub first_client_one_rtt: Option<Ts>,
     /// The last packet either side sent (its end as far as the capture shows:
@@ -168,13 +173,14 @@ pub struct QuicConnection {
 }
 
 impl QuicConnection {
-    /// A connection whose first packet is the client's Initial at `ts`.
+    /// A connection whose first packet, at `ts`, is an Initial: the client's first, with
+    /// `original_dcid`, or (`None`) the server's.
     pub(super) fn new(
         number: usize,
         client: SocketAddr,
         server: SocketAddr,
         version: u32,
-        original_dcid: ConnectionId,
+        original_dcid: Option<ConnectionId>,
         ts: Ts,
     ) -> QuicConnection {
         QuicConnection {
@@ -183,7 +189,8 @@ impl QuicConnection {
             server,
             version,
             original_dcid,
-            first_initial: ts,
+            first_packet: ts,
+            first_initial: original_dcid.map(|_| ts),
             first_client_one_rtt: None,
             last_packet: ts,
             client_sent: QuicFlow::default(),
@@ -229,12 +236,12 @@ impl QuicConnection {
     /// The handshake as the client pays it: its first Initial → its first 1-RTT packet, in
     /// seconds.
     pub fn handshake_s(&self) -> Option<f64> {
-        Some(self.first_client_one_rtt?.secs_since(self.first_initial))
+        Some(self.first_client_one_rtt?.secs_since(self.first_initial?))
     }
 
-    /// The first Initial → the last packet, in seconds.
+    /// The first packet → the last, in seconds.
     pub fn duration_s(&self) -> f64 {
-        self.last_packet.secs_since(self.first_initial)
+        self.last_packet.secs_since(self.first_packet)
     }
 
     /// What the capture shows of early data.

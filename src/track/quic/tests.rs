@@ -135,7 +135,7 @@ fn a_handshake_and_its_data_make_one_connection_counted_by_type_and_side() {
     assert_eq!(capture.datagrams, 5);
     let c = &capture.connections[0];
     assert_eq!(c.client.to_string(), CLIENT);
-    assert_eq!(c.original_dcid.as_bytes(), &ODCID);
+    assert_eq!(c.original_dcid.unwrap().as_bytes(), &ODCID);
     let (cs, ss) = (&c.client_sent, &c.server_sent);
     assert_eq!((cs.datagrams, ss.datagrams), (3, 2));
     assert_eq!(
@@ -300,4 +300,19 @@ mod opened_frames_never_panic {
             prop_assert_eq!(c.unopened_initials, 0);
         }
     }
+}
+
+#[test]
+fn a_capture_that_begins_with_the_servers_initial_still_knows_the_client() {
+    let (capture, _) = track(&[
+        (false, server_flight(false)),
+        (true, short(&SERVER_CID, 40)),
+    ]);
+    let c = &capture.connections[0];
+    assert_eq!(c.client.to_string(), CLIENT);
+    assert_eq!((c.original_dcid, c.first_initial), (None, None));
+    assert_eq!(c.handshake_s(), None);
+    assert_eq!(c.server_sent.packets.initial, 1);
+    assert_eq!(c.unopened_initials, 1);
+    assert!(c.tls.server_hello.is_none());
 }

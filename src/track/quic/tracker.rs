@@ -165,28 +165,41 @@ impl QuicTracker {
             // A server's Initial to a client that chose an empty ID is found by its 4-tuple.
             Some(long) if packet.kind == PacketType::Initial && !long.dcid.is_empty() => {
                 let number = self.connections.len();
-                let client = datagram.key.source(datagram.dir);
-                let server = if client == datagram.key.a {
+                let sender = datagram.key.source(datagram.dir);
+                let receiver = if sender == datagram.key.a {
                     datagram.key.b
                 } else {
                     datagram.key.a
+                };
+                // A client's Initial opens with the keys of its own Destination Connection ID;
+                // a server's, with those of an ID the capture does not hold.
+                let server_first = packet.is_whole()
+                    && InitialKeys::derive(&long.dcid, long.version).is_some_and(|keys| {
+                        keys.open(Side::Client, packet.bytes, packet.pn_offset, None)
+                            .is_err()
+                    });
+                let (client, server, original_dcid) = if server_first {
+                    (receiver, sender, None)
+                } else {
+                    (sender, receiver, Some(long.dcid))
                 };
                 let summary = QuicConnection::new(
                     number,
                     client,
                     server,
                     long.version,
-                    long.dcid,
+                    original_dcid,
                     datagram.ts,
                 );
-                self.connections.push(Tracked {
-                    summary,
-                    reading: Some(Box::new(HelloReading {
+                // Without the client's first Initial, no Initial can be opened.
+                let reading = original_dcid.map(|_| {
+                    Box::new(HelloReading {
                         keys: None,
                         largest: [None; 2],
                         crypto: Default::default(),
-                    })),
+                    })
                 });
+                self.connections.push(Tracked { summary, reading });
                 self.register(long.dcid, number);
                 Some(number)
             }
@@ -247,6 +260,9 @@ impl QuicTracker {
     ) {
         let Tracked { summary, reading } = &mut self.connections[conn];
         let Some(reading) = reading else {
+            if summary.original_dcid.is_none() {
+                summary.unopened_initials += 1;
+            }
             return;
         };
         if !packet.is_whole() {
@@ -260,12 +276,13 @@ impl QuicTracker {
             None => true,
         };
         if stale {
-            let from = if side == Side::Client {
-                dcid
-            } else {
-                summary.original_dcid
+            let from = match (side, summary.original_dcid) {
+                (Side::Client, _) => Some(dcid),
+                (Side::Server, original) => original,
             };
-            reading.keys = InitialKeys::derive(&from, summary.version).map(|keys| (from, keys));
+            reading.keys = from.and_then(|from| {
+                InitialKeys::derive(&from, summary.version).map(|keys| (from, keys))
+            });
         }
         let Some((_, keys)) = &reading.keys else {
             summary.unopened_initials += 1;
