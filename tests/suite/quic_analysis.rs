@@ -112,6 +112,7 @@ fn tshark_quic(path: &Path, server_port: u16) -> BTreeMap<u64, TsharkConnection>
         "frame.time_epoch",
         "quic.header_form",
         "quic.long.packet_type",
+        "quic.long.packet_type_v2",
         "tls.handshake.type",
         "tls.handshake.extension.type",
     ];
@@ -130,19 +131,27 @@ fn tshark_quic(path: &Path, server_port: u16) -> BTreeMap<u64, TsharkConnection>
         c.datagrams[side] += 1;
         c.bytes[side] += f[2].parse::<u64>().unwrap();
         let ts = epoch_ns(f[3]);
-        let mut long_types = f[5].split(',').filter(|t| !t.is_empty());
+        // Version 1's type numbers, and version 2's (RFC 9369 §3.2) in a field of their own.
+        let v1 = f[5].split(',').filter(|t| !t.is_empty()).map(|t| match t {
+            "0" => "Initial",
+            "1" => "0-RTT",
+            "2" => "Handshake",
+            "3" => "Retry",
+            other => panic!("long packet type {other}"),
+        });
+        let v2 = f[6].split(',').filter(|t| !t.is_empty()).map(|t| match t {
+            "0" => "Retry",
+            "1" => "Initial",
+            "2" => "0-RTT",
+            "3" => "Handshake",
+            other => panic!("v2 long packet type {other}"),
+        });
+        let mut long_types = v1.chain(v2);
         for form in f[4].split(',') {
             let kind = if form == "1" {
-                match long_types
+                long_types
                     .next()
                     .expect("a long packet type per long header")
-                {
-                    "0" => "Initial",
-                    "1" => "0-RTT",
-                    "2" => "Handshake",
-                    "3" => "Retry",
-                    other => panic!("long packet type {other}"),
-                }
             } else {
                 "1-RTT"
             };
@@ -154,12 +163,12 @@ fn tshark_quic(path: &Path, server_port: u16) -> BTreeMap<u64, TsharkConnection>
                 c.first_one_rtt.get_or_insert(ts);
             }
         }
-        let extensions: Vec<u16> = f[7]
+        let extensions: Vec<u16> = f[8]
             .split(',')
             .filter(|t| !t.is_empty())
             .map(|t| t.parse().unwrap())
             .collect();
-        for kind in f[6].split(',').filter(|t| !t.is_empty()) {
+        for kind in f[7].split(',').filter(|t| !t.is_empty()) {
             match kind {
                 "1" => {
                     c.client_hellos += 1;
@@ -176,9 +185,9 @@ fn tshark_quic(path: &Path, server_port: u16) -> BTreeMap<u64, TsharkConnection>
     conns
 }
 
-/// Runs tests/fixtures/h3_aioquic.py: `connections` connections of `requests` requests each;
-/// aioquic's word on each: (resumed, early data accepted).
-fn run_aioquic(port: u16, connections: u32, requests: u32) -> Vec<(bool, bool)> {
+/// Runs tests/fixtures/h3_aioquic.py: `connections` connections of `requests` requests each,
+/// with its `options` ("v2", "retry"); aioquic's word on each: (resumed, early data accepted).
+fn run_aioquic(port: u16, connections: u32, requests: u32, options: &str) -> Vec<(bool, bool)> {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/h3_aioquic.py");
     let out = Command::new(AIOQUIC_PYTHON)
         .arg(&script)
@@ -186,6 +195,7 @@ fn run_aioquic(port: u16, connections: u32, requests: u32) -> Vec<(bool, bool)> 
             port.to_string(),
             connections.to_string(),
             requests.to_string(),
+            options.to_string(),
         ])
         .output()
         .expect("run aioquic");
@@ -205,12 +215,65 @@ fn analyze_counts_aioquic_http3_connections_as_tshark_does_as_root() {
     if !common::require_root(test) || !common::have_tshark(test) || !have_aioquic(test) {
         return;
     }
+    let (ours, aioquic, text) = compare_with_tshark(3, "");
+    // aioquic's own word: the first connection is new, the later ones resumed with 0-RTT data
+    // the server accepted, which the capture shows as a resumed session and 0-RTT packets.
+    assert_resumed_with_early_data(&ours, &aioquic);
+    assert!(text.contains("0-RTT sent, resumed"), "{text}");
+}
+
+#[test]
+fn analyze_counts_aioquic_over_quic_version_2_as_tshark_does_as_root() {
+    let test = "analyze_counts_aioquic_over_quic_version_2_as_tshark_does_as_root";
+    if !common::require_root(test) || !common::have_tshark(test) || !have_aioquic(test) {
+        return;
+    }
+    let (ours, aioquic, _) = compare_with_tshark(3, "v2");
+    assert!(ours.iter().all(|c| c["version"] == "v2"));
+    assert_resumed_with_early_data(&ours, &aioquic);
+}
+
+#[test]
+fn analyze_follows_a_retry_as_tshark_does_as_root() {
+    let test = "analyze_follows_a_retry_as_tshark_does_as_root";
+    if !common::require_root(test) || !common::have_tshark(test) || !have_aioquic(test) {
+        return;
+    }
+    // One connection: aioquic's client does not resume with 0-RTT after a Retry.
+    let (ours, _, _) = compare_with_tshark(1, "retry");
+    assert_eq!(ours[0]["server_sent"]["packets"]["retry"], 1);
+    assert_eq!(ours[0]["unopened_initials"], 0);
+}
+
+/// aioquic's word on each connection against what the capture shows: resumed as it says, and
+/// 0-RTT packets sent where it says the server accepted early data.
+fn assert_resumed_with_early_data(ours: &[Value], aioquic: &[(bool, bool)]) {
+    for (c, &(resumed, early_accepted)) in ours.iter().zip(aioquic) {
+        assert_eq!(c["tls"]["resumed"], resumed, "{c}");
+        let zero_rtt = c["client_sent"]["packets"]["zero_rtt"].as_u64().unwrap();
+        assert_eq!(zero_rtt > 0, early_accepted, "{c}");
+        let early = if early_accepted {
+            "sent_resumed"
+        } else {
+            "not_offered"
+        };
+        assert_eq!(c["tls"]["early_data"], early, "{c}");
+    }
+    assert!(aioquic[1].0 && aioquic[1].1, "aioquic resumed with 0-RTT");
+}
+
+/// Captures `connections` of aioquic's connections made with `options` and checks every
+/// connection's counts, hellos and handshake time against tshark's; returns synack's JSON
+/// connections, aioquic's word on each, and the text report.
+fn compare_with_tshark(connections: u32, options: &str) -> (Vec<Value>, Vec<(bool, bool)>, String) {
     let dir = tempfile::tempdir().unwrap();
     let capture = dir.path().join("h3.pcap");
     let port = free_udp_port();
     let mut aioquic = Vec::new();
-    capture_udp(&capture, port, || aioquic = run_aioquic(port, 3, 3));
-    assert_eq!(aioquic.len(), 3, "aioquic made three connections");
+    capture_udp(&capture, port, || {
+        aioquic = run_aioquic(port, connections, 3, options);
+    });
+    assert_eq!(aioquic.len(), connections as usize, "aioquic's connections");
 
     let out = common::synack()
         .arg("analyze")
@@ -229,7 +292,7 @@ fn analyze_counts_aioquic_http3_connections_as_tshark_does_as_root() {
         "connections: tshark numbers {:?}",
         theirs.keys().collect::<Vec<_>>()
     );
-    assert_eq!(ours.len(), 3);
+    assert_eq!(ours.len(), connections as usize);
     let datagrams: u64 = theirs
         .values()
         .map(|c| c.datagrams.iter().sum::<u64>())
@@ -287,22 +350,7 @@ fn analyze_counts_aioquic_http3_connections_as_tshark_does_as_root() {
         );
     }
 
-    // aioquic's own word: the first connection is new, the later ones resumed with 0-RTT data
-    // the server accepted, which the capture shows as a resumed session and 0-RTT packets.
-    for (c, &(resumed, early_accepted)) in ours.iter().zip(&aioquic) {
-        assert_eq!(c["tls"]["resumed"], resumed, "{c}");
-        let zero_rtt = c["client_sent"]["packets"]["zero_rtt"].as_u64().unwrap();
-        assert_eq!(zero_rtt > 0, early_accepted, "{c}");
-        let early = if early_accepted {
-            "sent_resumed"
-        } else {
-            "not_offered"
-        };
-        assert_eq!(c["tls"]["early_data"], early, "{c}");
-    }
-    assert!(aioquic[1].0 && aioquic[1].1, "aioquic resumed with 0-RTT");
-
-    // The tables name the connections and what their hellos say.
+    // The tables name the connections.
     let out = common::synack()
         .arg("analyze")
         .arg(&capture)
@@ -310,5 +358,5 @@ fn analyze_counts_aioquic_http3_connections_as_tshark_does_as_root() {
         .unwrap();
     let text = common::ran(&out);
     assert!(text.contains("QUIC connections"), "{text}");
-    assert!(text.contains("0-RTT sent, resumed"), "{text}");
+    (ours.clone(), aioquic, text)
 }
