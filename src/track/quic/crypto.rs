@@ -65,6 +65,8 @@ pub struct CryptoStream {
     bytes: Vec<u8>,
     /// Pieces beyond a hole, by offset.
     pending: BTreeMap<u64, Vec<u8>>,
+    /// Their bytes: past `MAX_HELLO`, overlapping pieces that never fill the hole are given up.
+    pending_bytes: usize,
     /// The first message was handed out (or will never be): nothing more is kept.
     done: bool,
 }
@@ -87,8 +89,13 @@ impl CryptoStream {
         let end = offset.saturating_add(data.len() as u64);
         let have = self.bytes.len() as u64;
         if offset > have {
-            if end <= MAX_HELLO as u64 + 4 {
-                self.pending.entry(offset).or_insert_with(|| data.to_vec());
+            if end <= MAX_HELLO as u64 + 4 && !self.pending.contains_key(&offset) {
+                self.pending_bytes += data.len();
+                if self.pending_bytes > MAX_HELLO {
+                    self.finish();
+                    return None;
+                }
+                self.pending.insert(offset, data.to_vec());
             }
         } else if end > have {
             self.bytes
@@ -107,7 +114,7 @@ impl CryptoStream {
                 let tail = piece[from..].to_vec();
                 self.bytes.extend_from_slice(&tail);
             }
-            entry.remove();
+            self.pending_bytes -= entry.remove().len();
         }
         self.first_message()
     }
@@ -130,6 +137,7 @@ impl CryptoStream {
         self.done = true;
         self.bytes = Vec::new();
         self.pending = BTreeMap::new();
+        self.pending_bytes = 0;
     }
 }
 
