@@ -88,6 +88,14 @@ impl QuicTracker {
     /// not QUIC as far as synack reads it (then it belongs to no connection and is not counted).
     pub fn push(&mut self, datagram: &Datagram, payload: &[u8]) -> bool {
         let wire_len = datagram.payload_len as usize;
+        if payload.is_empty() {
+            // The snap length left nothing to read: a datagram of its 4-tuple's connection.
+            let conn = self.by_tuple.get(&datagram.key).copied();
+            if let Some(conn) = conn {
+                self.count_datagram(conn, datagram);
+            }
+            return conn.is_some();
+        }
         let first = match read_packet(payload, wire_len) {
             Ok(Some(packet)) => packet,
             Ok(None) => return false,
