@@ -8,9 +8,9 @@
 use libfuzzer_sys::fuzz_target;
 use synack::analysis::phases::{ConnectionTimeline, Phases};
 use synack::capture::decode::{Decoded, Decoder, LinkType};
+use synack::timeline::Ts;
 use synack::track::quic::QuicTracker;
 use synack::track::{Totals, Tracker};
-use synack::timeline::Ts;
 
 const LINK_TYPES: [LinkType; 8] = [
     LinkType::Ethernet,

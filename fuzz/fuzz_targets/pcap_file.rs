@@ -6,11 +6,11 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use synack::track::reader::track_file;
-use synack::track::Totals;
 use synack::analysis::pattern::RequestPattern;
 use synack::analysis::phases::{ConnectionTimeline, PhaseAccumulator};
 use synack::report::{json, sentences, tables};
+use synack::track::Totals;
+use synack::track::reader::track_file;
 use synack::track::tls::TlsTotals;
 
 /// One file per fuzzing process, rewritten for each input (libpcap reads files, not memory).
@@ -39,7 +39,8 @@ fuzz_target!(|data: &[u8]| {
                 }
             }
             let words = sentences::pattern(pattern.pattern(), pattern.never_established());
-            let summary = json::capture_summary(&tracked.counts, &totals, &tls, &tracked.quic, &words);
+            let summary =
+                json::capture_summary(&tracked.counts, &totals, &tls, &tracked.quic, &words);
             let _ = serde_json::to_string(&summary);
             let _ = tables::quic_table(&tracked.quic.connections).to_string();
             let _ = tables::quic_tls_table(&tracked.quic.connections).to_string();
