@@ -71,7 +71,7 @@ pub fn capture(r: &CaptureReport<'_>, width: Option<u16>) -> String {
             r.counts.frames,
             r.totals.counts.packets,
             quic_frames(r.counts.quic),
-            r.counts.not_tcp - r.counts.quic,
+            r.counts.not_tcp.saturating_sub(r.counts.quic),
             r.counts.fragments,
             r.counts.truncated,
             cut_frames(r.counts.cut)
