@@ -1,4 +1,4 @@
-//! Decode layer: raw frame bytes → `Segment`. The only module that touches `etherparse`.
+//! Decode layer: raw frame bytes → `Segment` (TCP) or `Datagram` (UDP). The only module that touches `etherparse`.
 //!
 //! Picks the parser from the capture's link type. Must not import tracking, analysis or report code.
 
@@ -7,11 +7,11 @@ use std::net::{IpAddr, SocketAddr};
 use etherparse::defrag::IpDefragPool;
 use etherparse::{
     EtherType, Ethernet2HeaderSlice, LaxIpSlice, NetSlice, SingleVlanHeaderSlice, SlicedPacket,
-    TcpOptionElement, TcpSlice, ip_number,
+    TcpOptionElement, TcpSlice, UdpSlice, ip_number,
 };
 
 use super::CaptureError;
-use super::segment::{FlowKey, HttpStart, Segment, TcpFlags};
+use super::segment::{Datagram, FlowKey, HttpStart, Segment, TcpFlags};
 use crate::timeline::Ts;
 
 /// The link-layer framing of a capture, from its DLT / LINKTYPE number.
@@ -57,21 +57,23 @@ impl LinkType {
 pub enum Decoded {
     /// A TCP segment.
     Tcp(Segment),
+    /// A UDP datagram (QUIC, DNS, …: the tracker tells them apart).
+    Udp(Datagram),
     /// An IP fragment that did not complete a datagram: counted as a packet, never as a segment.
     Fragment,
-    /// Not TCP (ARP, UDP, ICMP, …).
+    /// Neither TCP nor UDP (ARP, ICMP, …), or a UDP header that does not hold together.
     NotTcp,
     /// Too short for the headers it announces (the snap length or a cut file).
     Truncated,
 }
 
-/// A decoded frame and the TCP payload bytes the capture holds for it (fewer than
-/// `Segment::payload_len` when the snap length cut the frame; empty when it is not TCP).
+/// A decoded frame and the TCP or UDP payload bytes the capture holds for it (fewer than
+/// `Segment::payload_len` when the snap length cut the frame; empty when it is neither).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DecodedFrame<'a> {
     /// What the frame turned out to be.
     pub decoded: Decoded,
-    /// The captured TCP payload.
+    /// The captured TCP or UDP payload.
     pub payload: &'a [u8],
 }
 
@@ -168,7 +170,8 @@ pub struct Decoder {
     defrag: IpDefragPool<Ts, ()>,
     /// Fragments seen, to expire incomplete datagrams now and then.
     fragments: u64,
-    /// The TCP payload of the latest reassembled datagram (its buffer goes back to the pool).
+    /// The TCP or UDP payload of the latest reassembled datagram (its buffer goes back to the
+    /// pool).
     reassembled: Vec<u8>,
 }
 
@@ -236,12 +239,12 @@ impl Decoder {
         if ip.is_fragmenting_payload() {
             let decoded = self.reassemble(&start, ts, wire_len);
             let payload = match decoded {
-                Decoded::Tcp(_) => self.reassembled.as_slice(),
+                Decoded::Tcp(_) | Decoded::Udp(_) => self.reassembled.as_slice(),
                 _ => &[],
             };
             return DecodedFrame { decoded, payload };
         }
-        tcp_from_ip(&ip, ts, wire_len)
+        from_ip(&ip, ts, wire_len)
     }
 
     fn reassemble(&mut self, start: &Start<'_>, ts: Ts, wire_len: u32) -> Decoded {
@@ -283,6 +286,18 @@ impl Decoder {
                 self.defrag.return_buf(datagram);
                 decoded
             }
+            Ok(Some(datagram)) if datagram.ip_number == ip_number::UDP => {
+                let decoded = match UdpSlice::from_slice_lax(&datagram.payload) {
+                    Ok(udp) => {
+                        self.reassembled.clear();
+                        self.reassembled.extend_from_slice(udp.payload());
+                        udp_datagram(src, dst, &udp, datagram.payload.len(), ts, wire_len).decoded
+                    }
+                    Err(_) => Decoded::NotTcp,
+                };
+                self.defrag.return_buf(datagram);
+                decoded
+            }
             Ok(Some(datagram)) => {
                 self.defrag.return_buf(datagram);
                 Decoded::NotTcp
@@ -297,12 +312,15 @@ pub fn decode(link: LinkType, ts: Ts, data: &[u8], wire_len: u32) -> Decoded {
     Decoder::new(link).decode(ts, data, wire_len)
 }
 
-fn tcp_from_ip<'a>(ip: &LaxIpSlice<'a>, ts: Ts, wire_len: u32) -> DecodedFrame<'a> {
+fn from_ip<'a>(ip: &LaxIpSlice<'a>, ts: Ts, wire_len: u32) -> DecodedFrame<'a> {
     let nothing = |decoded| DecodedFrame {
         decoded,
         payload: &[],
     };
     let payload = ip.payload();
+    if payload.ip_number == ip_number::UDP {
+        return udp_from_ip(ip, ts, wire_len);
+    }
     if payload.ip_number != ip_number::TCP {
         return nothing(Decoded::NotTcp);
     }
@@ -315,29 +333,86 @@ fn tcp_from_ip<'a>(ip: &LaxIpSlice<'a>, ts: Ts, wire_len: u32) -> DecodedFrame<'
             return nothing(Decoded::NotTcp);
         }
     };
-    // The payload length comes from the IP header, so a short snap length does not hide data.
-    let ip_payload_len = if payload.incomplete {
-        match ip {
-            LaxIpSlice::Ipv4(v4) => {
-                let header = v4.header();
-                usize::from(header.total_len())
-                    .saturating_sub(usize::from(header.ihl()) * 4)
-                    .saturating_sub(v4.extensions().auth.map_or(0, |a| a.slice().len()))
-            }
-            LaxIpSlice::Ipv6(v6) => usize::from(v6.header().payload_length())
-                .saturating_sub(v6.extensions().slice().len()),
-        }
-    } else {
-        payload.payload.len()
-    };
     segment(
         ip.source_addr(),
         ip.destination_addr(),
         &tcp,
-        ip_payload_len,
+        ip_payload_len(ip),
         ts,
         wire_len,
     )
+}
+
+/// The IP payload's length from the IP header, which a short snap length does not hide.
+fn ip_payload_len(ip: &LaxIpSlice<'_>) -> usize {
+    let payload = ip.payload();
+    if !payload.incomplete {
+        return payload.payload.len();
+    }
+    match ip {
+        LaxIpSlice::Ipv4(v4) => {
+            let header = v4.header();
+            usize::from(header.total_len())
+                .saturating_sub(usize::from(header.ihl()) * 4)
+                .saturating_sub(v4.extensions().auth.map_or(0, |a| a.slice().len()))
+        }
+        LaxIpSlice::Ipv6(v6) => {
+            usize::from(v6.header().payload_length()).saturating_sub(v6.extensions().slice().len())
+        }
+    }
+}
+
+fn udp_from_ip<'a>(ip: &LaxIpSlice<'a>, ts: Ts, wire_len: u32) -> DecodedFrame<'a> {
+    match UdpSlice::from_slice_lax(ip.payload().payload) {
+        Ok(udp) => udp_datagram(
+            ip.source_addr(),
+            ip.destination_addr(),
+            &udp,
+            ip_payload_len(ip),
+            ts,
+            wire_len,
+        ),
+        Err(_) => DecodedFrame {
+            decoded: Decoded::Truncated,
+            payload: &[],
+        },
+    }
+}
+
+/// A datagram's payload length: the UDP header's length field where it fits the IP payload
+/// (a jumbogram's is 0), else what the IP header leaves.
+fn udp_datagram<'a>(
+    src: IpAddr,
+    dst: IpAddr,
+    udp: &UdpSlice<'a>,
+    ip_payload_len: usize,
+    ts: Ts,
+    wire_len: u32,
+) -> DecodedFrame<'a> {
+    const HEADER: usize = 8;
+    let length = usize::from(udp.length());
+    let datagram_len = if (HEADER..=ip_payload_len).contains(&length) {
+        length
+    } else {
+        ip_payload_len
+    };
+    let payload_len = u32::try_from(datagram_len.saturating_sub(HEADER)).unwrap_or(u32::MAX);
+    let (key, dir) = FlowKey::of(
+        SocketAddr::new(src, udp.source_port()),
+        SocketAddr::new(dst, udp.destination_port()),
+    );
+    let payload = udp.payload();
+    let payload = &payload[..payload.len().min(payload_len as usize)];
+    DecodedFrame {
+        decoded: Decoded::Udp(Datagram {
+            ts,
+            key,
+            dir,
+            payload_len,
+            wire_len,
+        }),
+        payload,
+    }
 }
 
 fn segment<'a>(
@@ -528,16 +603,30 @@ mod tests {
     }
 
     #[test]
-    fn udp_is_not_tcp() {
+    fn udp_decodes_to_a_datagram_with_its_payload() {
         let builder = PacketBuilder::ethernet2([0; 6], [0; 6])
             .ipv4([127, 0, 0, 1], [127, 0, 0, 1], 64)
-            .udp(53, 53);
+            .udp(5353, 443);
         let mut frame = Vec::new();
-        builder.write(&mut frame, b"dns").expect("in-memory write");
-        assert_eq!(
-            decode(LinkType::Ethernet, TS, &frame, frame.len() as u32),
-            Decoded::NotTcp
-        );
+        builder
+            .write(&mut frame, b"quic?")
+            .expect("in-memory write");
+        let mut decoder = Decoder::new(LinkType::Ethernet);
+        let decoded = decoder.decode_frame(TS, &frame, frame.len() as u32);
+        let Decoded::Udp(datagram) = decoded.decoded else {
+            panic!("expected a UDP datagram, got {:?}", decoded.decoded);
+        };
+        assert_eq!(decoded.payload, b"quic?");
+        assert_eq!(datagram.payload_len, 5);
+        assert_eq!(datagram.key.source(datagram.dir).port(), 5353);
+        assert_eq!(datagram.wire_len as usize, frame.len());
+        // Cut by the snap length: the length still comes from the header.
+        let cut = decoder.decode_frame(TS, &frame[..frame.len() - 3], frame.len() as u32);
+        assert!(matches!(cut.decoded, Decoded::Udp(d) if d.payload_len == 5));
+        assert_eq!(cut.payload, b"qu");
+        // Cut inside the UDP header: too short to read.
+        let header_cut = decoder.decode_frame(TS, &frame[..14 + 20 + 4], frame.len() as u32);
+        assert_eq!(header_cut.decoded, Decoded::Truncated);
     }
 
     #[test]

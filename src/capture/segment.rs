@@ -1,4 +1,4 @@
-//! The project's own view of a TCP segment: what the decoder produces and every later layer reads.
+//! The project's own view of a TCP segment and a UDP datagram: what the decoder produces and every later layer reads.
 //!
 //! Imports neither `pcap` nor `etherparse`.
 
@@ -127,6 +127,22 @@ pub struct Segment {
     pub mss: Option<u16>,
     /// The window scale option's shift count (read on SYN segments only).
     pub window_scale: Option<u8>,
+}
+
+/// One UDP datagram as seen on the wire (QUIC's carrier): its endpoints and lengths; the payload
+/// bytes the capture holds come beside it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Datagram {
+    /// Capture timestamp.
+    pub ts: Ts,
+    /// The datagram's endpoints.
+    pub key: FlowKey,
+    /// Which way it travels.
+    pub dir: Direction,
+    /// UDP payload length from the UDP header, even when the capture cut the payload off.
+    pub payload_len: u32,
+    /// Length of the whole frame on the wire.
+    pub wire_len: u32,
 }
 
 impl Segment {

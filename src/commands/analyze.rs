@@ -14,7 +14,8 @@ use crate::capture::CaptureError;
 use crate::cli::AnalyzeArgs;
 use crate::report::{csv as csv_rows, html, json, terminal};
 use crate::track::http2::{Http2Seen, Http2Totals};
-use crate::track::reader::{CaptureReader, FrameCounts};
+use crate::track::quic::{QuicCapture, QuicConnection};
+use crate::track::reader::{CaptureRead, CaptureReader, FrameCounts};
 use crate::track::tls::TlsTotals;
 use crate::track::trace::{TraceRequest, trace_connections};
 use crate::track::{Connection, Totals};
@@ -101,6 +102,7 @@ impl Output {
                 end.totals,
                 end.tls,
                 end.http2,
+                end.quic,
                 end.pattern,
                 end.comment,
             ))
@@ -124,6 +126,7 @@ impl Output {
                     phases: &phases.finish(),
                     tls: end.tls,
                     http2: end.http2,
+                    quic: end.quic,
                     pattern: end.pattern,
                     comment: end.comment,
                 };
@@ -142,6 +145,7 @@ struct CaptureEnd<'a> {
     totals: &'a Totals,
     tls: &'a TlsTotals,
     http2: &'a Http2Totals,
+    quic: &'a QuicCapture,
     pattern: &'a str,
     /// The pcapng section's comment, which names the run for a capture synack saved.
     comment: Option<&'a str>,
@@ -172,7 +176,7 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
     let mut pattern = RequestPattern::default();
     let mut page = args.html.as_ref().map(|_| HtmlCollector::default());
     let mut write_error: Option<anyhow::Error> = None;
-    let counts = reader.read(|conn| {
+    let read = reader.read(|conn| {
         totals.add(&Totals::of([&conn.counts]));
         if let Some(h) = conn.tls() {
             tls.add(h);
@@ -197,7 +201,7 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
     let flushed = flush_over(&mut objects, 0, &mut stdout);
     // A read error once output has begun (a damaged record mid-file) still fails the command:
     // the output is incomplete, and the exit status says so.
-    let counts = counts.map_err(failed)?;
+    let CaptureRead { counts, quic } = read.map_err(failed)?;
     if let Some(e) = write_error.or(flushed.err()) {
         return Err(e.context("cannot write the output"));
     }
@@ -219,7 +223,14 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
     };
     let description = crate::report::sentences::pattern(&pattern);
     if let (Some(out), Some(page)) = (&args.html, page) {
-        page.write(args, out, counts.frames, &totals, &description)?;
+        page.write(
+            args,
+            out,
+            counts.frames,
+            &totals,
+            &quic.connections,
+            &description,
+        )?;
     }
     let comment = if args.file.as_os_str() == "-" {
         None
@@ -232,6 +243,7 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
         totals: &totals,
         tls: &tls,
         http2: &http2,
+        quic: &quic,
         pattern: &description,
         comment: comment.as_deref(),
     };
@@ -264,6 +276,7 @@ impl HtmlCollector {
         out: &Path,
         frames: u64,
         totals: &Totals,
+        quic: &[QuicConnection],
         pattern: &str,
     ) -> anyhow::Result<()> {
         let connections: Vec<Connection> = self.connections.into_values().collect();
@@ -280,6 +293,7 @@ impl HtmlCollector {
                 phases: &self.phases.finish(),
                 pattern,
                 drawn: &drawn,
+                quic,
             },
             page_dir,
         );

@@ -16,6 +16,8 @@ use crate::track::{CloseKind, Connection, Exchange, FlagCounts, Round, Side, Tcp
 use super::http2_json::{Http2Json, Http2TotalsJson, requests_unknown};
 use super::json_writer::JsonObject;
 use crate::track::http2::Http2Totals;
+use super::quic_json::QuicJson;
+use crate::track::quic::QuicCapture;
 
 /// Packet counts as JSON: the report's own field names, whatever the tracker calls them.
 #[derive(Debug, serde::Serialize, schemars::JsonSchema)]
@@ -517,6 +519,9 @@ pub struct CaptureSummaryJson {
     packets: u64,
     /// The request pattern the connections show, in words.
     pattern: String,
+    /// QUIC over UDP; absent when the capture has none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    quic: Option<QuicJson>,
     /// TLS over every connection.
     tls: TlsTotalsJson,
     /// Packet counts over every connection.
@@ -531,6 +536,7 @@ pub fn capture_summary(
     totals: &Totals,
     tls: &TlsTotals,
     http2: &Http2Totals,
+    quic: &QuicCapture,
     pattern: &str,
     comment: Option<&str>,
 ) -> CaptureSummaryJson {
@@ -543,6 +549,7 @@ pub fn capture_summary(
         not_tcp: counts.not_tcp,
         packets: counts.frames,
         pattern: pattern.to_owned(),
+        quic: QuicJson::of(quic),
         tls: TlsTotalsJson::of(tls),
         totals: TotalsJson::of(totals),
         truncated_frames: counts.truncated,

@@ -6,6 +6,7 @@ use crate::analysis::attribution::Row;
 use crate::analysis::phases::PhaseSource;
 use crate::track::RequestCount;
 use crate::track::http2::{FrameType, Http2Stop};
+use crate::track::quic::{EarlyData, VERSION_1, VERSION_2};
 use crate::track::tls::{ProtocolVersion, Resumption};
 
 /// A connection's requests in a table cell: the count, or "?" where they are encrypted.
@@ -106,5 +107,25 @@ pub fn resumption(r: Option<Resumption>) -> &'static str {
         Some(Resumption::SessionId) => "yes (id)",
         Some(Resumption::Ticket) => "yes (ticket)",
         Some(Resumption::NoCertificate) => "yes (no cert)",
+    }
+}
+
+/// A QUIC version as people write it ("v1", "v2"); others in hex.
+pub fn quic_version(version: u32) -> String {
+    match version {
+        VERSION_1 => "v1".into(),
+        VERSION_2 => "v2".into(),
+        other => format!("0x{other:08x}"),
+    }
+}
+
+/// What a QUIC connection's capture shows of its early data, in a table cell.
+pub fn quic_early_data(early: EarlyData) -> &'static str {
+    match early {
+        EarlyData::NotOffered => "no",
+        EarlyData::OfferedNotSent => "offered, not sent",
+        EarlyData::SentResumed => "0-RTT sent, resumed",
+        EarlyData::SentRefused => "0-RTT sent, refused",
+        EarlyData::SentUnanswered => "0-RTT sent, no answer read",
     }
 }

@@ -13,6 +13,7 @@ pub mod json_writer;
 pub mod labels;
 pub mod ladder;
 pub mod link;
+pub mod quic_json;
 pub mod sentences;
 pub mod tables;
 pub mod terminal;

@@ -7,8 +7,8 @@
 //! sent), `seq_analysis` (Wireshark's retransmission classes), `counts`, `exchange`, `requests`
 //! (HTTP request heads in the client's stream), `rounds` (a response's round trips), `byte_stream`
 //! (one direction put back in order), `tls` (TLS handshakes counted on the wire), `http2` (HTTP/2
-//! frames counted on the wire), `connection`, `tracker`; `trace` rereads the packets of chosen
-//! connections for the pictures.
+//! frames counted on the wire), `quic` (QUIC connections over UDP), `connection`, `tracker`;
+//! `trace` rereads the packets of chosen connections for the pictures.
 
 mod byte_stream;
 mod connection;
@@ -17,6 +17,7 @@ mod exchange;
 mod frames;
 mod half;
 pub mod http2;
+pub mod quic;
 pub mod reader;
 mod requests;
 mod rounds;

@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use super::frames::each_frame;
+use super::quic::{QuicCapture, QuicTracker};
 use super::{Connection, Tracker};
 use crate::capture::CaptureError;
 use crate::capture::decode::{Decoded, Decoder};
@@ -16,8 +17,10 @@ pub struct FrameCounts {
     pub frames: u64,
     /// IP fragments that did not complete a TCP segment (the one that does counts as TCP).
     pub fragments: u64,
-    /// Frames that were not TCP.
+    /// Frames that were not TCP (QUIC's among them).
     pub not_tcp: u64,
+    /// Of those, the UDP datagrams read as QUIC.
+    pub quic: u64,
     /// Frames too short for the headers they announce (unreadable).
     pub truncated: u64,
     /// Frames the capture holds fewer bytes of than were on the wire (the snap length cut them;
@@ -28,6 +31,15 @@ pub struct FrameCounts {
     pub cut_off: Option<CaptureError>,
 }
 
+/// What a capture read gives besides the TCP connections handed out as they close.
+#[derive(Debug)]
+pub struct CaptureRead {
+    /// Frame counts.
+    pub counts: FrameCounts,
+    /// QUIC over UDP: its connections, by number, and datagrams of none.
+    pub quic: QuicCapture,
+}
+
 /// Everything synack learns from one capture, all connections kept.
 #[derive(Debug)]
 pub struct TrackedCapture {
@@ -35,6 +47,9 @@ pub struct TrackedCapture {
     pub counts: FrameCounts,
     /// The TCP connections, in stream order.
     pub connections: Vec<Connection>,
+    /// QUIC over UDP: its connections by number (Wireshark's `quic.connection.number`), each a
+    /// `QuicConnection` summary.
+    pub quic: QuicCapture,
 }
 
 /// How many frames pass between hand-outs of closed connections.
@@ -55,10 +70,11 @@ impl CaptureReader {
         Ok(CaptureReader { source, decoder })
     }
 
-    /// Decodes and tracks every frame, calling `sink` with each connection once it has closed
-    /// (or at the end of the file).
-    pub fn read(mut self, mut sink: impl FnMut(&Connection)) -> Result<FrameCounts, CaptureError> {
+    /// Decodes and tracks every frame, calling `sink` with each TCP connection once it has
+    /// closed (or at the end of the file); QUIC connections come at the end.
+    pub fn read(mut self, mut sink: impl FnMut(&Connection)) -> Result<CaptureRead, CaptureError> {
         let mut tracker = Tracker::new();
+        let mut quic = QuicTracker::new();
         let mut counts = FrameCounts::default();
         // A file cut off or damaged after some good packets: what came before it is analysed,
         // and the caller says where it stopped.
@@ -72,6 +88,10 @@ impl CaptureReader {
                 counts.cut += u64::from((frame.data.len() as u64) < u64::from(frame.wire_len));
                 match decoded.decoded {
                     Decoded::Tcp(seg) => tracker.push_with_payload(&seg, decoded.payload),
+                    Decoded::Udp(datagram) => {
+                        counts.not_tcp += 1;
+                        counts.quic += u64::from(quic.push(&datagram, decoded.payload));
+                    }
                     Decoded::Fragment => counts.fragments += 1,
                     Decoded::NotTcp => counts.not_tcp += 1,
                     Decoded::Truncated => counts.truncated += 1,
@@ -82,26 +102,30 @@ impl CaptureReader {
             },
         )?;
         tracker.finish_into(sink);
-        Ok(counts)
+        Ok(CaptureRead {
+            counts,
+            quic: quic.finish(),
+        })
     }
 }
 
-/// Opens and reads `path`, calling `sink` with each connection once it has closed.
+/// Opens and reads `path`, calling `sink` with each TCP connection once it has closed.
 pub fn read_connections(
     path: &Path,
     filter: Option<&str>,
     sink: impl FnMut(&Connection),
-) -> Result<FrameCounts, CaptureError> {
+) -> Result<CaptureRead, CaptureError> {
     CaptureReader::open(path, filter)?.read(sink)
 }
 
 /// Decodes and tracks every frame of `path`, keeping every connection (for small captures).
 pub fn track_file(path: &Path, filter: Option<&str>) -> Result<TrackedCapture, CaptureError> {
     let mut connections = Vec::new();
-    let counts = read_connections(path, filter, |c| connections.push(c.clone()))?;
+    let read = read_connections(path, filter, |c| connections.push(c.clone()))?;
     connections.sort_by_key(|c| c.stream);
     Ok(TrackedCapture {
-        counts,
+        counts: read.counts,
         connections,
+        quic: read.quic,
     })
 }

@@ -25,6 +25,7 @@ mod link_types;
 mod live_compare;
 mod messages;
 mod pdf_report;
+mod quic_analysis;
 mod robustness;
 mod server_limits;
 mod tls_transfer;

@@ -16,9 +16,10 @@ use synack::analysis::phases::PhaseAccumulator;
 use synack::analysis::phases::{ConnectionTimeline, Phases};
 use synack::capture::CaptureError;
 use synack::capture::decode::{Decoded, LinkType, decode};
-use synack::capture::segment::{FlowKey, Segment, TcpFlags};
+use synack::capture::segment::{Datagram, FlowKey, Segment, TcpFlags};
 use synack::report::{json, tables};
 use synack::timeline::Ts;
+use synack::track::quic::QuicTracker;
 use synack::track::reader::{TrackedCapture, track_file};
 use synack::track::{Totals, Tracker};
 
@@ -108,6 +109,7 @@ fn assert_sane(tracked: &TrackedCapture, what: &str) {
         &totals,
         &tls,
         &http2,
+        &tracked.quic,
         &synack::report::sentences::pattern(&pattern),
         None,
     );
@@ -508,6 +510,53 @@ proptest! {
             }
         }
         let _ = decode(link, Ts(7), &damaged, wire_len);
+    }
+
+    #[test]
+    fn quic_tracking_of_arbitrary_datagrams_never_panics(
+        datagrams in proptest::collection::vec(
+            (
+                any::<bool>(),
+                // Version 1 and 2 long headers, short headers, anything.
+                prop_oneof![Just(vec![0xc0u8, 0, 0, 0, 1]), Just(vec![0xd0, 0x6b, 0x33, 0x43, 0xcf]),
+                    Just(vec![0x40]), Just(vec![])],
+                proptest::collection::vec(any::<u8>(), 0..80),
+                0u32..100,
+            ),
+            0..40,
+        ),
+    ) {
+        let client: SocketAddr = "127.0.0.1:50000".parse().unwrap();
+        let server: SocketAddr = "127.0.0.1:443".parse().unwrap();
+        let mut tracker = QuicTracker::new();
+        let mut read = 0u64;
+        for (i, (from_client, prefix, rest, beyond)) in datagrams.iter().enumerate() {
+            let (key, dir) = if *from_client {
+                FlowKey::of(client, server)
+            } else {
+                FlowKey::of(server, client)
+            };
+            let mut payload = prefix.clone();
+            payload.extend_from_slice(rest);
+            // The wire may hold more than the capture (the snap length).
+            let datagram = Datagram {
+                ts: Ts(i as i64 * 1_000),
+                key,
+                dir,
+                payload_len: payload.len() as u32 + beyond,
+                wire_len: payload.len() as u32 + beyond + 28,
+            };
+            read += u64::from(tracker.push(&datagram, &payload));
+        }
+        let capture = tracker.finish();
+        prop_assert_eq!(capture.datagrams, read);
+        let of_connections: u64 = capture.connections.iter().map(|c| c.datagrams()).sum();
+        prop_assert_eq!(of_connections + capture.unattributed + capture.malformed, read);
+        for (i, c) in capture.connections.iter().enumerate() {
+            prop_assert_eq!(c.number, i);
+            prop_assert!(c.first_packet <= c.last_packet);
+            prop_assert!(c.handshake_s().is_none_or(f64::is_finite));
+        }
     }
 
     #[test]

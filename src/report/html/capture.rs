@@ -13,10 +13,13 @@ use super::{
 use crate::analysis::drawn::DrawnConnection;
 use crate::analysis::file_phases::{self, FilePhases};
 use crate::analysis::phases::{ConnectionTimeline, Phases};
-use crate::report::sentences::{HTTP2_HEADING, encrypted_requests_note};
+use crate::report::sentences::{
+    HTTP2_HEADING, QUIC_HEADING, QUIC_NOTE, QUIC_TLS_HEADING, encrypted_requests_note,
+};
 use crate::report::tables as report_tables;
 use crate::timeline::Ts;
 use crate::track::http2::Http2Seen;
+use crate::track::quic::QuicConnection;
 use crate::track::{Connection, Exchange, Totals};
 use crate::words::counted;
 
@@ -41,6 +44,8 @@ pub struct CaptureView<'a> {
     pub pattern: &'a str,
     /// The first connections with their packets.
     pub drawn: &'a [DrawnConnection],
+    /// The QUIC connections.
+    pub quic: &'a [QuicConnection],
 }
 
 /// The HTML report of a capture that `analyze` read; `page_dir` is where it is saved.
@@ -81,6 +86,10 @@ pub fn capture(view: &CaptureView<'_>, page_dir: &Path) -> String {
             (view.frames) " frames, " (view.totals.counts.packets) " TCP packets, "
             (counted(view.totals.connections, "connection", "connections"))
             @if view.hidden > 0 { " (the first " (view.connections.len()) " drawn)" }
+            @if !view.quic.is_empty() {
+                ", " (counted(view.quic.len() as u64, "QUIC connection", "QUIC connections"))
+                " (in the tables)"
+            }
             ". " (view.pattern) ". "
             "Connections are numbered from 0 in the order of their first packets, as Wireshark's \
              tcp.stream, the # column below and analyze --ladder N."
@@ -119,6 +128,11 @@ pub fn capture(view: &CaptureView<'_>, page_dir: &Path) -> String {
             }
             @if let Some(note) = encrypted_requests_note(encrypted_http2) {
                 p class="note" { (note) }
+            }
+            @if !view.quic.is_empty() {
+                (tables::render(QUIC_HEADING, &report_tables::quic_table(view.quic)))
+                (tables::render(QUIC_TLS_HEADING, &report_tables::quic_tls_table(view.quic)))
+                p class="note" { (QUIC_NOTE) }
             }
         }
         section id="captures" {

@@ -16,6 +16,7 @@ pub use pattern::pattern;
 pub use run::{PACKETS_NOTE, fast_open_line, kernel_line, phases_heading};
 pub use slow_start::{receive_window_line, slow_start_notes};
 pub use tls::{
-    TLS_HEADING, TLS_READ_NOTE, mode_tls_line, tls_hidden, tls_line, tls_note, tls_settings,
+    QUIC_HEADING, QUIC_NOTE, QUIC_TLS_HEADING, TLS_HEADING, TLS_READ_NOTE, mode_tls_line,
+    quic_stray, tls_hidden, tls_line, tls_note, tls_settings,
 };
 pub use verdict::{opening, verdict};

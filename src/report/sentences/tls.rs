@@ -66,6 +66,42 @@ pub fn tls_line(t: &TlsSessions) -> String {
 pub const TLS_HEADING: &str =
     "TLS handshakes (counted on the wire; handshake = ClientHello → client's first data record)";
 
+/// The heading of `analyze`'s QUIC connections table.
+pub const QUIC_HEADING: &str = "QUIC connections (as tshark numbers them; C/S = sent by the client/server; \
+     handshake = client's first Initial → its first 1-RTT packet)";
+
+/// The heading of the QUIC TLS table.
+pub const QUIC_TLS_HEADING: &str =
+    "QUIC TLS (the ClientHello and ServerHello read from the Initial packets, without keys)";
+
+/// What the QUIC tables can and cannot tell without keys.
+pub const QUIC_NOTE: &str = "Whether a server accepted early data is in its encrypted \
+     extensions: \"resumed\" means it took the session, which early data needs; \"refused\" means \
+     it did not. CONNECTION_CLOSE travels encrypted, so a connection ends at its last packet.";
+
+/// QUIC datagrams of no connection, when there are any: those whose connection began before the
+/// capture, and those that start like QUIC but do not hold together.
+pub fn quic_stray(unattributed: u64, malformed: u64) -> Option<String> {
+    let datagrams = |n: u64| crate::words::counted(n, "datagram", "datagrams");
+    match (unattributed, malformed) {
+        (0, 0) => None,
+        (u, 0) => Some(format!(
+            "{} of QUIC belong to no connection whose first Initial the capture holds.",
+            datagrams(u)
+        )),
+        (0, m) => Some(format!(
+            "{} start like a QUIC long header but do not hold together (malformed).",
+            datagrams(m)
+        )),
+        (u, m) => Some(format!(
+            "{} of QUIC belong to no connection whose first Initial the capture holds; {} start \
+             like a QUIC long header but do not hold together (malformed).",
+            datagrams(u),
+            datagrams(m)
+        )),
+    }
+}
+
 /// What the TLS table's "read" column means.
 pub const TLS_READ_NOTE: &str = "read: ok = every record was read; cut = the snap length cut \
      off bytes that had to be read, so records were counted again from the next segment that \

@@ -6,12 +6,13 @@ use std::path::Path;
 
 use crate::analysis::phases::Phases;
 use crate::report::sentences::{
-    HTTP2_HEADING, HTTP2_READ_NOTE, TLS_HEADING, TLS_READ_NOTE, encrypted_requests_note,
-    http2_hidden, tls_hidden, tls_note,
+    HTTP2_HEADING, HTTP2_READ_NOTE, QUIC_HEADING, QUIC_NOTE, QUIC_TLS_HEADING, TLS_HEADING,
+    TLS_READ_NOTE, encrypted_requests_note, http2_hidden, quic_stray, tls_hidden, tls_note,
 };
 use crate::report::tables;
 use crate::report::width::fit_in_parts_text;
 use crate::track::http2::{Http2Seen, Http2Totals};
+use crate::track::quic::QuicCapture;
 use crate::track::reader::FrameCounts;
 use crate::track::tls::TlsTotals;
 use crate::track::{Connection, Totals};
@@ -34,6 +35,8 @@ pub struct CaptureReport<'a> {
     pub tls: &'a TlsTotals,
     /// Its HTTP/2 added up.
     pub http2: &'a Http2Totals,
+    /// Its QUIC connections.
+    pub quic: &'a QuicCapture,
     /// The request pattern, in words.
     pub pattern: &'a str,
     /// The pcapng section's comment, if the file has one.
@@ -50,6 +53,14 @@ fn cut_frames(cut: u64) -> String {
     }
 }
 
+/// "N QUIC, " where a capture has QUIC datagrams: nothing for one without.
+fn quic_frames(quic: u64) -> String {
+    match quic {
+        0 => String::new(),
+        n => format!("{n} QUIC, "),
+    }
+}
+
 /// `analyze`'s report of a capture: its frames, the packet counts, the connections, the phases,
 /// the TLS handshakes where there are any, and the request pattern, fitted to `width`.
 pub fn capture(r: &CaptureReport<'_>, width: Option<u16>) -> String {
@@ -60,11 +71,12 @@ pub fn capture(r: &CaptureReport<'_>, width: Option<u16>) -> String {
         out,
         "{}\n",
         wrap(&format!(
-            "{}: {} packets ({} TCP, {} other, {} fragments, {} too short to read){}",
+            "{}: {} packets ({} TCP, {}{} other, {} fragments, {} too short to read){}",
             r.path.display(),
             r.counts.frames,
             r.totals.counts.packets,
-            r.counts.not_tcp,
+            quic_frames(r.counts.quic),
+            r.counts.not_tcp.saturating_sub(r.counts.quic),
             r.counts.fragments,
             r.counts.truncated,
             cut_frames(r.counts.cut)
@@ -77,6 +89,60 @@ pub fn capture(r: &CaptureReport<'_>, width: Option<u16>) -> String {
         }
         out.push('\n');
     }
+    // A capture of QUIC alone leaves out the TCP tables, which would all be empty.
+    let tcp = r.totals.connections > 0 || r.quic.connections.is_empty();
+    if tcp {
+        tcp_tables(&mut out, r, width);
+    }
+    if r.tls.connections > 0 {
+        let shown = r.connections.iter().filter(|c| c.tls().is_some()).count();
+        let _ = writeln!(
+            out,
+            "{}\n{}",
+            wrap(TLS_HEADING),
+            fit(tables::tls_table(r.connections))
+        );
+        let hidden = (r.tls.connections as usize).saturating_sub(shown);
+        if let Some(line) = tls_hidden(hidden) {
+            let _ = writeln!(out, "{line}");
+        }
+        let _ = writeln!(out, "{}\n", fit(tables::tls_totals_table(r.tls)));
+        if r.tls.incomplete > 0 {
+            let _ = writeln!(out, "{}\n", wrap(TLS_READ_NOTE));
+        }
+        if let Some(note) = tls_note(r.tls) {
+            let _ = writeln!(out, "{}\n", wrap(&note));
+        }
+    }
+    let quic = &r.quic.connections;
+    if !quic.is_empty() {
+        let _ = writeln!(
+            out,
+            "{}\n{}\n",
+            wrap(QUIC_HEADING),
+            fit_in_parts_text(tables::quic_table(quic), width, 1)
+        );
+        let _ = writeln!(
+            out,
+            "{}\n{}\n",
+            wrap(QUIC_TLS_HEADING),
+            fit(tables::quic_tls_table(quic))
+        );
+        let _ = writeln!(out, "{}\n", wrap(QUIC_NOTE));
+    }
+    if let Some(line) = quic_stray(r.quic.unattributed, r.quic.malformed) {
+        let _ = writeln!(out, "{}\n", wrap(&line));
+    }
+    if r.http2.any() {
+        http2_section(&mut out, r, width);
+    }
+    let _ = writeln!(out, "{}", wrap(r.pattern));
+    out
+}
+
+/// The packet totals, the TCP connections and their phases.
+fn tcp_tables(out: &mut String, r: &CaptureReport<'_>, width: Option<u16>) {
+    let fit = |t| fit_in_parts_text(t, width, 1);
     let _ = writeln!(out, "Packets\n{}\n", fit(tables::totals_table(r.totals)));
     let server = tables::one_server(r.connections);
     let heading = server.map_or_else(
@@ -99,31 +165,6 @@ pub fn capture(r: &CaptureReport<'_>, width: Option<u16>) -> String {
         "Phases (connections in order of their first packet)\n{}\n",
         fit(tables::phase_summary_table(r.phases))
     );
-    if r.tls.connections > 0 {
-        let shown = r.connections.iter().filter(|c| c.tls().is_some()).count();
-        let _ = writeln!(
-            out,
-            "{}\n{}",
-            wrap(TLS_HEADING),
-            fit(tables::tls_table(r.connections))
-        );
-        let hidden = (r.tls.connections as usize).saturating_sub(shown);
-        if let Some(line) = tls_hidden(hidden) {
-            let _ = writeln!(out, "{line}");
-        }
-        let _ = writeln!(out, "{}\n", fit(tables::tls_totals_table(r.tls)));
-        if r.tls.incomplete > 0 {
-            let _ = writeln!(out, "{}\n", wrap(TLS_READ_NOTE));
-        }
-        if let Some(note) = tls_note(r.tls) {
-            let _ = writeln!(out, "{}\n", wrap(&note));
-        }
-    }
-    if r.http2.any() {
-        http2_section(&mut out, r, width);
-    }
-    let _ = writeln!(out, "{}", wrap(r.pattern));
-    out
 }
 
 /// The HTTP/2 section: the cleartext connections' frames, and a line on the encrypted ones.

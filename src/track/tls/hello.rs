@@ -11,7 +11,8 @@ const ALPN: u16 = 16;
 /// ALPN's name for HTTP/2 over TLS (RFC 9113 §3.2).
 const ALPN_H2: &[u8] = b"h2";
 
-/// Extension: pre_shared_key (in a ServerHello: the server resumes).
+/// Extension: pre_shared_key (in a ClientHello: a session offered for resumption; in a
+/// ServerHello: the server resumes).
 const PRE_SHARED_KEY: u16 = 41;
 /// Extension: early_data (in a ClientHello: the client offers 0-RTT data).
 const EARLY_DATA: u16 = 42;
@@ -29,7 +30,7 @@ const HELLO_RETRY_REQUEST_RANDOM: [u8; 32] = [
 
 /// A session id (at most 32 bytes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub(super) struct SessionId {
+pub(in crate::track) struct SessionId {
     len: u8,
     bytes: [u8; 32],
 }
@@ -52,11 +53,13 @@ impl SessionId {
 
 /// What a ClientHello says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct ClientHello {
+pub(in crate::track) struct ClientHello {
     /// The legacy session id (TLS 1.2 resumption by id, or a ticket's id).
     pub session_id: SessionId,
     /// Carries the early_data extension.
     pub offers_early_data: bool,
+    /// Carries pre_shared_key: a TLS 1.3 session offered for resumption.
+    pub offers_pre_shared_key: bool,
     /// Carries a session ticket (a non-empty SessionTicket extension) to resume with.
     pub offers_ticket: bool,
     /// Its ALPN extension lists `h2`.
@@ -65,7 +68,7 @@ pub(super) struct ClientHello {
 
 /// What a ServerHello says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct ServerHello {
+pub(in crate::track) struct ServerHello {
     /// The version chosen: supported_versions if present, else the legacy version field.
     pub version: u16,
     /// A HelloRetryRequest (the fixed random).
@@ -142,16 +145,18 @@ fn alpn_names(data: &[u8]) -> Option<Vec<&[u8]>> {
 
 impl ClientHello {
     /// Reads a ClientHello body; `None` when it is malformed.
-    pub(super) fn parse(body: &[u8]) -> Option<ClientHello> {
+    pub(in crate::track) fn parse(body: &[u8]) -> Option<ClientHello> {
         let mut b = Bytes(body);
         b.take(2 + 32)?;
         let session_id = SessionId::of(b.vec8()?)?;
         b.vec16()?; // cipher suites
         b.vec8()?; // compression methods
-        let (mut offers_early_data, mut offers_ticket, mut offers_h2) = (false, false, false);
+        let (mut offers_early_data, mut offers_ticket, mut offers_h2, mut offers_pre_shared_key) =
+            (false, false, false, false);
         b.extensions(|kind, data| {
             offers_early_data |= kind == EARLY_DATA;
             offers_ticket |= kind == SESSION_TICKET && !data.is_empty();
+            offers_pre_shared_key |= kind == PRE_SHARED_KEY;
             if kind == ALPN {
                 offers_h2 |= alpn_names(data).is_some_and(|names| names.contains(&ALPN_H2));
             }
@@ -161,13 +166,14 @@ impl ClientHello {
             offers_early_data,
             offers_ticket,
             offers_h2,
+            offers_pre_shared_key,
         })
     }
 }
 
 impl ServerHello {
     /// Reads a ServerHello body; `None` when it is malformed.
-    pub(super) fn parse(body: &[u8]) -> Option<ServerHello> {
+    pub(in crate::track) fn parse(body: &[u8]) -> Option<ServerHello> {
         let mut b = Bytes(body);
         let legacy_version = b.u16()?;
         let random = b.take(32)?;
@@ -194,7 +200,7 @@ impl ServerHello {
 }
 
 #[cfg(test)]
-pub(super) mod fixtures {
+pub(in crate::track) mod fixtures {
     //! Hello bodies built field by field.
 
     fn extensions(list: &[(u16, &[u8])]) -> Vec<u8> {
@@ -282,10 +288,11 @@ mod tests {
     #[test]
     fn client_hello_session_id_and_early_data() {
         let hello = ClientHello::parse(&client_hello(&[5; 32], &[43, 42, 41])).unwrap();
-        assert!(hello.offers_early_data);
+        assert!(hello.offers_early_data && hello.offers_pre_shared_key);
         assert_eq!(hello.session_id, SessionId::of(&[5; 32]).unwrap());
         let hello = ClientHello::parse(&client_hello(&[], &[43])).unwrap();
         assert!(!hello.offers_early_data && hello.session_id.is_empty());
+        assert!(!hello.offers_pre_shared_key);
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! analysis or report code.
 
 mod handshake;
-mod hello;
+pub(in crate::track) mod hello;
 mod record;
 mod totals;
 
@@ -16,6 +16,8 @@ pub use handshake::{
     HandshakeCounts, ProtocolVersion, ReadStop, RecordCounts, Resumption, TlsHandshake,
 };
 pub use totals::TlsTotals;
+
+pub(in crate::track) use record::{CLIENT_HELLO, SERVER_HELLO};
 
 use handshake::HandshakeWatch;
 use record::{HANDSHAKE, RecordReader};

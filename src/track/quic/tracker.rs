@@ -1,0 +1,364 @@
+//! Track layer: UDP datagrams → QUIC connections, grouped as Wireshark numbers them
+//! (`quic.connection.number`): a client Initial with a Destination Connection ID never seen opens
+//! a connection; every other packet joins the connection one of whose IDs its Destination
+//! Connection ID is (a short header's by prefix, its length not being on the wire), else the one
+//! last seen on its UDP 4-tuple.
+//!
+//! Works on `Datagram` and its captured payload alone; must not import `pcap`, `etherparse`,
+//! analysis or report code.
+
+use rustc_hash::FxHashMap;
+
+use super::connection::QuicConnection;
+use super::crypto::{CryptoStream, HandshakeMessage, crypto_frames};
+use super::keys::InitialKeys;
+use super::packet::{
+    ConnectionId, MAX_CID_LEN, Packet, PacketType, read_packet, starts_long_header,
+};
+use crate::capture::segment::{Datagram, FlowKey};
+use crate::timeline::Ts;
+use crate::track::side::Side;
+use crate::track::tls::hello::{ClientHello, ServerHello};
+use crate::track::tls::{CLIENT_HELLO, ProtocolVersion, SERVER_HELLO};
+
+/// Everything a capture's UDP datagrams showed of QUIC.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct QuicCapture {
+    /// The connections, by number.
+    pub connections: Vec<QuicConnection>,
+    /// Datagrams read as QUIC (those of connections, and the two kinds below).
+    pub datagrams: u64,
+    /// Datagrams whose first packet has a long header of a version synack reads but belongs to
+    /// no connection seen from its client's first Initial (the capture began later).
+    pub unattributed: u64,
+    /// Datagrams whose first packet starts like a version 1 or 2 long header but does not hold
+    /// together, on no known connection.
+    pub malformed: u64,
+}
+
+/// What is read of a connection while its hellos are awaited; dropped once both are read.
+#[derive(Debug)]
+struct HelloReading {
+    /// The Initial keys, and the client Destination Connection ID they derive from (a Retry
+    /// changes it).
+    keys: Option<(ConnectionId, InitialKeys)>,
+    /// The largest Initial packet number each side sent: client, server.
+    largest: [Option<u64>; 2],
+    /// Each side's CRYPTO bytes: client, server.
+    crypto: [CryptoStream; 2],
+}
+
+/// A connection being tracked.
+#[derive(Debug)]
+struct Tracked {
+    summary: QuicConnection,
+    reading: Option<Box<HelloReading>>,
+}
+
+/// Groups datagrams into QUIC connections.
+#[derive(Debug, Default)]
+pub struct QuicTracker {
+    connections: Vec<Tracked>,
+    /// The connection of every non-empty connection ID either side chose, and of each client's
+    /// first Destination Connection ID.
+    by_cid: FxHashMap<ConnectionId, usize>,
+    /// The lengths of those IDs, for matching short headers by prefix.
+    cid_lens: Vec<usize>,
+    /// The connection last seen on each UDP 4-tuple.
+    by_tuple: FxHashMap<FlowKey, usize>,
+    datagrams: u64,
+    unattributed: u64,
+    malformed: u64,
+}
+
+fn index(side: Side) -> usize {
+    match side {
+        Side::Client => 0,
+        Side::Server => 1,
+    }
+}
+
+impl QuicTracker {
+    /// A tracker with no connections.
+    pub fn new() -> QuicTracker {
+        QuicTracker::default()
+    }
+
+    /// Reads one UDP datagram with the payload bytes the capture holds for it; false when it is
+    /// not QUIC as far as synack reads it (then it belongs to no connection and is not counted).
+    pub fn push(&mut self, datagram: &Datagram, payload: &[u8]) -> bool {
+        let wire_len = datagram.payload_len as usize;
+        if payload.is_empty() {
+            // The snap length left nothing to read: a datagram of its 4-tuple's connection.
+            let conn = self.by_tuple.get(&datagram.key).copied();
+            if let Some(conn) = conn {
+                self.count_datagram(conn, datagram);
+            }
+            return conn.is_some();
+        }
+        let first = match read_packet(payload, wire_len) {
+            Ok(Some(packet)) => packet,
+            Ok(None) => return false,
+            Err(_) => {
+                if let Some(&conn) = self.by_tuple.get(&datagram.key) {
+                    self.count_datagram(conn, datagram);
+                    self.connections[conn].summary.malformed += 1;
+                } else if starts_long_header(payload) {
+                    self.datagrams += 1;
+                    self.malformed += 1;
+                } else {
+                    return false;
+                }
+                return true;
+            }
+        };
+        let Some(conn) = self.connection_of(&first, datagram) else {
+            // A short header of no connection seen is not known to be QUIC at all.
+            if first.long.is_none() {
+                return false;
+            }
+            self.datagrams += 1;
+            self.unattributed += 1;
+            return true;
+        };
+        let side = self.count_datagram(conn, datagram);
+        let mut at = 0usize;
+        let mut packet = first;
+        loop {
+            self.read(conn, side, datagram.ts, &packet);
+            at += packet.len;
+            // The rest of the datagram is not captured, or holds nothing but zeros (padding
+            // some senders add after their last packet).
+            if at >= wire_len || at >= payload.len() || payload[at..].iter().all(|&b| b == 0) {
+                break;
+            }
+            match read_packet(&payload[at..], wire_len - at) {
+                Ok(Some(next)) => packet = next,
+                Ok(None) | Err(_) => {
+                    self.connections[conn].summary.malformed += 1;
+                    break;
+                }
+            }
+        }
+        true
+    }
+
+    /// Counts a datagram of `conn`; returns the side that sent it.
+    fn count_datagram(&mut self, conn: usize, datagram: &Datagram) -> Side {
+        self.datagrams += 1;
+        self.by_tuple.insert(datagram.key, conn);
+        let summary = &mut self.connections[conn].summary;
+        let side = if datagram.key.source(datagram.dir) == summary.client {
+            Side::Client
+        } else {
+            Side::Server
+        };
+        let flow = summary.sent_mut(side);
+        flow.datagrams += 1;
+        flow.bytes += u64::from(datagram.wire_len);
+        summary.last_packet = summary.last_packet.max(datagram.ts);
+        side
+    }
+
+    /// The connection a datagram's first packet belongs to, opened by a client's first Initial.
+    fn connection_of(&mut self, packet: &Packet<'_>, datagram: &Datagram) -> Option<usize> {
+        let known = match packet.long {
+            Some(long) => self.by_cid.get(&long.dcid).copied(),
+            None => self.short_header_connection(packet.bytes),
+        };
+        if known.is_some() {
+            return known;
+        }
+        match packet.long {
+            // A server's Initial to a client that chose an empty ID is found by its 4-tuple.
+            Some(long) if packet.kind == PacketType::Initial && !long.dcid.is_empty() => {
+                let number = self.connections.len();
+                let sender = datagram.key.source(datagram.dir);
+                let receiver = if sender == datagram.key.a {
+                    datagram.key.b
+                } else {
+                    datagram.key.a
+                };
+                // A client's Initial opens with the keys of its own Destination Connection ID;
+                // a server's, with those of an ID the capture does not hold.
+                let server_first = packet.is_whole()
+                    && InitialKeys::derive(&long.dcid, long.version).is_some_and(|keys| {
+                        keys.open(Side::Client, packet.bytes, packet.pn_offset, None)
+                            .is_err()
+                    });
+                let (client, server, original_dcid) = if server_first {
+                    (receiver, sender, None)
+                } else {
+                    (sender, receiver, Some(long.dcid))
+                };
+                let summary = QuicConnection::new(
+                    number,
+                    client,
+                    server,
+                    long.version,
+                    original_dcid,
+                    datagram.ts,
+                );
+                // Without the client's first Initial, no Initial can be opened.
+                let reading = original_dcid.map(|_| {
+                    Box::new(HelloReading {
+                        keys: None,
+                        largest: [None; 2],
+                        crypto: Default::default(),
+                    })
+                });
+                self.connections.push(Tracked { summary, reading });
+                self.register(long.dcid, number);
+                Some(number)
+            }
+            _ => self.by_tuple.get(&datagram.key).copied(),
+        }
+    }
+
+    /// The connection whose ID a short header's Destination Connection ID starts with.
+    fn short_header_connection(&self, bytes: &[u8]) -> Option<usize> {
+        let dcid = bytes.get(1..)?;
+        self.cid_lens.iter().find_map(|&len| {
+            let id = ConnectionId::of(dcid.get(..len)?)?;
+            self.by_cid.get(&id).copied()
+        })
+    }
+
+    /// Files `cid` under `conn` (empty IDs are found by 4-tuple instead).
+    fn register(&mut self, cid: ConnectionId, conn: usize) {
+        if cid.is_empty() || cid.len() > MAX_CID_LEN {
+            return;
+        }
+        self.by_cid.insert(cid, conn);
+        if !self.cid_lens.contains(&cid.len()) {
+            self.cid_lens.push(cid.len());
+            // Longest first: a longer ID that matches is the more specific one.
+            self.cid_lens.sort_unstable_by(|a, b| b.cmp(a));
+        }
+    }
+
+    /// Counts one packet `side` sent, and reads what it says of the connection.
+    fn read(&mut self, conn: usize, side: Side, ts: Ts, packet: &Packet<'_>) {
+        let summary = &mut self.connections[conn].summary;
+        summary.sent_mut(side).packets.add(packet.kind);
+        if side == Side::Client && packet.kind == PacketType::OneRtt {
+            summary.first_client_one_rtt.get_or_insert(ts);
+        }
+        let Some(long) = packet.long else {
+            return;
+        };
+        // The IDs each side chose: the Source Connection IDs of its long headers (a Retry's is
+        // the one the client's next Initial is sent to).
+        if packet.kind != PacketType::VersionNegotiation {
+            self.register(long.scid, conn);
+        }
+        if packet.kind == PacketType::Initial {
+            self.read_initial(conn, side, ts, packet, long.dcid);
+        }
+    }
+
+    /// Opens an Initial packet and reads its CRYPTO frames up to the hellos.
+    fn read_initial(
+        &mut self,
+        conn: usize,
+        side: Side,
+        ts: Ts,
+        packet: &Packet<'_>,
+        dcid: ConnectionId,
+    ) {
+        let Tracked { summary, reading } = &mut self.connections[conn];
+        let Some(reading) = reading else {
+            if summary.original_dcid.is_none() {
+                summary.unopened_initials += 1;
+            }
+            return;
+        };
+        if !packet.is_whole() {
+            summary.unopened_initials += 1;
+            return;
+        }
+        // The client's Initials are protected with keys of their own Destination Connection
+        // ID (a Retry changes it), the server's with those of the client's latest.
+        let stale = match &reading.keys {
+            Some((from, _)) => side == Side::Client && *from != dcid,
+            None => true,
+        };
+        if stale {
+            let from = match (side, summary.original_dcid) {
+                (Side::Client, _) => Some(dcid),
+                (Side::Server, original) => original,
+            };
+            reading.keys = from.and_then(|from| {
+                InitialKeys::derive(&from, summary.version).map(|keys| (from, keys))
+            });
+        }
+        let Some((_, keys)) = &reading.keys else {
+            summary.unopened_initials += 1;
+            return;
+        };
+        let i = index(side);
+        let Ok((plain, pn)) = keys.open(side, packet.bytes, packet.pn_offset, reading.largest[i])
+        else {
+            summary.unopened_initials += 1;
+            return;
+        };
+        reading.largest[i] = Some(reading.largest[i].map_or(pn, |l| l.max(pn)));
+        let mut messages = Vec::new();
+        let stream = &mut reading.crypto[i];
+        let frames = crypto_frames(&plain, |offset, data| {
+            messages.extend(stream.push(offset, data));
+        });
+        if frames.is_err() {
+            summary.malformed += 1;
+        }
+        for message in messages {
+            hello(summary, side, ts, &message);
+        }
+        let tls = &summary.tls;
+        let both_read =
+            tls.client_hello.is_some() && (tls.server_hello.is_some() || tls.hello_retry_request);
+        if both_read {
+            self.connections[conn].reading = None;
+        }
+    }
+
+    /// Ends tracking: the connections by number, and the counts.
+    pub fn finish(self) -> QuicCapture {
+        QuicCapture {
+            connections: self.connections.into_iter().map(|c| c.summary).collect(),
+            datagrams: self.datagrams,
+            unattributed: self.unattributed,
+            malformed: self.malformed,
+        }
+    }
+}
+
+/// Reads `side`'s first handshake message into the connection's TLS facts.
+fn hello(summary: &mut QuicConnection, side: Side, ts: Ts, message: &HandshakeMessage) {
+    let tls = &mut summary.tls;
+    match (side, message.msg_type) {
+        (Side::Client, CLIENT_HELLO) => {
+            let Some(hello) = ClientHello::parse(&message.body) else {
+                summary.malformed += 1;
+                return;
+            };
+            tls.client_hello = Some(ts);
+            tls.psk_offered = hello.offers_pre_shared_key;
+            tls.early_data_offered = hello.offers_early_data;
+        }
+        (Side::Server, SERVER_HELLO) => {
+            let Some(hello) = ServerHello::parse(&message.body) else {
+                summary.malformed += 1;
+                return;
+            };
+            tls.version = Some(ProtocolVersion(hello.version));
+            if hello.retry_request {
+                tls.hello_retry_request = true;
+                return;
+            }
+            tls.server_hello = Some(ts);
+            tls.resumed = hello.pre_shared_key;
+        }
+        _ => {}
+    }
+}
