@@ -16,7 +16,7 @@ use crate::transfer::run::{FileResult, RequestTiming};
 use crate::transfer::wire::Wire;
 
 /// The longest error body whose last line is quoted as the server's reason.
-const MAX_REASON: usize = 512;
+pub(super) const MAX_REASON: usize = 512;
 
 impl Connection<'_> {
     /// Sends one GET and saves its body; returns the timings and the file (seconds still 0).
@@ -171,14 +171,7 @@ impl Connection<'_> {
         if head.chunked || length > MAX_REASON || buffered.len() < length {
             return None;
         }
-        let text = std::str::from_utf8(&buffered[..length]).ok()?;
-        let line = text
-            .lines()
-            .rev()
-            .find(|line| !line.trim().is_empty())?
-            .trim();
-        let plain = !line.starts_with('<') && line.chars().all(|c| !c.is_control());
-        (plain && !line.starts_with(&head.status.to_string())).then(|| line.to_owned())
+        reason_line(&buffered[..length], head.status)
     }
 
     /// Reads the body with the framing the head announced; returns its size and the time the
@@ -231,6 +224,19 @@ impl Connection<'_> {
             }
         }
     }
+}
+
+/// The last line of a short error body, when it is plain text and says more than the status line
+/// ("404 Not Found").
+pub(super) fn reason_line(body: &[u8], status: u16) -> Option<String> {
+    let text = std::str::from_utf8(body).ok()?;
+    let line = text
+        .lines()
+        .rev()
+        .find(|line| !line.trim().is_empty())?
+        .trim();
+    let plain = !line.starts_with('<') && line.chars().all(|c| !c.is_control());
+    (plain && !line.starts_with(&status.to_string())).then(|| line.to_owned())
 }
 
 /// Where a body goes, and what may stop it.
