@@ -77,7 +77,10 @@ pub struct CompareArgs {
     #[arg(long)]
     pub no_capture: bool,
     /// Modes to run, comma-separated: non-persistent, persistent, pipelined (one connection,
-    /// every request before any response), parallel (one connection per file, --parallel at once).
+    /// every request before any response), parallel (one connection per file, --parallel at once),
+    /// h2 (HTTP/2: one connection, every request a stream of its own; always over TLS, 1.3 with
+    /// the built-in server's certificate unless --tls says otherwise) and h2c (the same in
+    /// cleartext with prior knowledge, even with --tls).
     #[arg(long, value_enum, value_delimiter = ',', default_values_t = Mode::DEFAULT)]
     pub modes: Vec<Mode>,
     /// Connections open at once in the parallel mode.

@@ -258,7 +258,7 @@ impl Setup<'_> {
             link,
             ..
         } = *self;
-        let server_tls = built_in_server_tls(args, network, variant)?;
+        let server_tls = built_in_server_tls(args, network, variant, self.modes)?;
         let server = start_server(
             args,
             network,
@@ -300,11 +300,13 @@ impl Setup<'_> {
                 DEFAULT_SNAPLEN
             }),
         });
+        let http2_plan = http2_plan(args, self.modes, &plan, server_tls.as_ref(), addr)?;
         let outcome = Session {
             network,
             server: server.as_ref(),
             events: &self.events,
             plan: &plan,
+            http2_plan: http2_plan.as_ref(),
             files,
             modes: self.modes,
             rounds: args.rounds,
@@ -341,22 +343,66 @@ impl Setup<'_> {
 }
 
 /// The built-in server's TLS, with a certificate made for this run, when the variant speaks TLS
-/// and no --server was given.
+/// or the h2 mode runs, and no --server was given. Where the modes differ (h2 speaks TLS while
+/// the variant does not, or h2c speaks none while it does), the server takes both on its port.
 fn built_in_server_tls(
     args: &CompareArgs,
     network: &Network,
     variant: &Variant,
+    modes: &[Mode],
 ) -> anyhow::Result<Option<ServerTls>> {
-    match (&args.server, variant.tls) {
-        (None, Some(options)) => Ok(Some(
-            ServerTls::self_signed(
-                options.version.unwrap_or(TlsVersion::Tls13),
-                &[server_ip(network).to_string(), "localhost".into()],
-            )
-            .context("cannot make the built-in server's certificate")?,
-        )),
-        _ => Ok(None),
+    if args.server.is_some() {
+        return Ok(None);
     }
+    let version = match variant.tls {
+        Some(options) => options.version.unwrap_or(TlsVersion::Tls13),
+        None if modes.contains(&Mode::H2) => TlsVersion::Tls13,
+        None => return Ok(None),
+    };
+    let tls = ServerTls::self_signed(
+        version,
+        &[server_ip(network).to_string(), "localhost".into()],
+    )
+    .context("cannot make the built-in server's certificate")?;
+    let mixed = match variant.tls {
+        Some(_) => modes.contains(&Mode::H2c),
+        None => true,
+    };
+    Ok(Some(if mixed { tls.alongside_plain() } else { tls }))
+}
+
+/// The plan of the HTTP/2 mode whose TLS differs from the others': h2 over TLS 1.3 (trusting the
+/// built-in server's certificate, else verifying --server's) when the variant speaks none, h2c
+/// in cleartext when it does. None when no mode needs it.
+fn http2_plan(
+    args: &CompareArgs,
+    modes: &[Mode],
+    plan: &FetchPlan,
+    server_tls: Option<&ServerTls>,
+    addr: SocketAddr,
+) -> anyhow::Result<Option<FetchPlan>> {
+    let tls = match &plan.tls {
+        Some(_) if modes.contains(&Mode::H2c) => None,
+        None if modes.contains(&Mode::H2) => {
+            let options = ClientTlsOptions {
+                version: Some(TlsVersion::Tls13),
+                resume: false,
+                early_data: false,
+            };
+            let host = addr.ip().to_string();
+            Some(match server_tls {
+                Some(made) => ClientTls::trusting(made.certificate(), &host, options)?,
+                None => {
+                    ClientTls::verifying(None, args.server.as_deref().unwrap_or(&host), options)?
+                }
+            })
+        }
+        _ => return Ok(None),
+    };
+    Ok(Some(FetchPlan {
+        tls,
+        ..plan.clone()
+    }))
 }
 
 /// The client's TLS: trusting exactly the built-in server's certificate, else verifying the

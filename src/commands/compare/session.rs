@@ -52,6 +52,9 @@ pub struct Session<'a> {
     pub events: &'a EventLog,
     /// What the client fetches.
     pub plan: &'a FetchPlan,
+    /// The same with TLS the other way round, for the HTTP/2 mode that differs from the others
+    /// (h2 always speaks TLS, h2c never); see [`Session::plan_for`].
+    pub http2_plan: Option<&'a FetchPlan>,
     /// The files, as the source describes them.
     pub files: &'a [SourceFile],
     /// Modes to run, in their report order.
@@ -85,6 +88,19 @@ struct Run {
 }
 
 impl Session<'_> {
+    /// The plan `mode` runs with: h2 speaks TLS and h2c does not, whatever the others do.
+    fn plan_for(&self, mode: Mode) -> &FetchPlan {
+        let flipped = match mode {
+            Mode::H2 => self.plan.tls.is_none(),
+            Mode::H2c => self.plan.tls.is_some(),
+            _ => false,
+        };
+        match self.http2_plan {
+            Some(plan) if flipped => plan,
+            _ => self.plan,
+        }
+    }
+
     /// Runs the warm-up and every round; then splits, tracks and assembles the results.
     pub fn run(&self) -> anyhow::Result<Outcome> {
         let warm_ups = self.modes.len() as u64;
@@ -93,7 +109,7 @@ impl Session<'_> {
         // One unrecorded run per mode first, so no mode pays for cold caches and thread start.
         for &mode in self.modes {
             progress.warm_up(mode);
-            let plan = self.plan.clone();
+            let plan = self.plan_for(mode).clone();
             self.network
                 .client(move || fetch(mode, &plan, None))
                 .with_context(|| format!("{} warm-up run failed", mode.name()))?;
@@ -167,7 +183,7 @@ impl Session<'_> {
                 }
                 None => None,
             };
-            let tls = self.plan.tls.as_ref().map(|tls| TlsPlan {
+            let tls = self.plan_for(mode).tls.as_ref().map(|tls| TlsPlan {
                 resume: tls.options().resume,
                 early_data: tls.options().early_data,
                 parallel: self.plan.parallel,
@@ -213,7 +229,7 @@ impl Session<'_> {
 
     fn run_once(&self, mode: Mode, round: u32) -> anyhow::Result<RunTiming> {
         self.clear_received(mode)?;
-        let (plan, log) = (self.plan.clone(), self.events.clone());
+        let (plan, log) = (self.plan_for(mode).clone(), self.events.clone());
         let verbose = self.verbose;
         let timing = self
             .network

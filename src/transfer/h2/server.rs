@@ -248,24 +248,17 @@ fn response_head(status: u16, length: u64, content_type: &'static str) -> Respon
     response
 }
 
-/// Hands h2 as much of a body as the windows allow now. Ready(true) once the last byte is handed
-/// over (or the client reset the stream: nothing more is sent), Ready(false) after some bytes,
-/// Pending when the windows are shut.
+/// Hands h2 the next chunk of a body, as far as the windows allow now. Ready(true) once the last
+/// byte is handed over (or the client reset the stream: nothing more is sent), Ready(false) after
+/// a chunk, Pending when the windows are shut.
 fn send_body<T>(sending: &mut Sending<T>, cx: &mut Context<'_>) -> io::Result<Poll<bool>> {
-    let mut progressed = false;
     while sending.sent < sending.length {
         let left = sending.length - sending.sent;
         let want = usize::try_from(left).map_or(CHUNK, |left| left.min(CHUNK));
         sending.stream.reserve_capacity(want);
         let granted = match sending.stream.capacity() {
             0 => match sending.stream.poll_capacity(cx) {
-                Poll::Pending => {
-                    return Ok(if progressed {
-                        Poll::Ready(false)
-                    } else {
-                        Poll::Pending
-                    });
-                }
+                Poll::Pending => return Ok(Poll::Pending),
                 Poll::Ready(Some(Ok(granted))) => granted,
                 // Reset by the client, or the connection is gone: nothing more to send.
                 Poll::Ready(None | Some(Err(_))) => {
@@ -294,7 +287,8 @@ fn send_body<T>(sending: &mut Sending<T>, cx: &mut Context<'_>) -> io::Result<Po
             sending.started = None;
             return Ok(Poll::Ready(true));
         }
-        progressed = true;
+        // One chunk per turn, so new streams are answered and the others take their turns.
+        return Ok(Poll::Ready(last));
     }
     Ok(Poll::Ready(true))
 }
