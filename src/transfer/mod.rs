@@ -39,6 +39,12 @@ impl TransferError {
         let rustls_error = source
             .get_ref()
             .and_then(|inner| inner.downcast_ref::<rustls::Error>());
+        // Only the h2 mode offers ALPN, so a server with no protocol in common refused HTTP/2.
+        if let Some(rustls::Error::AlertReceived(rustls::AlertDescription::NoApplicationProtocol)) =
+            rustls_error
+        {
+            return TransferError::NoHttp2 { addr };
+        }
         let hint = match rustls_error {
             // webpki's words for a self-signed CA certificate served as the server's own.
             Some(rustls::Error::InvalidCertificate(e))
