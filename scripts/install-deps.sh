@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Installs what synack needs on Debian: libpcap-dev to build; with --test, also tshark and tcpdump,
-# which the tests use to check synack's counts against Wireshark's, curl, openssl and nginx (TLS
-# clients and servers synack did not write), and chromium, in which the tests open the HTML report
+# which the tests use to check synack's counts against Wireshark's, curl, openssl, nginx and
+# nghttp2-client's nghttp (TLS and HTTP/2 clients and servers synack did not write), and chromium, in which the tests open the HTML report
 # headless. Does nothing when all are present.
 set -euo pipefail
 packages=(libpcap-dev pkg-config)
 if [[ "${1:-}" == "--test" ]]; then
-    packages+=(tshark tcpdump util-linux iproute2 curl openssl nginx chromium)
+    packages+=(tshark tcpdump util-linux iproute2 curl openssl nginx nghttp2-client chromium)
 fi
 missing=()
 for p in "${packages[@]}"; do
