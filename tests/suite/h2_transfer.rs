@@ -355,3 +355,34 @@ fn an_h2c_fetch_is_one_connection_with_a_headers_frame_per_file_by_tshark_as_roo
     let distinct: std::collections::BTreeSet<_> = request_streams.iter().collect();
     assert_eq!(distinct.len(), files.len(), "{request_streams:?}");
 }
+
+#[test]
+fn compare_runs_h2c_and_h2_beside_persistent_as_root() {
+    if !common::require_root("compare_runs_h2c_and_h2_beside_persistent_as_root") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // Without --tls: h2 speaks TLS 1.3 on the port where the others speak cleartext.
+    let report = common::compare_report_while_held(
+        dir.path(),
+        &["--rounds", "2", "--modes", "persistent,h2c,h2"],
+    );
+    for mode in ["h2c", "h2"] {
+        let runs = report["modes"][mode]["runs"].as_array().unwrap();
+        assert_eq!(runs.len(), 2, "{mode}");
+        for run in runs {
+            // Counted in the capture: one connection, closed with FINs.
+            assert_eq!(run["totals"]["connections"], 1, "{mode}: {run}");
+            assert_eq!(run["totals"]["rst"], 0, "{mode}: {run}");
+            let files = run["files"].as_array().unwrap();
+            assert_eq!(files.len(), 3, "{mode}");
+            assert!(files.iter().all(|f| f["sha256_ok"] == true), "{mode}");
+        }
+    }
+    for file in report["files"].as_array().unwrap() {
+        let name = file["name"].as_str().unwrap();
+        let got = std::fs::read(dir.path().join("received/h2").join(name)).unwrap();
+        let hex: String = sha(&got).iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex, file["sha256"].as_str().unwrap(), "{name}");
+    }
+}
