@@ -31,17 +31,6 @@ fn site(dir: &Path) -> Vec<(&'static str, Vec<u8>)> {
     files
 }
 
-fn wait_for_port(what: &str, port: u16) {
-    let started = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "{what} did not start"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 /// Runs `program` with `args` in `dir` under a bound, which must succeed; its stdout.
 fn run(dir: &Path, program: &str, args: &[&str]) -> Vec<u8> {
     let out = Command::new("timeout")
@@ -176,44 +165,10 @@ fn synack_fetch_speaks_h2c_and_h2_to_nginx_and_names_a_server_without_alpn_h2() 
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let files = site(d);
-    run(
-        d,
-        "openssl",
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            "key.pem",
-            "-out",
-            "cert.pem",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-            "-addext",
-            "basicConstraints=critical,CA:FALSE",
-        ],
-    );
+    common::openssl_cert(d);
     let (plain, tls, no_h2) = (free_port(), free_port(), free_port());
     std::fs::write(d.join("nginx.conf"), nginx_http2_conf(d, plain, tls, no_h2)).unwrap();
-    let nginx = Command::new("nginx")
-        .args(["-e", "stderr", "-c"])
-        .arg(d.join("nginx.conf"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let _nginx = Stopped(nginx);
-    for port in [plain, tls, no_h2] {
-        wait_for_port("nginx", port);
-    }
+    let _nginx = common::nginx(d, &[plain, tls, no_h2]);
     for (mode, url, trust) in [
         ("h2c", format!("http://127.0.0.1:{plain}"), &[][..]),
         (

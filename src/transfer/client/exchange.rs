@@ -134,16 +134,6 @@ impl Connection<'_> {
         let mut part = PartFile::create(dir, &target.name)?;
         let (bytes, last_byte) = self.receive_body(&head, close, target, &mut part, body)?;
         self.events.at(last_byte, EventKind::ResponseEnd { bytes });
-        let sha256 = part.sha256();
-        let sha256_ok = target.expected.as_ref().map(|expected| *expected == sha256);
-        if let (Some(false), Some(expected)) = (sha256_ok, &target.expected) {
-            return Err(TransferError::ShaMismatch {
-                name: target.name.clone(),
-                expected: expected.clone(),
-                actual: sha256,
-            });
-        }
-        let path = part.commit()?;
         Ok((
             RequestTiming {
                 file: target.index,
@@ -151,14 +141,7 @@ impl Connection<'_> {
                 first_byte,
                 last_byte,
             },
-            FileResult {
-                name: target.name.clone(),
-                bytes,
-                sha256,
-                sha256_ok,
-                seconds: 0.0,
-                path,
-            },
+            keep(part, target, bytes)?,
         ))
     }
 
@@ -224,6 +207,33 @@ impl Connection<'_> {
             }
         }
     }
+}
+
+/// A whole body of `bytes` bytes: checked against the digest expected, then kept under its name;
+/// the file's seconds are left at 0 for its mode to fill in.
+pub(super) fn keep(
+    part: PartFile,
+    target: &Target<'_>,
+    bytes: u64,
+) -> Result<FileResult, TransferError> {
+    let sha256 = part.sha256();
+    let sha256_ok = target.expected.as_ref().map(|expected| *expected == sha256);
+    if let (Some(false), Some(expected)) = (sha256_ok, &target.expected) {
+        return Err(TransferError::ShaMismatch {
+            name: target.name.clone(),
+            expected: expected.clone(),
+            actual: sha256,
+        });
+    }
+    let path = part.commit()?;
+    Ok(FileResult {
+        name: target.name.clone(),
+        bytes,
+        sha256,
+        sha256_ok,
+        seconds: 0.0,
+        path,
+    })
 }
 
 /// The last line of a short error body, when it is plain text and says more than the status line

@@ -18,7 +18,7 @@ mod part_file;
 mod plan;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use self::modes::fetch;
 pub use self::plan::{DEFAULT_PARALLEL, DEFAULT_TIMEOUT, FetchLimits, FetchPlan};

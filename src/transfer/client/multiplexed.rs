@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use super::connection::Connection;
 use super::deadline::Run;
-use super::exchange::{MAX_REASON, reason_line};
+use super::exchange::{MAX_REASON, keep, reason_line};
 use super::part_file::PartFile;
 use super::plan::{FetchPlan, Target};
 use crate::timeline::Ts;
@@ -246,32 +246,15 @@ impl Responses for Received<'_, '_> {
                 bytes: pending.bytes,
             },
         );
-        let sha256 = part.sha256();
-        let sha256_ok = target.expected.as_ref().map(|expected| *expected == sha256);
-        if let (Some(false), Some(expected)) = (sha256_ok, &target.expected) {
-            return Err(TransferError::ShaMismatch {
-                name: target.name.clone(),
-                expected: expected.clone(),
-                actual: sha256,
-            });
-        }
-        let path = part.commit()?;
-        let sent = pending.sent.unwrap_or(last_byte);
+        let file = keep(part, target, pending.bytes)?;
         pending.result = Some((
             RequestTiming {
                 file: target.index,
-                sent,
+                sent: pending.sent.unwrap_or(last_byte),
                 first_byte: pending.first_byte.unwrap_or(last_byte),
                 last_byte,
             },
-            FileResult {
-                name: target.name.clone(),
-                bytes: pending.bytes,
-                sha256,
-                sha256_ok,
-                seconds: 0.0,
-                path,
-            },
+            file,
         ));
         Ok(())
     }

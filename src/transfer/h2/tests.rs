@@ -1,62 +1,13 @@
 //! The h2 and h2c modes: synack's client against synack's server on loopback.
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
-
-use crate::transfer::client::{DEFAULT_PARALLEL, FetchLimits, FetchPlan, fetch};
-use crate::transfer::files::{SAMPLES, generate_samples, sha256_file};
-use crate::transfer::http;
+use crate::transfer::client::tests::{Setup, served};
+use crate::transfer::client::{FetchPlan, fetch};
+use crate::transfer::files::sha256_file;
 use crate::transfer::run::{Mode, RunTiming};
-use crate::transfer::server::{Server, ServerConfig};
 use crate::transfer::tls::{ClientTls, ClientTlsOptions, ServerTls, TlsVersion};
 
-struct Setup {
-    dir: tempfile::TempDir,
-    server: Server,
-    plan: FetchPlan,
-    sources: Vec<PathBuf>,
-}
-
-/// The sample files served by a server with `tls`, and a plan that fetches them all in cleartext.
 fn setup(tls: Option<ServerTls>) -> Setup {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let root = dir.path().join("www");
-    let sources = generate_samples(&root).expect("samples");
-    let server = Server::start(
-        ServerConfig {
-            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
-            root,
-            max_connections: 8,
-            congestion: None,
-            fastopen: false,
-            tls,
-            sample_responses: true,
-            timeouts: Default::default(),
-        },
-        None,
-    )
-    .expect("server starts");
-    let plan = FetchPlan {
-        addr: server.local_addr(),
-        host: server.local_addr().to_string(),
-        paths: SAMPLES
-            .iter()
-            .map(|s| http::path_for_name(s.name))
-            .collect(),
-        out_dir: dir.path().join("out"),
-        expected_sha256: None,
-        parallel: DEFAULT_PARALLEL,
-        rcvbuf: None,
-        fastopen: false,
-        tls: None,
-        limits: FetchLimits::default(),
-    };
-    Setup {
-        dir,
-        server,
-        plan,
-        sources,
-    }
+    served(None, tls)
 }
 
 fn server_tls() -> ServerTls {
@@ -164,7 +115,6 @@ fn the_modes_refuse_the_wrong_scheme_before_connecting() {
     };
     let error = fetch(Mode::H2c, &plan, None).expect_err("h2c is cleartext");
     assert!(error.to_string().contains("http://"), "{error}");
-    drop(setup.dir);
 }
 
 #[test]
