@@ -108,6 +108,9 @@ impl AsyncRead for Transport {
         let Some(tls) = &mut this.tls else {
             return Pin::new(&mut this.tcp).poll_read(cx, buf);
         };
+        if buf.remaining() == 0 {
+            return Poll::Ready(Ok(()));
+        }
         loop {
             match tls.reader().read(buf.initialize_unfilled()) {
                 Ok(n) => {
@@ -158,6 +161,9 @@ impl AsyncWrite for Transport {
         let Some(tls) = &mut this.tls else {
             return Pin::new(&mut this.tcp).poll_write(cx, data);
         };
+        if data.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
         loop {
             let blocked = send_records(tls, &mut this.tcp, cx)?.is_pending();
             let n = tls.writer().write(data)?;
