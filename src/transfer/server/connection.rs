@@ -94,7 +94,7 @@ pub(super) fn serve_connection(
         // body.
         stream.set_write_timeout(Some(timeouts.send))
     };
-    let incoming = Incoming {
+    let mut incoming = Incoming {
         stream,
         // The first request's head (after the TLS handshake, if any) is due a head's time after
         // the accept.
@@ -102,7 +102,6 @@ pub(super) fn serve_connection(
         timeout: inherited.then_some(first_read_timeout(timeouts)),
         no_wait: false,
     };
-    let mut incoming = incoming;
     let wire = match &policy.tls {
         Some(tls) if !tls.serves_plain_too() || starts_tls(&mut incoming, timeouts.head) => {
             tls.accept(incoming).map(|tls| Wire::Tls(Box::new(tls)))
