@@ -46,10 +46,11 @@ pub enum Command {
     Compare(Box<CompareArgs>),
     /// Packet, connection and phase tables for a saved capture (pcap or pcapng, `-` for stdin).
     Analyze(AnalyzeArgs),
-    /// Serve the files of a folder over HTTP/1.1, each at its own path (no index pages or
-    /// folder listings), to curl, a browser or `synack fetch`.
+    /// Serve the files of a folder over HTTP/1.1 and HTTP/2 (h2c with prior knowledge, h2 over
+    /// --tls by ALPN) on one port, each at its own path (no index pages or folder listings), to
+    /// curl, a browser or `synack fetch`.
     Serve(ServeArgs),
-    /// Fetch URLs from any HTTP/1.1 server in one mode; prints per-file and total time.
+    /// Fetch URLs from any HTTP/1.1 or HTTP/2 server in one mode; prints per-file and total time.
     Fetch(FetchArgs),
     /// Write a set of sample files into a folder, for `compare --files DIR` or `serve --root DIR`.
     Files(FilesArgs),
@@ -101,7 +102,10 @@ pub struct CompareArgs {
     #[arg(long)]
     pub no_capture: bool,
     /// Modes to run, comma-separated: non-persistent, persistent, pipelined (one connection,
-    /// every request before any response), parallel (one connection per file, --parallel at once).
+    /// every request before any response), parallel (one connection per file, --parallel at once),
+    /// h2 (HTTP/2: one connection, every request a stream of its own; always over TLS, 1.3 with
+    /// the built-in server's certificate unless --tls says otherwise) and h2c (the same in
+    /// cleartext with prior knowledge, even with --tls).
     #[arg(long, value_enum, value_delimiter = ',', default_values_t = Mode::DEFAULT)]
     pub modes: Vec<Mode>,
     /// Connections open at once in the parallel mode.
@@ -443,8 +447,9 @@ pub struct ServeArgs {
 /// Options of `fetch`.
 #[derive(Debug, Args)]
 pub struct FetchArgs {
-    /// One connection per file, one keep-alive connection for all (in turn or pipelined), or
-    /// one connection per file with several open at once.
+    /// One connection per file, one keep-alive connection for all (in turn or pipelined), one
+    /// connection per file with several open at once, or one HTTP/2 connection with every
+    /// request a stream (h2 for https:// URLs, h2c for http:// ones).
     #[arg(long, value_enum)]
     pub mode: Mode,
     /// Connections open at once in the parallel mode.

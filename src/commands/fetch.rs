@@ -1,4 +1,4 @@
-//! `synack fetch`: the client on its own, against any HTTP/1.1 server.
+//! `synack fetch`: the client on its own, against any HTTP/1.1 or HTTP/2 server.
 
 use std::path::Path;
 

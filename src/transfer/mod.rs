@@ -1,14 +1,16 @@
 //! Transfer layer: the blocking HTTP/1.1 server and client that produce the traffic and their own
-//! timings. Knows nothing of capture, decoding or reports, and must not import them.
+//! timings, and HTTP/2 on the connections they hand over. Knows nothing of capture, decoding or
+//! reports, and must not import them.
 //!
 //! `server/` and `client/` are the two ends; neither imports the other outside tests. What both use
-//! lies beside them: `wire` (the plain-or-TLS stream), `http`, `tls`, `events`, `files`. `run` holds
+//! lies beside them: `wire` (the plain-or-TLS stream), `http`, `h2`, `tls`, `events`, `files`. `run` holds
 //! the records a run leaves, the one module analysis reads.
 
 pub mod client;
 pub mod events;
 pub mod fastopen;
 pub mod files;
+pub mod h2;
 pub mod http;
 pub mod kernel;
 pub mod run;
@@ -37,6 +39,12 @@ impl TransferError {
         let rustls_error = source
             .get_ref()
             .and_then(|inner| inner.downcast_ref::<rustls::Error>());
+        // Only the h2 mode offers ALPN, so a server with no protocol in common refused HTTP/2.
+        if let Some(rustls::Error::AlertReceived(rustls::AlertDescription::NoApplicationProtocol)) =
+            rustls_error
+        {
+            return TransferError::NoHttp2 { addr };
+        }
         let hint = match rustls_error {
             // webpki's words for a self-signed CA certificate served as the server's own.
             Some(rustls::Error::InvalidCertificate(e))
@@ -115,6 +123,12 @@ pub enum TransferError {
          --server needs --tls)"
     )]
     SpeaksTls { addr: SocketAddr },
+    /// The h2 mode asked for HTTP/2 in ALPN and the server chose otherwise.
+    #[error(
+        "the server at {addr} did not select ALPN h2 (it does not speak HTTP/2 over TLS: use an \
+         HTTP/1.x mode)"
+    )]
+    NoHttp2 { addr: SocketAddr },
     /// The TLS handshake failed or TLS broke off.
     #[error("TLS with {addr} failed: {source}{hint}")]
     Tls {

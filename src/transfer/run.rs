@@ -40,15 +40,22 @@ pub enum Mode {
     /// One connection per file as in non-persistent, but up to `--parallel` of them
     /// open at once, as a browser does.
     Parallel,
+    /// HTTP/2 over TLS (ALPN `h2`): one connection, every request sent at once, each on a
+    /// stream of its own.
+    H2,
+    /// HTTP/2 in cleartext with prior knowledge: as `h2`, without TLS.
+    H2c,
 }
 
 impl Mode {
     /// Every mode, in the order they are run and reported.
-    pub const ALL: [Mode; 4] = [
+    pub const ALL: [Mode; 6] = [
         Mode::NonPersistent,
         Mode::Persistent,
         Mode::Pipelined,
         Mode::Parallel,
+        Mode::H2,
+        Mode::H2c,
     ];
 
     /// The two modes `compare` runs and reports today.
@@ -61,6 +68,8 @@ impl Mode {
             Mode::Persistent => "persistent",
             Mode::Pipelined => "pipelined",
             Mode::Parallel => "parallel",
+            Mode::H2 => "h2",
+            Mode::H2c => "h2c",
         }
     }
 }
@@ -160,9 +169,9 @@ pub struct FileResult {
     /// Whether it matched the expected digest; None when none was given.
     pub sha256_ok: Option<bool>,
     /// Seconds attributable to this file, up to its own last byte: from its connection's connect
-    /// (non-persistent, parallel), or from the previous file's last byte on the shared
-    /// connection, the connect for the first file (persistent, pipelined). In the parallel mode
-    /// these overlap, so they add up to more than the run.
+    /// (non-persistent, parallel, h2, h2c), or from the previous file's last byte on the shared
+    /// connection, the connect for the first file (persistent, pipelined). In the parallel and
+    /// HTTP/2 modes these overlap, so they add up to more than the run.
     pub seconds: f64,
     /// Where it was saved.
     pub path: PathBuf,

@@ -661,3 +661,57 @@ pub fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
+
+/// A certificate for 127.0.0.1 made by openssl, not by synack, in `dir` (`cert.pem`, `key.pem`):
+/// P-256, for the IP address, not a CA.
+pub fn openssl_cert(dir: &Path) {
+    let made = Command::new("openssl")
+        .current_dir(dir)
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "key.pem",
+            "-out",
+            "cert.pem",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-addext",
+            "basicConstraints=critical,CA:FALSE",
+        ])
+        .output()
+        .unwrap();
+    ran(&made);
+}
+
+/// nginx with `dir/nginx.conf`, once it accepts connections on every one of `ports`.
+pub fn nginx(dir: &Path, ports: &[u16]) -> Stopped {
+    let nginx = Command::new("nginx")
+        .args(["-e", "stderr", "-c"])
+        .arg(dir.join("nginx.conf"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let nginx = Stopped(nginx);
+    let started = std::time::Instant::now();
+    for &port in ports {
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(10),
+                "nginx did not start"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+    nginx
+}

@@ -260,55 +260,14 @@ fn synack_fetch_speaks_tls_to_nginx_in_every_mode() {
     let d = dir.path();
     let body = site(d);
     std::fs::write(d.join("site/b.bin"), &body[..1000]).unwrap();
-    // A certificate for 127.0.0.1 made by openssl, not by synack.
-    let made = Command::new("openssl")
-        .current_dir(d)
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            "key.pem",
-            "-out",
-            "cert.pem",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-            "-addext",
-            "basicConstraints=critical,CA:FALSE",
-        ])
-        .output()
-        .unwrap();
-    common::ran(&made);
+    common::openssl_cert(d);
     let port = common::free_port();
     std::fs::write(
         d.join("nginx.conf"),
         common::nginx_tls_conf(d, port, "", &format!("root {}/site;", d.display())),
     )
     .unwrap();
-    let nginx = Command::new("nginx")
-        .args(["-e", "stderr", "-c"])
-        .arg(d.join("nginx.conf"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let _nginx = common::Stopped(nginx);
-    let started = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "nginx did not start"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let _nginx = common::nginx(d, &[port]);
     for version in ["1.2", "1.3"] {
         for mode in ["non-persistent", "persistent", "pipelined", "parallel"] {
             let out_dir = d.join(format!("got-{version}"));

@@ -188,7 +188,9 @@ impl Comparison {
                 let pattern = match m.mode {
                     Mode::NonPersistent => Pattern::NonPersistent,
                     Mode::Persistent => Pattern::Persistent,
-                    Mode::Pipelined => Pattern::Pipelined,
+                    // Every request at once on one connection: as pipelined, until the model
+                    // has a pattern of its own for HTTP/2.
+                    Mode::Pipelined | Mode::H2 | Mode::H2c => Pattern::Pipelined,
                     Mode::Parallel => Pattern::Parallel(self.parallel),
                 };
                 (m.mode, predict(pattern, &path, &sizes))

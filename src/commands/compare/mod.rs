@@ -345,9 +345,9 @@ impl Setup<'_> {
         let (args, network, files, link) = (self.args, self.network, self.files, self.link);
         if !self.sites.is_empty() {
             let plans = site::site_plans(self.sites, args)?;
-            return self.compare_on(variant, dir, None, plans);
+            return self.compare_on(variant, dir, None, plans, None);
         }
-        let server_tls = built_in_server_tls(args, network, variant)?;
+        let server_tls = built_in_server_tls(args, network, variant, self.modes)?;
         let server = start_server(
             args,
             network,
@@ -379,17 +379,20 @@ impl Setup<'_> {
                 max_size: None,
             },
         };
-        self.compare_on(variant, dir, server, vec![plan])
+        let http2_plan = http2_plan(args, self.modes, &plan, server_tls.as_ref(), addr)?;
+        self.compare_on(variant, dir, server, vec![plan], http2_plan)
     }
 
-    /// Runs every mode against `plan`'s server (`server` when it is the built-in one, stopped
-    /// after) and assembles the comparison.
+    /// Runs every mode against `plans`' servers (`server` when it is the built-in one, stopped
+    /// after; `http2_plan` for the HTTP/2 mode whose TLS differs from the others') and assembles
+    /// the comparison.
     fn compare_on(
         &self,
         variant: &Variant,
         dir: &Path,
         server: Option<Server>,
         plans: Vec<FetchPlan>,
+        http2_plan: Option<FetchPlan>,
     ) -> anyhow::Result<Comparison> {
         let Setup {
             args,
@@ -428,6 +431,7 @@ impl Setup<'_> {
             server: server.as_ref(),
             events: &self.events,
             plans: &plans,
+            http2_plan: http2_plan.as_ref(),
             files,
             modes: self.modes,
             rounds: args.rounds,
@@ -465,22 +469,66 @@ impl Setup<'_> {
 }
 
 /// The built-in server's TLS, with a certificate made for this run, when the variant speaks TLS
-/// and no --server was given.
+/// or the h2 mode runs, and no --server was given. Where the modes differ (h2 speaks TLS while
+/// the variant does not, or h2c speaks none while it does), the server takes both on its port.
 fn built_in_server_tls(
     args: &CompareArgs,
     network: &Network,
     variant: &Variant,
+    modes: &[Mode],
 ) -> anyhow::Result<Option<ServerTls>> {
-    match (&args.server, variant.tls) {
-        (None, Some(options)) => Ok(Some(
-            ServerTls::self_signed(
-                options.version.unwrap_or(TlsVersion::Tls13),
-                &[server_ip(network).to_string(), "localhost".into()],
-            )
-            .context("cannot make the built-in server's certificate")?,
-        )),
-        _ => Ok(None),
+    if args.server.is_some() {
+        return Ok(None);
     }
+    let version = match variant.tls {
+        Some(options) => options.version.unwrap_or(TlsVersion::Tls13),
+        None if modes.contains(&Mode::H2) => TlsVersion::Tls13,
+        None => return Ok(None),
+    };
+    let tls = ServerTls::self_signed(
+        version,
+        &[server_ip(network).to_string(), "localhost".into()],
+    )
+    .context("cannot make the built-in server's certificate")?;
+    let mixed = match variant.tls {
+        Some(_) => modes.contains(&Mode::H2c),
+        None => true,
+    };
+    Ok(Some(if mixed { tls.alongside_plain() } else { tls }))
+}
+
+/// The plan of the HTTP/2 mode whose TLS differs from the others': h2 over TLS 1.3 (trusting the
+/// built-in server's certificate, else verifying --server's) when the variant speaks none, h2c
+/// in cleartext when it does. None when no mode needs it.
+fn http2_plan(
+    args: &CompareArgs,
+    modes: &[Mode],
+    plan: &FetchPlan,
+    server_tls: Option<&ServerTls>,
+    addr: SocketAddr,
+) -> anyhow::Result<Option<FetchPlan>> {
+    let tls = match &plan.tls {
+        Some(_) if modes.contains(&Mode::H2c) => None,
+        None if modes.contains(&Mode::H2) => {
+            let options = ClientTlsOptions {
+                version: Some(TlsVersion::Tls13),
+                resume: false,
+                early_data: false,
+            };
+            let host = addr.ip().to_string();
+            Some(match server_tls {
+                Some(made) => ClientTls::trusting(made.certificate(), &host, options)?,
+                None => {
+                    ClientTls::verifying(None, args.server.as_deref().unwrap_or(&host), options)?
+                }
+            })
+        }
+        _ => return Ok(None),
+    };
+    Ok(Some(FetchPlan {
+        tls,
+        ..plan.clone()
+    }))
 }
 
 /// The client's TLS: trusting exactly the built-in server's certificate, else verifying the

@@ -57,6 +57,9 @@ pub struct Session<'a> {
     /// What the client fetches.
     /// One plan a server (the URLs' servers, fetched at once in a run).
     pub plans: &'a [FetchPlan],
+    /// The same with TLS the other way round, for the HTTP/2 mode that differs from the others
+    /// (h2 always speaks TLS, h2c never); see [`Session::plans_for`].
+    pub http2_plan: Option<&'a FetchPlan>,
     /// The files, as the source describes them.
     pub files: &'a [SourceFile],
     /// Modes to run, in their report order.
@@ -92,6 +95,19 @@ struct Run {
 }
 
 impl Session<'_> {
+    /// The plan `mode` runs with: h2 speaks TLS and h2c does not, whatever the others do.
+    fn plans_for(&self, mode: Mode) -> &[FetchPlan] {
+        let flipped = match mode {
+            Mode::H2 => self.plans[0].tls.is_none(),
+            Mode::H2c => self.plans[0].tls.is_some(),
+            _ => false,
+        };
+        match self.http2_plan {
+            Some(plan) if flipped => std::slice::from_ref(plan),
+            _ => self.plans,
+        }
+    }
+
     /// Runs the warm-up and every round; then splits, tracks and assembles the results.
     pub fn run(&self) -> anyhow::Result<Outcome> {
         let warm_ups = self.modes.len() as u64;
@@ -100,7 +116,7 @@ impl Session<'_> {
         // One unrecorded run per mode first, so no mode pays for cold caches and thread start.
         for &mode in self.modes {
             progress.warm_up(mode);
-            let plans = self.plans.to_vec();
+            let plans = self.plans_for(mode).to_vec();
             let started = Instant::now();
             self.network
                 .client(move || fetch_sites(mode, &plans, None))
@@ -178,7 +194,7 @@ impl Session<'_> {
                 }
                 None => None,
             };
-            let tls = self.plans[0].tls.as_ref().map(|tls| TlsPlan {
+            let tls = self.plans_for(mode)[0].tls.as_ref().map(|tls| TlsPlan {
                 resume: tls.options().resume,
                 early_data: tls.options().early_data,
                 parallel: self.plans[0].parallel,
@@ -244,7 +260,7 @@ impl Session<'_> {
 
     fn run_once(&self, mode: Mode, round: u32) -> anyhow::Result<RunTiming> {
         self.clear_received(mode)?;
-        let (plans, log) = (self.plans.to_vec(), self.events.clone());
+        let (plans, log) = (self.plans_for(mode).to_vec(), self.events.clone());
         let verbose = self.verbose;
         let timing = self
             .network

@@ -16,7 +16,7 @@ use crate::transfer::run::{FileResult, RequestTiming};
 use crate::transfer::wire::Wire;
 
 /// The longest error body whose last line is quoted as the server's reason.
-const MAX_REASON: usize = 512;
+pub(super) const MAX_REASON: usize = 512;
 
 impl Connection<'_> {
     /// Sends one GET and saves its body; returns the timings and the file (seconds still 0).
@@ -134,16 +134,6 @@ impl Connection<'_> {
         let mut part = PartFile::create(dir, &target.name)?;
         let (bytes, last_byte) = self.receive_body(&head, close, target, &mut part, body)?;
         self.events.at(last_byte, EventKind::ResponseEnd { bytes });
-        let sha256 = part.sha256();
-        let sha256_ok = target.expected.as_ref().map(|expected| *expected == sha256);
-        if let (Some(false), Some(expected)) = (sha256_ok, &target.expected) {
-            return Err(TransferError::ShaMismatch {
-                name: target.name.clone(),
-                expected: expected.clone(),
-                actual: sha256,
-            });
-        }
-        let path = part.commit()?;
         Ok((
             RequestTiming {
                 file: target.index,
@@ -151,15 +141,7 @@ impl Connection<'_> {
                 first_byte,
                 last_byte,
             },
-            FileResult {
-                name: target.name.clone(),
-                status: head.status,
-                bytes,
-                sha256,
-                sha256_ok,
-                seconds: 0.0,
-                path,
-            },
+            keep(part, target, head.status, bytes)?,
         ))
     }
 
@@ -172,14 +154,7 @@ impl Connection<'_> {
         if head.chunked || length > MAX_REASON || buffered.len() < length {
             return None;
         }
-        let text = std::str::from_utf8(&buffered[..length]).ok()?;
-        let line = text
-            .lines()
-            .rev()
-            .find(|line| !line.trim().is_empty())?
-            .trim();
-        let plain = !line.starts_with('<') && line.chars().all(|c| !c.is_control());
-        (plain && !line.starts_with(&head.status.to_string())).then(|| line.to_owned())
+        reason_line(&buffered[..length], head.status)
     }
 
     /// Reads the body with the framing the head announced; returns its size and the time the
@@ -236,6 +211,48 @@ impl Connection<'_> {
             }
         }
     }
+}
+
+/// A whole body of `bytes` bytes, answered with `status`: checked against the digest expected, then kept under its name;
+/// the file's seconds are left at 0 for its mode to fill in.
+pub(super) fn keep(
+    part: PartFile,
+    target: &Target<'_>,
+    status: u16,
+    bytes: u64,
+) -> Result<FileResult, TransferError> {
+    let sha256 = part.sha256();
+    let sha256_ok = target.expected.as_ref().map(|expected| *expected == sha256);
+    if let (Some(false), Some(expected)) = (sha256_ok, &target.expected) {
+        return Err(TransferError::ShaMismatch {
+            name: target.name.clone(),
+            expected: expected.clone(),
+            actual: sha256,
+        });
+    }
+    let path = part.commit()?;
+    Ok(FileResult {
+        name: target.name.clone(),
+        status,
+        bytes,
+        sha256,
+        sha256_ok,
+        seconds: 0.0,
+        path,
+    })
+}
+
+/// The last line of a short error body, when it is plain text and says more than the status line
+/// ("404 Not Found").
+pub(super) fn reason_line(body: &[u8], status: u16) -> Option<String> {
+    let text = std::str::from_utf8(body).ok()?;
+    let line = text
+        .lines()
+        .rev()
+        .find(|line| !line.trim().is_empty())?
+        .trim();
+    let plain = !line.starts_with('<') && line.chars().all(|c| !c.is_control());
+    (plain && !line.starts_with(&status.to_string())).then(|| line.to_owned())
 }
 
 /// Where a body goes, and what may stop it.

@@ -1,23 +1,25 @@
 //! Transfer layer: the blocking HTTP/1.1 client that fetches the files in one of the modes and
-//! times each step itself. Must not import the server, capture or report code.
+//! times each step itself (HTTP/2's streams are driven by `transfer::h2`). Must not import the server, capture or report code.
 //!
 //! The client enforces the mode on its own side (one connection per file, or one for all), so a
 //! server that ignores `Connection: close` or keep-alive cannot change what is measured.
 //!
 //! A file per concern, each importing only those below it: `modes` (a run in each mode) →
-//! `exchange` (a request and its response) → `connection` (open, deadlines, close) → `deadline`,
-//! `plan`, `part_file`.
+//! `exchange` (a request and its response) or `multiplexed` (the HTTP/2 modes, on
+//! [`crate::transfer::h2`]) → `connection` (open, deadlines, close) → `deadline`, `plan`,
+//! `part_file`.
 
 mod connection;
 mod deadline;
 mod exchange;
 mod modes;
 mod origins;
+mod multiplexed;
 mod part_file;
 mod plan;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use self::modes::fetch;
 pub use self::origins::fetch_sites;

@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use super::connection::Connection;
 use super::deadline::Run;
+use super::multiplexed::fetch_multiplexed;
 use super::plan::{FetchPlan, Target, targets};
 use crate::transfer::TransferError;
 use crate::transfer::events::EventLog;
@@ -50,6 +51,7 @@ pub fn fetch(
         Mode::Persistent => fetch_on_one(plan, &run, &targets, false, &dir, events)?,
         Mode::Pipelined => fetch_on_one(plan, &run, &targets, true, &dir, events)?,
         Mode::Parallel => fetch_in_parallel(plan, &run, &targets, &dir, events)?,
+        Mode::H2 | Mode::H2c => fetch_multiplexed(mode, plan, &run, &targets, &dir, events)?,
     };
     let start = connections
         .iter()

@@ -14,14 +14,20 @@ use crate::transfer::files::{SAMPLES, generate_samples, sha256_file};
 use crate::transfer::http;
 use crate::transfer::server::{Server, ServerConfig};
 
-struct Setup {
+/// The sample files on a server of their own, and a plan that fetches them all in cleartext.
+pub(crate) struct Setup {
     _dir: tempfile::TempDir,
-    server: Server,
-    plan: FetchPlan,
-    sources: Vec<PathBuf>,
+    pub(crate) server: Server,
+    pub(crate) plan: FetchPlan,
+    pub(crate) sources: Vec<PathBuf>,
 }
 
 fn setup(log: Option<EventLog>) -> Setup {
+    served(log, None)
+}
+
+/// As `setup`, the server speaking `tls` (HTTP/2 in the h2 mode's tests).
+pub(crate) fn served(log: Option<EventLog>, tls: Option<crate::transfer::tls::ServerTls>) -> Setup {
     let dir = tempfile::tempdir().expect("tempdir");
     let root = dir.path().join("www");
     let sources = generate_samples(&root).expect("samples");
@@ -32,7 +38,7 @@ fn setup(log: Option<EventLog>) -> Setup {
             max_connections: 8,
             congestion: None,
             fastopen: false,
-            tls: None,
+            tls,
             sample_responses: true,
             timeouts: Default::default(),
         },

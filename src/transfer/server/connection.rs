@@ -13,6 +13,7 @@ use super::config::{
 use super::idle::Idle;
 use super::incoming::{Incoming, has_unread_bytes};
 use super::linger::Lingerer;
+use super::multiplexed::{serve_http2, speaks_http2, starts_tls};
 use super::park::Parking;
 use super::response::{Answer, error_message, respond, send_error};
 use super::root::Root;
@@ -50,6 +51,8 @@ pub(super) enum End {
     /// A TLS server has answered a plain-text client in plain text: as [`End::Close`], without
     /// the TLS close_notify the client could not read.
     PlainClose,
+    /// The client speaks HTTP/2: the connection goes to [`serve_http2`] as it is.
+    Http2,
 }
 
 /// Serves one accepted connection on the calling thread, from its first request to its close
@@ -91,7 +94,7 @@ pub(super) fn serve_connection(
         // body.
         stream.set_write_timeout(Some(timeouts.send))
     };
-    let incoming = Incoming {
+    let mut incoming = Incoming {
         stream,
         // The first request's head (after the TLS handshake, if any) is due a head's time after
         // the accept.
@@ -100,8 +103,10 @@ pub(super) fn serve_connection(
         no_wait: false,
     };
     let wire = match &policy.tls {
-        None => Ok(Wire::Plain(incoming)),
-        Some(tls) => tls.accept(incoming).map(|tls| Wire::Tls(Box::new(tls))),
+        Some(tls) if !tls.serves_plain_too() || starts_tls(&mut incoming, timeouts.head) => {
+            tls.accept(incoming).map(|tls| Wire::Tls(Box::new(tls)))
+        }
+        _ => Ok(Wire::Plain(incoming)),
     };
     let Ok(wire) = wire else {
         events.now(EventKind::Closed);
@@ -122,6 +127,9 @@ pub(super) fn serve_connection(
         // It cannot be watched: this thread goes on serving it.
         conn = idle.conn;
         end = serve_requests(&mut conn, root, timeouts, &events, &recorder, false, None);
+    }
+    if let End::Http2 = end {
+        return serve_http2(conn, root, timeouts, &events, &recorder);
     }
     finish(conn, end, &events, &recorder, lingerer);
 }
@@ -158,6 +166,9 @@ pub(super) fn serve_requests(
                 return answer_plain_client(conn.get_mut(), events);
             }
             Err(error) => return broken(events, &error),
+        }
+        if speaks_http2(conn) {
+            return End::Http2;
         }
         if !first {
             // A later request's head is due a head's time after its first byte.
@@ -331,7 +342,7 @@ pub(super) fn finish(
                 drain_until_fin(conn.get_mut().raw_mut(), events);
             }
         }
-        End::Abort | End::Park => {}
+        End::Abort | End::Park | End::Http2 => {}
     }
     drop(conn);
     events.now(EventKind::Closed);

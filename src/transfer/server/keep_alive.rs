@@ -11,6 +11,7 @@ use super::connection::{CONNECTION_STACK, End, finish, refuse, serve_requests};
 use super::idle::Idle;
 use super::incoming::Incoming;
 use super::linger::Lingerer;
+use super::multiplexed::serve_http2;
 use super::park::{Host, Turn};
 use super::pool::Pool;
 use super::response::{lookup_recent, send_response};
@@ -223,7 +224,11 @@ impl KeepAlive {
                     }
                 }
             };
-            finish(conn, end, &events, &recorder, Some(&lingerer));
+            if let End::Http2 = end {
+                serve_http2(conn, &root, timeouts, &events, &recorder);
+            } else {
+                finish(conn, end, &events, &recorder, Some(&lingerer));
+            }
             drop(slot);
         };
         let threads = Arc::clone(&self.threads);

@@ -13,7 +13,9 @@
 //!
 //! - `lifecycle`: starting, sampling and stopping a server; it hands each connection to
 //!   `connection` (a thread of its own) or to `keep_alive` (a plain server's pollers).
-//! - `keep_alive` → `connection` (with `idle`) → `response` → `root`, `samples`, `incoming`.
+//! - `keep_alive` → `connection` (with `idle`) → `response` → `root`, `samples`, `incoming`;
+//!   a connection that speaks HTTP/2 goes from `connection` to `multiplexed`, which serves it on
+//!   [`crate::transfer::h2`].
 //! - `listen` and `config`: the listening socket and what the server is told.
 //! - Beneath them, what knows nothing of HTTP: `workers` (accepting threads), `park` with `door`
 //!   and `epoll` (pollers), `pool` (threads for connections that leave a poller), `linger`
@@ -31,6 +33,7 @@ mod keep_alive;
 mod lifecycle;
 mod linger;
 mod listen;
+mod multiplexed;
 mod park;
 mod pool;
 mod response;

@@ -161,6 +161,17 @@ impl fmt::Debug for ClientSessions {
 }
 
 impl ClientSessions {
+    /// The same sessions, offering `protocol` in ALPN: a session kept by one is resumed by the
+    /// other.
+    pub fn with_alpn(&self, protocol: &[u8]) -> ClientSessions {
+        let mut config = (*self.config).clone();
+        config.alpn_protocols = vec![protocol.to_vec()];
+        ClientSessions {
+            config: Arc::new(config),
+            ..self.clone()
+        }
+    }
+
     /// Whether a connection may send its first request as early data (when a session allows).
     pub fn may_send_early(&self) -> bool {
         self.early_data

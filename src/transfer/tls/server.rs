@@ -19,6 +19,7 @@ pub struct ServerTls {
     config: Arc<ServerConfig>,
     certificate: CertificateDer<'static>,
     generated_pem: Option<String>,
+    plain_too: bool,
 }
 
 impl fmt::Debug for ServerTls {
@@ -93,11 +94,28 @@ impl ServerTls {
         // (0.5-RTT data): otherwise early data would save the client nothing.
         config.send_half_rtt_data = true;
         config.key_log = Arc::new(rustls::KeyLogFile::new());
+        // HTTP/2 where the client offers it (browsers, curl), HTTP/1.1 otherwise.
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         Ok(ServerTls {
             config: Arc::new(config),
             certificate,
             generated_pem: None,
+            plain_too: false,
         })
+    }
+
+    /// The same, also serving plain HTTP on the same port to a client whose first bytes are no
+    /// TLS record (compare's server, when only its h2 mode speaks TLS).
+    pub fn alongside_plain(self) -> ServerTls {
+        ServerTls {
+            plain_too: true,
+            ..self
+        }
+    }
+
+    /// Whether plain HTTP is served too (see [`ServerTls::alongside_plain`]).
+    pub fn serves_plain_too(&self) -> bool {
+        self.plain_too
     }
 
     /// The leaf certificate, for a client that is to trust exactly this server.

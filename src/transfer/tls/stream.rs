@@ -57,6 +57,16 @@ impl<S: Read + Write> TlsStream<S> {
         &mut self.raw
     }
 
+    /// The rustls connection and the socket, for a protocol that drives them on its own (HTTP/2).
+    pub fn into_parts(self) -> (Connection, S) {
+        (self.conn, self.raw)
+    }
+
+    /// The application protocol the handshake agreed on (ALPN), if any.
+    pub fn alpn(&self) -> Option<&[u8]> {
+        self.conn.alpn_protocol()
+    }
+
     /// Runs the handshake to its end.
     pub fn handshake(&mut self) -> io::Result<()> {
         while self.conn.is_handshaking() {
