@@ -55,7 +55,7 @@ impl Expected {
     pub fn for_mode(mode: Mode, files: usize, runs: usize, tls: Option<TlsPlan>) -> Expected {
         let per_run = match mode {
             Mode::NonPersistent | Mode::Parallel => files as u64,
-            Mode::Persistent | Mode::Pipelined => 1,
+            Mode::Persistent | Mode::Pipelined | Mode::H3 => 1,
         };
         let connections = per_run * runs as u64;
         let tls = tls.map(|plan| {

@@ -99,6 +99,7 @@ fn fetch_urls(args: &FetchArgs) -> anyhow::Result<()> {
         rcvbuf: args.rcvbuf,
         fastopen: args.tfo,
         tls,
+        h3_tls: None,
         limits: FetchLimits {
             per_file: args.timeout,
             max_size: args.max_size.map(|bytes| bytes as u64),

@@ -1,5 +1,5 @@
-//! Transfer layer: the blocking HTTP/1.1 server and client that produce the traffic and their own
-//! timings. Knows nothing of capture, decoding or reports, and must not import them.
+//! Transfer layer: the blocking HTTP/1.1 server and client, and HTTP/3 over QUIC (`h3`), that
+//! produce the traffic and their own timings. Knows nothing of capture, decoding or reports, and must not import them.
 //!
 //! `server/` and `client/` are the two ends; neither imports the other outside tests. What both use
 //! lies beside them: `wire` (the plain-or-TLS stream), `http`, `tls`, `events`, `files`. `run` holds
@@ -9,6 +9,7 @@ pub mod client;
 pub mod events;
 pub mod fastopen;
 pub mod files;
+pub mod h3;
 pub mod http;
 pub mod kernel;
 pub mod run;
@@ -132,6 +133,17 @@ pub enum TransferError {
     Timeout {
         addr: SocketAddr,
         what: &'static str,
+        after: std::time::Duration,
+    },
+    /// Nothing came back to QUIC's Initial packets: UDP is blocked on the way, or the server
+    /// speaks no HTTP/3.
+    #[error(
+        "{addr} did not answer QUIC within {} s (UDP is blocked on the way, or the server speaks \
+         no HTTP/3): fall back to TCP with --modes h2 or persistent",
+        after.as_secs_f64()
+    )]
+    NoQuicAnswer {
+        addr: SocketAddr,
         after: std::time::Duration,
     },
     /// A body larger than the limit asked for.

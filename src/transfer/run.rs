@@ -40,15 +40,21 @@ pub enum Mode {
     /// One connection per file as in non-persistent, but up to `--parallel` of them
     /// open at once, as a browser does.
     Parallel,
+
+    /// HTTP/3: one QUIC connection (TLS 1.3 inside, over UDP), every request on a stream of its
+    /// own, all sent at once; with `--tls-resume` or `--early-data` later runs resume the session
+    /// and send their requests as 0-RTT data.
+    H3,
 }
 
 impl Mode {
     /// Every mode, in the order they are run and reported.
-    pub const ALL: [Mode; 4] = [
+    pub const ALL: [Mode; 5] = [
         Mode::NonPersistent,
         Mode::Persistent,
         Mode::Pipelined,
         Mode::Parallel,
+        Mode::H3,
     ];
 
     /// The two modes `compare` runs and reports today.
@@ -61,6 +67,7 @@ impl Mode {
             Mode::Persistent => "persistent",
             Mode::Pipelined => "pipelined",
             Mode::Parallel => "parallel",
+            Mode::H3 => "h3",
         }
     }
 }
@@ -158,9 +165,9 @@ pub struct FileResult {
     /// Whether it matched the expected digest; None when none was given.
     pub sha256_ok: Option<bool>,
     /// Seconds attributable to this file, up to its own last byte: from its connection's connect
-    /// (non-persistent, parallel), or from the previous file's last byte on the shared
-    /// connection, the connect for the first file (persistent, pipelined). In the parallel mode
-    /// these overlap, so they add up to more than the run.
+    /// (non-persistent, parallel, h3), or from the previous file's last byte on the shared
+    /// connection, the connect for the first file (persistent, pipelined). In the parallel and h3
+    /// modes these overlap, so they add up to more than the run.
     pub seconds: f64,
     /// Where it was saved.
     pub path: PathBuf,

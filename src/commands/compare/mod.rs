@@ -26,6 +26,7 @@ use crate::emulate::{EmulatedLink, LinkConfig};
 use crate::report::terminal;
 use crate::transfer::client::{FetchLimits, FetchPlan};
 use crate::transfer::events::EventLog;
+use crate::transfer::h3::H3Server;
 use crate::transfer::http::path_for_name;
 use crate::transfer::kernel::KernelSettings;
 use crate::transfer::kernel::read_kernel_settings;
@@ -273,6 +274,21 @@ impl Setup<'_> {
             (None, None) => unreachable!("a built-in server runs when --server is absent"),
         };
         let client_tls = client_tls(args, variant, server_tls.as_ref(), addr)?;
+        let h3 = self.modes.contains(&Mode::H3);
+        let (h3_server, h3_tls) = if h3 {
+            let events = args.verbose.then(|| self.events.clone());
+            h3_ends(
+                args,
+                network,
+                self.root,
+                variant,
+                server_tls.as_ref(),
+                addr,
+                events,
+            )?
+        } else {
+            (None, None)
+        };
         let plan = FetchPlan {
             addr,
             host: addr.to_string(),
@@ -283,6 +299,7 @@ impl Setup<'_> {
             rcvbuf: args.rcvbuf,
             fastopen: variant.fastopen,
             tls: client_tls,
+            h3_tls,
             limits: FetchLimits {
                 per_file: args.timeout.unwrap_or_else(|| default_timeout(link, files)),
                 max_size: None,
@@ -293,7 +310,13 @@ impl Setup<'_> {
                 Network::Emulated(link) => link.client_iface().to_owned(),
                 Network::Host => args.capture.iface.clone().unwrap_or_else(|| "lo".into()),
             },
-            filter: format!("tcp and host {} and port {}", addr.ip(), addr.port()),
+            // h3's QUIC runs over UDP on the same port number.
+            filter: format!(
+                "{} and host {} and port {}",
+                if h3 { "(tcp or udp)" } else { "tcp" },
+                addr.ip(),
+                addr.port()
+            ),
             snaplen: args.capture.snaplen.unwrap_or(if variant.tls.is_some() {
                 WHOLE_PACKETS
             } else {
@@ -315,6 +338,9 @@ impl Setup<'_> {
             verbose: args.verbose,
         }
         .run();
+        if let Some(server) = h3_server {
+            server.stop();
+        }
         if let Some(server) = server {
             // Stopped from its own network: it wakes its accept thread by connecting to itself.
             network.server(move || server.stop());
@@ -374,6 +400,61 @@ fn client_tls(
         Some(made) => ClientTls::trusting(made.certificate(), &addr.ip().to_string(), options)?,
         None => ClientTls::verifying(None, args.server.as_deref().unwrap_or_default(), options)?,
     }))
+}
+
+/// The h3 mode's ends: the built-in server's QUIC listener on the TCP server's port number (with
+/// its certificate when that is TLS 1.3, else one made for it), and the client's TLS 1.3 where the
+/// variant's TLS does not fit h3.
+fn h3_ends(
+    args: &CompareArgs,
+    network: &Network,
+    root: &Path,
+    variant: &Variant,
+    server_tls: Option<&ServerTls>,
+    addr: SocketAddr,
+    events: Option<EventLog>,
+) -> anyhow::Result<(Option<H3Server>, Option<ClientTls>)> {
+    let options = ClientTlsOptions {
+        version: Some(TlsVersion::Tls13),
+        ..variant.tls.unwrap_or(ClientTlsOptions {
+            version: None,
+            resume: false,
+            early_data: false,
+        })
+    };
+    let tls13 = |tls: &&ServerTls| tls.version() == TlsVersion::Tls13;
+    if args.server.is_some() {
+        let fits = variant
+            .tls
+            .is_some_and(|t| t.version == Some(TlsVersion::Tls13));
+        let client = (!fits)
+            .then(|| {
+                ClientTls::verifying(None, args.server.as_deref().unwrap_or_default(), options)
+            })
+            .transpose()?;
+        return Ok((None, client));
+    }
+    let quic_tls = match server_tls.filter(tls13) {
+        Some(tls) => tls.clone(),
+        None => ServerTls::self_signed(
+            TlsVersion::Tls13,
+            &[server_ip(network).to_string(), "localhost".into()],
+        )
+        .context("cannot make the h3 server's certificate")?,
+    };
+    let client = match server_tls.filter(tls13) {
+        Some(_) => None,
+        None => Some(ClientTls::trusting(
+            quic_tls.certificate(),
+            &addr.ip().to_string(),
+            options,
+        )?),
+    };
+    let (root, bind) = (root.to_path_buf(), addr);
+    let server = network
+        .server(move || H3Server::start(bind, root, &quic_tls, events))
+        .with_context(|| format!("cannot start the h3 server on UDP {bind}"))?;
+    Ok((Some(server), client))
 }
 
 /// The modes asked for, each once, in the order given.

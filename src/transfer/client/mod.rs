@@ -12,8 +12,8 @@ mod connection;
 mod deadline;
 mod exchange;
 mod modes;
-mod part_file;
-mod plan;
+pub(crate) mod part_file;
+pub(crate) mod plan;
 
 #[cfg(test)]
 mod tests;

@@ -42,6 +42,9 @@ pub struct FetchPlan {
     pub fastopen: bool,
     /// Speak TLS (HTTPS) with these settings; None for plain HTTP.
     pub tls: Option<ClientTls>,
+    /// TLS for the h3 mode where `tls` does not fit it (plain HTTP/1.x, or TLS 1.2, beside h3,
+    /// which always speaks TLS 1.3); None to use `tls`.
+    pub h3_tls: Option<ClientTls>,
     /// Deadlines and size bound.
     pub limits: FetchLimits,
 }
@@ -66,11 +69,11 @@ impl Default for FetchLimits {
 }
 
 /// One file to fetch, checked and named before any connection is opened.
-pub(super) struct Target<'a> {
-    pub(super) index: usize,
-    pub(super) path: &'a str,
-    pub(super) name: String,
-    pub(super) expected: Option<String>,
+pub(crate) struct Target<'a> {
+    pub(crate) index: usize,
+    pub(crate) path: &'a str,
+    pub(crate) name: String,
+    pub(crate) expected: Option<String>,
 }
 
 pub(super) fn targets(plan: &FetchPlan) -> Result<Vec<Target<'_>>, TransferError> {

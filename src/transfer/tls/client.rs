@@ -6,7 +6,7 @@ use std::io::{self, Read, Write};
 use std::path::Path;
 use std::sync::Arc;
 
-use rustls::client::Resumption;
+use rustls::client::{ClientSessionMemoryCache, ClientSessionStore, Resumption};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::{ClientConfig, ClientConnection, Connection, RootCertStore};
@@ -28,8 +28,12 @@ pub struct ClientTlsOptions {
 #[derive(Clone)]
 pub struct ClientTls {
     config: Arc<ClientConfig>,
+    roots: Arc<RootCertStore>,
     server_name: ServerName<'static>,
     options: ClientTlsOptions,
+    /// Sessions kept from one run to the next for transports with one connection per run
+    /// (QUIC), where a run's own sessions would never be resumed.
+    lasting_sessions: Arc<dyn ClientSessionStore>,
 }
 
 impl fmt::Debug for ClientTls {
@@ -95,12 +99,13 @@ impl ClientTls {
         host: &str,
         options: ClientTlsOptions,
     ) -> Result<ClientTls, TlsError> {
+        let roots = Arc::new(roots);
         let mut config = ClientConfig::builder_with_provider(provider())
             .with_protocol_versions(match options.version {
                 Some(version) => version.protocol(),
                 None => rustls::DEFAULT_VERSIONS,
             })?
-            .with_root_certificates(roots)
+            .with_root_certificates(Arc::clone(&roots))
             .with_no_client_auth();
         config.resumption = Resumption::disabled();
         config.enable_early_data = options.early_data;
@@ -110,14 +115,31 @@ impl ClientTls {
             .map_err(|_| TlsError::ServerName(host.to_owned()))?;
         Ok(ClientTls {
             config: Arc::new(config),
+            roots,
             server_name,
             options,
+            lasting_sessions: Arc::new(ClientSessionMemoryCache::new(CLIENT_SESSIONS)),
         })
     }
 
     /// The options it was made with.
     pub fn options(&self) -> ClientTlsOptions {
         self.options
+    }
+
+    /// The certificates it trusts, for a client that speaks TLS over another transport (QUIC).
+    pub(crate) fn roots(&self) -> &Arc<RootCertStore> {
+        &self.roots
+    }
+
+    /// The sessions kept across runs (see `lasting_sessions`).
+    pub(crate) fn lasting_sessions(&self) -> Arc<dyn ClientSessionStore> {
+        Arc::clone(&self.lasting_sessions)
+    }
+
+    /// The name the server's certificate must carry.
+    pub(crate) fn server_name(&self) -> &ServerName<'static> {
+        &self.server_name
     }
 
     /// A run's sessions: empty at the start of each run, so its first connection makes a full

@@ -17,6 +17,7 @@ use super::*;
 #[derive(Clone)]
 pub struct ServerTls {
     config: Arc<ServerConfig>,
+    version: TlsVersion,
     certificate: CertificateDer<'static>,
     generated_pem: Option<String>,
 }
@@ -95,6 +96,7 @@ impl ServerTls {
         config.key_log = Arc::new(rustls::KeyLogFile::new());
         Ok(ServerTls {
             config: Arc::new(config),
+            version,
             certificate,
             generated_pem: None,
         })
@@ -103,6 +105,17 @@ impl ServerTls {
     /// The leaf certificate, for a client that is to trust exactly this server.
     pub fn certificate(&self) -> &CertificateDer<'static> {
         &self.certificate
+    }
+
+    /// The version it is pinned to.
+    pub fn version(&self) -> TlsVersion {
+        self.version
+    }
+
+    /// The rustls settings every connection shares, for a server that speaks them over another
+    /// transport (QUIC) with its own ALPN.
+    pub(crate) fn rustls_config(&self) -> &ServerConfig {
+        &self.config
     }
 
     /// The certificate as PEM when it was made here (for `curl --cacert`).
