@@ -139,7 +139,7 @@ pub enum TransferError {
     /// speaks no HTTP/3.
     #[error(
         "{addr} did not answer QUIC within {} s (UDP is blocked on the way, or the server speaks \
-         no HTTP/3): fall back to TCP with --modes h2 or persistent",
+         no HTTP/3): fall back to a TCP mode, h2 or persistent",
         after.as_secs_f64()
     )]
     NoQuicAnswer {
