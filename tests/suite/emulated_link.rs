@@ -204,6 +204,7 @@ fn synack_server_and_client_work_across_the_link_as_root() {
         rcvbuf: None,
         fastopen: false,
         tls: None,
+        h3_tls: None,
         limits: Default::default(),
     };
     let timing = link

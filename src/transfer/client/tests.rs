@@ -52,6 +52,7 @@ fn setup(log: Option<EventLog>) -> Setup {
         rcvbuf: None,
         fastopen: false,
         tls: None,
+        h3_tls: None,
         limits: FetchLimits::default(),
     };
     Setup {
@@ -203,6 +204,7 @@ fn plans_that_cannot_be_saved_are_refused_before_connecting() {
         rcvbuf: None,
         fastopen: false,
         tls: None,
+        h3_tls: None,
         limits: FetchLimits::default(),
     };
     for paths in [
@@ -409,6 +411,7 @@ fn parallel_opens_k_connections_before_any_is_answered() {
         rcvbuf: None,
         fastopen: false,
         tls: None,
+        h3_tls: None,
         limits: FetchLimits::default(),
     };
     let run = fetch(Mode::Parallel, &plan, None);

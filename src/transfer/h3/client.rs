@@ -89,7 +89,7 @@ type SendRequest = h3::client::SendRequest<h3_quinn::OpenStreams, Bytes>;
 impl Client<'_> {
     async fn run(
         &self,
-        crypto: ClientCrypto,
+        crypto: ClientCrypto<'_>,
         wanted: Vec<Wanted>,
     ) -> Result<RunTiming, TransferError> {
         let addr = self.addr;

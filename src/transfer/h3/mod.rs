@@ -46,3 +46,6 @@ fn transport(idle: Duration) -> quinn::TransportConfig {
     transport.max_idle_timeout(quinn::IdleTimeout::try_from(idle).ok());
     transport
 }
+
+#[cfg(test)]
+mod tests;
