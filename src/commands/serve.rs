@@ -51,19 +51,21 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
     };
     // Announced once the port is bound, so a taken port is the only thing said.
     let ready = move |addr| {
+        // Listening on UDP before the TCP server is announced, so a client told it is up finds
+        // both.
+        let h3 = h3_tls.map(|tls| H3Server::start(addr, h3_root, &tls, None));
         outln!(
             "serving {} on {scheme}://{addr}/ (Ctrl-C stops)",
             root.display()
         );
-        if let Some(tls) = h3_tls {
-            match H3Server::start(addr, h3_root, &tls, None) {
-                Ok(server) => {
-                    outln!("and HTTP/3 on UDP {}", server.local_addr());
-                    // Served for as long as the process runs, as the TCP server is.
-                    Box::leak(Box::new(server));
-                }
-                Err(error) => eprintln!("synack: no HTTP/3: {error}"),
+        match h3 {
+            Some(Ok(server)) => {
+                outln!("and HTTP/3 on UDP {}", server.local_addr());
+                // Served for as long as the process runs, as the TCP server is.
+                Box::leak(Box::new(server));
             }
+            Some(Err(error)) => eprintln!("synack: no HTTP/3: {error}"),
+            None => {}
         }
     };
     if args.verbose {

@@ -16,6 +16,7 @@ mod doc_links;
 mod emulated_compare;
 mod emulated_link;
 mod failure_paths;
+mod h3_transfer;
 mod html_pages;
 mod html_report;
 mod html_words;

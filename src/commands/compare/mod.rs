@@ -317,11 +317,15 @@ impl Setup<'_> {
                 addr.ip(),
                 addr.port()
             ),
-            snaplen: args.capture.snaplen.unwrap_or(if variant.tls.is_some() {
-                WHOLE_PACKETS
-            } else {
-                DEFAULT_SNAPLEN
-            }),
+            // TLS records are read whole, and QUIC's Initials only decrypt whole.
+            snaplen: args
+                .capture
+                .snaplen
+                .unwrap_or(if variant.tls.is_some() || h3 {
+                    WHOLE_PACKETS
+                } else {
+                    DEFAULT_SNAPLEN
+                }),
         });
         let outcome = Session {
             network,

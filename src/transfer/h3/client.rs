@@ -2,6 +2,7 @@
 //! and all of them sent before any response is read; with a session from an earlier run, sent as
 //! 0-RTT data. Must not import the server, capture or report code.
 
+use std::cell::Cell;
 use std::future::poll_fn;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
@@ -60,16 +61,24 @@ pub(crate) fn fetch(
         tls,
         idle: IDLE_LIMIT.min(plan.limits.per_file),
         log: events.cloned(),
+        handshaken: Cell::new(false),
     };
     let runtime = runtime()?;
-    runtime.block_on(async {
-        tokio::time::timeout(run_limit, client.run(crypto, wanted))
-            .await
-            .unwrap_or(Err(TransferError::Timeout {
+    let finished = runtime
+        .block_on(async { tokio::time::timeout(run_limit, client.run(crypto, wanted)).await });
+    finished.unwrap_or_else(|_| {
+        Err(if client.handshaken.get() {
+            TransferError::Timeout {
                 addr: plan.addr,
                 what: "finish its responses",
                 after: run_limit,
-            }))
+            }
+        } else {
+            TransferError::NoQuicAnswer {
+                addr: plan.addr,
+                after: run_limit.min(client.idle),
+            }
+        })
     })
 }
 
@@ -81,6 +90,8 @@ struct Client<'a> {
     /// The longest silence from the server, the handshake's included.
     idle: Duration,
     log: Option<EventLog>,
+    /// The handshake is complete: a timeout from now on is no missing answer.
+    handshaken: Cell<bool>,
 }
 
 /// A connection's requests as the h3 client holds them.
@@ -117,6 +128,7 @@ impl Client<'_> {
         };
         let early = zero_rtt.is_some();
         let mut connected = (!early).then(Ts::now);
+        self.handshaken.set(!early);
         let mut exchanges = self.send_all(&connection, &wanted, &events, local).await?;
         let mut early_data_accepted = false;
         if let Some(accepted) = zero_rtt {
@@ -128,6 +140,7 @@ impl Client<'_> {
                 return Err(self.failed(&connection, false, "the connection closed".into()));
             }
             connected = Some(Ts::now());
+            self.handshaken.set(true);
             if !early_data_accepted {
                 // The server dropped every stream of the 0-RTT data: the requests go again, on
                 // a fresh HTTP/3 session over the same connection.

@@ -57,9 +57,22 @@ fn every_file_arrives_whole_over_one_connection_with_every_request_sent_first() 
     assert_eq!(run.connections.len(), 1);
     let conn = &run.connections[0];
     assert_eq!(conn.requests.len(), SAMPLES.len());
-    let last_sent = conn.requests.iter().map(|r| r.sent).max().expect("requests");
-    let first_answer = conn.requests.iter().map(|r| r.first_byte).min().expect("requests");
-    assert!(last_sent <= first_answer, "every request left before any response was read");
+    let last_sent = conn
+        .requests
+        .iter()
+        .map(|r| r.sent)
+        .max()
+        .expect("requests");
+    let first_answer = conn
+        .requests
+        .iter()
+        .map(|r| r.first_byte)
+        .min()
+        .expect("requests");
+    assert!(
+        last_sent <= first_answer,
+        "every request left before any response was read"
+    );
     for (file, source) in run.files.iter().zip(&setup.sources) {
         assert_eq!(file.sha256, sha256_file(source).expect("source hash"));
         assert_eq!(sha256_file(&file.path).expect("saved hash"), file.sha256);
@@ -90,4 +103,3 @@ fn a_later_run_resumes_and_sends_its_requests_as_0rtt() {
         assert_eq!(file.sha256, sha256_file(source).expect("source hash"));
     }
 }
-
