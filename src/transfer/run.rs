@@ -110,20 +110,22 @@ impl RunTiming {
     }
 }
 
-/// Timings of one TCP connection, as seen by the client.
+/// Timings of one connection (TCP, or QUIC in the h3 mode), as seen by the client.
 #[derive(Debug, Clone)]
 pub struct ConnectionTiming {
-    /// The client's address (its ephemeral port identifies the connection in a capture).
+    /// The client's address (its ephemeral port, TCP or UDP, identifies the connection in a
+    /// capture).
     pub local: SocketAddr,
     /// The server's address.
     pub peer: SocketAddr,
-    /// Just before `connect`.
+    /// Just before `connect` (h3: before the first Initial leaves).
     pub connect_start: Ts,
-    /// When `connect` returned (handshake done).
+    /// When `connect` returned (handshake done; h3: QUIC's handshake, TLS 1.3 with it, done).
     pub connected: Ts,
     /// The requests sent on this connection, in order.
     pub requests: Vec<RequestTiming>,
-    /// After the socket was closed.
+    /// After the socket was closed (h3: once CONNECTION_CLOSE was queued; QUIC waits for no
+    /// answer).
     pub closed: Ts,
     /// The TLS handshake, on an HTTPS connection.
     pub tls: Option<TlsTiming>,

@@ -113,7 +113,7 @@ impl Client<'_> {
         let mut config = quinn::ClientConfig::new(crypto.config.clone());
         config.transport_config(Arc::new(transport(self.idle)));
         let connect_start = Ts::now();
-        events.at(connect_start, EventKind::Connect);
+        events.at(connect_start, EventKind::QuicConnect);
         let connecting = endpoint
             .connect_with(config, addr, &self.tls.server_name().to_str())
             .map_err(|error| connect_failed(io::Error::other(error)))?;
@@ -149,7 +149,12 @@ impl Client<'_> {
             }
         }
         let connected = connected.expect("the handshake is complete by now");
-        events.at(connected, EventKind::Connected);
+        events.at(
+            connected,
+            EventKind::QuicConnected {
+                zero_rtt: early.then_some(early_data_accepted),
+            },
+        );
         events.at(
             connected,
             EventKind::TlsDone {
@@ -168,7 +173,7 @@ impl Client<'_> {
         received.sort_by_key(|(request, _): &(RequestTiming, FileResult)| request.file);
         connection.close(quinn::VarInt::from_u32(H3_NO_ERROR), b"");
         let closed = Ts::now();
-        events.at(closed, EventKind::Closed);
+        events.at(closed, EventKind::QuicClosed);
         // The CONNECTION_CLOSE leaves while the endpoint drains; nobody waits for an answer.
         let _ = tokio::time::timeout(self.idle, endpoint.wait_idle()).await;
         let (requests, files): (Vec<RequestTiming>, Vec<FileResult>) = received

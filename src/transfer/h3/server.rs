@@ -120,7 +120,7 @@ async fn serve_connection(
     };
     let local = SocketAddr::new(local_ip.unwrap_or_else(|| peer.ip()), port);
     let events = ConnectionEvents::new(log.as_ref(), Side::Server, local, peer);
-    events.now(EventKind::Accept);
+    events.now(EventKind::QuicAccept);
     let quic = h3_quinn::Connection::new(connection);
     let mut session: h3::server::Connection<h3_quinn::Connection, Bytes> =
         h3::server::Connection::new(quic).await?;
@@ -136,6 +136,6 @@ async fn serve_connection(
             }
         });
     }
-    events.now(EventKind::Closed);
+    events.now(EventKind::QuicClosed);
     Ok(())
 }
