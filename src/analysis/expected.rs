@@ -67,7 +67,9 @@ impl Expected {
     ) -> Expected {
         let per_run = match mode {
             Mode::NonPersistent | Mode::Parallel => files as u64,
-            Mode::Persistent | Mode::Pipelined | Mode::H2 | Mode::H2c => servers.max(1) as u64,
+            Mode::Persistent | Mode::Pipelined | Mode::H2 | Mode::H2c | Mode::H3 => {
+                servers.max(1) as u64
+            }
         };
         let connections = per_run * runs as u64;
         let tls = tls.map(|plan| {

@@ -68,7 +68,13 @@ impl ConnectionTimeline {
 
     /// The timeline the client measured itself.
     pub fn from_client(conn: &ConnectionTiming) -> ConnectionTimeline {
-        let last = conn.requests.last().map_or(conn.connected, |r| r.last_byte);
+        // The latest, not the last sent: h3's responses arrive in any order.
+        let last = conn
+            .requests
+            .iter()
+            .map(|r| r.last_byte)
+            .max()
+            .unwrap_or(conn.connected);
         ConnectionTimeline {
             start: conn.connect_start,
             ready: conn.connected,

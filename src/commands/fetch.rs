@@ -58,6 +58,7 @@ fn fetch_urls(args: &FetchArgs) -> anyhow::Result<()> {
         tls,
         names: Some(site.names),
         any_status: false,
+        h3_tls: None,
         limits: FetchLimits {
             per_file: args.timeout,
             max_size: args.max_size.map(|bytes| bytes as u64),

@@ -77,6 +77,17 @@ pub fn event_line(origin: Ts, e: &Event) -> String {
         EventKind::FinSent => "FIN sent (shutdown or close)".to_string(),
         EventKind::FinReceived => "FIN received (read returned 0)".to_string(),
         EventKind::Closed => "socket closed".to_string(),
+        EventKind::QuicConnect => "QUIC Initial leaves (handshake begins)".to_string(),
+        EventKind::QuicConnected { zero_rtt } => format!(
+            "QUIC handshake done{}",
+            match zero_rtt {
+                None => "",
+                Some(true) => " (0-RTT requests accepted)",
+                Some(false) => " (0-RTT requests rejected: sent again)",
+            }
+        ),
+        EventKind::QuicAccept => "QUIC connection accepted".to_string(),
+        EventKind::QuicClosed => "QUIC connection closed".to_string(),
     };
     format!(
         "{:>+12.6} s  {side} {:<22} ↔ {:<22} {what}",

@@ -7,8 +7,9 @@ use anyhow::Context;
 
 use crate::cli::ServeArgs;
 use crate::commands::output::outln;
+use crate::transfer::h3::H3Server;
 use crate::transfer::server::{ServerConfig, ServerTimeouts, serve_forever};
-use crate::transfer::tls::ServerTls;
+use crate::transfer::tls::{ServerTls, TlsVersion};
 
 /// Serves `--root` on `--bind` until interrupted.
 pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
@@ -29,6 +30,15 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
     }
     let tls = server_tls(args)?;
     let scheme = if tls.is_some() { "https" } else { "http" };
+    // HTTP/3 needs a certificate, and TLS 1.3 (QUIC carries no other).
+    let h3_tls = tls.clone().filter(|tls| tls.version() == TlsVersion::Tls13);
+    if tls
+        .as_ref()
+        .is_some_and(|tls| tls.version() != TlsVersion::Tls13)
+    {
+        eprintln!("synack: no HTTP/3 with --tls 1.2 (QUIC carries TLS 1.3 only)");
+    }
+    let h3_root = root.clone();
     let config = ServerConfig {
         bind: args.bind,
         root: root.clone(),
@@ -41,10 +51,22 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
     };
     // Announced once the port is bound, so a taken port is the only thing said.
     let ready = move |addr| {
+        // Listening on UDP before the TCP server is announced, so a client told it is up finds
+        // both.
+        let h3 = h3_tls.map(|tls| H3Server::start(addr, h3_root, &tls, None));
         outln!(
             "serving {} on {scheme}://{addr}/ (Ctrl-C stops)",
             root.display()
         );
+        match h3 {
+            Some(Ok(server)) => {
+                outln!("and HTTP/3 on UDP {}", server.local_addr());
+                // Served for as long as the process runs, as the TCP server is.
+                Box::leak(Box::new(server));
+            }
+            Some(Err(error)) => eprintln!("synack: no HTTP/3: {error}"),
+            None => {}
+        }
     };
     if args.verbose {
         serve_verbose(config, ready)

@@ -15,8 +15,8 @@ use crate::track::{CloseKind, Connection, Exchange, FlagCounts, Round, Side, Tcp
 
 use super::http2_json::{Http2Json, Http2TotalsJson, requests_unknown};
 use super::json_writer::JsonObject;
-use crate::track::http2::Http2Totals;
 use super::quic_json::QuicJson;
+use crate::track::http2::Http2Totals;
 use crate::track::quic::QuicCapture;
 
 /// Packet counts as JSON: the report's own field names, whatever the tracker calls them.

@@ -45,6 +45,15 @@ pub enum EventKind {
     FinReceived,
     /// The socket was closed.
     Closed,
+    /// The client's first QUIC Initial leaves (h3).
+    QuicConnect,
+    /// The client's QUIC handshake is complete; with 0-RTT, whether the server took the requests
+    /// it carried.
+    QuicConnected { zero_rtt: Option<bool> },
+    /// The server took a QUIC connection.
+    QuicAccept,
+    /// This side closed the QUIC connection (CONNECTION_CLOSE), or saw the peer close it.
+    QuicClosed,
 }
 
 /// A timestamped lifecycle event of one connection.

@@ -1,6 +1,6 @@
 //! Transfer layer: the blocking HTTP/1.1 server and client that produce the traffic and their own
-//! timings, and HTTP/2 on the connections they hand over. Knows nothing of capture, decoding or
-//! reports, and must not import them.
+//! timings, HTTP/2 on the connections they hand over, and HTTP/3 over QUIC (`h3`). Knows nothing
+//! of capture, decoding or reports, and must not import them.
 //!
 //! `server/` and `client/` are the two ends; neither imports the other outside tests. What both use
 //! lies beside them: `wire` (the plain-or-TLS stream), `http`, `h2`, `tls`, `events`, `files`. `run` holds
@@ -11,6 +11,7 @@ pub mod events;
 pub mod fastopen;
 pub mod files;
 pub mod h2;
+pub mod h3;
 pub mod http;
 pub mod kernel;
 pub mod run;
@@ -146,6 +147,17 @@ pub enum TransferError {
     Timeout {
         addr: SocketAddr,
         what: &'static str,
+        after: std::time::Duration,
+    },
+    /// Nothing came back to QUIC's Initial packets: UDP is blocked on the way, or the server
+    /// speaks no HTTP/3.
+    #[error(
+        "{addr} did not answer QUIC within {} s (UDP is blocked on the way, or the server speaks \
+         no HTTP/3): fall back to a TCP mode, h2 or persistent",
+        after.as_secs_f64()
+    )]
+    NoQuicAnswer {
+        addr: SocketAddr,
         after: std::time::Duration,
     },
     /// A body larger than the limit asked for.

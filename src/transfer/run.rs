@@ -45,17 +45,23 @@ pub enum Mode {
     H2,
     /// HTTP/2 in cleartext with prior knowledge: as `h2`, without TLS.
     H2c,
+
+    /// HTTP/3: one QUIC connection (TLS 1.3 inside, over UDP), every request on a stream of its
+    /// own, all sent at once; with `--tls-resume` or `--early-data` later runs resume the session
+    /// and send their requests as 0-RTT data.
+    H3,
 }
 
 impl Mode {
     /// Every mode, in the order they are run and reported.
-    pub const ALL: [Mode; 6] = [
+    pub const ALL: [Mode; 7] = [
         Mode::NonPersistent,
         Mode::Persistent,
         Mode::Pipelined,
         Mode::Parallel,
         Mode::H2,
         Mode::H2c,
+        Mode::H3,
     ];
 
     /// The two modes `compare` runs and reports today.
@@ -70,6 +76,7 @@ impl Mode {
             Mode::Parallel => "parallel",
             Mode::H2 => "h2",
             Mode::H2c => "h2c",
+            Mode::H3 => "h3",
         }
     }
 }
@@ -112,20 +119,22 @@ impl RunTiming {
     }
 }
 
-/// Timings of one TCP connection, as seen by the client.
+/// Timings of one connection (TCP, or QUIC in the h3 mode), as seen by the client.
 #[derive(Debug, Clone)]
 pub struct ConnectionTiming {
-    /// The client's address (its ephemeral port identifies the connection in a capture).
+    /// The client's address (its ephemeral port, TCP or UDP, identifies the connection in a
+    /// capture).
     pub local: SocketAddr,
     /// The server's address.
     pub peer: SocketAddr,
-    /// Just before `connect`.
+    /// Just before `connect` (h3: before the first Initial leaves).
     pub connect_start: Ts,
-    /// When `connect` returned (handshake done).
+    /// When `connect` returned (handshake done; h3: QUIC's handshake, TLS 1.3 with it, done).
     pub connected: Ts,
     /// The requests sent on this connection, in order.
     pub requests: Vec<RequestTiming>,
-    /// After the socket was closed.
+    /// After the socket was closed (h3: once CONNECTION_CLOSE was queued; QUIC waits for no
+    /// answer).
     pub closed: Ts,
     /// The TLS handshake, on an HTTPS connection.
     pub tls: Option<TlsTiming>,
@@ -169,9 +178,9 @@ pub struct FileResult {
     /// Whether it matched the expected digest; None when none was given.
     pub sha256_ok: Option<bool>,
     /// Seconds attributable to this file, up to its own last byte: from its connection's connect
-    /// (non-persistent, parallel, h2, h2c), or from the previous file's last byte on the shared
-    /// connection, the connect for the first file (persistent, pipelined). In the parallel and
-    /// HTTP/2 modes these overlap, so they add up to more than the run.
+    /// (non-persistent, parallel, h2, h2c, h3), or from the previous file's last byte on the
+    /// shared connection, the connect for the first file (persistent, pipelined). In the parallel
+    /// and multiplexed modes these overlap, so they add up to more than the run.
     pub seconds: f64,
     /// Where it was saved.
     pub path: PathBuf,

@@ -206,6 +206,7 @@ fn synack_server_and_client_work_across_the_link_as_root() {
         tls: None,
         names: None,
         any_status: false,
+        h3_tls: None,
         limits: Default::default(),
     };
     let timing = link

@@ -178,13 +178,13 @@ impl Comparison {
             .collect()
     }
 
-    /// The model's prediction for each mode.
+    /// The model's prediction for each mode it has one for (none yet for h3).
     pub fn predictions(&self) -> Vec<(Mode, Prediction)> {
         let path = self.path_model();
         let sizes: Vec<u64> = self.files.iter().map(|f| f.bytes).collect();
         self.modes
             .iter()
-            .map(|m| {
+            .filter_map(|m| {
                 let pattern = match m.mode {
                     Mode::NonPersistent => Pattern::NonPersistent,
                     Mode::Persistent => Pattern::Persistent,
@@ -192,8 +192,9 @@ impl Comparison {
                     // has a pattern of its own for HTTP/2.
                     Mode::Pipelined | Mode::H2 | Mode::H2c => Pattern::Pipelined,
                     Mode::Parallel => Pattern::Parallel(self.parallel),
+                    Mode::H3 => return None,
                 };
-                (m.mode, predict(pattern, &path, &sizes))
+                Some((m.mode, predict(pattern, &path, &sizes)))
             })
             .collect()
     }

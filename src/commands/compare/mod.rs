@@ -29,6 +29,7 @@ use crate::emulate::{EmulatedLink, LinkConfig};
 use crate::report::terminal;
 use crate::transfer::client::{FetchLimits, FetchPlan};
 use crate::transfer::events::EventLog;
+use crate::transfer::h3::H3Server;
 use crate::transfer::http::path_for_name;
 use crate::transfer::kernel::KernelSettings;
 use crate::transfer::kernel::read_kernel_settings;
@@ -345,7 +346,11 @@ impl Setup<'_> {
         let (args, network, files, link) = (self.args, self.network, self.files, self.link);
         if !self.sites.is_empty() {
             let plans = site::site_plans(self.sites, args)?;
-            return self.compare_on(variant, dir, None, plans, None);
+            let servers = BuiltIn {
+                tcp: None,
+                h3: None,
+            };
+            return self.compare_on(variant, dir, servers, plans, None);
         }
         let server_tls = built_in_server_tls(args, network, variant, self.modes)?;
         let server = start_server(
@@ -362,6 +367,21 @@ impl Setup<'_> {
             (None, None) => unreachable!("a built-in server runs when --server is absent"),
         };
         let client_tls = client_tls(args, variant, server_tls.as_ref(), addr)?;
+        let h3 = self.modes.contains(&Mode::H3);
+        let (h3_server, h3_tls) = if h3 {
+            let events = args.verbose.then(|| self.events.clone());
+            h3_ends(
+                args,
+                network,
+                self.root,
+                variant,
+                server_tls.as_ref(),
+                addr,
+                events,
+            )?
+        } else {
+            (None, None)
+        };
         let plan = FetchPlan {
             addr,
             host: addr.to_string(),
@@ -374,26 +394,36 @@ impl Setup<'_> {
             tls: client_tls,
             names: None,
             any_status: false,
+            h3_tls,
             limits: FetchLimits {
                 per_file: args.timeout.unwrap_or_else(|| default_timeout(link, files)),
                 max_size: None,
             },
         };
         let http2_plan = http2_plan(args, self.modes, &plan, server_tls.as_ref(), addr)?;
-        self.compare_on(variant, dir, server, vec![plan], http2_plan)
+        let servers = BuiltIn {
+            tcp: server,
+            h3: h3_server,
+        };
+        self.compare_on(variant, dir, servers, vec![plan], http2_plan)
     }
 
-    /// Runs every mode against `plans`' servers (`server` when it is the built-in one, stopped
-    /// after; `http2_plan` for the HTTP/2 mode whose TLS differs from the others') and assembles
-    /// the comparison.
+    /// Runs every mode against `plans`' servers (`servers` when they are the built-in ones,
+    /// stopped after; `http2_plan` for the HTTP/2 mode whose TLS differs from the others') and
+    /// assembles the comparison.
     fn compare_on(
         &self,
         variant: &Variant,
         dir: &Path,
-        server: Option<Server>,
+        servers: BuiltIn,
         plans: Vec<FetchPlan>,
         http2_plan: Option<FetchPlan>,
     ) -> anyhow::Result<Comparison> {
+        let BuiltIn {
+            tcp: server,
+            h3: h3_server,
+        } = servers;
+        let h3 = self.modes.contains(&Mode::H3);
         let Setup {
             args,
             network,
@@ -411,16 +441,28 @@ impl Setup<'_> {
                         .unwrap_or_else(|| "lo".into())
                 }),
             },
+            // h3's QUIC runs over UDP on the same port number.
             filter: plans
                 .iter()
-                .map(|p| format!("(tcp and host {} and port {})", p.addr.ip(), p.addr.port()))
+                .map(|p| {
+                    format!(
+                        "({} and host {} and port {})",
+                        if h3 { "(tcp or udp)" } else { "tcp" },
+                        p.addr.ip(),
+                        p.addr.port()
+                    )
+                })
                 .collect::<Vec<_>>()
                 .join(" or "),
-            snaplen: args.capture.snaplen.unwrap_or(if variant.tls.is_some() {
-                WHOLE_PACKETS
-            } else {
-                DEFAULT_SNAPLEN
-            }),
+            // TLS records are read whole, and QUIC's Initials only decrypt whole.
+            snaplen: args
+                .capture
+                .snaplen
+                .unwrap_or(if variant.tls.is_some() || h3 {
+                    WHOLE_PACKETS
+                } else {
+                    DEFAULT_SNAPLEN
+                }),
             about: (!args.capture.pcap).then(|| {
                 let settings = link.map(|c| link_settings(c, args.link.path.map(|p| p.name)));
                 saving::about(addr, foreign, &variant.name, settings.as_ref())
@@ -443,6 +485,9 @@ impl Setup<'_> {
             pace: foreign.then(|| pace(args)),
         }
         .run();
+        if let Some(server) = h3_server {
+            server.stop();
+        }
         if let Some(server) = server {
             // Stopped from its own network: it wakes its accept thread by connecting to itself.
             network.server(move || server.stop());
@@ -466,6 +511,12 @@ impl Setup<'_> {
             }),
         })
     }
+}
+
+/// The built-in servers a comparison started: HTTP/1.x and HTTP/2 over TCP, and HTTP/3 over QUIC.
+struct BuiltIn {
+    tcp: Option<Server>,
+    h3: Option<H3Server>,
 }
 
 /// The built-in server's TLS, with a certificate made for this run, when the variant speaks TLS
@@ -550,6 +601,61 @@ fn client_tls(
             options,
         )?,
     }))
+}
+
+/// The h3 mode's ends: the built-in server's QUIC listener on the TCP server's port number (with
+/// its certificate when that is TLS 1.3, else one made for it), and the client's TLS 1.3 where the
+/// variant's TLS does not fit h3.
+fn h3_ends(
+    args: &CompareArgs,
+    network: &Network,
+    root: &Path,
+    variant: &Variant,
+    server_tls: Option<&ServerTls>,
+    addr: SocketAddr,
+    events: Option<EventLog>,
+) -> anyhow::Result<(Option<H3Server>, Option<ClientTls>)> {
+    let options = ClientTlsOptions {
+        version: Some(TlsVersion::Tls13),
+        ..variant.tls.unwrap_or(ClientTlsOptions {
+            version: None,
+            resume: false,
+            early_data: false,
+        })
+    };
+    let tls13 = |tls: &&ServerTls| tls.version() == TlsVersion::Tls13;
+    if args.server.is_some() {
+        let fits = variant
+            .tls
+            .is_some_and(|t| t.version == Some(TlsVersion::Tls13));
+        let client = (!fits)
+            .then(|| {
+                ClientTls::verifying(None, args.server.as_deref().unwrap_or_default(), options)
+            })
+            .transpose()?;
+        return Ok((None, client));
+    }
+    let quic_tls = match server_tls.filter(tls13) {
+        Some(tls) => tls.clone(),
+        None => ServerTls::self_signed(
+            TlsVersion::Tls13,
+            &[server_ip(network).to_string(), "localhost".into()],
+        )
+        .context("cannot make the h3 server's certificate")?,
+    };
+    let client = match server_tls.filter(tls13) {
+        Some(_) => None,
+        None => Some(ClientTls::trusting(
+            quic_tls.certificate(),
+            &addr.ip().to_string(),
+            options,
+        )?),
+    };
+    let (root, bind) = (root.to_path_buf(), addr);
+    let server = network
+        .server(move || H3Server::start(bind, root, &quic_tls, events))
+        .with_context(|| format!("cannot start the h3 server on UDP {bind}"))?;
+    Ok((Some(server), client))
 }
 
 /// The modes asked for, each once, in the order given.

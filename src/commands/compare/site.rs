@@ -72,6 +72,7 @@ pub(super) fn site_plans(sites: &[Site], args: &CompareArgs) -> anyhow::Result<V
                 tls: site_tls(site, args)?,
                 names: Some(site.names.clone()),
                 any_status: true,
+                h3_tls: None,
                 limits: FetchLimits {
                     per_file: args
                         .timeout

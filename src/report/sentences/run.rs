@@ -32,7 +32,21 @@ pub fn phases_heading(cmp: &Comparison) -> String {
         PhaseSource::Capture => ("from the capture", "first SYN"),
         PhaseSource::Client => ("from the client's own timestamps", "first connect()"),
     };
-    format!("Phases, {source}: those above \"=\" add up to {start} → last byte")
+    let mut heading = format!("Phases, {source}: those above \"=\" add up to {start} → last byte");
+    // A mode whose packets are not analysed (h3's QUIC, for now) beside captured ones.
+    let uncaptured: Vec<&str> = cmp
+        .modes
+        .iter()
+        .filter(|m| m.source == PhaseSource::Client)
+        .map(|m| m.mode.name())
+        .collect();
+    if cmp.phase_source() == PhaseSource::Capture && !uncaptured.is_empty() {
+        heading.push_str(&format!(
+            "; {} from the client's own timestamps (its packets are not analysed)",
+            uncaptured.join(", ")
+        ));
+    }
+    heading
 }
 
 /// The kernel settings that change the result, read on this machine.

@@ -13,10 +13,10 @@ mod connection;
 mod deadline;
 mod exchange;
 mod modes;
-mod origins;
 mod multiplexed;
-mod part_file;
-mod plan;
+mod origins;
+pub(crate) mod part_file;
+pub(crate) mod plan;
 
 #[cfg(test)]
 pub(crate) mod tests;

@@ -52,6 +52,7 @@ pub fn fetch(
         Mode::Pipelined => fetch_on_one(plan, &run, &targets, true, &dir, events)?,
         Mode::Parallel => fetch_in_parallel(plan, &run, &targets, &dir, events)?,
         Mode::H2 | Mode::H2c => fetch_multiplexed(mode, plan, &run, &targets, &dir, events)?,
+        Mode::H3 => return crate::transfer::h3::fetch(plan, &targets, &dir, events),
     };
     let start = connections
         .iter()

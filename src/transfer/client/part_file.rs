@@ -12,7 +12,7 @@ use crate::transfer::files::hex;
 
 /// A file being received: hashed as it is written to `.<name>.part`, renamed to `<name>` by
 /// `commit`, and removed if dropped before that.
-pub(super) struct PartFile {
+pub(crate) struct PartFile {
     part: PathBuf,
     dest: PathBuf,
     file: Option<File>,
@@ -20,7 +20,7 @@ pub(super) struct PartFile {
 }
 
 impl PartFile {
-    pub(super) fn create(dir: &Path, name: &str) -> Result<PartFile, TransferError> {
+    pub(crate) fn create(dir: &Path, name: &str) -> Result<PartFile, TransferError> {
         let part = dir.join(format!(".{name}.part"));
         let file =
             crate::created::create_partial(&part).map_err(|source| TransferError::Output {
@@ -35,7 +35,7 @@ impl PartFile {
         })
     }
 
-    pub(super) fn write(&mut self, data: &[u8]) -> Result<(), TransferError> {
+    pub(crate) fn write(&mut self, data: &[u8]) -> Result<(), TransferError> {
         self.hasher.update(data);
         let file = self
             .file
@@ -48,11 +48,11 @@ impl PartFile {
             })
     }
 
-    pub(super) fn sha256(&self) -> String {
+    pub(crate) fn sha256(&self) -> String {
         hex(&self.hasher.clone().finalize())
     }
 
-    pub(super) fn commit(mut self) -> Result<PathBuf, TransferError> {
+    pub(crate) fn commit(mut self) -> Result<PathBuf, TransferError> {
         drop(self.file.take());
         crate::created::complete(&self.part, &self.dest).map_err(|source| {
             TransferError::Output {

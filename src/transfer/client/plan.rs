@@ -48,6 +48,9 @@ pub struct FetchPlan {
     /// Keep a response whatever its status (a redirect, a 404), recording the status; otherwise
     /// a status outside 2xx fails the fetch.
     pub any_status: bool,
+    /// TLS for the h3 mode where `tls` does not fit it (plain HTTP/1.x, or TLS 1.2, beside h3,
+    /// which always speaks TLS 1.3); None to use `tls`.
+    pub h3_tls: Option<ClientTls>,
     /// Deadlines and size bound.
     pub limits: FetchLimits,
 }
@@ -72,11 +75,11 @@ impl Default for FetchLimits {
 }
 
 /// One file to fetch, checked and named before any connection is opened.
-pub(super) struct Target<'a> {
-    pub(super) index: usize,
-    pub(super) path: &'a str,
-    pub(super) name: String,
-    pub(super) expected: Option<String>,
+pub(crate) struct Target<'a> {
+    pub(crate) index: usize,
+    pub(crate) path: &'a str,
+    pub(crate) name: String,
+    pub(crate) expected: Option<String>,
 }
 
 pub(super) fn targets(plan: &FetchPlan) -> Result<Vec<Target<'_>>, TransferError> {

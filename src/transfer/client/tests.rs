@@ -60,6 +60,7 @@ pub(crate) fn served(log: Option<EventLog>, tls: Option<crate::transfer::tls::Se
         tls: None,
         names: None,
         any_status: false,
+        h3_tls: None,
         limits: FetchLimits::default(),
     };
     Setup {
@@ -213,6 +214,7 @@ fn plans_that_cannot_be_saved_are_refused_before_connecting() {
         tls: None,
         names: None,
         any_status: false,
+        h3_tls: None,
         limits: FetchLimits::default(),
     };
     for paths in [
@@ -421,6 +423,7 @@ fn parallel_opens_k_connections_before_any_is_answered() {
         tls: None,
         names: None,
         any_status: false,
+        h3_tls: None,
         limits: FetchLimits::default(),
     };
     let run = fetch(Mode::Parallel, &plan, None);

@@ -6,10 +6,16 @@ use std::io::{self, Read, Write};
 use std::path::Path;
 use std::sync::Arc;
 
-use rustls::client::Resumption;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::{Resumption, WebPkiServerVerifier};
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName};
-use rustls::{ClientConfig, ClientConnection, Connection, RootCertStore};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{
+    ClientConfig, ClientConnection, Connection, DigitallySignedStruct, RootCertStore,
+    SignatureScheme,
+};
 
 use super::*;
 
@@ -30,6 +36,13 @@ pub struct ClientTls {
     config: Arc<ClientConfig>,
     server_name: ServerName<'static>,
     options: ClientTlsOptions,
+    /// The settings HTTP/3 over QUIC starts from (TLS 1.3 only, ALPN h3): made once, as rustls
+    /// resumes a session only with the verifier that checked it; its sessions last from one run
+    /// to the next, as QUIC has one connection per run. None when pinned to TLS 1.2.
+    quic: Option<Arc<ClientConfig>>,
+    /// Server certificates checked so far on QUIC connections: rustls checks one on a full
+    /// handshake only, so a connection that leaves the count as it was resumed a session.
+    quic_certificate_checks: Arc<AtomicU64>,
 }
 
 impl fmt::Debug for ClientTls {
@@ -95,12 +108,13 @@ impl ClientTls {
         host: &str,
         options: ClientTlsOptions,
     ) -> Result<ClientTls, TlsError> {
+        let roots = Arc::new(roots);
         let mut config = ClientConfig::builder_with_provider(provider())
             .with_protocol_versions(match options.version {
                 Some(version) => version.protocol(),
                 None => rustls::DEFAULT_VERSIONS,
             })?
-            .with_root_certificates(roots)
+            .with_root_certificates(Arc::clone(&roots))
             .with_no_client_auth();
         config.resumption = Resumption::disabled();
         config.enable_early_data = options.early_data;
@@ -108,16 +122,38 @@ impl ClientTls {
         config.key_log = Arc::new(rustls::KeyLogFile::new());
         let server_name = ServerName::try_from(server_host(host).to_owned())
             .map_err(|_| TlsError::ServerName(host.to_owned()))?;
+        let quic_certificate_checks = Arc::new(AtomicU64::new(0));
+        let quic = (options.version != Some(TlsVersion::Tls12))
+            .then(|| quic_config(&roots, options, Arc::clone(&quic_certificate_checks)))
+            .transpose()?
+            .map(Arc::new);
         Ok(ClientTls {
             config: Arc::new(config),
             server_name,
             options,
+            quic,
+            quic_certificate_checks,
         })
     }
 
     /// The options it was made with.
     pub fn options(&self) -> ClientTlsOptions {
         self.options
+    }
+
+    /// The settings for HTTP/3 over QUIC; None when pinned to TLS 1.2, which QUIC cannot carry.
+    pub(crate) fn quic_config(&self) -> Option<&Arc<ClientConfig>> {
+        self.quic.as_ref()
+    }
+
+    /// Server certificates checked so far on QUIC connections (see `quic_certificate_checks`).
+    pub(crate) fn quic_certificate_checks(&self) -> u64 {
+        self.quic_certificate_checks.load(Ordering::SeqCst)
+    }
+
+    /// The name the server's certificate must carry.
+    pub(crate) fn server_name(&self) -> &ServerName<'static> {
+        &self.server_name
     }
 
     /// A run's sessions: empty at the start of each run, so its first connection makes a full
@@ -132,6 +168,80 @@ impl ClientTls {
             server_name: self.server_name.clone(),
             early_data: self.options.early_data,
         }
+    }
+}
+
+/// The client's settings for HTTP/3 over QUIC: the same trust, TLS 1.3 only, ALPN h3, sessions
+/// kept from run to run when resumption or early data is asked for.
+fn quic_config(
+    roots: &Arc<RootCertStore>,
+    options: ClientTlsOptions,
+    checks: Arc<AtomicU64>,
+) -> Result<ClientConfig, TlsError> {
+    let webpki = WebPkiServerVerifier::builder_with_provider(Arc::clone(roots), provider())
+        .build()
+        .map_err(|error| rustls::Error::General(error.to_string()))?;
+    let verifier = Arc::new(CountingVerifier {
+        inner: webpki,
+        checks,
+    });
+    let mut config = ClientConfig::builder_with_provider(provider())
+        .with_protocol_versions(TlsVersion::Tls13.protocol())?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"h3".to_vec()];
+    config.resumption = if options.resume || options.early_data {
+        Resumption::in_memory_sessions(CLIENT_SESSIONS)
+    } else {
+        Resumption::disabled()
+    };
+    config.enable_early_data = options.early_data;
+    config.key_log = Arc::new(rustls::KeyLogFile::new());
+    Ok(config)
+}
+
+/// A verifier that counts the certificates it checks, and leaves the checking to webpki.
+#[derive(Debug)]
+struct CountingVerifier {
+    inner: Arc<WebPkiServerVerifier>,
+    checks: Arc<AtomicU64>,
+}
+
+impl ServerCertVerifier for CountingVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        self.checks.fetch_add(1, Ordering::SeqCst);
+        self.inner
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
     }
 }
 

@@ -17,6 +17,7 @@ use super::*;
 #[derive(Clone)]
 pub struct ServerTls {
     config: Arc<ServerConfig>,
+    version: TlsVersion,
     certificate: CertificateDer<'static>,
     generated_pem: Option<String>,
     plain_too: bool,
@@ -98,6 +99,7 @@ impl ServerTls {
         config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         Ok(ServerTls {
             config: Arc::new(config),
+            version,
             certificate,
             generated_pem: None,
             plain_too: false,
@@ -121,6 +123,17 @@ impl ServerTls {
     /// The leaf certificate, for a client that is to trust exactly this server.
     pub fn certificate(&self) -> &CertificateDer<'static> {
         &self.certificate
+    }
+
+    /// The version it is pinned to.
+    pub fn version(&self) -> TlsVersion {
+        self.version
+    }
+
+    /// The rustls settings every connection shares, for a server that speaks them over another
+    /// transport (QUIC) with its own ALPN.
+    pub(crate) fn rustls_config(&self) -> &ServerConfig {
+        &self.config
     }
 
     /// The certificate as PEM when it was made here (for `curl --cacert`).

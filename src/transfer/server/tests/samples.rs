@@ -29,6 +29,7 @@ fn tcp_info_is_sampled_around_every_response_and_carries_over_on_keep_alive() {
         tls: None,
         names: None,
         any_status: false,
+        h3_tls: None,
         limits: Default::default(),
     };
     let info = |sample: &ResponseSample| {
