@@ -15,6 +15,8 @@
 # Making the capture needs root (tcpdump on lo). Missing tools (nginx, wrk, tcpdump, tshark, time,
 # jq) are installed with apt-get when run as root. Knobs (environment):
 #   CAPTURE=FILE DURATION=2 PORT=18480 RUNS=3 KEEP=0 CROSSCHECK=1
+#   BIN=PATH times that synack binary instead of building this tree's (a build from before a
+#   change, to compare in the same conditions).
 set -euo pipefail
 
 DURATION=${DURATION:-2}
@@ -26,8 +28,8 @@ CAPTURE=${CAPTURE:-}
 # Each measured command and each helper step is cut off after this long.
 STEP_LIMIT_S=600
 
+BIN=${BIN:+$(realpath "$BIN")}
 cd "$(dirname "$0")/.."
-BIN=target/release/synack
 
 # --- Tools ---------------------------------------------------------------------------------------
 packages=(tcpdump tshark time jq)
@@ -46,8 +48,11 @@ if [[ ${#missing[@]} -gt 0 ]]; then
     apt-get update -q >&2
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
 fi
-echo "building synack (release)" >&2
-timeout "$STEP_LIMIT_S" cargo build --release -q
+if [[ -z $BIN ]]; then
+    echo "building synack (release)" >&2
+    timeout "$STEP_LIMIT_S" cargo build --release -q
+    BIN=target/release/synack
+fi
 
 # --- Clean-up of everything this script starts or writes -----------------------------------------
 work=$(mktemp -d /tmp/synack-bench.XXXXXX)

@@ -1,7 +1,10 @@
 //! Report layer: JSON objects written field by field into a buffer, byte for byte as
-//! `serde_json::to_writer` writes the same view struct (tested against it beside each view), for
-//! the views written once per connection. serde_json escapes every field name as it writes it;
-//! these names are written as they are.
+//! `serde_json::to_writer` writes the same view struct, for the views written once per
+//! connection. serde_json escapes every field name each time it writes one: through it, or
+//! through a serializer of serde's own that writes names as they are, a connection took twice
+//! to more than three times the instructions it takes here. The view structs stay the source of
+//! the names and their order: tests/golden checks every connection of the golden captures
+//! against serde_json.
 //!
 //! Imports nothing of the other layers.
 
@@ -25,7 +28,9 @@ impl<'o> JsonObject<'o> {
         self.out.push(b'}');
     }
 
-    /// Writes `"name":` and hands out the buffer for the value.
+    /// Writes `"name":` and hands out the buffer for the value. This and the writers of each kind
+    /// of value are inlined where the field is named, so that the name is copied with its length
+    /// known rather than through a call to `memcpy`.
     #[inline(always)]
     pub fn key(&mut self, name: &str) -> &mut Vec<u8> {
         debug_assert!(
@@ -42,15 +47,19 @@ impl<'o> JsonObject<'o> {
     }
 
     /// An unsigned integer.
-    #[inline]
+    #[inline(always)]
     pub fn uint(&mut self, name: &str, value: impl Into<u64>) {
         let value = value.into();
         let out = self.key(name);
-        out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
+        // Most counts of a connection are one digit.
+        match u8::try_from(value) {
+            Ok(digit @ 0..=9) => out.push(b'0' + digit),
+            _ => out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes()),
+        }
     }
 
     /// An optional unsigned integer (null when none).
-    #[inline]
+    #[inline(always)]
     pub fn opt_uint(&mut self, name: &str, value: Option<impl Into<u64>>) {
         match value {
             Some(v) => self.uint(name, v),
@@ -59,14 +68,14 @@ impl<'o> JsonObject<'o> {
     }
 
     /// A number (null when not finite, as serde_json writes it).
-    #[inline]
+    #[inline(always)]
     pub fn float(&mut self, name: &str, value: f64) {
         let out = self.key(name);
         push_float(out, value);
     }
 
     /// An optional number.
-    #[inline]
+    #[inline(always)]
     pub fn opt_float(&mut self, name: &str, value: Option<f64>) {
         match value {
             Some(v) => self.float(name, v),
@@ -75,14 +84,14 @@ impl<'o> JsonObject<'o> {
     }
 
     /// A boolean.
-    #[inline]
+    #[inline(always)]
     pub fn bool(&mut self, name: &str, value: bool) {
         let text: &[u8] = if value { b"true" } else { b"false" };
         self.key(name).extend_from_slice(text);
     }
 
     /// A name from the report's fixed vocabulary ("closed", "server"): nothing to escape.
-    #[inline]
+    #[inline(always)]
     pub fn word(&mut self, name: &str, value: &'static str) {
         debug_assert!(
             value
@@ -96,7 +105,7 @@ impl<'o> JsonObject<'o> {
     }
 
     /// An optional word.
-    #[inline]
+    #[inline(always)]
     pub fn opt_word(&mut self, name: &str, value: Option<&'static str>) {
         match value {
             Some(v) => self.word(name, v),

@@ -72,11 +72,11 @@ const MAX_TARGET_CHARS: usize = 200;
 /// The target of the HTTP/1.x request line `payload` starts with, if the capture holds all of
 /// that line.
 fn request_target(payload: &[u8]) -> Option<String> {
-    // Only the request line is wanted; headers beyond these few are not looked at.
-    let mut headers = [httparse::EMPTY_HEADER; 16];
+    // Only the request line is wanted: with no room for headers, httparse stops at the first
+    // one, and a head cut by the snap length still has its request line read (httparse fills
+    // the line before it looks at the headers).
+    let mut headers = [httparse::EMPTY_HEADER; 0];
     let mut request = httparse::Request::new(&mut headers);
-    // A head cut by the snap length, or with more headers than room for them, still has its
-    // request line read: httparse fills the line before it looks at the headers.
     let _ = request.parse(payload);
     request.version?;
     let target = request.path?;

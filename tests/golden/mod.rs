@@ -487,3 +487,40 @@ fn analyze_output_matches_the_golden_files() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n\n"));
 }
+
+/// The per-connection JSON is written field by field for speed (`ConnectionJson::write`); every
+/// connection of the golden captures must come out as serde_json writes the same view, so the
+/// view struct stays the one source of its field names and their order.
+#[test]
+fn the_per_connection_json_writer_writes_what_serde_json_writes() {
+    use synack::report::json::ConnectionJson;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let captures = [
+        ("http.pcap", http_frames()),
+        ("lossy.pcap", lossy_frames()),
+        ("tls.pcap", tls_frames()),
+    ];
+    // The nested parts are covered too: TLS handshakes, and exchanges with their rounds.
+    let (mut tls, mut rounds) = (false, false);
+    for (name, frames) in captures {
+        let path = d.join(name);
+        write_pcap(&path, 1, &frames.frames);
+        let tracked = synack::track::reader::track_file(&path, None).expect("read the capture");
+        for conn in &tracked.connections {
+            let view = ConnectionJson::of(conn);
+            let mut ours = Vec::new();
+            view.write(&mut ours);
+            let theirs = serde_json::to_vec(&view).unwrap();
+            assert_eq!(
+                String::from_utf8_lossy(&ours),
+                String::from_utf8_lossy(&theirs),
+                "{name}, stream {}",
+                conn.stream
+            );
+            tls |= conn.tls().is_some();
+            rounds |= conn.exchanges.iter().any(|x| !x.rounds.is_empty());
+        }
+    }
+    assert!(tls && rounds, "TLS seen: {tls}; rounds seen: {rounds}");
+}
