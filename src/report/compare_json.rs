@@ -11,8 +11,8 @@ use serde::Serialize;
 use super::json::{ConnectionJson, TotalsJson};
 use crate::analysis::attribution::Attribution;
 use crate::analysis::comparison::{
-    CaptureInfo, Comparison, FastOpen, FlightLimit, LinkSettings, ModeResult, ResponseStats,
-    RunResult, SourceFile, TlsSessions, TlsSettings,
+    CaptureInfo, Comparison, FastOpen, FlightLimit, LinkSettings, ModeResult, QuicTotals,
+    ResponseStats, RunResult, SourceFile, TlsSessions, TlsSettings,
 };
 use crate::analysis::expected::{CountCheck, Expected};
 use crate::analysis::file_phases::{self, FilePhase, FilePhases};
@@ -153,6 +153,9 @@ pub struct ModeJson<'a> {
     pub fast_open: Option<FastOpen>,
     /// The TLS sessions, when the client spoke TLS.
     pub tls_sessions: Option<TlsSessions>,
+    /// A QUIC mode's packets (h3), as tshark counts them: connections, datagrams and packets by
+    /// type each way, resumed connections, handshakes summed; null for the TCP modes.
+    pub quic: Option<QuicTotals>,
     /// Captured connections outside every run (warm-up, probes), or not opened by synack's
     /// client (another program's to the same server), left out of every count.
     pub connections_outside_runs: Option<usize>,
@@ -378,6 +381,7 @@ impl<'a> ModeJson<'a> {
             fast_open: m.fast_open(),
             tls_sessions: m.tls_sessions(),
             connections_outside_runs: captured.map(|c| c.outside_runs),
+            quic: m.quic_totals(),
         }
     }
 }

@@ -9,6 +9,7 @@ use crate::analysis::expected::{CountCheck, Expected, TlsPlan, check};
 use crate::analysis::model::Measured;
 use crate::analysis::phases::{ConnectionTimeline, PhaseSource, Phases, assign_to_runs};
 use crate::analysis::stats::{Summary, mean, outliers};
+use crate::track::quic::{QuicConnection, QuicFlow};
 use crate::track::{Connection, Exchange, Totals};
 use crate::transfer::run::{Mode, ResponseSample, RunTiming};
 
@@ -83,6 +84,7 @@ impl ModeResult {
                             phases: Phases::partition(&lines),
                             totals: Some(Totals::of(conns.iter().map(|c| &c.counts))),
                             connections: conns.into_iter().cloned().collect(),
+                            quic: Vec::new(),
                         }
                     })
                     .collect();
@@ -110,6 +112,7 @@ impl ModeResult {
                             timing,
                             connections: Vec::new(),
                             totals: None,
+                            quic: Vec::new(),
                         }
                     })
                     .collect(),
@@ -119,6 +122,47 @@ impl ModeResult {
                 samples: Vec::new(),
             },
         }
+    }
+
+    /// Gives each run the QUIC connections of `quic` its client opened (by its local address)
+    /// from its start on, and keeps `info` as the mode's capture: h3's packets, counted as QUIC
+    /// while its phases stay the client's own.
+    pub fn add_quic(&mut self, quic: Vec<QuicConnection>, info: CaptureInfo) {
+        let starts: Vec<_> = self.runs.iter().map(|r| r.timing.start).collect();
+        let mut outside = 0;
+        for conn in quic {
+            let run = starts
+                .iter()
+                .rposition(|&s| s <= conn.first_packet)
+                .filter(|&i| {
+                    let timing = &self.runs[i].timing;
+                    timing.connections.iter().any(|c| c.local == conn.client)
+                });
+            match run {
+                Some(i) => self.runs[i].quic.push(conn),
+                None => outside += 1,
+            }
+        }
+        self.capture = Some(CaptureInfo {
+            outside_runs: outside,
+            ..info
+        });
+    }
+
+    /// The QUIC counts over all runs, when the mode's packets were QUIC.
+    pub fn quic_totals(&self) -> Option<QuicTotals> {
+        if self.runs.iter().all(|r| r.quic.is_empty()) {
+            return None;
+        }
+        let mut t = QuicTotals::default();
+        for conn in self.runs.iter().flat_map(|r| &r.quic) {
+            t.connections += 1;
+            t.to_server.add(&conn.client_sent);
+            t.to_client.add(&conn.server_sent);
+            t.resumed += u64::from(conn.tls.resumed);
+            t.handshake_s += conn.handshake_s().unwrap_or(0.0);
+        }
+        Some(t)
     }
 
     /// The counts over all runs, when captured.
@@ -305,4 +349,19 @@ impl ModeResult {
 /// True when `conn`'s client address is one the run's client connected from.
 fn opened_by(timing: &RunTiming, conn: &Connection) -> bool {
     timing.connections.iter().any(|c| c.local == conn.client)
+}
+
+/// A mode's QUIC packets added up over its runs, as the capture shows them.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, schemars::JsonSchema)]
+pub struct QuicTotals {
+    /// QUIC connections (tshark's `quic.connection.number`).
+    pub connections: u64,
+    /// What the client sent: datagrams, packets by type, bytes.
+    pub to_server: QuicFlow,
+    /// What the server sent.
+    pub to_client: QuicFlow,
+    /// Connections whose ServerHello took the client's session (resumed).
+    pub resumed: u64,
+    /// Handshakes (the client's first Initial → its first 1-RTT packet), summed.
+    pub handshake_s: f64,
 }

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use crate::analysis::phases::Phases;
+use crate::track::quic::QuicConnection;
 use crate::track::{Connection, Exchange, Totals};
 use crate::transfer::run::RunTiming;
 
@@ -31,6 +32,8 @@ pub struct RunResult {
     pub connections: Vec<Connection>,
     /// Their counts (None without capture).
     pub totals: Option<Totals>,
+    /// The run's captured QUIC connections (h3; empty otherwise or without capture).
+    pub quic: Vec<QuicConnection>,
 }
 
 impl RunResult {

@@ -643,9 +643,14 @@ fn h3_ends(
         )
         .context("cannot make the h3 server's certificate")?,
     };
+    // The plan's own TLS serves h3 only where the other modes speak TLS 1.3 to this same server
+    // (the built-in server may speak TLS for h2 alone while the plan stays plain).
+    let plan_fits = variant
+        .tls
+        .is_some_and(|t| t.version.unwrap_or(TlsVersion::Tls13) == TlsVersion::Tls13);
     let client = match server_tls.filter(tls13) {
-        Some(_) => None,
-        None => Some(ClientTls::trusting(
+        Some(_) if plan_fits => None,
+        _ => Some(ClientTls::trusting(
             quic_tls.certificate(),
             &addr.ip().to_string(),
             options,

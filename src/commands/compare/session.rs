@@ -164,7 +164,7 @@ impl Session<'_> {
         }
 
         drop(progress);
-        let captured = match recorder.take() {
+        let split = match recorder.take() {
             Some(recorder) => Some(self.split_capture(recorder, &session_pcap, &runs)?),
             None => None,
         };
@@ -176,20 +176,12 @@ impl Session<'_> {
                 .filter(|r| r.mode == index)
                 .map(|r| r.timing.clone())
                 .collect();
-            let captured = captured
+            let captured = split
                 .as_ref()
                 .map(|(paths, dropped)| (paths[index].clone(), *dropped));
             let captured = match captured {
-                // QUIC's packets are not tracked yet: counting h3's UDP as TCP would show
-                // zeros as if measured, so its phases come from the client's own timestamps.
-                Some((path, _)) if mode == Mode::H3 => {
-                    eprintln!(
-                        "synack: h3's packets are saved in {} but not analysed yet (QUIC): its \
-                         phases are the client's own timestamps, with no packet counts",
-                        path.display()
-                    );
-                    None
-                }
+                // h3's packets are QUIC: counted as such below, its phases the client's own.
+                Some(_) if mode == Mode::H3 => None,
                 Some((path, dropped)) => {
                     let tracked = track_file(&path, None)
                         .with_context(|| format!("cannot read back {}", path.display()))?;
@@ -210,6 +202,19 @@ impl Session<'_> {
                 parallel: self.plans[0].parallel,
             });
             let mut result = ModeResult::new(mode, self.files.len(), timings, captured, tls);
+            if mode == Mode::H3
+                && let Some((paths, dropped)) = &split
+            {
+                let path = paths[index].clone();
+                let tracked = track_file(&path, None)
+                    .with_context(|| format!("cannot read back {}", path.display()))?;
+                let info = CaptureInfo {
+                    path,
+                    dropped: *dropped,
+                    outside_runs: 0,
+                };
+                result.add_quic(tracked.quic.connections, info);
+            }
             if self.plans.len() > 1 {
                 result.expected = Expected::for_mode_on(
                     mode,

@@ -21,7 +21,7 @@ pub use connections::{connection_table, one_server};
 pub use http2::{http2_table, http2_totals_table};
 pub use model::model_table;
 pub use modes::modes_table;
-pub use packets::{packet_table, totals_table};
+pub use packets::{packet_table, quic_packet_table, totals_table};
 pub use phases::{phase_summary_table, phase_table};
 pub use quic::{quic_table, quic_tls_table};
 pub use slow_start::slow_start_table;

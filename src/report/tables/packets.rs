@@ -4,7 +4,7 @@
 use comfy_table::{CellAlignment, Table};
 
 use super::cells::{glued, table};
-use crate::analysis::comparison::ModeResult;
+use crate::analysis::comparison::{ModeResult, QuicTotals};
 use crate::analysis::expected::{CountCheck, sequence_analysis};
 use crate::report::units;
 use crate::report::width::GLUE;
@@ -79,5 +79,35 @@ pub fn totals_table(totals: &Totals) -> Table {
             value.to_string(),
         ]));
     }
+    t
+}
+
+/// A QUIC mode's packets over all runs and per run, each way, by type as tshark counts them.
+pub fn quic_packet_table(m: &ModeResult, q: &QuicTotals) -> Table {
+    let runs = m.runs.len().max(1) as f64;
+    let mut t = table(&["count", &format!("all {} runs", m.runs.len()), "per run"]);
+    let mut row = |name: &str, n: u64| {
+        t.add_row(glued(vec![
+            name.replace(' ', &GLUE.to_string()),
+            n.to_string(),
+            units::count(n as f64 / runs),
+        ]));
+    };
+    row("connections", q.connections);
+    row("resumed", q.resumed);
+    for (way, flow) in [("to server", &q.to_server), ("to client", &q.to_client)] {
+        let p = &flow.packets;
+        row(&format!("datagrams {way}"), flow.datagrams);
+        row(&format!("  Initial {way}"), p.initial);
+        row(&format!("  0-RTT {way}"), p.zero_rtt);
+        row(&format!("  Handshake {way}"), p.handshake);
+        row(&format!("  1-RTT {way}"), p.one_rtt);
+        row(&format!("  packets {way}"), p.total());
+    }
+    t.add_row(glued(vec![
+        "bytes".to_owned(),
+        units::bytes((q.to_server.bytes + q.to_client.bytes) as f64),
+        units::bytes((q.to_server.bytes + q.to_client.bytes) as f64 / runs),
+    ]));
     t
 }

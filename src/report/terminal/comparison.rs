@@ -117,6 +117,19 @@ fn packets(out: &mut String, cmp: &Comparison, width: Option<u16>) {
                 let _ = writeln!(out, "{}", wrap_prose(&mode_tls_line(cmp, m, &t), width));
             }
             out.push('\n');
+        } else if let Some(q) = m.quic_totals() {
+            let _ = writeln!(
+                out,
+                "Packets, {} (QUIC over UDP, {} per run; no SYN or FIN: the handshake is in the \
+                 Initial and Handshake packets)\n{}\n",
+                m.mode.name(),
+                crate::words::counted(
+                    q.connections / m.runs.len().max(1) as u64,
+                    "connection",
+                    "connections"
+                ),
+                fit_in_parts_text(tables::quic_packet_table(m, &q), width, 1)
+            );
         }
     }
     if cmp.modes.iter().any(|m| m.checks().is_some()) {

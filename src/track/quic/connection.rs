@@ -20,7 +20,7 @@ use crate::track::side::Side;
 use crate::track::tls::ProtocolVersion;
 
 /// Packets by type, as tshark counts them (each of a datagram's coalesced packets on its own).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct PacketCounts {
     /// Initial packets.
     pub initial: u64,
@@ -83,7 +83,7 @@ impl PacketCounts {
 }
 
 /// What one side of a QUIC connection sent.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct QuicFlow {
     /// UDP datagrams.
     pub datagrams: u64,
@@ -91,6 +91,15 @@ pub struct QuicFlow {
     pub packets: PacketCounts,
     /// Frame bytes on the wire.
     pub bytes: u64,
+}
+
+impl QuicFlow {
+    /// Adds another flow's counts.
+    pub fn add(&mut self, other: &QuicFlow) {
+        self.datagrams += other.datagrams;
+        self.packets.add_all(&other.packets);
+        self.bytes += other.bytes;
+    }
 }
 
 /// What a QUIC connection's Initial packets show of its TLS handshake.
