@@ -17,6 +17,7 @@ mod emulated_compare;
 mod emulated_link;
 mod failure_paths;
 mod h2_transfer;
+mod h3_compare;
 mod h3_transfer;
 mod html_pages;
 mod html_report;
