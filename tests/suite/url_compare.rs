@@ -198,3 +198,68 @@ fn a_page_is_compared_with_exactly_what_it_loads_from_its_server_as_root() {
         );
     }
 }
+
+/// A server that answers `/full` whole and cuts `/cut` short: 10 of the 1000 bytes it announces,
+/// then its FIN. Serves at most 20 connections.
+fn cutting_server() -> u16 {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(20).flatten() {
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut out = stream;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                    break;
+                }
+                let target = line
+                    .split_whitespace()
+                    .nth(1)
+                    .unwrap_or_default()
+                    .to_owned();
+                while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                    line.clear();
+                }
+                if target == "/cut" {
+                    let _ =
+                        out.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n0123456789");
+                    break;
+                }
+                let _ = out.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nwhole");
+            }
+        }
+    });
+    port
+}
+
+#[test]
+fn a_server_that_closes_mid_response_gets_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = cutting_server();
+    let out = common::compare_in(dir.path())
+        .args([
+            &format!("http://127.0.0.1:{port}/full"),
+            &format!("http://127.0.0.1:{port}/cut"),
+            "--no-capture",
+            "--rounds",
+            "1",
+        ])
+        .timeout(std::time::Duration::from_secs(60))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("synack: "))
+        .collect();
+    let error = lines.last().copied().unwrap_or_default();
+    assert!(error.contains("/cut") && error.contains("1000"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    // No run folder is left half-made.
+    let captures = dir.path().join("captures");
+    let left = std::fs::read_dir(&captures).map_or(0, |d| d.count());
+    assert_eq!(left, 0, "{}", captures.display());
+}
