@@ -1,7 +1,9 @@
 //! Helpers shared by the integration tests: root checks, tshark's counts, and pcap writing.
 #![allow(dead_code)]
 
-use std::path::Path;
+pub mod aioquic;
+
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// One emulated link at a time: the forwarder's timing needs the machine's cores to itself.
@@ -143,6 +145,25 @@ pub fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// A UDP port on 127.0.0.1 that nothing is bound to right now.
+pub fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A self-signed leaf certificate for 127.0.0.1 (as webpki requires of a server's own) and its
+/// key, written to `cert.pem` and `key.pem` in `dir`.
+pub fn loopback_cert(dir: &Path) -> (PathBuf, PathBuf) {
+    let made = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert, made.cert.pem()).unwrap();
+    std::fs::write(&key, made.signing_key.serialize_pem()).unwrap();
+    (cert, key)
 }
 
 /// True when running as root.

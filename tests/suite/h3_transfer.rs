@@ -2,16 +2,13 @@
 //! ways with aioquic (an HTTP/3 implementation synack did not write), one QUIC connection in the
 //! capture as tshark reads it, and a server that does not answer QUIC.
 
-use crate::common;
+use crate::common::{self, aioquic};
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use sha2::{Digest, Sha256};
-
-/// The Python with aioquic that `scripts/install-deps.sh --test` makes.
-const AIOQUIC_PYTHON: &str = "/opt/synack-aioquic/bin/python";
 
 /// The served files: one byte, a few packets, and more than a flow-control window.
 const FILES: [(&str, usize); 3] = [
@@ -19,12 +16,6 @@ const FILES: [(&str, usize); 3] = [
     ("small.bin", 40_000),
     ("large.bin", 3_000_000),
 ];
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/aioquic")
-        .join(name)
-}
 
 /// Writes the files into `root` (bytes that do not repeat within a file) and returns their
 /// SHA-256 by name.
@@ -71,22 +62,6 @@ fn urls(port: u16) -> Vec<String> {
         .collect()
 }
 
-/// Whether aioquic is installed; fails under CI, where `scripts/install-deps.sh --test` installs
-/// it.
-fn have_aioquic(test: &str) -> bool {
-    let found = Path::new(AIOQUIC_PYTHON).exists();
-    if !found {
-        assert!(
-            !common::in_ci(),
-            "{test}: aioquic must be installed under CI (scripts/install-deps.sh --test)"
-        );
-        println!(
-            "skipping {test}: no aioquic in {AIOQUIC_PYTHON} (scripts/install-deps.sh --test)"
-        );
-    }
-    found
-}
-
 /// `synack serve --tls 1.3` of `root`, which listens for QUIC on the same port, and the
 /// certificate it made.
 fn serve_h3(dir: &Path, root: &Path) -> (common::Stopped, u16, PathBuf) {
@@ -100,19 +75,27 @@ fn serve_h3(dir: &Path, root: &Path) -> (common::Stopped, u16, PathBuf) {
     (server, port, cert)
 }
 
+/// `synack fetch --mode h3` into `out`, trusting `cert`; the caller adds the URLs.
+fn fetch_h3(cert: &Path, out: &Path) -> assert_cmd::Command {
+    let mut fetch = common::synack();
+    fetch
+        .args(["fetch", "--mode", "h3", "--cacert"])
+        .arg(cert)
+        .arg("--out")
+        .arg(out)
+        // Far beyond any fetch's own bound: only a hang reaches it.
+        .timeout(std::time::Duration::from_secs(60));
+    fetch
+}
+
 #[test]
 fn h3_fetch_from_synack_serve_is_byte_identical() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("www");
     let files = make_files(&root);
     let (_server, port, cert) = serve_h3(dir.path(), &root);
-    let out = common::synack()
-        .args(["fetch", "--mode", "h3", "--cacert"])
-        .arg(&cert)
-        .arg("--out")
-        .arg(dir.path().join("out"))
+    let out = fetch_h3(&cert, &dir.path().join("out"))
         .args(urls(port))
-        .timeout(std::time::Duration::from_secs(60))
         .output()
         .unwrap();
     let stdout = common::ran(&out);
@@ -129,7 +112,7 @@ fn h3_fetch_from_synack_serve_is_byte_identical() {
 
 #[test]
 fn aioquic_client_fetches_from_synack_serve_over_h3() {
-    if !have_aioquic("aioquic_client_fetches_from_synack_serve_over_h3") {
+    if !aioquic::have("aioquic_client_fetches_from_synack_serve_over_h3") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -137,15 +120,7 @@ fn aioquic_client_fetches_from_synack_serve_over_h3() {
     let files = make_files(&root);
     let (_server, port, cert) = serve_h3(dir.path(), &root);
     let received = dir.path().join("aioquic");
-    std::fs::create_dir_all(&received).unwrap();
-    let out = assert_cmd::Command::new(AIOQUIC_PYTHON)
-        .arg(fixture("h3_get.py"))
-        .arg("--ca-certs")
-        .arg(&cert)
-        .arg("--out")
-        .arg(&received)
-        .args(urls(port))
-        .timeout(std::time::Duration::from_secs(60))
+    let out = aioquic::get(&cert, &received, &urls(port))
         .output()
         .unwrap();
     common::ran(&out);
@@ -154,77 +129,35 @@ fn aioquic_client_fetches_from_synack_serve_over_h3() {
 
 #[test]
 fn synack_fetch_h3_from_an_aioquic_server() {
-    if !have_aioquic("synack_fetch_h3_from_an_aioquic_server") {
+    if !aioquic::have("synack_fetch_h3_from_an_aioquic_server") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("www");
     let files = make_files(&root);
-    // A leaf certificate for 127.0.0.1, as webpki requires of a server's own.
-    let made = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();
-    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
-    std::fs::write(&cert, made.cert.pem()).unwrap();
-    std::fs::write(&key, made.signing_key.serialize_pem()).unwrap();
-    let port = free_udp_port();
-    let mut child = Command::new(AIOQUIC_PYTHON)
-        .arg(fixture("h3_serve.py"))
-        .arg("--cert")
-        .arg(&cert)
-        .arg("--key")
-        .arg(&key)
-        .arg("--root")
-        .arg(&root)
-        .args(["--port", &port.to_string()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start aioquic's server");
-    let stdout = child.stdout.take().unwrap();
-    let _server = common::Stopped(child);
-    let mut ready = String::new();
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut ready).unwrap();
-    assert_eq!(ready.trim(), "ready", "aioquic's server did not start");
-    let out = common::synack()
-        .args(["fetch", "--mode", "h3", "--cacert"])
-        .arg(&cert)
-        .arg("--out")
-        .arg(dir.path().join("out"))
+    let (cert, key) = common::loopback_cert(dir.path());
+    let port = common::free_udp_port();
+    let _server = aioquic::serve(&root, (&cert, &key), port, &[]);
+    let out = fetch_h3(&cert, &dir.path().join("out"))
         .args(urls(port))
-        .timeout(std::time::Duration::from_secs(60))
         .output()
         .unwrap();
     common::ran(&out);
     assert_identical(&dir.path().join("out/h3"), &files);
 }
 
-/// A UDP port on 127.0.0.1 that nothing listens on right now.
-fn free_udp_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[test]
 fn h3_where_nothing_answers_quic_gives_up_in_one_line_naming_the_fallback() {
     let dir = tempfile::tempdir().unwrap();
-    let made = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();
-    let cert = dir.path().join("cert.pem");
-    std::fs::write(&cert, made.cert.pem()).unwrap();
+    let (cert, _) = common::loopback_cert(dir.path());
     // A closed port (the kernel answers ICMP port unreachable) and a socket that takes every
     // datagram and answers none (as a firewall dropping UDP does).
     let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    let ports = [free_udp_port(), silent.local_addr().unwrap().port()];
+    let ports = [common::free_udp_port(), silent.local_addr().unwrap().port()];
     for port in ports {
-        let out = common::synack()
-            .args(["fetch", "--mode", "h3", "--timeout", "2s", "--cacert"])
-            .arg(&cert)
-            .arg("--out")
-            .arg(dir.path().join("out"))
+        let out = fetch_h3(&cert, &dir.path().join("out"))
+            .args(["--timeout", "2s"])
             .arg(format!("https://127.0.0.1:{port}/a.bin"))
-            // Far beyond the 2 s bound: only a hang reaches it.
-            .timeout(std::time::Duration::from_secs(60))
             .output()
             .unwrap();
         assert!(

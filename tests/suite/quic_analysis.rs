@@ -1,51 +1,17 @@
 //! `synack analyze` of QUIC that synack wrote neither side of: aioquic's HTTP/3 client and server
-//! (tests/fixtures/h3_aioquic.py, in the virtual environment scripts/install-deps.sh --test
-//! makes) on loopback, captured by tcpdump (root), each count checked against tshark's QUIC
+//! (tests/fixtures/aioquic/, in the virtual environment scripts/install-deps.sh --test makes) on
+//! loopback, captured by tcpdump (root), each count checked against tshark's QUIC
 //! dissector and the TLS facts against tshark's reading of the Initial packets and aioquic's own
 //! word.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::common::{self, Stopped};
-
-/// The Python of the virtual environment with aioquic (scripts/install-deps.sh --test).
-const AIOQUIC_PYTHON: &str = "/opt/synack-aioquic/bin/python";
-
-/// Whether aioquic can be run; fails under CI, where scripts/install-deps.sh --test installs it.
-fn have_aioquic(test: &str) -> bool {
-    let found = Command::new(AIOQUIC_PYTHON)
-        .args(["-c", "import aioquic"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !found {
-        assert!(
-            !common::in_ci(),
-            "{test}: aioquic must be installed in {AIOQUIC_PYTHON} under CI \
-             (scripts/install-deps.sh --test)"
-        );
-        println!(
-            "skipping {test}: no aioquic at {AIOQUIC_PYTHON} (scripts/install-deps.sh --test \
-             makes it)"
-        );
-    }
-    found
-}
-
-/// A UDP port on 127.0.0.1 that nothing is bound to right now.
-fn free_udp_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use crate::common::{self, Stopped, aioquic};
 
 /// Captures loopback UDP on `port` with tcpdump while `run` runs.
 fn capture_udp(path: &Path, port: u16, run: impl FnOnce()) {
@@ -185,20 +151,32 @@ fn tshark_quic(path: &Path, server_port: u16) -> BTreeMap<u64, TsharkConnection>
     conns
 }
 
-/// Runs tests/fixtures/h3_aioquic.py: `connections` connections of `requests` requests each,
-/// with its `options` ("v2", "retry"); aioquic's word on each: (resumed, early data accepted).
-fn run_aioquic(port: u16, connections: u32, requests: u32, options: &str) -> Vec<(bool, bool)> {
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/h3_aioquic.py");
-    let out = Command::new(AIOQUIC_PYTHON)
-        .arg(&script)
-        .args([
-            port.to_string(),
-            connections.to_string(),
-            requests.to_string(),
-            options.to_string(),
-        ])
+/// aioquic's server and client on UDP `port`: `connections` connections one after another, each
+/// fetching `requests` small files, with the server's and the client's `options` ("--v2",
+/// "--retry"); aioquic's word on each: (resumed, early data accepted).
+fn run_aioquic(
+    dir: &Path,
+    port: u16,
+    connections: u32,
+    requests: u32,
+    options: &Options,
+) -> Vec<(bool, bool)> {
+    let root = dir.join("www");
+    std::fs::create_dir_all(&root).unwrap();
+    let urls: Vec<String> = (0..requests)
+        .map(|i| {
+            let name = format!("{i}.txt");
+            std::fs::write(root.join(&name), [b'x'; 3000]).unwrap();
+            format!("https://127.0.0.1:{port}/{name}")
+        })
+        .collect();
+    let (cert, key) = common::loopback_cert(dir);
+    let _server = aioquic::serve(&root, (&cert, &key), port, options.server);
+    let out = aioquic::get(&cert, &dir.join("received"), &urls)
+        .args(["--connections", &connections.to_string()])
+        .args(options.client)
         .output()
-        .expect("run aioquic");
+        .unwrap();
     let stdout = common::ran(&out);
     stdout
         .lines()
@@ -209,13 +187,34 @@ fn run_aioquic(port: u16, connections: u32, requests: u32, options: &str) -> Vec
         .collect()
 }
 
+/// The options of aioquic's server and client for one test.
+struct Options {
+    server: &'static [&'static str],
+    client: &'static [&'static str],
+}
+
+const DEFAULT: Options = Options {
+    server: &[],
+    client: &[],
+};
+
+const VERSION_2: Options = Options {
+    server: &["--v2"],
+    client: &["--v2"],
+};
+
+const RETRY: Options = Options {
+    server: &["--retry"],
+    client: &[],
+};
+
 #[test]
 fn analyze_counts_aioquic_http3_connections_as_tshark_does_as_root() {
     let test = "analyze_counts_aioquic_http3_connections_as_tshark_does_as_root";
-    if !common::require_root(test) || !common::have_tshark(test) || !have_aioquic(test) {
+    if !common::require_root(test) || !common::have_tshark(test) || !aioquic::have(test) {
         return;
     }
-    let (ours, aioquic, text) = compare_with_tshark(3, "");
+    let (ours, aioquic, text) = compare_with_tshark(3, &DEFAULT);
     // aioquic's own word: the first connection is new, the later ones resumed with 0-RTT data
     // the server accepted, which the capture shows as a resumed session and 0-RTT packets.
     assert_resumed_with_early_data(&ours, &aioquic);
@@ -225,10 +224,10 @@ fn analyze_counts_aioquic_http3_connections_as_tshark_does_as_root() {
 #[test]
 fn analyze_counts_aioquic_over_quic_version_2_as_tshark_does_as_root() {
     let test = "analyze_counts_aioquic_over_quic_version_2_as_tshark_does_as_root";
-    if !common::require_root(test) || !common::have_tshark(test) || !have_aioquic(test) {
+    if !common::require_root(test) || !common::have_tshark(test) || !aioquic::have(test) {
         return;
     }
-    let (ours, aioquic, _) = compare_with_tshark(3, "v2");
+    let (ours, aioquic, _) = compare_with_tshark(3, &VERSION_2);
     assert!(ours.iter().all(|c| c["version"] == "v2"));
     assert_resumed_with_early_data(&ours, &aioquic);
 }
@@ -236,11 +235,11 @@ fn analyze_counts_aioquic_over_quic_version_2_as_tshark_does_as_root() {
 #[test]
 fn analyze_follows_a_retry_as_tshark_does_as_root() {
     let test = "analyze_follows_a_retry_as_tshark_does_as_root";
-    if !common::require_root(test) || !common::have_tshark(test) || !have_aioquic(test) {
+    if !common::require_root(test) || !common::have_tshark(test) || !aioquic::have(test) {
         return;
     }
     // One connection: aioquic's client does not resume with 0-RTT after a Retry.
-    let (ours, _, _) = compare_with_tshark(1, "retry");
+    let (ours, _, _) = compare_with_tshark(1, &RETRY);
     assert_eq!(ours[0]["server_sent"]["packets"]["retry"], 1);
     assert_eq!(ours[0]["unopened_initials"], 0);
 }
@@ -265,13 +264,16 @@ fn assert_resumed_with_early_data(ours: &[Value], aioquic: &[(bool, bool)]) {
 /// Captures `connections` of aioquic's connections made with `options` and checks every
 /// connection's counts, hellos and handshake time against tshark's; returns synack's JSON
 /// connections, aioquic's word on each, and the text report.
-fn compare_with_tshark(connections: u32, options: &str) -> (Vec<Value>, Vec<(bool, bool)>, String) {
+fn compare_with_tshark(
+    connections: u32,
+    options: &Options,
+) -> (Vec<Value>, Vec<(bool, bool)>, String) {
     let dir = tempfile::tempdir().unwrap();
     let capture = dir.path().join("h3.pcap");
-    let port = free_udp_port();
+    let port = common::free_udp_port();
     let mut aioquic = Vec::new();
     capture_udp(&capture, port, || {
-        aioquic = run_aioquic(port, connections, 3, options);
+        aioquic = run_aioquic(dir.path(), port, connections, 3, options);
     });
     assert_eq!(aioquic.len(), connections as usize, "aioquic's connections");
 

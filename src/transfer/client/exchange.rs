@@ -141,7 +141,7 @@ impl Connection<'_> {
                 first_byte,
                 last_byte,
             },
-            keep(part, target, head.status, bytes)?,
+            part.keep(&target.name, target.expected.as_deref(), head.status, bytes)?,
         ))
     }
 
@@ -211,35 +211,6 @@ impl Connection<'_> {
             }
         }
     }
-}
-
-/// A whole body of `bytes` bytes, answered with `status`: checked against the digest expected, then kept under its name;
-/// the file's seconds are left at 0 for its mode to fill in.
-pub(super) fn keep(
-    part: PartFile,
-    target: &Target<'_>,
-    status: u16,
-    bytes: u64,
-) -> Result<FileResult, TransferError> {
-    let sha256 = part.sha256();
-    let sha256_ok = target.expected.as_ref().map(|expected| *expected == sha256);
-    if let (Some(false), Some(expected)) = (sha256_ok, &target.expected) {
-        return Err(TransferError::ShaMismatch {
-            name: target.name.clone(),
-            expected: expected.clone(),
-            actual: sha256,
-        });
-    }
-    let path = part.commit()?;
-    Ok(FileResult {
-        name: target.name.clone(),
-        status,
-        bytes,
-        sha256,
-        sha256_ok,
-        seconds: 0.0,
-        path,
-    })
 }
 
 /// The last line of a short error body, when it is plain text and says more than the status line

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use super::connection::Connection;
 use super::deadline::Run;
-use super::exchange::{MAX_REASON, keep, reason_line};
+use super::exchange::{MAX_REASON, reason_line};
 use super::part_file::PartFile;
 use super::plan::{FetchPlan, Target};
 use crate::timeline::Ts;
@@ -249,7 +249,12 @@ impl Responses for Received<'_, '_> {
                 bytes: pending.bytes,
             },
         );
-        let file = keep(part, target, pending.status, pending.bytes)?;
+        let file = part.keep(
+            &target.name,
+            target.expected.as_deref(),
+            pending.status,
+            pending.bytes,
+        )?;
         pending.result = Some((
             RequestTiming {
                 file: target.index,

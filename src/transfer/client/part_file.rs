@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 
 use crate::transfer::TransferError;
 use crate::transfer::files::hex;
+use crate::transfer::run::FileResult;
 
 /// A file being received: hashed as it is written to `.<name>.part`, renamed to `<name>` by
 /// `commit`, and removed if dropped before that.
@@ -61,6 +62,36 @@ impl PartFile {
             }
         })?;
         Ok(self.dest.clone())
+    }
+
+    /// A whole body of `bytes` bytes, answered with `status`: checked against the digest
+    /// expected, then kept under `name`; the file's seconds are left at 0 for its mode to fill in.
+    pub(crate) fn keep(
+        self,
+        name: &str,
+        expected: Option<&str>,
+        status: u16,
+        bytes: u64,
+    ) -> Result<FileResult, TransferError> {
+        let sha256 = self.sha256();
+        let sha256_ok = expected.map(|expected| expected == sha256);
+        if let (Some(false), Some(expected)) = (sha256_ok, expected) {
+            return Err(TransferError::ShaMismatch {
+                name: name.to_owned(),
+                expected: expected.to_owned(),
+                actual: sha256,
+            });
+        }
+        let path = self.commit()?;
+        Ok(FileResult {
+            name: name.to_owned(),
+            status,
+            bytes,
+            sha256,
+            sha256_ok,
+            seconds: 0.0,
+            path,
+        })
     }
 }
 

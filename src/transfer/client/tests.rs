@@ -45,14 +45,25 @@ pub(crate) fn served(log: Option<EventLog>, tls: Option<crate::transfer::tls::Se
         log,
     )
     .expect("server starts");
-    let plan = FetchPlan {
-        addr: server.local_addr(),
-        host: server.local_addr().to_string(),
+    let plan = samples_plan(server.local_addr(), dir.path().join("out"));
+    Setup {
+        _dir: dir,
+        server,
+        plan,
+        sources,
+    }
+}
+
+/// A plan that fetches every sample from `addr` into `out_dir` in cleartext.
+pub(crate) fn samples_plan(addr: SocketAddr, out_dir: PathBuf) -> FetchPlan {
+    FetchPlan {
+        addr,
+        host: addr.to_string(),
         paths: SAMPLES
             .iter()
             .map(|s| http::path_for_name(s.name))
             .collect(),
-        out_dir: dir.path().join("out"),
+        out_dir,
         expected_sha256: None,
         parallel: DEFAULT_PARALLEL,
         rcvbuf: None,
@@ -62,12 +73,6 @@ pub(crate) fn served(log: Option<EventLog>, tls: Option<crate::transfer::tls::Se
         any_status: false,
         h3_tls: None,
         limits: FetchLimits::default(),
-    };
-    Setup {
-        _dir: dir,
-        server,
-        plan,
-        sources,
     }
 }
 

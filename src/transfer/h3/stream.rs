@@ -104,16 +104,7 @@ impl Receiving {
             });
         }
         events.at(last_byte, EventKind::ResponseEnd { bytes });
-        let sha256 = part.sha256();
-        let sha256_ok = want.expected.as_ref().map(|expected| *expected == sha256);
-        if let (Some(false), Some(expected)) = (sha256_ok, &want.expected) {
-            return Err(TransferError::ShaMismatch {
-                name: want.name,
-                expected: expected.clone(),
-                actual: sha256,
-            });
-        }
-        let path = part.commit()?;
+        let file = part.keep(&want.name, want.expected.as_deref(), status, bytes)?;
         Ok((
             RequestTiming {
                 file: want.index,
@@ -121,15 +112,7 @@ impl Receiving {
                 first_byte,
                 last_byte,
             },
-            FileResult {
-                name: want.name,
-                status,
-                bytes,
-                sha256,
-                sha256_ok,
-                seconds: 0.0,
-                path,
-            },
+            file,
         ))
     }
 }

@@ -3,9 +3,9 @@
 use std::net::SocketAddr;
 
 use super::H3Server;
-use crate::transfer::client::{FetchLimits, FetchPlan, fetch};
+use crate::transfer::client::tests::samples_plan;
+use crate::transfer::client::{FetchPlan, fetch};
 use crate::transfer::files::{SAMPLES, generate_samples, sha256_file};
-use crate::transfer::http::path_for_name;
 use crate::transfer::run::Mode;
 use crate::transfer::tls::{ClientTls, ClientTlsOptions, ServerTls, TlsVersion};
 
@@ -23,22 +23,11 @@ fn setup(options: ClientTlsOptions) -> Setup {
     let tls = ServerTls::self_signed(TlsVersion::Tls13, &["127.0.0.1".into()]).expect("cert");
     let server = H3Server::start(SocketAddr::from(([127, 0, 0, 1], 0)), root, &tls, None)
         .expect("server starts");
-    let addr = server.local_addr();
     let client = ClientTls::trusting(tls.certificate(), "127.0.0.1", options).expect("client");
     let plan = FetchPlan {
-        addr,
-        host: addr.to_string(),
-        paths: SAMPLES.iter().map(|s| path_for_name(s.name)).collect(),
-        out_dir: dir.path().join("out"),
-        expected_sha256: None,
         parallel: 1,
-        rcvbuf: None,
-        fastopen: false,
         tls: Some(client),
-        names: None,
-        any_status: false,
-        h3_tls: None,
-        limits: FetchLimits::default(),
+        ..samples_plan(server.local_addr(), dir.path().join("out"))
     };
     Setup {
         _dir: dir,
