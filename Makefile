@@ -14,10 +14,11 @@ build:
 	scripts/install-deps.sh
 	cargo build --release
 
-## Every test; the live-capture ones need root (CI runs them as root).
+## Every test; the live-capture ones need root (CI runs them as root). Four at a time on two cores:
+## most wait on an emulated link's round trips or on tshark, and at most two links run at once.
 test:
 	scripts/install-deps.sh --test
-	cargo test --all-targets
+	cargo test --all-targets -- --test-threads=4
 
 ## The link emulator against its settings, and against plain loopback (needs root).
 bench:

@@ -22,10 +22,9 @@ use synack::transfer::client::{FetchPlan, fetch};
 use synack::transfer::run::Mode;
 use synack::transfer::server::{Server, ServerConfig};
 
-/// Held by every live test: links running side by side share two cores with each other's
-/// real-time forwarders, and the timing tests would measure that contention.
-fn live() -> std::sync::MutexGuard<'static, ()> {
-    common::one_link()
+/// Held by every live test: its link counts against the links that may run at once.
+fn live() -> common::LinkSlot {
+    common::link_slot()
 }
 
 /// Set in the environment of the re-executed test binary that holds a link until it is killed.
