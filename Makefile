@@ -16,9 +16,10 @@ build:
 
 ## Every test; the live-capture ones need root (CI runs them as root). Four at a time on two cores:
 ## most wait on an emulated link's round trips or on tshark, and at most two links run at once.
+## The bench is no test: `make lint` checks that it builds.
 test:
 	scripts/install-deps.sh --test
-	cargo test --all-targets -- --test-threads=4
+	cargo test --lib --tests -- --test-threads=4
 
 ## The link emulator against its settings, and against plain loopback (needs root).
 bench:
