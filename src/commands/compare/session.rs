@@ -172,8 +172,8 @@ impl Session<'_> {
                 early_data: tls.options().early_data,
                 parallel: self.plan.parallel,
             });
-            let mut result = ModeResult::new(mode, self.files.len(), timings, captured, tls);
-            result.samples = take_samples_of(&mut samples, &runs, index);
+            let mine = take_samples_of(&mut samples, &runs, index);
+            let result = ModeResult::new(mode, self.files.len(), timings, captured, tls, mine);
             results.push(result);
         }
         Ok(Outcome {
