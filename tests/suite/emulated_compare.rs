@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-/// Callers hold `common::link_slot()` for the whole test.
+/// Callers hold `common::link_slot()` (or `link_alone()`) for the whole test.
 fn compare(dir: &Path, args: &[&str]) -> Value {
     common::compare_report_while_held(dir, args)
 }
@@ -25,7 +25,7 @@ fn compare_over_a_20ms_link_as_root() {
     if !common::require_root("compare_over_a_20ms_link_as_root") {
         return;
     }
-    let _link = common::link_slot();
+    let _link = common::link_alone();
     let dir = tempfile::tempdir().unwrap();
     let rtt = 0.020;
     // Four rounds: the modes are ordered by their fastest runs, and another link or a build on
@@ -281,7 +281,7 @@ fn compare_over_a_40ms_link_explains_the_gap_as_root() {
     if !common::require_root("compare_over_a_40ms_link_explains_the_gap_as_root") {
         return;
     }
-    let _link = common::link_slot();
+    let _link = common::link_alone();
     let dir = tempfile::tempdir().unwrap();
     let rtt = 0.040;
     let report = compare(dir.path(), &["--rtt", "40ms", "--rounds", "3"]);
@@ -384,7 +384,7 @@ fn every_modes_mean_is_within_ten_percent_of_the_model_as_root() {
     if !common::require_root(test) {
         return;
     }
-    let _link = common::link_slot();
+    let _link = common::link_alone();
     let dir = tempfile::tempdir().unwrap();
     let modes = ["non-persistent", "persistent", "pipelined", "parallel"];
     let report = compare(
