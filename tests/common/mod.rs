@@ -7,10 +7,10 @@ use std::process::Command;
 /// Emulated links that may run at once. Each builds namespaces of its own, and a link's
 /// forwarders sleep until a packet is due and spin only the last 200 µs before it, at real-time
 /// priority: two links share two cores, and a test whose bounds rest on physics (no handshake
-/// shorter than its round trips), on counts, or on the link's own forwarders holds with another
-/// link beside it. A test that holds whole runs to a few milliseconds (the model, the order of the
-/// modes) takes the link alone: the other link's spins starve its client and server, which do
-/// not run at real-time priority, by tens of milliseconds a run.
+/// shorter than its round trips) or on counts holds with another link beside it. A test that
+/// holds whole runs to a few milliseconds (the model, the order of the modes) takes the link
+/// alone: the other link's spins starve its client and server, which do not run at real-time
+/// priority, by tens of milliseconds a run; so does a test that times the forwarders themselves.
 const LINKS_AT_ONCE: usize = 2;
 
 /// The places taken by links running now, and a wake-up for a test waiting for one to end.
