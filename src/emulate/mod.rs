@@ -89,6 +89,12 @@ impl DirectionConfig {
     pub fn queues(&self) -> bool {
         self.rate_bps.is_some() || self.trace.is_some()
     }
+
+    /// The rate this direction moves packets at: as configured, or its trace's mean.
+    pub fn rate_or_trace_mean(&self, mtu: u32) -> Option<u64> {
+        self.rate_bps
+            .or(self.trace.as_ref().map(|t| t.mean_rate_bps(mtu)))
+    }
 }
 
 impl Default for LinkConfig {

@@ -7,13 +7,15 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-/// Callers hold `common::one_link()` for the whole test.
+/// Callers hold `common::link_slot()` (or `link_alone()`) for the whole test.
 fn compare(dir: &Path, args: &[&str]) -> Value {
     common::compare_report_while_held(dir, args)
 }
 
-fn mean_total(report: &Value, mode: &str) -> f64 {
-    report["modes"][mode]["summary"]["total_s"]["mean"]
+/// A mode's fastest run: a busy host only adds time to a run, so the fastest is the one nearest
+/// the link's own figure (the mean of two runs moves with one descheduled client).
+fn fastest_total(report: &Value, mode: &str) -> f64 {
+    report["modes"][mode]["summary"]["total_s"]["min"]
         .as_f64()
         .unwrap()
 }
@@ -23,16 +25,18 @@ fn compare_over_a_20ms_link_as_root() {
     if !common::require_root("compare_over_a_20ms_link_as_root") {
         return;
     }
-    let _one = common::one_link();
+    let _link = common::link_alone();
     let dir = tempfile::tempdir().unwrap();
     let rtt = 0.020;
+    // Four rounds: the modes are ordered by their fastest runs, and another link or a build on
+    // the same cores can slow two runs in a row.
     let report = compare(
         dir.path(),
         &[
             "--rtt",
             "20ms",
             "--rounds",
-            "2",
+            "4",
             "--modes",
             "non-persistent,persistent,pipelined",
         ],
@@ -75,9 +79,9 @@ fn compare_over_a_20ms_link_as_root() {
     );
     let n = report["files"].as_array().unwrap().len() as f64;
     let (np, p, pl) = (
-        mean_total(&report, "non-persistent"),
-        mean_total(&report, "persistent"),
-        mean_total(&report, "pipelined"),
+        fastest_total(&report, "non-persistent"),
+        fastest_total(&report, "persistent"),
+        fastest_total(&report, "pipelined"),
     );
     assert!(
         np - p >= (n - 1.0) * rtt,
@@ -93,7 +97,7 @@ fn lossy_link_with_a_seed_shows_retransmissions_as_root() {
     if !common::require_root("lossy_link_with_a_seed_shows_retransmissions_as_root") {
         return;
     }
-    let _one = common::one_link();
+    let _link = common::link_slot();
     let dir = tempfile::tempdir().unwrap();
     let report = compare(
         dir.path(),
@@ -170,7 +174,7 @@ fn receive_window_limit_is_named_and_rcvbuf_lifts_it_as_root() {
     {
         return;
     }
-    let _one = common::one_link();
+    let _link = common::link_slot();
     // At 9000 bytes the first flight (10 segments of 8948) is larger than the client's first
     // window; at 1500 it is not.
     let args = [
@@ -235,7 +239,7 @@ fn a_rate_limited_first_flight_is_told_as_the_links_as_root() {
     if !common::require_root("a_rate_limited_first_flight_is_told_as_the_links_as_root") {
         return;
     }
-    let _one = common::one_link();
+    let _link = common::link_slot();
     let dir = tempfile::tempdir().unwrap();
     let site = dir.path().join("site");
     std::fs::create_dir(&site).unwrap();
@@ -277,7 +281,7 @@ fn compare_over_a_40ms_link_explains_the_gap_as_root() {
     if !common::require_root("compare_over_a_40ms_link_explains_the_gap_as_root") {
         return;
     }
-    let _one = common::one_link();
+    let _link = common::link_alone();
     let dir = tempfile::tempdir().unwrap();
     let rtt = 0.040;
     let report = compare(dir.path(), &["--rtt", "40ms", "--rounds", "3"]);
@@ -380,7 +384,7 @@ fn every_modes_mean_is_within_ten_percent_of_the_model_as_root() {
     if !common::require_root(test) {
         return;
     }
-    let _one = common::one_link();
+    let _link = common::link_alone();
     let dir = tempfile::tempdir().unwrap();
     let modes = ["non-persistent", "persistent", "pipelined", "parallel"];
     let report = compare(
@@ -418,7 +422,7 @@ fn warm_up_packets_stay_out_of_the_runs_as_root() {
     if !common::require_root("warm_up_packets_stay_out_of_the_runs_as_root") {
         return;
     }
-    let _one = common::one_link();
+    let _link = common::link_slot();
     // Non-persistent warms up last here: its server's final ACK arrives a round trip after the
     // client returned, which once landed in the first mode's capture as a connection "begun
     // before the capture".
@@ -447,7 +451,7 @@ fn verbose_events_over_a_link_belong_to_their_run_as_root() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let _one = common::one_link();
+    let _link = common::link_slot();
     let out = common::compare_in(dir.path())
         .args(["-v", "--rtt", "20ms", "--rounds", "1"])
         .timeout(std::time::Duration::from_secs(120))
@@ -472,7 +476,7 @@ fn fast_open_requests_ride_on_the_syn_as_root() {
     {
         return;
     }
-    let _one = common::one_link();
+    let _link = common::link_slot();
     let dir = tempfile::tempdir().unwrap();
     let report = compare(
         dir.path(),
@@ -538,7 +542,7 @@ fn the_models_segment_size_is_the_handshakes_with_tls_too_as_root() {
     if !common::require_root(test) || !common::have_tshark(test) {
         return;
     }
-    let _one = common::one_link();
+    let _link = common::link_slot();
     let dir = tempfile::tempdir().unwrap();
     let report = compare(
         dir.path(),

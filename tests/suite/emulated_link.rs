@@ -22,10 +22,15 @@ use synack::transfer::client::{FetchPlan, fetch};
 use synack::transfer::run::Mode;
 use synack::transfer::server::{Server, ServerConfig};
 
-/// Held by every live test: links running side by side share two cores with each other's
-/// real-time forwarders, and the timing tests would measure that contention.
-fn live() -> std::sync::MutexGuard<'static, ()> {
-    common::one_link()
+/// Held by every live test: its link counts against the links that may run at once.
+fn live() -> common::LinkSlot {
+    common::link_slot()
+}
+
+/// Held by a test of the forwarder's own timing (delay, rate, a trace's deliveries, CoDel's
+/// sojourn): another link's forwarders would take the cores it is timed on.
+fn live_alone() -> common::LinkSlot {
+    common::link_alone()
 }
 
 /// Set in the environment of the re-executed test binary that holds a link until it is killed.
@@ -107,7 +112,7 @@ fn handshake_on_the_client_tun_takes_the_configured_rtt_as_root() {
     if !common::require_root("handshake_on_the_client_tun_takes_the_configured_rtt_as_root") {
         return;
     }
-    let _live = live();
+    let _live = live_alone();
     let rtt = Duration::from_millis(20);
     let link = EmulatedLink::start(LinkConfig {
         rtt,
@@ -305,7 +310,7 @@ fn a_rate_limit_paces_the_transfer_and_a_short_queue_drops_as_root() {
     if !common::require_root("a_rate_limit_paces_the_transfer_and_a_short_queue_drops_as_root") {
         return;
     }
-    let _live = live();
+    let _live = live_alone();
     let rate = 40_000_000u64;
     let size = 512 * 1024;
     // The body alone needs size × 8 / rate on the wire; headers, ACK clocking and the handshake
@@ -833,7 +838,7 @@ fn each_direction_moves_its_bytes_at_its_own_rate_as_root() {
     if !root_with_tshark("each_direction_moves_its_bytes_at_its_own_rate_as_root") {
         return;
     }
-    let _live = live();
+    let _live = live_alone();
     let (down, up) = (20_000_000u64, 2_000_000u64);
     let link =
         EmulatedLink::start(rated(Duration::from_millis(10), down, up)).expect("link starts");
@@ -901,7 +906,7 @@ fn a_trace_replay_delivers_each_100_ms_what_the_trace_offers_as_root() {
     if !root_with_tshark("a_trace_replay_delivers_each_100_ms_what_the_trace_offers_as_root") {
         return;
     }
-    let _live = live();
+    let _live = live_alone();
     // A period of 500 ms: per millisecond 1, 2, 0, 3 and 1 opportunities in its five 100 ms.
     let mut text = String::new();
     for ms in 1..=500u64 {
@@ -1066,7 +1071,7 @@ fn codel_holds_the_standing_delay_near_its_target_where_tail_drop_lets_it_grow_a
     ) {
         return;
     }
-    let _live = live();
+    let _live = live_alone();
     let tail = standing_round_trip(synack::emulate::Aqm::TailDrop);
     let codel = standing_round_trip(synack::emulate::Aqm::Codel);
     let base = 0.020;

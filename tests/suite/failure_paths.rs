@@ -40,7 +40,7 @@ fn compare_over_a_dead_link_fails_within_its_timeout_as_root() {
     if !common::require_root("compare_over_a_dead_link_fails_within_its_timeout_as_root") {
         return;
     }
-    let _one = common::one_link();
+    let _link = common::link_slot();
     for link in [["--loss", "100%"], ["--rate", "1bit"]] {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut args = vec!["--rounds", "2", "--no-capture", "--timeout", "2s"];
@@ -59,7 +59,7 @@ fn compare_over_a_link_into_an_unwritable_folder_fails_at_once_as_root() {
     {
         return;
     }
-    let _one = common::one_link();
+    let _link = common::link_slot();
     let dir = tempfile::tempdir().expect("tempdir");
     // Root writes anywhere a mode allows, but nothing can be made under /proc.
     let args = [

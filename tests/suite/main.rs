@@ -1,7 +1,7 @@
 //! The integration tests, in one binary: each module drives the built binary or the library as
 //! a user would. Tests that need root say so in their names and print why they skip without it
-//! (under `CI=true` they fail instead); tests that run an emulated link hold `common::one_link`,
-//! so no two links share the cores.
+//! (under `CI=true` they fail instead); tests that run an emulated link hold `common::link_slot`,
+//! so no more links share the cores than they have room for.
 
 #[path = "../common/mod.rs"]
 mod common;

@@ -50,47 +50,62 @@ fn assert_round_trips(measured: &[f64], round_trips: u32, rtt: f64, what: &str) 
     );
 }
 
+/// Handshakes of a comparison over a 40 ms link with TLS `flags`: each run's first connection
+/// and the persistent one pay `first` round trips, the non-persistent ones after it `later`. The
+/// link's configured RTT is the independent figure; each handshake the capture shows pays the
+/// version's round trips.
+fn handshakes_cost_round_trips(flags: &[&str], first: u32, later: u32) {
+    let rtt = 0.040;
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = vec!["--rtt", "40ms", "--rounds", "3"];
+    args.extend_from_slice(flags);
+    let report = common::compare_report(dir.path(), &args);
+    let what = format!("{flags:?}");
+    let non_persistent = handshakes(&report, "non-persistent");
+    assert_eq!(non_persistent.len(), 9, "three runs of three files");
+    // Each run's first connection has no session to resume.
+    let firsts: Vec<f64> = non_persistent.iter().copied().step_by(3).collect();
+    let laters: Vec<f64> = (0..non_persistent.len())
+        .filter(|k| k % 3 != 0)
+        .map(|k| non_persistent[k])
+        .collect();
+    assert_round_trips(&firsts, first, rtt, &what);
+    assert_round_trips(&laters, later, rtt, &what);
+    assert_round_trips(&handshakes(&report, "persistent"), first, rtt, &what);
+    let sessions = &report["modes"]["non-persistent"]["tls_sessions"];
+    let resumed = sessions["resumed"].as_u64().unwrap();
+    let connections = sessions["connections"].as_u64().unwrap();
+    if flags.contains(&"--tls-resume") {
+        // Every connection but each run's first (three rounds; the warm-up is not counted).
+        assert_eq!(resumed, connections - 3, "{sessions}");
+    } else {
+        assert_eq!(resumed, 0, "{sessions}");
+    }
+}
+
 #[test]
-fn tls_handshakes_cost_the_configured_round_trips_as_root() {
-    if !common::require_root("tls_handshakes_cost_the_configured_round_trips_as_root") {
+fn tls_1_2_handshakes_cost_two_round_trips_as_root() {
+    if !common::require_root("tls_1_2_handshakes_cost_two_round_trips_as_root") {
         return;
     }
-    // The link's configured RTT is the independent figure; each handshake the capture shows pays
-    // the version's round trips.
-    let rtt = 0.040;
-    let cases: [(&[&str], u32, u32); 3] = [
-        (&["--tls", "1.2"], 2, 2),
-        (&["--tls", "1.3"], 1, 1),
-        // Resumed TLS 1.2: one round trip on every connection after a run's first.
-        (&["--tls", "1.2", "--tls-resume"], 2, 1),
-    ];
-    for (flags, first, later) in cases {
-        let dir = tempfile::tempdir().unwrap();
-        let mut args = vec!["--rtt", "40ms", "--rounds", "3"];
-        args.extend_from_slice(flags);
-        let report = common::compare_report(dir.path(), &args);
-        let what = format!("{flags:?}");
-        let non_persistent = handshakes(&report, "non-persistent");
-        assert_eq!(non_persistent.len(), 9, "three runs of three files");
-        // Each run's first connection has no session to resume.
-        let firsts: Vec<f64> = non_persistent.iter().copied().step_by(3).collect();
-        let laters: Vec<f64> = (0..non_persistent.len())
-            .filter(|k| k % 3 != 0)
-            .map(|k| non_persistent[k])
-            .collect();
-        assert_round_trips(&firsts, first, rtt, &what);
-        assert_round_trips(&laters, later, rtt, &what);
-        assert_round_trips(&handshakes(&report, "persistent"), first, rtt, &what);
-        let sessions = &report["modes"]["non-persistent"]["tls_sessions"];
-        let resumed = sessions["resumed"].as_u64().unwrap();
-        let connections = sessions["connections"].as_u64().unwrap();
-        if flags.contains(&"--tls-resume") {
-            // Every connection but each run's first (three rounds; the warm-up is not counted).
-            assert_eq!(resumed, connections - 3, "{sessions}");
-        } else {
-            assert_eq!(resumed, 0, "{sessions}");
-        }
+    handshakes_cost_round_trips(&["--tls", "1.2"], 2, 2);
+}
+
+#[test]
+fn tls_1_3_handshakes_cost_one_round_trip_as_root() {
+    if !common::require_root("tls_1_3_handshakes_cost_one_round_trip_as_root") {
+        return;
     }
+    handshakes_cost_round_trips(&["--tls", "1.3"], 1, 1);
+}
+
+#[test]
+fn resumed_tls_1_2_handshakes_cost_one_round_trip_as_root() {
+    if !common::require_root("resumed_tls_1_2_handshakes_cost_one_round_trip_as_root") {
+        return;
+    }
+    // One round trip on every connection after a run's first.
+    handshakes_cost_round_trips(&["--tls", "1.2", "--tls-resume"], 2, 1);
 }
 
 #[test]

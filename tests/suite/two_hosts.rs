@@ -89,7 +89,7 @@ fn serve_and_compare_on_two_namespaces_as_two_hosts_as_root() {
         return;
     }
     // Not an emulated link, but as heavy: it takes the cores from no link's timing.
-    let _one = common::one_link();
+    let _one = common::link_slot();
     let dir = tempfile::tempdir().unwrap();
     let synack = assert_cmd::cargo::cargo_bin("synack");
     let served = dir.path().join("served");

@@ -1,4 +1,7 @@
 //! Attribute layer, comparison: the emulated link's settings as the comparison ran over them.
+//! Reads the link's configuration (emulate); never touches the link itself.
+
+use crate::emulate::{Aqm, DirectionConfig, LinkConfig, QueueLimit};
 
 /// The emulated link, when there was one.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
@@ -39,6 +42,30 @@ pub struct DirectionSettings {
 }
 
 impl LinkSettings {
+    /// The settings of `config`, started from the named path `path` (`--path`) if one was given.
+    pub fn of(config: &LinkConfig, path: Option<&str>) -> LinkSettings {
+        let (queue_packets, queue_bytes) = match config.queue {
+            QueueLimit::Packets(n) => (Some(n), None),
+            QueueLimit::Bytes(n) => (None, Some(n)),
+        };
+        LinkSettings {
+            path: path.map(str::to_owned),
+            rtt_s: config.rtt.as_secs_f64(),
+            jitter_s: config.jitter.as_secs_f64(),
+            mtu: config.mtu,
+            down: DirectionSettings::of(&config.down, config.mtu),
+            up: DirectionSettings::of(&config.up, config.mtu),
+            queue_packets,
+            queue_bytes,
+            aqm: match config.aqm {
+                Aqm::TailDrop => "tail-drop",
+                Aqm::Codel => "codel",
+            }
+            .into(),
+            seed: config.seed,
+        }
+    }
+
     /// The rate the responses cross (server → client), for the model.
     pub fn rate_bps(&self) -> Option<u64> {
         self.down.rate_bps
@@ -47,5 +74,17 @@ impl LinkSettings {
     /// Whether either direction loses packets.
     pub fn lossy(&self) -> bool {
         self.down.mean_loss > 0.0 || self.up.mean_loss > 0.0
+    }
+}
+
+impl DirectionSettings {
+    /// The settings of one direction of a link whose MTU is `mtu` (a trace's mean rate needs it).
+    fn of(config: &DirectionConfig, mtu: u32) -> DirectionSettings {
+        DirectionSettings {
+            rate_bps: config.rate_or_trace_mean(mtu),
+            loss: config.loss.as_option(),
+            mean_loss: config.loss.mean_loss(),
+            trace: config.trace.as_ref().map(|t| t.name().to_owned()),
+        }
     }
 }

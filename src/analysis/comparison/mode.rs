@@ -47,13 +47,15 @@ impl ModeResult {
         !self.runs.is_empty() && self.runs.iter().all(before)
     }
 
-    /// Builds a mode's result from its runs and, when captured, the connections of its capture.
+    /// Builds a mode's result from its runs, when captured the connections of its capture, and
+    /// the server's samples of its responses.
     pub fn new(
         mode: Mode,
         files: usize,
         timings: Vec<RunTiming>,
         captured: Option<(Vec<Connection>, CaptureInfo)>,
         tls: Option<TlsPlan>,
+        samples: Vec<ResponseSample>,
     ) -> ModeResult {
         let expected = Expected::for_mode(mode, files, timings.len(), tls);
         match captured {
@@ -94,7 +96,7 @@ impl ModeResult {
                     source: PhaseSource::Capture,
                     capture: Some(info),
                     expected,
-                    samples: Vec::new(),
+                    samples,
                 }
             }
             None => ModeResult {
@@ -119,7 +121,7 @@ impl ModeResult {
                 source: PhaseSource::Client,
                 capture: None,
                 expected,
-                samples: Vec::new(),
+                samples,
             },
         }
     }

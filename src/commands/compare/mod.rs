@@ -16,10 +16,10 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 
 use self::files::source_files;
-use self::link::{default_timeout, link_settings};
+use self::link::default_timeout;
 use self::saving::{make_run_dir, print_report, save_report, saved_list};
 use self::session::{CaptureSetup, Session};
-use crate::analysis::comparison::{Comparison, SourceFile, TlsSettings};
+use crate::analysis::comparison::{Comparison, LinkSettings, SourceFile, TlsSettings};
 use crate::capture::source::DEFAULT_SNAPLEN;
 use crate::cli::CompareArgs;
 use crate::commands::output::out;
@@ -464,7 +464,7 @@ impl Setup<'_> {
                     DEFAULT_SNAPLEN
                 }),
             about: (!args.capture.pcap).then(|| {
-                let settings = link.map(|c| link_settings(c, args.link.path.map(|p| p.name)));
+                let settings = link.map(|c| LinkSettings::of(c, args.link.path.map(|p| p.name)));
                 saving::about(addr, foreign, &variant.name, settings.as_ref())
             }),
         });
@@ -500,7 +500,7 @@ impl Setup<'_> {
             modes: outcome.modes,
             parallel: args.parallel,
             kernel: Some(self.kernel.clone()),
-            link: link.map(|c| link_settings(c, args.link.path.map(|p| p.name))),
+            link: link.map(|c| LinkSettings::of(c, args.link.path.map(|p| p.name))),
             order: outcome.order,
             seed: args.link.seed,
             fastopen: variant.fastopen,

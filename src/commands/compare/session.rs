@@ -201,7 +201,9 @@ impl Session<'_> {
                 early_data: tls.options().early_data,
                 parallel: self.plans[0].parallel,
             });
-            let mut result = ModeResult::new(mode, self.files.len(), timings, captured, tls);
+            let mine = take_samples_of(&mut samples, &runs, index);
+            let mut result =
+                ModeResult::new(mode, self.files.len(), timings, captured, tls, mine);
             if mode == Mode::H3
                 && let Some((paths, dropped)) = &split
             {
@@ -224,7 +226,6 @@ impl Session<'_> {
                     tls,
                 );
             }
-            result.samples = take_samples_of(&mut samples, &runs, index);
             results.push(result);
         }
         Ok(Outcome {
