@@ -99,13 +99,13 @@ impl Packet<'_> {
     }
 }
 
-/// Why a datagram's bytes are not (all) QUIC packets.
+/// Why a datagram's bytes are not (all) QUIC packets. A clear fixed bit is not a reason: a peer
+/// that advertised grease_quic_bit may be sent packets with any value there (RFC 9287 §3), as
+/// quinn does at random.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Malformed {
     /// A long header too short for its fields, or a packet longer than the datagram.
     Header,
-    /// The fixed bit is clear where version 1 and 2 set it.
-    FixedBit,
 }
 
 /// A cursor over bytes, with QUIC's variable-length integers (RFC 9000 §16).
@@ -202,9 +202,6 @@ pub fn read_packet(data: &[u8], wire_left: usize) -> Result<Option<Packet<'_>>, 
     let mut c = Cursor::new(data);
     let first = c.u8().ok_or(Malformed::Header)?;
     if first & 0x80 == 0 {
-        if first & 0x40 == 0 {
-            return Err(Malformed::FixedBit);
-        }
         return Ok(Some(Packet {
             kind: PacketType::OneRtt,
             long: None,
@@ -234,9 +231,6 @@ pub fn read_packet(data: &[u8], wire_left: usize) -> Result<Option<Packet<'_>>, 
     let Some(kind) = long_type(version, first >> 4) else {
         return Ok(None);
     };
-    if first & 0x40 == 0 {
-        return Err(Malformed::FixedBit);
-    }
     if kind == PacketType::Retry {
         return Ok(Some(Packet {
             kind,
@@ -341,7 +335,9 @@ mod tests {
             (p.kind, p.len, p.is_whole()),
             (PacketType::OneRtt, 1200, false)
         );
-        assert_eq!(read_packet(&[0x01, 2], 2), Err(Malformed::FixedBit));
+        // The fixed bit greased (RFC 9287): still a short header.
+        let greased = read_packet(&[0x01, 2], 2).unwrap().unwrap();
+        assert_eq!(greased.kind, PacketType::OneRtt);
         let vn = [0x80, 0, 0, 0, 0, 1, 9, 0, 0, 0, 0, 1];
         let p = read_packet(&vn, vn.len()).unwrap().unwrap();
         assert_eq!(p.kind, PacketType::VersionNegotiation);

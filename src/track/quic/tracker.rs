@@ -2,7 +2,9 @@
 //! (`quic.connection.number`): a client Initial with a Destination Connection ID never seen opens
 //! a connection; every other packet joins the connection one of whose IDs its Destination
 //! Connection ID is (a short header's by prefix, its length not being on the wire), else the one
-//! last seen on its UDP 4-tuple.
+//! last seen on its UDP 4-tuple. That last rule goes beyond tshark: a short header sent to a
+//! connection ID issued in an encrypted NEW_CONNECTION_ID frame gets no `quic.connection.number`
+//! there, and is counted here as its 4-tuple's 1-RTT packet.
 //!
 //! Works on `Datagram` and its captured payload alone; must not import `pcap`, `etherparse`,
 //! analysis or report code.
