@@ -392,8 +392,8 @@ fn analyze_counts_quinn_packets_with_the_quic_bit_greased_as_tshark_does() {
     if !common::have_tshark(test) {
         return;
     }
-    let capture =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/h3_quinn_greased.pcapng");
+    let capture = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/h3_quinn_greased.pcapng");
     let (ours, _) = analyze_as_tshark_does(&capture, 41377);
     // tshark read every packet as one of its types, so none is left malformed.
     for c in &ours {

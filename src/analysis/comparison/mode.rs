@@ -348,10 +348,20 @@ impl ModeResult {
     }
 }
 
-/// True when `conn`'s client address is one the run's client connected from.
+/// True when one of the run's connections is `conn`: the client connected from its client
+/// address, and it began while that connection was open (another program may take the same
+/// port once the run's connection has closed).
 fn opened_by(timing: &RunTiming, conn: &Connection) -> bool {
-    timing.connections.iter().any(|c| c.local == conn.client)
+    let began = conn.syn_ts.unwrap_or(conn.first_ts);
+    timing.connections.iter().any(|c| {
+        c.local == conn.client
+            && began.secs_since(c.connect_start) >= -CLOCK_SLACK_S
+            && c.closed.secs_since(began) >= -CLOCK_SLACK_S
+    })
 }
+
+/// How far a captured timestamp may sit before the client's own reading of the same moment.
+const CLOCK_SLACK_S: f64 = 0.001;
 
 /// A mode's QUIC packets added up over its runs, as the capture shows them.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, schemars::JsonSchema)]

@@ -22,7 +22,7 @@ use self::session::{CaptureSetup, Session};
 use crate::analysis::comparison::{Comparison, LinkSettings, SourceFile, TlsSettings};
 use crate::capture::source::DEFAULT_SNAPLEN;
 use crate::cli::CompareArgs;
-use crate::commands::output::out;
+use crate::commands::output::{out, outln};
 use crate::commands::pdf::{Chromium, PACKAGE as PDF_PACKAGE};
 use crate::commands::urls::Site;
 use crate::emulate::{EmulatedLink, LinkConfig};
@@ -125,11 +125,16 @@ fn compare(args: &CompareArgs) -> anyhow::Result<()> {
         (true, Some(server)) => Some(server.clone()),
         (true, None) => None,
     };
+    if let Some(server) = &args.server {
+        // A --server written as a URL gets its one line before anything else is said.
+        resolve(server)?;
+    }
     if let Some(server) = foreign {
         let runs = (u64::from(args.rounds) + 1) * modes.len() as u64 * variants.len() as u64;
-        eprintln!(
-            "synack: {server} is not synack's own server: {} requests ({} runs of {}), at most {} \
-             a second on average (--request-rate)",
+        // On standard output, where the report follows: standard error keeps to what went wrong.
+        outln!(
+            "{server} is not synack's own server: {} requests ({} runs of {}), at most {} a second \
+             on average (--request-rate)",
             runs * files.len() as u64,
             runs,
             crate::words::counted(files.len(), "file", "files"),

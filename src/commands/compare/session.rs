@@ -202,8 +202,7 @@ impl Session<'_> {
                 parallel: self.plans[0].parallel,
             });
             let mine = take_samples_of(&mut samples, &runs, index);
-            let mut result =
-                ModeResult::new(mode, self.files.len(), timings, captured, tls, mine);
+            let mut result = ModeResult::new(mode, self.files.len(), timings, captured, tls, mine);
             if mode == Mode::H3
                 && let Some((paths, dropped)) = &split
             {
