@@ -70,10 +70,10 @@ pub struct CompareArgs {
     #[arg(long, value_name = "HOST:PORT")]
     pub server: Option<String>,
     /// Compare the modes on these http:// or https:// URLs instead of the built-in server's
-    /// files, all on one server: non-persistent opens a connection per URL, persistent and
-    /// pipelined one for all, parallel up to --parallel at once, as a browser does. Certificates
-    /// are checked against the system's roots; redirects are not followed but kept, with their
-    /// status. Requests are paced as with --server.
+    /// files, grouped by server as a browser groups them: non-persistent opens a connection per
+    /// URL, persistent and pipelined one to each server, parallel up to --parallel at once to
+    /// each. Certificates are checked against the system's roots; redirects are not followed but
+    /// kept, with their status. Requests are paced as with --server.
     #[arg(value_name = "URL", conflicts_with_all = ["server", "files"])]
     pub urls: Vec<String>,
     /// Read the URLs from FILE, one a line (blank lines and lines starting with # left out).
