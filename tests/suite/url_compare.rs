@@ -2,7 +2,6 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
@@ -24,23 +23,7 @@ fn nginx(dir: &Path, ports: &[u16]) -> common::Stopped {
          {listen}root {d}/site;\n  }}\n}}\n"
     );
     std::fs::write(dir.join("nginx.conf"), conf).unwrap();
-    let child = Command::new("nginx")
-        .args(["-e", "stderr", "-c"])
-        .arg(dir.join("nginx.conf"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("nginx starts");
-    let served = common::Stopped(child);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while ports
-        .iter()
-        .any(|&p| std::net::TcpStream::connect(("127.0.0.1", p)).is_err())
-    {
-        assert!(std::time::Instant::now() < deadline, "nginx did not start");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    served
+    common::nginx(dir, ports)
 }
 
 /// Writes `size` bytes of a pattern to `dir/site/name`.
@@ -262,4 +245,62 @@ fn a_server_that_closes_mid_response_gets_one_line() {
     let captures = dir.path().join("captures");
     let left = std::fs::read_dir(&captures).map_or(0, |d| d.count());
     assert_eq!(left, 0, "{}", captures.display());
+}
+
+#[test]
+fn https_urls_are_checked_against_the_ca_given_and_refused_without_it() {
+    let test = "https_urls_are_checked_against_the_ca_given_and_refused_without_it";
+    if !common::have_tool("nginx", test) || !common::have_tool("openssl", test) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    put(d, "a.jpg", 50_000);
+    put(d, "c.txt", 900);
+    common::openssl_cert(d);
+    let port = common::free_port();
+    let serve = format!("root {}/site;", d.display());
+    std::fs::write(
+        d.join("nginx.conf"),
+        common::nginx_tls_conf(d, port, "", &serve),
+    )
+    .unwrap();
+    let _nginx = common::nginx(d, &[port]);
+    let urls = [
+        format!("https://127.0.0.1:{port}/a.jpg"),
+        format!("https://127.0.0.1:{port}/c.txt"),
+    ];
+    // openssl's certificate is no system root: refused, in one line that says what to give.
+    let out = common::compare_in(d)
+        .args(&urls)
+        .args(["--no-capture", "--rounds", "1"])
+        .timeout(std::time::Duration::from_secs(60))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("--cacert"), "{stderr}");
+    // Given as the CA, it is trusted: every mode fetches both files whole over TLS.
+    let cert = d.join("cert.pem");
+    let mut args: Vec<&str> = urls.iter().map(String::as_str).collect();
+    args.extend([
+        "--cacert",
+        cert.to_str().unwrap(),
+        "--no-capture",
+        "--rounds",
+        "1",
+    ]);
+    args.extend(["--request-rate", "1000"]);
+    let report = common::compare_report(d, &args);
+    assert_eq!(report["tls"]["version"], "1.3", "{}", report["tls"]);
+    for mode in ["non-persistent", "persistent"] {
+        for name in ["a.jpg", "c.txt"] {
+            assert_eq!(
+                common::sha256_hex(&d.join("received").join(mode).join(name)),
+                common::sha256_hex(&d.join("site").join(name)),
+                "{mode} {name}"
+            );
+        }
+    }
 }
