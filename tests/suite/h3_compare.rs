@@ -106,3 +106,57 @@ fn an_h3_modes_quic_packets_are_tsharks_as_root() {
         "{handshakes} s for two handshakes"
     );
 }
+
+#[test]
+fn h3_shakes_hands_in_one_round_trip_and_h2_in_two_as_root() {
+    let test = "h3_shakes_hands_in_one_round_trip_and_h2_in_two_as_root";
+    if !common::require_root(test) {
+        return;
+    }
+    const RTT: f64 = 0.040;
+    // What a busy machine may add to a handshake's computation; a round trip more would be 40 ms.
+    const SLACK: f64 = 0.010;
+    let dir = tempfile::tempdir().unwrap();
+    let report = common::compare_report(
+        dir.path(),
+        &[
+            "--modes",
+            "persistent,h2,h3",
+            "--rounds",
+            "3",
+            "--rtt",
+            "40ms",
+        ],
+    );
+    let capture = |mode: &str| {
+        let pcap = PathBuf::from(report["captures"][mode].as_str().unwrap());
+        common::analyze_json(&pcap, &[])
+    };
+    // QUIC: the client's first Initial → its first 1-RTT packet, each connection.
+    let h3 = capture("h3");
+    let quic: Vec<f64> = h3["quic"]["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["handshake_s"].as_f64().unwrap())
+        .collect();
+    assert_eq!(quic.len(), 3, "{quic:?}");
+    assert!(quic.iter().all(|&h| h >= RTT), "{quic:?}");
+    let quickest = quic.iter().copied().fold(f64::INFINITY, f64::min);
+    assert!(quickest <= RTT + SLACK, "one round trip, not two: {quic:?}");
+    // TCP then TLS 1.3: SYN → SYN-ACK, then ClientHello → the client's first application data.
+    let h2 = capture("h2");
+    let tcp_tls: Vec<f64> = h2["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["handshake_s"].as_f64().unwrap() + c["tls"]["handshake_s"].as_f64().unwrap())
+        .collect();
+    assert_eq!(tcp_tls.len(), 3, "{tcp_tls:?}");
+    assert!(tcp_tls.iter().all(|&h| h >= 2.0 * RTT), "{tcp_tls:?}");
+    let quickest = tcp_tls.iter().copied().fold(f64::INFINITY, f64::min);
+    assert!(
+        quickest <= 2.0 * RTT + SLACK,
+        "two round trips, not three: {tcp_tls:?}"
+    );
+}
