@@ -61,8 +61,15 @@ fn h2c_fetches_every_file_intact_over_one_connection() {
     let run = fetch(Mode::H2c, &setup.plan, None).expect("h2c fetch");
     assert_multiplexed(&setup, &run);
     assert!(run.connections[0].tls.is_none());
-    // The server answered each file on that connection.
-    let samples = setup.server.take_samples();
+    // The server answered each file on that connection. It keeps its last response's record
+    // until its HTTP/2 connection ends, which after the client's GOAWAY and FIN can take until
+    // its idle timeout: wait for them, 30 s at most.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut samples = setup.server.take_samples();
+    while samples.len() < setup.sources.len() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        samples.extend(setup.server.take_samples());
+    }
     assert_eq!(samples.len(), setup.sources.len());
     assert!(samples.iter().all(|s| s.status == 200));
     assert!(samples.iter().all(|s| s.peer == run.connections[0].local));
