@@ -367,6 +367,9 @@ pub struct OutputArgs {
     /// when Chromium is not installed. Without it, report.pdf is written where Chromium is found.
     #[arg(long)]
     pub pdf: bool,
+    /// Write no report.pdf even where Chromium is found (printing takes a second or two of CPU).
+    #[arg(long, conflicts_with = "pdf")]
+    pub no_pdf: bool,
 }
 
 /// Options of `analyze`.

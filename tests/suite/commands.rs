@@ -59,6 +59,7 @@ fn fetch_and_compare_against_synack_serve() {
     let out = common::synack()
         .args([
             "compare",
+            "--no-pdf",
             "--no-capture",
             "--rounds",
             "2",

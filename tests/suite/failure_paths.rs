@@ -12,7 +12,7 @@ fn compare_in(dir: &Path, args: &[&str], limit: Duration) -> (Option<i32>, Strin
     let started = Instant::now();
     let out = common::synack()
         .current_dir(dir)
-        .arg("compare")
+        .args(["compare", "--no-pdf"])
         .args(args)
         .timeout(limit)
         .output()
@@ -163,7 +163,7 @@ fn an_interrupted_compare_removes_what_is_half_written_and_says_so() {
         let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("synack"))
             .current_dir(dir.path())
             .env("TMPDIR", &tmp)
-            .args(["compare", "--rounds", "1000", "--no-capture"])
+            .args(["compare", "--no-pdf", "--rounds", "1000", "--no-capture"])
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
@@ -209,6 +209,7 @@ fn a_closed_stdout_ends_compare_quietly_after_its_report() {
         .current_dir(dir.path())
         .args([
             "compare",
+            "--no-pdf",
             "--rounds",
             "1",
             "--no-capture",
@@ -254,7 +255,15 @@ fn under_sudo_only_what_compare_made_changes_owner_as_root() {
         .current_dir(dir.path())
         .env("SUDO_UID", "65534")
         .env("SUDO_GID", "65534")
-        .args(["compare", "--rounds", "1", "--no-capture", "--out", "out"])
+        .args([
+            "compare",
+            "--no-pdf",
+            "--rounds",
+            "1",
+            "--no-capture",
+            "--out",
+            "out",
+        ])
         .timeout(Duration::from_secs(60))
         .output()
         .expect("run synack");
@@ -284,7 +293,15 @@ fn a_planted_part_symlink_is_never_followed() {
     std::os::unix::fs::symlink(&victim, persistent.join(".a.jpg.part")).expect("plant");
     let out = common::synack()
         .current_dir(dir.path())
-        .args(["compare", "--rounds", "1", "--no-capture", "--out", "out"])
+        .args([
+            "compare",
+            "--no-pdf",
+            "--rounds",
+            "1",
+            "--no-capture",
+            "--out",
+            "out",
+        ])
         .args(["--modes", "persistent"])
         .timeout(Duration::from_secs(60))
         .output()
@@ -421,6 +438,7 @@ fn a_file_name_the_server_refuses_is_left_out_not_fatal() {
         .current_dir(dir.path())
         .args([
             "compare",
+            "--no-pdf",
             "--rounds",
             "1",
             "--no-capture",

@@ -15,7 +15,7 @@ fn live_compare_on_loopback_as_root() {
     let dir = tempfile::tempdir().unwrap();
     let json_path = dir.path().join("extra.json");
     let out = common::synack()
-        .args(["compare", "--full", "--rounds", "3"])
+        .args(["compare", "--no-pdf", "--full", "--rounds", "3"])
         .arg("--captures")
         .arg(dir.path().join("captures"))
         .arg("--out")
@@ -314,6 +314,7 @@ fn compare_without_privileges_runs_timing_only_as_root() {
         .arg(&binary)
         .args([
             "compare",
+            "--no-pdf",
             "--full",
             "--rounds",
             "2",
@@ -369,6 +370,7 @@ fn live_compare_all_four_modes_as_root() {
     let out = common::synack()
         .args([
             "compare",
+            "--no-pdf",
             "--full",
             "--rounds",
             "2",

@@ -37,7 +37,9 @@ fn compare_prints_report_pdf_whose_text_holds_the_verdict_as_root() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let out = common::compare_in(dir.path())
+    // Chromium's print takes the cores for a second or two: not beside an emulated link's test.
+    let _quiet = common::link_slot();
+    let out = common::compare_printing_in(dir.path())
         .args(["--rounds", "2", "--pdf"])
         .timeout(Duration::from_secs(300))
         .output()
@@ -98,7 +100,7 @@ fn pdf_without_chromium_fails_in_one_line_before_the_run() {
     // A PATH with nothing on it: no Chromium to be found.
     let empty = dir.path().join("bin");
     std::fs::create_dir(&empty).unwrap();
-    let out = common::compare_in(dir.path())
+    let out = common::compare_printing_in(dir.path())
         .args(["--rounds", "1", "--pdf"])
         .env("PATH", &empty)
         .timeout(Duration::from_secs(60))
@@ -140,7 +142,7 @@ fn compare_with_failing_chromium(dir: &Path, extra: &[&str]) -> std::process::Ou
         bin.display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    common::compare_in(dir)
+    common::compare_printing_in(dir)
         .args(["--rounds", "1", "--no-capture"])
         .args(extra)
         .env("PATH", path)

@@ -146,7 +146,7 @@ fn serve_and_compare_on_two_namespaces_as_two_hosts_as_root() {
         .command(&synack)
         // No --iface: the capture goes on the interface the route to the server takes, the
         // client's veth; on any other there would be nothing to count.
-        .args(["compare", "--server", &bind])
+        .args(["compare", "--no-pdf", "--server", &bind])
         .args(["--rounds", &ROUNDS.to_string()])
         .arg("--captures")
         .arg(dir.path().join("captures"))

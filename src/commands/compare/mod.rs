@@ -180,6 +180,9 @@ fn compare(args: &CompareArgs) -> anyhow::Result<()> {
 
 /// Chromium, to print the pages with: required by --pdf, found before anything runs.
 fn printer(args: &CompareArgs) -> anyhow::Result<Option<Chromium>> {
+    if args.output.no_pdf {
+        return Ok(None);
+    }
     let chromium = Chromium::find();
     if args.output.pdf && chromium.is_none() {
         bail!(
