@@ -11,6 +11,9 @@ use crate::analysis::phases::{ConnectionTimeline, PhaseSource, Phases, assign_to
 use crate::analysis::stats::{Summary, mean, outliers};
 use crate::track::quic::{QuicConnection, QuicFlow};
 use crate::track::{Connection, Exchange, Totals};
+use std::net::SocketAddr;
+
+use crate::timeline::Ts;
 use crate::transfer::run::{Mode, ResponseSample, RunTiming};
 
 /// All runs of one mode.
@@ -52,12 +55,13 @@ impl ModeResult {
     pub fn new(
         mode: Mode,
         files: usize,
+        servers: usize,
         timings: Vec<RunTiming>,
         captured: Option<(Vec<Connection>, CaptureInfo)>,
         tls: Option<TlsPlan>,
         samples: Vec<ResponseSample>,
     ) -> ModeResult {
-        let expected = Expected::for_mode(mode, files, timings.len(), tls);
+        let expected = Expected::for_mode_on(mode, files, servers, timings.len(), tls);
         match captured {
             Some((connections, mut info)) => {
                 let starts: Vec<_> = timings.iter().map(|t| t.start).collect();
@@ -68,7 +72,10 @@ impl ModeResult {
                     .into_iter()
                     .zip(&timings)
                     .map(|(conns, timing)| {
-                        conns.into_iter().filter(|c| opened_by(timing, c)).collect()
+                        conns
+                            .into_iter()
+                            .filter(|c| opened_by(timing, c.client, c.syn_ts.unwrap_or(c.first_ts)))
+                            .collect()
                     })
                     .collect();
                 let assigned: usize = per_run.iter().map(Vec::len).sum();
@@ -126,8 +133,7 @@ impl ModeResult {
         }
     }
 
-    /// Gives each run the QUIC connections of `quic` its client opened (by its local address)
-    /// from its start on, and keeps `info` as the mode's capture: h3's packets, counted as QUIC
+    /// Gives each run the QUIC connections of `quic` its client opened (as `opened_by` tells), and keeps `info` as the mode's capture: h3's packets, counted as QUIC
     /// while its phases stay the client's own.
     pub fn add_quic(&mut self, quic: Vec<QuicConnection>, info: CaptureInfo) {
         let starts: Vec<_> = self.runs.iter().map(|r| r.timing.start).collect();
@@ -136,10 +142,7 @@ impl ModeResult {
             let run = starts
                 .iter()
                 .rposition(|&s| s <= conn.first_packet)
-                .filter(|&i| {
-                    let timing = &self.runs[i].timing;
-                    timing.connections.iter().any(|c| c.local == conn.client)
-                });
+                .filter(|&i| opened_by(&self.runs[i].timing, conn.client, conn.first_packet));
             match run {
                 Some(i) => self.runs[i].quic.push(conn),
                 None => outside += 1,
@@ -348,13 +351,12 @@ impl ModeResult {
     }
 }
 
-/// True when one of the run's connections is `conn`: the client connected from its client
-/// address, and it began while that connection was open (another program may take the same
-/// port once the run's connection has closed).
-fn opened_by(timing: &RunTiming, conn: &Connection) -> bool {
-    let began = conn.syn_ts.unwrap_or(conn.first_ts);
+/// True when one of the run's connections is the captured one from `client` that `began` then:
+/// the client connected from that address, and it began while that connection was open (another
+/// program may take the same port once the run's connection has closed).
+fn opened_by(timing: &RunTiming, client: SocketAddr, began: Ts) -> bool {
     timing.connections.iter().any(|c| {
-        c.local == conn.client
+        c.local == client
             && began.secs_since(c.connect_start) >= -CLOCK_SLACK_S
             && c.closed.secs_since(began) >= -CLOCK_SLACK_S
     })

@@ -83,7 +83,7 @@ fn tls_run(starts: &[i64], done: i64) -> RunTiming {
 #[test]
 fn connections_opened_before_the_first_handshake_was_done_had_no_session_to_resume() {
     let mode =
-        |runs: Vec<RunTiming>| ModeResult::new(Mode::Parallel, 0, runs, None, None, Vec::new());
+        |runs: Vec<RunTiming>| ModeResult::new(Mode::Parallel, 0, 1, runs, None, None, Vec::new());
     // Three at once, the first handshake done at 40 ms.
     assert!(mode(vec![tls_run(&[0, 1, 2], 40)]).opened_before_any_session());
     // A fourth opened at 60 ms could have resumed.

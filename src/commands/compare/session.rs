@@ -14,7 +14,7 @@ use rand_chacha::ChaCha8Rng;
 use super::Network;
 use super::progress::Progress;
 use crate::analysis::comparison::{CaptureInfo, ModeResult, SourceFile};
-use crate::analysis::expected::{Expected, TlsPlan};
+use crate::analysis::expected::TlsPlan;
 use crate::capture::CaptureError;
 use crate::capture::source::Recorder;
 use crate::capture::split::{Window, split_by_time};
@@ -176,25 +176,25 @@ impl Session<'_> {
                 .filter(|r| r.mode == index)
                 .map(|r| r.timing.clone())
                 .collect();
-            let captured = split
-                .as_ref()
-                .map(|(paths, dropped)| (paths[index].clone(), *dropped));
-            let captured = match captured {
-                // h3's packets are QUIC: counted as such below, its phases the client's own.
-                Some(_) if mode == Mode::H3 => None,
-                Some((path, dropped)) => {
+            let tracked = match &split {
+                Some((paths, dropped)) => {
+                    let path = paths[index].clone();
                     let tracked = track_file(&path, None)
                         .with_context(|| format!("cannot read back {}", path.display()))?;
-                    Some((
-                        tracked.connections,
-                        CaptureInfo {
-                            path,
-                            dropped,
-                            outside_runs: 0,
-                        },
-                    ))
+                    let info = CaptureInfo {
+                        path,
+                        dropped: *dropped,
+                        outside_runs: 0,
+                    };
+                    Some((tracked, info))
                 }
                 None => None,
+            };
+            // h3's packets are QUIC: counted as such, its phases the client's own.
+            let (captured, quic) = match tracked {
+                Some((t, info)) if mode == Mode::H3 => (None, Some((t.quic.connections, info))),
+                Some((t, info)) => (Some((t.connections, info)), None),
+                None => (None, None),
             };
             let tls = self.plans_for(mode)[0].tls.as_ref().map(|tls| TlsPlan {
                 resume: tls.options().resume,
@@ -202,28 +202,17 @@ impl Session<'_> {
                 parallel: self.plans[0].parallel,
             });
             let mine = take_samples_of(&mut samples, &runs, index);
-            let mut result = ModeResult::new(mode, self.files.len(), timings, captured, tls, mine);
-            if mode == Mode::H3
-                && let Some((paths, dropped)) = &split
-            {
-                let path = paths[index].clone();
-                let tracked = track_file(&path, None)
-                    .with_context(|| format!("cannot read back {}", path.display()))?;
-                let info = CaptureInfo {
-                    path,
-                    dropped: *dropped,
-                    outside_runs: 0,
-                };
-                result.add_quic(tracked.quic.connections, info);
-            }
-            if self.plans.len() > 1 {
-                result.expected = Expected::for_mode_on(
-                    mode,
-                    self.files.len(),
-                    self.plans.len(),
-                    result.runs.len(),
-                    tls,
-                );
+            let mut result = ModeResult::new(
+                mode,
+                self.files.len(),
+                self.plans.len(),
+                timings,
+                captured,
+                tls,
+                mine,
+            );
+            if let Some((connections, info)) = quic {
+                result.add_quic(connections, info);
             }
             results.push(result);
         }
