@@ -14,11 +14,12 @@ build:
 	scripts/install-deps.sh
 	cargo build --release
 
-## Every test; the live-capture ones need root (CI runs them as root). One emulated link at a
-## time (tests/common). The bench is no test: `make lint` checks that it builds.
+## Every test; the live-capture ones need root (CI runs them as root). At most two emulated links
+## at a time (tests/common); four test threads, so that a test waiting for a link leaves a core
+## to the rest. The bench is no test: `make lint` checks that it builds.
 test:
 	scripts/install-deps.sh --test
-	cargo test --lib --tests
+	cargo test --lib --tests -- --test-threads=4
 
 ## The link emulator against its settings, and against plain loopback (needs root).
 bench:

@@ -6,38 +6,57 @@ pub mod aioquic;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// Emulated links that may run at once: one. Each builds namespaces of its own, and a test whose
-/// bounds rest on physics (no handshake shorter than its round trips) or on counts would hold with
-/// another link beside it; but a link's forwarders spin at real-time priority before each packet
+/// Emulated links that may run at once: two. Each builds namespaces of its own, and a test whose
+/// bounds rest on physics (no handshake shorter than its round trips) or on counts holds with
+/// another link beside it. But a link's forwarders spin at real-time priority before each packet
 /// is due, and on a two-core machine under load a second link starved the first one's client and
 /// server by tens of milliseconds a run, enough to fail the tests that hold whole runs to a few
-/// milliseconds (the model, the order of the modes). So [`link_slot`] and [`link_alone`] say
-/// what a test needs, and both take the one place for now.
-const LINKS_AT_ONCE: usize = 1;
+/// milliseconds (the model, the order of the modes): those take [`link_alone`], both places.
+const LINKS_AT_ONCE: usize = 2;
 
-/// The places taken by links running now, and a wake-up for a test waiting for one to end.
-static LINKS: (std::sync::Mutex<usize>, std::sync::Condvar) =
-    (std::sync::Mutex::new(0), std::sync::Condvar::new());
+/// The places taken by links running now and the tests waiting for all of them, and a wake-up
+/// for a test waiting for a link to end.
+static LINKS: (std::sync::Mutex<Places>, std::sync::Condvar) = (
+    std::sync::Mutex::new(Places {
+        taken: 0,
+        alone_waiting: 0,
+    }),
+    std::sync::Condvar::new(),
+);
+
+struct Places {
+    taken: usize,
+    alone_waiting: usize,
+}
 
 /// Places for emulated links, held until dropped.
 pub struct LinkSlot(usize);
 
 impl Drop for LinkSlot {
     fn drop(&mut self) {
-        let (taken, ended) = &LINKS;
-        *taken.lock().unwrap_or_else(|e| e.into_inner()) -= self.0;
+        let (places, ended) = &LINKS;
+        places.lock().unwrap_or_else(|e| e.into_inner()).taken -= self.0;
         ended.notify_all();
     }
 }
 
-/// Waits until `places` of the [`LINKS_AT_ONCE`] are free and takes them.
+/// Waits until `places` of the [`LINKS_AT_ONCE`] are free and takes them. A test that needs all
+/// of them goes first: while one waits, no other link starts, so the links running end and it
+/// runs (rather than after every other link test, alone at the end of the suite).
 fn take_places(places: usize) -> LinkSlot {
-    let (taken, ended) = &LINKS;
-    let mut now = taken.lock().unwrap_or_else(|e| e.into_inner());
-    while *now + places > LINKS_AT_ONCE {
+    let alone = places == LINKS_AT_ONCE;
+    let (lock, ended) = &LINKS;
+    let mut now = lock.lock().unwrap_or_else(|e| e.into_inner());
+    if alone {
+        now.alone_waiting += 1;
+    }
+    while now.taken + places > LINKS_AT_ONCE || (!alone && now.alone_waiting > 0) {
         now = ended.wait(now).unwrap_or_else(|e| e.into_inner());
     }
-    *now += places;
+    if alone {
+        now.alone_waiting -= 1;
+    }
+    now.taken += places;
     LinkSlot(places)
 }
 
@@ -66,6 +85,19 @@ pub fn compare_printing_in(dir: &Path) -> assert_cmd::Command {
 pub fn compare_report(dir: &Path, args: &[&str]) -> serde_json::Value {
     let _link = link_slot();
     compare_report_while_held(dir, args)
+}
+
+/// Three small files (1, 4 and 16 KiB) in `dir`/site, for `compare --files` in a test of
+/// handshakes or counts rather than slow start: each fits in the first flight of a connection,
+/// so a run over an emulated link takes a few round trips, not the default files' dozen or more.
+pub fn small_files(dir: &Path) -> PathBuf {
+    let site = dir.join("site");
+    std::fs::create_dir_all(&site).unwrap();
+    for (name, kib) in [("a.bin", 1), ("b.bin", 4), ("c.bin", 16)] {
+        let body: Vec<u8> = (0..kib * 1024).map(|k| (k % 251) as u8).collect();
+        std::fs::write(site.join(name), body).unwrap();
+    }
+    site
 }
 
 /// Waits for a place for an emulated link (at most [`LINKS_AT_ONCE`] run at once) and holds it

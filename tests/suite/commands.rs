@@ -63,6 +63,8 @@ fn fetch_and_compare_against_synack_serve() {
             "--no-capture",
             "--rounds",
             "2",
+            "--request-rate",
+            "1000",
             "--server",
             &format!("127.0.0.1:{port}"),
             "--files",
@@ -157,7 +159,7 @@ fn no_progress_bar_when_stderr_is_not_a_terminal() {
     let dir = tempfile::tempdir().unwrap();
     let started = Instant::now();
     let out = common::compare_in(dir.path())
-        .args(["--no-capture", "--rounds", "60"])
+        .args(["--no-capture", "--rounds", "20"])
         .timeout(Duration::from_secs(300))
         .output()
         .unwrap();

@@ -63,9 +63,19 @@ fn an_h3_modes_quic_packets_are_tsharks_as_root() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
+    let site = common::small_files(dir.path());
     let report = common::compare_report(
         dir.path(),
-        &["--modes", "persistent,h3", "--rounds", "2", "--rtt", "20ms"],
+        &[
+            "--modes",
+            "persistent,h3",
+            "--rounds",
+            "2",
+            "--rtt",
+            "20ms",
+            "--files",
+            site.to_str().unwrap(),
+        ],
     );
     let h3 = &report["modes"]["h3"];
     let quic = &h3["quic"];
@@ -117,6 +127,8 @@ fn h3_shakes_hands_in_one_round_trip_and_h2_in_two_as_root() {
     // What a busy machine may add to a handshake's computation; a round trip more would be 40 ms.
     const SLACK: f64 = 0.010;
     let dir = tempfile::tempdir().unwrap();
+    // Small files: what is timed is each connection's handshake, not its transfer.
+    let site = common::small_files(dir.path());
     let report = common::compare_report(
         dir.path(),
         &[
@@ -126,6 +138,8 @@ fn h3_shakes_hands_in_one_round_trip_and_h2_in_two_as_root() {
             "3",
             "--rtt",
             "40ms",
+            "--files",
+            site.to_str().unwrap(),
         ],
     );
     let capture = |mode: &str| {

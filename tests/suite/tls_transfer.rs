@@ -57,7 +57,16 @@ fn assert_round_trips(measured: &[f64], round_trips: u32, rtt: f64, what: &str) 
 fn handshakes_cost_round_trips(flags: &[&str], first: u32, later: u32) {
     let rtt = 0.040;
     let dir = tempfile::tempdir().unwrap();
-    let mut args = vec!["--rtt", "40ms", "--rounds", "3"];
+    // Small files: what is timed is each connection's handshake, not its transfer.
+    let site = common::small_files(dir.path());
+    let mut args = vec![
+        "--rtt",
+        "40ms",
+        "--rounds",
+        "3",
+        "--files",
+        site.to_str().unwrap(),
+    ];
     args.extend_from_slice(flags);
     let report = common::compare_report(dir.path(), &args);
     let what = format!("{flags:?}");
@@ -115,6 +124,7 @@ fn early_data_takes_the_tls_round_trip_off_resumed_connections_as_root() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
+    let site = common::small_files(dir.path());
     let report = common::compare_report(
         dir.path(),
         &[
@@ -125,6 +135,8 @@ fn early_data_takes_the_tls_round_trip_off_resumed_connections_as_root() {
             "--tls",
             "1.3",
             "--early-data",
+            "--files",
+            site.to_str().unwrap(),
         ],
     );
     let sessions = &report["modes"]["non-persistent"]["tls_sessions"];

@@ -437,9 +437,12 @@ fn synack_compare_tls_captures_agree_with_tshark_as_root() {
     }
     let dir = tempfile::tempdir().unwrap();
     let rounds = 2;
+    let site = common::small_files(dir.path());
     let report = common::compare_report(
         dir.path(),
         &[
+            "--files",
+            site.to_str().unwrap(),
             "--rtt",
             "10ms",
             "--rounds",

@@ -148,6 +148,8 @@ fn serve_and_compare_on_two_namespaces_as_two_hosts_as_root() {
         // client's veth; on any other there would be nothing to count.
         .args(["compare", "--no-pdf", "--server", &bind])
         .args(["--rounds", &ROUNDS.to_string()])
+        // The test's own server: no need to spare it.
+        .args(["--request-rate", "1000"])
         .arg("--captures")
         .arg(dir.path().join("captures"))
         .arg("--out")
