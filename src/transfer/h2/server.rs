@@ -128,7 +128,10 @@ impl<T> Serving<T> {
                     Poll::Ready(None) => self.accepting = false,
                     Poll::Pending => {}
                 }
-            } else if self.connection.poll_closed(cx).map_err(into_io)?.is_ready() {
+            }
+            // Polled in the same turn as the accept that found no more streams, so the
+            // connection's end (the client's GOAWAY and FIN) wakes this task, not the idle timer.
+            if !self.accepting && self.connection.poll_closed(cx).map_err(into_io)?.is_ready() {
                 return Poll::Ready(Ok(()));
             }
             let mut index = 0;
