@@ -1,7 +1,7 @@
 //! Attribute layer: what the packet counts should be for a mode, and why they may differ.
 
 use crate::track::{CloseKind, Connection, FinalState, FlagCounts, Totals};
-use crate::transfer::run::Mode;
+use crate::transfer::run::{ClientTlsOptions, Mode};
 use crate::words::counted;
 
 /// The counts one run of a mode should produce.
@@ -48,6 +48,17 @@ pub struct TlsPlan {
     pub early_data: bool,
     /// Connections the parallel mode opens at once (none of them finds a session).
     pub parallel: usize,
+}
+
+impl TlsPlan {
+    /// The plan of a client with these options, `parallel` connections at once in parallel mode.
+    pub fn of(options: &ClientTlsOptions, parallel: usize) -> TlsPlan {
+        TlsPlan {
+            resume: options.resume,
+            early_data: options.early_data,
+            parallel,
+        }
+    }
 }
 
 impl Expected {

@@ -12,7 +12,7 @@ use crate::timeline::Ts;
 
 pub use super::kernel::KernelSettings;
 pub use super::tcp_info::TcpInfoSample;
-pub use super::tls::{TlsSession, TlsVersion};
+pub use super::tls::{ClientTlsOptions, TlsSession, TlsVersion};
 
 /// How files are fetched: connections per file, and how requests share them.
 #[derive(

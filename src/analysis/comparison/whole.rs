@@ -8,7 +8,7 @@ use super::run::SourceFile;
 use crate::analysis::attribution::Attribution;
 use crate::analysis::phases::PhaseSource;
 use crate::track::Connection;
-use crate::transfer::run::{KernelSettings, Mode, TlsVersion};
+use crate::transfer::run::{ClientTlsOptions, KernelSettings, Mode, TlsVersion};
 
 /// A whole comparison.
 #[derive(Debug, Clone)]
@@ -46,6 +46,18 @@ pub struct TlsSettings {
     pub resume: bool,
     /// Resumed connections sent their request as early data.
     pub early_data: bool,
+}
+
+impl TlsSettings {
+    /// What a client with these options spoke: a version left open is TLS 1.3, which both
+    /// sides prefer.
+    pub fn of(options: &ClientTlsOptions) -> TlsSettings {
+        TlsSettings {
+            version: options.version.unwrap_or(TlsVersion::Tls13),
+            resume: options.resume,
+            early_data: options.early_data,
+        }
+    }
 }
 
 impl Comparison {

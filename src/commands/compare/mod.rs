@@ -512,11 +512,7 @@ impl Setup<'_> {
             order: outcome.order,
             seed: args.link.seed,
             fastopen: variant.fastopen,
-            tls: variant.tls.map(|options| TlsSettings {
-                version: options.version.unwrap_or(TlsVersion::Tls13),
-                resume: options.resume,
-                early_data: options.early_data,
-            }),
+            tls: variant.tls.as_ref().map(TlsSettings::of),
         })
     }
 }

@@ -196,11 +196,10 @@ impl Session<'_> {
                 Some((t, info)) => (Some((t.connections, info)), None),
                 None => (None, None),
             };
-            let tls = self.plans_for(mode)[0].tls.as_ref().map(|tls| TlsPlan {
-                resume: tls.options().resume,
-                early_data: tls.options().early_data,
-                parallel: self.plans[0].parallel,
-            });
+            let tls = self.plans_for(mode)[0]
+                .tls
+                .as_ref()
+                .map(|tls| TlsPlan::of(&tls.options(), self.plans[0].parallel));
             let mine = take_samples_of(&mut samples, &runs, index);
             let mut result = ModeResult::new(
                 mode,
