@@ -414,16 +414,11 @@ fn every_modes_mean_is_within_ten_percent_of_the_model_as_root() {
         let summary = &report["modes"][mode]["summary"]["total_s"];
         let fastest = summary["min"].as_f64().unwrap();
         let median = summary["median"].as_f64().unwrap();
-        // Pipelined, alone on the machine, comes within 2 % too; inside the whole suite, with
-        // other tests' processes on the cores, every one of its runs has taken one round trip
-        // more (470–484 ms against 425), which the other modes did not. Until that is found, it
-        // is held to the model and that one round trip.
-        let above = match mode {
-            "pipelined" => 0.10 * predicted + 0.040,
-            _ => 0.10 * predicted,
-        };
+        // Pipelined once took a round trip more inside the whole suite: the test build's client
+        // hashed each body with unoptimised SHA-256 and fell behind the back-to-back responses
+        // (Cargo.toml's dev profile now optimises sha2).
         assert!(
-            fastest - predicted <= above && predicted - fastest <= 0.10 * predicted,
+            (fastest - predicted).abs() <= 0.10 * predicted,
             "{mode}: fastest run {fastest} s, model {predicted} s"
         );
         assert!(
