@@ -22,8 +22,9 @@ const RECORD_HEADER: usize = 16;
 /// libpcap's largest sane record for the link types synack decodes (`MAXIMUM_SNAPLEN`).
 const MAX_CAPLEN: u32 = 262_144;
 
-/// Bytes read from the file at a time.
-const BLOCK: usize = 1 << 20;
+/// Bytes read from the file at a time: a whole record at the largest snapshot length, and small
+/// enough to stay in the cache beside the tracker's maps while its records are decoded.
+const BLOCK: usize = 1 << 18;
 
 /// A classic pcap file's magic numbers, as written by the machine that wrote it.
 const MICROSECOND_MAGIC: u32 = 0xa1b2_c3d4;

@@ -54,7 +54,7 @@ impl<'o> JsonObject<'o> {
         // Most counts of a connection are one digit.
         match u8::try_from(value) {
             Ok(digit @ 0..=9) => out.push(b'0' + digit),
-            _ => out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes()),
+            _ => push_short(out, itoa::Buffer::new().format(value).as_bytes()),
         }
     }
 
@@ -125,10 +125,10 @@ impl<'o> JsonObject<'o> {
                     if i > 0 {
                         out.push(b'.');
                     }
-                    out.extend_from_slice(digits.format(octet).as_bytes());
+                    push_short(out, digits.format(octet).as_bytes());
                 }
                 out.push(b':');
-                out.extend_from_slice(digits.format(v4.port()).as_bytes());
+                push_short(out, digits.format(v4.port()).as_bytes());
             }
             // Writing into a Vec cannot fail.
             v6 => {
@@ -152,15 +152,61 @@ impl<'o> JsonObject<'o> {
 /// null for NaN and the infinities.
 pub fn push_float(out: &mut Vec<u8>, value: f64) {
     if value.is_finite() {
-        out.extend_from_slice(zmij::Buffer::new().format_finite(value).as_bytes());
+        push_short(out, zmij::Buffer::new().format_finite(value).as_bytes());
     } else {
         out.extend_from_slice(b"null");
     }
 }
 
+/// Appends `bytes`, the text of a number, with copies of fixed lengths that are inlined: through
+/// `extend_from_slice` each number of a connection was a call to `memcpy`, a twelfth of the
+/// time `--json` took.
+#[inline(always)]
+fn push_short(out: &mut Vec<u8>, bytes: &[u8]) {
+    const CHUNK: usize = 32;
+    let n = bytes.len();
+    let mut chunk = [0u8; CHUNK];
+    // The first and the last `W` bytes, overlapping where `n` is less than twice `W`.
+    fn ends<const W: usize>(chunk: &mut [u8; CHUNK], bytes: &[u8]) {
+        let n = bytes.len();
+        let head: [u8; W] = bytes[..W].try_into().unwrap_or([0; W]);
+        let tail: [u8; W] = bytes[n - W..].try_into().unwrap_or([0; W]);
+        chunk[..W].copy_from_slice(&head);
+        chunk[n - W..n].copy_from_slice(&tail);
+    }
+    match n {
+        0 => return,
+        1..4 => {
+            chunk[0] = bytes[0];
+            chunk[n / 2] = bytes[n / 2];
+            chunk[n - 1] = bytes[n - 1];
+        }
+        4..8 => ends::<4>(&mut chunk, bytes),
+        8..16 => ends::<8>(&mut chunk, bytes),
+        16..=CHUNK => ends::<16>(&mut chunk, bytes),
+        _ => {
+            out.extend_from_slice(bytes);
+            return;
+        }
+    }
+    let start = out.len();
+    out.extend_from_slice(&chunk);
+    out.truncate(start + n);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn short_texts_are_appended_whole() {
+        let text: Vec<u8> = (b'a'..=b'z').chain(b'A'..=b'Z').collect();
+        for n in 0..=text.len() {
+            let mut out = b"x".to_vec();
+            push_short(&mut out, &text[..n]);
+            assert_eq!(out[1..], text[..n], "{n} bytes");
+        }
+    }
 
     #[test]
     fn numbers_are_written_as_serde_json_writes_them() {
