@@ -288,6 +288,34 @@ mod tests {
     }
 
     #[test]
+    fn records_across_blocks_are_read_whole() {
+        // Short records that straddle block boundaries, and long ones (some nearly a block
+        // long), at offsets that move from block to block.
+        let bytes: Vec<Vec<u8>> = (0..40u32)
+            .map(|i| {
+                let len = match i % 4 {
+                    0 => 70_000 + i as usize * 97,
+                    1 => BLOCK * 3 / 4 + i as usize,
+                    _ => 60 + i as usize,
+                };
+                (0..len).map(|b| (b as u32 * 7 + i) as u8).collect()
+            })
+            .collect();
+        let records: Vec<(u32, u32, u32, u32, &[u8])> = bytes
+            .iter()
+            .enumerate()
+            .map(|(i, b)| (i as u32, 0, b.len() as u32, b.len() as u32, &b[..]))
+            .collect();
+        let (read, end) = read_all(&file(MICROSECOND_MAGIC, 0, false, &records));
+        assert!(end.is_none());
+        assert_eq!(read.len(), bytes.len());
+        for (i, (r, b)) in read.iter().zip(&bytes).enumerate() {
+            assert_eq!(r.0, Ts(i as i64 * 1_000_000_000));
+            assert!(r.1 == *b, "record {i}");
+        }
+    }
+
+    #[test]
     fn a_record_longer_than_the_snapshot_length_is_cut_to_it() {
         let (records, end) = read_all(&file(NANOSECOND_MAGIC, 2, false, &[(1, 0, 4, 4, b"abcd")]));
         assert!(end.is_none());

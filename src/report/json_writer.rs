@@ -138,6 +138,31 @@ impl<'o> JsonObject<'o> {
         out.push(b'"');
     }
 
+    /// An optional string (null when none), escaped as serde_json escapes it: only quotes,
+    /// backslashes and control characters are, so text without them is copied as it is.
+    #[inline]
+    pub fn opt_str(&mut self, name: &str, value: Option<&str>) {
+        match value {
+            None => self.key(name).extend_from_slice(b"null"),
+            Some(text) if !text.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') => {
+                let out = self.key(name);
+                out.push(b'"');
+                out.extend_from_slice(text.as_bytes());
+                out.push(b'"');
+            }
+            Some(text) => self.value(name, &text),
+        }
+    }
+
+    /// An optional value (null when none), through serde_json.
+    #[inline]
+    pub fn opt_value(&mut self, name: &str, value: Option<&impl serde::Serialize>) {
+        match value {
+            Some(v) => self.value(name, v),
+            None => self.key(name).extend_from_slice(b"null"),
+        }
+    }
+
     /// Any other value, through serde_json (text that may need escaping, nested views).
     #[inline]
     pub fn value(&mut self, name: &str, value: &impl serde::Serialize) {
@@ -209,6 +234,28 @@ mod tests {
     }
 
     #[test]
+    fn strings_are_escaped_as_serde_json_escapes_them() {
+        for text in [
+            "/",
+            "/a b/\u{7f}é?q=1&r",
+            "tab\there",
+            "a \"quote\"",
+            "back\\slash",
+            "\u{1}",
+        ] {
+            let mut ours = Vec::new();
+            let mut o = JsonObject::begin(&mut ours);
+            o.opt_str("s", Some(text));
+            o.end();
+            let theirs = serde_json::to_vec(&serde_json::json!({ "s": text })).unwrap();
+            assert_eq!(
+                String::from_utf8(ours).unwrap(),
+                String::from_utf8(theirs).unwrap()
+            );
+        }
+    }
+
+    #[test]
     fn numbers_are_written_as_serde_json_writes_them() {
         for v in [
             0.0,
@@ -234,10 +281,16 @@ mod tests {
         o.address("e", "[::1]:80".parse().unwrap());
         o.address("g", "127.0.0.1:8080".parse().unwrap());
         o.value("f", &Some("a \"quoted\"\n/path"));
+        o.opt_str("h", Some("/a b/\u{7f}é"));
+        o.opt_str("i", Some("tab\there"));
+        o.opt_str("j", None);
+        o.opt_value("k", None::<&u8>);
+        o.opt_value("l", Some(&[1, 2]));
         o.end();
         let expected = serde_json::json!({
             "a": u64::MAX, "b": null, "c": false, "d": "four-way", "e": "[::1]:80", "g": "127.0.0.1:8080",
-            "f": "a \"quoted\"\n/path",
+            "f": "a \"quoted\"\n/path", "h": "/a b/\u{7f}é", "i": "tab\there", "j": null,
+            "k": null, "l": [1, 2],
         });
         let ours: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(ours, expected);
