@@ -50,12 +50,7 @@ impl<'o> JsonObject<'o> {
     #[inline(always)]
     pub fn uint(&mut self, name: &str, value: impl Into<u64>) {
         let value = value.into();
-        let out = self.key(name);
-        // Most counts of a connection are one digit.
-        match u8::try_from(value) {
-            Ok(digit @ 0..=9) => out.push(b'0' + digit),
-            _ => push_short(out, itoa::Buffer::new().format(value).as_bytes()),
-        }
+        push_decimal(self.key(name), value);
     }
 
     /// An optional unsigned integer (null when none).
@@ -120,15 +115,14 @@ impl<'o> JsonObject<'o> {
         out.push(b'"');
         match value {
             std::net::SocketAddr::V4(v4) => {
-                let mut digits = itoa::Buffer::new();
                 for (i, octet) in v4.ip().octets().into_iter().enumerate() {
                     if i > 0 {
                         out.push(b'.');
                     }
-                    push_short(out, digits.format(octet).as_bytes());
+                    push_decimal(out, octet.into());
                 }
                 out.push(b':');
-                push_short(out, digits.format(v4.port()).as_bytes());
+                push_decimal(out, v4.port().into());
             }
             // Writing into a Vec cannot fail.
             v6 => {
@@ -177,46 +171,43 @@ impl<'o> JsonObject<'o> {
 /// null for NaN and the infinities.
 pub fn push_float(out: &mut Vec<u8>, value: f64) {
     if value.is_finite() {
-        push_short(out, zmij::Buffer::new().format_finite(value).as_bytes());
+        out.extend_from_slice(zmij::Buffer::new().format_finite(value).as_bytes());
     } else {
         out.extend_from_slice(b"null");
     }
 }
 
-/// Appends `bytes`, the text of a number, with copies of fixed lengths that are inlined: through
-/// `extend_from_slice` each number of a connection was a call to `memcpy`, a twelfth of the
-/// time `--json` took.
+/// Appends `value` in decimal, as itoa (and so serde_json) writes it. The digits are gathered
+/// in a register and stored once: formatted in a buffer and copied out, each number waited for
+/// its bytes to be read back from the stores that had just written them, a twelfth of the time
+/// `--json` took.
 #[inline(always)]
-fn push_short(out: &mut Vec<u8>, bytes: &[u8]) {
-    const CHUNK: usize = 32;
-    let n = bytes.len();
-    let mut chunk = [0u8; CHUNK];
-    // The first and the last `W` bytes, overlapping where `n` is less than twice `W`.
-    fn ends<const W: usize>(chunk: &mut [u8; CHUNK], bytes: &[u8]) {
-        let n = bytes.len();
-        let head: [u8; W] = bytes[..W].try_into().unwrap_or([0; W]);
-        let tail: [u8; W] = bytes[n - W..].try_into().unwrap_or([0; W]);
-        chunk[..W].copy_from_slice(&head);
-        chunk[n - W..n].copy_from_slice(&tail);
+fn push_decimal(out: &mut Vec<u8>, value: u64) {
+    // Most counts of a connection are one digit.
+    if value < 10 {
+        out.push(b'0' + value as u8);
+        return;
     }
-    match n {
-        0 => return,
-        1..4 => {
-            chunk[0] = bytes[0];
-            chunk[n / 2] = bytes[n / 2];
-            chunk[n - 1] = bytes[n - 1];
-        }
-        4..8 => ends::<4>(&mut chunk, bytes),
-        8..16 => ends::<8>(&mut chunk, bytes),
-        16..=CHUNK => ends::<16>(&mut chunk, bytes),
-        _ => {
-            out.extend_from_slice(bytes);
-            return;
-        }
+    if value >= 10_u64.pow(16) {
+        out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
+        return;
+    }
+    let mut digits = 1;
+    let mut rest = value / 10;
+    while rest > 0 {
+        digits += 1;
+        rest /= 10;
+    }
+    // The last digit in byte `digits - 1`, the first in byte 0.
+    let mut text = 0u128;
+    let mut rest = value;
+    for at in (0..digits).rev() {
+        text |= u128::from(b'0' + (rest % 10) as u8) << (8 * at);
+        rest /= 10;
     }
     let start = out.len();
-    out.extend_from_slice(&chunk);
-    out.truncate(start + n);
+    out.extend_from_slice(&text.to_le_bytes());
+    out.truncate(start + digits);
 }
 
 #[cfg(test)]
@@ -224,12 +215,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn short_texts_are_appended_whole() {
-        let text: Vec<u8> = (b'a'..=b'z').chain(b'A'..=b'Z').collect();
-        for n in 0..=text.len() {
+    fn integers_are_written_as_itoa_writes_them() {
+        let mut powers: Vec<u64> = (0..20).map(|p| 10_u64.pow(p)).collect();
+        powers.extend(powers.clone().iter().map(|p| p - 1));
+        powers.extend([12_345, 18_480, 65_535, 1_764_955_932_123_456, u64::MAX]);
+        for v in powers {
             let mut out = b"x".to_vec();
-            push_short(&mut out, &text[..n]);
-            assert_eq!(out[1..], text[..n], "{n} bytes");
+            push_decimal(&mut out, v);
+            assert_eq!(out[1..], *itoa::Buffer::new().format(v).as_bytes(), "{v}");
         }
     }
 
