@@ -178,9 +178,8 @@ pub fn push_float(out: &mut Vec<u8>, value: f64) {
 }
 
 /// Appends `value` in decimal, as itoa (and so serde_json) writes it. The digits are gathered
-/// in a register and stored once: formatted in a buffer and copied out, each number waited for
-/// its bytes to be read back from the stores that had just written them, a twelfth of the time
-/// `--json` took.
+/// in a register and stored once: formatted in a buffer and copied out with `memcpy`, each number
+/// waited for its bytes to be read back from the stores that had just written them.
 #[inline(always)]
 fn push_decimal(out: &mut Vec<u8>, value: u64) {
     // Most counts of a connection are one digit.
