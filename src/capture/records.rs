@@ -22,8 +22,9 @@ const RECORD_HEADER: usize = 16;
 /// libpcap's largest sane record for the link types synack decodes (`MAXIMUM_SNAPLEN`).
 const MAX_CAPLEN: u32 = 262_144;
 
-/// Bytes read from the file at a time.
-const BLOCK: usize = 1 << 20;
+/// Bytes read from the file at a time: a whole record at the largest snapshot length, and small
+/// enough to stay in the cache beside the tracker's maps while its records are decoded.
+const BLOCK: usize = 1 << 18;
 
 /// A classic pcap file's magic numbers, as written by the machine that wrote it.
 const MICROSECOND_MAGIC: u32 = 0xa1b2_c3d4;
@@ -283,6 +284,34 @@ mod tests {
             let (records, _) = read_all(&nano);
             assert_eq!(records[0].0, Ts(7_000_000_005));
             assert_eq!(records[1], (Ts(8_000_000_000), Vec::new(), 9));
+        }
+    }
+
+    #[test]
+    fn records_across_blocks_are_read_whole() {
+        // Short records that straddle block boundaries, and long ones (some nearly a block
+        // long), at offsets that move from block to block.
+        let bytes: Vec<Vec<u8>> = (0..40u32)
+            .map(|i| {
+                let len = match i % 4 {
+                    0 => 70_000 + i as usize * 97,
+                    1 => BLOCK * 3 / 4 + i as usize,
+                    _ => 60 + i as usize,
+                };
+                (0..len).map(|b| (b as u32 * 7 + i) as u8).collect()
+            })
+            .collect();
+        let records: Vec<(u32, u32, u32, u32, &[u8])> = bytes
+            .iter()
+            .enumerate()
+            .map(|(i, b)| (i as u32, 0, b.len() as u32, b.len() as u32, &b[..]))
+            .collect();
+        let (read, end) = read_all(&file(MICROSECOND_MAGIC, 0, false, &records));
+        assert!(end.is_none());
+        assert_eq!(read.len(), bytes.len());
+        for (i, (r, b)) in read.iter().zip(&bytes).enumerate() {
+            assert_eq!(r.0, Ts(i as i64 * 1_000_000_000));
+            assert!(r.1 == *b, "record {i}");
         }
     }
 

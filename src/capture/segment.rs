@@ -49,6 +49,7 @@ pub enum Direction {
 
 impl FlowKey {
     /// The key and direction of a segment sent from `src` to `dst`.
+    #[inline]
     pub fn of(src: SocketAddr, dst: SocketAddr) -> (FlowKey, Direction) {
         // IPv4 addresses order as their address then port: one comparison of two words.
         let in_order = match (src, dst) {

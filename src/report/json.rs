@@ -174,7 +174,7 @@ impl<'a> ExchangeJson<'a> {
 
     fn write(&self, out: &mut Vec<u8>) {
         let mut o = JsonObject::begin(out);
-        o.value("target", &self.target);
+        o.opt_str("target", self.target);
         o.float("request_unix_s", self.request_unix_s);
         o.opt_float("first_response_unix_s", self.first_response_unix_s);
         o.opt_float("last_response_unix_s", self.last_response_unix_s);
@@ -479,7 +479,7 @@ impl<'a> ConnectionJson<'a> {
         o.word("server_state", self.server_state);
         o.opt_uint("mss", self.mss);
         o.uint("tfo_syn_data", self.tfo_syn_data);
-        o.value("tls", &self.tls);
+        o.opt_value("tls", self.tls.as_ref());
         if let Some(h) = &self.http2 {
             o.value("http2", h);
         }

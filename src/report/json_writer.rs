@@ -50,12 +50,7 @@ impl<'o> JsonObject<'o> {
     #[inline(always)]
     pub fn uint(&mut self, name: &str, value: impl Into<u64>) {
         let value = value.into();
-        let out = self.key(name);
-        // Most counts of a connection are one digit.
-        match u8::try_from(value) {
-            Ok(digit @ 0..=9) => out.push(b'0' + digit),
-            _ => out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes()),
-        }
+        push_decimal(self.key(name), value);
     }
 
     /// An optional unsigned integer (null when none).
@@ -120,15 +115,14 @@ impl<'o> JsonObject<'o> {
         out.push(b'"');
         match value {
             std::net::SocketAddr::V4(v4) => {
-                let mut digits = itoa::Buffer::new();
                 for (i, octet) in v4.ip().octets().into_iter().enumerate() {
                     if i > 0 {
                         out.push(b'.');
                     }
-                    out.extend_from_slice(digits.format(octet).as_bytes());
+                    push_decimal(out, octet.into());
                 }
                 out.push(b':');
-                out.extend_from_slice(digits.format(v4.port()).as_bytes());
+                push_decimal(out, v4.port().into());
             }
             // Writing into a Vec cannot fail.
             v6 => {
@@ -136,6 +130,31 @@ impl<'o> JsonObject<'o> {
             }
         }
         out.push(b'"');
+    }
+
+    /// An optional string (null when none), escaped as serde_json escapes it: only quotes,
+    /// backslashes and control characters are, so text without them is copied as it is.
+    #[inline]
+    pub fn opt_str(&mut self, name: &str, value: Option<&str>) {
+        match value {
+            None => self.key(name).extend_from_slice(b"null"),
+            Some(text) if !text.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') => {
+                let out = self.key(name);
+                out.push(b'"');
+                out.extend_from_slice(text.as_bytes());
+                out.push(b'"');
+            }
+            Some(text) => self.value(name, &text),
+        }
+    }
+
+    /// An optional value (null when none), through serde_json.
+    #[inline]
+    pub fn opt_value(&mut self, name: &str, value: Option<&impl serde::Serialize>) {
+        match value {
+            Some(v) => self.value(name, v),
+            None => self.key(name).extend_from_slice(b"null"),
+        }
     }
 
     /// Any other value, through serde_json (text that may need escaping, nested views).
@@ -158,9 +177,75 @@ pub fn push_float(out: &mut Vec<u8>, value: f64) {
     }
 }
 
+/// Appends `value` in decimal, as itoa (and so serde_json) writes it. The digits are gathered
+/// in a register and stored once: formatted in a buffer and copied out with `memcpy`, each number
+/// waited for its bytes to be read back from the stores that had just written them.
+#[inline(always)]
+fn push_decimal(out: &mut Vec<u8>, value: u64) {
+    // Most counts of a connection are one digit.
+    if value < 10 {
+        out.push(b'0' + value as u8);
+        return;
+    }
+    if value >= 10_u64.pow(16) {
+        out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
+        return;
+    }
+    let mut digits = 1;
+    let mut rest = value / 10;
+    while rest > 0 {
+        digits += 1;
+        rest /= 10;
+    }
+    // The last digit in byte `digits - 1`, the first in byte 0.
+    let mut text = 0u128;
+    let mut rest = value;
+    for at in (0..digits).rev() {
+        text |= u128::from(b'0' + (rest % 10) as u8) << (8 * at);
+        rest /= 10;
+    }
+    let start = out.len();
+    out.extend_from_slice(&text.to_le_bytes());
+    out.truncate(start + digits);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn integers_are_written_as_itoa_writes_them() {
+        let mut powers: Vec<u64> = (0..20).map(|p| 10_u64.pow(p)).collect();
+        powers.extend(powers.clone().iter().map(|p| p - 1));
+        powers.extend([12_345, 18_480, 65_535, 1_764_955_932_123_456, u64::MAX]);
+        for v in powers {
+            let mut out = b"x".to_vec();
+            push_decimal(&mut out, v);
+            assert_eq!(out[1..], *itoa::Buffer::new().format(v).as_bytes(), "{v}");
+        }
+    }
+
+    #[test]
+    fn strings_are_escaped_as_serde_json_escapes_them() {
+        for text in [
+            "/",
+            "/a b/\u{7f}é?q=1&r",
+            "tab\there",
+            "a \"quote\"",
+            "back\\slash",
+            "\u{1}",
+        ] {
+            let mut ours = Vec::new();
+            let mut o = JsonObject::begin(&mut ours);
+            o.opt_str("s", Some(text));
+            o.end();
+            let theirs = serde_json::to_vec(&serde_json::json!({ "s": text })).unwrap();
+            assert_eq!(
+                String::from_utf8(ours).unwrap(),
+                String::from_utf8(theirs).unwrap()
+            );
+        }
+    }
 
     #[test]
     fn numbers_are_written_as_serde_json_writes_them() {
@@ -188,10 +273,16 @@ mod tests {
         o.address("e", "[::1]:80".parse().unwrap());
         o.address("g", "127.0.0.1:8080".parse().unwrap());
         o.value("f", &Some("a \"quoted\"\n/path"));
+        o.opt_str("h", Some("/a b/\u{7f}é"));
+        o.opt_str("i", Some("tab\there"));
+        o.opt_str("j", None);
+        o.opt_value("k", None::<&u8>);
+        o.opt_value("l", Some(&[1, 2]));
         o.end();
         let expected = serde_json::json!({
             "a": u64::MAX, "b": null, "c": false, "d": "four-way", "e": "[::1]:80", "g": "127.0.0.1:8080",
-            "f": "a \"quoted\"\n/path",
+            "f": "a \"quoted\"\n/path", "h": "/a b/\u{7f}é", "i": "tab\there", "j": null,
+            "k": null, "l": [1, 2],
         });
         let ours: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(ours, expected);

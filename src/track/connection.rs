@@ -311,6 +311,43 @@ impl Connection {
         }
     }
 
+    /// Reads a word from each part of the connection that its readers read, and sums them: the
+    /// tracker calls this for a batch of connections before it hands them out, so that their
+    /// cache misses overlap rather than come one after another inside the readers.
+    pub(super) fn fetch(&self) -> u64 {
+        let ts = |t: Option<Ts>| t.map_or(0, |t| t.0 as u64);
+        let exchange = self.exchanges.first().map_or(0, |x| {
+            x.request.0 as u64 ^ x.rounds.len() as u64 ^ x.client_window.unwrap_or(0)
+        });
+        let halves = u64::from(self.client_half.mss().unwrap_or(0))
+            ^ u64::from(self.server_half.mss().unwrap_or(0));
+        let payload =
+            u64::from(self.tls.handshake().is_some()) ^ u64::from(self.http2.frames().is_some());
+        [
+            self.stream as u64,
+            u64::from(self.client.port()) ^ u64::from(self.server.port()),
+            self.counts.syn,
+            self.counts.packets,
+            self.counts.dup_acks,
+            self.first_ts.0 as u64,
+            self.last_ts.0 as u64,
+            ts(self.syn_ts),
+            ts(self.synack_ts),
+            ts(self.handshake_ack_ts),
+            ts(self.first_data),
+            ts(self.client_fin),
+            ts(self.teardown_end),
+            ts(self.rst_ts),
+            self.fin_with_data ^ self.syn_data,
+            self.client_bytes ^ self.server_bytes ^ self.http_requests,
+            exchange,
+            halves,
+            payload,
+        ]
+        .iter()
+        .fold(0, |sum, &word| sum.wrapping_add(word))
+    }
+
     /// Closed or reset: a new SYN on the same 4-tuple starts another connection.
     pub(super) fn is_finished(&self) -> bool {
         matches!(self.final_state(), FinalState::Closed | FinalState::Reset)

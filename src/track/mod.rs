@@ -7,7 +7,8 @@
 //! sent), `seq_analysis` (Wireshark's retransmission classes), `counts`, `exchange`, `requests`
 //! (HTTP request heads in the client's stream), `rounds` (a response's round trips), `byte_stream`
 //! (one direction put back in order), `tls` (TLS handshakes counted on the wire), `http2` (HTTP/2
-//! frames counted on the wire), `quic` (QUIC connections over UDP), `connection`, `tracker`;
+//! frames counted on the wire), `quic` (QUIC connections over UDP), `connection`, `tuple_map`,
+//! `tracker`;
 //! `trace` rereads the packets of chosen connections for the pictures.
 
 mod byte_stream;
@@ -28,6 +29,7 @@ mod state;
 pub mod tls;
 pub mod trace;
 mod tracker;
+mod tuple_map;
 
 pub use connection::{CloseKind, Connection, FinalState, RequestCount};
 pub use counts::{FlagCounts, Totals};

@@ -5,10 +5,9 @@
 
 use std::collections::VecDeque;
 
-use rustc_hash::FxHashMap;
-
 use super::connection::Connection;
 use super::seq::SeqNumber;
+use super::tuple_map::TupleMap;
 use crate::capture::segment::{FlowKey, Segment};
 use crate::timeline::Ts;
 
@@ -27,9 +26,9 @@ pub const LINGER: Ts = Ts(5_000_000_000);
 pub struct Tracker {
     /// The slot of the open connection on each 4-tuple: a small map the packets of open
     /// connections find in the cache.
-    open: FxHashMap<FlowKey, usize>,
+    open: TupleMap<usize>,
     /// The slot of the closed connection kept on each 4-tuple for late packets.
-    lingering: FxHashMap<FlowKey, usize>,
+    lingering: TupleMap<usize>,
     /// Connections not yet handed out, and free slots (in `free`) holding old ones.
     slots: Vec<Connection>,
     /// Slots whose connection was handed out.
@@ -63,8 +62,10 @@ impl Tracker {
                 self.ready.push(slot);
                 self.open_new(seg)
             }
+            // A lingering connection has ended, so a SYN starts the next one: its slot, likely
+            // out of the cache by now, is not read for that.
             None => match self.lingering.get(&seg.key) {
-                Some(&slot) if !starts_new_connection(&self.slots[slot], seg) => slot,
+                Some(&slot) if !is_opening_syn(seg) => slot,
                 Some(&slot) => {
                     self.lingering.remove(&seg.key);
                     self.ready.push(slot);
@@ -79,7 +80,7 @@ impl Tracker {
         if !was_finished && conn.is_finished() {
             self.closing.push_back((seg.ts, seg.key, conn.stream));
             self.open.remove(&seg.key);
-            self.lingering.insert(seg.key, slot);
+            self.lingering.insert(&seg.key, slot);
         }
     }
 
@@ -97,7 +98,7 @@ impl Tracker {
                 self.slots.len() - 1
             }
         };
-        self.open.insert(seg.key, slot);
+        self.open.insert(&seg.key, slot);
         slot
     }
 
@@ -117,6 +118,7 @@ impl Tracker {
                 self.ready.push(slot);
             }
         }
+        fetch(&self.slots, &self.ready);
         for slot in self.ready.drain(..) {
             sink(&self.slots[slot]);
             self.free.push(slot);
@@ -130,8 +132,11 @@ impl Tracker {
 
     /// Ends tracking; hands `sink` every connection not yet handed out, in stream order.
     pub fn finish_into(mut self, mut sink: impl FnMut(&Connection)) {
-        for slot in self.in_stream_order() {
-            sink(&self.slots[slot]);
+        for batch in self.in_stream_order().chunks(FETCH_BATCH) {
+            fetch(&self.slots, batch);
+            for &slot in batch {
+                sink(&self.slots[slot]);
+            }
         }
     }
 
@@ -150,8 +155,8 @@ impl Tracker {
         let mut left: Vec<(usize, usize)> = self
             .ready
             .drain(..)
-            .chain(self.open.drain().map(|(_, slot)| slot))
-            .chain(self.lingering.drain().map(|(_, slot)| slot))
+            .chain(self.open.drain())
+            .chain(self.lingering.drain())
             .map(|slot| (self.slots[slot].stream, slot))
             .collect();
         left.sort_unstable();
@@ -159,13 +164,31 @@ impl Tracker {
     }
 }
 
+/// Connections fetched at once when the rest are handed out at the end.
+const FETCH_BATCH: usize = 64;
+
+/// Starts fetching the connections in `batch` from memory, all at once: a connection handed out
+/// has mostly left the cache since it closed (on a capture of short connections, tens of
+/// thousands linger), and its reader would wait for each part in turn.
+fn fetch(slots: &[Connection], batch: &[usize]) {
+    let sum = batch
+        .iter()
+        .fold(0u64, |sum, &slot| sum.wrapping_add(slots[slot].fetch()));
+    std::hint::black_box(sum);
+}
+
 /// A new SYN on a 4-tuple whose connection has ended, or with another ISN, is a new connection
 /// (ports cycle through short connections).
 fn starts_new_connection(conn: &Connection, seg: &Segment) -> bool {
-    let f = seg.flags;
-    let other_isn = conn
-        .half(conn.side_of(seg))
-        .isn()
-        .is_some_and(|isn| isn != SeqNumber(seg.seq));
-    f.syn && !f.ack && (conn.is_finished() || !conn.syn_seen || other_isn)
+    let other_isn = || {
+        conn.half(conn.side_of(seg))
+            .isn()
+            .is_some_and(|isn| isn != SeqNumber(seg.seq))
+    };
+    is_opening_syn(seg) && (conn.is_finished() || !conn.syn_seen || other_isn())
+}
+
+/// A SYN without ACK: what opens a connection.
+fn is_opening_syn(seg: &Segment) -> bool {
+    seg.flags.syn && !seg.flags.ack
 }
