@@ -82,12 +82,26 @@ impl FilePhases {
 
 /// Cuts connections into per-request spans; `files[i]` names the file of each request of
 /// connection `i`, in order. Connections are taken in the order given (the order they opened).
-pub fn cut_per_request(connections: &[(ConnectionTimeline, Vec<usize>)]) -> Vec<FilePhases> {
+/// On a `multiplexed` connection (HTTP/2, HTTP/3) every request's wait and transfer run from its
+/// own request on, beside the others', and the closing follows the response that ended last; on
+/// any other, the responses come one after another and each waits for the one before.
+pub fn cut_per_request(
+    connections: &[(ConnectionTimeline, Vec<usize>)],
+    multiplexed: bool,
+) -> Vec<FilePhases> {
     let mut out = Vec::new();
     let mut previous_close: Option<Ts> = None;
     for (index, (line, files)) in connections.iter().enumerate() {
-        let last = line.exchanges.len().saturating_sub(1);
+        let last = if multiplexed {
+            // The response that ended last, the first of those ending together.
+            let latest = line.exchanges.iter().map(|x| x.2).max();
+            line.exchanges.iter().position(|x| Some(x.2) == latest)
+        } else {
+            line.exchanges.len().checked_sub(1)
+        };
         let mut cursor = line.ready;
+        let mut opened = line.ready;
+        let mut ended = line.ready;
         for (j, (&(request, first, last_byte), &file)) in
             line.exchanges.iter().zip(files).enumerate()
         {
@@ -107,6 +121,11 @@ pub fn cut_per_request(connections: &[(ConnectionTimeline, Vec<usize>)]) -> Vec<
                     push(FilePhase::Tls, line.ready, tls_ready.min(request));
                     cursor = cursor.max(tls_ready.min(request));
                 }
+                opened = cursor;
+            }
+            if multiplexed {
+                // Each stream on its own: from the connection's opening, not the last response.
+                cursor = opened;
             }
             push(FilePhase::ClientWork, cursor, request);
             // Pipelined responses queue behind each other: the wait starts no earlier than the
@@ -115,10 +134,11 @@ pub fn cut_per_request(connections: &[(ConnectionTimeline, Vec<usize>)]) -> Vec<
             push(FilePhase::RequestWait, waited_from, first);
             push(FilePhase::Transfer, first.max(waited_from), last_byte);
             cursor = cursor.max(last_byte);
-            if j == last
+            ended = ended.max(last_byte);
+            if Some(j) == last
                 && let Some(close) = line.client_close
             {
-                push(FilePhase::Closing, cursor, close);
+                push(FilePhase::Closing, ended.max(last_byte), close);
             }
             out.push(FilePhases {
                 file,
@@ -126,7 +146,7 @@ pub fn cut_per_request(connections: &[(ConnectionTimeline, Vec<usize>)]) -> Vec<
                 spans,
             });
         }
-        previous_close = line.client_close.or(Some(cursor));
+        previous_close = line.client_close.or(Some(ended.max(cursor)));
     }
     out
 }
@@ -158,7 +178,7 @@ pub fn of_run(run: &RunResult) -> Vec<FilePhases> {
             (line, timing.requests.iter().map(|r| r.file).collect())
         })
         .collect();
-    cut_per_request(&lines)
+    cut_per_request(&lines, run.timing.mode.is_multiplexed())
 }
 
 #[cfg(test)]
@@ -167,6 +187,59 @@ mod tests {
 
     fn t(us: i64) -> Ts {
         Ts(us * 1_000)
+    }
+
+    /// Three streams requested at once on one connection, answered interleaved and out of order:
+    /// each file's bar runs from its own request, and the closing follows the last to end.
+    #[test]
+    fn multiplexed_streams_each_wait_from_their_own_request() {
+        let line = ConnectionTimeline {
+            start: t(0),
+            ready: t(40),
+            tls_ready: Some(t(80)),
+            exchanges: vec![
+                (t(81), t(121), t(400)),
+                (t(82), t(125), t(200)),
+                (t(83), t(130), t(300)),
+            ],
+            client_close: Some(t(410)),
+            teardown_s: None,
+        };
+        let files = cut_per_request(&[(line, vec![0, 1, 2])], true);
+        let spans = |k: usize| -> Vec<(FilePhase, Ts, Ts)> {
+            files[k]
+                .spans
+                .iter()
+                .map(|s| (s.phase, s.from, s.to))
+                .collect()
+        };
+        assert_eq!(
+            spans(0),
+            [
+                (FilePhase::Handshake, t(0), t(40)),
+                (FilePhase::Tls, t(40), t(80)),
+                (FilePhase::ClientWork, t(80), t(81)),
+                (FilePhase::RequestWait, t(81), t(121)),
+                (FilePhase::Transfer, t(121), t(400)),
+                (FilePhase::Closing, t(400), t(410)),
+            ]
+        );
+        assert_eq!(
+            spans(1),
+            [
+                (FilePhase::ClientWork, t(80), t(82)),
+                (FilePhase::RequestWait, t(82), t(125)),
+                (FilePhase::Transfer, t(125), t(200)),
+            ]
+        );
+        assert_eq!(
+            spans(2),
+            [
+                (FilePhase::ClientWork, t(80), t(83)),
+                (FilePhase::RequestWait, t(83), t(130)),
+                (FilePhase::Transfer, t(130), t(300)),
+            ]
+        );
     }
 
     #[test]
@@ -195,7 +268,7 @@ mod tests {
                 vec![0, 1],
             ),
         ];
-        let files = cut_per_request(&lines);
+        let files = cut_per_request(&lines, false);
         assert_eq!(files.len(), 3);
         assert_eq!((files[0].file, files[0].connection), (2, 0));
         assert!((files[0].seconds(FilePhase::Handshake) - 30e-6).abs() < 1e-12);

@@ -79,6 +79,12 @@ impl Mode {
             Mode::H3 => "h3",
         }
     }
+
+    /// Whether the mode's requests are streams of one connection, their responses interleaved
+    /// and finished in any order (HTTP/2 and HTTP/3), rather than answered one after another.
+    pub fn is_multiplexed(self) -> bool {
+        matches!(self, Mode::H2 | Mode::H2c | Mode::H3)
+    }
 }
 
 impl fmt::Display for Mode {

@@ -169,7 +169,8 @@ fn waterfall_group(view: &CaptureView<'_>, name: String, origin: Ts) -> waterfal
             )
         })
         .collect();
-    let files: Vec<FilePhases> = file_phases::cut_per_request(&lines);
+    // A capture's exchanges are HTTP/1.x's, one response after another.
+    let files: Vec<FilePhases> = file_phases::cut_per_request(&lines, false);
     waterfall::Group::of(
         name,
         &files,
