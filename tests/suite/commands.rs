@@ -157,9 +157,18 @@ fn verbose_runs_show_only_their_own_events() {
 #[test]
 fn no_progress_bar_when_stderr_is_not_a_terminal() {
     let dir = tempfile::tempdir().unwrap();
+    let site = common::small_files(dir.path());
+    let (_server, port) = common::serve(&site);
     let started = Instant::now();
+    // Against a server it did not start, compare keeps to --request-rate: its twelve requests
+    // (three files, two modes, each mode's warm-up) at four a second take about three seconds
+    // however fast the machine.
     let out = common::compare_in(dir.path())
-        .args(["--no-capture", "--rounds", "20"])
+        .args(["--no-capture", "--rounds", "1", "--request-rate", "4"])
+        .arg("--server")
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("--files")
+        .arg(&site)
         .timeout(Duration::from_secs(300))
         .output()
         .unwrap();
