@@ -273,6 +273,8 @@ impl ModeResult {
     /// What the model is held against: mean total, handshake and wait phases, and rounds.
     pub fn measured(&self) -> Measured {
         let runs = &self.runs;
+        // Rounds are counted on captured TCP connections; h3's QUIC has none to count.
+        let counted = self.source == PhaseSource::Capture;
         Measured {
             total_s: self.total_summary().mean,
             handshake_s: mean(runs.iter().map(|r| r.phases.handshake_s)),
@@ -282,18 +284,9 @@ impl ModeResult {
                 let p = &r.phases;
                 p.client_s + p.closing_s + p.between_s + (r.timing.total_s() - p.timeline_s)
             })),
-            extra_rounds: self
-                .capture
-                .is_some()
-                .then(|| mean(runs.iter().map(|r| f64::from(r.extra_rounds())))),
-            round_spacing_s: self
-                .capture
-                .is_some()
-                .then(|| mean(runs.iter().map(RunResult::round_spacing_s))),
-            last_round_s: self
-                .capture
-                .is_some()
-                .then(|| mean(runs.iter().map(RunResult::last_round_s))),
+            extra_rounds: counted.then(|| mean(runs.iter().map(|r| f64::from(r.extra_rounds())))),
+            round_spacing_s: counted.then(|| mean(runs.iter().map(RunResult::round_spacing_s))),
+            last_round_s: counted.then(|| mean(runs.iter().map(RunResult::last_round_s))),
             rwnd_limited_s: {
                 let limited: Option<u64> = self
                     .samples
