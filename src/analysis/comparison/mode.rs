@@ -273,8 +273,7 @@ impl ModeResult {
     /// What the model is held against: mean total, handshake and wait phases, and rounds.
     pub fn measured(&self) -> Measured {
         let runs = &self.runs;
-        // Rounds are counted on captured TCP connections; h3's QUIC has none to count.
-        let counted = self.source == PhaseSource::Capture;
+        let counted = self.rounds_counted();
         Measured {
             total_s: self.total_summary().mean,
             handshake_s: mean(runs.iter().map(|r| r.phases.handshake_s)),
@@ -318,6 +317,18 @@ impl ModeResult {
         outliers(&totals)
     }
 
+    /// Whether the capture counted the responses' rounds: on TCP connections whose requests it
+    /// told apart — not over h3's QUIC, nor in HTTP/2 inside TLS, whose client frames between
+    /// the responses' segments it cannot tell from requests.
+    fn rounds_counted(&self) -> bool {
+        self.source == PhaseSource::Capture
+            && self
+                .runs
+                .iter()
+                .flat_map(|r| &r.connections)
+                .all(|c| c.requests().known().is_some())
+    }
+
     /// Each run's total, phases, connections and rounds, for the attribution.
     pub fn run_phases(&self) -> Vec<RunPhases> {
         // The TCP connections of the capture; h3's QUIC ones have no SYNs, segments or rounds.
@@ -333,7 +344,7 @@ impl ModeResult {
                 } else {
                     r.timing.connections.len()
                 },
-                extra_rounds: captured.then(|| r.extra_rounds()),
+                extra_rounds: self.rounds_counted().then(|| r.extra_rounds()),
                 handshake_resends: captured.then(|| {
                     r.connections
                         .iter()
