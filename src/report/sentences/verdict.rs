@@ -270,6 +270,41 @@ mod tests {
     }
 
     #[test]
+    fn http2s_tls_against_a_persistent_that_speaks_none_is_told_per_run() {
+        use crate::analysis::attribution::Openings;
+        let tcp = Openings {
+            tcp: 1.0,
+            tcp_round_trips: 1.0,
+            ..Openings::default()
+        };
+        let a = Attribution {
+            handshake_s: 0.0,
+            tls_s: Some(0.041),
+            extra_connections: 0.0,
+            transfer_s: 0.0,
+            slow_start_s: None,
+            extra_rounds: None,
+            remainder_s: 0.0,
+            between_s: 0.0,
+            wait_s: 0.0,
+            openings: Openings {
+                tls: 1.0,
+                tls_round_trips: 1.0,
+                ..tcp
+            },
+            baseline_openings: tcp,
+            ..attribution(0.041, 0.035, 0.047)
+        };
+        let s = verdict(Mode::H2, &a, 0.2, 0.040, 10);
+        assert!(
+            s.ends_with(
+                ": 41.0 ms in 1 extra TLS handshake per run (1 round trip against 0 round trips)."
+            ),
+            "{s}"
+        );
+    }
+
+    #[test]
     fn quic_against_tcp_and_tls_says_the_round_trips_each_took_and_the_handshakes_behind_them() {
         use crate::analysis::attribution::Openings;
         // h3 against persistent over TLS 1.3, 40 ms faster: one QUIC handshake a run where
