@@ -241,6 +241,7 @@ fn cause(mode: Mode, row: Row, seconds: f64, a: &Attribution, rtt_s: f64, rounds
 mod tests {
     use super::*;
 
+    use crate::analysis::attribution::Openings;
     use crate::analysis::stats::Interval;
 
     fn attribution(gap_s: f64, low: f64, high: f64) -> Attribution {
@@ -269,17 +270,12 @@ mod tests {
         }
     }
 
-    #[test]
-    fn http2s_tls_against_a_persistent_that_speaks_none_is_told_per_run() {
-        use crate::analysis::attribution::Openings;
-        let tcp = Openings {
-            tcp: 1.0,
-            tcp_round_trips: 1.0,
-            ..Openings::default()
-        };
-        let a = Attribution {
+    /// A gap all in the handshakes (TLS's phase holding it), between runs that opened with
+    /// `openings` and `baseline`.
+    fn in_handshakes(gap_s: f64, openings: Openings, baseline: Openings) -> Attribution {
+        Attribution {
             handshake_s: 0.0,
-            tls_s: Some(0.041),
+            tls_s: Some(gap_s),
             extra_connections: 0.0,
             transfer_s: 0.0,
             slow_start_s: None,
@@ -287,15 +283,29 @@ mod tests {
             remainder_s: 0.0,
             between_s: 0.0,
             wait_s: 0.0,
-            openings: Openings {
-                tls: 1.0,
-                tls_round_trips: 1.0,
-                ..tcp
-            },
-            baseline_openings: tcp,
-            ..attribution(0.041, 0.035, 0.047)
+            openings,
+            baseline_openings: baseline,
+            ..attribution(gap_s, gap_s - 0.005, gap_s + 0.005)
+        }
+    }
+
+    const TCP: Openings = Openings {
+        tcp: 1.0,
+        tcp_round_trips: 1.0,
+        tls: 0.0,
+        tls_round_trips: 0.0,
+        quic: 0.0,
+        zero_rtt: 0.0,
+    };
+
+    #[test]
+    fn http2s_tls_against_a_persistent_that_speaks_none_is_told_per_run() {
+        let tls = Openings {
+            tls: 1.0,
+            tls_round_trips: 1.0,
+            ..TCP
         };
-        let s = verdict(Mode::H2, &a, 0.2, 0.040, 10);
+        let s = verdict(Mode::H2, &in_handshakes(0.041, tls, TCP), 0.2, 0.040, 10);
         assert!(
             s.ends_with(
                 ": 41.0 ms in 1 extra TLS handshake per run (1 round trip against 0 round trips)."
@@ -306,33 +316,18 @@ mod tests {
 
     #[test]
     fn quic_against_tcp_and_tls_says_the_round_trips_each_took_and_the_handshakes_behind_them() {
-        use crate::analysis::attribution::Openings;
         // h3 against persistent over TLS 1.3, 40 ms faster: one QUIC handshake a run where
         // persistent made a TCP and a TLS one.
-        let a = Attribution {
-            handshake_s: 0.0,
-            tls_s: Some(-0.040),
-            extra_connections: 0.0,
-            transfer_s: 0.0,
-            slow_start_s: None,
-            extra_rounds: None,
-            remainder_s: 0.0,
-            between_s: 0.0,
-            wait_s: 0.0,
-            openings: Openings {
-                quic: 1.0,
-                ..Openings::default()
-            },
-            baseline_openings: Openings {
-                tcp: 1.0,
-                tcp_round_trips: 1.0,
-                tls: 1.0,
-                tls_round_trips: 1.0,
-                ..Openings::default()
-            },
-            ..attribution(-0.040, -0.045, -0.035)
+        let quic = Openings {
+            quic: 1.0,
+            ..Openings::default()
         };
-        let s = verdict(Mode::H3, &a, 0.2, 0.040, 10);
+        let tls = Openings {
+            tls: 1.0,
+            tls_round_trips: 1.0,
+            ..TCP
+        };
+        let s = verdict(Mode::H3, &in_handshakes(-0.040, quic, tls), 0.2, 0.040, 10);
         assert!(
             s.ends_with(
                 ": 40.0 ms in TCP and TLS handshakes: 2 round trips → QUIC's 1 per run (1 TCP and \
