@@ -46,6 +46,52 @@ pub struct Attribution {
     /// Segments resent (retransmission or out-of-order) over the compared mode's runs (None
     /// without a capture).
     pub resent: Option<u64>,
+    /// The handshakes the compared mode opened its connections with, per run (mean).
+    pub openings: Openings,
+    /// The baseline's, per run (mean).
+    pub baseline_openings: Openings,
+}
+
+/// The handshakes a run opened its connections with, counted, and the round trips each kind takes
+/// before a request may leave by its protocol: what the handshake rows' seconds are set against.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, schemars::JsonSchema)]
+pub struct Openings {
+    /// TCP handshakes: connections opened (capture: first SYNs; else the client's connects).
+    pub tcp: f64,
+    /// Of those, the ones whose request waited for the handshake's round trip: all but those
+    /// whose SYN carried data (TCP Fast Open, capture).
+    pub tcp_round_trips: f64,
+    /// TLS handshakes over TCP (the client's).
+    pub tls: f64,
+    /// The round trips those TLS handshakes take before a request may leave, by their version
+    /// and resumption (TLS 1.2: 2; TLS 1.3 or resumed: 1; early data accepted: 0), summed.
+    pub tls_round_trips: f64,
+    /// QUIC handshakes, the transport's and TLS 1.3's in one (the client's connections; one
+    /// round trip each).
+    pub quic: f64,
+    /// Of those, the ones whose requests the server took as 0-RTT data: no round trip before
+    /// them.
+    pub zero_rtt: f64,
+}
+
+impl Openings {
+    /// Round trips before the requests: TCP's and TLS's, or QUIC's.
+    pub fn round_trips(&self) -> f64 {
+        self.tcp_round_trips + self.tls_round_trips + self.quic - self.zero_rtt
+    }
+
+    /// The mean over runs.
+    fn mean_of(runs: &[RunPhases]) -> Openings {
+        let m = |f: fn(&Openings) -> f64| mean(runs.iter().map(|r| f(&r.openings)));
+        Openings {
+            tcp: m(|o| o.tcp),
+            tcp_round_trips: m(|o| o.tcp_round_trips),
+            tls: m(|o| o.tls),
+            tls_round_trips: m(|o| o.tls_round_trips),
+            quic: m(|o| o.quic),
+            zero_rtt: m(|o| o.zero_rtt),
+        }
+    }
 }
 
 /// One run: its total as the client measured it, its phases, and what the capture counted.
@@ -65,6 +111,8 @@ pub struct RunPhases {
     /// Segments Wireshark marks as a retransmission or out-of-order (None without a capture):
     /// recovering from each takes rounds of its own.
     pub resent: Option<u64>,
+    /// The handshakes that opened its connections.
+    pub openings: Openings,
 }
 
 /// A row of the attribution, for whoever words it.
@@ -74,6 +122,10 @@ pub enum Row {
     Handshakes,
     /// Extra TLS handshakes.
     TlsHandshakes,
+    /// TCP's and TLS's handshakes against QUIC's, which opens the transport and TLS in one: a
+    /// row of its own where one side speaks QUIC and the other TCP, as neither phase is the
+    /// other's.
+    QuicHandshakes,
     /// Last byte → next SYN.
     ClosingAndReconnecting,
     /// Extra slow-start round trips.
@@ -126,6 +178,8 @@ impl Attribution {
             client_s,
             handshake_resends: slower.iter().map(|r| r.handshake_resends).sum(),
             resent: slower.iter().map(|r| r.resent).sum(),
+            openings: Openings::mean_of(slower),
+            baseline_openings: Openings::mean_of(baseline),
             remainder_s: gap_s
                 - handshake_s
                 - tls_s.unwrap_or(0.0)
@@ -136,12 +190,29 @@ impl Attribution {
         }
     }
 
+    /// Whether one side opened its connections with QUIC and the other with TCP: their
+    /// handshakes, TLS's included, are then one row.
+    pub fn quic_against_tcp(&self) -> bool {
+        let quic = |o: &Openings| o.quic > 0.0;
+        let tcp = |o: &Openings| o.tcp > 0.0;
+        (quic(&self.openings) && tcp(&self.baseline_openings))
+            || (tcp(&self.openings) && quic(&self.baseline_openings))
+    }
+
     /// The rows in display order with their seconds; they add up to the gap. Without a capture
     /// there is no slow-start row and the transfer row is the whole transfer.
     pub fn rows(&self) -> Vec<(Row, f64)> {
-        let mut rows = vec![(Row::Handshakes, self.handshake_s)];
-        if let Some(s) = self.tls_s {
-            rows.push((Row::TlsHandshakes, s));
+        let mut rows = Vec::new();
+        if self.quic_against_tcp() {
+            rows.push((
+                Row::QuicHandshakes,
+                self.handshake_s + self.tls_s.unwrap_or(0.0),
+            ));
+        } else {
+            rows.push((Row::Handshakes, self.handshake_s));
+            if let Some(s) = self.tls_s {
+                rows.push((Row::TlsHandshakes, s));
+            }
         }
         rows.push((Row::ClosingAndReconnecting, self.between_s));
         if let Some(s) = self.slow_start_s {
@@ -180,6 +251,11 @@ mod tests {
             extra_rounds: rounds,
             handshake_resends: rounds.map(|_| 0),
             resent: rounds.map(|_| 0),
+            openings: Openings {
+                tcp: connections as f64,
+                tcp_round_trips: connections as f64,
+                ..Openings::default()
+            },
         }
     }
 
@@ -208,6 +284,49 @@ mod tests {
         assert!((sum - a.gap_s).abs() < 1e-12);
         assert!((a.remainder_s - (0.6 - 0.2 - 0.25 - 0.1 - 0.05)).abs() < 1e-12);
         assert_eq!(a.interval, None, "one baseline run has no spread");
+    }
+
+    #[test]
+    fn quics_handshake_against_tcps_and_tlss_is_one_row_and_the_rows_still_sum_to_the_gap() {
+        // Persistent over TLS 1.3: a TCP handshake (10 ms) and a TLS one (12 ms) a run; h3: one
+        // QUIC handshake (11 ms), its TLS inside it.
+        let tls = |mut r: RunPhases| {
+            r.phases.tls_s = 0.012;
+            r.openings.tls = 1.0;
+            r.openings.tls_round_trips = 1.0;
+            r
+        };
+        let quic = |mut r: RunPhases| {
+            r.openings = Openings {
+                quic: 1.0,
+                ..Openings::default()
+            };
+            r
+        };
+        let persistent = [tls(run(0.30, [0.010, 0.0, 0.0, 0.2, 0.05], 1, None)); 2];
+        let h3 = [quic(run(0.27, [0.011, 0.0, 0.0, 0.2, 0.045], 1, None)); 2];
+        let a = Attribution::between(&h3, &persistent, 0.01);
+        assert!(a.quic_against_tcp());
+        let rows = a.rows();
+        assert!(
+            !rows
+                .iter()
+                .any(|r| matches!(r.0, Row::Handshakes | Row::TlsHandshakes)),
+            "{rows:?}"
+        );
+        let (_, handshakes) = rows[0];
+        assert_eq!(rows[0].0, Row::QuicHandshakes);
+        assert!((handshakes - (0.011 - 0.010 - 0.012)).abs() < 1e-12);
+        assert_eq!(
+            (a.baseline_openings.round_trips(), a.openings.round_trips()),
+            (2.0, 1.0)
+        );
+        let sum: f64 = rows.iter().map(|r| r.1).sum();
+        assert!((sum - a.gap_s).abs() < 1e-12, "{rows:?}");
+        // Against itself, or TCP against TCP, the rows are TCP's and TLS's.
+        let b = Attribution::between(&persistent, &persistent, 0.01);
+        assert!(!b.quic_against_tcp());
+        assert_eq!(b.rows()[0].0, Row::Handshakes);
     }
 
     #[test]

@@ -2,8 +2,9 @@
 //! handshake message types, resumption, request counts, HTTP/2 frame types. The lowest layer of `report/`: imports nothing of
 //! `report/` but `units`.
 
-use crate::analysis::attribution::Row;
+use crate::analysis::attribution::{Attribution, Openings, Row};
 use crate::analysis::phases::PhaseSource;
+use crate::report::units;
 use crate::track::RequestCount;
 use crate::track::http2::{FrameType, Http2Stop};
 use crate::track::quic::{EarlyData, VERSION_1, VERSION_2};
@@ -50,6 +51,7 @@ pub fn row_label(row: Row, source: PhaseSource) -> &'static str {
         Row::Handshakes => "extra handshakes (connect() → connected)",
         Row::TlsHandshakes if captured => "extra TLS handshakes (SYN-ACK → handshake done)",
         Row::TlsHandshakes => "extra TLS handshakes (connected → handshake done)",
+        Row::QuicHandshakes => "TCP and TLS handshakes → QUIC's (opening → handshake done)",
         Row::ClosingAndReconnecting if captured => {
             "closing and reconnecting (last byte → next SYN)"
         }
@@ -61,6 +63,44 @@ pub fn row_label(row: Row, source: PhaseSource) -> &'static str {
         Row::Remainder if captured => "remainder (connect() → first SYN, and reading)",
         Row::Remainder => "remainder",
     }
+}
+
+/// The label of an attribution row of `a`: where one side opens with QUIC and the other with
+/// TCP, the handshakes' round trips per run on each (by the handshakes counted, at their
+/// protocols' round trips); else as [`row_label`].
+pub fn attribution_row_label(row: Row, a: &Attribution, source: PhaseSource) -> String {
+    match row {
+        Row::QuicHandshakes => {
+            let (tcp, quic) = tcp_and_quic(a);
+            let what = if tcp.tls > 0.0 {
+                "TCP and TLS handshakes"
+            } else {
+                "TCP handshakes"
+            };
+            format!(
+                "{what}: {} → QUIC's {} per run",
+                round_trips(tcp.round_trips()),
+                units::count(quic.round_trips())
+            )
+        }
+        _ => row_label(row, source).to_string(),
+    }
+}
+
+/// The openings of the side that spoke TCP and of the side that spoke QUIC.
+pub fn tcp_and_quic(a: &Attribution) -> (Openings, Openings) {
+    if a.openings.quic > 0.0 {
+        (a.baseline_openings, a.openings)
+    } else {
+        (a.openings, a.baseline_openings)
+    }
+}
+
+/// "1 round trip", "2 round trips", "1.5 round trips".
+pub fn round_trips(n: f64) -> String {
+    let text = units::count(n);
+    let s = if text == "1" { "" } else { "s" };
+    format!("{text} round trip{s}")
 }
 
 /// A TLS version as people write it ("TLS 1.3"); unknown values in hex.

@@ -22,6 +22,7 @@ mod h3_transfer;
 mod html_pages;
 mod html_report;
 mod html_words;
+mod http2_http3_model;
 mod http2_wire;
 mod ladder;
 mod link_types;

@@ -4,7 +4,7 @@
 
 use super::run::{CaptureInfo, RunResult};
 use super::sessions::{FastOpen, TlsSessions};
-use crate::analysis::attribution::RunPhases;
+use crate::analysis::attribution::{Openings, RunPhases};
 use crate::analysis::expected::{CountCheck, Expected, TlsPlan, check};
 use crate::analysis::model::Measured;
 use crate::analysis::phases::{ConnectionTimeline, PhaseSource, Phases, assign_to_runs};
@@ -14,7 +14,7 @@ use crate::track::{Connection, Exchange, Totals};
 use std::net::SocketAddr;
 
 use crate::timeline::Ts;
-use crate::transfer::run::{Mode, ResponseSample, RunTiming};
+use crate::transfer::run::{Mode, ResponseSample, RunTiming, TlsVersion};
 
 /// All runs of one mode.
 #[derive(Debug, Clone)]
@@ -273,6 +273,7 @@ impl ModeResult {
     /// What the model is held against: mean total, handshake and wait phases, and rounds.
     pub fn measured(&self) -> Measured {
         let runs = &self.runs;
+        let counted = self.rounds_counted();
         Measured {
             total_s: self.total_summary().mean,
             handshake_s: mean(runs.iter().map(|r| r.phases.handshake_s)),
@@ -282,18 +283,9 @@ impl ModeResult {
                 let p = &r.phases;
                 p.client_s + p.closing_s + p.between_s + (r.timing.total_s() - p.timeline_s)
             })),
-            extra_rounds: self
-                .capture
-                .is_some()
-                .then(|| mean(runs.iter().map(|r| f64::from(r.extra_rounds())))),
-            round_spacing_s: self
-                .capture
-                .is_some()
-                .then(|| mean(runs.iter().map(RunResult::round_spacing_s))),
-            last_round_s: self
-                .capture
-                .is_some()
-                .then(|| mean(runs.iter().map(RunResult::last_round_s))),
+            extra_rounds: counted.then(|| mean(runs.iter().map(|r| f64::from(r.extra_rounds())))),
+            round_spacing_s: counted.then(|| mean(runs.iter().map(RunResult::round_spacing_s))),
+            last_round_s: counted.then(|| mean(runs.iter().map(RunResult::last_round_s))),
             rwnd_limited_s: {
                 let limited: Option<u64> = self
                     .samples
@@ -325,12 +317,26 @@ impl ModeResult {
         outliers(&totals)
     }
 
+    /// Whether the capture counted the responses' rounds: on TCP connections whose requests it
+    /// told apart — not over h3's QUIC, nor in HTTP/2 inside TLS, whose client frames between
+    /// the responses' segments it cannot tell from requests.
+    fn rounds_counted(&self) -> bool {
+        self.source == PhaseSource::Capture
+            && self
+                .runs
+                .iter()
+                .flat_map(|r| &r.connections)
+                .all(|c| c.requests().known().is_some())
+    }
+
     /// Each run's total, phases, connections and rounds, for the attribution.
     pub fn run_phases(&self) -> Vec<RunPhases> {
-        let captured = self.capture.is_some();
+        // The TCP connections of the capture; h3's QUIC ones have no SYNs, segments or rounds.
+        let captured = self.source == PhaseSource::Capture;
         self.runs
             .iter()
             .map(|r| RunPhases {
+                openings: self.openings(r),
                 total_s: r.timing.total_s(),
                 phases: r.phases,
                 connections: if captured {
@@ -338,7 +344,7 @@ impl ModeResult {
                 } else {
                     r.timing.connections.len()
                 },
-                extra_rounds: captured.then(|| r.extra_rounds()),
+                extra_rounds: self.rounds_counted().then(|| r.extra_rounds()),
                 handshake_resends: captured.then(|| {
                     r.connections
                         .iter()
@@ -348,6 +354,55 @@ impl ModeResult {
                 resent: captured.then(|| r.connections.iter().map(|c| c.counts.resent()).sum()),
             })
             .collect()
+    }
+}
+
+impl ModeResult {
+    /// The handshakes that opened `run`'s connections: QUIC's for h3 (the capture's
+    /// connections, else the client's), else TCP's (the capture's, else the client's) and the
+    /// client's TLS handshakes over them.
+    fn openings(&self, run: &RunResult) -> Openings {
+        let clients = &run.timing.connections;
+        if self.mode == Mode::H3 {
+            let counted = if run.quic.is_empty() {
+                clients.len()
+            } else {
+                run.quic.len()
+            };
+            return Openings {
+                quic: counted as f64,
+                zero_rtt: clients
+                    .iter()
+                    .filter(|c| c.tls.is_some_and(|t| t.session.early_data_accepted))
+                    .count() as f64,
+                ..Openings::default()
+            };
+        }
+        let (tcp, tcp_round_trips) = if self.source == PhaseSource::Capture {
+            let syn_data = run.connections.iter().filter(|c| c.syn_data > 0).count();
+            (run.connections.len(), run.connections.len() - syn_data)
+        } else {
+            (clients.len(), clients.len())
+        };
+        let tls: Vec<_> = clients.iter().filter_map(|c| c.tls).collect();
+        let tls_round_trips: u32 = tls
+            .iter()
+            .map(|t| {
+                let version = t.session.version.unwrap_or(TlsVersion::Tls13);
+                match t.session {
+                    s if s.early_data_accepted => 0,
+                    s if s.resumed => version.resumed_round_trips(),
+                    _ => version.full_round_trips(),
+                }
+            })
+            .sum();
+        Openings {
+            tcp: tcp as f64,
+            tcp_round_trips: tcp_round_trips as f64,
+            tls: tls.len() as f64,
+            tls_round_trips: f64::from(tls_round_trips),
+            ..Openings::default()
+        }
     }
 }
 

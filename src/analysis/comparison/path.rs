@@ -9,7 +9,7 @@ use crate::analysis::model::{
     ModelGap, Opening, PathModel, Pattern, Prediction, Release, TlsOpening, predict,
 };
 use crate::track::Exchange;
-use crate::transfer::run::Mode;
+use crate::transfer::run::{Mode, TlsVersion};
 
 /// The segments of `response`'s first round when that round shows the initial window: the
 /// response had more than `full` bytes (a congestion window) to send, and its first round was no
@@ -101,7 +101,50 @@ impl Comparison {
                     resumed: t.resume.then(|| t.version.resumed_round_trips()),
                     early_data: t.early_data,
                 }),
+                quic: false,
             },
+        }
+    }
+
+    /// The path `mode` runs on: the comparison's, with the opening the mode makes — h2 speaks
+    /// TLS (the comparison's, else TLS 1.3) and h2c none whatever the other modes do, each run
+    /// on a connection of its own and so without a session to resume; h3 opens with QUIC,
+    /// resuming with 0-RTT as the comparison's TLS asks, on QUIC's datagrams and window.
+    pub fn path_for(&self, mode: Mode) -> PathModel {
+        let path = self.path_model();
+        let tls13 = TlsOpening {
+            full: TlsVersion::Tls13.full_round_trips(),
+            resumed: None,
+            early_data: false,
+        };
+        match mode {
+            Mode::H2 => PathModel {
+                opening: Opening {
+                    tls: Some(path.opening.tls.unwrap_or(tls13)),
+                    ..path.opening
+                },
+                ..path
+            },
+            Mode::H2c => PathModel {
+                opening: Opening {
+                    tls: None,
+                    ..path.opening
+                },
+                ..path
+            },
+            Mode::H3 => path.over_quic(Opening {
+                fastopen: false,
+                tls: Some(TlsOpening {
+                    resumed: self
+                        .tls
+                        .filter(|t| t.resume || t.early_data)
+                        .map(|_| TlsVersion::Tls13.resumed_round_trips()),
+                    early_data: self.tls.is_some_and(|t| t.early_data),
+                    ..tls13
+                }),
+                quic: true,
+            }),
+            Mode::NonPersistent | Mode::Persistent | Mode::Pipelined | Mode::Parallel => path,
         }
     }
 
@@ -168,33 +211,30 @@ impl Comparison {
 
     /// Each mode's prediction and where the measurement differs from it.
     pub fn model_gaps(&self) -> Vec<(Mode, Prediction, ModelGap)> {
-        let path = self.path_model();
         self.predictions()
             .into_iter()
             .filter_map(|(mode, p)| {
                 let measured = self.mode(mode)?.measured();
-                Some((mode, p, ModelGap::of(&measured, &p, &path)))
+                Some((mode, p, ModelGap::of(&measured, &p, &self.path_for(mode))))
             })
             .collect()
     }
 
-    /// The model's prediction for each mode it has one for (none yet for h3).
+    /// The model's prediction for each mode.
     pub fn predictions(&self) -> Vec<(Mode, Prediction)> {
-        let path = self.path_model();
         let sizes: Vec<u64> = self.files.iter().map(|f| f.bytes).collect();
         self.modes
             .iter()
-            .filter_map(|m| {
+            .map(|m| {
                 let pattern = match m.mode {
                     Mode::NonPersistent => Pattern::NonPersistent,
                     Mode::Persistent => Pattern::Persistent,
-                    // Every request at once on one connection: as pipelined, until the model
-                    // has a pattern of its own for HTTP/2.
-                    Mode::Pipelined | Mode::H2 | Mode::H2c => Pattern::Pipelined,
+                    // Every request at once on one connection, each its own stream in HTTP/2
+                    // and HTTP/3: the sender sends the responses as one stream of bytes.
+                    Mode::Pipelined | Mode::H2 | Mode::H2c | Mode::H3 => Pattern::Pipelined,
                     Mode::Parallel => Pattern::Parallel(self.parallel),
-                    Mode::H3 => return None,
                 };
-                Some((m.mode, predict(pattern, &path, &sizes)))
+                (m.mode, predict(pattern, &self.path_for(m.mode), &sizes))
             })
             .collect()
     }

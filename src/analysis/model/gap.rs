@@ -129,7 +129,8 @@ impl ModelGap {
             seconds: measured.client_s,
         });
         let mut explained = handshakes + server + measured.client_s;
-        if path.opening.tls.is_some() {
+        // QUIC's handshake holds its TLS: the handshakes' effect is both.
+        if path.opening.tls.is_some() && !path.opening.quic {
             let tls = measured.tls_s - predicted.tls_handshakes_s;
             effects.insert(1, Effect::TlsHandshakes { seconds: tls });
             explained += tls;

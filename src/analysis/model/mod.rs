@@ -13,6 +13,8 @@ mod sender;
 mod tests;
 
 pub use gap::{Effect, Measured, ModelGap};
-pub use path::{Opening, PathModel, Release, TlsOpening};
+pub use path::{
+    Opening, PathModel, QUIC_DATAGRAM, QUIC_INITIAL_WINDOW, QUIC_OVERHEAD, Release, TlsOpening,
+};
 pub use predict::{Pattern, Prediction, predict};
 pub use sender::{Delivery, Sender, deliver};

@@ -15,7 +15,8 @@ pub enum Pattern {
     NonPersistent,
     /// One connection, one request after another.
     Persistent,
-    /// One connection, all requests at once.
+    /// One connection, all requests at once: pipelined HTTP/1.1, and HTTP/2's and HTTP/3's
+    /// streams, whose responses the sender sends as one stream of bytes.
     Pipelined,
     /// One connection per file, up to this many at once.
     Parallel(usize),
@@ -27,7 +28,8 @@ pub struct Prediction {
     /// Round trips for handshakes and requests, in seconds (`handshakes_s + tls_handshakes_s +
     /// requests_s`).
     pub round_trips_s: f64,
-    /// Of those, the TCP handshakes' round trips on the critical path.
+    /// Of those, the transport's handshakes' round trips on the critical path: TCP's, or QUIC's
+    /// (with TLS 1.3 inside it).
     pub handshakes_s: f64,
     /// Of those, the TLS handshakes' round trips on the critical path.
     pub tls_handshakes_s: f64,

@@ -15,6 +15,7 @@ const PATH: PathModel = PathModel {
     opening: Opening {
         fastopen: false,
         tls: None,
+        quic: false,
     },
 };
 
@@ -144,7 +145,11 @@ fn parallel_slots_take_the_next_file_as_soon_as_theirs_is_done() {
 fn tls_and_fast_open_change_the_round_trips_before_each_request() {
     let files = [5_000, 5_000, 5_000];
     let with = |fastopen, tls| PathModel {
-        opening: Opening { fastopen, tls },
+        opening: Opening {
+            fastopen,
+            tls,
+            quic: false,
+        },
         ..PATH
     };
     let tls12 = TlsOpening {
@@ -197,6 +202,99 @@ fn tls_and_fast_open_change_the_round_trips_before_each_request() {
         rtts(&with(false, Some(resumed)), Pattern::Parallel(2)),
         (1 + 2) + (1 + 1) + 2
     );
+}
+
+/// TLS 1.3 as h2 and h3 speak it, each run's connection opening without a session.
+const TLS13: TlsOpening = TlsOpening {
+    full: 1,
+    resumed: None,
+    early_data: false,
+};
+
+#[test]
+fn http2_takes_tcps_and_tls_13s_round_trips_then_one_request_for_every_stream() {
+    // h2: TCP, TLS 1.3 and one request round trip before the responses, which leave as one
+    // stream: fifteen segments, 10 then 5 a round trip later. h2c: no TLS.
+    let files = [5_000, 5_000, 5_000];
+    let h2 = PathModel {
+        opening: Opening {
+            tls: Some(TLS13),
+            ..PATH.opening
+        },
+        ..PATH
+    };
+    let p = predict(Pattern::Pipelined, &h2, &files);
+    assert!(close(p.handshakes_s, 0.040) && close(p.tls_handshakes_s, 0.040));
+    assert!(close(p.round_trips_s, 3.0 * 0.040), "{p:?}");
+    assert!(
+        close(p.slow_start_s, 0.040) && close(p.total_s, 4.0 * 0.040),
+        "{p:?}"
+    );
+    let h2c = predict(Pattern::Pipelined, &PATH, &files);
+    assert!(close(h2c.round_trips_s, 2.0 * 0.040), "{h2c:?}");
+    assert!(close(h2c.total_s, 3.0 * 0.040), "{h2c:?}");
+}
+
+#[test]
+fn http3_opens_in_one_round_trip_and_in_none_with_0rtt_on_quics_smaller_datagrams() {
+    let quic = |tls| {
+        PATH.over_quic(Opening {
+            fastopen: false,
+            tls: Some(tls),
+            quic: true,
+        })
+    };
+    let h3 = quic(TLS13);
+    assert_eq!(h3.mss, QUIC_DATAGRAM - QUIC_OVERHEAD);
+    assert_eq!(
+        (h3.initial_window, h3.receive_window),
+        (QUIC_INITIAL_WINDOW, None)
+    );
+    // QUIC's round trip and the request's; ten datagrams carry all but the last file's
+    // last 350 bytes, which leave a round trip later.
+    let files = [4_000, 4_000, 4_000];
+    let p = predict(Pattern::Pipelined, &h3, &files);
+    assert!(close(p.handshakes_s, 0.040) && close(p.tls_handshakes_s, 0.0));
+    assert!(close(p.round_trips_s, 2.0 * 0.040), "{p:?}");
+    assert_eq!(p.extra_rounds, 1);
+    assert!(close(p.total_s, 3.0 * 0.040), "{p:?}");
+    // Resumed without early data: still one round trip before the requests.
+    let resumed = TlsOpening {
+        resumed: Some(1),
+        ..TLS13
+    };
+    let p = predict(Pattern::Pipelined, &quic(resumed), &files);
+    assert!(close(p.round_trips_s, 2.0 * 0.040), "{p:?}");
+    // 0-RTT: the requests leave with the first Initial; only their own round trip is left.
+    let early = TlsOpening {
+        early_data: true,
+        ..resumed
+    };
+    let p = predict(Pattern::Pipelined, &quic(early), &files);
+    assert!(
+        close(p.handshakes_s, 0.0) && close(p.round_trips_s, 0.040),
+        "{p:?}"
+    );
+    assert!(close(p.total_s, 2.0 * 0.040), "{p:?}");
+}
+
+#[test]
+fn quics_handshake_holds_its_tls_in_the_gap_to_the_model() {
+    let h3 = PATH.over_quic(Opening {
+        fastopen: false,
+        tls: Some(TLS13),
+        quic: true,
+    });
+    let p = predict(Pattern::Pipelined, &h3, &[5_000]);
+    let gap = ModelGap::of(&measured(&p, 0.020), &p, &h3);
+    assert!(
+        !gap.effects
+            .iter()
+            .any(|e| matches!(e, Effect::TlsHandshakes { .. })),
+        "{gap:?}"
+    );
+    let sum: f64 = gap.effects.iter().map(Effect::seconds).sum();
+    assert!(close(sum, 0.020), "{gap:?}");
 }
 
 fn measured(p: &Prediction, extra: f64) -> Measured {

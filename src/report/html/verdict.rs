@@ -7,7 +7,7 @@ use maud::{Markup, html};
 use super::svg::{Anchor, Mark, Point, Scale, Shape, Svg, ticks};
 use crate::analysis::attribution::{Attribution, Row};
 use crate::analysis::phases::PhaseSource;
-use crate::report::labels::row_label;
+use crate::report::labels::attribution_row_label;
 use crate::report::units::TimeUnit;
 use crate::transfer::run::Mode;
 
@@ -16,6 +16,7 @@ pub fn row_class(row: Row) -> &'static str {
     match row {
         Row::Handshakes => "ph-handshake",
         Row::TlsHandshakes => "ph-tls",
+        Row::QuicHandshakes => "ph-handshake",
         Row::ClosingAndReconnecting => "ph-between",
         Row::SlowStartRounds => "ph-rounds",
         Row::TransferRest => "ph-transfer",
@@ -72,7 +73,7 @@ fn bar(mode: Mode, a: &Attribution, source: PhaseSource) -> Markup {
         format!("the gap between {} and persistent by phase", mode.name()),
     );
     axis(&mut svg, x, unit, &tick_values);
-    segments(&mut svg, x, &rows, source);
+    segments(&mut svg, x, a, source);
     let ci_title = interval_title(a);
     interval(&mut svg, x, a.gap_s, (ci_low, ci_high), &ci_title);
     svg.text(
@@ -86,7 +87,7 @@ fn bar(mode: Mode, a: &Attribution, source: PhaseSource) -> Markup {
             (svg)
             ul class="legend rows" {
                 @for &(row, s) in &rows {
-                    li { i class=(row_class(row)) {} (row_label(row, source)) ": " b { (signed(s)) } }
+                    li { i class=(row_class(row)) {} (attribution_row_label(row, a, source)) ": " b { (signed(s)) } }
                 }
             }
         }
@@ -124,9 +125,10 @@ fn axis(svg: &mut Svg, x: Scale, unit: TimeUnit, tick_values: &[f64]) {
 
 /// The bar's segments, one per row: rows that lengthen the gap stack rightwards from zero, rows
 /// that shorten it leftwards; a segment wide enough carries its time.
-fn segments(svg: &mut Svg, x: Scale, rows: &[(Row, f64)], source: PhaseSource) {
+fn segments(svg: &mut Svg, x: Scale, a: &Attribution, source: PhaseSource) {
+    let rows = a.rows();
     let (mut right, mut left) = (0.0, 0.0);
-    for &(row, s) in rows {
+    for &(row, s) in &rows {
         if s == 0.0 {
             continue;
         }
@@ -140,7 +142,7 @@ fn segments(svg: &mut Svg, x: Scale, rows: &[(Row, f64)], source: PhaseSource) {
             span
         };
         let (x0, x1) = (x.at(from), x.at(to));
-        let title = format!("{}: {}", row_label(row, source), signed(s));
+        let title = format!("{}: {}", attribution_row_label(row, a, source), signed(s));
         svg.push(
             Mark::new(
                 Shape::Rect {

@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use crate::analysis::comparison::{Comparison, FlightLimit};
-use crate::analysis::model::{Effect, ModelGap, PathModel, Release};
+use crate::analysis::model::{Effect, ModelGap, PathModel, QUIC_DATAGRAM, Release};
 use crate::report::units::{self, TimeUnit, count, duration};
 use crate::transfer::run::Mode;
 
@@ -91,8 +91,19 @@ pub fn model_heading(cmp: &Comparison) -> String {
         ),
         None => String::new(),
     };
+    // h3's sender is QUIC's, on datagrams of its own.
+    let quic = cmp.mode(Mode::H3).map_or(String::new(), |_| {
+        let h3 = cmp.path_for(Mode::H3);
+        format!(
+            "; h3's QUIC: an initial window of {} of {} bytes, {} of them response, each flight \
+             sent at once",
+            crate::words::counted(h3.initial_window, "datagram", "datagrams"),
+            QUIC_DATAGRAM,
+            h3.mss
+        )
+    });
     format!(
-        "The model (RTT {} {}, {}initial window {} of {} bytes{}; {}), and where each \
+        "The model (RTT {} {}, {}initial window {} of {} bytes{}; {}{quic}), and where each \
          measurement differs from it",
         duration(path.rtt_s),
         if cmp.configured_rtt_s().is_some() {

@@ -6,6 +6,8 @@ use std::fmt::Write as _;
 
 use crate::analysis::attribution::{Attribution, Row};
 use crate::analysis::comparison::Comparison;
+use crate::analysis::phases::PhaseSource;
+use crate::report::labels;
 use crate::report::units::{TimeUnit, count, duration};
 use crate::transfer::run::Mode;
 
@@ -186,10 +188,47 @@ fn cause(mode: Mode, row: Row, seconds: f64, a: &Attribution, rtt_s: f64, rounds
                 how_many(a.extra_rounds.unwrap_or(0.0), "slow-start round")
             ),
         },
+        // As many connections on each side, one speaking TLS where the other does not (h2
+        // against persistent over TCP): the handshakes, not the connections, differ.
+        Row::TlsHandshakes if a.extra_connections.abs() < 0.5 => {
+            let (with, without) = (a.openings, a.baseline_openings);
+            format!(
+                "{time} in {} per run ({} against {})",
+                how_many(with.tls - without.tls, "TLS handshake"),
+                labels::round_trips(with.tls_round_trips),
+                labels::round_trips(without.tls_round_trips)
+            )
+        }
         Row::TlsHandshakes => format!(
             "{time} in the TLS handshakes of {}",
             how_many(a.extra_connections, "connection")
         ),
+        Row::QuicHandshakes => {
+            let (tcp, quic) = labels::tcp_and_quic(a);
+            let plural = |n: f64| if count(n) == "1" { "" } else { "s" };
+            let tcp_side = if tcp.tls > 0.0 {
+                format!(
+                    "{} TCP and {} TLS handshake{}",
+                    count(tcp.tcp),
+                    count(tcp.tls),
+                    plural(tcp.tls)
+                )
+            } else {
+                format!("{} TCP handshake{}", count(tcp.tcp), plural(tcp.tcp))
+            };
+            let zero_rtt = if quic.zero_rtt > 0.0 {
+                format!(", {} of them 0-RTT", count(quic.zero_rtt))
+            } else {
+                String::new()
+            };
+            format!(
+                "{time} in {} ({tcp_side} → {} QUIC handshake{}{zero_rtt}; median RTT {})",
+                labels::attribution_row_label(row, a, PhaseSource::Client),
+                count(quic.quic),
+                plural(quic.quic),
+                duration(rtt_s)
+            )
+        }
         Row::ClosingAndReconnecting => format!("{time} closing and reconnecting between files"),
         Row::TransferRest => format!("{time} of transfer beyond its round trips"),
         Row::RequestWait => format!("{time} waiting for first bytes"),
@@ -202,6 +241,7 @@ fn cause(mode: Mode, row: Row, seconds: f64, a: &Attribution, rtt_s: f64, rounds
 mod tests {
     use super::*;
 
+    use crate::analysis::attribution::Openings;
     use crate::analysis::stats::Interval;
 
     fn attribution(gap_s: f64, low: f64, high: f64) -> Attribution {
@@ -226,7 +266,75 @@ mod tests {
             remainder_s: gap_s - 0.163,
             handshake_resends: Some(0),
             resent: Some(0),
+            ..Attribution::default()
         }
+    }
+
+    /// A gap all in the handshakes (TLS's phase holding it), between runs that opened with
+    /// `openings` and `baseline`.
+    fn in_handshakes(gap_s: f64, openings: Openings, baseline: Openings) -> Attribution {
+        Attribution {
+            handshake_s: 0.0,
+            tls_s: Some(gap_s),
+            extra_connections: 0.0,
+            transfer_s: 0.0,
+            slow_start_s: None,
+            extra_rounds: None,
+            remainder_s: 0.0,
+            between_s: 0.0,
+            wait_s: 0.0,
+            openings,
+            baseline_openings: baseline,
+            ..attribution(gap_s, gap_s - 0.005, gap_s + 0.005)
+        }
+    }
+
+    const TCP: Openings = Openings {
+        tcp: 1.0,
+        tcp_round_trips: 1.0,
+        tls: 0.0,
+        tls_round_trips: 0.0,
+        quic: 0.0,
+        zero_rtt: 0.0,
+    };
+
+    #[test]
+    fn http2s_tls_against_a_persistent_that_speaks_none_is_told_per_run() {
+        let tls = Openings {
+            tls: 1.0,
+            tls_round_trips: 1.0,
+            ..TCP
+        };
+        let s = verdict(Mode::H2, &in_handshakes(0.041, tls, TCP), 0.2, 0.040, 10);
+        assert!(
+            s.ends_with(
+                ": 41.0 ms in 1 extra TLS handshake per run (1 round trip against 0 round trips)."
+            ),
+            "{s}"
+        );
+    }
+
+    #[test]
+    fn quic_against_tcp_and_tls_says_the_round_trips_each_took_and_the_handshakes_behind_them() {
+        // h3 against persistent over TLS 1.3, 40 ms faster: one QUIC handshake a run where
+        // persistent made a TCP and a TLS one.
+        let quic = Openings {
+            quic: 1.0,
+            ..Openings::default()
+        };
+        let tls = Openings {
+            tls: 1.0,
+            tls_round_trips: 1.0,
+            ..TCP
+        };
+        let s = verdict(Mode::H3, &in_handshakes(-0.040, quic, tls), 0.2, 0.040, 10);
+        assert!(
+            s.ends_with(
+                ": 40.0 ms in TCP and TLS handshakes: 2 round trips → QUIC's 1 per run (1 TCP and \
+                 1 TLS handshake → 1 QUIC handshake; median RTT 40.0 ms)."
+            ),
+            "{s}"
+        );
     }
 
     #[test]

@@ -29,7 +29,7 @@ pub fn attribution_table(a: &Attribution, mode: Mode, source: PhaseSource) -> Ta
     };
     for (row, value) in rows {
         t.add_row(glued(vec![
-            labels::row_label(row, source).to_string(),
+            labels::attribution_row_label(row, a, source),
             unit.format_signed(value),
             share(value),
         ]));
