@@ -40,6 +40,16 @@ pub(super) enum Piece<'a> {
     Missing(u32),
 }
 
+/// The segment that carried a piece: when it arrived, and whether it waited for a hole before it
+/// (its bytes became in order only when a later segment filled the hole).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Carrier {
+    /// When the segment arrived.
+    pub ts: Ts,
+    /// It arrived ahead of bytes before it and waited for them.
+    pub waited: bool,
+}
+
 /// A segment that arrived ahead of the bytes before it.
 #[derive(Debug, Clone)]
 struct Pending {
@@ -98,6 +108,21 @@ impl ByteStream {
         payload_len: u32,
         deliver: &mut impl FnMut(Ts, Piece<'_>),
     ) {
+        self.push_carried(seq, ts, bytes, payload_len, &mut |c: Carrier, piece| {
+            deliver(c.ts, piece)
+        });
+    }
+
+    /// [`ByteStream::push`], telling for each piece whether its segment waited for a hole: the
+    /// pushed segment's own new bytes come first, then those it released.
+    pub(super) fn push_carried(
+        &mut self,
+        seq: SeqNumber,
+        ts: Ts,
+        bytes: &[u8],
+        payload_len: u32,
+        deliver: &mut impl FnMut(Carrier, Piece<'_>),
+    ) {
         if self.gap || payload_len == 0 {
             return;
         }
@@ -106,7 +131,8 @@ impl ByteStream {
             self.wait(seq, ts, bytes, payload_len);
             return;
         }
-        self.hand_out(seq, ts, bytes, payload_len, deliver);
+        let own = Carrier { ts, waited: false };
+        self.hand_out(seq, own, bytes, payload_len, deliver);
         self.drain(deliver);
     }
 
@@ -114,10 +140,10 @@ impl ByteStream {
     fn hand_out(
         &mut self,
         seq: SeqNumber,
-        ts: Ts,
+        carrier: Carrier,
         bytes: &[u8],
         len: u32,
-        deliver: &mut impl FnMut(Ts, Piece<'_>),
+        deliver: &mut impl FnMut(Carrier, Piece<'_>),
     ) {
         let Some(mut next) = self.next else {
             return;
@@ -126,7 +152,7 @@ impl ByteStream {
         if next < seq + captured {
             let skip = next.bytes_since(seq) as usize;
             deliver(
-                ts,
+                carrier,
                 Piece::Bytes {
                     bytes: &bytes[skip..captured],
                     starts_segment: skip == 0,
@@ -135,7 +161,7 @@ impl ByteStream {
             next = seq + captured;
         }
         if next < seq + len {
-            deliver(ts, Piece::Missing((seq + len).bytes_since(next)));
+            deliver(carrier, Piece::Missing((seq + len).bytes_since(next)));
             next = seq + len;
         }
         self.next = Some(next);
@@ -158,7 +184,7 @@ impl ByteStream {
     }
 
     /// Hands out waiting segments the stream has reached, in order.
-    fn drain(&mut self, deliver: &mut impl FnMut(Ts, Piece<'_>)) {
+    fn drain(&mut self, deliver: &mut impl FnMut(Carrier, Piece<'_>)) {
         // Bounded: each pass removes one waiting segment.
         while let Some(next) = self.next {
             let Some(i) = self.pending.iter().position(|p| p.seq <= next) else {
@@ -166,7 +192,11 @@ impl ByteStream {
             };
             let p = self.pending.swap_remove(i);
             self.pending_bytes -= p.bytes.len();
-            self.hand_out(p.seq, p.ts, &p.bytes, p.len, deliver);
+            let carrier = Carrier {
+                ts: p.ts,
+                waited: true,
+            };
+            self.hand_out(p.seq, carrier, &p.bytes, p.len, deliver);
         }
     }
 

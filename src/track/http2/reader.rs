@@ -6,10 +6,9 @@
 //! analysis or report code.
 
 use super::frame::{DEFAULT_MAX_FRAME_SIZE, FrameHeader, FrameType, HEADER_LEN, max_frame_size};
-use super::summary::{Http2Frames, Http2Stop};
+use super::summary::{Arrival, Http2Frames, Http2Stop, Span};
 use crate::capture::segment::Segment;
-use crate::timeline::Ts;
-use crate::track::byte_stream::{ByteStream, Piece, WaitLimit};
+use crate::track::byte_stream::{ByteStream, Carrier, Piece, WaitLimit};
 use crate::track::seq::SeqNumber;
 use crate::track::side::Side;
 
@@ -30,13 +29,15 @@ const MAX_SETTINGS_READ: usize = 64 * 6;
 /// What cutting a direction's bytes gave.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Cut {
-    /// A whole frame; with the SETTINGS_MAX_FRAME_SIZE it sets for the other direction.
+    /// A whole frame, where it lies in the direction's bytes; with the SETTINGS_MAX_FRAME_SIZE
+    /// it sets for the other direction.
     Frame {
         header: FrameHeader,
+        span: Span,
         max_frame_size: Option<u32>,
     },
     /// A frame longer than its receiver allows: counted as malformed, and the framing is lost.
-    TooLong(FrameHeader),
+    TooLong { header: FrameHeader, span: Span },
     /// The reading stops.
     Stop(Http2Stop),
 }
@@ -44,6 +45,10 @@ enum Cut {
 /// One direction's bytes cut into frames.
 #[derive(Debug, Clone)]
 struct FrameCutter {
+    /// Bytes of the direction read so far, preface included.
+    offset: u64,
+    /// Where the frame being read starts.
+    frame_start: u64,
     /// Bytes of the client's preface matched so far (all of it from the start for the server).
     preface: usize,
     header: [u8; HEADER_LEN],
@@ -61,6 +66,8 @@ struct FrameCutter {
 impl FrameCutter {
     fn new(side: Side) -> FrameCutter {
         FrameCutter {
+            offset: 0,
+            frame_start: 0,
             preface: match side {
                 Side::Client => 0,
                 Side::Server => PREFACE.len(),
@@ -107,6 +114,7 @@ impl FrameCutter {
                     return;
                 }
                 self.preface += n;
+                self.offset += n as u64;
                 bytes = &bytes[n..];
                 continue;
             }
@@ -116,6 +124,7 @@ impl FrameCutter {
                     settings.extend_from_slice(&bytes[..n]);
                 }
                 *left -= n as u32;
+                self.offset += n as u64;
                 bytes = &bytes[n..];
                 if *left == 0 {
                     let header = *header;
@@ -125,8 +134,12 @@ impl FrameCutter {
                 continue;
             }
             let n = (HEADER_LEN - self.have).min(bytes.len());
+            if self.have == 0 {
+                self.frame_start = self.offset;
+            }
             self.header[self.have..self.have + n].copy_from_slice(&bytes[..n]);
             self.have += n;
+            self.offset += n as u64;
             bytes = &bytes[n..];
             if self.have == HEADER_LEN {
                 self.have = 0;
@@ -138,7 +151,10 @@ impl FrameCutter {
     /// A frame's header is in: its payload follows, or it is whole already.
     fn start(&mut self, header: FrameHeader, out: &mut impl FnMut(Cut)) {
         if header.length > self.max_frame {
-            out(Cut::TooLong(header));
+            out(Cut::TooLong {
+                header,
+                span: self.span(),
+            });
             self.stop(Http2Stop::Malformed, out);
             return;
         }
@@ -161,8 +177,17 @@ impl FrameCutter {
         });
         out(Cut::Frame {
             header,
+            span: self.span(),
             max_frame_size,
         });
+    }
+
+    /// Where the frame read so far lies.
+    fn span(&self) -> Span {
+        Span {
+            start: self.frame_start,
+            end: self.offset,
+        }
     }
 
     /// Bytes the capture cut off: passed over inside a payload, the end of the reading
@@ -174,6 +199,7 @@ impl FrameCutter {
             let passed = n.min(*left);
             *left -= passed;
             n -= passed;
+            self.offset += u64::from(passed);
             if *left == 0 {
                 let header = *header;
                 self.body = None;
@@ -266,25 +292,51 @@ impl Http2Reader {
         let cutter = &mut mine.cutter;
         let was_confirmed = side == Side::Client && cutter.past_preface();
         let mut stop = None;
-        mine.stream.push(
+        let mut own: Option<Span> = None;
+        let mut own_streams = Vec::new();
+        let mut released = false;
+        mine.stream.push_carried(
             data_seq,
             seg.ts,
             payload,
             seg.payload_len,
-            &mut |ts: Ts, piece| {
+            &mut |carrier: Carrier, piece| {
+                if carrier.waited && !released {
+                    // The segment's own bytes filled a hole: what waited behind it follows.
+                    released = true;
+                    if let Some(span) = own {
+                        frames.fill(side, seg.ts, span, &own_streams);
+                    }
+                }
+                let before = cutter.offset;
+                let arrival = Arrival {
+                    ts: carrier.ts,
+                    delivered: seg.ts,
+                };
                 cutter.piece(piece, &mut |cut| match cut {
                     Cut::Frame {
                         header,
+                        span,
                         max_frame_size,
                     } => {
-                        requests += u64::from(frames.add(side, ts, &header, false));
+                        if !carrier.waited {
+                            own_streams.push(header.stream);
+                        }
+                        requests += u64::from(frames.add(side, arrival, &header, span, false));
                         peer_max = max_frame_size.or(peer_max);
                     }
-                    Cut::TooLong(header) => {
-                        frames.add(side, ts, &header, true);
+                    Cut::TooLong { header, span } => {
+                        frames.add(side, arrival, &header, span, true);
                     }
                     Cut::Stop(why) => stop = Some(why),
                 });
+                if !carrier.waited {
+                    let start = own.map_or(before, |o| o.start);
+                    own = Some(Span {
+                        start,
+                        end: cutter.offset,
+                    });
+                }
             },
         );
         if mine.stream.has_gap() && !cutter.stopped {

@@ -1,0 +1,68 @@
+//! Head-of-line blocking read from hand-built conversations with a known hole and known frames.
+
+use super::*;
+use crate::track::http2::tests::LostOnStreamOne;
+
+fn secs(later: Ts, earlier: Ts) -> f64 {
+    later.secs_since(earlier)
+}
+
+#[test]
+fn a_loss_on_one_stream_holds_the_other_streams_frames_behind_it() {
+    let l = LostOnStreamOne::new();
+    let hol = HeadOfLine::of(&l.frames());
+    assert_eq!(hol.holes, 1);
+    assert!(hol.any_held());
+    let [one, three] = hol.streams[..] else {
+        panic!("streams 1 and 3: {:?}", hol.streams);
+    };
+    // Stream 1's own bytes were lost: its second frame waited for them, as it would over QUIC.
+    assert_eq!(
+        (
+            one.stream,
+            one.frames,
+            one.bytes,
+            one.held_frames,
+            one.held_bytes
+        ),
+        (1, 3, 1000 + 1100 + 500, 0, 0)
+    );
+    assert_eq!((one.longest, one.total), (0.0, 0.0));
+    assert_eq!(one.own_total, secs(l.resent, l.one_second));
+    // Stream 3's frames arrived whole and waited for stream 1's resend.
+    let waits = [
+        secs(l.resent, l.three_first),
+        secs(l.resent, l.three_second),
+    ];
+    assert_eq!(
+        (
+            three.stream,
+            three.frames,
+            three.held_frames,
+            three.held_bytes
+        ),
+        (3, 2, 2, 1200 + 1300)
+    );
+    assert_eq!(three.longest, waits[0]);
+    assert_eq!(three.total, waits[0] + waits[1]);
+    assert_eq!(three.own_total, 0.0);
+}
+
+#[test]
+fn without_a_loss_nothing_waits() {
+    let mut l = LostOnStreamOne::new();
+    // The resend put where the original should have been: nothing arrives ahead of a hole.
+    let segs = &mut l.conversation.segs;
+    let resend = segs.iter().rposition(|(s, _)| s.ts == l.resent).unwrap();
+    let taken = segs.remove(resend);
+    let first_data = segs
+        .iter()
+        .position(|(s, _)| s.ts == l.three_first)
+        .unwrap();
+    segs.insert(first_data, taken);
+    let hol = HeadOfLine::of(&l.frames());
+    assert_eq!(hol.holes, 0);
+    assert!(!hol.any_held());
+    assert!(hol.streams.iter().all(|s| s.own_total == 0.0));
+    assert_eq!(hol.streams.iter().map(|s| s.frames).sum::<u64>(), 5);
+}
