@@ -2,21 +2,21 @@
 //! the capture at the client. Reads the track layer's HTTP/2 frames; never prints.
 //!
 //! A segment lost on the way leaves a hole in the server's bytes: the segments after it arrive
-//! but are in order only when the resend fills the hole. A DATA frame whose last byte arrived at
-//! `a` and that was in order at `d` waited `d − a`. Part of that wait it would have had without
-//! TCP's single byte order too (as over QUIC, where a stream waits only for its own bytes): until
-//! the last fill before the frame's end whose bytes belong to the frame's own stream, `o`. The
-//! rest, `d − max(a, o)`, is the wait behind other streams' losses: head-of-line blocking. With
-//! one hole it is the fill's time less the frame's arrival when the hole held another stream's
-//! bytes, and nothing when it held the frame's own.
+//! but are in order only when the resend fills the hole. A DATA frame whose bytes had all
+//! arrived at `a` (each byte at its first copy) and that was in order at `d` (every byte before
+//! its end in) waited `d − a`. Part of that wait it would have had without TCP's single byte
+//! order too (as over QUIC, where a stream waits only for its own bytes): until every byte of its
+//! own stream's frames up to its end had arrived, `o ≥ a`. The rest, `d − o`, is the wait behind
+//! other streams' losses: head-of-line blocking. With one hole it is the fill's time less the
+//! frame's arrival when the hole held another stream's bytes, and nothing when it held the
+//! frame's own.
 //!
 //! Only the server's frames are read: a capture at the client sees holes in what it receives;
 //! what the client sent was lost, if at all, after the capture saw it.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use crate::analysis::comparison::ModeResult;
-use crate::timeline::Ts;
 use crate::track::http2::{Http2Frames, Http2Seen};
 use crate::track::{Connection, Side};
 
@@ -60,31 +60,19 @@ pub struct HeadOfLine {
 impl HeadOfLine {
     /// Reads it from a connection's frames.
     pub fn of(frames: &Http2Frames) -> HeadOfLine {
-        let fills: Vec<_> = frames
+        let holes = frames
             .hole_fills()
             .iter()
             .filter(|f| f.from == Side::Server)
-            .collect();
+            .count() as u64;
         let mut streams: BTreeMap<u32, StreamHold> = BTreeMap::new();
-        // The latest fill so far (in byte order) that carried each stream's bytes.
-        let mut own_fill: HashMap<u32, Ts> = HashMap::new();
-        let mut next_fill = 0;
-        // The server's DATA frames come in the order of its bytes, as its fills do.
         for d in frames
             .data_frames()
             .iter()
             .filter(|d| d.from == Side::Server)
         {
-            while let Some(fill) = fills.get(next_fill).filter(|f| f.span.start < d.span.end) {
-                for &s in fill.streams() {
-                    let latest = own_fill.entry(s).or_insert(fill.ts);
-                    *latest = (*latest).max(fill.ts);
-                }
-                next_fill += 1;
-            }
-            let own_ready = own_fill.get(&d.stream).map_or(d.ts, |&o| o.max(d.ts));
-            let behind_others = d.delivered.secs_since(own_ready).max(0.0);
-            let behind_own = own_ready.secs_since(d.ts).max(0.0);
+            let behind_others = d.delivered.secs_since(d.stream_ready).max(0.0);
+            let behind_own = d.stream_ready.secs_since(d.complete).max(0.0);
             let s = streams.entry(d.stream).or_insert(StreamHold {
                 stream: d.stream,
                 ..StreamHold::default()
@@ -100,7 +88,7 @@ impl HeadOfLine {
             }
         }
         HeadOfLine {
-            holes: fills.len() as u64,
+            holes,
             streams: streams.into_values().collect(),
         }
     }

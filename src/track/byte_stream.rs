@@ -132,8 +132,28 @@ impl ByteStream {
             return;
         }
         let own = Carrier { ts, waited: false };
-        self.hand_out(seq, own, bytes, payload_len, deliver);
-        self.drain(deliver);
+        let end = seq + payload_len;
+        // Bytes that also wait in an earlier segment go out with that one's time, the time they
+        // first came: the segment's own bytes up to it, then what waited, then the rest.
+        // Bounded: each pass hands out at least one waiting segment.
+        loop {
+            let next = self.next.unwrap_or(seq);
+            let waiting = self
+                .pending
+                .iter()
+                .map(|p| p.seq)
+                .filter(|&p| next < p && p < end)
+                .reduce(|a, b| if b < a { b } else { a });
+            let Some(cut) = waiting else {
+                self.hand_out(seq, own, bytes, payload_len, deliver);
+                self.drain(deliver);
+                return;
+            };
+            let len = cut.bytes_since(seq);
+            let captured = &bytes[..bytes.len().min(len as usize)];
+            self.hand_out(seq, own, captured, len, deliver);
+            self.drain(deliver);
+        }
     }
 
     /// Hands out what of a segment at or before `next` is new: captured bytes, then the cut tail.
@@ -264,6 +284,40 @@ mod tests {
         assert!(s.is_waiting());
         assert_eq!(whole(&mut s, u32::MAX - 1, b"abc"), "|abc|de");
         assert!(!s.is_waiting() && !s.has_gap());
+    }
+
+    #[test]
+    fn bytes_that_waited_keep_the_time_they_first_came() {
+        let mut s = ByteStream::default();
+        s.start_at(SeqNumber(0));
+        let mut times = Vec::new();
+        let mut push = |s: &mut ByteStream, seq: u32, ts: i64, bytes: &[u8]| {
+            s.push_carried(
+                SeqNumber(seq),
+                Ts(ts),
+                bytes,
+                bytes.len() as u32,
+                &mut |c: Carrier, piece| {
+                    if let Piece::Bytes { bytes, .. } = piece {
+                        times.push((String::from_utf8(bytes.to_vec()).unwrap(), c.ts.0, c.waited));
+                    }
+                },
+            );
+        };
+        push(&mut s, 3, 1, b"de");
+        push(&mut s, 7, 2, b"h");
+        // A resend that covers the hole and what waited after it.
+        push(&mut s, 0, 3, b"abcdefgh");
+        assert_eq!(
+            times,
+            [
+                ("abc".to_string(), 3, false),
+                ("de".to_string(), 1, true),
+                ("fg".to_string(), 3, false),
+                ("h".to_string(), 2, true),
+            ]
+        );
+        assert!(!s.is_waiting());
     }
 
     #[test]

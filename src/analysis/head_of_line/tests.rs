@@ -1,6 +1,7 @@
 //! Head-of-line blocking read from hand-built conversations with a known hole and known frames.
 
 use super::*;
+use crate::timeline::Ts;
 use crate::track::http2::tests::LostOnStreamOne;
 
 fn secs(later: Ts, earlier: Ts) -> f64 {
@@ -50,17 +51,7 @@ fn a_loss_on_one_stream_holds_the_other_streams_frames_behind_it() {
 
 #[test]
 fn without_a_loss_nothing_waits() {
-    let mut l = LostOnStreamOne::new();
-    // The resend put where the original should have been: nothing arrives ahead of a hole.
-    let segs = &mut l.conversation.segs;
-    let resend = segs.iter().rposition(|(s, _)| s.ts == l.resent).unwrap();
-    let taken = segs.remove(resend);
-    let first_data = segs
-        .iter()
-        .position(|(s, _)| s.ts == l.three_first)
-        .unwrap();
-    segs.insert(first_data, taken);
-    let hol = HeadOfLine::of(&l.frames());
+    let hol = HeadOfLine::of(&LostOnStreamOne::without_loss().frames());
     assert_eq!(hol.holes, 0);
     assert!(!hol.any_held());
     assert!(hol.streams.iter().all(|s| s.own_total == 0.0));

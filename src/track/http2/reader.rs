@@ -8,6 +8,7 @@
 use super::frame::{DEFAULT_MAX_FRAME_SIZE, FrameHeader, FrameType, HEADER_LEN, max_frame_size};
 use super::summary::{Arrival, Http2Frames, Http2Stop, Span};
 use crate::capture::segment::Segment;
+use crate::timeline::Ts;
 use crate::track::byte_stream::{ByteStream, Carrier, Piece, WaitLimit};
 use crate::track::seq::SeqNumber;
 use crate::track::side::Side;
@@ -34,10 +35,15 @@ enum Cut {
     Frame {
         header: FrameHeader,
         span: Span,
+        complete: Ts,
         max_frame_size: Option<u32>,
     },
     /// A frame longer than its receiver allows: counted as malformed, and the framing is lost.
-    TooLong { header: FrameHeader, span: Span },
+    TooLong {
+        header: FrameHeader,
+        span: Span,
+        complete: Ts,
+    },
     /// The reading stops.
     Stop(Http2Stop),
 }
@@ -49,6 +55,10 @@ struct FrameCutter {
     offset: u64,
     /// Where the frame being read starts.
     frame_start: u64,
+    /// The time of the piece being cut.
+    now: Ts,
+    /// The latest time a byte of the frame being read came.
+    frame_latest: Ts,
     /// Bytes of the client's preface matched so far (all of it from the start for the server).
     preface: usize,
     header: [u8; HEADER_LEN],
@@ -68,6 +78,8 @@ impl FrameCutter {
         FrameCutter {
             offset: 0,
             frame_start: 0,
+            now: Ts::default(),
+            frame_latest: Ts::default(),
             preface: match side {
                 Side::Client => 0,
                 Side::Server => PREFACE.len(),
@@ -87,9 +99,13 @@ impl FrameCutter {
     }
 
     /// Cuts the next piece of the direction's bytes, handing out what it completes.
-    fn piece(&mut self, piece: Piece<'_>, out: &mut impl FnMut(Cut)) {
+    fn piece(&mut self, ts: Ts, piece: Piece<'_>, out: &mut impl FnMut(Cut)) {
         if self.stopped {
             return;
+        }
+        self.now = ts;
+        if self.have > 0 || self.body.is_some() {
+            self.frame_latest = self.frame_latest.max(ts);
         }
         match piece {
             Piece::Bytes { bytes, .. } => self.bytes(bytes, out),
@@ -136,6 +152,7 @@ impl FrameCutter {
             let n = (HEADER_LEN - self.have).min(bytes.len());
             if self.have == 0 {
                 self.frame_start = self.offset;
+                self.frame_latest = self.now;
             }
             self.header[self.have..self.have + n].copy_from_slice(&bytes[..n]);
             self.have += n;
@@ -154,6 +171,7 @@ impl FrameCutter {
             out(Cut::TooLong {
                 header,
                 span: self.span(),
+                complete: self.frame_latest,
             });
             self.stop(Http2Stop::Malformed, out);
             return;
@@ -178,6 +196,7 @@ impl FrameCutter {
         out(Cut::Frame {
             header,
             span: self.span(),
+            complete: self.frame_latest,
             max_frame_size,
         });
     }
@@ -309,24 +328,31 @@ impl Http2Reader {
                     }
                 }
                 let before = cutter.offset;
-                let arrival = Arrival {
+                let arrival = |complete| Arrival {
                     ts: carrier.ts,
+                    complete,
                     delivered: seg.ts,
                 };
-                cutter.piece(piece, &mut |cut| match cut {
+                cutter.piece(carrier.ts, piece, &mut |cut| match cut {
                     Cut::Frame {
                         header,
                         span,
+                        complete,
                         max_frame_size,
                     } => {
-                        if !carrier.waited {
+                        if !released {
                             own_streams.push(header.stream);
                         }
-                        requests += u64::from(frames.add(side, arrival, &header, span, false));
+                        let a = arrival(complete);
+                        requests += u64::from(frames.add(side, a, &header, span, false));
                         peer_max = max_frame_size.or(peer_max);
                     }
-                    Cut::TooLong { header, span } => {
-                        frames.add(side, arrival, &header, span, true);
+                    Cut::TooLong {
+                        header,
+                        span,
+                        complete,
+                    } => {
+                        frames.add(side, arrival(complete), &header, span, true);
                     }
                     Cut::Stop(why) => stop = Some(why),
                 });

@@ -65,11 +65,12 @@ pub struct Span {
     pub end: u64,
 }
 
-/// When a frame's bytes came: its last byte's segment arrived at `ts`, and the frame was in
-/// order (every byte before its end in) at `delivered`.
+/// When a frame's bytes came: its last byte's segment arrived at `ts`, its last byte to come
+/// at `complete`, and the frame was in order (every byte before its end in) at `delivered`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Arrival {
     pub ts: Ts,
+    pub complete: Ts,
     pub delivered: Ts,
 }
 
@@ -78,7 +79,12 @@ pub(super) struct Arrival {
 pub struct DataFrame {
     /// The segment that carried the frame's last byte arrived.
     pub ts: Ts,
-    /// Every byte before the frame's end had arrived: later than `ts` when the frame came
+    /// Every byte of the frame had arrived (each byte timed by its first copy).
+    pub complete: Ts,
+    /// Every byte of its stream's frames up to its end had arrived: when the frame could have
+    /// been read had each stream its own byte order, as in QUIC.
+    pub stream_ready: Ts,
+    /// Every byte before the frame's end had arrived: later than `complete` when the frame came
     /// after a hole in its sender's bytes and waited for the segment that filled it.
     pub delivered: Ts,
     /// Where the frame (its header included) lies in its sender's bytes.
@@ -155,6 +161,8 @@ pub struct Http2Frames {
     data: Vec<DataFrame>,
     /// Every segment that filled a hole, either side's, in the order they came.
     fills: Vec<HoleFill>,
+    /// For each side's stream, when every byte of its frames read so far had arrived.
+    ready: BTreeMap<(bool, u32), Ts>,
 }
 
 impl Http2Frames {
@@ -209,6 +217,12 @@ impl Http2Frames {
         too_long: bool,
     ) -> bool {
         self.tag_fills(side, span, h.stream);
+        let ready = self
+            .ready
+            .entry((side == Side::Client, h.stream))
+            .or_insert(arrival.complete);
+        *ready = (*ready).max(arrival.complete);
+        let stream_ready = *ready;
         let kind = h.kind();
         let malformed = too_long || h.is_malformed();
         let stream = self.streams.entry(h.stream).or_default();
@@ -235,6 +249,8 @@ impl Http2Frames {
             *data_bytes += u64::from(h.length);
             self.data.push(DataFrame {
                 ts: arrival.ts,
+                complete: arrival.complete,
+                stream_ready,
                 delivered: arrival.delivered,
                 span,
                 stream: h.stream,

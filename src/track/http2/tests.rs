@@ -115,6 +115,16 @@ pub(crate) const FIRST_DATA_AT: u64 = 9 + 2 * (9 + 30);
 
 impl LostOnStreamOne {
     pub(crate) fn new() -> LostOnStreamOne {
+        LostOnStreamOne::built(true)
+    }
+
+    /// The same frames in the same segments, none lost: the "resend" is the first segment,
+    /// not sent again.
+    pub(crate) fn without_loss() -> LostOnStreamOne {
+        LostOnStreamOne::built(false)
+    }
+
+    fn built(lose: bool) -> LostOnStreamOne {
         let mut c = Conversation::new();
         c.c(&client_opening()).s(&[
             frame(SETTINGS, 0, 0, &[]),
@@ -123,16 +133,19 @@ impl LostOnStreamOne {
         ]
         .concat());
         c.s(&frame(DATA, 0, 1, &[1; 1000]));
-        let lost = c.take_last();
         let last = |c: &Conversation| c.ts(c.segs.len() - 1);
+        let first = last(&c);
+        let lost = lose.then(|| c.take_last());
         c.s(&frame(DATA, 0, 3, &[3; 1200]));
         let three_first = last(&c);
         c.s(&frame(DATA, 0, 1, &[1; 1100]));
         let one_second = last(&c);
         c.s(&frame(DATA, END_STREAM, 3, &[3; 1300]));
         let three_second = last(&c);
-        c.resend(&lost);
-        let resent = last(&c);
+        let resent = match lost {
+            Some(lost) => last(c.resend(&lost)),
+            None => first,
+        };
         c.s(&frame(DATA, END_STREAM, 1, &[1; 500]));
         let one_last = last(&c);
         LostOnStreamOne {
@@ -170,6 +183,23 @@ mod holes {
                 (1, l.one_second, l.resent),
                 (3, l.three_second, l.resent),
                 (1, l.one_last, l.one_last),
+            ]
+        );
+        // Stream 1's second frame could have been read once stream 1's first was in; stream
+        // 3's as they came.
+        let ready: Vec<(Ts, Ts)> = f
+            .data_frames()
+            .iter()
+            .map(|d| (d.complete, d.stream_ready))
+            .collect();
+        assert_eq!(
+            ready,
+            [
+                (l.resent, l.resent),
+                (l.three_first, l.three_first),
+                (l.one_second, l.resent),
+                (l.three_second, l.three_second),
+                (l.one_last, l.one_last),
             ]
         );
         let spans: Vec<Span> = f.data_frames().iter().map(|d| d.span).collect();
