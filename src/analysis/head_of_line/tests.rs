@@ -2,7 +2,8 @@
 
 use super::*;
 use crate::timeline::Ts;
-use crate::track::http2::tests::LostOnStreamOne;
+use crate::track::http2::Http2Seen;
+use crate::track::http2::tests::{LostOnStreamOne, data, opened_on_one_and_three};
 
 fn secs(later: Ts, earlier: Ts) -> f64 {
     later.secs_since(earlier)
@@ -56,4 +57,35 @@ fn without_a_loss_nothing_waits() {
     assert!(!hol.any_held());
     assert!(hol.streams.iter().all(|s| s.own_total == 0.0));
     assert_eq!(hol.streams.iter().map(|s| s.frames).sum::<u64>(), 5);
+}
+
+#[test]
+fn a_frame_behind_its_own_streams_loss_waits_for_it_alone() {
+    let mut c = opened_on_one_and_three();
+    c.s(&data(1, 900));
+    let lost_one = c.take_last();
+    c.s(&data(3, 800));
+    let three_first = c.ts(c.segs.len() - 1);
+    c.s(&data(3, 700));
+    let lost_three = c.take_last();
+    c.s(&data(3, 600));
+    let three_third = c.ts(c.segs.len() - 1);
+    c.resend(&lost_one);
+    let one_resent = c.ts(c.segs.len() - 1);
+    c.resend(&lost_three);
+    let three_resent = c.ts(c.segs.len() - 1);
+    let conn = c.track();
+    let Some(Http2Seen::Frames(f)) = conn.http2() else {
+        panic!("no HTTP/2 frames");
+    };
+    let hol = HeadOfLine::of(f);
+    assert_eq!(hol.holes, 2);
+    let three = hol.streams.iter().find(|s| s.stream == 3).unwrap();
+    // Stream 3's first frame waited for stream 1's resend; its third for its own second's
+    // resend, which came after stream 1's: none of that wait is another stream's.
+    assert_eq!((three.held_frames, three.held_bytes), (1, 800));
+    assert_eq!(three.total, secs(one_resent, three_first));
+    assert_eq!(three.own_total, secs(three_resent, three_third));
+    let one = hol.streams.iter().find(|s| s.stream == 1).unwrap();
+    assert!(!one.held() && one.own_total == 0.0);
 }

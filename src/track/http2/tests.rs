@@ -110,6 +110,24 @@ pub(crate) struct LostOnStreamOne {
     pub one_last: Ts,
 }
 
+/// A conversation in which the client opened streams 1, 3 and 5 and the server answered with
+/// its SETTINGS and HEADERS on streams 1 and 3: DATA frames follow.
+pub(crate) fn opened_on_one_and_three() -> Conversation {
+    let mut c = Conversation::new();
+    c.c(&client_opening()).s(&[
+        frame(SETTINGS, 0, 0, &[]),
+        frame(HEADERS, 4, 1, &[0x88; 30]),
+        frame(HEADERS, 4, 3, &[0x88; 30]),
+    ]
+    .concat());
+    c
+}
+
+/// A DATA frame on `stream` with `len` bytes of payload.
+pub(crate) fn data(stream: u32, len: usize) -> Vec<u8> {
+    frame(DATA, 0, stream, &vec![stream as u8; len])
+}
+
 /// Where the server's first DATA frame starts: after its SETTINGS and two HEADERS.
 pub(crate) const FIRST_DATA_AT: u64 = 9 + 2 * (9 + 30);
 
@@ -125,13 +143,7 @@ impl LostOnStreamOne {
     }
 
     fn built(lose: bool) -> LostOnStreamOne {
-        let mut c = Conversation::new();
-        c.c(&client_opening()).s(&[
-            frame(SETTINGS, 0, 0, &[]),
-            frame(HEADERS, 4, 1, &[0x88; 30]),
-            frame(HEADERS, 4, 3, &[0x88; 30]),
-        ]
-        .concat());
+        let mut c = opened_on_one_and_three();
         c.s(&frame(DATA, 0, 1, &[1; 1000]));
         let last = |c: &Conversation| c.ts(c.segs.len() - 1);
         let first = last(&c);
