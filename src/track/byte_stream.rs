@@ -135,25 +135,28 @@ impl ByteStream {
         let end = seq + payload_len;
         // Bytes that also wait in an earlier segment go out with that one's time, the time they
         // first came: the segment's own bytes up to it, then what waited, then the rest.
-        // Bounded: each pass hands out at least one waiting segment.
-        loop {
-            let next = self.next.unwrap_or(seq);
-            let waiting = self
+        // Bounded: each pass hands out at least one waiting segment, or stops.
+        while let Some(next) = self.next.filter(|&n| seq <= n) {
+            let Some(cut) = self
                 .pending
                 .iter()
                 .map(|p| p.seq)
                 .filter(|&p| next < p && p < end)
-                .reduce(|a, b| if b < a { b } else { a });
-            let Some(cut) = waiting else {
-                self.hand_out(seq, own, bytes, payload_len, deliver);
-                self.drain(deliver);
-                return;
+                .reduce(|a, b| if b < a { b } else { a })
+            else {
+                break;
             };
             let len = cut.bytes_since(seq);
             let captured = &bytes[..bytes.len().min(len as usize)];
             self.hand_out(seq, own, captured, len, deliver);
+            let waiting = self.pending.len();
             self.drain(deliver);
+            if self.pending.len() == waiting {
+                break;
+            }
         }
+        self.hand_out(seq, own, bytes, payload_len, deliver);
+        self.drain(deliver);
     }
 
     /// Hands out what of a segment at or before `next` is new: captured bytes, then the cut tail.
@@ -165,7 +168,7 @@ impl ByteStream {
         len: u32,
         deliver: &mut impl FnMut(Carrier, Piece<'_>),
     ) {
-        let Some(mut next) = self.next else {
+        let Some(mut next) = self.next.filter(|&n| seq <= n) else {
             return;
         };
         let captured = bytes.len().min(len as usize);
