@@ -7,6 +7,7 @@ pub mod comparison;
 pub mod drawn;
 pub mod expected;
 pub mod file_phases;
+pub mod head_of_line;
 pub mod model;
 pub mod pattern;
 pub mod phases;

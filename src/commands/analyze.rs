@@ -8,6 +8,7 @@ use std::path::Path;
 use anyhow::{Context, anyhow, bail};
 
 use crate::analysis::drawn::draw;
+use crate::analysis::head_of_line::CaptureHold;
 use crate::analysis::pattern::RequestPattern;
 use crate::analysis::phases::{ConnectionTimeline, PhaseAccumulator};
 use crate::capture::CaptureError;
@@ -126,6 +127,7 @@ impl Output {
                     phases: &phases.finish(),
                     tls: end.tls,
                     http2: end.http2,
+                    head_of_line: end.head_of_line,
                     quic: end.quic,
                     pattern: end.pattern,
                     comment: end.comment,
@@ -145,6 +147,7 @@ struct CaptureEnd<'a> {
     totals: &'a Totals,
     tls: &'a TlsTotals,
     http2: &'a Http2Totals,
+    head_of_line: &'a CaptureHold,
     quic: &'a QuicCapture,
     pattern: &'a str,
     /// The pcapng section's comment, which names the run for a capture synack saved.
@@ -173,6 +176,7 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
     let mut totals = Totals::default();
     let mut tls = TlsTotals::default();
     let mut http2 = Http2Totals::default();
+    let mut head_of_line = CaptureHold::default();
     let mut pattern = RequestPattern::default();
     let mut page = args.html.as_ref().map(|_| HtmlCollector::default());
     let mut write_error: Option<anyhow::Error> = None;
@@ -186,6 +190,7 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
             Some(Http2Seen::Encrypted(_)) => http2.add_encrypted(),
             None => {}
         }
+        head_of_line.add(conn);
         pattern.add(conn);
         if let Some(page) = &mut page {
             page.add(conn);
@@ -243,6 +248,7 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
         totals: &totals,
         tls: &tls,
         http2: &http2,
+        head_of_line: &head_of_line,
         quic: &quic,
         pattern: &description,
         comment: comment.as_deref(),

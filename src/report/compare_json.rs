@@ -16,6 +16,7 @@ use crate::analysis::comparison::{
 };
 use crate::analysis::expected::{CountCheck, Expected};
 use crate::analysis::file_phases::{self, FilePhase, FilePhases};
+use crate::analysis::head_of_line::ModeHold;
 use crate::analysis::model::{ModelGap, PathModel, Prediction};
 use crate::analysis::phases::{PhaseSource, Phases};
 use crate::analysis::stats::{Interval, Summary};
@@ -159,6 +160,9 @@ pub struct ModeJson<'a> {
     /// Captured connections outside every run (warm-up, probes), or not opened by synack's
     /// client (another program's to the same server), left out of every count.
     pub connections_outside_runs: Option<usize>,
+    /// Head-of-line blocking per file, where the capture shows cleartext HTTP/2 (h2c): the
+    /// server's DATA frames that waited behind another stream's lost bytes; null otherwise.
+    pub head_of_line: Option<ModeHold>,
 }
 
 /// A mode's run totals and closing times, summarised.
@@ -382,6 +386,7 @@ impl<'a> ModeJson<'a> {
             tls_sessions: m.tls_sessions(),
             connections_outside_runs: captured.map(|c| c.outside_runs),
             quic: m.quic_totals(),
+            head_of_line: ModeHold::of(m),
         }
     }
 }

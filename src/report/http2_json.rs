@@ -1,6 +1,7 @@
 //! Report layer: HTTP/2 as `analyze --json` writes it — a connection's frames (cleartext) or the
 //! ALPN evidence (over TLS), and the capture's totals. The schema is generated from these types.
 
+use crate::analysis::head_of_line::HeadOfLine;
 use crate::track::RequestCount;
 use crate::track::http2::{
     FrameCounts, FrameType, Http2Frames, Http2Seen, Http2Stop, Http2Totals, StreamFrames, TlsAlpn,
@@ -117,6 +118,60 @@ pub struct Http2Json {
     server_read: Option<&'static str>,
     /// Every stream's frames, stream 0 first.
     per_stream: Vec<StreamJson>,
+    /// Cleartext: how long the server's DATA frames waited behind lost bytes.
+    head_of_line: Option<HeadOfLineJson>,
+}
+
+/// A cleartext connection's head-of-line blocking, read at the capture's point: a DATA frame
+/// from the server that arrived after a hole in the server's bytes waited until every byte
+/// before it was in; the part of that wait beyond any wait for its own stream's lost bytes is
+/// the wait behind other streams' losses.
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub struct HeadOfLineJson {
+    /// Segments that filled a hole in the server's bytes.
+    holes: u64,
+    /// Each stream that carried DATA from the server.
+    streams: Vec<StreamHoldJson>,
+}
+
+/// One stream's DATA from the server and how long it waited.
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub struct StreamHoldJson {
+    stream: u32,
+    data_frames: u64,
+    data_bytes: u64,
+    /// DATA frames that waited behind another stream's lost bytes.
+    held_frames: u64,
+    /// Their payload bytes.
+    held_bytes: u64,
+    /// One frame's longest wait behind other streams' losses.
+    longest_wait_s: f64,
+    /// Its frames' waits behind other streams' losses, summed.
+    total_wait_s: f64,
+    /// Its frames' waits for its own stream's lost bytes, summed.
+    own_stream_wait_s: f64,
+}
+
+impl HeadOfLineJson {
+    fn of(h: &HeadOfLine) -> HeadOfLineJson {
+        HeadOfLineJson {
+            holes: h.holes,
+            streams: h
+                .streams
+                .iter()
+                .map(|s| StreamHoldJson {
+                    stream: s.stream,
+                    data_frames: s.frames,
+                    data_bytes: s.bytes,
+                    held_frames: s.held_frames,
+                    held_bytes: s.held_bytes,
+                    longest_wait_s: s.longest,
+                    total_wait_s: s.total,
+                    own_stream_wait_s: s.own_total,
+                })
+                .collect(),
+        }
+    }
 }
 
 impl Http2Json {
@@ -135,6 +190,7 @@ impl Http2Json {
                 client_read: None,
                 server_read: None,
                 per_stream: Vec::new(),
+                head_of_line: None,
             },
         }
     }
@@ -155,6 +211,7 @@ impl Http2Json {
                 .iter()
                 .map(|(&id, s)| StreamJson::of(id, s))
                 .collect(),
+            head_of_line: Some(HeadOfLineJson::of(&HeadOfLine::of(f))),
         }
     }
 }

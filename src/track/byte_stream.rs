@@ -40,6 +40,16 @@ pub(super) enum Piece<'a> {
     Missing(u32),
 }
 
+/// The segment that carried a piece: when it arrived, and whether it waited for a hole before it
+/// (its bytes became in order only when a later segment filled the hole).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Carrier {
+    /// When the segment arrived.
+    pub ts: Ts,
+    /// It arrived ahead of bytes before it and waited for them.
+    pub waited: bool,
+}
+
 /// A segment that arrived ahead of the bytes before it.
 #[derive(Debug, Clone)]
 struct Pending {
@@ -98,6 +108,21 @@ impl ByteStream {
         payload_len: u32,
         deliver: &mut impl FnMut(Ts, Piece<'_>),
     ) {
+        self.push_carried(seq, ts, bytes, payload_len, &mut |c: Carrier, piece| {
+            deliver(c.ts, piece)
+        });
+    }
+
+    /// [`ByteStream::push`], telling for each piece whether its segment waited for a hole: the
+    /// pushed segment's own new bytes come first, then those it released.
+    pub(super) fn push_carried(
+        &mut self,
+        seq: SeqNumber,
+        ts: Ts,
+        bytes: &[u8],
+        payload_len: u32,
+        deliver: &mut impl FnMut(Carrier, Piece<'_>),
+    ) {
         if self.gap || payload_len == 0 {
             return;
         }
@@ -106,7 +131,31 @@ impl ByteStream {
             self.wait(seq, ts, bytes, payload_len);
             return;
         }
-        self.hand_out(seq, ts, bytes, payload_len, deliver);
+        let own = Carrier { ts, waited: false };
+        let end = seq + payload_len;
+        // Bytes that also wait in an earlier segment go out with that one's time, the time they
+        // first came: the segment's own bytes up to it, then what waited, then the rest.
+        // Bounded: each pass hands out at least one waiting segment, or stops.
+        while let Some(next) = self.next.filter(|&n| seq <= n) {
+            let Some(cut) = self
+                .pending
+                .iter()
+                .map(|p| p.seq)
+                .filter(|&p| next < p && p < end)
+                .reduce(|a, b| if b < a { b } else { a })
+            else {
+                break;
+            };
+            let len = cut.bytes_since(seq);
+            let captured = &bytes[..bytes.len().min(len as usize)];
+            self.hand_out(seq, own, captured, len, deliver);
+            let waiting = self.pending.len();
+            self.drain(deliver);
+            if self.pending.len() == waiting {
+                break;
+            }
+        }
+        self.hand_out(seq, own, bytes, payload_len, deliver);
         self.drain(deliver);
     }
 
@@ -114,19 +163,19 @@ impl ByteStream {
     fn hand_out(
         &mut self,
         seq: SeqNumber,
-        ts: Ts,
+        carrier: Carrier,
         bytes: &[u8],
         len: u32,
-        deliver: &mut impl FnMut(Ts, Piece<'_>),
+        deliver: &mut impl FnMut(Carrier, Piece<'_>),
     ) {
-        let Some(mut next) = self.next else {
+        let Some(mut next) = self.next.filter(|&n| seq <= n) else {
             return;
         };
         let captured = bytes.len().min(len as usize);
         if next < seq + captured {
             let skip = next.bytes_since(seq) as usize;
             deliver(
-                ts,
+                carrier,
                 Piece::Bytes {
                     bytes: &bytes[skip..captured],
                     starts_segment: skip == 0,
@@ -135,7 +184,7 @@ impl ByteStream {
             next = seq + captured;
         }
         if next < seq + len {
-            deliver(ts, Piece::Missing((seq + len).bytes_since(next)));
+            deliver(carrier, Piece::Missing((seq + len).bytes_since(next)));
             next = seq + len;
         }
         self.next = Some(next);
@@ -158,7 +207,7 @@ impl ByteStream {
     }
 
     /// Hands out waiting segments the stream has reached, in order.
-    fn drain(&mut self, deliver: &mut impl FnMut(Ts, Piece<'_>)) {
+    fn drain(&mut self, deliver: &mut impl FnMut(Carrier, Piece<'_>)) {
         // Bounded: each pass removes one waiting segment.
         while let Some(next) = self.next {
             let Some(i) = self.pending.iter().position(|p| p.seq <= next) else {
@@ -166,7 +215,11 @@ impl ByteStream {
             };
             let p = self.pending.swap_remove(i);
             self.pending_bytes -= p.bytes.len();
-            self.hand_out(p.seq, p.ts, &p.bytes, p.len, deliver);
+            let carrier = Carrier {
+                ts: p.ts,
+                waited: true,
+            };
+            self.hand_out(p.seq, carrier, &p.bytes, p.len, deliver);
         }
     }
 
@@ -234,6 +287,40 @@ mod tests {
         assert!(s.is_waiting());
         assert_eq!(whole(&mut s, u32::MAX - 1, b"abc"), "|abc|de");
         assert!(!s.is_waiting() && !s.has_gap());
+    }
+
+    #[test]
+    fn bytes_that_waited_keep_the_time_they_first_came() {
+        let mut s = ByteStream::default();
+        s.start_at(SeqNumber(0));
+        let mut times = Vec::new();
+        let mut push = |s: &mut ByteStream, seq: u32, ts: i64, bytes: &[u8]| {
+            s.push_carried(
+                SeqNumber(seq),
+                Ts(ts),
+                bytes,
+                bytes.len() as u32,
+                &mut |c: Carrier, piece| {
+                    if let Piece::Bytes { bytes, .. } = piece {
+                        times.push((String::from_utf8(bytes.to_vec()).unwrap(), c.ts.0, c.waited));
+                    }
+                },
+            );
+        };
+        push(&mut s, 3, 1, b"de");
+        push(&mut s, 7, 2, b"h");
+        // A resend that covers the hole and what waited after it.
+        push(&mut s, 0, 3, b"abcdefgh");
+        assert_eq!(
+            times,
+            [
+                ("abc".to_string(), 3, false),
+                ("de".to_string(), 1, true),
+                ("fg".to_string(), 3, false),
+                ("h".to_string(), 2, true),
+            ]
+        );
+        assert!(!s.is_waiting());
     }
 
     #[test]

@@ -42,4 +42,4 @@ pub use state::{EndpointEvent, TcpState, transition};
 pub use tracker::{LINGER, Tracker};
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -19,6 +19,7 @@ mod failure_paths;
 mod h2_transfer;
 mod h3_compare;
 mod h3_transfer;
+mod head_of_line;
 mod html_pages;
 mod html_report;
 mod html_words;

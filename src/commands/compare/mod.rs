@@ -464,15 +464,15 @@ impl Setup<'_> {
                 })
                 .collect::<Vec<_>>()
                 .join(" or "),
-            // TLS records are read whole, and QUIC's Initials only decrypt whole.
-            snaplen: args
-                .capture
-                .snaplen
-                .unwrap_or(if variant.tls.is_some() || h3 {
+            // TLS records are read whole, QUIC's Initials only decrypt whole, and h2c's frame
+            // headers lie anywhere in a segment.
+            snaplen: args.capture.snaplen.unwrap_or(
+                if variant.tls.is_some() || h3 || self.modes.contains(&Mode::H2c) {
                     WHOLE_PACKETS
                 } else {
                     DEFAULT_SNAPLEN
-                }),
+                },
+            ),
             about: (!args.capture.pcap).then(|| {
                 let settings = link.map(|c| LinkSettings::of(c, args.link.path.map(|p| p.name)));
                 saving::about(addr, foreign, &variant.name, settings.as_ref())

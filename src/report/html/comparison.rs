@@ -13,6 +13,7 @@ use super::{
 use crate::analysis::comparison::{Comparison, ResponseStats};
 use crate::analysis::drawn::{DrawnRound, median_round};
 use crate::analysis::file_phases;
+use crate::analysis::head_of_line::ModeHold;
 use crate::analysis::spread::RunSpread;
 use crate::report::sentences;
 use crate::report::tables as report_tables;
@@ -210,6 +211,14 @@ fn tables_section(cmp: &Comparison, stats: &[ResponseStats]) -> Markup {
                 }
             }
             @if cmp.modes.iter().any(|m| m.checks().is_some()) { p class="note" { (sentences::PACKETS_NOTE) } }
+            @for (m, hold) in cmp.modes.iter().filter_map(|m| Some((m, ModeHold::of(m)?))) {
+                @if hold.any_held() {
+                    (tables::render(&sentences::mode_hold_heading(m.mode.name(), &hold), &report_tables::file_hold_table(&hold)))
+                    p class="note" { (sentences::hold_note(hold.holes, "the server's")) }
+                } @else {
+                    p class="note" { (sentences::mode_hold_heading(m.mode.name(), &hold)) }
+                }
+            }
             (tables::render(&sentences::phases_heading(cmp), &report_tables::phase_table(cmp)))
             @for (mode, a) in cmp.attributions() {
                 (tables::render(&format!("Where the gap goes: {} against persistent", mode.name()), &report_tables::attribution_table(&a, mode, cmp.phase_source())))

@@ -2,6 +2,7 @@
 //! slow-start notes, the lines around the packet and phase tables, the request pattern. Reads
 //! `units` and `labels`; must not import tables, the terminal report or html.
 
+mod head_of_line;
 mod http2;
 mod model;
 mod pattern;
@@ -10,6 +11,7 @@ mod slow_start;
 mod tls;
 mod verdict;
 
+pub use head_of_line::{capture_hold_heading, hold_note, mode_hold_heading};
 pub use http2::{HTTP2_HEADING, HTTP2_READ_NOTE, encrypted_requests_note, http2_hidden};
 pub use model::{model_difference, model_heading};
 pub use pattern::pattern;

@@ -5,6 +5,7 @@
 mod attribution;
 mod cells;
 mod connections;
+mod head_of_line;
 mod http2;
 mod model;
 mod modes;
@@ -18,6 +19,7 @@ mod variants;
 
 pub use attribution::attribution_table;
 pub use connections::{connection_table, one_server};
+pub use head_of_line::{file_hold_table, head_of_line_table};
 pub use http2::{http2_table, http2_totals_table};
 pub use model::model_table;
 pub use modes::modes_table;

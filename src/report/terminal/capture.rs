@@ -4,10 +4,12 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
+use crate::analysis::head_of_line::CaptureHold;
 use crate::analysis::phases::Phases;
 use crate::report::sentences::{
     HTTP2_HEADING, HTTP2_READ_NOTE, QUIC_HEADING, QUIC_NOTE, QUIC_TLS_HEADING, TLS_HEADING,
-    TLS_READ_NOTE, encrypted_requests_note, http2_hidden, quic_stray, tls_hidden, tls_note,
+    TLS_READ_NOTE, capture_hold_heading, encrypted_requests_note, hold_note, http2_hidden,
+    quic_stray, tls_hidden, tls_note,
 };
 use crate::report::tables;
 use crate::report::width::fit_in_parts_text;
@@ -35,6 +37,8 @@ pub struct CaptureReport<'a> {
     pub tls: &'a TlsTotals,
     /// Its HTTP/2 added up.
     pub http2: &'a Http2Totals,
+    /// Head-of-line blocking on its cleartext HTTP/2 connections.
+    pub head_of_line: &'a CaptureHold,
     /// Its QUIC connections.
     pub quic: &'a QuicCapture,
     /// The request pattern, in words.
@@ -190,6 +194,18 @@ fn http2_section(out: &mut String, r: &CaptureReport<'_>, width: Option<u16>) {
         let _ = writeln!(out, "{}\n", fit(tables::http2_totals_table(h2)));
         if h2.incomplete > 0 || h2.malformed > 0 {
             let _ = writeln!(out, "{}\n", wrap(HTTP2_READ_NOTE));
+        }
+        if let Some(heading) = capture_hold_heading(r.head_of_line) {
+            let _ = writeln!(out, "{}", wrap(&heading));
+            if !r.head_of_line.held.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "{}",
+                    fit(tables::head_of_line_table(&r.head_of_line.held))
+                );
+                let _ = writeln!(out, "{}", hold_note(r.head_of_line.holes, "the servers'"));
+            }
+            out.push('\n');
         }
     }
     if let Some(note) = encrypted_requests_note(h2.encrypted) {

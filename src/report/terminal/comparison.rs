@@ -5,9 +5,11 @@
 use std::fmt::Write as _;
 
 use crate::analysis::comparison::{Comparison, ResponseStats};
+use crate::analysis::head_of_line::ModeHold;
 use crate::report::sentences::{
-    PACKETS_NOTE, fast_open_line, kernel_line, mode_tls_line, model_difference, model_heading,
-    opening, phases_heading, receive_window_line, slow_start_notes,
+    PACKETS_NOTE, fast_open_line, hold_note, kernel_line, mode_hold_heading, mode_tls_line,
+    model_difference, model_heading, opening, phases_heading, receive_window_line,
+    slow_start_notes,
 };
 use crate::report::tables;
 use crate::report::units::duration;
@@ -31,6 +33,7 @@ pub fn comparison(cmp: &Comparison, width: Option<u16>, all_files: bool) -> Stri
     modes(&mut out, cmp, width);
     timing(&mut out, cmp, width, all_files);
     packets(&mut out, cmp, width);
+    head_of_line(&mut out, cmp, width);
     phases(&mut out, cmp, width);
     model(&mut out, cmp, width);
     slow_start(&mut out, cmp, width);
@@ -137,6 +140,26 @@ fn packets(out: &mut String, cmp: &Comparison, width: Option<u16>) {
     }
     if cmp.modes.iter().all(|m| m.capture.is_none()) {
         out.push_str("Packets: not captured (no capture privileges or --no-capture)\n\n");
+    }
+}
+
+/// For each mode whose capture shows cleartext HTTP/2, what head-of-line blocking cost each
+/// file, or a line saying it cost none.
+fn head_of_line(out: &mut String, cmp: &Comparison, width: Option<u16>) {
+    for m in &cmp.modes {
+        let Some(hold) = ModeHold::of(m) else {
+            continue;
+        };
+        let _ = writeln!(out, "{}", mode_hold_heading(m.mode.name(), &hold));
+        if hold.any_held() {
+            let _ = writeln!(
+                out,
+                "{}",
+                fit_in_parts_text(tables::file_hold_table(&hold), width, 1)
+            );
+            let _ = writeln!(out, "{}", hold_note(hold.holes, "the server's"));
+        }
+        out.push('\n');
     }
 }
 

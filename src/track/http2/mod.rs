@@ -20,7 +20,9 @@ mod reader;
 mod summary;
 
 pub use frame::FrameType;
-pub use summary::{DataFrame, FrameCounts, Http2Frames, Http2Stop, Http2Totals, StreamFrames};
+pub use summary::{
+    DataFrame, FrameCounts, HoleFill, Http2Frames, Http2Stop, Http2Totals, Span, StreamFrames,
+};
 
 use reader::{Http2Reader, PREFACE, Progress};
 
@@ -141,4 +143,4 @@ impl Http2State {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -6,10 +6,10 @@
 //! analysis or report code.
 
 use super::frame::{DEFAULT_MAX_FRAME_SIZE, FrameHeader, FrameType, HEADER_LEN, max_frame_size};
-use super::summary::{Http2Frames, Http2Stop};
+use super::summary::{Arrival, Http2Frames, Http2Stop, Span};
 use crate::capture::segment::Segment;
 use crate::timeline::Ts;
-use crate::track::byte_stream::{ByteStream, Piece, WaitLimit};
+use crate::track::byte_stream::{ByteStream, Carrier, Piece, WaitLimit};
 use crate::track::seq::SeqNumber;
 use crate::track::side::Side;
 
@@ -30,13 +30,20 @@ const MAX_SETTINGS_READ: usize = 64 * 6;
 /// What cutting a direction's bytes gave.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Cut {
-    /// A whole frame; with the SETTINGS_MAX_FRAME_SIZE it sets for the other direction.
+    /// A whole frame, where it lies in the direction's bytes; with the SETTINGS_MAX_FRAME_SIZE
+    /// it sets for the other direction.
     Frame {
         header: FrameHeader,
+        span: Span,
+        complete: Ts,
         max_frame_size: Option<u32>,
     },
     /// A frame longer than its receiver allows: counted as malformed, and the framing is lost.
-    TooLong(FrameHeader),
+    TooLong {
+        header: FrameHeader,
+        span: Span,
+        complete: Ts,
+    },
     /// The reading stops.
     Stop(Http2Stop),
 }
@@ -44,6 +51,14 @@ enum Cut {
 /// One direction's bytes cut into frames.
 #[derive(Debug, Clone)]
 struct FrameCutter {
+    /// Bytes of the direction read so far, preface included.
+    offset: u64,
+    /// Where the frame being read starts.
+    frame_start: u64,
+    /// The time of the piece being cut.
+    now: Ts,
+    /// The latest time a byte of the frame being read came.
+    frame_latest: Ts,
     /// Bytes of the client's preface matched so far (all of it from the start for the server).
     preface: usize,
     header: [u8; HEADER_LEN],
@@ -61,6 +76,10 @@ struct FrameCutter {
 impl FrameCutter {
     fn new(side: Side) -> FrameCutter {
         FrameCutter {
+            offset: 0,
+            frame_start: 0,
+            now: Ts::default(),
+            frame_latest: Ts::default(),
             preface: match side {
                 Side::Client => 0,
                 Side::Server => PREFACE.len(),
@@ -80,9 +99,13 @@ impl FrameCutter {
     }
 
     /// Cuts the next piece of the direction's bytes, handing out what it completes.
-    fn piece(&mut self, piece: Piece<'_>, out: &mut impl FnMut(Cut)) {
+    fn piece(&mut self, ts: Ts, piece: Piece<'_>, out: &mut impl FnMut(Cut)) {
         if self.stopped {
             return;
+        }
+        self.now = ts;
+        if self.have > 0 || self.body.is_some() {
+            self.frame_latest = self.frame_latest.max(ts);
         }
         match piece {
             Piece::Bytes { bytes, .. } => self.bytes(bytes, out),
@@ -107,6 +130,7 @@ impl FrameCutter {
                     return;
                 }
                 self.preface += n;
+                self.offset += n as u64;
                 bytes = &bytes[n..];
                 continue;
             }
@@ -116,6 +140,7 @@ impl FrameCutter {
                     settings.extend_from_slice(&bytes[..n]);
                 }
                 *left -= n as u32;
+                self.offset += n as u64;
                 bytes = &bytes[n..];
                 if *left == 0 {
                     let header = *header;
@@ -125,8 +150,13 @@ impl FrameCutter {
                 continue;
             }
             let n = (HEADER_LEN - self.have).min(bytes.len());
+            if self.have == 0 {
+                self.frame_start = self.offset;
+                self.frame_latest = self.now;
+            }
             self.header[self.have..self.have + n].copy_from_slice(&bytes[..n]);
             self.have += n;
+            self.offset += n as u64;
             bytes = &bytes[n..];
             if self.have == HEADER_LEN {
                 self.have = 0;
@@ -138,7 +168,11 @@ impl FrameCutter {
     /// A frame's header is in: its payload follows, or it is whole already.
     fn start(&mut self, header: FrameHeader, out: &mut impl FnMut(Cut)) {
         if header.length > self.max_frame {
-            out(Cut::TooLong(header));
+            out(Cut::TooLong {
+                header,
+                span: self.span(),
+                complete: self.frame_latest,
+            });
             self.stop(Http2Stop::Malformed, out);
             return;
         }
@@ -161,8 +195,18 @@ impl FrameCutter {
         });
         out(Cut::Frame {
             header,
+            span: self.span(),
+            complete: self.frame_latest,
             max_frame_size,
         });
+    }
+
+    /// Where the frame read so far lies.
+    fn span(&self) -> Span {
+        Span {
+            start: self.frame_start,
+            end: self.offset,
+        }
     }
 
     /// Bytes the capture cut off: passed over inside a payload, the end of the reading
@@ -174,6 +218,7 @@ impl FrameCutter {
             let passed = n.min(*left);
             *left -= passed;
             n -= passed;
+            self.offset += u64::from(passed);
             if *left == 0 {
                 let header = *header;
                 self.body = None;
@@ -266,25 +311,58 @@ impl Http2Reader {
         let cutter = &mut mine.cutter;
         let was_confirmed = side == Side::Client && cutter.past_preface();
         let mut stop = None;
-        mine.stream.push(
+        let mut own: Option<Span> = None;
+        let mut own_streams = Vec::new();
+        let mut released = false;
+        mine.stream.push_carried(
             data_seq,
             seg.ts,
             payload,
             seg.payload_len,
-            &mut |ts: Ts, piece| {
-                cutter.piece(piece, &mut |cut| match cut {
+            &mut |carrier: Carrier, piece| {
+                if carrier.waited && !released {
+                    // The segment's own bytes filled a hole: what waited behind it follows.
+                    released = true;
+                    if let Some(span) = own {
+                        frames.fill(side, seg.ts, span, &own_streams);
+                    }
+                }
+                let before = cutter.offset;
+                let arrival = |complete| Arrival {
+                    ts: carrier.ts,
+                    complete,
+                    delivered: seg.ts,
+                };
+                cutter.piece(carrier.ts, piece, &mut |cut| match cut {
                     Cut::Frame {
                         header,
+                        span,
+                        complete,
                         max_frame_size,
                     } => {
-                        requests += u64::from(frames.add(side, ts, &header, false));
+                        if !released {
+                            own_streams.push(header.stream);
+                        }
+                        let a = arrival(complete);
+                        requests += u64::from(frames.add(side, a, &header, span, false));
                         peer_max = max_frame_size.or(peer_max);
                     }
-                    Cut::TooLong(header) => {
-                        frames.add(side, ts, &header, true);
+                    Cut::TooLong {
+                        header,
+                        span,
+                        complete,
+                    } => {
+                        frames.add(side, arrival(complete), &header, span, true);
                     }
                     Cut::Stop(why) => stop = Some(why),
                 });
+                if !carrier.waited {
+                    let start = own.map_or(before, |o| o.start);
+                    own = Some(Span {
+                        start,
+                        end: cutter.offset,
+                    });
+                }
             },
         );
         if mine.stream.has_gap() && !cutter.stopped {

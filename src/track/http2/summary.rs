@@ -55,17 +55,74 @@ pub struct StreamFrames {
     pub server_data_bytes: u64,
 }
 
+/// Where a frame lies in its sender's bytes: offsets from the first byte after the SYN (the
+/// client's preface counted), end excluded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    /// Its first byte (the frame header's).
+    pub start: u64,
+    /// One past its last byte.
+    pub end: u64,
+}
+
+/// When a frame's bytes came: its last byte's segment arrived at `ts`, its last byte to come
+/// at `complete`, and the frame was in order (every byte before its end in) at `delivered`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Arrival {
+    pub ts: Ts,
+    pub complete: Ts,
+    pub delivered: Ts,
+}
+
 /// One DATA frame, as the capture saw it complete: what head-of-line blocking is read from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DataFrame {
-    /// The segment that carried the frame's last byte.
+    /// The segment that carried the frame's last byte arrived.
     pub ts: Ts,
+    /// Every byte of the frame had arrived (each byte timed by its first copy).
+    pub complete: Ts,
+    /// Every byte of its stream's frames up to its end had arrived: when the frame could have
+    /// been read had each stream its own byte order, as in QUIC.
+    pub stream_ready: Ts,
+    /// Every byte before the frame's end had arrived: later than `complete` when the frame came
+    /// after a hole in its sender's bytes and waited for the segment that filled it.
+    pub delivered: Ts,
+    /// Where the frame (its header included) lies in its sender's bytes.
+    pub span: Span,
     /// Its stream.
     pub stream: u32,
     /// Its payload length (padding included, as the header says).
     pub len: u32,
     /// Who sent it.
     pub from: Side,
+}
+
+/// A segment that filled a hole in its sender's bytes: bytes captured after the hole, which had
+/// waited for it, were in order once it came.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HoleFill {
+    /// When it arrived.
+    pub ts: Ts,
+    /// Who sent it.
+    pub from: Side,
+    /// Its bytes new to the stream: the hole's bytes it carried.
+    pub span: Span,
+    /// The streams whose frames those bytes belong to (0: the connection's own frames),
+    /// ascending; none when they belong to no frame read (the client's preface).
+    streams: Vec<u32>,
+}
+
+impl HoleFill {
+    /// The streams whose frames the filling bytes belong to, ascending.
+    pub fn streams(&self) -> &[u32] {
+        &self.streams
+    }
+
+    fn tag(&mut self, stream: u32) {
+        if let Err(at) = self.streams.binary_search(&stream) {
+            self.streams.insert(at, stream);
+        }
+    }
 }
 
 /// Why a direction's frames stopped being read before the capture ended.
@@ -102,6 +159,10 @@ pub struct Http2Frames {
     streams: BTreeMap<u32, StreamFrames>,
     /// Every DATA frame either side sent, in the order the capture completed them.
     data: Vec<DataFrame>,
+    /// Every segment that filled a hole, either side's, in the order they came.
+    fills: Vec<HoleFill>,
+    /// For each side's stream, when every byte of its frames read so far had arrived.
+    ready: BTreeMap<(bool, u32), Ts>,
 }
 
 impl Http2Frames {
@@ -118,6 +179,12 @@ impl Http2Frames {
     /// Every DATA frame either side sent, in the order the capture completed them.
     pub fn data_frames(&self) -> &[DataFrame] {
         &self.data
+    }
+
+    /// Every segment that filled a hole in either side's bytes, in the order they came; each
+    /// side's in the order of its bytes.
+    pub fn hole_fills(&self) -> &[HoleFill] {
+        &self.fills
     }
 
     /// Frames `side` sent, by type.
@@ -138,10 +205,24 @@ impl Http2Frames {
         self.client_stop.is_some() || self.server_stop.is_some()
     }
 
-    /// Counts a frame `side` sent, completed by the segment at `ts` (`too_long` for one longer
-    /// than its receiver allows, whose payload is not waited for); true when it opened a
-    /// request.
-    pub(super) fn add(&mut self, side: Side, ts: Ts, h: &FrameHeader, too_long: bool) -> bool {
+    /// Counts a frame `side` sent, lying at `span`, its bytes come at `arrival` (`too_long` for
+    /// one longer than its receiver allows, whose payload is not waited for); true when it
+    /// opened a request.
+    pub(super) fn add(
+        &mut self,
+        side: Side,
+        arrival: Arrival,
+        h: &FrameHeader,
+        span: Span,
+        too_long: bool,
+    ) -> bool {
+        self.tag_fills(side, span, h.stream);
+        let ready = self
+            .ready
+            .entry((side == Side::Client, h.stream))
+            .or_insert(arrival.complete);
+        *ready = (*ready).max(arrival.complete);
+        let stream_ready = *ready;
         let kind = h.kind();
         let malformed = too_long || h.is_malformed();
         let stream = self.streams.entry(h.stream).or_default();
@@ -167,7 +248,11 @@ impl Http2Frames {
         if kind == FrameType::Data && !malformed {
             *data_bytes += u64::from(h.length);
             self.data.push(DataFrame {
-                ts,
+                ts: arrival.ts,
+                complete: arrival.complete,
+                stream_ready,
+                delivered: arrival.delivered,
+                span,
                 stream: h.stream,
                 len: h.length,
                 from: side,
@@ -176,6 +261,35 @@ impl Http2Frames {
         let request = side == Side::Client && opens && !malformed && h.stream % 2 == 1;
         self.requests += u64::from(request);
         request
+    }
+
+    /// Records a segment `side` sent at `ts` whose new bytes, lying at `span`, filled a hole;
+    /// `streams`: those of the frames its bytes completed so far.
+    pub(super) fn fill(&mut self, side: Side, ts: Ts, span: Span, streams: &[u32]) {
+        let mut fill = HoleFill {
+            ts,
+            from: side,
+            span,
+            streams: Vec::new(),
+        };
+        for &s in streams {
+            fill.tag(s);
+        }
+        self.fills.push(fill);
+    }
+
+    /// Names stream `stream` in the fills of `side` whose bytes overlap `span`: the frame's.
+    fn tag_fills(&mut self, side: Side, span: Span, stream: u32) {
+        // A side's fills come in the order of its bytes, and frames are read in that order: only
+        // the last few can reach this frame.
+        for fill in self.fills.iter_mut().rev().filter(|f| f.from == side) {
+            if fill.span.end <= span.start {
+                break;
+            }
+            if fill.span.start < span.end {
+                fill.tag(stream);
+            }
+        }
     }
 
     /// Records why `side` stopped being read (the first reason stays).

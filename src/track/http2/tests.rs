@@ -5,7 +5,9 @@ use proptest::prelude::*;
 
 use super::reader::PREFACE;
 use super::*;
+use crate::timeline::Ts;
 use crate::track::RequestCount;
+use crate::track::Side;
 use crate::track::tests::conversation::Conversation;
 
 const DATA: u8 = 0;
@@ -90,6 +92,174 @@ fn frames(c: &Conversation) -> Http2Frames {
 
 fn counts(f: &FrameCounts) -> Vec<(FrameType, u64)> {
     f.iter().filter(|&(_, n)| n > 0).collect()
+}
+
+/// The times of a conversation in which a segment of the server's carrying stream 1's first
+/// DATA frame was lost, and stream 3's and stream 1's frames after it arrived before its resend.
+pub(crate) struct LostOnStreamOne {
+    pub conversation: Conversation,
+    /// Stream 3's first DATA frame arrived (1,200 bytes).
+    pub three_first: Ts,
+    /// Stream 1's second DATA frame arrived (1,100 bytes).
+    pub one_second: Ts,
+    /// Stream 3's second DATA frame arrived (1,300 bytes).
+    pub three_second: Ts,
+    /// The resend of stream 1's first (1,000 bytes) arrived.
+    pub resent: Ts,
+    /// Stream 1's last DATA frame arrived in order (500 bytes).
+    pub one_last: Ts,
+}
+
+/// A conversation in which the client opened streams 1, 3 and 5 and the server answered with
+/// its SETTINGS and HEADERS on streams 1 and 3: DATA frames follow.
+pub(crate) fn opened_on_one_and_three() -> Conversation {
+    let mut c = Conversation::new();
+    c.c(&client_opening()).s(&[
+        frame(SETTINGS, 0, 0, &[]),
+        frame(HEADERS, 4, 1, &[0x88; 30]),
+        frame(HEADERS, 4, 3, &[0x88; 30]),
+    ]
+    .concat());
+    c
+}
+
+/// A DATA frame on `stream` with `len` bytes of payload.
+pub(crate) fn data(stream: u32, len: usize) -> Vec<u8> {
+    frame(DATA, 0, stream, &vec![stream as u8; len])
+}
+
+/// Where the server's first DATA frame starts: after its SETTINGS and two HEADERS.
+pub(crate) const FIRST_DATA_AT: u64 = 9 + 2 * (9 + 30);
+
+impl LostOnStreamOne {
+    pub(crate) fn new() -> LostOnStreamOne {
+        LostOnStreamOne::built(true)
+    }
+
+    /// The same frames in the same segments, none lost: the "resend" is the first segment,
+    /// not sent again.
+    pub(crate) fn without_loss() -> LostOnStreamOne {
+        LostOnStreamOne::built(false)
+    }
+
+    fn built(lose: bool) -> LostOnStreamOne {
+        let mut c = opened_on_one_and_three();
+        c.s(&frame(DATA, 0, 1, &[1; 1000]));
+        let last = |c: &Conversation| c.ts(c.segs.len() - 1);
+        let first = last(&c);
+        let lost = lose.then(|| c.take_last());
+        c.s(&frame(DATA, 0, 3, &[3; 1200]));
+        let three_first = last(&c);
+        c.s(&frame(DATA, 0, 1, &[1; 1100]));
+        let one_second = last(&c);
+        c.s(&frame(DATA, END_STREAM, 3, &[3; 1300]));
+        let three_second = last(&c);
+        let resent = match lost {
+            Some(lost) => last(c.resend(&lost)),
+            None => first,
+        };
+        c.s(&frame(DATA, END_STREAM, 1, &[1; 500]));
+        let one_last = last(&c);
+        LostOnStreamOne {
+            conversation: c,
+            three_first,
+            one_second,
+            three_second,
+            resent,
+            one_last,
+        }
+    }
+
+    pub(crate) fn frames(&self) -> Http2Frames {
+        frames(&self.conversation)
+    }
+}
+
+mod holes {
+    use super::*;
+
+    #[test]
+    fn frames_after_a_hole_are_delivered_when_its_resend_fills_it() {
+        let l = LostOnStreamOne::new();
+        let f = l.frames();
+        let got: Vec<(u32, Ts, Ts)> = f
+            .data_frames()
+            .iter()
+            .map(|d| (d.stream, d.ts, d.delivered))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (1, l.resent, l.resent),
+                (3, l.three_first, l.resent),
+                (1, l.one_second, l.resent),
+                (3, l.three_second, l.resent),
+                (1, l.one_last, l.one_last),
+            ]
+        );
+        // Stream 1's second frame could have been read once stream 1's first was in; stream
+        // 3's as they came.
+        let ready: Vec<(Ts, Ts)> = f
+            .data_frames()
+            .iter()
+            .map(|d| (d.complete, d.stream_ready))
+            .collect();
+        assert_eq!(
+            ready,
+            [
+                (l.resent, l.resent),
+                (l.three_first, l.three_first),
+                (l.one_second, l.resent),
+                (l.three_second, l.three_second),
+                (l.one_last, l.one_last),
+            ]
+        );
+        let spans: Vec<Span> = f.data_frames().iter().map(|d| d.span).collect();
+        assert_eq!(spans[0].start, FIRST_DATA_AT);
+        assert!(spans.windows(2).all(|w| w[0].end == w[1].start));
+        assert_eq!(f.hole_fills().len(), 1);
+        let fill = &f.hole_fills()[0];
+        assert_eq!(
+            (fill.ts, fill.from, fill.span),
+            (l.resent, Side::Server, spans[0])
+        );
+        assert_eq!(fill.streams(), [1]);
+        assert!(!f.is_incomplete());
+    }
+
+    #[test]
+    fn a_hole_across_two_frames_names_both_streams() {
+        let mut c = Conversation::new();
+        c.c(&client_opening()).s(&frame(SETTINGS, 0, 0, &[]));
+        let bytes = [
+            frame(DATA, 0, 3, &[3; 600]),
+            frame(DATA, 0, 1, &[1; 600]),
+            frame(WINDOW_UPDATE, 0, 0, &[0, 1, 0, 0]),
+            frame(DATA, 0, 5, &[5; 600]),
+        ]
+        .concat();
+        // The lost segment holds stream 3's frame's end and stream 1's frame's start; the
+        // next one the rest of stream 1's, the WINDOW_UPDATE and stream 5's frame.
+        c.s(&bytes[..400]).s(&bytes[400..900]);
+        let lost = c.take_last();
+        c.s(&bytes[900..]).resend(&lost);
+        let f = frames(&c);
+        assert_eq!(f.hole_fills().len(), 1);
+        assert_eq!(f.hole_fills()[0].streams(), [1, 3]);
+        let delivered: Vec<(u32, bool)> = f
+            .data_frames()
+            .iter()
+            .map(|d| (d.stream, d.delivered > d.ts))
+            .collect();
+        assert_eq!(delivered, [(3, false), (1, true), (5, true)]);
+    }
+
+    #[test]
+    fn without_a_hole_every_frame_is_delivered_on_arrival() {
+        let f = frames(&multiplexed(700));
+        assert!(f.hole_fills().is_empty());
+        assert!(f.data_frames().iter().all(|d| d.delivered == d.ts));
+    }
 }
 
 mod prior_knowledge {

@@ -9,7 +9,7 @@ use crate::track::tls::TlsHandshake;
 use crate::track::{Connection, Tracker};
 
 /// A conversation: SYN, SYN-ACK, ACK, then payload each way; every segment 1 ms after the last.
-pub(in crate::track) struct Conversation {
+pub(crate) struct Conversation {
     t: i64,
     client: SocketAddr,
     server: SocketAddr,
@@ -20,12 +20,12 @@ pub(in crate::track) struct Conversation {
 }
 
 impl Conversation {
-    pub(in crate::track) fn new() -> Conversation {
+    pub(crate) fn new() -> Conversation {
         Conversation::with_syn_data(&[])
     }
 
     /// A conversation whose SYN carries `data` (TCP Fast Open).
-    pub(in crate::track) fn with_syn_data(data: &[u8]) -> Conversation {
+    pub(crate) fn with_syn_data(data: &[u8]) -> Conversation {
         let mut c = Conversation {
             t: 0,
             client: "127.0.0.1:40000".parse().unwrap(),
@@ -39,7 +39,7 @@ impl Conversation {
         c
     }
 
-    pub(in crate::track) fn segment(
+    pub(crate) fn segment(
         &mut self,
         from_client: bool,
         syn: bool,
@@ -75,12 +75,12 @@ impl Conversation {
         self.segs.push((seg, bytes.to_vec()));
     }
 
-    pub(in crate::track) fn side(from_client: bool) -> usize {
+    pub(crate) fn side(from_client: bool) -> usize {
         usize::from(!from_client)
     }
 
     /// Sends `bytes` in one segment, next in sequence.
-    pub(in crate::track) fn send(&mut self, from_client: bool, bytes: &[u8]) -> &mut Conversation {
+    pub(crate) fn send(&mut self, from_client: bool, bytes: &[u8]) -> &mut Conversation {
         let i = Self::side(from_client);
         let seq = self.next[i];
         self.segment(from_client, false, seq, bytes, bytes.len() as u32);
@@ -89,7 +89,7 @@ impl Conversation {
     }
 
     /// Sends `bytes` in one segment of which the capture keeps the first `kept`.
-    pub(in crate::track) fn send_cut(
+    pub(crate) fn send_cut(
         &mut self,
         from_client: bool,
         bytes: &[u8],
@@ -103,7 +103,7 @@ impl Conversation {
     }
 
     /// Sends `bytes` in segments of at most `size` bytes.
-    pub(in crate::track) fn send_in(
+    pub(crate) fn send_in(
         &mut self,
         from_client: bool,
         bytes: &[u8],
@@ -115,18 +115,45 @@ impl Conversation {
         self
     }
 
-    pub(in crate::track) fn c(&mut self, bytes: &[u8]) -> &mut Conversation {
+    pub(crate) fn c(&mut self, bytes: &[u8]) -> &mut Conversation {
         self.send(true, bytes)
     }
 
-    pub(in crate::track) fn s(&mut self, bytes: &[u8]) -> &mut Conversation {
+    pub(crate) fn s(&mut self, bytes: &[u8]) -> &mut Conversation {
         self.send(false, bytes)
     }
 
     /// Sends the last segment again.
-    pub(in crate::track) fn resend_last(&mut self) -> &mut Conversation {
-        let (seg, bytes) = self.segs.last().cloned().unwrap();
+    pub(crate) fn resend_last(&mut self) -> &mut Conversation {
+        let last = self.segs.last().cloned().unwrap();
+        self.resend(&last)
+    }
+
+    /// Swaps the last two segments (the later one seen first).
+    pub(crate) fn reorder_last_two(&mut self) -> &mut Conversation {
+        let n = self.segs.len();
+        self.segs.swap(n - 1, n - 2);
+        let (a, b) = (self.segs[n - 2].0.ts, self.segs[n - 1].0.ts);
+        self.segs[n - 2].0.ts = a.min(b);
+        self.segs[n - 1].0.ts = a.max(b);
+        self
+    }
+
+    /// Drops the last segment from the capture (the sender's bytes stay sent).
+    pub(crate) fn lose_last(&mut self) -> &mut Conversation {
+        self.segs.pop();
+        self
+    }
+
+    /// Takes the last segment out of the capture (lost on the way), to come again later.
+    pub(crate) fn take_last(&mut self) -> (Segment, Vec<u8>) {
+        self.segs.pop().expect("a segment to take")
+    }
+
+    /// Sends a taken segment again, now (its resend).
+    pub(crate) fn resend(&mut self, taken: &(Segment, Vec<u8>)) -> &mut Conversation {
         self.t += 1_000_000;
+        let (seg, bytes) = taken.clone();
         self.segs.push((
             Segment {
                 ts: Ts(self.t),
@@ -137,28 +164,12 @@ impl Conversation {
         self
     }
 
-    /// Swaps the last two segments (the later one seen first).
-    pub(in crate::track) fn reorder_last_two(&mut self) -> &mut Conversation {
-        let n = self.segs.len();
-        self.segs.swap(n - 1, n - 2);
-        let (a, b) = (self.segs[n - 2].0.ts, self.segs[n - 1].0.ts);
-        self.segs[n - 2].0.ts = a.min(b);
-        self.segs[n - 1].0.ts = a.max(b);
-        self
-    }
-
-    /// Drops the last segment from the capture (the sender's bytes stay sent).
-    pub(in crate::track) fn lose_last(&mut self) -> &mut Conversation {
-        self.segs.pop();
-        self
-    }
-
     /// The time of segment `i`, from 0 (the SYN).
-    pub(in crate::track) fn ts(&self, i: usize) -> Ts {
+    pub(crate) fn ts(&self, i: usize) -> Ts {
         self.segs[i].0.ts
     }
 
-    pub(in crate::track) fn track(&self) -> Connection {
+    pub(crate) fn track(&self) -> Connection {
         let mut tracker = Tracker::new();
         for (seg, bytes) in &self.segs {
             tracker.push_with_payload(seg, bytes);
@@ -168,7 +179,7 @@ impl Conversation {
         conns.remove(0)
     }
 
-    pub(in crate::track) fn tls(&self) -> TlsHandshake {
+    pub(crate) fn tls(&self) -> TlsHandshake {
         self.track()
             .tls()
             .expect("the connection speaks TLS")

@@ -7,7 +7,7 @@ use super::{Connection, Tracker};
 use crate::capture::segment::{FlowKey, Segment, TcpFlags};
 use crate::timeline::Ts;
 
-pub(in crate::track) mod conversation;
+pub(crate) mod conversation;
 mod lifecycle;
 mod retransmissions;
 mod rounds;
