@@ -376,7 +376,7 @@ impl<'a> ModeJson<'a> {
             totals: m.totals().as_ref().map(TotalsJson::of),
             expected: m.expected,
             checks: m.checks(),
-            phase_source: m.source,
+            phase_source: m.phase_source(),
             flights_per_file: rounds.clone(),
             rounds_per_file: rounds,
             tcp_info: m.samples.clone(),

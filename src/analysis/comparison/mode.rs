@@ -23,8 +23,11 @@ pub struct ModeResult {
     pub mode: Mode,
     /// Its runs in order.
     pub runs: Vec<RunResult>,
-    /// Where its phases come from.
+    /// Where its counts and phases come from.
     pub source: PhaseSource,
+    /// Its phases are the client's own timestamps though its packets were captured: a
+    /// multiplexed mode whose capture does not tell its requests apart (HTTP/2 inside TLS).
+    pub phases_from_client: bool,
     /// Its saved capture, if any.
     pub capture: Option<CaptureInfo>,
     /// What the counts should be over all runs.
@@ -80,14 +83,32 @@ impl ModeResult {
                     .collect();
                 let assigned: usize = per_run.iter().map(Vec::len).sum();
                 info.outside_runs = connections.len() - assigned;
+                // HTTP/2's requests are streams: the capture shows them one by one only where it
+                // reads the frames. Where it does not, the phases are the client's.
+                let phases_from_client = mode.is_multiplexed()
+                    && !timings.iter().zip(&per_run).all(|(timing, conns)| {
+                        timing.connections.iter().all(|t| {
+                            conns.iter().any(|c| {
+                                c.client == t.local && c.exchanges.len() == t.requests.len()
+                            })
+                        })
+                    });
                 let runs = timings
                     .into_iter()
                     .zip(per_run)
                     .map(|(timing, conns)| {
-                        let lines: Vec<_> = conns
-                            .iter()
-                            .map(|c| ConnectionTimeline::from_capture(c))
-                            .collect();
+                        let lines: Vec<_> = if phases_from_client {
+                            timing
+                                .connections
+                                .iter()
+                                .map(ConnectionTimeline::from_client)
+                                .collect()
+                        } else {
+                            conns
+                                .iter()
+                                .map(|c| ConnectionTimeline::from_capture(c))
+                                .collect()
+                        };
                         RunResult {
                             timing,
                             phases: Phases::partition(&lines),
@@ -101,6 +122,7 @@ impl ModeResult {
                     mode,
                     runs,
                     source: PhaseSource::Capture,
+                    phases_from_client,
                     capture: Some(info),
                     expected,
                     samples,
@@ -126,6 +148,7 @@ impl ModeResult {
                     })
                     .collect(),
                 source: PhaseSource::Client,
+                phases_from_client: false,
                 capture: None,
                 expected,
                 samples,
@@ -315,6 +338,15 @@ impl ModeResult {
     pub fn outlier_runs(&self) -> Vec<usize> {
         let totals: Vec<f64> = self.runs.iter().map(|r| r.timing.total_s()).collect();
         outliers(&totals)
+    }
+
+    /// Where its phases come from: the capture, or the client's own timestamps.
+    pub fn phase_source(&self) -> PhaseSource {
+        if self.phases_from_client {
+            PhaseSource::Client
+        } else {
+            self.source
+        }
     }
 
     /// Whether the capture counted the responses' rounds: on TCP connections whose requests it

@@ -33,16 +33,18 @@ pub fn phases_heading(cmp: &Comparison) -> String {
         PhaseSource::Client => ("from the client's own timestamps", "first connect()"),
     };
     let mut heading = format!("Phases, {source}: those above \"=\" add up to {start} → last byte");
-    // A mode whose packets are not analysed (h3's QUIC, for now) beside captured ones.
+    // A mode whose requests the capture does not tell apart (h3's QUIC, HTTP/2 inside TLS)
+    // beside captured ones.
     let uncaptured: Vec<&str> = cmp
         .modes
         .iter()
-        .filter(|m| m.source == PhaseSource::Client)
+        .filter(|m| m.phase_source() == PhaseSource::Client)
         .map(|m| m.mode.name())
         .collect();
     if cmp.phase_source() == PhaseSource::Capture && !uncaptured.is_empty() {
         heading.push_str(&format!(
-            "; {} from the client's own timestamps (its packets are not analysed)",
+            "; {} from the client's own timestamps (the capture does not tell their requests \
+             apart)",
             uncaptured.join(", ")
         ));
     }
