@@ -403,6 +403,10 @@ pub struct AnalyzeArgs {
     /// Also write the HTML report (waterfall, ladder diagrams, time–sequence graphs, tables).
     #[arg(long, value_name = "OUT.html")]
     pub html: Option<PathBuf>,
+    /// Decrypt TLS 1.3 with the secrets of this key log (the SSLKEYLOGFILE format browsers,
+    /// curl and synack write), so that HTTP/2 requests and frames inside are counted.
+    #[arg(long, value_name = "FILE")]
+    pub keylog: Option<PathBuf>,
 }
 
 /// Options of `serve`.

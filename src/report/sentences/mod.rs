@@ -3,6 +3,7 @@
 //! `units` and `labels`; must not import tables, the terminal report or html.
 
 mod http2;
+mod keylog;
 mod model;
 mod pattern;
 mod run;
@@ -11,6 +12,7 @@ mod tls;
 mod verdict;
 
 pub use http2::{HTTP2_HEADING, HTTP2_READ_NOTE, encrypted_requests_note, http2_hidden};
+pub use keylog::{KEYLOG_HEADING, decryption_line};
 pub use model::{model_difference, model_heading};
 pub use pattern::pattern;
 pub use run::{PACKETS_NOTE, fast_open_line, kernel_line, phases_heading};

@@ -6,8 +6,9 @@ use std::path::Path;
 
 use crate::analysis::phases::Phases;
 use crate::report::sentences::{
-    HTTP2_HEADING, HTTP2_READ_NOTE, QUIC_HEADING, QUIC_NOTE, QUIC_TLS_HEADING, TLS_HEADING,
-    TLS_READ_NOTE, encrypted_requests_note, http2_hidden, quic_stray, tls_hidden, tls_note,
+    HTTP2_HEADING, HTTP2_READ_NOTE, KEYLOG_HEADING, QUIC_HEADING, QUIC_NOTE, QUIC_TLS_HEADING,
+    TLS_HEADING, TLS_READ_NOTE, decryption_line, encrypted_requests_note, http2_hidden, quic_stray,
+    tls_hidden, tls_note,
 };
 use crate::report::tables;
 use crate::report::width::fit_in_parts_text;
@@ -112,6 +113,14 @@ pub fn capture(r: &CaptureReport<'_>, width: Option<u16>) -> String {
         }
         if let Some(note) = tls_note(r.tls) {
             let _ = writeln!(out, "{}\n", wrap(&note));
+        }
+        let decrypted: Vec<String> = r.connections.iter().filter_map(decryption_line).collect();
+        if !decrypted.is_empty() {
+            let _ = writeln!(out, "{}", wrap(KEYLOG_HEADING));
+            for line in decrypted {
+                let _ = writeln!(out, "{}", wrap(&line));
+            }
+            out.push('\n');
         }
     }
     let quic = &r.quic.connections;

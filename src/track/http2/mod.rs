@@ -22,7 +22,8 @@ mod summary;
 pub use frame::FrameType;
 pub use summary::{DataFrame, FrameCounts, Http2Frames, Http2Stop, Http2Totals, StreamFrames};
 
-use reader::{Http2Reader, PREFACE, Progress};
+pub(in crate::track) use reader::Http2Reader;
+use reader::{PREFACE, Progress};
 
 use super::seq::SeqNumber;
 use super::side::Side;

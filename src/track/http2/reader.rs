@@ -202,6 +202,43 @@ impl Direction {
     }
 }
 
+/// What cutting a segment's pieces found.
+#[derive(Debug, Default)]
+struct CutTally {
+    /// Requests opened.
+    requests: u64,
+    /// The SETTINGS_MAX_FRAME_SIZE set for the other direction.
+    peer_max: Option<u32>,
+    /// Why the reading stopped.
+    stop: Option<Http2Stop>,
+}
+
+impl CutTally {
+    /// Cuts `piece` of `side`'s bytes into frames, counted into `frames`.
+    fn piece(
+        &mut self,
+        cutter: &mut FrameCutter,
+        frames: &mut Http2Frames,
+        side: Side,
+        ts: Ts,
+        piece: Piece<'_>,
+    ) {
+        cutter.piece(piece, &mut |cut| match cut {
+            Cut::Frame {
+                header,
+                max_frame_size,
+            } => {
+                self.requests += u64::from(frames.add(side, ts, &header, false));
+                self.peer_max = max_frame_size.or(self.peer_max);
+            }
+            Cut::TooLong(header) => {
+                frames.add(side, ts, &header, true);
+            }
+            Cut::Stop(why) => self.stop = Some(why),
+        });
+    }
+}
+
 /// What a segment did to the reading.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Progress {
@@ -221,7 +258,10 @@ pub(in crate::track) struct Http2Reader {
 
 impl Http2Reader {
     /// A reader for a connection whose sides' bytes begin at these numbers, where known.
-    pub(super) fn new(client_start: Option<SeqNumber>, server_start: Option<SeqNumber>) -> Self {
+    pub(in crate::track) fn new(
+        client_start: Option<SeqNumber>,
+        server_start: Option<SeqNumber>,
+    ) -> Self {
         let mut reader = Http2Reader {
             client: Direction::new(Side::Client),
             server: Direction::new(Side::Server),
@@ -237,12 +277,12 @@ impl Http2Reader {
     }
 
     /// The client sent the whole preface: the connection speaks HTTP/2.
-    pub(super) fn confirmed(&self) -> bool {
+    pub(in crate::track) fn confirmed(&self) -> bool {
         self.client.cutter.past_preface()
     }
 
     /// What was counted so far.
-    pub(super) fn frames(&self) -> &Http2Frames {
+    pub(in crate::track) fn frames(&self) -> &Http2Frames {
         &self.frames
     }
 
@@ -261,32 +301,21 @@ impl Http2Reader {
             mine.stream.start_at(SeqNumber(seg.seq) + 1u32);
         }
         let data_seq = SeqNumber(seg.seq) + u32::from(seg.flags.syn);
-        let mut requests = 0;
-        let mut peer_max = None;
+        let mut cut = CutTally::default();
         let cutter = &mut mine.cutter;
         let was_confirmed = side == Side::Client && cutter.past_preface();
-        let mut stop = None;
         mine.stream.push(
             data_seq,
             seg.ts,
             payload,
             seg.payload_len,
-            &mut |ts: Ts, piece| {
-                cutter.piece(piece, &mut |cut| match cut {
-                    Cut::Frame {
-                        header,
-                        max_frame_size,
-                    } => {
-                        requests += u64::from(frames.add(side, ts, &header, false));
-                        peer_max = max_frame_size.or(peer_max);
-                    }
-                    Cut::TooLong(header) => {
-                        frames.add(side, ts, &header, true);
-                    }
-                    Cut::Stop(why) => stop = Some(why),
-                });
-            },
+            &mut |ts: Ts, piece| cut.piece(cutter, frames, side, ts, piece),
         );
+        let CutTally {
+            requests,
+            peer_max,
+            mut stop,
+        } = cut;
         if mine.stream.has_gap() && !cutter.stopped {
             cutter.stopped = true;
             stop = Some(Http2Stop::Gap);
@@ -313,6 +342,26 @@ impl Http2Reader {
             self.server.stream.set_limit(WAIT);
         }
         Progress::Reading { requests }
+    }
+
+    /// Adds `bytes`, the next of `side`'s in order, already put together (decrypted TLS
+    /// application data); returns the requests they opened.
+    pub(in crate::track) fn push_plain(&mut self, side: Side, ts: Ts, bytes: &[u8]) -> u64 {
+        let (mine, peer) = side.mine_and_peer(&mut self.client, &mut self.server);
+        let frames = &mut self.frames;
+        let mut cut = CutTally::default();
+        let piece = Piece::Bytes {
+            bytes,
+            starts_segment: false,
+        };
+        cut.piece(&mut mine.cutter, frames, side, ts, piece);
+        if let Some(why) = cut.stop {
+            frames.stop(side, why);
+        }
+        if let Some(max) = cut.peer_max {
+            peer.cutter.max_frame = max;
+        }
+        cut.requests
     }
 
     /// The server's bytes so far do not open as RFC 9113 §3.4 says they must, with SETTINGS.

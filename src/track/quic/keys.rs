@@ -36,7 +36,7 @@ impl KeyType for Len {
 }
 
 /// TLS 1.3's HKDF-Expand-Label with an empty context (RFC 8446 §7.1).
-fn expand_label<const N: usize>(secret: &Prk, label: &[u8]) -> [u8; N] {
+pub(in crate::track) fn expand_label<const N: usize>(secret: &Prk, label: &[u8]) -> [u8; N] {
     let prefix = b"tls13 ";
     let length = (N as u16).to_be_bytes();
     let label_len = [(prefix.len() + label.len()) as u8];

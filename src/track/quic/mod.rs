@@ -18,5 +18,7 @@ pub use connection::{EarlyData, PacketCounts, QuicConnection, QuicFlow, QuicTls}
 pub use packet::{ConnectionId, PacketType, VERSION_1, VERSION_2};
 pub use tracker::{QuicCapture, QuicTracker};
 
+pub(in crate::track) use keys::expand_label;
+
 #[cfg(test)]
 mod tests;

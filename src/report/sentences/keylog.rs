@@ -1,0 +1,41 @@
+//! Report layer, sentences: what a key log did for each TLS connection `analyze` shows.
+
+use crate::track::Connection;
+use crate::track::tls::Decryption;
+
+/// The heading of the key log's lines.
+pub const KEYLOG_HEADING: &str = "Decryption with the key log (--keylog), per TLS connection:";
+
+/// One line for a TLS connection a key log was given for: decrypted (and what its plaintext
+/// showed), or why not; `None` without a key log or TLS.
+pub fn decryption_line(conn: &Connection) -> Option<String> {
+    let why = match conn.decryption()? {
+        Decryption::Decrypted { opened, failed } => {
+            let carried = match conn.requests().known() {
+                Some(n) if conn.http2().is_some() => format!("HTTP/2, {n} requests"),
+                Some(n) => format!("{n} requests"),
+                None => "requests unknown".to_string(),
+            };
+            let failed = match failed {
+                0 => String::new(),
+                n => format!(", {n} not opened"),
+            };
+            format!("decrypted: {carried} ({opened} records opened{failed})")
+        }
+        Decryption::NoSecrets => {
+            "not decrypted: the key log holds no secret for its client random".to_string()
+        }
+        Decryption::Tls12NotDecrypted => {
+            "not decrypted: TLS 1.2 (its CLIENT_RANDOM secret is in the key log; TLS 1.2 is not \
+             decrypted)"
+                .to_string()
+        }
+        Decryption::UnknownSuite(suite) => {
+            format!("not decrypted: cipher suite 0x{suite:04x} is not one of TLS 1.3's")
+        }
+        Decryption::NoHello => {
+            "not decrypted: its ClientHello or ServerHello is not in the capture".to_string()
+        }
+    };
+    Some(format!("  #{:<5} {why}", conn.stream))
+}

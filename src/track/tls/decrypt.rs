@@ -1,0 +1,430 @@
+//! Track layer: TLS 1.3 records opened with the secrets of a key log (RFC 8446 §5.2, §7.3).
+//! Each direction is put back in order and cut into whole records; the hellos give the client
+//! random (the key log's key) and the cipher suite; every encrypted record is opened with the
+//! key it decrypts under — 0-RTT, handshake, then the first application traffic keys, tried in
+//! that order, each from sequence number 0, as the AEAD tag proves — and the application data
+//! inside is handed on in order. TLS 1.2 is recognised from its `CLIENT_RANDOM` secret and said
+//! so, not decrypted.
+//!
+//! Works on `Segment` and its captured payload alone; must not import `pcap`, `etherparse`,
+//! analysis or report code.
+
+use std::sync::Arc;
+
+use ring::aead::{
+    AES_128_GCM, AES_256_GCM, Aad, CHACHA20_POLY1305, LessSafeKey, Nonce, UnboundKey,
+};
+use ring::hkdf::{HKDF_SHA256, HKDF_SHA384, Prk};
+
+use super::hello::{ClientHello, ServerHello};
+use super::record::{APPLICATION_DATA, CLIENT_HELLO, HANDSHAKE, SERVER_HELLO};
+use crate::capture::segment::Segment;
+use crate::timeline::Ts;
+use crate::track::byte_stream::{ByteStream, Piece};
+use crate::track::keylog::{ClientRandom, KeyLog, SecretLabel};
+use crate::track::quic::expand_label;
+use crate::track::seq::SeqNumber;
+use crate::track::side::Side;
+
+/// TLS_AES_128_GCM_SHA256.
+const AES_128_GCM_SHA256: u16 = 0x1301;
+/// TLS_AES_256_GCM_SHA384.
+const AES_256_GCM_SHA384: u16 = 0x1302;
+/// TLS_CHACHA20_POLY1305_SHA256.
+const CHACHA20_POLY1305_SHA256: u16 = 0x1303;
+
+/// A record header's length.
+const HEADER_LEN: usize = 5;
+/// The largest record: a header and 2¹⁴ + 256 bytes of ciphertext (RFC 8446 §5.2).
+const MAX_RECORD: usize = HEADER_LEN + (1 << 14) + 256;
+/// The hello bytes kept for reading, at most.
+const MAX_HELLO: usize = 1 << 16;
+
+/// What the key log did for a TLS connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decryption {
+    /// Its hellos were not read (yet): no client random or cipher suite.
+    NoHello,
+    /// The key log holds no secret for its client random.
+    NoSecrets,
+    /// TLS 1.2 (a `CLIENT_RANDOM` master secret): not decrypted.
+    Tls12NotDecrypted,
+    /// A cipher suite other than TLS 1.3's three AEAD ones.
+    UnknownSuite(u16),
+    /// Decrypted: records opened in each direction, and those that would not open (with none
+    /// of the keys the log gives; e.g. after a KeyUpdate) or were cut off.
+    Decrypted {
+        /// Records opened.
+        opened: u64,
+        /// Records that did not open, or could not be read whole.
+        failed: u64,
+    },
+}
+
+/// A TLS 1.3 cipher suite's AEAD and hash.
+#[derive(Debug, Clone, Copy)]
+struct Suite {
+    id: u16,
+}
+
+impl Suite {
+    fn of(id: u16) -> Option<Suite> {
+        matches!(
+            id,
+            AES_128_GCM_SHA256 | AES_256_GCM_SHA384 | CHACHA20_POLY1305_SHA256
+        )
+        .then_some(Suite { id })
+    }
+
+    /// The record key and IV a traffic secret gives (RFC 8446 §7.3).
+    fn keys(self, secret: &[u8]) -> Option<RecordKey> {
+        let (hash, aead) = match self.id {
+            AES_128_GCM_SHA256 => (HKDF_SHA256, &AES_128_GCM),
+            AES_256_GCM_SHA384 => (HKDF_SHA384, &AES_256_GCM),
+            _ => (HKDF_SHA256, &CHACHA20_POLY1305),
+        };
+        if secret.len() != hash.hmac_algorithm().digest_algorithm().output_len() {
+            return None;
+        }
+        let prk = Prk::new_less_safe(hash, secret);
+        let key = match aead.key_len() {
+            16 => UnboundKey::new(aead, &expand_label::<16>(&prk, b"key")),
+            _ => UnboundKey::new(aead, &expand_label::<32>(&prk, b"key")),
+        };
+        Some(RecordKey {
+            aead: LessSafeKey::new(key.ok()?),
+            iv: expand_label(&prk, b"iv"),
+        })
+    }
+}
+
+/// One traffic secret's record protection.
+struct RecordKey {
+    aead: LessSafeKey,
+    iv: [u8; 12],
+}
+
+impl std::fmt::Debug for RecordKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RecordKey")
+    }
+}
+
+impl RecordKey {
+    /// Opens record `seq` (header, then ciphertext and tag) in place; the plaintext's inner
+    /// content type and the content, padding stripped (RFC 8446 §5.4).
+    fn open<'a>(&self, seq: u64, record: &'a mut [u8]) -> Option<(u8, &'a [u8])> {
+        let mut nonce = self.iv;
+        for (n, s) in nonce[4..].iter_mut().zip(seq.to_be_bytes()) {
+            *n ^= s;
+        }
+        let (header, body) = record.split_at_mut(HEADER_LEN);
+        let plain = self
+            .aead
+            .open_in_place(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(&*header),
+                body,
+            )
+            .ok()?;
+        let end = plain.iter().rposition(|&b| b != 0)?;
+        Some((plain[end], &plain[..end]))
+    }
+}
+
+/// One direction: its bytes in order, cut into records and opened.
+#[derive(Debug, Default, Clone)]
+struct DirectionReader {
+    stream: ByteStream,
+    records: Records,
+}
+
+impl DirectionReader {
+    fn stop(&mut self) {
+        self.records.stop();
+        self.stream.release();
+    }
+}
+
+/// One direction's records, gathered whole and opened.
+#[derive(Debug, Default, Clone)]
+struct Records {
+    /// Bytes of the record being gathered.
+    buffer: Vec<u8>,
+    /// Plaintext handshake bytes, until the hello is read.
+    hello: Vec<u8>,
+    hello_read: bool,
+    /// The keys this direction's records may be under, in the order they come.
+    keys: Vec<Arc<RecordKey>>,
+    /// The key in use, and the sequence number of its next record.
+    current: usize,
+    seq: u64,
+    /// Nothing more is read: bytes were lost, or the records stopped making sense.
+    stopped: bool,
+    /// Records that opened, and those that did not.
+    opened: u64,
+    failed: u64,
+}
+
+/// What a direction found, for the connection.
+enum Found {
+    ClientHello(ClientHello),
+    ServerHello(ServerHello),
+}
+
+impl Records {
+    /// Reads `bytes`, the next of the direction: hands a hello to `found`, which answers with
+    /// the keys of this direction's records if it has them, and application data to `plain`.
+    fn bytes(
+        &mut self,
+        bytes: &[u8],
+        found: &mut impl FnMut(Found) -> Vec<Arc<RecordKey>>,
+        plain: &mut impl FnMut(&[u8]),
+    ) {
+        self.buffer.extend_from_slice(bytes);
+        let mut at = 0;
+        // Bounded: each pass consumes one whole record or stops.
+        while !self.stopped && self.buffer.len() - at >= HEADER_LEN {
+            let header = &self.buffer[at..at + HEADER_LEN];
+            let len = HEADER_LEN + usize::from(u16::from_be_bytes([header[3], header[4]]));
+            if header[1] != 3 || len > MAX_RECORD {
+                self.stopped = true;
+                break;
+            }
+            if self.buffer.len() - at < len {
+                break;
+            }
+            let (content_type, record) = (header[0], at..at + len);
+            at += len;
+            match content_type {
+                HANDSHAKE if !self.hello_read => {
+                    let body = &self.buffer[record.start + HEADER_LEN..record.end];
+                    self.hello.extend_from_slice(body);
+                    self.read_hello(found);
+                }
+                APPLICATION_DATA if !self.keys.is_empty() => {
+                    let mut record = self.buffer[record].to_vec();
+                    self.open(&mut record, plain);
+                }
+                _ => {}
+            }
+        }
+        self.buffer.drain(..at);
+    }
+
+    /// Reads the first handshake message once it is whole.
+    fn read_hello(&mut self, found: &mut impl FnMut(Found) -> Vec<Arc<RecordKey>>) {
+        let [msg_type, a, b, c, ..] = self.hello[..] else {
+            return;
+        };
+        let len = 4 + (usize::from(a) << 16 | usize::from(b) << 8 | usize::from(c));
+        if len > MAX_HELLO {
+            self.hello_read = true;
+            self.hello = Vec::new();
+            return;
+        }
+        if self.hello.len() < len {
+            return;
+        }
+        let body = &self.hello[4..len];
+        match msg_type {
+            CLIENT_HELLO => {
+                if let Some(hello) = ClientHello::parse(body) {
+                    self.keys = found(Found::ClientHello(hello));
+                }
+            }
+            SERVER_HELLO => {
+                if let Some(hello) = ServerHello::parse(body) {
+                    self.keys = found(Found::ServerHello(hello));
+                    // A HelloRetryRequest is followed by the real ServerHello.
+                    if hello.retry_request {
+                        self.hello.drain(..len);
+                        return;
+                    }
+                }
+            }
+            _ => {}
+        }
+        self.hello_read = true;
+        self.hello = Vec::new();
+    }
+
+    /// Opens an encrypted record with the key in use, or else with a later one from its first
+    /// sequence number (the sender moved on to it).
+    fn open(&mut self, record: &mut [u8], plain: &mut impl FnMut(&[u8])) {
+        let copy = record.to_vec();
+        let tries = std::iter::once((self.current, self.seq))
+            .chain((self.current + 1..self.keys.len()).map(|k| (k, 0)));
+        for (k, seq) in tries {
+            record.copy_from_slice(&copy);
+            if let Some((content_type, content)) = self.keys[k].open(seq, record) {
+                self.current = k;
+                self.seq = seq + 1;
+                self.opened += 1;
+                if content_type == APPLICATION_DATA {
+                    plain(content);
+                }
+                return;
+            }
+        }
+        self.failed += 1;
+    }
+
+    fn stop(&mut self) {
+        self.stopped = true;
+        self.buffer = Vec::new();
+        self.hello = Vec::new();
+    }
+}
+
+/// A TLS connection's records opened with the key log's secrets.
+#[derive(Debug, Clone)]
+pub(in crate::track) struct TlsDecryptor {
+    keylog: Arc<KeyLog>,
+    client: DirectionReader,
+    server: DirectionReader,
+    random: Option<ClientRandom>,
+    outcome: Decryption,
+}
+
+impl TlsDecryptor {
+    /// A decryptor for a connection, from its first segment on (its SYN, when captured).
+    pub(in crate::track) fn new(keylog: Arc<KeyLog>) -> TlsDecryptor {
+        TlsDecryptor {
+            keylog,
+            client: DirectionReader::default(),
+            server: DirectionReader::default(),
+            random: None,
+            outcome: Decryption::NoHello,
+        }
+    }
+
+    /// What the key log did for the connection.
+    pub(in crate::track) fn outcome(&self) -> Decryption {
+        match self.outcome {
+            Decryption::Decrypted { .. } => Decryption::Decrypted {
+                opened: self.client.records.opened + self.server.records.opened,
+                failed: self.client.records.failed + self.server.records.failed,
+            },
+            other => other,
+        }
+    }
+
+    /// Adds a segment `side` sent, with its captured payload; hands the application data it
+    /// completes to `plain`, in order, with the segment's time.
+    pub(in crate::track) fn push(
+        &mut self,
+        side: Side,
+        seg: &Segment,
+        payload: &[u8],
+        plain: &mut impl FnMut(Ts, &[u8]),
+    ) {
+        let Self {
+            keylog,
+            client,
+            server,
+            random,
+            outcome,
+        } = self;
+        let (mine, peer) = side.mine_and_peer(client, server);
+        if seg.flags.syn {
+            mine.stream.start_at(SeqNumber(seg.seq) + 1u32);
+        }
+        if mine.records.stopped {
+            return;
+        }
+        let data_seq = SeqNumber(seg.seq) + u32::from(seg.flags.syn);
+        let records = &mut mine.records;
+        let mut cut = false;
+        mine.stream.push(
+            data_seq,
+            seg.ts,
+            payload,
+            seg.payload_len,
+            &mut |ts, piece| match piece {
+                Piece::Bytes { bytes, .. } if !cut => records.bytes(
+                    bytes,
+                    &mut |found| match found {
+                        Found::ClientHello(h) => {
+                            *random = Some(h.random);
+                            Vec::new()
+                        }
+                        Found::ServerHello(h) if !h.retry_request => {
+                            let (opened, keys) = server_keys(keylog, *random, h.cipher_suite);
+                            *outcome = opened;
+                            peer.records.keys = keys.client;
+                            keys.server
+                        }
+                        Found::ServerHello(_) => Vec::new(),
+                    },
+                    &mut |content| plain(ts, content),
+                ),
+                Piece::Bytes { .. } => {}
+                Piece::Missing(_) => cut = true,
+            },
+        );
+        let lost = cut || mine.stream.has_gap();
+        if lost || mine.records.stopped {
+            mine.records.failed += u64::from(lost);
+            mine.stop();
+        }
+        if !matches!(outcome, Decryption::NoHello | Decryption::Decrypted { .. }) {
+            mine.stop();
+            peer.stop();
+        }
+    }
+}
+
+/// Both directions' record keys.
+#[derive(Debug, Default)]
+struct ConnectionKeys {
+    client: Vec<Arc<RecordKey>>,
+    server: Vec<Arc<RecordKey>>,
+}
+
+/// The keys the key log gives a connection whose ClientHello carried `random` and whose
+/// ServerHello chose `suite`, and what that means for its decryption.
+fn server_keys(
+    keylog: &KeyLog,
+    random: Option<ClientRandom>,
+    suite: u16,
+) -> (Decryption, ConnectionKeys) {
+    let none = ConnectionKeys::default();
+    let Some(random) = random else {
+        return (Decryption::NoHello, none);
+    };
+    let secret = |label| keylog.secret(&random, label);
+    if secret(SecretLabel::ClientHandshakeTraffic).is_none() {
+        let why = if secret(SecretLabel::MasterSecret).is_some() {
+            Decryption::Tls12NotDecrypted
+        } else {
+            Decryption::NoSecrets
+        };
+        return (why, none);
+    }
+    let Some(suite) = Suite::of(suite) else {
+        return (Decryption::UnknownSuite(suite), none);
+    };
+    let keys = |labels: &[SecretLabel]| -> Vec<Arc<RecordKey>> {
+        labels
+            .iter()
+            .filter_map(|&label| suite.keys(secret(label)?).map(Arc::new))
+            .collect()
+    };
+    let keys = ConnectionKeys {
+        client: keys(&[
+            SecretLabel::ClientEarlyTraffic,
+            SecretLabel::ClientHandshakeTraffic,
+            SecretLabel::ClientTraffic0,
+        ]),
+        server: keys(&[
+            SecretLabel::ServerHandshakeTraffic,
+            SecretLabel::ServerTraffic0,
+        ]),
+    };
+    let decrypted = Decryption::Decrypted {
+        opened: 0,
+        failed: 0,
+    };
+    (decrypted, keys)
+}
