@@ -23,6 +23,7 @@ mod html_pages;
 mod html_report;
 mod html_words;
 mod http2_wire;
+mod keylog;
 mod ladder;
 mod link_types;
 mod live_compare;

@@ -6,6 +6,11 @@ use crate::track::tls::Decryption;
 /// The heading of the key log's lines.
 pub const KEYLOG_HEADING: &str = "Decryption with the key log (--keylog), per TLS connection:";
 
+/// The HTTP/2 table's heading when some of its connections were decrypted.
+pub const KEYLOG_HTTP2_HEADING: &str = "HTTP/2 in cleartext or decrypted with the key log (frames \
+     counted on the wire; requests = client streams opened by a HEADERS frame; C/S = \
+     client/server)";
+
 /// One line for a TLS connection a key log was given for: decrypted (and what its plaintext
 /// showed), or why not; `None` without a key log or TLS.
 pub fn decryption_line(conn: &Connection) -> Option<String> {
@@ -26,9 +31,7 @@ pub fn decryption_line(conn: &Connection) -> Option<String> {
             "not decrypted: the key log holds no secret for its client random".to_string()
         }
         Decryption::Tls12NotDecrypted => {
-            "not decrypted: TLS 1.2 (its CLIENT_RANDOM secret is in the key log; TLS 1.2 is not \
-             decrypted)"
-                .to_string()
+            "not decrypted: TLS 1.2 is not decrypted (only TLS 1.3 is)".to_string()
         }
         Decryption::UnknownSuite(suite) => {
             format!("not decrypted: cipher suite 0x{suite:04x} is not one of TLS 1.3's")

@@ -1,0 +1,234 @@
+//! `synack analyze --keylog`: TLS 1.3 decrypted with the key log curl wrote (SSLKEYLOGFILE)
+//! against `synack serve --tls`, on loopback captured by tcpdump (root), each connection's
+//! requests and HTTP/2 frames checked against tshark's reading of the same capture with the same
+//! key log (`-o tls.keylog_file:`); a TLS 1.2 connection and a key log without a connection's
+//! secrets say they were not decrypted; a missing or empty key log is one clear error.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::process::Stdio;
+
+use serde_json::Value;
+
+use super::http2_wire::by_type;
+use crate::common::{self, sh};
+
+/// tshark's count of each TLS connection's requests with the key log: client streams opened by
+/// a HEADERS frame (HTTP/2), else HTTP/1.x request heads; and HTTP/2 frames by type number,
+/// client and server.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Counted {
+    requests: u64,
+    client: BTreeMap<u8, u64>,
+    server: BTreeMap<u8, u64>,
+}
+
+fn tshark_view(capture: &Path, keylog: &Path, ports: &[u16]) -> BTreeMap<usize, Counted> {
+    let keys = format!("tls.keylog_file:{}", keylog.display());
+    let fields = [
+        "tcp.stream",
+        "tcp.srcport",
+        "http2.type",
+        "http2.streamid",
+        "http.request",
+    ];
+    let rows = common::tshark_rows(
+        capture,
+        &["-o", &keys],
+        "http2.type or http.request",
+        &fields,
+    );
+    let mut view: BTreeMap<usize, Counted> = BTreeMap::new();
+    let mut opened: BTreeMap<usize, BTreeSet<u32>> = BTreeMap::new();
+    for f in &rows {
+        assert_eq!(f.len(), fields.len(), "{f:?}");
+        let stream: usize = f[0].parse().unwrap();
+        let from_client = !ports.contains(&f[1].parse::<u16>().unwrap());
+        let seen = view.entry(stream).or_default();
+        if !f[4].is_empty() {
+            // One field per request head in the frame.
+            seen.requests += f[4].split(',').count() as u64;
+        }
+        if f[2].is_empty() {
+            continue;
+        }
+        let types: Vec<u8> = f[2].split(',').map(|t| t.parse().unwrap()).collect();
+        let ids: Vec<u32> = f[3].split(',').map(|t| t.parse().unwrap()).collect();
+        assert_eq!(types.len(), ids.len(), "{f:?}");
+        for (&t, &id) in types.iter().zip(&ids) {
+            let side = if from_client {
+                &mut seen.client
+            } else {
+                &mut seen.server
+            };
+            *side.entry(t).or_default() += 1;
+            if from_client && t == 1 && id % 2 == 1 {
+                opened.entry(stream).or_default().insert(id);
+            }
+        }
+    }
+    for (stream, ids) in opened {
+        view.entry(stream).or_default().requests = ids.len() as u64;
+    }
+    view
+}
+
+/// synack's view of the decrypted connections, from `analyze --json --keylog`.
+fn synack_view(report: &Value) -> BTreeMap<usize, Counted> {
+    let mut view = BTreeMap::new();
+    for c in report["connections"].as_array().expect("connections") {
+        if c["tls"].is_null() || c["requests"].is_null() {
+            continue;
+        }
+        let mut counted = Counted {
+            requests: c["requests"].as_u64().unwrap(),
+            ..Counted::default()
+        };
+        let h2 = &c["http2"];
+        if !h2.is_null() {
+            assert_eq!(h2["transport"], "tls", "{h2}");
+            assert_eq!(h2["requests"], c["requests"], "{c}");
+            counted.client = by_type(&h2["client_frames"]);
+            counted.server = by_type(&h2["server_frames"]);
+        }
+        view.insert(c["stream"].as_u64().unwrap() as usize, counted);
+    }
+    view
+}
+
+/// `synack analyze CAPTURE ARGS…` as text, which must succeed.
+fn analyze_text(capture: &Path, args: &[&str]) -> String {
+    let out = common::synack()
+        .arg("analyze")
+        .arg(capture)
+        .args(args)
+        .env("COLUMNS", "100")
+        .output()
+        .unwrap();
+    common::ran(&out)
+}
+
+#[test]
+fn keylog_decrypts_tls_1_3_as_tshark_does_as_root() {
+    let test = "keylog_decrypts_tls_1_3_as_tshark_does_as_root";
+    if !common::require_root(test)
+        || !common::have_tshark(test)
+        || !["curl", "tcpdump"]
+            .iter()
+            .all(|tool| common::have_tool(tool, test))
+    {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir(d.join("site")).unwrap();
+    for (name, len) in [("a.bin", 200_000), ("b.bin", 60_000), ("c.bin", 3_000)] {
+        let bytes: Vec<u8> = (0..len).map(|i: u32| (i * 7 % 251) as u8).collect();
+        std::fs::write(d.join("site").join(name), bytes).unwrap();
+    }
+    let cert = |name: &str| d.join(name).display().to_string();
+    let (cert13, cert12) = (cert("cert13.pem"), cert("cert12.pem"));
+    let quiet = || Stdio::null();
+    let (_tls13, port13) = common::serve_with(
+        &d.join("site"),
+        &["--tls", "1.3", "--cert-out", &cert13],
+        quiet(),
+    );
+    let (_tls12, port12) = common::serve_with(
+        &d.join("site"),
+        &["--tls", "1.2", "--cert-out", &cert12],
+        quiet(),
+    );
+    let capture = d.join("tls.pcap");
+    let filter = format!("tcp port {port13} or tcp port {port12}");
+    let tcpdump = common::tcpdump_loopback(&capture, &filter);
+    let keylog = d.join("curl.keys");
+    let url = |port: u16, name: &str| format!("https://127.0.0.1:{port}/{name}");
+    let curl = format!("SSLKEYLOGFILE={} timeout 20 curl -sSk", keylog.display());
+    for line in [
+        // One HTTP/2 connection, three requests; one HTTP/1.1 connection, two.
+        format!(
+            "{curl} --http2 -o /dev/null -o /dev/null -o /dev/null {} {} {}",
+            url(port13, "a.bin"),
+            url(port13, "b.bin"),
+            url(port13, "c.bin")
+        ),
+        format!(
+            "{curl} --http1.1 -o /dev/null -o /dev/null {} {}",
+            url(port13, "c.bin"),
+            url(port13, "b.bin")
+        ),
+        format!("{curl} --http2 -o /dev/null {}", url(port12, "c.bin")),
+    ] {
+        sh(d, &line);
+    }
+    common::stop_tcpdump(tcpdump);
+
+    let keylog_arg = keylog.display().to_string();
+    let report = common::analyze_json(&capture, &["--keylog", &keylog_arg]);
+    let ours = synack_view(&report);
+    let mut theirs = tshark_view(&capture, &keylog, &[port13, port12]);
+    // tshark dissects TLS 1.2 too; synack says it did not.
+    let tls12: Vec<usize> = report["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["tls"]["version"] == "1.2")
+        .map(|c| c["stream"].as_u64().unwrap() as usize)
+        .collect();
+    assert_eq!(tls12.len(), 1, "{report}");
+    theirs.remove(&tls12[0]);
+    assert_eq!(ours, theirs, "synack (left) and tshark (right) disagree");
+    let requests: Vec<u64> = ours.values().map(|c| c.requests).collect();
+    assert_eq!(requests, [3, 2], "as curl was asked");
+
+    let text = analyze_text(&capture, &["--keylog", &keylog_arg]);
+    assert!(text.contains("decrypted: HTTP/2, 3 requests"), "{text}");
+    assert!(text.contains("decrypted: 2 requests"), "{text}");
+    assert!(text.contains("TLS 1.2 is not decrypted"), "{text}");
+    assert!(
+        text.lines().all(|l| l.chars().count() <= 100),
+        "wider than 100 columns:\n{text}"
+    );
+
+    // A key log without these connections' secrets decrypts nothing and guesses nothing.
+    let other = d.join("other.keys");
+    let random = "ab".repeat(32);
+    std::fs::write(
+        &other,
+        format!("CLIENT_TRAFFIC_SECRET_0 {random} {}\n", "cd".repeat(32)),
+    )
+    .unwrap();
+    let other_arg = other.display().to_string();
+    let without = common::analyze_json(&capture, &["--keylog", &other_arg]);
+    let plain = common::analyze_json(&capture, &[]);
+    assert_eq!(without["connections"], plain["connections"]);
+    let text = analyze_text(&capture, &["--keylog", &other_arg]);
+    assert!(text.contains("no secret for its client random"), "{text}");
+}
+
+#[test]
+fn a_missing_or_empty_keylog_is_one_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let capture = dir.path().join("empty.pcap");
+    common::write_pcap(&capture, 1, &[]);
+    let missing = dir.path().join("missing.keys");
+    let empty = dir.path().join("garbage.keys");
+    std::fs::write(&empty, "# only a comment\nnot a key log line\n").unwrap();
+    for (keylog, says) in [
+        (&missing, "cannot read --keylog"),
+        (&empty, "no TLS secret in it"),
+    ] {
+        let out = common::synack()
+            .arg("analyze")
+            .arg(&capture)
+            .arg("--keylog")
+            .arg(keylog)
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(says), "{stderr}");
+    }
+}
