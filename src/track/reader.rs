@@ -92,7 +92,10 @@ impl CaptureReader {
             Some(keylog) => Tracker::with_keylog(Arc::clone(keylog)),
             None => Tracker::new(),
         };
-        let mut quic = QuicTracker::new();
+        let mut quic = match &self.keylog {
+            Some(keylog) => QuicTracker::with_keylog(Arc::clone(keylog)),
+            None => QuicTracker::new(),
+        };
         let mut counts = FrameCounts::default();
         // A file cut off or damaged after some good packets: what came before it is analysed,
         // and the caller says where it stopped.

@@ -1,12 +1,14 @@
 //! `synack analyze --keylog`: TLS 1.3 decrypted with the key log curl wrote (SSLKEYLOGFILE)
-//! against `synack serve --tls`, on loopback captured by tcpdump (root), each connection's
-//! requests and HTTP/2 frames checked against tshark's reading of the same capture with the same
-//! key log (`-o tls.keylog_file:`); a TLS 1.2 connection and a key log without a connection's
-//! secrets say they were not decrypted; a missing or empty key log is one clear error.
+//! against `synack serve --tls`, on loopback captured by tcpdump (root), and the h2 and h3 modes'
+//! captures with the key log synack wrote; each connection's requests, HTTP/2 frames and QUIC
+//! streams checked against tshark's reading of the same capture with the same key log
+//! (`-o tls.keylog_file:`); a TLS 1.2 connection and a key log without a connection's secrets say
+//! they were not decrypted; a missing or empty key log is one clear error.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::Stdio;
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -230,5 +232,81 @@ fn a_missing_or_empty_keylog_is_one_clear_error() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(stderr.lines().count(), 1, "{stderr}");
         assert!(stderr.contains(says), "{stderr}");
+    }
+}
+
+/// tshark's streams of each QUIC connection with the key log: by `quic.connection.number`, the
+/// ids of every STREAM frame.
+fn tshark_quic_streams(capture: &Path, keylog: &Path) -> BTreeMap<u64, BTreeSet<u64>> {
+    let keys = format!("tls.keylog_file:{}", keylog.display());
+    let fields = ["quic.connection.number", "quic.stream.stream_id"];
+    let rows = common::tshark_rows(capture, &["-o", &keys], "quic.stream.stream_id", &fields);
+    let mut streams: BTreeMap<u64, BTreeSet<u64>> = BTreeMap::new();
+    for f in &rows {
+        // Coalesced packets of one datagram share its connection.
+        let number = f[0].split(',').next().unwrap().parse().unwrap();
+        let ids = f[1].split(',').filter(|id| !id.is_empty());
+        streams
+            .entry(number)
+            .or_default()
+            .extend(ids.map(|id| id.parse::<u64>().unwrap()));
+    }
+    streams
+}
+
+#[test]
+fn keylog_reads_synack_h2_and_h3_as_tshark_does_as_root() {
+    let test = "keylog_reads_synack_h2_and_h3_as_tshark_does_as_root";
+    if !common::require_root(test) || !common::have_tshark(test) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let site = common::small_files(dir.path());
+    let keylog = dir.path().join("synack.keys");
+    let json_path = dir.path().join("report.json");
+    let out = common::compare_in(dir.path())
+        .env("SSLKEYLOGFILE", &keylog)
+        .args(["--modes", "h2,h3", "--rounds", "1", "--files"])
+        .arg(&site)
+        .arg("--json")
+        .arg(&json_path)
+        .timeout(Duration::from_secs(300))
+        .output()
+        .unwrap();
+    common::ran(&out);
+    let report: Value = serde_json::from_slice(&std::fs::read(json_path).unwrap()).unwrap();
+    let capture = |mode: &str| report["captures"][mode].as_str().unwrap().to_owned();
+    let keylog_arg = keylog.display().to_string();
+
+    // h2: one connection, a request per file, every frame as tshark reads it.
+    let h2 = Path::new(&capture("h2")).to_owned();
+    let server_port: u16 =
+        common::tshark_stdout(&h2, &["-c", "1", "-T", "fields", "-e", "tcp.dstport"])
+            .trim()
+            .parse()
+            .expect("the first segment's destination port");
+    let ours = synack_view(&common::analyze_json(&h2, &["--keylog", &keylog_arg]));
+    let theirs = tshark_view(&h2, &keylog, &[server_port]);
+    assert_eq!(ours, theirs, "synack (left) and tshark (right) disagree");
+    let requests: Vec<u64> = ours.values().map(|c| c.requests).collect();
+    assert_eq!(requests, [3], "three files");
+
+    // h3: the streams every 1-RTT packet tshark opens carries; the client's bidirectional ones
+    // are the requests.
+    let h3 = Path::new(&capture("h3")).to_owned();
+    let analyzed = common::analyze_json(&h3, &["--keylog", &keylog_arg]);
+    let theirs = tshark_quic_streams(&h3, &keylog);
+    let quic = analyzed["quic"]["connections"].as_array().expect("QUIC");
+    assert!(!quic.is_empty(), "{analyzed}");
+    assert_eq!(quic.len(), theirs.len(), "{theirs:?}");
+    for c in quic {
+        let number = c["number"].as_u64().unwrap();
+        let decrypted = &c["decrypted"];
+        assert_eq!(decrypted["decrypted"], true, "{c}");
+        let ids = &theirs[&number];
+        assert_eq!(decrypted["streams"], ids.len() as u64, "{ids:?} {c}");
+        let requests = ids.iter().filter(|&&id| id % 4 == 0).count() as u64;
+        assert_eq!(decrypted["http3_requests"], requests, "{ids:?}");
+        assert_eq!(requests, 3, "three files");
     }
 }

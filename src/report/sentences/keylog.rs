@@ -1,6 +1,7 @@
 //! Report layer, sentences: what a key log did for each TLS connection `analyze` shows.
 
 use crate::track::Connection;
+use crate::track::quic::{OneRttDecryption, QuicConnection};
 use crate::track::tls::Decryption;
 
 /// The heading of the key log's lines.
@@ -41,4 +42,31 @@ pub fn decryption_line(conn: &Connection) -> Option<String> {
         }
     };
     Some(format!("  #{:<5} {why}", conn.stream))
+}
+
+/// The heading of the key log's lines on QUIC connections.
+pub const KEYLOG_QUIC_HEADING: &str = "Decryption with the key log (--keylog), per QUIC connection \
+     (HTTP/3 requests = client-initiated bidirectional streams):";
+
+/// One line for a QUIC connection a key log was given for: its 1-RTT packets opened and the
+/// streams they carried, or why not; `None` without a key log.
+pub fn quic_decryption_line(conn: &QuicConnection) -> Option<String> {
+    let why = match conn.one_rtt.as_ref()? {
+        OneRttDecryption::Decrypted(s) => {
+            let failed = match s.failed {
+                0 => String::new(),
+                n => format!(", {n} not opened or read"),
+            };
+            format!(
+                "decrypted: {} HTTP/3 requests, {} streams ({} 1-RTT packets opened{failed})",
+                s.client_bidirectional(),
+                s.streams(),
+                s.opened
+            )
+        }
+        OneRttDecryption::NoSecrets => {
+            "not decrypted: the key log holds no 1-RTT secret for its client random".to_string()
+        }
+    };
+    Some(format!("  #{:<5} {why}", conn.number))
 }

@@ -6,9 +6,9 @@ use std::path::Path;
 
 use crate::analysis::phases::Phases;
 use crate::report::sentences::{
-    HTTP2_HEADING, HTTP2_READ_NOTE, KEYLOG_HEADING, KEYLOG_HTTP2_HEADING, QUIC_HEADING, QUIC_NOTE,
-    QUIC_TLS_HEADING, TLS_HEADING, TLS_READ_NOTE, decryption_line, encrypted_requests_note,
-    http2_hidden, quic_stray, tls_hidden, tls_note,
+    HTTP2_HEADING, HTTP2_READ_NOTE, KEYLOG_HEADING, KEYLOG_HTTP2_HEADING, KEYLOG_QUIC_HEADING,
+    QUIC_HEADING, QUIC_NOTE, QUIC_TLS_HEADING, TLS_HEADING, TLS_READ_NOTE, decryption_line,
+    encrypted_requests_note, http2_hidden, quic_decryption_line, quic_stray, tls_hidden, tls_note,
 };
 use crate::report::tables;
 use crate::report::width::fit_in_parts_text;
@@ -138,6 +138,14 @@ pub fn capture(r: &CaptureReport<'_>, width: Option<u16>) -> String {
             fit(tables::quic_tls_table(quic))
         );
         let _ = writeln!(out, "{}\n", wrap(QUIC_NOTE));
+        let decrypted: Vec<String> = quic.iter().filter_map(quic_decryption_line).collect();
+        if !decrypted.is_empty() {
+            let _ = writeln!(out, "{}", wrap(KEYLOG_QUIC_HEADING));
+            for line in decrypted {
+                let _ = writeln!(out, "{}", wrap(&line));
+            }
+            out.push('\n');
+        }
     }
     if let Some(line) = quic_stray(r.quic.unattributed, r.quic.malformed) {
         let _ = writeln!(out, "{}\n", wrap(&line));
