@@ -294,8 +294,15 @@ fn keylog_reads_synack_h2_and_h3_as_tshark_does_as_root() {
     // h3: the streams every 1-RTT packet tshark opens carries; the client's bidirectional ones
     // are the requests.
     let h3 = Path::new(&capture("h3")).to_owned();
-    let analyzed = common::analyze_json(&h3, &["--keylog", &keylog_arg]);
-    let theirs = tshark_quic_streams(&h3, &keylog);
+    assert_quic_streams_are_tsharks(&h3, &keylog, 3);
+}
+
+/// Every QUIC connection of `capture` decrypted with `keylog`, its streams those tshark reads,
+/// and `requests` client-initiated bidirectional ones.
+fn assert_quic_streams_are_tsharks(capture: &Path, keylog: &Path, requests: u64) {
+    let keylog_arg = keylog.display().to_string();
+    let analyzed = common::analyze_json(capture, &["--keylog", &keylog_arg]);
+    let theirs = tshark_quic_streams(capture, keylog);
     let quic = analyzed["quic"]["connections"].as_array().expect("QUIC");
     assert!(!quic.is_empty(), "{analyzed}");
     assert_eq!(quic.len(), theirs.len(), "{theirs:?}");
@@ -305,8 +312,40 @@ fn keylog_reads_synack_h2_and_h3_as_tshark_does_as_root() {
         assert_eq!(decrypted["decrypted"], true, "{c}");
         let ids = &theirs[&number];
         assert_eq!(decrypted["streams"], ids.len() as u64, "{ids:?} {c}");
-        let requests = ids.iter().filter(|&&id| id % 4 == 0).count() as u64;
-        assert_eq!(decrypted["http3_requests"], requests, "{ids:?}");
-        assert_eq!(requests, 3, "three files");
+        let bidirectional = ids.iter().filter(|&&id| id % 4 == 0).count() as u64;
+        assert_eq!(decrypted["http3_requests"], bidirectional, "{ids:?}");
+        assert_eq!(bidirectional, requests, "one a file");
     }
+}
+
+#[test]
+fn keylog_reads_aioquic_http3_as_tshark_does_as_root() {
+    let test = "keylog_reads_aioquic_http3_as_tshark_does_as_root";
+    if !common::require_root(test)
+        || !common::have_tshark(test)
+        || !common::have_tool("tcpdump", test)
+        || !common::aioquic::have(test)
+    {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let site = common::small_files(d);
+    let (cert, key) = common::loopback_cert(d);
+    let port = common::free_udp_port();
+    let _server = common::aioquic::serve(&site, (&cert, &key), port, &[]);
+    let capture = d.join("h3.pcap");
+    let tcpdump = common::tcpdump_loopback(&capture, &format!("udp port {port}"));
+    let keylog = d.join("aioquic.keys");
+    let urls: Vec<String> = ["a.bin", "b.bin", "c.bin"]
+        .iter()
+        .map(|name| format!("https://127.0.0.1:{port}/{name}"))
+        .collect();
+    common::aioquic::get(&cert, &d.join("got"), &urls)
+        .args(["--connections", "2"])
+        .env("SSLKEYLOGFILE", &keylog)
+        .assert()
+        .success();
+    common::stop_tcpdump(tcpdump);
+    assert_quic_streams_are_tsharks(&capture, &keylog, 3);
 }
