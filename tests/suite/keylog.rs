@@ -1,9 +1,9 @@
-//! `synack analyze --keylog`: TLS 1.3 decrypted with the key log curl wrote (SSLKEYLOGFILE)
+//! `synack analyze --keylog`: TLS 1.3 and 1.2 decrypted with the key log curl wrote (SSLKEYLOGFILE)
 //! against `synack serve --tls`, on loopback captured by tcpdump (root), and the h2 and h3 modes'
 //! captures with the key log synack wrote; each connection's requests, HTTP/2 frames and QUIC
 //! streams checked against tshark's reading of the same capture with the same key log
-//! (`-o tls.keylog_file:`); a TLS 1.2 connection and a key log without a connection's secrets say
-//! they were not decrypted; a missing or empty key log is one clear error.
+//! (`-o tls.keylog_file:`); a key log without a connection's secrets says it was not decrypted;
+//! a missing or empty key log is one clear error.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -111,8 +111,8 @@ fn analyze_text(capture: &Path, args: &[&str]) -> String {
 }
 
 #[test]
-fn keylog_decrypts_tls_1_3_as_tshark_does_as_root() {
-    let test = "keylog_decrypts_tls_1_3_as_tshark_does_as_root";
+fn keylog_decrypts_tls_as_tshark_does_as_root() {
+    let test = "keylog_decrypts_tls_as_tshark_does_as_root";
     if !common::require_root(test)
         || !common::have_tshark(test)
         || !["curl", "tcpdump"]
@@ -160,7 +160,12 @@ fn keylog_decrypts_tls_1_3_as_tshark_does_as_root() {
             url(port13, "c.bin"),
             url(port13, "b.bin")
         ),
+        // TLS 1.2: AES-GCM (the server's choice) and ChaCha20-Poly1305.
         format!("{curl} --http2 -o /dev/null {}", url(port12, "c.bin")),
+        format!(
+            "{curl} --http2 --ciphers ECDHE-ECDSA-CHACHA20-POLY1305 -o /dev/null {}",
+            url(port12, "b.bin")
+        ),
     ] {
         sh(d, &line);
     }
@@ -169,25 +174,15 @@ fn keylog_decrypts_tls_1_3_as_tshark_does_as_root() {
     let keylog_arg = keylog.display().to_string();
     let report = common::analyze_json(&capture, &["--keylog", &keylog_arg]);
     let ours = synack_view(&report);
-    let mut theirs = tshark_view(&capture, &keylog, &[port13, port12]);
-    // tshark dissects TLS 1.2 too; synack says it did not.
-    let tls12: Vec<usize> = report["connections"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["tls"]["version"] == "1.2")
-        .map(|c| c["stream"].as_u64().unwrap() as usize)
-        .collect();
-    assert_eq!(tls12.len(), 1, "{report}");
-    theirs.remove(&tls12[0]);
+    let theirs = tshark_view(&capture, &keylog, &[port13, port12]);
     assert_eq!(ours, theirs, "synack (left) and tshark (right) disagree");
     let requests: Vec<u64> = ours.values().map(|c| c.requests).collect();
-    assert_eq!(requests, [3, 2], "as curl was asked");
+    assert_eq!(requests, [3, 2, 1, 1], "as curl was asked");
 
     let text = analyze_text(&capture, &["--keylog", &keylog_arg]);
     assert!(text.contains("decrypted: HTTP/2, 3 requests"), "{text}");
     assert!(text.contains("decrypted: 2 requests"), "{text}");
-    assert!(text.contains("TLS 1.2 is not decrypted"), "{text}");
+    assert!(text.contains("decrypted: HTTP/2, 1 requests"), "{text}");
     assert!(
         text.lines().all(|l| l.chars().count() <= 100),
         "wider than 100 columns:\n{text}"

@@ -31,11 +31,8 @@ pub fn decryption_line(conn: &Connection) -> Option<String> {
         Decryption::NoSecrets => {
             "not decrypted: the key log holds no secret for its client random".to_string()
         }
-        Decryption::Tls12NotDecrypted => {
-            "not decrypted: TLS 1.2 is not decrypted (only TLS 1.3 is)".to_string()
-        }
         Decryption::UnknownSuite(suite) => {
-            format!("not decrypted: cipher suite 0x{suite:04x} is not one of TLS 1.3's")
+            format!("not decrypted: cipher suite 0x{suite:04x} is not an AEAD one synack opens")
         }
         Decryption::NoHello => {
             "not decrypted: its ClientHello or ServerHello is not in the capture".to_string()

@@ -1,10 +1,10 @@
-//! Track layer: TLS 1.3 records opened with the secrets of a key log (RFC 8446 §5.2, §7.3).
-//! Each direction is put back in order and cut into whole records; the hellos give the client
-//! random (the key log's key) and the cipher suite; every encrypted record is opened with the
-//! key it decrypts under — 0-RTT, handshake, then the first application traffic keys, tried in
-//! that order, each from sequence number 0, as the AEAD tag proves — and the application data
-//! inside is handed on in order. TLS 1.2 is recognised from its `CLIENT_RANDOM` secret and said
-//! so, not decrypted.
+//! Track layer: TLS records opened with the secrets of a key log. Each direction is put back in
+//! order and cut into whole records; the hellos give the client random (the key log's key), the
+//! version and the cipher suite. TLS 1.3 (RFC 8446 §5.2, §7.3): every encrypted record is opened
+//! with the key it decrypts under — 0-RTT, handshake, then the first application traffic keys,
+//! tried in that order, each from sequence number 0, as the AEAD tag proves. TLS 1.2's AEAD
+//! suites (`tls12_keys`): every record after the direction's ChangeCipherSpec, numbered from 0.
+//! The application data inside is handed on in order.
 //!
 //! Works on `Segment` and its captured payload alone; must not import `pcap`, `etherparse`,
 //! analysis or report code.
@@ -17,7 +17,8 @@ use ring::aead::{
 use ring::hkdf::{HKDF_SHA256, HKDF_SHA384, Prk};
 
 use super::hello::{ClientHello, ServerHello};
-use super::record::{APPLICATION_DATA, CLIENT_HELLO, HANDSHAKE, SERVER_HELLO};
+use super::record::{APPLICATION_DATA, CHANGE_CIPHER_SPEC, CLIENT_HELLO, HANDSHAKE, SERVER_HELLO};
+use super::tls12_keys::{WriteKeys, write_keys};
 use crate::capture::segment::Segment;
 use crate::timeline::Ts;
 use crate::track::byte_stream::{ByteStream, Piece};
@@ -45,11 +46,9 @@ const MAX_HELLO: usize = 1 << 16;
 pub enum Decryption {
     /// Its hellos were not read (yet): no client random or cipher suite.
     NoHello,
-    /// The key log holds no secret for its client random.
+    /// The key log holds no secret of its version for its client random.
     NoSecrets,
-    /// TLS 1.2 (a `CLIENT_RANDOM` master secret): not decrypted.
-    Tls12NotDecrypted,
-    /// A cipher suite other than TLS 1.3's three AEAD ones.
+    /// A cipher suite other than TLS 1.3's three and TLS 1.2's AEAD ones.
     UnknownSuite(u16),
     /// Decrypted: records opened in each direction, and those that would not open (with none
     /// of the keys the log gives; e.g. after a KeyUpdate) or were cut off.
@@ -94,14 +93,29 @@ impl Suite {
         Some(RecordKey {
             aead: LessSafeKey::new(key.ok()?),
             iv: expand_label(&prk, b"iv"),
+            protection: Protection::Tls13,
         })
     }
 }
 
-/// One traffic secret's record protection.
+/// How a record is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Protection {
+    /// TLS 1.3: the IV XOR the sequence number; the header as additional data; the content
+    /// type inside, after the content and before the padding.
+    Tls13,
+    /// TLS 1.2 AES-GCM (RFC 5288): a 4-byte implicit nonce and an 8-byte explicit one at the
+    /// body's start.
+    Tls12Gcm,
+    /// TLS 1.2 ChaCha20-Poly1305 (RFC 7905): the IV XOR the sequence number.
+    Tls12Chacha,
+}
+
+/// One traffic secret's (or TLS 1.2 write key's) record protection.
 struct RecordKey {
     aead: LessSafeKey,
     iv: [u8; 12],
+    protection: Protection,
 }
 
 impl std::fmt::Debug for RecordKey {
@@ -111,9 +125,27 @@ impl std::fmt::Debug for RecordKey {
 }
 
 impl RecordKey {
-    /// Opens record `seq` (header, then ciphertext and tag) in place; the plaintext's inner
-    /// content type and the content, padding stripped (RFC 8446 §5.4).
+    /// A TLS 1.2 write key.
+    fn tls12(keys: &WriteKeys) -> Option<RecordKey> {
+        let mut iv = [0; 12];
+        iv[..keys.iv.len()].copy_from_slice(&keys.iv);
+        Some(RecordKey {
+            aead: LessSafeKey::new(UnboundKey::new(keys.aead, &keys.key).ok()?),
+            iv,
+            protection: if keys.iv.len() == 12 {
+                Protection::Tls12Chacha
+            } else {
+                Protection::Tls12Gcm
+            },
+        })
+    }
+
+    /// Opens record `seq` (header, then ciphertext and tag) in place; its content type (TLS
+    /// 1.3's inner one) and the content, padding stripped (RFC 8446 §5.4).
     fn open<'a>(&self, seq: u64, record: &'a mut [u8]) -> Option<(u8, &'a [u8])> {
+        if self.protection != Protection::Tls13 {
+            return self.open_tls12(seq, record);
+        }
         let mut nonce = self.iv;
         for (n, s) in nonce[4..].iter_mut().zip(seq.to_be_bytes()) {
             *n ^= s;
@@ -129,6 +161,42 @@ impl RecordKey {
             .ok()?;
         let end = plain.iter().rposition(|&b| b != 0)?;
         Some((plain[end], &plain[..end]))
+    }
+
+    /// Opens a TLS 1.2 record: the additional data is the sequence number, the header's type
+    /// and version, and the plaintext's length (RFC 5246 §6.2.3.3).
+    fn open_tls12<'a>(&self, seq: u64, record: &'a mut [u8]) -> Option<(u8, &'a [u8])> {
+        let (header, body) = record.split_at_mut(HEADER_LEN);
+        let mut nonce = self.iv;
+        let ciphertext = match self.protection {
+            Protection::Tls12Gcm => {
+                let (explicit, rest) = body.split_at_mut_checked(8)?;
+                nonce[4..].copy_from_slice(explicit);
+                rest
+            }
+            _ => {
+                for (n, s) in nonce[4..].iter_mut().zip(seq.to_be_bytes()) {
+                    *n ^= s;
+                }
+                body
+            }
+        };
+        let plain_len = ciphertext
+            .len()
+            .checked_sub(self.aead.algorithm().tag_len())?;
+        let mut aad = [0u8; 13];
+        aad[..8].copy_from_slice(&seq.to_be_bytes());
+        aad[8..11].copy_from_slice(&header[..3]);
+        aad[11..].copy_from_slice(&(plain_len as u16).to_be_bytes());
+        let plain = self
+            .aead
+            .open_in_place(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(aad),
+                ciphertext,
+            )
+            .ok()?;
+        Some((header[0], plain))
     }
 }
 
@@ -159,6 +227,8 @@ struct Records {
     /// The key in use, and the sequence number of its next record.
     current: usize,
     seq: u64,
+    /// TLS 1.2: a ChangeCipherSpec was sent; every record after it is encrypted.
+    changed_cipher: bool,
     /// Nothing more is read: bytes were lost, or the records stopped making sense.
     stopped: bool,
     /// Records that opened, and those that did not.
@@ -196,7 +266,16 @@ impl Records {
             }
             let (content_type, record) = (header[0], at..at + len);
             at += len;
+            let tls12 = self
+                .keys
+                .first()
+                .is_some_and(|k| k.protection != Protection::Tls13);
             match content_type {
+                CHANGE_CIPHER_SPEC => self.changed_cipher = true,
+                _ if tls12 && self.changed_cipher => {
+                    let mut record = self.buffer[record].to_vec();
+                    self.open_tls12(&mut record, plain);
+                }
                 HANDSHAKE if !self.hello_read => {
                     let body = &self.buffer[record.start + HEADER_LEN..record.end];
                     self.hello.extend_from_slice(body);
@@ -268,6 +347,22 @@ impl Records {
             }
         }
         self.failed += 1;
+    }
+
+    /// Opens a TLS 1.2 record with the direction's one key: every record after
+    /// ChangeCipherSpec takes the next sequence number, whether it opens or not.
+    fn open_tls12(&mut self, record: &mut [u8], plain: &mut impl FnMut(&[u8])) {
+        let seq = self.seq;
+        self.seq += 1;
+        match self.keys[0].open(seq, record) {
+            Some((content_type, content)) => {
+                self.opened += 1;
+                if content_type == APPLICATION_DATA {
+                    plain(content);
+                }
+            }
+            None => self.failed += 1,
+        }
     }
 
     fn stop(&mut self) {
@@ -350,7 +445,7 @@ impl TlsDecryptor {
                             Vec::new()
                         }
                         Found::ServerHello(h) if !h.retry_request => {
-                            let (opened, keys) = server_keys(keylog, *random, h.cipher_suite);
+                            let (opened, keys) = server_keys(keylog, *random, &h);
                             *outcome = opened;
                             peer.records.keys = keys.client;
                             keys.server
@@ -382,25 +477,39 @@ struct ConnectionKeys {
     server: Vec<Arc<RecordKey>>,
 }
 
-/// The keys the key log gives a connection whose ClientHello carried `random` and whose
-/// ServerHello chose `suite`, and what that means for its decryption.
+/// The keys the key log gives a connection whose ClientHello carried `random`, with `hello` its
+/// ServerHello, and what that means for its decryption.
 fn server_keys(
     keylog: &KeyLog,
     random: Option<ClientRandom>,
-    suite: u16,
+    hello: &ServerHello,
 ) -> (Decryption, ConnectionKeys) {
     let none = ConnectionKeys::default();
     let Some(random) = random else {
         return (Decryption::NoHello, none);
     };
     let secret = |label| keylog.secret(&random, label);
-    if secret(SecretLabel::ClientHandshakeTraffic).is_none() {
-        let why = if secret(SecretLabel::MasterSecret).is_some() {
-            Decryption::Tls12NotDecrypted
-        } else {
-            Decryption::NoSecrets
+    let suite = hello.cipher_suite;
+    let decrypted = Decryption::Decrypted {
+        opened: 0,
+        failed: 0,
+    };
+    if hello.version < 0x0304 {
+        let Some(master) = secret(SecretLabel::MasterSecret) else {
+            return (Decryption::NoSecrets, none);
         };
-        return (why, none);
+        let Some((client, server)) = write_keys(master, suite, &random, &hello.random) else {
+            return (Decryption::UnknownSuite(suite), none);
+        };
+        let key = |keys: &WriteKeys| RecordKey::tls12(keys).map(Arc::new).into_iter().collect();
+        let keys = ConnectionKeys {
+            client: key(&client),
+            server: key(&server),
+        };
+        return (decrypted, keys);
+    }
+    if secret(SecretLabel::ClientHandshakeTraffic).is_none() {
+        return (Decryption::NoSecrets, none);
     }
     let Some(suite) = Suite::of(suite) else {
         return (Decryption::UnknownSuite(suite), none);
@@ -421,10 +530,6 @@ fn server_keys(
             SecretLabel::ServerHandshakeTraffic,
             SecretLabel::ServerTraffic0,
         ]),
-    };
-    let decrypted = Decryption::Decrypted {
-        opened: 0,
-        failed: 0,
     };
     (decrypted, keys)
 }

@@ -75,6 +75,8 @@ pub(in crate::track) struct ServerHello {
     pub version: u16,
     /// A HelloRetryRequest (the fixed random).
     pub retry_request: bool,
+    /// The server's random.
+    pub random: [u8; 32],
     /// The cipher suite chosen.
     pub cipher_suite: u16,
     /// The echoed or new session id.
@@ -182,7 +184,7 @@ impl ServerHello {
     pub(in crate::track) fn parse(body: &[u8]) -> Option<ServerHello> {
         let mut b = Bytes(body);
         let legacy_version = b.u16()?;
-        let random = b.take(32)?;
+        let random = <[u8; 32]>::try_from(b.take(32)?).ok()?;
         let session_id = SessionId::of(b.vec8()?)?;
         let cipher_suite = b.u16()?;
         b.u8()?; // compression method
@@ -199,6 +201,7 @@ impl ServerHello {
         Some(ServerHello {
             version: chosen.unwrap_or(legacy_version),
             retry_request: random == HELLO_RETRY_REQUEST_RANDOM,
+            random,
             cipher_suite,
             session_id,
             pre_shared_key,

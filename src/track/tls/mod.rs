@@ -11,6 +11,7 @@ mod decrypt;
 mod handshake;
 pub(in crate::track) mod hello;
 mod record;
+mod tls12_keys;
 mod totals;
 
 pub use decrypt::Decryption;
