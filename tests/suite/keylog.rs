@@ -344,3 +344,25 @@ fn keylog_reads_aioquic_http3_as_tshark_does_as_root() {
     common::stop_tcpdump(tcpdump);
     assert_quic_streams_are_tsharks(&capture, &keylog, 3);
 }
+
+#[test]
+fn keylog_fixtures_read_as_tshark_reads_them() {
+    // curl against `synack serve --tls 1.3` on port 18451 (HTTP/2, two files) and `--tls 1.2`
+    // on 18452 (HTTP/1.1 with ChaCha20-Poly1305, two files; HTTP/2, one), and `synack fetch
+    // --mode h3` (two files) against the first, with the key log both wrote.
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/keylog");
+    let (tls, h3, keylog) = (
+        dir.join("tls.pcap"),
+        dir.join("h3.pcap"),
+        dir.join("keys.txt"),
+    );
+    let keylog_arg = keylog.display().to_string();
+    let ours = synack_view(&common::analyze_json(&tls, &["--keylog", &keylog_arg]));
+    let requests: Vec<u64> = ours.values().map(|c| c.requests).collect();
+    assert_eq!(requests, [2, 2, 1], "as curl was asked");
+    if !common::have_tshark("keylog_fixtures_read_as_tshark_reads_them") {
+        return;
+    }
+    assert_eq!(ours, tshark_view(&tls, &keylog, &[18451, 18452]));
+    assert_quic_streams_are_tsharks(&h3, &keylog, 2);
+}
