@@ -12,7 +12,7 @@ use super::keylog::KeyLog;
 use super::requests::RequestCounter;
 use super::seq::SeqNumber;
 use super::side::Side;
-use super::tls::{Decryption, TlsDecryptor};
+use super::tls::{Decryption, Plain, TlsDecryptor};
 use crate::capture::segment::Segment;
 
 /// A TLS connection's application data, decrypted and read.
@@ -44,13 +44,17 @@ impl DecryptedTls {
             requests,
             client_plain,
         } = self;
-        decryptor.push(side, seg, payload, &mut |ts, plain| {
-            http2.push_plain(side, ts, plain);
-            if side == Side::Client {
-                let len = plain.len() as u32;
-                requests.feed(SeqNumber(*client_plain), len, plain);
-                *client_plain = client_plain.wrapping_add(len);
+        decryptor.push(side, seg, payload, &mut |ts, plain| match plain {
+            Plain::Data(plain) => {
+                http2.push_plain(side, ts, plain);
+                if side == Side::Client {
+                    let len = plain.len() as u32;
+                    requests.feed(SeqNumber(*client_plain), len, plain);
+                    *client_plain = client_plain.wrapping_add(len);
+                }
             }
+            // What was read stands, as where cleartext bytes go missing.
+            Plain::Lost => http2.lost(side),
         });
     }
 

@@ -364,6 +364,15 @@ impl Http2Reader {
         cut.requests
     }
 
+    /// `side`'s bytes were lost for good (a record that did not open): its reading stops there.
+    pub(in crate::track) fn lost(&mut self, side: Side) {
+        let (mine, _) = side.mine_and_peer(&mut self.client, &mut self.server);
+        if !mine.cutter.stopped {
+            mine.cutter.stopped = true;
+            self.frames.stop(side, Http2Stop::Gap);
+        }
+    }
+
     /// The server's bytes so far do not open as RFC 9113 §3.4 says they must, with SETTINGS.
     fn server_opened_wrongly(&self) -> bool {
         let f = &self.frames;

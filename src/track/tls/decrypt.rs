@@ -41,6 +41,19 @@ const MAX_RECORD: usize = HEADER_LEN + (1 << 14) + 256;
 /// The hello bytes kept for reading, at most.
 const MAX_HELLO: usize = 1 << 16;
 
+/// The records' content handed on, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(in crate::track) enum Plain<'a> {
+    /// Application data.
+    Data(&'a [u8]),
+    /// Bytes were lost or a record did not open: nothing more follows in this direction.
+    Lost,
+}
+
+/// Encrypted records held until the keys are known (0-RTT data sent before the ServerHello),
+/// at most this many bytes.
+const MAX_EARLY: usize = 1 << 18;
+
 /// What the key log did for a TLS connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decryption {
@@ -229,6 +242,9 @@ struct Records {
     seq: u64,
     /// TLS 1.2: a ChangeCipherSpec was sent; every record after it is encrypted.
     changed_cipher: bool,
+    /// Encrypted records that came before the keys (TLS 1.3's early data), in order.
+    early: Vec<Vec<u8>>,
+    early_bytes: usize,
     /// Nothing more is read: bytes were lost, or the records stopped making sense.
     stopped: bool,
     /// Records that opened, and those that did not.
@@ -249,8 +265,14 @@ impl Records {
         &mut self,
         bytes: &[u8],
         found: &mut impl FnMut(Found) -> Vec<Arc<RecordKey>>,
-        plain: &mut impl FnMut(&[u8]),
+        plain: &mut impl FnMut(Plain<'_>),
     ) {
+        if !self.early.is_empty() && !self.keys.is_empty() {
+            for mut record in std::mem::take(&mut self.early) {
+                self.open(&mut record, plain);
+            }
+            self.early_bytes = 0;
+        }
         self.buffer.extend_from_slice(bytes);
         let mut at = 0;
         // Bounded: each pass consumes one whole record or stops.
@@ -258,7 +280,7 @@ impl Records {
             let header = &self.buffer[at..at + HEADER_LEN];
             let len = HEADER_LEN + usize::from(u16::from_be_bytes([header[3], header[4]]));
             if header[1] != 3 || len > MAX_RECORD {
-                self.stopped = true;
+                self.lose(plain);
                 break;
             }
             if self.buffer.len() - at < len {
@@ -284,6 +306,14 @@ impl Records {
                 APPLICATION_DATA if !self.keys.is_empty() => {
                     let mut record = self.buffer[record].to_vec();
                     self.open(&mut record, plain);
+                }
+                APPLICATION_DATA if self.hello_read => {
+                    self.early_bytes += record.len();
+                    if self.early_bytes > MAX_EARLY {
+                        self.lose(plain);
+                    } else {
+                        self.early.push(self.buffer[record].to_vec());
+                    }
                 }
                 _ => {}
             }
@@ -330,7 +360,10 @@ impl Records {
 
     /// Opens an encrypted record with the key in use, or else with a later one from its first
     /// sequence number (the sender moved on to it).
-    fn open(&mut self, record: &mut [u8], plain: &mut impl FnMut(&[u8])) {
+    fn open(&mut self, record: &mut [u8], plain: &mut impl FnMut(Plain<'_>)) {
+        if self.stopped {
+            return;
+        }
         let copy = record.to_vec();
         let tries = std::iter::once((self.current, self.seq))
             .chain((self.current + 1..self.keys.len()).map(|k| (k, 0)));
@@ -341,33 +374,42 @@ impl Records {
                 self.seq = seq + 1;
                 self.opened += 1;
                 if content_type == APPLICATION_DATA {
-                    plain(content);
+                    plain(Plain::Data(content));
                 }
                 return;
             }
         }
+        self.lose(plain);
+    }
+
+    /// A record did not open or the bytes stopped making sense: the direction is read no
+    /// further, and the readers are told.
+    fn lose(&mut self, plain: &mut impl FnMut(Plain<'_>)) {
         self.failed += 1;
+        self.stopped = true;
+        plain(Plain::Lost);
     }
 
     /// Opens a TLS 1.2 record with the direction's one key: every record after
-    /// ChangeCipherSpec takes the next sequence number, whether it opens or not.
-    fn open_tls12(&mut self, record: &mut [u8], plain: &mut impl FnMut(&[u8])) {
+    /// ChangeCipherSpec takes the next sequence number.
+    fn open_tls12(&mut self, record: &mut [u8], plain: &mut impl FnMut(Plain<'_>)) {
         let seq = self.seq;
         self.seq += 1;
         match self.keys[0].open(seq, record) {
             Some((content_type, content)) => {
                 self.opened += 1;
                 if content_type == APPLICATION_DATA {
-                    plain(content);
+                    plain(Plain::Data(content));
                 }
             }
-            None => self.failed += 1,
+            None => self.lose(plain),
         }
     }
 
     fn stop(&mut self) {
         self.stopped = true;
         self.buffer = Vec::new();
+        self.early = Vec::new();
         self.hello = Vec::new();
     }
 }
@@ -412,7 +454,7 @@ impl TlsDecryptor {
         side: Side,
         seg: &Segment,
         payload: &[u8],
-        plain: &mut impl FnMut(Ts, &[u8]),
+        plain: &mut impl FnMut(Ts, Plain<'_>),
     ) {
         let Self {
             keylog,
@@ -458,9 +500,10 @@ impl TlsDecryptor {
                 Piece::Missing(_) => cut = true,
             },
         );
-        let lost = cut || mine.stream.has_gap();
-        if lost || mine.records.stopped {
-            mine.records.failed += u64::from(lost);
+        if (cut || mine.stream.has_gap()) && !mine.records.stopped {
+            mine.records.lose(&mut |lost| plain(seg.ts, lost));
+        }
+        if mine.records.stopped {
             mine.stop();
         }
         if !matches!(outcome, Decryption::NoHello | Decryption::Decrypted { .. }) {
@@ -532,4 +575,94 @@ fn server_keys(
         ]),
     };
     (decrypted, keys)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A TLS 1.3 record sealed with `key` as record `seq`: `content`, then its inner type and
+    /// `padding` zeros (RFC 8446 §5.2).
+    fn seal(
+        key: &RecordKey,
+        seq: u64,
+        content_type: u8,
+        content: &[u8],
+        padding: usize,
+    ) -> Vec<u8> {
+        let mut body = content.to_vec();
+        body.push(content_type);
+        body.resize(body.len() + padding, 0);
+        let len = (body.len() + 16) as u16;
+        let header = [APPLICATION_DATA, 3, 3, (len >> 8) as u8, len as u8];
+        let mut nonce = key.iv;
+        for (n, s) in nonce[4..].iter_mut().zip(seq.to_be_bytes()) {
+            *n ^= s;
+        }
+        key.aead
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(header),
+                &mut body,
+            )
+            .unwrap();
+        let mut record = header.to_vec();
+        record.extend(body);
+        record
+    }
+
+    /// Feeds `bytes` to `records`, returning what it handed on, "lost" for a loss.
+    fn read(records: &mut Records, bytes: &[u8]) -> Vec<String> {
+        let mut out = Vec::new();
+        records.bytes(bytes, &mut |_| Vec::new(), &mut |plain| {
+            out.push(match plain {
+                Plain::Data(d) => String::from_utf8_lossy(d).into_owned(),
+                Plain::Lost => "lost".to_owned(),
+            })
+        });
+        out
+    }
+
+    #[test]
+    fn records_open_under_each_key_in_turn_without_their_padding() {
+        let suite = Suite::of(AES_128_GCM_SHA256).unwrap();
+        let handshake = suite.keys(&[1; 32]).unwrap();
+        let application = suite.keys(&[2; 32]).unwrap();
+        let mut bytes = seal(&handshake, 0, HANDSHAKE, b"finished", 0);
+        bytes.extend(seal(&application, 0, APPLICATION_DATA, b"GET", 7));
+        bytes.extend(seal(&application, 1, APPLICATION_DATA, b" /", 0));
+        let mut records = Records {
+            hello_read: true,
+            keys: vec![Arc::new(handshake), Arc::new(application)],
+            ..Records::default()
+        };
+        // Cut anywhere: records are gathered whole.
+        let (a, b) = bytes.split_at(30);
+        let mut got = read(&mut records, a);
+        got.extend(read(&mut records, b));
+        assert_eq!(got, ["GET", " /"]);
+        assert_eq!((records.opened, records.failed), (3, 0));
+    }
+
+    #[test]
+    fn early_data_waits_for_the_keys_and_a_record_that_does_not_open_ends_the_reading() {
+        let suite = Suite::of(CHACHA20_POLY1305_SHA256).unwrap();
+        let early = suite.keys(&[3; 32]).unwrap();
+        let other = suite.keys(&[4; 32]).unwrap();
+        let mut records = Records {
+            hello_read: true,
+            ..Records::default()
+        };
+        assert!(
+            read(
+                &mut records,
+                &seal(&early, 0, APPLICATION_DATA, b"0-RTT", 0)
+            )
+            .is_empty()
+        );
+        records.keys = vec![Arc::new(early)];
+        let wrong = seal(&other, 1, APPLICATION_DATA, b"x", 0);
+        assert_eq!(read(&mut records, &wrong), ["0-RTT", "lost"]);
+        assert!(records.stopped);
+    }
 }

@@ -20,7 +20,7 @@ pub use handshake::{
 };
 pub use totals::TlsTotals;
 
-pub(in crate::track) use decrypt::TlsDecryptor;
+pub(in crate::track) use decrypt::{Plain, TlsDecryptor};
 
 pub(in crate::track) use record::{CLIENT_HELLO, SERVER_HELLO};
 
