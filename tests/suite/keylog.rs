@@ -261,7 +261,17 @@ fn keylog_reads_synack_h2_and_h3_as_tshark_does_as_root() {
     let json_path = dir.path().join("report.json");
     let out = common::compare_in(dir.path())
         .env("SSLKEYLOGFILE", &keylog)
-        .args(["--modes", "h2,h3", "--rounds", "1", "--files"])
+        // The second round resumes, h3 sending its requests as 0-RTT data.
+        .args([
+            "--modes",
+            "h2,h3",
+            "--rounds",
+            "2",
+            "--tls",
+            "1.3",
+            "--early-data",
+        ])
+        .arg("--files")
         .arg(&site)
         .arg("--json")
         .arg(&json_path)
@@ -273,7 +283,7 @@ fn keylog_reads_synack_h2_and_h3_as_tshark_does_as_root() {
     let capture = |mode: &str| report["captures"][mode].as_str().unwrap().to_owned();
     let keylog_arg = keylog.display().to_string();
 
-    // h2: one connection, a request per file, every frame as tshark reads it.
+    // h2: a connection a round, a request per file, every frame as tshark reads it.
     let h2 = Path::new(&capture("h2")).to_owned();
     let server_port: u16 =
         common::tshark_stdout(&h2, &["-c", "1", "-T", "fields", "-e", "tcp.dstport"])
@@ -284,17 +294,19 @@ fn keylog_reads_synack_h2_and_h3_as_tshark_does_as_root() {
     let theirs = tshark_view(&h2, &keylog, &[server_port]);
     assert_eq!(ours, theirs, "synack (left) and tshark (right) disagree");
     let requests: Vec<u64> = ours.values().map(|c| c.requests).collect();
-    assert_eq!(requests, [3], "three files");
+    assert_eq!(requests, [3, 3], "three files a round");
 
-    // h3: the streams every 1-RTT packet tshark opens carries; the client's bidirectional ones
-    // are the requests.
+    // h3: the streams every 0-RTT and 1-RTT packet tshark opens carries; the client's
+    // bidirectional ones are the requests.
     let h3 = Path::new(&capture("h3")).to_owned();
-    assert_quic_streams_are_tsharks(&h3, &keylog, 3);
+    let quic = assert_quic_streams_are_tsharks(&h3, &keylog, 3);
+    let zero_rtt = |c: &Value| c["client_sent"]["packets"]["zero_rtt"].as_u64().unwrap();
+    assert!(quic.iter().any(|c| zero_rtt(c) > 0), "no 0-RTT: {quic:?}");
 }
 
 /// Every QUIC connection of `capture` decrypted with `keylog`, its streams those tshark reads,
-/// and `requests` client-initiated bidirectional ones.
-fn assert_quic_streams_are_tsharks(capture: &Path, keylog: &Path, requests: u64) {
+/// and `requests` client-initiated bidirectional ones; returns the connections' JSON.
+fn assert_quic_streams_are_tsharks(capture: &Path, keylog: &Path, requests: u64) -> Vec<Value> {
     let keylog_arg = keylog.display().to_string();
     let analyzed = common::analyze_json(capture, &["--keylog", &keylog_arg]);
     let theirs = tshark_quic_streams(capture, keylog);
@@ -311,6 +323,7 @@ fn assert_quic_streams_are_tsharks(capture: &Path, keylog: &Path, requests: u64)
         assert_eq!(decrypted["http3_requests"], bidirectional, "{ids:?}");
         assert_eq!(bidirectional, requests, "one a file");
     }
+    quic.clone()
 }
 
 #[test]

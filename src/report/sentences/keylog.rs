@@ -55,7 +55,7 @@ pub fn quic_decryption_line(conn: &QuicConnection) -> Option<String> {
                 n => format!(", {n} not opened or read"),
             };
             format!(
-                "decrypted: {} HTTP/3 requests, {} streams ({} 1-RTT packets opened{failed})",
+                "decrypted: {} HTTP/3 requests, {} streams ({} 0-RTT and 1-RTT packets opened{failed})",
                 s.client_bidirectional(),
                 s.streams(),
                 s.opened

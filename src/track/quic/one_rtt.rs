@@ -1,8 +1,8 @@
 //! Track layer: a QUIC connection's 1-RTT packets opened with the traffic secrets of a key log
 //! (RFC 9001 §5: "quic key", "quic iv" and "quic hp" from CLIENT_TRAFFIC_SECRET_0 and
-//! SERVER_TRAFFIC_SECRET_0, found by the ClientHello's random), and the streams their STREAM
-//! frames carry (RFC 9000 §19.8): the client's bidirectional ones are HTTP/3's requests
-//! (RFC 9114 §6.1).
+//! SERVER_TRAFFIC_SECRET_0, found by the ClientHello's random), its 0-RTT packets with
+//! CLIENT_EARLY_TRAFFIC_SECRET's, and the streams their STREAM frames carry (RFC 9000 §19.8):
+//! the client's bidirectional ones are HTTP/3's requests (RFC 9114 §6.1).
 //!
 //! Works on bytes alone; must not import capture, analysis or report code.
 
@@ -29,9 +29,9 @@ pub enum OneRttDecryption {
 pub struct QuicStreams {
     /// Stream ids that carried a STREAM frame.
     ids: BTreeSet<u64>,
-    /// 1-RTT packets opened.
+    /// 1-RTT and 0-RTT packets opened.
     pub opened: u64,
-    /// 1-RTT packets that did not open (a key update, damaged or cut bytes) or whose frames did
+    /// 1-RTT and 0-RTT packets that did not open (a key update, damaged or cut bytes) or whose frames did
     /// not read.
     pub failed: u64,
 }
@@ -99,6 +99,8 @@ impl DirectionOneRtt {
 #[derive(Debug)]
 pub(super) struct OneRttReading {
     sides: [DirectionOneRtt; 2],
+    /// The client's 0-RTT keys, when the key log has its early traffic secret.
+    early: Option<DirectionKeys>,
     /// The length of the Destination Connection IDs each side's short headers carry, once seen:
     /// a connection ID issued later (in an encrypted NEW_CONNECTION_ID frame) has the same.
     dcid_len: [Option<usize>; 2],
@@ -116,7 +118,11 @@ impl OneRttReading {
     ) -> Option<OneRttReading> {
         let side =
             |label| DirectionOneRtt::new(keylog.secret(random, label)?, cipher_suite, version);
+        let early = keylog
+            .secret(random, SecretLabel::ClientEarlyTraffic)
+            .and_then(|secret| DirectionKeys::from_secret(secret, cipher_suite, version));
         Some(OneRttReading {
+            early,
             sides: [
                 side(SecretLabel::ClientTraffic0)?,
                 side(SecretLabel::ServerTraffic0)?,
@@ -134,7 +140,25 @@ impl OneRttReading {
             self.dcid_len[i] = dcid_len;
         }
         let pn_offset = 1 + self.dcid_len[i].unwrap_or(0);
-        let Some(plain) = self.sides[i].open(packet, pn_offset) else {
+        let plain = self.sides[i].open(packet, pn_offset);
+        self.count_streams(plain);
+    }
+
+    /// Opens a 0-RTT packet the client sent, whose packet number starts at `pn_offset` (in the
+    /// same number space as its 1-RTT packets), and notes the streams of its STREAM frames.
+    pub(super) fn read_early(&mut self, packet: &[u8], pn_offset: usize) {
+        let client = &mut self.sides[0];
+        let plain = self.early.as_ref().and_then(|keys| {
+            let (plain, pn) = keys.open(packet, pn_offset, client.largest).ok()?;
+            client.largest = Some(client.largest.map_or(pn, |l| l.max(pn)));
+            Some(plain)
+        });
+        self.count_streams(plain);
+    }
+
+    /// Counts an opened packet's streams, or a packet that did not open.
+    fn count_streams(&mut self, plain: Option<Vec<u8>>) {
+        let Some(plain) = plain else {
             self.streams.failed += 1;
             return;
         };

@@ -65,7 +65,13 @@ struct Tracked {
     /// With a key log: its 1-RTT packets being opened (`None` when the log has no secrets for
     /// it).
     one_rtt: Option<Box<OneRttReading>>,
+    /// With a key log: 0-RTT packets that came before the hellos were read, to open once they
+    /// are (the packet, where its number starts).
+    early: Vec<(Vec<u8>, usize)>,
 }
+
+/// 0-RTT packets held for the keys, at most.
+const MAX_EARLY_PACKETS: usize = 64;
 
 /// Groups datagrams into QUIC connections.
 #[derive(Debug, Default)]
@@ -235,6 +241,7 @@ impl QuicTracker {
                     summary,
                     reading,
                     one_rtt: None,
+                    early: Vec::new(),
                 });
                 self.register(long.dcid, number);
                 Some(number)
@@ -283,8 +290,23 @@ impl QuicTracker {
         if packet.kind != PacketType::VersionNegotiation {
             self.register(long.scid, conn);
         }
-        if packet.kind == PacketType::Initial {
-            self.read_initial(conn, side, ts, packet, long.dcid);
+        match packet.kind {
+            PacketType::Initial => self.read_initial(conn, side, ts, packet, long.dcid),
+            PacketType::ZeroRtt if side == Side::Client && self.keylog.is_some() => {
+                let tracked = &mut self.connections[conn];
+                match &mut tracked.one_rtt {
+                    Some(one_rtt) => one_rtt.read_early(packet.bytes, packet.pn_offset),
+                    None if tracked.reading.is_some()
+                        && tracked.early.len() < MAX_EARLY_PACKETS =>
+                    {
+                        tracked
+                            .early
+                            .push((packet.bytes.to_vec(), packet.pn_offset));
+                    }
+                    None => {}
+                }
+            }
+            _ => {}
         }
     }
 
@@ -371,6 +393,12 @@ impl QuicTracker {
             let tracked = &mut self.connections[conn];
             tracked.reading = None;
             tracked.one_rtt = one_rtt;
+            let early = std::mem::take(&mut tracked.early);
+            if let Some(one_rtt) = &mut tracked.one_rtt {
+                for (packet, pn_offset) in early {
+                    one_rtt.read_early(&packet, pn_offset);
+                }
+            }
         }
     }
 
