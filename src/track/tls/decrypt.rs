@@ -103,10 +103,17 @@ impl Suite {
             16 => UnboundKey::new(aead, &expand_label::<16>(&prk, b"key")),
             _ => UnboundKey::new(aead, &expand_label::<32>(&prk, b"key")),
         };
+        // RFC 8446 §7.2: application_traffic_secret_N+1 = HKDF-Expand-Label(secret_N,
+        // "traffic upd", "", Hash.length).
+        let next = match secret.len() {
+            32 => expand_label::<32>(&prk, b"traffic upd").to_vec(),
+            _ => expand_label::<48>(&prk, b"traffic upd").to_vec(),
+        };
         Some(RecordKey {
             aead: LessSafeKey::new(key.ok()?),
             iv: expand_label(&prk, b"iv"),
             protection: Protection::Tls13,
+            update: Some((self, next)),
         })
     }
 }
@@ -129,6 +136,8 @@ struct RecordKey {
     aead: LessSafeKey,
     iv: [u8; 12],
     protection: Protection,
+    /// TLS 1.3: the suite and the next traffic secret, for the keys a KeyUpdate moves to.
+    update: Option<(Suite, Vec<u8>)>,
 }
 
 impl std::fmt::Debug for RecordKey {
@@ -145,6 +154,7 @@ impl RecordKey {
         Some(RecordKey {
             aead: LessSafeKey::new(UnboundKey::new(keys.aead, &keys.key).ok()?),
             iv,
+            update: None,
             protection: if keys.iv.len() == 12 {
                 Protection::Tls12Chacha
             } else {
@@ -359,24 +369,37 @@ impl Records {
     }
 
     /// Opens an encrypted record with the key in use, or else with a later one from its first
-    /// sequence number (the sender moved on to it).
+    /// sequence number (the sender moved on to it): the next of the log's, or once the
+    /// application traffic keys are in use, those a KeyUpdate gives (RFC 8446 §4.6.3).
     fn open(&mut self, record: &mut [u8], plain: &mut impl FnMut(Plain<'_>)) {
         if self.stopped {
             return;
         }
         let copy = record.to_vec();
-        let tries = std::iter::once((self.current, self.seq))
-            .chain((self.current + 1..self.keys.len()).map(|k| (k, 0)));
-        for (k, seq) in tries {
-            record.copy_from_slice(&copy);
-            if let Some((content_type, content)) = self.keys[k].open(seq, record) {
-                self.current = k;
-                self.seq = seq + 1;
-                self.opened += 1;
-                if content_type == APPLICATION_DATA {
-                    plain(Plain::Data(content));
+        // Bounded: a second pass only after a KeyUpdate's keys were added.
+        for pass in 0..2 {
+            let tries = std::iter::once((self.current, self.seq))
+                .chain((self.current + 1..self.keys.len()).map(|k| (k, 0)));
+            for (k, seq) in tries {
+                record.copy_from_slice(&copy);
+                if let Some((content_type, content)) = self.keys[k].open(seq, record) {
+                    self.current = k;
+                    self.seq = seq + 1;
+                    self.opened += 1;
+                    if content_type == APPLICATION_DATA {
+                        plain(Plain::Data(content));
+                    }
+                    return;
                 }
-                return;
+            }
+            let last = self.keys.len() - 1;
+            let updated = (pass == 0 && self.current == last && last > 0)
+                .then(|| self.keys[last].update.as_ref())
+                .flatten()
+                .and_then(|(suite, next)| suite.keys(next));
+            match updated {
+                Some(updated) => self.keys.push(Arc::new(updated)),
+                None => break,
             }
         }
         self.lose(plain);
@@ -624,13 +647,18 @@ mod tests {
     }
 
     #[test]
-    fn records_open_under_each_key_in_turn_without_their_padding() {
+    fn records_open_under_each_key_in_turn_and_after_a_key_update_without_their_padding() {
         let suite = Suite::of(AES_128_GCM_SHA256).unwrap();
         let handshake = suite.keys(&[1; 32]).unwrap();
         let application = suite.keys(&[2; 32]).unwrap();
         let mut bytes = seal(&handshake, 0, HANDSHAKE, b"finished", 0);
         bytes.extend(seal(&application, 0, APPLICATION_DATA, b"GET", 7));
         bytes.extend(seal(&application, 1, APPLICATION_DATA, b" /", 0));
+        // A KeyUpdate: the next records are under the keys of the next traffic secret, from 0.
+        let (_, next) = application.update.clone().unwrap();
+        let updated = suite.keys(&next).unwrap();
+        bytes.extend(seal(&updated, 0, APPLICATION_DATA, b"a", 0));
+        bytes.extend(seal(&updated, 1, APPLICATION_DATA, b"b", 3));
         let mut records = Records {
             hello_read: true,
             keys: vec![Arc::new(handshake), Arc::new(application)],
@@ -640,8 +668,8 @@ mod tests {
         let (a, b) = bytes.split_at(30);
         let mut got = read(&mut records, a);
         got.extend(read(&mut records, b));
-        assert_eq!(got, ["GET", " /"]);
-        assert_eq!((records.opened, records.failed), (3, 0));
+        assert_eq!(got, ["GET", " /", "a", "b"]);
+        assert_eq!((records.opened, records.failed), (5, 0));
     }
 
     #[test]
