@@ -8,9 +8,21 @@ use crate::track::tls::Decryption;
 pub const KEYLOG_HEADING: &str = "Decryption with the key log (--keylog), per TLS connection:";
 
 /// The HTTP/2 table's heading when some of its connections were decrypted.
-pub const KEYLOG_HTTP2_HEADING: &str = "HTTP/2 in cleartext or decrypted with the key log (frames \
+const KEYLOG_HTTP2_HEADING: &str = "HTTP/2 in cleartext or decrypted with the key log (frames \
      counted on the wire; requests = client streams opened by a HEADERS frame; C/S = \
      client/server)";
+
+/// The HTTP/2 table's heading for `connections`: it names the key log when it decrypted some.
+pub fn http2_heading(connections: &[Connection]) -> &'static str {
+    let decrypted = connections.iter().any(|c| {
+        c.http2().is_some() && matches!(c.decryption(), Some(Decryption::Decrypted { .. }))
+    });
+    if decrypted {
+        KEYLOG_HTTP2_HEADING
+    } else {
+        super::HTTP2_HEADING
+    }
+}
 
 /// One line for a TLS connection a key log was given for: decrypted (and what its plaintext
 /// showed), or why not; `None` without a key log or TLS.

@@ -13,8 +13,7 @@ mod verdict;
 
 pub use http2::{HTTP2_HEADING, HTTP2_READ_NOTE, encrypted_requests_note, http2_hidden};
 pub use keylog::{
-    KEYLOG_HEADING, KEYLOG_HTTP2_HEADING, KEYLOG_QUIC_HEADING, decryption_line,
-    quic_decryption_line,
+    KEYLOG_HEADING, KEYLOG_QUIC_HEADING, decryption_line, http2_heading, quic_decryption_line,
 };
 pub use model::{model_difference, model_heading};
 pub use pattern::pattern;

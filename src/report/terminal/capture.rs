@@ -6,16 +6,16 @@ use std::path::Path;
 
 use crate::analysis::phases::Phases;
 use crate::report::sentences::{
-    HTTP2_HEADING, HTTP2_READ_NOTE, KEYLOG_HEADING, KEYLOG_HTTP2_HEADING, KEYLOG_QUIC_HEADING,
-    QUIC_HEADING, QUIC_NOTE, QUIC_TLS_HEADING, TLS_HEADING, TLS_READ_NOTE, decryption_line,
-    encrypted_requests_note, http2_hidden, quic_decryption_line, quic_stray, tls_hidden, tls_note,
+    HTTP2_READ_NOTE, KEYLOG_HEADING, KEYLOG_QUIC_HEADING, QUIC_HEADING, QUIC_NOTE,
+    QUIC_TLS_HEADING, TLS_HEADING, TLS_READ_NOTE, decryption_line, encrypted_requests_note,
+    http2_heading, http2_hidden, quic_decryption_line, quic_stray, tls_hidden, tls_note,
 };
 use crate::report::tables;
 use crate::report::width::fit_in_parts_text;
 use crate::track::http2::{Http2Seen, Http2Totals};
 use crate::track::quic::QuicCapture;
 use crate::track::reader::FrameCounts;
-use crate::track::tls::{Decryption, TlsTotals};
+use crate::track::tls::TlsTotals;
 use crate::track::{Connection, Totals};
 
 /// What `analyze` read in a capture, for its tables.
@@ -195,18 +195,10 @@ fn http2_section(out: &mut String, r: &CaptureReport<'_>, width: Option<u16>) {
             .iter()
             .filter(|c| matches!(c.http2(), Some(Http2Seen::Frames(_))))
             .count();
-        let decrypted = r.connections.iter().any(|c| {
-            c.http2().is_some() && matches!(c.decryption(), Some(Decryption::Decrypted { .. }))
-        });
-        let heading = if decrypted {
-            KEYLOG_HTTP2_HEADING
-        } else {
-            HTTP2_HEADING
-        };
         let _ = writeln!(
             out,
             "{}\n{}",
-            wrap(heading),
+            wrap(http2_heading(r.connections)),
             fit(tables::http2_table(r.connections))
         );
         if let Some(line) = http2_hidden((h2.cleartext as usize).saturating_sub(shown)) {
