@@ -403,6 +403,11 @@ pub struct AnalyzeArgs {
     /// Also write the HTML report (waterfall, ladder diagrams, time–sequence graphs, tables).
     #[arg(long, value_name = "OUT.html")]
     pub html: Option<PathBuf>,
+    /// Decrypt TLS 1.3, TLS 1.2 (AEAD suites) and QUIC with the secrets of this key log (the
+    /// SSLKEYLOGFILE format browsers, curl and synack write): HTTP/1.x and HTTP/2 requests and
+    /// frames over TLS, and HTTP/3's streams, are counted.
+    #[arg(long, value_name = "FILE")]
+    pub keylog: Option<PathBuf>,
 }
 
 /// Options of `serve`.

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::{Context, anyhow, bail};
 
@@ -15,6 +16,7 @@ use crate::capture::CaptureError;
 use crate::cli::AnalyzeArgs;
 use crate::report::{csv as csv_rows, html, json, terminal};
 use crate::track::http2::{Http2Seen, Http2Totals};
+use crate::track::keylog::KeyLog;
 use crate::track::quic::{QuicCapture, QuicConnection};
 use crate::track::reader::{CaptureRead, CaptureReader, FrameCounts};
 use crate::track::tls::TlsTotals;
@@ -154,6 +156,29 @@ struct CaptureEnd<'a> {
     comment: Option<&'a str>,
 }
 
+/// Reads the key log at `path`: an error when it cannot be read or holds no secret; lines it
+/// cannot read are passed over with a warning.
+fn read_keylog(path: &Path) -> anyhow::Result<KeyLog> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read --keylog {}", path.display()))?;
+    let keylog = KeyLog::parse(&text);
+    if keylog.is_empty() {
+        bail!(
+            "--keylog {}: no TLS secret in it (lines like `CLIENT_TRAFFIC_SECRET_0 <client random> \
+             <secret>`, as SSLKEYLOGFILE writes them)",
+            path.display()
+        );
+    }
+    match keylog.malformed_lines() {
+        0 => {}
+        n => eprintln!(
+            "synack: warning: --keylog {}: {n} malformed lines passed over",
+            path.display()
+        ),
+    }
+    Ok(keylog)
+}
+
 /// Reads the capture and prints its tables, JSON, JSON lines or CSV.
 pub fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
     let failed = |error| cannot_analyze(&args.file, error);
@@ -168,7 +193,11 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
         crate::created::check_can_create(out)
             .with_context(|| format!("cannot write --html {}", out.display()))?;
     }
-    let reader = CaptureReader::open(&args.file, args.filter.as_deref()).map_err(failed)?;
+    let keylog = args.keylog.as_deref().map(read_keylog).transpose()?;
+    let mut reader = CaptureReader::open(&args.file, args.filter.as_deref()).map_err(failed)?;
+    if let Some(keylog) = keylog {
+        reader = reader.with_keylog(Arc::new(keylog));
+    }
     let mut stdout = std::io::BufWriter::with_capacity(1 << 16, stdout_file()?);
     // JSON, written here and passed on in large writes.
     let mut objects = Vec::with_capacity(1 << 17);

@@ -100,7 +100,7 @@ pub(super) fn requests_unknown(r: RequestCount) -> Option<&'static str> {
 /// Over TLS: `alpn` says what shows HTTP/2, and the counts are null (the frames are encrypted).
 #[derive(Debug, serde::Serialize, schemars::JsonSchema)]
 pub struct Http2Json {
-    /// "cleartext" or "tls".
+    /// "cleartext", or "tls" (its frames counted when `--keylog` decrypted it).
     transport: &'static str,
     /// Over TLS: "server_selected_h2" (TLS 1.2's ServerHello) or "client_offered_h2" (the
     /// ClientHello's offer; TLS 1.3 encrypts the server's choice).
@@ -192,6 +192,14 @@ impl Http2Json {
                 per_stream: Vec::new(),
                 head_of_line: None,
             },
+        }
+    }
+
+    /// The JSON view of a connection whose TLS records a key log decrypted.
+    pub fn decrypted(seen: Http2Seen<'_>) -> Http2Json {
+        Http2Json {
+            transport: "tls",
+            ..Http2Json::of(seen)
         }
     }
 

@@ -10,7 +10,7 @@ use crate::track::reader::FrameCounts;
 use std::net::SocketAddr;
 
 use crate::timeline::Ts;
-use crate::track::tls::{ReadStop, RecordCounts, Resumption, TlsHandshake, TlsTotals};
+use crate::track::tls::{Decryption, ReadStop, RecordCounts, Resumption, TlsHandshake, TlsTotals};
 use crate::track::{CloseKind, Connection, Exchange, FlagCounts, Round, Side, TcpState, Totals};
 
 use super::http2_json::{Http2Json, Http2TotalsJson, requests_unknown};
@@ -444,7 +444,10 @@ impl<'a> ConnectionJson<'a> {
             mss: c.mss(),
             tfo_syn_data: c.syn_data,
             tls: c.tls().map(TlsJson::of),
-            http2: c.http2().map(Http2Json::of),
+            http2: c.http2().map(match c.decryption() {
+                Some(Decryption::Decrypted { .. }) => Http2Json::decrypted,
+                _ => Http2Json::of,
+            }),
             exchanges: &c.exchanges,
         }
     }

@@ -6,7 +6,9 @@ use std::net::SocketAddr;
 use crate::report::json::protocol_version_json;
 use crate::report::labels;
 use crate::timeline::Ts;
-use crate::track::quic::{EarlyData, PacketCounts, QuicCapture, QuicConnection, QuicFlow, QuicTls};
+use crate::track::quic::{
+    EarlyData, OneRttDecryption, PacketCounts, QuicCapture, QuicConnection, QuicFlow, QuicTls,
+};
 
 /// QUIC over UDP in a capture.
 #[derive(Debug, serde::Serialize, schemars::JsonSchema)]
@@ -71,6 +73,46 @@ pub struct QuicConnectionJson {
     malformed_packets: u64,
     /// Initial packets that did not open with the keys of the client's Destination Connection ID.
     unopened_initials: u64,
+    /// With `--keylog`: what its 1-RTT packets showed once opened (absent without a key log).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    decrypted: Option<QuicDecryptedJson>,
+}
+
+/// A QUIC connection's 1-RTT packets opened with a key log.
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub struct QuicDecryptedJson {
+    /// The key log held the connection's 1-RTT secrets.
+    decrypted: bool,
+    /// Client-initiated bidirectional streams that carried a STREAM frame: HTTP/3's requests.
+    http3_requests: Option<u64>,
+    /// Streams that carried a STREAM frame.
+    streams: Option<u64>,
+    /// 1-RTT packets opened.
+    opened_packets: u64,
+    /// 1-RTT packets that did not open (e.g. several packets sent in one UDP GSO buffer, as
+    /// tshark does not open them either) or whose frames did not read.
+    failed_packets: u64,
+}
+
+impl QuicDecryptedJson {
+    fn of(d: &OneRttDecryption) -> QuicDecryptedJson {
+        match d {
+            OneRttDecryption::Decrypted(s) => QuicDecryptedJson {
+                decrypted: true,
+                http3_requests: Some(s.client_bidirectional()),
+                streams: Some(s.streams()),
+                opened_packets: s.opened,
+                failed_packets: s.failed,
+            },
+            OneRttDecryption::NoSecrets => QuicDecryptedJson {
+                decrypted: false,
+                http3_requests: None,
+                streams: None,
+                opened_packets: 0,
+                failed_packets: 0,
+            },
+        }
+    }
 }
 
 impl QuicConnectionJson {
@@ -95,6 +137,7 @@ impl QuicConnectionJson {
             tls: QuicTlsJson::of(&c.tls, c.early_data()),
             malformed_packets: c.malformed,
             unopened_initials: c.unopened_initials,
+            decrypted: c.one_rtt.as_ref().map(QuicDecryptedJson::of),
         }
     }
 }

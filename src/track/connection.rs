@@ -4,20 +4,23 @@
 //! code.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use smallvec::SmallVec;
 
 use super::counts::FlagCounts;
+use super::decrypted::DecryptedTls;
 use super::exchange::Exchange;
 use super::half::HalfConnection;
 use super::http2::{Http2Seen, Http2State, TlsAlpn};
+use super::keylog::KeyLog;
 use super::requests::RequestCounter;
 use super::rounds::RoundClock;
 use super::seq::SeqNumber;
 use super::seq_analysis::SeqAnalysis;
 use super::side::Side;
 use super::state::{EndpointEvent, TcpState, simultaneous_close, transition};
-use super::tls::{TlsHandshake, TlsState};
+use super::tls::{Decryption, TlsHandshake, TlsState};
 use crate::capture::segment::{Direction, Segment};
 use crate::timeline::Ts;
 
@@ -149,6 +152,8 @@ pub struct Connection {
     tls_closing: bool,
     /// Counts `http_requests` in the client's stream.
     request_heads: RequestCounter,
+    /// With a key log: the TLS records opened, and what their application data carries.
+    decrypted: Option<Box<DecryptedTls>>,
 }
 
 /// The largest segment payload that holds one TLS alert record and nothing else: a 5-byte
@@ -213,6 +218,32 @@ impl Connection {
             tls: TlsState::default(),
             http2: Http2State::default(),
             tls_closing: false,
+            decrypted: None,
+        }
+    }
+
+    /// Decrypts the connection's TLS records with the secrets of `keylog` (from its first
+    /// segment on, so before any is added).
+    pub(super) fn decrypt_with(&mut self, keylog: Arc<KeyLog>) {
+        self.decrypted = Some(Box::new(DecryptedTls::new(keylog)));
+    }
+
+    /// What a key log did for this TLS connection; `None` without a key log or TLS.
+    pub fn decryption(&self) -> Option<Decryption> {
+        self.tls()?;
+        Some(self.decrypted.as_ref()?.outcome())
+    }
+
+    /// The decrypted connection's requests: its HTTP/2 requests, or else its HTTP/1.x request
+    /// heads, when it was decrypted and carried either.
+    fn decrypted_requests(&self) -> Option<u64> {
+        let decrypted = self.decrypted.as_ref()?;
+        if !matches!(decrypted.outcome(), Decryption::Decrypted { .. }) {
+            return None;
+        }
+        match decrypted.http2() {
+            Some(frames) => Some(frames.requests),
+            None => Some(decrypted.http1_requests()).filter(|&n| n > 0),
         }
     }
 
@@ -220,6 +251,9 @@ impl Connection {
     /// HEADERS); unknown on HTTP/2 over TLS; the HTTP/1.x request heads where the capture shows
     /// them (tshark's count); else the request/response exchanges (TLS, or no HTTP).
     pub fn requests(&self) -> RequestCount {
+        if let Some(n) = self.decrypted_requests() {
+            return RequestCount::Counted(n);
+        }
         match self.http2() {
             Some(Http2Seen::Frames(f)) => RequestCount::Counted(f.requests),
             Some(Http2Seen::Encrypted(alpn)) => RequestCount::Encrypted(alpn),
@@ -232,6 +266,9 @@ impl Connection {
     /// the ALPN says.
     pub fn http2(&self) -> Option<Http2Seen<'_>> {
         if let Some(frames) = self.http2.frames() {
+            return Some(Http2Seen::Frames(frames));
+        }
+        if let Some(frames) = self.decrypted.as_ref().and_then(|d| d.http2()) {
             return Some(Http2Seen::Frames(frames));
         }
         self.tls().and_then(TlsAlpn::of).map(Http2Seen::Encrypted)
@@ -392,6 +429,11 @@ impl Connection {
         // Before the exchanges: whether this segment ends a TLS handshake decides whether it
         // starts a request.
         self.tls.push(side, seg, payload, mine, peer);
+        if self.tls.ruled_out() {
+            self.decrypted = None;
+        } else if let Some(decrypted) = &mut self.decrypted {
+            decrypted.push(side, seg, payload);
+        }
         let h2_requests = self.http2.push(side, seg, payload, mine, peer);
         self.follow_exchanges(side, seg, payload, resent, new_data, h2_requests);
     }

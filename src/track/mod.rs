@@ -14,10 +14,12 @@
 mod byte_stream;
 mod connection;
 mod counts;
+mod decrypted;
 mod exchange;
 mod frames;
 mod half;
 pub mod http2;
+pub mod keylog;
 pub mod quic;
 pub mod reader;
 mod requests;

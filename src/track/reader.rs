@@ -2,8 +2,10 @@
 //! close so that memory follows the connections open at once, not the packets in the file.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use super::frames::each_frame;
+use super::keylog::KeyLog;
 use super::quic::{QuicCapture, QuicTracker};
 use super::{Connection, Tracker};
 use crate::capture::CaptureError;
@@ -60,6 +62,7 @@ const DRAIN_EVERY: u64 = 1024;
 pub struct CaptureReader {
     source: Source,
     decoder: Decoder,
+    keylog: Option<Arc<KeyLog>>,
 }
 
 impl CaptureReader {
@@ -67,14 +70,32 @@ impl CaptureReader {
     pub fn open(path: &Path, filter: Option<&str>) -> Result<CaptureReader, CaptureError> {
         let source = Source::open_file(path, filter)?;
         let decoder = Decoder::new(source.link_type()?);
-        Ok(CaptureReader { source, decoder })
+        Ok(CaptureReader {
+            source,
+            decoder,
+            keylog: None,
+        })
+    }
+
+    /// Decrypts TLS connections with the secrets of `keylog`.
+    pub fn with_keylog(self, keylog: Arc<KeyLog>) -> CaptureReader {
+        CaptureReader {
+            keylog: Some(keylog),
+            ..self
+        }
     }
 
     /// Decodes and tracks every frame, calling `sink` with each TCP connection once it has
     /// closed (or at the end of the file); QUIC connections come at the end.
     pub fn read(mut self, mut sink: impl FnMut(&Connection)) -> Result<CaptureRead, CaptureError> {
-        let mut tracker = Tracker::new();
-        let mut quic = QuicTracker::new();
+        let mut tracker = match &self.keylog {
+            Some(keylog) => Tracker::with_keylog(Arc::clone(keylog)),
+            None => Tracker::new(),
+        };
+        let mut quic = match &self.keylog {
+            Some(keylog) => QuicTracker::with_keylog(Arc::clone(keylog)),
+            None => QuicTracker::new(),
+        };
         let mut counts = FrameCounts::default();
         // A file cut off or damaged after some good packets: what came before it is analysed,
         // and the caller says where it stopped.

@@ -19,6 +19,14 @@ impl Side {
         }
     }
 
+    /// Of the client's and the server's `T`, this side's and its peer's.
+    pub fn mine_and_peer<T>(self, client: T, server: T) -> (T, T) {
+        match self {
+            Side::Client => (client, server),
+            Side::Server => (server, client),
+        }
+    }
+
     /// The other end.
     pub fn peer(self) -> Side {
         match self {

@@ -4,8 +4,10 @@
 //! Works on `Segment` alone; must not import `pcap`, `etherparse`, analysis or report code.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use super::connection::Connection;
+use super::keylog::KeyLog;
 use super::seq::SeqNumber;
 use super::tuple_map::TupleMap;
 use crate::capture::segment::{FlowKey, Segment};
@@ -39,12 +41,22 @@ pub struct Tracker {
     ready: Vec<usize>,
     streams: usize,
     now: Ts,
+    /// The secrets TLS connections are decrypted with, when given.
+    keylog: Option<Arc<KeyLog>>,
 }
 
 impl Tracker {
     /// A tracker with no connections.
     pub fn new() -> Tracker {
         Tracker::default()
+    }
+
+    /// A tracker that decrypts TLS connections with the secrets of `keylog`.
+    pub fn with_keylog(keylog: Arc<KeyLog>) -> Tracker {
+        Tracker {
+            keylog: Some(keylog),
+            ..Tracker::default()
+        }
     }
 
     /// Adds one segment whose payload bytes were not captured (or are not needed).
@@ -87,7 +99,10 @@ impl Tracker {
     /// Starts the next stream's connection with `seg`, open on its 4-tuple; returns its slot.
     fn open_new(&mut self, seg: &Segment) -> usize {
         self.streams += 1;
-        let conn = Connection::new(self.streams - 1, seg);
+        let mut conn = Connection::new(self.streams - 1, seg);
+        if let Some(keylog) = &self.keylog {
+            conn.decrypt_with(Arc::clone(keylog));
+        }
         let slot = match self.free.pop() {
             Some(slot) => {
                 self.slots[slot] = conn;

@@ -815,3 +815,56 @@ pub fn nginx(dir: &Path, ports: &[u16]) -> Stopped {
     }
     nginx
 }
+
+/// tcpdump writing loopback packets that match `filter` to `path`, whole, once it listens; stop
+/// it with [`stop_tcpdump`] so that it writes what it holds.
+pub fn tcpdump_loopback(path: &Path, filter: &str) -> Stopped {
+    let tcpdump = Stopped(
+        Command::new("tcpdump")
+            .args(["-i", "lo", "--immediate-mode", "-U", "-n", "-s", "0"])
+            .args(["-B", "16384", "-w"])
+            .arg(path)
+            .arg(filter)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("tcpdump (scripts/install-deps.sh --test)"),
+    );
+    wait_until("tcpdump did not start", || {
+        std::fs::metadata(path).map_or(0, |m| m.len()) >= 24
+    });
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    tcpdump
+}
+
+/// Stops a tcpdump [`tcpdump_loopback`] started, after the last packets had time to arrive.
+pub fn stop_tcpdump(mut tcpdump: Stopped) {
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    // SAFETY: kill only signals the tcpdump child, by its pid.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::kill(tcpdump.0.id() as libc::pid_t, libc::SIGINT);
+    }
+    let _ = tcpdump.0.wait();
+}
+
+/// tshark's `fields` of every frame of `path` that `filter` keeps, read with `options` (`-o`,
+/// `-d`…): a row of field values per frame, each value as tshark prints it (several joined by
+/// commas).
+pub fn tshark_rows(
+    path: &Path,
+    options: &[&str],
+    filter: &str,
+    fields: &[&str],
+) -> Vec<Vec<String>> {
+    let mut args: Vec<&str> = vec!["-n"];
+    args.extend_from_slice(options);
+    args.extend(["-Y", filter, "-T", "fields", "-E", "separator=;"]);
+    for field in fields {
+        args.extend(["-e", field]);
+    }
+    tshark_stdout(path, &args)
+        .lines()
+        .map(|line| line.split(';').map(str::to_owned).collect())
+        .collect()
+}

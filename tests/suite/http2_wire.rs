@@ -110,7 +110,7 @@ fn tshark_view(capture: &Path, port: u16) -> BTreeMap<usize, Counted> {
 }
 
 /// Frame counts by type number from synack's JSON, the types seen only.
-fn by_type(frames: &Value) -> BTreeMap<u8, u64> {
+pub(crate) fn by_type(frames: &Value) -> BTreeMap<u8, u64> {
     let mut out = BTreeMap::new();
     for (n, name) in FRAME_TYPES.iter().enumerate() {
         let count = frames[name].as_u64().expect("a frame count");

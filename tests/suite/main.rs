@@ -25,6 +25,7 @@ mod html_report;
 mod html_words;
 mod http2_http3_model;
 mod http2_wire;
+mod keylog;
 mod ladder;
 mod link_types;
 mod live_compare;

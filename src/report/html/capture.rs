@@ -14,7 +14,7 @@ use crate::analysis::drawn::DrawnConnection;
 use crate::analysis::file_phases::{self, FilePhases};
 use crate::analysis::phases::{ConnectionTimeline, Phases};
 use crate::report::sentences::{
-    HTTP2_HEADING, QUIC_HEADING, QUIC_NOTE, QUIC_TLS_HEADING, encrypted_requests_note,
+    QUIC_HEADING, QUIC_NOTE, QUIC_TLS_HEADING, encrypted_requests_note, http2_heading,
 };
 use crate::report::tables as report_tables;
 use crate::timeline::Ts;
@@ -124,7 +124,7 @@ pub fn capture(view: &CaptureView<'_>, page_dir: &Path) -> String {
             (tables::render("Connections", &report_tables::connection_table(view.connections, view.hidden)))
             (tables::render("Phases (connections in order of their first packet)", &report_tables::phase_summary_table(view.phases)))
             @if cleartext_http2 > 0 {
-                (tables::render(HTTP2_HEADING, &report_tables::http2_table(view.connections)))
+                (tables::render(http2_heading(view.connections), &report_tables::http2_table(view.connections)))
             }
             @if let Some(note) = encrypted_requests_note(encrypted_http2) {
                 p class="note" { (note) }

@@ -4,6 +4,7 @@
 
 mod head_of_line;
 mod http2;
+mod keylog;
 mod model;
 mod pattern;
 mod run;
@@ -13,6 +14,9 @@ mod verdict;
 
 pub use head_of_line::{capture_hold_heading, hold_note, mode_hold_heading};
 pub use http2::{HTTP2_HEADING, HTTP2_READ_NOTE, encrypted_requests_note, http2_hidden};
+pub use keylog::{
+    KEYLOG_HEADING, KEYLOG_QUIC_HEADING, decryption_line, http2_heading, quic_decryption_line,
+};
 pub use model::{model_difference, model_heading};
 pub use pattern::pattern;
 pub use run::{PACKETS_NOTE, fast_open_line, kernel_line, phases_heading};

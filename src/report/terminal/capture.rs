@@ -7,8 +7,9 @@ use std::path::Path;
 use crate::analysis::head_of_line::CaptureHold;
 use crate::analysis::phases::Phases;
 use crate::report::sentences::{
-    HTTP2_HEADING, HTTP2_READ_NOTE, QUIC_HEADING, QUIC_NOTE, QUIC_TLS_HEADING, TLS_HEADING,
-    TLS_READ_NOTE, capture_hold_heading, encrypted_requests_note, hold_note, http2_hidden,
+    HTTP2_READ_NOTE, KEYLOG_HEADING, KEYLOG_QUIC_HEADING, QUIC_HEADING, QUIC_NOTE,
+    QUIC_TLS_HEADING, TLS_HEADING, TLS_READ_NOTE, capture_hold_heading, decryption_line,
+    encrypted_requests_note, hold_note, http2_heading, http2_hidden, quic_decryption_line,
     quic_stray, tls_hidden, tls_note,
 };
 use crate::report::tables;
@@ -117,6 +118,14 @@ pub fn capture(r: &CaptureReport<'_>, width: Option<u16>) -> String {
         if let Some(note) = tls_note(r.tls) {
             let _ = writeln!(out, "{}\n", wrap(&note));
         }
+        let decrypted: Vec<String> = r.connections.iter().filter_map(decryption_line).collect();
+        if !decrypted.is_empty() {
+            let _ = writeln!(out, "{}", wrap(KEYLOG_HEADING));
+            for line in decrypted {
+                let _ = writeln!(out, "{}", wrap(&line));
+            }
+            out.push('\n');
+        }
     }
     let quic = &r.quic.connections;
     if !quic.is_empty() {
@@ -133,6 +142,14 @@ pub fn capture(r: &CaptureReport<'_>, width: Option<u16>) -> String {
             fit(tables::quic_tls_table(quic))
         );
         let _ = writeln!(out, "{}\n", wrap(QUIC_NOTE));
+        let decrypted: Vec<String> = quic.iter().filter_map(quic_decryption_line).collect();
+        if !decrypted.is_empty() {
+            let _ = writeln!(out, "{}", wrap(KEYLOG_QUIC_HEADING));
+            for line in decrypted {
+                let _ = writeln!(out, "{}", wrap(&line));
+            }
+            out.push('\n');
+        }
     }
     if let Some(line) = quic_stray(r.quic.unattributed, r.quic.malformed) {
         let _ = writeln!(out, "{}\n", wrap(&line));
@@ -185,7 +202,7 @@ fn http2_section(out: &mut String, r: &CaptureReport<'_>, width: Option<u16>) {
         let _ = writeln!(
             out,
             "{}\n{}",
-            wrap(HTTP2_HEADING),
+            wrap(http2_heading(r.connections)),
             fit(tables::http2_table(r.connections))
         );
         if let Some(line) = http2_hidden((h2.cleartext as usize).saturating_sub(shown)) {

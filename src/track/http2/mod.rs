@@ -24,7 +24,8 @@ pub use summary::{
     DataFrame, FrameCounts, HoleFill, Http2Frames, Http2Stop, Http2Totals, Span, StreamFrames,
 };
 
-use reader::{Http2Reader, PREFACE, Progress};
+pub(in crate::track) use reader::Http2Reader;
+use reader::{PREFACE, Progress};
 
 use super::seq::SeqNumber;
 use super::side::Side;

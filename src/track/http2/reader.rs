@@ -266,7 +266,10 @@ pub(in crate::track) struct Http2Reader {
 
 impl Http2Reader {
     /// A reader for a connection whose sides' bytes begin at these numbers, where known.
-    pub(super) fn new(client_start: Option<SeqNumber>, server_start: Option<SeqNumber>) -> Self {
+    pub(in crate::track) fn new(
+        client_start: Option<SeqNumber>,
+        server_start: Option<SeqNumber>,
+    ) -> Self {
         let mut reader = Http2Reader {
             client: Direction::new(Side::Client),
             server: Direction::new(Side::Server),
@@ -282,12 +285,12 @@ impl Http2Reader {
     }
 
     /// The client sent the whole preface: the connection speaks HTTP/2.
-    pub(super) fn confirmed(&self) -> bool {
+    pub(in crate::track) fn confirmed(&self) -> bool {
         self.client.cutter.past_preface()
     }
 
     /// What was counted so far.
-    pub(super) fn frames(&self) -> &Http2Frames {
+    pub(in crate::track) fn frames(&self) -> &Http2Frames {
         &self.frames
     }
 
@@ -391,6 +394,61 @@ impl Http2Reader {
             self.server.stream.set_limit(WAIT);
         }
         Progress::Reading { requests }
+    }
+
+    /// Adds `bytes`, the next of `side`'s in order, already put together (decrypted TLS
+    /// application data); returns the requests they opened. Inside TLS no hole is seen: each
+    /// frame arrives whole when the record that completed it opened.
+    pub(in crate::track) fn push_plain(&mut self, side: Side, ts: Ts, bytes: &[u8]) -> u64 {
+        let (mine, peer) = side.mine_and_peer(&mut self.client, &mut self.server);
+        let frames = &mut self.frames;
+        let mut requests = 0;
+        let mut peer_max = None;
+        let mut stop = None;
+        let arrival = |complete| Arrival {
+            ts,
+            complete,
+            delivered: ts,
+        };
+        let piece = Piece::Bytes {
+            bytes,
+            starts_segment: false,
+        };
+        mine.cutter.piece(ts, piece, &mut |cut| match cut {
+            Cut::Frame {
+                header,
+                span,
+                complete,
+                max_frame_size,
+            } => {
+                requests += u64::from(frames.add(side, arrival(complete), &header, span, false));
+                peer_max = max_frame_size.or(peer_max);
+            }
+            Cut::TooLong {
+                header,
+                span,
+                complete,
+            } => {
+                frames.add(side, arrival(complete), &header, span, true);
+            }
+            Cut::Stop(why) => stop = Some(why),
+        });
+        if let Some(why) = stop {
+            frames.stop(side, why);
+        }
+        if let Some(max) = peer_max {
+            peer.cutter.max_frame = max;
+        }
+        requests
+    }
+
+    /// `side`'s bytes were lost for good (a record that did not open): its reading stops there.
+    pub(in crate::track) fn lost(&mut self, side: Side) {
+        let (mine, _) = side.mine_and_peer(&mut self.client, &mut self.server);
+        if !mine.cutter.stopped {
+            mine.cutter.stopped = true;
+            self.frames.stop(side, Http2Stop::Gap);
+        }
     }
 
     /// The server's bytes so far do not open as RFC 9113 §3.4 says they must, with SETTINGS.

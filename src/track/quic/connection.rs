@@ -14,6 +14,7 @@
 
 use std::net::SocketAddr;
 
+use super::one_rtt::OneRttDecryption;
 use super::packet::{ConnectionId, PacketType};
 use crate::timeline::Ts;
 use crate::track::side::Side;
@@ -179,6 +180,8 @@ pub struct QuicConnection {
     /// Initial packets that did not open with the keys of the client's Destination Connection
     /// ID (cut by the snap length, damaged, or after a Retry the capture missed).
     pub unopened_initials: u64,
+    /// What a key log did for its 1-RTT packets; `None` without one.
+    pub one_rtt: Option<OneRttDecryption>,
 }
 
 impl QuicConnection {
@@ -207,6 +210,7 @@ impl QuicConnection {
             tls: QuicTls::default(),
             malformed: 0,
             unopened_initials: 0,
+            one_rtt: None,
         }
     }
 

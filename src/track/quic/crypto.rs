@@ -25,21 +25,7 @@ pub fn crypto_frames(plain: &[u8], mut crypto: impl FnMut(u64, &[u8])) -> Result
         let kind = c.varint().ok_or(BadFrames)?;
         match kind {
             0x00 | 0x01 => {} // PADDING, PING
-            0x02 | 0x03 => {
-                // ACK: largest, delay, range count, first range, the ranges, ECN counts.
-                let _largest = c.varint().ok_or(BadFrames)?;
-                let _delay = c.varint().ok_or(BadFrames)?;
-                let ranges = c.varint().ok_or(BadFrames)?;
-                c.varint().ok_or(BadFrames)?;
-                // Each range is at least two bytes: a count past the rest is malformed.
-                if ranges > c.remaining() as u64 {
-                    return Err(BadFrames);
-                }
-                let fields = 2 * ranges + if kind == 0x03 { 3 } else { 0 };
-                for _ in 0..fields {
-                    c.varint().ok_or(BadFrames)?;
-                }
-            }
+            0x02 | 0x03 => skip_ack(&mut c, kind)?,
             0x06 => {
                 let offset = c.varint().ok_or(BadFrames)?;
                 let len = c.length().ok_or(BadFrames)?;
@@ -54,6 +40,24 @@ pub fn crypto_frames(plain: &[u8], mut crypto: impl FnMut(u64, &[u8])) -> Result
             }
             _ => return Err(BadFrames),
         }
+    }
+    Ok(())
+}
+
+/// Passes over the body of an ACK frame of type `kind` (0x02, or 0x03 with ECN counts): largest,
+/// delay, range count, first range, the ranges, ECN counts.
+pub(super) fn skip_ack(c: &mut Cursor<'_>, kind: u64) -> Result<(), BadFrames> {
+    let _largest = c.varint().ok_or(BadFrames)?;
+    let _delay = c.varint().ok_or(BadFrames)?;
+    let ranges = c.varint().ok_or(BadFrames)?;
+    c.varint().ok_or(BadFrames)?;
+    // Each range is at least two bytes: a count past the rest is malformed.
+    if ranges > c.remaining() as u64 {
+        return Err(BadFrames);
+    }
+    let fields = 2 * ranges + if kind == 0x03 { 3 } else { 0 };
+    for _ in 0..fields {
+        c.varint().ok_or(BadFrames)?;
     }
     Ok(())
 }

@@ -4,9 +4,11 @@
 //!
 //! Works on bytes alone; must not import capture, analysis or report code.
 
-use ring::aead::quic::{AES_128, HeaderProtectionKey};
-use ring::aead::{AES_128_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
-use ring::hkdf::{HKDF_SHA256, KeyType, Prk, Salt};
+use ring::aead::quic::{AES_128, AES_256, CHACHA20, HeaderProtectionKey};
+use ring::aead::{
+    AES_128_GCM, AES_256_GCM, Aad, CHACHA20_POLY1305, LessSafeKey, Nonce, UnboundKey,
+};
+use ring::hkdf::{HKDF_SHA256, HKDF_SHA384, KeyType, Prk, Salt};
 
 use super::packet::{ConnectionId, VERSION_2};
 use crate::track::side::Side;
@@ -36,7 +38,7 @@ impl KeyType for Len {
 }
 
 /// TLS 1.3's HKDF-Expand-Label with an empty context (RFC 8446 §7.1).
-fn expand_label<const N: usize>(secret: &Prk, label: &[u8]) -> [u8; N] {
+pub(in crate::track) fn expand_label<const N: usize>(secret: &Prk, label: &[u8]) -> [u8; N] {
     let prefix = b"tls13 ";
     let length = (N as u16).to_be_bytes();
     let label_len = [(prefix.len() + label.len()) as u8];
@@ -49,27 +51,186 @@ fn expand_label<const N: usize>(secret: &Prk, label: &[u8]) -> [u8; N] {
     out
 }
 
-/// One direction's Initial keys.
-struct DirectionKeys {
+/// One direction's packet protection keys: an Initial's, or 1-RTT's from a key log's traffic
+/// secret.
+pub(super) struct DirectionKeys {
+    packet: PacketKey,
+    header: HeaderProtectionKey,
+}
+
+/// A packet payload's key and IV: one key phase's (RFC 9001 §6), while the header protection
+/// key stays the same.
+pub(super) struct PacketKey {
     aead: LessSafeKey,
     iv: [u8; 12],
-    header: HeaderProtectionKey,
+}
+
+impl std::fmt::Debug for PacketKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PacketKey")
+    }
+}
+
+/// A TLS 1.3 cipher suite's HKDF hash, AEAD and header protection.
+fn suite(
+    cipher_suite: u16,
+) -> Option<(
+    ring::hkdf::Algorithm,
+    &'static ring::aead::Algorithm,
+    &'static ring::aead::quic::Algorithm,
+)> {
+    Some(match cipher_suite {
+        0x1301 => (HKDF_SHA256, &AES_128_GCM, &AES_128),
+        0x1302 => (HKDF_SHA384, &AES_256_GCM, &AES_256),
+        0x1303 => (HKDF_SHA256, &CHACHA20_POLY1305, &CHACHA20),
+        _ => return None,
+    })
+}
+
+/// HKDF-Expand-Label of `secret` to `len` bytes (16, 32 or 48).
+fn expand_to(secret: &Prk, label: &[u8], len: usize) -> Vec<u8> {
+    match len {
+        16 => expand_label::<16>(secret, label).to_vec(),
+        32 => expand_label::<32>(secret, label).to_vec(),
+        _ => expand_label::<48>(secret, label).to_vec(),
+    }
+}
+
+impl PacketKey {
+    /// The key and IV of a traffic secret under `cipher_suite`.
+    pub(super) fn from_secret(secret: &[u8], cipher_suite: u16, version: u32) -> Option<PacketKey> {
+        let (hash, aead, _) = suite(cipher_suite)?;
+        if secret.len() != hash.hmac_algorithm().digest_algorithm().output_len() {
+            return None;
+        }
+        let secret = Prk::new_less_safe(hash, secret);
+        let [key_label, iv_label, _] = labels(version);
+        let key = expand_to(&secret, key_label, aead.key_len());
+        Some(PacketKey {
+            aead: LessSafeKey::new(UnboundKey::new(aead, &key).ok()?),
+            iv: expand_label(&secret, iv_label),
+        })
+    }
+}
+
+/// The secret of the next key phase (RFC 9001 §6.1: "quic ku").
+pub(super) fn next_secret(secret: &[u8], cipher_suite: u16, version: u32) -> Option<Vec<u8>> {
+    let (hash, _, _) = suite(cipher_suite)?;
+    let label: &[u8] = if version == VERSION_2 {
+        b"quicv2 ku"
+    } else {
+        b"quic ku"
+    };
+    Some(expand_to(
+        &Prk::new_less_safe(hash, secret),
+        label,
+        secret.len(),
+    ))
+}
+
+impl std::fmt::Debug for DirectionKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DirectionKeys")
+    }
+}
+
+/// The packet protection labels of `version` (RFC 9001 §5.1, RFC 9369 §3.3.2).
+fn labels(version: u32) -> [&'static [u8]; 3] {
+    if version == VERSION_2 {
+        [b"quicv2 key", b"quicv2 iv", b"quicv2 hp"]
+    } else {
+        [b"quic key", b"quic iv", b"quic hp"]
+    }
 }
 
 impl DirectionKeys {
     fn derive(secret: &Prk, version: u32) -> Option<DirectionKeys> {
-        let (key_label, iv_label, hp_label): (&[u8], &[u8], &[u8]) = if version == VERSION_2 {
-            (b"quicv2 key", b"quicv2 iv", b"quicv2 hp")
-        } else {
-            (b"quic key", b"quic iv", b"quic hp")
-        };
+        let [key_label, iv_label, hp_label] = labels(version);
         let key: [u8; 16] = expand_label(secret, key_label);
         let hp: [u8; 16] = expand_label(secret, hp_label);
         Some(DirectionKeys {
-            aead: LessSafeKey::new(UnboundKey::new(&AES_128_GCM, &key).ok()?),
-            iv: expand_label(secret, iv_label),
+            packet: PacketKey {
+                aead: LessSafeKey::new(UnboundKey::new(&AES_128_GCM, &key).ok()?),
+                iv: expand_label(secret, iv_label),
+            },
             header: HeaderProtectionKey::new(&AES_128, &hp).ok()?,
         })
+    }
+
+    /// The keys a TLS 1.3 traffic secret gives under `cipher_suite` (TLS_AES_128_GCM_SHA256,
+    /// TLS_AES_256_GCM_SHA384 or TLS_CHACHA20_POLY1305_SHA256); `None` for another suite or a
+    /// secret of the wrong length.
+    pub(super) fn from_secret(
+        secret: &[u8],
+        cipher_suite: u16,
+        version: u32,
+    ) -> Option<DirectionKeys> {
+        let (hash, _, hp) = suite(cipher_suite)?;
+        let packet = PacketKey::from_secret(secret, cipher_suite, version)?;
+        let [_, _, hp_label] = labels(version);
+        let hp_key = expand_to(&Prk::new_less_safe(hash, secret), hp_label, hp.key_len());
+        Some(DirectionKeys {
+            packet,
+            header: HeaderProtectionKey::new(hp, &hp_key).ok()?,
+        })
+    }
+
+    /// Opens a packet whose packet number starts at `pn_offset` (a long header's or a short
+    /// one's); `largest` is the largest packet number its sender's packets in the same space
+    /// had so far. Returns the plaintext frames and the full packet number.
+    pub(super) fn open(
+        &self,
+        packet: &[u8],
+        pn_offset: usize,
+        largest: Option<u64>,
+    ) -> Result<(Vec<u8>, u64), OpenError> {
+        self.open_with(&self.packet, packet, pn_offset, largest)
+    }
+
+    /// Opens a packet as [`DirectionKeys::open`] does, its payload with `key` (another key
+    /// phase's).
+    pub(super) fn open_with(
+        &self,
+        key: &PacketKey,
+        packet: &[u8],
+        pn_offset: usize,
+        largest: Option<u64>,
+    ) -> Result<(Vec<u8>, u64), OpenError> {
+        let sample_at = pn_offset + 4;
+        if packet.len() < sample_at + SAMPLE_LEN || packet.len() < pn_offset + 4 + TAG_LEN {
+            return Err(OpenError::TooShort);
+        }
+        let mask = self
+            .header
+            .new_mask(&packet[sample_at..sample_at + SAMPLE_LEN])
+            .map_err(|_| OpenError::TooShort)?;
+        let mut header = packet[..pn_offset + 4].to_vec();
+        // A long header protects four bits of its first byte, a short one five (RFC 9001 §5.4.1).
+        header[0] ^= mask[0] & if header[0] & 0x80 != 0 { 0x0f } else { 0x1f };
+        let pn_len = usize::from(header[0] & 0x03) + 1;
+        let mut truncated = 0u64;
+        for i in 0..pn_len {
+            header[pn_offset + i] ^= mask[1 + i];
+            truncated = truncated << 8 | u64::from(header[pn_offset + i]);
+        }
+        header.truncate(pn_offset + pn_len);
+        let pn = decode_packet_number(largest, truncated, pn_len * 8);
+        let mut nonce = key.iv;
+        for (n, p) in nonce[4..].iter_mut().zip(pn.to_be_bytes()) {
+            *n ^= p;
+        }
+        let mut payload = packet[pn_offset + pn_len..].to_vec();
+        let plain_len = key
+            .aead
+            .open_in_place(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(&header),
+                &mut payload,
+            )
+            .map_err(|_| OpenError::Tag)?
+            .len();
+        payload.truncate(plain_len);
+        Ok((payload, pn))
     }
 }
 
@@ -128,40 +289,7 @@ impl InitialKeys {
             Side::Client => &self.client,
             Side::Server => &self.server,
         };
-        let sample_at = pn_offset + 4;
-        if packet.len() < sample_at + SAMPLE_LEN || packet.len() < pn_offset + 4 + TAG_LEN {
-            return Err(OpenError::TooShort);
-        }
-        let mask = keys
-            .header
-            .new_mask(&packet[sample_at..sample_at + SAMPLE_LEN])
-            .map_err(|_| OpenError::TooShort)?;
-        let mut header = packet[..pn_offset + 4].to_vec();
-        header[0] ^= mask[0] & 0x0f;
-        let pn_len = usize::from(header[0] & 0x03) + 1;
-        let mut truncated = 0u64;
-        for i in 0..pn_len {
-            header[pn_offset + i] ^= mask[1 + i];
-            truncated = truncated << 8 | u64::from(header[pn_offset + i]);
-        }
-        header.truncate(pn_offset + pn_len);
-        let pn = decode_packet_number(largest, truncated, pn_len * 8);
-        let mut nonce = keys.iv;
-        for (n, p) in nonce[4..].iter_mut().zip(pn.to_be_bytes()) {
-            *n ^= p;
-        }
-        let mut payload = packet[pn_offset + pn_len..].to_vec();
-        let plain_len = keys
-            .aead
-            .open_in_place(
-                Nonce::assume_unique_for_key(nonce),
-                Aad::from(&header),
-                &mut payload,
-            )
-            .map_err(|_| OpenError::Tag)?
-            .len();
-        payload.truncate(plain_len);
-        Ok((payload, pn))
+        keys.open(packet, pn_offset, largest)
     }
 }
 
@@ -176,12 +304,13 @@ impl InitialKeys {
         };
         let pn_len = usize::from(header[0] & 0x03) + 1;
         let pn_offset = header.len() - pn_len;
-        let mut nonce = keys.iv;
+        let mut nonce = keys.packet.iv;
         for (n, p) in nonce[4..].iter_mut().zip(pn.to_be_bytes()) {
             *n ^= p;
         }
         let mut sealed = plain.to_vec();
-        keys.aead
+        keys.packet
+            .aead
             .seal_in_place_append_tag(
                 Nonce::assume_unique_for_key(nonce),
                 Aad::from(header),

@@ -11,12 +11,16 @@
 mod connection;
 mod crypto;
 mod keys;
+mod one_rtt;
 mod packet;
 mod tracker;
 
 pub use connection::{EarlyData, PacketCounts, QuicConnection, QuicFlow, QuicTls};
+pub use one_rtt::{OneRttDecryption, QuicStreams};
 pub use packet::{ConnectionId, PacketType, VERSION_1, VERSION_2};
 pub use tracker::{QuicCapture, QuicTracker};
+
+pub(in crate::track) use keys::expand_label;
 
 #[cfg(test)]
 mod tests;

@@ -9,16 +9,20 @@
 //! Works on `Datagram` and its captured payload alone; must not import `pcap`, `etherparse`,
 //! analysis or report code.
 
+use std::sync::Arc;
+
 use rustc_hash::FxHashMap;
 
 use super::connection::QuicConnection;
 use super::crypto::{CryptoStream, HandshakeMessage, crypto_frames};
 use super::keys::InitialKeys;
+use super::one_rtt::{OneRttDecryption, OneRttReading};
 use super::packet::{
     ConnectionId, MAX_CID_LEN, Packet, PacketType, read_packet, starts_long_header,
 };
 use crate::capture::segment::{Datagram, FlowKey};
 use crate::timeline::Ts;
+use crate::track::keylog::KeyLog;
 use crate::track::side::Side;
 use crate::track::tls::hello::{ClientHello, ServerHello};
 use crate::track::tls::{CLIENT_HELLO, ProtocolVersion, SERVER_HELLO};
@@ -48,6 +52,9 @@ struct HelloReading {
     largest: [Option<u64>; 2],
     /// Each side's CRYPTO bytes: client, server.
     crypto: [CryptoStream; 2],
+    /// The ClientHello's random and the ServerHello's cipher suite, for a key log.
+    random: Option<[u8; 32]>,
+    cipher_suite: Option<u16>,
 }
 
 /// A connection being tracked.
@@ -55,7 +62,16 @@ struct HelloReading {
 struct Tracked {
     summary: QuicConnection,
     reading: Option<Box<HelloReading>>,
+    /// With a key log: its 1-RTT packets being opened (`None` when the log has no secrets for
+    /// it).
+    one_rtt: Option<Box<OneRttReading>>,
+    /// With a key log: 0-RTT packets that came before the hellos were read, to open once they
+    /// are (the packet, where its number starts).
+    early: Vec<(Vec<u8>, usize)>,
 }
+
+/// 0-RTT packets held for the keys, at most.
+const MAX_EARLY_PACKETS: usize = 64;
 
 /// Groups datagrams into QUIC connections.
 #[derive(Debug, Default)]
@@ -71,6 +87,8 @@ pub struct QuicTracker {
     datagrams: u64,
     unattributed: u64,
     malformed: u64,
+    /// The secrets 1-RTT packets are opened with, when given.
+    keylog: Option<Arc<KeyLog>>,
 }
 
 fn index(side: Side) -> usize {
@@ -84,6 +102,14 @@ impl QuicTracker {
     /// A tracker with no connections.
     pub fn new() -> QuicTracker {
         QuicTracker::default()
+    }
+
+    /// A tracker that opens 1-RTT packets with the secrets of `keylog`.
+    pub fn with_keylog(keylog: Arc<KeyLog>) -> QuicTracker {
+        QuicTracker {
+            keylog: Some(keylog),
+            ..QuicTracker::default()
+        }
     }
 
     /// Reads one UDP datagram with the payload bytes the capture holds for it; false when it is
@@ -207,9 +233,16 @@ impl QuicTracker {
                         keys: None,
                         largest: [None; 2],
                         crypto: Default::default(),
+                        random: None,
+                        cipher_suite: None,
                     })
                 });
-                self.connections.push(Tracked { summary, reading });
+                self.connections.push(Tracked {
+                    summary,
+                    reading,
+                    one_rtt: None,
+                    early: Vec::new(),
+                });
                 self.register(long.dcid, number);
                 Some(number)
             }
@@ -247,6 +280,9 @@ impl QuicTracker {
             summary.first_client_one_rtt.get_or_insert(ts);
         }
         let Some(long) = packet.long else {
+            if packet.kind == PacketType::OneRtt {
+                self.read_one_rtt(conn, side, packet);
+            }
             return;
         };
         // The IDs each side chose: the Source Connection IDs of its long headers (a Retry's is
@@ -254,8 +290,23 @@ impl QuicTracker {
         if packet.kind != PacketType::VersionNegotiation {
             self.register(long.scid, conn);
         }
-        if packet.kind == PacketType::Initial {
-            self.read_initial(conn, side, ts, packet, long.dcid);
+        match packet.kind {
+            PacketType::Initial => self.read_initial(conn, side, ts, packet, long.dcid),
+            PacketType::ZeroRtt if side == Side::Client && self.keylog.is_some() => {
+                let tracked = &mut self.connections[conn];
+                match &mut tracked.one_rtt {
+                    Some(one_rtt) => one_rtt.read_early(packet.bytes, packet.pn_offset),
+                    None if tracked.reading.is_some()
+                        && tracked.early.len() < MAX_EARLY_PACKETS =>
+                    {
+                        tracked
+                            .early
+                            .push((packet.bytes.to_vec(), packet.pn_offset));
+                    }
+                    None => {}
+                }
+            }
+            _ => {}
         }
     }
 
@@ -268,7 +319,9 @@ impl QuicTracker {
         packet: &Packet<'_>,
         dcid: ConnectionId,
     ) {
-        let Tracked { summary, reading } = &mut self.connections[conn];
+        let Tracked {
+            summary, reading, ..
+        } = &mut self.connections[conn];
         let Some(reading) = reading else {
             if summary.original_dcid.is_none() {
                 summary.unopened_initials += 1;
@@ -315,19 +368,69 @@ impl QuicTracker {
         }
         for message in messages {
             hello(summary, side, ts, &message);
+            match message.msg_type {
+                CLIENT_HELLO => {
+                    reading.random = ClientHello::parse(&message.body).map(|h| h.random)
+                }
+                SERVER_HELLO => {
+                    reading.cipher_suite = ServerHello::parse(&message.body)
+                        .filter(|h| !h.retry_request)
+                        .map(|h| h.cipher_suite)
+                }
+                _ => {}
+            }
         }
         let tls = &summary.tls;
         let both_read =
             tls.client_hello.is_some() && (tls.server_hello.is_some() || tls.hello_retry_request);
         if both_read {
-            self.connections[conn].reading = None;
+            let one_rtt = match (&self.keylog, reading.random, reading.cipher_suite) {
+                (Some(keylog), Some(random), Some(suite)) => {
+                    OneRttReading::new(keylog, &random, suite, summary.version).map(Box::new)
+                }
+                _ => None,
+            };
+            let tracked = &mut self.connections[conn];
+            tracked.reading = None;
+            tracked.one_rtt = one_rtt;
+            let early = std::mem::take(&mut tracked.early);
+            if let Some(one_rtt) = &mut tracked.one_rtt {
+                for (packet, pn_offset) in early {
+                    one_rtt.read_early(&packet, pn_offset);
+                }
+            }
         }
+    }
+
+    /// Opens a 1-RTT packet with the key log's keys, when it has the connection's: its
+    /// packet number follows the Destination Connection ID, as long as the one of this
+    /// connection's IDs it starts with (zero-length IDs are never registered).
+    fn read_one_rtt(&mut self, conn: usize, side: Side, packet: &Packet<'_>) {
+        let Some(reading) = &mut self.connections[conn].one_rtt else {
+            return;
+        };
+        let dcid = packet.bytes.get(1..).unwrap_or_default();
+        let len = self.cid_lens.iter().copied().find(|&len| {
+            let id = dcid.get(..len).and_then(ConnectionId::of);
+            id.is_some_and(|id| self.by_cid.get(&id) == Some(&conn))
+        });
+        reading.read(side, packet.bytes, len);
     }
 
     /// Ends tracking: the connections by number, and the counts.
     pub fn finish(self) -> QuicCapture {
         QuicCapture {
-            connections: self.connections.into_iter().map(|c| c.summary).collect(),
+            connections: self
+                .connections
+                .into_iter()
+                .map(|c| QuicConnection {
+                    one_rtt: self.keylog.as_ref().map(|_| match c.one_rtt {
+                        Some(reading) => OneRttDecryption::Decrypted(reading.streams().clone()),
+                        None => OneRttDecryption::NoSecrets,
+                    }),
+                    ..c.summary
+                })
+                .collect(),
             datagrams: self.datagrams,
             unattributed: self.unattributed,
             malformed: self.malformed,

@@ -54,6 +54,8 @@ impl SessionId {
 /// What a ClientHello says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(in crate::track) struct ClientHello {
+    /// The client's random: the key of the connection's secrets in a key log.
+    pub random: [u8; 32],
     /// The legacy session id (TLS 1.2 resumption by id, or a ticket's id).
     pub session_id: SessionId,
     /// Carries the early_data extension.
@@ -73,6 +75,10 @@ pub(in crate::track) struct ServerHello {
     pub version: u16,
     /// A HelloRetryRequest (the fixed random).
     pub retry_request: bool,
+    /// The server's random.
+    pub random: [u8; 32],
+    /// The cipher suite chosen.
+    pub cipher_suite: u16,
     /// The echoed or new session id.
     pub session_id: SessionId,
     /// Carries pre_shared_key: a TLS 1.3 server resumes.
@@ -147,7 +153,8 @@ impl ClientHello {
     /// Reads a ClientHello body; `None` when it is malformed.
     pub(in crate::track) fn parse(body: &[u8]) -> Option<ClientHello> {
         let mut b = Bytes(body);
-        b.take(2 + 32)?;
+        b.take(2)?;
+        let random = <[u8; 32]>::try_from(b.take(32)?).ok()?;
         let session_id = SessionId::of(b.vec8()?)?;
         b.vec16()?; // cipher suites
         b.vec8()?; // compression methods
@@ -162,6 +169,7 @@ impl ClientHello {
             }
         })?;
         Some(ClientHello {
+            random,
             session_id,
             offers_early_data,
             offers_ticket,
@@ -176,9 +184,10 @@ impl ServerHello {
     pub(in crate::track) fn parse(body: &[u8]) -> Option<ServerHello> {
         let mut b = Bytes(body);
         let legacy_version = b.u16()?;
-        let random = b.take(32)?;
+        let random = <[u8; 32]>::try_from(b.take(32)?).ok()?;
         let session_id = SessionId::of(b.vec8()?)?;
-        b.take(2 + 1)?; // cipher suite, compression method
+        let cipher_suite = b.u16()?;
+        b.u8()?; // compression method
         let (mut chosen, mut pre_shared_key, mut selects_h2) = (None, false, None);
         b.extensions(|kind, data| match (kind, data) {
             (SUPPORTED_VERSIONS, &[major, minor]) => {
@@ -192,6 +201,8 @@ impl ServerHello {
         Some(ServerHello {
             version: chosen.unwrap_or(legacy_version),
             retry_request: random == HELLO_RETRY_REQUEST_RANDOM,
+            random,
+            cipher_suite,
             session_id,
             pre_shared_key,
             selects_h2,

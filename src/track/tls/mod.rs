@@ -7,15 +7,20 @@
 //! Works on `Segment` and its captured payload alone; must not import `pcap`, `etherparse`,
 //! analysis or report code.
 
+mod decrypt;
 mod handshake;
 pub(in crate::track) mod hello;
 mod record;
+mod tls12_keys;
 mod totals;
 
+pub use decrypt::Decryption;
 pub use handshake::{
     HandshakeCounts, ProtocolVersion, ReadStop, RecordCounts, Resumption, TlsHandshake,
 };
 pub use totals::TlsTotals;
+
+pub(in crate::track) use decrypt::{Plain, TlsDecryptor};
 
 pub(in crate::track) use record::{CLIENT_HELLO, SERVER_HELLO};
 
@@ -52,6 +57,11 @@ pub(super) enum TlsState {
 }
 
 impl TlsState {
+    /// True once the connection's first payload showed it does not speak TLS.
+    pub(super) fn ruled_out(&self) -> bool {
+        matches!(self, TlsState::NotTls)
+    }
+
     /// The handshake, if the connection speaks TLS.
     pub(super) fn handshake(&self) -> Option<&TlsHandshake> {
         match self {
