@@ -26,7 +26,8 @@ pub struct ModeResult {
     /// Where its counts and phases come from.
     pub source: PhaseSource,
     /// Its phases are the client's own timestamps though its packets were captured: a
-    /// multiplexed mode whose capture does not tell its requests apart (HTTP/2 inside TLS).
+    /// multiplexed mode whose capture does not give one exchange per request (HTTP/2's streams,
+    /// inside TLS or in cleartext).
     pub phases_from_client: bool,
     /// Its saved capture, if any.
     pub capture: Option<CaptureInfo>,
@@ -83,8 +84,9 @@ impl ModeResult {
                     .collect();
                 let assigned: usize = per_run.iter().map(Vec::len).sum();
                 info.outside_runs = connections.len() - assigned;
-                // HTTP/2's requests are streams: the capture shows them one by one only where it
-                // reads the frames. Where it does not, the phases are the client's.
+                // HTTP/2's requests are streams, which the capture's exchanges do not follow one by
+                // one: where a connection's exchanges are not its requests, the phases are the
+                // client's.
                 let phases_from_client = mode.is_multiplexed()
                     && !timings.iter().zip(&per_run).all(|(timing, conns)| {
                         timing.connections.iter().all(|t| {

@@ -33,8 +33,8 @@ pub fn phases_heading(cmp: &Comparison) -> String {
         PhaseSource::Client => ("from the client's own timestamps", "first connect()"),
     };
     let mut heading = format!("Phases, {source}: those above \"=\" add up to {start} → last byte");
-    // A mode whose requests the capture does not tell apart (h3's QUIC, HTTP/2 inside TLS)
-    // beside captured ones.
+    // A mode whose connections the capture does not cut request by request (h3's QUIC, HTTP/2's
+    // streams) beside captured ones.
     let uncaptured: Vec<&str> = cmp
         .modes
         .iter()
@@ -43,8 +43,8 @@ pub fn phases_heading(cmp: &Comparison) -> String {
         .collect();
     if cmp.phase_source() == PhaseSource::Capture && !uncaptured.is_empty() {
         heading.push_str(&format!(
-            "; {} from the client's own timestamps (the capture does not tell their requests \
-             apart)",
+            "; {} from the client's own timestamps (the capture does not cut their connections \
+             request by request)",
             uncaptured.join(", ")
         ));
     }
