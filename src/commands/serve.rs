@@ -7,7 +7,8 @@ use anyhow::Context;
 
 use crate::cli::ServeArgs;
 use crate::commands::output::outln;
-use crate::transfer::h3::H3Server;
+use crate::transfer::h3::{H3Server, QuicCongestion};
+use crate::transfer::kernel::read_kernel_settings;
 use crate::transfer::server::{ServerConfig, ServerTimeouts, serve_forever};
 use crate::transfer::tls::{ServerTls, TlsVersion};
 
@@ -39,6 +40,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
         eprintln!("synack: no HTTP/3 with --tls 1.2 (QUIC carries TLS 1.3 only)");
     }
     let h3_root = root.clone();
+    let h3_congestion = args.congestion.clone();
     let config = ServerConfig {
         bind: args.bind,
         root: root.clone(),
@@ -53,7 +55,9 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
     let ready = move |addr| {
         // Listening on UDP before the TCP server is announced, so a client told it is up finds
         // both.
-        let h3 = h3_tls.map(|tls| H3Server::start(addr, h3_root, &tls, None));
+        let tcp = h3_congestion.or_else(|| read_kernel_settings().tcp_congestion_control);
+        let congestion = QuicCongestion::like_tcp(tcp.as_deref());
+        let h3 = h3_tls.map(|tls| H3Server::start(addr, h3_root, &tls, None, congestion));
         outln!(
             "serving {} on {scheme}://{addr}/ (Ctrl-C stops)",
             root.display()

@@ -10,7 +10,8 @@ use super::Network;
 use crate::cli::CompareArgs;
 use crate::transfer::client::FetchPlan;
 use crate::transfer::events::EventLog;
-use crate::transfer::h3::H3Server;
+use crate::transfer::h3::{H3Server, QuicCongestion};
+use crate::transfer::kernel::read_kernel_settings;
 use crate::transfer::run::Mode;
 use crate::transfer::server::{DEFAULT_MAX_CONNECTIONS, Server, ServerConfig, ServerTimeouts};
 use crate::transfer::tls::{ClientTls, ClientTlsOptions, ServerTls, TlsVersion};
@@ -160,8 +161,15 @@ pub(super) fn h3_ends(
         )?),
     };
     let (root, bind) = (root.to_path_buf(), addr);
+    let congestion = args.congestion.clone();
     let server = network
-        .server(move || H3Server::start(bind, root, &quic_tls, events))
+        .server(move || {
+            // The controller of the kind the TCP modes' server runs: --congestion, else the
+            // kernel's default where the server runs.
+            let tcp = congestion.or_else(|| read_kernel_settings().tcp_congestion_control);
+            let congestion = QuicCongestion::like_tcp(tcp.as_deref());
+            H3Server::start(bind, root, &quic_tls, events, congestion)
+        })
         .with_context(|| format!("cannot start the h3 server on UDP {bind}"))?;
     Ok((Some(server), client))
 }

@@ -15,7 +15,7 @@ use tokio::task::JoinSet;
 
 use super::stream::{Receiving, Wanted};
 use super::tls::{self, ClientCrypto};
-use super::{IDLE_LIMIT, runtime, transport};
+use super::{IDLE_LIMIT, QuicCongestion, runtime, transport};
 use crate::timeline::Ts;
 use crate::transfer::TransferError;
 use crate::transfer::client::FetchPlan;
@@ -111,7 +111,8 @@ impl Client<'_> {
         let local = endpoint.local_addr().map_err(connect_failed)?;
         let events = ConnectionEvents::new(self.log.as_ref(), Side::Client, local, addr);
         let mut config = quinn::ClientConfig::new(crypto.config.clone());
-        config.transport_config(Arc::new(transport(self.idle)));
+        // The client sends requests only: quinn's default controller.
+        config.transport_config(Arc::new(transport(self.idle, QuicCongestion::Cubic)));
         let connect_start = Ts::now();
         events.at(connect_start, EventKind::QuicConnect);
         let connecting = endpoint

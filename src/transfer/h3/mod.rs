@@ -16,6 +16,7 @@ mod server;
 mod stream;
 mod tls;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 pub(crate) use self::client::fetch;
@@ -38,9 +39,43 @@ fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
         .build()
 }
 
-/// QUIC's transport settings shared by both ends.
-fn transport(idle: Duration) -> quinn::TransportConfig {
+/// The congestion control an h3 sender runs: quinn's controller of the kind the TCP modes' kernel
+/// runs, so that h3 and TCP meet a lossy path with the same kind of controller (a loss-based one
+/// shrinks its window at every loss, BBR does not).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QuicCongestion {
+    /// CUBIC, quinn's default.
+    Cubic,
+    /// NewReno.
+    NewReno,
+    /// quinn's BBR (its own port of BBRv1, not the kernel's).
+    Bbr,
+}
+
+impl QuicCongestion {
+    /// quinn's controller like the kernel's TCP one named `name` (`cubic`, `reno`, `bbr`);
+    /// CUBIC, quinn's default, for any other or none.
+    pub fn like_tcp(name: Option<&str>) -> QuicCongestion {
+        match name {
+            Some("bbr") => QuicCongestion::Bbr,
+            Some("reno") => QuicCongestion::NewReno,
+            _ => QuicCongestion::Cubic,
+        }
+    }
+
+    fn factory(self) -> Arc<dyn quinn::congestion::ControllerFactory + Send + Sync> {
+        match self {
+            QuicCongestion::Cubic => Arc::new(quinn::congestion::CubicConfig::default()),
+            QuicCongestion::NewReno => Arc::new(quinn::congestion::NewRenoConfig::default()),
+            QuicCongestion::Bbr => Arc::new(quinn::congestion::BbrConfig::default()),
+        }
+    }
+}
+
+/// QUIC's transport settings shared by both ends, with the sender's congestion control.
+fn transport(idle: Duration, congestion: QuicCongestion) -> quinn::TransportConfig {
     let mut transport = quinn::TransportConfig::default();
+    transport.congestion_controller_factory(congestion.factory());
     transport.max_concurrent_bidi_streams(quinn::VarInt::from_u32(STREAMS_AT_ONCE));
     // A duration this short always fits QUIC's idle timeout (62 bits of milliseconds).
     transport.max_idle_timeout(quinn::IdleTimeout::try_from(idle).ok());

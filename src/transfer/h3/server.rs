@@ -10,7 +10,7 @@ use std::thread::{self, JoinHandle};
 use bytes::Bytes;
 
 use super::respond::respond;
-use super::{IDLE_LIMIT, runtime, tls, transport};
+use super::{IDLE_LIMIT, QuicCongestion, runtime, tls, transport};
 use crate::transfer::TransferError;
 use crate::transfer::events::{ConnectionEvents, EventKind, EventLog, Side};
 use crate::transfer::tls::ServerTls;
@@ -25,16 +25,17 @@ pub struct H3Server {
 
 impl H3Server {
     /// Listens for QUIC on UDP `bind` (ALPN h3, TLS 1.3 with `tls`'s certificate, 0-RTT taken)
-    /// and serves the regular files beneath `root`.
+    /// and serves the regular files beneath `root`, sending under `congestion`.
     pub fn start(
         bind: SocketAddr,
         root: PathBuf,
         tls: &ServerTls,
         events: Option<EventLog>,
+        congestion: QuicCongestion,
     ) -> Result<H3Server, TransferError> {
         let crypto = tls::server(tls).map_err(io::Error::other)?;
         let mut config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
-        config.transport_config(Arc::new(transport(IDLE_LIMIT)));
+        config.transport_config(Arc::new(transport(IDLE_LIMIT, congestion)));
         let socket =
             UdpSocket::bind(bind).map_err(|source| TransferError::Bind { addr: bind, source })?;
         let addr = socket.local_addr()?;

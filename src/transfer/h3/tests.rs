@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 
-use super::H3Server;
+use super::{H3Server, QuicCongestion};
 use crate::transfer::client::tests::samples_plan;
 use crate::transfer::client::{FetchPlan, fetch};
 use crate::transfer::files::{SAMPLES, generate_samples, sha256_file};
@@ -21,8 +21,14 @@ fn setup(options: ClientTlsOptions) -> Setup {
     let root = dir.path().join("www");
     let sources = generate_samples(&root).expect("samples");
     let tls = ServerTls::self_signed(TlsVersion::Tls13, &["127.0.0.1".into()]).expect("cert");
-    let server = H3Server::start(SocketAddr::from(([127, 0, 0, 1], 0)), root, &tls, None)
-        .expect("server starts");
+    let server = H3Server::start(
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        root,
+        &tls,
+        None,
+        QuicCongestion::Cubic,
+    )
+    .expect("server starts");
     let client = ClientTls::trusting(tls.certificate(), "127.0.0.1", options).expect("client");
     let plan = FetchPlan {
         parallel: 1,
