@@ -67,10 +67,21 @@ impl QuicCongestion {
         match self {
             QuicCongestion::Cubic => Arc::new(quinn::congestion::CubicConfig::default()),
             QuicCongestion::NewReno => Arc::new(quinn::congestion::NewRenoConfig::default()),
-            QuicCongestion::Bbr => Arc::new(quinn::congestion::BbrConfig::default()),
+            // quinn's BBR starts from 200 datagrams; TCP's and quinn's CUBIC start from ten
+            // (RFC 9002 §7.2), and so does this, or h3's first flight would be twenty times
+            // TCP's.
+            QuicCongestion::Bbr => {
+                let mut bbr = quinn::congestion::BbrConfig::default();
+                bbr.initial_window(INITIAL_WINDOW);
+                Arc::new(bbr)
+            }
         }
     }
 }
+
+/// The first flight of every controller: ten of QUIC's smallest datagrams (1200 bytes), as
+/// quinn's CUBIC and NewReno start, TCP's ten segments in QUIC's terms.
+const INITIAL_WINDOW: u64 = 10 * 1200;
 
 /// QUIC's transport settings shared by both ends, with the sender's congestion control.
 fn transport(idle: Duration, congestion: QuicCongestion) -> quinn::TransportConfig {
