@@ -4,13 +4,38 @@
 //! 129). An emulated link's namespaces end with the process.
 
 use std::io::{IsTerminal, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use anyhow::Context;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
+/// Set in the signal handler itself, before a system call it interrupts returns: the command's
+/// own failure (a connect() cut short by EINTR) is then the signal's, which the signal thread
+/// reports.
+static SIGNALLED: std::sync::LazyLock<Arc<AtomicBool>> =
+    std::sync::LazyLock::new(|| Arc::new(AtomicBool::new(false)));
+
+/// Whether one of the watched signals has come: a command failing now leaves the one line to
+/// the signal thread, which ends the process.
+pub fn signalled() -> bool {
+    SIGNALLED.load(Ordering::SeqCst)
+}
+
+/// Waits for the signal thread to end the process (it removes what is half-written first);
+/// returns if it has not within a few seconds.
+pub fn wait_for_the_signal_thread() {
+    std::thread::sleep(Duration::from_secs(10));
+}
+
 /// Watches for SIGINT, SIGTERM and SIGHUP from now on, on a thread of its own.
 pub fn clean_up_on_signals() -> anyhow::Result<()> {
+    for signal in [SIGINT, SIGTERM, SIGHUP] {
+        signal_hook::flag::register(signal, Arc::clone(&SIGNALLED))
+            .context("cannot watch for Ctrl-C, SIGTERM and SIGHUP")?;
+    }
     let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP])
         .context("cannot watch for Ctrl-C, SIGTERM and SIGHUP")?;
     std::thread::Builder::new()
