@@ -11,6 +11,8 @@ RTT=${RTT:-40ms}
 LOSSES=${LOSSES:-"0% 1% 3%"}
 MODES=${MODES:-parallel,h2,h3}
 SEED=${SEED:-1}
+# The congestion control of both TCP and h3's server (quinn's of the same kind).
+CONGESTION=${CONGESTION:-bbr}
 BIN=${BIN:-target/release/synack}
 cd "$(dirname "$0")/.."
 [[ -x "$BIN" ]] || cargo build --release --quiet
@@ -22,7 +24,7 @@ echo "|---:|---|---:|---:|---:|---:|"
 for loss in $LOSSES; do
     # `timeout` bounds each comparison: a lossy link slows it, never past this.
     timeout 600 "$BIN" compare --files "$work/page" --rtt "$RTT" --loss "$loss" --seed "$SEED" \
-        --rounds "$ROUNDS" --modes "$MODES" --no-pdf --json "$work/$loss.json" \
+        --rounds "$ROUNDS" --modes "$MODES" --congestion "$CONGESTION" --no-pdf --json "$work/$loss.json" \
         --captures "$work/captures" --out "$work/received" >/dev/null 2>&1
     python3 - "$work/$loss.json" "$loss" <<'PY'
 import json, statistics, sys

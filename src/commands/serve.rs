@@ -8,7 +8,6 @@ use anyhow::Context;
 use crate::cli::ServeArgs;
 use crate::commands::output::outln;
 use crate::transfer::h3::{H3Server, QuicCongestion};
-use crate::transfer::kernel::read_kernel_settings;
 use crate::transfer::server::{ServerConfig, ServerTimeouts, serve_forever};
 use crate::transfer::tls::{ServerTls, TlsVersion};
 
@@ -55,8 +54,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
     let ready = move |addr| {
         // Listening on UDP before the TCP server is announced, so a client told it is up finds
         // both.
-        let tcp = h3_congestion.or_else(|| read_kernel_settings().tcp_congestion_control);
-        let congestion = QuicCongestion::like_tcp(tcp.as_deref());
+        let congestion = QuicCongestion::like_tcp(h3_congestion.as_deref());
         let h3 = h3_tls.map(|tls| H3Server::start(addr, h3_root, &tls, None, congestion));
         outln!(
             "serving {} on {scheme}://{addr}/ (Ctrl-C stops)",

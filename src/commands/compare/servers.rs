@@ -11,7 +11,6 @@ use crate::cli::CompareArgs;
 use crate::transfer::client::FetchPlan;
 use crate::transfer::events::EventLog;
 use crate::transfer::h3::{H3Server, QuicCongestion};
-use crate::transfer::kernel::read_kernel_settings;
 use crate::transfer::run::Mode;
 use crate::transfer::server::{DEFAULT_MAX_CONNECTIONS, Server, ServerConfig, ServerTimeouts};
 use crate::transfer::tls::{ClientTls, ClientTlsOptions, ServerTls, TlsVersion};
@@ -164,10 +163,10 @@ pub(super) fn h3_ends(
     let congestion = args.congestion.clone();
     let server = network
         .server(move || {
-            // The controller of the kind the TCP modes' server runs: --congestion, else the
-            // kernel's default where the server runs.
-            let tcp = congestion.or_else(|| read_kernel_settings().tcp_congestion_control);
-            let congestion = QuicCongestion::like_tcp(tcp.as_deref());
+            // The controller --congestion names, else quinn's default, CUBIC: quinn's BBR paces
+            // a 0-RTT flight by its first guess of the round trip (333 ms), which held h3's
+            // 0-RTT runs back by two round trips at 40 ms.
+            let congestion = QuicCongestion::like_tcp(congestion.as_deref());
             H3Server::start(bind, root, &quic_tls, events, congestion)
         })
         .with_context(|| format!("cannot start the h3 server on UDP {bind}"))?;
