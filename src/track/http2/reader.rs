@@ -264,6 +264,55 @@ pub(in crate::track) struct Http2Reader {
     frames: Http2Frames,
 }
 
+/// What cutting a direction's pieces found, for the reader to act on once they are cut.
+#[derive(Debug, Default)]
+struct CutTally {
+    /// Requests opened.
+    requests: u64,
+    /// The SETTINGS_MAX_FRAME_SIZE set for the other direction.
+    peer_max: Option<u32>,
+    /// Why the reading stopped.
+    stop: Option<Http2Stop>,
+}
+
+impl CutTally {
+    /// Counts `cut` of `side`'s bytes into `frames`, its frame arriving as `arrival` makes of
+    /// the time its bytes were all in; the stream of a frame cut whole.
+    fn count(
+        &mut self,
+        frames: &mut Http2Frames,
+        side: Side,
+        cut: Cut,
+        arrival: impl Fn(Ts) -> Arrival,
+    ) -> Option<u32> {
+        match cut {
+            Cut::Frame {
+                header,
+                span,
+                complete,
+                max_frame_size,
+            } => {
+                let opened = frames.add(side, arrival(complete), &header, span, false);
+                self.requests += u64::from(opened);
+                self.peer_max = max_frame_size.or(self.peer_max);
+                Some(header.stream)
+            }
+            Cut::TooLong {
+                header,
+                span,
+                complete,
+            } => {
+                frames.add(side, arrival(complete), &header, span, true);
+                None
+            }
+            Cut::Stop(why) => {
+                self.stop = Some(why);
+                None
+            }
+        }
+    }
+}
+
 impl Http2Reader {
     /// A reader for a connection whose sides' bytes begin at these numbers, where known.
     pub(in crate::track) fn new(
@@ -309,11 +358,9 @@ impl Http2Reader {
             mine.stream.start_at(SeqNumber(seg.seq) + 1u32);
         }
         let data_seq = SeqNumber(seg.seq) + u32::from(seg.flags.syn);
-        let mut requests = 0;
-        let mut peer_max = None;
+        let mut tally = CutTally::default();
         let cutter = &mut mine.cutter;
         let was_confirmed = side == Side::Client && cutter.past_preface();
-        let mut stop = None;
         let mut own: Option<Span> = None;
         let mut own_streams = Vec::new();
         let mut released = false;
@@ -336,28 +383,11 @@ impl Http2Reader {
                     complete,
                     delivered: seg.ts,
                 };
-                cutter.piece(carrier.ts, piece, &mut |cut| match cut {
-                    Cut::Frame {
-                        header,
-                        span,
-                        complete,
-                        max_frame_size,
-                    } => {
-                        if !released {
-                            own_streams.push(header.stream);
-                        }
-                        let a = arrival(complete);
-                        requests += u64::from(frames.add(side, a, &header, span, false));
-                        peer_max = max_frame_size.or(peer_max);
+                cutter.piece(carrier.ts, piece, &mut |cut| {
+                    let stream = tally.count(frames, side, cut, arrival);
+                    if let Some(stream) = stream.filter(|_| !released) {
+                        own_streams.push(stream);
                     }
-                    Cut::TooLong {
-                        header,
-                        span,
-                        complete,
-                    } => {
-                        frames.add(side, arrival(complete), &header, span, true);
-                    }
-                    Cut::Stop(why) => stop = Some(why),
                 });
                 if !carrier.waited {
                     let start = own.map_or(before, |o| o.start);
@@ -368,6 +398,11 @@ impl Http2Reader {
                 }
             },
         );
+        let CutTally {
+            requests,
+            peer_max,
+            mut stop,
+        } = tally;
         if mine.stream.has_gap() && !cutter.stopped {
             cutter.stopped = true;
             stop = Some(Http2Stop::Gap);
@@ -402,9 +437,7 @@ impl Http2Reader {
     pub(in crate::track) fn push_plain(&mut self, side: Side, ts: Ts, bytes: &[u8]) -> u64 {
         let (mine, peer) = side.mine_and_peer(&mut self.client, &mut self.server);
         let frames = &mut self.frames;
-        let mut requests = 0;
-        let mut peer_max = None;
-        let mut stop = None;
+        let mut tally = CutTally::default();
         let arrival = |complete| Arrival {
             ts,
             complete,
@@ -414,32 +447,16 @@ impl Http2Reader {
             bytes,
             starts_segment: false,
         };
-        mine.cutter.piece(ts, piece, &mut |cut| match cut {
-            Cut::Frame {
-                header,
-                span,
-                complete,
-                max_frame_size,
-            } => {
-                requests += u64::from(frames.add(side, arrival(complete), &header, span, false));
-                peer_max = max_frame_size.or(peer_max);
-            }
-            Cut::TooLong {
-                header,
-                span,
-                complete,
-            } => {
-                frames.add(side, arrival(complete), &header, span, true);
-            }
-            Cut::Stop(why) => stop = Some(why),
+        mine.cutter.piece(ts, piece, &mut |cut| {
+            tally.count(frames, side, cut, arrival);
         });
-        if let Some(why) = stop {
+        if let Some(why) = tally.stop {
             frames.stop(side, why);
         }
-        if let Some(max) = peer_max {
+        if let Some(max) = tally.peer_max {
             peer.cutter.max_frame = max;
         }
-        requests
+        tally.requests
     }
 
     /// `side`'s bytes were lost for good (a record that did not open): its reading stops there.
