@@ -37,6 +37,16 @@ impl KeyType for Len {
     }
 }
 
+/// The nonce of record or packet number `n`: the write IV with `n` XORed into its last eight
+/// bytes (RFC 8446 §5.3, RFC 9001 §5.3).
+pub(in crate::track) fn nonce_for(iv: [u8; 12], n: u64) -> [u8; 12] {
+    let mut nonce = iv;
+    for (b, x) in nonce[4..].iter_mut().zip(n.to_be_bytes()) {
+        *b ^= x;
+    }
+    nonce
+}
+
 /// TLS 1.3's HKDF-Expand-Label with an empty context (RFC 8446 §7.1).
 pub(in crate::track) fn expand_label<const N: usize>(secret: &Prk, label: &[u8]) -> [u8; N] {
     let prefix = b"tls13 ";
@@ -215,10 +225,7 @@ impl DirectionKeys {
         }
         header.truncate(pn_offset + pn_len);
         let pn = decode_packet_number(largest, truncated, pn_len * 8);
-        let mut nonce = key.iv;
-        for (n, p) in nonce[4..].iter_mut().zip(pn.to_be_bytes()) {
-            *n ^= p;
-        }
+        let nonce = nonce_for(key.iv, pn);
         let mut payload = packet[pn_offset + pn_len..].to_vec();
         let plain_len = key
             .aead
@@ -304,10 +311,7 @@ impl InitialKeys {
         };
         let pn_len = usize::from(header[0] & 0x03) + 1;
         let pn_offset = header.len() - pn_len;
-        let mut nonce = keys.packet.iv;
-        for (n, p) in nonce[4..].iter_mut().zip(pn.to_be_bytes()) {
-            *n ^= p;
-        }
+        let nonce = nonce_for(keys.packet.iv, pn);
         let mut sealed = plain.to_vec();
         keys.packet
             .aead

@@ -20,7 +20,7 @@ pub use one_rtt::{OneRttDecryption, QuicStreams};
 pub use packet::{ConnectionId, PacketType, VERSION_1, VERSION_2};
 pub use tracker::{QuicCapture, QuicTracker};
 
-pub(in crate::track) use keys::expand_label;
+pub(in crate::track) use keys::{expand_label, nonce_for};
 
 #[cfg(test)]
 mod tests;

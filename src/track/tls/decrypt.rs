@@ -23,7 +23,7 @@ use crate::capture::segment::Segment;
 use crate::timeline::Ts;
 use crate::track::byte_stream::{ByteStream, Piece};
 use crate::track::keylog::{ClientRandom, KeyLog, SecretLabel};
-use crate::track::quic::expand_label;
+use crate::track::quic::{expand_label, nonce_for};
 use crate::track::seq::SeqNumber;
 use crate::track::side::Side;
 
@@ -169,10 +169,7 @@ impl RecordKey {
         if self.protection != Protection::Tls13 {
             return self.open_tls12(seq, record);
         }
-        let mut nonce = self.iv;
-        for (n, s) in nonce[4..].iter_mut().zip(seq.to_be_bytes()) {
-            *n ^= s;
-        }
+        let nonce = nonce_for(self.iv, seq);
         let (header, body) = record.split_at_mut(HEADER_LEN);
         let plain = self
             .aead
@@ -198,9 +195,7 @@ impl RecordKey {
                 rest
             }
             _ => {
-                for (n, s) in nonce[4..].iter_mut().zip(seq.to_be_bytes()) {
-                    *n ^= s;
-                }
+                nonce = nonce_for(self.iv, seq);
                 body
             }
         };
@@ -618,10 +613,7 @@ mod tests {
         body.resize(body.len() + padding, 0);
         let len = (body.len() + 16) as u16;
         let header = [APPLICATION_DATA, 3, 3, (len >> 8) as u8, len as u8];
-        let mut nonce = key.iv;
-        for (n, s) in nonce[4..].iter_mut().zip(seq.to_be_bytes()) {
-            *n ^= s;
-        }
+        let nonce = nonce_for(key.iv, seq);
         key.aead
             .seal_in_place_append_tag(
                 Nonce::assume_unique_for_key(nonce),
