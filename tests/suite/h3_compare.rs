@@ -173,4 +173,66 @@ fn h3_shakes_hands_in_one_round_trip_and_h2_in_two_as_root() {
         quickest <= 2.0 * RTT + SLACK,
         "two round trips, not three: {tcp_tls:?}"
     );
+    // h2's requests are inside TLS, so its phases are the client's own; they still span the
+    // whole run: each run's phases reach from before its SYN to after the last byte the
+    // server's segments carried, as tshark reads the capture (a run's connection, in order).
+    let h2 = &report["modes"]["h2"];
+    assert_eq!(h2["phase_source"], "client", "{}", h2["phase_source"]);
+    if common::have_tshark(test) {
+        let pcap = PathBuf::from(report["captures"]["h2"].as_str().unwrap());
+        let spans = tcp_spans(&pcap);
+        let runs = h2["runs"].as_array().unwrap();
+        assert_eq!(spans.len(), runs.len(), "{spans:?}");
+        for (run, span) in runs.iter().zip(&spans) {
+            let timeline = run["phases"]["timeline_s"].as_f64().unwrap();
+            // Timestamps of the capture and of the client differ by microseconds.
+            assert!(
+                timeline >= span - 0.001,
+                "phases {timeline} s, capture {span} s"
+            );
+        }
+    }
+}
+
+/// Each TCP stream of the capture, in order: the client's SYN → the last segment from the server
+/// that carried payload before the client's FIN (after it come only the closing's records), in
+/// seconds, as tshark reads them.
+fn tcp_spans(pcap: &std::path::Path) -> Vec<f64> {
+    let fields = [
+        "tcp.stream",
+        "frame.time_epoch",
+        "tcp.flags.syn",
+        "tcp.flags.ack",
+        "tcp.flags.fin",
+        "tcp.len",
+        "tcp.srcport",
+    ];
+    let mut args = vec!["-Y", "tcp", "-T", "fields"];
+    for f in &fields {
+        args.extend(["-e", f]);
+    }
+    let rows = common::tshark_stdout(pcap, &args);
+    #[derive(Default)]
+    struct Stream {
+        syn: f64,
+        client_port: String,
+        last: f64,
+        client_fin: bool,
+    }
+    let flag = |v: &str| v == "1" || v == "True";
+    let mut streams: std::collections::BTreeMap<u64, Stream> = Default::default();
+    for row in rows.lines() {
+        let f: Vec<&str> = row.split('\t').collect();
+        let s = streams.entry(f[0].parse().unwrap()).or_default();
+        let ts: f64 = f[1].parse().unwrap();
+        let from_client = f[6] == s.client_port;
+        if flag(f[2]) && !flag(f[3]) {
+            (s.syn, s.client_port) = (ts, f[6].to_owned());
+        } else if from_client && flag(f[4]) {
+            s.client_fin = true;
+        } else if !from_client && !s.client_fin && f[5].parse::<u64>().unwrap() > 0 {
+            s.last = ts;
+        }
+    }
+    streams.values().map(|s| s.last - s.syn).collect()
 }
