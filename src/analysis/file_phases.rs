@@ -138,7 +138,7 @@ pub fn cut_per_request(
             if Some(j) == last
                 && let Some(close) = line.client_close
             {
-                push(FilePhase::Closing, ended.max(last_byte), close);
+                push(FilePhase::Closing, ended, close);
             }
             out.push(FilePhases {
                 file,
