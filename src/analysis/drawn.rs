@@ -10,8 +10,9 @@ use std::path::Path;
 use super::comparison::{Comparison, RunResult};
 use crate::capture::CaptureError;
 use crate::timeline::Ts;
-use crate::track::Connection;
+use crate::track::http2::{Http2Seen, Span};
 use crate::track::trace::{ConnectionTrace, TraceRequest, trace_connections};
+use crate::track::{Connection, Side};
 use crate::transfer::run::Mode;
 
 /// One connection as drawn: what the tracker made of it and its packets.
@@ -26,6 +27,31 @@ pub struct DrawnConnection {
     /// The one-way delay between the capture point and the server: half the handshake's round
     /// trip as captured (the SYN it answered → SYN-ACK), 0 without a handshake.
     pub one_way_s: f64,
+    /// On a cleartext HTTP/2 connection, the stream whose DATA each packet of `trace` carries
+    /// most of (in the same order; none for a packet without DATA). Empty otherwise.
+    pub streams: Vec<Option<u32>>,
+    /// The file each stream carried, where the run's plan tells it: stream `2k + 1` is the
+    /// `k`-th file (an HTTP/2 client numbers the streams it opens in order, RFC 9113 §5.1.1,
+    /// and synack's opens one per file in order).
+    pub stream_files: Vec<(u32, usize)>,
+}
+
+impl DrawnConnection {
+    /// The file stream `stream` carried, where known.
+    pub fn stream_file(&self, stream: u32) -> Option<usize> {
+        self.stream_files
+            .iter()
+            .find(|&&(s, _)| s == stream)
+            .map(|&(_, f)| f)
+    }
+
+    /// The streams that carried DATA in the packets drawn, ascending.
+    pub fn data_streams(&self) -> Vec<u32> {
+        let mut ids: Vec<u32> = self.streams.iter().flatten().copied().collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
 }
 
 /// The drawn connections of one mode's run.
@@ -77,6 +103,11 @@ pub fn draw_median_round(cmp: &Comparison) -> Result<Option<DrawnRound>, Capture
         let mut drawn = draw(&capture.path, &connections)?;
         for d in &mut drawn {
             d.files = files_of(run, &d.connection);
+            if !d.streams.is_empty() {
+                d.stream_files = (0..run.timing.files.len())
+                    .map(|k| (2 * k as u32 + 1, k))
+                    .collect();
+            }
         }
         runs.push(DrawnRun {
             mode: m.mode,
@@ -119,9 +150,40 @@ pub fn draw(
         .zip(traces)
         .map(|(&c, trace)| DrawnConnection {
             connection: c.clone(),
+            streams: data_streams(c, &trace),
             trace,
             files: vec![None; c.exchanges.len()],
             one_way_s: c.round_trip_s().unwrap_or(0.0) / 2.0,
+            stream_files: Vec::new(),
         })
         .collect())
+}
+
+/// The stream whose DATA each traced packet carries most of, on a cleartext HTTP/2 connection
+/// whose SYNs were captured (the frames' places are counted from each side's first byte after
+/// its SYN, the trace's sequence numbers from the SYN); empty otherwise.
+fn data_streams(c: &Connection, trace: &ConnectionTrace) -> Vec<Option<u32>> {
+    let Some(Http2Seen::Frames(frames)) = c.http2() else {
+        return Vec::new();
+    };
+    let spans = [Side::Client, Side::Server].map(|side| {
+        let syn_seen = trace.packets.iter().any(|p| p.from == side && p.flags.syn);
+        syn_seen.then(|| frames.data_spans(side))
+    });
+    trace
+        .packets
+        .iter()
+        .map(|p| {
+            let spans = spans[usize::from(p.from == Side::Server)].as_ref()?;
+            let start = u64::from(p.seq.checked_sub(1)?);
+            (p.len > 0)
+                .then(|| {
+                    spans.stream_of(Span {
+                        start,
+                        end: start + u64::from(p.len),
+                    })
+                })
+                .flatten()
+        })
+        .collect()
 }

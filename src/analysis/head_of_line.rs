@@ -39,6 +39,11 @@ pub struct StreamHold {
     pub total: f64,
     /// Every frame's wait behind its own stream's losses, summed, seconds.
     pub own_total: f64,
+    /// Its last DATA frame's wait behind other streams' losses, seconds: how much later the
+    /// stream's bytes were all in order than its own bytes alone allowed.
+    pub last_wait: f64,
+    /// Where its last DATA frame starts in the server's bytes.
+    last_start: u64,
 }
 
 impl StreamHold {
@@ -80,6 +85,10 @@ impl HeadOfLine {
             s.frames += 1;
             s.bytes += u64::from(d.len);
             s.own_total += behind_own;
+            if s.frames == 1 || d.span.start > s.last_start {
+                s.last_start = d.span.start;
+                s.last_wait = behind_others;
+            }
             if behind_others > 0.0 {
                 s.held_frames += 1;
                 s.held_bytes += u64::from(d.len);
@@ -152,6 +161,12 @@ pub struct FileHold {
     pub longest_s: f64,
     /// Its frames' waits behind other streams' losses summed, per run (mean), seconds.
     pub total_s: f64,
+    /// Runs in which its last DATA frame waited behind another stream's loss: the file was
+    /// complete later than its own bytes allowed.
+    pub late_runs: usize,
+    /// How much later the file was complete than its own bytes allowed, per run (mean),
+    /// seconds: its last frame's wait behind other streams' losses.
+    pub late_s: f64,
 }
 
 /// What head-of-line blocking cost a mode's files over its runs, with the holes it had.
@@ -193,6 +208,8 @@ impl ModeHold {
                             held_bytes: 0.0,
                             longest_s: 0.0,
                             total_s: 0.0,
+                            late_runs: 0,
+                            late_s: 0.0,
                         });
                     }
                     let h = &mut hold.files[k];
@@ -202,6 +219,8 @@ impl ModeHold {
                     h.held_bytes += s.held_bytes as f64;
                     h.longest_s = h.longest_s.max(s.longest);
                     h.total_s += s.total;
+                    h.late_runs += usize::from(s.last_wait > 0.0);
+                    h.late_s += s.last_wait;
                 }
             }
             hold.runs += usize::from(read);
@@ -214,6 +233,7 @@ impl ModeHold {
         for f in &mut hold.files {
             f.held_bytes /= runs;
             f.total_s /= runs;
+            f.late_s /= runs;
         }
         Some(hold)
     }

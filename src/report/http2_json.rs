@@ -150,6 +150,9 @@ pub struct StreamHoldJson {
     total_wait_s: f64,
     /// Its frames' waits for its own stream's lost bytes, summed.
     own_stream_wait_s: f64,
+    /// Its last DATA frame's wait behind other streams' losses: how much later its bytes were
+    /// all in order than its own bytes alone allowed.
+    last_frame_wait_s: f64,
 }
 
 impl HeadOfLineJson {
@@ -168,6 +171,7 @@ impl HeadOfLineJson {
                     longest_wait_s: s.longest,
                     total_wait_s: s.total,
                     own_stream_wait_s: s.own_total,
+                    last_frame_wait_s: s.last_wait,
                 })
                 .collect(),
         }

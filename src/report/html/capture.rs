@@ -191,18 +191,32 @@ fn waterfall_group(view: &CaptureView<'_>, name: String, origin: Ts) -> waterfal
     )
 }
 
-/// The first responses of the drawn connections as time–sequence graphs, one each.
+/// The first responses of the drawn connections as time–sequence graphs, one each; a cleartext
+/// HTTP/2 connection as one graph of its streams.
 fn graphs(drawn: &[DrawnConnection]) -> Vec<tseq::Graph> {
     drawn
         .iter()
         .flat_map(|d| {
-            (0..d.connection.exchanges.len()).filter_map(move |e| {
-                let s = tseq::Series::of(d, e, stream_name(d.connection.stream))?;
-                Some(tseq::Graph {
-                    title: format!("{}, response {}", stream_name(d.connection.stream), e + 1),
-                    series: vec![s],
-                })
-            })
+            let name = stream_name(d.connection.stream);
+            let streams = tseq::Series::streams_of(d, &|id| format!("stream {id}"));
+            let by_stream = (!streams.is_empty()).then(|| tseq::Graph {
+                title: format!("{name}: the server's DATA by stream"),
+                series: streams,
+                since: "the connection's first request",
+                bytes_of: "the connection",
+            });
+            let responses = (0..d.connection.exchanges.len())
+                .filter(move |_| d.streams.is_empty())
+                .filter_map(move |e| {
+                    let s = tseq::Series::of(d, e, stream_name(d.connection.stream))?;
+                    Some(tseq::Graph {
+                        title: format!("{}, response {}", stream_name(d.connection.stream), e + 1),
+                        series: vec![s],
+                        since: "the request",
+                        bytes_of: "the response",
+                    })
+                });
+            by_stream.into_iter().chain(responses)
         })
         .take(CAPTURE_GRAPHS)
         .collect()

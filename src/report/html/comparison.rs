@@ -169,30 +169,58 @@ fn ladders(cmp: &Comparison, d: &DrawnRound) -> Vec<(String, Vec<ladder::Ladder>
         .collect()
 }
 
-/// A time–sequence graph per file, one series per mode whose response to it was captured.
+/// A time–sequence graph per file, one series per mode whose response to it was captured on a
+/// connection of its own or in turn; then one per cleartext HTTP/2 connection, a series per
+/// stream.
 fn graphs(cmp: &Comparison, d: &DrawnRound) -> Vec<tseq::Graph> {
-    (0..cmp.files.len())
-        .filter_map(|f| {
-            let series: Vec<tseq::Series> = d
-                .runs
-                .iter()
-                .filter_map(|run| {
-                    run.connections.iter().find_map(|c| {
+    let per_file = (0..cmp.files.len()).filter_map(|f| {
+        let series: Vec<tseq::Series> = d
+            .runs
+            .iter()
+            .filter_map(|run| {
+                run.connections
+                    .iter()
+                    .filter(|c| c.streams.is_empty())
+                    .find_map(|c| {
                         let e = c.files.iter().position(|&x| x == Some(f))?;
                         tseq::Series::of(c, e, run.mode.name().to_string())
                     })
-                })
-                .collect();
-            (!series.is_empty()).then(|| tseq::Graph {
-                title: format!(
-                    "{} ({})",
-                    file_name(cmp, f),
-                    bytes(cmp.files[f].bytes as f64)
-                ),
-                series,
             })
+            .collect();
+        (!series.is_empty()).then(|| tseq::Graph {
+            title: format!(
+                "{} ({})",
+                file_name(cmp, f),
+                bytes(cmp.files[f].bytes as f64)
+            ),
+            series,
+            since: "the request",
+            bytes_of: "the response",
         })
-        .collect()
+    });
+    let per_stream = d.runs.iter().flat_map(|run| {
+        run.connections
+            .iter()
+            .enumerate()
+            .filter_map(move |(i, c)| {
+                let name = |id: u32| match c.stream_file(id) {
+                    Some(f) => format!("stream {id} ({})", file_name(cmp, f)),
+                    None => format!("stream {id}"),
+                };
+                let series = tseq::Series::streams_of(c, &name);
+                (!series.is_empty()).then(|| tseq::Graph {
+                    title: format!(
+                        "{}, connection {}: the server's DATA by stream",
+                        run.mode.name(),
+                        i + 1
+                    ),
+                    series,
+                    since: "the connection's first request",
+                    bytes_of: "the connection",
+                })
+            })
+    });
+    per_file.chain(per_stream).collect()
 }
 
 /// The terminal report's tables and their notes.
@@ -214,7 +242,7 @@ fn tables_section(cmp: &Comparison, stats: &[ResponseStats]) -> Markup {
             @for (m, hold) in cmp.modes.iter().filter_map(|m| Some((m, ModeHold::of(m)?))) {
                 @if hold.any_held() {
                     (tables::render(&sentences::mode_hold_heading(m.mode.name(), &hold), &report_tables::file_hold_table(&hold)))
-                    p class="note" { (sentences::hold_note(hold.holes, "the server's")) }
+                    p class="note" { (sentences::hold_note(hold.holes, "the server's", true)) }
                 } @else {
                     p class="note" { (sentences::mode_hold_heading(m.mode.name(), &hold)) }
                 }

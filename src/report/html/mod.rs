@@ -78,8 +78,10 @@ fn ladder_note() -> Markup {
              sent before the ACK of the round's first segment came back, with their count and \
              bytes; dashed bands are runs of the client's ACKs; red dashed arrows are resent \
              segments, named as Wireshark names them (retransmission, out-of-order …), as are a \
-             duplicate ACK, a zero window and a keep-alive. Where labels would overlap, SYNs, FINs \
-             and resends keep theirs."
+             duplicate ACK, a zero window and a keep-alive. On a cleartext HTTP/2 connection each \
+             segment of a round is also a thin line in the colour of the stream whose DATA it \
+             carries most of, as the key above the ladder names them. Where labels would \
+             overlap, SYNs, FINs and resends keep theirs."
             span class="screen-only" {
                 " Hover over an arrow for the packet's time, flags, seq/ack and length, and what \
                  Wireshark's sequence analysis marks on it."
@@ -95,7 +97,10 @@ fn tseq_note() -> Markup {
              data segment from its first to its last byte, the dashed line the bytes the client \
              acknowledged. A round is a step: a burst of segments, then a wait for ACKs. Where a \
              mode's first steps are small again for every file, its window restarted from the \
-             initial window."
+             initial window. A cleartext HTTP/2 connection has a graph of its own: all its \
+             streams share the connection's one byte order, each stream's segments in its colour \
+             and resends as dots: bytes of any stream above a hole could be read only once the \
+             resend that filled it came."
         }
     }
 }

@@ -56,6 +56,8 @@ pub enum Shape {
     Polyline(Vec<Point>),
     /// Vertical strokes, one per (x, y from, y to): many short marks in one element.
     Strokes(Vec<(f64, f64, f64)>),
+    /// Straight lines, one per (from, to): many in one element.
+    Lines(Vec<(Point, Point)>),
     /// A dot.
     Circle {
         /// Centre.
@@ -145,6 +147,24 @@ impl Render for StrokePath<'_> {
     }
 }
 
+/// Straight lines as SVG path data.
+struct LinePath<'a>(&'a [(Point, Point)]);
+
+impl Render for LinePath<'_> {
+    fn render_to(&self, buffer: &mut String) {
+        for (from, to) in self.0 {
+            buffer.push('M');
+            Num(from.x).render_to(buffer);
+            buffer.push(' ');
+            Num(from.y).render_to(buffer);
+            buffer.push('L');
+            Num(to.x).render_to(buffer);
+            buffer.push(' ');
+            Num(to.y).render_to(buffer);
+        }
+    }
+}
+
 /// The arrowhead's length and half-width.
 const HEAD: (f64, f64) = (7.0, 3.0);
 
@@ -203,6 +223,11 @@ impl Render for Mark {
             },
             Shape::Strokes(strokes) => html! {
                 path class=(class) d=(StrokePath(strokes)) {
+                    @if let Some(t) = title { title { (t) } }
+                }
+            },
+            Shape::Lines(lines) => html! {
+                path class=(class) d=(LinePath(lines)) {
                     @if let Some(t) = title { title { (t) } }
                 }
             },

@@ -68,6 +68,83 @@ impl Series {
         })
     }
 
+    /// On a cleartext HTTP/2 connection, the server's DATA by stream — a series per stream that
+    /// carried any, named by `name`, on the connection's one byte axis — then the client's ACKs
+    /// as a series of their own; time since the connection's first request was captured. Empty
+    /// without streams read.
+    pub fn streams_of(d: &DrawnConnection, name: &dyn Fn(u32) -> String) -> Vec<Series> {
+        let Some(first_request) = d.connection.exchanges.iter().map(|x| x.request).min() else {
+            return Vec::new();
+        };
+        let t = |ts: crate::timeline::Ts| ts.secs_since(first_request);
+        let data: Vec<_> = d
+            .trace
+            .packets
+            .iter()
+            .zip(&d.streams)
+            .filter(|(p, _)| p.from == Side::Server && p.len > 0)
+            .collect();
+        let Some(end) = data.iter().map(|(p, _)| p.seq + p.len).max() else {
+            return Vec::new();
+        };
+        // The server's first byte after its SYN is sequence number 1.
+        let offset = |seq: u32| f64::from(seq.saturating_sub(1));
+        let mut series: Vec<Series> = d
+            .data_streams()
+            .into_iter()
+            .map(|stream| Series {
+                name: name(stream),
+                segments: data
+                    .iter()
+                    .filter(|(_, s)| **s == Some(stream))
+                    .map(|(p, _)| (t(p.ts), offset(p.seq), offset(p.seq + p.len), p.resent))
+                    .collect(),
+                acks: Vec::new(),
+                round_starts: Vec::new(),
+            })
+            .collect();
+        if series.is_empty() {
+            return series;
+        }
+        let acks = d
+            .trace
+            .packets
+            .iter()
+            .filter(|p| p.from == Side::Client && p.flags.ack && p.ack > 1)
+            .map(|p| (t(p.ts), offset(p.ack.min(end))))
+            .collect();
+        series.push(Series {
+            name: "the client's ACKs".into(),
+            segments: Vec::new(),
+            acks,
+            round_starts: Vec::new(),
+        });
+        series
+    }
+
+    /// What the graph's caption says of it.
+    fn caption(&self) -> String {
+        let last = self.segments.iter().map(|x| x.0).fold(0.0, f64::max);
+        if !self.round_starts.is_empty() {
+            format!(
+                "{}: {}, last byte {} after the request",
+                self.name,
+                counted(self.round_starts.len(), "round", "rounds"),
+                duration(last)
+            )
+        } else if !self.segments.is_empty() {
+            format!(
+                "{}: {}, last byte {} after the first request",
+                self.name,
+                counted(self.segments.len(), "data segment", "data segments"),
+                duration(last)
+            )
+        } else {
+            let acked = self.acks.iter().map(|a| a.1).fold(0.0, f64::max);
+            format!("{}: up to {}", self.name, bytes(acked))
+        }
+    }
+
     fn end_s(&self) -> f64 {
         let seg = self.segments.iter().map(|s| s.0).fold(0.0, f64::max);
         self.acks.iter().map(|a| a.0).fold(seg, f64::max)
@@ -83,8 +160,12 @@ impl Series {
 pub struct Graph {
     /// The file or response.
     pub title: String,
-    /// One series per mode.
+    /// One series per mode, or per stream.
     pub series: Vec<Series>,
+    /// What the time axis counts from ("the request", "the connection's first request").
+    pub since: &'static str,
+    /// What the byte axis counts ("the response", "the connection").
+    pub bytes_of: &'static str,
 }
 
 const WIDTH: f64 = 1100.0;
@@ -94,14 +175,20 @@ const RIGHT: f64 = 20.0;
 const TOP: f64 = 28.0;
 const BOTTOM: f64 = 36.0;
 
+/// The CSS classes of each series' colour, in turn.
+const CLASSES: [[&str; 3]; 8] = [
+    ["s0 seg", "s0 ack", "s0 round"],
+    ["s1 seg", "s1 ack", "s1 round"],
+    ["s2 seg", "s2 ack", "s2 round"],
+    ["s3 seg", "s3 ack", "s3 round"],
+    ["s4 seg", "s4 ack", "s4 round"],
+    ["s5 seg", "s5 ack", "s5 round"],
+    ["s6 seg", "s6 ack", "s6 round"],
+    ["s7 seg", "s7 ack", "s7 round"],
+];
+
 /// The CSS class of the `i`-th series.
 fn series_class(i: usize, part: &str) -> &'static str {
-    const CLASSES: [[&str; 3]; 4] = [
-        ["s0 seg", "s0 ack", "s0 round"],
-        ["s1 seg", "s1 ack", "s1 round"],
-        ["s2 seg", "s2 ack", "s2 round"],
-        ["s3 seg", "s3 ack", "s3 round"],
-    ];
     let row = CLASSES[i % CLASSES.len()];
     match part {
         "seg" => row[0],
@@ -118,11 +205,7 @@ pub fn render(graphs: &[Graph]) -> Markup {
                 figcaption {
                     (g.title) " — "
                     @for (i, s) in g.series.iter().enumerate() {
-                        span class=(format!("key s{}", i % 4)) {
-                            (s.name) ": " (counted(s.round_starts.len(), "round", "rounds"))
-                            ", last byte " (duration(s.segments.iter().map(|x| x.0).fold(0.0, f64::max)))
-                            " after the request"
-                        }
+                        span class=(format!("key s{}", i % CLASSES.len())) { (s.caption()) }
                         " "
                     }
                 }
@@ -166,7 +249,12 @@ fn draw(g: &Graph) -> Svg {
         HEIGHT,
         format!("time–sequence graph of {}", g.title),
     );
-    axes(&mut svg, (x, &t_ticks), (y, &b_ticks));
+    axes(
+        &mut svg,
+        (x, &t_ticks),
+        (y, &b_ticks),
+        (g.since, g.bytes_of),
+    );
     for (i, s) in g.series.iter().enumerate() {
         round_marks(&mut svg, x, i, s);
         ack_line(&mut svg, (x, y), i, s);
@@ -176,7 +264,12 @@ fn draw(g: &Graph) -> Svg {
 }
 
 /// The time axis below and the byte axis on the left, each with its grid and labels.
-fn axes(svg: &mut Svg, (x, t_ticks): (Scale, &[f64]), (y, b_ticks): (Scale, &[f64])) {
+fn axes(
+    svg: &mut Svg,
+    (x, t_ticks): (Scale, &[f64]),
+    (y, b_ticks): (Scale, &[f64]),
+    (since, bytes_of): (&str, &str),
+) {
     let unit = TimeUnit::for_column(t_ticks.iter().copied());
     svg.columns(
         &x,
@@ -214,7 +307,7 @@ fn axes(svg: &mut Svg, (x, t_ticks): (Scale, &[f64]), (y, b_ticks): (Scale, &[f6
         },
         Anchor::End,
         "axis-label",
-        "time since the request was captured",
+        format!("time since {since} was captured"),
     );
     svg.text(
         Point {
@@ -223,7 +316,7 @@ fn axes(svg: &mut Svg, (x, t_ticks): (Scale, &[f64]), (y, b_ticks): (Scale, &[f6
         },
         Anchor::Start,
         "axis-label",
-        "bytes of the response",
+        format!("bytes of {bytes_of}"),
     );
 }
 

@@ -3,18 +3,26 @@
 //! the terminal report.
 
 use crate::analysis::head_of_line::{CaptureHold, ModeHold};
+use crate::report::units::duration;
 use crate::words::counted;
 
 /// The widest a head-of-line line runs, whatever the terminal: a note read under its table.
 const COLUMNS: u16 = 100;
 
-/// What "held" and the waits in the head-of-line tables are, with the holes they came from.
-pub fn hold_note(holes: u64, whose: &str) -> String {
+/// What "held" and the waits in the head-of-line tables are, with the holes they came from;
+/// `per_file` for the table of files, which also says how much later each was complete.
+pub fn hold_note(holes: u64, whose: &str, per_file: bool) -> String {
+    let done_later = if per_file {
+        " done later: its last frame's wait, how much later the file was complete than its own \
+         bytes allowed."
+    } else {
+        ""
+    };
     wrap(&format!(
         "held: a DATA frame from the server arrived after a hole in {whose} bytes ({} filled) \
          and was in order only once the resend of another stream's bytes came; its wait runs from \
          its arrival to then, less any wait for its own stream's lost bytes (which it would have \
-         waited over QUIC too).",
+         waited over QUIC too).{done_later}",
         counted(holes, "hole", "holes")
     ))
 }
@@ -59,4 +67,36 @@ pub fn mode_hold_heading(mode: &str, h: &ModeHold) -> String {
             counted(h.holes, "hole", "holes")
         )
     })
+}
+
+/// The verdict's sentence on what head-of-line blocking cost `mode`'s files, where it made any
+/// file complete later than its own bytes allowed: by how much a run, in how many runs.
+pub fn hold_verdict(mode: &str, h: &ModeHold) -> Option<String> {
+    let mut late: Vec<_> = h.files.iter().filter(|f| f.late_runs > 0).collect();
+    if late.is_empty() {
+        return None;
+    }
+    late.sort_by(|a, b| b.late_s.total_cmp(&a.late_s));
+    let parts: Vec<String> = late
+        .iter()
+        .map(|f| {
+            if h.runs == 1 {
+                format!("{} by {}", f.name, duration(f.late_s))
+            } else {
+                format!(
+                    "{} by {} a run on average ({} of {} runs)",
+                    f.name,
+                    duration(f.late_s),
+                    f.late_runs,
+                    h.runs
+                )
+            }
+        })
+        .collect();
+    Some(format!(
+        "Head-of-line blocking on {mode}: files were complete later than their own bytes \
+         allowed, waiting for the resends of other streams' lost segments — {}. With a byte \
+         order per stream, as over QUIC, they would not have waited for those.",
+        parts.join(", ")
+    ))
 }

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 
 use crate::analysis::attribution::{Attribution, Row};
 use crate::analysis::comparison::Comparison;
+use crate::analysis::head_of_line::ModeHold;
 use crate::analysis::phases::PhaseSource;
 use crate::report::labels;
 use crate::report::units::{TimeUnit, count, duration};
@@ -44,6 +45,13 @@ pub fn opening(cmp: &Comparison) -> Vec<String> {
     for (mode, a) in cmp.attributions() {
         let slower_mean = cmp.mode(mode).map_or(0.0, |m| m.total_summary().mean);
         lines.push(verdict(mode, &a, slower_mean, rtt, cmp.rounds));
+    }
+    for m in &cmp.modes {
+        if let Some(line) =
+            ModeHold::of(m).and_then(|h| super::head_of_line::hold_verdict(m.mode.name(), &h))
+        {
+            lines.push(line);
+        }
     }
     lines
 }

@@ -51,10 +51,12 @@ pub fn file_hold_table(hold: &ModeHold) -> Table {
         "bytes held/run",
         "longest wait",
         "total wait/run",
+        "done later/run",
     ]);
     let rows = || hold.files.iter().filter(|f| f.held_runs > 0);
     let longest = TimeUnit::for_column(rows().map(|f| f.longest_s));
     let total = TimeUnit::for_column(rows().map(|f| f.total_s));
+    let late = TimeUnit::for_column(rows().map(|f| f.late_s));
     for f in rows() {
         t.add_row(glued([
             f.name.clone(),
@@ -63,6 +65,7 @@ pub fn file_hold_table(hold: &ModeHold) -> Table {
             bytes(f.held_bytes),
             longest.format(f.longest_s),
             total.format(f.total_s),
+            late.format(f.late_s),
         ]));
     }
     t

@@ -220,7 +220,11 @@ fn http2_section(out: &mut String, r: &CaptureReport<'_>, width: Option<u16>) {
                     "{}",
                     fit(tables::head_of_line_table(&r.head_of_line.held))
                 );
-                let _ = writeln!(out, "{}", hold_note(r.head_of_line.holes, "the servers'"));
+                let _ = writeln!(
+                    out,
+                    "{}",
+                    hold_note(r.head_of_line.holes, "the servers'", false)
+                );
             }
             out.push('\n');
         }

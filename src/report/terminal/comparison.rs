@@ -157,7 +157,7 @@ fn head_of_line(out: &mut String, cmp: &Comparison, width: Option<u16>) {
                 "{}",
                 fit_in_parts_text(tables::file_hold_table(&hold), width, 1)
             );
-            let _ = writeln!(out, "{}", hold_note(hold.holes, "the server's"));
+            let _ = writeln!(out, "{}", hold_note(hold.holes, "the server's", true));
         }
         out.push('\n');
     }

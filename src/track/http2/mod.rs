@@ -21,7 +21,8 @@ mod summary;
 
 pub use frame::FrameType;
 pub use summary::{
-    DataFrame, FrameCounts, HoleFill, Http2Frames, Http2Stop, Http2Totals, Span, StreamFrames,
+    DataFrame, DataSpans, FrameCounts, HoleFill, Http2Frames, Http2Stop, Http2Totals, Span,
+    StreamFrames,
 };
 
 pub(in crate::track) use reader::Http2Reader;

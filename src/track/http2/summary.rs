@@ -125,6 +125,32 @@ impl HoleFill {
     }
 }
 
+/// One side's DATA frames by where they lie in its bytes (frames never overlap).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DataSpans(pub(super) Vec<(Span, u32)>);
+
+impl DataSpans {
+    /// The stream whose DATA frames hold most of the bytes in `span` (the lower stream id on a
+    /// tie); none when no DATA frame reaches into it.
+    pub fn stream_of(&self, span: Span) -> Option<u32> {
+        let first = self.0.partition_point(|(s, _)| s.end <= span.start);
+        let mut held: Vec<(u32, u64)> = Vec::new();
+        for &(s, stream) in self.0[first..]
+            .iter()
+            .take_while(|(s, _)| s.start < span.end)
+        {
+            let overlap = s.end.min(span.end) - s.start.max(span.start);
+            match held.iter_mut().find(|(id, _)| *id == stream) {
+                Some((_, bytes)) => *bytes += overlap,
+                None => held.push((stream, overlap)),
+            }
+        }
+        held.into_iter()
+            .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
+            .map(|(stream, _)| stream)
+    }
+}
+
 /// Why a direction's frames stopped being read before the capture ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Http2Stop {
@@ -185,6 +211,18 @@ impl Http2Frames {
     /// side's in the order of its bytes.
     pub fn hole_fills(&self) -> &[HoleFill] {
         &self.fills
+    }
+
+    /// Where `side`'s DATA frames lie in its bytes, to ask which stream a stretch carries.
+    pub fn data_spans(&self, side: Side) -> DataSpans {
+        let mut spans: Vec<(Span, u32)> = self
+            .data
+            .iter()
+            .filter(|d| d.from == side)
+            .map(|d| (d.span, d.stream))
+            .collect();
+        spans.sort_unstable_by_key(|(span, _)| span.start);
+        DataSpans(spans)
     }
 
     /// Frames `side` sent, by type.

@@ -577,3 +577,29 @@ mod over_tls {
         assert_eq!(TlsAlpn::of(&h), Some(TlsAlpn::ServerSelected));
     }
 }
+
+#[test]
+fn a_stretch_belongs_to_the_stream_holding_most_of_its_data() {
+    use super::summary::{DataSpans, Span};
+    let span = |start, end| Span { start, end };
+    // Stream 1's frame, then stream 3's, then stream 1's again; bytes 30..40 hold no DATA.
+    let spans = DataSpans(vec![(span(0, 20), 1), (span(20, 30), 3), (span(40, 60), 1)]);
+    assert_eq!(spans.stream_of(span(0, 10)), Some(1));
+    assert_eq!(
+        spans.stream_of(span(14, 26)),
+        Some(1),
+        "6 bytes of 1, 6 of 3: a tie"
+    );
+    assert_eq!(
+        spans.stream_of(span(16, 30)),
+        Some(3),
+        "4 bytes of 1, 10 of 3"
+    );
+    assert_eq!(
+        spans.stream_of(span(25, 45)),
+        Some(1),
+        "5 of 3, 5 of 1: a tie"
+    );
+    assert_eq!(spans.stream_of(span(30, 40)), None);
+    assert_eq!(spans.stream_of(span(60, 70)), None);
+}

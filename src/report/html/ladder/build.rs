@@ -2,7 +2,7 @@
 //! segments as arrows, each round of response data as one band, runs of the client's ACKs as
 //! one band.
 
-use super::{Ladder, Step};
+use super::{Ladder, STREAM_COLOURS, Step, Strand, StreamKey};
 use crate::analysis::drawn::DrawnConnection;
 use crate::report::ladder::{carries, notes};
 use crate::report::units::{bytes, duration};
@@ -95,6 +95,7 @@ impl Ladder {
         let mut round_drawn = vec![false; rounds.len()];
         let mut acks: Vec<&TracedPacket> = Vec::new();
         let mut handshake_acked = false;
+        let stream_ids = d.data_streams();
         for p in &d.trace.packets {
             let f = p.flags;
             let pure_ack = f.ack && !f.syn && !f.fin && !f.rst && p.len == 0;
@@ -118,7 +119,7 @@ impl Ladder {
             if let Some(i) = round {
                 if !round_drawn[i] {
                     round_drawn[i] = true;
-                    steps.push(round_band(d, rounds[i], origin, &file_name));
+                    steps.push(round_band(d, rounds[i], origin, &file_name, &stream_ids));
                 }
                 continue;
             }
@@ -139,6 +140,13 @@ impl Ladder {
             server: conn.server.to_string(),
             one_way_s: d.one_way_s,
             steps,
+            streams: stream_ids
+                .iter()
+                .map(|&stream| StreamKey {
+                    stream,
+                    file: d.stream_file(stream).map(&file_name),
+                })
+                .collect(),
         }
     }
 }
@@ -187,21 +195,25 @@ fn flush(acks: &mut Vec<&TracedPacket>, steps: &mut Vec<Step>, origin: Ts) {
                 last.ack
             ),
             data: false,
+            strands: Vec::new(),
         });
     }
     acks.clear();
 }
 
-/// The band of round `r` of exchange `e`, with its segments and bytes.
+/// The band of round `r` of exchange `e`, with its segments and bytes, and on an HTTP/2
+/// connection its segments by stream (`stream_ids` gives each stream's colour).
 fn round_band(
     d: &DrawnConnection,
     (e, r, round): (usize, usize, Round),
     origin: Ts,
     file_name: &impl Fn(usize) -> String,
+    stream_ids: &[u32],
 ) -> Step {
     let secs = |ts: Ts| ts.secs_since(origin);
     let exchange = &d.connection.exchanges[e];
     let file = d.files.get(e).copied().flatten();
+    let (strands, by_stream) = strands(d, round, origin, file_name, stream_ids);
     // A capture without the run's plan names a response by its request's target where the
     // capture shows it.
     let response = match (file, &exchange.target) {
@@ -228,7 +240,60 @@ fn round_band(
             counted(round.segments, "segment", "segments"),
             bytes(round.bytes as f64),
             counted(round.bytes, "byte", "bytes")
-        ),
+        ) + &by_stream,
         data: true,
+        strands,
     }
+}
+
+/// The server's segments of `round` that carry DATA, by stream, with what the band's title
+/// says of them ("; DATA by stream: 1 a.jpg 4 segments, …").
+fn strands(
+    d: &DrawnConnection,
+    round: Round,
+    origin: Ts,
+    file_name: &impl Fn(usize) -> String,
+    stream_ids: &[u32],
+) -> (Vec<Strand>, String) {
+    let mut strands: Vec<(u32, Strand)> = Vec::new();
+    for (p, stream) in d.trace.packets.iter().zip(&d.streams) {
+        let Some(stream) = *stream else { continue };
+        if p.from != Side::Server || p.ts < round.start || p.ts > round.end {
+            continue;
+        }
+        let at_s = p.ts.secs_since(origin);
+        match strands.iter_mut().find(|(id, _)| *id == stream) {
+            Some((_, s)) => s.at_s.push(at_s),
+            None => {
+                let colour = stream_ids.iter().position(|&id| id == stream).unwrap_or(0);
+                strands.push((
+                    stream,
+                    Strand {
+                        colour: colour % STREAM_COLOURS,
+                        at_s: vec![at_s],
+                    },
+                ));
+            }
+        }
+    }
+    strands.sort_by_key(|(id, _)| *id);
+    let parts: Vec<String> = strands
+        .iter()
+        .map(|(id, s)| {
+            let file = d
+                .stream_file(*id)
+                .map(|f| format!(" {}", file_name(f)))
+                .unwrap_or_default();
+            format!(
+                "{id}{file} {}",
+                counted(s.at_s.len(), "segment", "segments")
+            )
+        })
+        .collect();
+    let title = if parts.is_empty() {
+        String::new()
+    } else {
+        format!("; DATA by stream: {}", parts.join(", "))
+    };
+    (strands.into_iter().map(|(_, s)| s).collect(), title)
 }

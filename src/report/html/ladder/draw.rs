@@ -1,7 +1,7 @@
 //! Report layer: one ladder as SVG — the two lanes, an arrow per packet, a band per round or
 //! run of ACKs, and their labels placed by rank so none overlaps another.
 
-use super::{Ladder, Step};
+use super::{Ladder, Step, Strand};
 use crate::report::html::svg::{Anchor, Mark, Point, Scale, Shape, Svg};
 use crate::report::units::duration;
 use crate::track::Side;
@@ -50,7 +50,11 @@ pub(super) fn draw(ladder: &Ladder, px_per_s: f64) -> Svg {
                 label,
                 title,
                 data,
-            } => canvas.band(*from, (*first_s, *last_s), label, title, *data),
+                strands,
+            } => {
+                canvas.band(*from, (*first_s, *last_s), label, title, *data);
+                canvas.strands(strands);
+            }
         }
     }
     let Canvas {
@@ -235,6 +239,48 @@ impl Canvas {
         );
     }
 }
+
+impl Canvas {
+    /// The server's segments of a band by stream: a line each, from the server's lane to the
+    /// client's, in its stream's colour.
+    fn strands(&mut self, strands: &[Strand]) {
+        let d = self.one_way_s;
+        for strand in strands {
+            let lines = strand
+                .at_s
+                .iter()
+                .map(|&t| {
+                    (
+                        Point {
+                            x: SERVER_X,
+                            y: self.scale.at(t - d),
+                        },
+                        Point {
+                            x: CLIENT_X,
+                            y: self.scale.at(t),
+                        },
+                    )
+                })
+                .collect();
+            self.svg.push(Mark::new(
+                Shape::Lines(lines),
+                STRAND_CLASSES[strand.colour % STRAND_CLASSES.len()],
+            ));
+        }
+    }
+}
+
+/// The CSS classes of the streams' colours, in turn.
+const STRAND_CLASSES: [&str; super::STREAM_COLOURS] = [
+    "s0 strand",
+    "s1 strand",
+    "s2 strand",
+    "s3 strand",
+    "s4 strand",
+    "s5 strand",
+    "s6 strand",
+    "s7 strand",
+];
 
 /// A label waiting for a place: its rank (0 first), its mark and height, and the time shown
 /// beside the client's lane at `time_y`.

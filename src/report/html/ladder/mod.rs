@@ -14,6 +14,9 @@ use crate::report::units::duration;
 use crate::track::Side;
 use draw::draw;
 
+/// Colours the streams of a connection take in turn (`s0` … in the page's style).
+pub const STREAM_COLOURS: usize = 8;
+
 /// What one mark of the ladder shows.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Step {
@@ -47,7 +50,28 @@ pub enum Step {
         title: String,
         /// Data (`true`) or ACKs.
         data: bool,
+        /// On an HTTP/2 connection whose frames were read, its segments by the stream whose
+        /// DATA they carry, each drawn as a line in the stream's colour.
+        strands: Vec<Strand>,
     },
+}
+
+/// The segments of a band that carry one stream's DATA.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Strand {
+    /// The stream's colour: its place among the connection's streams.
+    pub colour: usize,
+    /// When each segment was captured, seconds since the run started.
+    pub at_s: Vec<f64>,
+}
+
+/// A stream of an HTTP/2 connection as its ladder's key shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamKey {
+    /// The stream id.
+    pub stream: u32,
+    /// The file it carried, where known.
+    pub file: Option<String>,
 }
 
 /// One connection's ladder.
@@ -63,6 +87,9 @@ pub struct Ladder {
     pub one_way_s: f64,
     /// Its marks in time order.
     pub steps: Vec<Step>,
+    /// On an HTTP/2 connection whose frames were read, the streams that carried DATA, in the
+    /// order of their colours.
+    pub streams: Vec<StreamKey>,
 }
 
 impl Ladder {
@@ -120,6 +147,15 @@ pub fn render(runs: &[(String, Vec<Ladder>)], column_px: f64) -> Markup {
                         figure class="ladder-figure" {
                             figcaption {
                                 (ladder.label) " · one-way delay " (duration(ladder.one_way_s))
+                                @if !ladder.streams.is_empty() {
+                                    " · DATA by stream: "
+                                    @for (i, key) in ladder.streams.iter().enumerate() {
+                                        span class=(format!("key s{}", i % STREAM_COLOURS)) {
+                                            (key.stream) @if let Some(file) = &key.file { " " (file) }
+                                        }
+                                        " "
+                                    }
+                                }
                             }
                             (draw(ladder, px_per_s))
                         }
