@@ -160,7 +160,11 @@ fn ladders(cmp: &Comparison, d: &DrawnRound) -> Vec<(String, Vec<ladder::Ladder>
                 format!(
                     "{}: {}, total {}",
                     run.mode.name(),
-                    counted(run.connections.len(), "connection", "connections"),
+                    counted(
+                        run.connections.len() + run.quic.len(),
+                        "connection",
+                        "connections"
+                    ),
                     duration(total)
                 ),
                 ladder::of_run(run, &|i| file_name(cmp, i)),
