@@ -56,7 +56,7 @@ pub fn comparison(cmp: &Comparison, drawn: Option<&DrawnRound>, page_dir: &Path)
             @if ladders.is_empty() {
                 p class="note" { "Not drawn: the runs were not captured." }
             } @else {
-                (ladder_note())
+                (ladder_note(drawn.is_some_and(|d| d.runs.iter().any(|r| !r.quic.is_empty()))))
                 (ladder::render(&ladders, LADDER_COLUMN_PX))
             }
         }
