@@ -1,6 +1,7 @@
 //! Attribute layer: what the HTML report draws packet by packet — one round of a comparison (the
 //! median run of the first mode, and the other modes' runs of the same round), or the first
-//! connections of a capture — with each connection's packets read again from the saved capture.
+//! connections of a capture — with each connection's packets (a QUIC connection's datagrams)
+//! read again from the saved capture.
 //!
 //! Reads captures only through the track layer's `trace`; must not import `pcap`, `etherparse`
 //! or report code.
@@ -11,7 +12,8 @@ use super::comparison::{Comparison, RunResult};
 use crate::capture::CaptureError;
 use crate::timeline::Ts;
 use crate::track::http2::{Http2Seen, Span};
-use crate::track::trace::{ConnectionTrace, TraceRequest, trace_connections};
+use crate::track::quic::{PacketType, QuicConnection};
+use crate::track::trace::{ConnectionTrace, QuicTrace, TraceRequest, trace_capture};
 use crate::track::{Connection, Side};
 use crate::transfer::run::Mode;
 
@@ -54,6 +56,19 @@ impl DrawnConnection {
     }
 }
 
+/// One QUIC connection as drawn: what the QUIC tracker made of it and its datagrams.
+#[derive(Debug, Clone)]
+pub struct DrawnQuic {
+    /// The tracked connection (packets by type, its TLS hellos).
+    pub connection: QuicConnection,
+    /// Its datagrams.
+    pub trace: QuicTrace,
+    /// The one-way delay between the capture point and the server: half the handshake's round
+    /// trip as captured (the client's first Initial → the server's first datagram after it), 0
+    /// without both.
+    pub one_way_s: f64,
+}
+
 /// The drawn connections of one mode's run.
 #[derive(Debug, Clone)]
 pub struct DrawnRun {
@@ -61,8 +76,10 @@ pub struct DrawnRun {
     pub mode: Mode,
     /// The run's start (just before its first connect).
     pub start: Ts,
-    /// Its connections in the order they opened.
+    /// Its TCP connections in the order they opened.
     pub connections: Vec<DrawnConnection>,
+    /// Its QUIC connections in the order they opened.
+    pub quic: Vec<DrawnQuic>,
 }
 
 /// One round of a comparison, every mode's run of it, drawn packet by packet.
@@ -100,7 +117,9 @@ pub fn draw_median_round(cmp: &Comparison) -> Result<Option<DrawnRound>, Capture
         };
         let mut connections: Vec<&Connection> = run.connections.iter().collect();
         connections.sort_by_key(|c| c.syn_ts.unwrap_or(c.first_ts));
-        let mut drawn = draw(&capture.path, &connections)?;
+        let mut quic: Vec<&QuicConnection> = run.quic.iter().collect();
+        quic.sort_by_key(|c| c.first_packet);
+        let (mut drawn, quic) = draw_both(&capture.path, &connections, &quic)?;
         for d in &mut drawn {
             d.files = files_of(run, &d.connection);
             if !d.streams.is_empty() {
@@ -113,6 +132,7 @@ pub fn draw_median_round(cmp: &Comparison) -> Result<Option<DrawnRound>, Capture
             mode: m.mode,
             start: run.timing.start,
             connections: drawn,
+            quic,
         });
     }
     Ok((!runs.is_empty()).then_some(DrawnRound { round, runs }))
@@ -135,7 +155,17 @@ pub fn draw(
     path: &Path,
     connections: &[&Connection],
 ) -> Result<Vec<DrawnConnection>, CaptureError> {
-    let requests: Vec<TraceRequest> = connections
+    Ok(draw_both(path, connections, &[])?.0)
+}
+
+/// Reads the packets of TCP `connections` and the datagrams of `quic` connections from the
+/// capture at `path` in one pass, each in the order given.
+fn draw_both(
+    path: &Path,
+    connections: &[&Connection],
+    quic: &[&QuicConnection],
+) -> Result<(Vec<DrawnConnection>, Vec<DrawnQuic>), CaptureError> {
+    let tcp_requests: Vec<TraceRequest> = connections
         .iter()
         .map(|c| TraceRequest {
             client: c.client,
@@ -144,10 +174,19 @@ pub fn draw(
             to: c.last_ts,
         })
         .collect();
-    let traces = trace_connections(path, &requests)?;
-    Ok(connections
+    let quic_requests: Vec<TraceRequest> = quic
         .iter()
-        .zip(traces)
+        .map(|c| TraceRequest {
+            client: c.client,
+            server: c.server,
+            from: c.first_packet,
+            to: c.last_packet,
+        })
+        .collect();
+    let traces = trace_capture(path, &tcp_requests, &quic_requests)?;
+    let tcp = connections
+        .iter()
+        .zip(traces.tcp)
         .map(|(&c, trace)| DrawnConnection {
             connection: c.clone(),
             streams: data_streams(c, &trace),
@@ -156,7 +195,31 @@ pub fn draw(
             one_way_s: c.round_trip_s().unwrap_or(0.0) / 2.0,
             stream_files: Vec::new(),
         })
-        .collect())
+        .collect();
+    let quic = quic
+        .iter()
+        .zip(traces.quic)
+        .map(|(&c, trace)| DrawnQuic {
+            connection: c.clone(),
+            one_way_s: quic_round_trip_s(&trace).unwrap_or(0.0) / 2.0,
+            trace,
+        })
+        .collect();
+    Ok((tcp, quic))
+}
+
+/// The handshake's round trip as captured: the client's first Initial → the server's first
+/// datagram after it.
+fn quic_round_trip_s(trace: &QuicTrace) -> Option<f64> {
+    let initial = trace
+        .datagrams
+        .iter()
+        .find(|d| d.from == Side::Client && d.packets.contains(&PacketType::Initial))?;
+    let answer = trace
+        .datagrams
+        .iter()
+        .find(|d| d.from == Side::Server && d.ts >= initial.ts)?;
+    Some(answer.ts.secs_since(initial.ts))
 }
 
 /// The stream whose DATA each traced packet carries most of, on a cleartext HTTP/2 connection

@@ -7,12 +7,24 @@ use crate::analysis::phases::PhaseSource;
 use crate::report::units;
 use crate::track::RequestCount;
 use crate::track::http2::{FrameType, Http2Stop};
-use crate::track::quic::{EarlyData, VERSION_1, VERSION_2};
+use crate::track::quic::{EarlyData, PacketType, VERSION_1, VERSION_2};
 use crate::track::tls::{ProtocolVersion, Resumption};
 
 /// A connection's requests in a table cell: the count, or "?" where they are encrypted.
 pub fn requests(r: RequestCount) -> String {
     r.known().map_or_else(|| "?".to_string(), |n| n.to_string())
+}
+
+/// A QUIC packet type as RFC 9000 names it ("Initial", "0-RTT", "1-RTT").
+pub fn packet_type(t: PacketType) -> &'static str {
+    match t {
+        PacketType::Initial => "Initial",
+        PacketType::ZeroRtt => "0-RTT",
+        PacketType::Handshake => "Handshake",
+        PacketType::Retry => "Retry",
+        PacketType::OneRtt => "1-RTT",
+        PacketType::VersionNegotiation => "Version Negotiation",
+    }
 }
 
 /// An HTTP/2 frame type as RFC 9113 names it ("WINDOW_UPDATE").

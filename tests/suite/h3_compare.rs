@@ -5,14 +5,19 @@ use std::path::PathBuf;
 
 use crate::common;
 
-/// tshark's packets on a QUIC capture by sender (client or server, told by `server_port`) and
-/// type, each of a datagram's coalesced packets on its own; and the datagrams each way.
-fn tshark_quic(pcap: &std::path::Path, server_port: u16) -> BTreeMap<(String, String), u64> {
+/// tshark's packets on a QUIC capture's datagrams that match `filter` by sender (client or
+/// server, told by `server_port`) and type, each of a datagram's coalesced packets on its own;
+/// and the datagrams each way.
+pub(crate) fn tshark_quic(
+    pcap: &std::path::Path,
+    filter: &str,
+    server_port: u16,
+) -> BTreeMap<(String, String), u64> {
     let fields = common::tshark_stdout(
         pcap,
         &[
             "-Y",
-            "udp",
+            filter,
             "-T",
             "fields",
             "-E",
@@ -87,7 +92,7 @@ fn an_h3_modes_quic_packets_are_tsharks_as_root() {
             .trim()
             .parse()
             .expect("the first datagram's destination port");
-    let theirs = tshark_quic(&pcap, server_port);
+    let theirs = tshark_quic(&pcap, "udp", server_port);
     let ours = |side: &str, key: &str| -> u64 {
         let flow = &quic[if side == "client" {
             "to_server"

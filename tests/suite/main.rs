@@ -32,6 +32,7 @@ mod live_compare;
 mod messages;
 mod pdf_report;
 mod quic_analysis;
+mod quic_ladder;
 mod robustness;
 mod server_limits;
 mod tls_transfer;

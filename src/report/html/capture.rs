@@ -106,7 +106,7 @@ pub fn capture(view: &CaptureView<'_>, page_dir: &Path) -> String {
                     @if view.drawn.len() == 1 { ", the first connection" } @else { ", the first " (view.drawn.len()) " connections" }
                 }
             }
-            (ladder_note())
+            (ladder_note(false))
             (ladder::render(&[(name.clone(), ladders)], LADDER_COLUMN_PX))
         }
         section id="time-sequence" {

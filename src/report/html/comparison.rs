@@ -56,7 +56,7 @@ pub fn comparison(cmp: &Comparison, drawn: Option<&DrawnRound>, page_dir: &Path)
             @if ladders.is_empty() {
                 p class="note" { "Not drawn: the runs were not captured." }
             } @else {
-                (ladder_note())
+                (ladder_note(drawn.is_some_and(|d| d.runs.iter().any(|r| !r.quic.is_empty()))))
                 (ladder::render(&ladders, LADDER_COLUMN_PX))
             }
         }
@@ -160,7 +160,11 @@ fn ladders(cmp: &Comparison, d: &DrawnRound) -> Vec<(String, Vec<ladder::Ladder>
                 format!(
                     "{}: {}, total {}",
                     run.mode.name(),
-                    counted(run.connections.len(), "connection", "connections"),
+                    counted(
+                        run.connections.len() + run.quic.len(),
+                        "connection",
+                        "connections"
+                    ),
                     duration(total)
                 ),
                 ladder::of_run(run, &|i| file_name(cmp, i)),

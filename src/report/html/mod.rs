@@ -69,7 +69,8 @@ fn waterfall_note(modes: bool) -> Markup {
     }
 }
 
-fn ladder_note() -> Markup {
+/// The ladders' note; `quic` where a QUIC connection is drawn.
+fn ladder_note(quic: bool) -> Markup {
     html! {
         p class="note" {
             "Time runs down. Each arrow leaves its sender's lane and reaches the other lane one \
@@ -80,11 +81,18 @@ fn ladder_note() -> Markup {
              segments, named as Wireshark names them (retransmission, out-of-order …), as are a \
              duplicate ACK, a zero window and a keep-alive. On a cleartext HTTP/2 connection each \
              segment of a round is also a thin line in the colour of the stream whose DATA it \
-             carries most of, as the key above the ladder names them. Where labels would \
-             overlap, SYNs, FINs and resends keep theirs."
+             carries most of, as the key above the ladder names them. "
+            @if quic {
+                "On a QUIC connection an arrow is a datagram holding handshake (long-header) \
+                 packets, named by the packets coalesced in it, and a band is a run of one \
+                 side's 1-RTT datagrams, with their count and bytes. "
+            }
+            "Where labels would overlap, SYNs, FINs and resends keep theirs."
             span class="screen-only" {
                 " Hover over an arrow for the packet's time, flags, seq/ack and length, and what \
-                 Wireshark's sequence analysis marks on it."
+                 Wireshark's sequence analysis marks on it"
+                @if quic { " (for QUIC, the datagram's length and each of its packets' types)" }
+                "."
             }
         }
     }

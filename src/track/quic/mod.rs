@@ -21,6 +21,7 @@ pub use packet::{ConnectionId, PacketType, VERSION_1, VERSION_2};
 pub use tracker::{QuicCapture, QuicTracker};
 
 pub(in crate::track) use keys::{expand_label, nonce_for};
+pub(in crate::track) use packet::Coalesced;
 
 #[cfg(test)]
 mod tests;

@@ -260,6 +260,50 @@ pub fn read_packet(data: &[u8], wire_left: usize) -> Result<Option<Packet<'_>>, 
     }))
 }
 
+/// A datagram's coalesced packets in order, as tshark counts them: each item is what
+/// [`read_packet`] makes of the bytes where the previous packet ended, and the walk stops after an
+/// item that is not a packet, at the datagram's end on the wire or in the capture, or where the
+/// rest holds nothing but zeros (padding some senders add after their last packet).
+pub struct Coalesced<'a> {
+    payload: &'a [u8],
+    wire_len: usize,
+    at: usize,
+    done: bool,
+}
+
+impl<'a> Coalesced<'a> {
+    /// The packets of a datagram whose captured payload is `payload` and whose UDP payload is
+    /// `wire_len` bytes on the wire.
+    pub fn new(payload: &'a [u8], wire_len: usize) -> Coalesced<'a> {
+        Coalesced {
+            payload,
+            wire_len,
+            at: 0,
+            done: false,
+        }
+    }
+}
+
+impl<'a> Iterator for Coalesced<'a> {
+    type Item = Result<Option<Packet<'a>>, Malformed>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let at = self.at;
+        let ended = at >= self.wire_len
+            || at >= self.payload.len()
+            || self.payload[at..].iter().all(|&b| b == 0);
+        if self.done || (at > 0 && ended) {
+            return None;
+        }
+        let item = read_packet(&self.payload[at..], self.wire_len.saturating_sub(at));
+        match &item {
+            Ok(Some(packet)) => self.at += packet.len,
+            Ok(None) | Err(_) => self.done = true,
+        }
+        Some(item)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

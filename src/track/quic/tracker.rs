@@ -17,9 +17,7 @@ use super::connection::QuicConnection;
 use super::crypto::{CryptoStream, HandshakeMessage, crypto_frames};
 use super::keys::InitialKeys;
 use super::one_rtt::{OneRttDecryption, OneRttReading};
-use super::packet::{
-    ConnectionId, MAX_CID_LEN, Packet, PacketType, read_packet, starts_long_header,
-};
+use super::packet::{Coalesced, ConnectionId, MAX_CID_LEN, Packet, PacketType, starts_long_header};
 use crate::capture::segment::{Datagram, FlowKey};
 use crate::timeline::Ts;
 use crate::track::keylog::KeyLog;
@@ -124,10 +122,11 @@ impl QuicTracker {
             }
             return conn.is_some();
         }
-        let first = match read_packet(payload, wire_len) {
-            Ok(Some(packet)) => packet,
-            Ok(None) => return false,
-            Err(_) => {
+        let mut packets = Coalesced::new(payload, wire_len);
+        let first = match packets.next() {
+            Some(Ok(Some(packet))) => packet,
+            Some(Ok(None)) => return false,
+            None | Some(Err(_)) => {
                 if let Some(&conn) = self.by_tuple.get(&datagram.key) {
                     self.count_datagram(conn, datagram);
                     self.connections[conn].summary.malformed += 1;
@@ -150,22 +149,11 @@ impl QuicTracker {
             return true;
         };
         let side = self.count_datagram(conn, datagram);
-        let mut at = 0usize;
-        let mut packet = first;
-        loop {
-            self.read(conn, side, datagram.ts, &packet);
-            at += packet.len;
-            // The rest of the datagram is not captured, or holds nothing but zeros (padding
-            // some senders add after their last packet).
-            if at >= wire_len || at >= payload.len() || payload[at..].iter().all(|&b| b == 0) {
-                break;
-            }
-            match read_packet(&payload[at..], wire_len - at) {
-                Ok(Some(next)) => packet = next,
-                Ok(None) | Err(_) => {
-                    self.connections[conn].summary.malformed += 1;
-                    break;
-                }
+        self.read(conn, side, datagram.ts, &first);
+        for next in packets {
+            match next {
+                Ok(Some(packet)) => self.read(conn, side, datagram.ts, &packet),
+                Ok(None) | Err(_) => self.connections[conn].summary.malformed += 1,
             }
         }
         true

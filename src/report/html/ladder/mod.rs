@@ -2,10 +2,12 @@
 //! down, each arrow sloped by the one-way delay as captured. Control packets are single arrows;
 //! each round of response data is one band with its segment count and bytes, and runs of the
 //! client's ACKs are one band. Every arrow's `<title>` gives the packet's time, flags, seq/ack
-//! and length.
+//! and length. A QUIC connection's handshake datagrams are arrows named by their packets' types,
+//! its runs of 1-RTT datagrams bands (`quic`).
 
 mod build;
 mod draw;
+mod quic;
 
 use maud::{Markup, html};
 
@@ -167,11 +169,21 @@ pub fn render(runs: &[(String, Vec<Ladder>)], column_px: f64) -> Markup {
 }
 
 /// The ladders of one drawn run: one per connection, numbered from 1 in the order they opened
-/// (as the waterfall's rows of the same run).
+/// (as the waterfall's rows of the same run), its QUIC connections after its TCP ones.
 pub fn of_run(run: &DrawnRun, file_name: &dyn Fn(usize) -> String) -> Vec<Ladder> {
-    run.connections
+    let tcp = run
+        .connections
         .iter()
+        .map(|c| Ladder::of(c, String::new(), run.start, file_name));
+    let quic = run
+        .quic
+        .iter()
+        .map(|c| Ladder::of_quic(c, String::new(), run.start));
+    tcp.chain(quic)
         .enumerate()
-        .map(|(i, c)| Ladder::of(c, format!("connection {}", i + 1), run.start, file_name))
+        .map(|(i, ladder)| Ladder {
+            label: format!("connection {}", i + 1),
+            ..ladder
+        })
         .collect()
 }
