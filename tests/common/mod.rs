@@ -91,10 +91,20 @@ pub fn compare_report(dir: &Path, args: &[&str]) -> serde_json::Value {
 /// handshakes or counts rather than slow start: each fits in the first flight of a connection,
 /// so a run over an emulated link takes a few round trips, not the default files' dozen or more.
 pub fn small_files(dir: &Path) -> PathBuf {
+    files(
+        dir,
+        &[("a.bin", 1024), ("b.bin", 4 * 1024), ("c.bin", 16 * 1024)],
+    )
+}
+
+/// Files of the given names and sizes in `dir`/site, for `compare --files`: a test that needs
+/// only one response of some size (a first flight, a few hundred segments to lose some of)
+/// leaves out the default set's 4 MiB.
+pub fn files(dir: &Path, names: &[(&str, usize)]) -> PathBuf {
     let site = dir.join("site");
     std::fs::create_dir_all(&site).unwrap();
-    for (name, kib) in [("a.bin", 1), ("b.bin", 4), ("c.bin", 16)] {
-        let body: Vec<u8> = (0..kib * 1024).map(|k| (k % 251) as u8).collect();
+    for &(name, size) in names {
+        let body: Vec<u8> = (0..size).map(|k| (k % 251) as u8).collect();
         std::fs::write(site.join(name), body).unwrap();
     }
     site

@@ -99,6 +99,8 @@ fn lossy_link_with_a_seed_shows_retransmissions_as_root() {
     }
     let _link = common::link_slot();
     let dir = tempfile::tempdir().unwrap();
+    // About 720 segments of 1448 bytes: some of them lost at 3 %.
+    let site = common::files(dir.path(), &[("one.bin", 1024 * 1024)]);
     let report = compare(
         dir.path(),
         &[
@@ -112,6 +114,8 @@ fn lossy_link_with_a_seed_shows_retransmissions_as_root() {
             "1",
             "--modes",
             "persistent",
+            "--files",
+            site.to_str().unwrap(),
         ],
     );
     let lost = report["link_stats"]["to_server"]["lost"].as_u64().unwrap()
@@ -177,6 +181,18 @@ fn receive_window_limit_is_named_and_rcvbuf_lifts_it_as_root() {
     let _link = common::link_slot();
     // At 9000 bytes the first flight (10 segments of 8948) is larger than the client's first
     // window; at 1500 it is not.
+    // Three responses of the default a.jpg's size, each a connection whose first flight is held
+    // back: the model takes the median flight, which one flight merged by a busy machine does
+    // not move.
+    let files_dir = tempfile::tempdir().unwrap();
+    let site = common::files(
+        files_dir.path(),
+        &[
+            ("a.jpg", 240 * 1024),
+            ("b.jpg", 240 * 1024),
+            ("c.jpg", 240 * 1024),
+        ],
+    );
     let args = [
         "--rtt",
         "20ms",
@@ -186,6 +202,8 @@ fn receive_window_limit_is_named_and_rcvbuf_lifts_it_as_root() {
         "1",
         "--modes",
         "non-persistent",
+        "--files",
+        site.to_str().unwrap(),
     ];
     let a_jpg_limited_us = |report: &Value| {
         report["modes"]["non-persistent"]["responses"]
@@ -489,6 +507,7 @@ fn fast_open_requests_ride_on_the_syn_as_root() {
     }
     let _link = common::link_slot();
     let dir = tempfile::tempdir().unwrap();
+    let site = common::small_files(dir.path());
     let report = compare(
         dir.path(),
         &[
@@ -499,6 +518,8 @@ fn fast_open_requests_ride_on_the_syn_as_root() {
             "--tfo",
             "--modes",
             "non-persistent,persistent",
+            "--files",
+            site.to_str().unwrap(),
         ],
     );
     for mode in ["non-persistent", "persistent"] {
