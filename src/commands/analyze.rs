@@ -193,11 +193,7 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
         crate::created::check_can_create(out)
             .with_context(|| format!("cannot write --html {}", out.display()))?;
     }
-    let keylog = args.keylog.as_deref().map(read_keylog).transpose()?;
-    let mut reader = CaptureReader::open(&args.file, args.filter.as_deref()).map_err(failed)?;
-    if let Some(keylog) = keylog {
-        reader = reader.with_keylog(Arc::new(keylog));
-    }
+    let reader = open_reader(args)?;
     let mut stdout = std::io::BufWriter::with_capacity(1 << 16, stdout_file()?);
     // JSON, written here and passed on in large writes.
     let mut objects = Vec::with_capacity(1 << 17);
@@ -386,13 +382,26 @@ fn cannot_analyze(path: &Path, error: CaptureError) -> anyhow::Error {
     }
 }
 
+/// The capture's reader, with `--filter` and `--keylog` (whose file is read first, so a bad one
+/// is said before the capture is).
+fn open_reader(args: &AnalyzeArgs) -> anyhow::Result<CaptureReader> {
+    let keylog = args.keylog.as_deref().map(read_keylog).transpose()?;
+    let reader = CaptureReader::open(&args.file, args.filter.as_deref())
+        .map_err(|error| cannot_analyze(&args.file, error))?;
+    Ok(match keylog {
+        Some(keylog) => reader.with_keylog(Arc::new(keylog)),
+        None => reader,
+    })
+}
+
 /// Prints connection `stream` of the capture as a ladder diagram.
 fn print_ladder(args: &AnalyzeArgs, stream: usize) -> anyhow::Result<()> {
     let failed = |error| cannot_analyze(&args.file, error);
     if args.file.as_os_str() == "-" {
         bail!("--ladder reads the capture twice: give a file, not standard input");
     }
-    let reader = CaptureReader::open(&args.file, args.filter.as_deref()).map_err(failed)?;
+    // With keys, the requests inside TLS are read, and named on the ladder.
+    let reader = open_reader(args)?;
     let mut found = None;
     let mut seen = 0usize;
     reader
