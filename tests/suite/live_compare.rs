@@ -659,12 +659,14 @@ fn connections_another_program_makes_to_the_same_server_are_left_out_as_root() {
             made
         })
     };
-    // On loopback: no emulated link, so no link's place to take.
+    // On loopback: no emulated link, so no link's place to take. One round: the capture never
+    // goes quiet while the other program runs, so each run (warm-ups too) waits out compare's
+    // three-second bound before the next.
     let report = common::compare_report_while_held(
         dir.path(),
         &[
             "--rounds",
-            "3",
+            "1",
             "--server",
             &format!("127.0.0.1:{port}"),
             "--files",
@@ -690,6 +692,6 @@ fn connections_another_program_makes_to_the_same_server_are_left_out_as_root() {
         let left_out = m["connections_outside_runs"].as_u64().unwrap();
         println!("{mode}: {left_out} other connections in the capture");
         assert!(left_out > 0, "{mode}: no other connection in the capture");
-        assert_eq!(on_wire, 3 * per_run + left_out, "{mode}");
+        assert_eq!(on_wire, per_run + left_out, "{mode}");
     }
 }
