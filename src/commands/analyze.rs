@@ -319,8 +319,8 @@ impl HtmlCollector {
         let shown: Vec<&Connection> = connections.iter().take(HTML_LADDERS).collect();
         // The tracker hands them over by number, the order they first appeared in.
         let shown_quic: Vec<&QuicConnection> = quic.iter().take(HTML_LADDERS).collect();
-        let drawn = draw(&args.file, &shown, &shown_quic)
-            .map_err(|e| cannot_analyze(&args.file, e))?;
+        let drawn =
+            draw(&args.file, &shown, &shown_quic).map_err(|e| cannot_analyze(&args.file, e))?;
         let page_dir = out.parent().unwrap_or(Path::new(""));
         let page = html::capture(
             &html::CaptureView {
