@@ -119,7 +119,10 @@ pub fn draw_median_round(cmp: &Comparison) -> Result<Option<DrawnRound>, Capture
         connections.sort_by_key(|c| c.syn_ts.unwrap_or(c.first_ts));
         let mut quic: Vec<&QuicConnection> = run.quic.iter().collect();
         quic.sort_by_key(|c| c.first_packet);
-        let (mut drawn, quic) = draw_both(&capture.path, &connections, &quic)?;
+        let DrawnCapture {
+            connections: mut drawn,
+            quic,
+        } = draw(&capture.path, &connections, &quic)?;
         for d in &mut drawn {
             d.files = files_of(run, &d.connection);
             if !d.streams.is_empty() {
@@ -150,21 +153,22 @@ fn files_of(run: &RunResult, conn: &Connection) -> Vec<Option<usize>> {
         .collect()
 }
 
-/// Reads the packets of `connections` from the capture at `path`, in the order given.
-pub fn draw(
-    path: &Path,
-    connections: &[&Connection],
-) -> Result<Vec<DrawnConnection>, CaptureError> {
-    Ok(draw_both(path, connections, &[])?.0)
+/// The connections of one capture drawn packet by packet.
+#[derive(Debug, Clone, Default)]
+pub struct DrawnCapture {
+    /// The TCP connections, in the order asked for.
+    pub connections: Vec<DrawnConnection>,
+    /// The QUIC connections, in the order asked for.
+    pub quic: Vec<DrawnQuic>,
 }
 
 /// Reads the packets of TCP `connections` and the datagrams of `quic` connections from the
 /// capture at `path` in one pass, each in the order given.
-fn draw_both(
+pub fn draw(
     path: &Path,
     connections: &[&Connection],
     quic: &[&QuicConnection],
-) -> Result<(Vec<DrawnConnection>, Vec<DrawnQuic>), CaptureError> {
+) -> Result<DrawnCapture, CaptureError> {
     let tcp_requests: Vec<TraceRequest> = connections
         .iter()
         .map(|c| TraceRequest {
@@ -205,7 +209,10 @@ fn draw_both(
             trace,
         })
         .collect();
-    Ok((tcp, quic))
+    Ok(DrawnCapture {
+        connections: tcp,
+        quic,
+    })
 }
 
 /// The handshake's round trip as captured: the client's first Initial → the server's first

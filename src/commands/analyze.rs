@@ -29,7 +29,8 @@ const CONNECTION_ROWS: usize = 20;
 /// Connections the HTML report keeps for its waterfall and tables.
 const HTML_CONNECTIONS: usize = 200;
 
-/// Connections the HTML report draws packet by packet.
+/// Connections the HTML report draws packet by packet: the first TCP connections, and as many
+/// of the first QUIC connections.
 const HTML_LADDERS: usize = 8;
 
 /// Where each finished connection goes.
@@ -312,7 +313,10 @@ impl HtmlCollector {
     ) -> anyhow::Result<()> {
         let connections: Vec<Connection> = self.connections.into_values().collect();
         let shown: Vec<&Connection> = connections.iter().take(HTML_LADDERS).collect();
-        let drawn = draw(&args.file, &shown).map_err(|e| cannot_analyze(&args.file, e))?;
+        // The tracker hands them over by number, the order they first appeared in.
+        let shown_quic: Vec<&QuicConnection> = quic.iter().take(HTML_LADDERS).collect();
+        let drawn =
+            draw(&args.file, &shown, &shown_quic).map_err(|e| cannot_analyze(&args.file, e))?;
         let page_dir = out.parent().unwrap_or(Path::new(""));
         let page = html::capture(
             &html::CaptureView {
@@ -323,7 +327,8 @@ impl HtmlCollector {
                 connections: &connections,
                 phases: &self.phases.finish(),
                 pattern,
-                drawn: &drawn,
+                drawn: &drawn.connections,
+                drawn_quic: &drawn.quic,
                 quic,
             },
             page_dir,

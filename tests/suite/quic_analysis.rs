@@ -15,7 +15,7 @@ use serde_json::Value;
 use crate::common::{self, Stopped, aioquic};
 
 /// Captures loopback UDP on `port` with tcpdump while `run` runs.
-fn capture_udp(path: &Path, port: u16, run: impl FnOnce()) {
+pub(crate) fn capture_udp(path: &Path, port: u16, run: impl FnOnce()) {
     let mut tcpdump = Stopped(
         Command::new("tcpdump")
             .args(["-i", "lo", "--immediate-mode", "-U", "-n", "-w"])
@@ -166,7 +166,7 @@ fn tshark_quic(path: &Path, server_port: u16) -> BTreeMap<u64, TsharkConnection>
 /// aioquic's server and client on UDP `port`: `connections` connections one after another, each
 /// fetching `requests` small files, with the server's and the client's `options` ("--v2",
 /// "--retry"); aioquic's word on each: (resumed, early data accepted).
-fn run_aioquic(
+pub(crate) fn run_aioquic(
     dir: &Path,
     port: u16,
     connections: u32,
@@ -200,12 +200,12 @@ fn run_aioquic(
 }
 
 /// The options of aioquic's server and client for one test.
-struct Options {
+pub(crate) struct Options {
     server: &'static [&'static str],
     client: &'static [&'static str],
 }
 
-const DEFAULT: Options = Options {
+pub(crate) const DEFAULT: Options = Options {
     server: &[],
     client: &[],
 };

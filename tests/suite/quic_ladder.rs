@@ -1,16 +1,17 @@
-//! The HTML report's ladder of an h3 run: its arrows and bands hold the QUIC connection's
-//! datagrams and packets, by type and sender, as tshark counts them on the saved capture.
+//! The HTML reports' QUIC ladders — an h3 run's in `compare`'s page, a capture's first QUIC
+//! connections in `analyze --html`'s of aioquic's traffic — hold each connection's datagrams
+//! and packets, by type and sender, as tshark counts them on the capture.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use crate::common;
+use crate::common::{self, aioquic};
 use crate::h3_compare::tshark_quic;
+use crate::quic_analysis::{DEFAULT, capture_udp, run_aioquic};
 
 /// The column of the page's ladders headed by `mode`.
 fn ladder_column<'a>(html: &'a str, mode: &str) -> &'a str {
-    let section = &html[html.find("id=\"ladders\"").expect("a ladder section")..];
-    let section = &section[..section.find("</section>").unwrap()];
+    let section = ladder_section(html);
     let start = section
         .find(&format!("<h3>{mode}: "))
         .unwrap_or_else(|| panic!("no {mode} column in {section}"));
@@ -90,6 +91,110 @@ fn lane_port(column: &str, lane: &str) -> u16 {
     address.rsplit(':').next().unwrap().parse().unwrap()
 }
 
+/// The ladder section of a page.
+fn ladder_section(html: &str) -> &str {
+    let section = &html[html.find("id=\"ladders\"").expect("a ladder section")..];
+    &section[..section.find("</section>").unwrap()]
+}
+
+/// The ladder figures of a page's section or column, each from its caption to its end.
+fn figures(html: &str) -> Vec<&str> {
+    html.split("<figure class=\"ladder-figure\">")
+        .skip(1)
+        .map(|f| &f[..f.find("</figure>").unwrap()])
+        .collect()
+}
+
+/// Checks the QUIC connection drawn in `ladder` (one figure, or a column of one) against tshark
+/// on `pcap`: its 4-tuple is one connection's for tshark, and its arrows and bands hold that
+/// connection's datagrams and packets by type and sender, with the hellos on the datagrams
+/// tshark reads them in, and the handshake drawn (the client's Initial, the server's answer).
+/// Returns tshark's `quic.connection.number` for it.
+fn assert_drawn_as_tshark_counts(pcap: &Path, ladder: &str) -> u64 {
+    let (client, server) = (lane_port(ladder, "client"), lane_port(ladder, "server"));
+    let filter = format!("udp.port == {client} && udp.port == {server}");
+    // Its 4-tuple is one QUIC connection's in the whole capture (a short header to a
+    // connection ID issued encrypted gets no number from tshark).
+    let numbers: std::collections::BTreeSet<String> =
+        common::tshark_rows(pcap, &[], &filter, &["quic.connection.number"])
+            .into_iter()
+            .flatten()
+            .flat_map(|n| n.split(',').map(str::to_owned).collect::<Vec<_>>())
+            .filter(|n| !n.is_empty())
+            .collect();
+    assert_eq!(numbers.len(), 1, "{numbers:?}");
+
+    let titles = mark_titles(ladder);
+    let ours = page_counts(&titles);
+    let theirs = tshark_quic(pcap, &filter, server);
+    assert_eq!(ours, theirs, "{filter}");
+    // The datagrams named by the hello their Initial completed are those tshark finds it in.
+    for (hello, kind) in [("(ClientHello)", 1), ("(ServerHello)", 2)] {
+        let named = titles.iter().filter(|t| t.contains(hello)).count();
+        let theirs = common::tshark_rows(
+            pcap,
+            &[],
+            &format!("{filter} && tls.handshake.type == {kind}"),
+            &["frame.number"],
+        );
+        assert_eq!(named, theirs.len(), "{hello}: {titles:?}");
+    }
+    assert!(ours[&("client".to_owned(), "initial".to_owned())] >= 1);
+    assert!(ours[&("server".to_owned(), "handshake".to_owned())] >= 1);
+    numbers.into_iter().next().unwrap().parse().unwrap()
+}
+
+#[test]
+fn analyze_pages_ladders_draw_aioquics_datagrams_as_tshark_counts_them_as_root() {
+    let test = "analyze_pages_ladders_draw_aioquics_datagrams_as_tshark_counts_them_as_root";
+    if !common::require_root(test) || !common::have_tshark(test) || !aioquic::have(test) {
+        return;
+    }
+    // Three connections one after another, the later two resumed with 0-RTT data: a capture
+    // synack wrote neither side of.
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("h3.pcap");
+    let port = common::free_udp_port();
+    let mut connections = Vec::new();
+    capture_udp(&pcap, port, || {
+        connections = run_aioquic(dir.path(), port, 3, 3, &DEFAULT);
+    });
+    assert_eq!(connections.len(), 3, "aioquic's connections");
+    let page = dir.path().join("page.html");
+    let out = common::synack()
+        .arg("analyze")
+        .arg(&pcap)
+        .arg("--html")
+        .arg(&page)
+        .timeout(std::time::Duration::from_secs(60))
+        .output()
+        .unwrap();
+    common::ran(&out);
+    let html = std::fs::read_to_string(&page).unwrap();
+    let section = ladder_section(&html);
+    // The note says what a QUIC arrow and band are, as the page draws one.
+    assert!(
+        section.contains("On a QUIC connection an arrow is"),
+        "{section}"
+    );
+
+    let drawn = figures(section);
+    assert_eq!(drawn.len(), connections.len(), "{section}");
+    let mut numbers = Vec::new();
+    for figure in drawn {
+        let number = assert_drawn_as_tshark_counts(&pcap, figure);
+        // Named as tshark numbers it, as the QUIC tables and the JSON do.
+        assert!(
+            figure.starts_with(&format!("<figcaption>QUIC connection {number} · ")),
+            "{figure}"
+        );
+        numbers.push(number);
+    }
+    // The first connections, in the order tshark numbers them.
+    let first: Vec<u64> = (0..connections.len() as u64).collect();
+    assert_eq!(numbers, first);
+}
+
 #[test]
 fn an_h3_runs_ladder_draws_its_datagrams_as_tshark_counts_them_as_root() {
     let test = "an_h3_runs_ladder_draws_its_datagrams_as_tshark_counts_them_as_root";
@@ -117,35 +222,5 @@ fn an_h3_runs_ladder_draws_its_datagrams_as_tshark_counts_them_as_root() {
     assert!(column.starts_with("<h3>h3: 1 connection, "), "{column}");
     assert!(column.contains("connection 1 · one-way delay"), "{column}");
 
-    let (client, server) = (lane_port(column, "client"), lane_port(column, "server"));
-    let filter = format!("udp.port == {client} && udp.port == {server}");
-    // Its 4-tuple is one QUIC connection's in the whole capture (a short header to a
-    // connection ID issued encrypted gets no number from tshark).
-    let numbers: std::collections::BTreeSet<String> =
-        common::tshark_rows(&pcap, &[], &filter, &["quic.connection.number"])
-            .into_iter()
-            .flatten()
-            .flat_map(|n| n.split(',').map(str::to_owned).collect::<Vec<_>>())
-            .filter(|n| !n.is_empty())
-            .collect();
-    assert_eq!(numbers.len(), 1, "{numbers:?}");
-
-    let titles = mark_titles(column);
-    let ours = page_counts(&titles);
-    let theirs = tshark_quic(&pcap, &filter, server);
-    assert_eq!(ours, theirs);
-    // The datagrams named by the hello their Initial completed are those tshark finds it in.
-    for (hello, kind) in [("(ClientHello)", 1), ("(ServerHello)", 2)] {
-        let named = titles.iter().filter(|t| t.contains(hello)).count();
-        let theirs = common::tshark_rows(
-            &pcap,
-            &[],
-            &format!("{filter} && tls.handshake.type == {kind}"),
-            &["frame.number"],
-        );
-        assert_eq!(named, theirs.len(), "{hello}: {titles:?}");
-    }
-    // The handshake is drawn: the client's Initial and the server's answer.
-    assert!(ours[&("client".to_owned(), "initial".to_owned())] >= 1);
-    assert!(ours[&("server".to_owned(), "handshake".to_owned())] >= 1);
+    assert_drawn_as_tshark_counts(&pcap, column);
 }

@@ -10,7 +10,7 @@ use super::{
     LADDER_COLUMN_PX, href, ladder, ladder_note, page, tables, tseq, tseq_note, waterfall,
     waterfall_note,
 };
-use crate::analysis::drawn::DrawnConnection;
+use crate::analysis::drawn::{DrawnConnection, DrawnQuic};
 use crate::analysis::file_phases::{self, FilePhases};
 use crate::analysis::phases::{ConnectionTimeline, Phases};
 use crate::report::sentences::{
@@ -44,6 +44,8 @@ pub struct CaptureView<'a> {
     pub pattern: &'a str,
     /// The first connections with their packets.
     pub drawn: &'a [DrawnConnection],
+    /// The first QUIC connections with their datagrams.
+    pub drawn_quic: &'a [DrawnQuic],
     /// The QUIC connections.
     pub quic: &'a [QuicConnection],
 }
@@ -54,6 +56,7 @@ pub fn capture(view: &CaptureView<'_>, page_dir: &Path) -> String {
         .connections
         .iter()
         .map(|c| c.syn_ts.unwrap_or(c.first_ts))
+        .chain(view.quic.iter().map(|c| c.first_packet))
         .min()
         .unwrap_or_default();
     let name = view.path.file_name().map_or_else(
@@ -69,6 +72,10 @@ pub fn capture(view: &CaptureView<'_>, page_dir: &Path) -> String {
             .count() as u64
     };
     let (cleartext_http2, encrypted_http2) = (http2(true), http2(false));
+    let quic_ladders = view
+        .drawn_quic
+        .iter()
+        .map(|d| ladder::Ladder::of_quic(d, quic_name(d.connection.number), origin));
     let ladders: Vec<ladder::Ladder> = view
         .drawn
         .iter()
@@ -77,6 +84,7 @@ pub fn capture(view: &CaptureView<'_>, page_dir: &Path) -> String {
                 request_label(d.connection.exchanges.get(f), f)
             })
         })
+        .chain(quic_ladders)
         .collect();
     let graphs = graphs(view.drawn);
     let title = format!("synack analyze: {name}");
@@ -88,11 +96,16 @@ pub fn capture(view: &CaptureView<'_>, page_dir: &Path) -> String {
             @if view.hidden > 0 { " (the first " (view.connections.len()) " drawn)" }
             @if !view.quic.is_empty() {
                 ", " (counted(view.quic.len() as u64, "QUIC connection", "QUIC connections"))
-                " (in the tables)"
+                @if view.drawn_quic.is_empty() { " (in the tables)" }
             }
             ". " (view.pattern) ". "
             "Connections are numbered from 0 in the order of their first packets, as Wireshark's \
              tcp.stream, the # column below and analyze --ladder N."
+            @if !view.quic.is_empty() {
+                " QUIC connections are numbered apart, from 0 in the order of their first \
+                 packets, as Wireshark's quic.connection.number and the # column of the QUIC \
+                 tables."
+            }
         }
         section id="waterfall" {
             h2 { "Waterfall" }
@@ -100,19 +113,20 @@ pub fn capture(view: &CaptureView<'_>, page_dir: &Path) -> String {
             (waterfall::render(&[group]))
         }
         section id="ladders" {
-            h2 {
-                "Ladder diagrams"
-                @if view.drawn.len() < view.connections.len() {
-                    @if view.drawn.len() == 1 { ", the first connection" } @else { ", the first " (view.drawn.len()) " connections" }
-                }
-            }
-            (ladder_note(false))
+            h2 { "Ladder diagrams" (ladders_drawn(view)) }
+            (ladder_note(!view.drawn_quic.is_empty()))
             (ladder::render(&[(name.clone(), ladders)], LADDER_COLUMN_PX))
         }
         section id="time-sequence" {
             h2 { "Time–sequence graphs" }
             @if graphs.is_empty() {
-                p class="note" { "No response data in the drawn connections." }
+                p class="note" {
+                    "No response data in the drawn connections."
+                    @if !view.drawn_quic.is_empty() {
+                        " The graphs are of TCP responses: a QUIC connection's stream offsets \
+                         travel encrypted."
+                    }
+                }
             } @else {
                 (tseq_note())
                 (tseq::render(&graphs))
@@ -155,6 +169,45 @@ fn request_label(exchange: Option<&Exchange>, index: usize) -> String {
 /// order of first packets, as the terminal's `#` column, `analyze --ladder N` and Wireshark do.
 fn stream_name(stream: usize) -> String {
     format!("connection {stream}")
+}
+
+/// What the capture page calls a QUIC connection: by its number, counted from 0 in the order of
+/// first packets, as the QUIC tables, the JSON and Wireshark's `quic.connection.number` do.
+fn quic_name(number: usize) -> String {
+    format!("QUIC connection {number}")
+}
+
+/// What the ladder section's heading adds when it draws only the first connections of a kind
+/// (", the first 8 connections and the first QUIC connection"); empty when it draws them all.
+fn ladders_drawn(view: &CaptureView<'_>) -> String {
+    let first = |drawn: usize, kept: usize, one: &str, many: &str| {
+        (drawn < kept).then(|| match drawn {
+            1 => format!("the first {one}"),
+            n => format!("the first {n} {many}"),
+        })
+    };
+    let parts: Vec<String> = [
+        first(
+            view.drawn.len(),
+            view.connections.len(),
+            "connection",
+            "connections",
+        ),
+        first(
+            view.drawn_quic.len(),
+            view.quic.len(),
+            "QUIC connection",
+            "QUIC connections",
+        ),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!(", {}", parts.join(" and "))
+    }
 }
 
 /// Every request of the capture as a waterfall bar, rows by connection, times since `origin`.
