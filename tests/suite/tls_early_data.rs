@@ -150,14 +150,14 @@ fn early_data_is_answered_two_round_trips_after_the_syn_as_root() {
             "1.3",
             "--early-data",
         ])
-        .args(["--modes", "non-persistent,persistent", "--files"])
+        .args(["--modes", "non-persistent,persistent", "--full", "--files"])
         .arg(&site)
         .arg("--json")
         .arg(&json)
         .timeout(std::time::Duration::from_secs(300))
         .output()
         .unwrap();
-    common::ran(&out);
+    let printed = common::ran(&out);
     let report: serde_json::Value = serde_json::from_slice(&std::fs::read(json).unwrap()).unwrap();
     let capture = |mode: &str| PathBuf::from(report["captures"][mode].as_str().unwrap());
     let sessions = |mode: &str, key: &str| report["modes"][mode]["tls_sessions"][key].as_u64();
@@ -219,4 +219,14 @@ fn early_data_is_answered_two_round_trips_after_the_syn_as_root() {
     }
     assert_eq!(sessions("persistent", "resumed"), Some(0));
     assert_eq!(sessions("persistent", "early_data_sent"), Some(0));
+    // And its sessions line says why, where the early data asked for went unsent (read whole
+    // words, as COLUMNS may wrap it).
+    let words = printed.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        words.contains(
+            "each run starts without a session and had one connection, so none had a session to \
+             resume or could send its request as early data"
+        ),
+        "{printed}"
+    );
 }
