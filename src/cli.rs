@@ -172,12 +172,14 @@ pub struct ClientTlsArgs {
     #[arg(long, value_name = "VERSION", value_enum)]
     pub tls: Option<TlsVersion>,
     /// Resume the TLS session on every connection after a run's first (no certificate, and
-    /// with TLS 1.2 one round trip instead of two).
+    /// with TLS 1.2 one round trip instead of two). Each run starts without a session, so a mode
+    /// with one connection per run (persistent, pipelined, h2) never resumes.
     #[arg(long)]
     pub tls_resume: bool,
     /// Send each resumed connection's request as TLS 1.3 early (0-RTT) data, with the
-    /// ClientHello. Early data can be replayed by anyone who captured it: the built-in server
-    /// accepts it only for GET and HEAD.
+    /// ClientHello: its first response byte two round trips after its SYN instead of three.
+    /// Early data can be replayed by anyone who captured it: the built-in server accepts it only
+    /// for GET and HEAD.
     #[arg(long)]
     pub early_data: bool,
 }

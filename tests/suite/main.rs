@@ -35,6 +35,7 @@ mod quic_analysis;
 mod quic_ladder;
 mod robustness;
 mod server_limits;
+mod tls_early_data;
 mod tls_transfer;
 mod tls_wire;
 mod tshark_analysis;

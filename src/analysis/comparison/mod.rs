@@ -14,7 +14,7 @@ mod tests;
 mod whole;
 
 pub use link::{DirectionSettings, LinkSettings};
-pub use mode::{ModeResult, QuicTotals};
+pub use mode::{ModeResult, NoSessionToResume, QuicTotals};
 pub use path::FlightLimit;
 pub use response::ResponseStats;
 pub use run::{CaptureInfo, RunResult, SourceFile};

@@ -16,6 +16,16 @@ use std::net::SocketAddr;
 use crate::timeline::Ts;
 use crate::transfer::run::{Mode, ResponseSample, RunTiming, TlsVersion};
 
+/// Why no connection of a mode's runs had a session of its run to resume (each run starts
+/// without one, so its first connection makes a full handshake).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoSessionToResume {
+    /// Each run had one connection (persistent, pipelined, h2): the run's first.
+    OneConnectionPerRun,
+    /// Every connection of each run opened before the run's first handshake was done.
+    OpenedBeforeFirstHandshake,
+}
+
 /// All runs of one mode.
 #[derive(Debug, Clone)]
 pub struct ModeResult {
@@ -38,20 +48,36 @@ pub struct ModeResult {
 }
 
 impl ModeResult {
-    /// Whether, in every run, more than one connection opened and every one began before the
-    /// run's first TLS handshake was done: none could resume a session of that run (false
-    /// without TLS or runs).
-    pub fn opened_before_any_session(&self) -> bool {
-        let before = |r: &RunResult| {
+    /// Why no connection of this mode's runs could resume a session of its run, when none
+    /// could: each run had one connection, or every connection of each run opened before the
+    /// run's first TLS handshake was done (None without TLS or runs, when one could have, and
+    /// for h3, whose QUIC sessions last from one run to the next).
+    pub fn no_session_to_resume(&self) -> Option<NoSessionToResume> {
+        let tls_connections = |r: &RunResult| {
+            r.timing
+                .connections
+                .iter()
+                .filter(|c| c.tls.is_some())
+                .count()
+        };
+        let opened_before_first_done = |r: &RunResult| {
             let connections = &r.timing.connections;
             let first_done = connections
                 .iter()
                 .filter_map(|c| c.tls.map(|t| t.done))
                 .min();
-            connections.len() > 1
-                && first_done.is_some_and(|done| connections.iter().all(|c| c.connect_start < done))
+            first_done.is_some_and(|done| connections.iter().all(|c| c.connect_start < done))
         };
-        !self.runs.is_empty() && self.runs.iter().all(before)
+        if self.runs.is_empty() || self.mode == Mode::H3 {
+            return None;
+        }
+        if self.runs.iter().all(|r| tls_connections(r) == 1) {
+            return Some(NoSessionToResume::OneConnectionPerRun);
+        }
+        self.runs
+            .iter()
+            .all(|r| r.timing.connections.len() > 1 && opened_before_first_done(r))
+            .then_some(NoSessionToResume::OpenedBeforeFirstHandshake)
     }
 
     /// Builds a mode's result from its runs, when captured the connections of its capture, and

@@ -85,12 +85,26 @@ fn connections_opened_before_the_first_handshake_was_done_had_no_session_to_resu
     let mode =
         |runs: Vec<RunTiming>| ModeResult::new(Mode::Parallel, 0, 1, runs, None, None, Vec::new());
     // Three at once, the first handshake done at 40 ms.
-    assert!(mode(vec![tls_run(&[0, 1, 2], 40)]).opened_before_any_session());
+    assert_eq!(
+        mode(vec![tls_run(&[0, 1, 2], 40)]).no_session_to_resume(),
+        Some(NoSessionToResume::OpenedBeforeFirstHandshake)
+    );
     // A fourth opened at 60 ms could have resumed.
-    assert!(!mode(vec![tls_run(&[0, 1, 2, 60], 40)]).opened_before_any_session());
-    // One connection a run (persistent) has nothing to resume anyway.
-    assert!(!mode(vec![tls_run(&[0], 40)]).opened_before_any_session());
-    assert!(!mode(Vec::new()).opened_before_any_session());
+    assert_eq!(
+        mode(vec![tls_run(&[0, 1, 2, 60], 40)]).no_session_to_resume(),
+        None
+    );
+    // One connection a run (persistent) is each run's first: nothing to resume, ever.
+    assert_eq!(
+        mode(vec![tls_run(&[0], 40), tls_run(&[0], 40)]).no_session_to_resume(),
+        Some(NoSessionToResume::OneConnectionPerRun)
+    );
+    // One run of one connection beside one of two that could resume: no reason to give.
+    assert_eq!(
+        mode(vec![tls_run(&[0], 40), tls_run(&[0, 60], 40)]).no_session_to_resume(),
+        None
+    );
+    assert_eq!(mode(Vec::new()).no_session_to_resume(), None);
 }
 
 #[test]

@@ -3,21 +3,41 @@
 
 use std::fmt::Write as _;
 
-use crate::analysis::comparison::{Comparison, ModeResult, TlsSessions, TlsSettings};
+use crate::analysis::comparison::{
+    Comparison, ModeResult, NoSessionToResume, TlsSessions, TlsSettings,
+};
 use crate::track::tls::{ProtocolVersion, TlsTotals};
 use crate::transfer::tls::TlsVersion;
 
-/// A mode's TLS sessions in one line; where resumption was asked for and none happened because
-/// every connection of each run opened before the run's first handshake was done, it says so.
+/// A mode's TLS sessions in one line; where resumption was asked for and none happened, it says
+/// why: each run starts without a session, and either a run had only the one connection or every
+/// connection of each run opened before the run's first handshake was done.
 pub fn mode_tls_line(cmp: &Comparison, m: &ModeResult, t: &TlsSessions) -> String {
     let mut line = tls_line(t);
-    let resume_asked = cmp.tls.is_some_and(|tls| tls.resume);
-    if resume_asked && t.resumed == 0 && m.opened_before_any_session() {
-        line.push_str(
-            " (every connection of a run opened before its first TLS handshake was done, so \
-             none had a session to resume)",
-        );
+    let Some(tls) = cmp.tls.filter(|tls| tls.resume) else {
+        return line;
+    };
+    if t.resumed > 0 {
+        return line;
     }
+    let early_data = if tls.early_data {
+        " or could send its request as early data"
+    } else {
+        ""
+    };
+    let why = match m.no_session_to_resume() {
+        Some(NoSessionToResume::OneConnectionPerRun) => {
+            "each run starts without a session and had one connection"
+        }
+        Some(NoSessionToResume::OpenedBeforeFirstHandshake) => {
+            "every connection of a run opened before its first TLS handshake was done"
+        }
+        None => return line,
+    };
+    let _ = write!(
+        line,
+        " ({why}, so none had a session to resume{early_data})"
+    );
     line
 }
 
@@ -28,7 +48,7 @@ pub fn tls_settings(tls: &TlsSettings) -> String {
         words.push("resumed after each run's first connection".into());
     }
     if tls.early_data {
-        words.push("requests as 0-RTT early data".into());
+        words.push("their requests as 0-RTT early data".into());
     }
     words.join(", ")
 }
