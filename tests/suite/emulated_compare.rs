@@ -45,9 +45,16 @@ fn compare_over_a_20ms_link_as_root() {
     let mut handshakes = Vec::new();
     for mode in ["non-persistent", "persistent", "pipelined"] {
         // Every count is as expected: no packet of the warm-up (whose last ACK arrives a round
-        // trip after its client returned) falls into the runs.
+        // trip after its client returned) falls into the runs. A packet the sender's timer sent
+        // again (a FIN whose ACK a busy machine's link held past the retransmission timeout) is
+        // on the wire too, and the check names it so.
         for check in report["modes"][mode]["checks"].as_array().unwrap() {
-            assert!(check["reason"].is_null(), "{mode}: {check}");
+            let resent_only = check["reason"].as_str().is_some_and(|reason| {
+                reason
+                    .split("; ")
+                    .all(|part| part.ends_with("sent again (a timeout or tail loss probe)"))
+            });
+            assert!(check["reason"].is_null() || resent_only, "{mode}: {check}");
         }
         for run in report["modes"][mode]["runs"].as_array().unwrap() {
             for c in run["connections"].as_array().unwrap() {
