@@ -43,6 +43,8 @@ pub struct ComparisonReport<'a> {
     pub measured_rtt_s: f64,
     /// The congestion control the server's connections used.
     pub congestion: Option<String>,
+    /// The congestion control of h3's QUIC connections (quinn's), when h3 ran.
+    pub quic_congestion: Option<&'static str>,
     /// The modes in the order each round ran them.
     pub order: Vec<Vec<String>>,
     /// The seed of that order (and of the link's draws).
@@ -262,6 +264,7 @@ impl<'a> ComparisonReport<'a> {
             verdicts: verdicts(cmp),
             measured_rtt_s: cmp.measured_rtt_s(),
             congestion: cmp.congestion().map(str::to_owned),
+            quic_congestion: cmp.quic_congestion,
             order: cmp
                 .order
                 .iter()

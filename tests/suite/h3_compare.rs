@@ -3,6 +3,8 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use serde_json::Value;
+
 use crate::common;
 
 /// tshark's packets on a QUIC capture's datagrams that match `filter` by sender (client or
@@ -183,6 +185,19 @@ fn h3_shakes_hands_in_one_round_trip_and_h2_in_two_as_root() {
     // server's segments carried, as tshark reads the capture (a run's connection, in order).
     let h2 = &report["modes"]["h2"];
     assert_eq!(h2["phase_source"], "client", "{}", h2["phase_source"]);
+    // Without --congestion, h3's server runs quinn's CUBIC and the TCP modes the kernel's
+    // default, as /proc names it; where the two differ, the verdict says so.
+    let kernel = std::fs::read_to_string("/proc/sys/net/ipv4/tcp_congestion_control").unwrap();
+    let kernel = kernel.trim();
+    assert_eq!(report["quic_congestion"], "cubic");
+    assert_eq!(report["congestion"].as_str(), Some(kernel));
+    let summary = report["summary"].as_array().unwrap();
+    let said = summary.iter().filter_map(Value::as_str).any(|line| {
+        line.starts_with(&format!(
+            "h3's QUIC connections ran quinn's cubic and the TCP connections {kernel}"
+        ))
+    });
+    assert_eq!(said, kernel != "cubic", "{summary:?}");
     if common::have_tshark(test) {
         let pcap = PathBuf::from(report["captures"]["h2"].as_str().unwrap());
         let spans = tcp_spans(&pcap);

@@ -21,6 +21,7 @@ fn over(link: Option<LinkSettings>) -> Comparison {
         seed: 0,
         fastopen: false,
         tls: None,
+        quic_congestion: None,
     }
 }
 
@@ -176,4 +177,31 @@ fn the_median_of_an_even_count_lies_between_its_middle_values() {
     assert_eq!(median(vec![9u32, 3, 5]), Some(5));
     assert_eq!(median(vec![4u32, 1, 3, 2]), Some(3));
     assert_eq!(median(Vec::<u64>::new()), None);
+}
+
+#[test]
+fn the_controllers_differ_only_where_h3_ran_beside_tcp_under_another() {
+    let mut cmp = over(None);
+    cmp.kernel = Some(crate::transfer::kernel::KernelSettings {
+        tcp_slow_start_after_idle: None,
+        tcp_fin_timeout_s: None,
+        tcp_congestion_control: Some("bbr".into()),
+        initial_cwnd: None,
+        tcp_no_metrics_save: None,
+    });
+    assert_eq!(cmp.congestion_differs(), None, "no h3");
+    cmp.quic_congestion = Some("cubic");
+    assert_eq!(cmp.congestion_differs(), None, "no mode ran");
+    cmp.modes.push(ModeResult::new(
+        Mode::Persistent,
+        0,
+        1,
+        Vec::new(),
+        None,
+        None,
+        Vec::new(),
+    ));
+    assert_eq!(cmp.congestion_differs(), Some(("bbr", "cubic")));
+    cmp.quic_congestion = Some("bbr");
+    assert_eq!(cmp.congestion_differs(), None, "the same");
 }

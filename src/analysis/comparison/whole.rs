@@ -35,6 +35,9 @@ pub struct Comparison {
     pub fastopen: bool,
     /// TLS, when the client spoke it.
     pub tls: Option<TlsSettings>,
+    /// The congestion control of h3's QUIC connections (quinn's own, named as the kernel names
+    /// TCP's: `cubic`, `reno`, `bbr`), when h3 ran.
+    pub quic_congestion: Option<&'static str>,
 }
 
 /// The TLS a comparison asked for.
@@ -95,6 +98,15 @@ impl Comparison {
                 .kernel
                 .as_ref()
                 .and_then(|k| k.tcp_congestion_control.as_deref()))
+    }
+
+    /// Whether h3's QUIC connections ran another congestion control than the TCP modes' (both
+    /// known, and some TCP mode ran beside h3): (TCP's, QUIC's).
+    pub fn congestion_differs(&self) -> Option<(&str, &'static str)> {
+        let quic = self.quic_congestion?;
+        let tcp = self.congestion()?;
+        let tcp_ran = self.modes.iter().any(|m| m.mode != Mode::H3);
+        (tcp_ran && tcp != quic).then_some((tcp, quic))
     }
 
     /// The round trip as measured: the median handshake (the SYN it answered → SYN-ACK at the

@@ -33,6 +33,7 @@ use crate::emulate::{EmulatedLink, LinkConfig};
 use crate::report::terminal;
 use crate::transfer::client::{FetchLimits, FetchPlan};
 use crate::transfer::events::EventLog;
+use crate::transfer::h3::QuicCongestion;
 use crate::transfer::http::path_for_name;
 use crate::transfer::kernel::KernelSettings;
 use crate::transfer::kernel::read_kernel_settings;
@@ -503,6 +504,7 @@ impl Setup<'_> {
             network.server(move || server.stop());
         }
         let outcome = outcome?;
+        let h3_ran = outcome.modes.iter().any(|m| m.mode == Mode::H3);
         Ok(Comparison {
             rounds: args.rounds as usize,
             paths: plans.iter().flat_map(|p| p.paths.clone()).collect(),
@@ -515,6 +517,8 @@ impl Setup<'_> {
             seed: args.link.seed,
             fastopen: variant.fastopen,
             tls: variant.tls.as_ref().map(TlsSettings::of),
+            quic_congestion: h3_ran
+                .then(|| QuicCongestion::like_tcp(args.congestion.as_deref()).name()),
         })
     }
 }

@@ -112,6 +112,7 @@ fn meta(cmp: &Comparison) -> Markup {
             @if let Some(tls) = &cmp.tls { "; " (sentences::tls_settings(tls)) }
             @if cmp.fastopen { "; TCP Fast Open" }
             @if let Some(cc) = cmp.congestion() { "; congestion control " (cc) }
+            @if let Some(cc) = cmp.quic_congestion { "; h3: quinn's " (cc) }
             "."
         }
     }

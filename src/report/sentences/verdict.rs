@@ -46,6 +46,19 @@ pub fn opening(cmp: &Comparison) -> Vec<String> {
         let slower_mean = cmp.mode(mode).map_or(0.0, |m| m.total_summary().mean);
         lines.push(verdict(mode, &a, slower_mean, rtt, cmp.rounds));
     }
+    if let Some((tcp, quic)) = cmp.congestion_differs() {
+        // quinn has these three of the kernel's controllers.
+        let both = if matches!(tcp, "cubic" | "reno" | "bbr") {
+            tcp
+        } else {
+            "cubic, reno or bbr"
+        };
+        lines.push(format!(
+            "h3's QUIC connections ran quinn's {quic} and the TCP connections {tcp}: their \
+             transfers were not under the same congestion control (--congestion {both} sets \
+             both)."
+        ));
+    }
     for m in &cmp.modes {
         if let Some(line) =
             ModeHold::of(m).and_then(|h| super::head_of_line::hold_verdict(m.mode.name(), &h))

@@ -63,6 +63,15 @@ impl QuicCongestion {
         }
     }
 
+    /// Its name as the kernel names TCP's controllers.
+    pub fn name(self) -> &'static str {
+        match self {
+            QuicCongestion::Cubic => "cubic",
+            QuicCongestion::NewReno => "reno",
+            QuicCongestion::Bbr => "bbr",
+        }
+    }
+
     fn factory(self) -> Arc<dyn quinn::congestion::ControllerFactory + Send + Sync> {
         match self {
             QuicCongestion::Cubic => Arc::new(quinn::congestion::CubicConfig::default()),
