@@ -193,6 +193,13 @@ fn analyze_pages_ladders_draw_aioquics_datagrams_as_tshark_counts_them_as_root()
     // The first connections, in the order tshark numbers them.
     let first: Vec<u64> = (0..connections.len() as u64).collect();
     assert_eq!(numbers, first);
+    // The capture holds no TCP (tshark counts none): no empty waterfall, no word of TCP's
+    // numbering.
+    let tcp = common::tshark_stdout(&pcap, &["-Y", "tcp", "-T", "fields", "-e", "frame.number"]);
+    assert_eq!(tcp.trim(), "", "TCP in the capture");
+    assert!(html.contains("Not drawn: the waterfall's bars are the requests of TCP connections"));
+    assert!(!html.contains("class=\"waterfall\""), "an empty waterfall");
+    assert!(!html.contains("tcp.stream"), "TCP's numbering");
 }
 
 #[test]

@@ -98,9 +98,11 @@ pub fn capture(view: &CaptureView<'_>, page_dir: &Path) -> String {
                 ", " (counted(view.quic.len() as u64, "QUIC connection", "QUIC connections"))
                 @if view.drawn_quic.is_empty() { " (in the tables)" }
             }
-            ". " (view.pattern) ". "
-            "Connections are numbered from 0 in the order of their first packets, as Wireshark's \
-             tcp.stream, the # column below and analyze --ladder N."
+            ". " (view.pattern) "."
+            @if view.totals.connections > 0 {
+                " Connections are numbered from 0 in the order of their first packets, as \
+                 Wireshark's tcp.stream, the # column below and analyze --ladder N."
+            }
             @if !view.quic.is_empty() {
                 " QUIC connections are numbered apart, from 0 in the order of their first \
                  packets, as Wireshark's quic.connection.number and the # column of the QUIC \
@@ -109,8 +111,15 @@ pub fn capture(view: &CaptureView<'_>, page_dir: &Path) -> String {
         }
         section id="waterfall" {
             h2 { "Waterfall" }
-            (waterfall_note(false))
-            (waterfall::render(&[group]))
+            @if view.totals.connections > 0 {
+                (waterfall_note(false))
+                (waterfall::render(&[group]))
+            } @else {
+                p class="note" {
+                    "Not drawn: the waterfall's bars are the requests of TCP connections, and the \
+                     capture holds none."
+                }
+            }
         }
         section id="ladders" {
             h2 { "Ladder diagrams" (ladders_drawn(view)) }

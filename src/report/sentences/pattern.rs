@@ -19,7 +19,7 @@ pub fn pattern(counted: &RequestPattern) -> String {
     let connections = |n: u64| crate::words::counted(n, "connection", "connections");
     let requests = |n: u64| crate::words::counted(n, "request", "requests");
     let line: String = match pattern {
-        Pattern::NoConnections => "no TCP connections".into(),
+        Pattern::NoConnections => "No TCP connections".into(),
         Pattern::OneRequest => "1 connection carrying one request".into(),
         Pattern::OneEach {
             connections: n,
