@@ -141,21 +141,37 @@ pub fn compare_report_while_held(dir: &Path, args: &[&str]) -> serde_json::Value
 
 /// Fails the test unless `json` satisfies the schema at `schema` (relative to the project).
 pub fn assert_valid(schema: &str, json: &serde_json::Value) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(schema);
-    let schema: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&path).expect("the schema")).expect("JSON");
-    let validator = jsonschema::validator_for(&schema).expect("a valid schema");
-    let errors: Vec<String> = validator
-        .iter_errors(json)
-        .take(5)
-        .map(|e| format!("{} at {}", e, e.instance_path()))
-        .collect();
+    let errors = schema_errors(schema, json);
     assert!(
         errors.is_empty(),
-        "{} does not hold:\n{}",
-        path.display(),
+        "{schema} does not hold:\n{}",
         errors.join("\n")
     );
+}
+
+/// Where `json` breaks the schema at `schema` (relative to the project): none when it holds.
+pub fn schema_errors(schema: &str, json: &serde_json::Value) -> Vec<String> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(schema);
+    let document: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).expect("the schema")).expect("JSON");
+    let mut schemas = boon::Schemas::new();
+    let mut compiler = boon::Compiler::new();
+    let location = path.to_str().expect("a UTF-8 path");
+    compiler
+        .add_resource(location, document)
+        .expect("the schema's place");
+    let index = compiler
+        .compile(location, &mut schemas)
+        .expect("a valid schema");
+    match schemas.validate(json, index) {
+        Ok(()) => Vec::new(),
+        // The alternate form lists every leaf error with where it is.
+        Err(e) => format!("{e:#}")
+            .lines()
+            .take(10)
+            .map(str::to_owned)
+            .collect(),
+    }
 }
 
 /// The standard output of a run that must have succeeded; a run that failed fails the test with

@@ -188,15 +188,9 @@ fn no_progress_bar_when_stderr_is_not_a_terminal() {
 /// wrong type or without a required key does not hold.
 #[test]
 fn the_report_schema_refuses_what_report_json_never_holds() {
-    let schema: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/docs/report.schema.json"
-        ))
-        .unwrap(),
-    )
-    .unwrap();
-    let validator = jsonschema::validator_for(&schema).unwrap();
-    assert!(!validator.is_valid(&serde_json::json!({"schema_version": "two"})));
-    assert!(!validator.is_valid(&serde_json::json!({})));
+    let refused = |json: serde_json::Value| {
+        !common::schema_errors("docs/report.schema.json", &json).is_empty()
+    };
+    assert!(refused(serde_json::json!({"schema_version": "two"})));
+    assert!(refused(serde_json::json!({})));
 }
