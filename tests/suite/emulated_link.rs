@@ -698,17 +698,26 @@ fn numbered_datagrams(link: &EmulatedLink, count: u32) -> Vec<u32> {
         .set_read_timeout(Some(Duration::from_millis(500)))
         .expect("timeout");
     force_receive_buffer(&receiver, 16 << 20);
-    let reading = thread::spawn(move || {
-        let mut seen = Vec::new();
-        let mut buffer = [0u8; 64];
-        while let Ok(len) = receiver.recv(&mut buffer) {
-            if len >= 4 {
-                seen.push(u32::from_be_bytes([
-                    buffer[0], buffer[1], buffer[2], buffer[3],
-                ]));
+    // The receiver stops once the sender is done and nothing came for half a second: a sender
+    // descheduled for longer on a busy machine does not end the count early.
+    let sent = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reading = thread::spawn({
+        let sent = sent.clone();
+        move || {
+            let mut seen = Vec::new();
+            let mut buffer = [0u8; 64];
+            loop {
+                match receiver.recv(&mut buffer) {
+                    Ok(len) if len >= 4 => seen.push(u32::from_be_bytes([
+                        buffer[0], buffer[1], buffer[2], buffer[3],
+                    ])),
+                    Ok(_) => {}
+                    Err(_) if !sent.load(std::sync::atomic::Ordering::SeqCst) => {}
+                    Err(_) => break,
+                }
             }
+            seen
         }
-        seen
     });
     link.in_client(move || {
         let sender = std::net::UdpSocket::bind("0.0.0.0:0").expect("bind");
@@ -721,6 +730,7 @@ fn numbered_datagrams(link: &EmulatedLink, count: u32) -> Vec<u32> {
             }
         }
     });
+    sent.store(true, std::sync::atomic::Ordering::SeqCst);
     let mut seen = reading.join().expect("receiver");
     seen.sort_unstable();
     seen
