@@ -59,9 +59,7 @@ fn h2_and_h3_take_no_less_than_the_models_round_trips_as_root() {
     if !common::require_root(test) {
         return;
     }
-    // Beside another link: the bounds are on each mode's fastest of three runs, a lower one no
-    // load can break and an upper one a quarter and a round trip above the model.
-    let _link = common::link_slot();
+    let _link = common::link_alone();
     let dir = tempfile::tempdir().unwrap();
     let site = common::small_files(dir.path());
     let (fresh_dir, early_dir) = (dir.path().join("fresh"), dir.path().join("early"));
@@ -73,7 +71,7 @@ fn h2_and_h3_take_no_less_than_the_models_round_trips_as_root() {
             "--rtt",
             "40ms",
             "--rounds",
-            "3",
+            "4",
             "--modes",
             "persistent,h2,h2c,h3",
             "--files",
@@ -113,7 +111,7 @@ fn h2_and_h3_take_no_less_than_the_models_round_trips_as_root() {
             "--rtt",
             "40ms",
             "--rounds",
-            "3",
+            "4",
             "--modes",
             "persistent,h3",
             "--tls",
