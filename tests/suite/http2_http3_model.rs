@@ -129,6 +129,18 @@ fn h2_and_h3_take_no_less_than_the_models_round_trips_as_root() {
     held_to_the_model(&early, "h3");
     let (h3, quic) = (&early["attributions"]["h3"], &early["modes"]["h3"]["quic"]);
     assert_eq!(quic["resumed"], quic["connections"], "{quic}");
+    // Each resumed connection presents the address-validation token an earlier one was given, so
+    // its server answers the 0-RTT requests at once beyond three times the bytes the client's
+    // first datagram brought (RFC 9000 §8.1), as tshark reads the capture.
+    if common::have_tshark(test) {
+        let pcap = std::path::PathBuf::from(early["captures"]["h3"].as_str().unwrap());
+        for (stream, (first, answer)) in first_flights(&pcap) {
+            assert!(
+                answer > 3 * first,
+                "UDP stream {stream}: {answer} bytes for {first}"
+            );
+        }
+    }
     assert_eq!(h3["openings"]["zero_rtt"].as_f64(), Some(1.0), "{h3}");
     // Persistent's TCP handshake and TLS 1.3's full one: two round trips a run against none.
     let baseline = &h3["baseline_openings"];
@@ -140,4 +152,56 @@ fn h2_and_h3_take_no_less_than_the_models_round_trips_as_root() {
         (Some(1.0), Some(1.0)),
         "{baseline}"
     );
+}
+
+/// A datagram as tshark gives it: its time, whether the client sent it, its UDP length.
+type Datagram = (f64, bool, u64);
+
+/// Per UDP stream of a capture (tshark's `udp.stream`): the bytes of the client's first
+/// datagram (the side that sent the stream's first), and the bytes of the server's datagrams
+/// sent before the client's second could have reached it — captured at the client before that
+/// second datagram's time plus the round trip (the client's first → the server's first).
+fn first_flights(pcap: &std::path::Path) -> std::collections::BTreeMap<u64, (u64, u64)> {
+    let rows = common::tshark_stdout(
+        pcap,
+        &[
+            "-Y",
+            "udp",
+            "-T",
+            "fields",
+            "-e",
+            "udp.stream",
+            "-e",
+            "frame.time_epoch",
+            "-e",
+            "udp.srcport",
+            "-e",
+            "udp.length",
+        ],
+    );
+    // Per stream: the client's port, and each datagram.
+    let mut streams: std::collections::BTreeMap<u64, (String, Vec<Datagram>)> = Default::default();
+    for row in rows.lines() {
+        let f: Vec<&str> = row.split('\t').collect();
+        let stream = f[0].parse().unwrap();
+        let s = streams
+            .entry(stream)
+            .or_insert_with(|| (f[2].to_owned(), Vec::new()));
+        let from_client = s.0 == f[2];
+        s.1.push((f[1].parse().unwrap(), from_client, f[3].parse().unwrap()));
+    }
+    streams
+        .into_iter()
+        .filter_map(|(stream, (_, datagrams))| {
+            let mut client = datagrams.iter().filter(|d| d.1);
+            let (first, second) = (client.next()?, client.next()?);
+            let rtt = datagrams.iter().find(|d| !d.1)?.0 - first.0;
+            let answer = datagrams
+                .iter()
+                .filter(|d| !d.1 && d.0 < second.0 + rtt)
+                .map(|d| d.2)
+                .sum();
+            Some((stream, (first.2, answer)))
+        })
+        .collect()
 }

@@ -94,6 +94,17 @@ struct Client<'a> {
     handshaken: Cell<bool>,
 }
 
+/// The address-validation tokens servers gave this process's QUIC connections (NEW_TOKEN, RFC
+/// 9000 §8.1.3), kept from run to run as the TLS sessions are, as a browser keeps both. A later
+/// connection to the same server presents one, so the server takes the client's address as
+/// validated at once and may answer its 0-RTT requests beyond three times the bytes it has
+/// received (§8.1): without it, a resumed connection's responses wait a round trip for the
+/// client's Handshake packet.
+fn address_tokens() -> Arc<dyn quinn::TokenStore> {
+    static TOKENS: std::sync::OnceLock<Arc<quinn::TokenMemoryCache>> = std::sync::OnceLock::new();
+    TOKENS.get_or_init(Default::default).clone()
+}
+
 /// A connection's requests as the h3 client holds them.
 type SendRequest = h3::client::SendRequest<h3_quinn::OpenStreams, Bytes>;
 
@@ -111,6 +122,10 @@ impl Client<'_> {
         let local = endpoint.local_addr().map_err(connect_failed)?;
         let events = ConnectionEvents::new(self.log.as_ref(), Side::Client, local, addr);
         let mut config = quinn::ClientConfig::new(crypto.config.clone());
+        let options = self.tls.options();
+        if options.resume || options.early_data {
+            config.token_store(address_tokens());
+        }
         // The client sends requests only: quinn's default controller.
         config.transport_config(Arc::new(transport(self.idle, QuicCongestion::Cubic)));
         let connect_start = Ts::now();
