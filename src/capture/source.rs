@@ -559,7 +559,50 @@ fn open_error(iface: &str, error: pcap::Error) -> CaptureError {
 
 #[cfg(test)]
 mod tests {
-    use super::Source;
+    use std::net::SocketAddr;
+
+    use super::{ENDPOINT_MEMORY, FORGET_EVERY, LastFrames, Source};
+    use crate::timeline::Ts;
+
+    fn addr(text: &str) -> SocketAddr {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn another_programs_frames_to_the_same_server_leave_a_runs_endpoints_quiet() {
+        let (server, mine, other) = (
+            addr("127.0.0.1:8080"),
+            addr("127.0.0.1:40000"),
+            addr("127.0.0.1:40001"),
+        );
+        let last = LastFrames::new(Ts(1_000));
+        last.saw(Ts(2_000), Some([mine, server]));
+        last.saw(Ts(3_000), Some([server, other]));
+        last.saw(Ts(4_000), None);
+        assert_eq!(last.latest_of(&[mine]), 2_000);
+        assert_eq!(last.latest_of(&[mine, other]), 3_000);
+        assert_eq!(last.any(), 4_000);
+        // Not seen since the capture started: its closing may still be on the way.
+        assert_eq!(last.latest_of(&[addr("127.0.0.1:40002")]), 1_000);
+    }
+
+    #[test]
+    fn endpoints_not_seen_for_a_while_are_forgotten() {
+        let (server, mine, other) = (
+            addr("10.0.0.1:443"),
+            addr("10.0.0.2:50000"),
+            addr("10.0.0.2:50001"),
+        );
+        let last = LastFrames::new(Ts(0));
+        last.saw(Ts(10), Some([mine, server]));
+        let later = Ts(10 + ENDPOINT_MEMORY.as_nanos() as i64);
+        for _ in 1..FORGET_EVERY {
+            last.saw(later, Some([server, other]));
+        }
+        let times = last.by_endpoint.lock().unwrap();
+        assert!(!times.seen.contains_key(&mine));
+        assert_eq!(times.seen.len(), 2);
+    }
 
     #[test]
     fn loopback_is_reached_through_lo() {
