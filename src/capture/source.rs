@@ -568,13 +568,18 @@ mod tests {
         text.parse().unwrap()
     }
 
-    #[test]
-    fn another_programs_frames_to_the_same_server_leave_a_runs_endpoints_quiet() {
-        let (server, mine, other) = (
+    /// A server, the client end of a run's connection, and another program's client end.
+    fn server_mine_other() -> (SocketAddr, SocketAddr, SocketAddr) {
+        (
             addr("127.0.0.1:8080"),
             addr("127.0.0.1:40000"),
             addr("127.0.0.1:40001"),
-        );
+        )
+    }
+
+    #[test]
+    fn another_programs_frames_to_the_same_server_leave_a_runs_endpoints_quiet() {
+        let (server, mine, other) = server_mine_other();
         let last = LastFrames::new(Ts(1_000));
         last.saw(Ts(2_000), Some([mine, server]));
         last.saw(Ts(3_000), Some([server, other]));
@@ -588,11 +593,7 @@ mod tests {
 
     #[test]
     fn endpoints_not_seen_for_a_while_are_forgotten() {
-        let (server, mine, other) = (
-            addr("10.0.0.1:443"),
-            addr("10.0.0.2:50000"),
-            addr("10.0.0.2:50001"),
-        );
+        let (server, mine, other) = server_mine_other();
         let last = LastFrames::new(Ts(0));
         last.saw(Ts(10), Some([mine, server]));
         let later = Ts(10 + ENDPOINT_MEMORY.as_nanos() as i64);
