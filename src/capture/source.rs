@@ -1,18 +1,20 @@
 //! Capture sources: a live interface or a saved file behind one `Source`, and the `Recorder` that
 //! saves a live capture to a .pcap file from a thread. The only module that touches `pcap`.
 
+use std::collections::HashMap;
 use std::io::{Read, Write};
+use std::net::SocketAddr;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use pcap::{Active, Capture, Offline, Precision};
 
 use super::CaptureError;
-use super::decode::LinkType;
+use super::decode::{Decoded, Decoder, LinkType};
 use super::records::{PcapRecords, RecordError};
 use super::writer::PcapWriter;
 use crate::timeline::Ts;
@@ -206,12 +208,95 @@ pub struct RecordStats {
     pub interface_dropped: u64,
 }
 
+/// How long the capture remembers when it last saw an endpoint: so another program's many
+/// short connections do not pile up, and an endpoint quiet that long is quiet for any wait.
+const ENDPOINT_MEMORY: Duration = Duration::from_secs(60);
+
+/// Frames between two clear-outs of endpoints not seen for `ENDPOINT_MEMORY`.
+const FORGET_EVERY: u64 = 4096;
+
+/// When the capture thread last took in a frame (its clock, not the frame's timestamp, so a
+/// thread that fell behind makes a wait longer, never shorter): any frame, and per endpoint.
+struct LastFrames {
+    /// When the capture started: what counts as the last frame of an endpoint not seen since.
+    started: Ts,
+    any: AtomicI64,
+    by_endpoint: Mutex<EndpointTimes>,
+}
+
+/// When each endpoint (address and port) was last seen in a frame, either way.
+struct EndpointTimes {
+    seen: HashMap<SocketAddr, Ts>,
+    frames: u64,
+}
+
+impl LastFrames {
+    fn new(now: Ts) -> LastFrames {
+        LastFrames {
+            started: now,
+            any: AtomicI64::new(now.0),
+            by_endpoint: Mutex::new(EndpointTimes {
+                seen: HashMap::new(),
+                frames: 0,
+            }),
+        }
+    }
+
+    /// A frame was taken in at `now`, between `endpoints` when it is TCP or UDP.
+    fn saw(&self, now: Ts, endpoints: Option<[SocketAddr; 2]>) {
+        self.any.store(now.0, Ordering::Relaxed);
+        let mut times = self
+            .by_endpoint
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        for endpoint in endpoints.into_iter().flatten() {
+            times.seen.insert(endpoint, now);
+        }
+        times.frames += 1;
+        if times.frames.is_multiple_of(FORGET_EVERY) {
+            let memory = i64::try_from(ENDPOINT_MEMORY.as_nanos()).unwrap_or(i64::MAX);
+            times.seen.retain(|_, seen| now.0 - seen.0 < memory);
+        }
+    }
+
+    /// The latest frame of any kind, in nanoseconds since the epoch.
+    fn any(&self) -> i64 {
+        self.any.load(Ordering::Relaxed)
+    }
+
+    /// The latest frame to or from any of `endpoints`; the capture's start when none was seen
+    /// (a connection's last packets may still be on their way to a capture started after it).
+    fn latest_of(&self, endpoints: &[SocketAddr]) -> i64 {
+        let times = self
+            .by_endpoint
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        endpoints
+            .iter()
+            .filter_map(|e| times.seen.get(e))
+            .fold(self.started.0, |latest, seen| latest.max(seen.0))
+    }
+}
+
+/// Waits until `latest()` (nanoseconds since the epoch) is `quiet` in the past, or `limit` has
+/// passed.
+fn wait_until_quiet(latest: impl Fn() -> i64, quiet: Duration, limit: Duration) {
+    let started = Instant::now();
+    let quiet_ns = i64::try_from(quiet.as_nanos()).unwrap_or(i64::MAX);
+    while started.elapsed() < limit {
+        if Ts::now().0.saturating_sub(latest()) >= quiet_ns {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// A live capture running in its own thread, saving every frame to a .pcap file.
 pub struct Recorder {
     thread: Option<JoinHandle<Result<RecordStats, CaptureError>>>,
     /// Written to once to stop the capture thread; it waits on the other end.
     stop: UnixStream,
-    last_frame_ns: Arc<AtomicI64>,
+    last_frames: Arc<LastFrames>,
     part: PathBuf,
     path: PathBuf,
 }
@@ -228,7 +313,8 @@ impl Recorder {
         let Source::Live(capture) = Source::open_live(iface, filter, snaplen)? else {
             unreachable!("open_live returns a live source");
         };
-        LinkType::from_dlt(capture.get_datalink().0)?;
+        // Decodes each frame's endpoints for `wait_quiet_for`.
+        let mut decoder = Decoder::new(LinkType::from_dlt(capture.get_datalink().0)?);
         let part = part_path(path);
         let linktype = capture.get_datalink().0;
         let mut savefile = PcapWriter::create(&part, linktype, snaplen.unsigned_abs())?;
@@ -241,8 +327,8 @@ impl Recorder {
         let (stop, stopped) = UnixStream::pair()
             .and_then(|(stop, stopped)| stopped.set_nonblocking(true).map(|()| (stop, stopped)))
             .map_err(|e| CaptureError::Pcap(format!("cannot start the capture thread: {e}")))?;
-        let last_frame_ns = Arc::new(AtomicI64::new(Ts::now().0));
-        let last = last_frame_ns.clone();
+        let last_frames = Arc::new(LastFrames::new(Ts::now()));
+        let last = last_frames.clone();
         let thread = std::thread::Builder::new()
             .name("capture".into())
             .spawn(move || {
@@ -254,7 +340,14 @@ impl Recorder {
                             // session sees it after the run and stops.
                             savefile.write(packet.header, packet.data)?;
                             count += 1;
-                            last.store(Ts::now().0, Ordering::Relaxed);
+                            let ts = header_ts(packet.header);
+                            let endpoints = match decoder.decode(ts, packet.data, packet.header.len)
+                            {
+                                Decoded::Tcp(segment) => Some(segment.key),
+                                Decoded::Udp(datagram) => Some(datagram.key),
+                                _ => None,
+                            };
+                            last.saw(Ts::now(), endpoints.map(|key| [key.a, key.b]));
                         }
                         Err(pcap::Error::TimeoutExpired) => {
                             if stop_asked(&stopped) {
@@ -300,7 +393,7 @@ impl Recorder {
         Ok(Recorder {
             thread: Some(thread),
             stop,
-            last_frame_ns,
+            last_frames,
             part,
             path: path.to_owned(),
         })
@@ -309,15 +402,19 @@ impl Recorder {
     /// Waits until no frame has arrived for `quiet`, or `limit` has passed: the last teardown
     /// packets of a run arrive after the client has returned.
     pub fn wait_quiet(&self, quiet: Duration, limit: Duration) {
-        let started = Instant::now();
-        let quiet_ns = i64::try_from(quiet.as_nanos()).unwrap_or(i64::MAX);
-        while started.elapsed() < limit {
-            let since_last = Ts::now().0 - self.last_frame_ns.load(Ordering::Relaxed);
-            if since_last >= quiet_ns {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        wait_until_quiet(|| self.last_frames.any(), quiet, limit);
+    }
+
+    /// Waits until no frame to or from any of `endpoints` (addresses and ports, TCP or UDP: the
+    /// client sides of a run's connections) has arrived for `quiet`, or `limit` has passed. Other
+    /// traffic the filter lets in (another program talking to the same server) does not hold it.
+    /// Like `wait_quiet`, it waits `quiet` from the capture's start at least.
+    pub fn wait_quiet_for(&self, endpoints: &[SocketAddr], quiet: Duration, limit: Duration) {
+        let endpoints: Vec<SocketAddr> = endpoints
+            .iter()
+            .map(|e| SocketAddr::new(e.ip().to_canonical(), e.port()))
+            .collect();
+        wait_until_quiet(|| self.last_frames.latest_of(&endpoints), quiet, limit);
     }
 
     /// The capture's error if it has already ended by itself (a write failed): a session checks
@@ -462,7 +559,51 @@ fn open_error(iface: &str, error: pcap::Error) -> CaptureError {
 
 #[cfg(test)]
 mod tests {
-    use super::Source;
+    use std::net::SocketAddr;
+
+    use super::{ENDPOINT_MEMORY, FORGET_EVERY, LastFrames, Source};
+    use crate::timeline::Ts;
+
+    fn addr(text: &str) -> SocketAddr {
+        text.parse().unwrap()
+    }
+
+    /// A server, the client end of a run's connection, and another program's client end.
+    fn server_mine_other() -> (SocketAddr, SocketAddr, SocketAddr) {
+        (
+            addr("127.0.0.1:8080"),
+            addr("127.0.0.1:40000"),
+            addr("127.0.0.1:40001"),
+        )
+    }
+
+    #[test]
+    fn another_programs_frames_to_the_same_server_leave_a_runs_endpoints_quiet() {
+        let (server, mine, other) = server_mine_other();
+        let last = LastFrames::new(Ts(1_000));
+        last.saw(Ts(2_000), Some([mine, server]));
+        last.saw(Ts(3_000), Some([server, other]));
+        last.saw(Ts(4_000), None);
+        assert_eq!(last.latest_of(&[mine]), 2_000);
+        assert_eq!(last.latest_of(&[mine, other]), 3_000);
+        assert_eq!(last.any(), 4_000);
+        // Not seen since the capture started: its closing may still be on the way.
+        assert_eq!(last.latest_of(&[addr("127.0.0.1:40002")]), 1_000);
+    }
+
+    #[test]
+    fn endpoints_not_seen_for_a_while_are_forgotten() {
+        let (server, mine, other) = server_mine_other();
+        let last = LastFrames::new(Ts(0));
+        last.saw(Ts(10), Some([mine, server]));
+        let later = Ts(10 + ENDPOINT_MEMORY.as_nanos() as i64);
+        for _ in 1..FORGET_EVERY {
+            last.saw(later, Some([server, other]));
+        }
+        let times = last.by_endpoint.lock().unwrap();
+        assert!(!times.seen.contains_key(&mine));
+        assert_eq!(times.seen.len(), 2);
+    }
 
     #[test]
     fn loopback_is_reached_through_lo() {

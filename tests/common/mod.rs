@@ -894,3 +894,95 @@ pub fn tshark_rows(
         .map(|line| line.split(';').map(str::to_owned).collect())
         .collect()
 }
+
+/// Each run's connections, as tshark reads them in their mode's capture, are closed both ways
+/// (a FIN from each end) and have sent their last packet before the next run, of any mode,
+/// started: the wait after a run covers its own closing, however busy the server is. Needs
+/// tshark.
+pub fn runs_close_before_the_next_run_starts(report: &serde_json::Value) {
+    let modes = report["modes"].as_object().unwrap();
+    let mut starts: Vec<f64> = modes
+        .values()
+        .flat_map(|m| m["runs"].as_array().unwrap())
+        .map(|run| run["start_unix_s"].as_f64().unwrap())
+        .collect();
+    starts.sort_by(f64::total_cmp);
+    // h3's connections are QUIC: no FIN to look for.
+    for (mode, m) in modes.iter().filter(|(mode, _)| *mode != "h3") {
+        let pcap = PathBuf::from(report["captures"][mode].as_str().unwrap());
+        // stream, time, source port, destination port, SYN, ACK, FIN
+        let frames: Vec<(u64, f64, u16, u16, bool, bool, bool)> = tshark_stdout(
+            &pcap,
+            &[
+                "-n",
+                "-Y",
+                "tcp",
+                "-T",
+                "fields",
+                "-e",
+                "tcp.stream",
+                "-e",
+                "frame.time_epoch",
+                "-e",
+                "tcp.srcport",
+                "-e",
+                "tcp.dstport",
+                "-e",
+                "tcp.flags.syn",
+                "-e",
+                "tcp.flags.ack",
+                "-e",
+                "tcp.flags.fin",
+            ],
+        )
+        .lines()
+        .map(|line| {
+            let f: Vec<&str> = line.split('\t').collect();
+            let set = |i: usize| f[i] == "1" || f[i] == "True";
+            (
+                f[0].parse().unwrap(),
+                f[1].parse().unwrap(),
+                f[2].parse().unwrap(),
+                f[3].parse().unwrap(),
+                set(4),
+                set(5),
+                set(6),
+            )
+        })
+        .collect();
+        for run in m["runs"].as_array().unwrap() {
+            let start = run["start_unix_s"].as_f64().unwrap();
+            let next = starts.iter().copied().find(|&s| s > start);
+            for conn in run["connections"].as_array().unwrap() {
+                let client: std::net::SocketAddr =
+                    conn["client"].as_str().unwrap().parse().unwrap();
+                let opened = conn["start_unix_s"].as_f64().unwrap();
+                // The stream whose SYN left the client's port when synack says it opened (the
+                // other program may use the same port at another time).
+                let (stream, syn_at) = frames
+                    .iter()
+                    .filter(|f| f.2 == client.port() && f.4 && !f.5)
+                    .map(|f| (f.0, f.1))
+                    .min_by(|a, b| (a.1 - opened).abs().total_cmp(&(b.1 - opened).abs()))
+                    .unwrap_or_else(|| panic!("{mode}: no SYN from {client} in the capture"));
+                assert!((syn_at - opened).abs() < 1e-3, "{mode}: {client}");
+                let own: Vec<_> = frames.iter().filter(|f| f.0 == stream).collect();
+                assert!(
+                    own.iter().any(|f| f.6 && f.2 == client.port()),
+                    "{mode}: no FIN from {client}"
+                );
+                assert!(
+                    own.iter().any(|f| f.6 && f.3 == client.port()),
+                    "{mode}: no FIN to {client}"
+                );
+                let last = own.iter().map(|f| f.1).fold(f64::MIN, f64::max);
+                if let Some(next) = next {
+                    assert!(
+                        last < next,
+                        "{mode}: {client}'s last packet at {last}, the next run began at {next}"
+                    );
+                }
+            }
+        }
+    }
+}

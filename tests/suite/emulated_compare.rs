@@ -482,6 +482,30 @@ fn warm_up_packets_stay_out_of_the_runs_as_root() {
 }
 
 #[test]
+fn a_runs_closing_is_on_the_wire_before_the_next_run_starts_as_root() {
+    let name = "a_runs_closing_is_on_the_wire_before_the_next_run_starts_as_root";
+    if !common::require_root(name) || !common::have_tshark(name) {
+        return;
+    }
+    let _link = common::link_slot();
+    // Over 40 ms the last FIN and ACK of a run reach the capture up to a round trip after its
+    // client returned: compare waits for them before it starts the next run.
+    let dir = tempfile::tempdir().unwrap();
+    let report = compare(
+        dir.path(),
+        &[
+            "--rtt",
+            "40ms",
+            "--rounds",
+            "2",
+            "--modes",
+            "persistent,non-persistent",
+        ],
+    );
+    common::runs_close_before_the_next_run_starts(&report);
+}
+
+#[test]
 fn verbose_events_over_a_link_belong_to_their_run_as_root() {
     if !common::require_root("verbose_events_over_a_link_belong_to_their_run_as_root") {
         return;

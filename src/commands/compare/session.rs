@@ -26,8 +26,10 @@ use crate::transfer::events::EventLog;
 use crate::transfer::run::{Mode, ResponseSample, RunTiming};
 use crate::transfer::server::Server;
 
-/// Quiet on the capture after a run, beyond two round trips, before the next run starts: its
-/// last ACKs arrive after the client has returned, and must not fall into the next run.
+/// Quiet on the run's own connections after a run, beyond two round trips, before the next run
+/// starts: its last ACKs arrive after the client has returned, and must not fall into the next
+/// run. Only the run's connections count: another program talking to the same server (which the
+/// capture's filter lets in) would otherwise hold every run to `SETTLE_LIMIT`.
 const SETTLE_MARGIN: Duration = Duration::from_millis(30);
 
 /// Upper bound on that wait.
@@ -114,13 +116,16 @@ impl Session<'_> {
         let mut progress =
             Progress::new(warm_ups + u64::from(self.rounds) * self.modes.len() as u64);
         // One unrecorded run per mode first, so no mode pays for cold caches and thread start.
+        let mut warm_up_clients = Vec::new();
         for &mode in self.modes {
             progress.warm_up(mode);
             let plans = self.plans_for(mode).to_vec();
             let started = Instant::now();
-            self.network
+            let timing = self
+                .network
                 .client(move || fetch_sites(mode, &plans, None))
                 .with_context(|| format!("{} warm-up run failed", mode.name()))?;
+            warm_up_clients.extend(clients(&timing));
             self.keep_pace(started);
             progress.run_done();
         }
@@ -128,7 +133,7 @@ impl Session<'_> {
         let mut recorder = self.start_capture(&session_pcap)?;
         // What the warm-up left (its closing packets, events, samples) is not part of any run.
         if let Some(r) = &recorder {
-            r.wait_quiet(self.settle(), SETTLE_LIMIT);
+            r.wait_quiet_for(&warm_up_clients, self.settle(), SETTLE_LIMIT);
         }
         self.events.take();
         if let Some(server) = self.server {
@@ -147,7 +152,7 @@ impl Session<'_> {
                 let timing = self.run_once(self.modes[index], round)?;
                 self.keep_pace(started);
                 if let Some(r) = &mut recorder {
-                    r.wait_quiet(self.settle(), SETTLE_LIMIT);
+                    r.wait_quiet_for(&clients(&timing), self.settle(), SETTLE_LIMIT);
                     // A capture cut short (a full disk) ends the session: no tables from it.
                     r.check().context("the packet capture failed")?;
                 }
@@ -417,6 +422,12 @@ fn take_samples_of(
         .partition(|s| owner(s) == Some(index));
     *samples = rest;
     mine
+}
+
+/// The client's end (address and port, TCP or UDP) of each of a run's connections: what the
+/// capture waits on after the run.
+fn clients(timing: &RunTiming) -> Vec<SocketAddr> {
+    timing.connections.iter().map(|c| c.local).collect()
 }
 
 fn has_connection_from(timing: &RunTiming, peer: SocketAddr) -> bool {
