@@ -9,6 +9,7 @@
 use std::path::Path;
 
 use super::comparison::{Comparison, RunResult};
+use super::head_of_line::file_of_stream;
 use crate::capture::CaptureError;
 use crate::timeline::Ts;
 use crate::track::http2::{Http2Seen, Span};
@@ -32,19 +33,15 @@ pub struct DrawnConnection {
     /// On a cleartext HTTP/2 connection, the stream whose DATA each packet of `trace` carries
     /// most of (in the same order; none for a packet without DATA). Empty otherwise.
     pub streams: Vec<Option<u32>>,
-    /// The file each stream carried, where the run's plan tells it: stream `2k + 1` is the
-    /// `k`-th file (an HTTP/2 client numbers the streams it opens in order, RFC 9113 §5.1.1,
-    /// and synack's opens one per file in order).
-    pub stream_files: Vec<(u32, usize)>,
+    /// The files of the run's plan, when synack's client opened the connection's streams (one
+    /// per file, in order); 0 for a capture without the plan.
+    pub planned_files: usize,
 }
 
 impl DrawnConnection {
-    /// The file stream `stream` carried, where known.
+    /// The file stream `stream` carried, where the run's plan tells it.
     pub fn stream_file(&self, stream: u32) -> Option<usize> {
-        self.stream_files
-            .iter()
-            .find(|&&(s, _)| s == stream)
-            .map(|&(_, f)| f)
+        file_of_stream(stream).filter(|&k| k < self.planned_files)
     }
 
     /// The streams that carried DATA in the packets drawn, ascending.
@@ -125,11 +122,7 @@ pub fn draw_median_round(cmp: &Comparison) -> Result<Option<DrawnRound>, Capture
         } = draw(&capture.path, &connections, &quic)?;
         for d in &mut drawn {
             d.files = files_of(run, &d.connection);
-            if !d.streams.is_empty() {
-                d.stream_files = (0..run.timing.files.len())
-                    .map(|k| (2 * k as u32 + 1, k))
-                    .collect();
-            }
+            d.planned_files = run.timing.files.len();
         }
         runs.push(DrawnRun {
             mode: m.mode,
@@ -197,7 +190,7 @@ pub fn draw(
             trace,
             files: vec![None; c.exchanges.len()],
             one_way_s: c.round_trip_s().unwrap_or(0.0) / 2.0,
-            stream_files: Vec::new(),
+            planned_files: 0,
         })
         .collect();
     let quic = quic

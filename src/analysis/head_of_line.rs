@@ -180,10 +180,17 @@ pub struct ModeHold {
     pub files: Vec<FileHold>,
 }
 
+/// The place among a run's files of the file stream `stream` carried, on a connection of
+/// synack's own client: stream `2k + 1` is the `k`-th file, as an HTTP/2 client numbers the
+/// streams it opens in order (RFC 9113 §5.1.1) and synack's opens one per file in order. None for
+/// an even (server-initiated) stream.
+pub fn file_of_stream(stream: u32) -> Option<usize> {
+    (stream % 2 == 1).then_some((stream / 2) as usize)
+}
+
 impl ModeHold {
-    /// Reads it from a mode's captured runs; none when no run has a cleartext HTTP/2
-    /// connection. Stream `2k + 1` is the run's `k`-th file: an HTTP/2 client numbers the
-    /// streams it opens in order (RFC 9113 §5.1.1), and synack's opens one per file in order.
+    /// Reads it from a mode's captured runs, each stream named by its file
+    /// ([`file_of_stream`]); none when no run has a cleartext HTTP/2 connection.
     pub fn of(mode: &ModeResult) -> Option<ModeHold> {
         let mut hold = ModeHold::default();
         for run in &mode.runs {
@@ -195,8 +202,10 @@ impl ModeHold {
                 read = true;
                 let hol = HeadOfLine::of(f);
                 hold.holes += hol.holes;
-                for s in hol.streams.iter().filter(|s| s.stream % 2 == 1) {
-                    let k = (s.stream / 2) as usize;
+                for s in &hol.streams {
+                    let Some(k) = file_of_stream(s.stream) else {
+                        continue;
+                    };
                     let Some(file) = run.timing.files.get(k) else {
                         continue;
                     };
